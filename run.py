@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""One entry point for a fresh machine: needs only Python 3.11+.
+
+    python3 run.py test        the project's own tests (what CI runs)
+    python3 run.py typetest    the IEC 60687 type test on the simulated bench
+    python3 run.py lint        ruff
+
+It creates `.venv/` beside this file on first use, installs the project
+with its development extras into it, then runs pytest (or ruff) from there.
+Extra arguments are passed through to pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".installed-from"
+
+
+def _python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _ensure_env() -> Path:
+    if sys.version_info < (3, 11):
+        sys.exit(f"run.py: Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
+    if not _python().exists():
+        print(f"run.py: creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    # Reinstall when pyproject.toml changed since the last install.
+    wanted = str((ROOT / "pyproject.toml").stat().st_mtime_ns)
+    if not STAMP.exists() or STAMP.read_text() != wanted:
+        print("run.py: installing meter-test-rig[dev] into .venv", flush=True)
+        subprocess.run(
+            [str(_python()), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"],
+            check=True,
+        )
+        STAMP.write_text(wanted)
+    return _python()
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"test", "typetest", "lint"}:
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    python = str(_ensure_env())
+    if command == "test":
+        cmd = [python, "-m", "pytest", *rest]
+    elif command == "typetest":
+        cmd = [python, "-m", "pytest", "testplans", *rest]
+    else:
+        cmd = [python, "-m", "ruff", "check", str(ROOT), *rest]
+    return subprocess.run(cmd, cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
