@@ -1,0 +1,366 @@
+"""Test plans as data: the schema of `testplans/plans/*.yaml` and its loader.
+
+A plan says *what* to test, with which limit and clause; the pytest modules in
+`testplans/` say *how*. Every item carries its clause, its limit (with the
+confidence mark of ../shared/standards.md where the number is not certain),
+its load, and how long or how many pulses to measure. Files are validated on
+load; errors name the file, the item and the field.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PLANS_DIR = Path(__file__).resolve().parent.parent / "testplans" / "plans"
+DEFAULT_PLAN = "iec60687-class0.5S"
+
+PowerFactor = Literal["1", "0.5L", "0.8C", "0.25L", "0.5C"]
+Element = Literal["balanced", "L1", "L2", "L3"]
+Direction = Literal["import", "export"]
+Confidence = Literal["H", "M", "L"]
+
+
+class PlanError(ValueError):
+    """A plan file is missing, unreadable or invalid; the message names file and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Measure(_Strict):
+    """How long to measure a point: pulse count chosen from meter constant and power."""
+
+    min_pulses: int = Field(5, ge=1)
+    # The duration the pulse count should cover at the point's power.
+    target_s: float = Field(20.0, gt=0)
+    max_s: float = Field(120.0, gt=0)
+    settling_s: float = Field(10.0, ge=0)
+    repetitions: int = Field(2, ge=1)
+
+
+class Point(_Strict):
+    current: float = Field(gt=0, description="multiple of In")
+    limit: float = Field(gt=0, description="percent (or percentage points for influence tests)")
+    confidence: Confidence = "M"
+
+
+class _Item(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
+    clause: str = Field(min_length=3)
+    title: str = ""
+
+
+class AccuracyItem(_Item):
+    """Percentage error at load points, balanced or on one element."""
+
+    family: Literal["accuracy"]
+    energy: Literal["active", "reactive"] = "active"
+    element: Element = "balanced"
+    pf: PowerFactor
+    directions: tuple[Direction, ...] = ("import",)
+    points: tuple[Point, ...] = Field(min_length=1)
+    measure: Measure = Measure()
+
+
+class SingleVsBalancedItem(_Item):
+    """Difference between single-element and balanced error at one point."""
+
+    family: Literal["single_vs_balanced"]
+    current: float = Field(gt=0)
+    pf: PowerFactor = "1"
+    elements: tuple[Element, ...] = ("L1", "L2", "L3")
+    limit: float = Field(gt=0)
+    confidence: Confidence = "M"
+    measure: Measure = Measure()
+
+
+class StartingItem(_Item):
+    """The meter starts and continues to register at the starting current."""
+
+    family: Literal["starting"]
+    energy: Literal["active", "reactive"] = "active"
+    current: float = Field(gt=0, description="multiple of In")
+    pf: PowerFactor = "1"
+    directions: tuple[Direction, ...] = ("import",)
+    pulses: int = Field(2, ge=1, description="pulses that must come")
+    # The wait allowed per pulse, as a multiple of the ideal pulse period.
+    time_factor: float = Field(1.5, ge=1)
+    confidence: Confidence = "H"
+
+
+class NoLoadItem(_Item):
+    """Creep: voltage only, current circuits open, at most `max_pulses` pulses."""
+
+    family: Literal["no_load"]
+    voltage_factor: float = Field(1.15, gt=0, description="multiple of Un")
+    max_pulses: int = Field(1, ge=0)
+    # Delta-t >= C * 10^6 / (k * m * Un * Imax) minutes (standards.md 1.4).
+    formula_constant: float = Field(600.0, gt=0)
+    time_factor: float = Field(1.0, ge=1, description="labs often double the minimum")
+    confidence: Confidence = "M"
+
+
+class MeterConstantItem(_Item):
+    """Register advance against the pulses and the dosed energy."""
+
+    family: Literal["meter_constant"]
+    current: float = Field(gt=0)
+    pf: PowerFactor = "1"
+    energy_kwh: float = Field(gt=0)
+    limit: float = Field(gt=0, description="percent")
+    confidence: Confidence = "H"
+
+
+class InfluenceItem(_Item):
+    """Error variation when one influence quantity departs from reference."""
+
+    family: Literal["influence"]
+    quantity: Literal["voltage", "frequency", "phase_sequence", "voltage_unbalance", "harmonics"]
+    # voltage/frequency: relative change, e.g. -0.10; unbalance: phases interrupted.
+    change: float = 0.0
+    interrupted: tuple[Element, ...] = ()
+    current: float = Field(gt=0)
+    pf: PowerFactor = "1"
+    limit: float = Field(gt=0, description="percentage points")
+    confidence: Confidence = "M"
+    measure: Measure = Measure()
+
+
+class DemandItem(_Item):
+    """Maximum demand against demand computed from the reference energy."""
+
+    family: Literal["demand"]
+    mode: Literal["block", "rolling"]
+    cycle_min: int
+    interval_min: int | None = None
+    current: float = Field(gt=0)
+    pf: PowerFactor = "1"
+    # A1000 manual 3.2.2: additional error +-(0.5 + 0.05 Pm/Pn) %.
+    base_limit: float = 0.5
+    pm_coefficient: float = 0.05
+    confidence: Confidence = "H"
+
+    @model_validator(mode="after")
+    def _rolling_needs_interval(self) -> DemandItem:
+        if self.mode == "rolling" and self.interval_min is None:
+            raise ValueError("rolling demand needs interval_min")
+        return self
+
+
+class TouItem(_Item):
+    """Tariff switching delay and the holiday > weekend > season priority."""
+
+    family: Literal["tou"]
+    check: Literal["switch_delay", "priority"]
+    limit_s: float = Field(0.1, gt=0)
+    current: float = Field(1.0, gt=0)
+    confidence: Confidence = "H"
+
+
+class ClockItem(_Item):
+    """Clock drift at reference conditions."""
+
+    family: Literal["clock"]
+    duration_h: float = Field(gt=0)
+    limit_s_per_day: float = Field(gt=0)
+    resolution_s: float = Field(0.1, gt=0)
+    confidence: Confidence = "H"
+
+
+class EventsItem(_Item):
+    """Events and ERR 1 bits against injected faults."""
+
+    family: Literal["events"]
+    event: Literal[
+        "voltage_loss",
+        "phase_failure",
+        "over_current",
+        "all_phase_voltage_loss",
+        "reverse_run",
+        "power_down",
+        "over_voltage",
+        "under_voltage",
+        "missing_current",
+        "current_reversal",
+        "phase_sequence_reversal",
+    ]
+    phase: Element = "L1"
+    duration_s: float = Field(gt=0)
+    timestamp_tolerance_s: float = Field(1.0, ge=0)
+    confidence: Confidence = "M"
+
+
+class BillingItem(_Item):
+    """Automatic monthly reading: history records and demand reset."""
+
+    family: Literal["billing"]
+    months: int = Field(ge=1)
+    day: int = Field(ge=1, le=28)
+    hour: int = Field(ge=0, le=23)
+    confidence: Confidence = "H"
+
+
+class LoadProfileItem(_Item):
+    """Load profile entries against the reference energy of each interval."""
+
+    family: Literal["load_profile"]
+    intervals: int = Field(ge=1)
+    current: float = Field(gt=0)
+    pf: PowerFactor = "1"
+    limit: float = Field(gt=0, description="percent of the interval energy")
+    confidence: Confidence = "M"
+
+
+class InterruptionItem(_Item):
+    """Data retained through power-down, dips and short interruptions."""
+
+    family: Literal["interruption"]
+    kind: Literal["interruption", "dip", "power_down"]
+    depth: float = Field(1.0, gt=0, le=1, description="fraction of Un removed")
+    duration_s: float = Field(gt=0)
+    repetitions: int = Field(1, ge=1)
+    gap_s: float = Field(0.05, ge=0)
+    confidence: Confidence = "L"
+
+
+Item = Annotated[
+    AccuracyItem
+    | SingleVsBalancedItem
+    | StartingItem
+    | NoLoadItem
+    | MeterConstantItem
+    | InfluenceItem
+    | DemandItem
+    | TouItem
+    | ClockItem
+    | EventsItem
+    | BillingItem
+    | LoadProfileItem
+    | InterruptionItem,
+    Field(discriminator="family"),
+]
+
+
+class Plan(_Strict):
+    plan: str
+    version: str
+    title: str
+    meter_class: str
+    standards: tuple[str, ...]
+    items: tuple[Item, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Plan:
+        seen: set[str] = set()
+        for item in self.items:
+            if item.id in seen:
+                raise ValueError(f"item id {item.id!r} is used twice")
+            seen.add(item.id)
+        return self
+
+    def families(self) -> list[str]:
+        return sorted({item.family for item in self.items})
+
+    def by_family(self, family: str) -> list[Item]:
+        return [item for item in self.items if item.family == family]
+
+
+def plan_path(name_or_path: str) -> Path:
+    """A plan name (file stem under testplans/plans) or a path to a YAML file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"}:
+        return candidate
+    return PLANS_DIR / f"{name_or_path}.yaml"
+
+
+def load_plan(name_or_path: str) -> Plan:
+    path = plan_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        known = ", ".join(sorted(p.stem for p in PLANS_DIR.glob("*.yaml")))
+        raise PlanError(f"{path}: no such plan (known plans: {known})") from None
+    except yaml.YAMLError as exc:
+        raise PlanError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise PlanError(f"{path}: the top level must be a mapping")
+    try:
+        return Plan.model_validate(raw)
+    except ValidationError as exc:
+        raise PlanError(_describe(path, raw, exc)) from None
+
+
+def _describe(path: Path, raw: dict, exc: ValidationError) -> str:
+    lines = [f"{path}: {exc.error_count()} error(s)"]
+    items = raw.get("items") if isinstance(raw.get("items"), list) else []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        where = ".".join(str(part) for part in loc)
+        # Name the item by its id, which the author knows, not by its index.
+        if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int) and loc[1] < len(items):
+            item = items[loc[1]]
+            if isinstance(item, dict) and "id" in item:
+                rest = [str(p) for p in loc[2:] if p not in _FAMILY_TAGS]
+                where = f"item {item['id']!r}" + (f" field {'.'.join(rest)}" if rest else "")
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+_FAMILY_TAGS = {
+    "accuracy",
+    "single_vs_balanced",
+    "starting",
+    "no_load",
+    "meter_constant",
+    "influence",
+    "demand",
+    "tou",
+    "clock",
+    "events",
+    "billing",
+    "load_profile",
+    "interruption",
+}
+
+
+# --- formulas the plan items refer to -------------------------------------------------------
+
+
+def no_load_minutes(
+    constant: float, meter_constant: float, elements: int, un: float, imax: float
+) -> float:
+    """Minimum no-load test period in minutes.
+
+    Delta-t >= C * 10^6 / (k * m * Un * Imax), C = 600 for class 0.5S
+    (standards.md 1.4, [M]; worked example 3x57.7 V, Imax 6 A, k 10000, m 3 -> 57.8 min).
+    """
+    return constant * 1e6 / (meter_constant * elements * un * imax)
+
+
+def pulses_for(meter_constant: float, power_w: float, measure: Measure) -> int:
+    """Pulse count N for a point: N = max(N_min, ceil(C * P * t / 3.6e6)), capped at max_s.
+
+    instruments.md section 3: the automatic pulse count of commercial systems.
+    """
+    if power_w <= 0:
+        raise ValueError("pulse count needs a positive power")
+    per_second = meter_constant * power_w / 3.6e6
+    wanted = max(measure.min_pulses, math.ceil(per_second * measure.target_s))
+    cap = max(1, math.floor(per_second * measure.max_s))
+    return max(1, min(wanted, cap))
+
+
+def critical_change_kwh(elements: int, un: float, imax: float) -> float:
+    """Critical change value m * Un * Imax * 10^-6 kWh (standards.md 5.1 [H])."""
+    return elements * un * imax * 1e-6
+
+
+def demand_limit_pct(item: DemandItem, pm_w: float, pn_w: float) -> float:
+    """A1000 manual 3.2.2: +-(0.5 + 0.05 Pm/Pn) %, Pm the power at Imax PF 1."""
+    return item.base_limit + item.pm_coefficient * pm_w / pn_w
