@@ -1,0 +1,328 @@
+"""The Bench: instruments opened by role from a bench file, load points checked, safe exits.
+
+    with Bench.from_file("benches/lab.yaml") as bench:
+        bench.energise(LoadPoint.at(230, 5, 1.0, "0.5L"))
+        ec = bench.error_calculator(1)
+        ...
+    # here the currents are ramped to zero, the output is off and verified off
+
+Nothing is sent to a source before the bench file and the load point are validated.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rig.bench.config import BenchConfig, InstrumentConfig, Position, load_bench_file
+from rig.instruments.errors import InstrumentError, LoadPointRefused
+from rig.instruments.loadpoint import LoadPoint
+from rig.instruments.registry import driver_class
+from rig.instruments.roles import (
+    EnergyRegister,
+    ErrorCalculator,
+    PowerSource,
+    ProvidesEnergy,
+    ProvidesErrorCalculators,
+    ReferenceMeter,
+)
+from rig.instruments.transport import TRANSPORT_ERRORS, VisaAdapter
+from rig.safety import ExitGuard, SafetyError, ramp_currents, safe_off
+
+log = logging.getLogger("rig.bench")
+
+
+def check_load_point(point: LoadPoint, config: BenchConfig, source: PowerSource) -> None:
+    """Refuse `point` if it exceeds the source's capabilities or the bench's safety limits.
+
+    The message names the limit (bench-file key or source capability) and the offending phase.
+    """
+    caps = source.capabilities
+    limits = config.safety
+    where = config.source_file or "bench file"
+    problems = []
+    for n, ph in enumerate(point.phases, start=1):
+        if ph.voltage > limits.max_voltage:
+            problems.append(
+                f"L{n} voltage {ph.voltage:g} V exceeds safety.max_voltage "
+                f"{limits.max_voltage:g} V ({where})"
+            )
+        if ph.current > limits.max_current:
+            problems.append(
+                f"L{n} current {ph.current:g} A exceeds safety.max_current "
+                f"{limits.max_current:g} A ({where})"
+            )
+        if ph.voltage > caps.max_voltage:
+            problems.append(
+                f"L{n} voltage {ph.voltage:g} V exceeds the {source.name} capability "
+                f"max_voltage {caps.max_voltage:g} V"
+            )
+        if ph.current > caps.max_current:
+            problems.append(
+                f"L{n} current {ph.current:g} A exceeds the {source.name} capability "
+                f"max_current {caps.max_current:g} A"
+            )
+        for h in ph.voltage_harmonics + ph.current_harmonics:
+            if h.order > caps.max_harmonic_order:
+                problems.append(
+                    f"L{n} harmonic {h.order} exceeds the {source.name} capability "
+                    f"max_harmonic_order {caps.max_harmonic_order}"
+                )
+    if not caps.min_frequency <= point.frequency <= caps.max_frequency:
+        problems.append(
+            f"frequency {point.frequency:g} Hz is outside the {source.name} capability "
+            f"{caps.min_frequency:g}..{caps.max_frequency:g} Hz"
+        )
+    if problems:
+        raise LoadPointRefused("load point refused: " + "; ".join(problems))
+
+
+class Bench:
+    """Instruments by role, positions and limits of a bench; a context manager that de-energises."""
+
+    def __init__(
+        self,
+        config: BenchConfig,
+        source: PowerSource,
+        reference: ReferenceMeter,
+        error_calculators: dict[int, ErrorCalculator],
+        energy: EnergyRegister | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        closers: tuple[Callable[[], None], ...] = (),
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.reference = reference
+        self.error_calculators = error_calculators
+        self.energy = energy
+        self.sleep = sleep
+        self.point: LoadPoint | None = None
+        self.energised = False
+        self.watchdog_armed = False
+        self._closers = closers
+        self._guard = ExitGuard(self._shutdown_at_exit)
+
+    # --- building ------------------------------------------------------------------------------
+    @classmethod
+    def from_file(
+        cls,
+        path: str | Path,
+        substitutions: dict[str, str] | None = None,
+        *,
+        resource_manager: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Bench:
+        """Load and validate a bench file, substitute `sim:` placeholders, open the instruments."""
+        config = load_bench_file(path)
+        if substitutions:
+            config = config.resolve(substitutions)
+        return cls.open(config, resource_manager=resource_manager, sleep=sleep)
+
+    @classmethod
+    def open(
+        cls,
+        config: BenchConfig,
+        *,
+        resource_manager: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Bench:
+        """Open every instrument of `config` by its explicit resource string and initialise it."""
+        unresolved = config.placeholders()
+        if unresolved:
+            where = config.source_file or "bench"
+            raise ValueError(
+                f"{where}: unresolved placeholder(s) "
+                + ", ".join(f"{key} = {value!r}" for key, value in unresolved)
+                + " (start the simulator and pass its substitutions)"
+            )
+        if resource_manager is None:
+            import pyvisa
+
+            resource_manager = pyvisa.ResourceManager("@py")
+        opened: dict[InstrumentConfig, Any] = {}
+        try:
+
+            def instrument(role: str, inst: InstrumentConfig) -> Any:
+                if inst not in opened:
+                    opened[inst] = _open_instrument(resource_manager, role, inst)
+                return opened[inst]
+
+            ins = config.instruments
+            source = instrument("source", ins.source)
+            reference = instrument("reference", ins.reference)
+            ec_holder = instrument("error_calculator", ins.error_calculator or ins.reference)
+            if not isinstance(ec_holder, ProvidesErrorCalculators):
+                raise TypeError(
+                    f"instruments.error_calculator: driver {type(ec_holder).__name__} "
+                    "provides no error calculators"
+                )
+            ecs = {p.id: ec_holder.error_calculator(p.id, p.pulse_input) for p in config.positions}
+            energy_holder = instrument("energy", ins.energy or ins.reference)
+            energy = (
+                energy_holder.energy_register()
+                if isinstance(energy_holder, ProvidesEnergy)
+                else None
+            )
+        except BaseException:
+            for inst in opened.values():
+                _close_quietly(inst)
+            raise
+        closers = tuple(inst.close for inst in opened.values())
+        bench = cls(config, source, reference, ecs, energy, sleep=sleep, closers=closers)
+        bench._arm_watchdog()
+        return bench
+
+    # --- use -----------------------------------------------------------------------------------
+    @property
+    def positions(self) -> list[Position]:
+        """The meter positions of the bench file."""
+        return list(self.config.positions)
+
+    def error_calculator(self, position_id: int) -> ErrorCalculator:
+        """The error calculator of position `position_id`."""
+        if position_id not in self.error_calculators:
+            raise KeyError(
+                f"no position {position_id}; positions: {sorted(self.error_calculators)}"
+            )
+        return self.error_calculators[position_id]
+
+    def check(self, point: LoadPoint) -> None:
+        """Raise LoadPointRefused if `point` is outside the capabilities or safety limits."""
+        check_load_point(point, self.config, self.source)
+
+    def energise(self, point: LoadPoint, ramp: bool = False) -> None:
+        """Check `point`, apply it and switch the output on (or just apply it if already on).
+
+        With `ramp` and a `safety.current_ramp_rate`, a bench that is off is switched on with zero
+        current and the currents are ramped up to the point at that rate.
+        """
+        self.check(point)
+        self._guard.install()  # before the first write: a signal from here on de-energises
+        rate = self.config.safety.current_ramp_rate
+        ramp_up = ramp and not self.energised and rate is not None and point.max_current > 0
+        first = point.scaled_current(0.0) if ramp_up else point
+        try:
+            self.source.apply(first)
+            self.point = first  # what the source holds: safe_off ramps down from here
+            if not self.energised:
+                self.energised = True
+                self.source.output_on()
+            if ramp_up:
+                ramp_currents(
+                    self.source,
+                    point,
+                    0.0,
+                    1.0,
+                    point.max_current / rate,
+                    self.sleep,
+                    self.config.safety.ramp_steps,
+                    applied=self._applied,
+                )
+        except BaseException:
+            self.de_energise()
+            raise
+        log.info("energised: %s", point)
+
+    def _applied(self, point: LoadPoint) -> None:
+        self.point = point
+
+    def de_energise(self) -> None:
+        """Ramp currents to zero, switch off and verify off; restore the signal handlers."""
+        self._guard.stopping = True
+        try:
+            safe_off(
+                self.source,
+                self.point if self.energised else None,
+                self.config.safety.current_ramp_rate,
+                self.sleep,
+                self.config.safety.ramp_steps,
+            )
+            self.energised = False
+            self.point = None
+        finally:
+            self._guard.uninstall()
+
+    def keepalive(self) -> bool:
+        """Ask the source for its output state (feeds a communication watchdog during dwells).
+
+        Returns the output state. Raises SafetyError if the bench is energised but the source
+        reports its output off (interlock, overload trip): a measurement then would be void.
+        """
+        on = self.source.is_on()
+        if self.energised and not on:
+            status = self.source.status()
+            raise SafetyError(
+                f"{self.source.name}: output switched off unexpectedly "
+                f"(faults: {', '.join(status.faults) or 'none reported'})"
+            )
+        return on
+
+    def close(self) -> None:
+        """Close every instrument transport."""
+        for close in self._closers:
+            try:
+                close()
+            except Exception as exc:
+                log.warning("closing an instrument failed: %s", exc)
+
+    def __enter__(self) -> Bench:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.de_energise()
+        finally:
+            self.close()
+
+    def _shutdown_at_exit(self) -> None:
+        try:
+            self.de_energise()
+        finally:
+            self.close()
+
+    def _arm_watchdog(self) -> None:
+        timeout = self.config.safety.watchdog_s
+        if timeout is None:
+            return
+        self.watchdog_armed = self.source.arm_watchdog(timeout)
+        if not self.watchdog_armed:
+            log.warning(
+                "safety.watchdog_s = %g s, but driver %s knows no watchdog command: not armed",
+                timeout,
+                type(self.source).__name__,
+            )
+
+
+def _open_instrument(resource_manager: Any, role: str, inst: InstrumentConfig) -> Any:
+    cls = driver_class(inst.driver)
+    try:
+        adapter = VisaAdapter.open(
+            resource_manager,
+            inst.resource,
+            write_termination=cls.write_termination,
+            read_termination=cls.read_termination,
+            timeout_ms=inst.options.timeout_ms,
+            serial=cls.serial_settings,
+        )
+    except TRANSPORT_ERRORS as exc:
+        raise InstrumentError(
+            role, f"open {inst.resource}", f"{type(exc).__name__}: {exc}"
+        ) from exc
+    driver = cls(adapter, name=role, retries=inst.options.retries)
+    try:
+        driver.initialise()
+    except BaseException:
+        _close_quietly(driver)
+        raise
+    return driver
+
+
+def _close_quietly(inst: Any) -> None:
+    try:
+        inst.close()
+    except Exception as exc:
+        log.warning("closing %s failed: %s", getattr(inst, "name", inst), exc)

@@ -1,0 +1,243 @@
+"""Bench files: YAML validated against a schema on load; errors name file, key and reason.
+
+A bench file says which instruments play which role (driver name + VISA resource string),
+which meter sits in which position, the safety limits, the traceability of the instruments
+and the environment.
+Resource strings and meter links of the simulated bench are placeholders `sim:<name>`, substituted
+with the simulator's real addresses (see `BenchConfig.resolve`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rig.instruments.registry import driver_class
+
+PLACEHOLDER_PREFIX = "sim:"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so a bad date is reported by the schema with its key
+    (PyYAML itself raises a bare ValueError for 2026-13-01)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class BenchFileError(ValueError):
+    """A bench file is missing, unreadable or invalid; each line names file, key and reason."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class InstrumentOptions(_Strict):
+    """Transport options of one instrument."""
+
+    timeout_ms: int = Field(5000, ge=1, description="VISA timeout per read")
+    retries: int = Field(2, ge=0, le=10, description="retries of idempotent exchanges")
+
+
+class InstrumentConfig(_Strict):
+    """One instrument: registered driver name, explicit VISA resource string, and its traceability
+    (model, serial number, calibration date and due date, certificate id, stated uncertainty)."""
+
+    driver: str
+    resource: str = Field(min_length=1)
+    options: InstrumentOptions = InstrumentOptions()
+    model: str | None = None
+    serial: str | None = None
+    calibration_date: dt.date | None = None
+    calibration_due: dt.date | None = None
+    certificate: str | None = None
+    uncertainty: str | None = Field(None, description="as stated on the certificate, with k")
+
+    @model_validator(mode="after")
+    def _calibration_complete(self) -> InstrumentConfig:
+        if self.calibration_date is not None:
+            missing = [k for k in ("serial", "certificate", "uncertainty") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"calibration_date given without {', '.join(missing)}")
+        due, done = self.calibration_due, self.calibration_date
+        if due is not None and done is not None and due <= done:
+            raise ValueError("calibration_due must be after calibration_date")
+        return self
+
+    @field_validator("driver")
+    @classmethod
+    def _known_driver(cls, name: str) -> str:
+        try:
+            driver_class(name)
+        except KeyError as exc:
+            raise ValueError(str(exc).strip("'\"")) from None
+        return name
+
+
+class Instruments(_Strict):
+    """Instruments by role. Error calculators and energy default to the reference instrument."""
+
+    source: InstrumentConfig
+    reference: InstrumentConfig
+    error_calculator: InstrumentConfig | None = None
+    energy: InstrumentConfig | None = None
+
+
+class Position(_Strict):
+    """A meter position: its link, address and ratings."""
+
+    id: int = Field(ge=1, le=99)
+    link: str = Field(min_length=1, description="pyserial URL, serial device or sim:<name>")
+    address: str = Field("", max_length=32, description="IEC 62056-21 device address (RS485)")
+    meter_constant: float = Field(gt=0, description="imp/kWh")
+    reactive_constant: float | None = Field(None, gt=0, description="imp/kvarh")
+    wiring: Literal["3P4W", "3P3W"]
+    un: float = Field(gt=0, description="nominal voltage, V phase-to-neutral")
+    in_: float = Field(gt=0, alias="in", description="nominal (basic) current, A")
+    imax: float = Field(gt=0, description="maximum current, A")
+    accuracy_class: str = Field(alias="class", min_length=1)
+    pulse_input: str | None = Field(
+        None, description="error-calculator input; driver default if absent"
+    )
+    options: dict[str, object] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _imax_at_least_in(self) -> Position:
+        if self.imax < self.in_:
+            raise ValueError(f"imax {self.imax} A is below in {self.in_} A")
+        return self
+
+
+class Safety(_Strict):
+    """Limits the bench never exceeds, and how it de-energises."""
+
+    max_voltage: float = Field(gt=0, description="V per phase")
+    max_current: float = Field(gt=0, description="A per phase")
+    current_ramp_rate: float | None = Field(
+        None, gt=0, description="A/s when ramping currents to zero; absent = switch at once"
+    )
+    ramp_steps: int = Field(10, ge=1, le=1000)
+    watchdog_s: float | None = Field(
+        None, gt=0, description="communication watchdog; armed only where the driver knows how"
+    )
+
+
+class Traceability(_Strict):
+    """Calibration record of other equipment (scanning heads, CTs, sensors); instruments that play
+    a role carry theirs in their own entry."""
+
+    item: str = Field(min_length=1, description="what it is, e.g. 'scanning head 1'")
+    model: str | None = None
+    serial: str = Field(min_length=1)
+    calibration_date: dt.date
+    certificate: str = Field(min_length=1)
+    uncertainty: str = Field(min_length=1, description="as stated on the certificate, with k")
+    calibration_due: dt.date | None = None
+
+
+class Environment(_Strict):
+    """Ambient temperature: a fixed entry or a sensor to read."""
+
+    temperature_c: float | None = Field(None, ge=-40, le=85)
+    sensor: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Environment:
+        if (self.temperature_c is None) == (self.sensor is None):
+            raise ValueError("give exactly one of temperature_c or sensor")
+        return self
+
+
+class BenchConfig(_Strict):
+    """The whole bench file."""
+
+    lab: str = Field(min_length=1)
+    instruments: Instruments
+    positions: list[Position] = Field(min_length=1)
+    safety: Safety
+    traceability: list[Traceability] = Field(default_factory=list)
+    environment: Environment
+    #: Options of the simulated bench (rig.sim reads them; the rig itself ignores them).
+    sim: dict[str, object] | None = None
+    source_file: str | None = Field(None, exclude=True)
+
+    @field_validator("positions")
+    @classmethod
+    def _unique_ids(cls, positions: list[Position]) -> list[Position]:
+        ids = [p.id for p in positions]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate position id(s) {dupes}")
+        return positions
+
+    def position(self, position_id: int) -> Position:
+        """The position with this id."""
+        for p in self.positions:
+            if p.id == position_id:
+                return p
+        raise KeyError(f"no position {position_id} in bench {self.lab!r}")
+
+    def placeholders(self) -> list[tuple[str, str]]:
+        """(key, placeholder) of every unresolved `sim:` resource or link."""
+        found = []
+        for role in ("source", "reference", "error_calculator", "energy"):
+            inst = getattr(self.instruments, role)
+            if inst is not None and inst.resource.startswith(PLACEHOLDER_PREFIX):
+                found.append((f"instruments.{role}.resource", inst.resource))
+        for n, p in enumerate(self.positions):
+            if p.link.startswith(PLACEHOLDER_PREFIX):
+                found.append((f"positions.{n}.link", p.link))
+        return found
+
+    def resolve(self, substitutions: dict[str, str]) -> BenchConfig:
+        """A copy with `sim:` placeholders replaced from `substitutions` (unknown ones stay)."""
+
+        def sub(text: str) -> str:
+            return substitutions.get(text, text)
+
+        instruments = {}
+        for role in ("source", "reference", "error_calculator", "energy"):
+            inst = getattr(self.instruments, role)
+            instruments[role] = (
+                None if inst is None else inst.model_copy(update={"resource": sub(inst.resource)})
+            )
+        positions = [p.model_copy(update={"link": sub(p.link)}) for p in self.positions]
+        return self.model_copy(
+            update={
+                "instruments": self.instruments.model_copy(update=instruments),
+                "positions": positions,
+            }
+        )
+
+
+def load_bench_file(path: str | Path) -> BenchConfig:
+    """Read and validate a bench file; raise BenchFileError naming file, key and reason."""
+    path = Path(path)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+    except OSError as exc:
+        raise BenchFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise BenchFileError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise BenchFileError(
+            f"{path}: (top level): expected a mapping of keys, got {type(data).__name__}"
+        )
+    try:
+        config = BenchConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{path}: {key}: {message}")
+        raise BenchFileError("\n".join(lines)) from None
+    return config.model_copy(update={"source_file": str(path)})

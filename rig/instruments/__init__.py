@@ -1,0 +1,42 @@
+"""Instrument drivers by role: power source, reference meter, error calculators, energy register.
+
+Drivers register under a name (`rig.instruments.registry`); bench files refer to that name.
+"""
+
+from rig.instruments.errors import InstrumentError, LoadPointRefused, SettingError
+from rig.instruments.loadpoint import Harmonic, LoadPoint, PhaseSetting
+from rig.instruments.registry import driver_class, known_drivers, register_driver
+from rig.instruments.roles import (
+    ECState,
+    ECStatus,
+    EnergyRegister,
+    ErrorCalculator,
+    PowerSource,
+    Quantity,
+    Readings,
+    ReferenceMeter,
+    SourceCapabilities,
+    SourceStatus,
+)
+
+__all__ = [
+    "ECState",
+    "ECStatus",
+    "EnergyRegister",
+    "ErrorCalculator",
+    "Harmonic",
+    "InstrumentError",
+    "LoadPoint",
+    "LoadPointRefused",
+    "PhaseSetting",
+    "PowerSource",
+    "Quantity",
+    "Readings",
+    "ReferenceMeter",
+    "SettingError",
+    "SourceCapabilities",
+    "SourceStatus",
+    "driver_class",
+    "known_drivers",
+    "register_driver",
+]

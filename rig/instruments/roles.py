@@ -1,0 +1,159 @@
+"""The roles a bench needs, as Protocols, and the records they return (instruments.md 2.0).
+
+A driver class implements one or more roles; the Bench asks for instruments by role, never by model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal, Protocol, runtime_checkable
+
+from rig.instruments.loadpoint import LoadPoint
+
+Wiring = Literal["3P4W", "3P3W"]
+
+
+class Quantity(StrEnum):
+    """What a reference or an error calculator measures."""
+
+    ACTIVE = "active"
+    REACTIVE = "reactive"
+
+
+@dataclass(frozen=True)
+class SourceCapabilities:
+    """What a source model can deliver; points beyond it are refused before anything is sent."""
+
+    max_voltage: float
+    max_current: float
+    min_frequency: float
+    max_frequency: float
+    max_harmonic_order: int
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """Output state and fault flags (interlocks, amplifier errors) of a source."""
+
+    output_on: bool
+    faults: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PhaseReading:
+    """Reference-meter values of one phase (angles as contracts.md 1)."""
+
+    voltage: float
+    current: float
+    voltage_angle: float
+    current_angle: float
+    p: float
+    q: float
+    s: float
+    pf: float
+
+
+@dataclass(frozen=True)
+class Readings:
+    """One reading of the reference meter: three phases, totals and frequency."""
+
+    phases: tuple[PhaseReading, PhaseReading, PhaseReading]
+    p: float
+    q: float
+    s: float
+    pf: float
+    frequency: float
+
+
+class ECState(StrEnum):
+    """Error-calculator state (ZERA EC STATUS, instruments.md 2.3)."""
+
+    IDLE = "idle"
+    WAITING = "waiting"  # armed, waiting for the first meter pulse
+    RUNNING = "running"
+    READY = "ready"
+    ABORTED = "aborted"
+
+
+@dataclass(frozen=True)
+class ECStatus:
+    """Progress and result of one error-calculator measurement."""
+
+    state: ECState
+    progress: float  # % of the DUT pulses seen
+    error: float | None  # meter error in %, None before the first result
+    target: int  # expected reference counts floor(N * C_ref / C_dut)
+    reference_counts: int  # reference pulses counted in the last/current gate
+    measurements: int  # completed measurements (continuous mode counts up)
+
+
+@runtime_checkable
+class PowerSource(Protocol):
+    """A three-phase source: set a load point, switch the output, report status."""
+
+    name: str
+    capabilities: SourceCapabilities
+
+    def initialise(self) -> None: ...
+    def apply(self, point: LoadPoint) -> None: ...
+    def output_on(self) -> None: ...
+    def output_off(self) -> None: ...
+    def is_on(self) -> bool: ...
+    def status(self) -> SourceStatus: ...
+    def arm_watchdog(self, timeout_s: float) -> bool: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ReferenceMeter(Protocol):
+    """A reference standard: mode, readings, reference constant."""
+
+    name: str
+
+    def initialise(self) -> None: ...
+    def set_mode(self, wiring: Wiring, quantity: Quantity) -> None: ...
+    def read(self) -> Readings: ...
+    def reference_constant(self) -> float: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ErrorCalculator(Protocol):
+    """The error calculator of one meter position."""
+
+    position: int
+
+    def configure(
+        self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
+    ) -> None: ...
+    def start(self) -> None: ...
+    def abort(self) -> None: ...
+    def status(self) -> ECStatus: ...
+    def reference_constant(self) -> float: ...
+
+
+@runtime_checkable
+class EnergyRegister(Protocol):
+    """Reference energy between start and stop, for register (dosage) tests."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def running(self) -> bool: ...
+    def energy(self) -> float: ...
+
+
+@runtime_checkable
+class ProvidesErrorCalculators(Protocol):
+    """An instrument that holds per-position error calculators."""
+
+    def error_calculator(
+        self, position: int, pulse_input: str | None = None
+    ) -> ErrorCalculator: ...
+
+
+@runtime_checkable
+class ProvidesEnergy(Protocol):
+    """An instrument that measures energy between start and stop."""
+
+    def energy_register(self) -> EnergyRegister: ...

@@ -1,0 +1,305 @@
+"""ZERA COM5003 / MT310s2 reference standard with per-position error calculators (SCPI, TCP 6320).
+
+Command set: instruments.md 2.3 (ZeraGmbH/zera-classes measprogram sources and SCPI dumps): set
+commands end in `;`, errors in `SYSTEM:ERROR?` (`+0,No error`), measurements as `label:unit:value;`
+items; error calculator `CALCULATE:EC<pp>:0001:...` (STATUS 0 idle, 1 waiting, 2 started, 4 ready,
+8 aborted); energy module `CALCULATE:EM01:0001:...`. Exact strings: /work/notes/dialects.md 3.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rig.instruments.base import Channel, ScpiInstrument
+from rig.instruments.descriptors import Setting, compact_number, in_range, int_range, one_of
+from rig.instruments.errors import InstrumentError, SettingError
+from rig.instruments.registry import register_driver
+from rig.instruments.roles import ECState, ECStatus, PhaseReading, Quantity, Readings, Wiring
+
+#: POW1 measuring modes (instruments.md 2.3: 4LW, 3LW, ...; B = reactive, S = apparent).
+MODES = {
+    ("3P4W", Quantity.ACTIVE): "4LW",
+    ("3P4W", Quantity.REACTIVE): "4LB",
+    ("3P3W", Quantity.ACTIVE): "3LW",
+    ("3P3W", Quantity.REACTIVE): "3LB",
+}
+DC_UNITS = {Quantity.ACTIVE: "I/kWh", Quantity.REACTIVE: "I/kVarh"}
+EC_STATES = {
+    0: ECState.IDLE,
+    1: ECState.WAITING,
+    2: ECState.RUNNING,
+    4: ECState.READY,
+    8: ECState.ABORTED,
+}
+MAX_PULSES = 2**32 - 1
+#: The queries of one reference reading, in the order they are sent (dialects.md 3).
+READ_QUERIES = (
+    "MEASURE:RMS1?",
+    "MEASURE:DFT1?",
+    "MEASURE:POW1?",
+    "MEASURE:POW2?",
+    "MEASURE:POW3?",
+    "MEASURE:LAM1?",
+    "MEASURE:RNG1:F?",
+)  # MRATE range 1 .. 2^32-1 (instruments.md 2.3)
+
+
+def parse_items(reply: str) -> dict[str, tuple[str, str]]:
+    """Split `MOD:LABEL:[unit]:value;...` into {LABEL (upper case): (unit, value)}."""
+    items: dict[str, tuple[str, str]] = {}
+    for item in reply.strip().split(";"):
+        if not item:
+            continue
+        parts = item.split(":")
+        if len(parts) < 4:
+            raise ValueError(f"item {item!r} is not MODULE:LABEL:[unit]:value")
+        label, unit, value = parts[1], parts[2], ":".join(parts[3:])
+        items[label.upper()] = (unit.strip("[]"), value)
+    return items
+
+
+class ZeraErrorCalculator(Channel):
+    """Error calculator ECpp of one meter position (ErrorCalculator role)."""
+
+    meter_input = Setting(
+        "CALCULATE:EC{ch}:0001:DUTSOURCE {};",
+        "Set the meter pulse input (e.g. fi0, sh0).",
+        validator=lambda v, n: _token(v, n),
+    )
+    reference_input = Setting(
+        "CALCULATE:EC{ch}:0001:REFSOURCE {};",
+        "Set the reference pulse input (fo0 = POW1).",
+        validator=lambda v, n: _token(v, n),
+    )
+    meter_constant = Setting(
+        "CALCULATE:EC{ch}:0001:DUTCONSTANT {};",
+        "Set the meter constant (imp/kWh or imp/kvarh).",
+        validator=in_range(1e-6, 1e12),
+        to_text=compact_number,
+    )
+    constant_unit = Setting(
+        "CALCULATE:EC{ch}:0001:DCUNIT {};",
+        "Set the unit of the meter constant.",
+        validator=one_of(tuple(DC_UNITS.values())),
+    )
+    pulses = Setting(
+        "CALCULATE:EC{ch}:0001:MRATE {:d};",
+        "Set the number of meter pulses to measure.",
+        validator=int_range(1, MAX_PULSES),
+    )
+    continuous = Setting(
+        "CALCULATE:EC{ch}:0001:CONTINUOUS {:d};",
+        "Set continuous (1) or single (0) measurement.",
+        validator=one_of((0, 1)),
+    )
+
+    def __init__(self, parent: ZeraCom5003, position: int, pulse_input: str | None = None) -> None:
+        super().__init__(parent, f"{position:02d}")
+        self.position = position
+        self.pulse_input = pulse_input or f"fi{position - 1}"
+
+    def configure(
+        self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
+    ) -> None:
+        """Set input, reference, constant and unit, pulse count and run mode."""
+        self.meter_input = self.pulse_input
+        self.reference_input = "fo0"
+        self.meter_constant = meter_constant
+        self.constant_unit = DC_UNITS[Quantity(quantity)]
+        self.pulses = pulses
+        self.continuous = int(continuous)
+
+    def start(self) -> None:
+        """Arm the measurement (it starts on the next meter pulse)."""
+        self.write(f"CALCULATE:EC{self.ch}:0001:START 1;", idempotent=False)
+
+    def abort(self) -> None:
+        """Stop the measurement."""
+        self.write(f"CALCULATE:EC{self.ch}:0001:START 0;")
+
+    def _get(self, param: str) -> str:
+        return self.query(f"CALCULATE:EC{self.ch}:0001:{param}?").strip()
+
+    def reference_constant(self) -> float:
+        """The reference constant the EC counts with (imp/kWh)."""
+        return _number(self.parent, "REFCONSTANT?", self._get("REFCONSTANT"), float)
+
+    def status(self) -> ECStatus:
+        """State, progress, error, target and counts of the current/last measurement."""
+        code = _number(self.parent, "STATUS?", self._get("STATUS"), int)
+        if code not in EC_STATES:
+            raise InstrumentError(
+                self.name, f"CALCULATE:EC{self.ch}:0001:STATUS?", f"unknown status {code}"
+            )
+        progress = _number(self.parent, "PROGRESS?", self._get("PROGRESS"), float)
+        result = _number(self.parent, "RESULT?", self._get("RESULT"), float)
+        target = _number(self.parent, "TARGET?", self._get("TARGET"), int)
+        counted = _number(self.parent, "PULSES?", self._get("PULSES"), int)
+        measurements = _number(self.parent, "MEASNUM?", self._get("MEASNUM"), int)
+        has_result = measurements > 0 or EC_STATES[code] is ECState.READY
+        return ECStatus(
+            EC_STATES[code], progress, result if has_result else None, target, counted, measurements
+        )
+
+
+class ZeraEnergyRegister:
+    """EM01: reference energy between start and stop (EnergyRegister role)."""
+
+    prefix = "CALCULATE:EM01:0001:"
+
+    def __init__(self, parent: ZeraCom5003) -> None:
+        self.parent = parent
+
+    def start(self) -> None:
+        """Start accumulating energy."""
+        self.parent.write(self.prefix + "START 1;", idempotent=False)
+
+    def stop(self) -> None:
+        """Stop accumulating; the energy stays readable."""
+        self.parent.write(self.prefix + "START 0;")
+
+    def running(self) -> bool:
+        """True while accumulating."""
+        reply = self.parent.query(self.prefix + "STATUS?").strip()
+        return _number(self.parent, "EM STATUS?", reply, int) == 2
+
+    def energy(self) -> float:
+        """Energy in kWh (kvarh in a reactive mode), total of the three phases."""
+        reply = self.parent.query(self.prefix + "ENERGY?").strip()
+        return _number(self.parent, "EM ENERGY?", reply, float)
+
+
+def _token(value: object, name: str) -> str:
+    text = str(value)
+    if not text.isalnum():
+        raise SettingError(f"{name}: {value!r} must be letters and digits (e.g. fi0)")
+    return text
+
+
+def _number(inst, command: str, reply: str, kind):
+    try:
+        return kind(float(reply)) if kind is int else kind(reply)
+    except ValueError:
+        raise InstrumentError(inst.name, command, f"unexpected reply {reply!r}") from None
+
+
+@register_driver("zera_com5003", "zera_mt310s2")
+class ZeraCom5003(ScpiInstrument):
+    """ZERA COM5003/MT310s2: ReferenceMeter role, plus error calculators and the energy register."""
+
+    model = "ZERA COM5003"
+    write_termination = "\n"
+    read_termination = "\n"
+    error_query = "SYSTEM:ERROR?"
+
+    mode = Setting(
+        "CONFIGURATION:POW1:MMODE {};",
+        "Control the POW1 measuring mode (4LW, 4LB, 3LW, 3LB).",
+        validator=one_of(tuple(MODES.values())),
+        get_cmd="CONFIGURATION:POW1:MMODE?",
+        parse=str.strip,
+    )
+    reactive_mode = Setting(
+        "CONFIGURATION:POW2:MMODE {};",
+        "Set the POW2 (reactive) measuring mode.",
+        validator=one_of(("4LB", "3LB")),
+    )
+    apparent_mode = Setting(
+        "CONFIGURATION:POW3:MMODE {};",
+        "Set the POW3 (apparent) measuring mode.",
+        validator=one_of(("4LS", "3LS")),
+    )
+
+    def identify(self) -> str:
+        """Return the *IDN? reply."""
+        return self.query("*IDN?")
+
+    def initialise(self) -> None:
+        """Check the instrument answers and its error queue is empty."""
+        self.identify()
+        leftover = self.errors()
+        if leftover:
+            self._log.info("cleared old errors: %s", leftover)
+
+    def set_mode(self, wiring: Wiring, quantity: Quantity) -> None:
+        """Set 4-wire/3-wire and active/reactive; POW2/POW3 follow the wiring."""
+        key = (wiring, Quantity(quantity))
+        if key not in MODES:
+            raise InstrumentError(self.name, "set_mode", f"unsupported mode {key}")
+        self.mode = MODES[key]
+        self.reactive_mode = "4LB" if wiring == "3P4W" else "3LB"
+        self.apparent_mode = "4LS" if wiring == "3P4W" else "3LS"
+
+    def reference_constant(self) -> float:
+        """Constant of the frequency output fo0 (imp/kWh, or imp/kvarh in a reactive mode)."""
+        reply = self.query("CONFIGURATION:POW1:M0CONSTANT?").strip()
+        return _number(self, "CONFIGURATION:POW1:M0CONSTANT?", reply, float)
+
+    def _items(self, command: str) -> dict[str, tuple[str, str]]:
+        reply = self.query(command)
+        try:
+            return parse_items(reply)
+        except ValueError as exc:
+            raise InstrumentError(self.name, command, str(exc)) from None
+
+    def read(self) -> Readings:
+        """Read U, I, angles, P, Q, S, PF per phase and total, and the frequency."""
+        replies = {command: self._items(command) for command in READ_QUERIES}
+        # P comes from POW1 in an active mode; in a reactive mode POW1 holds Q, so P = S * lambda.
+        active = replies["MEASURE:POW1?"].get("PS", ("", ""))[0].upper() == "W"
+
+        def value(command: str, label: str) -> str:
+            if label not in replies[command]:
+                raise InstrumentError(self.name, command, f"no {label} in reply")
+            return replies[command][label][1]
+
+        def num(command: str, label: str) -> float:
+            return _number(self, command, value(command, label), float)
+
+        def angle(label: str) -> float:
+            text = value("MEASURE:DFT1?", label).split(",")[-1]  # "amplitude,angle"
+            return _number(self, "MEASURE:DFT1?", text, float)
+
+        def power(label: str, s: float, pf: float) -> float:
+            return num("MEASURE:POW1?", label) if active else s * pf
+
+        phases = []
+        for n in ("1", "2", "3"):
+            s = num("MEASURE:POW3?", f"P{n}")
+            pf = num("MEASURE:LAM1?", f"LAMBDA{n}")
+            phases.append(
+                PhaseReading(
+                    voltage=num("MEASURE:RMS1?", f"UL{n}"),
+                    current=num("MEASURE:RMS1?", f"IL{n}"),
+                    voltage_angle=angle(f"UL{n}"),
+                    current_angle=angle(f"IL{n}"),
+                    p=power(f"P{n}", s, pf),
+                    q=num("MEASURE:POW2?", f"P{n}"),
+                    s=s,
+                    pf=pf,
+                )
+            )
+        s_total = num("MEASURE:POW3?", "PS")
+        pf_total = num("MEASURE:LAM1?", "LAMBDAS")
+        readings = Readings(
+            phases=(phases[0], phases[1], phases[2]),
+            p=power("PS", s_total, pf_total),
+            q=num("MEASURE:POW2?", "PS"),
+            s=s_total,
+            pf=pf_total,
+            frequency=num("MEASURE:RNG1:F?", "F"),
+        )
+        if not all(math.isfinite(v) for v in (readings.p, readings.q, readings.s, readings.pf)):
+            raise InstrumentError(self.name, "read", f"non-finite reading {readings}")
+        return readings
+
+    def error_calculator(
+        self, position: int, pulse_input: str | None = None
+    ) -> ZeraErrorCalculator:
+        """The error calculator of meter position `position` (1..99)."""
+        int_range(1, 99)(position, f"{self.name}.error_calculator position")
+        return ZeraErrorCalculator(self, position, pulse_input)
+
+    def energy_register(self) -> ZeraEnergyRegister:
+        """The EM01 energy module."""
+        return ZeraEnergyRegister(self)

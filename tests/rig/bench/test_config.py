@@ -1,0 +1,149 @@
+"""Bench files: the shipped ones load; bad ones give errors naming file, key and reason."""
+
+from pathlib import Path
+
+import pytest
+
+from rig.bench import BenchFileError, load_bench_file
+
+BENCHES = Path(__file__).resolve().parents[3] / "benches"
+
+GOOD = """
+lab: Test lab
+instruments:
+  source: {driver: mte_pps4003, resource: "TCPIP::127.0.0.1::5025::SOCKET"}
+  reference: {driver: zera_com5003, resource: "TCPIP::127.0.0.1::6320::SOCKET"}
+positions:
+  - {id: 1, link: "socket://127.0.0.1:7000", meter_constant: 10000, wiring: 3P4W,
+     un: 230, in: 5, imax: 10, class: "0.5S"}
+safety: {max_voltage: 265, max_current: 12}
+environment: {temperature_c: 23}
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "bench.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "name", ["sim.yaml", "fluke6105a-com5003.yaml", "mte-pps4003-com5003.yaml"]
+)
+def test_shipped_bench_files_load(name):
+    config = load_bench_file(BENCHES / name)
+    assert config.source_file.endswith(name)
+    assert config.positions and config.safety.max_current > 0
+
+
+def test_example_files_hold_the_documented_combinations():
+    fluke = load_bench_file(BENCHES / "fluke6105a-com5003.yaml")
+    mte = load_bench_file(BENCHES / "mte-pps4003-com5003.yaml")
+    assert (fluke.instruments.source.driver, fluke.instruments.reference.driver) == (
+        "fluke6105a",
+        "zera_com5003",
+    )
+    assert (mte.instruments.source.driver, mte.instruments.reference.driver) == (
+        "mte_pps4003",
+        "zera_com5003",
+    )
+    assert fluke.instruments.reference.certificate.startswith("DAkkS")
+    assert fluke.instruments.source.calibration_due.year == 2027
+    assert fluke.traceability[0].item == "scanning head, position 1"
+    assert mte.positions[1].address == "12345679"
+
+
+def test_good_file_values(tmp_path):
+    config = load_bench_file(write(tmp_path, GOOD))
+    pos = config.position(1)
+    assert (pos.in_, pos.imax, pos.accuracy_class, pos.wiring) == (5, 10, "0.5S", "3P4W")
+    assert config.instruments.source.options.retries == 2
+    assert config.placeholders() == []
+
+
+def test_sim_placeholders_are_listed_and_resolved():
+    config = load_bench_file(BENCHES / "sim.yaml")
+    keys = dict(config.placeholders())
+    assert keys["instruments.source.resource"] == "sim:source"
+    resolved = config.resolve(
+        {
+            "sim:source": "TCPIP::127.0.0.1::40001::SOCKET",
+            "sim:reference": "TCPIP::127.0.0.1::40002::SOCKET",
+            "sim:meter1": "/dev/pts/9",
+        }
+    )
+    assert resolved.placeholders() == []
+    assert resolved.instruments.source.resource == "TCPIP::127.0.0.1::40001::SOCKET"
+    assert resolved.positions[0].link == "/dev/pts/9"
+    assert config.placeholders()  # the original is unchanged
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "reason"),
+    [
+        ("driver: mte_pps4003", "driver: nosuch", "instruments.source.driver", "unknown driver"),
+        (
+            "un: 230, in: 5, imax: 10",
+            "un: 230, in: 5, imax: 2",
+            "positions.0",
+            "imax 2.0 A is below",
+        ),
+        ("max_current: 12", "max_current: -1", "safety.max_current", "greater than 0"),
+        ("wiring: 3P4W", "wiring: 1P2W", "positions.0.wiring", "3P4W"),
+        ("meter_constant: 10000,", "", "positions.0.meter_constant", "Field required"),
+        ("{temperature_c: 23}", "{temperature_c: 23, sensor: pt100}", "environment", "exactly one"),
+        ("lab: Test lab", "lab: Test lab\ncolour: red", "colour", "Extra inputs"),
+    ],
+)
+def test_bad_files_name_file_key_and_reason(tmp_path, old, new, key, reason):
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(BenchFileError) as err:
+        load_bench_file(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert f": {key}" in message
+    assert reason in message
+
+
+def test_duplicate_positions_are_refused(tmp_path):
+    text = GOOD.replace(
+        "positions:\n",
+        "positions:\n  - {id: 1, link: x, meter_constant: 1, "
+        "wiring: 3P4W, un: 230, in: 5, imax: 10, class: '1'}\n",
+    )
+    with pytest.raises(
+        BenchFileError, match=r"bench.yaml: positions: duplicate position id\(s\) \[1\]"
+    ):
+        load_bench_file(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("calibration", "reason"),
+    [
+        ("calibration_date: 2026-01-01, serial: '1'", "without certificate, uncertainty"),
+        (
+            "calibration_date: 2026-01-01, calibration_due: 2025-01-01, serial: '1', "
+            "certificate: c, uncertainty: u",
+            "calibration_due must be after",
+        ),
+        ("calibration_date: 2026-13-01", "calibration_date"),
+    ],
+)
+def test_incomplete_or_wrong_instrument_calibration(tmp_path, calibration, reason):
+    text = GOOD.replace(
+        'resource: "TCPIP::127.0.0.1::6320::SOCKET"}',
+        f'resource: "TCPIP::127.0.0.1::6320::SOCKET", {calibration}}}',
+    )
+    with pytest.raises(BenchFileError) as err:
+        load_bench_file(write(tmp_path, text))
+    assert "instruments.reference" in str(err.value) and reason in str(err.value)
+
+
+def test_unreadable_and_non_mapping_files(tmp_path):
+    with pytest.raises(BenchFileError, match="cannot read"):
+        load_bench_file(tmp_path / "missing.yaml")
+    with pytest.raises(BenchFileError, match="expected a mapping"):
+        load_bench_file(write(tmp_path, "- a\n- b\n"))
+    with pytest.raises(BenchFileError, match="not valid YAML"):
+        load_bench_file(write(tmp_path, "lab: [unclosed\n"))

@@ -1,0 +1,228 @@
+"""Transcript tests of the ZERA COM5003 driver: reference, ECs, energy (dialects.md 3)."""
+
+import pytest
+
+from rig.instruments.errors import InstrumentError, SettingError
+from rig.instruments.roles import ECState, Quantity
+from rig.instruments.testing import expected_protocol
+from rig.instruments.zera_com5003 import ZeraCom5003, parse_items
+
+OK = "+0,No error"
+
+
+def w(command):
+    return [(command, None), ("SYSTEM:ERROR?", OK)]
+
+
+READ_TRANSCRIPT = [
+    (
+        "MEASURE:RMS1?",
+        "RMS1:UL1:[V]:230;RMS1:UL2:[V]:231;RMS1:UL3:[V]:229;"
+        "RMS1:IL1:[A]:5;RMS1:IL2:[A]:5.1;RMS1:IL3:[A]:4.9;RMS1:UL1-UL2:[V]:398;",
+    ),
+    (
+        "MEASURE:DFT1?",
+        "DFT1:UL1:[V]:325.269,0;DFT1:UL2:[V]:326.7,-120;DFT1:UL3:[V]:323.8,120;"
+        "DFT1:IL1:[A]:7.071,-60;DFT1:IL2:[A]:7.2,180;DFT1:IL3:[A]:6.9,60;",
+    ),
+    ("MEASURE:POW1?", "POW1:P1:[W]:575;POW1:P2:[W]:589.05;POW1:P3:[W]:561.05;POW1:PS:[W]:1725.1;"),
+    (
+        "MEASURE:POW2?",
+        "POW2:P1:[var]:995.9;POW2:P2:[var]:1020;POW2:P3:[var]:971.8;POW2:PS:[var]:2987.7;",
+    ),
+    (
+        "MEASURE:POW3?",
+        "POW3:P1:[VA]:1150;POW3:P2:[VA]:1178.1;POW3:P3:[VA]:1122.1;POW3:PS:[VA]:3450.2;",
+    ),
+    (
+        "MEASURE:LAM1?",
+        "LAM1:LAMBDA1:[]:0.5;LAM1:LAMBDA2:[]:0.5;LAM1:LAMBDA3:[]:0.5;LAM1:LAMBDAS:[]:0.5;",
+    ),
+    ("MEASURE:RNG1:F?", "RNG1:F:[Hz]:50.01;"),
+]
+
+
+def test_identify_and_initialise_clears_old_errors():
+    transcript = [
+        ("*IDN?", "ZERA GmbH Koenigswinter, COM5003, 050012345, V1.02"),
+        ("SYSTEM:ERROR?", "-113,Undefined header"),
+        ("SYSTEM:ERROR?", OK),
+    ]
+    with expected_protocol(ZeraCom5003, transcript) as ref:
+        ref.initialise()
+
+
+def test_set_mode_four_wire_active_and_three_wire_reactive():
+    transcript = (
+        w("CONFIGURATION:POW1:MMODE 4LW;")
+        + w("CONFIGURATION:POW2:MMODE 4LB;")
+        + w("CONFIGURATION:POW3:MMODE 4LS;")
+        + w("CONFIGURATION:POW1:MMODE 3LB;")
+        + w("CONFIGURATION:POW2:MMODE 3LB;")
+        + w("CONFIGURATION:POW3:MMODE 3LS;")
+        + [("CONFIGURATION:POW1:MMODE?", "3LB")]
+    )
+    with expected_protocol(ZeraCom5003, transcript) as ref:
+        ref.set_mode("3P4W", Quantity.ACTIVE)
+        ref.set_mode("3P3W", Quantity.REACTIVE)
+        assert ref.mode == "3LB"
+
+
+def test_reference_constant():
+    with expected_protocol(ZeraCom5003, [("CONFIGURATION:POW1:M0CONSTANT?", "5e8")]) as ref:
+        assert ref.reference_constant() == 5e8
+
+
+def test_read_all_quantities():
+    with expected_protocol(ZeraCom5003, READ_TRANSCRIPT) as ref:
+        r = ref.read()
+    assert r.frequency == 50.01
+    assert (r.p, r.q, r.s, r.pf) == (1725.1, 2987.7, 3450.2, 0.5)
+    l2 = r.phases[1]
+    assert (l2.voltage, l2.current, l2.voltage_angle, l2.current_angle) == (231, 5.1, -120, 180)
+    assert (l2.p, l2.q, l2.s, l2.pf) == (589.05, 1020, 1178.1, 0.5)
+
+
+def test_read_in_reactive_mode_derives_active_power_from_s_and_lambda():
+    transcript = [
+        pair
+        if pair[0] != "MEASURE:POW1?"
+        else ("MEASURE:POW1?", "POW1:P1:[var]:1;POW1:P2:[var]:1;POW1:P3:[var]:1;POW1:PS:[var]:3;")
+        for pair in READ_TRANSCRIPT
+    ]
+    with expected_protocol(ZeraCom5003, transcript) as ref:
+        r = ref.read()
+    assert r.phases[0].p == pytest.approx(575.0)
+    assert r.p == pytest.approx(1725.1)
+
+
+def test_read_missing_item_raises_naming_command():
+    transcript = [
+        READ_TRANSCRIPT[0],
+        ("MEASURE:DFT1?", "DFT1:UL1:[V]:325,0;"),
+        *READ_TRANSCRIPT[2:],
+    ]
+    with (
+        expected_protocol(ZeraCom5003, transcript) as ref,
+        pytest.raises(InstrumentError, match=r"MEASURE:DFT1\?.*no IL1"),
+    ):
+        ref.read()
+
+
+def test_parse_items_rejects_garbage():
+    with pytest.raises(ValueError, match="not MODULE:LABEL"):
+        parse_items("230;")
+
+
+def test_error_calculator_configure_start_status_abort():
+    p = "CALCULATE:EC02:0001:"
+    transcript = (
+        w(p + "DUTSOURCE fi1;")
+        + w(p + "REFSOURCE fo0;")
+        + w(p + "DUTCONSTANT 10000;")
+        + w(p + "DCUNIT I/kWh;")
+        + w(p + "MRATE 100;")
+        + w(p + "CONTINUOUS 0;")
+        + [(p + "REFCONSTANT?", "500000000")]
+        + w(p + "START 1;")
+        + [
+            (p + "STATUS?", "2"),
+            (p + "PROGRESS?", "37.5"),
+            (p + "RESULT?", "0"),
+            (p + "TARGET?", "5000000"),
+            (p + "PULSES?", "1875000"),
+            (p + "MEASNUM?", "0"),
+        ]
+        + [
+            (p + "STATUS?", "4"),
+            (p + "PROGRESS?", "100"),
+            (p + "RESULT?", "-0.0123"),
+            (p + "TARGET?", "5000000"),
+            (p + "PULSES?", "5000615"),
+            (p + "MEASNUM?", "1"),
+        ]
+        + w(p + "START 0;")
+    )
+    with expected_protocol(ZeraCom5003, transcript) as ref:
+        ec = ref.error_calculator(2)
+        ec.configure(10000, 100, Quantity.ACTIVE)
+        assert ec.reference_constant() == 5e8
+        ec.start()
+        running = ec.status()
+        assert (running.state, running.progress, running.error) == (ECState.RUNNING, 37.5, None)
+        done = ec.status()
+        assert done.state is ECState.READY
+        assert (done.error, done.target, done.reference_counts, done.measurements) == (
+            -0.0123,
+            5000000,
+            5000615,
+            1,
+        )
+        ec.abort()
+
+
+def test_error_calculator_reactive_continuous_with_explicit_input_and_fractional_constant():
+    p = "CALCULATE:EC01:0001:"
+    transcript = (
+        w(p + "DUTSOURCE sh0;")
+        + w(p + "REFSOURCE fo0;")
+        + w(p + "DUTCONSTANT 1000.5;")
+        + w(p + "DCUNIT I/kVarh;")
+        + w(p + "MRATE 20;")
+        + w(p + "CONTINUOUS 1;")
+    )
+    with expected_protocol(ZeraCom5003, transcript) as ref:
+        ref.error_calculator(1, "sh0").configure(1000.5, 20, Quantity.REACTIVE, continuous=True)
+
+
+def test_error_calculator_refusals():
+    with expected_protocol(ZeraCom5003, []) as ref:
+        with pytest.raises(SettingError, match="position"):
+            ref.error_calculator(0)
+        ec = ref.error_calculator(1)
+        with pytest.raises(SettingError, match="pulses"):
+            ec.pulses = 0
+        with pytest.raises(SettingError, match="meter_input"):
+            ec.meter_input = "fi0; *RST"
+
+
+def test_error_calculator_instrument_error_and_unknown_status():
+    p = "CALCULATE:EC03:0001:"
+    transcript = [
+        (p + "MRATE 5;", None),
+        ("SYSTEM:ERROR?", "-113,Undefined header"),
+        ("SYSTEM:ERROR?", OK),
+        (p + "STATUS?", "16"),
+    ]
+    with expected_protocol(ZeraCom5003, transcript, name="reference") as ref:
+        ec = ref.error_calculator(3)
+        with pytest.raises(InstrumentError, match="-113"):
+            ec.pulses = 5
+        with pytest.raises(InstrumentError, match="unknown status 16"):
+            ec.status()
+
+
+def test_energy_register():
+    p = "CALCULATE:EM01:0001:"
+    transcript = [
+        *w(p + "START 1;"),
+        (p + "STATUS?", "2"),
+        *w(p + "START 0;"),
+        (p + "STATUS?", "4"),
+        (p + "ENERGY?", "1.725"),
+    ]
+    with expected_protocol(ZeraCom5003, transcript) as ref:
+        em = ref.energy_register()
+        em.start()
+        assert em.running()
+        em.stop()
+        assert not em.running()
+        assert em.energy() == 1.725
+
+
+def test_non_numeric_reply_raises():
+    with (
+        expected_protocol(ZeraCom5003, [("CONFIGURATION:POW1:M0CONSTANT?", "n/a")]) as ref,
+        pytest.raises(InstrumentError, match="unexpected reply 'n/a'"),
+    ):
+        ref.reference_constant()
