@@ -1,1 +1,63 @@
+"""Results store and accuracy reports of meter-test-rig (knows nothing of rig/ or meter/).
 
+    from reports import ResultsStore, Measurement, decide
+    store = ResultsStore.in_runs_dir("runs")            # runs/results.sqlite
+    run = store.create_run(plan_name=..., plan_version=..., operator=..., software_version=...)
+    store.record(Measurement(run_id=run.run_id, ...))   # committed at once
+    store.finish_run(run.run_id)
+    reports.build.build_report(run.run_id, "runs")      # runs/<run_id>/report.html, .csv, .json
+
+The report builder (reports.build) is imported on demand: it pulls in matplotlib.
+"""
+
+from reports.decision import (
+    UncertaintyBudget,
+    UncertaintyComponent,
+    combine,
+    decide,
+    error_budget,
+    symmetric,
+)
+from reports.records import (
+    DecisionRule,
+    Event,
+    Measurement,
+    MeasurementKey,
+    PositionRecord,
+    Repetitions,
+    RunInfo,
+    RunStatus,
+    Verdict,
+)
+from reports.store import (
+    ResultsStore,
+    RunData,
+    RunNotFoundError,
+    SchemaVersionError,
+    StoreError,
+    store_path,
+)
+
+__all__ = [
+    "DecisionRule",
+    "Event",
+    "Measurement",
+    "MeasurementKey",
+    "PositionRecord",
+    "Repetitions",
+    "ResultsStore",
+    "RunData",
+    "RunInfo",
+    "RunNotFoundError",
+    "RunStatus",
+    "SchemaVersionError",
+    "StoreError",
+    "UncertaintyBudget",
+    "UncertaintyComponent",
+    "Verdict",
+    "combine",
+    "decide",
+    "error_budget",
+    "store_path",
+    "symmetric",
+]

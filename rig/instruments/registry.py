@@ -15,7 +15,8 @@ def register_driver(*names: str):
 
     def decorate(cls: type) -> type:
         for name in names:
-            if name in _DRIVERS and _DRIVERS[name] is not cls:
+            # The same class imported again (a fresh import of its module) keeps the name.
+            if name in _DRIVERS and _qualified(_DRIVERS[name]) != _qualified(cls):
                 raise ValueError(
                     f"driver name {name!r} is already taken by {_DRIVERS[name].__name__}"
                 )
@@ -23,6 +24,10 @@ def register_driver(*names: str):
         return cls
 
     return decorate
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def driver_class(name: str) -> type:

@@ -1,0 +1,372 @@
+"""IEC 62056-21 client (the rig's hand-held unit) over a pyserial port.
+
+    with Client("/dev/ttyUSB0") as meter:          # or socket://127.0.0.1:PORT, rfc2217://, loop://
+        for r in meter.readout():
+            print(r.obis, r.value, r.unit)
+        meter.program(password="00000000")
+        meter.write("0.9.1", "120000")
+        print(meter.read("1.8.0"))
+        meter.sign_off()
+
+The protocol logic is `state.Connection`; this wrapper moves bytes, applies the baud rate the
+connection agreed, keeps the reaction time before it sends and turns the connection's
+incidents into exceptions (ProtocolTimeout naming what was awaited, RepeatLimitExceeded,
+MeterError, PasswordRefused, ConnectionLost).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+
+import serial
+
+from .bank import args_dataset
+from .datasets import DataSet, Value
+from .errors import (
+    ConnectionLost,
+    MeterError,
+    PasswordRefused,
+    ProtocolError,
+    ProtocolTimeout,
+    RepeatLimitExceeded,
+    UnexpectedMessage,
+)
+from .framing import NEED_DATA
+from .messages import (
+    BREAK,
+    MODE_C_BAUD,
+    START_BAUD,
+    Ack,
+    Command,
+    DataMessage,
+    ErrorMessage,
+    Identification,
+    Message,
+    OptionSelect,
+    Readout,
+    Request,
+)
+from .readings import Reading
+from .state import Connection, Event, Ignored, Incident, Invalid, Role, State, TimedOut
+from .timing import Timing
+
+log = logging.getLogger(__name__)
+PasswordSource = str | Callable[[str], str]
+# Read poll interval: a read returns as soon as a byte is there; this only bounds how late a
+# deadline is noticed. Fixed, because setting a posix port's timeout re-applies termios.
+_POLL = 0.02
+
+
+class Client:
+    """A mode C (A, B readout) client on a pyserial URL; use as a context manager."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        device_address: str = "",
+        timing: Timing | None = None,
+        repeats: int = 3,
+        max_baud: int = 19200,
+        switch_baud: bool = True,
+        start_baud: int = START_BAUD,
+        port_factory: Callable[..., serial.SerialBase] = serial.serial_for_url,
+    ) -> None:
+        """
+        device_address: sent in the request (multi-drop bus; '' = point to point).
+        max_baud: cap on the speed proposed in the option select.
+        switch_baud: False for meters that acknowledge a faster speed but keep talking at the
+            start speed: the proposal is sent but the port stays where it is.
+        start_baud: 300 per the standard; some meters use a fixed higher start speed.
+        timing.baud_switch_delay: pause between the option select leaving the port and the
+            change of speed.
+        """
+        self.url = url
+        self.device_address = device_address
+        self.timing = timing or Timing()
+        self.repeats = repeats
+        self.max_baud = max_baud
+        self.switch_baud = switch_baud
+        self.start_baud = start_baud
+        self._port_factory = port_factory
+        self._port: serial.SerialBase | None = None
+        self.framing = "7E1"
+        self.conn = self._new_connection()
+        self.identification: Identification | None = None
+        self.p0_operand: str | None = None
+        self._last_rx = 0.0
+
+    def _new_connection(self) -> Connection:
+        return Connection(Role.CLIENT, self.timing, self.repeats, self.start_baud)
+
+    # ---- port ----
+    def open(self) -> Client:
+        if self._port is not None:
+            return self
+        port = self._port_factory(
+            self.url,
+            do_not_open=True,
+            baudrate=self.start_baud,
+            bytesize=serial.SEVENBITS,
+            parity=serial.PARITY_EVEN,
+            stopbits=serial.STOPBITS_ONE,
+            timeout=_POLL,
+        )
+        try:
+            port.open()
+        except Exception as error:
+            # A pty may refuse 7E1 (anchors.md 17); its bytes carry no parity anyway.
+            log.warning("%s refused 7E1 (%s); using 8N1", self.url, error)
+            port.bytesize = serial.EIGHTBITS
+            port.parity = serial.PARITY_NONE
+            port.open()
+            self.framing = "8N1"
+        self._port = port
+        return self
+
+    def close(self) -> None:
+        """Sign off (break) if still in programming mode, then close the port."""
+        if self._port is None:
+            return
+        try:
+            if self.conn.state is State.PROG:
+                self.sign_off()
+        except (ProtocolError, serial.SerialException, OSError):
+            pass  # closing anyway: the meter returns to idle on its inactivity time-out
+        finally:
+            self._port.close()
+            self._port = None
+
+    def __enter__(self) -> Client:
+        return self.open()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def port(self) -> serial.SerialBase:
+        if self._port is None:
+            raise ProtocolError(f"client for {self.url} is not open (use it as a context manager)")
+        return self._port
+
+    # ---- public operations ----
+    def readout(self) -> list[Reading]:
+        """Sign on and read the data readout (mode C option select '0'; modes A/B directly)."""
+        ident = self._sign_on()
+        if ident.mode == "C":
+            self._send(OptionSelect.for_rate(self._rate_for(ident), OptionSelect.READOUT))
+        event = self._expect("data readout")
+        if isinstance(event, ErrorMessage):
+            raise MeterError(event.text, "the readout request")
+        if not isinstance(event, Readout):
+            raise UnexpectedMessage("client", "AWAIT_READOUT", "accept", event)
+        return [Reading.of(ds) for ds in event.datasets]
+
+    def program(self, password: PasswordSource | None = None, level: str = "P1") -> Identification:
+        """Sign on in programming mode (option select '1'); send the password if given."""
+        ident = self._sign_on()
+        if ident.mode != "C":
+            self._abandon()
+            raise ProtocolError(
+                f"meter {ident.manufacturer}{ident.ident} is in mode {ident.mode}: "
+                "programming mode needs mode C"
+            )
+        self._send(OptionSelect.for_rate(self._rate_for(ident), OptionSelect.PROGRAMMING))
+        event = self._expect("P0 command")
+        if isinstance(event, ErrorMessage):
+            raise MeterError(event.text, "the programming-mode request")
+        assert isinstance(event, Command)
+        self.p0_operand = event.data.values[0].value if event.data is not None else ""
+        if password is not None:
+            self.password(password, level)
+        return ident
+
+    def password(self, password: PasswordSource, level: str = "P1") -> None:
+        """Send P1 (password compared by the meter) or P2 (result of the secure algorithm;
+        pass a callable to compute it from the P0 operand)."""
+        if level not in ("P1", "P2"):
+            raise ValueError(f"password level must be 'P1' or 'P2', got {level!r}")
+        text = password(self.p0_operand or "") if callable(password) else password
+        answer = self._command(Command("P", level[1], DataSet("", (Value(text),))))
+        if isinstance(answer, Ack):
+            return
+        if isinstance(answer, ErrorMessage):
+            raise PasswordRefused(f"meter refused the {level} password: ({answer.text})")
+        raise PasswordRefused(f"meter refused the {level} password and signed off ({answer!r})")
+
+    def read(self, address: str, args: Sequence[str] = (), *, command: str = "R1") -> list[Reading]:
+        """R1 `address()`; R5/R6 with args, e.g. read('P.01', ('2301010000', '2301020000'),
+        command='R5') sends `P.01(2301010000;2301020000)`. Partial blocks are collected."""
+        if command not in ("R1", "R2", "R3", "R4", "R5", "R6"):
+            raise ValueError(f"read command must be R1..R6, got {command!r}")
+        answer = self._command(Command("R", command[1], args_dataset(address, tuple(args))))
+        return self._readings(answer, f"{command} {address}")
+
+    def write(self, address: str, values: str | Sequence[str], *, unit: str | None = None) -> None:
+        """W1 `address(value[*unit])...`; the meter answers ACK."""
+        texts = (values,) if isinstance(values, str) else tuple(values)
+        vals = tuple(Value(t, unit if i == 0 else None) for i, t in enumerate(texts))
+        answer = self._command(Command("W", "1", DataSet(address, vals)))
+        if isinstance(answer, ErrorMessage):
+            raise MeterError(answer.text, f"W1 {address}")
+        if not isinstance(answer, Ack):
+            raise UnexpectedMessage("client", "AWAIT_ANSWER", "accept as answer to W1", answer)
+
+    def execute(self, address: str, values: Sequence[str] = ()) -> list[Reading]:
+        """E2 `address(values)`; returns the data the meter sends back (empty on ACK)."""
+        answer = self._command(Command("E", "2", args_dataset(address, tuple(values))))
+        return self._readings(answer, f"E2 {address}")
+
+    def sign_off(self) -> None:
+        """Break `SOH B0 ETX BCC`: the meter returns to idle (no answer is due)."""
+        self._send(BREAK)
+
+    # ---- internals ----
+    def _rate_for(self, ident: Identification) -> int:
+        cap = min(ident.max_baud, self.max_baud)
+        return max(r for r in MODE_C_BAUD.values() if r <= max(cap, START_BAUD))
+
+    def _sign_on(self) -> Identification:
+        if self.conn.state is not State.IDLE:
+            self._abandon()
+        self.port.reset_input_buffer()
+        self._send(Request(self.device_address))
+        event = self._expect("identification message")
+        assert isinstance(event, Identification)
+        self.identification = event
+        return event
+
+    def _command(self, command: Command) -> Message:
+        if self.conn.state is not State.PROG:
+            raise ProtocolError(
+                f"{command.name} needs programming mode (call program() first); "
+                f"client is in {self.conn.state.value}"
+            )
+        self._send(command)
+        lines: list[tuple[DataSet, ...]] = []
+        while True:
+            answer = self._expect(f"answer to {command.name}")
+            if isinstance(answer, DataMessage) and answer.partial:
+                lines.extend(answer.lines)
+                self._send(Ack())  # next partial block, please
+                continue
+            if lines:
+                if not isinstance(answer, DataMessage):
+                    raise UnexpectedMessage(
+                        "client", "AWAIT_ANSWER", "accept as last block", answer
+                    )
+                return DataMessage(tuple(lines) + answer.lines)
+            return answer
+
+    def _readings(self, answer: Message, what: str) -> list[Reading]:
+        if isinstance(answer, ErrorMessage):
+            raise MeterError(answer.text, what)
+        if isinstance(answer, Ack):
+            return []
+        if isinstance(answer, DataMessage):
+            return [Reading.of(ds) for ds in answer.datasets]
+        raise UnexpectedMessage("client", "AWAIT_ANSWER", f"accept as answer to {what}", answer)
+
+    def _send(self, message: Message) -> None:
+        data = self.conn.send(message)
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        # Reaction time: the meter needs tr before it listens again (standards.md 6.6).
+        pause = self._last_rx + self.conn.reaction_time - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        try:
+            self.port.write(data)
+            self.port.flush()
+        except (serial.SerialException, OSError) as error:
+            raise ConnectionLost(f"writing to {self.url} failed: {error}") from error
+        self._apply_baud()
+
+    def _apply_baud(self) -> None:
+        port = self._port
+        if port is None or not self.switch_baud or port.baudrate == self.conn.baud:
+            return
+        if self.timing.baud_switch_delay:
+            time.sleep(self.timing.baud_switch_delay)
+        port.baudrate = self.conn.baud  # on the open port: never close/reopen (anchors.md 17)
+
+    def _abandon(self) -> None:
+        """Forget a half-finished session: back to idle and the start speed."""
+        self.conn = self._new_connection()
+        self._apply_baud()
+
+    def _expect(self, what: str) -> Message:
+        """The next message, after the connection dealt with noise, NAKs and repeats."""
+        try:
+            return self._expect_inner(what)
+        except UnexpectedMessage:
+            self._abandon()
+            raise
+
+    def _expect_inner(self, what: str) -> Message:
+        while True:
+            event = self._next_event()
+            if isinstance(event, Ignored):
+                continue
+            if isinstance(event, Incident):
+                if event.gave_up:
+                    self._apply_baud()
+                    if isinstance(event, TimedOut):
+                        raise ProtocolTimeout(
+                            f"{event.awaited} (after {self.repeats} repeat(s))",
+                            event.seconds,
+                            event.partial,
+                        )
+                    if isinstance(event, Invalid):
+                        raise event.error or ProtocolError(event.reason)
+                    raise RepeatLimitExceeded(f"waiting for {what}: {event.reason}")
+                if event.reply:
+                    self._write(event.reply)
+                continue
+            self._apply_baud()
+            return event
+
+    def _next_event(self) -> Event:
+        while True:
+            event = self.conn.next_event()
+            if event is not NEED_DATA:
+                return event  # type: ignore[return-value]
+            wait = self.conn.wait()
+            if wait is None:
+                raise ProtocolError(f"client in {self.conn.state.value} has nothing to wait for")
+            data = self._read(wait[0], wait[1])
+            if data:
+                self.conn.receive_data(data)
+                self._last_rx = time.monotonic()
+            else:
+                return self.conn.timeout()
+
+    def _read(self, seconds: float, what: str) -> bytes:
+        port = self.port
+        deadline = time.monotonic() + seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return b""
+            data = b""
+            try:
+                data = port.read(1)  # waits up to _POLL for the first byte
+                while data and (waiting := port.in_waiting):
+                    data += port.read(waiting)
+            except (serial.SerialException, OSError) as error:
+                if data:  # hand over what arrived; the next read reports the loss
+                    return data
+                pending = self.conn.pending
+                raise ConnectionLost(
+                    f"{self.url} closed while waiting for {what}"
+                    + (f" (received only {pending[:40]!r})" if pending else "")
+                    + f": {error}"
+                ) from error
+            if data:
+                return data

@@ -1,0 +1,146 @@
+"""Data sets `address(value*unit)(value)...` and data lines (standards.md 6.5).
+
+Field limits (standards.md 6.5 [H]): address <= 16 printable characters except ( ) / !;
+value <= 32 printable characters except ( ) * / ! (<= 128 in programming mode);
+unit <= 16 printable characters except ( ) / ! (the first `*` of a bracket separates value
+and unit, so a unit may itself hold `*`). Several values may follow one address.
+Data lines "should" not exceed 78 characters: readouts in the field break that rule, so the
+decoder does not enforce it and the encoder writes one data set per line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import FieldTooLong, FramingError, IllegalCharacter
+
+ADDRESS_MAX = 16
+VALUE_MAX = 32
+VALUE_MAX_PROGRAMMING = 128
+UNIT_MAX = 16
+ERROR_TEXT_MAX = 32  # standards.md 6.3 error message
+
+ADDRESS_FORBIDDEN = frozenset("()/!")
+VALUE_FORBIDDEN = frozenset("()*/!")
+UNIT_FORBIDDEN = frozenset("()/!")
+ERROR_TEXT_FORBIDDEN = frozenset("()*/!")
+
+
+def check_field(
+    text: str, field: str, forbidden: frozenset[str], limit: int | None, offset: int = 0
+) -> None:
+    """Raise IllegalCharacter / FieldTooLong unless `text` is a valid field.
+
+    `offset` is where the field starts in the enclosing frame, so errors point at the byte.
+    Printable means ISO 646 0x20..0x7E (standards.md 6.1: 7-bit characters).
+    """
+    for i, ch in enumerate(text):
+        if not (" " <= ch <= "~") or ch in forbidden:
+            raise IllegalCharacter(ch, offset + i, field, text)
+    if limit is not None and len(text) > limit:
+        raise FieldTooLong(field, len(text), limit, text)
+
+
+@dataclass(frozen=True)
+class Value:
+    """One bracketed value of a data set; `unit` None means no `*unit` part."""
+
+    value: str
+    unit: str | None = None
+
+    def __post_init__(self) -> None:
+        check_field(self.value, "value", VALUE_FORBIDDEN, VALUE_MAX_PROGRAMMING)
+        if self.unit is not None:
+            if self.unit == "":
+                raise FieldTooLong("unit", 0, UNIT_MAX, "empty unit after '*'")
+            check_field(self.unit, "unit", UNIT_FORBIDDEN, UNIT_MAX)
+
+    def encode(self) -> str:
+        inner = self.value if self.unit is None else f"{self.value}*{self.unit}"
+        return f"({inner})"
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """`address(v1)(v2*unit)...`: an address and one or more values."""
+
+    address: str
+    values: tuple[Value, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.values, tuple):
+            object.__setattr__(self, "values", tuple(self.values))
+        if not self.values:
+            raise FramingError(f"data set {self.address!r} has no value: at least '()' is needed")
+        for v in self.values:
+            if not isinstance(v, Value):
+                raise TypeError(f"data set {self.address!r}: values must be Value, got {v!r}")
+        check_field(self.address, "address", ADDRESS_FORBIDDEN, ADDRESS_MAX)
+
+    @classmethod
+    def of(cls, address: str, *values: str | Value) -> DataSet:
+        """Shorthand: DataSet.of('1.8.0', Value('12.5', 'kWh'), '230101')."""
+        return cls(address, tuple(v if isinstance(v, Value) else Value(v) for v in values))
+
+    def encode(self, max_value: int = VALUE_MAX) -> str:
+        for v in self.values:
+            if len(v.value) > max_value:
+                raise FieldTooLong(f"value of {self.address!r}", len(v.value), max_value, v.value)
+        return self.address + "".join(v.encode() for v in self.values)
+
+
+def parse_line(text: str, offset: int = 0, max_value: int = VALUE_MAX) -> tuple[DataSet, ...]:
+    """Parse one data line (no CR LF) into its data sets; `offset` locates errors in the frame."""
+    sets: list[DataSet] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        start = i
+        while i < n and text[i] != "(":
+            i += 1
+        address = text[start:i]
+        if i == n:
+            raise FramingError(
+                f"data set address {address!r} at offset {offset + start} has no '(value)'"
+            )
+        check_field(address, "address", ADDRESS_FORBIDDEN, ADDRESS_MAX, offset + start)
+        values: list[Value] = []
+        while i < n and text[i] == "(":
+            close = text.find(")", i + 1)
+            if close < 0:
+                raise FramingError(f"unterminated '(' at offset {offset + i} in {text[:60]!r}")
+            values.append(_parse_value(text[i + 1 : close], offset + i + 1, max_value, address))
+            i = close + 1
+        sets.append(DataSet(address, tuple(values)))
+    return tuple(sets)
+
+
+def _parse_value(inner: str, offset: int, max_value: int, address: str) -> Value:
+    star = inner.find("*")
+    value, unit = (inner, None) if star < 0 else (inner[:star], inner[star + 1 :])
+    check_field(value, f"value of {address!r}", VALUE_FORBIDDEN, max_value, offset)
+    if unit is not None:
+        if unit == "":
+            raise FramingError(f"empty unit after '*' at offset {offset + star} ({address!r})")
+        check_field(unit, f"unit of {address!r}", UNIT_FORBIDDEN, UNIT_MAX, offset + star + 1)
+    return Value(value, unit)
+
+
+def parse_lines(
+    text: str, offset: int = 0, max_value: int = VALUE_MAX
+) -> tuple[tuple[DataSet, ...], ...]:
+    """Parse CR LF separated data lines; a final CR LF is optional, empty lines are rejected."""
+    lines: list[tuple[DataSet, ...]] = []
+    pos = 0
+    parts = text.split("\r\n")
+    if parts and parts[-1] == "":
+        parts.pop()
+    for part in parts:
+        for j, ch in enumerate(part):
+            if ch in "\r\n":
+                raise IllegalCharacter(ch, offset + pos + j, "data line", part)
+        if not part:
+            raise FramingError(f"empty data line at offset {offset + pos}")
+        lines.append(parse_line(part, offset + pos, max_value))
+        pos += len(part) + 2
+    return tuple(lines)

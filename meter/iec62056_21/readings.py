@@ -1,0 +1,51 @@
+"""Typed view of data sets for the client: Decimal value, unit, OBIS code, raw strings kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from .datasets import DataSet, Value
+from .obiscode import ObisCode, try_parse
+
+
+def to_decimal(text: str) -> Decimal | None:
+    """Decimal of a numeric value string ('001234.5', '-0.2'), None for anything else."""
+    if not text or not all(ch.isdigit() or ch in ".-+" for ch in text):
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One data set as read: `value`/`unit` are those of its first bracket."""
+
+    address: str
+    obis: ObisCode | None
+    value: Decimal | None
+    unit: str | None
+    dataset: DataSet
+
+    @classmethod
+    def of(cls, dataset: DataSet) -> Reading:
+        first = dataset.values[0]
+        return cls(
+            address=dataset.address,
+            obis=try_parse(dataset.address),
+            value=to_decimal(first.value),
+            unit=first.unit,
+            dataset=dataset,
+        )
+
+    @property
+    def raw(self) -> str:
+        """The first value exactly as sent (leading zeros, timestamps)."""
+        return self.dataset.values[0].value
+
+    @property
+    def values(self) -> tuple[Value, ...]:
+        """All bracketed values, e.g. demand value and its time stamp."""
+        return self.dataset.values

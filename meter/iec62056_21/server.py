@@ -1,0 +1,414 @@
+"""Meter side: serve RegisterBanks over IEC 62056-21 on a pty or a TCP port.
+
+    with MeterServer([bank], transport="pty") as server:     # or transport="tcp"
+        print(server.address)   # /dev/pts/N  or  127.0.0.1:PORT
+        Client(server.url) ...  # server.url is what pyserial's serial_for_url opens
+
+One background thread serves one session at a time (an optical port has one head on it).
+On a pty the slave path is a real serial device; when the client closes it the master reads
+EIO, and the server waits for the next client on the same path. On TCP it accepts one
+connection after the other on one port. Several banks on one port form a multi-drop bus:
+each answers only its own device address; `/?!` is answered only when one bank is served.
+
+The server never crashes: broken frames are NAKed or ignored as the state machine says,
+intact but invalid commands get an error message, a bank's RegisterError gives `(text)`,
+any other exception `(ERROR)`, and after each of these it serves the next sign-on.
+Bank calls go through `call_in_owner` (or under `lock`), one at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import select
+import socket
+import threading
+import time
+import tty
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+from .bank import RegisterBank, RegisterError, command_args
+from .datasets import ERROR_TEXT_FORBIDDEN, ERROR_TEXT_MAX, DataSet, Value
+from .errors import ProtocolError
+from .framing import NEED_DATA
+from .messages import (
+    Ack,
+    Command,
+    DataMessage,
+    ErrorMessage,
+    Message,
+    Readout,
+    Request,
+)
+from .state import Connection, Incident, Invalid, Role, State
+from .timing import Timing
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CLOSED = b""  # link.read result: the peer went away
+_EIO_RETRY = 0.02  # pty with no client: how often to look for the next one
+
+
+def error_text(text: str) -> str:
+    """Make `text` a legal error message text: <= 32 chars without ( ) * / ! (standards.md 6.3)."""
+    clean = "".join(ch for ch in text if " " <= ch <= "~" and ch not in ERROR_TEXT_FORBIDDEN)
+    return clean[:ERROR_TEXT_MAX] or "ERROR"
+
+
+class _Link:
+    """Byte pipe to one client; read returns bytes, None on time-out, CLOSED when gone."""
+
+    def __init__(self, fd: int, wake_fd: int, is_socket: bool) -> None:
+        self.fd = fd
+        self.wake_fd = wake_fd
+        self.is_socket = is_socket
+
+    def read(self, timeout: float | None) -> bytes | None:
+        ready, _, _ = select.select([self.fd, self.wake_fd], [], [], timeout)
+        if self.wake_fd in ready:
+            return CLOSED
+        if not ready:
+            return None
+        try:
+            return os.read(self.fd, 4096)  # b'' = TCP EOF
+        except OSError as error:
+            if error.errno in (errno.EIO, errno.ECONNRESET, errno.EBADF):
+                return CLOSED  # pty: every client closed the slave (anchors.md 17)
+            raise
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.fd, view)
+            except BlockingIOError:
+                select.select([], [self.fd], [], 1.0)
+                continue
+            view = view[n:]
+
+
+class MeterServer:
+    """Serve one or more RegisterBanks (multi-drop) on a pty or a TCP port."""
+
+    def __init__(
+        self,
+        banks: RegisterBank | Sequence[RegisterBank],
+        *,
+        transport: str = "pty",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        timing: Timing | None = None,
+        repeats: int = 3,
+        lock: threading.Lock | threading.RLock | None = None,
+        call_in_owner: Callable[[Callable[[], Any]], Any] | None = None,
+        block_size: int = 32,
+        p0_operand: str = "",
+    ) -> None:
+        """
+        timing: reaction_min applies (reaction_min_fast once an identification with a
+            lower-case 3rd letter went out), and the inactivity time-out.
+        lock / call_in_owner: serialise bank calls with the owner's own work; call_in_owner(fn)
+            must run fn() and return its result.
+        block_size: R6 answers (partial blocks) carry this many data sets per block.
+        p0_operand: the operand sent in P0 after the programming-mode option select.
+        """
+        self.banks: tuple[RegisterBank, ...] = (
+            (banks,) if isinstance(banks, RegisterBank) else tuple(banks)
+        )
+        if not self.banks:
+            raise ValueError("MeterServer needs at least one RegisterBank")
+        if transport not in ("pty", "tcp"):
+            raise ValueError(f"transport must be 'pty' or 'tcp', got {transport!r}")
+        if block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        self.transport = transport
+        self.timing = timing or Timing()
+        self.repeats = repeats
+        self.block_size = block_size
+        self.p0_operand = p0_operand
+        self._lock = lock or threading.Lock()
+        self._call_in_owner = call_in_owner
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        self._thread: threading.Thread | None = None
+        self.sessions = 0  # sign-ons answered, for tests and logs
+        self.disconnects = 0  # clients that went away after sending something
+        self._conn: Connection | None = None
+        self._master = -1
+        self._listener: socket.socket | None = None
+        if transport == "pty":
+            self._master, slave = os.openpty()
+            tty.setraw(slave)  # no echo or line editing while no client has configured it
+            self.address = os.ttyname(slave)
+            os.close(slave)
+            self.url = self.address
+        else:
+            self._listener = socket.create_server((host, port))
+            h, p = self._listener.getsockname()[:2]
+            self.address = f"{h}:{p}"
+            self.url = f"socket://{h}:{p}"
+
+    @property
+    def state(self) -> State:
+        """Protocol state of the session being served (IDLE between clients)."""
+        conn = self._conn
+        return conn.state if conn is not None else State.IDLE
+
+    # ---- lifecycle ----
+    def start(self) -> MeterServer:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name=f"iec62056-21 {self.address}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        for fd in (self._master, self._wake_r, self._wake_w):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._master = self._wake_r = self._wake_w = -1
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def __enter__(self) -> MeterServer:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ---- serving loop ----
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.transport == "pty":
+                    self._serve(_Link(self._master, self._wake_r, is_socket=False))
+                    self._stop.wait(_EIO_RETRY)  # client gone: look again shortly
+                else:
+                    self._accept_one()
+            except Exception:  # the server must outlive anything a session does
+                log.exception("IEC 62056-21 server %s: session failed", self.address)
+                self._stop.wait(_EIO_RETRY)
+
+    def _accept_one(self) -> None:
+        assert self._listener is not None
+        ready, _, _ = select.select([self._listener, self._wake_r], [], [])
+        if self._wake_r in ready or self._stop.is_set():
+            return
+        sock, _ = self._listener.accept()
+        with sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._serve(_Link(sock.fileno(), self._wake_r, is_socket=True))
+
+    def _serve(self, link: _Link) -> None:
+        """Serve sessions on one link until the client goes away or the server stops."""
+        conn = Connection(Role.METER, self.timing, self.repeats)
+        self._conn = conn
+        session = _Session()
+        last_rx = time.monotonic()
+        received = False
+        while not self._stop.is_set():
+            event = conn.next_event()
+            if event is NEED_DATA:
+                wait = conn.wait()
+                data = link.read(wait[0] if wait else None)
+                if data is None:
+                    incident = conn.timeout()
+                    if incident.reply:
+                        self._reply(link, incident.reply, last_rx, conn.reaction_time)
+                    continue
+                if data == CLOSED:
+                    if received:
+                        self.disconnects += 1
+                    return
+                received = True
+                conn.receive_data(data)
+                last_rx = time.monotonic()
+                continue
+            if isinstance(event, Incident) and event.reply:
+                self._reply(link, event.reply, last_rx, conn.reaction_time)
+            # Modes A and B: the readout follows the identification with no input between,
+            # so keep answering while the state owes one (each answer changes the state).
+            while conn.must_answer and not self._stop.is_set():
+                reaction = conn.reaction_time  # before send: the identification itself uses 200 ms
+                try:
+                    answer = self._answer(conn, session, event)
+                except Exception:  # never leave an answer owed, never drop the link
+                    log.exception("IEC 62056-21 server %s: answer failed", self.address)
+                    answer = self._fallback(conn)
+                if answer:
+                    self._reply(link, answer, last_rx, reaction)
+                    last_rx = time.monotonic()
+
+    def _reply(self, link: _Link, data: bytes, last_rx: float, reaction: float) -> None:
+        pause = last_rx + reaction - time.monotonic()
+        if pause > 0 and self._stop.wait(pause):
+            return
+        try:
+            link.write(data)
+        except OSError as error:
+            log.info("IEC 62056-21 server %s: write failed (%s)", self.address, error)
+
+    # ---- answers ----
+    def _call(self, fn: Callable[[], T]) -> T:
+        if self._call_in_owner is not None:
+            return self._call_in_owner(fn)  # type: ignore[no-any-return]
+        with self._lock:
+            return fn()
+
+    def _answer(self, conn: Connection, session: _Session, event: object) -> bytes:
+        state = conn.state
+        if state is State.IDENT_DUE:
+            assert isinstance(event, Request)
+            bank = self._select(event.address)
+            if bank is None:
+                conn.decline()
+                return b""
+            try:
+                ident = self._call(bank.identification)
+                data = conn.send(ident)
+            except Exception:
+                log.exception("IEC 62056-21 server %s: identification failed", self.address)
+                conn.decline()
+                return b""
+            session.start(bank)
+            self.sessions += 1
+            return data
+        bank = session.bank
+        if bank is None:  # cannot happen through the table; answer rather than crash
+            return conn.send(ErrorMessage("ERROR"))
+        if state is State.READOUT_DUE:
+            return self._guarded(conn, lambda: Readout.of(self._call(bank.readout)))
+        if state is State.P0_DUE:
+            return conn.send(Command("P", "0", DataSet("", (Value(self.p0_operand),))))
+        if state is State.PASSWORD_DUE:
+            assert isinstance(event, Command)
+            level = event.name
+            given = event.data.values[0].value if event.data is not None else ""
+            try:
+                ok = bool(self._call(lambda: bank.check_password(level, given)))
+            except Exception:
+                log.exception("IEC 62056-21 server %s: check_password failed", self.address)
+                ok = False
+            # Wrong password: error message, the session stays open ([L]: meters differ;
+            # some answer B0 instead).
+            return conn.send(Ack() if ok else ErrorMessage("PASSWORD"))
+        if state is State.ANSWER_DUE:
+            if session.blocks and isinstance(event, Ack):  # a partial block was acknowledged
+                return self._next_block(conn, session)
+            session.blocks = []  # any other message abandons the rest of a partial answer
+            return self._guarded(conn, lambda: self._command(conn, session, bank, event))
+        raise ProtocolError(f"meter state {state.value} owes no answer")
+
+    def _fallback(self, conn: Connection) -> bytes:
+        if conn.state is State.IDENT_DUE:
+            conn.decline()
+            return b""
+        return conn.send(ErrorMessage("ERROR"))
+
+    def _guarded(self, conn: Connection, build: Callable[[], Message]) -> bytes:
+        """Build an answer; bank errors become error messages (contracts.md 3)."""
+        try:
+            message = build()
+            return conn.send(message)
+        except RegisterError as error:
+            return conn.send(ErrorMessage(error_text(error.text)))
+        except Exception:
+            log.exception("IEC 62056-21 server %s: bank call failed", self.address)
+            return conn.send(ErrorMessage("ERROR"))
+
+    def _command(
+        self, conn: Connection, session: _Session, bank: RegisterBank, event: object
+    ) -> Message:
+        if isinstance(event, Invalid):
+            return ErrorMessage(error_text(f"INVALID {type(event.error).__name__}"))
+        if not isinstance(event, Command):
+            return ErrorMessage(error_text(f"UNEXPECTED {type(event).__name__}"))
+        name = event.name
+        address = event.data.address if event.data is not None else ""
+        if name in ("R1", "R5", "R6"):
+            if bank.read_requires_password and not conn.authenticated:
+                return ErrorMessage("NO ACCESS")
+            args = command_args(event.data)
+            sets = list(self._call(lambda: bank.read(address, args)))
+            if not sets:
+                return ErrorMessage("NO DATA")
+            if name == "R6" and len(sets) > self.block_size:
+                session.blocks = [
+                    sets[i : i + self.block_size] for i in range(0, len(sets), self.block_size)
+                ]
+                return self._first_block(session)
+            return DataMessage.of(sets)
+        if name in ("W1", "E2"):
+            if not conn.authenticated:
+                return ErrorMessage("NO ACCESS")
+            values = _values(event.data)
+            if name == "W1":
+                self._call(lambda: bank.write(address, values))
+                return Ack()
+            result = list(self._call(lambda: bank.execute(address, values)))
+            return DataMessage.of(result) if result else Ack()
+        return ErrorMessage(f"UNKNOWN COMMAND {name}")
+
+    def _first_block(self, session: _Session) -> Message:
+        block = session.blocks.pop(0)
+        return DataMessage.of(block, partial=bool(session.blocks))
+
+    def _next_block(self, conn: Connection, session: _Session) -> bytes:
+        return conn.send(self._first_block(session))
+
+    def _select(self, address: str) -> RegisterBank | None:
+        if address == "":
+            return self.banks[0] if len(self.banks) == 1 else None
+        for bank in self.banks:
+            try:
+                if self._call(bank.device_address) == address:
+                    return bank
+            except Exception:
+                log.exception("IEC 62056-21 server %s: device_address failed", self.address)
+        return None
+
+
+class _Session:
+    """Per sign-on data of the server: the bank addressed and queued partial blocks."""
+
+    def __init__(self) -> None:
+        self.bank: RegisterBank | None = None
+        self.blocks: list[list[DataSet]] = []
+
+    def start(self, bank: RegisterBank) -> None:
+        self.bank = bank
+        self.blocks = []
+
+
+def _values(data: DataSet | None) -> tuple[str, ...]:
+    """W1/E2 values: the texts of the data set's brackets; a lone `()` gives ()."""
+    if data is None:
+        return ()
+    texts = tuple(v.value for v in data.values)
+    return () if texts == ("",) else texts
+
+
+def serve_pty(banks: RegisterBank | Sequence[RegisterBank], **options: Any) -> MeterServer:
+    """Start serving on a new pty; `server.address` is the slave path."""
+    return MeterServer(banks, transport="pty", **options).start()
+
+
+def serve_tcp(banks: RegisterBank | Sequence[RegisterBank], **options: Any) -> MeterServer:
+    """Start serving on 127.0.0.1 (port 0 = any free port); `server.address` is host:port."""
+    return MeterServer(banks, transport="tcp", **options).start()

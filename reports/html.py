@@ -1,0 +1,534 @@
+"""The accuracy report as one self-contained, printable HTML page (a pure function of RunData).
+
+Stable structure for tools and tests:
+  body[data-run-id][data-incomplete]            div#incomplete.banner when incomplete
+  table#run-facts, table#instruments, table#environment, div#decision-rule
+  section#summary: p#batch-conformity, table#positions-overview, section#failures
+  section.meter#pos-N[data-position][data-verdict]: p.conformity,
+      section.family#pos-N-<family>: table.points > tr.measurement#m-<id>[data-mid]
+      (one row per stored measurement, cells td.value[data-value], td.limit[data-low]
+      [data-high], td.uncertainty[data-u], td.verdict)
+  figure.plot#plot-... > svg (inline) + figcaption
+  section#batch: table#batch-points;  section#run-log: div#interrupted, table#events,
+      section#bench-file (the stored bench file, verbatim)
+No external resources: styles are inline, plots are inline SVG.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from reports import plots
+from reports.analysis import (
+    CURVE_FAMILIES,
+    BatchPoint,
+    Conformity,
+    PositionSummary,
+    batch_conformity,
+    batch_points,
+    conformity,
+    curve_groups,
+    curve_rows,
+    element_sort_key,
+    family_sort_key,
+    family_title,
+    interrupted_points,
+    pf_sort_key,
+    position_summaries,
+    rule_text,
+    why_text,
+    with_point_columns,
+)
+from reports.benchinfo import BenchInfo, parse_bench
+from reports.numbers import (
+    fmt_compact,
+    fmt_duration,
+    fmt_limits,
+    fmt_number,
+    fmt_time,
+    fmt_uncertainty,
+    fmt_value,
+    is_number,
+    with_unit,
+)
+from reports.records import Verdict
+from reports.store import RunData
+
+VERDICT_MARK = {
+    "pass": "\u2713 pass",
+    "fail": "\u2717 FAIL",
+    "inconclusive": "? INCONCLUSIVE",
+    "error": "! ERROR",
+}
+
+CSS = """
+:root { --fail: #c62828; --fail-bg: #fde0dc; --inc: #8a5a00; --inc-bg: #fff3cd;
+        --err: #5b2c83; --err-bg: #ece1f5; --pass: #1b5e20; --line: #c8c8c8; }
+* { box-sizing: border-box; }
+body { font-family: "DejaVu Sans", Arial, Helvetica, sans-serif; font-size: 10pt;
+       color: #111; margin: 1.5em auto; max-width: 1100px; padding: 0 1em; }
+h1 { font-size: 16pt; margin: 0 0 .3em; } h2 { font-size: 13pt; margin-top: 1.2em; }
+h3 { font-size: 11pt; margin: 1em 0 .3em; }
+table { border-collapse: collapse; margin: .4em 0 .8em; width: 100%; }
+th, td { border: 1px solid var(--line); padding: 2px 5px; text-align: left;
+         vertical-align: top; }
+th { background: #f0f0f0; } td.num, td.value, td.uncertainty, td.limit { text-align: right;
+         white-space: nowrap; font-variant-numeric: tabular-nums; }
+table.facts { width: auto; } table.facts th { width: 13em; }
+tr.verdict-fail td { background: var(--fail-bg); }
+tr.verdict-inconclusive td { background: var(--inc-bg); }
+tr.verdict-error td { background: var(--err-bg); }
+.v-fail { color: var(--fail); font-weight: bold; }
+.v-inconclusive { color: var(--inc); font-weight: bold; }
+.v-error { color: var(--err); font-weight: bold; }
+.v-pass { color: var(--pass); }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 3px; font-weight: bold;
+         border: 2px solid currentColor; }
+.banner { border: 3px solid var(--fail); background: var(--fail-bg); padding: .5em 1em;
+          margin: .8em 0; }
+.conformity { border-left: 6px solid var(--line); padding: .3em .8em; background: #fafafa; }
+.conformity.c-pass { border-color: var(--pass); }
+.conformity.c-fail { border-color: var(--fail); background: var(--fail-bg); }
+.conformity.c-inconclusive, .conformity.c-none { border-color: var(--inc);
+    background: var(--inc-bg); }
+figure.plot { margin: .5em 0 1em; break-inside: avoid; page-break-inside: avoid; }
+figure.plot svg { max-width: 100%; height: auto; }
+figcaption { font-size: 8.5pt; color: #444; }
+pre.bench { background: #f6f6f6; padding: .5em; font-size: 8pt; white-space: pre-wrap; }
+.muted { color: #666; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 9pt; }
+  section.meter, section#batch, section#run-log { break-before: page;
+         page-break-before: always; }
+  tr, figure.plot { break-inside: avoid; page-break-inside: avoid; }
+  thead { display: table-header-group; }
+  a { color: inherit; text-decoration: none; }
+  .banner, tr.verdict-fail td, tr.verdict-inconclusive td, tr.verdict-error td,
+  .conformity { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+"""
+
+
+def e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x"
+
+
+def _num_attr(value: Any) -> str:
+    return repr(float(value)) if is_number(value) else ""
+
+
+def _verdict_cell(verdict: Any) -> str:
+    v = str(verdict)
+    return f'<td class="verdict v-{e(v)}">{e(VERDICT_MARK.get(v, v))}</td>'
+
+
+def _facts(rows: list[tuple[str, str]], table_id: str = "") -> str:
+    ident = f' id="{table_id}"' if table_id else ""
+    body = "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<table class="facts"{ident}>{body}</table>'
+
+
+def _figure(svg: str, fig_id: str, caption: str) -> str:
+    return (f'<figure class="plot" id="{e(fig_id)}">{svg}'
+            f"<figcaption>{e(caption)}</figcaption></figure>")
+
+
+# -- header ------------------------------------------------------------------------------
+
+
+def _header(data: RunData, bench: BenchInfo, reasons: list[str]) -> str:
+    run = data.run
+    out = [f"<h1>Accuracy report: {e(run.plan_name or 'test run')}</h1>"]
+    if reasons:
+        items = "".join(f"<li>{e(r)}</li>" for r in reasons)
+        out.append(f'<div class="banner incomplete" id="incomplete"><strong>INCOMPLETE '
+                   f"REPORT</strong>: this report shows what the store holds.<ul>{items}</ul>"
+                   "</div>")
+    duration = (fmt_duration(run.ended_at - run.started_at)
+                if is_number(run.ended_at) and is_number(run.started_at) else "")
+    rules = sorted({str(r) for r in data.measurements["decision_rule"].dropna()})
+    lab = run.lab or bench.lab
+    facts = [
+        ("Laboratory", e(lab)),
+        ("Bench", e(bench.name) + (f' <span class="muted">({e(run.bench_path)})</span>'
+                                  if run.bench_path else "")),
+        ("Bench file sha256", f"<code>{e(run.bench_hash)}</code>"),
+        ("Run", f"<code>{e(run.run_id)}</code>"),
+        ("Test plan", e(f"{run.plan_name} {run.plan_version}".strip())),
+        ("Operator", e(run.operator)),
+        ("Software version", e(run.software_version)),
+        ("Started", e(fmt_time(run.started_at))),
+        ("Ended", e(fmt_time(run.ended_at)) or '<span class="v-fail">not ended</span>'),
+        ("Duration", e(duration)),
+        ("Run status", e(run.status)),
+        ("Store", f"<code>{e(data.store_path)}</code> (schema version {data.schema_version})"),
+    ]
+    out.append(_facts(facts, "run-facts"))
+    out.append("<h2>Instruments</h2>")
+    if bench.instruments:
+        cols = ["model", "serial", "calibration", "calibration_due", "uncertainty", "resource"]
+        cols = [c for c in cols if any(c in i.fields for i in bench.instruments)]
+        titles = {"model": "Model", "serial": "Serial number", "calibration": "Calibration date",
+                  "calibration_due": "Calibration due", "uncertainty": "Stated uncertainty",
+                  "resource": "Resource"}
+        head = "".join(f"<th>{titles[c]}</th>" for c in cols)
+        body = "".join(
+            f"<tr><td>{e(i.role)}</td>"
+            + "".join(f"<td>{e(i.fields.get(c, ''))}</td>" for c in cols)
+            + f"<td>{e('; '.join(f'{k}: {v}' for k, v in i.other.items()))}</td></tr>"
+            for i in bench.instruments
+        )
+        out.append(f'<table id="instruments"><thead><tr><th>Instrument</th>{head}<th>Other</th>'
+                   f"</tr></thead><tbody>{body}</tbody></table>")
+    else:
+        note = bench.problem or "the bench file lists no instruments"
+        out.append(f'<table id="instruments"><tr><td class="muted">{e(note)}</td></tr></table>')
+    out.append("<h2>Environment</h2>")
+    env = run.environment or {}
+    env_rows = [(str(k), e(_plain(v))) for k, v in env.items()]
+    out.append(_facts(env_rows or [("-", '<span class="muted">not recorded</span>')],
+                      "environment"))
+    out.append("<h2>Decision rule</h2>")
+    used = rules or [str(run.decision_rule)]
+    items = "".join(f"<li><strong>{e(r)}</strong>: {e(rule_text(r))}.</li>" for r in used)
+    out.append(f'<div id="decision-rule" data-rules="{e(",".join(used))}"><p>Run default: '
+               f"<strong>{e(run.decision_rule)}</strong>. Every verdict records its rule; "
+               f"the rules applied in this run:</p><ul>{items}</ul></div>")
+    return "<header id=\"report-header\">" + "".join(out) + "</header>"
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value)
+    if is_number(value):
+        return fmt_compact(value)
+    return str(value)
+
+
+# -- summary -----------------------------------------------------------------------------
+
+
+def _conformity_block(c: Conformity, elem_id: str = "") -> str:
+    ident = f' id="{elem_id}"' if elem_id else ""
+    return (f'<p class="conformity c-{e(c.css)}"{ident} data-conformity="{e(c.label)}">'
+            f"<strong>{e(c.label)}</strong> \u2014 {e(c.text)}</p>")
+
+
+def _verdict_badge(verdict: Verdict | None) -> str:
+    v = verdict.value if verdict else "none"
+    label = VERDICT_MARK.get(v, "no results")
+    return f'<span class="badge v-{e(v)}">{e(label)}</span>'
+
+
+def _summary(data: RunData, summaries: list[PositionSummary], batch: Conformity) -> str:
+    out = ['<section id="summary"><h2>Summary</h2>', _conformity_block(batch, "batch-conformity")]
+    pos_info = {int(r["position"]): r for r in data.positions.to_dict("records")
+                if is_number(r["position"])}
+    rows = []
+    for s in summaries:
+        info = pos_info.get(s.position, {})
+        c = s.counts
+        v = s.verdict.value if s.verdict else "none"
+        rows.append(
+            f'<tr class="verdict-{e(v)}" data-position="{s.position}">'
+            f'<td><a href="#pos-{s.position}">{s.position}</a></td><td>{e(s.serial)}</td>'
+            f"<td>{e(info.get('manufacturer', ''))} {e(info.get('meter_type', ''))}</td>"
+            f'<td class="verdict v-{e(v)}">{e(VERDICT_MARK.get(v, "no results"))}</td>'
+            f'<td class="num">{c["pass"]}</td><td class="num">{c["fail"]}</td>'
+            f'<td class="num">{c["inconclusive"]}</td><td class="num">{c["error"]}</td></tr>')
+    out.append('<table id="positions-overview"><thead><tr><th>Position</th><th>Serial</th>'
+               "<th>Meter</th><th>Verdict</th><th>pass</th><th>fail</th><th>inconclusive</th>"
+               f"<th>error</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    out.append('<section id="failures"><h3>Meters that do not pass, and why</h3>')
+    bad = [s for s in summaries if s.verdict not in (Verdict.PASS, None)]
+    if not bad:
+        out.append('<p class="muted">Every point of every meter passes.</p>')
+    for s in bad:
+        items = []
+        for r in with_point_columns(s.bad).to_dict("records"):
+            v = str(r["verdict"])
+            items.append(
+                f'<li class="v-{e(v)}"><a href="#m-{int(r["id"])}">{e(VERDICT_MARK.get(v, v))}'
+                f"</a> {e(family_title(str(r['family'])))}, {e(r['p_text'])}: "
+                f"{e(why_text(r))}"
+                + (f" [{e(r['clause'])}]" if r.get("clause") else "") + "</li>")
+        serial = f" (serial {s.serial})" if s.serial else ""
+        out.append(f'<div class="failing" data-position="{s.position}"><strong>Position '
+                   f"{s.position}{e(serial)}</strong>: {_verdict_badge(s.verdict)}"
+                   f"<ul>{''.join(items)}</ul></div>")
+    out.append("</section></section>")
+    return "".join(out)
+
+
+# -- per meter ---------------------------------------------------------------------------
+
+
+def _sort_for_table(rows: pd.DataFrame, family: str) -> pd.DataFrame:
+    if family in CURVE_FAMILIES:
+        keyed = rows.assign(
+            _d=[0 if d == "import" else 1 if d == "export" else 2 for d in rows["p_direction"]],
+            _e=[element_sort_key(x) for x in rows["p_element"]],
+            _p=[pf_sort_key(p) for p in rows["p_pf"]],
+        )
+        keyed = keyed.sort_values(["_d", "_e", "_p", "p_load", "id"], kind="stable")
+        return keyed.drop(columns=["_d", "_e", "_p"])
+    return rows.sort_values("id", kind="stable")
+
+
+def _budget_title(r: Mapping[str, Any]) -> str:
+    """The uncertainty budget as a tooltip on the U cell (standard uncertainties, RSS, k)."""
+    budget = r.get("uncertainty_budget")
+    if not isinstance(budget, Mapping):
+        return ""
+    parts = []
+    for c in budget.get("components") or []:
+        if isinstance(c, Mapping) and is_number(c.get("standard_uncertainty")):
+            parts.append(f"{c.get('name', '?')}: u = {fmt_number(c['standard_uncertainty'], 2)}")
+    k = budget.get("coverage_factor")
+    if is_number(k):
+        parts.append(f"RSS x k = {fmt_compact(k)}")
+    return f' title="{e("; ".join(parts))}"' if parts else ""
+
+
+def _measurement_row(r: Mapping[str, Any]) -> str:
+    unit = r.get("unit") if isinstance(r.get("unit"), str) else ""
+    v, u = r.get("value"), r.get("expanded_uncertainty")
+    verdict = str(r.get("verdict"))
+    value_text = with_unit(fmt_value(v, u, signed=unit == "%"), unit)
+    u_text = with_unit(fmt_uncertainty(u), unit)
+    reps = ""
+    if is_number(r.get("rep_n")) and not math.isnan(r["rep_n"]):
+        reps = f"{int(r['rep_n'])}"
+        if is_number(r.get("rep_stdev")):
+            reps += f" (s {fmt_number(r['rep_stdev'], 2)})"
+    msg = r.get("message") if isinstance(r.get("message"), str) else ""
+    mid = int(r["id"])
+    return (
+        f'<tr class="measurement verdict-{e(verdict)}" id="m-{mid}" data-mid="{mid}" '
+        f'data-verdict="{e(verdict)}" data-test-id="{e(r.get("test_id"))}">'
+        f'<td class="point">{e(r.get("p_text"))}</td>'
+        f'<td class="quantity">{e(r.get("quantity"))}</td>'
+        f'<td class="value" data-value="{_num_attr(v)}">{e(value_text)}</td>'
+        f'<td class="limit" data-low="{_num_attr(r.get("limit_low"))}" '
+        f'data-high="{_num_attr(r.get("limit_high"))}">'
+        f"{e(fmt_limits(r.get('limit_low'), r.get('limit_high'), unit))}</td>"
+        f'<td class="uncertainty" data-u="{_num_attr(u)}"{_budget_title(r)}>{e(u_text)}</td>'
+        f'<td class="num reps">{e(reps)}</td>'
+        f"{_verdict_cell(verdict)}"
+        f'<td class="rule">{e(r.get("decision_rule"))}</td>'
+        f'<td class="clause">{e(r.get("clause"))}</td>'
+        f'<td class="message">{e(msg)}</td></tr>'
+    )
+
+
+TABLE_HEAD = ("<thead><tr><th>Test point</th><th>Quantity</th><th>Measured</th><th>Limit</th>"
+              "<th>U (k=2)</th><th>n</th><th>Verdict</th><th>Rule</th><th>Clause</th>"
+              "<th>Note</th></tr></thead>")
+
+
+def _points_table(rows: pd.DataFrame, family: str) -> str:
+    body = "".join(_measurement_row(r) for r in _sort_for_table(rows, family).to_dict("records"))
+    return (f'<table class="points" data-family="{e(family)}">{TABLE_HEAD}<tbody>{body}'
+            "</tbody></table>")
+
+
+def _curve_figures(rows: pd.DataFrame, *, series: str | None, id_base: str,
+                   caption_base: str) -> list[str]:
+    out = []
+    for quantity, direction, pf in curve_groups(rows):
+        sub = rows[(rows["quantity"] == quantity) & (rows["p_direction"] == direction)
+                   & (rows["p_pf"] == pf)]
+        fig_id = f"{id_base}-curve-{slug(quantity)}-{slug(direction or 'any')}-pf-{slug(pf)}"
+        title = f"{quantity}, {direction or 'any direction'}, PF {pf}"
+        svg = plots.curve_svg(sub, series=series, title=title, prefix=fig_id)
+        out.append(_figure(svg, fig_id, f"{caption_base}: {title}. Dashed: limits; bars: "
+                                        "expanded uncertainty (k = 2); red crosses: failed."))
+    return out
+
+
+def _identity(data: RunData, position: int) -> str:
+    recs = [r for r in data.positions.to_dict("records") if r["position"] == position]
+    if not recs:
+        return ('<p class="muted">No meter identity was recorded for this position.</p>')
+    r = recs[0]
+    rows = [("Serial number", e(r.get("serial"))), ("Manufacturer", e(r.get("manufacturer"))),
+            ("Type", e(r.get("meter_type"))), ("Firmware", e(r.get("firmware")))]
+    for source in ("constants", "identity"):
+        d = r.get(source)
+        if isinstance(d, Mapping):
+            rows.extend((str(k), e(_plain(v))) for k, v in d.items())
+    if is_number(r.get("read_at")):
+        rows.append(("Read at", e(fmt_time(r["read_at"]))))
+    return _facts(rows, f"identity-{position}")
+
+
+def _meter_section(data: RunData, s: PositionSummary, meas: pd.DataFrame) -> str:
+    rows = meas[meas["position"] == s.position]
+    v = s.verdict.value if s.verdict else "none"
+    out = [f'<section class="meter" id="pos-{s.position}" data-position="{s.position}" '
+           f'data-verdict="{e(v)}">',
+           f"<h2>Position {s.position}" + (f" \u2014 meter {e(s.serial)}" if s.serial else "")
+           + f" {_verdict_badge(s.verdict)}</h2>",
+           _identity(data, s.position),
+           _conformity_block(conformity(s, data, sorted(
+               {str(c) for c in rows["clause"].dropna() if str(c)})))]
+    curves = curve_rows(rows)
+    curves_done = False
+    for family in sorted(set(rows["family"]), key=family_sort_key):
+        fam_rows = rows[rows["family"] == family]
+        fv = fam_rows["verdict"]
+        nfail = int((fv == "fail").sum())
+        out.append(f'<section class="family" id="pos-{s.position}-{slug(family)}" '
+                   f'data-family="{e(family)}"><h3>{e(family_title(family))} '
+                   f'<span class="muted">({len(fam_rows)} points'
+                   + (f', <span class="v-fail">{nfail} \u2717 fail</span>' if nfail else "")
+                   + ")</span></h3>")
+        if family in CURVE_FAMILIES and not curves_done and len(curves):
+            # All curve families of the meter together, single elements beside balanced.
+            curves_done = True
+            out.extend(_curve_figures(curves, series=None, id_base=f"plot-pos{s.position}",
+                                      caption_base=f"Position {s.position}"))
+        if family == "demand":
+            has = [isinstance(r, Mapping) and is_number(r.get("meter"))
+                   and is_number(r.get("reference")) for r in fam_rows["raw"]]
+            if any(has):
+                fig_id = f"plot-pos{s.position}-demand"
+                svg = plots.demand_svg(fam_rows[has], title=f"Position {s.position}: demand "
+                                       "per window", prefix=fig_id)
+                out.append(_figure(svg, fig_id, f"Position {s.position}: meter demand "
+                                   "(points) against reference demand (bars) per window."))
+        if family == "clock":
+            timed = fam_rows[[not math.isnan(plots.elapsed_hours(p)) for p in fam_rows["point"]]]
+            if len(timed):
+                fig_id = f"plot-pos{s.position}-clock"
+                svg = plots.clock_svg(timed, series=None, title=f"Position {s.position}: "
+                                      "clock error over time", prefix=fig_id)
+                out.append(_figure(svg, fig_id, f"Position {s.position}: clock error against "
+                                   "elapsed time, with limits."))
+        out.append(_points_table(with_point_columns(fam_rows), family))
+        out.append("</section>")
+    if rows.empty:
+        out.append('<p class="muted">No measurements recorded for this position.</p>')
+    out.append("</section>")
+    return "".join(out)
+
+
+# -- batch -------------------------------------------------------------------------------
+
+
+def _batch_section(meas: pd.DataFrame, points: list[BatchPoint], n_positions: int) -> str:
+    out = ['<section id="batch"><h2>Batch summary</h2>']
+    curves = curve_rows(meas)
+    if n_positions > 1 and len(curves):
+        out.append("<h3>Error curves, all positions</h3>")
+        out.extend(_curve_figures(curves, series="position", id_base="plot-batch",
+                                  caption_base="All positions"))
+    clock = meas[meas["family"] == "clock"]
+    clock = clock[[not math.isnan(plots.elapsed_hours(p)) for p in clock["point"]]]
+    if n_positions > 1 and len(clock):
+        svg = plots.clock_svg(clock, series="position", title="Clock error, all positions",
+                              prefix="plot-batch-clock")
+        out.append(_figure(svg, "plot-batch-clock", "Clock error of every position against "
+                           "elapsed time."))
+    out.append("<h3>Per test point across positions</h3>")
+    rows = []
+    for b in points:
+        signed = b.unit == "%"
+        verdicts = ", ".join(f"{k} {n}" for k, n in sorted(b.verdicts.items()))
+        rows.append(
+            f'<tr class="batch-point{" verdict-fail" if b.verdicts.get("fail") else ""}">'
+            f"<td>{e(family_title(b.family))}</td><td>{e(b.point_text)}</td>"
+            f"<td>{e(b.quantity)}</td><td class=\"num\">{b.n}</td>"
+            f'<td class="num">{e(with_unit(fmt_number(b.mean, 3, signed=signed), b.unit))}</td>'
+            f'<td class="num">{e(with_unit(fmt_number(b.spread, 3), b.unit))}</td>'
+            f'<td class="num">{e(with_unit(fmt_number(b.stdev, 2), b.unit))}</td>'
+            f'<td><a href="#pos-{b.worst_position}">{b.worst_position}</a>: '
+            f"{e(with_unit(fmt_number(b.worst_value, 4, signed=signed), b.unit))}</td>"
+            f"<td>{e(verdicts)}</td><td>{e(b.clause)}</td></tr>")
+    out.append('<table id="batch-points"><thead><tr><th>Family</th><th>Test point</th>'
+               "<th>Quantity</th><th>Meters</th><th>Mean</th><th>Spread (max\u2212min)</th>"
+               "<th>Std dev</th><th>Worst meter</th><th>Verdicts</th><th>Clause</th></tr>"
+               f"</thead><tbody>{''.join(rows)}</tbody></table></section>")
+    return "".join(out)
+
+
+def _run_log(data: RunData, interrupted: pd.DataFrame) -> str:
+    out = ['<section id="run-log"><h2>Run log</h2>']
+    if len(interrupted):
+        items = "".join(f"<li>position {e(_plain(r['position']))}: {e(r['message'])} at "
+                        f"{e(fmt_time(r['t']))}</li>"
+                        for r in interrupted.to_dict("records"))
+        out.append(f'<div id="interrupted"><strong>Points started without a recorded '
+                   f"result (interrupted):</strong><ul>{items}</ul></div>")
+    ev = data.events
+    shown = ev[ev["kind"] != "point_started"] if "kind" in ev else ev
+    if shown.empty:
+        out.append('<p class="muted">No log lines.</p>')
+    else:
+        rows = "".join(
+            f"<tr><td>{e(fmt_time(r['t']))}</td><td>{e(r['level'])}</td><td>{e(r['kind'])}"
+            f"</td><td>{e(_plain(r['position']) if is_number(r['position']) else '')}</td>"
+            f"<td>{e(r['message'])}</td></tr>" for r in shown.to_dict("records"))
+        out.append('<table id="events"><thead><tr><th>Time</th><th>Level</th><th>Kind</th>'
+                   f"<th>Position</th><th>Message</th></tr></thead><tbody>{rows}</tbody></table>")
+    if data.run.bench_file:
+        out.append('<section id="bench-file"><h3>Bench file as stored with the run</h3>'
+                   f'<pre class="bench">{e(data.run.bench_file)}</pre></section>')
+    out.append("</section>")
+    return "".join(out)
+
+
+def incomplete_reasons(data: RunData, interrupted: pd.DataFrame) -> list[str]:
+    run = data.run
+    reasons = []
+    if run.ended_at is None:
+        reasons.append(f"the run has no end time (status '{run.status}'): it was killed, "
+                       "lost power or is still running")
+    elif run.status != "completed":
+        reasons.append(f"the run ended with status '{run.status}'")
+    if len(interrupted):
+        reasons.append(f"{len(interrupted)} point(s) were started but have no result")
+    reasons.extend(data.problems)
+    return reasons
+
+
+def render_html(data: RunData) -> str:
+    """The whole report page."""
+    bench = parse_bench(data.run.bench_file)
+    interrupted = interrupted_points(data)
+    reasons = incomplete_reasons(data, interrupted)
+    meas = data.measurements
+    summaries = position_summaries(data)
+    batch = batch_conformity(summaries, data)
+    incomplete = bool(reasons)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Accuracy report {e(data.run.run_id)}</title>",
+        f"<style>{CSS}</style></head>",
+        f'<body data-run-id="{e(data.run.run_id)}" '
+        f'data-incomplete="{"true" if incomplete else "false"}">',
+        _header(data, bench, reasons),
+        _summary(data, summaries, batch),
+    ]
+    parts.extend(_meter_section(data, s, meas) for s in summaries)
+    parts.append(_batch_section(meas, batch_points(meas), len(summaries)))
+    parts.append(_run_log(data, interrupted))
+    parts.append(f'<footer class="muted"><p>Generated from the results store by '
+                 f"reports (schema version {data.schema_version}). Every stored measurement "
+                 f"appears once in the per-position tables ({len(meas)} in all).</p></footer>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,243 @@
+"""Records kept in the results store: a run, a meter position, a measurement, a log event.
+
+The field set follows the shared contract for the results store (contracts.md section 5);
+every verdict carries the measured value, its limits, the expanded uncertainty (k = 2) and
+the decision rule that produced it (DESIGN.md key decision 7).
+
+Times are float seconds since 1970-01-01T00:00:00 UTC (the project's time convention).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    # The measurement could not be taken (instrument fault, no pulses, ...): no value.
+    ERROR = "error"
+
+
+class DecisionRule(StrEnum):
+    SIMPLE = "simple"
+    GUARDED = "guarded"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    # Stopped on purpose (operator, safety trip) before the plan was done.
+    ABORTED = "aborted"
+    # The controller itself failed (internal error); the results so far are kept.
+    FAILED = "failed"
+
+
+# Test families the report knows how to present specially; plans may use other names,
+# which are reported as plain tables after these, in alphabetical order.
+FAMILY_ORDER = (
+    "accuracy",
+    "single_element",
+    "starting",
+    "no_load",
+    "meter_constant",
+    "repeatability",
+    "influence",
+    "reactive",
+    "demand",
+    "tou",
+    "clock",
+    "events",
+)
+
+
+def _check_json(value: Any, what: str) -> None:
+    try:
+        json.dumps(value, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} is not JSON-serialisable: {exc}") from exc
+
+
+def _check_number(value: float | None, what: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} must be a number or None, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be finite, got {value!r} (record verdict 'error' and "
+                         "value None for a measurement that produced no number)")
+
+
+def point_key(point: Mapping[str, Any]) -> str:
+    """Canonical text of a point: the same point always gives the same key."""
+    return json.dumps(dict(point), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    plan_name: str
+    plan_version: str
+    operator: str
+    software_version: str
+    decision_rule: DecisionRule | str
+    started_at: float
+    status: RunStatus | str = RunStatus.RUNNING
+    ended_at: float | None = None
+    bench_file: str = ""  # full text of the bench file the run used
+    bench_path: str = ""  # where it was read from (for the reader, not for identity)
+    bench_hash: str = ""  # sha256 of bench_file
+    lab: str = ""
+    environment: Mapping[str, Any] = field(default_factory=dict)  # temperature, humidity, ...
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class PositionRecord:
+    """One meter position of a run, with the identity read from the meter itself."""
+
+    run_id: str
+    position: int
+    serial: str = ""
+    manufacturer: str = ""
+    meter_type: str = ""
+    firmware: str = ""
+    # Meter constants, e.g. {"active_imp_per_kWh": 10000, "reactive_imp_per_kvarh": 10000}.
+    constants: Mapping[str, Any] = field(default_factory=dict)
+    # Everything else read from the meter or the nameplate: class, Un, In, Imax, ident text...
+    identity: Mapping[str, Any] = field(default_factory=dict)
+    read_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.position, numbers.Integral) and not isinstance(self.position, bool):
+            object.__setattr__(self, "position", int(self.position))
+        if isinstance(self.position, bool) or not isinstance(self.position, int):
+            raise ValueError(f"position must be an int, got {self.position!r}")
+        _check_json(self.constants, f"position {self.position} constants")
+        _check_json(self.identity, f"position {self.position} identity")
+
+
+@dataclass(frozen=True)
+class Repetitions:
+    n: int
+    mean: float | None = None
+    stdev: float | None = None
+
+
+_NUMBER_FIELDS = ("value", "limit_low", "limit_high", "expanded_uncertainty", "started_at",
+                  "ended_at")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured point: what was measured, against which limit, and the verdict.
+
+    `point` describes the test point: load (multiple of In), pf ("1", "0.5L", "0.8C" or a
+    number), direction ("import"/"export"), element ("balanced"/"L1"/"L2"/"L3"),
+    influence quantity, and whatever else identifies the point. The store is idempotent
+    on (run_id, test_id, position, point): recording the same key again replaces the row.
+    """
+
+    run_id: str
+    test_id: str
+    family: str
+    position: int
+    quantity: str
+    value: float | None
+    unit: str
+    verdict: Verdict | str
+    decision_rule: DecisionRule | str = DecisionRule.SIMPLE
+    clause: str = ""
+    point: Mapping[str, Any] = field(default_factory=dict)
+    limit_low: float | None = None
+    limit_high: float | None = None
+    expanded_uncertainty: float | None = None  # k = 2, in `unit`
+    uncertainty_budget: Any = None  # JSON: see reports.decision.UncertaintyBudget.to_json
+    repetitions: Repetitions | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)  # raw counts and readings
+    started_at: float | None = None
+    ended_at: float | None = None
+    message: str = ""
+    id: int | None = None  # row id, set when read back from a store
+
+    def __post_init__(self) -> None:
+        # Accept numpy scalars from the plans; store plain Python numbers.
+        if isinstance(self.position, numbers.Integral) and not isinstance(self.position, bool):
+            object.__setattr__(self, "position", int(self.position))
+        for name in _NUMBER_FIELDS:
+            v = getattr(self, name)
+            if isinstance(v, numbers.Real) and not isinstance(v, bool | int | float):
+                object.__setattr__(self, name, float(v))
+        where = f"measurement {self.test_id!r} position {self.position}"
+        if not self.test_id:
+            raise ValueError("measurement test_id must not be empty")
+        if not self.family:
+            raise ValueError(f"{where}: family must not be empty")
+        if isinstance(self.position, bool) or not isinstance(self.position, int):
+            raise ValueError(f"{where}: position must be an int, got {self.position!r}")
+        try:
+            Verdict(self.verdict)
+        except ValueError:
+            allowed = ", ".join(v.value for v in Verdict)
+            raise ValueError(f"{where}: verdict {self.verdict!r} is not one of {allowed}") from None
+        try:
+            DecisionRule(self.decision_rule)
+        except ValueError:
+            allowed = ", ".join(r.value for r in DecisionRule)
+            raise ValueError(
+                f"{where}: decision_rule {self.decision_rule!r} is not one of {allowed}"
+            ) from None
+        for name in _NUMBER_FIELDS:
+            _check_number(getattr(self, name), f"{where}: {name}")
+        if self.expanded_uncertainty is not None and self.expanded_uncertainty < 0:
+            raise ValueError(f"{where}: expanded_uncertainty must be >= 0")
+        if self.value is None and self.verdict in (Verdict.PASS, Verdict.FAIL):
+            raise ValueError(f"{where}: verdict {self.verdict!r} needs a value")
+        if self.repetitions is not None:
+            _check_number(self.repetitions.mean, f"{where}: repetitions.mean")
+            _check_number(self.repetitions.stdev, f"{where}: repetitions.stdev")
+        _check_json(self.point, f"{where}: point")
+        _check_json(self.raw, f"{where}: raw")
+        _check_json(self.uncertainty_budget, f"{where}: uncertainty_budget")
+
+    @property
+    def point_key(self) -> str:
+        return point_key(self.point)
+
+    @property
+    def key(self) -> MeasurementKey:
+        return MeasurementKey(self.test_id, self.position, self.point_key)
+
+
+@dataclass(frozen=True)
+class MeasurementKey:
+    """What makes a measurement unique within a run (used for resume)."""
+
+    test_id: str
+    position: int
+    point_key: str
+
+    @classmethod
+    def of(cls, test_id: str, position: int, point: Mapping[str, Any]) -> MeasurementKey:
+        return cls(test_id, position, point_key(point))
+
+
+@dataclass(frozen=True)
+class Event:
+    """A free-form run log line (and the 'point started' marks that reveal interrupted points)."""
+
+    run_id: str
+    message: str
+    t: float
+    level: str = "info"
+    kind: str = "log"
+    position: int | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    id: int | None = None

@@ -1,0 +1,625 @@
+"""Crash-safe results store: one SQLite file per runs directory.
+
+Every write is its own committed transaction in WAL mode with synchronous=FULL, so a
+controller killed at any instant (SIGKILL, power cut) leaves a store that opens cleanly
+and holds every measurement whose `record` call returned (DESIGN.md key decision 5).
+
+Writers: `create_run`, `add_position`, `record`, `mark_started`, `log`, `finish_run`,
+`resume_run`. Readers: `get_run`, `list_runs`, `positions`, `measurements`,
+`completed_keys` and `load_run` (pandas DataFrames, tolerant of older, partial or
+damaged stores: what cannot be read becomes a problem line, not an exception).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reports.records import (
+    DecisionRule,
+    Event,
+    Measurement,
+    MeasurementKey,
+    PositionRecord,
+    Repetitions,
+    RunInfo,
+    RunStatus,
+    Verdict,
+    point_key,
+)
+from reports.schema import (
+    DDL,
+    EVENT_COLUMNS,
+    JSON_COLUMNS,
+    MEASUREMENT_COLUMNS,
+    MIGRATIONS,
+    POSITION_COLUMNS,
+    RUN_COLUMNS,
+    SCHEMA_VERSION,
+    STORE_FILENAME,
+)
+
+_BUSY_TIMEOUT_MS = 30_000
+
+
+class StoreError(Exception):
+    """The store file cannot be used; the message names the file and the reason."""
+
+
+class SchemaVersionError(StoreError):
+    def __init__(self, path: Path, found: int, supported: int) -> None:
+        self.path, self.found, self.supported = path, found, supported
+        super().__init__(
+            f"{path}: results store has schema version {found}, newer than version "
+            f"{supported} that this software reads and writes; upgrade meter-test-rig "
+            "to use it (nothing was changed in the file)"
+        )
+
+
+class RunNotFoundError(StoreError):
+    pass
+
+
+def store_path(runs_dir: str | Path) -> Path:
+    """The store file of a runs directory."""
+    return Path(runs_dir) / STORE_FILENAME
+
+
+def new_run_id(t: float) -> str:
+    """Readable, sortable and unique: UTC start time plus a short random suffix."""
+    stamp = datetime.fromtimestamp(t, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, allow_nan=False)
+
+
+@dataclass
+class RunData:
+    """Everything stored for one run, as read (leniently) for reports and analysis."""
+
+    store_path: Path
+    run: RunInfo
+    positions: pd.DataFrame
+    measurements: pd.DataFrame
+    events: pd.DataFrame
+    schema_version: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.run.ended_at is not None and self.run.status == RunStatus.COMPLETED
+
+    @property
+    def incomplete(self) -> bool:
+        """True when the report cannot be taken as a whole, finished run."""
+        return not self.finished or bool(self.problems)
+
+
+class ResultsStore:
+    """The results store file. Use as a context manager, or call close()."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        create: bool = True,
+        allow_newer: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self.read_only = False
+        if not self.path.exists():
+            if not create:
+                raise StoreError(f"{self.path}: no results store here")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open results store: {exc}") from exc
+        try:
+            self._db.row_factory = sqlite3.Row
+            self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            # FULL: a commit survives power loss as well as a process kill.
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self.schema_version = self._prepare(create, allow_newer)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(f"{self.path}: not a readable SQLite results store: {exc}") from exc
+        except StoreError:
+            self._db.close()
+            raise
+
+    @classmethod
+    def in_runs_dir(cls, runs_dir: str | Path, **kwargs: Any) -> ResultsStore:
+        return cls(store_path(runs_dir), **kwargs)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _tables(self) -> set[str]:
+        rows = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {r[0] for r in rows}
+
+    def _create_schema(self) -> None:
+        """Create the tables and the version row in one transaction; a second process
+        creating the same store at the same moment waits, then finds it made."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if "schema_version" not in self._tables():
+                for statement in DDL.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(
+                    "INSERT INTO schema_version (version, written_by, created_at)"
+                    " VALUES (?, ?, ?)",
+                    (SCHEMA_VERSION, "reports.store", self._clock()),
+                )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _prepare(self, create: bool, allow_newer: bool) -> int:
+        tables = self._tables()
+        if "schema_version" not in tables:
+            if tables:
+                raise StoreError(
+                    f"{self.path}: not a meter-test-rig results store (no schema_version "
+                    f"table; it holds tables {', '.join(sorted(tables))})"
+                )
+            if not create:
+                raise StoreError(f"{self.path}: empty file, not a results store")
+            self._create_schema()
+        row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        found = row[0]
+        if found is None:
+            raise StoreError(f"{self.path}: schema_version table is empty")
+        found = int(found)
+        if found > SCHEMA_VERSION:
+            if not allow_newer:
+                raise SchemaVersionError(self.path, found, SCHEMA_VERSION)
+            self.read_only = True
+        elif found < SCHEMA_VERSION:
+            return self._migrate(found)
+        return found
+
+    def _migrate(self, found: int) -> int:
+        """Upgrade step by step; returns the version reached."""
+        for version in range(found, SCHEMA_VERSION):
+            step = MIGRATIONS.get(version)
+            if step is None:
+                # No upgrade path: still readable, but do not write into it.
+                self.read_only = True
+                return version
+            self._db.executescript(
+                "BEGIN IMMEDIATE;" + step
+                + f"INSERT INTO schema_version (version, written_by, created_at) "
+                f"VALUES ({version + 1}, 'reports.store migration', {self._clock()!r});"
+                + "COMMIT;"
+            )
+        return SCHEMA_VERSION
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(
+                f"{self.path}: store schema version {self.schema_version} is opened read-only "
+                f"by this software (version {SCHEMA_VERSION})"
+            )
+
+    # -- runs --------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        plan_name: str,
+        plan_version: str,
+        operator: str,
+        software_version: str,
+        decision_rule: DecisionRule | str = DecisionRule.SIMPLE,
+        bench_file: str = "",
+        bench_path: str | Path = "",
+        lab: str = "",
+        environment: Mapping[str, Any] | None = None,
+        notes: str = "",
+        run_id: str | None = None,
+        started_at: float | None = None,
+    ) -> RunInfo:
+        self._writable()
+        rule = DecisionRule(decision_rule)
+        t = self._clock() if started_at is None else started_at
+        run = RunInfo(
+            run_id=run_id or new_run_id(t),
+            plan_name=plan_name,
+            plan_version=plan_version,
+            operator=operator,
+            software_version=software_version,
+            decision_rule=rule,
+            started_at=t,
+            bench_file=bench_file,
+            bench_path=str(bench_path),
+            bench_hash=hashlib.sha256(bench_file.encode()).hexdigest(),
+            lab=lab,
+            environment=dict(environment or {}),
+            notes=notes,
+        )
+        try:
+            env = _dumps(run.environment)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"run environment is not JSON-serialisable: {exc}") from exc
+        try:
+            self._db.execute(
+                "INSERT INTO run (run_id, plan_name, plan_version, operator, software_version,"
+                " decision_rule, started_at, status, bench_file, bench_path, bench_hash, lab,"
+                " environment, notes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run.run_id, plan_name, plan_version, operator, software_version, rule.value,
+                 t, RunStatus.RUNNING.value, bench_file, run.bench_path, run.bench_hash, lab,
+                 env, notes),
+            )
+        except sqlite3.IntegrityError:
+            raise StoreError(f"{self.path}: run {run.run_id!r} already exists") from None
+        return run
+
+    def get_run(self, run_id: str) -> RunInfo:
+        row = self._db.execute("SELECT * FROM run WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            known = [r.run_id for r in self.list_runs()][-5:]
+            hint = f" (latest: {', '.join(known)})" if known else " (the store has no runs)"
+            raise RunNotFoundError(f"{self.path}: no run {run_id!r}{hint}")
+        run, _ = _run_from_row(dict(row))
+        return run
+
+    def list_runs(self) -> list[RunInfo]:
+        rows = self._db.execute("SELECT * FROM run ORDER BY started_at, run_id").fetchall()
+        return [_run_from_row(dict(r))[0] for r in rows]
+
+    def resume_run(self, run_id: str) -> RunInfo:
+        """Reopen a run to continue it: completed measurements stay and are not repeated."""
+        self._writable()
+        self.get_run(run_id)
+        self._db.execute(
+            "UPDATE run SET status = ?, ended_at = NULL WHERE run_id = ?",
+            (RunStatus.RUNNING.value, run_id),
+        )
+        done = len(self.completed_keys(run_id))
+        self.log(run_id, f"run resumed; {done} completed measurements kept", kind="resume")
+        return self.get_run(run_id)
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: RunStatus | str = RunStatus.COMPLETED,
+        ended_at: float | None = None,
+    ) -> RunInfo:
+        self._writable()
+        status = RunStatus(status)
+        self.get_run(run_id)
+        t = self._clock() if ended_at is None else ended_at
+        self._db.execute(
+            "UPDATE run SET status = ?, ended_at = ? WHERE run_id = ?",
+            (status.value, t, run_id),
+        )
+        return self.get_run(run_id)
+
+    # -- positions ---------------------------------------------------------------------
+
+    def add_position(self, pos: PositionRecord) -> None:
+        """Record (or, on resume, refresh) the identity of the meter at a position."""
+        self._writable()
+        self.get_run(pos.run_id)
+        self._db.execute(
+            "INSERT INTO position (run_id, position, serial, manufacturer, meter_type, firmware,"
+            " constants, identity, read_at) VALUES (?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (run_id, position) DO UPDATE SET serial = excluded.serial,"
+            " manufacturer = excluded.manufacturer, meter_type = excluded.meter_type,"
+            " firmware = excluded.firmware, constants = excluded.constants,"
+            " identity = excluded.identity, read_at = excluded.read_at",
+            (pos.run_id, pos.position, pos.serial, pos.manufacturer, pos.meter_type,
+             pos.firmware, _dumps(dict(pos.constants)), _dumps(dict(pos.identity)),
+             self._clock() if pos.read_at is None else pos.read_at),
+        )
+
+    def positions(self, run_id: str) -> list[PositionRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM position WHERE run_id = ? ORDER BY position", (run_id,)
+        ).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            out.append(PositionRecord(
+                run_id=d["run_id"], position=d["position"], serial=d["serial"],
+                manufacturer=d["manufacturer"], meter_type=d["meter_type"],
+                firmware=d["firmware"], constants=json.loads(d["constants"]),
+                identity=json.loads(d["identity"]), read_at=d["read_at"],
+            ))
+        return out
+
+    # -- measurements ------------------------------------------------------------------
+
+    def record(self, m: Measurement) -> int:
+        """Commit one measurement; returns its row id.
+
+        Idempotent on (run, test id, position, point): a second record of the same key
+        replaces the values of the first (the latest measurement of a point wins) and
+        counts the repeat in `recorded_count`.
+        """
+        self._writable()
+        reps = m.repetitions or Repetitions(n=0)
+        params = {
+            "run_id": m.run_id, "test_id": m.test_id, "position": m.position,
+            "point_key": m.point_key, "family": m.family, "clause": m.clause,
+            "point": _dumps(dict(m.point)), "quantity": m.quantity, "value": m.value,
+            "unit": m.unit, "limit_low": m.limit_low, "limit_high": m.limit_high,
+            "expanded_uncertainty": m.expanded_uncertainty,
+            "uncertainty_budget": (None if m.uncertainty_budget is None
+                                   else _dumps(m.uncertainty_budget)),
+            "verdict": Verdict(m.verdict).value,
+            "decision_rule": DecisionRule(m.decision_rule).value,
+            "rep_n": reps.n if m.repetitions else None, "rep_mean": reps.mean,
+            "rep_stdev": reps.stdev, "raw": _dumps(dict(m.raw)),
+            "started_at": m.started_at, "ended_at": m.ended_at,
+            "recorded_at": self._clock(), "message": m.message,
+        }
+        cols = list(params)
+        updates = ", ".join(
+            f"{c} = excluded.{c}" for c in cols
+            if c not in ("run_id", "test_id", "position", "point_key")
+        )
+        sql = (
+            f"INSERT INTO measurement ({', '.join(cols)}) "
+            f"VALUES ({', '.join(':' + c for c in cols)}) "
+            "ON CONFLICT (run_id, test_id, position, point_key) DO UPDATE SET "
+            f"{updates}, recorded_count = recorded_count + 1 RETURNING id"
+        )
+        try:
+            # fetchall drains the RETURNING statement, which ends (commits) its transaction.
+            rows = self._db.execute(sql, params).fetchall()
+        except sqlite3.IntegrityError as exc:
+            if "FOREIGN KEY" in str(exc):
+                raise RunNotFoundError(f"{self.path}: cannot record {m.test_id!r}: no run "
+                                       f"{m.run_id!r} in the store") from exc
+            raise StoreError(f"{self.path}: cannot record {m.test_id!r}: {exc}") from exc
+        return int(rows[0][0])
+
+    def measurements(self, run_id: str) -> list[Measurement]:
+        rows = self._db.execute(
+            "SELECT * FROM measurement WHERE run_id = ? ORDER BY id", (run_id,)
+        ).fetchall()
+        return [_measurement_from_row(dict(r)) for r in rows]
+
+    def completed_keys(self, run_id: str, *, include_errors: bool = False) -> set[MeasurementKey]:
+        """Keys of measurements a resumed run must not repeat.
+
+        A point whose verdict is 'error' (no value could be taken) is repeated on resume
+        unless include_errors is set.
+        """
+        sql = "SELECT test_id, position, point_key FROM measurement WHERE run_id = ?"
+        if not include_errors:
+            sql += " AND verdict != 'error'"
+        return {MeasurementKey(r[0], r[1], r[2]) for r in self._db.execute(sql, (run_id,))}
+
+    def is_completed(self, run_id: str, test_id: str, position: int,
+                     point: Mapping[str, Any]) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM measurement WHERE run_id = ? AND test_id = ? AND position = ?"
+            " AND point_key = ? AND verdict != 'error'",
+            (run_id, test_id, position, point_key(point)),
+        ).fetchone()
+        return row is not None
+
+    # -- log ---------------------------------------------------------------------------
+
+    def log(
+        self,
+        run_id: str,
+        message: str,
+        *,
+        level: str = "info",
+        kind: str = "log",
+        position: int | None = None,
+        data: Mapping[str, Any] | None = None,
+        t: float | None = None,
+    ) -> None:
+        self._writable()
+        self._db.execute(
+            "INSERT INTO event (run_id, t, level, kind, position, message, data)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (run_id, self._clock() if t is None else t, level, kind, position, message,
+             _dumps(dict(data or {}))),
+        )
+
+    def mark_started(self, run_id: str, test_id: str, position: int,
+                     point: Mapping[str, Any]) -> None:
+        """Note that a point's measurement began; a report lists started points without a
+        result as interrupted."""
+        self.log(run_id, f"started {test_id}", kind="point_started", position=position,
+                 data={"test_id": test_id, "point_key": point_key(point)})
+
+    def events(self, run_id: str) -> list[Event]:
+        rows = self._db.execute(
+            "SELECT * FROM event WHERE run_id = ? ORDER BY t, id", (run_id,)
+        ).fetchall()
+        return [Event(run_id=r["run_id"], message=r["message"], t=r["t"], level=r["level"],
+                      kind=r["kind"], position=r["position"], data=json.loads(r["data"]),
+                      id=r["id"]) for r in rows]
+
+    # -- lenient reading for reports -----------------------------------------------------
+
+    def _columns(self, table: str) -> list[str]:
+        return [r[1] for r in self._db.execute(f"PRAGMA table_info({table})")]
+
+    def _read_table(self, table: str, wanted: Iterable[str], where: str, args: tuple,
+                    problems: list[str]) -> pd.DataFrame:
+        wanted = list(wanted)
+        present = self._columns(table)
+        if not present:
+            problems.append(f"{self.path}: table {table!r} is missing")
+            return pd.DataFrame(columns=wanted)
+        missing = [c for c in wanted if c not in present]
+        if missing:
+            problems.append(
+                f"{self.path}: table {table!r} lacks column(s) {', '.join(missing)} "
+                "(older or damaged store); shown as empty"
+            )
+        cols = [c for c in wanted if c in present]
+        rows = self._db.execute(
+            f"SELECT {', '.join(cols)} FROM {table} WHERE {where}", args
+        ).fetchall()
+        df = pd.DataFrame([tuple(r) for r in rows], columns=cols)
+        for c in missing:
+            df[c] = None
+        df = df[wanted]
+        for c in JSON_COLUMNS.get(table, ()):
+            df[c] = [
+                _parse_json_cell(text, table, c, _row_label(table, row), self.path, problems)
+                for text, row in zip(df[c], df.to_dict("records"), strict=True)
+            ]
+        return df
+
+    def load_run(self, run_id: str) -> RunData:
+        """Read one run leniently into DataFrames; what cannot be read is listed in
+        RunData.problems instead of raising (except a run that does not exist)."""
+        problems: list[str] = []
+        if self.schema_version > SCHEMA_VERSION:
+            problems.append(str(SchemaVersionError(self.path, self.schema_version,
+                                                   SCHEMA_VERSION))
+                            + "; showing the columns this version knows")
+        runs = self._read_table("run", RUN_COLUMNS, "run_id = ?", (run_id,), problems)
+        if runs.empty:
+            raise RunNotFoundError(f"{self.path}: no run {run_id!r}")
+        run, run_problems = _run_from_row(runs.iloc[0].to_dict(), lenient=True)
+        problems.extend(f"{self.path}: run {run_id}: {p}" for p in run_problems)
+        positions = self._read_table("position", POSITION_COLUMNS, "run_id = ?", (run_id,),
+                                     problems)
+        positions = positions.sort_values("position", kind="stable").reset_index(drop=True)
+        meas = self._read_table("measurement", MEASUREMENT_COLUMNS,
+                                "run_id = ? ORDER BY id", (run_id,), problems)
+        events = self._read_table("event", EVENT_COLUMNS, "run_id = ? ORDER BY t, id",
+                                  (run_id,), problems)
+        for c in ("value", "limit_low", "limit_high", "expanded_uncertainty", "rep_mean",
+                  "rep_stdev", "started_at", "ended_at", "recorded_at"):
+            meas[c] = pd.to_numeric(meas[c], errors="coerce").astype(float)
+        meas["position"] = pd.to_numeric(meas["position"], errors="coerce").astype("Int64")
+        # Missing text (older or damaged store) reads as empty, never as NaN.
+        for c in ("test_id", "point_key", "clause", "quantity", "unit", "message"):
+            meas[c] = meas[c].fillna("").astype(str)
+        meas["family"] = meas["family"].fillna("unclassified").astype(str)
+        meas["decision_rule"] = meas["decision_rule"].fillna("").astype(str)
+        lost = meas["verdict"].isna()
+        if lost.any():
+            problems.append(f"{self.path}: run {run_id}: {int(lost.sum())} measurement(s) "
+                            "without a verdict; shown as 'error'")
+        meas["verdict"] = meas["verdict"].fillna(Verdict.ERROR.value).astype(str)
+        unplaced = meas["position"].isna()
+        if unplaced.any():
+            problems.append(f"{self.path}: run {run_id}: {int(unplaced.sum())} measurement(s) "
+                            "without a position; shown under position 0")
+            meas["position"] = meas["position"].fillna(0)
+        if "verdict" in meas:
+            unknown = sorted(set(meas["verdict"].dropna()) - {v.value for v in Verdict})
+            if unknown:
+                problems.append(f"{self.path}: run {run_id}: unknown verdict value(s) "
+                                f"{', '.join(map(repr, unknown))}")
+        return RunData(store_path=self.path, run=run, positions=positions, measurements=meas,
+                       events=events, schema_version=self.schema_version, problems=problems)
+
+
+def _row_label(table: str, row: Mapping[str, Any]) -> str:
+    if table == "measurement":
+        return f"measurement id {row.get('id')} ({row.get('test_id')})"
+    if table == "position":
+        return f"position {row.get('position')}"
+    if table == "event":
+        return f"event id {row.get('id')}"
+    return f"run {row.get('run_id')}"
+
+
+def _parse_json_cell(text: Any, table: str, column: str, label: str, path: Path,
+                     problems: list[str]) -> Any:
+    empty: Any = None if column == "uncertainty_budget" else {}
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return empty
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        problems.append(f"{path}: {label}: column {column!r} holds invalid JSON ({exc}); "
+                        "shown as empty")
+        return empty
+
+
+def _run_from_row(d: dict[str, Any], lenient: bool = False) -> tuple[RunInfo, list[str]]:
+    problems: list[str] = []
+    env = d.get("environment")
+    if isinstance(env, str):
+        try:
+            env = json.loads(env)
+        except ValueError as exc:
+            if not lenient:
+                raise StoreError(f"run {d.get('run_id')}: environment holds invalid JSON: "
+                                 f"{exc}") from exc
+            problems.append(f"environment holds invalid JSON ({exc})")
+            env = {}
+
+    def num(key: str) -> float | None:
+        v = d.get(key)
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return None
+        return float(v)
+
+    def text(key: str) -> str:
+        v = d.get(key)
+        return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+    started = num("started_at")
+    if started is None:
+        problems.append("no start time")
+    run = RunInfo(
+        run_id=text("run_id"), plan_name=text("plan_name"), plan_version=text("plan_version"),
+        operator=text("operator"), software_version=text("software_version"),
+        decision_rule=text("decision_rule"), started_at=started if started is not None else 0.0,
+        status=text("status") or RunStatus.RUNNING.value, ended_at=num("ended_at"),
+        bench_file=text("bench_file"), bench_path=text("bench_path"),
+        bench_hash=text("bench_hash"), lab=text("lab"),
+        environment=env if isinstance(env, dict) else {}, notes=text("notes"),
+    )
+    return run, problems
+
+
+def _measurement_from_row(d: dict[str, Any]) -> Measurement:
+    reps = None
+    if d["rep_n"] is not None:
+        reps = Repetitions(n=d["rep_n"], mean=d["rep_mean"], stdev=d["rep_stdev"])
+    budget = d["uncertainty_budget"]
+    return Measurement(
+        run_id=d["run_id"], test_id=d["test_id"], family=d["family"], position=d["position"],
+        quantity=d["quantity"], value=d["value"], unit=d["unit"], verdict=Verdict(d["verdict"]),
+        decision_rule=DecisionRule(d["decision_rule"]), clause=d["clause"],
+        point=json.loads(d["point"]), limit_low=d["limit_low"], limit_high=d["limit_high"],
+        expanded_uncertainty=d["expanded_uncertainty"],
+        uncertainty_budget=None if budget is None else json.loads(budget),
+        repetitions=reps, raw=json.loads(d["raw"]), started_at=d["started_at"],
+        ended_at=d["ended_at"], message=d["message"], id=d["id"],
+    )

@@ -1,0 +1,331 @@
+import hashlib
+import os
+import select
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from reports.records import (
+    DecisionRule,
+    Measurement,
+    MeasurementKey,
+    PositionRecord,
+    Repetitions,
+    RunStatus,
+    Verdict,
+)
+from reports.schema import SCHEMA_VERSION
+from reports.store import ResultsStore, RunNotFoundError, SchemaVersionError, StoreError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class FakeClock:
+    def __init__(self, t: float = 1_790_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        self.t += 1.0
+        return self.t
+
+
+def _m(run_id: str, test: str = "t.py::test_a", pos: int = 1, load: float = 1.0, **kw):
+    fields = dict(run_id=run_id, test_id=test, family="accuracy", position=pos,
+                  quantity="active energy error", value=0.12, unit="%", verdict=Verdict.PASS,
+                  point={"load": load, "pf": "1", "direction": "import"}, limit_low=-0.5,
+                  limit_high=0.5, expanded_uncertainty=0.08)
+    fields.update(kw)
+    return Measurement(**fields)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with ResultsStore.in_runs_dir(tmp_path / "runs", clock=FakeClock()) as s:
+        yield s
+
+
+def _run(store, **kw):
+    args = dict(plan_name="plan", plan_version="1", operator="op", software_version="0.1.0")
+    args.update(kw)
+    return store.create_run(**args)
+
+
+def test_round_trip_of_run_position_and_measurement(store):
+    run = _run(store, bench_file="name: b\n", environment={"temperature_C": 23.0},
+               decision_rule="guarded")
+    assert run.bench_hash == hashlib.sha256(b"name: b\n").hexdigest()
+    assert run.status == RunStatus.RUNNING and run.ended_at is None
+    store.add_position(PositionRecord(run.run_id, 1, serial="123", manufacturer="ABB",
+                                      constants={"active_imp_per_kWh": 10000}))
+    m = _m(run.run_id, repetitions=Repetitions(3, 0.12, 0.01), raw={"n_ref": 12345},
+           uncertainty_budget={"expanded": 0.08}, clause="8.1", message="ok",
+           decision_rule=DecisionRule.GUARDED, started_at=1.0, ended_at=2.0)
+    mid = store.record(m)
+    back = store.measurements(run.run_id)
+    assert len(back) == 1
+    b = back[0]
+    assert b.id == mid
+    assert (b.value, b.limit_low, b.limit_high, b.expanded_uncertainty) == (0.12, -0.5, 0.5, 0.08)
+    assert b.point == {"load": 1.0, "pf": "1", "direction": "import"}
+    assert b.repetitions == Repetitions(3, 0.12, 0.01)
+    assert b.raw == {"n_ref": 12345} and b.uncertainty_budget == {"expanded": 0.08}
+    assert b.decision_rule is DecisionRule.GUARDED and b.verdict is Verdict.PASS
+    assert store.get_run(run.run_id).environment == {"temperature_C": 23.0}
+    pos = store.positions(run.run_id)
+    assert pos[0].serial == "123" and pos[0].constants == {"active_imp_per_kWh": 10000}
+    done = store.finish_run(run.run_id)
+    assert done.status == RunStatus.COMPLETED and done.ended_at is not None
+
+
+def test_record_is_idempotent_on_key_and_latest_wins(store):
+    run = _run(store)
+    first = store.record(_m(run.run_id, value=0.3))
+    again = store.record(_m(run.run_id, value=0.2))
+    other_point = store.record(_m(run.run_id, load=0.5))
+    other_pos = store.record(_m(run.run_id, pos=2))
+    assert first == again
+    assert len({first, other_point, other_pos}) == 3
+    rows = store.measurements(run.run_id)
+    assert len(rows) == 3
+    assert [r.value for r in rows if r.id == first] == [0.2]
+    data = store.load_run(run.run_id)
+    assert data.measurements.set_index("id").loc[first, "recorded_count"] == 2
+
+
+def test_point_key_ignores_dict_order(store):
+    run = _run(store)
+    a = store.record(_m(run.run_id, point={"load": 1.0, "pf": "1"}))
+    b = store.record(_m(run.run_id, point={"pf": "1", "load": 1.0}))
+    assert a == b
+
+
+def test_completed_keys_for_resume(store):
+    run = _run(store)
+    store.record(_m(run.run_id, load=1.0))
+    store.record(_m(run.run_id, load=0.1, value=None, verdict=Verdict.ERROR))
+    keys = store.completed_keys(run.run_id)
+    assert keys == {MeasurementKey.of("t.py::test_a", 1, {"load": 1.0, "pf": "1",
+                                                          "direction": "import"})}
+    assert len(store.completed_keys(run.run_id, include_errors=True)) == 2
+    assert store.is_completed(run.run_id, "t.py::test_a", 1,
+                              {"direction": "import", "pf": "1", "load": 1.0})
+    assert not store.is_completed(run.run_id, "t.py::test_a", 1,
+                                  {"direction": "import", "pf": "1", "load": 0.1})
+    # killed: no finish. Resume keeps what was done.
+    resumed = store.resume_run(run.run_id)
+    assert resumed.status == RunStatus.RUNNING
+    assert store.completed_keys(run.run_id) == keys
+    assert any(e.kind == "resume" for e in store.events(run.run_id))
+    store.finish_run(run.run_id, RunStatus.COMPLETED)
+    store.resume_run(run.run_id)
+    assert store.get_run(run.run_id).ended_at is None
+
+
+def test_runs_are_listed_and_unknown_run_is_named(store):
+    a = _run(store, run_id="r1", started_at=10.0)
+    b = _run(store, run_id="r2", started_at=20.0)
+    assert [r.run_id for r in store.list_runs()] == [a.run_id, b.run_id]
+    with pytest.raises(RunNotFoundError, match=r"no run 'nope'.*r2"):
+        store.get_run("nope")
+    with pytest.raises(StoreError, match="already exists"):
+        _run(store, run_id="r1")
+
+
+def test_generated_run_ids_are_unique_and_readable(store):
+    ids = {_run(store).run_id for _ in range(5)}
+    assert len(ids) == 5
+    assert all(i.startswith("20") and "T" in i for i in ids)
+
+
+def test_bad_measurements_are_rejected_with_the_field_named():
+    with pytest.raises(ValueError, match="verdict 'ok'"):
+        _m("r", verdict="ok")
+    with pytest.raises(ValueError, match="value must be finite"):
+        _m("r", value=float("nan"))
+    with pytest.raises(ValueError, match="needs a value"):
+        _m("r", value=None, verdict=Verdict.FAIL)
+    with pytest.raises(ValueError, match="point is not JSON"):
+        _m("r", point={"load": object()})
+    with pytest.raises(ValueError, match="decision_rule"):
+        _m("r", decision_rule="lenient")
+
+
+def test_newer_schema_version_is_refused_with_file_and_versions(tmp_path):
+    path = tmp_path / "results.sqlite"
+    ResultsStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO schema_version VALUES (?, 'future', 0)", (SCHEMA_VERSION + 1,))
+    with pytest.raises(SchemaVersionError) as err:
+        ResultsStore(path)
+    text = str(err.value)
+    assert str(path) in text and f"version {SCHEMA_VERSION + 1}" in text
+    assert f"version {SCHEMA_VERSION}" in text
+    with ResultsStore(path, allow_newer=True) as s:
+        assert s.read_only
+        with pytest.raises(StoreError, match="read-only"):
+            _run(s)
+
+
+def test_files_that_are_not_stores_are_named(tmp_path):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database, just text" * 100)
+    with pytest.raises(StoreError, match=r"junk\.sqlite"):
+        ResultsStore(junk)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE x (a)")
+    with pytest.raises(StoreError, match="not a meter-test-rig results store"):
+        ResultsStore(other)
+    with pytest.raises(StoreError, match="no results store"):
+        ResultsStore(tmp_path / "missing.sqlite", create=False)
+
+
+def test_older_or_partial_store_is_read_with_problems(tmp_path):
+    path = tmp_path / "results.sqlite"
+    with ResultsStore(path) as s:
+        run = _run(s)
+        s.record(_m(run.run_id))
+        s.record(_m(run.run_id, load=0.5))
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE measurement DROP COLUMN message")
+        db.execute("DROP TABLE event")
+        db.execute("UPDATE measurement SET point = '{\"load\": 0.5, ' WHERE id = 2")
+    with ResultsStore(path, create=False) as s:
+        data = s.load_run(run.run_id)
+    assert len(data.measurements) == 2
+    assert (data.measurements["message"] == "").all()
+    assert data.measurements.loc[1, "point"] == {}
+    joined = "\n".join(data.problems)
+    assert "lacks column(s) message" in joined
+    assert "'event' is missing" in joined
+    assert "measurement id 2" in joined and "invalid JSON" in joined
+    assert data.incomplete
+
+
+def test_sigkill_while_recording_loses_no_committed_row(tmp_path):
+    """A writer killed at an arbitrary moment leaves a readable store with every row whose
+    record() returned (the child prints the index after each return)."""
+    runs = tmp_path / "runs"
+    child = textwrap.dedent(f"""
+        import sys
+        from reports.records import Measurement, Verdict
+        from reports.store import ResultsStore
+        store = ResultsStore.in_runs_dir({str(runs)!r})
+        store.create_run(plan_name="p", plan_version="1", operator="o",
+                         software_version="0", run_id="killed")
+        i = 0
+        while True:
+            store.record(Measurement(run_id="killed", test_id=f"t::x[{{i}}]", family="accuracy",
+                position=1 + i % 3, quantity="active energy error", value=i / 1000, unit="%",
+                verdict=Verdict.PASS, point={{"load": 1.0, "i": i}}, limit_low=-1e9,
+                limit_high=1e9))
+            print(i, flush=True)
+            i += 1
+    """)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=REPO)
+    last = -1
+    buf = b""
+    deadline = time.monotonic() + 30
+    try:
+        while last < 60:
+            assert time.monotonic() < deadline, "writer did not commit 60 rows within 30 s"
+            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+            if not ready:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                continue
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            assert chunk, proc.stderr.read().decode()
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            if lines:
+                last = int(lines[-1])
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    with ResultsStore.in_runs_dir(runs, create=False) as store:
+        rows = store.measurements("killed")
+        ok = store._db.execute("PRAGMA integrity_check").fetchone()[0]
+        assert store.get_run("killed").ended_at is None
+    assert ok == "ok"
+    got = {r.test_id: r.value for r in rows}
+    assert len(got) == len(rows)  # no duplicates
+    for i in range(last + 1):
+        assert got[f"t::x[{i}]"] == i / 1000
+
+
+def test_recording_into_an_unknown_run_is_refused(store):
+    with pytest.raises(RunNotFoundError, match="no run 'ghost'"):
+        store.record(_m("ghost"))
+
+
+def test_numpy_numbers_are_accepted_as_plain_numbers(store):
+    import numpy as np
+
+    run = _run(store)
+    m = _m(run.run_id, pos=np.int64(4), value=np.float32(0.25), limit_high=np.float64(0.5))
+    assert type(m.position) is int and type(m.value) is float
+    store.record(m)
+    assert store.measurements(run.run_id)[0].value == 0.25
+
+
+def test_older_store_is_migrated_or_opened_read_only(tmp_path, monkeypatch):
+    import reports.store as store_module
+
+    path = tmp_path / "results.sqlite"
+    with ResultsStore(path) as s:
+        run = _run(s)
+        s.record(_m(run.run_id))
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    # No upgrade step known: readable, but never written into.
+    with ResultsStore(path) as s:
+        assert s.read_only and s.schema_version == SCHEMA_VERSION
+        assert len(s.load_run(run.run_id).measurements) == 1
+        with pytest.raises(StoreError, match="read-only"):
+            s.finish_run(run.run_id)
+    monkeypatch.setitem(store_module.MIGRATIONS, SCHEMA_VERSION,
+                        "ALTER TABLE run ADD COLUMN site TEXT NOT NULL DEFAULT '';")
+    with ResultsStore(path) as s:
+        assert not s.read_only and s.schema_version == SCHEMA_VERSION + 1
+        s.finish_run(run.run_id)
+    with sqlite3.connect(path) as db:
+        versions = [r[0] for r in db.execute("SELECT version FROM schema_version")]
+        cols = [r[1] for r in db.execute("PRAGMA table_info(run)")]
+    assert versions == [SCHEMA_VERSION, SCHEMA_VERSION + 1] and "site" in cols
+
+
+def test_stores_created_at_the_same_moment_agree(tmp_path):
+    import threading
+
+    path = tmp_path / "runs" / "results.sqlite"
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def open_it(i: int) -> None:
+        barrier.wait()
+        try:
+            with ResultsStore(path) as s:
+                _run(s, run_id=f"r{i}")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    with ResultsStore(path) as s:
+        assert sorted(r.run_id for r in s.list_runs()) == ["r0", "r1", "r2", "r3"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
