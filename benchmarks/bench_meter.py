@@ -1,0 +1,115 @@
+"""Benchmark of the software A1000: a month of virtual time at constant load.
+
+    .venv/bin/python benchmarks/bench_meter.py
+
+One meter, 31 days, balanced load at In PF 0.866 L, a 10-section daily profile every day
+(working days and weekends), with every plugged-in component (part 2: demand, load profile,
+billing, events) unless --core-only. Prints wall time and virtual seconds per wall second
+(target >= 1e7), for one advance over the month and for 15-minute steps (the way a
+simulated bench polls), plus the cost of computing pulse edges on demand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain checkout
+
+from meter.a1000.config import config_from_obj, default_config
+from meter.a1000.meter import A1000
+from meter.a1000.registers import PulseOutput
+from meter.electrical import ElectricalInputs
+
+MONTH = 31 * 86400
+T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp()
+TEN_SECTIONS = [
+    {"start": f"{h:02d}:{m:02d}", "tariff": 1 + i % 4}
+    for i, (h, m) in enumerate(
+        [(0, 0), (6, 0), (7, 30), (9, 0), (11, 15), (13, 0), (16, 45), (18, 0), (20, 30), (22, 0)]
+    )
+]
+
+
+def _config():
+    obj = copy.deepcopy(default_config().to_obj())
+    obj["tou"] = {
+        "daily_profiles": {1: TEN_SECTIONS},
+        "seasons": [{"start": "01-01", "profile": 1}],
+        "weekend": {"days": [6, 7], "profile": 1},
+        "holidays": [],
+    }
+    return config_from_obj(obj, "bench")
+
+
+def _meter(core_only: bool) -> A1000:
+    m = A1000(_config(), start_time=T0, components=[] if core_only else None)
+    m.set_inputs(T0, ElectricalInputs.balanced(57.7, 0.5, 30))
+    return m
+
+
+def run(core_only: bool) -> None:
+    label = "core only" if core_only else "core + components"
+    m = _meter(core_only)
+    names = [c.name for c in m.components] or ["none"]
+    switches = 0  # tariff switches of the month, counted from the table itself
+    s = m.meter_seconds()
+    while (nxt := m.tou.next_change(s)) is not None and nxt[0] < m.meter_seconds() + MONTH:
+        switches += 1
+        s = nxt[0]
+    w0 = time.perf_counter()
+    m.advance_to(T0 + MONTH)
+    one = time.perf_counter() - w0
+    m2 = _meter(core_only)
+    w0 = time.perf_counter()
+    t = T0
+    steps = 0
+    while t < T0 + MONTH:
+        t = min(t + 900.0, T0 + MONTH)
+        m2.advance_to(t)
+        steps += 1
+    stepped = time.perf_counter() - w0
+    print(f"[{label}] components: {', '.join(names)}")
+    print(f"  tariff switches in the month: {switches}")
+    print(f"  one advance over 31 days : wall {one * 1e3:9.2f} ms  -> "
+          f"{MONTH / one:10.3e} virtual s per wall s")
+    print(f"  {steps} advances of 15 min: wall {stepped * 1e3:9.2f} ms  -> "
+          f"{MONTH / stepped:10.3e} virtual s per wall s")
+    print(f"  import register after the month: {m.register('import'):.6f} kWh "
+          f"(display {m.register_display('import')})")
+
+
+def run_pulses() -> None:
+    m = _meter(core_only=True)
+    n = 20000
+    w0 = time.perf_counter()
+    t = T0
+    for _ in range(n):
+        t = m.next_pulse(PulseOutput.ACTIVE_IMPORT, t)
+    dt_ = time.perf_counter() - w0
+    print(f"[pulses] {n} consecutive next_pulse edges: {dt_ * 1e3:.1f} ms "
+          f"({n / dt_:.3e} edges per wall s; {t - T0:.0f} virtual s covered)")
+    w0 = time.perf_counter()
+    count = m.pulse_count(PulseOutput.ACTIVE_IMPORT, T0, T0 + MONTH)
+    print(f"[pulses] pulse_count over 31 days: {count} pulses in "
+          f"{(time.perf_counter() - w0) * 1e6:.0f} us (never stored)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--core-only", action="store_true", help="skip the full-meter run")
+    args = parser.parse_args()
+    target = 1e7
+    run(core_only=True)
+    if not args.core_only:
+        run(core_only=False)
+    run_pulses()
+    print(f"target: >= {target:.0e} virtual s per wall s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,416 @@
+"""Automatic meter reading (billing) and demand reset of the A1000 (manual 1.5, 3.2.2).
+
+* Monthly at a day 1..28 and an hour set by the user (manual 1.5 items 1, 2), the meter freezes
+  every energy register (each tariff) and every demand register into the history, then resets
+  demand (manual 1.5 item 3). 16 records are kept (manual 1.5 item 3; 2.1.2 item 2).
+* Every demand reset closes a billing period, whatever started it: the automatic reading, the
+  reset button or the protocol (manual 3.2.2 "reset mode: manual, automatic, infrared, RS485").
+  So the history also holds the last 16 demand resets with their date and time (manual 2.1.2
+  item 2), and one counter counts them all.
+* Billing period counter VZ (standards.md 6.8): `0.1.0(nn)` is the counter, it counts 0..99 and
+  wraps; `X*nn` is the value frozen at reset nn, `X*101` the most recent closed period ("previous
+  month", A1000 Appendix A), `X*102` the one before, ... `X*116`. `0.1.2*nn` is the time stamp of
+  reset nn (YYMMDDhhmm).
+* Power-down over the reading time: the reading is done at power-up (time stamped with the
+  power-up time), once, however many reading times the outage covered (the energy registers did
+  not move meanwhile). Clock set forward over the reading time: the reading is done at the setting;
+  clock set backward: the next reading time is the next one after the new clock reading.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from meter.a1000.clock import MeterClock, meter_datetime, meter_seconds_of
+from meter.a1000.demand import (
+    OBIS_C,
+    QUANTITIES,
+    TARIFFS,
+    UNITS,
+    DemandRegisters,
+    config_section,
+    defect_names,
+    register_defects,
+    stamp_yymmddhhmm,
+)
+from meter.a1000.obis_map import ObisRow
+from meter.iec62056_21.bank import DataSet, RegisterError, Value
+
+HISTORY = 16  # manual 1.5 item 3
+VZ_MODULO = 100  # standards.md 6.8: F = 0..99 billing-period counter
+SOURCES = ("auto", "button", "protocol")
+
+DEFECTS: dict[str, tuple[str, str]] = {
+    "billing_skipped_in_power_down": (
+        "no billing when the reading time falls in a power-down",
+        "billing test (manual 1.5): a reading time inside a power-down gives a record at "
+        "power-up",
+    ),
+}
+register_defects(DEFECTS)
+
+
+class BillingConfigError(ValueError):
+    """Rejected reading-time settings; the previous settings stay."""
+
+
+@dataclass(frozen=True)
+class BillingSettings:
+    day: int = 1  # manual 1.5 item 2: 1..28
+    hour: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.day, int) or not 1 <= self.day <= 28:
+            raise BillingConfigError(
+                f"reading day {self.day!r} rejected: must be 1..28 (A1000 manual 1.5 item 2)"
+            )
+        if not isinstance(self.hour, int) or not 0 <= self.hour <= 23:
+            raise BillingConfigError(f"reading hour {self.hour!r} rejected: must be 0..23")
+
+
+@dataclass
+class BillingRecord:
+    vz: int  # billing period counter value of this reset (standards.md 6.8)
+    meter_time: float  # meter seconds of the reset
+    source: str  # 'auto', 'button' or 'protocol'
+    energies: dict[str, float]  # OBIS 'C.8.E' -> kWh/kvarh/kVAh
+    maxima: dict[str, tuple[float, float | None]] = field(default_factory=dict)  # 'C.6.E'
+    cumulative: dict[str, float] = field(default_factory=dict)  # 'C.2.E' after the reset
+
+    def to_json(self) -> dict[str, Any]:
+        return {"vz": self.vz, "meter_time": self.meter_time, "source": self.source,
+                "energies": self.energies, "maxima": self.maxima, "cumulative": self.cumulative}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> BillingRecord:
+        return cls(d["vz"], d["meter_time"], d["source"], dict(d["energies"]),
+                   {k: (v[0], v[1]) for k, v in d["maxima"].items()}, dict(d["cumulative"]))
+
+
+def next_reading_time(settings: BillingSettings, meter_s: float) -> float:
+    """Meter seconds of the first reading time strictly after `meter_s`."""
+    now = meter_datetime(meter_s)
+    cand = now.replace(day=settings.day, hour=settings.hour, minute=0, second=0, microsecond=0)
+    if meter_seconds_of(cand) <= meter_s:
+        y, m = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+        cand = cand.replace(year=y, month=m)
+    return meter_seconds_of(cand)
+
+
+class BillingRegisters:
+    """Pure billing logic: history, counters and the reading schedule (meter time)."""
+
+    def __init__(
+        self, settings: BillingSettings, demand: DemandRegisters | Callable[[], DemandRegisters]
+    ) -> None:
+        self.settings = settings
+        # The demand registers, or a function giving them (the core builds its components
+        # one by one, so the billing factory binds late).
+        self._demand = demand
+        self.vz = 0
+        self.reset_count = 0  # all resets since manufacture (display 031)
+        self.by_source = dict.fromkeys(SOURCES, 0)
+        self.history: deque[BillingRecord] = deque(maxlen=HISTORY)
+
+    @property
+    def demand(self) -> DemandRegisters:
+        d = self._demand
+        return d if isinstance(d, DemandRegisters) else d()
+
+    def close_period(
+        self, meter_s: float, source: str, energies: dict[str, float]
+    ) -> BillingRecord:
+        """Freeze energies and demand, then reset demand (manual 1.5 item 3)."""
+        if source not in SOURCES:
+            raise ValueError(f"demand reset source {source!r}: must be one of {SOURCES}")
+        d = self.demand
+        maxima: dict[str, tuple[float, float | None]] = {}
+        for i, q in enumerate(QUANTITIES):
+            for t in range(TARIFFS + 1):
+                maxima[f"{OBIS_C[q]}.6.{t}"] = (d.maxima[t][i], d.max_times[t][i])
+        d.reset()
+        cumulative = {
+            f"{OBIS_C[q]}.2.{t}": d.cumulative[t][i]
+            for i, q in enumerate(QUANTITIES) for t in range(TARIFFS + 1)
+        }
+        self.vz = (self.vz + 1) % VZ_MODULO
+        self.reset_count += 1
+        self.by_source[source] += 1
+        rec = BillingRecord(self.vz, meter_s, source, dict(energies), maxima, cumulative)
+        self.history.append(rec)
+        return rec
+
+    def record(self, f: int) -> BillingRecord | None:
+        """Record for billing suffix F: 101..116 = most recent .. 16th, 0..99 = by VZ."""
+        if 101 <= f <= 100 + HISTORY:
+            k = f - 100
+            return self.history[-k] if k <= len(self.history) else None
+        if 0 <= f < VZ_MODULO:
+            for rec in reversed(self.history):
+                if rec.vz == f:
+                    return rec
+        return None
+
+    def historical_value(self, base: str, f: int) -> tuple[tuple[str, str | None], ...] | None:
+        """Value of `base` (e.g. '1.8.1', '1.6.0', '1.2.0', '0.1.2') in record F, or None."""
+        rec = self.record(f)
+        if rec is None:
+            return None
+        if base == "0.1.2":
+            return ((stamp_yymmddhhmm(rec.meter_time), None),)
+        if base in rec.energies:
+            return ((f"{rec.energies[base]:.2f}", _energy_unit(base)),)
+        if base in rec.maxima:
+            v, ts = rec.maxima[base]
+            return ((f"{v:.4f}", _demand_unit(base)), (stamp_yymmddhhmm(ts), None))
+        if base in rec.cumulative:
+            return ((f"{rec.cumulative[base]:.4f}", _demand_unit(base)),)
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"settings": [self.settings.day, self.settings.hour], "vz": self.vz,
+                "reset_count": self.reset_count, "by_source": self.by_source,
+                "history": [r.to_json() for r in self.history]}
+
+    def restore(self, d: dict[str, Any]) -> None:
+        self.settings = BillingSettings(*d["settings"])
+        self.vz = d["vz"]
+        self.reset_count = d["reset_count"]
+        self.by_source = dict(d["by_source"])
+        self.history = deque((BillingRecord.from_json(r) for r in d["history"]), maxlen=HISTORY)
+
+
+def _energy_unit(base: str) -> str:
+    c = int(base.split(".")[0])
+    return "kWh" if c in (1, 2) else "kVAh" if c in (9, 10) else "kvarh"
+
+
+def _demand_unit(base: str) -> str:
+    c = int(base.split(".")[0])
+    for q, cq in OBIS_C.items():
+        if cq == c:
+            return UNITS[q]
+    return "kW"
+
+
+_HIST = re.compile(r"^(?P<base>\d+\.\d+\.\d+)\*(?P<f>\d{1,3})$")
+
+
+def split_billing_suffix(address: str) -> tuple[str, int] | None:
+    """'1-1:1.8.0*101' or '1.8.0*101' -> ('1.8.0', 101); None without a billing suffix."""
+    short = address.split(":", 1)[1] if ":" in address else address
+    m = _HIST.match(short)
+    return (m["base"], int(m["f"])) if m else None
+
+
+class BillingComponent:
+    """Event-loop component (contracts 4) for the monthly reading and the demand resets.
+
+    `energies` returns the core's energy registers as OBIS 'C.8.E' -> value at the call.
+    """
+
+    name = "billing"
+
+    def __init__(
+        self,
+        clock: MeterClock,
+        settings: BillingSettings,
+        demand: DemandRegisters | Callable[[], DemandRegisters],
+        energies: Callable[[], dict[str, float]],
+        start_time: float,
+        defects: frozenset[str] = frozenset(),
+        before_reset: Callable[[float], None] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.registers = BillingRegisters(settings, demand)
+        self.energies = energies
+        self.defects = frozenset(defects) & set(DEFECTS)
+        self.powered = True
+        # Called with the true time just before a reset, so the demand component can close the
+        # sub-interval boundary due at the same instant first (event order independence).
+        self.before_reset = before_reset
+        self._due_meter = next_reading_time(settings, clock.meter_seconds(start_time))
+        self._missed = False
+
+    @property
+    def next_reading_meter_s(self) -> float:
+        return self._due_meter
+
+    def configure(self, now: float, settings: BillingSettings) -> None:
+        self.registers.settings = settings
+        self._due_meter = next_reading_time(settings, self.clock.meter_seconds(now))
+
+    def demand_reset(self, now: float, source: str) -> BillingRecord:
+        """Reset by button or protocol (or the automatic reading), counted with date and time."""
+        if self.before_reset is not None:
+            self.before_reset(now)
+        return self.registers.close_period(self.clock.meter_seconds(now), source, self.energies())
+
+    def _catch_up(self, now: float) -> None:
+        if not self.powered:
+            return
+        if self.clock.meter_seconds(now) >= self._due_meter - 1e-6:
+            self.demand_reset(now, "auto")
+            self._due_meter = next_reading_time(
+                self.registers.settings, max(self._due_meter, self.clock.meter_seconds(now))
+            )
+
+    # Component protocol
+    def next_event(self, now: float) -> float | None:
+        return self.clock.true_time(self._due_meter) if self.powered else None
+
+    def accumulate(self, t0: float, t1: float, flow: Any) -> None:
+        return None
+
+    def on_event(self, now: float) -> None:
+        self._catch_up(now)
+
+    def on_inputs(self, now: float, m: Any) -> None:
+        self._catch_up(now)
+
+    def on_tariff(self, now: float, old: int, new: int) -> None:
+        self._catch_up(now)
+
+    def on_power(self, now: float, up: bool) -> None:
+        if not up:
+            self._catch_up(now)
+            self.powered = False
+            return
+        self.powered = True
+        meter_now = self.clock.meter_seconds(now)
+        if meter_now >= self._due_meter:
+            if "billing_skipped_in_power_down" not in self.defects:
+                self.demand_reset(now, "auto")
+            self._due_meter = next_reading_time(self.registers.settings, meter_now)
+
+    def on_clock_set(self, now: float, old_meter_s: float, new_meter_s: float) -> None:
+        if self.powered and new_meter_s >= self._due_meter > old_meter_s:
+            self.demand_reset(now, "auto")
+        self._due_meter = next_reading_time(self.registers.settings, new_meter_s)
+
+    def snapshot(self) -> dict[str, Any]:
+        d = self.registers.snapshot()
+        d["due_meter"] = self._due_meter
+        d["powered"] = self.powered
+        return d
+
+    def restore(self, d: dict[str, Any]) -> None:
+        self.registers.restore(d)
+        self._due_meter = d["due_meter"]
+        self.powered = d["powered"]
+
+    def on_button(self, now: float, which: str) -> None:
+        """The core's button hook: a short press of the reset button resets demand (manual 3.2.2
+        "reset mode: manual")."""
+        if which == "reset" and self.powered:
+            self.demand_reset(now, "button")
+
+    # OBIS rows
+    def obis_rows(self) -> list[ObisRow]:
+        """Counter and stamps (standards.md 6.8) and every billing value with F = 101..116."""
+        r = self.registers
+        src = "manual 1.5; standards.md 6.8, 7.1"
+
+        def last_stamp(_m: Any) -> tuple[str, ...]:
+            return (stamp_yymmddhhmm(r.history[-1].meter_time if r.history else None),)
+
+        rows = [
+            ObisRow("0.1.0", "Billing period (demand reset) counter VZ 00..99; E2 () resets "
+                    "demand through the protocol", None, src,
+                    lambda _m: (f"{r.vz:02d}",), readout=True, run=self._run_reset),
+            ObisRow("0.1.1", "Number of available billing periods", None, src,
+                    lambda _m: (f"{len(r.history)}",)),
+            ObisRow("0.1.2", "Time stamp of the most recent demand reset YYMMDDhhmm", None, src,
+                    last_stamp, readout=True),
+            ObisRow("C.51.0", "Cumulative number of demand resets", None,
+                    "manual code 031 (manufacturer-specific C.51)",
+                    lambda _m: (f"{r.reset_count}",), readout=True),
+            ObisRow("C.51.1", "Automatic readings", None, "manual 1.5 (manufacturer-specific)",
+                    lambda _m: (f"{r.by_source['auto']}",)),
+            ObisRow("C.51.2", "Demand resets by button", None,
+                    "manual 3.2.2 (manufacturer-specific)",
+                    lambda _m: (f"{r.by_source['button']}",)),
+            ObisRow("C.51.3", "Demand resets through the protocol", None,
+                    "manual 3.2.2 (manufacturer-specific)",
+                    lambda _m: (f"{r.by_source['protocol']}",)),
+            ObisRow("1-1:0.8.6", "Reading day and hour DDhh; W1 sets it", None,
+                    "manual 1.5 item 2, display 'Reading Date'; standards.md 7.1",
+                    lambda _m: (f"{r.settings.day:02d}{r.settings.hour:02d}",),
+                    self._put_reading_time, readout=True),
+        ]
+        for vz in range(VZ_MODULO):
+            rows.append(ObisRow(
+                f"0.1.2*{vz:02d}", f"Time stamp of demand reset {vz:02d}", None, src,
+                lambda _m, vz=vz: self._hist("0.1.2", vz)))
+        bases: list[tuple[str, str, str | None]] = [
+            (f"1-1:{c}.8.{t}", f"energy C={c} T{t}", _energy_unit(f"{c}.8.{t}"))
+            for c in range(1, 11) for t in range(TARIFFS + 1)
+        ]
+        bases += [(f"1-1:{OBIS_C[q]}.{d}.{t}", f"demand {q} D={d} T{t}", UNITS[q])
+                  for d in (6, 2) for q in QUANTITIES for t in range(TARIFFS + 1)]
+        appendix_a = {f"1-1:{c}.8.{t}" for c in (1, 2, 5, 6, 7, 8) for t in range(TARIFFS + 1)}
+        for n in range(1, HISTORY + 1):
+            f = 100 + n
+            rows.append(ObisRow(f"0.1.2*{f}", f"Time stamp of the {n}. last demand reset", None,
+                                src, lambda _m, f=f: self._hist("0.1.2", f)))
+            for addr, what, unit in bases:
+                short = addr.split(":", 1)[1]
+                rows.append(ObisRow(
+                    f"{addr}*{f}", f"Billing record {n} (F={f}): {what}", unit,
+                    "manual 1.5, Appendix A *101; standards.md 6.8",
+                    lambda _m, short=short, f=f: self._hist(short, f),
+                    readout=(n == 1 and addr in appendix_a)))
+        return rows
+
+    def _hist(self, base: str, f: int) -> tuple[str, ...]:
+        v = self.registers.historical_value(base, f)
+        if v is None:
+            raise RegisterError("NO SUCH BILLING RECORD")
+        return tuple(text for text, _ in v)
+
+    def _run_reset(self, meter: Any, values: tuple[str, ...]) -> list[DataSet]:
+        rec = self.demand_reset(meter.now, "protocol")
+        return [DataSet("0.1.0", (Value(f"{rec.vz:02d}"),))]
+
+    def _put_reading_time(self, meter: Any, values: tuple[str, ...]) -> None:
+        if len(values) != 1 or not re.fullmatch(r"\d{4}", values[0].strip()):
+            raise RegisterError("reading time: DDhh expected")
+        v = values[0].strip()
+        try:
+            settings = BillingSettings(int(v[:2]), int(v[2:]))
+        except BillingConfigError:
+            raise RegisterError("READING DAY 1..28 HOUR 0..23") from None
+        self.configure(meter.now, settings)
+
+
+def make_billing(meter: Any) -> BillingComponent:
+    """Factory for the core's COMPONENT_FACTORIES (after demand and load profile): settings
+    from the `billing:` configuration section (day, hour), default day 1 at 00:00."""
+    cfg = config_section(meter.config, "billing")
+    try:
+        settings = BillingSettings(**cfg)
+    except TypeError as e:
+        raise BillingConfigError(f"billing configuration: {e}") from None
+    energy_names = {1: ("import",), 2: ("export",), 3: ("q1", "q2"), 4: ("q3", "q4"),
+                    5: ("q1",), 6: ("q2",), 7: ("q3",), 8: ("q4",), 9: ("s_import",),
+                    10: ("s_export",)}
+
+    def energies() -> dict[str, float]:
+        return {f"{c}.8.{t}": sum(meter.register(q, t) for q in names)
+                for c, names in energy_names.items() for t in range(TARIFFS + 1)}
+
+    def before_reset(now: float) -> None:
+        meter.component("demand").on_event(now)  # close a boundary due at this instant first
+        for c in meter.components:
+            if c.name == "load_profile":
+                c.mark_reset(now)
+
+    comp = BillingComponent(meter.clock, settings, lambda: meter.component("demand").registers,
+                            energies, meter.now,
+                            frozenset(defect_names(meter)) & set(DEFECTS), before_reset)
+    comp.powered = meter.powered  # a new meter without supply reads at its first power-up
+    return comp

@@ -1,0 +1,136 @@
+"""The plug-in interface of the A1000 event loop (contracts.md section 4).
+
+The meter (``meter.a1000.meter.A1000``) advances virtual time from event to event. Between
+two events every input is constant. A *component* (demand, billing, load profile, events,
+display: the part-2 modules) plugs into that loop:
+
+* ``next_event(now)`` tells the loop when the component next needs to act (a demand period
+  end, a billing time, a debounce expiry...). The loop never steps past it.
+* ``accumulate(t0, t1, flow)`` receives the energy registered in every span [t0, t1) in
+  which inputs, tariff and power state were constant.
+* ``on_event(now)`` is called at every event time (of any source, not only this
+  component's); the component acts when its own boundary is due.
+* ``on_inputs``, ``on_power``, ``on_clock_set``, ``on_tariff`` notify of changes.
+* ``snapshot()``/``restore()`` carry its non-volatile state (JSON-able dicts) through the
+  meter's atomic state file (power-down, process kill).
+* ``on_button(now, which)`` (optional) hears the meter's buttons: ``"display"`` and
+  ``"reset"`` (a reset press outside the programming state, e.g. a manual demand reset).
+* ``obis_rows()`` (optional) contributes rows to the meter's OBIS map; see
+  ``meter.a1000.obis_map`` for the row type. That is how part-2 quantities (demand,
+  billing values ``*101``, load profile ``P.01``...) reach the readout, R1 and W1.
+
+Times are true times (float seconds since 1970, contracts.md section 2). A component that
+needs the meter's own clock (billing date, demand periods aligned to the meter's minutes)
+converts with ``meter.clock.meter_seconds(t)`` / ``meter.clock.true_time(meter_s)``; its
+factory receives the meter (``COMPONENT_FACTORIES`` in ``meter.a1000.meter``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from meter.a1000.obis_map import ObisRow
+    from meter.electrical import Measurements
+
+
+@dataclass(frozen=True)
+class EnergyFlow:
+    """Energy registered in one span [t0, t1) (after error model, starting and anti-creep).
+
+    Energies in kWh / kvarh / kVAh; powers in kW / kvar / kVA (constant over the span).
+    ``tariff`` is the tariff in force (1..4). ``powered`` is False while the meter is
+    powered down (all energies then zero).
+    """
+
+    import_: float
+    export: float
+    q1: float
+    q2: float
+    q3: float
+    q4: float
+    apparent_import: float  # S+ (QI + QIV)
+    apparent_export: float  # S- (QII + QIII)
+    phase_import: tuple[float, float, float]  # per element active import, kWh
+    phase_export: tuple[float, float, float]
+    p_import_kw: float
+    p_export_kw: float
+    q1_kvar: float
+    q2_kvar: float
+    q3_kvar: float
+    q4_kvar: float
+    s_kva: float
+    tariff: int
+    powered: bool = True
+
+    @property
+    def apparent(self) -> float:
+        return self.apparent_import + self.apparent_export
+
+
+@runtime_checkable
+class Component(Protocol):
+    """A part of the meter driven by the event loop. ``name`` keys its snapshot."""
+
+    name: str
+
+    def next_event(self, now: float) -> float | None:
+        """True time of this component's next boundary (> now), or None."""
+        ...
+
+    def accumulate(self, t0: float, t1: float, flow: EnergyFlow) -> None: ...
+
+    def on_event(self, now: float) -> None: ...
+
+    def on_inputs(self, now: float, m: Measurements) -> None: ...
+
+    def on_power(self, now: float, up: bool) -> None: ...
+
+    def on_clock_set(self, now: float, old_meter_s: float, new_meter_s: float) -> None: ...
+
+    def on_tariff(self, now: float, old: int, new: int) -> None: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+    def restore(self, d: dict[str, Any]) -> None: ...
+
+
+class ComponentBase:
+    """Convenience base: every hook does nothing, so a component overrides only its own.
+
+    Deriving from it is optional; the loop only relies on the ``Component`` protocol.
+    ``obis_rows`` returns the rows this component adds to the OBIS map.
+    """
+
+    name = "component"
+
+    def next_event(self, now: float) -> float | None:
+        return None
+
+    def accumulate(self, t0: float, t1: float, flow: EnergyFlow) -> None:
+        return None
+
+    def on_event(self, now: float) -> None:
+        return None
+
+    def on_inputs(self, now: float, m: Measurements) -> None:
+        return None
+
+    def on_power(self, now: float, up: bool) -> None:
+        return None
+
+    def on_clock_set(self, now: float, old_meter_s: float, new_meter_s: float) -> None:
+        return None
+
+    def on_tariff(self, now: float, old: int, new: int) -> None:
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {}
+
+    def restore(self, d: dict[str, Any]) -> None:
+        return None
+
+    def obis_rows(self) -> list[ObisRow]:
+        return []

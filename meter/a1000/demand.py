@@ -1,0 +1,622 @@
+"""Maximum demand of the A1000 (manual sections 1.2, 1.3 and 3.2.2).
+
+Two layers:
+
+* `DemandRegisters` is the pure logic. It works in *meter seconds* (the meter's own clock reading,
+  seconds since 1970-01-01 00:00 local, see contracts 2) and takes explicit calls: energy of a span,
+  sub-interval ends, tariff changes, power-down/up, clock setting, demand reset.
+* `DemandComponent` plugs it into the core's event loop (contracts 4): it converts true time to
+  meter time and tells the loop the true time of the next clock-aligned boundary.
+
+Computation (standards.md 3.3; A1000 manual 1.2 and 1.3):
+
+* Energy is collected in *sub-intervals* of `window_min` minutes (1, 2, 3 or 5), aligned to the
+  meter clock. In rolling mode the window is the rolling interval; in block mode it is the
+  "time of power calculation" of manual 1.3 item 3, which the A1000 needs for the average-power
+  display even in block mode.
+* Rolling mode: at every sub-interval end, demand = energy of the last n sub-intervals / cycle,
+  n = cycle / window. Block mode: at every clock-aligned cycle end, demand = energy of the block /
+  cycle. The divisor is always the nominal cycle, so a shortened interval never overstates demand.
+* The highest demand since the last reset is kept per quantity and per tariff (0 = total, 1..4)
+  with the meter time of the end of the interval that produced it (manual 1.2 item 1: month, day,
+  hour, minute). Values are limited to the register range 0..99.9999 (manual 1.2 item 1, 3.2.2).
+* Tariff change (manual 1.2 item 4): total demand is unaffected. For tariff demand the window of
+  the new tariff restarts from zero and the sub-interval in progress at the change is skipped
+  (counts as zero), so total demand can exceed every tariff demand.
+* Power-down: the sub-interval (and in block mode the block) in progress ends at the power-down
+  moment and is evaluated with the nominal divisor; the window restarts from zero at power-up and
+  the first sub-interval after power-up is shortened so that it ends on the next aligned boundary
+  (standards.md 3.3: "after power-up ... the first interval is shortened to re-synchronise").
+* Clock setting: if old and new reading fall in the same sub-interval slot nothing is closed (the
+  sub-interval is merely shortened or lengthened). Otherwise the sub-interval in progress ends at
+  the setting (old clock time stamp), in block mode the block ends with it, the rolling window is
+  kept, and the next sub-interval runs to the next aligned boundary of the new clock reading.
+* Demand reset: every maximum is added to its cumulative register (OBIS D = 2), then cleared.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from meter.a1000.clock import MeterClock, meter_datetime
+from meter.a1000.defects import DefectSpec, register_defect
+from meter.a1000.obis_map import ObisRow
+from meter.iec62056_21.bank import RegisterError, Value
+
+# Quantities with demand registers, in vector order. OBIS value group C for each (standards.md 7):
+# 1 A+ import, 2 A- export, 3 R+ (Q1+Q2), 4 R- (Q3+Q4), 5..8 Q1..Q4, 9 apparent.
+QUANTITIES: tuple[str, ...] = (
+    "import", "export", "r_import", "r_export", "q1", "q2", "q3", "q4", "apparent",
+)
+OBIS_C: dict[str, int] = {
+    "import": 1, "export": 2, "r_import": 3, "r_export": 4,
+    "q1": 5, "q2": 6, "q3": 7, "q4": 8, "apparent": 9,
+}
+UNITS: dict[str, str] = {
+    "import": "kW", "export": "kW", "r_import": "kvar", "r_export": "kvar",
+    "q1": "kvar", "q2": "kvar", "q3": "kvar", "q4": "kvar", "apparent": "kVA",
+}
+NQ = len(QUANTITIES)
+TARIFFS = 4  # A1000 manual 1.1 item 4: 4 tariffs and total.
+
+DEMAND_MAX = 99.9999  # A1000 manual 1.2 item 1 and 3.2.2: recording range 0..99.9999 kW/kvar.
+CYCLES_MIN = (5, 10, 15, 30, 60)  # manual 1.2 item 2, 3.2.2
+WINDOWS_MIN = (1, 2, 3, 5)  # manual 1.2 item 2, 1.3 item 3
+WINDOWS_FOR_60 = (2, 3, 5)  # manual 1.2 item 2: a 60 min cycle allows only 2, 3 or 5 min
+
+
+class NoParams(BaseModel):
+    """Parameter model of a defect without parameters (part-2 defects)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def register_defects(defects: dict[str, tuple[str, str]]) -> None:
+    """Register named defects (name -> (effect, test that must catch it)) in the core's one
+    defect registry; the component applies the effect when the name is active."""
+    for name, (effect, caught_by) in defects.items():
+        register_defect(DefectSpec(name, NoParams, effect, caught_by, core=False))
+
+
+# Named defects for plan validation: name -> (effect, test that must catch it).
+DEFECTS: dict[str, tuple[str, str]] = {
+    "demand_window_misaligned": (
+        "demand sub-intervals counted from power-up or setting, not aligned to the clock",
+        "maximum demand test (manual 1.2 item 2; standards.md 3.3): time stamp of the maximum "
+        "of a step load is not on a clock-aligned boundary",
+    ),
+    "demand_rolling_interval_ignored": (
+        "rolling mode computes demand only at the ends of whole cycles (like block mode)",
+        "rolling demand test (manual 1.2 item 2): the demand of a step is not updated at "
+        "every rolling interval",
+    ),
+}
+register_defects(DEFECTS)
+
+
+class DemandConfigError(ValueError):
+    """Rejected demand settings; the previous settings stay in force."""
+
+
+@dataclass(frozen=True)
+class DemandSettings:
+    """Demand parameters. `window_min` is the rolling interval (rolling mode) or the power
+    calculation time (block mode); the same rules apply to both (manual 1.2 item 2, 1.3 item 3)."""
+
+    mode: str = "block"  # "block" or "rolling"
+    cycle_min: int = 15
+    window_min: int = 5
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("block", "rolling"):
+            raise DemandConfigError(
+                f"demand mode {self.mode!r} rejected: must be 'block' or 'rolling' "
+                "(manual 1.2 item 2)"
+            )
+        if self.cycle_min not in CYCLES_MIN:
+            raise DemandConfigError(
+                f"demand cycle {self.cycle_min} min rejected: must be one of {CYCLES_MIN} "
+                "(manual 1.2 item 2)"
+            )
+        if self.window_min not in WINDOWS_MIN:
+            raise DemandConfigError(
+                f"rolling interval {self.window_min} min rejected: must be one of {WINDOWS_MIN} "
+                "(manual 1.2 item 2)"
+            )
+        if self.cycle_min == 60 and self.window_min not in WINDOWS_FOR_60:
+            raise DemandConfigError(
+                f"rolling interval {self.window_min} min rejected with a 60 min cycle: must be one "
+                f"of {WINDOWS_FOR_60} (manual 1.2 item 2)"
+            )
+        if self.cycle_min % self.window_min:
+            raise DemandConfigError(
+                f"demand cycle {self.cycle_min} min is not an integer multiple of the rolling "
+                f"interval {self.window_min} min (manual 1.2 item 2)"
+            )
+
+    @property
+    def n_windows(self) -> int:
+        return self.cycle_min // self.window_min
+
+
+@dataclass(frozen=True)
+class MaxDemand:
+    value: float  # kW / kvar / kVA
+    meter_time: float | None  # meter seconds of the end of the interval; None = never set
+
+
+def stamp_yymmddhhmm(meter_s: float | None) -> str:
+    """Time stamp as used in demand readouts, `1.6.1(27.19*kW)(1702090945)` (standards.md 3.3)."""
+    if meter_s is None:
+        return "0000000000"
+    return meter_datetime(meter_s + 1e-6).strftime("%y%m%d%H%M")
+
+
+def power_factor(active_kwh: float, reactive_kvarh: float) -> float:
+    """Average power factor of an interval from its energies (manual 1.3 item 4); 1.0 without
+    energy."""
+    s = math.hypot(active_kwh, reactive_kvarh)
+    return 1.0 if s <= 0.0 else abs(active_kwh) / s
+
+
+class DemandRegisters:
+    """Pure demand logic in meter time. Energy vectors follow `QUANTITIES` (kWh, kvarh, kVAh)."""
+
+    def __init__(
+        self,
+        settings: DemandSettings,
+        start_meter_s: float,
+        tariff: int = 1,
+        defects: frozenset[str] = frozenset(),
+    ) -> None:
+        unknown = set(defects) - set(DEFECTS)
+        if unknown:
+            raise ValueError(
+                f"unknown demand defect(s) {sorted(unknown)}; known: {sorted(DEFECTS)}"
+            )
+        self.defects = frozenset(defects)
+        self.settings = settings
+        self.tariff = tariff
+        self.powered = True
+        self.maxima: list[list[float]] = [[0.0] * NQ for _ in range(TARIFFS + 1)]
+        self.max_times: list[list[float | None]] = [[None] * NQ for _ in range(TARIFFS + 1)]
+        self.cumulative: list[list[float]] = [[0.0] * NQ for _ in range(TARIFFS + 1)]
+        # Last evaluated demand per tariff (OBIS D = 5), last sub-interval energy (for 051/071).
+        self.last_average: list[list[float]] = [[0.0] * NQ for _ in range(TARIFFS + 1)]
+        self.last_window: list[float] = [0.0] * NQ
+        self.last_cycle: list[float] = [0.0] * NQ
+        self._start_window(start_meter_s)
+        self._total_ring: deque[list[float]] = deque(maxlen=settings.n_windows)
+        self._tariff_ring: deque[list[float]] = deque(maxlen=settings.n_windows)
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def configure(self, settings: DemandSettings, meter_s: float) -> None:
+        """New settings take effect at once: the window restarts and re-aligns (standards.md 3.3:
+        after a parameter change the first interval is shortened)."""
+        self.settings = settings
+        self._total_ring = deque(maxlen=settings.n_windows)
+        self._tariff_ring = deque(maxlen=settings.n_windows)
+        self._start_window(meter_s)
+
+    # -- time structure ------------------------------------------------------------------------
+
+    @property
+    def window_s(self) -> float:
+        return self.settings.window_min * 60.0
+
+    @property
+    def cycle_s(self) -> float:
+        return self.settings.cycle_min * 60.0
+
+    @property
+    def _rolling(self) -> bool:
+        ignored = "demand_rolling_interval_ignored" in self.defects
+        return self.settings.mode == "rolling" and not ignored
+
+    def _start_window(self, meter_s: float) -> None:
+        w = self.settings.window_min * 60.0
+        self.window_start = meter_s
+        if "demand_window_misaligned" in self.defects:
+            self.window_end = meter_s + w  # defect: counts from power-up instead of the clock
+        else:
+            self.window_end = (math.floor(meter_s / w + 1e-9) + 1) * w
+        self._cur = [0.0] * NQ
+        self._cur_valid_for_tariff = True
+
+    @property
+    def next_boundary(self) -> float | None:
+        """Meter time of the end of the sub-interval in progress (None while powered down)."""
+        return self.window_end if self.powered else None
+
+    # -- inputs ----------------------------------------------------------------------------------
+
+    def add_energy(self, energy: list[float]) -> None:
+        cur = self._cur
+        for i in range(NQ):
+            cur[i] += energy[i]
+
+    def close_window(self, meter_s: float) -> None:
+        """End of the sub-interval in progress at `meter_s` (normally `next_boundary`)."""
+        cur = self._cur
+        self._total_ring.append(cur)
+        self._tariff_ring.append(cur if self._cur_valid_for_tariff else [0.0] * NQ)
+        self.last_window = cur
+        if "demand_window_misaligned" in self.defects:
+            cycle_end = len(self._total_ring) == self.settings.n_windows
+        else:
+            k = meter_s / (self.settings.cycle_min * 60.0)
+            cycle_end = abs(k - round(k)) < 1e-9
+        if self._rolling or cycle_end:
+            self._evaluate(meter_s)
+        self._start_window(meter_s)
+
+    def _evaluate(self, meter_s: float) -> None:
+        inv_h = 60.0 / self.settings.cycle_min
+        ring, tring = self._total_ring, self._tariff_ring
+        sums = [sum(col) for col in zip(*ring, strict=True)]
+        self.last_cycle = sums
+        total = self._record(0, [e * inv_h for e in sums], meter_s)
+        # Both rings hold the same list objects unless a tariff change happened within the
+        # window (the skipped sub-interval is a separate zero list), so this test is exact.
+        if len(tring) == len(ring) and (not ring or tring[0] is ring[0]):
+            self._record(self.tariff, total, meter_s)
+        else:
+            tsums = [sum(col) for col in zip(*tring, strict=True)] if tring else [0.0] * NQ
+            self._record(self.tariff, [e * inv_h for e in tsums], meter_s)
+        if not self._rolling:
+            ring.clear()
+            tring.clear()
+
+    def _record(self, tariff: int, demand: list[float], meter_s: float) -> list[float]:
+        """Clip to the register range, keep as last average, update the maxima; returns the
+        clipped values."""
+        mx, mt = self.maxima[tariff], self.max_times[tariff]
+        last = self.last_average[tariff]
+        for i in range(NQ):
+            d = demand[i]
+            if d > DEMAND_MAX:
+                d = DEMAND_MAX
+            elif d < 0.0:
+                d = 0.0
+            last[i] = d
+            if d > mx[i]:
+                mx[i] = d
+                mt[i] = meter_s
+        return last
+
+    def change_tariff(self, new: int, meter_s: float) -> None:
+        """Manual 1.2 item 4: tariff window restarts from zero, sub-interval in progress skipped."""
+        if new == self.tariff:
+            return
+        self.tariff = new
+        self._tariff_ring.clear()
+        if meter_s > self.window_start + 1e-6:
+            self._cur_valid_for_tariff = False
+
+    def power_down(self, meter_s: float) -> None:
+        if not self.powered:
+            return
+        self.close_window_early(meter_s)
+        self._total_ring.clear()
+        self._tariff_ring.clear()
+        self.powered = False
+
+    def power_up(self, meter_s: float) -> None:
+        if self.powered:
+            return
+        self.powered = True
+        self._start_window(meter_s)
+
+    def close_window_early(self, meter_s: float) -> None:
+        """Shortened end of the sub-interval (and in block mode of the block) in progress."""
+        cur = self._cur
+        self._total_ring.append(cur)
+        self._tariff_ring.append(cur if self._cur_valid_for_tariff else [0.0] * NQ)
+        self.last_window = cur
+        self._evaluate(meter_s)
+        self._start_window(meter_s)
+
+    def clock_set(self, old_meter_s: float, new_meter_s: float) -> None:
+        if not self.powered:
+            return
+        w = self.window_s
+        if math.floor(old_meter_s / w + 1e-9) == math.floor(new_meter_s / w + 1e-9):
+            # Same slot: the sub-interval in progress is just shortened or lengthened.
+            self.window_start += new_meter_s - old_meter_s
+            return
+        self.close_window_early(old_meter_s)
+        self._start_window(new_meter_s)
+
+    def reset(self) -> None:
+        """Demand reset: maxima added to the cumulative registers, then cleared (standards.md
+        3.3)."""
+        for t in range(TARIFFS + 1):
+            for i in range(NQ):
+                self.cumulative[t][i] += self.maxima[t][i]
+                self.maxima[t][i] = 0.0
+                self.max_times[t][i] = None
+
+    # -- readings --------------------------------------------------------------------------------
+
+    def maximum(self, quantity: str, tariff: int = 0) -> MaxDemand:
+        i = QUANTITIES.index(quantity)
+        return MaxDemand(self.maxima[tariff][i], self.max_times[tariff][i])
+
+    def rising(self, quantity: str, tariff: int = 0) -> float:
+        """Current average (OBIS D = 4): energy of the demand period in progress / nominal cycle."""
+        i = QUANTITIES.index(quantity)
+        if tariff not in (0, self.tariff):
+            return 0.0
+        ring = self._total_ring if tariff == 0 else self._tariff_ring
+        n_keep = self.settings.n_windows - 1 if self._rolling else len(ring)
+        entries = list(ring)[-n_keep:] if n_keep > 0 else []
+        cur = self._cur[i] if (tariff == 0 or self._cur_valid_for_tariff) else 0.0
+        e = sum(v[i] for v in entries) + cur
+        return min(e / (self.cycle_s / 3600.0), DEMAND_MAX)
+
+    def window_average(self, quantity: str) -> float:
+        """Average power of the last completed sub-interval (display 051, manual 1.3 item 3)."""
+        return self.last_window[QUANTITIES.index(quantity)] / (self.window_s / 3600.0)
+
+    def cycle_average(self, quantity: str) -> float:
+        """Average power of the last demand interval (display 052, OBIS D = 5 total)."""
+        return self.last_average[0][QUANTITIES.index(quantity)]
+
+    @staticmethod
+    def _pf(e: list[float]) -> float:
+        ix = {q: i for i, q in enumerate(QUANTITIES)}
+        p = e[ix["import"]] - e[ix["export"]]
+        q = e[ix["r_import"]] - e[ix["r_export"]]
+        return power_factor(p, q)
+
+    def window_power_factor(self) -> float:
+        """Average PF of the last rolling window interval (display 071, manual 1.3 item 4)."""
+        return self._pf(self.last_window)
+
+    def cycle_power_factor(self) -> float:
+        """Average PF of the last demand interval (display 072, manual 1.3 item 4)."""
+        return self._pf(self.last_cycle)
+
+    # -- persistence -----------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "settings": [self.settings.mode, self.settings.cycle_min, self.settings.window_min],
+            "tariff": self.tariff, "powered": self.powered,
+            "maxima": self.maxima, "max_times": self.max_times, "cumulative": self.cumulative,
+            "last_average": self.last_average, "last_window": self.last_window,
+            "last_cycle": self.last_cycle,
+            "window_start": self.window_start, "window_end": self.window_end,
+            "cur": self._cur, "cur_valid": self._cur_valid_for_tariff,
+            "total_ring": list(self._total_ring), "tariff_ring": list(self._tariff_ring),
+        }
+
+    def restore(self, d: dict[str, Any]) -> None:
+        mode, cycle, window = d["settings"]
+        self.settings = DemandSettings(mode, cycle, window)
+        self.tariff = d["tariff"]
+        self.powered = d["powered"]
+        self.maxima = [list(r) for r in d["maxima"]]
+        self.max_times = [list(r) for r in d["max_times"]]
+        self.cumulative = [list(r) for r in d["cumulative"]]
+        self.last_average = [list(r) for r in d["last_average"]]
+        self.last_window = list(d["last_window"])
+        self.last_cycle = list(d["last_cycle"])
+        self.window_start = d["window_start"]
+        self.window_end = d["window_end"]
+        self._cur = list(d["cur"])
+        self._cur_valid_for_tariff = d["cur_valid"]
+        n = self.settings.n_windows
+        self._total_ring = deque((list(v) for v in d["total_ring"]), maxlen=n)
+        self._tariff_ring = deque((list(v) for v in d["tariff_ring"]), maxlen=n)
+
+
+def flow_vector(flow: Any) -> list[float]:
+    """Energy vector in `QUANTITIES` order from the core's EnergyFlow (contracts 4)."""
+    q1, q2, q3, q4 = flow.q1, flow.q2, flow.q3, flow.q4
+    return [flow.import_, flow.export, q1 + q2, q3 + q4, q1, q2, q3, q4, flow.apparent]
+
+
+class DemandComponent:
+    """Event-loop component (contracts 4) wrapping `DemandRegisters`; times are true times."""
+
+    name = "demand"
+
+    def __init__(
+        self,
+        clock: MeterClock,
+        settings: DemandSettings,
+        start_time: float,
+        tariff: int = 1,
+        defects: frozenset[str] = frozenset(),
+    ) -> None:
+        self.clock = clock
+        self.registers = DemandRegisters(
+            settings, clock.meter_seconds(start_time), tariff, frozenset(defects) & set(DEFECTS)
+        )
+        self._due = self._boundary_true()
+
+    def _boundary_true(self) -> float | None:
+        b = self.registers.next_boundary
+        return None if b is None else self.clock.true_time(b)
+
+    def _catch_up(self, now: float) -> None:
+        while self._due is not None and now >= self._due:
+            self.registers.close_window(self.registers.window_end)
+            self._due = self._boundary_true()
+
+    def start_unpowered(self) -> None:
+        """A new meter without supply: no sub-interval runs until the first power-up."""
+        self.registers.powered = False
+        self._due = None
+
+    def configure(self, now: float, settings: DemandSettings) -> None:
+        self._catch_up(now)
+        self.registers.configure(settings, self.clock.meter_seconds(now))
+        self._due = self._boundary_true()
+
+    # Component protocol
+    def next_event(self, now: float) -> float | None:
+        return self._due
+
+    def accumulate(self, t0: float, t1: float, flow: Any) -> None:
+        r = self.registers
+        if flow.tariff != r.tariff:
+            # The core sets its first tariff after building the components without notifying
+            # them: follow the flow (at the start nothing is skipped, see change_tariff).
+            r.change_tariff(flow.tariff, self.clock.meter_seconds(t0))
+        r.add_energy(flow_vector(flow))
+
+    def on_event(self, now: float) -> None:
+        self._catch_up(now)
+
+    def on_inputs(self, now: float, m: Any) -> None:
+        self._catch_up(now)
+
+    def on_power(self, now: float, up: bool) -> None:
+        self._catch_up(now)
+        if up:
+            self.registers.power_up(self.clock.meter_seconds(now))
+        else:
+            self.registers.power_down(self.clock.meter_seconds(now))
+        self._due = self._boundary_true()
+
+    def on_clock_set(self, now: float, old_meter_s: float, new_meter_s: float) -> None:
+        self._catch_up(now)
+        self.registers.clock_set(old_meter_s, new_meter_s)
+        self._due = self._boundary_true()
+
+    def on_tariff(self, now: float, old: int, new: int) -> None:
+        self._catch_up(now)
+        self.registers.change_tariff(new, self.clock.meter_seconds(now))
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.registers.snapshot()
+
+    def restore(self, d: dict[str, Any]) -> None:
+        self.registers.restore(d)
+        self._due = self._boundary_true()
+
+    # Registers for the OBIS map (standards.md 3.3 and 7.1)
+    def obis_rows(self) -> list[ObisRow]:
+        """D = 6 maximum (value, time stamp YYMMDDhhmm), 2 cumulative, 4 current average, 5 last
+        average; E = 0 total, 1..4 tariff. Appendix A rows are in the readout."""
+        r = self.registers
+        rows: list[ObisRow] = []
+        src = "manual 1.2, Appendix A; standards.md 3.3, 7.1"
+        for q in QUANTITIES:
+            c, unit = OBIS_C[q], UNITS[q]
+            i = QUANTITIES.index(q)
+            for t in range(TARIFFS + 1):
+                what = "total" if t == 0 else f"F{t}"
+                in_readout = c in (1, 2) or t == 0
+                rows.append(ObisRow(
+                    f"1-1:{c}.6.{t}", f"Maximum demand {q} {what} (value, YYMMDDhhmm)", unit, src,
+                    lambda _m, q=q, t=t, unit=unit: _max_values(r.maximum(q, t), unit),
+                    readout=in_readout))
+                rows.append(ObisRow(
+                    f"1-1:{c}.2.{t}", f"Cumulative maximum demand {q} {what}", unit, src,
+                    lambda _m, i=i, t=t: (f"{r.cumulative[t][i]:.4f}",),
+                    readout=in_readout and c in (1, 2)))
+                rows.append(ObisRow(
+                    f"1-1:{c}.4.{t}", f"Current average demand {q} {what} (rising)", unit, src,
+                    lambda _m, q=q, t=t: (f"{r.rising(q, t):.4f}",),
+                    readout=c in (1, 2)))
+                rows.append(ObisRow(
+                    f"1-1:{c}.5.{t}", f"Last average demand {q} {what}", unit, src,
+                    lambda _m, i=i, t=t: (f"{r.last_average[t][i]:.4f}",)))
+        src = "manual 1.3 items 3-4, codes 051/052/071/072 (manufacturer-specific C.50)"
+        rows += [
+            ObisRow("C.50.1", "Average active import power of the last rolling window", "kW",
+                    src, lambda _m: (f"{r.window_average('import'):.4f}",)),
+            ObisRow("C.50.2", "Average reactive import power of the last rolling window", "kvar",
+                    src, lambda _m: (f"{r.window_average('r_import'):.4f}",)),
+            ObisRow("C.50.3", "Average power factor of the last rolling window", None, src,
+                    lambda _m: (f"{r.window_power_factor():.3f}",)),
+            ObisRow("C.50.4", "Average power factor of the last demand interval", None, src,
+                    lambda _m: (f"{r.cycle_power_factor():.3f}",)),
+            ObisRow("C.50.5", "Average reactive import power of the last demand interval",
+                    "kvar", src, lambda _m: (f"{r.cycle_average('r_import'):.4f}",)),
+            ObisRow("1-1:0.8.0", "Demand cycle (min); W1 sets it", "min",
+                    "manual 1.2 item 2, display 'Demand Interval'; standards.md 7.1",
+                    lambda _m: (f"{r.settings.cycle_min}",), self._put_cycle, readout=True),
+            ObisRow("C.50.0", "Demand mode and rolling interval: (BLOCK|ROLLING)(min); W1 sets",
+                    None, "manual 1.2 item 2 (manufacturer-specific)",
+                    lambda _m: (r.settings.mode.upper(), Value(f"{r.settings.window_min}", "min")),
+                    self._put_mode),
+        ]
+        return rows
+
+    def _apply(self, meter: Any, settings_args: tuple[str, int, int]) -> None:
+        try:
+            settings = DemandSettings(*settings_args)
+        except DemandConfigError as e:
+            raise RegisterError(_short_error(str(e))) from None
+        self.configure(meter.now, settings)
+
+    def _put_cycle(self, meter: Any, values: tuple[str, ...]) -> None:
+        if len(values) != 1 or not values[0].strip().isdigit():
+            raise RegisterError("demand cycle: minutes expected")
+        s = self.registers.settings
+        self._apply(meter, (s.mode, int(values[0]), s.window_min))
+
+    def _put_mode(self, meter: Any, values: tuple[str, ...]) -> None:
+        if len(values) not in (1, 2):
+            raise RegisterError("mode: (BLOCK|ROLLING)(min)")
+        s = self.registers.settings
+        mode = values[0].strip().lower()
+        window = s.window_min
+        if len(values) == 2:
+            if not values[1].strip().isdigit():
+                raise RegisterError("rolling interval: minutes")
+            window = int(values[1])
+        self._apply(meter, (mode, s.cycle_min, window))
+
+
+def _short_error(text: str) -> str:
+    """Protocol error text: <= 32 characters without ( ) * / ! (standards.md 6.3)."""
+    for a, b in (("rolling interval", "INTERVAL"), ("demand cycle", "CYCLE"),
+                 ("demand mode", "MODE")):
+        if text.startswith(a):
+            return f"{b} REJECTED" if "multiple" not in text else "CYCLE NOT MULTIPLE OF INTERVAL"
+    return "DEMAND SETTINGS REJECTED"
+
+
+def _max_values(m: MaxDemand, unit: str) -> tuple[str, ...]:
+    return (f"{m.value:.4f}", stamp_yymmddhhmm(m.meter_time))
+
+
+def make_demand(meter: Any) -> DemandComponent:
+    """Factory for the core's COMPONENT_FACTORIES: settings from the `demand:` configuration
+    section (mode, cycle_min, window_min), defaults block 15 min / 5 min."""
+    cfg = config_section(meter.config, "demand")
+    try:
+        settings = DemandSettings(**cfg)
+    except TypeError as e:
+        raise DemandConfigError(f"demand configuration: {e}") from None
+    comp = DemandComponent(meter.clock, settings, meter.now, meter.tariff,
+                           frozenset(defect_names(meter)) & set(DEFECTS))
+    if not meter.powered:
+        comp.start_unpowered()
+    return comp
+
+
+def config_section(config: Any, name: str) -> dict[str, Any]:
+    """A part-2 configuration section as a dict ({} when the configuration has none)."""
+    v = getattr(config, name, None)
+    if v is None:
+        return {}
+    if hasattr(v, "model_dump"):
+        return dict(v.model_dump())
+    return dict(v)
+
+
+def defect_names(meter: Any) -> tuple[str, ...]:
+    defects = getattr(meter, "defects", None)
+    return tuple(getattr(defects, "names", ()))

@@ -1,0 +1,393 @@
+"""Load profile recording of the A1000 (manual 1.6).
+
+* 15-minute interval aligned to the meter clock, six channels: active import, active export,
+  reactive Q1, Q2, Q3, Q4 (manual 1.6 item 1), energy registered in each interval (OBIS D = 29,
+  standards.md 7: 1.29.0, 2.29.0, 5.29.0 .. 8.29.0).
+* 128 KiB ring storage, oldest entries overwritten (manual 1.6 item 2).
+
+Record layout (little endian, packed, `RECORD = struct.Struct("<IB6I")`, 29 bytes):
+
+    uint32  meter time of the end of the interval, seconds since 1970-01-01 00:00 local
+    uint8   status flags (below)
+    6 x uint32  channel energies in units of 0.1 Wh / 0.1 varh (0.0001 kWh resolution,
+                up to 429 496 kWh per interval)
+
+Capacity = 131072 // 29 = 4519 entries (47 days of 15-minute intervals).
+
+Status flags (one byte; bits 4..7 reserved, always 0):
+
+    0x01 POWER_DOWN  the meter was powered down during the interval
+    0x02 CLOCK_SET   the clock was set during the interval
+    0x04 SHORT       the interval is shorter than 15 min (start, power-up, clock setting)
+    0x08 RESET       a demand reset / billing happened during the interval
+
+Power-down: the energy of the interval in progress is kept (it is part of the non-volatile
+state) and the entry is written with POWER_DOWN at its nominal end if power stays off past it
+(written at power-up); intervals entirely inside the outage produce no entry. The interval in
+which power returns is SHORT and POWER_DOWN. Clock setting inside the same 15-min slot only flags
+the entry; a setting across slots closes the entry in progress (CLOCK_SET|SHORT, stamped with its
+old-clock nominal end) and starts a shortened one in the new slot. A backward setting can thus
+produce time stamps that are not increasing; readout by range returns entries in storage order.
+
+Readout (standards.md 6.3 R5/R6, 6.5): `P.01(from;to)` with YYMMDDhhmm (an optional leading
+season digit is accepted and ignored), either bound may be empty. Reply: a header data set
+`P.01(ts)(status)(15)(6)(1.29.0)(kWh)(2.29.0)(kWh)(5.29.0)(kvarh)...(8.29.0)(kvarh)` followed by one
+value line `(v1)...(v6)` per entry; a new header starts whenever the status is not zero, the
+status changes, or the entry does not follow the previous one by exactly 15 min.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from meter.a1000.clock import MeterClock, meter_datetime, meter_seconds_of
+from meter.a1000.demand import config_section, defect_names, register_defects
+from meter.a1000.obis_map import ObisRow
+from meter.iec62056_21.bank import DataSet, RegisterError, Value
+
+INTERVAL_S = 900  # manual 1.6 item 1: 15 minutes
+STORAGE_BYTES = 128 * 1024  # manual 1.6 item 2
+RECORD = struct.Struct("<IB6I")
+CAPACITY = STORAGE_BYTES // RECORD.size  # 4519
+UNIT_KWH = 1e-4  # one count = 0.1 Wh
+CHANNELS: tuple[tuple[str, str], ...] = (
+    ("1.29.0", "kWh"), ("2.29.0", "kWh"),
+    ("5.29.0", "kvarh"), ("6.29.0", "kvarh"), ("7.29.0", "kvarh"), ("8.29.0", "kvarh"),
+)
+
+POWER_DOWN = 0x01
+CLOCK_SET = 0x02
+SHORT = 0x04
+RESET = 0x08
+
+DEFECTS: dict[str, tuple[str, str]] = {
+    "load_profile_lost_at_power_down": (
+        "the load-profile entry in progress at power-down is never written",
+        "power-down test (standards.md 5.1: no data loss; manual 1.6): the entry of the "
+        "interval the power failed in is missing",
+    ),
+}
+register_defects(DEFECTS)
+
+
+class LoadProfileError(ValueError):
+    """Bad load profile request (message names the field and the reason)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    meter_time: int  # end of interval, meter seconds
+    status: int
+    values: tuple[float, ...]  # kWh / kvarh per channel
+
+
+class RingStore:
+    """Fixed-size ring of packed records in a 128 KiB byte buffer."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray(STORAGE_BYTES)
+        self.head = 0  # index of the next record to write
+        self.count = 0
+
+    def append(self, meter_time: int, status: int, counts: list[int]) -> None:
+        RECORD.pack_into(self.buf, self.head * RECORD.size, meter_time, status, *counts)
+        self.head = (self.head + 1) % CAPACITY
+        self.count = min(self.count + 1, CAPACITY)
+
+    def entries(self) -> list[Entry]:
+        """All stored entries, oldest first."""
+        out = []
+        start = (self.head - self.count) % CAPACITY
+        for k in range(self.count):
+            ts, st, *c = RECORD.unpack_from(self.buf, ((start + k) % CAPACITY) * RECORD.size)
+            out.append(Entry(ts, st, tuple(v * UNIT_KWH for v in c)))
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        data = base64.b64encode(zlib.compress(bytes(self.buf), 6)).decode("ascii")
+        return {"head": self.head, "count": self.count, "buf": data}
+
+    def restore(self, d: dict[str, Any]) -> None:
+        raw = zlib.decompress(base64.b64decode(d["buf"]))
+        if len(raw) != STORAGE_BYTES:
+            raise ValueError(f"load profile snapshot: {len(raw)} bytes, expected {STORAGE_BYTES}")
+        self.buf = bytearray(raw)
+        self.head, self.count = int(d["head"]), int(d["count"])
+
+
+def _counts(values: list[float]) -> list[int]:
+    return [min(max(round(v / UNIT_KWH), 0), 0xFFFFFFFF) for v in values]
+
+
+# Rounding to 0.1 Wh leaves a remainder; it is carried into the next interval so that the sum
+# of the entries follows the energy registers without a drift of up to 0.05 Wh per entry.
+
+
+class LoadProfile:
+    """Pure load-profile logic in meter time; energies in kWh/kvarh per channel."""
+
+    def __init__(self, start_meter_s: float, defects: frozenset[str] = frozenset()) -> None:
+        self.store = RingStore()
+        self.defects = frozenset(defects) & set(DEFECTS)
+        self.powered = True
+        self._pending = True  # False: nothing to write at power-up (meter new, never powered)
+        self._carry = [0.0] * 6
+        self._open(start_meter_s, SHORT if start_meter_s % INTERVAL_S else 0)
+
+    def _open(self, meter_s: float, status: int) -> None:
+        self.slot_end = (math.floor(meter_s / INTERVAL_S + 1e-9) + 1) * INTERVAL_S
+        self.status = status
+        self.cur = self._carry
+        self._carry = [0.0] * 6
+
+    @property
+    def next_boundary(self) -> float | None:
+        return float(self.slot_end) if self.powered else None
+
+    def add(self, values: list[float]) -> None:
+        cur = self.cur
+        for i in range(6):
+            cur[i] += values[i]
+
+    def _write(self, status: int) -> None:
+        counts = _counts(self.cur)
+        self._carry = [v - c * UNIT_KWH for v, c in zip(self.cur, counts, strict=True)]
+        self.store.append(int(self.slot_end), status, counts)
+
+    def close(self) -> None:
+        """Nominal end of the interval in progress (meter time `slot_end`)."""
+        self._write(self.status)
+        self._open(self.slot_end, 0)
+
+    def mark(self, flag: int) -> None:
+        self.status |= flag
+
+    def power_down(self, meter_s: float) -> None:
+        self.status |= POWER_DOWN
+        self.powered = False
+
+    def start_unpowered(self) -> None:
+        """A new meter without supply: the first power-up opens a fresh (short) interval."""
+        self.powered = False
+        self._pending = False
+
+    def power_up(self, meter_s: float) -> None:
+        if self.powered:
+            return
+        self.powered = True
+        if meter_s < self.slot_end and self._pending:
+            return  # power came back inside the same interval: it continues, flagged
+        if self._pending and "load_profile_lost_at_power_down" not in self.defects:
+            self._write(self.status)
+        aligned = abs(meter_s / INTERVAL_S - round(meter_s / INTERVAL_S)) < 1e-9
+        self._open(meter_s, (POWER_DOWN if self._pending else 0) | (0 if aligned else SHORT))
+        self._pending = True
+
+    def clock_set(self, old_meter_s: float, new_meter_s: float) -> None:
+        same = (math.floor(old_meter_s / INTERVAL_S + 1e-9)
+                == math.floor(new_meter_s / INTERVAL_S + 1e-9))
+        if same or not self.powered:
+            # Powered down: the pending entry keeps its slot; power-up decides what follows.
+            self.status |= CLOCK_SET
+            return
+        self._write(self.status | CLOCK_SET | SHORT)
+        self._open(new_meter_s, CLOCK_SET | SHORT)
+
+    def select(self, t_from: float | None, t_to: float | None) -> list[Entry]:
+        return [e for e in self.store.entries()
+                if (t_from is None or e.meter_time >= t_from)
+                and (t_to is None or e.meter_time <= t_to)]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"store": self.store.snapshot(), "powered": self.powered,
+                "slot_end": self.slot_end, "status": self.status, "cur": self.cur,
+                "carry": self._carry, "pending": self._pending}
+
+    def restore(self, d: dict[str, Any]) -> None:
+        self.store.restore(d["store"])
+        self.powered = d["powered"]
+        self.slot_end = d["slot_end"]
+        self.status = d["status"]
+        self.cur = list(d["cur"])
+        self._carry = list(d["carry"])
+        self._pending = d["pending"]
+
+
+_BOUND = re.compile(r"^\d?(\d{10})$")
+
+
+def parse_bound(text: str, field: str) -> float | None:
+    """YYMMDDhhmm (optionally with a leading season digit) -> meter seconds; '' -> open."""
+    text = text.strip()
+    if not text:
+        return None
+    m = _BOUND.match(text)
+    if not m:
+        raise LoadProfileError(f"P.01 {field} {text!r}: expected YYMMDDhhmm")
+    from datetime import datetime
+
+    try:
+        when = datetime.strptime(m.group(1), "%y%m%d%H%M")
+    except ValueError:
+        raise LoadProfileError(f"P.01 {field} {text!r}: not a valid date/time") from None
+    return meter_seconds_of(when)
+
+
+def parse_range(args: tuple[str, ...]) -> tuple[float | None, float | None]:
+    """Arguments of `P.01(from;to)`: one argument 'from;to' or two arguments."""
+    parts = args[0].split(";") if len(args) == 1 else list(args)
+    if len(parts) == 1:
+        parts.append("")
+    if len(parts) != 2:
+        raise LoadProfileError(f"P.01 range {';'.join(args)!r}: expected (from;to)")
+    lo, hi = parse_bound(parts[0], "from"), parse_bound(parts[1], "to")
+    if lo is not None and hi is not None and hi < lo:
+        raise LoadProfileError("P.01 range: 'to' is before 'from'")
+    return lo, hi
+
+
+def _ts(meter_s: float) -> str:
+    return meter_datetime(meter_s).strftime("%y%m%d%H%M")
+
+
+def format_readout(entries: list[Entry]) -> list[tuple[str, tuple[tuple[str, str | None], ...]]]:
+    """Data sets of the P.01 reply as (address, ((value, unit), ...)) pairs."""
+    out: list[tuple[str, tuple[tuple[str, str | None], ...]]] = []
+    prev: Entry | None = None
+    for e in entries:
+        if (prev is None or e.status != 0 or prev.status != e.status
+                or e.meter_time != prev.meter_time + INTERVAL_S):
+            header: list[tuple[str, str | None]] = [
+                (_ts(e.meter_time), None), (f"{e.status:02X}", None),
+                (f"{INTERVAL_S // 60}", None), (f"{len(CHANNELS)}", None),
+            ]
+            for addr, unit in CHANNELS:
+                header += [(addr, None), (unit, None)]
+            out.append(("P.01", tuple(header)))
+        out.append(("", tuple((f"{v:.4f}", None) for v in e.values)))
+        prev = e
+    return out
+
+
+class LoadProfileComponent:
+    """Event-loop component (contracts 4) around `LoadProfile`."""
+
+    name = "load_profile"
+
+    def __init__(self, clock: MeterClock, start_time: float,
+                 defects: frozenset[str] = frozenset()) -> None:
+        self.clock = clock
+        self.profile = LoadProfile(clock.meter_seconds(start_time), defects)
+        self._due = self._boundary_true()
+
+    def _boundary_true(self) -> float | None:
+        b = self.profile.next_boundary
+        return None if b is None else self.clock.true_time(b)
+
+    def _catch_up(self, now: float) -> None:
+        while self._due is not None and now >= self._due:
+            self.profile.close()
+            self._due = self._boundary_true()
+
+    def start_unpowered(self) -> None:
+        """A new meter without supply: the first interval opens at the first power-up."""
+        self.profile.start_unpowered()
+        self._due = None
+
+    def mark_reset(self, now: float) -> None:
+        self._catch_up(now)
+        self.profile.mark(RESET)
+
+    def next_event(self, now: float) -> float | None:
+        return self._due
+
+    def accumulate(self, t0: float, t1: float, flow: Any) -> None:
+        cur = self.profile.cur
+        cur[0] += flow.import_
+        cur[1] += flow.export
+        cur[2] += flow.q1
+        cur[3] += flow.q2
+        cur[4] += flow.q3
+        cur[5] += flow.q4
+
+    def on_event(self, now: float) -> None:
+        self._catch_up(now)
+
+    def on_inputs(self, now: float, m: Any) -> None:
+        self._catch_up(now)
+
+    def on_tariff(self, now: float, old: int, new: int) -> None:
+        self._catch_up(now)
+
+    def on_power(self, now: float, up: bool) -> None:
+        self._catch_up(now)
+        if up:
+            self.profile.power_up(self.clock.meter_seconds(now))
+        else:
+            self.profile.power_down(self.clock.meter_seconds(now))
+        self._due = self._boundary_true()
+
+    def on_clock_set(self, now: float, old_meter_s: float, new_meter_s: float) -> None:
+        self._catch_up(now)
+        self.profile.clock_set(old_meter_s, new_meter_s)
+        self._due = self._boundary_true()
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.profile.snapshot()
+
+    def restore(self, d: dict[str, Any]) -> None:
+        self.profile.restore(d)
+        self._due = self._boundary_true()
+
+    def readout(
+        self, args: tuple[str, ...]
+    ) -> list[tuple[str, tuple[tuple[str, str | None], ...]]]:
+        """R5/R6 `P.01(from;to)` (standards.md 6.3)."""
+        lo, hi = parse_range(args)
+        entries = self.profile.select(lo, hi)
+        if not entries:
+            raise LoadProfileError("P.01: no entries in range")
+        return format_readout(entries)
+
+    def obis_rows(self) -> list[ObisRow]:
+        p = self.profile
+
+        def read(_m: Any, args: tuple[str, ...]) -> list[DataSet]:
+            try:
+                sets = self.readout(args)
+            except LoadProfileError as e:
+                raise RegisterError("NO DATA" if "no entries" in str(e) else "BAD RANGE") from None
+            return [DataSet(a, tuple(Value(v, u) for v, u in vals)) for a, vals in sets]
+
+        return [
+            ObisRow("P.01", "Load profile: R5/R6 P.01(from;to), YYMMDDhhmm", None,
+                    "manual 1.6; standards.md 6.3, 6.5, 7.1", None, read_args=read),
+            ObisRow("1-1:0.8.4", "Load profile recording interval", "min",
+                    "manual 1.6 item 1; standards.md 7.1",
+                    lambda _m: (f"{INTERVAL_S // 60}",)),
+            ObisRow("C.52.0", "Load profile entries stored, capacity", None,
+                    "manual 1.6 item 2 (manufacturer-specific)",
+                    lambda _m: (f"{p.store.count}", f"{CAPACITY}")),
+        ]
+
+
+def make_load_profile(meter: Any) -> LoadProfileComponent:
+    """Factory for the core's COMPONENT_FACTORIES. The load profile has no settings: interval
+    (15 min) and channels are fixed by manual 1.6, so the `load_profile:` section must be empty."""
+    extra = config_section(meter.config, "load_profile")
+    if extra:
+        raise LoadProfileError(
+            f"load_profile configuration: unknown field(s) {sorted(extra)}; the A1000 load "
+            "profile is fixed (manual 1.6: 15 min, six channels)"
+        )
+    comp = LoadProfileComponent(meter.clock, meter.now,
+                                frozenset(defect_names(meter)) & set(DEFECTS))
+    if not meter.powered:
+        comp.start_unpowered()
+    return comp

@@ -1,0 +1,582 @@
+"""The software Blue Star A1000: metering core and event loop (contracts.md section 4).
+
+Virtual time, event-driven (DESIGN.md decision 2). ``advance_to(t)`` steps from event to
+event: tariff switches (computed from the TOU tables and the meter clock) and the
+boundaries announced by the components (``COMPONENT_FACTORIES``). Between events every
+input is constant: the registers integrate exactly (``registers.EnergyRegisters``), pulse
+edges are computed on demand, and each component receives the span's ``EnergyFlow``.
+The same model runs in wall-clock time when a server feeds it wall time (``meter.__main__``).
+
+Power: the meter runs from its voltage circuits; below ``POWER_THRESHOLD`` x nominal on
+every element it is powered down: nothing registers, the clock runs on (battery), the
+state is saved. Persistence: see ``store.py``; a periodic save runs every
+``persistence.save_interval_s`` of true time, checked at the end of each ``advance_to``, so
+a process kill loses at most the energy of one save interval (plus, in wall-clock serving,
+the 1 s tick of the server loop).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Callable, Iterable
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from meter.a1000.billing import make_billing  # part 2
+from meter.a1000.clock import MeterClock, meter_datetime, ppm_from_seconds_per_day
+from meter.a1000.component import Component, EnergyFlow
+from meter.a1000.config import (
+    ANTI_CREEP_IN,
+    LED_DUTY,
+    POWER_THRESHOLD,
+    PULSE_WIDTH_S,
+    MeterConfig,
+)
+from meter.a1000.defects import Defects, build_defects
+from meter.a1000.demand import make_demand  # part 2
+from meter.a1000.display import make_display  # part 2
+from meter.a1000.events import make_events  # part 2
+from meter.a1000.load_profile import make_load_profile  # part 2
+from meter.a1000.programming import ProgrammingState
+from meter.a1000.registers import QUANTITIES, EnergyRegisters, PulseOutput
+from meter.a1000.store import StateStore
+from meter.a1000.tou import TouTables
+from meter.electrical import ElectricalInputs, Measurements, measure, quadrant
+
+if TYPE_CHECKING:
+    from meter.a1000.bank import A1000RegisterBank
+
+log = logging.getLogger(__name__)
+
+# ERR 2 bits (A1000 manual Appendix B).
+ERR2_CLOCK_OSCILLATOR = 0x01
+ERR2_CLOCK_RW = 0x02
+ERR2_EEPROM = 0x04
+ERR2_MEASURING_CHIP = 0x08
+ERR2_CPU_PROGRAM = 0x10
+ERR2_LOW_BATTERY = 0x40
+ERR2_SPI = 0x80
+# ERR 1 bits (A1000 manual Appendix B); set by the events component (part 2).
+ERR1_OVER_VOLTAGE = 0x01
+ERR1_UNDER_VOLTAGE = 0x02
+ERR1_PHASE_VOLTAGE_LOSS = 0x04
+ERR1_PHASE_FAILURE = 0x08
+ERR1_CURRENT_REVERSAL = 0x10
+ERR1_ENERGY_REVERSAL = 0x20
+ERR1_MISSING_CURRENT = 0x40
+ERR1_PHASE_SEQUENCE = 0x80
+
+# The components plugged into the event loop, in call order. Part 2 adds its factories
+# here (demand, billing, load profile, events, display); each gets the meter and returns a
+# Component (see component.py). Keep this the one list.
+ComponentFactory = Callable[["A1000"], Component]
+# --- part 2 (meter-part-2 helper): demand, load profile, billing, events, display. Order:
+# billing needs demand (and marks load-profile entries), the display reads all of them; each
+# factory reads its own config section.
+COMPONENT_FACTORIES: list[ComponentFactory] = [
+    make_demand, make_load_profile, make_billing, make_events, make_display,
+]
+
+_ZERO_FLOW_PHASES = (0.0, 0.0, 0.0)
+_new_flow = object.__new__
+
+
+def _zero_rates() -> tuple[float, ...]:
+    return (0.0,) * len(QUANTITIES)
+
+
+class A1000:
+    """One software A1000 meter. See the module docstring and contracts.md section 4."""
+
+    def __init__(
+        self,
+        config: MeterConfig,
+        *,
+        start_time: float,
+        state_dir: str | Path | None = None,
+        defects: Iterable[Any] = (),
+        components: Iterable[ComponentFactory] | None = None,
+    ) -> None:
+        self.config = config
+        self.defects: Defects = build_defects([*config.defects, *defects])
+        self.now = float(start_time)
+        drift = config.clock.drift_ppm
+        if self.defects.clock_seconds_per_day is not None:
+            drift = ppm_from_seconds_per_day(self.defects.clock_seconds_per_day)
+        self.clock = MeterClock(self.now, self.now + config.clock.utc_offset_s, drift)
+        self.tou: TouTables = config.tou
+        self.constants = {
+            "active": config.constants.active_imp_per_kwh,
+            "reactive": config.constants.reactive_imp_per_kvarh,
+        }
+        ident = config.identity
+        self.identity = {
+            "meter_number": ident.meter_number,
+            "user_number": ident.user_number,
+            "device_number": ident.device_number,
+            "bureau_number": ident.bureau_number,
+        }
+        self.err1 = 0
+        self.err2 = 0
+        self.programming = ProgrammingState()
+        self.battery_low = False
+        self.inputs = ElectricalInputs.dead(config.frequency)
+        self.measurements: Measurements = measure(self.inputs, config.wiring)
+        self.powered = False
+        self._rates = _zero_rates()
+        self._phase_rates: tuple[tuple[float, float, float], tuple[float, float, float]] = (
+            _ZERO_FLOW_PHASES,
+            _ZERO_FLOW_PHASES,
+        )
+        self.tariff = 1
+        self.energy = EnergyRegisters(self.now, self.tariff)
+        self._switch_at: float | None = None
+        self._switch_meter_s: int | None = None
+        self._switch_tariff = 1
+        self.last_clock_set_meter_s: float | None = None
+        self.last_tou_change_meter_s: float | None = None
+        self.store = StateStore(state_dir) if state_dir is not None else None
+        self.load_report = ""
+        self._last_save = self.now
+        self._saved_energy: dict[str, list[str]] = self.energy.snapshot(self.now)
+        factories = COMPONENT_FACTORIES if components is None else list(components)
+        # Built one by one so a factory can find the components made before it.
+        self.components: list[Component] = []
+        for factory in factories:
+            self.components.append(factory(self))
+        names = [c.name for c in self.components]
+        if len(set(names)) != len(names):
+            raise ValueError(f"component names must be unique, got {names}")
+        if self.store is not None:
+            self._load_state()
+        self._schedule_tariff(initial=True)
+        self._bank: A1000RegisterBank | None = None
+
+    # ------------------------------------------------------------------ time / loop
+
+    @property
+    def tariff_delay_s(self) -> float:
+        if self.defects.tariff_delay_s is not None:
+            return self.defects.tariff_delay_s
+        return self.config.clock.tariff_switch_delay_s
+
+    def meter_seconds(self, t: float | None = None) -> float:
+        return self.clock.meter_seconds(self.now if t is None else t)
+
+    def meter_datetime(self, t: float | None = None) -> dt.datetime:
+        """The meter clock's reading (naive local datetime) at t (default: now)."""
+        return meter_datetime(self.meter_seconds(t))
+
+    def component(self, name: str) -> Component:
+        for c in self.components:
+            if c.name == name:
+                return c
+        raise KeyError(f"no component {name!r}; have {[c.name for c in self.components]}")
+
+    def advance_to(self, t: float) -> None:
+        """Advance the model to true time t (>= now), firing every event on the way."""
+        t = float(t)
+        if t < self.now:
+            raise ValueError(f"advance_to({t}) is before now ({self.now}); time runs forward")
+        components = self.components
+        while True:
+            now = self.now
+            t_next = t
+            switch = self._switch_at
+            if switch is not None and now < switch <= t_next:
+                t_next = switch
+            for c in components:
+                e = c.next_event(now)
+                if e is not None and now < e < t_next:
+                    t_next = e
+            if components and t_next > now:
+                self._span(now, t_next)
+            self.now = t_next
+            self._fire()
+            if t_next >= t:
+                break
+        if self.now - self._last_save >= self.config.persistence.save_interval_s:
+            self.save()
+
+    def _span(self, t0: float, t1: float) -> None:
+        """Hand the energy of [t0, t1) (inputs, tariff, power constant) to the components."""
+        h = (t1 - t0) / 3600.0
+        r = self._rates
+        ph_i, ph_e = self._phase_rates
+        # Filling __dict__ directly skips the frozen dataclass's 19 guarded setattr calls;
+        # the event loop builds one of these per event.
+        flow = _new_flow(EnergyFlow)
+        flow.__dict__.update(
+            import_=r[0] * h,
+            export=r[1] * h,
+            q1=r[2] * h,
+            q2=r[3] * h,
+            q3=r[4] * h,
+            q4=r[5] * h,
+            apparent_import=r[6] * h,
+            apparent_export=r[7] * h,
+            phase_import=(ph_i[0] * h, ph_i[1] * h, ph_i[2] * h),
+            phase_export=(ph_e[0] * h, ph_e[1] * h, ph_e[2] * h),
+            p_import_kw=r[0],
+            p_export_kw=r[1],
+            q1_kvar=r[2],
+            q2_kvar=r[3],
+            q3_kvar=r[4],
+            q4_kvar=r[5],
+            s_kva=r[6] + r[7],
+            tariff=self.tariff,
+            powered=self.powered,
+        )
+        for c in self.components:
+            c.accumulate(t0, t1, flow)
+
+    def _fire(self) -> None:
+        now = self.now
+        if self._switch_at is not None and now >= self._switch_at:
+            self._do_tariff_switch()
+        for c in self.components:
+            c.on_event(now)
+
+    # ------------------------------------------------------------------ tariffs
+
+    def _tariff_reading(self, t: float) -> float:
+        """Meter time the tariff logic acts on: the clock reading less the switch delay."""
+        return self.clock.meter_seconds(t) - self.tariff_delay_s * self.clock.rate
+
+    def _schedule_tariff(self, initial: bool = False) -> None:
+        """Recompute the tariff in force and the next switch from the meter clock now."""
+        m = self._tariff_reading(self.now)
+        new = self.tou.tariff_at(m)
+        if new != self.tariff:
+            self._set_tariff(new, notify=not initial)
+        self._plan_next_switch(m)
+
+    def _plan_next_switch(self, from_meter_s: float) -> None:
+        nxt = self.tou.next_change(from_meter_s)
+        if nxt is None:
+            self._switch_at = self._switch_meter_s = None
+            return
+        b, tariff = nxt
+        self._switch_meter_s = b
+        self._switch_tariff = tariff
+        self._switch_at = max(self.clock.true_time(b) + self.tariff_delay_s, self.now)
+        if self._switch_at <= self.now:
+            self._switch_at = math.nextafter(self.now, math.inf)
+
+    def _do_tariff_switch(self) -> None:
+        b = self._switch_meter_s
+        self._set_tariff(self._switch_tariff, notify=True)
+        self._plan_next_switch(float(b) if b is not None else self._tariff_reading(self.now))
+
+    def _set_tariff(self, new: int, notify: bool) -> None:
+        old = self.tariff
+        self.energy.set_tariff(self.now, new)
+        self.tariff = new
+        if notify and old != new:
+            for c in self.components:
+                c.on_tariff(self.now, old, new)
+
+    def set_tou(self, t: float, tables: TouTables) -> None:
+        """Replace the TOU tables (already validated) at true time t."""
+        self.advance_to(t)
+        self.tou = tables
+        self.last_tou_change_meter_s = self.meter_seconds()
+        self._schedule_tariff()
+
+    # ------------------------------------------------------------------ clock
+
+    def set_clock(self, t: float, meter_s: float) -> None:
+        """Set the meter clock at true time t to read meter_s (protocol W1 0.9.1/0.9.2)."""
+        self.advance_to(t)
+        old = self.clock.set(self.now, float(meter_s))
+        self.last_clock_set_meter_s = float(meter_s)
+        self._schedule_tariff()
+        for c in self.components:
+            c.on_clock_set(self.now, old, float(meter_s))
+
+    # ------------------------------------------------------------------ inputs
+
+    def set_inputs(self, t: float, inputs: ElectricalInputs) -> None:
+        """advance_to(t), then change the electrical inputs."""
+        self.advance_to(t)
+        self.inputs = inputs
+        m = measure(inputs, self.config.wiring)
+        self.measurements = m
+        powered = m.max_voltage >= POWER_THRESHOLD * self.config.element_voltage
+        changed = powered != self.powered
+        self.powered = powered
+        if changed and powered:
+            self._schedule_tariff()
+        self._update_rates()
+        for c in self.components:
+            c.on_inputs(self.now, m)
+        if changed:
+            for c in self.components:
+                c.on_power(self.now, powered)
+            if not powered:
+                self._power_down_save()
+
+    def _update_rates(self) -> None:
+        rates, ph_i, ph_e = self._registered_rates() if self.powered else (
+            _zero_rates(),
+            _ZERO_FLOW_PHASES,
+            _ZERO_FLOW_PHASES,
+        )
+        self._rates = rates
+        self._phase_rates = (ph_i, ph_e)
+        self.energy.set_rates(self.now, rates)
+
+    def _registered_rates(
+        self,
+    ) -> tuple[tuple[float, ...], tuple[float, float, float], tuple[float, float, float]]:
+        """Registered powers (kW): error model, starting/anti-creep and defects applied."""
+        cfg, m, d = self.config, self.measurements, self.defects
+        i_n, i_max, u_n, f_n = cfg.in_a, cfg.imax_a, cfg.element_voltage, cfg.frequency
+        threshold = (
+            d.starting_threshold_in if d.starting_threshold_in is not None else ANTI_CREEP_IN
+        ) * i_n
+        em = cfg.error_model
+        p_tot = q_tot = 0.0
+        s_weighted = s_sum = 0.0
+        ph_p = [0.0, 0.0, 0.0]
+        for k, e in enumerate(m.phases):
+            if e.voltage <= 0:
+                continue
+            if e.current < threshold:
+                if d.creep_fraction and e.voltage > 0:
+                    creep = d.creep_fraction * e.voltage * i_n
+                    ph_p[k] = creep
+                    p_tot += creep
+                continue
+            kw = {"i_n": i_n, "i_max": i_max, "u_n": u_n, "f_n": f_n}
+            sin_phi = e.q / e.s if e.s else 0.0
+            ea = em.active.percent(e.current, e.pf, e.voltage, m.frequency, e.thd_i, **kw)
+            ea += d.gain_percent("active", e.current, i_n)
+            er = em.reactive.percent(e.current, sin_phi, e.voltage, m.frequency, e.thd_i, **kw)
+            er += d.gain_percent("reactive", e.current, i_n)
+            es = em.apparent.percent(e.current, e.pf, e.voltage, m.frequency, e.thd_i, **kw)
+            es += d.gain_percent("apparent", e.current, i_n)
+            p = e.p * (1 + ea / 100)
+            ph_p[k] = p
+            p_tot += p
+            q_tot += e.q * (1 + er / 100)
+            s_weighted += e.s * es
+            s_sum += e.s
+        es_mean = s_weighted / s_sum if s_sum else 0.0
+        s_tot = math.hypot(p_tot, q_tot) * (1 + es_mean / 100)
+        rates = [0.0] * len(QUANTITIES)
+        if p_tot >= 0:
+            rates[0] = p_tot / 1000
+            rates[6] = s_tot / 1000
+        else:
+            rates[1] = -p_tot / 1000
+            rates[7] = s_tot / 1000
+        if q_tot:
+            quad = d.quadrant_map[quadrant(p_tot, q_tot)]
+            rates[1 + quad] = abs(q_tot) / 1000
+        ph_i = tuple(max(p, 0.0) / 1000 for p in ph_p)
+        ph_e = tuple(max(-p, 0.0) / 1000 for p in ph_p)
+        return tuple(rates), ph_i, ph_e  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ registers
+
+    def register(self, quantity: str, tariff: int = 0) -> float:
+        """Registered energy (kWh, kvarh, kVAh) at ``now``; quantity in registers.QUANTITIES,
+        tariff 0 = total. Full internal value (no rollover); see ``register_display``."""
+        return float(self.energy.value(quantity, tariff, self.now))
+
+    def register_display(self, quantity: str, tariff: int = 0) -> str:
+        """Register as the meter shows it: format 99999.99 or 999999.9 with rollover
+        (manual 1.1 item 5); truncated, never rounded up."""
+        cfg = self.config
+        v = self.energy.value(quantity, tariff, self.now)
+        scale = 10**cfg.register_decimals
+        units = math.floor(v * scale) % (cfg.register_modulus * scale)
+        width = 8
+        return f"{units / scale:0{width}.{cfg.register_decimals}f}"
+
+    # ------------------------------------------------------------------ pulses
+
+    def constant(self, output: PulseOutput) -> Fraction:
+        """Effective pulses per kWh/kvarh of an output (nameplate constant x defect)."""
+        c = self.constants["reactive" if output.is_reactive else "active"]
+        return Fraction(c) * Fraction(self.defects.pulse_factor)
+
+    def next_pulse(self, output: PulseOutput, after: float) -> float | None:
+        """True time of the next rising edge strictly after ``after`` (inputs constant from
+        now on); None if the output does not advance at the current inputs."""
+        return self.energy.next_pulse(PulseOutput(output), self.constant(output), after)
+
+    def pulse_count(self, output: PulseOutput, t0: float, t1: float) -> int:
+        """Rising edges in [t0, t1) (inputs constant from now on)."""
+        return self.energy.pulse_count(PulseOutput(output), self.constant(output), t0, t1)
+
+    def pulse_width(self, output: PulseOutput) -> float | None:
+        """Pulse width: 80 ms on the outputs; 50 % of the period on the LEDs (manual 1.1)."""
+        output = PulseOutput(output)
+        if not output.is_led:
+            return PULSE_WIDTH_S
+        rate = self.energy.output_rate(output)
+        if rate <= 0:
+            return None
+        period = 3600 / float(rate * self.constant(output))
+        return LED_DUTY * period
+
+    def pulse_level(self, output: PulseOutput, t: float) -> bool:
+        """Is the output (or LED) on at time t?"""
+        output = PulseOutput(output)
+        width = self.pulse_width(output)
+        if width is None:
+            return False
+        # The last edge at or before t: search from one width back.
+        edge = self.next_pulse(output, t - width)
+        return edge is not None and edge <= t < edge + width
+
+    def set_constant(self, t: float, kind: str, value: int) -> None:
+        """Change a meter constant ('active' imp/kWh or 'reactive' imp/kvarh) at t."""
+        self.advance_to(t)
+        if kind not in self.constants:
+            raise KeyError(f"constant kind must be 'active' or 'reactive', got {kind!r}")
+        self.constants[kind] = int(value)
+
+    def clear_errors(self) -> None:
+        """Clear latched ERR 1/ERR 2 bits; a condition still present (low battery) stays."""
+        self.err1 = 0
+        self.err2 = ERR2_LOW_BATTERY if self.battery_low else 0
+
+    # ------------------------------------------------------------------ conditions
+
+    def hold_reset_button(self, t: float, seconds: float) -> bool:
+        """Hold the reset button for ``seconds`` from t; True if programming (PRG) starts.
+
+        The model advances to the release, t + seconds, where "PRG" appears."""
+        self.advance_to(t + seconds)
+        return self.programming.hold_reset_button(t, seconds)
+
+    def press_reset_button(self, t: float) -> None:
+        self.advance_to(t)
+        if not self.programming.press_reset_button(self.now):
+            self._button("reset")
+
+    def press_display_button(self, t: float) -> None:
+        self.advance_to(t)
+        self.programming.press_other_button(self.now)
+        self._button("display")
+
+    def _button(self, which: str) -> None:
+        for c in self.components:
+            hook = getattr(c, "on_button", None)
+            if hook is not None:
+                hook(self.now, which)
+
+    def set_seal_open(self, t: float, open_: bool) -> None:
+        self.advance_to(t)
+        self.programming.seal_open = bool(open_)
+
+    def in_programming(self) -> bool:
+        return self.programming.in_programming(self.now)
+
+    def set_battery_low(self, t: float, low: bool) -> None:
+        self.advance_to(t)
+        self.battery_low = bool(low)
+        if low:
+            self.err2 |= ERR2_LOW_BATTERY
+        else:
+            self.err2 &= ~ERR2_LOW_BATTERY
+
+    # ------------------------------------------------------------------ persistence
+
+    def snapshot(self) -> dict[str, Any]:
+        """The non-volatile state at ``now`` (JSON-able)."""
+        return {
+            "saved_at": self.now,
+            "energy": self.energy.snapshot(self.now),
+            "tariff": self.tariff,
+            "clock": self.clock.snapshot(),
+            "tou": self.tou.to_obj(),
+            "constants": dict(self.constants),
+            "identity": dict(self.identity),
+            "err1": self.err1,
+            "err2": self.err2,
+            "programming": self.programming.snapshot(),
+            "last_clock_set_meter_s": self.last_clock_set_meter_s,
+            "last_tou_change_meter_s": self.last_tou_change_meter_s,
+            "components": {c.name: c.snapshot() for c in self.components},
+        }
+
+    def restore(self, d: dict[str, Any]) -> None:
+        """Load a snapshot (power-up from non-volatile memory). Inputs are not state."""
+        self.clock.restore(d["clock"])
+        self.tou = TouTables.from_obj(d["tou"])
+        self.constants = {k: int(v) for k, v in d["constants"].items()}
+        self.identity = {k: str(v) for k, v in d["identity"].items()}
+        self.err1 = int(d.get("err1", 0))
+        self.err2 = int(d.get("err2", 0))
+        self.programming.restore(d.get("programming", {}))
+        self.last_clock_set_meter_s = d.get("last_clock_set_meter_s")
+        self.last_tou_change_meter_s = d.get("last_tou_change_meter_s")
+        self.tariff = int(d.get("tariff", 1))
+        self.energy.restore(self.now, d["energy"], self.tariff)
+        self._saved_energy = d["energy"]
+        comps = d.get("components", {})
+        for c in self.components:
+            if c.name in comps:
+                c.restore(comps[c.name])
+        self._update_rates()
+
+    def save(self) -> None:
+        """Periodic / explicit save of the non-volatile state (atomic when a store is set)."""
+        self._last_save = self.now
+        if self.store is None:
+            if self.defects.lose_energy_at_power_down:
+                self._saved_energy = self.energy.snapshot(self.now)
+            return  # nothing to write; a snapshot costs time on every periodic tick
+        snap = self.snapshot()
+        self._saved_energy = snap["energy"]
+        self.store.save(snap)
+
+    def _power_down_save(self) -> None:
+        if self.defects.lose_energy_at_power_down:
+            # Defect: the power-down save never happens; on power-up the registers come
+            # from the last periodic save.
+            self.energy.restore(self.now, self._saved_energy, self.tariff)
+            self._update_rates()
+            return
+        self.save()
+
+    def _load_state(self) -> None:
+        assert self.store is not None
+        loaded = self.store.load()
+        self.load_report = loaded.reason
+        if loaded.payload is not None:
+            self.restore(loaded.payload)
+            self._last_save = self.now
+        if loaded.damaged:
+            log.warning("A1000 state damaged (%s); ERR 2 EEPROM bit set", loaded.reason)
+            self.err2 |= ERR2_EEPROM
+
+    def close(self) -> None:
+        """Clean shutdown: bring the state file up to date."""
+        self.save()
+
+    # ------------------------------------------------------------------ protocol
+
+    def register_bank(self, time_source: Callable[[], float] | None = None) -> A1000RegisterBank:
+        """The IEC 62056-21 RegisterBank of this meter (contracts.md 3).
+
+        ``time_source`` gives "now" (virtual or wall time); the bank advances the model to it
+        before answering. Without one the bank answers at ``self.now``.
+        """
+        from meter.a1000.bank import A1000RegisterBank
+
+        if time_source is not None or self._bank is None:
+            self._bank = A1000RegisterBank(self, time_source)
+        return self._bank
+
+    @property
+    def error_register(self) -> int:
+        """F.F: ERR 1 in the high byte, ERR 2 in the low byte."""
+        return (self.err1 << 8) | self.err2

@@ -1,0 +1,323 @@
+"""Load profile (A1000 manual 1.6): 15-min entries, status flags, 128 KiB ring, P.01 readout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+
+from meter.a1000.clock import MeterClock, meter_seconds_of
+from meter.a1000.load_profile import (
+    CAPACITY,
+    CLOCK_SET,
+    POWER_DOWN,
+    RECORD,
+    RESET,
+    SHORT,
+    STORAGE_BYTES,
+    LoadProfile,
+    LoadProfileComponent,
+    LoadProfileError,
+    format_readout,
+    parse_range,
+)
+
+T0 = meter_seconds_of(datetime(2026, 3, 1))
+
+
+@dataclass(frozen=True)
+class Flow:
+    import_: float = 0.0
+    export: float = 0.0
+    q1: float = 0.0
+    q2: float = 0.0
+    q3: float = 0.0
+    q4: float = 0.0
+
+
+class Rig:
+    def __init__(self, start: float = T0, defects: frozenset[str] = frozenset()) -> None:
+        self.clock = MeterClock(base_true=start, base_meter=start, drift_ppm=0.0)
+        self.lp = LoadProfileComponent(self.clock, start, defects)
+        self.now = start
+        self.kw, self.kvar = 0.0, 0.0
+
+    def run_to(self, t: float) -> None:
+        while self.now < t:
+            nxt = self.lp.next_event(self.now)
+            stop = t if nxt is None else min(t, nxt)
+            h = (stop - self.now) / 3600
+            self.lp.accumulate(self.now, stop, Flow(import_=self.kw * h, q1=self.kvar * h))
+            self.now = stop
+            self.lp.on_event(self.now)
+
+    def entries(self):
+        return self.lp.profile.store.entries()
+
+
+def test_layout_and_capacity() -> None:
+    assert RECORD.size == 29
+    assert CAPACITY == STORAGE_BYTES // 29 == 4519
+
+
+def test_fifteen_minute_entries_with_energies() -> None:
+    rig = Rig()
+    rig.kw, rig.kvar = 4.0, 2.0
+    rig.run_to(T0 + 3600)
+    es = rig.entries()
+    assert [e.meter_time - T0 for e in es] == [900, 1800, 2700, 3600]
+    assert all(e.status == 0 for e in es)
+    assert es[0].values == pytest.approx((1.0, 0.0, 0.5, 0.0, 0.0, 0.0))
+
+
+def test_ring_wraps_at_exact_capacity() -> None:
+    lp = LoadProfile(T0)
+    for k in range(CAPACITY):
+        lp.add([k * 1e-4, 0, 0, 0, 0, 0])
+        lp.close()
+    es = lp.store.entries()
+    assert len(es) == CAPACITY
+    assert es[0].meter_time == T0 + 900 and es[0].values[0] == 0.0
+    lp.add([0.1234, 0, 0, 0, 0, 0])
+    lp.close()
+    es = lp.store.entries()
+    assert len(es) == CAPACITY
+    # The oldest entry (the first) was overwritten; the newest is last.
+    assert es[0].meter_time == T0 + 2 * 900
+    assert es[0].values[0] == pytest.approx(1e-4)
+    assert es[-1].meter_time == T0 + (CAPACITY + 1) * 900
+    assert es[-1].values[0] == pytest.approx(0.1234)
+
+
+def test_power_down_across_intervals() -> None:
+    rig = Rig()
+    rig.kw = 4.0
+    rig.run_to(T0 + 600)
+    rig.lp.on_power(rig.now, False)
+    assert rig.lp.next_event(rig.now) is None
+    rig.now = T0 + 3000  # back at 00:50
+    rig.lp.on_power(rig.now, True)
+    rig.run_to(T0 + 3600)
+    es = rig.entries()
+    # 00:15 entry written with the 10 minutes before the outage; 00:30, 00:45 absent; 01:00 short.
+    assert [e.meter_time - T0 for e in es] == [900, 3600]
+    assert es[0].status == POWER_DOWN
+    assert es[0].values[0] == pytest.approx(4.0 * 600 / 3600, abs=1e-4)
+    assert es[1].status == POWER_DOWN | SHORT
+    assert es[1].values[0] == pytest.approx(4.0 * 600 / 3600, abs=1e-4)
+
+
+def test_power_down_within_one_interval() -> None:
+    rig = Rig()
+    rig.kw = 4.0
+    rig.run_to(T0 + 120)
+    rig.lp.on_power(rig.now, False)
+    rig.now = T0 + 300
+    rig.lp.on_power(rig.now, True)
+    rig.run_to(T0 + 900)
+    (e,) = rig.entries()
+    assert e.status == POWER_DOWN
+    assert e.values[0] == pytest.approx(4.0 * 720 / 3600, abs=1e-4)
+
+
+def test_defect_entry_lost_at_power_down() -> None:
+    rig = Rig(defects=frozenset({"load_profile_lost_at_power_down"}))
+    rig.kw = 4.0
+    rig.run_to(T0 + 600)
+    rig.lp.on_power(rig.now, False)
+    rig.now = T0 + 3000
+    rig.lp.on_power(rig.now, True)
+    rig.run_to(T0 + 3600)
+    assert [e.meter_time - T0 for e in rig.entries()] == [3600]
+
+
+def test_clock_set_flags() -> None:
+    rig = Rig()
+    rig.kw = 4.0
+    rig.run_to(T0 + 100)
+    rig.lp.on_clock_set(rig.now, T0 + 100, T0 + 130)  # same slot
+    rig.run_to(T0 + 900)
+    rig.run_to(T0 + 1000)
+    rig.clock.set(rig.now, T0 + 2000)
+    rig.lp.on_clock_set(rig.now, T0 + 1000, T0 + 2000)  # 00:16:40 -> 00:33:20
+    rig.lp.mark_reset(rig.now)
+    rig.run_to(rig.clock.true_time(T0 + 2700))
+    es = rig.entries()
+    assert [(e.meter_time - T0, e.status) for e in es] == [
+        (900, CLOCK_SET), (1800, CLOCK_SET | SHORT), (2700, CLOCK_SET | SHORT | RESET)]
+
+
+def test_readout_by_range_and_format() -> None:
+    rig = Rig(start=T0 + 300)
+    rig.kw = 2.0
+    rig.run_to(T0 + 3600)
+    sets = rig.lp.readout(("2603010015;2603010045",))
+    # Entry 00:15 is SHORT (started 00:05) -> header; 00:30 new header (status changes to 0).
+    assert sets[0] == ("P.01", (
+        ("2603010015", None), ("04", None), ("15", None), ("6", None),
+        ("1.29.0", None), ("kWh", None), ("2.29.0", None), ("kWh", None),
+        ("5.29.0", None), ("kvarh", None), ("6.29.0", None), ("kvarh", None),
+        ("7.29.0", None), ("kvarh", None), ("8.29.0", None), ("kvarh", None)))
+    assert sets[1] == ("", (("0.3333", None),) + (("0.0000", None),) * 5)
+    assert sets[2][0] == "P.01" and sets[2][1][0] == ("2603010030", None)
+    assert sets[3][1][0] == ("0.5000", None)
+    assert sets[4] == ("", (("0.5000", None),) + (("0.0000", None),) * 5)
+    assert len(sets) == 5
+    # Open bounds and season digit.
+    assert len(rig.lp.readout(("02603010100;",))) == 2
+
+
+def test_format_consecutive_zero_status_share_header() -> None:
+    lp = LoadProfile(T0)
+    for _ in range(3):
+        lp.close()
+    out = format_readout(lp.store.entries())
+    assert [a for a, _ in out] == ["P.01", "", "", ""]
+
+
+@pytest.mark.parametrize(("args", "msg"), [
+    (("2603011;",), "expected YYMMDDhhmm"), (("2613010000;",), "not a valid"),
+    (("2603020000;2603010000",), "before"), (("a;b;c",), "expected"),
+])
+def test_bad_ranges(args: tuple[str, ...], msg: str) -> None:
+    with pytest.raises(LoadProfileError, match=msg):
+        parse_range(args)
+
+
+def test_empty_range_is_an_error() -> None:
+    rig = Rig()
+    with pytest.raises(LoadProfileError, match="no entries"):
+        rig.lp.readout(("2603010000;2603010100",))
+
+
+def test_snapshot_round_trip() -> None:
+    rig = Rig()
+    rig.kw = 1.0
+    rig.run_to(T0 + 5000)
+    d = rig.lp.snapshot()
+    other = Rig(start=T0 + 99999)
+    other.lp.restore(d)
+    assert other.entries() == rig.entries()
+    assert other.lp.next_event(rig.now) == T0 + 5400
+
+
+# ---------------------------------------------------------------- through the protocol (pty)
+
+
+def test_load_profile_over_pty_r5() -> None:
+    from meter.a1000.meter import A1000
+    from meter.electrical import ElectricalInputs
+    from meter.iec62056_21.client import Client
+    from meter.iec62056_21.errors import MeterError
+    from meter.iec62056_21.server import MeterServer
+    from meter.iec62056_21.timing import Timing
+    from tests.meter.a1000.helpers import T0 as T_HELP  # 2026-03-02 00:00
+    from tests.meter.a1000.helpers import ideal_config
+
+    fast = Timing(reaction_min=0.02)
+    m = A1000(ideal_config(clock={"drift_ppm": 0.0}), start_time=T_HELP)
+    m.set_inputs(T_HELP, ElectricalInputs.balanced(57.7, 5.0, 0.0))
+    m.advance_to(T_HELP + 1800)
+    m.set_inputs(T_HELP + 1800, ElectricalInputs.dead())  # power-down 00:30 .. 01:10
+    m.set_inputs(T_HELP + 4200, ElectricalInputs.balanced(57.7, 5.0, 0.0))
+    m.advance_to(T_HELP + 5400)
+    memory = m.component("load_profile").readout(("2603020000", "2603020200"))
+    bank = m.register_bank()
+    with MeterServer(bank, transport="pty", lock=bank.lock, timing=fast) as server, \
+            Client(server.url, timing=fast) as c:
+        c.program()
+        got = c.read("P.01", ("2603020000", "2603020200"), command="R5")
+        with pytest.raises(MeterError, match="NO DATA"):
+            c.read("P.01", ("2603030000", "2603030100"), command="R5")
+    sets = [(r.address, tuple(v.value for v in r.dataset.values)) for r in got]
+    assert sets == [(a, tuple(v for v, _ in vals)) for a, vals in memory]
+    # 00:15 and 00:30 at 0.8655 kW (0.2164 kWh each); 00:45 the interval the power failed in
+    # (POWER_DOWN, empty); 01:00 inside the outage: no entry; 01:15 power back at 01:10
+    # (POWER_DOWN | SHORT, 5 min); 01:30 normal.
+    headers = [(vals[0], vals[1]) for a, vals in sets if a == "P.01"]
+    assert headers == [("2603020015", "00"), ("2603020045", "01"), ("2603020115", "05"),
+                       ("2603020130", "00")]
+    values = [float(vals[0]) for a, vals in sets if a == ""]
+    # 0.216375 kWh per full interval; the 0.1 Wh rounding remainder is carried forward.
+    assert values == pytest.approx([0.216375, 0.216375, 0.0, 0.072125, 0.216375], abs=1e-4)
+    assert sum(values) == pytest.approx(0.216375 * 3 + 0.072125, abs=1e-4)
+
+
+def test_lost_entry_defect_through_the_meter() -> None:
+    from meter.a1000.meter import A1000
+    from meter.electrical import ElectricalInputs
+    from tests.meter.a1000.helpers import T0 as T_HELP
+    from tests.meter.a1000.helpers import ideal_config
+
+    cfg = ideal_config(clock={"drift_ppm": 0.0})
+    stamps = []
+    for defects in ((), ("load_profile_lost_at_power_down",)):
+        m = A1000(cfg, start_time=T_HELP, defects=defects)
+        m.set_inputs(T_HELP, ElectricalInputs.balanced(57.7, 1.0, 0.0))
+        m.set_inputs(T_HELP + 600, ElectricalInputs.dead())
+        m.set_inputs(T_HELP + 3000, ElectricalInputs.balanced(57.7, 1.0, 0.0))
+        m.advance_to(T_HELP + 3600)
+        stamps.append([e.meter_time - T_HELP
+                       for e in m.component("load_profile").profile.store.entries()])
+    assert stamps == [[900, 3600], [3600]]
+    with pytest.raises(LoadProfileError, match="fixed"):
+        A1000(ideal_config(load_profile={"interval": 30}), start_time=T_HELP)
+
+
+def test_entries_billing_and_events_survive_a_process_restart(tmp_path) -> None:
+    from meter.a1000.meter import A1000
+    from meter.electrical import ElectricalInputs
+    from tests.meter.a1000.helpers import T0 as T_HELP
+    from tests.meter.a1000.helpers import ideal_config
+
+    cfg = ideal_config(clock={"drift_ppm": 0.0})
+    m = A1000(cfg, start_time=T_HELP, state_dir=tmp_path)
+    m.set_inputs(T_HELP, ElectricalInputs.balanced(57.7, 1.0, 0.0))
+    m.advance_to(T_HELP + 2000)
+    m.press_reset_button(T_HELP + 2000)
+    m.set_inputs(T_HELP + 2100, ElectricalInputs.dead())  # power-down save
+    before = m.snapshot()["components"]
+    again = A1000(cfg, start_time=T_HELP + 2200, state_dir=tmp_path)
+    after = again.snapshot()["components"]
+    assert after["load_profile"] == before["load_profile"]
+    assert after["billing"] == before["billing"]
+    assert after["events"] == before["events"]
+    assert len(again.component("load_profile").profile.store.entries()) == 2
+    assert again.component("billing").registers.by_source["button"] == 1
+
+
+def test_entries_add_up_to_the_energy_registers() -> None:
+    import random
+
+    from meter.a1000.meter import A1000
+    from meter.electrical import ElectricalInputs
+    from tests.meter.a1000.helpers import T0 as T_HELP
+    from tests.meter.a1000.helpers import ideal_config
+
+    rnd = random.Random(7)
+    m = A1000(ideal_config(), start_time=T_HELP)
+    t = T_HELP
+    for _ in range(60):
+        phi = rnd.choice([0.0, 30.0, 150.0, 210.0, -60.0])
+        m.set_inputs(t, ElectricalInputs.balanced(57.7, rnd.uniform(0.1, 6.0), phi))
+        t += rnd.uniform(60.0, 2000.0)
+    m.advance_to(t)
+    boundary = m.clock.true_time(m.component("load_profile").profile.slot_end - 900)
+    entries = m.component("load_profile").profile.store.entries()
+    sums = [sum(e.values[k] for e in entries) for k in range(6)]
+    names = ("import", "export", "q1", "q2", "q3", "q4")
+    m2 = A1000(ideal_config(), start_time=T_HELP)  # registers at the last entry's end
+    rnd = random.Random(7)
+    t = T_HELP
+    for _ in range(60):
+        phi = rnd.choice([0.0, 30.0, 150.0, 210.0, -60.0])
+        if t < boundary:
+            m2.set_inputs(t, ElectricalInputs.balanced(57.7, rnd.uniform(0.1, 6.0), phi))
+        else:
+            rnd.uniform(0.1, 6.0)
+        t += rnd.uniform(60.0, 2000.0)
+    m2.advance_to(boundary)
+    for k, q in enumerate(names):
+        # Each entry is rounded to 0.1 Wh with the remainder carried: the sum stays within it.
+        assert sums[k] == pytest.approx(m2.register(q), abs=1e-4), q

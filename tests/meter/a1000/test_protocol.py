@@ -1,0 +1,129 @@
+"""The A1000 through the real IEC 62056-21 server and client over a pty, in virtual time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from meter.a1000.meter import A1000
+from meter.a1000.store import CURRENT
+from meter.electrical import ElectricalInputs
+from meter.iec62056_21.client import Client
+from meter.iec62056_21.errors import MeterError, PasswordRefused
+from meter.iec62056_21.server import MeterServer
+from meter.iec62056_21.timing import Timing
+from tests.meter.a1000.helpers import T0, ideal_config
+
+FAST = Timing(reaction_min=0.02)
+
+
+class VirtualTime:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[A1000, MeterServer, VirtualTime]]:
+    m = A1000(ideal_config(), start_time=T0, state_dir=tmp_path)
+    m.set_inputs(T0, ElectricalInputs.balanced(57.7, 0.5, 60))
+    vt = VirtualTime(T0)
+    bank = m.register_bank(vt)
+    server = MeterServer(bank, transport="pty", lock=bank.lock, timing=FAST).start()
+    try:
+        yield m, server, vt
+    finally:
+        server.close()
+
+
+def _client(server: MeterServer) -> Client:
+    return Client(server.url, timing=FAST)
+
+
+def test_readout_over_pty_matches_memory(served: tuple[A1000, MeterServer, VirtualTime]) -> None:
+    m, server, vt = served
+    vt.t = T0 + 86400 + 0.5
+    with _client(server) as c:
+        readings = c.readout()
+    assert m.now == vt.t  # the bank advanced the model to its time source
+    memory = m.register_bank().readout()
+    assert [r.dataset for r in readings] == memory
+    by = {r.address: r for r in readings}
+    kwh = 3 * 57.7 * 0.5 * 0.5 / 1000 * 24
+    assert float(by["1-1:1.8.0"].value) == pytest.approx(kwh, abs=0.01)
+    assert float(by["1-1:5.8.0"].value) == pytest.approx(kwh * 3**0.5, abs=0.01)
+    assert by["1-1:1.8.0"].unit == "kWh"
+    assert by["0.9.2"].raw == "260303"
+
+
+def test_programming_session_over_pty(served: tuple[A1000, MeterServer, VirtualTime]) -> None:
+    m, server, vt = served
+    with _client(server) as c:
+        c.program("00000000")
+        with pytest.raises(MeterError, match="PROGRAMMING STATE"):
+            c.write("0.9.1", "120000")
+    m.set_seal_open(vt.t, True)
+    m.hold_reset_button(vt.t, 8)
+    vt.t = m.now
+    with _client(server) as c, pytest.raises(PasswordRefused):
+        c.program("12345678")
+    with _client(server) as c:
+        c.program("00000000")
+        c.write("0.9.1", "120000")
+        assert c.read("0.9.1")[0].raw == "120000"
+        with pytest.raises(MeterError, match="11 sections"):
+            c.write("C.90.1", [f"{h:02d}:00=1" for h in range(11)])
+        assert c.read("C.90.1")[0].values[0].value == "00:00=4"
+        c.write("C.90.1", ["00:00=2", "13:00=3"])
+        vt.t += 3601
+        assert c.read("C.14.0")[0].raw == "3"  # 13:00 passed on the meter clock
+        energy = c.read("1.8.0")[0]
+    assert energy.address == "1-1:1.8.0"
+    assert float(energy.value) == pytest.approx(m.register("import"), abs=0.01)
+    assert m.programming.count == 1
+
+
+def test_damaged_state_reads_err2_over_pty(tmp_path: Path) -> None:
+    m = A1000(ideal_config(), start_time=T0, state_dir=tmp_path)
+    m.set_inputs(T0, ElectricalInputs.balanced(57.7, 0.5, 0))
+    m.advance_to(T0 + 600)
+    m.save()
+    m.advance_to(T0 + 1200)
+    m.save()
+    cur = tmp_path / CURRENT
+    cur.write_bytes(cur.read_bytes().replace(b'"import"', b'"imp0rt"'))
+    again = A1000(ideal_config(), start_time=T0 + 1300, state_dir=tmp_path)
+    bank = again.register_bank()
+    with MeterServer(bank, transport="pty", lock=bank.lock, timing=FAST) as server, \
+            _client(server) as c:
+        by = {r.address: r for r in c.readout()}
+    assert by["F.F.2"].raw == "00000100"  # manual Appendix B: EEPROM error
+    assert by["F.F"].raw == "00000004"
+    assert float(by["1-1:1.8.0"].value) == pytest.approx(3 * 57.7 * 0.5 / 1000 * 600 / 3600,
+                                                         abs=0.01)
+
+
+def test_power_down_and_restart_over_pty(tmp_path: Path) -> None:
+    m = A1000(ideal_config(), start_time=T0, state_dir=tmp_path)
+    m.set_inputs(T0, ElectricalInputs.balanced(57.7, 0.5, 0))
+    m.advance_to(T0 + 7200)
+    bank = m.register_bank()
+    with MeterServer(bank, transport="pty", lock=bank.lock, timing=FAST) as server, \
+            _client(server) as c:
+        before = {r.address: r.raw for r in c.readout()}
+    m.set_inputs(m.now, ElectricalInputs.dead())  # power-down: the state is saved
+    del m, bank
+    vt = VirtualTime(T0 + 86400)
+    again = A1000(ideal_config(), start_time=vt.t, state_dir=tmp_path)
+    bank = again.register_bank(vt)
+    with MeterServer(bank, transport="pty", lock=bank.lock, timing=FAST) as server, \
+            _client(server) as c:
+        after = {r.address: r.raw for r in c.readout()}
+    for code in ("1-1:1.8.0", "1-1:1.8.1", "1-1:1.8.2", "1-1:1.8.3", "1-1:1.8.4", "1-1:5.8.0"):
+        assert after[code] == before[code]
+    assert after["F.F.2"] == "00000000"
+    assert after["0.9.2"] == "260303"  # the clock ran through the day without power
