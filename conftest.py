@@ -1,5 +1,7 @@
-"""Root conftest: makes the repository importable for the tests.
+"""Root conftest: registers the rig's pytest plugin (options --bench, --plan, ...).
 
-The rig's pytest plugin (options --bench, --plan, ...) is registered here once
-the type-test plans land; until then this file only anchors the rootdir.
+`pytest` alone runs the project's tests (tests/); `pytest testplans` runs the type test.
+The plugin is also an entry point (`pytest11`), for plans kept outside this repository.
 """
+
+pytest_plugins = ["rig.pytest_plugin"]

@@ -352,7 +352,10 @@ class BillingComponent:
         ]
         bases += [(f"1-1:{OBIS_C[q]}.{d}.{t}", f"demand {q} D={d} T{t}", UNITS[q])
                   for d in (6, 2) for q in QUANTITIES for t in range(TARIFFS + 1)]
+        # In the readout (*101 only): Appendix A energies and the historical active demand of
+        # the display list (manual 2.1.2 item 7).
         appendix_a = {f"1-1:{c}.8.{t}" for c in (1, 2, 5, 6, 7, 8) for t in range(TARIFFS + 1)}
+        appendix_a |= {f"1-1:{c}.6.{t}" for c in (1, 2) for t in range(TARIFFS + 1)}
         for n in range(1, HISTORY + 1):
             f = 100 + n
             rows.append(ObisRow(f"0.1.2*{f}", f"Time stamp of the {n}. last demand reset", None,

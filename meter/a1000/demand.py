@@ -530,19 +530,21 @@ class DemandComponent:
                     readout=c in (1, 2)))
                 rows.append(ObisRow(
                     f"1-1:{c}.5.{t}", f"Last average demand {q} {what}", unit, src,
-                    lambda _m, i=i, t=t: (f"{r.last_average[t][i]:.4f}",)))
+                    lambda _m, i=i, t=t: (f"{r.last_average[t][i]:.4f}",),
+                    readout=(c == 1 and t == 0)))  # display 052
         src = "manual 1.3 items 3-4, codes 051/052/071/072 (manufacturer-specific C.50)"
         rows += [
             ObisRow("C.50.1", "Average active import power of the last rolling window", "kW",
-                    src, lambda _m: (f"{r.window_average('import'):.4f}",)),
+                    src, lambda _m: (f"{r.window_average('import'):.4f}",), readout=True),
             ObisRow("C.50.2", "Average reactive import power of the last rolling window", "kvar",
-                    src, lambda _m: (f"{r.window_average('r_import'):.4f}",)),
+                    src, lambda _m: (f"{r.window_average('r_import'):.4f}",), readout=True),
             ObisRow("C.50.3", "Average power factor of the last rolling window", None, src,
-                    lambda _m: (f"{r.window_power_factor():.3f}",)),
+                    lambda _m: (f"{r.window_power_factor():.3f}",), readout=True),
             ObisRow("C.50.4", "Average power factor of the last demand interval", None, src,
-                    lambda _m: (f"{r.cycle_power_factor():.3f}",)),
+                    lambda _m: (f"{r.cycle_power_factor():.3f}",), readout=True),
             ObisRow("C.50.5", "Average reactive import power of the last demand interval",
-                    "kvar", src, lambda _m: (f"{r.cycle_average('r_import'):.4f}",)),
+                    "kvar", src, lambda _m: (f"{r.cycle_average('r_import'):.4f}",),
+                    readout=True),
             ObisRow("1-1:0.8.0", "Demand cycle (min); W1 sets it", "min",
                     "manual 1.2 item 2, display 'Demand Interval'; standards.md 7.1",
                     lambda _m: (f"{r.settings.cycle_min}",), self._put_cycle, readout=True),

@@ -1,0 +1,115 @@
+"""How long a plan takes on a real bench: the sum of dwells and settling, per family.
+
+The plugin prints this before a run (on the simulated bench the same plan takes seconds,
+because virtual time jumps). The figures follow the methods the plan tests use; where a
+method waits for the meter (demand cycles, load-profile intervals, a clock day) the wait is
+the estimate.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from rig.loads import Rating, metered_power, point_for, pulse_period_s
+from rig.measure import expected_error_seconds
+from rig.plan import Measure, no_load_minutes
+
+#: Meter communication per test (sign-on, readouts before and after) on a lab bench.
+READ_S = 15.0
+#: Minutes around a tariff boundary the switch-delay test spans.
+TOU_WINDOW_S = 120.0
+#: Per date checked by the TOU priority test (set clock, read tariff).
+TOU_DATE_S = 20.0
+TOU_PRIORITY_DATES = 8
+#: Events: the debounce of the meter's detection plus reading time.
+EVENT_MARGIN_S = 120.0
+#: Billing: per month, setting the clock before the reading time and reading the history.
+BILLING_MONTH_S = 120.0
+#: Dips and interruptions: recovery and register reads around each test.
+INTERRUPTION_MARGIN_S = 60.0
+
+
+def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating) -> float:
+    """Wall seconds one parametrised plan test takes on a real bench."""
+    family = item.family
+    if family == "accuracy":
+        load = point_for(
+            rating, item.energy, point.current, item.pf, direction or "import", item.element
+        )
+        power = metered_power(load, item.energy, rating.wiring)
+        return expected_error_seconds(power, rating.constant(item.energy), item.measure)
+    if family == "single_vs_balanced":
+        load = point_for(rating, "active", item.current, item.pf)
+        balanced = expected_error_seconds(
+            metered_power(load, "active", rating.wiring), rating.meter_constant, item.measure
+        )
+        single = expected_error_seconds(
+            metered_power(load, "active", rating.wiring) / 3, rating.meter_constant, item.measure
+        )
+        return balanced + len(item.elements) * single
+    if family == "starting":
+        load = point_for(rating, item.energy, item.current, item.pf)
+        period = pulse_period_s(
+            metered_power(load, item.energy, rating.wiring), rating.constant(item.energy)
+        )
+        directions = 1 if direction else len(item.directions)
+        return directions * (item.pulses + 1) * period * item.time_factor
+    if family == "no_load":
+        minutes = no_load_minutes(
+            item.formula_constant, rating.meter_constant, rating.elements, rating.un, rating.imax
+        )
+        return minutes * 60.0 * item.time_factor
+    if family == "meter_constant":
+        load = point_for(rating, "active", item.current, item.pf)
+        power = metered_power(load, "active", rating.wiring)
+        return item.energy_kwh * 3.6e6 / power + 2 * READ_S
+    if family == "influence":
+        load = point_for(rating, "active", item.current, item.pf)
+        power = metered_power(load, "active", rating.wiring)
+        return 2 * expected_error_seconds(power, rating.meter_constant, item.measure)
+    if family == "demand":
+        return 2 * item.cycle_min * 60.0 + (item.interval_min or item.cycle_min) * 60.0 + READ_S
+    if family == "tou":
+        if item.check == "switch_delay":
+            return TOU_WINDOW_S + READ_S
+        return TOU_PRIORITY_DATES * TOU_DATE_S
+    if family == "clock":
+        return item.duration_h * 3600.0 + 2 * READ_S
+    if family == "events":
+        return item.duration_s + EVENT_MARGIN_S + READ_S
+    if family == "billing":
+        return item.months * BILLING_MONTH_S
+    if family == "load_profile":
+        return (item.intervals + 1) * 900.0 + READ_S
+    if family == "interruption":
+        return item.duration_s * item.repetitions + INTERRUPTION_MARGIN_S
+    raise ValueError(f"no estimate for plan family {family!r}")
+
+
+def estimate(items: Iterable[tuple[Any, Any, str | None]], rating: Rating) -> dict[str, float]:
+    """Seconds per family for the given (item, point, direction) tests."""
+    totals: dict[str, float] = defaultdict(float)
+    for item, point, direction in items:
+        totals[item.family] += planned_seconds(item, point, direction, rating)
+    return dict(totals)
+
+
+def _hms(seconds: float) -> str:
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600:d} h {s % 3600 // 60:02d} min"
+    return f"{s // 60} min {s % 60:02d} s"
+
+
+def estimate_lines(items: Iterable[tuple[Any, Any, str | None]], rating: Rating) -> list[str]:
+    totals = estimate(items, rating)
+    lines = ["meter-test-rig: estimated wall time on a real bench (dwells and settling):"]
+    for family, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {family:<20} {_hms(seconds):>14}")
+    lines.append(f"  {'total':<20} {_hms(sum(totals.values())):>14}")
+    return lines
+
+
+__all__ = ["Measure", "estimate", "estimate_lines", "planned_seconds"]

@@ -1,0 +1,190 @@
+"""Measurement procedures shared by the plans: error-calculator runs on all positions at once.
+
+The method (instruments.md section 3): apply the load point, let the meters settle, then arm
+every position's error calculator with a pulse count N chosen from the meter constant and the
+power (rig.plan.pulses_for), wait through the bench timebase until all are ready, read the
+errors; repeat. The gate opens and closes on meter pulse edges, so the only quantisation is
++-1 reference count. All positions are measured at the same time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from reports.decision import UncertaintyBudget, error_budget
+from rig.bench import Bench
+from rig.instruments.loadpoint import LoadPoint
+from rig.instruments.roles import ECState, ErrorCalculator, Quantity
+from rig.loads import Rating, metered_power, pulse_period_s
+from rig.plan import Measure, pulses_for
+from rig.timebase import Timebase
+
+# Stated expanded uncertainty of the reference when the bench file gives none (k = 2), in %:
+# a class 0.02 reference standard (instruments.md 1: PRS 600.3 class 0.02).
+DEFAULT_REFERENCE_UNCERTAINTY = 0.02
+# Source stability during a gate, half-width in % of power (a figure a lab states for its
+# source; the simulated source is configured within it).
+SOURCE_STABILITY = 0.005
+
+
+class MeasurementError(RuntimeError):
+    """A measurement could not be taken (no pulses, calculator aborted); names the position."""
+
+
+@dataclass(frozen=True)
+class ErrorReading:
+    """The readings of one position at one point."""
+
+    position: int
+    pulses: int
+    errors: tuple[float, ...]
+    reference_counts: tuple[int, ...]
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.errors)
+
+    @property
+    def stdev(self) -> float | None:
+        return statistics.stdev(self.errors) if len(self.errors) > 1 else None
+
+    def budget(self, reference_expanded: float) -> UncertaintyBudget:
+        return error_budget(
+            reference_expanded=reference_expanded,
+            reference_counts=min(self.reference_counts),
+            readings_stdev=self.stdev,
+            readings_n=len(self.errors),
+            source_half_width=SOURCE_STABILITY,
+        )
+
+
+def reference_uncertainty(bench: Bench) -> tuple[float, str]:
+    """The reference standard's stated expanded uncertainty in % (k = 2) from the bench file,
+    e.g. "0.01 % (k=2)"; the default when the file states none."""
+    text = bench.config.instruments.reference.uncertainty
+    if text:
+        match = re.search(r"([0-9]*\.?[0-9]+)\s*%", text)
+        if match:
+            return float(match.group(1)), f"bench file: {text}"
+    return DEFAULT_REFERENCE_UNCERTAINTY, "default: class 0.02 reference (no figure in bench file)"
+
+
+def settle(bench: Bench, timebase: Timebase, point: LoadPoint, seconds: float) -> None:
+    """Apply `point` (checked against the bench limits first) and let the meters settle."""
+    bench.energise(point)
+    timebase.dwell(seconds, label="settling")
+
+
+def measure_errors(
+    bench: Bench,
+    timebase: Timebase,
+    point: LoadPoint,
+    energy: str,
+    measure: Measure,
+    positions: list[int],
+    rating: Rating,
+) -> dict[int, ErrorReading]:
+    """Percentage error of every position at `point` (already applied and settled)."""
+    quantity = Quantity.ACTIVE if energy == "active" else Quantity.REACTIVE
+    bench.reference.set_mode(rating.wiring, quantity)  # type: ignore[arg-type]
+    power = metered_power(point, energy, rating.wiring)
+    constant = rating.constant(energy)
+    pulses = pulses_for(constant, power, measure)
+    period = pulse_period_s(power, constant)
+    # Up to one period until the first edge opens the gate, then N periods.
+    expected = period * (pulses + 1)
+    errors: dict[int, list[float]] = {p: [] for p in positions}
+    counts: dict[int, list[int]] = {p: [] for p in positions}
+    for _ in range(measure.repetitions):
+        ecs = {p: bench.error_calculator(p) for p in positions}
+        for ec in ecs.values():
+            ec.configure(constant, pulses, quantity)
+        for ec in ecs.values():
+            ec.start()
+
+        timebase.wait_until(
+            lambda ecs=ecs: _all_finished(ecs.values()),
+            expected_s=expected,
+            timeout_s=expected * 3 + 30.0,
+            poll_s=max(period / 4, 0.05),
+            label=f"{pulses} pulses",
+        )
+        for p, ec in ecs.items():
+            status = ec.status()
+            if status.state is not ECState.READY or status.error is None:
+                raise MeasurementError(
+                    f"position {p}: error calculator {status.state.value} "
+                    f"after {status.progress:.0f} % of {pulses} pulses"
+                )
+            errors[p].append(status.error)
+            counts[p].append(status.reference_counts)
+    return {p: ErrorReading(p, pulses, tuple(errors[p]), tuple(counts[p])) for p in positions}
+
+
+def count_pulses(
+    bench: Bench,
+    timebase: Timebase,
+    energy: str,
+    constant: float,
+    positions: list[int],
+    at_least: int,
+    window_s: float,
+) -> dict[int, int]:
+    """Meter pulses seen at each position within `window_s`, counted up to `at_least`.
+
+    The error calculator's gate opens on the first pulse and counts `at_least - 1` more, so
+    its state tells the count: waiting = 0, running = 1 + pulses seen in the gate, ready =
+    `at_least` (or more). The wait ends early once every position reached `at_least`.
+    """
+    if at_least < 1:
+        raise ValueError(f"count_pulses: at_least must be >= 1, got {at_least}")
+    quantity = Quantity.ACTIVE if energy == "active" else Quantity.REACTIVE
+    ecs = {p: bench.error_calculator(p) for p in positions}
+    gate = max(at_least - 1, 1)
+    for ec in ecs.values():
+        ec.configure(constant, gate, quantity)
+    for ec in ecs.values():
+        ec.start()
+
+    def seen(ec: ErrorCalculator) -> int:
+        status = ec.status()
+        if status.state is ECState.READY:
+            return gate + 1
+        if status.state is ECState.RUNNING:
+            return 1 + math.floor(status.progress * gate / 100.0 + 1e-9)
+        return 0
+
+    def all_reached() -> bool:
+        return all(seen(ec) >= at_least for ec in ecs.values())
+
+    # When the window is over, what was seen is the result.
+    with contextlib.suppress(TimeoutError):
+        timebase.wait_until(
+            all_reached, expected_s=window_s, timeout_s=window_s, poll_s=max(window_s / 20, 0.1),
+            label="pulse count",
+        )
+    counts = {p: min(seen(ec), at_least) for p, ec in ecs.items()}
+    for ec in ecs.values():
+        ec.abort()
+    return counts
+
+
+def _all_finished(ecs: Iterable[ErrorCalculator]) -> bool:
+    return all(ec.status().state in (ECState.READY, ECState.ABORTED) for ec in ecs)
+
+
+def expected_error_seconds(power: float, constant: float, measure: Measure) -> float:
+    """Wall time of one error point on a real bench: settling plus the repetitions' gates."""
+    if power <= 0:
+        return measure.settling_s
+    pulses = pulses_for(constant, power, measure)
+    return measure.settling_s + measure.repetitions * pulse_period_s(power, constant) * (pulses + 1)
+
+
+def is_finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)

@@ -1,0 +1,158 @@
+"""Talking to a meter under test during a plan: reads, programming writes, its clock.
+
+Every call is one IEC 62056-21 session on the position's link (sign-on, commands, break), so a
+plan never leaves a meter in programming mode. Reads use the programming-mode R1 without a
+password where the meter allows it (A1000 manual 2.2.1: reads need none); writes need the
+meter's programming state (seal open, reset button held: `RigSession.enter_programming`) and
+the P1 password.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from meter.iec62056_21 import Client, MeterError
+from meter.iec62056_21.readings import Reading
+from rig.timebase import Timebase
+
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+class MeterReadError(RuntimeError):
+    """A register could not be read or written; names the position, address and reason."""
+
+
+@dataclass(frozen=True)
+class ClockReading:
+    """The meter clock against true time: meter_seconds - true_seconds, with its resolution."""
+
+    offset_s: float
+    half_width_s: float  # the offset lies within +-half_width_s
+    true_time: float
+
+
+def meter_seconds(date_text: str, time_text: str) -> float:
+    """Seconds since 1970 of the meter's naive date YYMMDD and time hhmmss."""
+    stamp = dt.datetime.strptime(date_text + time_text, "%y%m%d%H%M%S")
+    return (stamp - EPOCH).total_seconds()
+
+
+def meter_datetime(seconds: float) -> dt.datetime:
+    return EPOCH + dt.timedelta(seconds=seconds)
+
+
+class MeterLink:
+    """One position's meter, as the plans talk to it."""
+
+    def __init__(self, number: int, client_factory: Callable[[], Client], password: str) -> None:
+        self.number = number
+        self._client = client_factory
+        self.password = password
+
+    def _fail(self, what: str, exc: Exception) -> MeterReadError:
+        return MeterReadError(f"position {self.number}: {what}: {exc}")
+
+    def readout(self) -> dict[str, Reading]:
+        try:
+            with self._client() as client:
+                return {r.address: r for r in client.readout()}
+        except (OSError, MeterError) as exc:
+            raise self._fail("readout", exc) from exc
+
+    def read(self, *addresses: str) -> dict[str, Reading]:
+        """R1 of each address in one programming-mode session (no password)."""
+        out: dict[str, Reading] = {}
+        with self._client() as client:
+            client.program()
+            for address in addresses:
+                try:
+                    readings = client.read(address)
+                except MeterError as exc:
+                    raise self._fail(f"R1 {address}", exc) from exc
+                if not readings:
+                    raise MeterReadError(f"position {self.number}: R1 {address}: empty answer")
+                out[address] = readings[0]
+            client.sign_off()
+        return out
+
+    def value(self, address: str) -> Decimal:
+        reading = self.read(address)[address]
+        if reading.value is None:
+            raise MeterReadError(
+                f"position {self.number}: {address}({reading.raw}) is not a number"
+            )
+        return reading.value
+
+    def values(self, addresses: Iterable[str]) -> dict[str, Decimal]:
+        readings = self.read(*addresses)
+        out = {}
+        for address, reading in readings.items():
+            if reading.value is None:
+                raise MeterReadError(
+                    f"position {self.number}: {address}({reading.raw}) is not a number"
+                )
+            out[address] = reading.value
+        return out
+
+    def read_range(self, address: str, args: Sequence[str], command: str = "R5") -> list[Reading]:
+        with self._client() as client:
+            client.program()
+            try:
+                readings = client.read(address, args, command=command)
+            except MeterError as exc:
+                raise self._fail(f"{command} {address}", exc) from exc
+            client.sign_off()
+        return readings
+
+    def write(self, writes: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """W1 each (address, values) in one programming session with the P1 password."""
+        with self._client() as client:
+            client.program(self.password)
+            for address, values in writes:
+                try:
+                    client.write(address, list(values))
+                except MeterError as exc:
+                    raise self._fail(f"W1 {address}", exc) from exc
+            client.sign_off()
+
+    def execute(self, address: str, values: Sequence[str] = ()) -> list[Reading]:
+        with self._client() as client:
+            client.program(self.password)
+            try:
+                result = client.execute(address, values)
+            except MeterError as exc:
+                raise self._fail(f"E2 {address}", exc) from exc
+            client.sign_off()
+        return result
+
+    def clock_seconds(self) -> float:
+        """The meter's clock to the second (0.9.2 date, 0.9.1 time)."""
+        readings = self.read("0.9.2", "0.9.1")
+        return meter_seconds(readings["0.9.2"].raw, readings["0.9.1"].raw)
+
+    def clock_offset(
+        self, timebase: Timebase, step_s: float, max_wait_s: float = 2.0
+    ) -> ClockReading:
+        """Meter clock minus true time, to +-step_s/2, by catching the seconds roll-over.
+
+        The clock shows whole seconds; polling it every `step_s` (advancing the timebase between
+        polls, so virtual and wall time alike) finds the poll at which the second changes. The
+        change happened within the last step: the offset is known to half a step
+        (standards.md 4.3 item 2: "detect the seconds roll-over by polling").
+        """
+        first = self.clock_seconds()
+        waited = 0.0
+        while waited <= max_wait_s:
+            timebase.dwell(step_s, label="clock poll")
+            waited += step_s
+            now = self.clock_seconds()
+            true_now = timebase.now()
+            if now != first:
+                # The second `now` began between true_now - step_s and true_now.
+                return ClockReading(now - (true_now - step_s / 2), step_s / 2, true_now)
+        raise MeterReadError(
+            f"position {self.number}: the meter clock did not advance within {max_wait_s} s"
+        )

@@ -1,0 +1,324 @@
+"""The rig's pytest plugin: bench, plan and results store as pytest options and fixtures.
+
+Registered by the root conftest.py and as the `pytest11` entry point `meter_test_rig`.
+
+- Options (group "meter-test-rig"): --bench, --plan, --positions, --meter-model, --runs-dir,
+  --resume, --operator, --decision-rule, --defect, --no-report.
+- Markers: `family(name)` on a plan test says which plan items it runs (the plugin
+  parametrises it with them); `clause(text)` is put on every parametrised test from its item.
+- Fixtures: `rig` (the session), `bench` (safe state guaranteed on every exit path),
+  `source`, `reference`, `positions`, `timebase`, `plan`, `recorder`, `sim` (the simulator's
+  control endpoint; a test needing it is skipped on a lab bench).
+
+Nothing starts until a test asks for a fixture, so `pytest tests/` never touches a bench.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reports.records import RunStatus
+from rig.bench.config import BenchFileError, load_bench_file
+from rig.loads import Rating
+from rig.plan import DEFAULT_PLAN, Plan, PlanError, load_plan
+from rig.recorder import Recorder
+from rig.session import SIM_BENCH_FILE, RigSession, SessionError, SessionOptions
+
+SESSION_KEY = pytest.StashKey[RigSession]()
+PLAN_KEY = pytest.StashKey[Plan]()
+SUMMARY_KEY = pytest.StashKey[list[str]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("meter-test-rig", "meter-test-rig bench, plan and results")
+    group.addoption(
+        "--bench",
+        default="sim",
+        help="'sim' (default): the simulated bench on 127.0.0.1; or a bench file (YAML)",
+    )
+    group.addoption(
+        "--plan",
+        default=DEFAULT_PLAN,
+        help=f"plan name under testplans/plans or a YAML path (default {DEFAULT_PLAN})",
+    )
+    group.addoption(
+        "--positions", type=int, default=None, help="simulated bench: number of meter positions"
+    )
+    group.addoption(
+        "--meter-model",
+        default=None,
+        help="simulated bench: import path 'module:Class' of the meter model (default the A1000)",
+    )
+    group.addoption("--runs-dir", default="runs", help="where the results store lives")
+    group.addoption("--resume", default=None, metavar="RUN_ID", help="continue a killed run")
+    group.addoption("--operator", default=None, help="operator name for the report")
+    group.addoption(
+        "--decision-rule",
+        choices=("simple", "guarded"),
+        default="simple",
+        help="simple acceptance (default) or guarded acceptance by the expanded uncertainty",
+    )
+    group.addoption(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="[POS,..=]NAME[:k=v,..]",
+        help="simulated bench: give the meters (or the listed positions) a named defect",
+    )
+    group.addoption("--no-report", action="store_true", help="do not build the report at the end")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "family(name): a plan test; the plugin runs it for the plan's items of `name`"
+    )
+    config.addinivalue_line("markers", "clause(text): the standard's clause a test verifies")
+    if not config.option.help:
+        plan_of(config)  # a bad --plan is a usage error before anything is collected
+
+
+def _options(config: pytest.Config) -> SessionOptions:
+    opt = config.option
+    runs_dir = Path(opt.runs_dir)
+    if not runs_dir.is_absolute():
+        runs_dir = Path(config.invocation_params.dir) / runs_dir
+    bench = opt.bench
+    if bench != "sim":
+        path = Path(bench)
+        if not path.is_absolute():
+            path = Path(config.invocation_params.dir) / path
+        bench = str(path)
+    return SessionOptions(
+        bench=bench,
+        plan=opt.plan,
+        positions=opt.positions,
+        meter_model=opt.meter_model,
+        runs_dir=runs_dir,
+        resume=opt.resume,
+        operator=opt.operator or getpass.getuser(),
+        decision_rule=opt.decision_rule,
+        defects=tuple(opt.defect),
+        report=not opt.no_report,
+    )
+
+
+def plan_of(config: pytest.Config) -> Plan:
+    if PLAN_KEY not in config.stash:
+        try:
+            config.stash[PLAN_KEY] = load_plan(config.option.plan)
+        except PlanError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return config.stash[PLAN_KEY]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("family")
+    if marker is None or "plan_item" not in metafunc.fixturenames:
+        return
+    family = marker.args[0]
+    items = plan_of(metafunc.config).by_family(family)
+    # Each item, times its points and its directions when the test asks for them.
+    names = ["plan_item"]
+    with_points = "point" in metafunc.fixturenames
+    with_directions = "direction" in metafunc.fixturenames
+    names += ["point"] if with_points else []
+    names += ["direction"] if with_directions else []
+    params = []
+    for item in items:
+        points = item.points if with_points else (None,)  # type: ignore[union-attr]
+        directions = item.directions if with_directions else (None,)  # type: ignore[union-attr]
+        for point in points:
+            for direction in directions:
+                values = [item]
+                ident = item.id
+                if with_points:
+                    values.append(point)
+                    ident += f"-{point.current:g}In"
+                if with_directions:
+                    values.append(direction)
+                    ident += f"-{direction}"
+                params.append(pytest.param(*values, id=ident))
+    metafunc.parametrize(names, params)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each plan test with its clause; deselect plan tests the plan has no items for."""
+    keep, drop = [], []
+    for test in items:
+        if test.get_closest_marker("family") is None:
+            keep.append(test)
+            continue
+        callspec = getattr(test, "callspec", None)
+        item = callspec.params.get("plan_item") if callspec is not None else None
+        if hasattr(item, "clause"):  # pytest's NOTSET stands in for an empty family
+            test.add_marker(pytest.mark.clause(item.clause))
+            keep.append(test)
+        else:
+            drop.append(test)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Print the estimated wall time of the collected plan tests on a real bench."""
+    plan_tests = [t for t in session.items if t.get_closest_marker("family") is not None]
+    if not plan_tests:
+        return
+    from rig.estimate import estimate_lines
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    items = []
+    for test in plan_tests:
+        callspec = getattr(test, "callspec", None)
+        if callspec is None or not hasattr(callspec.params.get("plan_item"), "family"):
+            continue
+        items.append(
+            (
+                callspec.params["plan_item"],
+                callspec.params.get("point"),
+                callspec.params.get("direction"),
+            )
+        )
+    for line in estimate_lines(items, _rating(session.config)):
+        reporter.write_line(line)
+
+
+def _rating(config: pytest.Config) -> Rating:
+    """The first position's ratings from the bench file (before the bench starts)."""
+    options = _options(config)
+    path = SIM_BENCH_FILE if options.simulated else Path(options.bench)
+    try:
+        return Rating.of(load_bench_file(path).positions[0])
+    except (BenchFileError, OSError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture(scope="session")
+def rig(request: pytest.FixtureRequest) -> Any:
+    """The rig session: bench (simulated or from a bench file), timebase, store and run."""
+    config = request.config
+    try:
+        session = RigSession(_options(config))
+    except PlanError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    try:
+        session.start()
+    except SessionError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SESSION_KEY] = session
+    session.operator_prompt = _operator_prompt(config)
+    yield session
+    status = RunStatus.COMPLETED
+    if request.session.shouldstop or request.session.shouldfail:
+        status = RunStatus.ABORTED
+    _finish(config, session, status)
+
+
+def _operator_prompt(config: pytest.Config) -> Any:
+    """Show a line to the operator and wait for Enter, with pytest's capture suspended."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def prompt(text: str) -> None:
+        if capture is not None:
+            capture.suspend_global_capture(in_=True)
+        try:
+            input(f"\n>>> {text} ")
+        finally:
+            if capture is not None:
+                capture.resume_global_capture()
+
+    return prompt
+
+
+def _finish(config: pytest.Config, session: RigSession, status: RunStatus) -> None:
+    run = session.run
+    runs_dir = session.options.runs_dir
+    session.close(status)
+    if run is None or not session.options.report:
+        return
+    from reports.build import build_report
+
+    try:
+        result = build_report(run.run_id, runs_dir)
+    except Exception as exc:  # a report problem must never hide the run's results
+        _write(config, f"meter-test-rig: report for run {run.run_id} failed: {exc}")
+        return
+    files = ", ".join(str(p) for p in result.files.values())
+    _write(config, f"meter-test-rig: run {run.run_id} report: {files}")
+
+
+def _write(config: pytest.Config, line: str) -> None:
+    """Keep a line for the terminal summary (teardown output would be swallowed)."""
+    config.stash.setdefault(SUMMARY_KEY, []).append(line)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    for line in config.stash.get(SUMMARY_KEY, []):
+        terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def bench(rig: RigSession) -> Any:
+    """The bench (a safety context: de-energised on every exit path)."""
+    return rig.bench
+
+
+@pytest.fixture(scope="session")
+def source(bench: Any) -> Any:
+    return bench.source
+
+
+@pytest.fixture(scope="session")
+def reference(bench: Any) -> Any:
+    return bench.reference
+
+
+@pytest.fixture(scope="session")
+def positions(rig: RigSession) -> Any:
+    """The meters under test, with their IEC 62056-21 links."""
+    return rig.positions
+
+
+@pytest.fixture(scope="session")
+def timebase(rig: RigSession) -> Any:
+    return rig.timebase
+
+
+@pytest.fixture(scope="session")
+def plan(request: pytest.FixtureRequest) -> Plan:
+    return plan_of(request.config)
+
+
+@pytest.fixture
+def sim(rig: RigSession) -> Any:
+    """The simulator's control endpoint (skips the test on a lab bench)."""
+    if rig.sim is None:
+        pytest.skip("needs the simulated bench (fault injection / meter buttons)")
+    return rig.sim.control
+
+
+@pytest.fixture
+def recorder(rig: RigSession, request: pytest.FixtureRequest) -> Recorder:
+    """Records this test's measurements (one store commit each)."""
+    assert rig.store is not None and rig.run is not None
+    callspec = getattr(request.node, "callspec", None)
+    item = callspec.params.get("plan_item") if callspec is not None else None
+    marker = request.node.get_closest_marker("family")
+    family = marker.args[0] if marker else "other"
+    clause = item.clause if item is not None else ""
+    return Recorder(
+        rig.store,
+        rig.run.run_id,
+        rig.options.decision_rule,
+        request.node.nodeid,
+        family,
+        clause,
+        rig.completed,
+    )

@@ -1,0 +1,143 @@
+"""The plans' recorder: a verdict per position and point, committed to the store as it is taken.
+
+A plan test measures all positions at a point, then hands each result to `Recorder.record`,
+which applies the run's decision rule (reports.decision), writes the row (one commit) and
+returns it. `Recorder.assert_all_pass` fails the test with one line per failing position, so a
+red test names the meter, the value, the limit and the cause.
+
+On `--resume RUN_ID` a point that was completed before is not measured again: `done()` returns
+the stored rows and the test re-asserts their verdicts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from reports.decision import UncertaintyBudget, decide
+from reports.records import Measurement, MeasurementKey, Repetitions, Verdict
+from reports.store import ResultsStore
+
+
+class Recorder:
+    """Bound to one plan test (test id, family, clause) of one run."""
+
+    def __init__(
+        self,
+        store: ResultsStore,
+        run_id: str,
+        decision_rule: str,
+        test_id: str,
+        family: str,
+        clause: str,
+        completed: set[MeasurementKey],
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.decision_rule = decision_rule
+        self.test_id = test_id
+        self.family = family
+        self.clause = clause
+        self._completed = completed
+        self.taken: list[Measurement] = []
+
+    def done(self, positions: Iterable[int], point: Mapping[str, Any]) -> list[Measurement] | None:
+        """The stored measurements of this point if every position completed it before."""
+        keys = {MeasurementKey.of(self.test_id, p, point) for p in positions}
+        if not keys or not keys <= self._completed:
+            return None
+        rows = [m for m in self.store.measurements(self.run_id) if m.key in keys]
+        self.taken.extend(rows)
+        return rows
+
+    def started(self, positions: Iterable[int], point: Mapping[str, Any]) -> None:
+        """Mark the point as started (a killed run shows which point it died in)."""
+        for p in positions:
+            self.store.mark_started(self.run_id, self.test_id, p, point)
+
+    def record(
+        self,
+        position: int,
+        point: Mapping[str, Any],
+        quantity: str,
+        value: float | None,
+        unit: str,
+        *,
+        limit_low: float | None,
+        limit_high: float | None,
+        budget: UncertaintyBudget | None = None,
+        repetitions: Repetitions | None = None,
+        raw: Mapping[str, Any] | None = None,
+        started_at: float | None = None,
+        message: str = "",
+        verdict: Verdict | None = None,
+    ) -> Measurement:
+        """Decide and store one measurement; returns the stored record."""
+        expanded = budget.expanded if budget is not None else None
+        if verdict is None:
+            verdict = decide(
+                value,
+                limit_low,
+                limit_high,
+                rule=self.decision_rule,
+                expanded_uncertainty=expanded if expanded is not None else 0.0,
+            )
+        m = Measurement(
+            run_id=self.run_id,
+            test_id=self.test_id,
+            family=self.family,
+            position=position,
+            quantity=quantity,
+            value=value,
+            unit=unit,
+            verdict=verdict,
+            decision_rule=self.decision_rule,
+            clause=self.clause,
+            point=dict(point),
+            limit_low=limit_low,
+            limit_high=limit_high,
+            expanded_uncertainty=expanded,
+            uncertainty_budget=budget.to_json() if budget is not None else None,
+            repetitions=repetitions,
+            raw=dict(raw or {}),
+            started_at=started_at,
+            ended_at=time.time(),
+            message=message,
+        )
+        self.store.record(m)
+        self.taken.append(m)
+        return m
+
+    @staticmethod
+    def assert_all_pass(measurements: Iterable[Measurement]) -> None:
+        """Fail with one line per measurement that did not pass."""
+        bad = [m for m in measurements if Verdict(m.verdict) is not Verdict.PASS]
+        if not bad:
+            return
+        lines = []
+        for m in bad:
+            limits = _limits_text(m)
+            value = "no value" if m.value is None else f"{m.value:.4g} {m.unit}"
+            u = (
+                f", U={m.expanded_uncertainty:.2g} {m.unit}"
+                if m.expanded_uncertainty is not None
+                else ""
+            )
+            why = f": {m.message}" if m.message else ""
+            lines.append(
+                f"position {m.position} {m.quantity} {Verdict(m.verdict).value.upper()}: "
+                f"{value} against {limits}{u} [{m.clause}]{why}"
+            )
+        raise AssertionError("\n".join(lines))
+
+
+def _limits_text(m: Measurement) -> str:
+    lo, hi = m.limit_low, m.limit_high
+    if lo is not None and hi is not None and abs(lo + hi) < 1e-12:
+        return f"+-{hi:g} {m.unit}"
+    if lo is None and hi is not None:
+        return f"<= {hi:g} {m.unit}"
+    if hi is None and lo is not None:
+        return f">= {lo:g} {m.unit}"
+    return f"[{lo:g}, {hi:g}] {m.unit}"

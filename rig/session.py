@@ -1,0 +1,294 @@
+"""One rig session: the bench (simulated or real), its timebase, the results store and the run.
+
+The pytest plugin builds a `RigSession` once per pytest session and closes it at the end; the
+test plans reach everything through its fixtures. The session owns the order of start and
+stop: simulator first up and last down, bench (a safety context) inside it, the run recorded
+from the first measurement to the last.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import platform
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from meter.iec62056_21 import Client, ProtocolError
+from meter.iec62056_21.timing import Timing
+from reports.records import DecisionRule, MeasurementKey, PositionRecord, RunInfo, RunStatus
+from reports.store import ResultsStore
+from rig.bench import Bench
+from rig.bench.config import Position
+from rig.meterlink import MeterLink
+from rig.plan import DEFAULT_PLAN, Plan, load_plan
+from rig.timebase import Timebase, VirtualTimebase, WallTimebase
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+SIM_BENCH_FILE = ROOT / "benches" / "sim.yaml"
+
+
+class SessionError(RuntimeError):
+    """The rig session cannot start (bad option, bench or store); the message says why."""
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """The plugin's command-line options, validated."""
+
+    bench: str = "sim"
+    plan: str = DEFAULT_PLAN
+    positions: int | None = None
+    meter_model: str | None = None
+    runs_dir: Path = Path("runs")
+    resume: str | None = None
+    operator: str = field(default_factory=getpass.getuser)
+    decision_rule: str = DecisionRule.SIMPLE.value
+    defects: tuple[str, ...] = ()
+    password: str = "00000000"
+    report: bool = True
+
+    @property
+    def simulated(self) -> bool:
+        return self.bench == "sim"
+
+
+def software_version() -> str:
+    try:
+        return metadata.version("meter-test-rig")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass
+class MeterPosition:
+    """A meter under test: its bench-file entry and its IEC 62056-21 link."""
+
+    config: Position
+    timing: Timing
+
+    @property
+    def number(self) -> int:
+        return self.config.id
+
+    def client(self) -> Client:
+        """A new client on the position's link (use as a context manager)."""
+        return Client(self.config.link, device_address=self.config.address, timing=self.timing)
+
+
+def parse_defect(text: str) -> tuple[list[int] | None, dict[str, Any]]:
+    """`NAME`, `NAME:key=value,key=value` or `2,3=NAME:...` (positions before '=')."""
+    positions: list[int] | None = None
+    spec = text
+    head, sep, rest = text.partition("=")
+    if sep and head.replace(",", "").isdigit():
+        positions = [int(p) for p in head.split(",")]
+        spec = rest
+    name, _, params_text = spec.partition(":")
+    params: dict[str, Any] = {}
+    for pair in filter(None, params_text.split(",")):
+        key, eq, value = pair.partition("=")
+        if not eq:
+            raise SessionError(f"--defect {text!r}: parameter {pair!r} is not key=value")
+        try:
+            params[key] = float(value)
+        except ValueError:
+            params[key] = value
+    if not name:
+        raise SessionError(f"--defect {text!r}: no defect name")
+    return positions, {"name": name, **params}
+
+
+class RigSession:
+    """Start with `start()`, stop with `close(status)`; everything in between is a run."""
+
+    def __init__(self, options: SessionOptions) -> None:
+        self.options = options
+        self.plan: Plan = load_plan(options.plan)
+        self._stack = ExitStack()
+        self.sim: Any = None
+        self.bench: Bench | None = None
+        self.timebase: Timebase | None = None
+        self.store: ResultsStore | None = None
+        self.run: RunInfo | None = None
+        self.positions: list[MeterPosition] = []
+        self.bench_path: Path | None = None
+        # Measurements a resumed run completed before: not taken again.
+        self.completed: set[MeasurementKey] = set()
+        # Set by the pytest plugin: shows a line and waits for Enter (lab benches only).
+        self.operator_prompt: Callable[[str], None] | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> RigSession:
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        opts = self.options
+        if opts.simulated:
+            from rig.sim.bench import SimBench
+
+            sim_options: dict[str, Any] = {}
+            if opts.meter_model:
+                sim_options["meter"] = {"model": opts.meter_model}
+            sim_options["positions"] = self._defect_options()
+            self.sim = self._stack.enter_context(
+                SimBench(SIM_BENCH_FILE, positions=opts.positions, sim_options=sim_options)
+            )
+            bench_file = self.sim.bench_file
+            bench_text = SIM_BENCH_FILE.read_text(encoding="utf-8")
+            self.bench_path = SIM_BENCH_FILE
+        else:
+            if opts.positions is not None or opts.meter_model or opts.defects:
+                raise SessionError(
+                    "--positions, --meter-model and --defect apply to the simulated bench only; "
+                    f"a lab bench ({opts.bench}) takes its positions from the bench file"
+                )
+            bench_file = Path(opts.bench)
+            bench_text = bench_file.read_text(encoding="utf-8")
+            self.bench_path = bench_file
+        bench = Bench.from_file(bench_file)
+        self.bench = self._stack.enter_context(bench)
+        if self.sim is not None:
+            self.timebase = VirtualTimebase(self.sim.control, keepalive=bench.keepalive)
+            # The software meter answers fast on the simulated bench (sim.yaml says how fast).
+            timing = Timing(reaction_min=0.0, reaction_min_fast=0.0)
+        else:
+            self.timebase = WallTimebase(keepalive=bench.keepalive)
+            timing = Timing()
+        self.positions = [MeterPosition(p, timing) for p in bench.positions]
+        self.store = self._stack.enter_context(ResultsStore.in_runs_dir(opts.runs_dir))
+        if opts.resume:
+            self.run = self.store.resume_run(opts.resume)
+            self.completed = self.store.completed_keys(self.run.run_id)
+        else:
+            self.run = self.store.create_run(
+                plan_name=self.plan.plan,
+                plan_version=self.plan.version,
+                operator=opts.operator,
+                software_version=software_version(),
+                decision_rule=opts.decision_rule,
+                bench_file=bench_text,
+                bench_path=str(self.bench_path),
+                lab=bench.config.lab,
+                environment=self._environment(),
+                started_at=time.time(),
+            )
+        self._record_identities()
+
+    def _defect_options(self) -> dict[int, Any]:
+        count = self.options.positions or 1
+        per_position: dict[int, list[dict[str, Any]]] = {}
+        for text in self.options.defects:
+            positions, defect = parse_defect(text)
+            for number in positions or range(1, count + 1):
+                per_position.setdefault(number, []).append(defect)
+        return {n: {"defects": d} for n, d in per_position.items()}
+
+    def _environment(self) -> dict[str, Any]:
+        assert self.bench is not None
+        env = self.bench.config.environment
+        return {
+            "temperature_c": env.temperature_c,
+            "temperature_sensor": env.sensor,
+            "host": platform.node(),
+            "python": platform.python_version(),
+            "simulated": self.options.simulated,
+            "positions": len(self.bench.positions),
+        }
+
+    def _record_identities(self) -> None:
+        """Identity read from each meter itself (readout), stored with the run."""
+        assert self.store is not None and self.run is not None
+        for pos in self.positions:
+            identity: dict[str, Any] = {}
+            try:
+                with pos.client() as client:
+                    readings = client.readout()
+                    ident = client.identification
+                by_address = {r.address: r.raw for r in readings}
+                identity = {
+                    "identification": f"{ident.manufacturer}{ident.ident}" if ident else "",
+                    **{a: by_address[a] for a in IDENTITY_ADDRESSES if a in by_address},
+                }
+            except (ProtocolError, OSError) as exc:
+                identity = {"error": f"identity not read: {exc}"}
+                log.warning("position %d: %s", pos.number, identity["error"])
+            self.store.add_position(
+                PositionRecord(
+                    run_id=self.run.run_id,
+                    position=pos.number,
+                    serial=str(identity.get("C.1.0", identity.get("0.0.0", ""))),
+                    manufacturer=str(identity.get("identification", ""))[:3],
+                    meter_type=str(identity.get("identification", ""))[3:],
+                    firmware=str(identity.get("0.2.0", "")),
+                    constants={
+                        "active_imp_per_kwh": pos.config.meter_constant,
+                        "reactive_imp_per_kvarh": pos.config.reactive_constant,
+                        "un_v": pos.config.un,
+                        "in_a": pos.config.in_,
+                        "imax_a": pos.config.imax,
+                        "wiring": pos.config.wiring,
+                        "class": pos.config.accuracy_class,
+                    },
+                    identity=identity,
+                )
+            )
+
+    # --- the meters ----------------------------------------------------------------------------
+    def link(self, position: MeterPosition) -> MeterLink:
+        return MeterLink(position.number, position.client, self.options.password)
+
+    def enter_programming(self, position: MeterPosition) -> None:
+        """Put the meter in its programming state (A1000 manual 2.2.1: seal open, reset button
+        held 8 s until "PRG"). The simulator presses the button; on a lab bench the operator
+        is asked to."""
+        if self.sim is not None:
+            self.sim.control.meter(position.number, "seal_open", open=True)
+            if not self.sim.control.meter(position.number, "hold_reset", seconds=8.0):
+                raise SessionError(f"position {position.number}: the meter did not enter PRG")
+            return
+        self.ask_operator(
+            f"Position {position.number}: open the seal and hold the reset button for 8 s "
+            "until the display shows PRG, then press Enter."
+        )
+
+    def leave_programming(self, position: MeterPosition) -> None:
+        """End the programming state (a press of the reset button, A1000 manual 2.1.1)."""
+        if self.sim is not None:
+            self.sim.control.meter(position.number, "reset_button")
+            self.sim.control.meter(position.number, "seal_open", open=False)
+            return
+        self.ask_operator(
+            f"Position {position.number}: press the reset button once (PRG ends) and close "
+            "the seal, then press Enter."
+        )
+
+    def ask_operator(self, text: str) -> None:
+        """A lab bench step only a person can do; waits for Enter on the terminal."""
+        if self.operator_prompt is None:
+            raise SessionError(f"operator action needed but no terminal: {text}")
+        self.operator_prompt(text)
+
+    def close(self, status: RunStatus = RunStatus.COMPLETED) -> None:
+        try:
+            if self.store is not None and self.run is not None:
+                self.store.finish_run(self.run.run_id, status)
+        finally:
+            self._stack.close()
+
+
+# Readout addresses that identify a meter (standards.md 6.8: C.1.0 manufacturer serial,
+# 0.0.0 ownership number, 0.2.0 firmware).
+IDENTITY_ADDRESSES = ("C.1.0", "0.0.0", "0.0.1", "0.0.2", "0.0.3", "0.2.0", "0.3.0", "0.3.1")

@@ -1,0 +1,57 @@
+"""`python -m rig.sim serve --bench benches/sim.yaml [--positions N] [--realtime]`
+
+Runs a simulated bench on 127.0.0.1 until interrupted, printing every resource string, meter
+port and the control endpoint, so plans and drivers can be developed with no hardware.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from rig.sim.bench import SimBench, SimBenchError
+from rig.sim.meters import MeterBuildError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rig.sim", description="Simulated meter-test bench on loopback."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve a simulated bench until interrupted")
+    serve.add_argument("--bench", required=True, type=Path, help="bench YAML file")
+    serve.add_argument(
+        "--positions",
+        type=int,
+        default=None,
+        help="number of positions (copies of the file's first position)",
+    )
+    serve.add_argument(
+        "--realtime",
+        action="store_true",
+        help="virtual time follows the wall clock (default: it moves only "
+        "through the control endpoint)",
+    )
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        with SimBench(args.bench, positions=args.positions, realtime=args.realtime) as sim:
+            for line in sim.describe():
+                print(line)
+            print(f"time = {'wall clock' if args.realtime else 'virtual (advance via control)'}")
+            print("ready", flush=True)
+            stop.wait()
+    except (SimBenchError, MeterBuildError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

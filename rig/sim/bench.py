@@ -1,0 +1,514 @@
+"""The simulated bench as a whole: the world, an instrument server per instrument of the bench
+file, an IEC 62056-21 port per meter position (or one RS485 bus), the control endpoint and the
+source watchdog. `SimBench` is the in-process API (a context manager); `python -m rig.sim serve`
+runs the same thing standalone.
+
+Bench-file placeholders (dialects.md "Bench-file placeholders"): every `resource: "sim:<name>"`
+and `link: "sim:<name>"` is served and replaced by the real address, e.g.
+`{"sim:source": "TCPIP::127.0.0.1::40123::SOCKET", "sim:meter1": "/dev/pts/7"}`.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from meter.iec62056_21.server import MeterServer
+from meter.iec62056_21.timing import Timing
+from rig.sim.control import ControlApi, ControlError, ControlServer, SimControl
+from rig.sim.dialects import DIALECTS, Dialect
+from rig.sim.lineserver import PtyLineServer, TcpLineServer
+from rig.sim.meters import build_meter
+from rig.sim.positions import Position
+from rig.sim.reference import ReferenceSpec
+from rig.sim.source import SourceSpec
+from rig.sim.world import World, WorldConfig
+
+PLACEHOLDER = "sim:"
+WATCHDOG_POLL_S = 0.05  # longest sleep of the watchdog thread (it wakes at the deadline)
+
+
+class SimBenchError(ValueError):
+    """The bench file (or sim options) cannot be simulated; names the key and the reason."""
+
+
+@dataclass
+class Instrument:
+    name: str  # placeholder name ("source" for "sim:source")
+    driver: str
+    roles: tuple[str, ...]  # bench roles it plays (source, reference, ...)
+    dialect: Dialect
+    server: TcpLineServer | PtyLineServer
+
+
+class PositionBank:
+    """The IEC 62056-21 bank of a position: always the position's current meter (a meter can be
+    swapped, e.g. to inject a defect), answering at the world's current time."""
+
+    def __init__(self, position: Position, world: World) -> None:
+        self._position = position
+        self._world = world
+        self._meter: Any = None
+        self._bank: Any = None
+
+    def _current(self) -> Any:
+        with self._world.lock:
+            meter = self._position.meter
+            if meter is not self._meter:
+                self._meter = meter
+                self._bank = meter.register_bank(lambda: self._world.t)
+            return self._bank
+
+    @property
+    def read_requires_password(self) -> bool:
+        return bool(self._current().read_requires_password)
+
+    def identification(self) -> Any:
+        return self._current().identification()
+
+    def device_address(self) -> str:
+        return self._current().device_address()
+
+    def readout(self) -> list[Any]:
+        return self._current().readout()
+
+    def read(self, address: str, args: tuple[str, ...]) -> list[Any]:
+        return self._current().read(address, args)
+
+    def write(self, address: str, values: tuple[str, ...]) -> None:
+        self._current().write(address, values)
+
+    def execute(self, address: str, values: tuple[str, ...]) -> list[Any]:
+        return self._current().execute(address, values)
+
+    def check_password(self, level: str, password: str) -> bool:
+        return bool(self._current().check_password(level, password))
+
+
+def _placeholder(value: Any) -> str | None:
+    if isinstance(value, str) and value.startswith(PLACEHOLDER) and len(value) > len(PLACEHOLDER):
+        return value
+    return None
+
+
+def expand_positions(bench: dict[str, Any], count: int) -> dict[str, Any]:
+    """A copy of `bench` with `count` positions, each like the first, links sim:meter<k>."""
+    if count < 1:
+        raise SimBenchError(f"--positions must be >= 1, got {count}")
+    template = bench["positions"][0]
+    out = copy.deepcopy(bench)
+    out["positions"] = []
+    for k in range(1, count + 1):
+        p = copy.deepcopy(template)
+        p["id"] = k
+        p["link"] = f"{PLACEHOLDER}meter{k}"
+        if p.get("address"):
+            p["address"] = str(k)
+        if "pulse_input" in p:
+            p["pulse_input"] = f"fi{k - 1}"
+        out["positions"].append(p)
+    return out
+
+
+def _spec(cls: type, values: dict[str, Any] | None, where: str) -> Any:
+    try:
+        return cls(**(values or {}))
+    except TypeError as e:
+        raise SimBenchError(f"{where}: {e}") from None
+
+
+class Simulator:
+    """Everything running for one simulated bench. Build, `start()`, then `close()`."""
+
+    def __init__(
+        self,
+        bench: dict[str, Any],
+        options: dict[str, Any] | None = None,
+        *,
+        state_dir: Path | None = None,
+        realtime: bool = False,
+    ) -> None:
+        self.bench = bench
+        opts = dict(bench.get("sim") or {})
+        opts.update(options or {})
+        self.options = opts
+        positions_cfg = bench.get("positions") or []
+        if not positions_cfg:
+            raise SimBenchError("positions: the bench has no positions")
+        src_opts = dict(opts.get("source") or {})
+        watchdog = src_opts.pop("watchdog_s", None)
+        if watchdog is None:
+            watchdog = (bench.get("safety") or {}).get("watchdog_s") or 0.0
+        # Realtime serving starts at the wall clock's true time unless told otherwise.
+        default_start = time.time() if realtime else WorldConfig.start_time
+        world_cfg = WorldConfig(
+            start_time=float(opts.get("start_time", default_start)),
+            source=_spec(SourceSpec, src_opts, "sim.source"),
+            reference=_spec(ReferenceSpec, opts.get("reference"), "sim.reference"),
+            watchdog_s=float(watchdog),
+        )
+        meter_defaults = dict(opts.get("meter") or {})
+        per_position = {int(k): v for k, v in (opts.get("positions") or {}).items()}
+        positions = []
+        for pos in positions_cfg:
+            number = int(pos["id"])
+            meter_opts = {**meter_defaults, **(per_position.get(number) or {})}
+            pdir = None
+            if state_dir is not None:
+                pdir = state_dir / f"meter{number}"
+                pdir.mkdir(parents=True, exist_ok=True)
+            meter = build_meter(pos, meter_opts, start_time=world_cfg.start_time, state_dir=pdir)
+            positions.append(
+                Position(
+                    number,
+                    str(pos.get("wiring", "3P4W")),
+                    meter,
+                    address=str(pos.get("address", "") or ""),
+                )
+            )
+        self.world = World(world_cfg, positions)
+        for pos in positions_cfg:  # the error calculator input each position is wired to
+            inp = pos.get("pulse_input")
+            if inp:
+                self._wire_input(int(pos["id"]), str(inp))
+        if realtime:
+            self.world.set_realtime(True)
+        self.instruments: dict[str, Instrument] = {}
+        self.meter_servers: list[MeterServer] = []
+        self.substitutions: dict[str, str] = {}
+        self.control: ControlServer | None = None
+        self._stop = threading.Event()
+        self._watchdog_thread: threading.Thread | None = None
+
+    def _wire_input(self, position: int, inp: str) -> None:
+        digits = "".join(c for c in inp if c.isdigit())
+        target = int(digits) + 1 if digits else position
+        if target not in self.world.positions:
+            raise SimBenchError(f"positions[{position}].pulse_input {inp!r}: no position {target}")
+        self.world.ec(position).input_position = target
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> Simulator:
+        try:
+            self._start_instruments()
+            self._start_meter_ports()
+            self.control = ControlServer(ControlApi(self))
+            self.control.start()
+            self._watchdog_thread = threading.Thread(
+                target=self._watch, daemon=True, name="sim-source-watchdog"
+            )
+            self._watchdog_thread.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_instruments(self) -> None:
+        by_name: dict[str, Instrument] = {}
+        for role, inst in (self.bench.get("instruments") or {}).items():
+            if not isinstance(inst, dict):
+                continue
+            ph = _placeholder(inst.get("resource"))
+            if ph is None:
+                continue
+            name = ph[len(PLACEHOLDER) :]
+            if name in by_name:  # one instrument in two roles (e.g. ZERA EC + energy)
+                by_name[name].roles += (role,)
+                continue
+            driver = str(inst.get("driver"))
+            cls = DIALECTS.get(driver)
+            if cls is None:
+                raise SimBenchError(
+                    f"instruments.{role}.driver: {driver!r} has no simulator "
+                    f"(simulated: {', '.join(sorted(DIALECTS))})"
+                )
+            dialect = cls(self.world)
+            transport = self.options.get(f"{driver.split('_')[0]}_transport", cls.transport)
+            server_cls = PtyLineServer if transport == "pty" else TcpLineServer
+            server = server_cls(dialect.handle, cls.terminator, name)
+            server.start()
+            by_name[name] = Instrument(name, driver, (role,), dialect, server)
+            self.substitutions[ph] = server.address
+        self.instruments = by_name
+
+    def _start_meter_ports(self) -> None:
+        transport = self.options.get("link", "pty")
+        if transport not in ("pty", "tcp"):
+            raise SimBenchError(f"sim.link: {transport!r} is not pty or tcp")
+        links: dict[str, list[Position]] = {}
+        for pos in self.bench["positions"]:
+            ph = _placeholder(pos.get("link"))
+            if ph is not None:
+                links.setdefault(ph, []).append(self.world.position(int(pos["id"])))
+        if self.options.get("bus"):
+            # RS485 multi-drop: every meter on one port, each answering its own address.
+            allpos = [p for group in links.values() for p in group]
+            addresses = [p.address for p in allpos]
+            if any(not a for a in addresses) or len(set(addresses)) != len(addresses):
+                raise SimBenchError(
+                    f"sim.bus: every position needs its own non-empty address (got {addresses})"
+                )
+            links = {ph: allpos for ph in links}
+        servers: dict[tuple[int, ...], MeterServer] = {}
+        for ph, group in links.items():
+            key = tuple(p.number for p in group)
+            server = servers.get(key)
+            if server is None:
+                banks = [PositionBank(p, self.world) for p in group]
+                server = MeterServer(
+                    banks,
+                    transport=transport,
+                    timing=self._meter_timing(),
+                    call_in_owner=self._call_in_world,
+                )
+                server.start()
+                servers[key] = server
+                self.meter_servers.append(server)
+            for p in group:
+                p.link = server.url
+            self.substitutions[ph] = server.url
+
+    def _meter_timing(self) -> Timing:
+        """The meters' IEC 62056-21 timing: the standard's 200 ms minimum reaction time unless
+        `sim.meter_reaction_s` asks for faster answers (a simulated bench need not wait)."""
+        reaction = self.options.get("meter_reaction_s")
+        if reaction is None:
+            return Timing()
+        try:
+            value = float(reaction)
+            return Timing(reaction_min=value, reaction_min_fast=min(value, 0.020))
+        except (TypeError, ValueError) as e:
+            raise SimBenchError(f"sim.meter_reaction_s: {e}") from None
+
+    def _call_in_world(self, fn: Any) -> Any:
+        with self.world.access():
+            return fn()
+
+    def _watch(self) -> None:
+        """Trip the source watchdog on time: sleep until its deadline (or a short poll)."""
+        while True:
+            with self.world.lock:
+                on = self.world.source.state.output_on
+                deadline = self.world.source.watchdog.deadline() if on else None
+            wait = WATCHDOG_POLL_S
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - self.world.wall()))
+            if self._stop.wait(wait):
+                return
+            self.world.check_watchdog()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._watchdog_thread is not None:
+            self._watchdog_thread.join(timeout=2)
+        if self.control is not None:
+            self.control.close()
+        for inst in self.instruments.values():
+            inst.server.close()
+        for server in self.meter_servers:
+            server.close()
+        with self.world.access():
+            for pos in self.world.positions.values():
+                close = getattr(pos.meter, "close", None)
+                if close is not None:
+                    close()
+
+    # -- control helpers ---------------------------------------------------------------------
+    def instrument(self, name: str) -> Instrument:
+        """By placeholder name ('source') or by bench role ('reference')."""
+        if name in self.instruments:
+            return self.instruments[name]
+        for inst in self.instruments.values():
+            if name in inst.roles:
+                return inst
+        raise ControlError(
+            f"no simulated instrument {name!r} (have: {', '.join(self.instruments)})"
+        )
+
+    def meter_action(self, number: int, action: str, **kw: Any) -> Any:
+        """Buttons and conditions of a meter, at the world's current time. An action that
+        takes time (holding the reset button) moves the whole world on by that time."""
+        with self.world.access():
+            result = self._meter_action(number, action, **kw)
+            meter = self.world.position(number).meter
+            if meter.now > self.world.t:
+                self.world.catch_up(meter.now)
+            return result
+
+    def _meter_action(self, number: int, action: str, **kw: Any) -> Any:
+        pos = self.world.position(number)
+        meter, t = pos.meter, self.world.t
+        if action == "display_button":
+            return meter.press_display_button(t)
+        if action == "reset_button":
+            return meter.press_reset_button(t)
+        if action == "hold_reset":
+            return meter.hold_reset_button(t, float(kw.get("seconds", 8.0)))
+        if action == "battery_low":
+            return meter.set_battery_low(t, bool(kw.get("low", True)))
+        if action == "seal_open":
+            return meter.set_seal_open(t, bool(kw.get("open", True)))
+        if action == "defect":
+            return self._swap_in_defects(pos, kw.get("defects") or [])
+        if action == "display_text":
+            return self._display_text(meter, t)
+        if action == "register":
+            return meter.register(str(kw["quantity"]), int(kw.get("tariff", 0)))
+        if action == "in_programming":
+            return meter.in_programming()
+        if action == "error_register":
+            return meter.error_register
+        if action == "powered":
+            return bool(meter.powered)
+        raise ControlError(
+            f"unknown meter action {action!r} (display_button, reset_button, hold_reset, "
+            "battery_low, seal_open, defect, display_text, register, in_programming, "
+            "error_register, powered)"
+        )
+
+    def _swap_in_defects(self, pos: Position, defects: list[Any]) -> list[str]:
+        """Replace the meter by the same model with `defects`, carrying its whole state over
+        (snapshot/restore, contracts.md 4), as if a faulty unit took its place."""
+        old = pos.meter
+        cls = type(old)
+        new = cls(old.config, start_time=self.world.t, state_dir=None, defects=defects)
+        new.restore(old.snapshot())
+        new.store = getattr(old, "store", None)
+        pos.replace_meter(new, self.world.t)
+        return list(new.defects.names)
+
+    @staticmethod
+    def _display_text(meter: Any, t: float) -> str:
+        fn = getattr(meter, "display_text", None)
+        if fn is not None:
+            return str(fn())
+        try:
+            display = meter.component("display")
+        except (AttributeError, KeyError):
+            raise ControlError(f"{type(meter).__name__} has no display") from None
+        return str(display.screen_text(t))
+
+
+class SimBench:
+    """In-process simulated bench.
+
+        with SimBench("benches/sim.yaml", positions=3) as sim:
+            bench = Bench.from_file(sim.bench_file)      # resolved copy, real addresses
+            sim.control.advance(10)
+
+    `bench_file`: a resolved copy of the bench file (placeholders replaced, `sim:` removed,
+    positions expanded). `substitutions`: placeholder -> real address. `control`: a connected
+    `SimControl`. `world`: direct access for in-process tests (use `world.access()`).
+    """
+
+    def __init__(
+        self,
+        bench_file: str | Path | None = None,
+        *,
+        bench: dict | None = None,
+        positions: int | None = None,
+        sim_options: dict[str, Any] | None = None,
+        realtime: bool = False,
+        state_dir: str | Path | None = None,
+    ) -> None:
+        if (bench_file is None) == (bench is None):
+            raise SimBenchError("give exactly one of bench_file or bench")
+        if bench_file is not None:
+            path = Path(bench_file)
+            try:
+                bench = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError) as e:
+                raise SimBenchError(f"{path}: {e}") from None
+            if not isinstance(bench, dict):
+                raise SimBenchError(f"{path}: expected a mapping at the top level")
+        assert bench is not None
+        if not bench.get("positions"):
+            raise SimBenchError(f"{bench_file or '<bench>'}: positions: at least one is needed")
+        if positions is not None:
+            bench = expand_positions(bench, positions)
+        self.source_file = Path(bench_file) if bench_file is not None else None
+        self.bench = bench
+        self.sim_options = sim_options or {}
+        self.realtime = realtime
+        self._given_state_dir = Path(state_dir) if state_dir is not None else None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self.simulator: Simulator | None = None
+        self.control: SimControl | None = None
+        self.bench_file: Path | None = None
+
+    def __enter__(self) -> SimBench:
+        self._tmp = tempfile.TemporaryDirectory(prefix="rig-sim-")
+        workdir = Path(self._tmp.name)
+        state_dir = self._given_state_dir or workdir / "state"
+        try:
+            self.simulator = Simulator(
+                self.bench, self.sim_options, state_dir=state_dir, realtime=self.realtime
+            ).start()
+            self.bench_file = workdir / "bench.yaml"
+            self.bench_file.write_text(
+                yaml.safe_dump(self.resolved(), sort_keys=False), encoding="utf-8"
+            )
+            assert self.simulator.control is not None
+            self.control = SimControl(self.simulator.control.address)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        if self.simulator is not None:
+            self.simulator.close()
+            self.simulator = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    # -- views -------------------------------------------------------------------------------
+    @property
+    def world(self) -> World:
+        assert self.simulator is not None, "SimBench is not running"
+        return self.simulator.world
+
+    @property
+    def substitutions(self) -> dict[str, str]:
+        assert self.simulator is not None, "SimBench is not running"
+        return dict(self.simulator.substitutions)
+
+    @property
+    def control_address(self) -> str:
+        assert self.simulator is not None and self.simulator.control is not None
+        return self.simulator.control.address
+
+    def resolved(self) -> dict[str, Any]:
+        """The bench description with every served placeholder replaced, without `sim:`."""
+        subs = self.substitutions
+        out = copy.deepcopy(self.bench)
+        out.pop("sim", None)
+        for inst in (out.get("instruments") or {}).values():
+            if isinstance(inst, dict) and inst.get("resource") in subs:
+                inst["resource"] = subs[inst["resource"]]
+        for pos in out.get("positions") or []:
+            if pos.get("link") in subs:
+                pos["link"] = subs[pos["link"]]
+        return out
+
+    def describe(self) -> list[str]:
+        """Human-readable lines: every resource string, meter port and the control endpoint."""
+        lines = [f"{k} = {v}" for k, v in self.substitutions.items()]
+        lines.append(f"control = {self.control_address}")
+        if self.bench_file is not None:
+            lines.append(f"bench file = {self.bench_file}")
+        return lines

@@ -1,0 +1,83 @@
+"""What every simulated instrument dialect has in common."""
+
+from __future__ import annotations
+
+import logging
+import math
+from abc import ABC, abstractmethod
+from collections import deque
+from typing import ClassVar
+
+from rig.sim.world import World
+
+log = logging.getLogger("rig.sim")
+
+
+class CommandError(Exception):
+    """A command the instrument rejects; `code, text` go to its error reply or queue."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(f"{code},{text}")
+        self.code, self.text = code, text
+
+
+def number(text: str, what: str) -> float:
+    """Lenient number parsing (dialects.md 0: anything float() accepts)."""
+    try:
+        v = float(text.strip().rstrip(";"))
+    except ValueError:
+        raise CommandError(-222, f"Data out of range ({what}: {text!r} is not a number)") from None
+    if not math.isfinite(v):
+        raise CommandError(-222, f"Data out of range ({what} {text!r})")
+    return v
+
+
+def normalise_angle(deg: float) -> float:
+    """Degrees in (-180, 180]."""
+    a = math.fmod(deg, 360.0)
+    if a <= -180.0:
+        a += 360.0
+    elif a > 180.0:
+        a -= 360.0
+    return a
+
+
+class Dialect(ABC):
+    """One instrument. `roles` says what it can be in a bench: 'source' and/or 'reference'."""
+
+    terminator: ClassVar[str] = "\n"
+    roles: ClassVar[tuple[str, ...]] = ()
+    transport: ClassVar[str] = "tcp"  # default transport when served: 'tcp' or 'pty'
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.errors: deque[tuple[int, str]] = deque(maxlen=30)
+        self.injected_errors = 0  # the next N set commands fail (fault injection)
+        self.lines = 0  # lines received, for the log and tests
+
+    def handle(self, line: str) -> list[str]:
+        """One command line -> reply lines. Serialised with every other world access."""
+        with self.world.access():
+            self.lines += 1
+            if "source" in self.roles:
+                self.world.feed_watchdog()
+            try:
+                return self.dispatch(line)
+            except Exception as e:  # a server thread must survive a failing model
+                log.exception("%s: %r failed", type(self).__name__, line)
+                return self.internal_error(line, e)
+
+    def internal_error(self, line: str, error: Exception) -> list[str]:
+        """Reply for a command that failed inside the simulator (SCPI: queued -300)."""
+        self.errors.append((-300, f"Device-specific error ({type(error).__name__})"))
+        return []
+
+    @abstractmethod
+    def dispatch(self, line: str) -> list[str]:
+        """Carry out one command (the world lock is held)."""
+
+    def take_injected_error(self) -> bool:
+        if self.injected_errors > 0:
+            self.injected_errors -= 1
+            return True
+        return False

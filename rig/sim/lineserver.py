@@ -1,0 +1,182 @@
+"""Line transports for the simulated instruments: TCP on 127.0.0.1 (a VISA SOCKET resource) and
+a pty (a VISA ASRL resource / pyserial port).
+
+A transport owns no behaviour: each received line goes to `handler(line) -> reply lines`, and
+the replies go back with the dialect's terminator. Instrument faults that belong to the link
+(slow replies, a dropped connection) are applied here.
+
+pty facts (anchors.md 17): the server keeps its own slave fd open so the master never sees EIO
+when a client closes the port, and sets the slave raw (no echo, no CR/LF translation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import threading
+import time
+import tty
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Handler = Callable[[str], list[str]]
+
+
+@dataclass
+class LinkFaults:
+    """Faults injected from the control endpoint. `silent` = the instrument stops answering."""
+
+    delay_s: float = 0.0
+    silent: bool = False
+
+
+class _LineSplitter:
+    """Splits a byte stream on any of CR, LF (SCPI lines end in LF, possibly CR LF; MTE in CR)."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, data: bytes) -> list[str]:
+        self._buf += data
+        lines = []
+        while True:
+            cut = [i for i in (self._buf.find(b"\r"), self._buf.find(b"\n")) if i >= 0]
+            if not cut:
+                break
+            i = min(cut)
+            line, self._buf = self._buf[:i], self._buf[i + 1 :]
+            if line.strip():
+                lines.append(line.decode("ascii", errors="replace").strip())
+        if len(self._buf) > 65536:  # no terminator in 64 KiB: garbage, drop it
+            self._buf = b""
+        return lines
+
+
+class TcpLineServer:
+    """Accepts any number of clients; one thread per client."""
+
+    def __init__(self, handler: Handler, terminator: str, name: str) -> None:
+        self.handler = handler
+        self.terminator = terminator.encode()
+        self.name = name
+        self.faults = LinkFaults()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+        self._clients: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._accept, name=f"sim-{name}-accept", daemon=True)
+
+    @property
+    def address(self) -> str:
+        return f"TCPIP::127.0.0.1::{self.port}::SOCKET"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stopping:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                self._clients.add(conn)
+            threading.Thread(
+                target=self._serve, args=(conn,), name=f"sim-{self.name}-client", daemon=True
+            ).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        splitter = _LineSplitter()
+        try:
+            while True:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                for line in splitter.feed(data):
+                    replies = self.handler(line)
+                    if self.faults.silent:
+                        continue
+                    if replies and self.faults.delay_s > 0:
+                        time.sleep(self.faults.delay_s)  # injected slow reply
+                    if replies:
+                        conn.sendall(b"".join(r.encode("ascii") + self.terminator for r in replies))
+        except OSError:
+            return
+        finally:
+            with self._lock:
+                self._clients.discard(conn)
+            conn.close()
+
+    def drop_connections(self) -> int:
+        """Close every client connection now (the instrument 'drops' the link)."""
+        with self._lock:
+            clients = list(self._clients)
+        for c in clients:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+        return len(clients)
+
+    def close(self) -> None:
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        self.drop_connections()
+        self._thread.join(timeout=2)
+
+
+class PtyLineServer:
+    """Serves a line dialect on a pty; clients open `path` (VISA `ASRL<path>::INSTR`)."""
+
+    def __init__(self, handler: Handler, terminator: str, name: str) -> None:
+        self.handler = handler
+        self.terminator = terminator.encode()
+        self.name = name
+        self.faults = LinkFaults()
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self.path = os.ttyname(self._slave)
+        self._wake_r, self._wake_w = os.pipe()
+        self._thread = threading.Thread(target=self._run, name=f"sim-{name}-pty", daemon=True)
+
+    @property
+    def address(self) -> str:
+        return f"ASRL{self.path}::INSTR"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        splitter = _LineSplitter()
+        while True:
+            ready, _, _ = select.select([self._master, self._wake_r], [], [])
+            if self._wake_r in ready:
+                return
+            try:
+                data = os.read(self._master, 4096)
+            except OSError:
+                continue
+            for line in splitter.feed(data):
+                replies = self.handler(line)
+                if self.faults.silent or not replies:
+                    continue
+                if self.faults.delay_s > 0:
+                    time.sleep(self.faults.delay_s)
+                os.write(
+                    self._master, b"".join(r.encode("ascii") + self.terminator for r in replies)
+                )
+
+    def drop_connections(self) -> int:
+        """A serial line cannot be dropped; the nearest fault is a line that stops answering."""
+        self.faults.silent = True
+        return 0
+
+    def close(self) -> None:
+        os.write(self._wake_w, b"x")
+        self._thread.join(timeout=2)
+        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
+            os.close(fd)

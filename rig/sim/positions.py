@@ -1,0 +1,183 @@
+"""Meter positions of the simulated bench: a software meter wired to the source.
+
+The meter model is any class with the A1000 API (contracts.md section 4), chosen by import path
+("package.module:Class"), so a firmware team can plug in its own model.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from meter.electrical import ElectricalInputs, Harmonic, PhaseInput, Phasor
+from rig.sim.physics import WIRINGS, PhaseSetting
+
+# Pulse totals are closed at least this often (virtual s): a model keeps only a bounded
+# history of its pulse output (the A1000: a fixed number of rate segments).
+COUNT_SPAN_S = 3600.0
+
+PULSE_OUTPUTS = (
+    "ACTIVE_IMPORT",
+    "ACTIVE_EXPORT",
+    "REACTIVE_Q1Q2",
+    "REACTIVE_Q3Q4",
+    "LED_ACTIVE",
+    "LED_REACTIVE",
+)
+
+
+class MeterModel(Protocol):
+    """What the world needs of a meter model (contracts.md section 4)."""
+
+    now: float
+
+    def advance_to(self, t: float) -> None: ...
+    def set_inputs(self, t: float, inputs: ElectricalInputs) -> None: ...
+    def next_pulse(self, output: Any, after: float) -> float | None: ...
+    def pulse_count(self, output: Any, t0: float, t1: float) -> int: ...
+    def register_bank(self) -> Any: ...
+
+
+def import_object(path: str) -> Any:
+    """'package.module:Name' (or 'package.module.Name') -> the object."""
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise ValueError(f"meter model {path!r}: expected 'package.module:Class'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"meter model {path!r}: cannot import {module_name!r} ({exc})") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ValueError(f"meter model {path!r}: module {module_name!r} has no {attr!r}") from None
+
+
+def pulse_output_enum(meter: Any) -> Any:
+    """The PulseOutput enum the model uses: its own module's, else meter.a1000's."""
+    module = importlib.import_module(type(meter).__module__)
+    enum = getattr(module, "PulseOutput", None)
+    if enum is None:
+        enum = importlib.import_module("meter.a1000").PulseOutput
+    return enum
+
+
+def electrical_inputs(
+    phases: tuple[PhaseSetting, ...], frequency: float, wiring: str
+) -> ElectricalInputs:
+    """What the meter's terminals carry. A 3P3W meter has no L2 current element, so its L2
+    current is not connected (zero); its voltages are the source's phase voltages, from which
+    the meter forms the line voltages (contracts.md section 1)."""
+    out = []
+    for k, ph in enumerate(phases):
+        i_rms = 0.0 if (wiring == "3P3W" and k == 1) else ph.i_rms
+        harmonics = tuple(
+            Harmonic(n, fu, fi if i_rms else 0.0, angle) for n, fu, fi, angle in ph.harmonic_pairs()
+        )
+        out.append(PhaseInput(Phasor(ph.u_rms, ph.u_angle), Phasor(i_rms, ph.i_angle), harmonics))
+    return ElectricalInputs((out[0], out[1], out[2]), frequency)
+
+
+@dataclass
+class Position:
+    """One meter position. `link` is filled in when its IEC 62056-21 port is served."""
+
+    number: int
+    wiring: str
+    meter: Any
+    address: str = ""
+    link: str | None = None
+    _inputs: ElectricalInputs | None = None
+    _outputs: dict[str, Any] = field(default_factory=dict)
+    _totals: dict[str, int] = field(default_factory=dict)
+    _counted_from: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.wiring not in WIRINGS:
+            raise ValueError(
+                f"position {self.number}: unknown wiring {self.wiring!r} "
+                f"(expected one of {', '.join(WIRINGS)})"
+            )
+
+    def attach(self, t: float) -> None:
+        enum = pulse_output_enum(self.meter)
+        self._outputs = {name: enum[name] for name in PULSE_OUTPUTS if name in enum.__members__}
+        self._totals = dict.fromkeys(self._outputs, 0)
+        self._counted_from = t
+        if self.meter.now < t:
+            self.meter.advance_to(t)
+
+    def replace_meter(self, meter: Any, t: float) -> None:
+        """Put another meter model in this position at time t, with the same inputs."""
+        self._count_pulses(t)
+        self.meter = meter
+        if meter.now < t:
+            meter.advance_to(t)
+        enum = pulse_output_enum(meter)
+        self._outputs = {name: enum[name] for name in self._outputs}
+        if self._inputs is not None:
+            meter.set_inputs(t, self._inputs)
+
+    def output(self, name: str) -> Any:
+        try:
+            return self._outputs[name]
+        except KeyError:
+            raise ValueError(
+                f"position {self.number}: unknown pulse output {name!r} "
+                f"(known: {', '.join(self._outputs)})"
+            ) from None
+
+    def set_inputs(self, t: float, phases: tuple[PhaseSetting, ...], frequency: float) -> None:
+        inputs = electrical_inputs(phases, frequency, self.wiring)
+        if inputs == self._inputs:
+            return
+        self._count_pulses(t)
+        self.meter.set_inputs(t, inputs)
+        self._inputs = inputs
+
+    def advance_to(self, t: float) -> None:
+        self.meter.advance_to(t)
+        if t - self._counted_from >= COUNT_SPAN_S:
+            self._count_pulses(t)
+
+    def next_pulse(self, output: str, after: float) -> float | None:
+        """Next rising edge strictly after `after`. A model that computes edges exactly and
+        rounds them to float can hand back `after` itself when asked from its own last edge;
+        then the edge after that is the one wanted."""
+        out = self.output(output)
+        edge = self.meter.next_pulse(out, after)
+        if edge is not None and edge <= after:
+            edge = self.meter.next_pulse(out, math.nextafter(after, math.inf))
+            if edge is not None and edge <= after:
+                raise RuntimeError(
+                    f"position {self.number}: meter model returned pulse edge "
+                    f"{edge!r} not after {after!r} for {output}"
+                )
+        return edge
+
+    def pulse_count(self, output: str, t0: float, t1: float) -> int:
+        """The model's rising edges in [t0, t1) (inputs constant since t0)."""
+        return self.meter.pulse_count(self.output(output), t0, t1)
+
+    def _count_pulses(self, t: float) -> None:
+        """Close the constant-input span [counted_from, t) into the running totals."""
+        if t > self._counted_from:
+            for name, out in self._outputs.items():
+                self._totals[name] += self.meter.pulse_count(out, self._counted_from, t)
+        self._counted_from = t
+
+    def pulse_totals(self, t: float) -> dict[str, int]:
+        """Pulses of every output since the bench started, up to time t (the meter is at t)."""
+        return {
+            name: self._totals[name]
+            + (self.meter.pulse_count(out, self._counted_from, t) if t > self._counted_from else 0)
+            for name, out in self._outputs.items()
+        }
+
+    @property
+    def inputs(self) -> ElectricalInputs | None:
+        return self._inputs

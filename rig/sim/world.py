@@ -1,0 +1,325 @@
+"""The simulated bench's world: one virtual clock, the source, the reference standard with its
+error calculators, energy dosage and the meter positions (DESIGN.md decision 2).
+
+Event-driven: between two events every input is constant, so the reference energy is integrated
+exactly and error-calculator gates are found from the meter's computed pulse edges. Events that
+change the inputs are: commands (always at the current virtual time), the end of a dosage and a
+source-stability step. Virtual time only moves through `advance_to` (or, in realtime mode, from
+the wall clock at each access).
+
+Thread safety: every access goes through `with world.access():` (one re-entrant lock), so the
+meter models are never entered from two threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from rig.sim.physics import PhaseSetting
+from rig.sim.positions import Position
+from rig.sim.reference import EcStatus, ErrorCalculator, ReferenceSpec, ReferenceStandard
+from rig.sim.source import SimSource, SourceSpec
+
+
+class WorldError(Exception):
+    """A request the world cannot carry out (bad argument, wrong state)."""
+
+
+@dataclass
+class Dosage:
+    """Deliver an exact energy (register tests): the currents are switched off when the reference
+    has measured `target_kwh` of its current quantity since the start."""
+
+    target_kwh: float = 0.0
+    running: bool = False
+    done: bool = False
+    start_energy: float = 0.0
+    key: tuple[str, str] = ("3P4W", "P")
+    t_start: float = 0.0
+    t_end: float | None = None
+
+
+@dataclass
+class EnergyMeasurement:
+    """The reference's energy between START 1 and START 0 (ZERA EM module)."""
+
+    running: bool = False
+    key: tuple[str, str] = ("3P4W", "P")
+    start_energy: float = 0.0
+    energy_kwh: float = 0.0
+    measured: bool = False
+
+
+@dataclass
+class WorldConfig:
+    start_time: float = 1767225600.0  # 2026-01-01T00:00:00Z
+    source: SourceSpec = field(default_factory=SourceSpec)
+    reference: ReferenceSpec = field(default_factory=ReferenceSpec)
+    watchdog_s: float = 0.0
+
+
+class World:
+    def __init__(
+        self,
+        config: WorldConfig,
+        positions: list[Position],
+        wall_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        numbers = [p.number for p in positions]
+        if len(set(numbers)) != len(numbers):
+            raise WorldError(f"duplicate position numbers in {numbers}")
+        self.config = config
+        self.lock = threading.RLock()
+        self.wall = wall_clock
+        self.t = config.start_time
+        self.source = SimSource(config.source)
+        self.reference = ReferenceStandard(config.reference)
+        self.positions = {p.number: p for p in positions}
+        self.ecs = {
+            p.number: ErrorCalculator(p.number, ref_constant=self.reference.constant)
+            for p in positions
+        }
+        self.dosage = Dosage()
+        self.energy = EnergyMeasurement()
+        self._currents_blocked = False  # set when a dosage has delivered its energy
+        self._realtime: tuple[float, float] | None = None  # (wall origin, virtual origin)
+        if config.watchdog_s > 0:
+            self.source.arm_watchdog(config.watchdog_s, self.wall())
+        for p in positions:
+            p.attach(self.t)
+        self._inputs_changed()
+
+    # -- access ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def access(self) -> Iterator[World]:
+        """Serialise every access; in realtime mode bring virtual time up to the wall clock."""
+        with self.lock:
+            self.check_watchdog()
+            if self._realtime is not None:
+                wall0, t0 = self._realtime
+                target = t0 + (self.wall() - wall0)
+                if target > self.t:
+                    self._advance(target)
+            yield self
+
+    def set_realtime(self, on: bool) -> None:
+        with self.lock:
+            self._realtime = (self.wall(), self.t) if on else None
+
+    @property
+    def realtime(self) -> bool:
+        return self._realtime is not None
+
+    # -- time --------------------------------------------------------------------------------
+    def advance_to(self, t: float) -> None:
+        with self.access():
+            if self._realtime is not None:
+                raise WorldError("virtual time follows the wall clock (realtime mode)")
+            if t < self.t:
+                raise WorldError(f"cannot go back in time: {t} < now {self.t}")
+            self._advance(t)
+
+    def catch_up(self, t: float) -> None:
+        """Advance to t because something in the world took time (e.g. a button held), in
+        virtual and realtime mode alike."""
+        with self.lock:
+            if t > self.t:
+                self._advance(t)
+                if self._realtime is not None:  # carry on from here with the wall clock
+                    self._realtime = (self.wall(), self.t)
+
+    def advance(self, dt: float) -> None:
+        if dt < 0:
+            raise WorldError(f"cannot advance by a negative time {dt} s")
+        with self.lock:
+            self.advance_to(self.t + dt)
+
+    def _advance(self, target: float) -> None:
+        while True:
+            t_event, action = self._next_event()
+            if t_event is None or t_event > target:
+                self._run_segment(target)
+                return
+            self._run_segment(t_event)
+            action()
+            self._inputs_changed()
+
+    def _next_event(self) -> tuple[float | None, Callable[[], None]]:
+        candidates: list[tuple[float, Callable[[], None]]] = []
+        if self.dosage.running and self.dosage.t_end is not None:
+            candidates.append((self.dosage.t_end, self._finish_dosage))
+        t_stab = self.source.next_stability_step(self.t)
+        if t_stab is not None:
+            candidates.append((t_stab, self.source.stability_step))
+        if not candidates:
+            return None, lambda: None
+        return min(candidates, key=lambda c: c[0])
+
+    def _run_segment(self, t1: float) -> None:
+        """Move from self.t to t1 with the inputs constant."""
+        t0 = self.t
+        if t1 <= t0:
+            return
+        for ec in self.ecs.values():
+            if ec.status in (EcStatus.WAITING, EcStatus.RUNNING):
+                pos = self.positions[ec.input_position]
+                count = self.reference.count_function(ec.ref_key, ec.ref_constant, t0)
+                ec.advance(
+                    t1,
+                    lambda after, p=pos, o=ec.output: p.next_pulse(o, after),
+                    count,
+                    lambda a, b, p=pos, o=ec.output: p.pulse_count(o, a, b),
+                )
+        self.reference.accumulate(t1 - t0)
+        for pos in self.positions.values():
+            pos.advance_to(t1)
+        self.t = t1
+
+    # -- inputs ------------------------------------------------------------------------------
+    def _inputs_changed(self) -> None:
+        phases = self.source.actual_phases()
+        if self._currents_blocked:
+            phases = tuple(PhaseSetting(p.u_rms, p.u_angle, 0.0, p.i_angle) for p in phases)
+        freq = self.source.state.frequency
+        self.reference.observe(phases, freq)
+        for pos in self.positions.values():
+            pos.set_inputs(self.t, phases, freq)
+        if self.dosage.running:
+            self._schedule_dosage_end()
+
+    def change_source(self, change: Callable[[SimSource], None]) -> None:
+        """Apply a source command now; the meters and the reference see it at this instant."""
+        with self.access():
+            was_on = self.source.state.output_on
+            self.source.feed(self.wall())
+            change(self.source)
+            if self.source.state.output_on and not was_on:
+                self._currents_blocked = False
+            self._inputs_changed()
+
+    def feed_watchdog(self) -> None:
+        with self.lock:
+            self.source.feed(self.wall())
+
+    def arm_watchdog(self, timeout_s: float) -> None:
+        with self.access():
+            self.source.arm_watchdog(timeout_s, self.wall())
+
+    def check_watchdog(self) -> bool:
+        """Switch the output off if the armed watchdog has expired; True if it tripped now."""
+        with self.lock:
+            wall = self.wall()
+            if self.source.state.output_on and self.source.watchdog.expired(wall):
+                self.source.trip("watchdog", wall)
+                self._inputs_changed()
+                return True
+            return False
+
+    def trip_overload(self, phase: int) -> None:
+        if phase not in (1, 2, 3):
+            raise WorldError(f"overload phase must be 1, 2 or 3, got {phase}")
+        with self.access():
+            self.source.trip("overload", self.wall(), phase)
+            self._inputs_changed()
+
+    def set_interlock(self, open_: bool) -> None:
+        with self.access():
+            self.source.set_interlock(open_, self.wall())
+            self._inputs_changed()
+
+    # -- reference / error calculators --------------------------------------------------------
+    def set_reference_mode(self, wiring: str, quantity: str) -> None:
+        with self.access():
+            self.reference.set_mode(wiring, quantity)
+
+    def ec(self, position: int) -> ErrorCalculator:
+        try:
+            return self.ecs[position]
+        except KeyError:
+            raise WorldError(f"no error calculator for position {position}") from None
+
+    def start_ec(self, position: int) -> None:
+        with self.access():
+            ec = self.ec(position)
+            ec.start(
+                self.t, (self.reference.wiring, self.reference.quantity), self.reference.constant
+            )
+
+    def ec_reference_pulses(self, position: int) -> int:
+        with self.access():
+            ec = self.ec(position)
+            return ec.gate_counts(self.reference.count_now(ec.ref_key, ec.ref_constant))
+
+    def abort_ec(self, position: int) -> None:
+        with self.access():
+            self.ec(position).abort()
+
+    # -- energy measurement and dosage --------------------------------------------------------
+    def start_energy(self) -> None:
+        with self.access():
+            key = (self.reference.wiring, self.reference.quantity)
+            self.energy = EnergyMeasurement(True, key, self.reference.energy[key])
+
+    def stop_energy(self) -> None:
+        with self.access():
+            em = self.energy
+            if em.running:
+                em.energy_kwh = self.reference.energy[em.key] - em.start_energy
+                em.running, em.measured = False, True
+
+    def energy_so_far(self) -> float:
+        with self.access():
+            em = self.energy
+            if em.running:
+                return self.reference.energy[em.key] - em.start_energy
+            return em.energy_kwh
+
+    def start_dosage(self, energy_kwh: float) -> None:
+        """Switch the output on (if off) and switch the currents off after exactly energy_kwh of
+        the reference's current quantity (MTE/ZERA 'dosage', instruments.md 1 and 2.2)."""
+        if not energy_kwh > 0:
+            raise WorldError(f"dosage energy must be > 0 kWh, got {energy_kwh}")
+        with self.access():
+            key = (self.reference.wiring, self.reference.quantity)
+            self.dosage = Dosage(energy_kwh, True, False, self.reference.energy[key], key, self.t)
+            self._currents_blocked = False
+            if not self.source.state.output_on:
+                self.source.set_output(True, self.wall(), "dosage")
+            self._inputs_changed()
+
+    def _schedule_dosage_end(self) -> None:
+        d = self.dosage
+        delivered = self.reference.energy[d.key] - d.start_energy
+        rate = self.reference.pulse_power_w(d.key) / 3.6e6
+        d.t_end = self.t + (d.target_kwh - delivered) / rate if rate > 0 else None
+
+    def _finish_dosage(self) -> None:
+        self.dosage.running, self.dosage.done = False, True
+        self.dosage.t_end = self.t
+        self._currents_blocked = True
+
+    def dosage_state(self) -> dict:
+        with self.access():
+            d = self.dosage
+            delivered = self.reference.energy[d.key] - d.start_energy if d.running else 0.0
+            return {
+                "running": d.running,
+                "done": d.done,
+                "target_kwh": d.target_kwh,
+                "delivered_kwh": d.target_kwh if d.done else delivered,
+                "t_start": d.t_start,
+                "t_end": d.t_end,
+            }
+
+    # -- positions ---------------------------------------------------------------------------
+    def position(self, number: int) -> Position:
+        try:
+            return self.positions[number]
+        except KeyError:
+            raise WorldError(
+                f"no position {number} (positions: {sorted(self.positions)})"
+            ) from None

@@ -1,0 +1,156 @@
+"""The rig's pytest plugin, run for real with pytester on the simulated bench."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reports.store import ResultsStore
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PLAN = """plan: tiny
+version: "0.1"
+title: two accuracy points
+meter_class: 0.5S
+standards: [IEC 60687]
+items:
+  - id: acc.tiny
+    family: accuracy
+    clause: IEC 60687 Table 9
+    pf: "1"
+    measure: {settling_s: 1, repetitions: 2, target_s: 5}
+    points:
+      - {current: 0.1, limit: 0.5, confidence: H}
+      - {current: 1.0, limit: 0.5, confidence: H}
+"""
+
+
+@pytest.fixture
+def plan_dir(pytester: pytest.Pytester) -> Path:
+    shutil.copy(ROOT / "testplans" / "test_accuracy.py", pytester.path / "test_accuracy.py")
+    (pytester.path / "tiny.yaml").write_text(PLAN)
+    return pytester.path
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("-p", "rig.pytest_plugin", "-p", "no:cacheprovider", *args)
+
+
+def _measurements(runs: Path):
+    with ResultsStore.in_runs_dir(runs) as store:
+        run = store.list_runs()[-1]
+        return run, store.measurements(run.run_id)
+
+
+def test_options_are_in_one_group(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "--help")
+    result.stdout.fnmatch_lines(["*meter-test-rig*"])
+    for option in ("--bench", "--plan", "--positions", "--meter-model", "--runs-dir",
+                   "--resume", "--operator", "--decision-rule", "--defect"):
+        assert option in result.stdout.str()
+
+
+def test_unknown_plan_is_a_usage_error(plan_dir: Path, pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "--plan", "no-such-plan")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no such plan*"])
+
+
+def test_plan_runs_records_every_point_and_writes_the_report(
+    plan_dir: Path, pytester: pytest.Pytester
+) -> None:
+    runs = plan_dir / "runs"
+    result = _run(pytester, "--plan", str(plan_dir / "tiny.yaml"), "--runs-dir", str(runs),
+                  "--positions", "2", "--operator", "tester")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*estimated wall time on a real bench*", "*report:*report.html*"])
+    run, rows = _measurements(runs)
+    assert run.operator == "tester" and run.status == "completed"
+    assert sorted((m.point["load"], m.position) for m in rows) == [
+        (0.1, 1), (0.1, 2), (1.0, 1), (1.0, 2)]
+    assert all(m.verdict == "pass" and abs(m.value) < 0.5 for m in rows)
+    assert all(m.expanded_uncertainty and m.repetitions.n == 2 for m in rows)
+    assert (runs / run.run_id / "report.html").exists()
+
+
+def test_a_defective_meter_fails_only_its_region(plan_dir: Path, pytester: pytest.Pytester) -> None:
+    runs = plan_dir / "runs"
+    result = _run(pytester, "--plan", str(plan_dir / "tiny.yaml"), "--runs-dir", str(runs),
+                  "--defect", "energy_gain_error:percent=1.5,i_min_in=0.05,i_max_in=0.2",
+                  "--no-report")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*FAILED*acc.tiny-0.1In-import*"])
+    result.stdout.fnmatch_lines(["*position 1 active energy error FAIL*"])
+
+
+def test_lab_bench_refuses_simulator_options(plan_dir: Path, pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "--plan", str(plan_dir / "tiny.yaml"),
+                  "--bench", str(ROOT / "benches" / "fluke6105a-com5003.yaml"),
+                  "--positions", "3", "--runs-dir", str(plan_dir / "runs"))
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*simulated bench only*"])
+
+
+def test_resume_keeps_completed_points(plan_dir: Path, pytester: pytest.Pytester) -> None:
+    runs = plan_dir / "runs"
+    _run(pytester, "--plan", str(plan_dir / "tiny.yaml"), "--runs-dir", str(runs),
+         "--no-report").assert_outcomes(passed=2)
+    run, first = _measurements(runs)
+    result = _run(pytester, "--plan", str(plan_dir / "tiny.yaml"), "--runs-dir", str(runs),
+                  "--resume", run.run_id, "--no-report")
+    result.assert_outcomes(passed=2)
+    _, again = _measurements(runs)
+    # Nothing was measured again: the same rows, with the same ids and times.
+    assert [(m.id, m.ended_at) for m in again] == [(m.id, m.ended_at) for m in first]
+
+
+def test_sigkill_then_resume_has_every_measurement_once(plan_dir: Path) -> None:
+    """A run killed with SIGKILL mid-plan, resumed: each point is in the store exactly once."""
+    runs = plan_dir / "runs"
+    plan = plan_dir / "tiny.yaml"
+    plan.write_text(PLAN.replace(
+        "      - {current: 1.0, limit: 0.5, confidence: H}\n",
+        "".join(f"      - {{current: {x}, limit: 1.0, confidence: H}}\n"
+                for x in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0))))
+    cmd = [sys.executable, "-m", "pytest", "-p", "rig.pytest_plugin", "-p", "no:cacheprovider",
+           "-q", str(plan_dir / "test_accuracy.py"), "--plan", str(plan),
+           "--runs-dir", str(runs), "--no-report"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=plan_dir, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    store_file = runs / "results.sqlite"
+    deadline = time.monotonic() + 120
+    taken = 0
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if store_file.exists():
+                with sqlite3.connect(store_file) as db:
+                    try:
+                        taken = db.execute("SELECT COUNT(*) FROM measurement").fetchone()[0]
+                    except sqlite3.OperationalError:
+                        taken = 0
+            if taken >= 3:
+                break
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert 3 <= taken < 10, f"the run was not killed mid-plan ({taken} measurements)"
+    run, _ = _measurements(runs)
+    resumed = subprocess.run([*cmd, "--resume", run.run_id], cwd=plan_dir, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-2000:]
+    _, rows = _measurements(runs)
+    keys = [(m.test_id, m.position) for m in rows]
+    assert len(keys) == 10 and len(set(keys)) == 10

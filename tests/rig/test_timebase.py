@@ -1,0 +1,137 @@
+"""rig.timebase: wall time with a fake clock (no real sleeping) and virtual time."""
+
+from __future__ import annotations
+
+import pytest
+
+from rig.timebase import TimebaseTimeout, VirtualTimebase, WallTimebase
+
+
+class FakeWall:
+    """A clock whose sleep moves time instantly, recording each sleep."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        assert s >= 0
+        self.sleeps.append(s)
+        self.t += s
+
+
+class FakeControl:
+    def __init__(self) -> None:
+        self.t = 5000.0
+        self.advances: list[float] = []
+
+    def time(self) -> float:
+        return self.t
+
+    def advance(self, dt: float) -> float:
+        self.advances.append(dt)
+        self.t += dt
+        return self.t
+
+
+def wall(**kw) -> tuple[WallTimebase, FakeWall]:
+    clock = FakeWall()
+    return WallTimebase(sleep=clock.sleep, clock=clock.time, progress=False, **kw), clock
+
+
+def test_wall_dwell_sleeps_in_short_steps_and_keeps_the_watchdog_fed() -> None:
+    fed: list[float] = []
+    clock = FakeWall()
+    tb = WallTimebase(lambda: fed.append(clock.t), keepalive_s=0.0001, step_s=0.2,
+                      sleep=clock.sleep, clock=clock.time, progress=False)
+    tb.dwell(3.0)
+    assert clock.t == pytest.approx(1003.0)
+    assert max(clock.sleeps) <= 0.2 + 1e-12
+    assert len(clock.sleeps) == 15
+    # Fed before the first step and after every step.
+    assert len(fed) == 16
+    assert fed[0] == 1000.0
+
+
+def test_wall_keepalive_is_spaced_by_keepalive_s() -> None:
+    calls = []
+    clock = FakeWall()
+    tb = WallTimebase(lambda: calls.append(1), keepalive_s=3600.0, sleep=clock.sleep,
+                      clock=clock.time, progress=False)
+    tb.dwell(5.0)
+    assert len(calls) == 1            # the forced one at the start; the next is not due yet
+
+
+def test_wall_wait_until_polls_and_returns_the_waited_time() -> None:
+    tb, clock = wall(step_s=0.2)
+    checks: list[float] = []
+
+    def ready() -> bool:
+        checks.append(clock.t)
+        return clock.t >= 1004.5
+
+    waited = tb.wait_until(ready, expected_s=4, timeout_s=60, poll_s=1.0)
+    assert waited == pytest.approx(5.0)
+    assert checks[0] == 1000.0 and checks[1:] == pytest.approx([1001, 1002, 1003, 1004, 1005])
+
+
+def test_wall_wait_until_times_out_with_a_clear_error() -> None:
+    tb, clock = wall()
+    with pytest.raises(TimebaseTimeout, match=r"ec ready: condition not met within 3 s"):
+        tb.wait_until(lambda: False, expected_s=1, timeout_s=3, poll_s=0.5, label="ec ready")
+    assert clock.t == pytest.approx(1003.0)
+
+
+def test_wall_progress_bar_does_not_break_a_long_dwell(capsys) -> None:
+    clock = FakeWall()
+    tb = WallTimebase(sleep=clock.sleep, clock=clock.time, progress=True, progress_min_s=10,
+                      step_s=1.0)
+    tb.dwell(30.0, label="warm-up")
+    assert clock.t == pytest.approx(1030.0)
+    assert "warm-up" in capsys.readouterr().err
+
+
+def test_virtual_dwell_is_one_advance() -> None:
+    ctl = FakeControl()
+    fed = []
+    tb = VirtualTimebase(ctl, keepalive=lambda: fed.append(1))
+    tb.dwell(3600.0)
+    assert ctl.advances == [3600.0]
+    assert tb.now() == 8600.0
+    assert fed                         # fed at least once per dwell
+
+
+def test_virtual_wait_jumps_to_expected_then_polls() -> None:
+    ctl = FakeControl()
+    tb = VirtualTimebase(ctl)
+    waited = tb.wait_until(lambda: ctl.t >= 5000 + 32.5, expected_s=30, timeout_s=100,
+                           poll_s=1.0)
+    assert ctl.advances == [30.0, 1.0, 1.0, 1.0]
+    assert waited == 33.0
+
+
+def test_virtual_wait_timeout_counts_virtual_seconds() -> None:
+    ctl = FakeControl()
+    tb = VirtualTimebase(ctl)
+    with pytest.raises(TimebaseTimeout, match="within 10 s"):
+        tb.wait_until(lambda: False, expected_s=4, timeout_s=10, poll_s=4)
+    assert sum(ctl.advances) == 10.0
+    assert ctl.advances == [4.0, 4.0, 2.0]
+
+
+def test_condition_already_true_costs_nothing() -> None:
+    ctl = FakeControl()
+    assert VirtualTimebase(ctl).wait_until(lambda: True, 10, 20) == 0.0
+    assert ctl.advances == []
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
+def test_bad_durations_are_refused(bad: float) -> None:
+    tb = VirtualTimebase(FakeControl())
+    with pytest.raises(ValueError, match="dwell seconds"):
+        tb.dwell(bad)
+    with pytest.raises(ValueError, match="poll_s"):
+        tb.wait_until(lambda: True, 1, 1, poll_s=0)
