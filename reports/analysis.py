@@ -129,14 +129,19 @@ def describe_point(point: Mapping[str, Any]) -> str:
 
 
 def _point_item(key: str, value: Any) -> str:
-    """'window_start 2026-09-21 14:28:20', 'elapsed 6 h 00 min', 'tariff 2'."""
+    """'window start 2026-09-21 14:28:20', 'elapsed 6 h 00 min', 'voltage factor 1.15'."""
     if is_number(value):
         if key.endswith(("_start", "_at", "_time")) and value > 1e8:  # epoch seconds
-            return f"{key} {fmt_time(value).removesuffix(' UTC')}"
+            return f"{_words(key)} {fmt_time(value).removesuffix(' UTC')}"
         if key.endswith("_s"):
-            return f"{key[:-2]} {fmt_duration(value) or fmt_compact(value) + ' s'}"
-        return f"{key} {fmt_compact(value)}"
-    return f"{key} {value}"
+            return f"{_words(key[:-2])} {fmt_duration(value) or fmt_compact(value) + ' s'}"
+        return f"{_words(key)} {fmt_compact(value)}"
+    return f"{_words(key)} {value}"
+
+
+def _words(key: str) -> str:
+    """A plan's point key as words for the reader ('voltage_factor' -> 'voltage factor')."""
+    return key.replace("_", " ")
 
 
 def _severity(verdict: Any) -> int:
@@ -295,9 +300,17 @@ def conformity(summary: PositionSummary, data: RunData, clauses: list[str]) -> C
             "NOT DETERMINED", "inconclusive",
             f"Conformity of {who[0].lower() + who[1:]} with {scope} is not determined: "
             f"{'; '.join(why)}. No point fails.{caveat}")
+    if data.incomplete:
+        # A fail is final, but a pass is not: the points the run did not reach, or the
+        # store could not show, might fail. A lab must not sign CONFORMS on that.
+        return Conformity(
+            "NOT DETERMINED", "inconclusive",
+            f"Conformity of {who[0].lower() + who[1:]} with {scope} is not determined: the "
+            f"run is incomplete. All {c['pass']} point(s) measured pass under the {rule}; "
+            "this statement is provisional and covers only the points measured.")
     return Conformity(
         "CONFORMS", "pass",
-        f"{who} conforms to {scope}: all {c['pass']} point(s) pass under the {rule}.{caveat}")
+        f"{who} conforms to {scope}: all {c['pass']} point(s) pass under the {rule}.")
 
 
 def batch_conformity(summaries: list[PositionSummary], data: RunData) -> Conformity:
@@ -307,7 +320,9 @@ def batch_conformity(summaries: list[PositionSummary], data: RunData) -> Conform
                     if s.verdict in (Verdict.ERROR, Verdict.INCONCLUSIVE, None)]
     ok = n - len(failing) - len(undetermined)
     caveat = " Provisional: the run is incomplete." if data.incomplete else ""
-    parts = [f"{ok} of {n} meter(s) conform"]
+    # in an incomplete run, a meter whose measured points all pass is not yet conforming
+    parts = [f"{ok} of {n} meter(s) pass every point measured" if data.incomplete
+             else f"{ok} of {n} meter(s) conform"]
     if failing:
         parts.append(f"{len(failing)} do not conform (position(s) "
                      f"{', '.join(map(str, failing))})")
@@ -320,7 +335,7 @@ def batch_conformity(summaries: list[PositionSummary], data: RunData) -> Conform
                           f"Batch: no measurements recorded for its {n} position(s)." + caveat)
     if failing:
         return Conformity("DOES NOT CONFORM", "fail", text)
-    if undetermined:
+    if undetermined or data.incomplete:
         return Conformity("NOT DETERMINED", "inconclusive", text)
     return Conformity("CONFORMS", "pass", text)
 
@@ -364,6 +379,9 @@ class BatchPoint:
     worst_position: int
     worst_value: float
     verdicts: dict[str, int] = field(default_factory=dict)
+    # Median expanded uncertainty of the point's values (NaN when none is stored): the
+    # batch figures are shown to its decimal place, like the values themselves.
+    typical_u: float = math.nan
 
 
 def batch_points(meas: pd.DataFrame) -> list[BatchPoint]:
@@ -392,9 +410,15 @@ def batch_points(meas: pd.DataFrame) -> list[BatchPoint]:
             stdev=float(values.std(ddof=1)) if len(g) > 1 else math.nan,
             worst_position=int(worst["position"]), worst_value=float(worst["value"]),
             verdicts={str(k): int(v) for k, v in g["verdict"].value_counts().items()},
+            typical_u=_median_positive(g["expanded_uncertainty"]),
         ))
     out.sort(key=lambda b: (family_sort_key(b.family), b.quantity))
     return out
+
+
+def _median_positive(values: pd.Series) -> float:
+    us = [float(u) for u in values if is_number(u) and u > 0]
+    return float(pd.Series(us).median()) if us else math.nan
 
 
 def interrupted_points(data: RunData) -> pd.DataFrame:

@@ -8,7 +8,7 @@ Stable structure for tools and tests:
       section.family#pos-N-<family>: table.points > tr.measurement#m-<id>[data-mid]
       (one row per stored measurement, cells td.value[data-value], td.limit[data-low]
       [data-high], td.uncertainty[data-u], td.verdict)
-  figure.plot#plot-... > svg (inline) + figcaption
+  div.plots > figure.plot#plot-... > svg (inline) + figcaption (curves of a group side by side)
   section#batch: table#batch-points;  section#run-log: div#interrupted, table#events,
       section#bench-file (the stored bench file, verbatim)
 No external resources: styles are inline, plots are inline SVG.
@@ -97,7 +97,11 @@ tr.verdict-error td { background: var(--err-bg); }
 .conformity.c-fail { border-color: var(--fail); background: var(--fail-bg); }
 .conformity.c-inconclusive, .conformity.c-none { border-color: var(--inc);
     background: var(--inc-bg); }
-figure.plot { margin: .5em 0 1em; break-inside: avoid; page-break-inside: avoid; }
+figure.plot { margin: .5em 0 1em; max-width: 100%; break-inside: avoid;
+              page-break-inside: avoid; }
+.plots { display: flex; flex-wrap: wrap; gap: 0 2em; align-items: flex-start; }
+td.worst { white-space: nowrap; }
+ul.failures li { margin: .15em 0; }
 figure.plot svg { max-width: 100%; height: auto; }
 figcaption { font-size: 8.5pt; color: #444; }
 pre.bench { background: #f6f6f6; padding: .5em; font-size: 8pt; white-space: pre-wrap; }
@@ -107,6 +111,11 @@ pre.bench { background: #f6f6f6; padding: .5em; font-size: 8pt; white-space: pre
   section.meter, section#batch, section#run-log { break-before: page;
          page-break-before: always; }
   tr, figure.plot { break-inside: avoid; page-break-inside: avoid; }
+  h2, h3 { break-after: avoid; page-break-after: avoid; }
+  .plots { gap: 0 1em; }
+  figure.plot.half { max-width: calc(50% - .5em); }
+  table.points, table#batch-points { font-size: 8pt; }
+  td.clause, td.rule { font-size: 7pt; }
   thead { display: table-header-group; }
   a { color: inherit; text-decoration: none; }
   .banner, tr.verdict-fail td, tr.verdict-inconclusive td, tr.verdict-error td,
@@ -138,9 +147,27 @@ def _facts(rows: list[tuple[str, str]], table_id: str = "") -> str:
     return f'<table class="facts"{ident}>{body}</table>'
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+HALF_WIDTH_PT = 300.0
+_SVG_WIDTH = re.compile(r'<svg[^>]*?\swidth="([0-9.]+)pt"')
+
+
 def _figure(svg: str, fig_id: str, caption: str) -> str:
-    return (f'<figure class="plot" id="{e(fig_id)}">{svg}'
+    # The figure is as wide as its plot, so that the caption wraps under it and plots
+    # of a group sit side by side on a wide screen.
+    m = _SVG_WIDTH.search(svg)
+    width = f' style="width: {m.group(1)}pt"' if m else ""
+    # Plots of one axes are narrow enough to print two abreast on A4 (slightly scaled).
+    half = " half" if m and float(m.group(1)) <= HALF_WIDTH_PT else ""
+    return (f'<figure class="plot{half}" id="{e(fig_id)}"{width}>{svg}'
             f"<figcaption>{e(caption)}</figcaption></figure>")
+
+
+def _plots(figures: list[str]) -> str:
+    return f'<div class="plots">{"".join(figures)}</div>' if figures else ""
 
 
 # -- header ------------------------------------------------------------------------------
@@ -160,8 +187,7 @@ def _header(data: RunData, bench: BenchInfo, reasons: list[str]) -> str:
     lab = run.lab or bench.lab
     facts = [
         ("Laboratory", e(lab)),
-        ("Bench", e(bench.name) + (f' <span class="muted">({e(run.bench_path)})</span>'
-                                  if run.bench_path else "")),
+        ("Bench", _bench_name(bench.name, run.bench_path)),
         ("Bench file sha256", f"<code>{e(run.bench_hash)}</code>"),
         ("Run", f"<code>{e(run.run_id)}</code>"),
         ("Test plan", e(f"{run.plan_name} {run.plan_version}".strip())),
@@ -205,6 +231,13 @@ def _header(data: RunData, bench: BenchInfo, reasons: list[str]) -> str:
                f"<strong>{e(run.decision_rule)}</strong>. Every verdict records its rule; "
                f"the rules applied in this run:</p><ul>{items}</ul></div>")
     return "<header id=\"report-header\">" + "".join(out) + "</header>"
+
+
+def _bench_name(name: str, path: str) -> str:
+    """The bench's name with its file beside it, or the file alone when it has no name."""
+    if not name:
+        return f"<code>{e(path)}</code>" if path else ""
+    return e(name) + (f' <span class="muted">({e(path)})</span>' if path else "")
 
 
 def _plain(value: Any) -> str:
@@ -260,8 +293,9 @@ def _summary(data: RunData, summaries: list[PositionSummary], batch: Conformity)
         for r in with_point_columns(s.bad).to_dict("records"):
             v = str(r["verdict"])
             items.append(
-                f'<li class="v-{e(v)}"><a href="#m-{int(r["id"])}">{e(VERDICT_MARK.get(v, v))}'
-                f"</a> {e(family_title(str(r['family'])))}, {e(r['p_text'])}: "
+                f'<li><a class="v-{e(v)}" href="#m-{int(r["id"])}">'
+                f"{e(VERDICT_MARK.get(v, v))}</a> "
+                f"{e(family_title(str(r['family'])))}, {e(r['p_text'])}: "
                 f"{e(why_text(r))}"
                 + (f" [{e(r['clause'])}]" if r.get("clause") else "") + "</li>")
         serial = f" (serial {s.serial})" if s.serial else ""
@@ -312,7 +346,8 @@ def _measurement_row(r: Mapping[str, Any]) -> str:
     if is_number(r.get("rep_n")) and not math.isnan(r["rep_n"]):
         reps = f"{int(r['rep_n'])}"
         if is_number(r.get("rep_stdev")):
-            reps += f" (s {fmt_number(r['rep_stdev'], 2)})"
+            # the spread of the repetitions, to the value's decimal place and in its unit
+            reps += f", s = {with_unit(fmt_value(r['rep_stdev'], u), unit)}"
     msg = r.get("message") if isinstance(r.get("message"), str) else ""
     mid = int(r["id"])
     return (
@@ -334,7 +369,7 @@ def _measurement_row(r: Mapping[str, Any]) -> str:
 
 
 TABLE_HEAD = ("<thead><tr><th>Test point</th><th>Quantity</th><th>Measured</th><th>Limit</th>"
-              "<th>U (k=2)</th><th>n</th><th>Verdict</th><th>Rule</th><th>Clause</th>"
+              "<th>U (k=2)</th><th>Repetitions</th><th>Verdict</th><th>Rule</th><th>Clause</th>"
               "<th>Note</th></tr></thead>")
 
 
@@ -358,17 +393,44 @@ def _curve_figures(rows: pd.DataFrame, *, series: str | None, id_base: str,
     return out
 
 
+# Constants the rig stores per position (rig/session.py), as the reader knows them.
+_RATING_KEYS = (("wiring", "", ""), ("un_v", "Un ", " V"), ("in_a", "In ", " A"),
+                ("imax_a", "Imax ", " A"), ("class", "class ", ""))
+_CONSTANT_KEYS = (("active_imp_per_kwh", "imp/kWh"), ("reactive_imp_per_kvarh", "imp/kvarh"))
+
+
 def _identity(data: RunData, position: int) -> str:
+    """The meter's identity: names first, then rating and constants in one line each, then
+    what was read from the meter (OBIS code = value) in one cell."""
     recs = [r for r in data.positions.to_dict("records") if r["position"] == position]
     if not recs:
         return ('<p class="muted">No meter identity was recorded for this position.</p>')
     r = recs[0]
-    rows = [("Serial number", e(r.get("serial"))), ("Manufacturer", e(r.get("manufacturer"))),
-            ("Type", e(r.get("meter_type"))), ("Firmware", e(r.get("firmware")))]
-    for source in ("constants", "identity"):
-        d = r.get(source)
-        if isinstance(d, Mapping):
-            rows.extend((str(k), e(_plain(v))) for k, v in d.items())
+    rows = [("Serial number", e(r.get("serial"))),
+            ("Meter", e(" ".join(str(r.get(k) or "") for k in ("manufacturer", "meter_type"))
+                        .strip()))]
+    if r.get("firmware"):
+        rows.append(("Firmware", e(r.get("firmware"))))
+    constants = ({str(k).lower(): v for k, v in r["constants"].items()}
+                 if isinstance(r.get("constants"), Mapping) else {})
+    rating = [f"{pre}{_plain(constants.pop(k))}{post}" for k, pre, post in _RATING_KEYS
+              if k in constants]
+    if rating:
+        rows.append(("Rating", e(", ".join(rating))))
+    pulse = [f"{_plain(constants.pop(k))} {unit}" for k, unit in _CONSTANT_KEYS
+             if k in constants]
+    if pulse:
+        rows.append(("Meter constants", e(", ".join(pulse))))
+    rows.extend((str(k).replace("_", " "), e(_plain(v))) for k, v in constants.items())
+    identity = r.get("identity")
+    if isinstance(identity, Mapping) and identity:
+        ident = identity.get("identification")
+        if ident:
+            rows.append(("Identification", f"<code>{e(ident)}</code>"))
+        read = "; ".join(f"<code>{e(k)}</code> = {e(_plain(v))}" for k, v in identity.items()
+                         if k != "identification")
+        if read:
+            rows.append(("Read from the meter", read))
     if is_number(r.get("read_at")):
         rows.append(("Read at", e(fmt_time(r["read_at"]))))
     return _facts(rows, f"identity-{position}")
@@ -392,14 +454,15 @@ def _meter_section(data: RunData, s: PositionSummary, meas: pd.DataFrame) -> str
         nfail = int((fv == "fail").sum())
         out.append(f'<section class="family" id="pos-{s.position}-{slug(family)}" '
                    f'data-family="{e(family)}"><h3>{e(family_title(family))} '
-                   f'<span class="muted">({len(fam_rows)} points'
+                   f'<span class="muted">({_count(len(fam_rows), "point")}'
                    + (f', <span class="v-fail">{nfail} \u2717 fail</span>' if nfail else "")
                    + ")</span></h3>")
         if family in CURVE_FAMILIES and not curves_done and len(curves):
             # All curve families of the meter together, single elements beside balanced.
             curves_done = True
-            out.extend(_curve_figures(curves, series=None, id_base=f"plot-pos{s.position}",
-                                      caption_base=f"Position {s.position}"))
+            out.append(_plots(_curve_figures(curves, series=None,
+                                             id_base=f"plot-pos{s.position}",
+                                             caption_base=f"Position {s.position}")))
         if family == "demand":
             has = [isinstance(r, Mapping) and is_number(r.get("meter"))
                    and is_number(r.get("reference")) for r in fam_rows["raw"]]
@@ -428,13 +491,23 @@ def _meter_section(data: RunData, s: PositionSummary, meas: pd.DataFrame) -> str
 # -- batch -------------------------------------------------------------------------------
 
 
+def _batch_number(x: float, b: BatchPoint, significant: int, signed: bool = False) -> str:
+    """A batch figure to the decimal place of the point's typical U, as the values are shown;
+    without U: counts as integers, other figures to `significant` digits (0: as a value)."""
+    if is_number(b.typical_u):
+        return fmt_value(x, b.typical_u, signed=signed)
+    if significant == 0 or (is_number(x) and float(x).is_integer()):
+        return fmt_value(x, signed=signed)
+    return fmt_number(x, significant, signed=signed)
+
+
 def _batch_section(meas: pd.DataFrame, points: list[BatchPoint], n_positions: int) -> str:
     out = ['<section id="batch"><h2>Batch summary</h2>']
     curves = curve_rows(meas)
     if n_positions > 1 and len(curves):
         out.append("<h3>Error curves, all positions</h3>")
-        out.extend(_curve_figures(curves, series="position", id_base="plot-batch",
-                                  caption_base="All positions"))
+        out.append(_plots(_curve_figures(curves, series="position", id_base="plot-batch",
+                                         caption_base="All positions")))
     clock = meas[meas["family"] == "clock"]
     clock = clock[[not math.isnan(plots.elapsed_hours(p)) for p in clock["point"]]]
     if n_positions > 1 and len(clock):
@@ -451,11 +524,11 @@ def _batch_section(meas: pd.DataFrame, points: list[BatchPoint], n_positions: in
             f'<tr class="batch-point{" verdict-fail" if b.verdicts.get("fail") else ""}">'
             f"<td>{e(family_title(b.family))}</td><td>{e(b.point_text)}</td>"
             f"<td>{e(b.quantity)}</td><td class=\"num\">{b.n}</td>"
-            f'<td class="num">{e(with_unit(fmt_number(b.mean, 3, signed=signed), b.unit))}</td>'
-            f'<td class="num">{e(with_unit(fmt_number(b.spread, 3), b.unit))}</td>'
-            f'<td class="num">{e(with_unit(fmt_number(b.stdev, 2), b.unit))}</td>'
-            f'<td><a href="#pos-{b.worst_position}">{b.worst_position}</a>: '
-            f"{e(with_unit(fmt_number(b.worst_value, 4, signed=signed), b.unit))}</td>"
+            f'<td class="num">{e(with_unit(_batch_number(b.mean, b, 3, signed), b.unit))}</td>'
+            f'<td class="num">{e(with_unit(_batch_number(b.spread, b, 0), b.unit))}</td>'
+            f'<td class="num">{e(with_unit(_batch_number(b.stdev, b, 2), b.unit))}</td>'
+            f'<td class="worst"><a href="#pos-{b.worst_position}">{b.worst_position}</a>: '
+            f"{e(with_unit(_batch_number(b.worst_value, b, 0, signed), b.unit))}</td>"
             f"<td>{e(verdicts)}</td><td>{e(b.clause)}</td></tr>")
     out.append('<table id="batch-points"><thead><tr><th>Family</th><th>Test point</th>'
                "<th>Quantity</th><th>Meters</th><th>Mean</th><th>Spread (max\u2212min)</th>"

@@ -100,17 +100,48 @@ def _log_current_axis(ax) -> None:
     ax.set_xlabel("current / In")
 
 
-def _legend(fig: Figure, axes: list) -> None:
-    """One legend for the figure, in the top-right corner, off the data."""
+# Heading rows above the axes, in inches: the title, then the legend in rows of entries.
+TITLE_ROW_IN = 0.26
+LEGEND_ROW_IN = 0.17
+LEGEND_ENTRY_IN = 0.8  # room for one entry at 6 pt: handle and a label like "mean of 48"
+AXES_TITLE_IN = 0.24  # the axes title ("balanced", "L1") above each axes
+
+
+def _at_least_a_decade(ax) -> None:
+    """Widen a current axis that spans less than a decade (one or two close points), so
+    that it shows labelled 1-2-5 ticks instead of crowded fallback ones."""
+    lo, hi = ax.get_xlim()
+    if lo > 0 and hi / lo < 10:
+        centre = math.sqrt(lo * hi)
+        ax.set_xlim(centre / 3.2, centre * 3.2)
+
+
+def _title_and_legend(fig: Figure, axes: list, title: str) -> None:
+    """The title in the top-left corner and the figure's one legend in rows below it, both
+    above the axes: a legend beside a left-aligned title collides with it on narrow figures."""
     handles, labels = [], []
     for ax in axes:
         for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
             if label not in labels:
                 handles.append(h)
                 labels.append(label)
+    width, height = fig.get_size_inches()
+    rows, ncols = 0, 1
     if handles:
-        fig.legend(handles, labels, loc="upper right", fontsize=6, ncols=min(len(labels), 6),
-                   frameon=False)
+        ncols = max(1, min(len(labels), int((width - 0.2) // LEGEND_ENTRY_IN)))
+        rows = math.ceil(len(labels) / ncols)
+    # Legend rows past the first make the figure taller, not the axes smaller.
+    bottom_in = fig.subplotpars.bottom * height
+    height += max(0, rows - 1) * LEGEND_ROW_IN
+    fig.set_size_inches(width, height)
+    fig.suptitle(title, fontsize=9, x=0.1 / width, y=1 - 0.06 / height, ha="left", va="top")
+    if handles:
+        fig.legend(handles, labels, loc="upper left", fontsize=6, ncols=ncols, frameon=False,
+                   markerscale=0.8, borderaxespad=0, columnspacing=1.2,
+                   bbox_to_anchor=(0.1 / width, 1 - (0.06 + TITLE_ROW_IN) / height))
+    gap = AXES_TITLE_IN if any(ax.get_title() for ax in axes) else 0.1
+    top_in = 0.06 + TITLE_ROW_IN + rows * LEGEND_ROW_IN + gap
+    fig.subplots_adjust(top=1 - top_in / height, bottom=bottom_in / height)
 
 
 def _floats(series: pd.Series) -> np.ndarray:
@@ -163,11 +194,11 @@ def curve_svg(rows: pd.DataFrame, *, series: str | None, title: str, prefix: str
             _limit_stairs(ax, lim["p_load"].to_numpy(dtype=float), _floats(lim["limit_low"]),
                           _floats(lim["limit_high"]))
             _log_current_axis(ax)
+            _at_least_a_decade(ax)
             ax.set_title(element)
             ax.axhline(0, color="black", linewidth=0.5)
         axes[0].set_ylabel("error / %")
-        _legend(fig, axes)
-        fig.suptitle(title, fontsize=9, x=0.02, ha="left")
+        _title_and_legend(fig, axes, title)
     return svg_of(fig, prefix)
 
 
@@ -213,8 +244,7 @@ def demand_svg(rows: pd.DataFrame, *, title: str, prefix: str) -> str:
         ax_err.set_xticks(x, labels)
         ax_err.set_xlabel("demand window")
         ax_err.set_ylabel(f"demand error / {err_unit}" if err_unit else "demand error")
-        _legend(fig, [ax, ax_err])
-        fig.suptitle(title, fontsize=9, x=0.02, ha="left")
+        _title_and_legend(fig, [ax, ax_err], title)
     return svg_of(fig, prefix)
 
 
@@ -253,6 +283,5 @@ def clock_svg(rows: pd.DataFrame, *, series: str | None, title: str, prefix: str
         ax.set_xlabel("elapsed time / h")
         unit = str(df["unit"].iloc[0]) if len(df) else ""
         ax.set_ylabel(f"clock error / {unit}" if unit else "clock error")
-        _legend(fig, [ax])
-        fig.suptitle(title, fontsize=9, x=0.02, ha="left")
+        _title_and_legend(fig, [ax], title)
     return svg_of(fig, prefix)

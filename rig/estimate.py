@@ -65,6 +65,10 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
         load = point_for(rating, "active", item.current, item.pf)
         power = metered_power(load, "active", rating.wiring)
         return item.energy_kwh * 3.6e6 / power + 2 * READ_S
+    if family == "register":
+        load = point_for(rating, "reactive", item.current, "0.5L")
+        return 4 * (item.energy_kvarh * 3.6e6 / metered_power(load, "reactive", rating.wiring)
+                    + 2 * READ_S)
     if family == "influence":
         load = point_for(rating, "active", item.current, item.pf)
         power = metered_power(load, "active", rating.wiring)

@@ -117,6 +117,17 @@ class MeterConstantItem(_Item):
     confidence: Confidence = "H"
 
 
+class RegisterItem(_Item):
+    """Four-quadrant reactive registers: each quadrant's register advances by the reference
+    energy of a load in that quadrant, and no other quadrant register moves."""
+
+    family: Literal["register"]
+    current: float = Field(gt=0, description="multiple of In")
+    energy_kvarh: float = Field(gt=0, description="reactive energy per quadrant")
+    limit: float = Field(gt=0, description="percent of the reference energy")
+    confidence: Confidence = "M"
+
+
 class InfluenceItem(_Item):
     """Error variation when one influence quantity departs from reference."""
 
@@ -192,6 +203,9 @@ class EventsItem(_Item):
     ]
     phase: Element = "L1"
     duration_s: float = Field(gt=0)
+    # The meter's confirmation delay for the start and for the end of the event (its
+    # documented debounce): start and stop stamps fall this long after the fault's edges.
+    debounce_s: float = Field(60.0, ge=0)
     timestamp_tolerance_s: float = Field(1.0, ge=0)
     confidence: Confidence = "M"
 
@@ -235,6 +249,7 @@ Item = Annotated[
     | StartingItem
     | NoLoadItem
     | MeterConstantItem
+    | RegisterItem
     | InfluenceItem
     | DemandItem
     | TouItem
@@ -318,6 +333,7 @@ _FAMILY_TAGS = {
     "starting",
     "no_load",
     "meter_constant",
+    "register",
     "influence",
     "demand",
     "tou",

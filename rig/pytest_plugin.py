@@ -74,7 +74,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "family(name): a plan test; the plugin runs it for the plan's items of `name`"
+        "markers",
+        "family(name, **fields): a plan test; the plugin runs it for the plan's items of "
+        "`name` (whose fields equal `fields`)",
     )
     config.addinivalue_line("markers", "clause(text): the standard's clause a test verifies")
     if not config.option.help:
@@ -120,7 +122,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None or "plan_item" not in metafunc.fixturenames:
         return
     family = marker.args[0]
-    items = plan_of(metafunc.config).by_family(family)
+    # Keyword arguments of the marker select items by field, e.g. family("tou", check="priority").
+    items = [
+        item
+        for item in plan_of(metafunc.config).by_family(family)
+        if all(getattr(item, k, None) == v for k, v in marker.kwargs.items())
+    ]
     # Each item, times its points and its directions when the test asks for them.
     names = ["plan_item"]
     with_points = "point" in metafunc.fixturenames

@@ -14,6 +14,7 @@ from reports.build import build_report
 from reports.records import Measurement, PositionRecord, Verdict
 from reports.schema import SCHEMA_VERSION
 from reports.store import ResultsStore
+from tests.reports.checks import assert_each_measurement_once, assert_rows_match_store
 from tests.reports.htmlscan import ReportScan
 from tests.reports.sample_run import build_sample, make_store
 
@@ -31,12 +32,6 @@ def built(tmp_path_factory):
     return runs, sample, result, stored, html, ReportScan(html)
 
 
-def _decimals(text: str) -> int:
-    m = re.search(r"[-+]?\d+(?:\.(\d+))?", text)
-    assert m, text
-    return len(m.group(1) or "")
-
-
 def test_files_are_written_in_the_run_folder(built):
     runs, sample, result, *_ = built
     folder = runs / sample.run_id
@@ -48,44 +43,13 @@ def test_files_are_written_in_the_run_folder(built):
 
 def test_every_measurement_appears_exactly_once_in_the_html(built):
     _, sample, _, stored, _, scan = built
-    mids = [int(r.attrs["data-mid"]) for r in scan.rows]
-    assert len(mids) == len(set(mids)) == len(stored) == len(sample.measurements)
-    assert set(mids) == set(stored)
+    assert len(scan.rows) == len(stored) == len(sample.measurements)
+    assert_each_measurement_once(scan, stored)
 
 
 def test_html_numbers_and_verdicts_match_the_store(built):
     *_, stored, _, scan = built
-    for row in scan.rows:
-        m = stored[int(row.attrs["data-mid"])]
-        assert row.attrs["data-verdict"] == m.verdict.value
-        cells = row.cells
-        verdict_text = cells["verdict"]["text"]
-        if m.verdict is Verdict.FAIL:
-            assert "FAIL" in verdict_text and "verdict-fail" in row.attrs["class"]
-        elif m.verdict is Verdict.PASS:
-            assert "pass" in verdict_text and "FAIL" not in verdict_text
-        else:
-            assert m.verdict.value.upper() in verdict_text
-        if m.value is None:
-            assert cells["value"]["data-value"] == "" and cells["value"]["text"] == ""
-        else:
-            assert float(cells["value"]["data-value"]) == m.value
-            shown = cells["value"]["text"]
-            number = float(re.search(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", shown).group())
-            assert abs(number - m.value) <= 0.5 * 10 ** -_decimals(shown) + 1e-12, shown
-            if m.unit:
-                assert shown.endswith(m.unit)
-        for attr, expected in (("data-low", m.limit_low), ("data-high", m.limit_high)):
-            got = cells["limit"][attr]
-            assert (got == "") if expected is None else float(got) == expected
-        if m.expanded_uncertainty is not None:
-            assert float(cells["uncertainty"]["data-u"]) == m.expanded_uncertainty
-            u_text = cells["uncertainty"]["text"]
-            # two significant digits for U, and the value rounded to the same place
-            assert len(re.sub(r"^0\.0*", "", u_text.split()[0]).replace(".", "")) <= 2
-            if m.value is not None:
-                assert _decimals(cells["value"]["text"]) == _decimals(u_text)
-        assert cells["clause"]["text"] == m.clause
+    assert_rows_match_store(scan, stored)
 
 
 def test_limits_are_shown_symmetric_when_they_are(built):

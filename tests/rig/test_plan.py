@@ -36,6 +36,7 @@ def test_full_plan_covers_every_family_of_the_type_test() -> None:
         "starting",
         "no_load",
         "meter_constant",
+        "register",
         "influence",
         "demand",
         "tou",

@@ -1,24 +1,28 @@
 """Speed figures of the results store and the report builder.
 
-    python -m reports.benchmark [--positions N] [--records N]
+    .venv/bin/python benchmarks/bench_reports.py [--positions 1,12,48] [--records N]
 
-Prints: committed measurements per second (each one its own durable transaction) and the
-time and size of a full report for a batch of N meters with the usual 0.5S point set
-(standards.md 1.8: PF 1 / 0.5L / 0.8C balanced in both directions, single elements).
+Prints: committed measurements per second (each one its own durable transaction), and for
+each batch size N the time and size of a full report for N meters with the usual 0.5S point
+set (standards.md 1.8: PF 1 / 0.5L / 0.8C balanced in both directions, single elements).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from reports.build import build_report
-from reports.decision import decide, error_budget, symmetric
-from reports.records import DecisionRule, Measurement, PositionRecord
-from reports.store import ResultsStore
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from reports.build import build_report  # noqa: E402
+from reports.decision import decide, error_budget, symmetric  # noqa: E402
+from reports.records import DecisionRule, Measurement, PositionRecord  # noqa: E402
+from reports.store import ResultsStore  # noqa: E402
 
 LOADS = {"1": (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 1.2),
          "0.5L": (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 1.2),
@@ -33,6 +37,7 @@ def _limit(load: float, pf: str) -> float:
 
 
 def fill(store: ResultsStore, positions: int, seed: int = 1) -> tuple[str, int]:
+    """A finished run of `positions` meters over the usual point set; (run id, count)."""
     rng = random.Random(seed)
     run = store.create_run(plan_name="benchmark", plan_version="0", operator="bench",
                            software_version="0", decision_rule=DecisionRule.GUARDED)
@@ -66,9 +71,20 @@ def fill(store: ResultsStore, positions: int, seed: int = 1) -> tuple[str, int]:
     return run.run_id, n
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--positions {text!r}: expected e.g. 1,12,48") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"--positions {text!r}: positive counts expected")
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m reports.benchmark")
-    parser.add_argument("--positions", type=int, default=12)
+    parser = argparse.ArgumentParser(prog="benchmarks/bench_reports.py")
+    parser.add_argument("--positions", type=_sizes, default=[1, 12, 48],
+                        help="comma-separated batch sizes (default 1,12,48)")
     parser.add_argument("--records", type=int, default=2000)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,18 +101,20 @@ def main(argv: list[str] | None = None) -> None:
             dt = time.perf_counter() - t0
             print(f"store: {args.records} committed records in {dt:.2f} s "
                   f"({args.records / dt:.0f} records/s, synchronous=FULL, WAL)")
+        for positions in args.positions:
+            with ResultsStore.in_runs_dir(runs) as store:
+                t0 = time.perf_counter()
+                run_id, n = fill(store, positions)
+                written = time.perf_counter() - t0
             t0 = time.perf_counter()
-            run_id, n = fill(store, args.positions)
-            print(f"store: batch of {args.positions} positions, {n} measurements written in "
-                  f"{time.perf_counter() - t0:.2f} s")
-        t0 = time.perf_counter()
-        result = build_report(run_id, runs)
-        dt = time.perf_counter() - t0
-        html = result.files["html"]
-        figures = html.read_text(encoding="utf-8").count('<figure class="plot"')
-        print(f"report: {n} measurements, {figures} plots, built in {dt:.2f} s; "
-              f"report.html {html.stat().st_size / 1e6:.2f} MB, measurements.csv "
-              f"{result.files['csv'].stat().st_size / 1e6:.2f} MB")
+            result = build_report(run_id, runs)
+            dt = time.perf_counter() - t0
+            html = result.files["html"]
+            figures = html.read_text(encoding="utf-8").count('<figure class="plot')
+            print(f"report, {positions} position(s): {n} measurements (written in "
+                  f"{written:.2f} s), {figures} plots, built in {dt:.2f} s; report.html "
+                  f"{html.stat().st_size / 1e6:.2f} MB, measurements.csv "
+                  f"{result.files['csv'].stat().st_size / 1e6:.2f} MB")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,168 @@
+"""Time-of-use switching: the delay of a tariff switch (A1000 manual 3.2.4: less than 0.1 s)
+and the holiday > weekend > season priority across a year end (manual 1.4 items 2-9).
+
+Switch delay, method: the meter's clock offset is measured first (seconds roll-over caught by
+polling, +-POLL_S/2); a daily profile with a boundary two minutes ahead of the meter clock is
+written; the tariff in force (C.14.0) is polled every POLL_S around the boundary with the
+timebase advanced between polls. The delay is the time of the first poll showing the new tariff
+minus the boundary in true time, to +-POLL_S (poll) and +-POLL_S/2 (offset). On a lab bench the
+poll interval is bounded by one IEC 62056-21 R1 exchange (about 40 ms at 9600 Bd with a 20 ms
+reaction time, 400 ms with 200 ms): set POLL_S to match and widen the uncertainty accordingly.
+
+Priority, method: tables worked by hand (below) are written, the meter clock is set to noon of
+each date in turn and C.14.0 is read; the expected tariffs are the hand-worked calendar.
+The tables and the clock are restored afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from reports.decision import combine, rectangular
+from rig.instruments.loadpoint import LoadPoint
+from rig.loads import Rating
+from rig.measure import settle
+from rig.meterlink import MeterLink, meter_datetime
+from rig.plan import TouItem
+from rig.recorder import Recorder
+from rig.session import MeterPosition
+
+TARIFF = "C.14.0"
+TABLES = ("C.90.1", "C.90.2", "C.90.5", "C.90.6", "C.90.7")
+POLL_S = 0.01
+SETTLING_S = 2.0
+# Priority calendar (A1000 manual 1.4 items 2-5): P1 all day tariff 1, P2 all day tariff 2;
+# seasons from Jan 1 use P1 and from Jun 1 P2; Saturday and Sunday fixed tariff 3; two public
+# holidays fixed tariff 4.
+PRIORITY_TABLES = {
+    "C.90.1": ("00:00=1",),
+    "C.90.2": ("00:00=2",),
+    "C.90.5": ("01-01=P1", "06-01=P2"),
+    "C.90.6": ("67", "T3"),
+    "C.90.7": ("2026-12-25=T4", "2027-01-01=T4"),
+}
+# Worked by hand: weekday (ISO) and the rule that wins.
+EXPECTED = (
+    ("2026-12-24", 2),  # Thursday, season from Jun 1 -> P2 -> tariff 2
+    ("2026-12-25", 4),  # Friday, public holiday -> T4 (holiday beats season)
+    ("2026-12-26", 3),  # Saturday -> weekend T3
+    ("2026-12-31", 2),  # Thursday, last day of the Jun 1 season
+    ("2027-01-01", 4),  # Friday, holiday (beats the new season)
+    ("2027-01-02", 3),  # Saturday, weekend beats season
+    ("2027-01-04", 1),  # Monday, season from Jan 1 -> P1 -> tariff 1
+)
+
+
+@contextmanager
+def programmed(rig, position: MeterPosition, link: MeterLink,
+               tables: dict[str, tuple[str, ...]]) -> Iterator[None]:
+    """Write `tables`; restore the previous tables (and leave programming) afterwards."""
+    before = link.read(*TABLES)
+    saved = {a: tuple(v.value for v in r.values) for a, r in before.items()}
+    rig.enter_programming(position)
+    try:
+        link.write(list(tables.items()))
+        yield
+    finally:
+        link.write([(a, v) for a, v in saved.items() if a in tables])
+        rig.leave_programming(position)
+
+
+def _tariff(link: MeterLink) -> int:
+    return int(link.value(TARIFF))
+
+
+@pytest.mark.family("tou", check="switch_delay")
+def test_switch_delay(plan_item, rig, bench, timebase, positions, recorder):
+    item: TouItem = plan_item
+    numbers = [p.number for p in positions]
+    desc = {"check": "switch_delay", "poll_s": POLL_S}
+    done = recorder.done(numbers, desc)
+    if done is None:
+        rating = Rating.of(positions[0].config)
+        settle(bench, timebase, LoadPoint.at(rating.un, rating.in_, item.current), SETTLING_S)
+        started = time.time()
+        recorder.started(numbers, desc)
+        done = [_one_switch(rig, timebase, pos, item, recorder, desc, started)
+                for pos in positions]
+    Recorder.assert_all_pass(done)
+
+
+def _one_switch(rig, timebase, pos, item, recorder, desc, started):
+    link = rig.link(pos)
+    clock = link.clock_offset(timebase, POLL_S)
+    meter_now = meter_datetime(timebase.now() + clock.offset_s)
+    boundary = (meter_now + dt.timedelta(minutes=2)).replace(second=0, microsecond=0)
+    if boundary.hour == 0 and boundary.minute == 0:  # a 00:00 boundary is the first section
+        boundary += dt.timedelta(minutes=1)
+    profile = ("00:00=1", f"{boundary:%H:%M}=2")
+    tables = {"C.90.1": profile, "C.90.5": ("01-01=P1",), "C.90.6": ("", "T1"),
+              "C.90.7": ("",)}
+    with programmed(rig, pos, link, tables):
+        boundary_true = (boundary - dt.datetime(1970, 1, 1)).total_seconds() - clock.offset_s
+        timebase.dwell(max(0.0, boundary_true - 0.2 - timebase.now()), label="to boundary")
+        before = _tariff(link)
+        seen_at = None
+        while timebase.now() < boundary_true + 2.0:
+            timebase.dwell(POLL_S, label="tariff poll")
+            if _tariff(link) == 2:
+                seen_at = timebase.now()
+                break
+    budget = combine([rectangular("poll interval", POLL_S),
+                      rectangular("clock offset", clock.half_width_s)])
+    if seen_at is None or before != 1:
+        why = (f"tariff was {before} before the boundary (expected 1)" if before != 1
+               else "no switch to tariff 2 within 2 s of the boundary")
+        return recorder.record(pos.number, desc, "tariff switch delay", None, "s",
+                               limit_low=0.0, limit_high=item.limit_s, budget=budget,
+                               started_at=started, message=why, raw={"boundary": f"{boundary}"})
+    # The switch happened within the last poll interval: its midpoint, against the boundary.
+    delay = seen_at - POLL_S / 2 - boundary_true
+    return recorder.record(
+        pos.number, desc, "tariff switch delay", delay, "s",
+        limit_low=-POLL_S, limit_high=item.limit_s, budget=budget, started_at=started,
+        raw={"boundary_meter_time": f"{boundary:%Y-%m-%d %H:%M:%S}", "poll_s": POLL_S,
+             "clock_offset_s": clock.offset_s},
+        message=f"switch {delay * 1000:.0f} ms after the boundary (limit "
+                f"{item.limit_s * 1000:.0f} ms, manual 3.2.4)",
+    )
+
+
+@pytest.mark.family("tou", check="priority")
+def test_priority(plan_item, rig, bench, timebase, positions, recorder):
+    del plan_item  # the tables and dates of this check are the hand-worked ones above
+    rating = Rating.of(positions[0].config)
+    settle(bench, timebase, LoadPoint.voltage_only(rating.un), SETTLING_S)
+    started = time.time()
+    rows = []
+    for pos in positions:
+        link = rig.link(pos)
+        offset = link.clock_offset(timebase, 0.05).offset_s
+        with programmed(rig, pos, link, PRIORITY_TABLES):
+            try:
+                for day, expected in EXPECTED:
+                    desc = {"date": day}
+                    done = recorder.done([pos.number], desc)
+                    if done is not None:
+                        rows.extend(done)
+                        continue
+                    recorder.started([pos.number], desc)
+                    link.write([("0.9.2", (day[2:].replace("-", ""),)), ("0.9.1", ("120000",))])
+                    got = _tariff(link)
+                    rows.append(recorder.record(
+                        pos.number, desc, "tariff in force", float(got), "tariff",
+                        limit_low=float(expected), limit_high=float(expected),
+                        started_at=started, raw={"expected": expected},
+                        message=f"{day} ({dt.date.fromisoformat(day):%A}): tariff {got}, "
+                                f"expected {expected}",
+                    ))
+            finally:
+                # Back to true time plus the meter's own offset (to the second).
+                back = meter_datetime(timebase.now() + offset)
+                link.write([("0.9.2", (f"{back:%y%m%d}",)), ("0.9.1", (f"{back:%H%M%S}",))])
+    Recorder.assert_all_pass(rows)
