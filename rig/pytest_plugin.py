@@ -228,6 +228,18 @@ def rig(request: pytest.FixtureRequest) -> Any:
     _finish(config, session, status)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Each plan test's outcome goes into the run log."""
+    report = yield
+    session = item.config.stash.get(SESSION_KEY, None)
+    logged = report.when == "call" or (report.failed and report.when == "setup")
+    if session is not None and logged and item.get_closest_marker("family") is not None:
+        outcome = "error in setup" if report.when == "setup" else report.outcome
+        session.log(f"{item.nodeid}: {outcome}", level="info" if report.passed else "warning")
+    return report
+
+
 def _operator_prompt(config: pytest.Config) -> Any:
     """Show a line to the operator and wait for Enter, with pytest's capture suspended."""
     capture = config.pluginmanager.get_plugin("capturemanager")

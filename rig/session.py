@@ -185,7 +185,18 @@ class RigSession:
                 environment=self._environment(),
                 started_at=time.time(),
             )
+        self.log(
+            f"run {'resumed' if opts.resume else 'started'}: plan {self.plan.plan} "
+            f"{self.plan.version}, bench {self.bench_path}, {len(self.positions)} position(s), "
+            f"operator {opts.operator}"
+            + (f", defects {', '.join(opts.defects)}" if opts.defects else "")
+        )
         self._record_identities()
+
+    def log(self, message: str, *, level: str = "info", position: int | None = None) -> None:
+        """A line of the run log (shown in the report)."""
+        if self.store is not None and self.run is not None:
+            self.store.log(self.run.run_id, message, level=level, position=position)
 
     def _defect_options(self) -> dict[int, Any]:
         count = self.options.positions or 1
@@ -225,6 +236,7 @@ class RigSession:
             except (ProtocolError, OSError) as exc:
                 identity = {"error": f"identity not read: {exc}"}
                 log.warning("position %d: %s", pos.number, identity["error"])
+                self.log(identity["error"], level="warning", position=pos.number)
             self.store.add_position(
                 PositionRecord(
                     run_id=self.run.run_id,
@@ -284,6 +296,7 @@ class RigSession:
     def close(self, status: RunStatus = RunStatus.COMPLETED) -> None:
         try:
             if self.store is not None and self.run is not None:
+                self.log(f"run {RunStatus(status).value}; bench de-energised")
                 self.store.finish_run(self.run.run_id, status)
         finally:
             self._stack.close()

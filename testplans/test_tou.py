@@ -81,7 +81,7 @@ def _tariff(link: MeterLink) -> int:
 def test_switch_delay(plan_item, rig, bench, timebase, positions, recorder):
     item: TouItem = plan_item
     numbers = [p.number for p in positions]
-    desc = {"check": "switch_delay", "poll_s": POLL_S}
+    desc = {"check": "switch_delay", "poll_ms": round(POLL_S * 1000)}
     done = recorder.done(numbers, desc)
     if done is None:
         rating = Rating.of(positions[0].config)

@@ -154,3 +154,28 @@ def test_sigkill_then_resume_has_every_measurement_once(plan_dir: Path) -> None:
     _, rows = _measurements(runs)
     keys = [(m.test_id, m.position) for m in rows]
     assert len(keys) == 10 and len(set(keys)) == 10
+
+
+MODEL = '''
+from meter.a1000 import A1000
+
+
+class GainedMeter(A1000):
+    """A firmware team's model: the A1000 with its own +2 % gain at every current."""
+
+    def __init__(self, *args, defects=(), **kwargs):
+        gain = {"name": "energy_gain_error", "percent": 2.0, "i_min_in": 0.0, "i_max_in": 100.0}
+        super().__init__(*args, defects=[*defects, gain], **kwargs)
+'''
+
+
+def test_meter_model_option_plugs_in_another_model(
+    plan_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (plan_dir / "team_meter.py").write_text(MODEL)
+    monkeypatch.syspath_prepend(str(plan_dir))
+    result = _run(pytester, "--plan", str(plan_dir / "tiny.yaml"), "--runs-dir",
+                  str(plan_dir / "runs"), "--meter-model", "team_meter:GainedMeter",
+                  "--no-report")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*active energy error FAIL: 2.0*"])
