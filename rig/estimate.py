@@ -23,12 +23,19 @@ TOU_WINDOW_S = 120.0
 #: Per date checked by the TOU priority test (set clock, read tariff).
 TOU_DATE_S = 20.0
 TOU_PRIORITY_DATES = 8
-#: Events: the debounce of the meter's detection plus reading time.
-EVENT_MARGIN_S = 120.0
-#: Billing: per month, setting the clock before the reading time and reading the history.
-BILLING_MONTH_S = 120.0
+#: Events: settling at the normal load, the clock-offset reading and the wait after the
+#: end's confirmation (the debounce itself is the item's debounce_s).
+EVENT_MARGIN_S = 20.0
+#: Billing: per month, the load (60 s), setting the clock (8 s per position) 150 s before the
+#: reading time, the reading (or the power-down across it) and reading the history.
+BILLING_MONTH_S = 360.0
 #: Dips and interruptions: recovery and register reads around each test.
 INTERRUPTION_MARGIN_S = 60.0
+#: Dips, interruptions, power-down: rest at Un beyond the meter's 60 s save interval (plus
+#: settling); the power-down test then loads at Imax for less than the save interval, energy
+#: only a power-down save keeps (testplans/test_interruption.py).
+POWER_DOWN_REST_S = 70.0
+POWER_DOWN_LOAD_S = 50.0
 
 
 def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating) -> float:
@@ -64,7 +71,9 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
     if family == "meter_constant":
         load = point_for(rating, "active", item.current, item.pf)
         power = metered_power(load, "active", rating.wiring)
-        return item.energy_kwh * 3.6e6 / power + 2 * READ_S
+        # The error by pulses at the point, then the dosage.
+        pulses = expected_error_seconds(power, rating.meter_constant, item.measure)
+        return pulses + item.energy_kwh * 3.6e6 / power + 2 * READ_S
     if family == "register":
         load = point_for(rating, "reactive", item.current, "0.5L")
         return 4 * (item.energy_kvarh * 3.6e6 / metered_power(load, "reactive", rating.wiring)
@@ -82,13 +91,24 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
     if family == "clock":
         return item.duration_h * 3600.0 + 2 * READ_S
     if family == "events":
-        return item.duration_s + EVENT_MARGIN_S + READ_S
+        seconds = item.duration_s + item.debounce_s + EVENT_MARGIN_S + READ_S
+        if item.event == "voltage_loss":
+            # Debounce check: two dips of 2/3 debounce 1/6 debounce apart, then one debounce.
+            seconds += (2 * 2 / 3 + 1 / 6 + 1) * item.debounce_s + EVENT_MARGIN_S
+        return seconds
     if family == "billing":
         return item.months * BILLING_MONTH_S
     if family == "load_profile":
-        return (item.intervals + 1) * 900.0 + READ_S
+        # Up to one interval to the first boundary, the partial interval, the whole ones and
+        # the two intervals of the power-down.
+        return (item.intervals + 4) * 900.0 + READ_S
     if family == "interruption":
-        return item.duration_s * item.repetitions + INTERRUPTION_MARGIN_S
+        seconds = item.duration_s * item.repetitions + item.gap_s * (item.repetitions - 1)
+        # Rest at Un beyond the meter's save interval first; the power-down then loads.
+        seconds += POWER_DOWN_REST_S
+        if item.kind == "power_down":
+            seconds += POWER_DOWN_LOAD_S
+        return seconds + INTERRUPTION_MARGIN_S
     raise ValueError(f"no estimate for plan family {family!r}")
 
 

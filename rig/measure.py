@@ -152,11 +152,14 @@ def count_pulses(
         ec.start()
 
     def seen(ec: ErrorCalculator) -> int:
-        status = ec.status()
-        if status.state is ECState.READY:
+        state, progress = ec.state(), 0.0  # the cheap query decides ...
+        if state is ECState.RUNNING:  # ... only a running gate needs its progress
+            status = ec.status()
+            state, progress = status.state, status.progress
+        if state is ECState.READY:
             return gate + 1
-        if status.state is ECState.RUNNING:
-            return 1 + math.floor(status.progress * gate / 100.0 + 1e-9)
+        if state is ECState.RUNNING:
+            return 1 + math.floor(progress * gate / 100.0 + 1e-9)
         return 0
 
     def all_reached() -> bool:
@@ -165,7 +168,10 @@ def count_pulses(
     # When the window is over, what was seen is the result.
     with contextlib.suppress(TimeoutError):
         timebase.wait_until(
-            all_reached, expected_s=window_s, timeout_s=window_s, poll_s=max(window_s / 20, 0.1),
+            all_reached,
+            expected_s=window_s,
+            timeout_s=window_s,
+            poll_s=max(window_s / 20, 0.1),
             label="pulse count",
         )
     counts = {p: min(seen(ec), at_least) for p, ec in ecs.items()}
@@ -175,7 +181,8 @@ def count_pulses(
 
 
 def _all_finished(ecs: Iterable[ErrorCalculator]) -> bool:
-    return all(ec.status().state in (ECState.READY, ECState.ABORTED) for ec in ecs)
+    # Polled: one state query per position, results are read once all are done.
+    return all(ec.state() in (ECState.READY, ECState.ABORTED) for ec in ecs)
 
 
 def expected_error_seconds(power: float, constant: float, measure: Measure) -> float:
@@ -188,3 +195,47 @@ def expected_error_seconds(power: float, constant: float, measure: Measure) -> f
 
 def is_finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
+
+
+class ReferenceEnergy:
+    """Cumulative reference energy (kWh) since `start()`: the reference standard's energy
+    register when the bench has one, else its power integrated between load changes (the load
+    is constant between two calls of `changed()`)."""
+
+    def __init__(self, bench: Bench, timebase: Timebase, wiring: str) -> None:
+        self.bench = bench
+        self.timebase = timebase
+        self.wiring = wiring
+        self._sum = 0.0
+        self._t = 0.0
+        self._p = 0.0
+
+    def start(self) -> None:
+        self.bench.reference.set_mode(self.wiring, Quantity.ACTIVE)  # type: ignore[arg-type]
+        if self.bench.energy is not None:
+            self.bench.energy.start()
+            return
+        self._sum, self._t, self._p = 0.0, self.timebase.now(), self.bench.reference.read().p
+
+    def changed(self, off: bool = False) -> None:
+        """Call right after the load changed (fallback integration only); `off`: the source
+        delivers nothing now (no reading is taken of a dead source)."""
+        if self.bench.energy is None:
+            self.now()
+            self._p = 0.0 if off else self.bench.reference.read().p
+
+    def now(self) -> float:
+        if self.bench.energy is not None:
+            return self.bench.energy.energy()
+        t = self.timebase.now()
+        self._sum += self._p * (t - self._t) / 3.6e6
+        self._t = t
+        return self._sum
+
+    def stop(self) -> None:
+        if self.bench.energy is not None:
+            self.bench.energy.stop()
+
+
+def dwell_until(timebase: Timebase, true_s: float, label: str) -> None:
+    timebase.dwell(max(0.0, true_s - timebase.now()), label=label)

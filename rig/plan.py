@@ -115,6 +115,8 @@ class MeterConstantItem(_Item):
     energy_kwh: float = Field(gt=0)
     limit: float = Field(gt=0, description="percent")
     confidence: Confidence = "H"
+    # The error by pulses at the same point, subtracted from the register error.
+    measure: Measure = Measure()
 
 
 class RegisterItem(_Item):
@@ -191,6 +193,7 @@ class EventsItem(_Item):
     event: Literal[
         "voltage_loss",
         "phase_failure",
+        "two_phase_failure",  # the two phases other than `phase` fail
         "over_current",
         "all_phase_voltage_loss",
         "reverse_run",

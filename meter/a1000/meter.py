@@ -407,7 +407,9 @@ class A1000:
 
     def next_pulse(self, output: PulseOutput, after: float) -> float | None:
         """True time of the next rising edge strictly after ``after`` (inputs constant from
-        now on); None if the output does not advance at the current inputs."""
+        now on); None if the output does not advance at the current inputs. The edge is the
+        largest float not after the exact edge, always > ``after``; asked again from it, the
+        next edge follows (registers.py module doc)."""
         return self.energy.next_pulse(PulseOutput(output), self.constant(output), after)
 
     def pulse_count(self, output: PulseOutput, t0: float, t1: float) -> int:

@@ -12,6 +12,13 @@ Pulse outputs (manual 1.1) follow the registered energy: output k-th rising edge
 instant the output's cumulative energy reaches k / constant. Edges are computed on demand
 (never stored) from a bounded history of rate segments, so ``next_pulse`` also answers for
 times a little in the past.
+
+An exact edge E is reported as the largest float not after it, floor(E). That is the one
+rounding under which ``next_pulse`` and ``pulse_count`` agree at every float time: an edge
+counts in [t0, t1) exactly when its float is in [t0, t1), and ``next_pulse(after)`` returns
+the first float edge > ``after``. So asking again from a returned edge gives the next edge,
+never the same one again; an edge that lies within one float step after ``after`` is *at*
+``after`` (counted from there by ``pulse_count``) and is not returned.
 """
 
 from __future__ import annotations
@@ -61,6 +68,13 @@ _OUTPUT_SOURCES: dict[PulseOutput, tuple[int, ...]] = {
 
 _ZERO = Fraction(0)
 _HOUR = Fraction(3600)
+
+
+def _float_floor(x: Fraction) -> float:
+    """The largest float <= x (float() alone rounds to nearest, half the time upwards)."""
+    f = float(x)
+    n, d = f.as_integer_ratio()  # exact; cross-multiplied to skip building a Fraction
+    return math.nextafter(f, -math.inf) if n * x.denominator > x.numerator * d else f
 
 
 @dataclass(frozen=True)
@@ -178,10 +192,10 @@ class EnergyRegisters:
             if rate > 0:
                 t_edge = seg.start + (target - e0) / rate
                 if end is None or t_edge < end:
-                    edge = float(t_edge)
+                    edge = _float_floor(t_edge)
                     if edge > after:
                         return edge
-                    # ``after`` is an edge rounded down to a float: the next one is wanted.
+                    # This edge's float is ``after`` itself (e.g. asked from it): the next.
                     target += step
                     continue
             if end is None:

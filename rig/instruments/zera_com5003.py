@@ -4,11 +4,21 @@ Command set: instruments.md 2.3 (ZeraGmbH/zera-classes measprogram sources and S
 commands end in `;`, errors in `SYSTEM:ERROR?` (`+0,No error`), measurements as `label:unit:value;`
 items; error calculator `CALCULATE:EC<pp>:0001:...` (STATUS 0 idle, 1 waiting, 2 started, 4 ready,
 8 aborted); energy module `CALCULATE:EM01:0001:...`. Exact strings: /work/notes/dialects.md 3.
+
+Traffic per position is kept lean, as on a real bench where a round trip costs milliseconds:
+- `state()` polls with the one query `STATUS?`; `status()` (six queries) is for reading results.
+- The error-calculator settings are remembered per connection: writing the value the driver
+  already wrote successfully sends nothing. The memory is dropped on reconnect and on any
+  instrument error, so after anything unexpected every setting is written again. It assumes the
+  driver is the only writer of its ECs' settings (no second client or front-panel edits).
+- Every write that IS sent is still followed by its own `SYSTEM:ERROR?`: one check after a
+  batch of settings could not say which of them the instrument refused.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from rig.instruments.base import Channel, ScpiInstrument
 from rig.instruments.descriptors import Setting, compact_number, in_range, int_range, one_of
@@ -58,36 +68,48 @@ def parse_items(reply: str) -> dict[str, tuple[str, str]]:
     return items
 
 
+class RememberedSetting(Setting):
+    """A write-only Setting that is not re-sent while its last accepted value still holds.
+
+    The owner must offer `write_setting(command)` (ZeraCom5003 keeps the memory per connection).
+    """
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.write_setting(self.command(obj, value))
+
+
 class ZeraErrorCalculator(Channel):
     """Error calculator ECpp of one meter position (ErrorCalculator role)."""
 
-    meter_input = Setting(
+    parent: ZeraCom5003
+
+    meter_input = RememberedSetting(
         "CALCULATE:EC{ch}:0001:DUTSOURCE {};",
         "Set the meter pulse input (e.g. fi0, sh0).",
         validator=lambda v, n: _token(v, n),
     )
-    reference_input = Setting(
+    reference_input = RememberedSetting(
         "CALCULATE:EC{ch}:0001:REFSOURCE {};",
         "Set the reference pulse input (fo0 = POW1).",
         validator=lambda v, n: _token(v, n),
     )
-    meter_constant = Setting(
+    meter_constant = RememberedSetting(
         "CALCULATE:EC{ch}:0001:DUTCONSTANT {};",
         "Set the meter constant (imp/kWh or imp/kvarh).",
         validator=in_range(1e-6, 1e12),
         to_text=compact_number,
     )
-    constant_unit = Setting(
+    constant_unit = RememberedSetting(
         "CALCULATE:EC{ch}:0001:DCUNIT {};",
         "Set the unit of the meter constant.",
         validator=one_of(tuple(DC_UNITS.values())),
     )
-    pulses = Setting(
+    pulses = RememberedSetting(
         "CALCULATE:EC{ch}:0001:MRATE {:d};",
         "Set the number of meter pulses to measure.",
         validator=int_range(1, MAX_PULSES),
     )
-    continuous = Setting(
+    continuous = RememberedSetting(
         "CALCULATE:EC{ch}:0001:CONTINUOUS {:d};",
         "Set continuous (1) or single (0) measurement.",
         validator=one_of((0, 1)),
@@ -98,10 +120,18 @@ class ZeraErrorCalculator(Channel):
         self.position = position
         self.pulse_input = pulse_input or f"fi{position - 1}"
 
+    def write_setting(self, command: str) -> None:
+        """Write a setting of this EC unless the connection already holds it (see module doc)."""
+        self.parent.write_setting(command)
+
     def configure(
         self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
     ) -> None:
-        """Set input, reference, constant and unit, pulse count and run mode."""
+        """Set input, reference, constant and unit, pulse count and run mode.
+
+        Only the settings that differ from what this connection last wrote are sent, so a
+        repeated configure at the same point sends nothing.
+        """
         self.meter_input = self.pulse_input
         self.reference_input = "fo0"
         self.meter_constant = meter_constant
@@ -124,21 +154,26 @@ class ZeraErrorCalculator(Channel):
         """The reference constant the EC counts with (imp/kWh)."""
         return _number(self.parent, "REFCONSTANT?", self._get("REFCONSTANT"), float)
 
+    def state(self) -> ECState:
+        """The measurement state alone: one `STATUS?` query (cheap enough to poll)."""
+        command = f"CALCULATE:EC{self.ch}:0001:STATUS?"
+        code = _number(self.parent, command, self.query(command).strip(), int)
+        if code not in EC_STATES:
+            self.parent.forget_settings()
+            raise InstrumentError(self.name, command, f"unknown status {code}")
+        return EC_STATES[code]
+
     def status(self) -> ECStatus:
         """State, progress, error, target and counts of the current/last measurement."""
-        code = _number(self.parent, "STATUS?", self._get("STATUS"), int)
-        if code not in EC_STATES:
-            raise InstrumentError(
-                self.name, f"CALCULATE:EC{self.ch}:0001:STATUS?", f"unknown status {code}"
-            )
+        state = self.state()
         progress = _number(self.parent, "PROGRESS?", self._get("PROGRESS"), float)
         result = _number(self.parent, "RESULT?", self._get("RESULT"), float)
         target = _number(self.parent, "TARGET?", self._get("TARGET"), int)
         counted = _number(self.parent, "PULSES?", self._get("PULSES"), int)
         measurements = _number(self.parent, "MEASNUM?", self._get("MEASNUM"), int)
-        has_result = measurements > 0 or EC_STATES[code] is ECState.READY
+        has_result = measurements > 0 or state is ECState.READY
         return ECStatus(
-            EC_STATES[code], progress, result if has_result else None, target, counted, measurements
+            state, progress, result if has_result else None, target, counted, measurements
         )
 
 
@@ -176,10 +211,11 @@ def _token(value: object, name: str) -> str:
     return text
 
 
-def _number(inst, command: str, reply: str, kind):
+def _number(inst: ZeraCom5003, command: str, reply: str, kind):
     try:
         return kind(float(reply)) if kind is int else kind(reply)
     except ValueError:
+        inst.forget_settings()  # a reply out of step: trust nothing remembered
         raise InstrumentError(inst.name, command, f"unexpected reply {reply!r}") from None
 
 
@@ -210,6 +246,47 @@ class ZeraCom5003(ScpiInstrument):
         validator=one_of(("4LS", "3LS")),
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Setting header (e.g. "CALCULATE:EC02:0001:MRATE") -> the exact command the instrument
+        # accepted on this connection (error queue read back empty).
+        self._accepted: dict[str, str] = {}
+
+    def write_setting(self, command: str) -> None:
+        """Write a remembered setting unless this connection already holds exactly `command`."""
+        header = command.partition(" ")[0]
+        if self._accepted.get(header) == command:
+            self._log.debug("= %s (unchanged, not re-sent)", command)
+            return
+        self._accepted.pop(header, None)
+        self.write(command)  # raises (and forgets everything) if refused
+        self._accepted[header] = command
+
+    def forget_settings(self) -> None:
+        """Drop the remembered settings: the next writes are all sent."""
+        self._accepted.clear()
+
+    def write(self, command: str, *, idempotent: bool = True) -> None:
+        """Send a command and check the error queue; any failure forgets the remembered settings."""
+        try:
+            super().write(command, idempotent=idempotent)
+        except BaseException:
+            self.forget_settings()
+            raise
+
+    def query(self, command: str, *, idempotent: bool = True) -> str:
+        """Send a query, return its reply; any failure forgets the remembered settings."""
+        try:
+            return super().query(command, idempotent=idempotent)
+        except BaseException:
+            self.forget_settings()
+            raise
+
+    def _reset_transport(self) -> None:
+        # A new connection may be a restarted instrument: what was written before is unknown.
+        self.forget_settings()
+        super()._reset_transport()
+
     def identify(self) -> str:
         """Return the *IDN? reply."""
         return self.query("*IDN?")
@@ -219,6 +296,7 @@ class ZeraCom5003(ScpiInstrument):
         self.identify()
         leftover = self.errors()
         if leftover:
+            self.forget_settings()
             self._log.info("cleared old errors: %s", leftover)
 
     def set_mode(self, wiring: Wiring, quantity: Quantity) -> None:

@@ -34,7 +34,8 @@ def test_pulse_edges_are_exact_and_consistent_with_count() -> None:
         t = m.next_pulse(OUT.ACTIVE_IMPORT, t)
         edges.append(t)
     for k, e in enumerate(edges, start=1):
-        assert e == float(Fraction(T0) + k * period)  # exact to the float nearest the edge
+        exact = Fraction(T0) + k * period  # the largest float not after the exact edge:
+        assert Fraction(e) <= exact < Fraction(math.nextafter(e, math.inf))
     assert m.pulse_count(OUT.ACTIVE_IMPORT, T0, edges[-1]) == 49  # [t0, t1) excludes the last
     assert m.pulse_count(OUT.ACTIVE_IMPORT, T0, edges[-1] + 1e-6) == 50
     hour = m.pulse_count(OUT.ACTIVE_IMPORT, T0, T0 + 3600)

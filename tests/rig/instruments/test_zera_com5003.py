@@ -3,8 +3,8 @@
 import pytest
 
 from rig.instruments.errors import InstrumentError, SettingError
-from rig.instruments.roles import ECState, Quantity
-from rig.instruments.testing import expected_protocol
+from rig.instruments.roles import ECState, ErrorCalculator, Quantity
+from rig.instruments.testing import Fail, FailWrite, expected_protocol
 from rig.instruments.zera_com5003 import ZeraCom5003, parse_items
 
 OK = "+0,No error"
@@ -12,6 +12,18 @@ OK = "+0,No error"
 
 def w(command):
     return [(command, None), ("SYSTEM:ERROR?", OK)]
+
+
+def configured(p, source="fi1", constant="10000", unit="I/kWh", pulses=100, continuous=0):
+    """The exchanges of a configure that sends every setting (dialects.md 3, in order)."""
+    return (
+        w(f"{p}DUTSOURCE {source};")
+        + w(p + "REFSOURCE fo0;")
+        + w(f"{p}DUTCONSTANT {constant};")
+        + w(f"{p}DCUNIT {unit};")
+        + w(f"{p}MRATE {pulses};")
+        + w(f"{p}CONTINUOUS {continuous};")
+    )
 
 
 READ_TRANSCRIPT = [
@@ -116,35 +128,27 @@ def test_parse_items_rejects_garbage():
 
 def test_error_calculator_configure_start_status_abort():
     p = "CALCULATE:EC02:0001:"
-    transcript = (
-        w(p + "DUTSOURCE fi1;")
-        + w(p + "REFSOURCE fo0;")
-        + w(p + "DUTCONSTANT 10000;")
-        + w(p + "DCUNIT I/kWh;")
-        + w(p + "MRATE 100;")
-        + w(p + "CONTINUOUS 0;")
-        + [(p + "REFCONSTANT?", "500000000")]
-        + w(p + "START 1;")
-        + [
-            (p + "STATUS?", "2"),
-            (p + "PROGRESS?", "37.5"),
-            (p + "RESULT?", "0"),
-            (p + "TARGET?", "5000000"),
-            (p + "PULSES?", "1875000"),
-            (p + "MEASNUM?", "0"),
-        ]
-        + [
-            (p + "STATUS?", "4"),
-            (p + "PROGRESS?", "100"),
-            (p + "RESULT?", "-0.0123"),
-            (p + "TARGET?", "5000000"),
-            (p + "PULSES?", "5000615"),
-            (p + "MEASNUM?", "1"),
-        ]
-        + w(p + "START 0;")
-    )
+    transcript = [
+        *configured(p),
+        (p + "REFCONSTANT?", "500000000"),
+        *w(p + "START 1;"),
+        (p + "STATUS?", "2"),
+        (p + "PROGRESS?", "37.5"),
+        (p + "RESULT?", "0"),
+        (p + "TARGET?", "5000000"),
+        (p + "PULSES?", "1875000"),
+        (p + "MEASNUM?", "0"),
+        (p + "STATUS?", "4"),
+        (p + "PROGRESS?", "100"),
+        (p + "RESULT?", "-0.0123"),
+        (p + "TARGET?", "5000000"),
+        (p + "PULSES?", "5000615"),
+        (p + "MEASNUM?", "1"),
+        *w(p + "START 0;"),
+    ]
     with expected_protocol(ZeraCom5003, transcript) as ref:
         ec = ref.error_calculator(2)
+        assert isinstance(ec, ErrorCalculator)
         ec.configure(10000, 100, Quantity.ACTIVE)
         assert ec.reference_constant() == 5e8
         ec.start()
@@ -226,3 +230,136 @@ def test_non_numeric_reply_raises():
         pytest.raises(InstrumentError, match="unexpected reply 'n/a'"),
     ):
         ref.reference_constant()
+
+
+def test_state_polls_with_the_status_query_alone():
+    p = "CALCULATE:EC04:0001:"
+    transcript = [(p + "STATUS?", code) for code in ("0", "1", "2", "4", "8")]
+    with expected_protocol(ZeraCom5003, transcript) as ref:
+        ec = ref.error_calculator(4)
+        states = [ec.state() for _ in range(5)]
+    assert states == [
+        ECState.IDLE,
+        ECState.WAITING,
+        ECState.RUNNING,
+        ECState.READY,
+        ECState.ABORTED,
+    ]
+
+
+def test_repeated_configure_at_the_same_point_sends_only_start():
+    p = "CALCULATE:EC02:0001:"
+    transcript = (
+        configured(p)
+        + w(p + "START 1;")
+        + [(p + "STATUS?", "4")]
+        + w(p + "START 1;")  # second repetition: nothing before START
+        + w(p + "MRATE 120;")  # next point: only the pulse count differs
+        + w(p + "START 1;")
+        + w(p + "DCUNIT I/kVarh;")  # reactive: only the unit differs
+        + w(p + "START 1;")
+    )
+    with expected_protocol(ZeraCom5003, transcript) as ref:
+        ec = ref.error_calculator(2)
+        ec.configure(10000, 100, Quantity.ACTIVE)
+        ec.start()
+        assert ec.state() is ECState.READY
+        ec.configure(10000.0, 100, Quantity.ACTIVE)  # same text "10000": not re-sent
+        ec.start()
+        ec.configure(10000, 120, Quantity.ACTIVE)
+        ec.start()
+        ec.configure(10000, 120, Quantity.REACTIVE)
+        ec.pulses = 120  # a direct assignment consults the same memory
+        ec.start()
+
+
+def test_memory_is_per_position_and_per_connection():
+    p1, p2 = "CALCULATE:EC01:0001:", "CALCULATE:EC02:0001:"
+    transcript = configured(p1, source="fi0") + configured(p2) + w(p2 + "MRATE 50;")
+    with expected_protocol(ZeraCom5003, transcript) as ref:
+        ref.error_calculator(1).configure(10000, 100, Quantity.ACTIVE)
+        ref.error_calculator(2).configure(10000, 100, Quantity.ACTIVE)
+        # A new object for position 2 talks over the same connection: it knows what was written.
+        ref.error_calculator(2).configure(10000, 50, Quantity.ACTIVE)
+        ref.error_calculator(1).configure(10000, 100, Quantity.ACTIVE)
+    with expected_protocol(ZeraCom5003, configured(p1, source="fi0")) as other:
+        other.error_calculator(1).configure(10000, 100, Quantity.ACTIVE)  # a new connection
+
+
+def test_a_refused_setting_is_not_remembered_and_forgets_the_rest():
+    p = "CALCULATE:EC02:0001:"
+    transcript = [
+        *configured(p),
+        (p + "MRATE 7;", None),
+        ("SYSTEM:ERROR?", "-222,Data out of range"),
+        ("SYSTEM:ERROR?", OK),
+        *configured(p, pulses=7),  # after an error everything is written again
+    ]
+    with expected_protocol(ZeraCom5003, transcript) as ref:
+        ec = ref.error_calculator(2)
+        ec.configure(10000, 100, Quantity.ACTIVE)
+        with pytest.raises(InstrumentError, match=r"MRATE 7;.*-222"):
+            ec.configure(10000, 7, Quantity.ACTIVE)
+        ec.configure(10000, 7, Quantity.ACTIVE)
+
+
+def test_any_instrument_error_forgets_the_settings():
+    p = "CALCULATE:EC02:0001:"
+    transcript = [
+        *configured(p),
+        (p + "START 1;", None),
+        ("SYSTEM:ERROR?", "-200,Execution error"),
+        ("SYSTEM:ERROR?", OK),
+        *configured(p),
+        (p + "STATUS?", "n/a"),  # a reply out of step
+        *configured(p),
+        (p + "STATUS?", "16"),  # an unknown state
+        *configured(p),
+    ]
+    with expected_protocol(ZeraCom5003, transcript) as ref:
+        ec = ref.error_calculator(2)
+        ec.configure(10000, 100, Quantity.ACTIVE)
+        with pytest.raises(InstrumentError, match="-200"):
+            ec.start()
+        ec.configure(10000, 100, Quantity.ACTIVE)
+        with pytest.raises(InstrumentError, match="unexpected reply 'n/a'"):
+            ec.state()
+        ec.configure(10000, 100, Quantity.ACTIVE)
+        with pytest.raises(InstrumentError, match="unknown status 16"):
+            ec.state()
+        ec.configure(10000, 100, Quantity.ACTIVE)
+
+
+def test_reconnect_forgets_the_settings():
+    p = "CALCULATE:EC02:0001:"
+    transcript = [
+        *configured(p),
+        (p + "STATUS?", Fail(ConnectionResetError("reset"))),
+        (p + "STATUS?", "1"),
+        *configured(p),  # the retry went over a new connection: write everything again
+    ]
+    with expected_protocol(ZeraCom5003, transcript) as ref:
+        ec = ref.error_calculator(2)
+        ec.configure(10000, 100, Quantity.ACTIVE)
+        assert ec.state() is ECState.WAITING
+        ec.configure(10000, 100, Quantity.ACTIVE)
+
+
+def test_a_write_retried_over_a_new_connection_is_the_only_one_remembered():
+    p = "CALCULATE:EC02:0001:"
+    transcript = [
+        *configured(p),
+        (p + "MRATE 5;", FailWrite(ConnectionResetError("reset"))),
+        *w(p + "MRATE 5;"),
+        # After the reconnect only MRATE 5 is known to be set: configure sends the others.
+        *w(p + "DUTSOURCE fi1;"),
+        *w(p + "REFSOURCE fo0;"),
+        *w(p + "DUTCONSTANT 10000;"),
+        *w(p + "DCUNIT I/kWh;"),
+        *w(p + "CONTINUOUS 0;"),
+    ]
+    with expected_protocol(ZeraCom5003, transcript) as ref:
+        ec = ref.error_calculator(2)
+        ec.configure(10000, 100, Quantity.ACTIVE)
+        ec.pulses = 5
+        ec.configure(10000, 5, Quantity.ACTIVE)

@@ -1,0 +1,204 @@
+"""IEC 62056-21 stack figures (run: `.venv/bin/python benchmarks/bench_iec62056_21.py`).
+
+1. Codec: encode a data readout of 105 data sets, and split + decode it again (sans-IO, no I/O).
+2. Round trips through the real wrappers, meter.iec62056_21.MeterServer serving a small bank of
+   this script and meter.iec62056_21.Client, over a pty and over TCP on 127.0.0.1:
+   - readout: sign-on, identification, option select '0', data readout;
+   - programming sign-on + P1: sign-on, identification, option select '1', P0, P1, ACK;
+   - R1: one read in programming mode (`1.8.0()` -> data message).
+   At the standard timing (reaction time tr 200 ms, standards.md 6.6) and at tr = 2 ms, the
+   same value on both sides. Each figure is the median of several runs.
+
+Each protocol answer waits tr after the message it answers, and the client waits tr after
+the last message it received before sending (standards.md 6.6), so at 200 ms the figures
+are mostly that waiting: a readout is 3 tr (identification, option select, readout), a
+programming sign-on + P1 is 5 tr, an R1 in a session is 2 tr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain checkout
+
+from meter.iec62056_21 import (
+    Client,
+    DataSet,
+    Identification,
+    MeterServer,
+    Readout,
+    RegisterError,
+    Timing,
+    Value,
+    decode,
+)
+from meter.iec62056_21.framing import FrameSplitter
+
+PASSWORD = "00000000"
+STANDARD = Timing()  # tr 200 ms (standards.md 6.6)
+FAST = Timing(reaction_min=0.002, reaction_min_fast=0.002)
+QUANTITIES = range(1, 9)  # +A, -A, +R, -R, Q1..Q4 (OBIS C = 1..8)
+TARIFFS = range(0, 5)  # total and T1..T4
+
+
+def readout_datasets() -> list[DataSet]:
+    """105 data sets of a plausible readout: identity and clock (5), energy per quantity and
+    tariff (40), the same for the last billing period (40), maximum demand with its time and
+    cumulated maximum demand of +A and -A per tariff (20)."""
+    sets = [
+        DataSet.of("C.1.0", "12345678"),
+        DataSet.of("0.0.0", "BENCH0001"),
+        DataSet.of("0.9.1", "142530"),
+        DataSet.of("0.9.2", "1251125"),
+        DataSet.of("F.F", "00000000"),
+    ]
+    for c in QUANTITIES:
+        unit = "kWh" if c in (1, 2) else "kvarh"
+        for t in TARIFFS:
+            value = Value(f"{1234.567 * c + 10.001 * t:010.3f}", unit)
+            sets.append(DataSet.of(f"{c}.8.{t}", value))
+    for c in QUANTITIES:
+        unit = "kWh" if c in (1, 2) else "kvarh"
+        for t in TARIFFS:
+            sets.append(
+                DataSet.of(f"{c}.8.{t}*11", Value(f"{1100.5 * c + 9.25 * t:010.3f}", unit))
+            )
+    for c in (1, 2):
+        for t in TARIFFS:
+            sets.append(
+                DataSet.of(f"{c}.6.{t}", Value(f"{1.5 + 0.25 * t:07.4f}", "kW"), "2511241415")
+            )
+            sets.append(DataSet.of(f"{c}.2.{t}", Value(f"{18.25 + t:08.4f}", "kW")))
+    assert len(sets) == 105, len(sets)
+    return sets
+
+
+class BenchBank:
+    """A RegisterBank (contracts.md 3) with fixed contents: the readout above, R1 of any of
+    its addresses, P1 password check."""
+
+    read_requires_password = False
+
+    def __init__(self) -> None:
+        self.sets = readout_datasets()
+        self.by_address = {ds.address: ds for ds in self.sets}
+
+    def identification(self) -> Identification:
+        # Upper-case 3rd letter: the configured reaction_min applies (not the 20 ms one);
+        # baud '6' = mode C up to 19200 Bd.
+        return Identification("BNC", "6", "BENCH105")
+
+    def device_address(self) -> str:
+        return ""
+
+    def readout(self) -> list[DataSet]:
+        return self.sets
+
+    def read(self, address: str, args: tuple[str, ...]) -> list[DataSet]:
+        if address not in self.by_address:
+            raise RegisterError("NO DATA")
+        return [self.by_address[address]]
+
+    def write(self, address: str, values: tuple[str, ...]) -> None:
+        raise RegisterError("READ ONLY")
+
+    def execute(self, address: str, values: tuple[str, ...]) -> list[DataSet]:
+        raise RegisterError("NO FUNCTION")
+
+    def check_password(self, level: str, password: str) -> bool:
+        return level == "P1" and password == PASSWORD
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def median_of(runs: int, fn: Callable[[], object]) -> float:
+    return statistics.median(timed(fn) for _ in range(runs))
+
+
+def codec(runs: int, reps: int) -> None:
+    sets = readout_datasets()
+    message = Readout.of(sets)
+    frame = message.encode()
+
+    def encode() -> None:
+        for _ in range(reps):
+            Readout.of(sets).encode()
+
+    def decode_frame() -> None:
+        for _ in range(reps):
+            splitter = FrameSplitter()
+            splitter.feed(frame)
+            got = decode(splitter.next_frame())  # type: ignore[arg-type]
+        assert got == message
+
+    enc = median_of(runs, encode) / reps
+    dec = median_of(runs, decode_frame) / reps
+    print(f"codec, readout of {len(sets)} data sets ({len(frame)} bytes), median of {runs} runs"
+          f" x {reps}:")
+    print(f"  encode {enc * 1e6:8.1f} us   split + decode {dec * 1e6:8.1f} us   "
+          f"together {(enc + dec) * 1e6:8.1f} us")
+
+
+def round_trips(transport: str, timing: Timing, runs: int) -> dict[str, float]:
+    bank = BenchBank()
+    with MeterServer(bank, transport=transport, timing=timing) as server, \
+            Client(server.url, timing=timing) as client:
+        rest = timing.reaction_min  # let the last answer's reaction time pass, untimed
+
+        def readout() -> None:
+            readings = client.readout()
+            assert len(readings) == len(bank.sets), len(readings)
+
+        def sign_on() -> None:
+            client.program(PASSWORD)
+
+        def r1() -> None:
+            (reading,) = client.read("1.8.0")
+            assert reading.address == "1.8.0"
+
+        results: dict[str, list[float]] = {"readout": [], "sign-on + P1": [], "R1": []}
+        for _ in range(runs):
+            time.sleep(rest)
+            results["readout"].append(timed(readout))
+            time.sleep(rest)
+            results["sign-on + P1"].append(timed(sign_on))
+            # R1s follow each other in the session: each pays the client's wait too.
+            results["R1"].extend(timed(r1) for _ in range(3))
+            client.sign_off()
+    return {name: statistics.median(times) for name, times in results.items()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5, help="runs at 200 ms (default 5)")
+    ap.add_argument("--fast-runs", type=int, default=21, help="runs at 2 ms (default 21)")
+    args = ap.parse_args()
+    if args.runs < 1 or args.fast_runs < 1:
+        ap.error("--runs and --fast-runs must be >= 1")
+
+    started = time.perf_counter()
+    codec(runs=7, reps=200)
+    print("round trips, Client <-> MeterServer (median; ms wall):")
+    print(f"  {'transport':9s} {'tr':>6s} {'runs':>4s} {'readout':>9s} {'sign-on+P1':>11s}"
+          f" {'R1':>8s}")
+    for timing, runs in ((STANDARD, args.runs), (FAST, args.fast_runs)):
+        for transport in ("pty", "tcp"):
+            r = round_trips(transport, timing, runs)
+            print(f"  {transport:9s} {timing.reaction_min * 1000:4.0f}ms {runs:4d}"
+                  f" {r['readout'] * 1000:9.1f} {r['sign-on + P1'] * 1000:11.1f}"
+                  f" {r['R1'] * 1000:8.1f}")
+    print(f"total {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

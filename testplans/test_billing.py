@@ -1,0 +1,293 @@
+"""Automatic monthly reading (billing) and its history (A1000 manual 1.5, 3.2.2; standards.md 6.8).
+
+Method, all positions at once, for each of the item's `months`:
+
+1. The load (balanced, In, PF 1) runs for LOAD_S, so the energy registers move and a demand is
+   recorded; then voltage only.
+2. The meter clock is set (W1 0.9.2 date, 0.9.1 time, programming state + P1) to LEAD_S before
+   the next reading time of the item's day/hour (written to 1-1:0.8.6 DDhh at the start). The
+   date and time are separate commands: their order is chosen so that no intermediate clock
+   reading steps forward over a reading time (that would be a reading at the setting).
+3. Just before the reading time the registers are read: 0.1.0 (billing counter VZ), 1-1:1.8.0..4
+   (active import total and tariffs), 1-1:1.6.0 (maximum demand).
+4. Past the reading time: the counter must have advanced by one, 1-1:1.8.x*101 must equal the
+   registers read before (within one register digit), 1-1:1.6.0*101 the maximum before, the
+   maximum must be reset (1-1:1.6.0 = 0) and 0.1.2*101 must be the reading time.
+
+The last month's reading time falls in a power-down: the source is switched off across it, as
+on a lab bench. The meter must read at power-up (time stamp = the power-up minute), once; a
+meter that skips the reading fails the counter, history and stamp checks of that month.
+
+At the end the clock is set back to true time + the offset it had at the start, and the
+reading day/hour to what it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+import pytest
+
+from rig.instruments.loadpoint import LoadPoint
+from rig.loads import Rating, active_point
+from rig.meterlink import MeterLink, meter_datetime, meter_seconds
+from rig.plan import BillingItem
+from rig.recorder import Recorder
+from rig.session import MeterPosition
+from rig.timebase import Timebase
+
+pytestmark = pytest.mark.family("billing")
+
+SETTLING_S = 5.0
+CLOCK_STEP_S = 0.1
+LOAD_S = 60.0  # load per month: energy registers move, a demand is recorded
+LOAD_IN = 1.0  # multiple of In, PF 1
+LEAD_S = 150.0  # the clock is set this long before the reading time
+PRE_READ_S = 30.0  # registers read this long before the reading time
+POWER_OFF_S = 20.0  # power-down month: the source goes off this long before it ...
+POWER_UP_S = 150.0  # ... and back on this long after it (30 s into a minute)
+AFTER_S = 30.0  # history read this long after the reading time (or after power-up)
+STAMP_RESOLUTION_S = 60.0  # 0.1.2 stamps are YYMMDDhhmm (standards.md 6.8)
+DEMAND_DIGIT_KW = 1e-4  # A1000 manual 1.2 item 1: 0..99.9999 kW
+VZ_MODULO = 100  # standards.md 6.8: the billing counter runs 0..99
+ENERGY = tuple(f"1-1:1.8.{t}" for t in range(5))  # total and tariffs 1..4 (manual 1.1 item 4)
+MAX_DEMAND = "1-1:1.6.0"
+DAY = 86400.0
+
+
+def reading_time(year: int, month: int, item: BillingItem) -> float:
+    return (dt.datetime(year, month, item.day, item.hour) - dt.datetime(1970, 1, 1)).total_seconds()
+
+
+def next_reading_time(after_s: float, item: BillingItem) -> float:
+    """The first reading time (meter seconds) strictly after `after_s`."""
+    d = meter_datetime(after_s)
+    year, month = d.year, d.month
+    while True:
+        t = reading_time(year, month, item)
+        if t > after_s:
+            return t
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def clock_writes(old_s: float, target_s: float, item: BillingItem) -> list[tuple[str, list[str]]]:
+    """W1 0.9.2/0.9.1 writes taking the clock from `old_s` to `target_s` without any
+    intermediate reading stepping forward over a reading time (a forward setting over it makes
+    the meter read at the setting, billing.py / manual 1.5)."""
+
+    def date(s: float) -> tuple[str, list[str]]:
+        return ("0.9.2", [meter_datetime(s).strftime("%y%m%d")])
+
+    def tod(s: float) -> tuple[str, list[str]]:
+        return ("0.9.1", [meter_datetime(s).strftime("%H%M%S")])
+
+    candidates = [[date(target_s), tod(target_s)], [tod(target_s), date(target_s)],
+                  [date(target_s - DAY), tod(target_s), date(target_s)]]
+    for writes in candidates:
+        state = meter_datetime(old_s)
+        safe = True
+        for address, (value,) in writes:
+            new = (dt.datetime.strptime(value + state.strftime("%H%M%S"), "%y%m%d%H%M%S")
+                   if address == "0.9.2" else
+                   dt.datetime.strptime(state.strftime("%y%m%d") + value, "%y%m%d%H%M%S"))
+            a = (state - dt.datetime(1970, 1, 1)).total_seconds()
+            b = (new - dt.datetime(1970, 1, 1)).total_seconds()
+            if b > a and next_reading_time(a, item) <= b:
+                safe = False
+                break
+            state = new
+        if safe:
+            return writes
+    raise AssertionError(
+        f"no order of date/time writes takes the clock from {meter_datetime(old_s)} to "
+        f"{meter_datetime(target_s)} without stepping over a reading time"
+    )
+
+
+def set_clock(
+    rig, position: MeterPosition, link: MeterLink, timebase: Timebase,
+    target_of: Callable[[float], float], offset_s: float, item: BillingItem,
+    extra: Sequence[tuple[str, list[str]]] = (),
+) -> None:
+    """Set the meter clock to `target_of(true now)`, at a moment that makes it whole seconds
+    (the clock is written to the second); `offset_s` = meter - true before the setting."""
+    rig.enter_programming(position)
+    target = target_of(timebase.now())
+    if target != math.floor(target):
+        timebase.dwell(math.ceil(target) - target, label="whole second")
+        target = float(round(target_of(timebase.now())))
+    old = timebase.now() + offset_s
+    link.write([*clock_writes(old, target, item), *extra])
+    rig.leave_programming(position)
+
+
+def _decimal(reading, what: str) -> Decimal:
+    if reading.value is None:
+        raise AssertionError(f"{what}({reading.raw}) is not a number")
+    return reading.value
+
+
+def _digit(reading) -> float:
+    return 10.0 ** -len(reading.values[0].value.partition(".")[2])
+
+
+def stamp_seconds(text: str) -> float | None:
+    if not text.strip("0"):
+        return None
+    return meter_seconds(text[:6], text[6:10] + "00")
+
+
+def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder):
+    item: BillingItem = plan_item
+    numbers = [p.number for p in positions]
+    power_down_month = item.months - 1
+    checks = ("counter", "history energy", "history demand", "demand reset", "time stamp")
+    descs = {
+        (m, c): {"month": m + 1, "reading": "power-down" if m == power_down_month else "on time",
+                 "check": c}
+        for m in range(item.months) for c in checks
+    }
+    done = [recorder.done(numbers, d) for d in descs.values()]
+    if all(d is not None for d in done):
+        Recorder.assert_all_pass([m for d in done for m in d])
+        return
+
+    rating = Rating.of(positions[0].config)
+    voltage_only = LoadPoint.voltage_only(rating.un)
+    load = active_point(rating, LOAD_IN, "1")
+    links = {p.number: rig.link(p) for p in positions}
+    by_number = {p.number: p for p in positions}
+    bench.energise(voltage_only)
+    timebase.dwell(SETTLING_S, label="settling")
+    original = {n: link.clock_offset(timebase, CLOCK_STEP_S).offset_s for n, link in links.items()}
+    offsets = dict(original)
+    setup = {n: link.read("1-1:0.8.6", "1-1:0.8.0", "C.50.0") for n, link in links.items()}
+    old_reading_time = {n: r["1-1:0.8.6"].values[0].value for n, r in setup.items()}
+    # A rolling window keeps the load of the last cycle: then the lead must flush it, so no
+    # demand is evaluated with energy at the reading time itself.
+    lead = LEAD_S + max(
+        int(r["1-1:0.8.0"].value or 0) * 60.0 if r["C.50.0"].values[0].value.upper() == "ROLLING"
+        else 0.0 for r in setup.values())
+    started = time.time()
+    taken = []
+    try:
+        for n in numbers:
+            rig.enter_programming(by_number[n])
+            links[n].write([("1-1:0.8.6", [f"{item.day:02d}{item.hour:02d}"])])
+            rig.leave_programming(by_number[n])
+        rt = next_reading_time(timebase.now() + offsets[numbers[0]] + DAY, item)
+        for m in range(item.months):
+            recorder.started(numbers, descs[(m, "counter")])
+            bench.energise(load)
+            timebase.dwell(LOAD_S, label="load")
+            bench.energise(voltage_only)
+            for n in numbers:
+                set_clock(rig, by_number[n], links[n], timebase, lambda _now, t=rt - lead: t,
+                          offsets[n], item)
+            offsets = {n: link.clock_offset(timebase, CLOCK_STEP_S).offset_s
+                       for n, link in links.items()}
+            true_rt = {n: rt - offsets[n] for n in numbers}
+            timebase.dwell(max(0.0, min(true_rt.values()) - PRE_READ_S - timebase.now()),
+                           label="to the reading time")
+            pre = {n: link.read("0.1.0", *ENERGY, MAX_DEMAND) for n, link in links.items()}
+            expected = dict.fromkeys(numbers, rt)
+            if m == power_down_month:
+                timebase.dwell(max(0.0, min(true_rt.values()) - POWER_OFF_S - timebase.now()),
+                               label="to the power-down")
+                bench.de_energise()
+                up = true_rt[numbers[0]] + POWER_UP_S
+                timebase.dwell(max(0.0, max(up, max(true_rt.values()) + 1.0) - timebase.now()),
+                               label="power-down over the reading time")
+                up = timebase.now()
+                bench.energise(voltage_only)
+                # The healthy meter reads at power-up, stamped with the power-up minute.
+                expected = {n: math.floor((up + offsets[n]) / 60.0) * 60.0 for n in numbers}
+                timebase.dwell(AFTER_S, label="after power-up")
+            else:
+                timebase.dwell(max(0.0, max(true_rt.values()) + AFTER_S - timebase.now()),
+                               label="past the reading time")
+            post = {n: link.read("0.1.0", "0.1.2*101", *(f"{a}*101" for a in ENERGY),
+                                 f"{MAX_DEMAND}*101", MAX_DEMAND)
+                    for n, link in links.items()}
+            for n in numbers:
+                taken += _record_month(recorder, n, {c: descs[(m, c)] for c in checks}, pre[n],
+                                       post[n], expected[n], rt, m == power_down_month, started)
+            rt = next_reading_time(rt + DAY, item)
+    finally:
+        bench.energise(voltage_only)
+        for n in numbers:
+            set_clock(rig, by_number[n], links[n], timebase,
+                      lambda now, n=n: now + original[n], offsets[n], item,
+                      extra=[("1-1:0.8.6", [old_reading_time[n]])])
+    Recorder.assert_all_pass(taken)
+
+
+def _record_month(recorder, n, descs, pre, post, expected_stamp, rt, power_down, started):
+    """The five checks of one month's reading at one position."""
+    when = meter_datetime(rt).strftime("%y%m%d%H%M")
+    cause = (f"the reading time {when} fell in a power-down and the meter did not read at "
+             "power-up" if power_down else f"no reading at {when}")
+    rows = []
+    before = int(_decimal(pre["0.1.0"], "0.1.0"))
+    after = int(_decimal(post["0.1.0"], "0.1.0"))
+    advance = (after - before) % VZ_MODULO
+    rows.append(recorder.record(
+        n, descs["counter"], "billing counter 0.1.0 advance", float(advance), "",
+        limit_low=1.0, limit_high=1.0,
+        raw={"before": before, "after": after},
+        started_at=started,
+        message="" if advance == 1 else f"counter {before:02d} -> {after:02d}: {cause}",
+    ))
+    deviations = {}
+    digit = 0.0
+    for address in ENERGY:
+        frozen = _decimal(post[f"{address}*101"], f"{address}*101")
+        register = _decimal(pre[address], address)
+        deviations[address] = float(frozen - register)
+        digit = max(digit, _digit(pre[address]))
+    worst = max(deviations.values(), key=abs)
+    rows.append(recorder.record(
+        n, descs["history energy"], "history *101 minus register before the reading", worst,
+        "kWh", limit_low=-digit, limit_high=digit,
+        raw={"deviations_kwh": deviations, "digit_kwh": digit},
+        started_at=started,
+        message="" if abs(worst) <= digit else
+        f"the *101 energies are not the registers at {when}: {cause}",
+    ))
+    max_before = float(_decimal(pre[MAX_DEMAND], MAX_DEMAND))
+    max_frozen = float(_decimal(post[f"{MAX_DEMAND}*101"], f"{MAX_DEMAND}*101"))
+    rows.append(recorder.record(
+        n, descs["history demand"], "maximum demand *101 minus maximum before", max_frozen -
+        max_before, "kW", limit_low=-DEMAND_DIGIT_KW, limit_high=DEMAND_DIGIT_KW,
+        raw={"before_kw": max_before, "frozen_kw": max_frozen},
+        started_at=started,
+        message="" if abs(max_frozen - max_before) <= DEMAND_DIGIT_KW else
+        f"1-1:1.6.0*101 {max_frozen:.4f} kW is not the maximum {max_before:.4f} kW: {cause}",
+    ))
+    max_after = float(_decimal(post[MAX_DEMAND], MAX_DEMAND))
+    rows.append(recorder.record(
+        n, descs["demand reset"], "maximum demand after the reading", max_after, "kW",
+        limit_low=0.0, limit_high=0.0,
+        raw={"before_kw": max_before, "after_kw": max_after},
+        started_at=started,
+        message="" if max_after == 0.0 else
+        f"the maximum demand {max_after:.4f} kW was not reset (manual 1.5 item 3): {cause}",
+    ))
+    stamp = post["0.1.2*101"].values[0].value
+    stamp_s = stamp_seconds(stamp)
+    deviation = None if stamp_s is None else stamp_s - expected_stamp
+    half = STAMP_RESOLUTION_S / 2
+    rows.append(recorder.record(
+        n, descs["time stamp"], "reading time stamp 0.1.2*101 minus expected", deviation, "s",
+        limit_low=-half, limit_high=half,
+        raw={"stamp": stamp, "expected": meter_datetime(expected_stamp).strftime("%y%m%d%H%M")},
+        started_at=started,
+        message="" if deviation is not None and abs(deviation) <= half else
+        f"0.1.2*101 is {stamp}, expected "
+        f"{meter_datetime(expected_stamp):%y%m%d%H%M}: {cause}",
+    ))
+    return rows

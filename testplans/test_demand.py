@@ -1,0 +1,314 @@
+"""Maximum demand in block and rolling mode against demand from the reference energy
+(A1000 manual 1.2, 3.2.2; standards.md 3.2 [L], 3.3 [H]).
+
+Method, all positions at once:
+
+1. Voltage only; the meter clock offset of every position is measured (MeterLink.clock_offset,
+   to +-CLOCK_STEP_S/2), so the meter's clock-aligned demand boundaries are known in true time.
+2. The item's mode, cycle and interval are written through W1 (programming state, P1) at a
+   moment deliberately *not* on a boundary (half a cycle + 7 s), and the maxima are reset (E2
+   0.1.0). A meter that counts its windows from the setting instead of the clock shows it.
+3. A base load (half the item current) runs from before the write; the item's load (balanced,
+   item current and PF) is switched on 60 s before the first aligned cycle boundary B0 and back
+   to the base 60 s before B1 = B0 + cycle, so exactly one window (the one ending at B1) holds
+   the most energy and the steps lie well away from every boundary. The base load, rather than
+   voltage only, keeps creep (a no-load matter) and the lowest-current accuracy region out of
+   the demand.
+4. At every evaluation end from B0 to B1 (block: each cycle end; rolling: each interval end) the
+   reference energy is read at the boundary (bench.energy, the reference standard's energy
+   register; without one, the reference power integrated between load changes) and, just after
+   it, the meter's last average demand 1-1:1.5.0. Reference demand = energy of the window /
+   cycle length (the divisor is the nominal cycle, standards.md 3.3); a window that began before
+   the settings were written starts at the write (the first interval is shortened, 3.3).
+5. After B1 the maximum demand 1-1:1.6.0 (value, YYMMDDhhmm) is read: its value against the
+   largest reference window, its time stamp against B1 (exact to the stamp's 1 min resolution).
+6. The previous demand settings are written back.
+
+Limit: A1000 manual 3.2.2, additional error +-(0.5 + 0.05 Pm/Pn) % (rig.plan.demand_limit_pct;
+Pm = power at Imax, PF 1; Pn = the demand the meter shows).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+
+import pytest
+
+from reports.decision import UncertaintyComponent, combine, normal, rectangular
+from rig.instruments.loadpoint import LoadPoint
+from rig.loads import Rating, active_point, metered_power
+from rig.measure import SOURCE_STABILITY, ReferenceEnergy, dwell_until, reference_uncertainty
+from rig.meterlink import ClockReading, MeterLink, meter_datetime, meter_seconds
+from rig.plan import DemandItem, demand_limit_pct
+from rig.recorder import Recorder
+
+pytestmark = pytest.mark.family("demand")
+
+SETTLING_S = 5.0
+CLOCK_STEP_S = 0.05
+# The load steps lie this far (at most half an interval) before a boundary, so no window edge
+# is near a step.
+STEP_LEAD_S = 60.0
+# The base load between the steps, as a fraction of the item current.
+BASE_FRACTION = 0.5
+# The settings are written this far past half a cycle: not on any 1..5 min boundary.
+WRITE_SKEW_S = 7.0
+# Holding the reset button takes 8 s (A1000 manual 2.2.1); the programming state is entered
+# this long before the write.
+PROGRAM_LEAD_S = 10.0
+# How long after a boundary the meter registers are read (the meter evaluates at the boundary).
+READ_DELAY_S = 2.0
+# Demand registers show 4 decimals of kW (A1000 manual 1.2 item 1: 0..99.9999 kW).
+DEMAND_DIGIT_KW = 1e-4
+# The maximum's time stamp YYMMDDhhmm resolves 1 min (A1000 manual 1.2 item 1).
+STAMP_RESOLUTION_S = 60.0
+# Rolling intervals the meter accepts, largest first (A1000 manual 1.2 item 2).
+WINDOWS_MIN = (5, 3, 2, 1)
+
+
+def stamp_seconds(stamp: str) -> float | None:
+    """Meter seconds of a YYMMDDhhmm stamp; None for the never-set stamp 0000000000."""
+    if not stamp.strip("0"):
+        return None
+    return meter_seconds(stamp[:6], stamp[6:10] + "00")
+
+
+def settings_writes(
+    old: tuple[int, str, int], new: tuple[int, str, int]
+) -> list[tuple[str, Sequence[str]]]:
+    """W1 writes from `old` to `new` (cycle min, mode, window min) in an order the meter
+    accepts at every step: the cycle must stay a multiple of the window (manual 1.2 item 2)."""
+    cycle, mode, window = new
+    mode_write = ("C.50.0", [mode.upper(), str(window)])
+    cycle_write = ("1-1:0.8.0", [str(cycle)])
+    if old[0] % window == 0:
+        return [mode_write, cycle_write]
+    return [cycle_write, mode_write]
+
+
+def read_settings(link: MeterLink) -> tuple[int, str, int]:
+    readings = link.read("1-1:0.8.0", "C.50.0")
+    cycle = readings["1-1:0.8.0"].value
+    mode_values = readings["C.50.0"].values
+    if cycle is None or len(mode_values) != 2:
+        raise AssertionError(
+            f"position {link.number}: demand settings 1-1:0.8.0({readings['1-1:0.8.0'].raw}) "
+            f"C.50.0{tuple(v.value for v in mode_values)} not understood"
+        )
+    return int(cycle), mode_values[0].value.lower(), int(mode_values[1].value)
+
+
+def item_settings(item: DemandItem, old: tuple[int, str, int]) -> tuple[int, str, int]:
+    """The item's (cycle, mode, window). Block mode keeps the meter's power-calculation time
+    (manual 1.3 item 3) when the new cycle is a multiple of it, else the largest that fits."""
+    if item.interval_min is not None:
+        return item.cycle_min, item.mode, item.interval_min
+    window = old[2]
+    if item.cycle_min % window:
+        window = next(w for w in WINDOWS_MIN if item.cycle_min % w == 0)
+    return item.cycle_min, item.mode, window
+
+
+def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
+    item: DemandItem = plan_item
+    numbers = [p.number for p in positions]
+    cycle_s = item.cycle_min * 60.0
+    # Block demand is evaluated at cycle ends, rolling demand at every interval end.
+    step_s = (item.interval_min or item.cycle_min) * 60.0 if item.mode == "rolling" else cycle_s
+    n_steps = round(cycle_s / step_s)
+    base = {"mode": item.mode, "cycle_min": item.cycle_min, "load": item.current, "pf": item.pf}
+    window_descs = [
+        {**base, "window": k, "window_end_min": round(k * step_s / 60.0)}
+        for k in range(n_steps + 1)
+    ]
+    max_desc = {**base, "window": "max"}
+    stamp_desc = {**base, "window": "max", "check": "time stamp"}
+    descs = [*window_descs, max_desc, stamp_desc]
+    done = [recorder.done(numbers, d) for d in descs]
+    if all(d is not None for d in done):
+        Recorder.assert_all_pass([m for d in done for m in d])
+        return
+
+    rating = Rating.of(positions[0].config)
+    voltage_only = LoadPoint.voltage_only(rating.un)
+    load = active_point(rating, item.current, item.pf)
+    base_load = active_point(rating, item.current * BASE_FRACTION, item.pf)
+    load_w = metered_power(load, "active", rating.wiring)
+    pm_w = metered_power(active_point(rating, rating.imax / rating.in_, "1"), "active",
+                         rating.wiring)
+    links = {p.number: rig.link(p) for p in positions}
+    by_number = {p.number: p for p in positions}
+    bench.energise(base_load)
+    timebase.dwell(SETTLING_S, label="settling")
+    offsets: dict[int, ClockReading] = {
+        n: link.clock_offset(timebase, CLOCK_STEP_S) for n, link in links.items()
+    }
+    first = numbers[0]
+    off1 = offsets[first].offset_s
+
+    def true_of(meter_s: float, n: int = first) -> float:
+        return meter_s - offsets[n].offset_s
+
+    old = {n: read_settings(link) for n, link in links.items()}
+    new = {n: item_settings(item, old[n]) for n in numbers}
+    started = time.time()
+    recorder.started(numbers, window_descs[0])
+    reference = ReferenceEnergy(bench, timebase, rating.wiring)
+    try:
+        # The write moment: half a cycle + 7 s after a cycle boundary, after the programming
+        # entry of every position (8 s each).
+        meter_now = timebase.now() + off1
+        a = math.floor(meter_now / cycle_s) * cycle_s
+        write_at = a + cycle_s / 2 + WRITE_SKEW_S
+        if write_at - PROGRAM_LEAD_S < meter_now:
+            a += cycle_s
+            write_at += cycle_s
+        b0 = a + cycle_s
+        reference.start()
+        written: dict[int, tuple[float, float]] = {}  # meter time of the write, energy then
+        for n in numbers:
+            # The programming state times out when idle: enter it just before the write.
+            dwell_until(timebase, true_of(write_at) - PROGRAM_LEAD_S, "demand settings")
+            rig.enter_programming(by_number[n])
+            dwell_until(timebase, true_of(write_at), "demand settings")
+            links[n].write(settings_writes(old[n], new[n]))
+            written[n] = (timebase.now() + offsets[n].offset_s, reference.now())
+            links[n].execute("0.1.0")  # demand reset: the maxima start from zero
+            rig.leave_programming(by_number[n])
+        if timebase.now() > true_of(b0 - min(STEP_LEAD_S, step_s / 2)):
+            raise AssertionError(
+                f"{len(numbers)} positions took too long to program before the first window; "
+                "use a longer demand cycle or fewer positions"
+            )
+        ends = [b0 + k * step_s for k in range(n_steps + 1)]
+        b1 = ends[-1]
+        lead = min(STEP_LEAD_S, step_s / 2)
+        # Cumulative reference energy at meter times (position 1's clock), at every window
+        # start after the writes and every window end.
+        cumulative: dict[float, float] = {}
+        first_write = min(w for w, _ in written.values())
+        last_write = max(w for w, _ in written.values())
+        for start in (end - cycle_s for end in ends):
+            if first_write <= start < last_write:
+                raise AssertionError(
+                    f"a demand window starts at {meter_datetime(start)}, between the settings "
+                    "writes of the positions: use fewer positions or a longer interval")
+            if start >= last_write:
+                dwell_until(timebase, true_of(start), "window start")
+                cumulative[start] = reference.now()
+        dwell_until(timebase, true_of(b0 - lead), "to the load step")
+        bench.energise(load)
+        reference.changed()
+        meter_avg: dict[int, list[Decimal]] = {n: [] for n in numbers}
+        load_on = True
+        for end in ends:
+            if load_on and end >= b1:
+                dwell_until(timebase, true_of(b1 - lead), "to the load step")
+                bench.energise(base_load)
+                reference.changed()
+                load_on = False
+            dwell_until(timebase, true_of(end), "demand window")
+            cumulative[end] = reference.now()
+            dwell_until(timebase, max(true_of(end, n) for n in numbers) + READ_DELAY_S,
+                        "meter evaluation")
+            for n, link in links.items():
+                meter_avg[n].append(link.value("1-1:1.5.0"))
+        maxima = {n: link.read("1-1:1.6.0")["1-1:1.6.0"] for n, link in links.items()}
+    finally:
+        reference.stop()
+        bench.energise(voltage_only)
+        for n in numbers:
+            rig.enter_programming(by_number[n])
+            links[n].write(settings_writes(new[n], old[n]))
+            rig.leave_programming(by_number[n])
+
+    def window_kw(n: int, end: float) -> float:
+        start = end - cycle_s
+        write_s, at_write = written[n]
+        return (cumulative[end] - (at_write if start < write_s else cumulative[start])) * (
+            3600.0 / cycle_s)
+
+    u_ref, u_note = reference_uncertainty(bench)
+    taken = []
+    for n in numbers:
+        # Window edges for this meter: its clock offset's resolution and its difference from
+        # the clock the reference readings were timed by.
+        edge_s = offsets[n].half_width_s + offsets[first].half_width_s + abs(
+            offsets[n].offset_s - off1)
+        ref_kw = [window_kw(n, end) for end in ends]
+        for k, (end, desc) in enumerate(zip(ends, window_descs, strict=True)):
+            meter_kw = float(meter_avg[n][k])
+            taken.append(_record_demand(
+                recorder, n, desc, "last average demand 1-1:1.5.0", meter_kw, ref_kw[k], item,
+                pm_w, load_w, edge_s, u_ref, u_note, started,
+                extra={"window_end": meter_datetime(end).isoformat(sep=" ")},
+            ))
+        reading = maxima[n]
+        if len(reading.values) != 2 or reading.value is None:
+            raise AssertionError(f"position {n}: 1-1:1.6.0({reading.raw}) is not (value)(stamp)")
+        best = max(range(len(ends)), key=lambda k: ref_kw[k])
+        stamp = reading.values[1].value
+        stamp_s = stamp_seconds(stamp)
+        taken.append(_record_demand(
+            recorder, n, max_desc, "maximum demand 1-1:1.6.0", float(reading.value),
+            ref_kw[best], item, pm_w, load_w, edge_s, u_ref, u_note, started,
+            extra={"stamp": stamp, "expected_stamp": meter_datetime(ends[best]).isoformat(" ")},
+        ))
+        deviation = None if stamp_s is None else stamp_s - ends[best]
+        half = STAMP_RESOLUTION_S / 2
+        taken.append(recorder.record(
+            n, stamp_desc, "maximum demand time stamp minus window end", deviation, "s",
+            limit_low=-half, limit_high=half,
+            raw={"stamp": stamp, "window_end": meter_datetime(ends[best]).isoformat(" "),
+                 "resolution_s": STAMP_RESOLUTION_S},
+            started_at=started,
+            message="" if deviation is not None and abs(deviation) <= half else
+            f"the maximum is stamped {stamp}, the window ends at "
+            f"{meter_datetime(ends[best]):%y%m%d%H%M}: the demand window is not aligned to "
+            "the meter clock (manual 1.2 item 2; standards.md 3.3)",
+        ))
+    Recorder.assert_all_pass(taken)
+
+
+def _record_demand(
+    recorder: Recorder, n: int, desc: dict, quantity: str, meter_kw: float, ref_kw: float,
+    item: DemandItem, pm_w: float, load_w: float, edge_s: float, u_ref: float, u_note: str,
+    started: float, extra: dict,
+):
+    """One window: the demand error in % against the limit of A1000 manual 3.2.2."""
+    error = (meter_kw - ref_kw) / ref_kw * 100.0 if ref_kw > 0 else None
+    # Pn is the demand the meter shows (manual 3.2.2); a meter showing nothing gets the
+    # reference's, so its error of -100 % is judged against a finite limit.
+    pn_w = meter_kw * 1000.0 if meter_kw > 0 else ref_kw * 1000.0
+    limit = demand_limit_pct(item, pm_w, pn_w) if pn_w > 0 else None
+    components: list[UncertaintyComponent] = [
+        normal("reference standard", u_ref, note=u_note),
+        rectangular("source stability", SOURCE_STABILITY),
+    ]
+    if ref_kw > 0:
+        components += [
+            rectangular("demand register resolution", DEMAND_DIGIT_KW / 2 / ref_kw * 100.0,
+                        "half a digit of 0.0001 kW"),
+            rectangular("window edges against the meter clock",
+                        load_w * edge_s / 3.6e6 / (ref_kw * item.cycle_min / 60.0) * 100.0,
+                        "clock offset resolution and offset between positions"),
+        ]
+    message = ""
+    if error is None:
+        message = "the reference window holds no energy"
+    elif limit is not None and abs(error) > limit:
+        message = (f"meter {meter_kw:.4f} kW, reference {ref_kw:.4f} kW: the demand of this "
+                   "window is wrong (window not aligned to the clock, or not evaluated at this "
+                   "interval end: manual 1.2 item 2)")
+    return recorder.record(
+        n, desc, quantity, error, "%",
+        limit_low=-limit if limit is not None else None,
+        limit_high=limit if limit is not None else 0.0,
+        budget=combine(components),
+        raw={"meter": meter_kw, "reference": ref_kw, "unit": "kW",
+             "limit_confidence": item.confidence, **extra},
+        started_at=started, message=message,
+    )
