@@ -44,13 +44,17 @@ FAMILY_TITLES = {
     "starting": "Starting current",
     "no_load": "No-load (creep)",
     "meter_constant": "Meter constant",
+    "register": "Four-quadrant reactive registers",
     "repeatability": "Repeatability",
     "influence": "Influence quantities",
     "reactive": "Reactive energy",
     "demand": "Maximum demand",
     "tou": "Tariff (TOU) switching",
     "clock": "Clock",
-    "events": "Events",
+    "events": "Events and ERR 1",
+    "billing": "Automatic meter reading (billing)",
+    "load_profile": "Load profile",
+    "interruption": "Dips, interruptions and power-down",
 }
 
 

@@ -48,6 +48,7 @@ FAMILY_ORDER = (
     "starting",
     "no_load",
     "meter_constant",
+    "register",
     "repeatability",
     "influence",
     "reactive",
@@ -55,6 +56,9 @@ FAMILY_ORDER = (
     "tou",
     "clock",
     "events",
+    "billing",
+    "load_profile",
+    "interruption",
 )
 
 

@@ -94,6 +94,9 @@ class FakeEC:
     def abort(self):
         pass
 
+    def state(self):
+        return ECState.IDLE
+
     def status(self):
         return ECStatus(ECState.IDLE, 0.0, None, 0, 0, 0)
 
