@@ -330,21 +330,10 @@ def _describe(path: Path, raw: dict, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+# The family names (the discriminator of Item), which are not field names in an error's path.
 _FAMILY_TAGS = {
-    "accuracy",
-    "single_vs_balanced",
-    "starting",
-    "no_load",
-    "meter_constant",
-    "register",
-    "influence",
-    "demand",
-    "tou",
-    "clock",
-    "events",
-    "billing",
-    "load_profile",
-    "interruption",
+    member.model_fields["family"].annotation.__args__[0]
+    for member in Item.__origin__.__args__  # type: ignore[attr-defined]
 }
 
 

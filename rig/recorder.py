@@ -51,6 +51,20 @@ class Recorder:
         self.taken.extend(rows)
         return rows
 
+    def all_done(
+        self, positions: Iterable[int], points: Iterable[Mapping[str, Any]]
+    ) -> list[Measurement] | None:
+        """The stored rows of every point if all were completed before (a test that measures
+        several points in one experiment resumes only as a whole)."""
+        positions = list(positions)
+        rows: list[Measurement] = []
+        for point in points:
+            done = self.done(positions, point)
+            if done is None:
+                return None
+            rows.extend(done)
+        return rows
+
     def started(self, positions: Iterable[int], point: Mapping[str, Any]) -> None:
         """Mark the point as started (a killed run shows which point it died in)."""
         for p in positions:

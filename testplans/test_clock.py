@@ -34,9 +34,9 @@ def test_clock_drift(plan_item, rig, bench, timebase, positions, recorder):
     duration = item.duration_h * 3600.0
     elapsed_points = [duration * (k + 1) / CHECKPOINTS for k in range(CHECKPOINTS)]
     descs = [{"elapsed_s": round(e, 3)} for e in elapsed_points]
-    done = [recorder.done(numbers, d) for d in descs]
-    if all(d is not None for d in done):
-        Recorder.assert_all_pass([m for d in done for m in d])
+    done = recorder.all_done(numbers, descs)
+    if done is not None:
+        Recorder.assert_all_pass(done)
         return
     rating = Rating.of(positions[0].config)
     # The meters are powered at Un with no current: the clock is what is measured.

@@ -127,9 +127,9 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
     max_desc = {**base, "window": "max"}
     stamp_desc = {**base, "window": "max", "check": "time stamp"}
     descs = [*window_descs, max_desc, stamp_desc]
-    done = [recorder.done(numbers, d) for d in descs]
-    if all(d is not None for d in done):
-        Recorder.assert_all_pass([m for d in done for m in d])
+    done = recorder.all_done(numbers, descs)
+    if done is not None:
+        Recorder.assert_all_pass(done)
         return
 
     rating = Rating.of(positions[0].config)

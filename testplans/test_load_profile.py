@@ -95,9 +95,9 @@ def test_load_profile(plan_item, rig, bench, timebase, positions, recorder):
               for j, what in enumerate(("fails", "returns"))]
     flags = [{**d, "check": "power-down flag"} for d in outage]
     all_descs = [*descs, *outage, *flags]
-    done = [recorder.done(numbers, d) for d in all_descs]
-    if all(d is not None for d in done):
-        Recorder.assert_all_pass([m for d in done for m in d])
+    done = recorder.all_done(numbers, all_descs)
+    if done is not None:
+        Recorder.assert_all_pass(done)
         return
 
     rating = Rating.of(positions[0].config)

@@ -32,16 +32,6 @@ def number(text: str, what: str) -> float:
     return v
 
 
-def normalise_angle(deg: float) -> float:
-    """Degrees in (-180, 180]."""
-    a = math.fmod(deg, 360.0)
-    if a <= -180.0:
-        a += 360.0
-    elif a > 180.0:
-        a -= 360.0
-    return a
-
-
 class Dialect(ABC):
     """One instrument. `roles` says what it can be in a bench: 'source' and/or 'reference'."""
 

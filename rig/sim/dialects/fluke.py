@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rig.sim.dialects.base import CommandError, Dialect, normalise_angle, number
+from rig.instruments.loadpoint import normalise_angle
+from rig.sim.dialects.base import CommandError, Dialect, number
 from rig.sim.physics import HarmonicSetting, powers
 from rig.sim.source import SimSource, SourceError
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rig.sim.dialects.base import Dialect, normalise_angle
+from rig.instruments.loadpoint import normalise_angle
+from rig.sim.dialects.base import Dialect
 from rig.sim.physics import HarmonicSetting, PhaseSetting
 from rig.sim.source import SourceError
 
