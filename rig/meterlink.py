@@ -10,15 +10,18 @@ the P1 password.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 from meter.iec62056_21 import Client, MeterError
 from meter.iec62056_21.readings import Reading
 from rig.timebase import Timebase
 
 EPOCH = dt.datetime(1970, 1, 1)
+T = TypeVar("T")
 
 
 class MeterReadError(RuntimeError):
@@ -47,10 +50,13 @@ def meter_datetime(seconds: float) -> dt.datetime:
 class MeterLink:
     """One position's meter, as the plans talk to it."""
 
-    def __init__(self, number: int, client_factory: Callable[[], Client], password: str) -> None:
+    def __init__(
+        self, number: int, client_factory: Callable[[], Client], password: str, port: str = ""
+    ) -> None:
         self.number = number
         self._client = client_factory
         self.password = password
+        self.port = port or f"position {number}"  # the serial port or URL (shared on a bus)
 
     def _fail(self, what: str, exc: Exception) -> MeterReadError:
         return MeterReadError(f"position {self.number}: {what}: {exc}")
@@ -156,3 +162,48 @@ class MeterLink:
         raise MeterReadError(
             f"position {self.number}: the meter clock did not advance within {max_wait_s} s"
         )
+
+
+def each(links: Mapping[int, MeterLink], fn: Callable[[MeterLink], T]) -> dict[int, T]:
+    """`fn(link)` for every position at once, one thread per port: meters on their own ports
+    (optical heads, ptys) talk in parallel as on a bench with one head per position; meters
+    sharing a port (an RS485 bus) take turns on it."""
+    by_port: dict[str, list[int]] = {}
+    for n, link in links.items():
+        by_port.setdefault(link.port, []).append(n)
+    if len(by_port) <= 1:
+        return {n: fn(link) for n, link in links.items()}
+
+    def on_port(numbers: list[int]) -> dict[int, T]:
+        return {n: fn(links[n]) for n in numbers}
+
+    out: dict[int, T] = {}
+    with ThreadPoolExecutor(max_workers=len(by_port), thread_name_prefix="meter") as pool:
+        for part in pool.map(on_port, by_port.values()):
+            out.update(part)
+    return {n: out[n] for n in links}
+
+
+def clock_offsets(
+    links: Mapping[int, MeterLink], timebase: Timebase, step_s: float, max_wait_s: float = 2.0
+) -> dict[int, ClockReading]:
+    """`MeterLink.clock_offset` of every position in one pass: all clocks are polled at each
+    step, each position's roll-over is caught on its own."""
+    first = each(links, MeterLink.clock_seconds)
+    found: dict[int, ClockReading] = {}
+    waited = 0.0
+    while len(found) < len(links) and waited <= max_wait_s:
+        timebase.dwell(step_s, label="clock poll")
+        waited += step_s
+        pending = {n: link for n, link in links.items() if n not in found}
+        now = each(pending, MeterLink.clock_seconds)
+        true_now = timebase.now()
+        for n, seconds in now.items():
+            if seconds != first[n]:
+                found[n] = ClockReading(seconds - (true_now - step_s / 2), step_s / 2, true_now)
+    missing = sorted(set(links) - set(found))
+    if missing:
+        raise MeterReadError(
+            f"position(s) {missing}: the meter clock did not advance within {max_wait_s} s"
+        )
+    return {n: found[n] for n in links}

@@ -260,7 +260,9 @@ class RigSession:
 
     # --- the meters ----------------------------------------------------------------------------
     def link(self, position: MeterPosition) -> MeterLink:
-        return MeterLink(position.number, position.client, self.options.password)
+        return MeterLink(
+            position.number, position.client, self.options.password, position.config.link
+        )
 
     def enter_programming(self, position: MeterPosition) -> None:
         """Put the meter in its programming state (A1000 manual 2.2.1: seal open, reset button

@@ -34,7 +34,7 @@ import pytest
 
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating, active_point
-from rig.meterlink import MeterLink, meter_datetime, meter_seconds
+from rig.meterlink import MeterLink, clock_offsets, each, meter_datetime, meter_seconds
 from rig.plan import BillingItem
 from rig.recorder import Recorder
 from rig.session import MeterPosition
@@ -85,15 +85,20 @@ def clock_writes(old_s: float, target_s: float, item: BillingItem) -> list[tuple
     def tod(s: float) -> tuple[str, list[str]]:
         return ("0.9.1", [meter_datetime(s).strftime("%H%M%S")])
 
-    candidates = [[date(target_s), tod(target_s)], [tod(target_s), date(target_s)],
-                  [date(target_s - DAY), tod(target_s), date(target_s)]]
+    candidates = [
+        [date(target_s), tod(target_s)],
+        [tod(target_s), date(target_s)],
+        [date(target_s - DAY), tod(target_s), date(target_s)],
+    ]
     for writes in candidates:
         state = meter_datetime(old_s)
         safe = True
         for address, (value,) in writes:
-            new = (dt.datetime.strptime(value + state.strftime("%H%M%S"), "%y%m%d%H%M%S")
-                   if address == "0.9.2" else
-                   dt.datetime.strptime(state.strftime("%y%m%d") + value, "%y%m%d%H%M%S"))
+            new = (
+                dt.datetime.strptime(value + state.strftime("%H%M%S"), "%y%m%d%H%M%S")
+                if address == "0.9.2"
+                else dt.datetime.strptime(state.strftime("%y%m%d") + value, "%y%m%d%H%M%S")
+            )
             a = (state - dt.datetime(1970, 1, 1)).total_seconds()
             b = (new - dt.datetime(1970, 1, 1)).total_seconds()
             if b > a and next_reading_time(a, item) <= b:
@@ -109,8 +114,13 @@ def clock_writes(old_s: float, target_s: float, item: BillingItem) -> list[tuple
 
 
 def set_clock(
-    rig, position: MeterPosition, link: MeterLink, timebase: Timebase,
-    target_of: Callable[[float], float], offset_s: float, item: BillingItem,
+    rig,
+    position: MeterPosition,
+    link: MeterLink,
+    timebase: Timebase,
+    target_of: Callable[[float], float],
+    offset_s: float,
+    item: BillingItem,
     extra: Sequence[tuple[str, list[str]]] = (),
 ) -> None:
     """Set the meter clock to `target_of(true now)`, at a moment that makes it whole seconds
@@ -147,9 +157,13 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
     power_down_month = item.months - 1
     checks = ("counter", "history energy", "history demand", "demand reset", "time stamp")
     descs = {
-        (m, c): {"month": m + 1, "reading": "power-down" if m == power_down_month else "on time",
-                 "check": c}
-        for m in range(item.months) for c in checks
+        (m, c): {
+            "month": m + 1,
+            "reading": "power-down" if m == power_down_month else "on time",
+            "check": c,
+        }
+        for m in range(item.months)
+        for c in checks
     }
     done = [recorder.done(numbers, d) for d in descs.values()]
     if all(d is not None for d in done):
@@ -163,15 +177,18 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
     by_number = {p.number: p for p in positions}
     bench.energise(voltage_only)
     timebase.dwell(SETTLING_S, label="settling")
-    original = {n: link.clock_offset(timebase, CLOCK_STEP_S).offset_s for n, link in links.items()}
+    original = {n: c.offset_s for n, c in clock_offsets(links, timebase, CLOCK_STEP_S).items()}
     offsets = dict(original)
-    setup = {n: link.read("1-1:0.8.6", "1-1:0.8.0", "C.50.0") for n, link in links.items()}
+    setup = each(links, lambda link: link.read("1-1:0.8.6", "1-1:0.8.0", "C.50.0"))
     old_reading_time = {n: r["1-1:0.8.6"].values[0].value for n, r in setup.items()}
     # A rolling window keeps the load of the last cycle: then the lead must flush it, so no
     # demand is evaluated with energy at the reading time itself.
     lead = LEAD_S + max(
-        int(r["1-1:0.8.0"].value or 0) * 60.0 if r["C.50.0"].values[0].value.upper() == "ROLLING"
-        else 0.0 for r in setup.values())
+        int(r["1-1:0.8.0"].value or 0) * 60.0
+        if r["C.50.0"].values[0].value.upper() == "ROLLING"
+        else 0.0
+        for r in setup.values()
+    )
     started = time.time()
     taken = []
     try:
@@ -186,62 +203,111 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
             timebase.dwell(LOAD_S, label="load")
             bench.energise(voltage_only)
             for n in numbers:
-                set_clock(rig, by_number[n], links[n], timebase, lambda _now, t=rt - lead: t,
-                          offsets[n], item)
-            offsets = {n: link.clock_offset(timebase, CLOCK_STEP_S).offset_s
-                       for n, link in links.items()}
+                set_clock(
+                    rig,
+                    by_number[n],
+                    links[n],
+                    timebase,
+                    lambda _now, t=rt - lead: t,
+                    offsets[n],
+                    item,
+                )
+            offsets = {
+                n: c.offset_s for n, c in clock_offsets(links, timebase, CLOCK_STEP_S).items()
+            }
             true_rt = {n: rt - offsets[n] for n in numbers}
-            timebase.dwell(max(0.0, min(true_rt.values()) - PRE_READ_S - timebase.now()),
-                           label="to the reading time")
-            pre = {n: link.read("0.1.0", *ENERGY, MAX_DEMAND) for n, link in links.items()}
+            timebase.dwell(
+                max(0.0, min(true_rt.values()) - PRE_READ_S - timebase.now()),
+                label="to the reading time",
+            )
+            pre = each(links, lambda link: link.read("0.1.0", *ENERGY, MAX_DEMAND))
             expected = dict.fromkeys(numbers, rt)
             if m == power_down_month:
-                timebase.dwell(max(0.0, min(true_rt.values()) - POWER_OFF_S - timebase.now()),
-                               label="to the power-down")
+                timebase.dwell(
+                    max(0.0, min(true_rt.values()) - POWER_OFF_S - timebase.now()),
+                    label="to the power-down",
+                )
                 bench.de_energise()
                 up = true_rt[numbers[0]] + POWER_UP_S
-                timebase.dwell(max(0.0, max(up, max(true_rt.values()) + 1.0) - timebase.now()),
-                               label="power-down over the reading time")
+                timebase.dwell(
+                    max(0.0, max(up, max(true_rt.values()) + 1.0) - timebase.now()),
+                    label="power-down over the reading time",
+                )
                 up = timebase.now()
                 bench.energise(voltage_only)
                 # The healthy meter reads at power-up, stamped with the power-up minute.
                 expected = {n: math.floor((up + offsets[n]) / 60.0) * 60.0 for n in numbers}
                 timebase.dwell(AFTER_S, label="after power-up")
             else:
-                timebase.dwell(max(0.0, max(true_rt.values()) + AFTER_S - timebase.now()),
-                               label="past the reading time")
-            post = {n: link.read("0.1.0", "0.1.2*101", *(f"{a}*101" for a in ENERGY),
-                                 f"{MAX_DEMAND}*101", MAX_DEMAND)
-                    for n, link in links.items()}
+                timebase.dwell(
+                    max(0.0, max(true_rt.values()) + AFTER_S - timebase.now()),
+                    label="past the reading time",
+                )
+            post = {
+                n: link.read(
+                    "0.1.0",
+                    "0.1.2*101",
+                    *(f"{a}*101" for a in ENERGY),
+                    f"{MAX_DEMAND}*101",
+                    MAX_DEMAND,
+                )
+                for n, link in links.items()
+            }
             for n in numbers:
-                taken += _record_month(recorder, n, {c: descs[(m, c)] for c in checks}, pre[n],
-                                       post[n], expected[n], rt, m == power_down_month, started)
+                taken += _record_month(
+                    recorder,
+                    n,
+                    {c: descs[(m, c)] for c in checks},
+                    pre[n],
+                    post[n],
+                    expected[n],
+                    rt,
+                    m == power_down_month,
+                    started,
+                )
             rt = next_reading_time(rt + DAY, item)
     finally:
         bench.energise(voltage_only)
         for n in numbers:
-            set_clock(rig, by_number[n], links[n], timebase,
-                      lambda now, n=n: now + original[n], offsets[n], item,
-                      extra=[("1-1:0.8.6", [old_reading_time[n]])])
+            set_clock(
+                rig,
+                by_number[n],
+                links[n],
+                timebase,
+                lambda now, n=n: now + original[n],
+                offsets[n],
+                item,
+                extra=[("1-1:0.8.6", [old_reading_time[n]])],
+            )
     Recorder.assert_all_pass(taken)
 
 
 def _record_month(recorder, n, descs, pre, post, expected_stamp, rt, power_down, started):
     """The five checks of one month's reading at one position."""
     when = meter_datetime(rt).strftime("%y%m%d%H%M")
-    cause = (f"the reading time {when} fell in a power-down and the meter did not read at "
-             "power-up" if power_down else f"no reading at {when}")
+    cause = (
+        f"the reading time {when} fell in a power-down and the meter did not read at power-up"
+        if power_down
+        else f"no reading at {when}"
+    )
     rows = []
     before = int(_decimal(pre["0.1.0"], "0.1.0"))
     after = int(_decimal(post["0.1.0"], "0.1.0"))
     advance = (after - before) % VZ_MODULO
-    rows.append(recorder.record(
-        n, descs["counter"], "billing counter 0.1.0 advance", float(advance), "",
-        limit_low=1.0, limit_high=1.0,
-        raw={"before": before, "after": after},
-        started_at=started,
-        message="" if advance == 1 else f"counter {before:02d} -> {after:02d}: {cause}",
-    ))
+    rows.append(
+        recorder.record(
+            n,
+            descs["counter"],
+            "billing counter 0.1.0 advance",
+            float(advance),
+            "",
+            limit_low=1.0,
+            limit_high=1.0,
+            raw={"before": before, "after": after},
+            started_at=started,
+            message="" if advance == 1 else f"counter {before:02d} -> {after:02d}: {cause}",
+        )
+    )
     deviations = {}
     digit = 0.0
     for address in ENERGY:
@@ -250,44 +316,78 @@ def _record_month(recorder, n, descs, pre, post, expected_stamp, rt, power_down,
         deviations[address] = float(frozen - register)
         digit = max(digit, _digit(pre[address]))
     worst = max(deviations.values(), key=abs)
-    rows.append(recorder.record(
-        n, descs["history energy"], "history *101 minus register before the reading", worst,
-        "kWh", limit_low=-digit, limit_high=digit,
-        raw={"deviations_kwh": deviations, "digit_kwh": digit},
-        started_at=started,
-        message="" if abs(worst) <= digit else
-        f"the *101 energies are not the registers at {when}: {cause}",
-    ))
+    rows.append(
+        recorder.record(
+            n,
+            descs["history energy"],
+            "history *101 minus register before the reading",
+            worst,
+            "kWh",
+            limit_low=-digit,
+            limit_high=digit,
+            raw={"deviations_kwh": deviations, "digit_kwh": digit},
+            started_at=started,
+            message=""
+            if abs(worst) <= digit
+            else f"the *101 energies are not the registers at {when}: {cause}",
+        )
+    )
     max_before = float(_decimal(pre[MAX_DEMAND], MAX_DEMAND))
     max_frozen = float(_decimal(post[f"{MAX_DEMAND}*101"], f"{MAX_DEMAND}*101"))
-    rows.append(recorder.record(
-        n, descs["history demand"], "maximum demand *101 minus maximum before", max_frozen -
-        max_before, "kW", limit_low=-DEMAND_DIGIT_KW, limit_high=DEMAND_DIGIT_KW,
-        raw={"before_kw": max_before, "frozen_kw": max_frozen},
-        started_at=started,
-        message="" if abs(max_frozen - max_before) <= DEMAND_DIGIT_KW else
-        f"1-1:1.6.0*101 {max_frozen:.4f} kW is not the maximum {max_before:.4f} kW: {cause}",
-    ))
+    rows.append(
+        recorder.record(
+            n,
+            descs["history demand"],
+            "maximum demand *101 minus maximum before",
+            max_frozen - max_before,
+            "kW",
+            limit_low=-DEMAND_DIGIT_KW,
+            limit_high=DEMAND_DIGIT_KW,
+            raw={"before_kw": max_before, "frozen_kw": max_frozen},
+            started_at=started,
+            message=""
+            if abs(max_frozen - max_before) <= DEMAND_DIGIT_KW
+            else f"1-1:1.6.0*101 {max_frozen:.4f} kW is not the maximum {max_before:.4f} kW: "
+            f"{cause}",
+        )
+    )
     max_after = float(_decimal(post[MAX_DEMAND], MAX_DEMAND))
-    rows.append(recorder.record(
-        n, descs["demand reset"], "maximum demand after the reading", max_after, "kW",
-        limit_low=0.0, limit_high=0.0,
-        raw={"before_kw": max_before, "after_kw": max_after},
-        started_at=started,
-        message="" if max_after == 0.0 else
-        f"the maximum demand {max_after:.4f} kW was not reset (manual 1.5 item 3): {cause}",
-    ))
+    rows.append(
+        recorder.record(
+            n,
+            descs["demand reset"],
+            "maximum demand after the reading",
+            max_after,
+            "kW",
+            limit_low=0.0,
+            limit_high=0.0,
+            raw={"before_kw": max_before, "after_kw": max_after},
+            started_at=started,
+            message=""
+            if max_after == 0.0
+            else f"the maximum demand {max_after:.4f} kW was not reset (manual 1.5 item 3): "
+            f"{cause}",
+        )
+    )
     stamp = post["0.1.2*101"].values[0].value
     stamp_s = stamp_seconds(stamp)
     deviation = None if stamp_s is None else stamp_s - expected_stamp
     half = STAMP_RESOLUTION_S / 2
-    rows.append(recorder.record(
-        n, descs["time stamp"], "reading time stamp 0.1.2*101 minus expected", deviation, "s",
-        limit_low=-half, limit_high=half,
-        raw={"stamp": stamp, "expected": meter_datetime(expected_stamp).strftime("%y%m%d%H%M")},
-        started_at=started,
-        message="" if deviation is not None and abs(deviation) <= half else
-        f"0.1.2*101 is {stamp}, expected "
-        f"{meter_datetime(expected_stamp):%y%m%d%H%M}: {cause}",
-    ))
+    rows.append(
+        recorder.record(
+            n,
+            descs["time stamp"],
+            "reading time stamp 0.1.2*101 minus expected",
+            deviation,
+            "s",
+            limit_low=-half,
+            limit_high=half,
+            raw={"stamp": stamp, "expected": meter_datetime(expected_stamp).strftime("%y%m%d%H%M")},
+            started_at=started,
+            message=""
+            if deviation is not None and abs(deviation) <= half
+            else f"0.1.2*101 is {stamp}, expected "
+            f"{meter_datetime(expected_stamp):%y%m%d%H%M}: {cause}",
+        )
+    )
     return rows

@@ -19,6 +19,7 @@ from reports.decision import combine, rectangular
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating
 from rig.measure import settle
+from rig.meterlink import clock_offsets
 from rig.plan import ClockItem
 from rig.recorder import Recorder
 
@@ -43,14 +44,13 @@ def test_clock_drift(plan_item, rig, bench, timebase, positions, recorder):
     settle(bench, timebase, LoadPoint.voltage_only(rating.un), SETTLING_S)
     step = item.resolution_s / 2
     links = {p.number: rig.link(p) for p in positions}
-    first = {n: link.clock_offset(timebase, step) for n, link in links.items()}
+    first = clock_offsets(links, timebase, step)
     started = time.time()
     taken = []
     for desc, elapsed in zip(descs, elapsed_points, strict=True):
         recorder.started(numbers, desc)
         timebase.dwell(first[numbers[0]].true_time + elapsed - timebase.now(), label="clock")
-        for n, link in links.items():
-            now = link.clock_offset(timebase, step)
+        for n, now in clock_offsets(links, timebase, step).items():
             span = now.true_time - first[n].true_time
             error = now.offset_s - first[n].offset_s
             budget = combine([rectangular("first reading", first[n].half_width_s),

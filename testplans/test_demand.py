@@ -41,7 +41,14 @@ from reports.decision import UncertaintyComponent, combine, normal, rectangular
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating, active_point, metered_power
 from rig.measure import SOURCE_STABILITY, ReferenceEnergy, dwell_until, reference_uncertainty
-from rig.meterlink import ClockReading, MeterLink, meter_datetime, meter_seconds
+from rig.meterlink import (
+    ClockReading,
+    MeterLink,
+    clock_offsets,
+    each,
+    meter_datetime,
+    meter_seconds,
+)
 from rig.plan import DemandItem, demand_limit_pct
 from rig.recorder import Recorder
 
@@ -143,16 +150,14 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
     by_number = {p.number: p for p in positions}
     bench.energise(base_load)
     timebase.dwell(SETTLING_S, label="settling")
-    offsets: dict[int, ClockReading] = {
-        n: link.clock_offset(timebase, CLOCK_STEP_S) for n, link in links.items()
-    }
+    offsets: dict[int, ClockReading] = clock_offsets(links, timebase, CLOCK_STEP_S)
     first = numbers[0]
     off1 = offsets[first].offset_s
 
     def true_of(meter_s: float, n: int = first) -> float:
         return meter_s - offsets[n].offset_s
 
-    old = {n: read_settings(link) for n, link in links.items()}
+    old = each(links, lambda link: read_settings(link))
     new = {n: item_settings(item, old[n]) for n in numbers}
     started = time.time()
     recorder.started(numbers, window_descs[0])
@@ -216,7 +221,7 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
                         "meter evaluation")
             for n, link in links.items():
                 meter_avg[n].append(link.value("1-1:1.5.0"))
-        maxima = {n: link.read("1-1:1.6.0")["1-1:1.6.0"] for n, link in links.items()}
+        maxima = each(links, lambda link: link.read("1-1:1.6.0")["1-1:1.6.0"])
     finally:
         reference.stop()
         bench.energise(voltage_only)

@@ -43,7 +43,14 @@ from reports.decision import combine, rectangular
 from rig.instruments.loadpoint import LoadPoint, normalise_angle
 from rig.loads import Rating
 from rig.measure import settle
-from rig.meterlink import ClockReading, MeterLink, MeterReadError, meter_seconds
+from rig.meterlink import (
+    ClockReading,
+    MeterLink,
+    MeterReadError,
+    clock_offsets,
+    each,
+    meter_seconds,
+)
 from rig.plan import EventsItem
 from rig.recorder import Recorder
 
@@ -250,9 +257,9 @@ def test_event(plan_item, rig, bench, timebase, positions, recorder):
     rec = _Rows(recorder, descs, started, item)
 
     settle(bench, timebase, inj.normal, SETTLING_S)
-    clocks = {n: link.clock_offset(timebase, CLOCK_STEP_S) for n, link in links.items()}
+    clocks = clock_offsets(links, timebase, CLOCK_STEP_S)
     logs_before = {n: {e: _log(link, e) for _, e in inj.logs} for n, link in links.items()}
-    energy_before = ({n: _energy(link, inj.energy_e) for n, link in links.items()}
+    energy_before = (each(links, lambda link: _energy(link, inj.energy_e))
                      if inj.energy_e is not None else {})
 
     # The fault, with the source.
@@ -262,14 +269,14 @@ def test_event(plan_item, rig, bench, timebase, positions, recorder):
     bits_during: dict[int, int] = {}
     if inj.bit is not None and inj.readable_during:
         _until(timebase, t_on + bit_delay + (item.duration_s - bit_delay) / 2, "fault")
-        bits_during = {n: _err1(link) for n, link in links.items()}
+        bits_during = each(links, lambda link: _err1(link))
     _until(timebase, t_on + item.duration_s, "fault")
     bench.energise(inj.normal)
     t_off = timebase.now()
     bits_after: dict[int, int] = {}
     if inj.bit is not None:
         _until(timebase, t_off + bit_delay + READ_MARGIN_S, "after the fault")
-        bits_after = {n: _err1(link) for n, link in links.items()}
+        bits_after = each(links, lambda link: _err1(link))
     _until(timebase, t_off + item.debounce_s + READ_MARGIN_S, "end confirmation")
 
     for n, link in links.items():
@@ -306,7 +313,7 @@ def _debounce_check(item, inj, bench, timebase, links, rec) -> None:
     dip = DIP_FRACTION * item.debounce_s
     gap = GAP_FRACTION * item.debounce_s
     e = inj.logs[0][1]
-    before = {n: _log(link, e)[0] for n, link in links.items()}
+    before = each(links, lambda link: _log(link, e)[0])
     for k in range(2):
         bench.energise(inj.fault)
         timebase.dwell(dip, label=f"short dip {k + 1}")

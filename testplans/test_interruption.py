@@ -36,7 +36,7 @@ from rig.instruments.loadpoint import LoadPoint
 from rig.instruments.roles import ECState, Quantity
 from rig.loads import Rating, metered_power
 from rig.measure import settle
-from rig.meterlink import MeterLink
+from rig.meterlink import MeterLink, each
 from rig.plan import InterruptionItem, critical_change_kwh
 from rig.recorder import Recorder
 
@@ -121,14 +121,14 @@ def _dip_or_interruption(item, rig, bench, timebase, positions, recorder, number
     started = time.time()
     for d in descs.values():
         recorder.started(numbers, d)
-    before = {n: link.readout() for n, link in links.items()}
+    before = each(links, lambda link: link.readout())
     ecs = _pulse_gates(bench, numbers, rating.meter_constant, max_pulses + 1)
     _disturb(bench, timebase, rating, item)
     timebase.dwell(STARTUP_S, label="start-up")
     pulses = {n: _pulses_seen(ec, max_pulses + 1) for n, ec in ecs.items()}
     for ec in ecs.values():
         ec.abort()
-    after = {n: link.readout() for n, link in links.items()}
+    after = each(links, lambda link: link.readout())
     rows = []
     for n in numbers:
         regs0, regs1 = _energy_registers(before[n]), _energy_registers(after[n])
@@ -184,18 +184,18 @@ def _power_down(item, rig, bench, timebase, positions, recorder, numbers, links)
     started = time.time()
     for d in descs.values():
         recorder.started(numbers, d)
-    before = {n: link.readout() for n, link in links.items()}
+    before = each(links, lambda link: link.readout())
     bench.energy.start()
     bench.energise(load)
     timebase.dwell(LOAD_S, label="load before power-down")
-    at_down = {n: link.value(REGISTER) for n, link in links.items()}
+    at_down = each(links, lambda link: link.value(REGISTER))
     bench.energise(LoadPoint.balanced(0.0, 0.0))  # every voltage off: power down
     timebase.dwell(item.duration_s, label="power down")
     bench.energise(LoadPoint.voltage_only(rating.un))
     timebase.dwell(STARTUP_S, label="start-up")
     bench.energy.stop()
     delivered = bench.energy.energy()
-    after = {n: link.readout() for n, link in links.items()}
+    after = each(links, lambda link: link.readout())
     allowance = REGISTER_DIGIT_KWH + CLASS_LIMIT_PCT / 100.0 * delivered
     rows = []
     for n in numbers:

@@ -34,7 +34,14 @@ from reports.decision import combine, normal, rectangular
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating, active_point, metered_power
 from rig.measure import SOURCE_STABILITY, ReferenceEnergy, dwell_until, reference_uncertainty
-from rig.meterlink import ClockReading, MeterLink, meter_datetime, meter_seconds
+from rig.meterlink import (
+    ClockReading,
+    MeterLink,
+    clock_offsets,
+    each,
+    meter_datetime,
+    meter_seconds,
+)
 from rig.plan import LoadProfileItem
 from rig.recorder import Recorder
 
@@ -107,9 +114,7 @@ def test_load_profile(plan_item, rig, bench, timebase, positions, recorder):
     links = {p.number: rig.link(p) for p in positions}
     bench.energise(voltage_only)
     timebase.dwell(SETTLING_S, label="settling")
-    offsets: dict[int, ClockReading] = {
-        n: link.clock_offset(timebase, CLOCK_STEP_S) for n, link in links.items()
-    }
+    offsets: dict[int, ClockReading] = clock_offsets(links, timebase, CLOCK_STEP_S)
     first = numbers[0]
 
     def true_of(meter_s: float) -> float:
@@ -145,7 +150,7 @@ def test_load_profile(plan_item, rig, bench, timebase, positions, recorder):
         bench.energise(voltage_only)
         reference.changed()
         timebase.dwell(READ_DELAY_S, label="entry written")
-        profiles = {n: profile_entries(link, ends[0], ends[-1]) for n, link in links.items()}
+        profiles = each(links, lambda link: profile_entries(link, ends[0], ends[-1]))
     finally:
         reference.stop()
         bench.energise(voltage_only)

@@ -40,7 +40,7 @@ from reports.decision import (
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating, metered_power, point_for
 from rig.measure import measure_errors, reference_uncertainty, settle
-from rig.meterlink import MeterLink
+from rig.meterlink import MeterLink, each
 from rig.plan import MeterConstantItem
 from rig.recorder import Recorder
 
@@ -59,7 +59,7 @@ QUIET_S = 2.0
 
 
 def _register_kwh(links: dict[int, MeterLink]) -> dict[int, Decimal]:
-    return {n: link.value(REGISTER) for n, link in links.items()}
+    return each(links, lambda link: link.value(REGISTER))
 
 
 def test_meter_constant(plan_item, rig, bench, timebase, positions, recorder):

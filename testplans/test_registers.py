@@ -21,6 +21,7 @@ from rig.instruments.loadpoint import NORMAL_SEQUENCE, LoadPoint, PhaseSetting, 
 from rig.instruments.roles import Quantity
 from rig.loads import Rating
 from rig.measure import settle
+from rig.meterlink import each
 from rig.plan import RegisterItem
 from rig.recorder import Recorder
 
@@ -54,7 +55,7 @@ def test_quadrant_register(plan_item, quadrant, rig, bench, timebase, positions,
         idle = load.scaled_current(0.0)
         settle(bench, timebase, idle, SETTLING_S)
         links = {p.number: rig.link(p) for p in positions}
-        before = {n: link.values(REGISTERS.values()) for n, link in links.items()}
+        before = each(links, lambda link: link.values(REGISTERS.values()))
         started = time.time()
         recorder.started(numbers, desc)
         bench.reference.set_mode(rating.wiring, Quantity.REACTIVE)

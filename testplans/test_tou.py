@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pytest
 
@@ -27,7 +27,7 @@ from reports.decision import combine, rectangular
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating
 from rig.measure import settle
-from rig.meterlink import MeterLink, meter_datetime
+from rig.meterlink import MeterLink, clock_offsets, each, meter_datetime
 from rig.plan import TouItem
 from rig.recorder import Recorder
 from rig.session import MeterPosition
@@ -88,81 +88,106 @@ def test_switch_delay(plan_item, rig, bench, timebase, positions, recorder):
         settle(bench, timebase, LoadPoint.at(rating.un, rating.in_, item.current), SETTLING_S)
         started = time.time()
         recorder.started(numbers, desc)
-        done = [_one_switch(rig, timebase, pos, item, recorder, desc, started)
-                for pos in positions]
+        done = _switch_all(rig, timebase, positions, item, recorder, desc, started)
     Recorder.assert_all_pass(done)
 
 
-def _one_switch(rig, timebase, pos, item, recorder, desc, started):
-    link = rig.link(pos)
-    clock = link.clock_offset(timebase, POLL_S)
-    meter_now = meter_datetime(timebase.now() + clock.offset_s)
-    boundary = (meter_now + dt.timedelta(minutes=2)).replace(second=0, microsecond=0)
+def _switch_all(rig, timebase, positions, item, recorder, desc, started):
+    """One boundary for every position (each in its own meter time), polled together."""
+    links = {p.number: rig.link(p) for p in positions}
+    by_number = {p.number: p for p in positions}
+    clocks = clock_offsets(links, timebase, POLL_S)
+    # The boundary: two minutes ahead of the slowest meter clock, on a whole minute (every
+    # position programming takes 8 s of button holding first).
+    meter_now = meter_datetime(timebase.now() + min(c.offset_s for c in clocks.values()))
+    lead = dt.timedelta(minutes=2, seconds=10 * len(positions))
+    boundary = (meter_now + lead).replace(second=0, microsecond=0)
     if boundary.hour == 0 and boundary.minute == 0:  # a 00:00 boundary is the first section
         boundary += dt.timedelta(minutes=1)
     profile = ("00:00=1", f"{boundary:%H:%M}=2")
     tables = {"C.90.1": profile, "C.90.5": ("01-01=P1",), "C.90.6": ("", "T1"),
               "C.90.7": ("",)}
-    with programmed(rig, pos, link, tables):
-        boundary_true = (boundary - dt.datetime(1970, 1, 1)).total_seconds() - clock.offset_s
-        timebase.dwell(max(0.0, boundary_true - 0.2 - timebase.now()), label="to boundary")
-        before = _tariff(link)
-        seen_at = None
-        while timebase.now() < boundary_true + 2.0:
+    boundary_s = (boundary - dt.datetime(1970, 1, 1)).total_seconds()
+    true_boundary = {n: boundary_s - c.offset_s for n, c in clocks.items()}
+    seen: dict[int, float] = {}
+    with ExitStack() as stack:
+        for n, link in links.items():
+            stack.enter_context(programmed(rig, by_number[n], link, tables))
+        timebase.dwell(max(0.0, min(true_boundary.values()) - 0.2 - timebase.now()),
+                       label="to boundary")
+        before = each(links, _tariff)
+        end = max(true_boundary.values()) + 2.0
+        while timebase.now() < end and len(seen) < len(links):
             timebase.dwell(POLL_S, label="tariff poll")
-            if _tariff(link) == 2:
-                seen_at = timebase.now()
-                break
+            pending = {n: link for n, link in links.items() if n not in seen}
+            now = timebase.now()
+            for n, tariff in each(pending, _tariff).items():
+                if tariff == 2:
+                    seen[n] = now
+    rows = []
     budget = combine([rectangular("poll interval", POLL_S),
-                      rectangular("clock offset", clock.half_width_s)])
-    if seen_at is None or before != 1:
-        why = (f"tariff was {before} before the boundary (expected 1)" if before != 1
-               else "no switch to tariff 2 within 2 s of the boundary")
-        return recorder.record(pos.number, desc, "tariff switch delay", None, "s",
-                               limit_low=0.0, limit_high=item.limit_s, budget=budget,
-                               started_at=started, message=why, raw={"boundary": f"{boundary}"})
-    # The switch happened within the last poll interval: its midpoint, against the boundary.
-    delay = seen_at - POLL_S / 2 - boundary_true
-    return recorder.record(
-        pos.number, desc, "tariff switch delay", delay, "s",
-        limit_low=-POLL_S, limit_high=item.limit_s, budget=budget, started_at=started,
-        raw={"boundary_meter_time": f"{boundary:%Y-%m-%d %H:%M:%S}", "poll_s": POLL_S,
-             "clock_offset_s": clock.offset_s},
-        message=f"switch {delay * 1000:.0f} ms after the boundary (limit "
-                f"{item.limit_s * 1000:.0f} ms, manual 3.2.4)",
-    )
+                      rectangular("clock offset", max(c.half_width_s for c in clocks.values()))])
+    for n in links:
+        if n not in seen or before[n] != 1:
+            why = (f"tariff was {before[n]} before the boundary (expected 1)" if before[n] != 1
+                   else "no switch to tariff 2 within 2 s of the boundary")
+            rows.append(recorder.record(n, desc, "tariff switch delay", None, "s",
+                                        limit_low=0.0, limit_high=item.limit_s, budget=budget,
+                                        started_at=started, message=why,
+                                        raw={"boundary": f"{boundary}"}))
+            continue
+        # The switch happened within the last poll interval: its midpoint, against the boundary.
+        delay = seen[n] - POLL_S / 2 - true_boundary[n]
+        rows.append(recorder.record(
+            n, desc, "tariff switch delay", delay, "s",
+            limit_low=-POLL_S, limit_high=item.limit_s, budget=budget, started_at=started,
+            raw={"boundary_meter_time": f"{boundary:%Y-%m-%d %H:%M:%S}", "poll_s": POLL_S,
+                 "clock_offset_s": clocks[n].offset_s},
+            message=f"switch {delay * 1000:.0f} ms after the boundary (limit "
+                    f"{item.limit_s * 1000:.0f} ms, manual 3.2.4)",
+        ))
+    return rows
 
 
 @pytest.mark.family("tou", check="priority")
 def test_priority(plan_item, rig, bench, timebase, positions, recorder):
     del plan_item  # the tables and dates of this check are the hand-worked ones above
     rating = Rating.of(positions[0].config)
+    numbers = [p.number for p in positions]
     settle(bench, timebase, LoadPoint.voltage_only(rating.un), SETTLING_S)
     started = time.time()
+    links = {p.number: rig.link(p) for p in positions}
+    offsets = {n: c.offset_s for n, c in clock_offsets(links, timebase, 0.05).items()}
     rows = []
-    for pos in positions:
-        link = rig.link(pos)
-        offset = link.clock_offset(timebase, 0.05).offset_s
-        with programmed(rig, pos, link, PRIORITY_TABLES):
-            try:
-                for day, expected in EXPECTED:
-                    desc = {"date": day}
-                    done = recorder.done([pos.number], desc)
-                    if done is not None:
-                        rows.extend(done)
-                        continue
-                    recorder.started([pos.number], desc)
-                    link.write([("0.9.2", (day[2:].replace("-", ""),)), ("0.9.1", ("120000",))])
-                    got = _tariff(link)
-                    rows.append(recorder.record(
-                        pos.number, desc, "tariff in force", float(got), "tariff",
+    with ExitStack() as stack:
+        for p in positions:
+            stack.enter_context(programmed(rig, p, links[p.number], PRIORITY_TABLES))
+        try:
+            for day, expected in EXPECTED:
+                desc = {"date": day}
+                done = recorder.done(numbers, desc)
+                if done is not None:
+                    rows.extend(done)
+                    continue
+                recorder.started(numbers, desc)
+                noon = [("0.9.2", (day[2:].replace("-", ""),)), ("0.9.1", ("120000",))]
+                each(links, lambda link, noon=noon: link.write(noon))
+                got = each(links, _tariff)
+                weekday = f"{dt.date.fromisoformat(day):%A}"
+                rows.extend(
+                    recorder.record(
+                        n, desc, "tariff in force", float(tariff), "tariff",
                         limit_low=float(expected), limit_high=float(expected),
                         started_at=started, raw={"expected": expected},
-                        message=f"{day} ({dt.date.fromisoformat(day):%A}): tariff {got}, "
-                                f"expected {expected}",
-                    ))
-            finally:
-                # Back to true time plus the meter's own offset (to the second).
-                back = meter_datetime(timebase.now() + offset)
+                        message=f"{day} ({weekday}): tariff {tariff}, expected {expected}",
+                    )
+                    for n, tariff in got.items()
+                )
+        finally:
+            # Back to true time plus each meter's own offset (to the second).
+            def restore(link: MeterLink) -> None:
+                back = meter_datetime(timebase.now() + offsets[link.number])
                 link.write([("0.9.2", (f"{back:%y%m%d}",)), ("0.9.1", (f"{back:%H%M%S}",))])
+
+            each(links, restore)
     Recorder.assert_all_pass(rows)
