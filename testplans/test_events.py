@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 import pytest
 
@@ -258,7 +259,7 @@ def test_event(plan_item, rig, bench, timebase, positions, recorder):
 
     settle(bench, timebase, inj.normal, SETTLING_S)
     clocks = clock_offsets(links, timebase, CLOCK_STEP_S)
-    logs_before = {n: {e: _log(link, e) for _, e in inj.logs} for n, link in links.items()}
+    logs_before = each(links, lambda link: {e: _log(link, e) for _, e in inj.logs})
     energy_before = (each(links, lambda link: _energy(link, inj.energy_e))
                      if inj.energy_e is not None else {})
 
@@ -279,13 +280,20 @@ def test_event(plan_item, rig, bench, timebase, positions, recorder):
         bits_after = each(links, lambda link: _err1(link))
     _until(timebase, t_off + item.debounce_s + READ_MARGIN_S, "end confirmation")
 
-    for n, link in links.items():
+    def read_after(link: MeterLink) -> tuple[dict, Any]:
+        logs = {e: (_log(link, e), _stamps(link, e)) for _, e in inj.logs}
+        energy = _energy(link, inj.energy_e) if inj.energy_e is not None else None
+        return logs, energy
+
+    after = each(links, read_after)
+    for n in links:
+        logs_after, energy_after = after[n]
         for name, e in inj.logs:
-            rec.log(n, name, logs_before[n][e], _log(link, e), _stamps(link, e), clocks[n],
-                    t_on, t_off)
+            log_after, stamps = logs_after[e]
+            rec.log(n, name, logs_before[n][e], log_after, stamps, clocks[n], t_on, t_off)
         if inj.energy_e is not None:
             expected = _phase_energy_kwh(inj, item, t_off - t_on)
-            rec.energy(n, _energy(link, inj.energy_e) - energy_before[n], expected)
+            rec.energy(n, energy_after - energy_before[n], expected)
         if inj.bit is not None:
             rec.bit(n, "ERR 1 bit during", bits_during.get(n), inj.bit, True)
             rec.bit(n, "ERR 1 bit after", bits_after.get(n), inj.bit, False)
@@ -319,8 +327,9 @@ def _debounce_check(item, inj, bench, timebase, links, rec) -> None:
         timebase.dwell(dip, label=f"short dip {k + 1}")
         bench.energise(inj.normal)
         timebase.dwell(gap if k == 0 else item.debounce_s + READ_MARGIN_S, label="restored")
-    for n, link in links.items():
-        added = _log(link, e)[0] - before[n]
+    after = each(links, lambda link: _log(link, e)[0])
+    for n in links:
+        added = after[n] - before[n]
         rec.record(n, "debounce: dips shorter than the debounce", "voltage losses counted",
                    float(added), "events", 0.0, 0.0,
                    raw={"dip_s": dip, "gap_s": gap, "debounce_s": item.debounce_s},

@@ -45,11 +45,20 @@ class A1000RegisterBank:
     # -- helpers ------------------------------------------------------------------------
 
     def sync(self) -> None:
-        """Advance the meter to the time source's now (never backwards)."""
+        """Advance the meter to the time source's now (never backwards). Every bank call
+        answers a received message, so the LCD's RX and TX flash now (manual 2.1.2 item 3.3)."""
         if self.time_source is not None:
             t = self.time_source()
             if t > self.meter.now:
                 self.meter.advance_to(t)
+        try:
+            display = self.meter.component("display")
+        except KeyError:
+            return  # a model without the display component
+        note = getattr(display, "note_comm", None)
+        if note is not None:
+            note(self.meter.now, rx=True)
+            note(self.meter.now, rx=False)
 
     def _dataset(self, address: str, row: ObisRow) -> DataSet:
         assert row.get is not None

@@ -232,3 +232,15 @@ def test_err1_item_shows_appendix_b_bits() -> None:
     s = screen(m, T0 + 900)
     assert s.label == "err 1" and s.value == "0000 0101" and "err1" in s.indicators
     assert screen(m, T0 + 906).value == "0000 0000"
+
+
+def test_protocol_traffic_flashes_rx_and_tx() -> None:
+    """Manual 2.1.2 item 3.3: RX and TX flash while the port receives and sends."""
+    m = meter(DisplaySettings(items("Date:5:T"), 15))
+    clock = {"t": T0 + 10}
+    bank = m.register_bank(lambda: clock["t"])
+    assert "RX" not in screen(m, T0 + 10).indicators
+    bank.read("0.9.1", ())
+    shown = screen(m, T0 + 10.5).indicators
+    assert "RX" in shown and "TX" in shown
+    assert "RX" not in screen(m, T0 + 12).indicators
