@@ -10,13 +10,13 @@ positions, ec {position}, dosage {energy_kwh}, dosage_state, resources, realtime
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from rig.sim.lineserver import TcpLineServer
 from rig.sim.reference import EcStatus
 from rig.sim.source import SourceError
 from rig.sim.world import WorldError
@@ -170,53 +170,26 @@ class ControlApi:
 
 
 class ControlServer:
-    """Line-based JSON over TCP on 127.0.0.1, port chosen by the OS."""
+    """Line-based JSON over TCP on 127.0.0.1, port chosen by the OS: one request object per
+    line, one answer object per line (the instruments' line server, speaking JSON)."""
 
     def __init__(self, api: ControlApi) -> None:
         self.api = api
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._sock.getsockname()[1]
-        self._conns: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._accept, name="sim-control", daemon=True)
+        self._server = TcpLineServer(self._handle, "\n", "control")
+        self.port: int = self._server.port
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._thread.start()
+        self._server.start()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self._lock:
-                self._conns.add(conn)
-            threading.Thread(
-                target=self._serve, args=(conn,), daemon=True, name="sim-control-client"
-            ).start()
+    def _handle(self, line: str) -> list[str]:
+        # json.dumps escapes every non-ASCII character and newline: one reply line.
+        return [json.dumps(self._answer(line))]
 
-    def _serve(self, conn: socket.socket) -> None:
-        f = conn.makefile("rwb")
-        try:
-            for raw in f:
-                if not raw.strip():
-                    continue
-                f.write(json.dumps(self._answer(raw)).encode() + b"\n")
-                f.flush()
-        except OSError:
-            pass
-        finally:
-            with self._lock:
-                self._conns.discard(conn)
-            f.close()
-            conn.close()
-
-    def _answer(self, raw: bytes) -> dict[str, Any]:
+    def _answer(self, raw: str) -> dict[str, Any]:
         try:
             request = json.loads(raw)
         except ValueError as e:
@@ -231,15 +204,7 @@ class ControlServer:
             return {"ok": False, "error": f"internal error: {type(e).__name__}: {e}"}
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
-        with self._lock:
-            conns = list(self._conns)
-        for c in conns:
-            with contextlib.suppress(OSError):
-                c.shutdown(socket.SHUT_RDWR)
-        self._thread.join(timeout=2)
+        self._server.close()
 
 
 def parse_address(address: str | tuple[str, int]) -> tuple[str, int]:
