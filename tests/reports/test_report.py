@@ -295,3 +295,17 @@ def test_python_dash_m_reports_build(tmp_path):
     assert "report.html" in proc.stdout
     assert "INCOMPLETE" in proc.stderr and "no end time" in proc.stderr
     assert (runs / sample.run_id / "report.html").stat().st_size > 10_000
+
+
+def test_meter_sections_rendered_in_parallel_equal_the_serial_ones(built, monkeypatch):
+    """Several meters: the sections come from worker processes, byte for byte the same page."""
+    from reports import html as report_html
+    from reports.build import load_for_report
+
+    runs, sample, _, _, _, _ = built
+    data = load_for_report(sample.run_id, runs)
+    monkeypatch.setattr(report_html, "PARALLEL_FROM", 10**6)
+    serial = report_html.render_html(data)
+    monkeypatch.setattr(report_html, "PARALLEL_FROM", 2)
+    parallel = report_html.render_html(data)
+    assert parallel == serial
