@@ -155,14 +155,19 @@ def _dip_or_interruption(item, rig, bench, timebase, positions, recorder, number
             message="" if seen <= max_pulses else
             f"{seen} or more pulses ({seen / rating.meter_constant:.4f} kWh) with no current "
             f"through the {item.kind}"))
-        missing = _missing(before[n], after[n])
-        rows.append(recorder.record(
-            n, descs["data retained"], "data items not readable after", float(len(missing)),
-            "items", limit_low=None, limit_high=0.0,
-            raw={"missing": missing, "items_before": len(before[n])}, started_at=started,
-            message=f"not readable after the {item.kind}: {', '.join(missing[:10])}"
-            if missing else ""))
+        rows.append(_record_retained(recorder, n, descs["data retained"], before[n], after[n],
+                                     f"the {item.kind}", started))
     return rows
+
+
+def _record_retained(recorder, n, desc, before, after, after_what: str, started: float):
+    """Every readout item read before is still readable after (no data loss)."""
+    missing = _missing(before, after)
+    return recorder.record(
+        n, desc, "data items not readable after", float(len(missing)),
+        "items", limit_low=None, limit_high=0.0,
+        raw={"missing": missing, "items_before": len(before)}, started_at=started,
+        message=f"not readable after {after_what}: {', '.join(missing[:10])}" if missing else "")
 
 
 def _power_down(item, rig, bench, timebase, positions, recorder, numbers, links):
@@ -223,13 +228,8 @@ def _power_down(item, rig, bench, timebase, positions, recorder, numbers, links)
             "register not readable after power-up" if excess is None else
             f"register advanced {float(r1 - r0):.2f} kWh for {delivered:.4f} kWh delivered "
             f"({LOAD_S:g} s at Imax before a {item.duration_s:g} s power-down)"))
-        missing = _missing(before[n], after[n])
-        rows.append(recorder.record(
-            n, descs["data retained"], "data items not readable after", float(len(missing)),
-            "items", limit_low=None, limit_high=0.0,
-            raw={"missing": missing, "items_before": len(before[n])}, started_at=started,
-            message=f"not readable after power-up: {', '.join(missing[:10])}"
-            if missing else ""))
+        rows.append(_record_retained(recorder, n, descs["data retained"], before[n], after[n],
+                                     "power-up", started))
     return rows
 
 
