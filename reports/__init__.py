@@ -7,7 +7,7 @@
     store.finish_run(run.run_id)
     reports.build.build_report(run.run_id, "runs")      # runs/<run_id>/report.html, .csv, .json
 
-The report builder (reports.build) is imported on demand: it pulls in matplotlib.
+The report builder (reports.build) is imported on demand: it pulls in pandas.
 """
 
 from reports.decision import (

@@ -18,12 +18,8 @@ from __future__ import annotations
 
 import html
 import math
-import multiprocessing
-import os
 import re
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
-from itertools import repeat
 from typing import Any
 
 import pandas as pd
@@ -492,10 +488,6 @@ def _meter_section(data: RunData, s: PositionSummary, meas: pd.DataFrame) -> str
     return "".join(out)
 
 
-#: From this many meters on, the meter sections are rendered in parallel processes.
-PARALLEL_FROM = 4
-
-
 # -- batch -------------------------------------------------------------------------------
 
 
@@ -585,18 +577,6 @@ def incomplete_reasons(data: RunData, interrupted: pd.DataFrame) -> list[str]:
     return reasons
 
 
-def _meter_sections(data: RunData, summaries: list, meas: pd.DataFrame) -> list[str]:
-    """One section per meter. With several meters the sections are rendered in worker
-    processes, one per core: their plots are CPU-bound matplotlib work (about 0.1 s each)."""
-    workers = min(len(summaries), os.cpu_count() or 1)
-    if workers < 2 or len(summaries) < PARALLEL_FROM:
-        return [_meter_section(data, s, meas) for s in summaries]
-    # forkserver: workers never inherit the caller's threads (a pytest run's simulator).
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(_meter_section, repeat(data), summaries, repeat(meas)))
-
-
 def render_html(data: RunData) -> str:
     """The whole report page."""
     bench = parse_bench(data.run.bench_file)
@@ -617,7 +597,7 @@ def render_html(data: RunData) -> str:
         _header(data, bench, reasons),
         _summary(data, summaries, batch),
     ]
-    parts.extend(_meter_sections(data, summaries, meas))
+    parts.extend(_meter_section(data, s, meas) for s in summaries)
     parts.append(_batch_section(meas, batch_points(meas), len(summaries)))
     parts.append(_run_log(data, interrupted))
     parts.append(f'<footer class="muted"><p>Generated from the results store by '
