@@ -32,16 +32,14 @@ PULSES = 20          # 3.45 kW at 1000 imp/kWh: ~0.96 pulse/s, so ~21 s of virtu
 
 def measure(bench: Bench, tb: VirtualTimebase, ids: list[int]) -> list[float]:
     """What rig.measure.measure_errors does per repetition: configure, start, poll the state,
-    read every result."""
-    ecs = [bench.error_calculator(i) for i in ids]
+    read every result (all positions together: one exchange per step with the ZERA COM5003)."""
+    group = bench.ec_group(ids)
     constant = bench.positions[0].meter_constant
-    for ec in ecs:
-        ec.configure(constant, PULSES, Quantity.ACTIVE)
-    for ec in ecs:
-        ec.start()
-    tb.wait_until(lambda: all(ec.state() is ECState.READY for ec in ecs),
+    group.configure(constant, PULSES, Quantity.ACTIVE)
+    group.start()
+    tb.wait_until(lambda: all(s is ECState.READY for s in group.states().values()),
                   expected_s=PULSES * 1.1, timeout_s=600, poll_s=1.0)
-    return [ec.status().error for ec in ecs]
+    return [s.error for s in group.statuses().values()]
 
 
 def timed_rounds(rounds: int) -> dict[int, tuple[list[float], list[float]]]:

@@ -451,12 +451,25 @@ class ResultsStore:
              _dumps(dict(data or {}))),
         )
 
-    def mark_started(self, run_id: str, test_id: str, position: int,
+    def mark_started(self, run_id: str, test_id: str, positions: Iterable[int],
                      point: Mapping[str, Any]) -> None:
-        """Note that a point's measurement began; a report lists started points without a
-        result as interrupted."""
-        self.log(run_id, f"started {test_id}", kind="point_started", position=position,
-                 data={"test_id": test_id, "point_key": point_key(point)})
+        """Note that a point's measurement began at `positions` (one transaction: one commit
+        for a whole batch of meters); a report lists started points without a result as
+        interrupted."""
+        self._writable()
+        t = self._clock()
+        data = _dumps({"test_id": test_id, "point_key": point_key(point)})
+        rows = [(run_id, t, "info", "point_started", p, f"started {test_id}", data)
+                for p in positions]
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany(
+                "INSERT INTO event (run_id, t, level, kind, position, message, data)"
+                " VALUES (?,?,?,?,?,?,?)", rows)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def events(self, run_id: str) -> list[Event]:
         rows = self._db.execute(

@@ -13,13 +13,13 @@ import contextlib
 import math
 import re
 import statistics
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reports.decision import UncertaintyBudget, error_budget
 from rig.bench import Bench
+from rig.instruments.ecgroup import ECGroup
 from rig.instruments.loadpoint import LoadPoint
-from rig.instruments.roles import ECState, ErrorCalculator, Quantity
+from rig.instruments.roles import ECState, Quantity
 from rig.loads import Rating, metered_power, pulse_period_s
 from rig.plan import Measure, pulses_for
 from rig.timebase import Timebase
@@ -100,22 +100,18 @@ def measure_errors(
     expected = period * (pulses + 1)
     errors: dict[int, list[float]] = {p: [] for p in positions}
     counts: dict[int, list[int]] = {p: [] for p in positions}
+    group = bench.ec_group(positions)
     for _ in range(measure.repetitions):
-        ecs = {p: bench.error_calculator(p) for p in positions}
-        for ec in ecs.values():
-            ec.configure(constant, pulses, quantity)
-        for ec in ecs.values():
-            ec.start()
-
+        group.configure(constant, pulses, quantity)
+        group.start()
         timebase.wait_until(
-            lambda ecs=ecs: _all_finished(ecs.values()),
+            lambda: _all_finished(group),
             expected_s=expected,
             timeout_s=expected * 3 + 30.0,
             poll_s=max(period / 4, 0.05),
             label=f"{pulses} pulses",
         )
-        for p, ec in ecs.items():
-            status = ec.status()
+        for p, status in group.statuses().items():
             if status.state is not ECState.READY or status.error is None:
                 raise MeasurementError(
                     f"position {p}: error calculator {status.state.value} "
@@ -144,26 +140,23 @@ def count_pulses(
     if at_least < 1:
         raise ValueError(f"count_pulses: at_least must be >= 1, got {at_least}")
     quantity = Quantity.ACTIVE if energy == "active" else Quantity.REACTIVE
-    ecs = {p: bench.error_calculator(p) for p in positions}
     gate = max(at_least - 1, 1)
-    for ec in ecs.values():
-        ec.configure(constant, gate, quantity)
-    for ec in ecs.values():
-        ec.start()
+    group = open_pulse_gates(bench, positions, constant, gate, quantity)
 
-    def seen(ec: ErrorCalculator) -> int:
-        state, progress = ec.state(), 0.0  # the cheap query decides ...
-        if state is ECState.RUNNING:  # ... only a running gate needs its progress
-            status = ec.status()
-            state, progress = status.state, status.progress
-        if state is ECState.READY:
-            return gate + 1
-        if state is ECState.RUNNING:
-            return 1 + math.floor(progress * gate / 100.0 + 1e-9)
-        return 0
+    def seen() -> dict[int, int]:
+        states = group.states()  # the cheap query decides ...
+        running = [p for p, state in states.items() if state is ECState.RUNNING]
+        # ... only a running gate needs its progress
+        statuses = group.subset(running).statuses() if running else {}
+        return {
+            p: pulses_seen(statuses[p].state, statuses[p].progress, gate)
+            if p in statuses
+            else pulses_seen(state, 0.0, gate)
+            for p, state in states.items()
+        }
 
     def all_reached() -> bool:
-        return all(seen(ec) >= at_least for ec in ecs.values())
+        return all(n >= at_least for n in seen().values())
 
     # When the window is over, what was seen is the result.
     with contextlib.suppress(TimeoutError):
@@ -174,15 +167,36 @@ def count_pulses(
             poll_s=max(window_s / 20, 0.1),
             label="pulse count",
         )
-    counts = {p: min(seen(ec), at_least) for p, ec in ecs.items()}
-    for ec in ecs.values():
-        ec.abort()
+    counts = {p: min(n, at_least) for p, n in seen().items()}
+    group.abort()
     return counts
 
 
-def _all_finished(ecs: Iterable[ErrorCalculator]) -> bool:
-    # Polled: one state query per position, results are read once all are done.
-    return all(ec.state() in (ECState.READY, ECState.ABORTED) for ec in ecs)
+def open_pulse_gates(
+    bench: Bench, positions: list[int], constant: float, gate: int, quantity: Quantity
+) -> ECGroup:
+    """Error calculators counting meter pulses: each gate opens on a pulse and closes after
+    `gate` more (read with `pulses_seen`)."""
+    group = bench.ec_group(positions)
+    group.configure(constant, gate, quantity)
+    group.start()
+    return group
+
+
+def pulses_seen(state: ECState, progress: float, gate: int) -> int:
+    """Meter pulses seen by a pulse gate of `gate` pulses: waiting = 0, running = 1 + pulses
+    in the gate (from the progress in %), ready = gate + 1."""
+    if state is ECState.READY:
+        return gate + 1
+    if state is ECState.RUNNING:
+        return 1 + math.floor(progress * gate / 100.0 + 1e-9)
+    return 0
+
+
+def _all_finished(group: ECGroup) -> bool:
+    # Polled: one state query per position (one exchange where batched); results are read
+    # once all are done.
+    return all(s in (ECState.READY, ECState.ABORTED) for s in group.states().values())
 
 
 def expected_error_seconds(power: float, constant: float, measure: Measure) -> float:

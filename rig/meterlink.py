@@ -1,16 +1,18 @@
 """Talking to a meter under test during a plan: reads, programming writes, its clock.
 
 Every call is one IEC 62056-21 session on the position's link (sign-on, commands, break), so a
-plan never leaves a meter in programming mode. Reads use the programming-mode R1 without a
-password where the meter allows it (A1000 manual 2.2.1: reads need none); writes need the
-meter's programming state (seal open, reset button held: `RigSession.enter_programming`) and
-the P1 password.
+plan never leaves a meter in programming mode; the clock polls of `clock_offsets` share one
+session per meter, closed when the roll-over is caught or anything fails. Reads use the
+programming-mode R1 without a password where the meter allows it (A1000 manual 2.2.1: reads
+need none); writes need the meter's programming state (seal open, reset button held:
+`RigSession.enter_programming`) and the P1 password.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,6 +23,7 @@ from meter.iec62056_21.readings import Reading
 from rig.timebase import Timebase
 
 EPOCH = dt.datetime(1970, 1, 1)
+CLOCK_ADDRESSES = ("0.9.2", "0.9.1")  # date YYMMDD, time hhmmss (A1000 manual, OBIS table)
 T = TypeVar("T")
 
 
@@ -70,18 +73,31 @@ class MeterLink:
 
     def read(self, *addresses: str) -> dict[str, Reading]:
         """R1 of each address in one programming-mode session (no password)."""
+        with self.session() as client:
+            return self.read_in(client, addresses)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Client]:
+        """One programming-mode session (no password) kept open for several reads, e.g. the
+        polls of a clock roll-over; signed off when the block ends, however it ends."""
+        try:
+            with self._client() as client:  # closing signs off a session still open
+                client.program()
+                yield client
+        except (OSError, MeterError) as exc:
+            raise self._fail("session", exc) from exc
+
+    def read_in(self, client: Client, addresses: Sequence[str]) -> dict[str, Reading]:
+        """R1 of each address in `client`'s open session (see `session`, `MeterSessions`)."""
         out: dict[str, Reading] = {}
-        with self._client() as client:
-            client.program()
-            for address in addresses:
-                try:
-                    readings = client.read(address)
-                except MeterError as exc:
-                    raise self._fail(f"R1 {address}", exc) from exc
-                if not readings:
-                    raise MeterReadError(f"position {self.number}: R1 {address}: empty answer")
-                out[address] = readings[0]
-            client.sign_off()
+        for address in addresses:
+            try:
+                readings = client.read(address)
+            except MeterError as exc:
+                raise self._fail(f"R1 {address}", exc) from exc
+            if not readings:
+                raise MeterReadError(f"position {self.number}: R1 {address}: empty answer")
+            out[address] = readings[0]
         return out
 
     def value(self, address: str) -> Decimal:
@@ -136,7 +152,7 @@ class MeterLink:
 
     def clock_seconds(self) -> float:
         """The meter's clock to the second (0.9.2 date, 0.9.1 time)."""
-        readings = self.read("0.9.2", "0.9.1")
+        readings = self.read(*CLOCK_ADDRESSES)
         return meter_seconds(readings["0.9.2"].raw, readings["0.9.1"].raw)
 
     def clock_offset(
@@ -149,19 +165,7 @@ class MeterLink:
         change happened within the last step: the offset is known to half a step
         (standards.md 4.3 item 2: "detect the seconds roll-over by polling").
         """
-        first = self.clock_seconds()
-        waited = 0.0
-        while waited <= max_wait_s:
-            timebase.dwell(step_s, label="clock poll")
-            waited += step_s
-            now = self.clock_seconds()
-            true_now = timebase.now()
-            if now != first:
-                # The second `now` began between true_now - step_s and true_now.
-                return ClockReading(now - (true_now - step_s / 2), step_s / 2, true_now)
-        raise MeterReadError(
-            f"position {self.number}: the meter clock did not advance within {max_wait_s} s"
-        )
+        return clock_offsets({self.number: self}, timebase, step_s, max_wait_s)[self.number]
 
 
 def each(links: Mapping[int, MeterLink], fn: Callable[[MeterLink], T]) -> dict[int, T]:
@@ -188,22 +192,92 @@ def clock_offsets(
     links: Mapping[int, MeterLink], timebase: Timebase, step_s: float, max_wait_s: float = 2.0
 ) -> dict[int, ClockReading]:
     """`MeterLink.clock_offset` of every position in one pass: all clocks are polled at each
-    step, each position's roll-over is caught on its own."""
-    first = each(links, MeterLink.clock_seconds)
+    step, each position's roll-over is caught on its own.
+
+    A poll reads the time alone, in each meter's session kept open through its polls (one R1,
+    not a sign-on, two reads and a sign-off): the date is read with the first time, and a time
+    that went back past midnight means the next day."""
     found: dict[int, ClockReading] = {}
-    waited = 0.0
-    while len(found) < len(links) and waited <= max_wait_s:
-        timebase.dwell(step_s, label="clock poll")
-        waited += step_s
-        pending = {n: link for n, link in links.items() if n not in found}
-        now = each(pending, MeterLink.clock_seconds)
-        true_now = timebase.now()
-        for n, seconds in now.items():
-            if seconds != first[n]:
+    with MeterSessions(links) as sessions:
+        first = {n: (r["0.9.2"].raw, r["0.9.1"].raw)
+                 for n, r in sessions.read(*CLOCK_ADDRESSES).items()}
+        waited = 0.0
+        while len(found) < len(links) and waited <= max_wait_s:
+            timebase.dwell(step_s, label="clock poll")
+            waited += step_s
+            times = sessions.read("0.9.1")
+            true_now = timebase.now()
+            caught = []
+            for n, readings in times.items():
+                time_text = readings["0.9.1"].raw
+                date_text, first_time = first[n]
+                if time_text == first_time:
+                    continue
+                seconds = meter_seconds(date_text, time_text)
+                if time_text < first_time:  # hhmmss went back: midnight passed
+                    seconds += 86400.0
                 found[n] = ClockReading(seconds - (true_now - step_s / 2), step_s / 2, true_now)
+                caught.append(n)
+            sessions.end(caught)
     missing = sorted(set(links) - set(found))
     if missing:
         raise MeterReadError(
             f"position(s) {missing}: the meter clock did not advance within {max_wait_s} s"
         )
     return {n: found[n] for n in links}
+
+
+class MeterSessions:
+    """One programming-mode session per meter (no password), kept open for a series of polls
+    so that each poll is the reads alone; all sessions end with the block.
+
+        with MeterSessions(links) as sessions:
+            tariffs = sessions.read("0.9.0")        # {position: {address: Reading}}
+            sessions.end([3])                       # position 3 is done: sign it off now
+
+    Meters sharing a port (an RS485 bus) cannot hold sessions side by side: each of their
+    reads is a session of its own, taken in turn on the bus (`each`).
+    """
+
+    def __init__(self, links: Mapping[int, MeterLink]) -> None:
+        self.links = dict(links)
+        ports: dict[str, int] = {}
+        for link in self.links.values():
+            ports[link.port] = ports.get(link.port, 0) + 1
+        self._own_port = {n for n, link in self.links.items() if ports[link.port] == 1}
+        self._active = set(self.links)
+        self._open: dict[int, tuple[contextlib.ExitStack, Client]] = {}
+
+    def __enter__(self) -> MeterSessions:
+        try:
+            each({n: self.links[n] for n in self._own_port}, self._start)
+        except BaseException:
+            self.end(list(self.links))
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end(list(self.links))
+
+    def _start(self, link: MeterLink) -> None:
+        own = contextlib.ExitStack()
+        client = own.enter_context(link.session())
+        self._open[link.number] = (own, client)
+
+    def _read(self, link: MeterLink, addresses: Sequence[str]) -> dict[str, Reading]:
+        held = self._open.get(link.number)
+        if held is None:  # on a shared bus: a session for this read alone
+            return link.read(*addresses)
+        return link.read_in(held[1], addresses)
+
+    def read(self, *addresses: str) -> dict[int, dict[str, Reading]]:
+        """R1 of `addresses` on every meter not yet ended, all meters at once."""
+        links = {n: link for n, link in self.links.items() if n in self._active}
+        return each(links, lambda link: self._read(link, addresses))
+
+    def end(self, numbers: Iterable[int]) -> None:
+        """Done with `numbers`: no more reads, their sessions signed off now."""
+        numbers = list(numbers)
+        self._active.difference_update(numbers)
+        links = {n: self.links[n] for n in numbers if n in self._open}
+        each(links, lambda link: self._open.pop(link.number)[0].close())

@@ -67,8 +67,7 @@ class Recorder:
 
     def started(self, positions: Iterable[int], point: Mapping[str, Any]) -> None:
         """Mark the point as started (a killed run shows which point it died in)."""
-        for p in positions:
-            self.store.mark_started(self.run_id, self.test_id, p, point)
+        self.store.mark_started(self.run_id, self.test_id, positions, point)
 
     def record(
         self,

@@ -12,8 +12,8 @@ import getpass
 import logging
 import platform
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -264,30 +264,48 @@ class RigSession:
             position.number, position.client, self.options.password, position.config.link
         )
 
-    def enter_programming(self, position: MeterPosition) -> None:
-        """Put the meter in its programming state (A1000 manual 2.2.1: seal open, reset button
-        held 8 s until "PRG"). The simulator presses the button; on a lab bench the operator
-        is asked to."""
+    def enter_programming(self, *positions: MeterPosition) -> None:
+        """Put the meters in their programming state (A1000 manual 2.2.1: seal open, reset
+        button held 8 s until "PRG"), all at once. The simulator presses the buttons; on a lab
+        bench the operator is asked to, in one prompt for all the meters."""
+        numbers = [p.number for p in positions]
+        if not numbers:
+            return
         if self.sim is not None:
-            self.sim.control.meter(position.number, "seal_open", open=True)
-            if not self.sim.control.meter(position.number, "hold_reset", seconds=8.0):
-                raise SessionError(f"position {position.number}: the meter did not enter PRG")
+            self.sim.control.meters(numbers, "seal_open", open=True)
+            entered = self.sim.control.meters(numbers, "hold_reset", seconds=8.0)
+            refused = [n for n, ok in zip(numbers, entered, strict=True) if not ok]
+            if refused:
+                raise SessionError(f"position(s) {refused}: the meter did not enter PRG")
             return
         self.ask_operator(
-            f"Position {position.number}: open the seal and hold the reset button for 8 s "
+            f"{_positions_text(numbers)}: open the seal and hold the reset button for 8 s "
             "until the display shows PRG, then press Enter."
         )
 
-    def leave_programming(self, position: MeterPosition) -> None:
+    def leave_programming(self, *positions: MeterPosition) -> None:
         """End the programming state (a press of the reset button, A1000 manual 2.1.1)."""
+        numbers = [p.number for p in positions]
+        if not numbers:
+            return
         if self.sim is not None:
-            self.sim.control.meter(position.number, "reset_button")
-            self.sim.control.meter(position.number, "seal_open", open=False)
+            self.sim.control.meters(numbers, "reset_button")
+            self.sim.control.meters(numbers, "seal_open", open=False)
             return
         self.ask_operator(
-            f"Position {position.number}: press the reset button once (PRG ends) and close "
+            f"{_positions_text(numbers)}: press the reset button once (PRG ends) and close "
             "the seal, then press Enter."
         )
+
+    @contextmanager
+    def programming(self, *positions: MeterPosition) -> Iterator[None]:
+        """The meters in their programming state for the block (left again however it ends),
+        so their writes can go out in parallel (`rig.meterlink.each`)."""
+        self.enter_programming(*positions)
+        try:
+            yield
+        finally:
+            self.leave_programming(*positions)
 
     def ask_operator(self, text: str) -> None:
         """A lab bench step only a person can do; waits for Enter on the terminal."""
@@ -307,3 +325,9 @@ class RigSession:
 # Readout addresses that identify a meter (standards.md 6.8: C.1.0 manufacturer serial,
 # 0.0.0 ownership number, 0.2.0 firmware).
 IDENTITY_ADDRESSES = ("C.1.0", "0.0.0", "0.0.1", "0.0.2", "0.0.3", "0.2.0", "0.3.0", "0.3.1")
+
+
+def _positions_text(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return f"Position {numbers[0]}"
+    return "Positions " + ", ".join(str(n) for n in numbers) + " (each meter)"

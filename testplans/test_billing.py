@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
 import pytest
@@ -113,26 +113,33 @@ def clock_writes(old_s: float, target_s: float, item: BillingItem) -> list[tuple
     )
 
 
-def set_clock(
+def set_clocks(
     rig,
-    position: MeterPosition,
-    link: MeterLink,
+    positions: Sequence[MeterPosition],
+    links: Mapping[int, MeterLink],
     timebase: Timebase,
     target_of: Callable[[float], float],
-    offset_s: float,
+    offsets: Mapping[int, float],
     item: BillingItem,
-    extra: Sequence[tuple[str, list[str]]] = (),
+    extra: Mapping[int, Sequence[tuple[str, list[str]]]] | None = None,
 ) -> None:
-    """Set the meter clock to `target_of(true now)`, at a moment that makes it whole seconds
-    (the clock is written to the second); `offset_s` = meter - true before the setting."""
-    rig.enter_programming(position)
-    target = target_of(timebase.now())
-    if target != math.floor(target):
-        timebase.dwell(math.ceil(target) - target, label="whole second")
-        target = float(round(target_of(timebase.now())))
-    old = timebase.now() + offset_s
-    link.write([*clock_writes(old, target, item), *extra])
-    rig.leave_programming(position)
+    """Set the clocks of `positions` to `target_of(true now)`, at a moment that makes it whole
+    seconds (the clock is written to the second), in one programming state with the writes
+    going to every meter at once; `offsets[n]` = meter - true before the setting, `extra[n]`
+    more writes for position n in the same session."""
+    with rig.programming(*positions):
+        target = target_of(timebase.now())
+        if target != math.floor(target):
+            timebase.dwell(math.ceil(target) - target, label="whole second")
+            target = float(round(target_of(timebase.now())))
+        now = timebase.now()
+
+        def write(link: MeterLink) -> None:
+            old = now + offsets[link.number]
+            more = (extra or {}).get(link.number, ())
+            link.write([*clock_writes(old, target, item), *more])
+
+        each({p.number: links[p.number] for p in positions}, write)
 
 
 def _decimal(reading, what: str) -> Decimal:
@@ -192,26 +199,16 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
     started = time.time()
     taken = []
     try:
-        for n in numbers:
-            rig.enter_programming(by_number[n])
-            links[n].write([("1-1:0.8.6", [f"{item.day:02d}{item.hour:02d}"])])
-            rig.leave_programming(by_number[n])
+        with rig.programming(*positions):
+            each(links, lambda link: link.write(
+                [("1-1:0.8.6", [f"{item.day:02d}{item.hour:02d}"])]))
         rt = next_reading_time(timebase.now() + offsets[numbers[0]] + DAY, item)
         for m in range(item.months):
             recorder.started(numbers, descs[(m, "counter")])
             bench.energise(load)
             timebase.dwell(LOAD_S, label="load")
             bench.energise(voltage_only)
-            for n in numbers:
-                set_clock(
-                    rig,
-                    by_number[n],
-                    links[n],
-                    timebase,
-                    lambda _now, t=rt - lead: t,
-                    offsets[n],
-                    item,
-                )
+            set_clocks(rig, positions, links, timebase, lambda _now, t=rt - lead: t, offsets, item)
             offsets = {
                 n: c.offset_s for n, c in clock_offsets(links, timebase, CLOCK_STEP_S).items()
             }
@@ -243,16 +240,13 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
                     max(0.0, max(true_rt.values()) + AFTER_S - timebase.now()),
                     label="past the reading time",
                 )
-            post = {
-                n: link.read(
-                    "0.1.0",
-                    "0.1.2*101",
-                    *(f"{a}*101" for a in ENERGY),
-                    f"{MAX_DEMAND}*101",
-                    MAX_DEMAND,
-                )
-                for n, link in links.items()
-            }
+            post = each(links, lambda link: link.read(
+                "0.1.0",
+                "0.1.2*101",
+                *(f"{a}*101" for a in ENERGY),
+                f"{MAX_DEMAND}*101",
+                MAX_DEMAND,
+            ))
             for n in numbers:
                 taken += _record_month(
                     recorder,
@@ -268,16 +262,17 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
             rt = next_reading_time(rt + DAY, item)
     finally:
         bench.energise(voltage_only)
+        # One meter at a time: each goes back to its own offset, to the whole second.
         for n in numbers:
-            set_clock(
+            set_clocks(
                 rig,
-                by_number[n],
-                links[n],
+                [by_number[n]],
+                links,
                 timebase,
                 lambda now, n=n: now + original[n],
-                offsets[n],
+                offsets,
                 item,
-                extra=[("1-1:0.8.6", [old_reading_time[n]])],
+                extra={n: [("1-1:0.8.6", [old_reading_time[n]])]},
             )
     Recorder.assert_all_pass(taken)
 

@@ -5,8 +5,9 @@ Method, all positions at once:
 
 1. Voltage only; the meter clock offset of every position is measured (MeterLink.clock_offset,
    to +-CLOCK_STEP_S/2), so the meter's clock-aligned demand boundaries are known in true time.
-2. The item's mode, cycle and interval are written through W1 (programming state, P1) at a
-   moment deliberately *not* on a boundary (half a cycle + 7 s), and the maxima are reset (E2
+2. The item's mode, cycle and interval are written through W1 (programming state entered on
+   every meter together, P1; the writes go to all positions in parallel) at a moment
+   deliberately *not* on a boundary (half a cycle + 7 s), and the maxima are reset (E2
    0.1.0). A meter that counts its windows from the setting instead of the clock shows it.
 3. A base load (half the item current) runs from before the write; the item's load (balanced,
    item current and PF) is switched on 60 s before the first aligned cycle boundary B0 and back
@@ -51,6 +52,7 @@ from rig.meterlink import (
 )
 from rig.plan import DemandItem, demand_limit_pct
 from rig.recorder import Recorder
+from rig.timebase import Timebase
 
 pytestmark = pytest.mark.family("demand")
 
@@ -147,7 +149,6 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
     pm_w = metered_power(active_point(rating, rating.imax / rating.in_, "1"), "active",
                          rating.wiring)
     links = {p.number: rig.link(p) for p in positions}
-    by_number = {p.number: p for p in positions}
     bench.energise(base_load)
     timebase.dwell(SETTLING_S, label="settling")
     offsets: dict[int, ClockReading] = clock_offsets(links, timebase, CLOCK_STEP_S)
@@ -164,7 +165,7 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
     reference = ReferenceEnergy(bench, timebase, rating.wiring)
     try:
         # The write moment: half a cycle + 7 s after a cycle boundary, after the programming
-        # entry of every position (8 s each).
+        # entry (8 s, all meters together).
         meter_now = timebase.now() + off1
         a = math.floor(meter_now / cycle_s) * cycle_s
         write_at = a + cycle_s / 2 + WRITE_SKEW_S
@@ -173,16 +174,22 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
             write_at += cycle_s
         b0 = a + cycle_s
         reference.start()
-        written: dict[int, tuple[float, float]] = {}  # meter time of the write, energy then
-        for n in numbers:
-            # The programming state times out when idle: enter it just before the write.
-            dwell_until(timebase, true_of(write_at) - PROGRAM_LEAD_S, "demand settings")
-            rig.enter_programming(by_number[n])
+        # The programming state times out when idle: enter it just before the writes, which
+        # go to every position at once.
+        dwell_until(timebase, true_of(write_at) - PROGRAM_LEAD_S, "demand settings")
+        with rig.programming(*positions):
             dwell_until(timebase, true_of(write_at), "demand settings")
-            links[n].write(settings_writes(old[n], new[n]))
-            written[n] = (timebase.now() + offsets[n].offset_s, reference.now())
-            links[n].execute("0.1.0")  # demand reset: the maxima start from zero
-            rig.leave_programming(by_number[n])
+            t0, e0 = timebase.now(), reference.now()
+            write_times = each(
+                links, lambda link: _write_and_reset(link, old, new, timebase))
+            t1, e1 = timebase.now(), reference.now()
+        # Meter time of each write and the reference energy then: the load is constant while
+        # the writes go out, so the energy is interpolated between the readings around them.
+        share = {n: (t - t0) / (t1 - t0) if t1 > t0 else 0.0 for n, t in write_times.items()}
+        written: dict[int, tuple[float, float]] = {
+            n: (t + offsets[n].offset_s, e0 + (e1 - e0) * share[n])
+            for n, t in write_times.items()
+        }
         if timebase.now() > true_of(b0 - min(STEP_LEAD_S, step_s / 2)):
             raise AssertionError(
                 f"{len(numbers)} positions took too long to program before the first window; "
@@ -219,16 +226,15 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
             cumulative[end] = reference.now()
             dwell_until(timebase, max(true_of(end, n) for n in numbers) + READ_DELAY_S,
                         "meter evaluation")
-            for n, link in links.items():
-                meter_avg[n].append(link.value("1-1:1.5.0"))
+            for n, value in each(links, lambda link: link.value("1-1:1.5.0")).items():
+                meter_avg[n].append(value)
         maxima = each(links, lambda link: link.read("1-1:1.6.0")["1-1:1.6.0"])
     finally:
         reference.stop()
         bench.energise(voltage_only)
-        for n in numbers:
-            rig.enter_programming(by_number[n])
-            links[n].write(settings_writes(new[n], old[n]))
-            rig.leave_programming(by_number[n])
+        with rig.programming(*positions):
+            each(links, lambda link: link.write(
+                settings_writes(new[link.number], old[link.number])))
 
     def window_kw(n: int, end: float) -> float:
         start = end - cycle_s
@@ -276,6 +282,14 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
             "the meter clock (manual 1.2 item 2; standards.md 3.3)",
         ))
     Recorder.assert_all_pass(taken)
+
+
+def _write_and_reset(link: MeterLink, old: dict, new: dict, timebase: Timebase) -> float:
+    """Write the new demand settings, note the true time, reset the maxima (E2 0.1.0)."""
+    link.write(settings_writes(old[link.number], new[link.number]))
+    at = timebase.now()
+    link.execute("0.1.0")  # demand reset: the maxima start from zero
+    return at
 
 
 def _record_demand(

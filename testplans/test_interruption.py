@@ -33,9 +33,9 @@ import pytest
 
 from reports.decision import combine, rectangular
 from rig.instruments.loadpoint import LoadPoint
-from rig.instruments.roles import ECState, Quantity
+from rig.instruments.roles import Quantity
 from rig.loads import Rating, metered_power
-from rig.measure import settle
+from rig.measure import open_pulse_gates, pulses_seen, settle
 from rig.meterlink import MeterLink, each
 from rig.plan import InterruptionItem, critical_change_kwh
 from rig.recorder import Recorder
@@ -73,25 +73,6 @@ def _missing(before: dict, after: dict) -> list[str]:
                   if a not in after or not after[a].raw.strip())
 
 
-def _pulse_gates(bench, numbers: list[int], constant: float, gate: int) -> dict:
-    """Error calculators counting meter pulses up to gate + 1 (the gate opens on the first)."""
-    ecs = {n: bench.error_calculator(n) for n in numbers}
-    for ec in ecs.values():
-        ec.configure(constant, gate, Quantity.ACTIVE)
-    for ec in ecs.values():
-        ec.start()
-    return ecs
-
-
-def _pulses_seen(ec, gate: int) -> int:
-    status = ec.status()
-    if status.state is ECState.READY:
-        return gate + 1
-    if status.state is ECState.RUNNING:
-        return 1 + int(status.progress * gate / 100.0 + 1e-9)
-    return 0
-
-
 def _disturb(bench, timebase, rating: Rating, item: InterruptionItem) -> None:
     low = LoadPoint.voltage_only(rating.un * (1.0 - item.depth))
     normal = LoadPoint.voltage_only(rating.un)
@@ -122,12 +103,12 @@ def _dip_or_interruption(item, rig, bench, timebase, positions, recorder, number
     for d in descs.values():
         recorder.started(numbers, d)
     before = each(links, lambda link: link.readout())
-    ecs = _pulse_gates(bench, numbers, rating.meter_constant, max_pulses + 1)
+    gate = max_pulses + 1
+    gates = open_pulse_gates(bench, numbers, rating.meter_constant, gate, Quantity.ACTIVE)
     _disturb(bench, timebase, rating, item)
     timebase.dwell(STARTUP_S, label="start-up")
-    pulses = {n: _pulses_seen(ec, max_pulses + 1) for n, ec in ecs.items()}
-    for ec in ecs.values():
-        ec.abort()
+    pulses = {n: pulses_seen(s.state, s.progress, gate) for n, s in gates.statuses().items()}
+    gates.abort()
     after = each(links, lambda link: link.readout())
     rows = []
     for n in numbers:

@@ -72,8 +72,8 @@ def test_quadrant_register(plan_item, quadrant, rig, bench, timebase, positions,
         else:
             reference = q_var * seconds / 3.6e6
         done = []
-        for n, link in links.items():
-            after = link.values(REGISTERS.values())
+        afters = each(links, lambda link: link.values(REGISTERS.values()))
+        for n, after in afters.items():
             advance = {k: float(after[a] - before[n][a]) for k, a in REGISTERS.items()}
             own = advance[quadrant]
             others = {k: v for k, v in advance.items() if k != quadrant}

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import pytest
 
+from meter.iec62056_21.readings import Reading
 from reports.decision import combine, rectangular
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating
 from rig.measure import settle
-from rig.meterlink import MeterLink, clock_offsets, each, meter_datetime
+from rig.meterlink import MeterLink, MeterSessions, clock_offsets, each, meter_datetime
 from rig.plan import TouItem
 from rig.recorder import Recorder
 from rig.session import MeterPosition
@@ -59,22 +60,31 @@ EXPECTED = (
 
 
 @contextmanager
-def programmed(rig, position: MeterPosition, link: MeterLink,
+def programmed(rig, positions: Sequence[MeterPosition], links: Mapping[int, MeterLink],
                tables: dict[str, tuple[str, ...]]) -> Iterator[None]:
-    """Write `tables`; restore the previous tables (and leave programming) afterwards."""
-    before = link.read(*TABLES)
-    saved = {a: tuple(v.value for v in r.values) for a, r in before.items()}
-    rig.enter_programming(position)
-    try:
-        link.write(list(tables.items()))
-        yield
-    finally:
-        link.write([(a, v) for a, v in saved.items() if a in tables])
-        rig.leave_programming(position)
+    """Write `tables` to every meter at once; afterwards restore each meter's previous tables
+    and leave programming."""
+    before = each(links, lambda link: link.read(*TABLES))
+    saved = {n: {a: tuple(v.value for v in r.values) for a, r in b.items()}
+             for n, b in before.items()}
+    with rig.programming(*positions):
+        try:
+            each(links, lambda link: link.write(list(tables.items())))
+            yield
+        finally:
+            each(links, lambda link: link.write(
+                [(a, v) for a, v in saved[link.number].items() if a in tables]))
 
 
 def _tariff(link: MeterLink) -> int:
     return int(link.value(TARIFF))
+
+
+def _tariff_of(readings: Mapping[str, Reading]) -> int:
+    value = readings[TARIFF].value
+    if value is None:
+        raise AssertionError(f"{TARIFF}({readings[TARIFF].raw}) is not a tariff number")
+    return int(value)
 
 
 @pytest.mark.family("tou", check="switch_delay")
@@ -95,12 +105,11 @@ def test_switch_delay(plan_item, rig, bench, timebase, positions, recorder):
 def _switch_all(rig, timebase, positions, item, recorder, desc, started):
     """One boundary for every position (each in its own meter time), polled together."""
     links = {p.number: rig.link(p) for p in positions}
-    by_number = {p.number: p for p in positions}
     clocks = clock_offsets(links, timebase, POLL_S)
-    # The boundary: two minutes ahead of the slowest meter clock, on a whole minute (every
-    # position programming takes 8 s of button holding first).
+    # The boundary: two minutes ahead of the slowest meter clock, on a whole minute (the
+    # programming state, all meters together, takes 8 s of button holding first).
     meter_now = meter_datetime(timebase.now() + min(c.offset_s for c in clocks.values()))
-    lead = dt.timedelta(minutes=2, seconds=10 * len(positions))
+    lead = dt.timedelta(minutes=2, seconds=10)
     boundary = (meter_now + lead).replace(second=0, microsecond=0)
     if boundary.hour == 0 and boundary.minute == 0:  # a 00:00 boundary is the first section
         boundary += dt.timedelta(minutes=1)
@@ -110,20 +119,19 @@ def _switch_all(rig, timebase, positions, item, recorder, desc, started):
     boundary_s = (boundary - dt.datetime(1970, 1, 1)).total_seconds()
     true_boundary = {n: boundary_s - c.offset_s for n, c in clocks.items()}
     seen: dict[int, float] = {}
-    with ExitStack() as stack:
-        for n, link in links.items():
-            stack.enter_context(programmed(rig, by_number[n], link, tables))
+    with programmed(rig, positions, links, tables):
         timebase.dwell(max(0.0, min(true_boundary.values()) - 0.2 - timebase.now()),
                        label="to boundary")
-        before = each(links, _tariff)
-        end = max(true_boundary.values()) + 2.0
-        while timebase.now() < end and len(seen) < len(links):
-            timebase.dwell(POLL_S, label="tariff poll")
-            pending = {n: link for n, link in links.items() if n not in seen}
-            now = timebase.now()
-            for n, tariff in each(pending, _tariff).items():
-                if tariff == 2:
-                    seen[n] = now
+        # Each meter's session stays open through the polls: a poll is one R1.
+        with MeterSessions(links) as sessions:
+            before = {n: _tariff_of(r) for n, r in sessions.read(TARIFF).items()}
+            end = max(true_boundary.values()) + 2.0
+            while timebase.now() < end and len(seen) < len(links):
+                timebase.dwell(POLL_S, label="tariff poll")
+                now = timebase.now()
+                switched = [n for n, r in sessions.read(TARIFF).items() if _tariff_of(r) == 2]
+                seen.update(dict.fromkeys(switched, now))
+                sessions.end(switched)
     rows = []
     budget = combine([rectangular("poll interval", POLL_S),
                       rectangular("clock offset", max(c.half_width_s for c in clocks.values()))])
@@ -159,9 +167,7 @@ def test_priority(plan_item, rig, bench, timebase, positions, recorder):
     links = {p.number: rig.link(p) for p in positions}
     offsets = {n: c.offset_s for n, c in clock_offsets(links, timebase, 0.05).items()}
     rows = []
-    with ExitStack() as stack:
-        for p in positions:
-            stack.enter_context(programmed(rig, p, links[p.number], PRIORITY_TABLES))
+    with programmed(rig, positions, links, PRIORITY_TABLES):
         try:
             for day, expected in EXPECTED:
                 desc = {"date": day}

@@ -16,12 +16,18 @@ MeterError, PasswordRefused, ConnectionLost).
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
 import serial
+
+try:
+    from termios import error as _TermiosError  # POSIX pyserial drains with tcdrain
+except ImportError:  # Windows: no termios, nothing to restart
+    _TermiosError = OSError
 
 from .bank import args_dataset
 from .datasets import DataSet, Value
@@ -283,10 +289,23 @@ class Client:
             time.sleep(pause)
         try:
             self.port.write(data)
-            self.port.flush()
+            self._drain()
         except (serial.SerialException, OSError) as error:
             raise ConnectionLost(f"writing to {self.url} failed: {error}") from error
         self._apply_baud()
+
+    def _drain(self) -> None:
+        """Wait until the bytes are out. tcdrain is not restarted after a signal (PEP 475 does
+        not cover termios): a signal handled meanwhile (a profiler, SIGCHLD, the rig's own
+        SIGINT guard) must not turn into a lost link."""
+        for _ in range(10):
+            try:
+                self.port.flush()
+                return
+            except _TermiosError as error:
+                if error.args[0] != errno.EINTR:
+                    raise serial.SerialException(f"flush: {error}") from error
+        self.port.flush()
 
     def _apply_baud(self) -> None:
         port = self._port

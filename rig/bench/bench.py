@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rig.bench.config import BenchConfig, InstrumentConfig, Position, load_bench_file
+from rig.instruments.ecgroup import ECGroup
 from rig.instruments.errors import InstrumentError, LoadPointRefused
 from rig.instruments.loadpoint import LoadPoint
 from rig.instruments.registry import driver_class
@@ -190,6 +191,11 @@ class Bench:
             )
         return self.error_calculators[position_id]
 
+    def ec_group(self, position_ids: list[int]) -> ECGroup:
+        """The error calculators of `position_ids`, driven together (one exchange per step where
+        the instrument batches)."""
+        return ECGroup({p: self.error_calculator(p) for p in position_ids})
+
     def check(self, point: LoadPoint) -> None:
         """Raise LoadPointRefused if `point` is outside the capabilities or safety limits."""
         check_load_point(point, self.config, self.source)
@@ -312,7 +318,9 @@ def _open_instrument(resource_manager: Any, role: str, inst: InstrumentConfig) -
         raise InstrumentError(
             role, f"open {inst.resource}", f"{type(exc).__name__}: {exc}"
         ) from exc
-    driver = cls(adapter, name=role, retries=inst.options.retries)
+    driver = cls(
+        adapter, name=role, retries=inst.options.retries, pipeline=inst.options.pipeline
+    )
     try:
         driver.initialise()
     except BaseException:

@@ -45,6 +45,11 @@ class InstrumentOptions(_Strict):
 
     timeout_ms: int = Field(5000, ge=1, description="VISA timeout per read")
     retries: int = Field(2, ge=0, le=10, description="retries of idempotent exchanges")
+    pipeline: bool = Field(
+        True,
+        description="send several commands in one write where the driver batches them (ZERA "
+        "COM5003 error calculators); false: one command per exchange",
+    )
 
 
 class InstrumentConfig(_Strict):

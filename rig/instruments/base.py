@@ -26,12 +26,20 @@ class Instrument:
     #: pyvisa serial attributes used when the resource is ASRL (baud rate etc.).
     serial_settings: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, adapter: Adapter, name: str | None = None, retries: int = 2) -> None:
+    def __init__(
+        self,
+        adapter: Adapter,
+        name: str | None = None,
+        retries: int = 2,
+        pipeline: bool = True,
+    ) -> None:
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries}")
         self.adapter = adapter
         self.name = name or self.model
         self.retries = retries
+        # May several commands go out in one write (drivers that batch, e.g. ZERA COM5003)?
+        self.pipeline = pipeline
         self._log = log.getChild(self.name)
 
     def _exchange(self, command: str, lines: int, *, idempotent: bool = True) -> list[str]:

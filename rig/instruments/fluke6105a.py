@@ -109,8 +109,10 @@ class Fluke6105A(ScpiInstrument):
         get_cmd="SOUR:FREQ?",
     )
 
-    def __init__(self, adapter, name: str | None = None, retries: int = 2) -> None:
-        super().__init__(adapter, name, retries)
+    def __init__(
+        self, adapter, name: str | None = None, retries: int = 2, pipeline: bool = True
+    ) -> None:
+        super().__init__(adapter, name, retries, pipeline)
         self.phases = tuple(FlukePhase(self, x) for x in (1, 2, 3))
 
     def identify(self) -> str:

@@ -101,8 +101,10 @@ class MtePps4003(Instrument):
 
     frequency = Setting("FRQ{:.3f}", "Set the frequency in Hz.", validator=in_range(45.0, 400.0))
 
-    def __init__(self, adapter, name: str | None = None, retries: int = 2) -> None:
-        super().__init__(adapter, name, retries)
+    def __init__(
+        self, adapter, name: str | None = None, retries: int = 2, pipeline: bool = True
+    ) -> None:
+        super().__init__(adapter, name, retries, pipeline)
         self.phases = tuple(MtePhase(self, x) for x in (1, 2, 3))
 
     @staticmethod

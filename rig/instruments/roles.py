@@ -5,6 +5,7 @@ A driver class implements one or more roles; the Bench asks for instruments by r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol, runtime_checkable
@@ -157,6 +158,28 @@ class ProvidesErrorCalculators(Protocol):
     def error_calculator(
         self, position: int, pulse_input: str | None = None
     ) -> ErrorCalculator: ...
+
+
+@runtime_checkable
+class BatchesErrorCalculators(Protocol):
+    """An instrument that drives several of its own error calculators in one exchange.
+
+    Optional: without it a group of positions costs one exchange per position and step
+    (rig.instruments.ecgroup). Each method takes calculators this instrument made.
+    """
+
+    def configure_many(
+        self,
+        ecs: Sequence[ErrorCalculator],
+        meter_constant: float,
+        pulses: int,
+        quantity: Quantity,
+        continuous: bool = False,
+    ) -> None: ...
+    def start_many(self, ecs: Sequence[ErrorCalculator]) -> None: ...
+    def abort_many(self, ecs: Sequence[ErrorCalculator]) -> None: ...
+    def states_of(self, ecs: Sequence[ErrorCalculator]) -> list[ECState]: ...
+    def statuses_of(self, ecs: Sequence[ErrorCalculator]) -> list[ECStatus]: ...
 
 
 @runtime_checkable

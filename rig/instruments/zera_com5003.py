@@ -18,6 +18,7 @@ Traffic per position is kept lean, as on a real bench where a round trip costs m
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from rig.instruments.base import Channel, ScpiInstrument
@@ -42,6 +43,9 @@ EC_STATES = {
     8: ECState.ABORTED,
 }
 MAX_PULSES = 2**32 - 1
+#: What `status()` reads, STATUS first, and the kinds of the rest (instruments.md 2.3).
+STATUS_PARAMS = ("STATUS", "PROGRESS", "RESULT", "TARGET", "PULSES", "MEASNUM")
+STATUS_KINDS = (float, float, int, int, int)
 #: The queries of one reference reading, in the order they are sent (dialects.md 3).
 READ_QUERIES = (
     "MEASURE:RMS1?",
@@ -124,6 +128,21 @@ class ZeraErrorCalculator(Channel):
         """Write a setting of this EC unless the connection already holds it (see module doc)."""
         self.parent.write_setting(command)
 
+    def setting_commands(
+        self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
+    ) -> list[str]:
+        """The validated commands that set input, reference, constant, unit, pulses and mode
+        (nothing is sent)."""
+        cls = type(self)
+        return [
+            cls.meter_input.command(self, self.pulse_input),
+            cls.reference_input.command(self, "fo0"),
+            cls.meter_constant.command(self, meter_constant),
+            cls.constant_unit.command(self, DC_UNITS[Quantity(quantity)]),
+            cls.pulses.command(self, pulses),
+            cls.continuous.command(self, int(continuous)),
+        ]
+
     def configure(
         self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
     ) -> None:
@@ -132,20 +151,19 @@ class ZeraErrorCalculator(Channel):
         Only the settings that differ from what this connection last wrote are sent, so a
         repeated configure at the same point sends nothing.
         """
-        self.meter_input = self.pulse_input
-        self.reference_input = "fo0"
-        self.meter_constant = meter_constant
-        self.constant_unit = DC_UNITS[Quantity(quantity)]
-        self.pulses = pulses
-        self.continuous = int(continuous)
+        for command in self.setting_commands(meter_constant, pulses, quantity, continuous):
+            self.write_setting(command)
 
     def start(self) -> None:
         """Arm the measurement (it starts on the next meter pulse)."""
-        self.write(f"CALCULATE:EC{self.ch}:0001:START 1;", idempotent=False)
+        self.write(self.start_command(True), idempotent=False)
 
     def abort(self) -> None:
         """Stop the measurement."""
-        self.write(f"CALCULATE:EC{self.ch}:0001:START 0;")
+        self.write(self.start_command(False))
+
+    def start_command(self, on: bool) -> str:
+        return f"CALCULATE:EC{self.ch}:0001:START {int(on)};"
 
     def _get(self, param: str) -> str:
         return self.query(f"CALCULATE:EC{self.ch}:0001:{param}?").strip()
@@ -154,27 +172,49 @@ class ZeraErrorCalculator(Channel):
         """The reference constant the EC counts with (imp/kWh)."""
         return _number(self.parent, "REFCONSTANT?", self._get("REFCONSTANT"), float)
 
-    def state(self) -> ECState:
-        """The measurement state alone: one `STATUS?` query (cheap enough to poll)."""
-        command = f"CALCULATE:EC{self.ch}:0001:STATUS?"
-        code = _number(self.parent, command, self.query(command).strip(), int)
+    def state_query(self) -> str:
+        return f"CALCULATE:EC{self.ch}:0001:STATUS?"
+
+    def status_queries(self) -> list[str]:
+        """The queries of `status()`, in the order `parse_status` takes their replies."""
+        return [f"CALCULATE:EC{self.ch}:0001:{param}?" for param in STATUS_PARAMS]
+
+    def parse_state(self, reply: str) -> ECState:
+        command = self.state_query()
+        code = _number(self.parent, command, reply.strip(), int)
         if code not in EC_STATES:
             self.parent.forget_settings()
             raise InstrumentError(self.name, command, f"unknown status {code}")
         return EC_STATES[code]
 
+    def parse_status(self, replies: Sequence[str]) -> ECStatus:
+        state = self.parse_state(replies[0])
+        values = {
+            param: _number(self.parent, f"CALCULATE:EC{self.ch}:0001:{param}?", reply.strip(), kind)
+            for param, kind, reply in zip(
+                STATUS_PARAMS[1:], STATUS_KINDS, replies[1:], strict=True
+            )
+        }
+        has_result = values["MEASNUM"] > 0 or state is ECState.READY
+        return ECStatus(
+            state,
+            values["PROGRESS"],
+            values["RESULT"] if has_result else None,
+            values["TARGET"],
+            values["PULSES"],
+            values["MEASNUM"],
+        )
+
+    def state(self) -> ECState:
+        """The measurement state alone: one `STATUS?` query (cheap enough to poll)."""
+        return self.parse_state(self.query(self.state_query()))
+
     def status(self) -> ECStatus:
         """State, progress, error, target and counts of the current/last measurement."""
-        state = self.state()
-        progress = _number(self.parent, "PROGRESS?", self._get("PROGRESS"), float)
-        result = _number(self.parent, "RESULT?", self._get("RESULT"), float)
-        target = _number(self.parent, "TARGET?", self._get("TARGET"), int)
-        counted = _number(self.parent, "PULSES?", self._get("PULSES"), int)
-        measurements = _number(self.parent, "MEASNUM?", self._get("MEASNUM"), int)
-        has_result = measurements > 0 or state is ECState.READY
-        return ECStatus(
-            state, progress, result if has_result else None, target, counted, measurements
-        )
+        first, *rest = self.status_queries()
+        state = self.query(first)
+        self.parse_state(state)  # an unknown state stops here, before the other queries
+        return self.parse_status([state, *(self.query(q) for q in rest)])
 
 
 class ZeraEnergyRegister:
@@ -202,6 +242,10 @@ class ZeraEnergyRegister:
         """Energy in kWh (kvarh in a reactive mode), total of the three phases."""
         reply = self.parent.query(self.prefix + "ENERGY?").strip()
         return _number(self.parent, "EM ENERGY?", reply, float)
+
+
+def _is_query(line: str) -> bool:
+    return line.rstrip().endswith("?")
 
 
 def _token(value: object, name: str) -> str:
@@ -286,6 +330,92 @@ class ZeraCom5003(ScpiInstrument):
         # A new connection may be a restarted instrument: what was written before is unknown.
         self.forget_settings()
         super()._reset_transport()
+
+    def transaction(self, commands: Sequence[str], *, idempotent: bool = True) -> list[str]:
+        """Send `commands` together and return the replies of the queries among them, in order.
+
+        ZERA's SCPI server takes many commands in one transaction (zera-classes scpimodule test
+        "all queries in one transaction", instruments.md 2.3), so they go out in one write and
+        the replies are read after it: one round trip instead of one per command. That the
+        replies come back in the order of the queries is our reading [L] (the simulator does);
+        `options: {pipeline: false}` in the bench file sends one command per exchange instead.
+        Each set command is followed by its own `SYSTEM:ERROR?`, so a refusal names its command;
+        all replies are read before raising, so the connection stays in step.
+        """
+        # (line, the set command it checks, or None for a query the caller asked for)
+        lines: list[tuple[str, str | None]] = []
+        for command in commands:
+            if _is_query(command):
+                lines.append((command, None))
+            else:
+                lines += [(command, None), (self.error_query, command)]
+        queries = [(line, checks) for line, checks in lines if _is_query(line)]
+        if not lines:
+            return []
+        try:
+            if self.pipeline:
+                text = "\n".join(line for line, _ in lines)
+                replies = self._exchange(text, len(queries), idempotent=idempotent)
+            else:
+                replies = []
+                for line, _ in lines:
+                    replies += self._exchange(line, int(_is_query(line)), idempotent=idempotent)
+        except BaseException:
+            self.forget_settings()
+            raise
+        out: list[str] = []
+        refused: list[str] = []
+        for (_line, checks), reply in zip(queries, replies, strict=True):
+            if checks is None:
+                out.append(reply)
+            elif reply.strip().partition(",")[0].strip().lstrip("+") != "0":
+                refused.append(f"{checks} -> {reply.strip()}")
+        if refused:
+            self.forget_settings()
+            leftover = self.errors()  # a refusal may queue more than one entry
+            detail = "; ".join(refused + ([f"also queued: {leftover}"] if leftover else []))
+            raise InstrumentError(self.name, refused[0].split(" -> ")[0], f"refused: {detail}")
+        return out
+
+    # -- several error calculators at once (BatchesErrorCalculators) ---------------------------
+    def configure_many(
+        self,
+        ecs: Sequence[ZeraErrorCalculator],
+        meter_constant: float,
+        pulses: int,
+        quantity: Quantity,
+        continuous: bool = False,
+    ) -> None:
+        """`configure` of every EC in one transaction; only settings not already held are sent."""
+        commands = [
+            c
+            for ec in ecs
+            for c in ec.setting_commands(meter_constant, pulses, quantity, continuous)
+            if self._accepted.get(c.partition(" ")[0]) != c
+        ]
+        for c in commands:
+            self._accepted.pop(c.partition(" ")[0], None)
+        self.transaction(commands)  # raises (and forgets everything) if any was refused
+        self._accepted.update((c.partition(" ")[0], c) for c in commands)
+
+    def start_many(self, ecs: Sequence[ZeraErrorCalculator]) -> None:
+        """Arm every EC in one transaction."""
+        self.transaction([ec.start_command(True) for ec in ecs], idempotent=False)
+
+    def abort_many(self, ecs: Sequence[ZeraErrorCalculator]) -> None:
+        """Stop every EC in one transaction."""
+        self.transaction([ec.start_command(False) for ec in ecs])
+
+    def states_of(self, ecs: Sequence[ZeraErrorCalculator]) -> list[ECState]:
+        """Every EC's state, one `STATUS?` each, in one transaction."""
+        replies = self.transaction([ec.state_query() for ec in ecs])
+        return [ec.parse_state(r) for ec, r in zip(ecs, replies, strict=True)]
+
+    def statuses_of(self, ecs: Sequence[ZeraErrorCalculator]) -> list[ECStatus]:
+        """Every EC's full status in one transaction."""
+        replies = self.transaction([q for ec in ecs for q in ec.status_queries()])
+        k = len(STATUS_PARAMS)
+        return [ec.parse_status(replies[i * k : (i + 1) * k]) for i, ec in enumerate(ecs)]
 
     def identify(self) -> str:
         """Return the *IDN? reply."""

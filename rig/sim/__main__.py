@@ -35,13 +35,25 @@ def main(argv: list[str] | None = None) -> int:
         help="virtual time follows the wall clock (default: it moves only "
         "through the control endpoint)",
     )
+    serve.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="keep each meter's non-volatile memory in files here (meter<N>/), so it "
+        "survives a restart of the simulator (default: in memory)",
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        with SimBench(args.bench, positions=args.positions, realtime=args.realtime) as sim:
+        with SimBench(
+            args.bench,
+            positions=args.positions,
+            realtime=args.realtime,
+            state_dir=args.state_dir,
+        ) as sim:
             for line in sim.describe():
                 print(line)
             print(f"time = {'wall clock' if args.realtime else 'virtual (advance via control)'}")

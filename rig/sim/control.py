@@ -158,6 +158,9 @@ class ControlApi:
     def op_meter(self, position: int, action: str, **kw: Any) -> Any:
         return self.sim.meter_action(int(position), action, **kw)
 
+    def op_meters(self, positions: list[int], action: str, **kw: Any) -> list[Any]:
+        return self.sim.meters_action([int(p) for p in positions], action, **kw)
+
     def op_display(self, position: int) -> str:
         return self.sim.meter_action(int(position), "display_text")
 
@@ -272,6 +275,11 @@ class SimControl:
 
     def meter(self, position: int, action: str, **kw: Any) -> Any:
         return self.request("meter", position=position, action=action, **kw)
+
+    def meters(self, positions: list[int], action: str, **kw: Any) -> list[Any]:
+        """`action` on several meters at the same instant (e.g. every reset button held for
+        the same 8 s); one result per position, in order."""
+        return self.request("meters", positions=list(positions), action=action, **kw)
 
     def display(self, position: int) -> str:
         return self.request("display", position=position)

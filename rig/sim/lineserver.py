@@ -96,14 +96,14 @@ class TcpLineServer:
                 data = conn.recv(4096)
                 if not data:
                     return
-                for line in splitter.feed(data):
-                    replies = self.handler(line)
-                    if self.faults.silent:
-                        continue
-                    if replies and self.faults.delay_s > 0:
-                        time.sleep(self.faults.delay_s)  # injected slow reply
-                    if replies:
-                        conn.sendall(b"".join(r.encode("ascii") + self.terminator for r in replies))
+                # The replies to every line of a chunk go out together: a client that sends
+                # several commands in one write gets one segment back, not one per line.
+                replies = [r for line in splitter.feed(data) for r in self.handler(line) or ()]
+                if self.faults.silent or not replies:
+                    continue
+                if self.faults.delay_s > 0:
+                    time.sleep(self.faults.delay_s)  # injected slow reply
+                conn.sendall(b"".join(r.encode("ascii") + self.terminator for r in replies))
         except OSError:
             return
         finally:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from rig.instruments.ecgroup import ECGroup
 from rig.instruments.errors import InstrumentError, SettingError
 from rig.instruments.roles import ECState, ErrorCalculator, Quantity
 from rig.instruments.testing import Fail, FailWrite, expected_protocol
@@ -363,3 +364,85 @@ def test_a_write_retried_over_a_new_connection_is_the_only_one_remembered():
         ec.configure(10000, 100, Quantity.ACTIVE)
         ec.pulses = 5
         ec.configure(10000, 5, Quantity.ACTIVE)
+
+
+# -- several error calculators in one transaction (BatchesErrorCalculators) --------------------
+
+
+def batch(*lines):
+    """One pipelined write: the lines joined, as the driver sends them."""
+    return "\n".join(lines)
+
+
+def test_group_of_ecs_costs_one_exchange_per_step():
+    e1, e2 = "CALCULATE:EC01:0001:", "CALCULATE:EC02:0001:"
+
+    def settings(p, n):
+        return [f"{p}DUTSOURCE fi{n};", p + "REFSOURCE fo0;", p + "DUTCONSTANT 1000;",
+                p + "DCUNIT I/kWh;", p + "MRATE 20;", p + "CONTINUOUS 0;"]
+
+    def checked(lines):
+        return [x for line in lines for x in (line, "SYSTEM:ERROR?")]
+
+    status = ["STATUS", "PROGRESS", "RESULT", "TARGET", "PULSES", "MEASNUM"]
+    transcript = [
+        (batch(*checked(settings(e1, 0) + settings(e2, 1))), [OK] * 12),
+        (batch(*checked([e1 + "START 1;", e2 + "START 1;"])), [OK, OK]),
+        (batch(e1 + "STATUS?", e2 + "STATUS?"), ["2", "4"]),
+        (batch(*[f"{e}{q}?" for e in (e1, e2) for q in status]),
+         ["4", "100", "0.25", "20000", "19995", "1", "4", "100", "-0.1", "20000", "20020", "1"]),
+        # The same point again: nothing to configure, so the next write is the start.
+        (batch(*checked([e1 + "START 1;", e2 + "START 1;"])), [OK, OK]),
+        (batch(*checked([e1 + "START 0;", e2 + "START 0;"])), [OK, OK]),
+    ]
+    with expected_protocol(ZeraCom5003, transcript, name="reference") as ref:
+        group = ECGroup({1: ref.error_calculator(1), 2: ref.error_calculator(2)})
+        group.configure(1000, 20, Quantity.ACTIVE)
+        group.start()
+        assert group.states() == {1: ECState.RUNNING, 2: ECState.READY}
+        statuses = group.statuses()
+        assert statuses[1].error == pytest.approx(0.25)
+        assert statuses[2].error == pytest.approx(-0.1)
+        assert statuses[2].reference_counts == 20020 and statuses[2].target == 20000
+        group.configure(1000, 20, Quantity.ACTIVE)
+        group.start()
+        group.abort()
+
+
+def test_a_refusal_inside_a_transaction_names_its_command_and_forgets_the_settings():
+    e1, e2 = "CALCULATE:EC01:0001:", "CALCULATE:EC02:0001:"
+    transcript = [
+        (batch(e1 + "START 1;", "SYSTEM:ERROR?", e2 + "START 1;", "SYSTEM:ERROR?"),
+         [OK, "-221,Settings conflict"]),
+        ("SYSTEM:ERROR?", OK),  # drained: nothing more queued
+    ]
+    with expected_protocol(ZeraCom5003, transcript, name="reference") as ref:
+        ref._accepted["X"] = "X 1;"
+        ecs = [ref.error_calculator(1), ref.error_calculator(2)]
+        with pytest.raises(InstrumentError, match=r"EC02:0001:START 1;.*-221,Settings conflict"):
+            ref.start_many(ecs)
+        assert ref._accepted == {}
+
+
+def test_without_pipelining_a_transaction_sends_one_command_per_exchange():
+    e1, e2 = "CALCULATE:EC01:0001:", "CALCULATE:EC02:0001:"
+    transcript = [
+        (e1 + "STATUS?", "1"),
+        (e2 + "STATUS?", "8"),
+        *w(e1 + "START 0;"),
+        *w(e2 + "START 0;"),
+    ]
+    with expected_protocol(ZeraCom5003, transcript, name="reference", pipeline=False) as ref:
+        ecs = [ref.error_calculator(1), ref.error_calculator(2)]
+        assert ref.states_of(ecs) == [ECState.WAITING, ECState.ABORTED]
+        ref.abort_many(ecs)
+
+
+def test_an_unknown_state_in_a_batch_raises_naming_the_position():
+    transcript = [(batch("CALCULATE:EC01:0001:STATUS?", "CALCULATE:EC07:0001:STATUS?"),
+                   ["0", "3"])]
+    with (
+        expected_protocol(ZeraCom5003, transcript, name="reference") as ref,
+        pytest.raises(InstrumentError, match=r"EC07.*unknown status 3"),
+    ):
+        ref.states_of([ref.error_calculator(1), ref.error_calculator(7)])

@@ -1,0 +1,93 @@
+"""The error calculators of several positions, driven as one.
+
+All positions are measured at once (instruments.md 3), so every step of a measurement (configure,
+start, poll, read) is done for all of them. Calculators whose instrument batches
+(`BatchesErrorCalculators`, e.g. the ZERA COM5003's pipelined SCPI) cost one exchange per
+instrument and step; any other calculator is driven on its own, in position order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
+
+from rig.instruments.roles import (
+    BatchesErrorCalculators,
+    ECState,
+    ECStatus,
+    ErrorCalculator,
+    Quantity,
+)
+
+T = TypeVar("T")
+
+
+class ECGroup:
+    """Error calculators by position id; results come back keyed by position id."""
+
+    def __init__(self, ecs: Mapping[int, ErrorCalculator]) -> None:
+        self.ecs = dict(ecs)
+
+    @property
+    def positions(self) -> list[int]:
+        return list(self.ecs)
+
+    def subset(self, positions: Sequence[int]) -> ECGroup:
+        """The group of `positions` only (each must be in this group)."""
+        missing = [p for p in positions if p not in self.ecs]
+        if missing:
+            raise KeyError(f"positions {missing} are not in the group {self.positions}")
+        return ECGroup({p: self.ecs[p] for p in positions})
+
+    def _batches(self) -> list[tuple[BatchesErrorCalculators | None, list[int]]]:
+        """Positions by the instrument that batches them (None: each on its own), keeping the
+        order of first appearance so exchanges go out in position order."""
+        batches: dict[int, tuple[BatchesErrorCalculators | None, list[int]]] = {}
+        for p, ec in self.ecs.items():
+            owner = getattr(ec, "parent", None)
+            if not isinstance(owner, BatchesErrorCalculators):
+                batches[id(ec)] = (None, [p])
+                continue
+            batches.setdefault(id(owner), (owner, []))[1].append(p)
+        return list(batches.values())
+
+    def _each(
+        self,
+        many: Callable[[BatchesErrorCalculators, list[ErrorCalculator]], list[T] | None],
+        one: Callable[[ErrorCalculator], T],
+    ) -> dict[int, T]:
+        out: dict[int, T] = {}
+        for owner, ps in self._batches():
+            ecs = [self.ecs[p] for p in ps]
+            if owner is None:
+                out.update((p, one(ec)) for p, ec in zip(ps, ecs, strict=True))
+                continue
+            values = many(owner, ecs)
+            if values is not None:
+                out.update(zip(ps, values, strict=True))
+        return out
+
+    def configure(
+        self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
+    ) -> None:
+        """Set constant, pulse count, quantity and run mode on every calculator."""
+        self._each(
+            lambda o, ecs: o.configure_many(ecs, meter_constant, pulses, quantity, continuous),
+            lambda ec: ec.configure(meter_constant, pulses, quantity, continuous),
+        )
+
+    def start(self) -> None:
+        """Arm every calculator (each gate opens on its meter's next pulse)."""
+        self._each(lambda o, ecs: o.start_many(ecs), lambda ec: ec.start())
+
+    def abort(self) -> None:
+        """Stop every calculator."""
+        self._each(lambda o, ecs: o.abort_many(ecs), lambda ec: ec.abort())
+
+    def states(self) -> dict[int, ECState]:
+        """The state of every calculator (the cheap poll)."""
+        return self._each(lambda o, ecs: o.states_of(ecs), lambda ec: ec.state())
+
+    def statuses(self) -> dict[int, ECStatus]:
+        """State, progress, result and counts of every calculator."""
+        return self._each(lambda o, ecs: o.statuses_of(ecs), lambda ec: ec.status())

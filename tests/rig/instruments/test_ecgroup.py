@@ -1,0 +1,93 @@
+"""ECGroup: batching owners get one call per step, other calculators one call each."""
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from rig.instruments.ecgroup import ECGroup
+from rig.instruments.roles import ECState, ECStatus, Quantity
+
+
+@dataclass
+class LoneEC:
+    """A calculator whose instrument does not batch (e.g. one device per position)."""
+
+    position: int
+    calls: list = field(default_factory=list)
+
+    def configure(self, meter_constant, pulses, quantity, continuous=False):
+        self.calls.append(("configure", meter_constant, pulses, quantity, continuous))
+
+    def start(self):
+        self.calls.append(("start",))
+
+    def abort(self):
+        self.calls.append(("abort",))
+
+    def state(self):
+        return ECState.RUNNING
+
+    def status(self):
+        return ECStatus(ECState.RUNNING, 50.0, None, 100, 49, 0)
+
+    def reference_constant(self):
+        return 1e6
+
+
+class Owner:
+    """An instrument that batches its calculators and records each batch."""
+
+    def __init__(self):
+        self.batches = []
+
+    def configure_many(self, ecs, meter_constant, pulses, quantity, continuous=False):
+        self.batches.append(("configure", [e.position for e in ecs], pulses))
+
+    def start_many(self, ecs):
+        self.batches.append(("start", [e.position for e in ecs]))
+
+    def abort_many(self, ecs):
+        self.batches.append(("abort", [e.position for e in ecs]))
+
+    def states_of(self, ecs):
+        self.batches.append(("states", [e.position for e in ecs]))
+        return [ECState.READY for _ in ecs]
+
+    def statuses_of(self, ecs):
+        self.batches.append(("statuses", [e.position for e in ecs]))
+        return [ECStatus(ECState.READY, 100.0, e.position / 10, 100, 100, 1) for e in ecs]
+
+
+@dataclass
+class OwnedEC(LoneEC):
+    parent: Owner | None = None
+
+
+def make():
+    owner = Owner()
+    ecs = {1: OwnedEC(1, parent=owner), 2: LoneEC(2), 3: OwnedEC(3, parent=owner)}
+    return owner, ecs, ECGroup(ecs)
+
+
+def test_batched_positions_share_one_call_per_step_and_results_keep_position_ids():
+    owner, ecs, group = make()
+    group.configure(1000, 20, Quantity.ACTIVE)
+    group.start()
+    assert group.states() == {1: ECState.READY, 3: ECState.READY, 2: ECState.RUNNING}
+    statuses = group.statuses()
+    group.abort()
+    assert statuses[1].error == pytest.approx(0.1) and statuses[3].error == pytest.approx(0.3)
+    assert statuses[2].error is None and statuses[2].progress == 50.0
+    assert owner.batches == [("configure", [1, 3], 20), ("start", [1, 3]), ("states", [1, 3]),
+                             ("statuses", [1, 3]), ("abort", [1, 3])]
+    assert ecs[2].calls == [("configure", 1000, 20, Quantity.ACTIVE, False), ("start",),
+                            ("abort",)]
+    assert ecs[1].calls == []  # never driven on its own
+
+
+def test_subset_keeps_only_the_named_positions_and_refuses_strangers():
+    owner, _ecs, group = make()
+    assert group.subset([3]).states() == {3: ECState.READY}
+    assert owner.batches == [("states", [3])]
+    with pytest.raises(KeyError, match=r"\[9\]"):
+        group.subset([9])
