@@ -51,7 +51,12 @@ class ErrorReading:
 
     @property
     def stdev(self) -> float | None:
-        return statistics.stdev(self.errors) if len(self.errors) > 1 else None
+        if len(self.errors) < 2:
+            return None
+        # In floats: statistics.stdev works in exact fractions, costly once per point and
+        # position, and no more exact than the readings themselves.
+        mean = self.mean
+        return math.sqrt(sum((e - mean) ** 2 for e in self.errors) / (len(self.errors) - 1))
 
     def budget(self, reference_expanded: float) -> UncertaintyBudget:
         return error_budget(

@@ -12,7 +12,8 @@ the stored rows and the test re-asserts their verdicts.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from reports.decision import UncertaintyBudget, decide
@@ -64,6 +65,19 @@ class Recorder:
                 return None
             rows.extend(done)
         return rows
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Records made in the block are committed together when it ends (the results of one
+        point at every position: one sync to disk instead of one per position). If the block
+        raises, none of them is stored."""
+        taken = len(self.taken)
+        try:
+            with self.store.transaction():
+                yield
+        except BaseException:
+            del self.taken[taken:]
+            raise
 
     def started(self, positions: Iterable[int], point: Mapping[str, Any]) -> None:
         """Mark the point as started (a killed run shows which point it died in)."""

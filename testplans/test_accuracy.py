@@ -48,26 +48,27 @@ def test_error(plan_item, point: Point, direction: str, bench, timebase, positio
             bench, timebase, load, item.energy, item.measure, numbers, rating
         )
         u_ref, u_note = reference_uncertainty(bench)
-        done = [
-            recorder.record(
-                p,
-                desc,
-                f"{item.energy} energy error",
-                r.mean,
-                "%",
-                limit_low=-point.limit,
-                limit_high=point.limit,
-                budget=r.budget(u_ref),
-                repetitions=Repetitions(len(r.errors), r.mean, r.stdev),
-                raw={
-                    "errors": list(r.errors),
-                    "reference_counts": list(r.reference_counts),
-                    "pulses": r.pulses,
-                    "limit_confidence": point.confidence,
-                    "reference_uncertainty": u_note,
-                },
-                started_at=started,
-            )
-            for p, r in readings.items()
-        ]
+        with recorder.batch():  # every position's result of the point in one commit
+            done = [
+                recorder.record(
+                    p,
+                    desc,
+                    f"{item.energy} energy error",
+                    r.mean,
+                    "%",
+                    limit_low=-point.limit,
+                    limit_high=point.limit,
+                    budget=r.budget(u_ref),
+                    repetitions=Repetitions(len(r.errors), r.mean, r.stdev),
+                    raw={
+                        "errors": list(r.errors),
+                        "reference_counts": list(r.reference_counts),
+                        "pulses": r.pulses,
+                        "limit_confidence": point.confidence,
+                        "reference_uncertainty": u_note,
+                    },
+                    started_at=started,
+                )
+                for p, r in readings.items()
+            ]
     Recorder.assert_all_pass(done)

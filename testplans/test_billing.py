@@ -247,18 +247,19 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
                 f"{MAX_DEMAND}*101",
                 MAX_DEMAND,
             ))
-            for n in numbers:
-                taken += _record_month(
-                    recorder,
-                    n,
-                    {c: descs[(m, c)] for c in checks},
-                    pre[n],
-                    post[n],
-                    expected[n],
-                    rt,
-                    m == power_down_month,
-                    started,
-                )
+            with recorder.batch():  # every position's results in one commit
+                for n in numbers:
+                    taken += _record_month(
+                        recorder,
+                        n,
+                        {c: descs[(m, c)] for c in checks},
+                        pre[n],
+                        post[n],
+                        expected[n],
+                        rt,
+                        m == power_down_month,
+                        started,
+                    )
             rt = next_reading_time(rt + DAY, item)
     finally:
         bench.energise(voltage_only)

@@ -50,35 +50,37 @@ def test_clock_drift(plan_item, rig, bench, timebase, positions, recorder):
     for desc, elapsed in zip(descs, elapsed_points, strict=True):
         recorder.started(numbers, desc)
         timebase.dwell(first[numbers[0]].true_time + elapsed - timebase.now(), label="clock")
-        for n, now in clock_offsets(links, timebase, step).items():
-            span = now.true_time - first[n].true_time
-            error = now.offset_s - first[n].offset_s
-            budget = combine([rectangular("first reading", first[n].half_width_s),
-                              rectangular("this reading", now.half_width_s)])
-            # The limit grows with the time elapsed: +-limit_s_per_day pro rata (over the
-            # planned time; the readings' own spread of a few polls is in the budget).
-            limit = item.limit_s_per_day * elapsed / 86400.0
-            final = math.isclose(elapsed, duration)
-            taken.append(
-                recorder.record(
-                    n,
-                    desc,
-                    "clock error" if not final else "clock error over the test",
-                    error,
-                    "s",
-                    limit_low=-limit,
-                    limit_high=limit,
-                    budget=budget,
-                    raw={
-                        "drift_s_per_day": error / span * 86400.0,
-                        "span_s": span,
-                        "offset_start_s": first[n].offset_s,
-                        "offset_s": now.offset_s,
-                        "resolution_s": 2 * now.half_width_s,
-                    },
-                    started_at=started,
-                    message=f"drift {error / span * 86400.0:+.3f} s/day "
-                    f"(limit +-{item.limit_s_per_day} s/day)",
+        readings = clock_offsets(links, timebase, step)
+        with recorder.batch():  # every position's results in one commit
+            for n, now in readings.items():
+                span = now.true_time - first[n].true_time
+                error = now.offset_s - first[n].offset_s
+                budget = combine([rectangular("first reading", first[n].half_width_s),
+                                  rectangular("this reading", now.half_width_s)])
+                # The limit grows with the time elapsed: +-limit_s_per_day pro rata (over the
+                # planned time; the readings' own spread of a few polls is in the budget).
+                limit = item.limit_s_per_day * elapsed / 86400.0
+                final = math.isclose(elapsed, duration)
+                taken.append(
+                    recorder.record(
+                        n,
+                        desc,
+                        "clock error" if not final else "clock error over the test",
+                        error,
+                        "s",
+                        limit_low=-limit,
+                        limit_high=limit,
+                        budget=budget,
+                        raw={
+                            "drift_s_per_day": error / span * 86400.0,
+                            "span_s": span,
+                            "offset_start_s": first[n].offset_s,
+                            "offset_s": now.offset_s,
+                            "resolution_s": 2 * now.half_width_s,
+                        },
+                        started_at=started,
+                        message=f"drift {error / span * 86400.0:+.3f} s/day "
+                        f"(limit +-{item.limit_s_per_day} s/day)",
+                    )
                 )
-            )
     Recorder.assert_all_pass(taken)

@@ -35,11 +35,13 @@ another phase carries more than 5 % In.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 
+from meter.iec62056_21.readings import Reading
 from reports.decision import combine, rectangular
 from rig.instruments.loadpoint import LoadPoint, normalise_angle
 from rig.loads import Rating
@@ -187,33 +189,33 @@ def injection(item: EventsItem, rating: Rating) -> Injection:
 # --- reading the meter -------------------------------------------------------------------
 
 
-def _fields(link: MeterLink, address: str) -> list[str]:
-    reading = link.read(address)[address]
-    return [v.value for v in reading.values]
+def _fields(readings: Mapping[str, Reading], address: str) -> list[str]:
+    return [v.value for v in readings[address].values]
 
 
-def _log(link: MeterLink, e: int) -> tuple[int, float]:
-    count, duration = _fields(link, f"C.60.{e}")[:2]
+def _log(readings: Mapping[str, Reading], e: int) -> tuple[int, float]:
+    count, duration = _fields(readings, f"C.60.{e}")[:2]
     return int(count), float(duration)
 
 
-def _stamps(link: MeterLink, e: int) -> tuple[float | None, float | None]:
+def _stamps(readings: Mapping[str, Reading], e: int,
+            position: int) -> tuple[float | None, float | None]:
     """(start, stop) meter seconds of the latest occurrence; None where the meter shows none."""
     out: list[float | None] = []
-    for text in _fields(link, f"C.61.{e}")[:2]:
+    for text in _fields(readings, f"C.61.{e}")[:2]:
         if len(text) != 12 or not text.isdigit():
-            raise MeterReadError(f"position {link.number}: C.61.{e} stamp {text!r} is not "
+            raise MeterReadError(f"position {position}: C.61.{e} stamp {text!r} is not "
                                  "YYMMDDhhmmss")
         out.append(None if set(text) == {"0"} else meter_seconds(text[:6], text[6:]))
     return out[0], out[1]
 
 
-def _energy(link: MeterLink, e: int) -> float:
-    return float(_fields(link, f"C.63.{e}")[0])
+def _energy(readings: Mapping[str, Reading], e: int) -> float:
+    return float(_fields(readings, f"C.63.{e}")[0])
 
 
 def _err1(link: MeterLink) -> int:
-    text = _fields(link, "F.F.1")[0].replace(" ", "")
+    text = _fields(link.read("F.F.1"), "F.F.1")[0].replace(" ", "")
     if len(text) != 8 or set(text) - {"0", "1"}:
         raise MeterReadError(f"position {link.number}: F.F.1 {text!r} is not 8 bits")
     return int(text, 2)
@@ -259,8 +261,13 @@ def test_event(plan_item, rig, bench, timebase, positions, recorder):
 
     settle(bench, timebase, inj.normal, SETTLING_S)
     clocks = clock_offsets(links, timebase, CLOCK_STEP_S)
-    logs_before = each(links, lambda link: {e: _log(link, e) for _, e in inj.logs})
-    energy_before = (each(links, lambda link: _energy(link, inj.energy_e))
+    # Everything of a meter in one session: counts and durations, stamps, event energy.
+    counters = [f"C.60.{e}" for _, e in inj.logs]
+    energies = [f"C.63.{inj.energy_e}"] if inj.energy_e is not None else []
+    stamps = [f"C.61.{e}" for _, e in inj.logs]
+    before = each(links, lambda link: link.read(*counters, *energies))
+    logs_before = {n: {e: _log(r, e) for _, e in inj.logs} for n, r in before.items()}
+    energy_before = ({n: _energy(r, inj.energy_e) for n, r in before.items()}
                      if inj.energy_e is not None else {})
 
     # The fault, with the source.
@@ -281,22 +288,24 @@ def test_event(plan_item, rig, bench, timebase, positions, recorder):
     _until(timebase, t_off + item.debounce_s + READ_MARGIN_S, "end confirmation")
 
     def read_after(link: MeterLink) -> tuple[dict, Any]:
-        logs = {e: (_log(link, e), _stamps(link, e)) for _, e in inj.logs}
-        energy = _energy(link, inj.energy_e) if inj.energy_e is not None else None
+        r = link.read(*counters, *stamps, *energies)
+        logs = {e: (_log(r, e), _stamps(r, e, link.number)) for _, e in inj.logs}
+        energy = _energy(r, inj.energy_e) if inj.energy_e is not None else None
         return logs, energy
 
     after = each(links, read_after)
-    for n in links:
-        logs_after, energy_after = after[n]
-        for name, e in inj.logs:
-            log_after, stamps = logs_after[e]
-            rec.log(n, name, logs_before[n][e], log_after, stamps, clocks[n], t_on, t_off)
-        if inj.energy_e is not None:
-            expected = _phase_energy_kwh(inj, item, t_off - t_on)
-            rec.energy(n, energy_after - energy_before[n], expected)
-        if inj.bit is not None:
-            rec.bit(n, "ERR 1 bit during", bits_during.get(n), inj.bit, True)
-            rec.bit(n, "ERR 1 bit after", bits_after.get(n), inj.bit, False)
+    with rec.recorder.batch():  # every check at every position in one commit
+        for n in links:
+            logs_after, energy_after = after[n]
+            for name, e in inj.logs:
+                log_after, stamps = logs_after[e]
+                rec.log(n, name, logs_before[n][e], log_after, stamps, clocks[n], t_on, t_off)
+            if inj.energy_e is not None:
+                expected = _phase_energy_kwh(inj, item, t_off - t_on)
+                rec.energy(n, energy_after - energy_before[n], expected)
+            if inj.bit is not None:
+                rec.bit(n, "ERR 1 bit during", bits_during.get(n), inj.bit, True)
+                rec.bit(n, "ERR 1 bit after", bits_after.get(n), inj.bit, False)
 
     if item.event == "voltage_loss":
         _debounce_check(item, inj, bench, timebase, links, rec)
@@ -321,22 +330,24 @@ def _debounce_check(item, inj, bench, timebase, links, rec) -> None:
     dip = DIP_FRACTION * item.debounce_s
     gap = GAP_FRACTION * item.debounce_s
     e = inj.logs[0][1]
-    before = each(links, lambda link: _log(link, e)[0])
+    address = f"C.60.{e}"
+    before = each(links, lambda link: _log(link.read(address), e)[0])
     for k in range(2):
         bench.energise(inj.fault)
         timebase.dwell(dip, label=f"short dip {k + 1}")
         bench.energise(inj.normal)
         timebase.dwell(gap if k == 0 else item.debounce_s + READ_MARGIN_S, label="restored")
-    after = each(links, lambda link: _log(link, e)[0])
-    for n in links:
-        added = after[n] - before[n]
-        rec.record(n, "debounce: dips shorter than the debounce", "voltage losses counted",
-                   float(added), "events", 0.0, 0.0,
-                   raw={"dip_s": dip, "gap_s": gap, "debounce_s": item.debounce_s},
-                   message="" if added == 0 else
-                   f"{added} voltage loss(es) counted for two {dip:.0f} s dips {gap:.0f} s "
-                   f"apart: the {item.debounce_s:g} s debounce timer is not cancelled when the "
-                   "voltage returns")
+    after = each(links, lambda link: _log(link.read(address), e)[0])
+    with rec.recorder.batch():
+        for n in links:
+            added = after[n] - before[n]
+            rec.record(n, "debounce: dips shorter than the debounce", "voltage losses counted",
+                       float(added), "events", 0.0, 0.0,
+                       raw={"dip_s": dip, "gap_s": gap, "debounce_s": item.debounce_s},
+                       message="" if added == 0 else
+                       f"{added} voltage loss(es) counted for two {dip:.0f} s dips {gap:.0f} s "
+                       f"apart: the {item.debounce_s:g} s debounce timer is not cancelled when "
+                       "the voltage returns")
 
 
 class _Rows:

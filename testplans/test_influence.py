@@ -58,27 +58,28 @@ def _record_differences(
 ) -> list:
     u_ref, _ = reference_uncertainty(bench)
     done = []
-    for p in numbers:
-        a, b = base[p], other[p]
-        # Both readings carry their own budget; the reference standard's systematic part
-        # cancels in a difference only partly, so it is kept in both (conservative).
-        budget = combine(list(a.budget(u_ref).components) + list(b.budget(u_ref).components))
-        done.append(
-            recorder.record(
-                p,
-                desc,
-                quantity,
-                b.mean - a.mean,
-                "%",
-                limit_low=-limit,
-                limit_high=limit,
-                budget=budget,
-                repetitions=Repetitions(len(b.errors), b.mean, b.stdev),
-                raw={"reference_error": a.mean, "influenced_error": b.mean,
-                     "reference_errors": list(a.errors), "influenced_errors": list(b.errors)},
-                started_at=started,
+    with recorder.batch():  # every position's results in one commit
+        for p in numbers:
+            a, b = base[p], other[p]
+            # Both readings carry their own budget; the reference standard's systematic part
+            # cancels in a difference only partly, so it is kept in both (conservative).
+            budget = combine(list(a.budget(u_ref).components) + list(b.budget(u_ref).components))
+            done.append(
+                recorder.record(
+                    p,
+                    desc,
+                    quantity,
+                    b.mean - a.mean,
+                    "%",
+                    limit_low=-limit,
+                    limit_high=limit,
+                    budget=budget,
+                    repetitions=Repetitions(len(b.errors), b.mean, b.stdev),
+                    raw={"reference_error": a.mean, "influenced_error": b.mean,
+                         "reference_errors": list(a.errors), "influenced_errors": list(b.errors)},
+                    started_at=started,
+                )
             )
-        )
     return done
 
 

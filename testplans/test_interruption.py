@@ -111,33 +111,34 @@ def _dip_or_interruption(item, rig, bench, timebase, positions, recorder, number
     gates.abort()
     after = each(links, lambda link: link.readout())
     rows = []
-    for n in numbers:
-        regs0, regs1 = _energy_registers(before[n]), _energy_registers(after[n])
-        changes = {a: float(regs1[a] - v) for a, v in regs0.items() if a in regs1}
-        worst = max(changes, key=lambda a: abs(changes[a])) if changes else None
-        change = abs(changes[worst]) if worst else None
-        rows.append(recorder.record(
-            n, descs["register change"], "largest energy register change", change, "kWh",
-            limit_low=None, limit_high=critical,
-            raw={"changes_kwh": changes, "register_digit_kwh": REGISTER_DIGIT_KWH,
-                 "critical_change_kwh": critical},
-            started_at=started,
-            message="" if change is not None and change <= critical else
-            ("no energy register in the readout" if change is None else
-             f"{worst} changed by {changes[worst]:+.2f} kWh through the {item.kind}")))
-        seen = pulses[n]
-        rows.append(recorder.record(
-            n, descs["test output"], "test-output energy during the disturbance",
-            seen / rating.meter_constant, "kWh", limit_low=None, limit_high=critical,
-            budget=combine([rectangular("pulse count", 1.0 / rating.meter_constant,
-                                        note="+-1 pulse")]),
-            raw={"pulses": seen, "max_pulses": max_pulses},
-            started_at=started,
-            message="" if seen <= max_pulses else
-            f"{seen} or more pulses ({seen / rating.meter_constant:.4f} kWh) with no current "
-            f"through the {item.kind}"))
-        rows.append(_record_retained(recorder, n, descs["data retained"], before[n], after[n],
-                                     f"the {item.kind}", started))
+    with recorder.batch():  # every position's results in one commit
+        for n in numbers:
+            regs0, regs1 = _energy_registers(before[n]), _energy_registers(after[n])
+            changes = {a: float(regs1[a] - v) for a, v in regs0.items() if a in regs1}
+            worst = max(changes, key=lambda a: abs(changes[a])) if changes else None
+            change = abs(changes[worst]) if worst else None
+            rows.append(recorder.record(
+                n, descs["register change"], "largest energy register change", change, "kWh",
+                limit_low=None, limit_high=critical,
+                raw={"changes_kwh": changes, "register_digit_kwh": REGISTER_DIGIT_KWH,
+                     "critical_change_kwh": critical},
+                started_at=started,
+                message="" if change is not None and change <= critical else
+                ("no energy register in the readout" if change is None else
+                 f"{worst} changed by {changes[worst]:+.2f} kWh through the {item.kind}")))
+            seen = pulses[n]
+            rows.append(recorder.record(
+                n, descs["test output"], "test-output energy during the disturbance",
+                seen / rating.meter_constant, "kWh", limit_low=None, limit_high=critical,
+                budget=combine([rectangular("pulse count", 1.0 / rating.meter_constant,
+                                            note="+-1 pulse")]),
+                raw={"pulses": seen, "max_pulses": max_pulses},
+                started_at=started,
+                message="" if seen <= max_pulses else
+                f"{seen} or more pulses ({seen / rating.meter_constant:.4f} kWh) with no current "
+                f"through the {item.kind}"))
+            rows.append(_record_retained(recorder, n, descs["data retained"], before[n], after[n],
+                                         f"the {item.kind}", started))
     return rows
 
 
@@ -184,33 +185,34 @@ def _power_down(item, rig, bench, timebase, positions, recorder, numbers, links)
     after = each(links, lambda link: link.readout())
     allowance = REGISTER_DIGIT_KWH + CLASS_LIMIT_PCT / 100.0 * delivered
     rows = []
-    for n in numbers:
-        r0 = before[n][REGISTER].value
-        r1 = after[n][REGISTER].value if REGISTER in after[n] else None
-        raw = {"register_start_kwh": str(r0), "register_at_power_down_kwh": str(at_down[n]),
-               "register_after_kwh": str(r1), "delivered_kwh": delivered,
-               "power_w": power_w}
-        drop = None if r1 is None else float(r1 - at_down[n])
-        rows.append(recorder.record(
-            n, descs["not lower"], "register after power-up minus before power-down", drop,
-            "kWh", limit_low=0.0, limit_high=None, raw=raw, started_at=started,
-            message="" if drop is not None and drop >= 0 else
-            "register not readable after power-up" if drop is None else
-            f"{REGISTER} fell from {at_down[n]} to {r1} kWh through the power-down: energy "
-            "registered since the last periodic save was lost"))
-        excess = None if r1 is None else float(r1 - r0) - delivered
-        rows.append(recorder.record(
-            n, descs["advance"], "register advance minus delivered energy", excess, "kWh",
-            limit_low=-allowance, limit_high=allowance,
-            budget=combine([rectangular("register reading before", REGISTER_DIGIT_KWH / 2),
-                            rectangular("register reading after", REGISTER_DIGIT_KWH / 2)]),
-            raw=raw, started_at=started,
-            message="" if excess is not None and abs(excess) <= allowance else
-            "register not readable after power-up" if excess is None else
-            f"register advanced {float(r1 - r0):.2f} kWh for {delivered:.4f} kWh delivered "
-            f"({LOAD_S:g} s at Imax before a {item.duration_s:g} s power-down)"))
-        rows.append(_record_retained(recorder, n, descs["data retained"], before[n], after[n],
-                                     "power-up", started))
+    with recorder.batch():  # every position's results in one commit
+        for n in numbers:
+            r0 = before[n][REGISTER].value
+            r1 = after[n][REGISTER].value if REGISTER in after[n] else None
+            raw = {"register_start_kwh": str(r0), "register_at_power_down_kwh": str(at_down[n]),
+                   "register_after_kwh": str(r1), "delivered_kwh": delivered,
+                   "power_w": power_w}
+            drop = None if r1 is None else float(r1 - at_down[n])
+            rows.append(recorder.record(
+                n, descs["not lower"], "register after power-up minus before power-down", drop,
+                "kWh", limit_low=0.0, limit_high=None, raw=raw, started_at=started,
+                message="" if drop is not None and drop >= 0 else
+                "register not readable after power-up" if drop is None else
+                f"{REGISTER} fell from {at_down[n]} to {r1} kWh through the power-down: energy "
+                "registered since the last periodic save was lost"))
+            excess = None if r1 is None else float(r1 - r0) - delivered
+            rows.append(recorder.record(
+                n, descs["advance"], "register advance minus delivered energy", excess, "kWh",
+                limit_low=-allowance, limit_high=allowance,
+                budget=combine([rectangular("register reading before", REGISTER_DIGIT_KWH / 2),
+                                rectangular("register reading after", REGISTER_DIGIT_KWH / 2)]),
+                raw=raw, started_at=started,
+                message="" if excess is not None and abs(excess) <= allowance else
+                "register not readable after power-up" if excess is None else
+                f"register advanced {float(r1 - r0):.2f} kWh for {delivered:.4f} kWh delivered "
+                f"({LOAD_S:g} s at Imax before a {item.duration_s:g} s power-down)"))
+            rows.append(_record_retained(recorder, n, descs["data retained"], before[n], after[n],
+                                         "power-up", started))
     return rows
 
 

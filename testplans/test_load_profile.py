@@ -158,32 +158,33 @@ def test_load_profile(plan_item, rig, bench, timebase, positions, recorder):
     ref_kwh = [cumulative[end] - cumulative[end - INTERVAL_S] for end in ends]
     u_ref, u_note = reference_uncertainty(bench)
     taken = []
-    for n in numbers:
-        edge_s = offsets[n].half_width_s + offsets[first].half_width_s + abs(
-            offsets[n].offset_s - offsets[first].offset_s)
-        for k, end in enumerate(ends):
-            desc = descs[k] if k < len(descs) else outage[k - len(descs)]
-            entry = profiles[n].get(end)
-            taken.append(_record_entry(recorder, n, desc, entry, end, ref_kwh[k], item, load_w,
-                                       edge_s, u_ref, u_note, started))
-        for desc, end in zip(flags, ends[-2:], strict=True):
-            entry = profiles[n].get(end)
-            flagged = None if entry is None else float(bool(entry[0] & POWER_DOWN))
-            message = ""
-            if entry is None:
-                message = (f"no load-profile entry ends at {stamp(end)}: the entry of the "
-                           f"interval the power {desc['power_down']} in was lost (manual 1.6; "
-                           "standards.md 5.1)")
-            elif not flagged:
-                message = (f"the entry ending {stamp(end)} has status {entry[0]:02X}: the "
-                           "power-down flag 01 is missing")
-            taken.append(recorder.record(
-                n, desc, "power-down status flag of the entry", flagged, "",
-                limit_low=1.0, limit_high=1.0,
-                raw={"status": None if entry is None else f"{entry[0]:02X}",
-                     "entry_end": stamp(end)},
-                started_at=started, message=message,
-            ))
+    with recorder.batch():  # every position's results in one commit
+        for n in numbers:
+            edge_s = offsets[n].half_width_s + offsets[first].half_width_s + abs(
+                offsets[n].offset_s - offsets[first].offset_s)
+            for k, end in enumerate(ends):
+                desc = descs[k] if k < len(descs) else outage[k - len(descs)]
+                entry = profiles[n].get(end)
+                taken.append(_record_entry(recorder, n, desc, entry, end, ref_kwh[k], item, load_w,
+                                           edge_s, u_ref, u_note, started))
+            for desc, end in zip(flags, ends[-2:], strict=True):
+                entry = profiles[n].get(end)
+                flagged = None if entry is None else float(bool(entry[0] & POWER_DOWN))
+                message = ""
+                if entry is None:
+                    message = (f"no load-profile entry ends at {stamp(end)}: the entry of the "
+                               f"interval the power {desc['power_down']} in was lost (manual 1.6; "
+                               "standards.md 5.1)")
+                elif not flagged:
+                    message = (f"the entry ending {stamp(end)} has status {entry[0]:02X}: the "
+                               "power-down flag 01 is missing")
+                taken.append(recorder.record(
+                    n, desc, "power-down status flag of the entry", flagged, "",
+                    limit_low=1.0, limit_high=1.0,
+                    raw={"status": None if entry is None else f"{entry[0]:02X}",
+                         "entry_end": stamp(end)},
+                    started_at=started, message=message,
+                ))
     Recorder.assert_all_pass(taken)
 
 

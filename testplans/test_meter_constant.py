@@ -112,37 +112,38 @@ def test_meter_constant(plan_item, rig, bench, timebase, positions, recorder):
                   rectangular("register reading after", digit_pct / 2,
                               note=f"{REGISTER_DIGIT_KWH} kWh digit in {reference_kwh:.3f} kWh")]
     rows_reg, rows_const = [], []
-    for n in numbers:
-        advance = float(after[n] - before[n])
-        e_reg = 100.0 * (advance - reference_kwh) / reference_kwh
-        p = pulse[n]
-        e_const = e_reg - p.mean
-        raw = {"register_before_kwh": str(before[n]), "register_after_kwh": str(after[n]),
-               "register_advance_kwh": advance, "reference_kwh": reference_kwh,
-               "dose_s": dose_s, "power_w": power_w, "pulse_errors": list(p.errors),
-               "pulse_error_mean": p.mean, "pulses": p.pulses,
-               "register_digit_pct": digit_pct, "reference_uncertainty": u_note,
-               "constant_imp_per_kwh": rating.meter_constant}
-        reg_budget = combine([*resolution, reference_standard(u_ref)])
-        rows_reg.append(recorder.record(
-            n, desc_reg, "register error by dosage", e_reg, "%",
-            limit_low=-CLASS_LIMIT_PCT, limit_high=CLASS_LIMIT_PCT, budget=reg_budget, raw=raw,
-            started_at=started,
-            message=f"register advanced {advance:.2f} kWh for {reference_kwh:.4f} kWh "
-                    "of reference energy"))
-        # The reference's systematic error cancels in the difference; what remains is the
-        # register resolution and the pulse measurement's own scatter and count quantisation.
-        const_parts = [*resolution, quantisation(min(p.reference_counts))]
-        if p.stdev is not None and len(p.errors) > 1:
-            const_parts.append(repeatability(p.stdev, len(p.errors)))
-        implied = rating.meter_constant * (1 + p.mean / 100) / (1 + e_reg / 100)
-        rows_const.append(recorder.record(
-            n, desc_const, "meter constant error (register against pulses)", e_const, "%",
-            limit_low=-item.limit, limit_high=item.limit, budget=combine(const_parts),
-            raw={**raw, "implied_constant_imp_per_kwh": implied}, started_at=started,
-            message=f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %: the pulse "
-                    f"output runs at {implied:.2f} imp/kWh against the nameplate "
-                    f"{rating.meter_constant:g} imp/kWh"
-                    if abs(e_const) > item.limit else
-                    f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %"))
+    with recorder.batch():  # every position's results in one commit
+        for n in numbers:
+            advance = float(after[n] - before[n])
+            e_reg = 100.0 * (advance - reference_kwh) / reference_kwh
+            p = pulse[n]
+            e_const = e_reg - p.mean
+            raw = {"register_before_kwh": str(before[n]), "register_after_kwh": str(after[n]),
+                   "register_advance_kwh": advance, "reference_kwh": reference_kwh,
+                   "dose_s": dose_s, "power_w": power_w, "pulse_errors": list(p.errors),
+                   "pulse_error_mean": p.mean, "pulses": p.pulses,
+                   "register_digit_pct": digit_pct, "reference_uncertainty": u_note,
+                   "constant_imp_per_kwh": rating.meter_constant}
+            reg_budget = combine([*resolution, reference_standard(u_ref)])
+            rows_reg.append(recorder.record(
+                n, desc_reg, "register error by dosage", e_reg, "%",
+                limit_low=-CLASS_LIMIT_PCT, limit_high=CLASS_LIMIT_PCT, budget=reg_budget, raw=raw,
+                started_at=started,
+                message=f"register advanced {advance:.2f} kWh for {reference_kwh:.4f} kWh "
+                        "of reference energy"))
+            # The reference's systematic error cancels in the difference; what remains is the
+            # register resolution and the pulse measurement's own scatter and count quantisation.
+            const_parts = [*resolution, quantisation(min(p.reference_counts))]
+            if p.stdev is not None and len(p.errors) > 1:
+                const_parts.append(repeatability(p.stdev, len(p.errors)))
+            implied = rating.meter_constant * (1 + p.mean / 100) / (1 + e_reg / 100)
+            rows_const.append(recorder.record(
+                n, desc_const, "meter constant error (register against pulses)", e_const, "%",
+                limit_low=-item.limit, limit_high=item.limit, budget=combine(const_parts),
+                raw={**raw, "implied_constant_imp_per_kwh": implied}, started_at=started,
+                message=f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %: the pulse "
+                        f"output runs at {implied:.2f} imp/kWh against the nameplate "
+                        f"{rating.meter_constant:g} imp/kWh"
+                        if abs(e_const) > item.limit else
+                        f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %"))
     Recorder.assert_all_pass(rows_reg + rows_const)

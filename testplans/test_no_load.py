@@ -39,20 +39,22 @@ def test_no_creep(plan_item, bench, timebase, positions, recorder):
             bench, timebase, "active", rating.meter_constant, numbers, item.max_pulses + 1,
             window,
         )
-        done = [
-            recorder.record(
-                p,
-                desc,
-                "pulses without current",
-                float(n),
-                "pulses",
-                limit_low=None,
-                limit_high=float(item.max_pulses),
-                raw={"formula_minutes": minutes},
-                started_at=started,
-                message="" if n <= item.max_pulses else
-                f"{n} or more pulses in {window / 60:.1f} min with no current: the meter creeps",
-            )
-            for p, n in counts.items()
-        ]
+        with recorder.batch():  # every position's result in one commit
+            done = [
+                recorder.record(
+                    p,
+                    desc,
+                    "pulses without current",
+                    float(n),
+                    "pulses",
+                    limit_low=None,
+                    limit_high=float(item.max_pulses),
+                    raw={"formula_minutes": minutes},
+                    started_at=started,
+                    message="" if n <= item.max_pulses else
+                    f"{n} or more pulses in {window / 60:.1f} min with no current: the meter "
+                    "creeps",
+                )
+                for p, n in counts.items()
+            ]
     Recorder.assert_all_pass(done)

@@ -73,28 +73,29 @@ def test_quadrant_register(plan_item, quadrant, rig, bench, timebase, positions,
             reference = q_var * seconds / 3.6e6
         done = []
         afters = each(links, lambda link: link.values(REGISTERS.values()))
-        for n, after in afters.items():
-            advance = {k: float(after[a] - before[n][a]) for k, a in REGISTERS.items()}
-            own = advance[quadrant]
-            others = {k: v for k, v in advance.items() if k != quadrant}
-            error = (own - reference) / reference * 100.0
-            budget = combine([rectangular("register digit, two readings",
-                                          2 * DIGIT / reference * 100.0)])
-            stray = max(others.values())
-            message = (
-                f"Q{quadrant} load: Q{quadrant} register +{own:.2f} kvarh for "
-                f"{reference:.3f} kvarh reference; other quadrants "
-                + ", ".join(f"Q{k} +{v:.2f}" for k, v in others.items())
-            )
-            verdict = None
-            if stray > DIGIT:
-                verdict = Verdict.FAIL
-                message += ": energy booked in the wrong quadrant register"
-            done.append(recorder.record(
-                n, desc, f"Q{quadrant} register error", error, "%",
-                limit_low=-item.limit, limit_high=item.limit, budget=budget,
-                raw={"advance_kvarh": {f"Q{k}": v for k, v in advance.items()},
-                     "reference_kvarh": reference},
-                started_at=started, message=message, verdict=verdict,
-            ))
+        with recorder.batch():  # every position's results in one commit
+            for n, after in afters.items():
+                advance = {k: float(after[a] - before[n][a]) for k, a in REGISTERS.items()}
+                own = advance[quadrant]
+                others = {k: v for k, v in advance.items() if k != quadrant}
+                error = (own - reference) / reference * 100.0
+                budget = combine([rectangular("register digit, two readings",
+                                              2 * DIGIT / reference * 100.0)])
+                stray = max(others.values())
+                message = (
+                    f"Q{quadrant} load: Q{quadrant} register +{own:.2f} kvarh for "
+                    f"{reference:.3f} kvarh reference; other quadrants "
+                    + ", ".join(f"Q{k} +{v:.2f}" for k, v in others.items())
+                )
+                verdict = None
+                if stray > DIGIT:
+                    verdict = Verdict.FAIL
+                    message += ": energy booked in the wrong quadrant register"
+                done.append(recorder.record(
+                    n, desc, f"Q{quadrant} register error", error, "%",
+                    limit_low=-item.limit, limit_high=item.limit, budget=budget,
+                    raw={"advance_kvarh": {f"Q{k}": v for k, v in advance.items()},
+                         "reference_kvarh": reference},
+                    started_at=started, message=message, verdict=verdict,
+                ))
     Recorder.assert_all_pass(done)

@@ -37,21 +37,22 @@ def test_starts(plan_item, direction: str, bench, timebase, positions, recorder)
         started = time.time()
         recorder.started(numbers, desc)
         counts = count_pulses(bench, timebase, item.energy, constant, numbers, item.pulses, window)
-        done = [
-            recorder.record(
-                p,
-                desc,
-                "pulses at starting current",
-                float(n),
-                "pulses",
-                limit_low=float(item.pulses),
-                limit_high=None,
-                raw={"window_s": window, "ideal_period_s": period},
-                started_at=started,
-                message="" if n >= item.pulses else
-                f"only {n} pulse(s) in {window:.0f} s (ideal period {period:.0f} s): "
-                "the meter does not start at this current",
-            )
-            for p, n in counts.items()
-        ]
+        with recorder.batch():  # every position's result in one commit
+            done = [
+                recorder.record(
+                    p,
+                    desc,
+                    "pulses at starting current",
+                    float(n),
+                    "pulses",
+                    limit_low=float(item.pulses),
+                    limit_high=None,
+                    raw={"window_s": window, "ideal_period_s": period},
+                    started_at=started,
+                    message="" if n >= item.pulses else
+                    f"only {n} pulse(s) in {window:.0f} s (ideal period {period:.0f} s): "
+                    "the meter does not start at this current",
+                )
+                for p, n in counts.items()
+            ]
     Recorder.assert_all_pass(done)

@@ -135,25 +135,26 @@ def _switch_all(rig, timebase, positions, item, recorder, desc, started):
     rows = []
     budget = combine([rectangular("poll interval", POLL_S),
                       rectangular("clock offset", max(c.half_width_s for c in clocks.values()))])
-    for n in links:
-        if n not in seen or before[n] != 1:
-            why = (f"tariff was {before[n]} before the boundary (expected 1)" if before[n] != 1
-                   else "no switch to tariff 2 within 2 s of the boundary")
-            rows.append(recorder.record(n, desc, "tariff switch delay", None, "s",
-                                        limit_low=0.0, limit_high=item.limit_s, budget=budget,
-                                        started_at=started, message=why,
-                                        raw={"boundary": f"{boundary}"}))
-            continue
-        # The switch happened within the last poll interval: its midpoint, against the boundary.
-        delay = seen[n] - POLL_S / 2 - true_boundary[n]
-        rows.append(recorder.record(
-            n, desc, "tariff switch delay", delay, "s",
-            limit_low=-POLL_S, limit_high=item.limit_s, budget=budget, started_at=started,
-            raw={"boundary_meter_time": f"{boundary:%Y-%m-%d %H:%M:%S}", "poll_s": POLL_S,
-                 "clock_offset_s": clocks[n].offset_s},
-            message=f"switch {delay * 1000:.0f} ms after the boundary (limit "
-                    f"{item.limit_s * 1000:.0f} ms, manual 3.2.4)",
-        ))
+    with recorder.batch():  # every position's results in one commit
+        for n in links:
+            if n not in seen or before[n] != 1:
+                why = (f"tariff was {before[n]} before the boundary (expected 1)" if before[n] != 1
+                       else "no switch to tariff 2 within 2 s of the boundary")
+                rows.append(recorder.record(n, desc, "tariff switch delay", None, "s",
+                                            limit_low=0.0, limit_high=item.limit_s, budget=budget,
+                                            started_at=started, message=why,
+                                            raw={"boundary": f"{boundary}"}))
+                continue
+            # The switch happened within the last poll interval: its midpoint, against the boundary.
+            delay = seen[n] - POLL_S / 2 - true_boundary[n]
+            rows.append(recorder.record(
+                n, desc, "tariff switch delay", delay, "s",
+                limit_low=-POLL_S, limit_high=item.limit_s, budget=budget, started_at=started,
+                raw={"boundary_meter_time": f"{boundary:%Y-%m-%d %H:%M:%S}", "poll_s": POLL_S,
+                     "clock_offset_s": clocks[n].offset_s},
+                message=f"switch {delay * 1000:.0f} ms after the boundary (limit "
+                        f"{item.limit_s * 1000:.0f} ms, manual 3.2.4)",
+            ))
     return rows
 
 
@@ -180,15 +181,16 @@ def test_priority(plan_item, rig, bench, timebase, positions, recorder):
                 each(links, lambda link, noon=noon: link.write(noon))
                 got = each(links, _tariff)
                 weekday = f"{dt.date.fromisoformat(day):%A}"
-                rows.extend(
-                    recorder.record(
-                        n, desc, "tariff in force", float(tariff), "tariff",
-                        limit_low=float(expected), limit_high=float(expected),
-                        started_at=started, raw={"expected": expected},
-                        message=f"{day} ({weekday}): tariff {tariff}, expected {expected}",
+                with recorder.batch():  # every position's result in one commit
+                    rows.extend(
+                        recorder.record(
+                            n, desc, "tariff in force", float(tariff), "tariff",
+                            limit_low=float(expected), limit_high=float(expected),
+                            started_at=started, raw={"expected": expected},
+                            message=f"{day} ({weekday}): tariff {tariff}, expected {expected}",
+                        )
+                        for n, tariff in got.items()
                     )
-                    for n, tariff in got.items()
-                )
         finally:
             # Back to true time plus each meter's own offset (to the second).
             def restore(link: MeterLink) -> None:

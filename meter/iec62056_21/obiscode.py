@@ -8,6 +8,7 @@ so `C.1.0` = 96.1.0, `F.F` = 97.97, `P.01` = 99.1.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -47,6 +48,14 @@ class ObisCode:
 
     @classmethod
     def parse(cls, text: str) -> ObisCode:
+        """Parse the written form; the result is immutable, so repeats come from a cache (a
+        meter model maps thousands of addresses, the same ones for every meter)."""
+        if cls is ObisCode:
+            return _parse_cached(text)
+        return cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> ObisCode:
         m = _PATTERN.match(text)
         if m is None:
             raise InvalidObis(
@@ -109,3 +118,6 @@ def try_parse(text: str) -> ObisCode | None:
         return ObisCode.parse(text)
     except InvalidObis:
         return None
+
+
+_parse_cached = functools.lru_cache(maxsize=16384)(ObisCode._parse)

@@ -27,6 +27,7 @@ class ECGroup:
 
     def __init__(self, ecs: Mapping[int, ErrorCalculator]) -> None:
         self.ecs = dict(ecs)
+        self._grouped = self._batches()  # once: a Protocol isinstance check is not cheap
 
     @property
     def positions(self) -> list[int]:
@@ -57,7 +58,7 @@ class ECGroup:
         one: Callable[[ErrorCalculator], T],
     ) -> dict[int, T]:
         out: dict[int, T] = {}
-        for owner, ps in self._batches():
+        for owner, ps in self._grouped:
             ecs = [self.ecs[p] for p in ps]
             if owner is None:
                 out.update((p, one(ec)) for p, ec in zip(ps, ecs, strict=True))
