@@ -18,7 +18,8 @@ import math
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -360,7 +361,8 @@ class ResultsStore:
     # -- measurements ------------------------------------------------------------------
 
     def record(self, m: Measurement) -> int:
-        """Commit one measurement; returns its row id.
+        """Store one measurement, committed at once (or with the enclosing `transaction`);
+        returns its row id.
 
         Idempotent on (run, test id, position, point): a second record of the same key
         replaces the values of the first (the latest measurement of a point wins) and
@@ -453,19 +455,31 @@ class ResultsStore:
 
     def mark_started(self, run_id: str, test_id: str, positions: Iterable[int],
                      point: Mapping[str, Any]) -> None:
-        """Note that a point's measurement began at `positions` (one transaction: one commit
-        for a whole batch of meters); a report lists started points without a result as
-        interrupted."""
+        """Note that a point's measurement began at `positions` (one commit for a whole batch
+        of meters); a report lists started points without a result as interrupted."""
         self._writable()
         t = self._clock()
         data = _dumps({"test_id": test_id, "point_key": point_key(point)})
         rows = [(run_id, t, "info", "point_started", p, f"started {test_id}", data)
                 for p in positions]
-        self._db.execute("BEGIN")
-        try:
+        with self.transaction():
             self._db.executemany(
                 "INSERT INTO event (run_id, t, level, kind, position, message, data)"
                 " VALUES (?,?,?,?,?,?,?)", rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """The writes of the block are committed together (one sync to disk), or, if the block
+        raises, not at all. A transaction inside a transaction is part of it.
+
+        For the results of one point at every position: a kill before the commit leaves the
+        point unrecorded at all of them, and a resumed run measures it again."""
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
