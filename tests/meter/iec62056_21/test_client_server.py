@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import termios
 import threading
 import time
 from decimal import Decimal
@@ -282,3 +284,27 @@ def test_client_falls_back_to_8n1_when_the_port_refuses_7e1(served):
         assert client.framing == "8N1"
         assert len(client.readout()) == len(bank.registers)
     assert opened == [(7, "E"), (8, "N")]
+
+
+def test_a_signal_during_the_drain_is_not_a_lost_link(served):
+    """tcdrain is not restarted after a signal (PEP 475 leaves termios out): the client
+    drains again instead of reporting the link lost."""
+    server, bank = served
+    interrupted = []
+
+    def factory(url, **kw):
+        port = serial.serial_for_url(url, **kw)
+        real_flush = port.flush
+
+        def flush_once_interrupted():
+            if not interrupted:
+                interrupted.append(True)
+                raise termios.error(errno.EINTR, "Interrupted system call")
+            real_flush()
+
+        port.flush = flush_once_interrupted
+        return port
+
+    with Client(server.url, timing=FAST, port_factory=factory) as client:
+        assert len(client.readout()) == len(bank.registers)
+    assert interrupted == [True]

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import pyvisa
@@ -184,3 +185,15 @@ def test_mte_source_can_be_served_over_tcp_and_refuses_out_of_range() -> None:
         assert [mte.read() for _ in range(3)] == ["STATI1=3", "STATI2=0", "STATI3=0"]
         assert mte.query("XYZ") == "XYZ=E"
         mte.close()
+
+
+def test_meter_memory_in_files_only_with_a_state_dir(tmp_path) -> None:
+    with SimBench(SIM_BENCH, positions=2, state_dir=tmp_path / "nv") as sim:
+        assert sim.control is not None
+        sim.control.advance(120.0)  # past the 60 s save interval
+        assert (tmp_path / "nv" / "meter2" / "state.json").is_file()
+    with SimBench(SIM_BENCH, positions=2) as sim:
+        assert sim.control is not None and sim._tmp is not None
+        sim.control.advance(120.0)
+        written = [p.name for p in Path(sim._tmp.name).rglob("*.json")]
+        assert written == []  # in RAM: nothing to sync to disk every save interval

@@ -297,3 +297,26 @@ def test_error_calculator_input_selects_the_meter_it_sees(rm) -> None:
         assert ref.query("SYSTEM:ERROR?") == "-222,Data out of range"
         src.close()
         ref.close()
+
+
+def test_several_meters_act_at_the_same_instant(sim) -> None:
+    ctl = sim.control
+    t0 = ctl.time()
+    ctl.meters([1, 2], "seal_open", open=True)
+    # Both reset buttons held for the same 8 s: the world moves on 8 s once, not 16 s.
+    assert ctl.meters([1, 2], "hold_reset", seconds=8.0) == [True, True]
+    assert ctl.time() - t0 == pytest.approx(8.0)
+    assert ctl.meters([2, 1], "in_programming") == [True, True]
+    ctl.meters([1, 2], "reset_button")
+    assert ctl.meters([1, 2], "in_programming") == [False, False]
+
+
+def test_several_commands_in_one_write_get_their_replies_in_order(sim) -> None:
+    host, port = "127.0.0.1", int(sim.substitutions["sim:reference"].split("::")[2])
+    with socket.create_connection((host, port), timeout=2) as s:
+        s.sendall(b"CALCULATE:EC01:0001:MRATE 7;\nSYSTEM:ERROR?\n"
+                  b"CALCULATE:EC01:0001:MRATE?\nCALCULATE:EC02:0001:STATUS?\n")
+        data = b""
+        while data.count(b"\n") < 3:
+            data += s.recv(4096)
+    assert data.decode().splitlines() == ["+0,No error", "7", "0"]

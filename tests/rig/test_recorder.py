@@ -1,0 +1,64 @@
+"""Recorder.batch: the results of one point at every position are committed together."""
+
+from __future__ import annotations
+
+import pytest
+
+from reports.store import ResultsStore
+from rig.recorder import Recorder
+
+
+@pytest.fixture
+def recorder(tmp_path):
+    with ResultsStore.in_runs_dir(tmp_path / "runs") as store:
+        run = store.create_run(plan_name="p", plan_version="1", operator="op",
+                               software_version="0")
+        yield Recorder(store, run.run_id, "simple", "testplans/test_x.py::test_y", "accuracy",
+                       "8.1", completed=set())
+
+
+def record(recorder: Recorder, position: int, value: float = 0.1) -> None:
+    recorder.record(position, {"load": 1.0}, "active energy error", value, "%",
+                    limit_low=-0.5, limit_high=0.5)
+
+
+def other_connection_sees(recorder: Recorder) -> int:
+    """What a second reader (a report built meanwhile, a resumed run) finds committed."""
+    with ResultsStore(recorder.store.path) as other:
+        return len(other.measurements(recorder.run_id))
+
+
+def test_a_batch_is_committed_when_it_ends_and_not_before(recorder):
+    with recorder.batch():
+        record(recorder, 1)
+        record(recorder, 2)
+        assert other_connection_sees(recorder) == 0
+    assert other_connection_sees(recorder) == 2
+    record(recorder, 3)  # outside a batch: committed at once
+    assert other_connection_sees(recorder) == 3
+
+
+def test_a_failing_batch_stores_nothing_and_forgets_its_records(recorder):
+    record(recorder, 1)
+    with pytest.raises(RuntimeError, match="meter 3 unreadable"), recorder.batch():
+        record(recorder, 2)
+        raise RuntimeError("meter 3 unreadable")
+    assert other_connection_sees(recorder) == 1
+    assert [m.position for m in recorder.taken] == [1]
+    assert recorder.done([1, 2], {"load": 1.0}) is None  # position 2 is measured again
+
+
+def test_nested_batches_are_one_transaction(recorder):
+    with recorder.batch():
+        record(recorder, 1)
+        with recorder.batch():
+            record(recorder, 2)
+        assert other_connection_sees(recorder) == 0  # the inner end commits nothing
+    assert other_connection_sees(recorder) == 2
+
+
+def test_started_marks_every_position_in_one_call(recorder):
+    recorder.started([1, 2, 3], {"load": 1.0})
+    events = [e for e in recorder.store.events(recorder.run_id) if e.kind == "point_started"]
+    assert sorted(e.position for e in events) == [1, 2, 3]
+    assert {e.data["test_id"] for e in events} == {recorder.test_id}
