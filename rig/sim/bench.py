@@ -289,6 +289,7 @@ class Simulator:
 
     def _call_in_world(self, fn: Any) -> Any:
         with self.world.access():
+            self.world.flush_inputs()  # the meter answers with the source's latest inputs
             return fn()
 
     def _watch(self) -> None:

@@ -87,6 +87,8 @@ class World:
         self.energy = EnergyMeasurement()
         self._currents_blocked = False  # set when a dosage has delivered its energy
         self._realtime: tuple[float, float] | None = None  # (wall origin, virtual origin)
+        # Source inputs not yet handed to the meters (see _inputs_changed).
+        self._pending_inputs: tuple[tuple[PhaseSetting, ...], float] | None = None
         if config.watchdog_s > 0:
             self.source.arm_watchdog(config.watchdog_s, self.wall())
         for p in positions:
@@ -161,6 +163,7 @@ class World:
 
     def _run_segment(self, t1: float) -> None:
         """Move from self.t to t1 with the inputs constant."""
+        self.flush_inputs()  # at the instant the inputs changed, before time moves on
         t0 = self.t
         if t1 <= t0:
             return
@@ -186,10 +189,21 @@ class World:
             phases = tuple(PhaseSetting(p.u_rms, p.u_angle, 0.0, p.i_angle) for p in phases)
         freq = self.source.state.frequency
         self.reference.observe(phases, freq)
-        for pos in self.positions.values():
-            pos.set_inputs(self.t, phases, freq)
+        # The meters get the inputs when something next looks at them (flush_inputs) or time
+        # moves on, at this same instant: a load point is some twenty source commands at one
+        # instant, and handing each to every meter would cost as many meter updates.
+        self._pending_inputs = (phases, freq)
         if self.dosage.running:
             self._schedule_dosage_end()
+
+    def flush_inputs(self) -> None:
+        """Hand the source's latest inputs to the meters now (call with the lock held)."""
+        if self._pending_inputs is None:
+            return
+        phases, freq = self._pending_inputs
+        self._pending_inputs = None
+        for pos in self.positions.values():
+            pos.set_inputs(self.t, phases, freq)
 
     def change_source(self, change: Callable[[SimSource], None]) -> None:
         """Apply a source command now; the meters and the reference see it at this instant."""
@@ -317,6 +331,7 @@ class World:
 
     # -- positions ---------------------------------------------------------------------------
     def position(self, number: int) -> Position:
+        self.flush_inputs()  # whoever looks at a meter sees the source's latest inputs
         try:
             return self.positions[number]
         except KeyError:

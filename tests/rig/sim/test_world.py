@@ -256,3 +256,17 @@ def test_unstable_source_moves_both_meter_and_reference_so_the_error_stays() -> 
     assert world.reference.reading().p_total != p0        # the power wandered meanwhile
     r = world.ec(1).last
     assert r.error_pct == pytest.approx(0.4, abs=100.0 / r.ref_counts)
+
+
+def test_the_meters_get_the_last_of_several_commands_at_one_instant() -> None:
+    world = make_world([0.0])
+    meter = world.positions[1].meter
+    seen = len(meter.inputs)
+    energise(world, balanced(230.0, 5.0, 0.0))
+    energise(world, balanced(230.0, 2.0, 0.0))  # same instant: the first never reaches a meter
+    assert len(meter.inputs) == seen
+    world.advance(1.0)  # time moves on: the meter got the inputs at the instant they changed
+    (t, inputs), = meter.inputs[seen:]
+    assert t == T0 and inputs.phases[0].current.rms == pytest.approx(2.0)
+    energise(world, balanced(230.0, 1.0, 0.0))
+    assert world.position(1).inputs.phases[0].current.rms == pytest.approx(1.0)  # a look flushes
