@@ -168,10 +168,15 @@ class MeterLink:
         return clock_offsets({self.number: self}, timebase, step_s, max_wait_s)[self.number]
 
 
-def each(links: Mapping[int, MeterLink], fn: Callable[[MeterLink], T]) -> dict[int, T]:
+def each(
+    links: Mapping[int, MeterLink],
+    fn: Callable[[MeterLink], T],
+    pool: ThreadPoolExecutor | None = None,
+) -> dict[int, T]:
     """`fn(link)` for every position at once, one thread per port: meters on their own ports
     (optical heads, ptys) talk in parallel as on a bench with one head per position; meters
-    sharing a port (an RS485 bus) take turns on it."""
+    sharing a port (an RS485 bus) take turns on it. `pool`: threads to reuse (a series of
+    polls need not start a thread per meter each time); a pool of its own otherwise."""
     by_port: dict[str, list[int]] = {}
     for n, link in links.items():
         by_port.setdefault(link.port, []).append(n)
@@ -182,8 +187,12 @@ def each(links: Mapping[int, MeterLink], fn: Callable[[MeterLink], T]) -> dict[i
         return {n: fn(links[n]) for n in numbers}
 
     out: dict[int, T] = {}
-    with ThreadPoolExecutor(max_workers=len(by_port), thread_name_prefix="meter") as pool:
+    if pool is not None:
         for part in pool.map(on_port, by_port.values()):
+            out.update(part)
+        return {n: out[n] for n in links}
+    with ThreadPoolExecutor(max_workers=len(by_port), thread_name_prefix="meter") as own:
+        for part in own.map(on_port, by_port.values()):
             out.update(part)
     return {n: out[n] for n in links}
 
@@ -247,17 +256,23 @@ class MeterSessions:
         self._own_port = {n for n, link in self.links.items() if ports[link.port] == 1}
         self._active = set(self.links)
         self._open: dict[int, tuple[contextlib.ExitStack, Client]] = {}
+        # One thread per port for the whole series of polls.
+        self._pool = ThreadPoolExecutor(max_workers=max(len(ports), 1),
+                                        thread_name_prefix="meter-poll")
 
     def __enter__(self) -> MeterSessions:
         try:
-            each({n: self.links[n] for n in self._own_port}, self._start)
+            each({n: self.links[n] for n in self._own_port}, self._start, self._pool)
         except BaseException:
-            self.end(list(self.links))
+            self.__exit__()
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.end(list(self.links))
+        try:
+            self.end(list(self.links))
+        finally:
+            self._pool.shutdown()
 
     def _start(self, link: MeterLink) -> None:
         own = contextlib.ExitStack()
@@ -273,11 +288,11 @@ class MeterSessions:
     def read(self, *addresses: str) -> dict[int, dict[str, Reading]]:
         """R1 of `addresses` on every meter not yet ended, all meters at once."""
         links = {n: link for n, link in self.links.items() if n in self._active}
-        return each(links, lambda link: self._read(link, addresses))
+        return each(links, lambda link: self._read(link, addresses), self._pool)
 
     def end(self, numbers: Iterable[int]) -> None:
         """Done with `numbers`: no more reads, their sessions signed off now."""
         numbers = list(numbers)
         self._active.difference_update(numbers)
         links = {n: self.links[n] for n in numbers if n in self._open}
-        each(links, lambda link: self._open.pop(link.number)[0].close())
+        each(links, lambda link: self._open.pop(link.number)[0].close(), self._pool)
