@@ -25,7 +25,7 @@ from reports.records import DecisionRule, MeasurementKey, PositionRecord, RunInf
 from reports.store import ResultsStore
 from rig.bench import Bench
 from rig.bench.config import Position
-from rig.meterlink import MeterLink
+from rig.meterlink import MeterLink, each
 from rig.plan import DEFAULT_PLAN, Plan, load_plan
 from rig.timebase import Timebase, VirtualTimebase, WallTimebase
 
@@ -222,19 +222,13 @@ class RigSession:
     def _record_identities(self) -> None:
         """Identity read from each meter itself (readout), stored with the run."""
         assert self.store is not None and self.run is not None
+        by_number = {pos.number: pos for pos in self.positions}
+        links = {pos.number: self.link(pos) for pos in self.positions}
+        # Every meter's readout at once (one thread per port, as for every other read).
+        identities = each(links, lambda link: _identity(by_number[link.number]))
         for pos in self.positions:
-            identity: dict[str, Any] = {}
-            try:
-                with pos.client() as client:
-                    readings = client.readout()
-                    ident = client.identification
-                by_address = {r.address: r.raw for r in readings}
-                identity = {
-                    "identification": f"{ident.manufacturer}{ident.ident}" if ident else "",
-                    **{a: by_address[a] for a in IDENTITY_ADDRESSES if a in by_address},
-                }
-            except (ProtocolError, OSError) as exc:
-                identity = {"error": f"identity not read: {exc}"}
+            identity = identities[pos.number]
+            if "error" in identity:
                 log.warning("position %d: %s", pos.number, identity["error"])
                 self.log(identity["error"], level="warning", position=pos.number)
             self.store.add_position(
@@ -325,6 +319,21 @@ class RigSession:
 # Readout addresses that identify a meter (standards.md 6.8: C.1.0 manufacturer serial,
 # 0.0.0 ownership number, 0.2.0 firmware).
 IDENTITY_ADDRESSES = ("C.1.0", "0.0.0", "0.0.1", "0.0.2", "0.0.3", "0.2.0", "0.3.0", "0.3.1")
+
+
+def _identity(pos: MeterPosition) -> dict[str, Any]:
+    """What the meter says of itself in its readout, or why it could not be read."""
+    try:
+        with pos.client() as client:
+            readings = client.readout()
+            ident = client.identification
+    except (ProtocolError, OSError) as exc:
+        return {"error": f"identity not read: {exc}"}
+    by_address = {r.address: r.raw for r in readings}
+    return {
+        "identification": f"{ident.manufacturer}{ident.ident}" if ident else "",
+        **{a: by_address[a] for a in IDENTITY_ADDRESSES if a in by_address},
+    }
 
 
 def _positions_text(numbers: list[int]) -> str:

@@ -99,6 +99,7 @@ class Bench:
         self.source = source
         self.reference = reference
         self.error_calculators = error_calculators
+        self._ec_groups: dict[tuple[int, ...], ECGroup] = {}
         self.energy = energy
         self.sleep = sleep
         self.point: LoadPoint | None = None
@@ -193,8 +194,11 @@ class Bench:
 
     def ec_group(self, position_ids: list[int]) -> ECGroup:
         """The error calculators of `position_ids`, driven together (one exchange per step where
-        the instrument batches)."""
-        return ECGroup({p: self.error_calculator(p) for p in position_ids})
+        the instrument batches); the same group object for the same positions."""
+        key = tuple(position_ids)
+        if key not in self._ec_groups:
+            self._ec_groups[key] = ECGroup({p: self.error_calculator(p) for p in key})
+        return self._ec_groups[key]
 
     def check(self, point: LoadPoint) -> None:
         """Raise LoadPointRefused if `point` is outside the capabilities or safety limits."""

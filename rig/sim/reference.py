@@ -247,22 +247,24 @@ class ErrorCalculator:
 
         next_pulse(after): the model's first edge strictly after `after`.
         pulse_count(t0, t1): the model's edges in [t0, t1) (optional). With it, long gates are
-        not stepped edge by edge: the edges up to a point just short of the closing edge
-        (guessed from the pulse period) are counted in one call, then the last ones are
-        stepped, so the closing edge is always the model's own, jitter or not.
+        not stepped edge by edge: the edges up to half a pulse period before the closing edge
+        (guessed from the period) are counted in one call, then the closing edge is stepped
+        to, so it is always the model's own, jitter or not. A guess past the close (the rate
+        rose) is retried with half the period.
         """
         period: float | None = None
         on_edge = False  # is the cursor an edge found in this call?
         jump = pulse_count is not None
         while self.status in (EcStatus.WAITING, EcStatus.RUNNING):
             remaining = self.mrate - self.pulses_seen
-            if jump and self.status is EcStatus.RUNNING and period and remaining > 3:
+            if jump and self.status is EcStatus.RUNNING and period and remaining > 1:
                 assert pulse_count is not None
-                guess = min(self._cursor + (remaining - 2.5) * period, t1)
+                guess = min(self._cursor + (remaining - 0.5) * period, t1)
                 after = math.nextafter(self._cursor, math.inf)
                 counted = pulse_count(after, math.nextafter(guess, math.inf))  # (cursor, guess]
                 if counted >= remaining:
-                    jump = False  # guessed past the close: step the rest
+                    period /= 2  # guessed past the close: a shorter step
+                    jump = period > 1e-9
                     continue
                 if counted > 0:
                     period = (guess - self._cursor) / counted
