@@ -11,10 +11,13 @@ Conventions read from a measurement's `point` (set by the test plans):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reports.numbers import (
@@ -37,6 +40,11 @@ DIRECTION_ORDER = ("import", "export")
 # Severity order for the overall verdict of a meter: one failing point fails the meter;
 # an unmeasured point (error) or an inconclusive one leaves conformity undetermined.
 SEVERITY = {Verdict.PASS: 0, Verdict.INCONCLUSIVE: 1, Verdict.ERROR: 2, Verdict.FAIL: 3}
+
+# A measurement as a dict of plain Python values (see plain_rows); ROW is the key of its row
+# number in the frame it was taken from.
+Row = dict[str, Any]
+ROW = "_row"
 
 FAMILY_TITLES = {
     "accuracy": "Accuracy, balanced load",
@@ -155,10 +163,17 @@ def _severity(verdict: Any) -> int:
         return SEVERITY[Verdict.ERROR]  # an unknown verdict cannot count as a pass
 
 
-def verdict_of(values: pd.Series) -> Verdict | None:
+def is_missing(value: Any) -> bool:
+    """None, NaN or NA: what pandas' dropna / fillna treat as missing (scalars only)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def verdict_of(values: Iterable[Any]) -> Verdict | None:
     """Overall verdict of a set of point verdicts (worst first), None if empty."""
     worst: Verdict | None = None
-    for v in values.dropna():
+    for v in values:
+        if is_missing(v):
+            continue
         try:
             verdict = Verdict(v)
         except ValueError:
@@ -181,30 +196,50 @@ def with_point_columns(meas: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def curve_rows(meas: pd.DataFrame) -> pd.DataFrame:
-    """Measurements that belong on an error curve: % error at a load and PF, no influence."""
-    df = with_point_columns(meas)
-    mask = (
-        df["family"].isin(CURVE_FAMILIES)
-        & (df["unit"] == "%")
-        & (df["p_load"] > 0)
-        & (df["p_pf"] != "")
-        & ~df["p_influenced"]
-    )
-    return df[mask]
+def plain_rows(frame: pd.DataFrame) -> list[Row]:
+    """The frame's rows as dicts of plain Python values, as DataFrame.to_dict("records") gives
+    them for the store's frames (several times faster), each with its row number in the frame
+    under ROW, so that `frame.take` gives any selection of rows back as a frame (for the plots).
+
+    The report works on these: pandas filtering and to_dict per table, figure or group of a
+    few rows cost far more than the work done on them."""
+    names = [*frame.columns, ROW]
+    columns = [_plain_values(frame[c]) for c in frame.columns]
+    return [dict(zip(names, values, strict=True))
+            for values in zip(*columns, range(len(frame)), strict=True)]
 
 
-def curve_groups(rows: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """(quantity, direction, pf) keys, in report order."""
-    keys = {(q, d, p) for q, d, p in zip(rows["quantity"], rows["p_direction"], rows["p_pf"],
-                                         strict=True)}
+def _plain_values(column: pd.Series) -> list[Any]:
+    values = column.tolist()
+    # to_dict gives None for pandas' NA (of nullable integer columns such as position)
+    return [None if v is pd.NA else v for v in values] if column.hasnans else values
+
+
+def frame_of(frame: pd.DataFrame, rows: list[Row]) -> pd.DataFrame:
+    """The rows (plain_rows of `frame`, or of a frame with the same rows) as a frame, in
+    their order."""
+    return frame.take([r[ROW] for r in rows])
+
+
+def is_curve_row(r: Row) -> bool:
+    """A measurement that belongs on an error curve: % error at a load and PF, no influence.
+    `r` is a row with the point columns (with_point_columns)."""
+    return (r["family"] in CURVE_FAMILIES and r["unit"] == "%" and r["p_load"] > 0
+            and r["p_pf"] != "" and not r["p_influenced"])
+
+
+def curve_groups(rows: list[Row]) -> dict[tuple[str, str, str], list[Row]]:
+    """The curve rows by (quantity, direction, pf), keys in report order, rows in theirs."""
+    groups: dict[tuple[str, str, str], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r["quantity"], r["p_direction"], r["p_pf"]), []).append(r)
 
     def order(key: tuple[str, str, str]) -> tuple:
         q, d, p = key
         di = DIRECTION_ORDER.index(d) if d in DIRECTION_ORDER else len(DIRECTION_ORDER)
         return (q, di, d, pf_sort_key(p))
 
-    return sorted(keys, key=order)
+    return {key: groups[key] for key in sorted(groups, key=order)}
 
 
 def element_sort_key(element: str) -> tuple[int, str]:
@@ -227,7 +262,8 @@ class PositionSummary:
     serial: str
     verdict: Verdict | None
     counts: dict[str, int]
-    bad: pd.DataFrame  # measurements that are not 'pass', worst first
+    rows: list[Row]  # the position's measurements (plain rows with the point columns)
+    bad: list[Row]  # those that are not 'pass', worst first
 
 
 @dataclass
@@ -237,21 +273,28 @@ class Conformity:
     text: str
 
 
-def position_summaries(data: RunData) -> list[PositionSummary]:
+def position_summaries(data: RunData, rows: list[Row]) -> list[PositionSummary]:
+    """One summary per position; `rows` are the run's measurements as plain rows with the
+    point columns (plain_rows of with_point_columns)."""
     meas = data.measurements
     positions = sorted({int(p) for p in meas["position"].dropna()}
                        | {int(p) for p in data.positions["position"].dropna()})
     serials = {int(r["position"]): str(r["serial"] or "")
                for r in data.positions.to_dict("records") if is_number(r["position"])}
+    by_position: dict[int, list[Row]] = {}
+    for r in rows:
+        if not is_missing(r["position"]):
+            by_position.setdefault(r["position"], []).append(r)
     out = []
     for pos in positions:
-        rows = meas[meas["position"] == pos]
-        counts = {v.value: int((rows["verdict"] == v.value).sum()) for v in Verdict}
-        bad = rows[rows["verdict"] != Verdict.PASS.value].copy()
-        bad["_sev"] = [_severity(v) for v in bad["verdict"]]
-        bad = bad.sort_values(["_sev", "id"], ascending=[False, True]).drop(columns="_sev")
-        out.append(PositionSummary(pos, serials.get(pos, ""), verdict_of(rows["verdict"]),
-                                   counts, bad))
+        pos_rows = by_position.get(pos, [])
+        tally = Counter(r["verdict"] for r in pos_rows)
+        counts = {v.value: tally[v.value] for v in Verdict}
+        bad = sorted((r for r in pos_rows if r["verdict"] != Verdict.PASS.value),
+                     key=lambda r: (-_severity(r["verdict"]), r["id"]))
+        out.append(PositionSummary(pos, serials.get(pos, ""),
+                                   verdict_of(r["verdict"] for r in pos_rows), counts,
+                                   pos_rows, bad))
     return out
 
 
@@ -277,8 +320,8 @@ def conformity(summary: PositionSummary, data: RunData, clauses: list[str]) -> C
     scope = f"the requirements tested by {plan}"
     if clauses:
         scope += f" (clauses: {'; '.join(clauses)})"
-    rules = sorted({str(r) for r in data.measurements.loc[
-        data.measurements["position"] == summary.position, "decision_rule"].dropna()})
+    rules = sorted({str(r["decision_rule"]) for r in summary.rows
+                    if not is_missing(r["decision_rule"])})
     rule = (" and ".join(rules) + (" decision rules" if len(rules) > 1 else " decision rule")
             if rules else f"{run.decision_rule} decision rule")
     caveat = ""
@@ -388,41 +431,54 @@ class BatchPoint:
     typical_u: float = math.nan
 
 
-def batch_points(meas: pd.DataFrame) -> list[BatchPoint]:
+def batch_points(rows: list[Row]) -> list[BatchPoint]:
     """Per test point across positions: mean, spread (max - min), stdev and the worst meter
-    (the one closest to, or furthest beyond, a limit; largest |value| without limits)."""
-    df = with_point_columns(meas)
-    df = df[df["value"].notna()]
-    out: list[BatchPoint] = []
-    if df.empty:
-        return out
-    keys = ["family", "quantity", "unit", "point_key", "clause"]
-    df = df.assign(clause=df["clause"].fillna(""), unit=df["unit"].fillna(""))
-    for (family, quantity, unit, _pk, clause), g in df.groupby(keys, sort=False, dropna=False):
-        values = g["value"].astype(float)
-        margins = [margin(v, lo if is_number(lo) else None, hi if is_number(hi) else None)
-                   for v, lo, hi in zip(values, g["limit_low"], g["limit_high"], strict=True)]
-        if all(math.isinf(m) for m in margins):
-            worst_i = int(values.abs().to_numpy().argmax())
-        else:
-            worst_i = int(pd.Series(margins).to_numpy().argmin())
-        worst = g.iloc[worst_i]
-        out.append(BatchPoint(
-            family=str(family), quantity=str(quantity), unit=str(unit),
-            point_text=str(g["p_text"].iloc[0]), clause=str(clause), n=len(g),
-            mean=float(values.mean()), spread=float(values.max() - values.min()),
-            stdev=float(values.std(ddof=1)) if len(g) > 1 else math.nan,
-            worst_position=int(worst["position"]), worst_value=float(worst["value"]),
-            verdicts={str(k): int(v) for k, v in g["verdict"].value_counts().items()},
-            typical_u=_median_positive(g["expanded_uncertainty"]),
-        ))
+    (the one closest to, or furthest beyond, a limit; largest |value| without limits).
+    `rows`: the run's measurements as plain rows with the point columns."""
+    groups: dict[tuple[Any, ...], list[Row]] = {}
+    for r in rows:
+        if is_missing(r["value"]):
+            continue
+        key = (r["family"], r["quantity"], _text_or_empty(r["unit"]), r["point_key"],
+               _text_or_empty(r["clause"]))
+        groups.setdefault(key, []).append(r)
+    out = [_batch_point(key, g) for key, g in groups.items()]
     out.sort(key=lambda b: (family_sort_key(b.family), b.quantity))
     return out
 
 
-def _median_positive(values: pd.Series) -> float:
+def _text_or_empty(value: Any) -> Any:
+    return "" if is_missing(value) else value
+
+
+def _batch_point(key: tuple[Any, ...], g: list[Row]) -> BatchPoint:
+    family, quantity, unit, _pk, clause = key
+    values = np.array([r["value"] for r in g], dtype=float)
+    margins = [margin(r["value"], r["limit_low"] if is_number(r["limit_low"]) else None,
+                      r["limit_high"] if is_number(r["limit_high"]) else None) for r in g]
+    if all(math.isinf(m) for m in margins):
+        worst = g[int(np.abs(values).argmax())]
+    else:
+        worst = g[int(np.argmin(margins))]
+    n = len(g)
+    # The same arithmetic as pandas' Series.mean and .std(ddof=1) (numpy's pairwise sum,
+    # two-pass variance), so that the figures are those pandas gave, to the last bit.
+    mean = values.sum() / n
+    stdev = float(np.sqrt(((mean - values) ** 2).sum() / (n - 1))) if n > 1 else math.nan
+    return BatchPoint(
+        family=str(family), quantity=str(quantity), unit=str(unit),
+        point_text=str(g[0]["p_text"]), clause=str(clause), n=n,
+        mean=float(mean), spread=float(values.max() - values.min()), stdev=stdev,
+        worst_position=int(worst["position"]), worst_value=float(worst["value"]),
+        verdicts=dict(Counter(str(r["verdict"]) for r in g if not is_missing(r["verdict"]))),
+        typical_u=_median_positive(r["expanded_uncertainty"] for r in g),
+    )
+
+
+def _median_positive(values: Iterable[Any]) -> float:
     us = [float(u) for u in values if is_number(u) and u > 0]
-    return float(pd.Series(us).median()) if us else math.nan
+    # statistics.median: the middle value, or the mean of the two middle ones, as pandas
+    return float(statistics.median(us)) if us else math.nan
 
 
 def interrupted_points(data: RunData) -> pd.DataFrame:
@@ -435,10 +491,27 @@ def interrupted_points(data: RunData) -> pd.DataFrame:
         data.measurements["test_id"], data.measurements["position"].fillna(-1),
         data.measurements["point_key"], strict=True)}
     keep = []
-    for _, r in started.iterrows():
-        d = r["data"] if isinstance(r["data"], Mapping) else {}
-        pos = r["position"]
+    for d, pos in zip(started["data"], started["position"], strict=True):
+        d = d if isinstance(d, Mapping) else {}
         key = (str(d.get("test_id")), int(pos) if is_number(pos) else -1,
                str(d.get("point_key")))
         keep.append(key not in done)
     return started[keep].drop_duplicates(subset=["message", "position"], keep="last")
+
+
+@dataclass
+class Analysed:
+    """What every part of a report needs of a run, computed once per build."""
+
+    data: RunData
+    meas: pd.DataFrame  # data.measurements with the point columns (with_point_columns)
+    rows: list[Row]  # meas as plain rows (plain_rows): rows[i] is row i of meas
+    summaries: list[PositionSummary]
+    interrupted: pd.DataFrame  # interrupted_points(data)
+
+
+def analyse(data: RunData) -> Analysed:
+    """The point columns, plain rows, position summaries and interrupted points of a run."""
+    meas = with_point_columns(data.measurements)
+    rows = plain_rows(meas)
+    return Analysed(data, meas, rows, position_summaries(data, rows), interrupted_points(data))

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.analysis import interrupted_points, position_summaries, with_point_columns
-from reports.html import incomplete_reasons, render_html
+from reports.analysis import Analysed, analyse
+from reports.html import incomplete_reasons, render_analysed
 from reports.numbers import iso_time
 from reports.store import ResultsStore, RunData, SchemaVersionError, StoreError, store_path
 
@@ -66,10 +66,10 @@ def load_for_report(run_id: str, runs_dir: str | Path = "runs") -> RunData:
         return store.load_run(run_id)
 
 
-def export_frame(data: RunData) -> pd.DataFrame:
+def export_frame(a: Analysed) -> pd.DataFrame:
     """All measurements of the run, one row each, in export form."""
-    meas = with_point_columns(data.measurements)
-    serials = {r["position"]: r["serial"] for r in data.positions.to_dict("records")}
+    meas = a.meas.copy()
+    serials = {r["position"]: r["serial"] for r in a.data.positions.to_dict("records")}
     meas["serial"] = [serials.get(p, "") for p in meas["position"]]
     meas["load"], meas["pf"] = meas["p_load"], meas["p_pf"]
     meas["direction"], meas["element"] = meas["p_direction"], meas["p_element"]
@@ -91,19 +91,23 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def csv_text(data: RunData) -> str:
-    df = export_frame(data)
+def csv_text(export: pd.DataFrame) -> str:
+    """The export frame as CSV, the JSON columns as JSON text."""
+    df = export.copy()
+    encode = json.JSONEncoder(sort_keys=True).encode  # json.dumps would make one per cell
     for c in ("point", "raw", "uncertainty_budget"):
-        df[c] = [json.dumps(v, sort_keys=True) if v is not None else "" for v in df[c]]
+        df[c] = [encode(v) if v is not None else "" for v in df[c]]
     return df.to_csv(index=False, float_format="%.15g", lineterminator="\n")
 
 
-def json_text(data: RunData, reasons: list[str]) -> str:
-    df = export_frame(data)
-    records = json.loads(df.to_json(orient="records", double_precision=15,
-                                    force_ascii=False))
+def json_text(a: Analysed, reasons: list[str], export: pd.DataFrame) -> str:
+    """The run, its positions and the export frame as one JSON document."""
+    data = a.data
+    # The numbers as pandas writes them (to 15 decimal places, as the export always had),
+    # read back as plain Python values for the document.
+    records = json.loads(export.to_json(orient="records", double_precision=15,
+                                        force_ascii=False))
     run = data.run
-    summaries = position_summaries(data)
     doc = {
         "run": {
             "run_id": run.run_id, "plan_name": run.plan_name, "plan_version": run.plan_version,
@@ -118,7 +122,7 @@ def json_text(data: RunData, reasons: list[str]) -> str:
         "schema_version": data.schema_version,
         "positions": json.loads(data.positions.to_json(orient="records", double_precision=15)),
         "verdicts": {str(s.position): (s.verdict.value if s.verdict else None)
-                     for s in summaries},
+                     for s in a.summaries},
         "measurements": records,
     }
     return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
@@ -137,18 +141,20 @@ def build_report(
         raise ValueError(f"unknown report format(s) {', '.join(unknown)}; choose from "
                          f"{', '.join(FORMATS)}")
     data = load_for_report(run_id, runs_dir)
-    reasons = incomplete_reasons(data, interrupted_points(data))
+    a = analyse(data)  # once for every format
+    reasons = incomplete_reasons(data, a.interrupted)
     base = resolve_store(runs_dir).parent
     target = Path(out_dir) if out_dir is not None else base / data.run.run_id
     files: dict[str, Path] = {}
+    export: pd.DataFrame | None = None
     for fmt in formats:
         path = target / FILENAMES[fmt]
         if fmt == "html":
-            text = render_html(data)
-        elif fmt == "csv":
-            text = csv_text(data)
+            text = render_analysed(a)
         else:
-            text = json_text(data, reasons)
+            if export is None:
+                export = export_frame(a)
+            text = csv_text(export) if fmt == "csv" else json_text(a, reasons, export)
         _write_atomic(path, text)
         files[fmt] = path
     return BuildResult(data.run.run_id, target, files, bool(reasons), reasons)

@@ -27,23 +27,25 @@ import pandas as pd
 from reports import plots
 from reports.analysis import (
     CURVE_FAMILIES,
+    Analysed,
     BatchPoint,
     Conformity,
     PositionSummary,
+    Row,
+    analyse,
     batch_conformity,
     batch_points,
     conformity,
     curve_groups,
-    curve_rows,
     element_sort_key,
     family_sort_key,
     family_title,
-    interrupted_points,
+    frame_of,
+    is_curve_row,
+    is_missing,
     pf_sort_key,
-    position_summaries,
     rule_text,
     why_text,
-    with_point_columns,
 )
 from reports.benchinfo import BenchInfo, parse_bench
 from reports.numbers import (
@@ -124,8 +126,13 @@ pre.bench { background: #f6f6f6; padding: .5em; font-size: 8pt; white-space: pre
 """
 
 
+_TO_ESCAPE = re.compile(r"[&<>\"']")
+
+
 def e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    text = "" if value is None else str(value)
+    # Most text has nothing to escape; html.escape would still make five passes over it.
+    return html.escape(text, quote=True) if _TO_ESCAPE.search(text) else text
 
 
 def slug(text: str) -> str:
@@ -265,10 +272,9 @@ def _verdict_badge(verdict: Verdict | None) -> str:
     return f'<span class="badge v-{e(v)}">{e(label)}</span>'
 
 
-def _summary(data: RunData, summaries: list[PositionSummary], batch: Conformity) -> str:
+def _summary(summaries: list[PositionSummary], batch: Conformity, positions: list[Row]) -> str:
     out = ['<section id="summary"><h2>Summary</h2>', _conformity_block(batch, "batch-conformity")]
-    pos_info = {int(r["position"]): r for r in data.positions.to_dict("records")
-                if is_number(r["position"])}
+    pos_info = {int(r["position"]): r for r in positions if is_number(r["position"])}
     rows = []
     for s in summaries:
         info = pos_info.get(s.position, {})
@@ -290,7 +296,7 @@ def _summary(data: RunData, summaries: list[PositionSummary], batch: Conformity)
         out.append('<p class="muted">Every point of every meter passes.</p>')
     for s in bad:
         items = []
-        for r in with_point_columns(s.bad).to_dict("records"):
+        for r in s.bad:
             v = str(r["verdict"])
             items.append(
                 f'<li><a class="v-{e(v)}" href="#m-{int(r["id"])}">'
@@ -309,16 +315,18 @@ def _summary(data: RunData, summaries: list[PositionSummary], batch: Conformity)
 # -- per meter ---------------------------------------------------------------------------
 
 
-def _sort_for_table(rows: pd.DataFrame, family: str) -> pd.DataFrame:
+def _sort_for_table(rows: list[Row], family: str) -> list[Row]:
     if family in CURVE_FAMILIES:
-        keyed = rows.assign(
-            _d=[0 if d == "import" else 1 if d == "export" else 2 for d in rows["p_direction"]],
-            _e=[element_sort_key(x) for x in rows["p_element"]],
-            _p=[pf_sort_key(p) for p in rows["p_pf"]],
-        )
-        keyed = keyed.sort_values(["_d", "_e", "_p", "p_load", "id"], kind="stable")
-        return keyed.drop(columns=["_d", "_e", "_p"])
-    return rows.sort_values("id", kind="stable")
+        return sorted(rows, key=_curve_table_key)
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def _curve_table_key(r: Row) -> tuple:
+    """Direction, element, PF, load (missing last), id."""
+    d, load = r["p_direction"], r["p_load"]
+    missing = math.isnan(load)
+    return (0 if d == "import" else 1 if d == "export" else 2, element_sort_key(r["p_element"]),
+            pf_sort_key(r["p_pf"]), missing, 0.0 if missing else load, r["id"])
 
 
 def _budget_title(r: Mapping[str, Any]) -> str:
@@ -373,18 +381,18 @@ TABLE_HEAD = ("<thead><tr><th>Test point</th><th>Quantity</th><th>Measured</th><
               "<th>Note</th></tr></thead>")
 
 
-def _points_table(rows: pd.DataFrame, family: str) -> str:
-    body = "".join(_measurement_row(r) for r in _sort_for_table(rows, family).to_dict("records"))
+def _points_table(rows: list[Row], family: str) -> str:
+    body = "".join(_measurement_row(r) for r in _sort_for_table(rows, family))
     return (f'<table class="points" data-family="{e(family)}">{TABLE_HEAD}<tbody>{body}'
             "</tbody></table>")
 
 
-def _curve_figures(rows: pd.DataFrame, *, series: str | None, id_base: str,
+def _curve_figures(meas: pd.DataFrame, rows: list[Row], *, series: str | None, id_base: str,
                    caption_base: str) -> list[str]:
+    """The error curves of the curve rows `rows` (plain rows of `meas`)."""
     out = []
-    for quantity, direction, pf in curve_groups(rows):
-        sub = rows[(rows["quantity"] == quantity) & (rows["p_direction"] == direction)
-                   & (rows["p_pf"] == pf)]
+    for (quantity, direction, pf), group in curve_groups(rows).items():
+        sub = frame_of(meas, group)
         fig_id = f"{id_base}-curve-{slug(quantity)}-{slug(direction or 'any')}-pf-{slug(pf)}"
         title = f"{quantity}, {direction or 'any direction'}, PF {pf}"
         svg = plots.curve_svg(sub, series=series, title=title, prefix=fig_id)
@@ -399,10 +407,10 @@ _RATING_KEYS = (("wiring", "", ""), ("un_v", "Un ", " V"), ("in_a", "In ", " A")
 _CONSTANT_KEYS = (("active_imp_per_kwh", "imp/kWh"), ("reactive_imp_per_kvarh", "imp/kvarh"))
 
 
-def _identity(data: RunData, position: int) -> str:
+def _identity(positions: list[Row], position: int) -> str:
     """The meter's identity: names first, then rating and constants in one line each, then
     what was read from the meter (OBIS code = value) in one cell."""
-    recs = [r for r in data.positions.to_dict("records") if r["position"] == position]
+    recs = [r for r in positions if r["position"] == position]
     if not recs:
         return ('<p class="muted">No meter identity was recorded for this position.</p>')
     r = recs[0]
@@ -436,53 +444,58 @@ def _identity(data: RunData, position: int) -> str:
     return _facts(rows, f"identity-{position}")
 
 
-def _meter_section(data: RunData, s: PositionSummary, meas: pd.DataFrame) -> str:
-    rows = meas[meas["position"] == s.position]
+def _meter_section(data: RunData, s: PositionSummary, positions: list[Row],
+                   plot_meas: pd.DataFrame) -> str:
+    rows = s.rows
     v = s.verdict.value if s.verdict else "none"
     out = [f'<section class="meter" id="pos-{s.position}" data-position="{s.position}" '
            f'data-verdict="{e(v)}">',
            f"<h2>Position {s.position}" + (f" \u2014 meter {e(s.serial)}" if s.serial else "")
            + f" {_verdict_badge(s.verdict)}</h2>",
-           _identity(data, s.position),
+           _identity(positions, s.position),
            _conformity_block(conformity(s, data, sorted(
-               {str(c) for c in rows["clause"].dropna() if str(c)})))]
-    curves = curve_rows(rows)
+               {str(r["clause"]) for r in rows
+                if not is_missing(r["clause"]) and str(r["clause"])})))]
+    curves = [r for r in rows if is_curve_row(r)]
     curves_done = False
-    for family in sorted(set(rows["family"]), key=family_sort_key):
-        fam_rows = rows[rows["family"] == family]
-        fv = fam_rows["verdict"]
-        nfail = int((fv == "fail").sum())
+    by_family: dict[str, list[Row]] = {}
+    for r in rows:
+        by_family.setdefault(r["family"], []).append(r)
+    for family in sorted(by_family, key=family_sort_key):
+        fam_rows = by_family[family]
+        nfail = sum(r["verdict"] == "fail" for r in fam_rows)
         out.append(f'<section class="family" id="pos-{s.position}-{slug(family)}" '
                    f'data-family="{e(family)}"><h3>{e(family_title(family))} '
                    f'<span class="muted">({_count(len(fam_rows), "point")}'
                    + (f', <span class="v-fail">{nfail} \u2717 fail</span>' if nfail else "")
                    + ")</span></h3>")
-        if family in CURVE_FAMILIES and not curves_done and len(curves):
+        if family in CURVE_FAMILIES and not curves_done and curves:
             # All curve families of the meter together, single elements beside balanced.
             curves_done = True
-            out.append(_plots(_curve_figures(curves, series=None,
+            out.append(_plots(_curve_figures(plot_meas, curves, series=None,
                                              id_base=f"plot-pos{s.position}",
                                              caption_base=f"Position {s.position}")))
         if family == "demand":
-            has = [isinstance(r, Mapping) and is_number(r.get("meter"))
-                   and is_number(r.get("reference")) for r in fam_rows["raw"]]
-            if any(has):
+            has = [r for r in fam_rows if isinstance(r["raw"], Mapping)
+                   and is_number(r["raw"].get("meter")) and is_number(r["raw"].get("reference"))]
+            if has:
                 fig_id = f"plot-pos{s.position}-demand"
-                svg = plots.demand_svg(fam_rows[has], title=f"Position {s.position}: demand "
-                                       "per window", prefix=fig_id)
+                svg = plots.demand_svg(frame_of(plot_meas, has), title=f"Position {s.position}: "
+                                       "demand per window", prefix=fig_id)
                 out.append(_figure(svg, fig_id, f"Position {s.position}: meter demand "
                                    "(points) against reference demand (bars) per window."))
         if family == "clock":
-            timed = fam_rows[[not math.isnan(plots.elapsed_hours(p)) for p in fam_rows["point"]]]
-            if len(timed):
+            timed = [r for r in fam_rows if not math.isnan(plots.elapsed_hours(r["point"]))]
+            if timed:
                 fig_id = f"plot-pos{s.position}-clock"
-                svg = plots.clock_svg(timed, series=None, title=f"Position {s.position}: "
-                                      "clock error over time", prefix=fig_id)
+                svg = plots.clock_svg(frame_of(plot_meas, timed), series=None,
+                                      title=f"Position {s.position}: clock error over time",
+                                      prefix=fig_id)
                 out.append(_figure(svg, fig_id, f"Position {s.position}: clock error against "
                                    "elapsed time, with limits."))
-        out.append(_points_table(with_point_columns(fam_rows), family))
+        out.append(_points_table(fam_rows, family))
         out.append("</section>")
-    if rows.empty:
+    if not rows:
         out.append('<p class="muted">No measurements recorded for this position.</p>')
     out.append("</section>")
     return "".join(out)
@@ -501,18 +514,19 @@ def _batch_number(x: float, b: BatchPoint, significant: int, signed: bool = Fals
     return fmt_number(x, significant, signed=signed)
 
 
-def _batch_section(meas: pd.DataFrame, points: list[BatchPoint], n_positions: int) -> str:
+def _batch_section(a: Analysed, plot_meas: pd.DataFrame, points: list[BatchPoint],
+                   n_positions: int) -> str:
     out = ['<section id="batch"><h2>Batch summary</h2>']
-    curves = curve_rows(meas)
-    if n_positions > 1 and len(curves):
+    curves = [r for r in a.rows if is_curve_row(r)]
+    if n_positions > 1 and curves:
         out.append("<h3>Error curves, all positions</h3>")
-        out.append(_plots(_curve_figures(curves, series="position", id_base="plot-batch",
+        out.append(_plots(_curve_figures(plot_meas, curves, series="position", id_base="plot-batch",
                                          caption_base="All positions")))
-    clock = meas[meas["family"] == "clock"]
-    clock = clock[[not math.isnan(plots.elapsed_hours(p)) for p in clock["point"]]]
-    if n_positions > 1 and len(clock):
-        svg = plots.clock_svg(clock, series="position", title="Clock error, all positions",
-                              prefix="plot-batch-clock")
+    clock = [r for r in a.rows
+             if r["family"] == "clock" and not math.isnan(plots.elapsed_hours(r["point"]))]
+    if n_positions > 1 and clock:
+        svg = plots.clock_svg(frame_of(plot_meas, clock), series="position",
+                              title="Clock error, all positions", prefix="plot-batch-clock")
         out.append(_figure(svg, "plot-batch-clock", "Clock error of every position against "
                            "elapsed time."))
     out.append("<h3>Per test point across positions</h3>")
@@ -579,12 +593,20 @@ def incomplete_reasons(data: RunData, interrupted: pd.DataFrame) -> list[str]:
 
 def render_html(data: RunData) -> str:
     """The whole report page."""
+    return render_analysed(analyse(data))
+
+
+def render_analysed(a: Analysed) -> str:
+    """The whole report page of an analysed run (see analysis.analyse)."""
+    data = a.data
     bench = parse_bench(data.run.bench_file)
-    interrupted = interrupted_points(data)
-    reasons = incomplete_reasons(data, interrupted)
-    meas = data.measurements
-    summaries = position_summaries(data)
+    reasons = incomplete_reasons(data, a.interrupted)
+    summaries = a.summaries
     batch = batch_conformity(summaries, data)
+    positions = data.positions.to_dict("records")
+    # The plots get their rows as frames: taking rows of few object columns is much cheaper
+    # than of all of them (the plots read the same Python values either way).
+    plot_meas = a.meas[list(plots.COLUMNS)].astype(object)
     incomplete = bool(reasons)
     parts = [
         "<!DOCTYPE html>",
@@ -595,13 +617,13 @@ def render_html(data: RunData) -> str:
         f'<body data-run-id="{e(data.run.run_id)}" '
         f'data-incomplete="{"true" if incomplete else "false"}">',
         _header(data, bench, reasons),
-        _summary(data, summaries, batch),
+        _summary(summaries, batch, positions),
     ]
-    parts.extend(_meter_section(data, s, meas) for s in summaries)
-    parts.append(_batch_section(meas, batch_points(meas), len(summaries)))
-    parts.append(_run_log(data, interrupted))
+    parts.extend(_meter_section(data, s, positions, plot_meas) for s in summaries)
+    parts.append(_batch_section(a, plot_meas, batch_points(a.rows), len(summaries)))
+    parts.append(_run_log(data, a.interrupted))
     parts.append(f'<footer class="muted"><p>Generated from the results store by '
                  f"reports (schema version {data.schema_version}). Every stored measurement "
-                 f"appears once in the per-position tables ({len(meas)} in all).</p></footer>")
+                 f"appears once in the per-position tables ({len(a.rows)} in all).</p></footer>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -39,6 +39,11 @@ GREY = "#9e9e9e"
 # legend entry: forty-eight coloured lines cannot be told apart.
 MAX_COLOURED_SERIES = 8
 
+# The measurement columns the plots read (with the point columns of
+# analysis.with_point_columns): a caller may pass frames of only these.
+COLUMNS = ("position", "p_load", "p_element", "point", "raw", "value", "unit",
+           "expanded_uncertainty", "limit_low", "limit_high", "verdict")
+
 PT = 72.0  # points per inch
 CURVE_AXES_HEIGHT = 102.0  # pt: a figure 2.6 in high with one legend row
 CLOCK_AXES_HEIGHT = 98.0

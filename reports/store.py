@@ -520,9 +520,11 @@ class ResultsStore:
             df[c] = None
         df = df[wanted]
         for c in JSON_COLUMNS.get(table, ()):
+            # The row's label is only needed for a cell that does not parse.
             df[c] = [
-                _parse_json_cell(text, table, c, _row_label(table, row), self.path, problems)
-                for text, row in zip(df[c], df.to_dict("records"), strict=True)
+                _parse_json_cell(text, c, lambda i=i: _row_label(table, df.iloc[i].to_dict()),
+                                 self.path, problems)
+                for i, text in enumerate(df[c])
             ]
         return df
 
@@ -584,7 +586,7 @@ def _row_label(table: str, row: Mapping[str, Any]) -> str:
     return f"run {row.get('run_id')}"
 
 
-def _parse_json_cell(text: Any, table: str, column: str, label: str, path: Path,
+def _parse_json_cell(text: Any, column: str, label: Callable[[], str], path: Path,
                      problems: list[str]) -> Any:
     empty: Any = None if column == "uncertainty_budget" else {}
     if text is None or (isinstance(text, float) and math.isnan(text)):
@@ -592,7 +594,7 @@ def _parse_json_cell(text: Any, table: str, column: str, label: str, path: Path,
     try:
         return json.loads(text)
     except (TypeError, ValueError) as exc:
-        problems.append(f"{path}: {label}: column {column!r} holds invalid JSON ({exc}); "
+        problems.append(f"{path}: {label()}: column {column!r} holds invalid JSON ({exc}); "
                         "shown as empty")
         return empty
 
