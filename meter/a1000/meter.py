@@ -112,6 +112,7 @@ class A1000:
             "active": config.constants.active_imp_per_kwh,
             "reactive": config.constants.reactive_imp_per_kvarh,
         }
+        self._effective_constants: dict[int, Fraction] = {}
         ident = config.identity
         self.identity = {
             "meter_number": ident.meter_number,
@@ -403,7 +404,11 @@ class A1000:
     def constant(self, output: PulseOutput) -> Fraction:
         """Effective pulses per kWh/kvarh of an output (nameplate constant x defect)."""
         c = self.constants["reactive" if output.is_reactive else "active"]
-        return Fraction(c) * Fraction(self.defects.pulse_factor)
+        # Memo by value (asked at every pulse edge; the constant may be reprogrammed).
+        got = self._effective_constants.get(c)
+        if got is None:
+            got = self._effective_constants[c] = Fraction(c) * Fraction(self.defects.pulse_factor)
+        return got
 
     def next_pulse(self, output: PulseOutput, after: float) -> float | None:
         """True time of the next rising edge strictly after ``after`` (inputs constant from
