@@ -79,7 +79,7 @@ def readout_datasets() -> list[DataSet]:
 
 
 class BenchBank:
-    """A RegisterBank (contracts.md 3) with fixed contents: the readout above, R1 of any of
+    """A RegisterBank (docs/conventions.md 3) with fixed contents: the readout above, R1 of any of
     its addresses, P1 password check."""
 
     read_requires_password = False

@@ -1,6 +1,6 @@
 """Electrical inputs of a meter and the instantaneous quantities derived from them.
 
-Conventions (contracts.md section 1):
+Conventions (docs/conventions.md section 1):
 
 * a phasor is an rms magnitude and an absolute angle in degrees, mathematically positive
   (counter-clockwise) = leading;

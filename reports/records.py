@@ -1,6 +1,6 @@
 """Records kept in the results store: a run, a meter position, a measurement, a log event.
 
-The field set follows the shared contract for the results store (contracts.md section 5);
+The field set follows the shared contract for the results store (docs/conventions.md section 5);
 every verdict carries the measured value, its limits, the expanded uncertainty (k = 2) and
 the decision rule that produced it (DESIGN.md key decision 7).
 

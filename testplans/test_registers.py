@@ -28,7 +28,8 @@ from rig.recorder import Recorder
 pytestmark = pytest.mark.family("register")
 
 REGISTERS = {1: "1-1:5.8.0", 2: "1-1:6.8.0", 3: "1-1:7.8.0", 4: "1-1:8.8.0"}
-# phi per quadrant (contracts.md 1: P = UI cos phi, Q = UI sin phi): Q1 (+P +Q) ... Q4 (+P -Q).
+# phi per quadrant (docs/conventions.md 1: P = UI cos phi, Q = UI sin phi):
+# Q1 (+P +Q) ... Q4 (+P -Q).
 PHI = {1: 60.0, 2: 120.0, 3: -120.0, 4: -60.0}
 DIGIT = 0.01  # kvarh, register format 99999.99 (A1000 manual 1.1 item 5)
 SETTLING_S = 2.0

@@ -1,4 +1,4 @@
-"""The A1000's IEC 62056-21 register bank (contracts.md 3), derived from the OBIS map.
+"""The A1000's IEC 62056-21 register bank (docs/conventions.md 3), derived from the OBIS map.
 
 Every call first advances the meter to "now" of the bank's time source (virtual time on
 the simulated bench, wall time when served standalone), so answers are current.

@@ -1,6 +1,7 @@
 """The A1000 real-time clock (manual 3.2.3) on the model's true time.
 
-contracts.md section 2: meter_seconds = base_meter + (t_true - base_true) * (1 + drift_ppm*1e-6),
+docs/conventions.md section 2:
+meter_seconds = base_meter + (t_true - base_true) * (1 + drift_ppm*1e-6),
 with the drift origin at the last clock setting. Meter seconds read as a naive local
 datetime counted from 1970-01-01 00:00 (the meter has no time zone; ``utc_offset_s`` in
 the configuration places its first setting). The clock keeps running through power-down on

@@ -1,4 +1,4 @@
-"""The plug-in interface of the A1000 event loop (contracts.md section 4).
+"""The plug-in interface of the A1000 event loop (docs/conventions.md section 4).
 
 The meter (``meter.a1000.meter.A1000``) advances virtual time from event to event. Between
 two events every input is constant. A *component* (demand, billing, load profile, events,
@@ -19,7 +19,7 @@ display: the part-2 modules) plugs into that loop:
   ``meter.a1000.obis_map`` for the row type. That is how part-2 quantities (demand,
   billing values ``*101``, load profile ``P.01``...) reach the readout, R1 and W1.
 
-Times are true times (float seconds since 1970, contracts.md section 2). A component that
+Times are true times (float seconds since 1970, docs/conventions.md section 2). A component that
 needs the meter's own clock (billing date, demand periods aligned to the meter's minutes)
 converts with ``meter.clock.meter_seconds(t)`` / ``meter.clock.true_time(meter_s)``; its
 factory receives the meter (``COMPONENT_FACTORIES`` in ``meter.a1000.meter``).

@@ -1,4 +1,4 @@
-"""The software Blue Star A1000: metering core and event loop (contracts.md section 4).
+"""The software Blue Star A1000: metering core and event loop (docs/conventions.md section 4).
 
 Virtual time, event-driven (DESIGN.md decision 2). ``advance_to(t)`` steps from event to
 event: tariff switches (computed from the TOU tables and the meter clock) and the
@@ -89,7 +89,7 @@ def _zero_rates() -> tuple[float, ...]:
 
 
 class A1000:
-    """One software A1000 meter. See the module docstring and contracts.md section 4."""
+    """One software A1000 meter. See the module docstring and docs/conventions.md section 4."""
 
     def __init__(
         self,
@@ -572,7 +572,7 @@ class A1000:
     # ------------------------------------------------------------------ protocol
 
     def register_bank(self, time_source: Callable[[], float] | None = None) -> A1000RegisterBank:
-        """The IEC 62056-21 RegisterBank of this meter (contracts.md 3).
+        """The IEC 62056-21 RegisterBank of this meter (docs/conventions.md 3).
 
         ``time_source`` gives "now" (virtual or wall time); the bank advances the model to it
         before answering. Without one the bank answers at ``self.now``.

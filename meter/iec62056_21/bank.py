@@ -1,4 +1,4 @@
-"""The meter-side register interface (contracts.md section 3).
+"""The meter-side register interface (docs/conventions.md section 3).
 
 A meter model implements `RegisterBank`; `server.MeterServer` serves it on a pty or a TCP
 port. Identification, Value and DataSet are the codec's own types (one home per concept).
@@ -27,7 +27,7 @@ class RegisterError(Exception):
 
 @runtime_checkable
 class RegisterBank(Protocol):
-    """What the IEC 62056-21 server needs from a meter (contracts.md 3).
+    """What the IEC 62056-21 server needs from a meter (docs/conventions.md 3).
 
     `read` args: the values of the command's data set; a single value holding `;` is split
     there, so R5 `P.01(2301010000;2301020000)` gives ('2301010000', '2301020000') and R1

@@ -322,7 +322,7 @@ class MeterServer:
         return conn.send(ErrorMessage("ERROR"))
 
     def _guarded(self, conn: Connection, build: Callable[[], Message]) -> bytes:
-        """Build an answer; bank errors become error messages (contracts.md 3)."""
+        """Build an answer; bank errors become error messages (docs/conventions.md 3)."""
         try:
             message = build()
             return conn.send(message)

@@ -2,7 +2,7 @@
 
 Command set: instruments.md 2.1 (Fluke 6105A manual pages p136-p165 and a public 6105A driver):
 per-phase harmonic trees `SOUR:PHAS<x>:VOLT|CURR:MHAR:HARM<n> <amp>,<deg>`, `SOUR:FREQ`,
-`OUTP:STAT ON|OFF`, error queue `SYST:ERR?` (p155). Exact strings: /work/notes/dialects.md 1.
+`OUTP:STAT ON|OFF`, error queue `SYST:ERR?` (p155). Exact strings: docs/dialects.md 1.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ def _pair(reply: str) -> tuple[float, float]:
 
 
 def _angle(deg: float) -> float:
-    # The one place where our angle convention (contracts.md 1) meets the instrument's. [L] The
-    # 6105A's own sign convention was not retrieved; we send absolute angles, positive = leading.
+    # The one place where our angle convention (docs/conventions.md 1) meets the instrument's.
+    # [L] The 6105A's own sign convention was not retrieved; we send absolute angles,
+    # positive = leading.
     return normalise_angle(deg)
 
 

@@ -1,8 +1,8 @@
 """Load points: what the power source is asked to deliver.
 
-Angles follow contracts.md 1: absolute phasor angles in degrees, mathematical positive = leading,
-phi = angle(U) - angle(I), P = U*I*cos(phi), Q = U*I*sin(phi) (Q > 0 inductive). Normal phase
-sequence: L1 = 0, L2 = -120, L3 = +120.
+Angles follow docs/conventions.md 1: absolute phasor angles in degrees, mathematical positive =
+leading, phi = angle(U) - angle(I), P = U*I*cos(phi), Q = U*I*sin(phi) (Q > 0 inductive).
+Normal phase sequence: L1 = 0, L2 = -120, L3 = +120.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Command set: instruments.md 2.5 (public PPS 400.3 control program; the interface
 19200 8N1, CR terminator; `MODE1` makes every command answer `<head>=O` or `<head>=E` (refused).
 Setpoints `U<ph>,<V>`, `I<ph>,<A>`, `PH<ph>,<deg>`, `W<ph>,<deg>`, `FRQ<Hz>`, harmonics `OWU/OWI`,
 applied by `SET`; `ON1` / `OFF1`; status `STATU`, `STATI`, `SE`.
-Exact strings: /work/notes/dialects.md 2.
+Exact strings: docs/dialects.md 2.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ SE_FLAGS = (
 
 
 def _lagging(deg: float) -> float:
-    # [L] PPS angles are taken as lagging-positive in [0, 360) (dialects.md 2): the one place where
-    # contracts.md 1 angles are converted for this source.
+    # [L] PPS angles are taken as lagging-positive in [0, 360) (docs/dialects.md 2): the one
+    # place where docs/conventions.md 1 angles are converted for this source.
     value = round(deg % 360.0, 2)
     return 0.0 if value >= 360.0 else value
 

@@ -43,7 +43,7 @@ class SourceStatus:
 
 @dataclass(frozen=True)
 class PhaseReading:
-    """Reference-meter values of one phase (angles as contracts.md 1)."""
+    """Reference-meter values of one phase (angles as docs/conventions.md 1)."""
 
     voltage: float
     current: float

@@ -3,7 +3,7 @@
 Command set: instruments.md 2.3 (ZeraGmbH/zera-classes measprogram sources and SCPI dumps): set
 commands end in `;`, errors in `SYSTEM:ERROR?` (`+0,No error`), measurements as `label:unit:value;`
 items; error calculator `CALCULATE:EC<pp>:0001:...` (STATUS 0 idle, 1 waiting, 2 started, 4 ready,
-8 aborted); energy module `CALCULATE:EM01:0001:...`. Exact strings: /work/notes/dialects.md 3.
+8 aborted); energy module `CALCULATE:EM01:0001:...`. Exact strings: docs/dialects.md 3.
 
 Traffic per position is kept lean, as on a real bench where a round trip costs milliseconds:
 - `state()` polls with the one query `STATUS?`; `status()` (six queries) is for reading results.
@@ -13,6 +13,9 @@ Traffic per position is kept lean, as on a real bench where a round trip costs m
   driver is the only writer of its ECs' settings (no second client or front-panel edits).
 - Every write that IS sent is still followed by its own `SYSTEM:ERROR?`: one check after a
   batch of settings could not say which of them the instrument refused.
+- The error calculators of several positions are driven together (`configure_many`,
+  `start_many`, `states_of`, `statuses_of`; the BatchesErrorCalculators role): each step is one
+  pipelined `transaction`, one round trip whatever the number of positions (docs/dialects.md 3).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ MAX_PULSES = 2**32 - 1
 #: What `status()` reads, STATUS first, and the kinds of the rest (instruments.md 2.3).
 STATUS_PARAMS = ("STATUS", "PROGRESS", "RESULT", "TARGET", "PULSES", "MEASNUM")
 STATUS_KINDS = (float, float, int, int, int)
-#: The queries of one reference reading, in the order they are sent (dialects.md 3).
+#: The queries of one reference reading, in the order they are sent (docs/dialects.md 3).
 READ_QUERIES = (
     "MEASURE:RMS1?",
     "MEASURE:DFT1?",

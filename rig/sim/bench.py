@@ -3,7 +3,7 @@ file, an IEC 62056-21 port per meter position (or one RS485 bus), the control en
 source watchdog. `SimBench` is the in-process API (a context manager); `python -m rig.sim serve`
 runs the same thing standalone.
 
-Bench-file placeholders (dialects.md "Bench-file placeholders"): every `resource: "sim:<name>"`
+Bench-file placeholders (docs/dialects.md "Bench-file placeholders"): every `resource: "sim:<name>"`
 and `link: "sim:<name>"` is served and replaced by the real address, e.g.
 `{"sim:source": "TCPIP::127.0.0.1::40123::SOCKET", "sim:meter1": "/dev/pts/7"}`.
 """
@@ -381,7 +381,7 @@ class Simulator:
 
     def _swap_in_defects(self, pos: Position, defects: list[Any]) -> list[str]:
         """Replace the meter by the same model with `defects`, carrying its whole state over
-        (snapshot/restore, contracts.md 4), as if a faulty unit took its place."""
+        (snapshot/restore, docs/conventions.md 4), as if a faulty unit took its place."""
         old = pos.meter
         cls = type(old)
         new = cls(old.config, start_time=self.world.t, state_dir=None, defects=defects)

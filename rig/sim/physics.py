@@ -1,6 +1,6 @@
 """Three-phase quantities of the simulated bench: pure functions of phasors.
 
-Conventions are those of contracts.md section 1: angles in degrees, mathematical positive
+Conventions are those of docs/conventions.md section 1: angles in degrees, mathematical positive
 (leading); phi = angle(U) - angle(I); P = U*I*cos(phi), Q = U*I*sin(phi) (Q > 0 inductive).
 """
 

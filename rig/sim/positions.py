@@ -1,7 +1,7 @@
 """Meter positions of the simulated bench: a software meter wired to the source.
 
-The meter model is any class with the A1000 API (contracts.md section 4), chosen by import path
-("package.module:Class"), so a firmware team can plug in its own model.
+The meter model is any class with the A1000 API (docs/conventions.md section 4), chosen by import
+path ("package.module:Class"), so a firmware team can plug in its own model.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ PULSE_OUTPUTS = (
 
 
 class MeterModel(Protocol):
-    """What the world needs of a meter model (contracts.md section 4)."""
+    """What the world needs of a meter model (docs/conventions.md section 4)."""
 
     now: float
 
@@ -70,7 +70,7 @@ def electrical_inputs(
 ) -> ElectricalInputs:
     """What the meter's terminals carry. A 3P3W meter has no L2 current element, so its L2
     current is not connected (zero); its voltages are the source's phase voltages, from which
-    the meter forms the line voltages (contracts.md section 1)."""
+    the meter forms the line voltages (docs/conventions.md section 1)."""
     out = []
     for k, ph in enumerate(phases):
         i_rms = 0.0 if (wiring == "3P3W" and k == 1) else ph.i_rms

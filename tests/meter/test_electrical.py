@@ -29,7 +29,7 @@ def test_balanced_4wire_powers_and_quadrant(phi: float, quad: int) -> None:
 
 
 def test_contract_convention_pf_half_inductive() -> None:
-    # contracts.md 1: balanced PF 0.5 L at L1 is U at 0 deg, I at -60 deg; Q > 0 inductive.
+    # docs/conventions.md 1: balanced PF 0.5 L at L1 is U at 0 deg, I at -60 deg; Q > 0 inductive.
     m = measure(ElectricalInputs.balanced(230, 5, 60), W4)
     assert m.phases[0].pf == pytest.approx(0.5)
     assert m.q > 0 and m.reactive_direction == "+" and m.active_direction == "+"

@@ -1,5 +1,5 @@
 """Command sets the simulated instruments speak: the same dialects the rig's drivers send
-(/work/notes/dialects.md; instruments.md 2.1, 2.3, 2.5). A dialect translates one command line
+(docs/dialects.md; instruments.md 2.1, 2.3, 2.5). A dialect translates one command line
 into world operations and reply lines; it owns no physics."""
 
 from __future__ import annotations

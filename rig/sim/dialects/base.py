@@ -22,7 +22,7 @@ class CommandError(Exception):
 
 
 def number(text: str, what: str) -> float:
-    """Lenient number parsing (dialects.md 0: anything float() accepts)."""
+    """Lenient number parsing (docs/dialects.md 0: anything float() accepts)."""
     try:
         v = float(text.strip().rstrip(";"))
     except ValueError:

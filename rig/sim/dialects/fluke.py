@@ -1,5 +1,5 @@
 """Fluke 6105A electrical power standard as a source, SCPI (instruments.md 2.1 [H]; the exact
-subset and replies the rig's driver uses: dialects.md section 1)."""
+subset and replies the rig's driver uses: docs/dialects.md section 1)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ _LONG = {
     "POWER": "POW",
 }
 
-MAX_U = 1008.0  # 6105A voltage range, dialects.md 1
-MAX_I = 21.0  # 6105A current without the 52120A amplifier, dialects.md 1
+MAX_U = 1008.0  # 6105A voltage range, docs/dialects.md 1
+MAX_I = 21.0  # 6105A current without the 52120A amplifier, docs/dialects.md 1
 MAX_ORDER = 100  # harmonics to order 100 (instruments.md 1, Fluke)
 
 

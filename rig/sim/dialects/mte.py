@@ -1,5 +1,5 @@
 """MTE PPS 400.3 source, ASCII (instruments.md 2.5 [H for strings]; the exact subset, reply forms
-and angle convention the rig's driver uses: dialects.md section 2).
+and angle convention the rig's driver uses: docs/dialects.md section 2).
 
 In MODE1 every command gets one reply line `<head>=<body>` (`O` accepted, `E` refused), except
 STATU/STATI (three lines). Setpoints are staged and applied together by SET.
@@ -15,7 +15,7 @@ from rig.sim.dialects.base import Dialect
 from rig.sim.physics import HarmonicSetting, PhaseSetting
 from rig.sim.source import SourceError
 
-MAX_U = 300.0  # dialects.md 2: U 0..300 V
+MAX_U = 300.0  # docs/dialects.md 2: U 0..300 V
 MAX_I = 120.0  # I 0..120 A
 F_RANGE = (45.0, 400.0)
 
@@ -72,7 +72,7 @@ class MtePps4003(Dialect):
     @staticmethod
     def _head(cmd: str) -> str:
         """Mnemonic plus phase digit; parameters after the comma are not in the head
-        (dialects.md 2: `U1,230.000` -> `U1`, `FRQ50.000` -> `FRQ`, `?1` -> `?1`)."""
+        (docs/dialects.md 2: `U1,230.000` -> `U1`, `FRQ50.000` -> `FRQ`, `?1` -> `?1`)."""
         m = re.match(r"(\?\d+|FRQ|[A-Z]+\d?)", cmd)
         return m.group(1) if m else cmd
 
@@ -174,7 +174,7 @@ class MtePps4003(Dialect):
 
     # -- status ------------------------------------------------------------------------------
     def _stat(self, head: str) -> list[str]:
-        """0 off, 1 on, 2 overload/idle, 3 error-off, 4 DIS-off (dialects.md 2). A protection
+        """0 off, 1 on, 2 overload/idle, 3 error-off, 4 DIS-off (docs/dialects.md 2). A protection
         trip shows as 3 on the tripped phase (all phases for interlock/watchdog: 4 / 3)."""
         s = self.world.source.state
         out = []
@@ -192,7 +192,7 @@ class MtePps4003(Dialect):
         return out
 
     def _se(self) -> str:
-        """`E<err><warn>S<dosU><dosI><busy><packet><ripple>` (dialects.md 2)."""
+        """`E<err><warn>S<dosU><dosI><busy><packet><ripple>` (docs/dialects.md 2)."""
         s = self.world.source.state
         err = 1 if (s.tripped or s.interlock_open) else 0
         dos = 1 if self.world.dosage.running else 0

@@ -1,6 +1,6 @@
 """ZERA COM5003 / MT310s2 reference standard with per-position error calculators and the EM
 energy module, SCPI (instruments.md 2.3 [H]; the exact subset and replies the rig's driver
-uses: dialects.md section 3)."""
+uses: docs/dialects.md section 3)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ MODES = {
     "3LS": ("3P3W", "S"),
 }
 MODE_NAMES = {v: k for k, v in MODES.items()}
-# DUT constant unit -> meter output the scanning head of the position looks at (dialects.md 3).
+# DUT constant unit -> meter output the scanning head of the position looks at (docs/dialects.md 3).
 DCUNITS = {"I/KWH": "LED_ACTIVE", "I/KVARH": "LED_REACTIVE"}
 
 _LONG = {
@@ -124,7 +124,7 @@ class ZeraCom5003(Dialect):
             items = [(f"UL{k + 1}", "V", _fmt(rd.u[k])) for k in range(3)]
             items += [(f"IL{k + 1}", "A", _fmt(rd.i[k])) for k in range(3)]
         elif module == "DFT1":
-            # Fundamental: peak amplitude and angle (dialects.md 3).
+            # Fundamental: peak amplitude and angle (docs/dialects.md 3).
             root2 = math.sqrt(2)
             items = [(f"UL{k + 1}", "V", f"{_fmt(rd.u_fundamental[k] * root2)},"
                       f"{_fmt(rd.u_angle[k])}") for k in range(3)]

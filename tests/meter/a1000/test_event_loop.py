@@ -1,4 +1,4 @@
-"""The event loop and the Component protocol (contracts.md 4) with a probe component."""
+"""The event loop and the Component protocol (docs/conventions.md 4) with a probe component."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Transcript tests of the Fluke 6105A driver (dialects.md 1)."""
+"""Transcript tests of the Fluke 6105A driver (docs/dialects.md 1)."""
 
 import pytest
 

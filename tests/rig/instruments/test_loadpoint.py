@@ -1,4 +1,4 @@
-"""Load points: constructors and modifiers, angles per contracts.md 1."""
+"""Load points: constructors and modifiers, angles per docs/conventions.md 1."""
 
 import math
 

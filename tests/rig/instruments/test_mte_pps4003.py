@@ -1,4 +1,4 @@
-"""Transcript tests of the MTE PPS 400.3 driver (dialects.md 2)."""
+"""Transcript tests of the MTE PPS 400.3 driver (docs/dialects.md 2)."""
 
 import pytest
 from pyvisa import constants

@@ -1,4 +1,4 @@
-"""Transcript tests of the ZERA COM5003 driver: reference, ECs, energy (dialects.md 3)."""
+"""Transcript tests of the ZERA COM5003 driver: reference, ECs, energy (docs/dialects.md 3)."""
 
 import pytest
 
@@ -16,7 +16,7 @@ def w(command):
 
 
 def configured(p, source="fi1", constant="10000", unit="I/kWh", pulses=100, continuous=0):
-    """The exchanges of a configure that sends every setting (dialects.md 3, in order)."""
+    """The exchanges of a configure that sends every setting (docs/dialects.md 3, in order)."""
     return (
         w(f"{p}DUTSOURCE {source};")
         + w(p + "REFSOURCE fo0;")

@@ -1,4 +1,4 @@
-"""A minimal meter with the A1000 API (contracts.md section 4), for testing the world alone.
+"""A minimal meter with the A1000 API (docs/conventions.md section 4), for testing the world alone.
 
 It registers |P| and |Q| with a configured relative error and emits pulses when its energy
 accumulator crosses a multiple of 1/constant; pulse edges are computed, not searched.

@@ -1,5 +1,5 @@
 """rig.sim.physics against meter.electrical (two independent implementations of the same
-conventions, contracts.md section 1), and the source's non-ideal behaviour."""
+conventions, docs/conventions.md section 1), and the source's non-ideal behaviour."""
 
 from __future__ import annotations
 
