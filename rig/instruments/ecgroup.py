@@ -66,7 +66,7 @@ class ECGroup:
             values = many(owner, ecs)
             if values is not None:
                 out.update(zip(ps, values, strict=True))
-        return out
+        return {p: out[p] for p in self.ecs if p in out}  # in the group's position order
 
     def configure(
         self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
