@@ -410,12 +410,12 @@ class A1000:
             got = self._effective_constants[c] = Fraction(c) * Fraction(self.defects.pulse_factor)
         return got
 
-    def next_pulse(self, output: PulseOutput, after: float) -> float | None:
-        """True time of the next rising edge strictly after ``after`` (inputs constant from
-        now on); None if the output does not advance at the current inputs. The edge is the
-        largest float not after the exact edge, always > ``after``; asked again from it, the
-        next edge follows (registers.py module doc)."""
-        return self.energy.next_pulse(PulseOutput(output), self.constant(output), after)
+    def next_pulse(self, output: PulseOutput, after: float, n: int = 1) -> float | None:
+        """True time of the next (``n``-th) rising edge strictly after ``after`` (inputs
+        constant from now on); None if the output does not advance at the current inputs. The
+        edge is the largest float not after the exact edge, always > ``after``; asked again
+        from it, the next edge follows (registers.py module doc)."""
+        return self.energy.next_pulse(PulseOutput(output), self.constant(output), after, n)
 
     def pulse_count(self, output: PulseOutput, t0: float, t1: float) -> int:
         """Rising edges in [t0, t1) (inputs constant from now on)."""

@@ -175,9 +175,14 @@ class EnergyRegisters:
         e0, rate = seg.sums(output)
         return e0 + rate * (ft - seg.start)
 
-    def next_pulse(self, output: PulseOutput, constant: Fraction, after: float) -> float | None:
-        """Rising edge of the first pulse strictly after ``after`` (inputs after the last
-        segment assumed constant); None if the output does not advance."""
+    def next_pulse(
+        self, output: PulseOutput, constant: Fraction, after: float, n: int = 1
+    ) -> float | None:
+        """Rising edge of the ``n``-th pulse strictly after ``after`` (inputs after the last
+        segment assumed constant); None if the output does not advance. The same edge as
+        asking for the next one ``n`` times, each from the edge before."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
         ft = Fraction(after)
         hist = self._history
         idx = self._segment_index(ft)
@@ -185,6 +190,7 @@ class EnergyRegisters:
         e = e0 + rate * (ft - hist[idx].start)
         target = Fraction(math.floor(e * constant) + 1) / constant
         step = 1 / constant
+        skip = n - 1  # edges still to pass once the first one after ``after`` is found
         while True:
             seg = hist[idx]
             e0, rate = seg.sums(output)
@@ -193,10 +199,15 @@ class EnergyRegisters:
                 t_edge = seg.start + (target - e0) / rate
                 if end is None or t_edge < end:
                     edge = _float_floor(t_edge)
-                    if edge > after:
+                    if edge <= after:
+                        # This edge's float is ``after`` itself (e.g. asked from it): the next.
+                        target += step
+                        continue
+                    if skip == 0:
                         return edge
-                    # This edge's float is ``after`` itself (e.g. asked from it): the next.
-                    target += step
+                    # Pulses are far more than a float step apart: the n-th is n-1 steps on.
+                    target += skip * step
+                    skip = 0
                     continue
             if end is None:
                 return None

@@ -7,6 +7,7 @@ path ("package.module:Class"), so a firmware team can plug in its own model.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,6 +38,15 @@ class MeterModel(Protocol):
     def next_pulse(self, output: Any, after: float) -> float | None: ...
     def pulse_count(self, output: Any, t0: float, t1: float) -> int: ...
     def register_bank(self) -> Any: ...
+
+
+def finds_nth_pulse(meter: Any) -> bool:
+    """Does the model's next_pulse take `n` (the n-th edge in one call, as the A1000's does)?
+    Without it an error calculator steps edge by edge."""
+    try:
+        return "n" in inspect.signature(meter.next_pulse).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def import_object(path: str) -> Any:
@@ -94,6 +104,7 @@ class Position:
     _outputs: dict[str, Any] = field(default_factory=dict)
     _totals: dict[str, int] = field(default_factory=dict)
     _counted_from: float = 0.0
+    finds_nth: bool = False  # the model's next_pulse takes n (set when a meter is attached)
 
     def __post_init__(self) -> None:
         if self.wiring not in WIRINGS:
@@ -103,6 +114,7 @@ class Position:
             )
 
     def attach(self, t: float) -> None:
+        self.finds_nth = finds_nth_pulse(self.meter)
         enum = pulse_output_enum(self.meter)
         self._outputs = {name: enum[name] for name in PULSE_OUTPUTS if name in enum.__members__}
         self._totals = dict.fromkeys(self._outputs, 0)
@@ -114,6 +126,7 @@ class Position:
         """Put another meter model in this position at time t, with the same inputs."""
         self._count_pulses(t)
         self.meter = meter
+        self.finds_nth = finds_nth_pulse(meter)
         if meter.now < t:
             meter.advance_to(t)
         enum = pulse_output_enum(meter)
@@ -130,8 +143,8 @@ class Position:
                 f"(known: {', '.join(self._outputs)})"
             ) from None
 
-    def set_inputs(self, t: float, phases: tuple[PhaseSetting, ...], frequency: float) -> None:
-        inputs = electrical_inputs(phases, frequency, self.wiring)
+    def set_inputs(self, t: float, inputs: ElectricalInputs) -> None:
+        """The meter's terminals carry `inputs` from t on (see `electrical_inputs`)."""
         if inputs == self._inputs:
             return
         self._count_pulses(t)
@@ -158,6 +171,16 @@ class Position:
     def pulse_count(self, output: str, t0: float, t1: float) -> int:
         """The model's rising edges in [t0, t1) (inputs constant since t0)."""
         return self.meter.pulse_count(self.output(output), t0, t1)
+
+    def nth_pulse(self, output: str, after: float, n: int) -> float | None:
+        """The n-th rising edge strictly after `after` (models where `finds_nth_pulse`)."""
+        edge = self.meter.next_pulse(self.output(output), after, n)
+        if edge is not None and not edge > after:
+            raise RuntimeError(
+                f"position {self.number}: meter model returned pulse edge "
+                f"{edge!r} not after {after!r} for {output}"
+            )
+        return edge
 
     def _count_pulses(self, t: float) -> None:
         """Close the constant-input span [counted_from, t) into the running totals."""

@@ -242,6 +242,7 @@ class ErrorCalculator:
         next_pulse: Callable[[float], float | None],
         ref_count: Callable[[float], int],
         pulse_count: Callable[[float, float], int] | None = None,
+        nth_pulse: Callable[[float, int], float | None] | None = None,
     ) -> None:
         """Scan meter pulse edges in (cursor, t1] with the inputs of the current segment.
 
@@ -251,12 +252,26 @@ class ErrorCalculator:
         (guessed from the period) are counted in one call, then the closing edge is stepped
         to, so it is always the model's own, jitter or not. A guess past the close (the rate
         rose) is retried with half the period.
+        nth_pulse(after, n): the model's n-th edge after `after` (optional, with pulse_count):
+        a running gate's closing edge in one call, the edges before it counted only when the
+        gate stays open past t1.
         """
         period: float | None = None
         on_edge = False  # is the cursor an edge found in this call?
         jump = pulse_count is not None
         while self.status in (EcStatus.WAITING, EcStatus.RUNNING):
             remaining = self.mrate - self.pulses_seen
+            if self.status is EcStatus.RUNNING and nth_pulse and pulse_count:
+                close = nth_pulse(self._cursor, remaining)
+                if close is None or close > t1:
+                    after = math.nextafter(self._cursor, math.inf)
+                    self.pulses_seen += pulse_count(after, math.nextafter(t1, math.inf))
+                    self._cursor = t1
+                    return
+                self.pulses_seen = self.mrate
+                self._cursor = close
+                self._close_gate(close, ref_count(close))
+                continue
             if jump and self.status is EcStatus.RUNNING and period and remaining > 1:
                 assert pulse_count is not None
                 guess = min(self._cursor + (remaining - 0.5) * period, t1)

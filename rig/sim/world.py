@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from meter.electrical import ElectricalInputs
 from rig.sim.physics import PhaseSetting
-from rig.sim.positions import Position
+from rig.sim.positions import Position, electrical_inputs
 from rig.sim.reference import EcStatus, ErrorCalculator, ReferenceSpec, ReferenceStandard
 from rig.sim.source import SimSource, SourceSpec
 
@@ -176,6 +177,9 @@ class World:
                     lambda after, p=pos, o=ec.output: p.next_pulse(o, after),
                     count,
                     lambda a, b, p=pos, o=ec.output: p.pulse_count(o, a, b),
+                    (lambda after, n, p=pos, o=ec.output: p.nth_pulse(o, after, n))
+                    if pos.finds_nth
+                    else None,
                 )
         self.reference.accumulate(t1 - t0)
         for pos in self.positions.values():
@@ -202,8 +206,11 @@ class World:
             return
         phases, freq = self._pending_inputs
         self._pending_inputs = None
+        terminals: dict[str, ElectricalInputs] = {}  # meters of one wiring see the same ones
         for pos in self.positions.values():
-            pos.set_inputs(self.t, phases, freq)
+            if pos.wiring not in terminals:
+                terminals[pos.wiring] = electrical_inputs(phases, freq, pos.wiring)
+            pos.set_inputs(self.t, terminals[pos.wiring])
 
     def change_source(self, change: Callable[[SimSource], None]) -> None:
         """Apply a source command now; the meters and the reference see it at this instant."""

@@ -79,3 +79,16 @@ def test_bad_inputs_are_rejected() -> None:
         ElectricalInputs.balanced(57.7, 1, 0, frequency=0)
     with pytest.raises(ValueError, match="order"):
         Harmonic(1, 0.1, 0.1)
+
+
+def test_a_subnormal_component_does_not_overflow_the_angle() -> None:
+    # Found by hypothesis: L2 at 2.9e-161 V leaves 6 - 1.5e-323j for the 3P3W element U32, and
+    # cmath.phase raises OverflowError on such an underflowing angle.
+    tiny = 2.8871415105329847e-161
+    inputs = ElectricalInputs((
+        PhaseInput(Phasor(0.0), Phasor(0.0)),
+        PhaseInput(Phasor(tiny, tiny), Phasor(0.0)),
+        PhaseInput(Phasor(6.0), Phasor(1.0)),
+    ))
+    m = measure(inputs, Wiring.THREE_PHASE_THREE_WIRE)
+    assert m.p == pytest.approx(6.0) and m.q == pytest.approx(0.0, abs=1e-12)

@@ -163,3 +163,36 @@ def test_next_pulse_walk_equals_pulse_count_across_changes(
             walked += 1
             edge = m.next_pulse(out, edge)
         assert walked == m.pulse_count(out, t0, t1), out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    changes=st.lists(
+        st.tuples(st.floats(0.5, 30.0), st.floats(0.05, 4.0), st.sampled_from([0.0, 60.0, 180.0])),
+        min_size=1,
+        max_size=5,
+    ),
+    start=st.floats(0.0, 1.0),
+    n=st.integers(1, 40),
+)
+def test_the_nth_edge_in_one_call_is_the_nth_step(
+    changes: list[tuple[float, float, float]], start: float, n: int
+) -> None:
+    """next_pulse(after, n) (one call, what the simulated error calculator uses to close a
+    gate) is the edge reached by asking for the next one n times, across input changes."""
+    m = A1000(ideal_config(), start_time=T0)
+    t = T0
+    m.set_inputs(t, ElectricalInputs.balanced(U, I_N, 0))
+    for wait, current, phi in changes:
+        t += wait
+        m.set_inputs(t, ElectricalInputs.balanced(U, current * I_N, phi))
+    m.advance_to(t + 60.0)
+    for out in (OUT.ACTIVE_IMPORT, OUT.LED_ACTIVE):
+        after = T0 + start * (t - T0)
+        for origin in (after, m.next_pulse(out, after)):  # from anywhere, and from an edge
+            if origin is None:
+                continue
+            stepped = origin
+            for _ in range(n):
+                stepped = m.next_pulse(out, stepped) if stepped is not None else None
+            assert m.next_pulse(out, origin, n) == stepped, (out, origin, n)
