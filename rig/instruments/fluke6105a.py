@@ -17,6 +17,12 @@ from rig.instruments.registry import register_driver
 from rig.instruments.roles import SourceCapabilities, SourceStatus
 
 ANGLE = in_range(-180.0, 180.0)
+# 6105A without 52120A amplifiers: 1008 V, 21 A, 16..850 Hz, harmonics to 100 (instruments.md
+# 2.1; ranges [M]: check against the model's specification before a lab uses them at the edge).
+MAX_VOLTAGE = 1008.0
+MAX_CURRENT = 21.0
+MIN_FREQUENCY, MAX_FREQUENCY = 16.0, 850.0
+MAX_HARMONIC = 100
 
 
 def _pair(reply: str) -> tuple[float, float]:
@@ -37,14 +43,14 @@ class FlukePhase(Channel):
     voltage = Setting(
         "SOUR:PHAS{ch}:VOLT:MHAR:HARM1 {:.4f},{:.3f}",
         "Control the fundamental voltage (V rms, angle in degrees).",
-        validator=each(in_range(0.0, 1008.0), ANGLE),
+        validator=each(in_range(0.0, MAX_VOLTAGE), ANGLE),
         get_cmd="SOUR:PHAS{ch}:VOLT:MHAR:HARM1?",
         parse=_pair,
     )
     current = Setting(
         "SOUR:PHAS{ch}:CURR:MHAR:HARM1 {:.5f},{:.3f}",
         "Control the fundamental current (A rms, angle in degrees).",
-        validator=each(in_range(0.0, 21.0), ANGLE),
+        validator=each(in_range(0.0, MAX_CURRENT), ANGLE),
         get_cmd="SOUR:PHAS{ch}:CURR:MHAR:HARM1?",
         parse=_pair,
     )
@@ -69,19 +75,23 @@ class FlukePhase(Channel):
 
     def set_voltage_harmonic(self, order: int, amplitude: float, angle: float) -> None:
         """Set voltage harmonic `order` (2..100) to `amplitude` V rms at `angle` degrees."""
-        order = int_range(2, 100)(order, f"{self.name}.voltage harmonic order")
-        amp, ang = each(in_range(0.0, 1008.0), ANGLE)(
-            (amplitude, angle), f"{self.name}.voltage h{order}"
-        )
-        self.write(f"SOUR:PHAS{self.ch}:VOLT:MHAR:HARM{order} {amp:.4f},{ang:.3f}")
+        self._set_harmonic("VOLT", "voltage", MAX_VOLTAGE, "{:.4f}", order, amplitude, angle)
 
     def set_current_harmonic(self, order: int, amplitude: float, angle: float) -> None:
         """Set current harmonic `order` (2..100) to `amplitude` A rms at `angle` degrees."""
-        order = int_range(2, 100)(order, f"{self.name}.current harmonic order")
-        amp, ang = each(in_range(0.0, 21.0), ANGLE)(
-            (amplitude, angle), f"{self.name}.current h{order}"
+        self._set_harmonic("CURR", "current", MAX_CURRENT, "{:.5f}", order, amplitude, angle)
+
+    def _set_harmonic(
+        self, tree: str, what: str, maximum: float, amp_format: str,
+        order: int, amplitude: float, angle: float,
+    ) -> None:
+        order = int_range(2, MAX_HARMONIC)(order, f"{self.name}.{what} harmonic order")
+        amp, ang = each(in_range(0.0, maximum), ANGLE)(
+            (amplitude, angle), f"{self.name}.{what} h{order}"
         )
-        self.write(f"SOUR:PHAS{self.ch}:CURR:MHAR:HARM{order} {amp:.5f},{ang:.3f}")
+        self.write(
+            f"SOUR:PHAS{self.ch}:{tree}:MHAR:HARM{order} {amp_format.format(amp)},{ang:.3f}"
+        )
 
 
 @register_driver("fluke6105a", "fluke6100a")
@@ -92,21 +102,18 @@ class Fluke6105A(ScpiInstrument):
     write_termination = "\n"
     read_termination = "\n"
     error_query = "SYST:ERR?"
-    # 6105A without 52120A amplifiers: 1008 V, 21 A, 16..850 Hz, harmonics to 100
-    # (instruments.md 2.1;
-    # ranges [M]: check against the model's specification before a lab uses them at the edge).
     capabilities: ClassVar[SourceCapabilities] = SourceCapabilities(
-        max_voltage=1008.0,
-        max_current=21.0,
-        min_frequency=16.0,
-        max_frequency=850.0,
-        max_harmonic_order=100,
+        max_voltage=MAX_VOLTAGE,
+        max_current=MAX_CURRENT,
+        min_frequency=MIN_FREQUENCY,
+        max_frequency=MAX_FREQUENCY,
+        max_harmonic_order=MAX_HARMONIC,
     )
 
     frequency = Setting(
         "SOUR:FREQ {:.4f}",
         "Control the output frequency in Hz.",
-        validator=in_range(16.0, 850.0),
+        validator=in_range(MIN_FREQUENCY, MAX_FREQUENCY),
         get_cmd="SOUR:FREQ?",
     )
 
