@@ -34,6 +34,7 @@ import pytest
 
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating, active_point
+from rig.measure import settle
 from rig.meterlink import MeterLink, clock_offsets, each, meter_datetime, meter_seconds
 from rig.plan import BillingItem
 from rig.recorder import Recorder
@@ -182,8 +183,7 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
     load = active_point(rating, LOAD_IN, "1")
     links = {p.number: rig.link(p) for p in positions}
     by_number = {p.number: p for p in positions}
-    bench.energise(voltage_only)
-    timebase.dwell(SETTLING_S, label="settling")
+    settle(bench, timebase, voltage_only, SETTLING_S)
     original = {n: c.offset_s for n, c in clock_offsets(links, timebase, CLOCK_STEP_S).items()}
     offsets = dict(original)
     setup = each(links, lambda link: link.read("1-1:0.8.6", "1-1:0.8.0", "C.50.0"))

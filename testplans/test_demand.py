@@ -41,7 +41,13 @@ import pytest
 from reports.decision import UncertaintyComponent, combine, normal, rectangular
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating, active_point, metered_power
-from rig.measure import SOURCE_STABILITY, ReferenceEnergy, dwell_until, reference_uncertainty
+from rig.measure import (
+    SOURCE_STABILITY,
+    ReferenceEnergy,
+    dwell_until,
+    reference_uncertainty,
+    settle,
+)
 from rig.meterlink import (
     ClockReading,
     MeterLink,
@@ -149,8 +155,7 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
     pm_w = metered_power(active_point(rating, rating.imax / rating.in_, "1"), "active",
                          rating.wiring)
     links = {p.number: rig.link(p) for p in positions}
-    bench.energise(base_load)
-    timebase.dwell(SETTLING_S, label="settling")
+    settle(bench, timebase, base_load, SETTLING_S)
     offsets: dict[int, ClockReading] = clock_offsets(links, timebase, CLOCK_STEP_S)
     first = numbers[0]
     off1 = offsets[first].offset_s

@@ -33,7 +33,13 @@ import pytest
 from reports.decision import combine, normal, rectangular
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating, active_point, metered_power
-from rig.measure import SOURCE_STABILITY, ReferenceEnergy, dwell_until, reference_uncertainty
+from rig.measure import (
+    SOURCE_STABILITY,
+    ReferenceEnergy,
+    dwell_until,
+    reference_uncertainty,
+    settle,
+)
 from rig.meterlink import (
     ClockReading,
     MeterLink,
@@ -112,8 +118,7 @@ def test_load_profile(plan_item, rig, bench, timebase, positions, recorder):
     load = active_point(rating, item.current, item.pf)
     load_w = metered_power(load, "active", rating.wiring)
     links = {p.number: rig.link(p) for p in positions}
-    bench.energise(voltage_only)
-    timebase.dwell(SETTLING_S, label="settling")
+    settle(bench, timebase, voltage_only, SETTLING_S)
     offsets: dict[int, ClockReading] = clock_offsets(links, timebase, CLOCK_STEP_S)
     first = numbers[0]
 
