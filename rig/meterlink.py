@@ -187,12 +187,10 @@ def each(
         return {n: fn(links[n]) for n in numbers}
 
     out: dict[int, T] = {}
-    if pool is not None:
-        for part in pool.map(on_port, by_port.values()):
-            out.update(part)
-        return {n: out[n] for n in links}
-    with ThreadPoolExecutor(max_workers=len(by_port), thread_name_prefix="meter") as own:
-        for part in own.map(on_port, by_port.values()):
+    workers = contextlib.nullcontext(pool) if pool is not None else ThreadPoolExecutor(
+        max_workers=len(by_port), thread_name_prefix="meter")
+    with workers as threads:
+        for part in threads.map(on_port, by_port.values()):
             out.update(part)
     return {n: out[n] for n in links}
 

@@ -325,7 +325,8 @@ def sim(rig: RigSession) -> Any:
 
 @pytest.fixture
 def recorder(rig: RigSession, request: pytest.FixtureRequest) -> Recorder:
-    """Records this test's measurements (one store commit each)."""
+    """Records this test's measurements (each committed at once, or a point's results at
+    every position together inside `recorder.batch()`)."""
     assert rig.store is not None and rig.run is not None
     callspec = getattr(request.node, "callspec", None)
     item = callspec.params.get("plan_item") if callspec is not None else None

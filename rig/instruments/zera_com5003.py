@@ -247,6 +247,11 @@ class ZeraEnergyRegister:
         return _number(self.parent, "EM ENERGY?", reply, float)
 
 
+def _header(command: str) -> str:
+    """A setting's header ("CALCULATE:EC02:0001:MRATE"): what the memory of settings keys by."""
+    return command.partition(" ")[0]
+
+
 def _is_query(line: str) -> bool:
     return line.rstrip().endswith("?")
 
@@ -301,13 +306,16 @@ class ZeraCom5003(ScpiInstrument):
 
     def write_setting(self, command: str) -> None:
         """Write a remembered setting unless this connection already holds exactly `command`."""
-        header = command.partition(" ")[0]
-        if self._accepted.get(header) == command:
+        if self._holds(command):
             self._log.debug("= %s (unchanged, not re-sent)", command)
             return
-        self._accepted.pop(header, None)
+        self._accepted.pop(_header(command), None)
         self.write(command)  # raises (and forgets everything) if refused
-        self._accepted[header] = command
+        self._accepted[_header(command)] = command
+
+    def _holds(self, command: str) -> bool:
+        """Did this connection already write exactly `command`, accepted?"""
+        return self._accepted.get(_header(command)) == command
 
     def forget_settings(self) -> None:
         """Drop the remembered settings: the next writes are all sent."""
@@ -394,12 +402,12 @@ class ZeraCom5003(ScpiInstrument):
             c
             for ec in ecs
             for c in ec.setting_commands(meter_constant, pulses, quantity, continuous)
-            if self._accepted.get(c.partition(" ")[0]) != c
+            if not self._holds(c)
         ]
         for c in commands:
-            self._accepted.pop(c.partition(" ")[0], None)
+            self._accepted.pop(_header(c), None)
         self.transaction(commands)  # raises (and forgets everything) if any was refused
-        self._accepted.update((c.partition(" ")[0], c) for c in commands)
+        self._accepted.update((_header(c), c) for c in commands)
 
     def start_many(self, ecs: Sequence[ZeraErrorCalculator]) -> None:
         """Arm every EC in one transaction."""

@@ -159,14 +159,7 @@ class Position:
     def next_pulse(self, output: str, after: float) -> float | None:
         """Next rising edge strictly after `after`, as the model reports it (the A1000 rounds
         its exact edges so that this holds and asking from an edge gives the next one)."""
-        edge = self.meter.next_pulse(self.output(output), after)
-        if edge is not None and not edge > after:
-            # A model breaking its contract would stall the error calculator: say which.
-            raise RuntimeError(
-                f"position {self.number}: meter model returned pulse edge "
-                f"{edge!r} not after {after!r} for {output}"
-            )
-        return edge
+        return self._after(self.meter.next_pulse(self.output(output), after), after, output)
 
     def pulse_count(self, output: str, t0: float, t1: float) -> int:
         """The model's rising edges in [t0, t1) (inputs constant since t0)."""
@@ -174,8 +167,11 @@ class Position:
 
     def nth_pulse(self, output: str, after: float, n: int) -> float | None:
         """The n-th rising edge strictly after `after` (models where `finds_nth_pulse`)."""
-        edge = self.meter.next_pulse(self.output(output), after, n)
+        return self._after(self.meter.next_pulse(self.output(output), after, n), after, output)
+
+    def _after(self, edge: float | None, after: float, output: str) -> float | None:
         if edge is not None and not edge > after:
+            # A model breaking its contract would stall the error calculator: say which.
             raise RuntimeError(
                 f"position {self.number}: meter model returned pulse edge "
                 f"{edge!r} not after {after!r} for {output}"
