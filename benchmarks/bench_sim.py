@@ -43,8 +43,8 @@ def measure(bench: Bench, tb: VirtualTimebase, ids: list[int]) -> list[float]:
     group.configure(constant, PULSES, Quantity.ACTIVE)
     group.start()
     tb.wait_until(lambda: all(s is ECState.READY for s in group.states().values()),
-                  expected_s=PULSES * 1.1, timeout_s=600, poll_s=1.0)
-    return [s.error for s in group.statuses().values()]
+                  expected_s=PULSES * 1.1, timeout_s=600, poll_s=1.0, check_first=False)
+    return [r.error for r in group.results().values()]
 
 
 POINTS = (LoadPoint.at(230.0, 5.0, 1.0, "1"), LoadPoint.at(230.0, 2.5, 0.5, "1"))

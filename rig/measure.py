@@ -109,22 +109,39 @@ def measure_errors(
     for _ in range(measure.repetitions):
         group.configure(constant, pulses, quantity)
         group.start()
-        timebase.wait_until(
-            lambda: _all_finished(group),
-            expected_s=expected,
-            timeout_s=expected * 3 + 30.0,
-            poll_s=max(period / 4, 0.05),
-            label=f"{pulses} pulses",
-        )
-        for p, status in group.statuses().items():
-            if status.state is not ECState.READY or status.error is None:
-                raise MeasurementError(
-                    f"position {p}: error calculator {status.state.value} "
-                    f"after {status.progress:.0f} % of {pulses} pulses"
-                )
-            errors[p].append(status.error)
-            counts[p].append(status.reference_counts)
+        states = _stopped_states(group, timebase, expected, period, pulses)
+        failed = [p for p, state in states.items() if state is not ECState.READY]
+        if failed:
+            status = group.subset(failed[:1]).statuses()[failed[0]]  # its progress, for the message
+            raise MeasurementError(
+                f"position {failed[0]}: error calculator {status.state.value} "
+                f"after {status.progress:.0f} % of {pulses} pulses"
+            )
+        for p, r in group.results().items():
+            errors[p].append(r.error)
+            counts[p].append(r.reference_counts)
     return {p: ErrorReading(p, pulses, tuple(errors[p]), tuple(counts[p])) for p in positions}
+
+
+def _stopped_states(
+    group: ECGroup, timebase: Timebase, expected: float, period: float, pulses: int
+) -> dict[int, ECState]:
+    """Poll the states (the cheap query) until every gate has stopped; the states last read."""
+    states: dict[int, ECState] = {}
+
+    def stopped() -> bool:
+        states.update(group.states())
+        return all(s in (ECState.READY, ECState.ABORTED) for s in states.values())
+
+    timebase.wait_until(
+        stopped,
+        expected_s=expected,
+        timeout_s=expected * 3 + 30.0,
+        poll_s=max(period / 4, 0.05),
+        label=f"{pulses} pulses",
+        check_first=False,  # just armed: no gate has closed yet
+    )
+    return states
 
 
 def count_pulses(
@@ -171,6 +188,7 @@ def count_pulses(
             timeout_s=window_s,
             poll_s=max(window_s / 20, 0.1),
             label="pulse count",
+            check_first=False,  # just armed: no pulse has been seen yet
         )
     counts = {p: min(n, at_least) for p, n in seen().items()}
     group.abort()
@@ -196,12 +214,6 @@ def pulses_seen(state: ECState, progress: float, gate: int) -> int:
     if state is ECState.RUNNING:
         return 1 + math.floor(progress * gate / 100.0 + 1e-9)
     return 0
-
-
-def _all_finished(group: ECGroup) -> bool:
-    # Polled: one state query per position (one exchange where batched); results are read
-    # once all are done.
-    return all(s in (ECState.READY, ECState.ABORTED) for s in group.states().values())
 
 
 def expected_error_seconds(power: float, constant: float, measure: Measure) -> float:

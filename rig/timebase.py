@@ -87,19 +87,22 @@ class Timebase(ABC):
         timeout_s: float,
         poll_s: float = 1.0,
         label: str = "wait",
+        check_first: bool = True,
     ) -> float:
         """Wait until `condition()` is true; return the time waited (this timebase's seconds).
 
         expected_s: how long it should take. The wall timebase shows it as a progress bar;
         the virtual timebase jumps straight there (polling earlier would only cost round
         trips). Then the condition is checked every `poll_s`. Raises TimebaseTimeout when it
-        is still false after timeout_s.
+        is still false after timeout_s. `check_first=False`: the caller has just started what
+        it waits for, so the condition cannot hold yet; it is not asked before the first poll
+        (on the simulated bench that check would be one more exchange per wait).
         """
         expected_s = _check_duration("expected_s", expected_s)
         timeout_s = _check_duration("timeout_s", timeout_s)
         poll_s = _check_duration("poll_s", poll_s, positive=True)
         start = self.now()
-        if condition():
+        if check_first and condition():
             return 0.0
         return self._wait(condition, start, expected_s, timeout_s, poll_s, label)
 

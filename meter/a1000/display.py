@@ -41,10 +41,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from meter.a1000.clock import MeterClock, meter_datetime
+from meter.a1000.registers import ZERO
 
 MODES = ("timing", "sequential", "inquiry")
 TIMING_INTERVALS_MIN = (5, 10, 15, 30)
@@ -311,7 +311,7 @@ class DisplayValues:
             if rec is None:
                 from meter.a1000.obis_map import format_energy
 
-                total = sum((m.energy.value(q, t, m.now) for q in _ENERGY_Q[c]), Fraction(0))
+                total = sum((m.energy.value(q, t, m.now) for q in _ENERGY_Q[c]), ZERO)
                 return format_energy(m, total), unit
             billing = self._comp("billing")
             v = billing.registers.historical_value(f"{c}.8.{t}", 101 + rec) if billing else None

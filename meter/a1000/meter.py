@@ -21,9 +21,10 @@ import datetime as dt
 import logging
 import math
 from collections.abc import Callable, Iterable
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from gmpy2 import mpq
 
 from meter.a1000.billing import make_billing  # part 2
 from meter.a1000.clock import MeterClock, meter_datetime, ppm_from_seconds_per_day
@@ -41,7 +42,7 @@ from meter.a1000.display import make_display  # part 2
 from meter.a1000.events import make_events  # part 2
 from meter.a1000.load_profile import make_load_profile  # part 2
 from meter.a1000.programming import ProgrammingState
-from meter.a1000.registers import QUANTITIES, EnergyRegisters, PulseOutput
+from meter.a1000.registers import QUANTITIES, EnergyRegisters, PulseOutput, format_register
 from meter.a1000.store import StateStore
 from meter.a1000.tou import TouTables
 from meter.electrical import ElectricalInputs, Measurements, measure, quadrant
@@ -112,7 +113,7 @@ class A1000:
             "active": config.constants.active_imp_per_kwh,
             "reactive": config.constants.reactive_imp_per_kvarh,
         }
-        self._effective_constants: dict[int, Fraction] = {}
+        self._effective_constants: dict[int, mpq] = {}
         ident = config.identity
         self.identity = {
             "meter_number": ident.meter_number,
@@ -394,20 +395,17 @@ class A1000:
         (manual 1.1 item 5); truncated, never rounded up."""
         cfg = self.config
         v = self.energy.value(quantity, tariff, self.now)
-        scale = 10**cfg.register_decimals
-        units = math.floor(v * scale) % (cfg.register_modulus * scale)
-        width = 8
-        return f"{units / scale:0{width}.{cfg.register_decimals}f}"
+        return format_register(v, cfg.register_decimals, cfg.register_modulus)
 
     # ------------------------------------------------------------------ pulses
 
-    def constant(self, output: PulseOutput) -> Fraction:
+    def constant(self, output: PulseOutput) -> mpq:
         """Effective pulses per kWh/kvarh of an output (nameplate constant x defect)."""
         c = self.constants["reactive" if output.is_reactive else "active"]
         # Memo by value (asked at every pulse edge; the constant may be reprogrammed).
         got = self._effective_constants.get(c)
         if got is None:
-            got = self._effective_constants[c] = Fraction(c) * Fraction(self.defects.pulse_factor)
+            got = self._effective_constants[c] = mpq(c) * mpq(self.defects.pulse_factor)
         return got
 
     def next_pulse(self, output: PulseOutput, after: float, n: int = 1) -> float | None:

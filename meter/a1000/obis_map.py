@@ -22,14 +22,15 @@ added through the same table: a component returns its rows from ``obis_rows()`` 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from gmpy2 import mpq
+
 from meter.a1000.clock import meter_seconds_of
+from meter.a1000.registers import ZERO, format_register
 from meter.a1000.tou import TouError
 from meter.iec62056_21.bank import DataSet, RegisterError
 from meter.iec62056_21.errors import InvalidObis
@@ -188,17 +189,14 @@ def obis_table_markdown(core_only: bool = False) -> str:
 # ---------------------------------------------------------------------- value formats
 
 
-def format_energy(meter: A1000, value: Fraction) -> str:
+def format_energy(meter: A1000, value: mpq) -> str:
     """Register format 99999.99 / 999999.9 with rollover (manual 1.1 item 5), truncated."""
-    cfg = meter.config
-    scale = 10**cfg.register_decimals
-    units = math.floor(value * scale) % (cfg.register_modulus * scale)
-    return f"{units / scale:08.{cfg.register_decimals}f}"
+    return format_register(value, meter.config.register_decimals, meter.config.register_modulus)
 
 
 def _energy(quantities: tuple[str, ...], tariff: int) -> Getter:
     def get(m: A1000) -> tuple[str, ...]:
-        v = sum((m.energy.value(q, tariff, m.now) for q in quantities), Fraction(0))
+        v = sum((m.energy.value(q, tariff, m.now) for q in quantities), ZERO)
         return (format_energy(m, v),)
 
     return get

@@ -1,10 +1,10 @@
 """Energy registers and pulse outputs, integrated exactly in rational arithmetic.
 
 Between two rate changes (input change, tariff switch, power change) every registered power
-is constant, so the registers are kept *lazily*: closed values (``Fraction``, kWh) at the
+is constant, so the registers are kept *lazily*: closed values (exact rationals, kWh) at the
 start of the current segment plus a constant rate. Reading a register at time t costs one
 multiplication; nothing is done per event of other sources. Rates and times are floats
-converted exactly to ``Fraction``, so the register is the exact integral of the
+converted exactly to rationals, so the register is the exact integral of the
 piecewise-constant float rate: no rounding accumulates, a month of virtual time does not
 drift (resolution: exact; a float rate has 53 bits).
 
@@ -27,7 +27,10 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
-from fractions import Fraction
+
+# gmpy2's mpq is GMP's exact rational in C: the arithmetic of fractions.Fraction, about 15x
+# faster. Integers out of it (floor, ceil) are mpz and are made int before they leave.
+from gmpy2 import mpq
 
 QUANTITIES = ("import", "export", "q1", "q2", "q3", "q4", "s_import", "s_export")
 _QI = {q: i for i, q in enumerate(QUANTITIES)}
@@ -66,33 +69,50 @@ _OUTPUT_SOURCES: dict[PulseOutput, tuple[int, ...]] = {
     PulseOutput.LED_REACTIVE: (_QI["q1"], _QI["q2"], _QI["q3"], _QI["q4"]),
 }
 
-_ZERO = Fraction(0)
-_HOUR = Fraction(3600)
+ZERO = mpq(0)
+_HOUR = mpq(3600)
 
 
-def _float_floor(x: Fraction) -> float:
+def _float_floor(x: mpq) -> float:
     """The largest float <= x (float() alone rounds to nearest, half the time upwards)."""
     f = float(x)
-    n, d = f.as_integer_ratio()  # exact; cross-multiplied to skip building a Fraction
+    n, d = f.as_integer_ratio()  # exact; cross-multiplied to skip building a rational
     return math.nextafter(f, -math.inf) if n * x.denominator > x.numerator * d else f
+
+
+def floor_int(x: mpq) -> int:
+    """floor(x) as an int (math.floor of an mpq gives an mpz, which json and int checks refuse)."""
+    return int(x.numerator // x.denominator)
+
+
+def _ceil_int(x: mpq) -> int:
+    return -int(-x.numerator // x.denominator)
+
+
+def format_register(value: mpq, decimals: int, modulus: int) -> str:
+    """A register as the meter shows it: 99999.99 or 999999.9 (8 characters) with rollover at
+    `modulus`, truncated, never rounded up (manual 1.1 item 5)."""
+    scale = 10**decimals
+    units = floor_int(value * scale) % (modulus * scale)
+    return f"{units / scale:08.{decimals}f}"
 
 
 @dataclass(frozen=True)
 class _Segment:
-    start: Fraction  # true time
-    energy: tuple[Fraction, ...]  # per quantity total at start, kWh
-    rates: tuple[Fraction, ...]  # per quantity, kW
+    start: mpq  # true time
+    energy: tuple[mpq, ...]  # per quantity total at start, kWh
+    rates: tuple[mpq, ...]  # per quantity, kW
     # Per output: (energy at start, rate in kWh per second); filled on first use.
-    _sums: dict[PulseOutput, tuple[Fraction, Fraction]] = field(
+    _sums: dict[PulseOutput, tuple[mpq, mpq]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
-    def sums(self, output: PulseOutput) -> tuple[Fraction, Fraction]:
+    def sums(self, output: PulseOutput) -> tuple[mpq, mpq]:
         got = self._sums.get(output)
         if got is None:
             src = _OUTPUT_SOURCES[output]
-            e0 = sum((self.energy[i] for i in src), _ZERO)
-            rate = sum((self.rates[i] for i in src), _ZERO) / _HOUR
+            e0 = sum((self.energy[i] for i in src), ZERO)
+            rate = sum((self.rates[i] for i in src), ZERO) / _HOUR
             got = self._sums[output] = (e0, rate)
         return got
 
@@ -102,18 +122,18 @@ class EnergyRegisters:
 
     def __init__(self, t: float, tariff: int) -> None:
         n = len(QUANTITIES)
-        self.closed: list[list[Fraction]] = [[_ZERO] * 5 for _ in range(n)]
-        self.rates: tuple[Fraction, ...] = (_ZERO,) * n
-        self.seg_start = Fraction(t)
+        self.closed: list[list[mpq]] = [[ZERO] * 5 for _ in range(n)]
+        self.rates: tuple[mpq, ...] = (ZERO,) * n
+        self.seg_start = mpq(t)
         self.tariff = tariff
         self._history: deque[_Segment] = deque(maxlen=HISTORY_SEGMENTS)
-        self._history.append(_Segment(self.seg_start, (_ZERO,) * n, self.rates))
+        self._history.append(_Segment(self.seg_start, (ZERO,) * n, self.rates))
 
     # -- integration ------------------------------------------------------------------
 
     def close(self, t: float) -> None:
         """Fold the running segment into the closed values at time t."""
-        ft = Fraction(t)
+        ft = mpq(t)
         dt = ft - self.seg_start
         if dt < 0:
             raise ValueError(f"register close at {t} before segment start {float(self.seg_start)}")
@@ -128,7 +148,7 @@ class EnergyRegisters:
 
     def set_rates(self, t: float, rates_kw: tuple[float, ...]) -> None:
         self.close(t)
-        new = tuple(Fraction(r) for r in rates_kw)
+        new = tuple(mpq(r) for r in rates_kw)
         if new != self.rates:
             self.rates = new
             self._history.append(
@@ -141,21 +161,23 @@ class EnergyRegisters:
 
     # -- reading ----------------------------------------------------------------------
 
-    def value(self, quantity: str, tariff: int, t: float) -> Fraction:
+    def value(self, quantity: str, tariff: int, t: float) -> mpq:
         """Register value (kWh...) of ``quantity`` for tariff 0 (total) or 1..4 at time t."""
         i = _QI[quantity]
         v = self.closed[i][tariff]
         if tariff in (0, self.tariff) and self.rates[i]:
-            v += self.rates[i] * (Fraction(t) - self.seg_start) / _HOUR
+            v += self.rates[i] * (mpq(t) - self.seg_start) / _HOUR
         return v
 
-    def total(self, quantity: str, t: float) -> Fraction:
+    def total(self, quantity: str, t: float) -> mpq:
         return self.value(quantity, 0, t)
 
     # -- pulses -----------------------------------------------------------------------
 
-    def _segment_index(self, ft: Fraction) -> int:
+    def _segment_index(self, ft: mpq) -> int:
         hist = self._history
+        if ft >= hist[-1].start:  # the common case: a time in the running segment
+            return len(hist) - 1
         if ft < hist[0].start:
             raise ValueError(
                 f"time {float(ft)} is before the kept pulse history (from {float(hist[0].start)})"
@@ -169,26 +191,26 @@ class EnergyRegisters:
                 hi = mid - 1
         return lo
 
-    def output_energy(self, output: PulseOutput, t: float) -> Fraction:
-        ft = Fraction(t)
+    def output_energy(self, output: PulseOutput, t: float) -> mpq:
+        ft = mpq(t)
         seg = self._history[self._segment_index(ft)]
         e0, rate = seg.sums(output)
         return e0 + rate * (ft - seg.start)
 
     def next_pulse(
-        self, output: PulseOutput, constant: Fraction, after: float, n: int = 1
+        self, output: PulseOutput, constant: mpq, after: float, n: int = 1
     ) -> float | None:
         """Rising edge of the ``n``-th pulse strictly after ``after`` (inputs after the last
         segment assumed constant); None if the output does not advance. The same edge as
         asking for the next one ``n`` times, each from the edge before."""
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
-        ft = Fraction(after)
+        ft = mpq(after)
         hist = self._history
         idx = self._segment_index(ft)
         e0, rate = hist[idx].sums(output)
         e = e0 + rate * (ft - hist[idx].start)
-        target = Fraction(math.floor(e * constant) + 1) / constant
+        target = mpq(floor_int(e * constant) + 1) / constant
         step = 1 / constant
         skip = n - 1  # edges still to pass once the first one after ``after`` is found
         while True:
@@ -213,18 +235,29 @@ class EnergyRegisters:
                 return None
             idx += 1
 
-    def pulse_count(self, output: PulseOutput, constant: Fraction, t0: float, t1: float) -> int:
+    def pulse_count(self, output: PulseOutput, constant: mpq, t0: float, t1: float) -> int:
         """Rising edges in [t0, t1)."""
         if t1 <= t0:
             return 0
-        e0 = self.output_energy(output, t0)
-        e1 = self.output_energy(output, t1)
-        lo = max(math.ceil(e0 * constant), 1)
-        hi = math.ceil(e1 * constant) - 1
+        ft0 = mpq(t0)
+        last = self._history[-1]
+        if ft0 >= last.start:
+            # The common case (a span of the running segment, e.g. closed at an input change):
+            # one rate, and an output at rest has no edge.
+            e_start, rate = last.sums(output)
+            if not rate:
+                return 0
+            e0 = e_start + rate * (ft0 - last.start)
+            e1 = e_start + rate * (mpq(t1) - last.start)
+        else:
+            e0 = self.output_energy(output, t0)
+            e1 = self.output_energy(output, t1)
+        lo = max(_ceil_int(e0 * constant), 1)
+        hi = _ceil_int(e1 * constant) - 1
         return max(0, hi - lo + 1)
 
-    def output_rate(self, output: PulseOutput) -> Fraction:
-        return sum((self.rates[i] for i in _OUTPUT_SOURCES[output]), _ZERO)
+    def output_rate(self, output: PulseOutput) -> mpq:
+        return sum((self.rates[i] for i in _OUTPUT_SOURCES[output]), ZERO)
 
     # -- persistence ------------------------------------------------------------------
 
@@ -239,10 +272,10 @@ class EnergyRegisters:
             vals = d.get(q)
             if vals is None or len(vals) != 5:
                 raise ValueError(f"state: register {q!r} missing or malformed")
-            self.closed[_QI[q]] = [Fraction(v) for v in vals]
-        self.seg_start = Fraction(t)
+            self.closed[_QI[q]] = [mpq(v) for v in vals]
+        self.seg_start = mpq(t)
         self.tariff = tariff
-        self.rates = (_ZERO,) * len(QUANTITIES)
+        self.rates = (ZERO,) * len(QUANTITIES)
         self._history.clear()
         self._history.append(
             _Segment(self.seg_start, tuple(row[0] for row in self.closed), self.rates)

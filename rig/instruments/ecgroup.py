@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from rig.instruments.roles import (
     BatchesErrorCalculators,
+    ECResult,
     ECState,
     ECStatus,
     ErrorCalculator,
@@ -92,3 +93,7 @@ class ECGroup:
     def statuses(self) -> dict[int, ECStatus]:
         """State, progress, result and counts of every calculator."""
         return self._each(lambda o, ecs: o.statuses_of(ecs), lambda ec: ec.status())
+
+    def results(self) -> dict[int, ECResult]:
+        """Error and reference counts of every calculator, each just polled READY."""
+        return self._each(lambda o, ecs: o.results_of(ecs), lambda ec: ec.result())

@@ -89,6 +89,15 @@ class ECStatus:
     measurements: int  # completed measurements (continuous mode counts up)
 
 
+@dataclass(frozen=True)
+class ECResult:
+    """The outcome of a finished single measurement (a calculator polled READY): what a
+    measurement keeps, in fewer queries than a full ECStatus."""
+
+    error: float  # meter error in %
+    reference_counts: int  # reference pulses counted in the gate
+
+
 @runtime_checkable
 class PowerSource(Protocol):
     """A three-phase source: set a load point, switch the output, report status."""
@@ -138,6 +147,11 @@ class ErrorCalculator(Protocol):
         """State with progress, result and counts (for reading a measurement)."""
         ...
 
+    def result(self) -> ECResult:
+        """Error and reference counts of a measurement just polled READY (the state is not
+        asked again: nothing changes it until the next start)."""
+        ...
+
     def reference_constant(self) -> float: ...
 
 
@@ -180,6 +194,7 @@ class BatchesErrorCalculators(Protocol):
     def abort_many(self, ecs: Sequence[ErrorCalculator]) -> None: ...
     def states_of(self, ecs: Sequence[ErrorCalculator]) -> list[ECState]: ...
     def statuses_of(self, ecs: Sequence[ErrorCalculator]) -> list[ECStatus]: ...
+    def results_of(self, ecs: Sequence[ErrorCalculator]) -> list[ECResult]: ...
 
 
 @runtime_checkable

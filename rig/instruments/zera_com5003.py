@@ -28,7 +28,15 @@ from rig.instruments.base import Channel, ScpiInstrument
 from rig.instruments.descriptors import Setting, compact_number, in_range, int_range, one_of
 from rig.instruments.errors import InstrumentError, SettingError
 from rig.instruments.registry import register_driver
-from rig.instruments.roles import ECState, ECStatus, PhaseReading, Quantity, Readings, Wiring
+from rig.instruments.roles import (
+    ECResult,
+    ECState,
+    ECStatus,
+    PhaseReading,
+    Quantity,
+    Readings,
+    Wiring,
+)
 
 #: POW1 measuring modes (instruments.md 2.3: 4LW, 3LW, ...; B = reactive, S = apparent).
 MODES = {
@@ -49,6 +57,8 @@ MAX_PULSES = 2**32 - 1
 #: What `status()` reads, STATUS first, and the kinds of the rest (instruments.md 2.3).
 STATUS_PARAMS = ("STATUS", "PROGRESS", "RESULT", "TARGET", "PULSES", "MEASNUM")
 STATUS_KINDS = (float, float, int, int, int)
+#: The queries of the result of a gate polled READY.
+RESULT_PARAMS = ("RESULT", "PULSES")
 #: The queries of one reference reading, in the order they are sent (docs/dialects.md 3).
 READ_QUERIES = (
     "MEASURE:RMS1?",
@@ -182,6 +192,10 @@ class ZeraErrorCalculator(Channel):
         """The queries of `status()`, in the order `parse_status` takes their replies."""
         return [f"CALCULATE:EC{self.ch}:0001:{param}?" for param in STATUS_PARAMS]
 
+    def result_queries(self) -> list[str]:
+        """The queries of `result()`, in the order `parse_result` takes their replies."""
+        return [f"CALCULATE:EC{self.ch}:0001:{param}?" for param in RESULT_PARAMS]
+
     def parse_state(self, reply: str) -> ECState:
         command = self.state_query()
         code = _number(self.parent, command, reply.strip(), int)
@@ -208,6 +222,13 @@ class ZeraErrorCalculator(Channel):
             values["MEASNUM"],
         )
 
+    def parse_result(self, replies: Sequence[str]) -> ECResult:
+        error_query, counts_query = self.result_queries()
+        return ECResult(
+            _number(self.parent, error_query, replies[0].strip(), float),
+            _number(self.parent, counts_query, replies[1].strip(), int),
+        )
+
     def state(self) -> ECState:
         """The measurement state alone: one `STATUS?` query (cheap enough to poll)."""
         return self.parse_state(self.query(self.state_query()))
@@ -218,6 +239,10 @@ class ZeraErrorCalculator(Channel):
         state = self.query(first)
         self.parse_state(state)  # an unknown state stops here, before the other queries
         return self.parse_status([state, *(self.query(q) for q in rest)])
+
+    def result(self) -> ECResult:
+        """Error and reference counts of a gate polled READY: two queries."""
+        return self.parse_result([self.query(q) for q in self.result_queries()])
 
 
 class ZeraEnergyRegister:
@@ -427,6 +452,12 @@ class ZeraCom5003(ScpiInstrument):
         replies = self.transaction([q for ec in ecs for q in ec.status_queries()])
         k = len(STATUS_PARAMS)
         return [ec.parse_status(replies[i * k : (i + 1) * k]) for i, ec in enumerate(ecs)]
+
+    def results_of(self, ecs: Sequence[ZeraErrorCalculator]) -> list[ECResult]:
+        """The result of every EC (each polled READY) in one transaction."""
+        replies = self.transaction([q for ec in ecs for q in ec.result_queries()])
+        k = len(RESULT_PARAMS)
+        return [ec.parse_result(replies[i * k : (i + 1) * k]) for i, ec in enumerate(ecs)]
 
     def identify(self) -> str:
         """Return the *IDN? reply."""

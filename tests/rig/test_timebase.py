@@ -128,6 +128,19 @@ def test_condition_already_true_costs_nothing() -> None:
     assert ctl.advances == []
 
 
+def test_without_check_first_the_condition_is_first_asked_at_the_first_poll() -> None:
+    ctl = FakeControl()
+    asked: list[float] = []
+    tb = VirtualTimebase(ctl)
+    assert tb.wait_until(lambda: not asked.append(ctl.t), 10, 20, check_first=False) == 10.0
+    assert asked == [5010.0] and ctl.advances == [10.0]
+    wall_tb, clock = wall()
+    asked.clear()
+    assert wall_tb.wait_until(lambda: not asked.append(clock.t), 10, 20, poll_s=2.0,
+                              check_first=False) == 2.0
+    assert asked == [1002.0]
+
+
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
 def test_bad_durations_are_refused(bad: float) -> None:
     tb = VirtualTimebase(FakeControl())

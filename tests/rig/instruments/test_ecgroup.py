@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from rig.instruments.ecgroup import ECGroup
-from rig.instruments.roles import ECState, ECStatus, Quantity
+from rig.instruments.roles import ECResult, ECState, ECStatus, Quantity
 
 
 @dataclass
@@ -29,6 +29,9 @@ class LoneEC:
 
     def status(self):
         return ECStatus(ECState.RUNNING, 50.0, None, 100, 49, 0)
+
+    def result(self):
+        return ECResult(0.5, 49)
 
     def reference_constant(self):
         return 1e6
@@ -57,6 +60,10 @@ class Owner:
         self.batches.append(("statuses", [e.position for e in ecs]))
         return [ECStatus(ECState.READY, 100.0, e.position / 10, 100, 100, 1) for e in ecs]
 
+    def results_of(self, ecs):
+        self.batches.append(("results", [e.position for e in ecs]))
+        return [ECResult(e.position / 10, 100) for e in ecs]
+
 
 @dataclass
 class OwnedEC(LoneEC):
@@ -77,11 +84,14 @@ def test_batched_positions_share_one_call_per_step_and_results_keep_position_ids
     assert states == {1: ECState.READY, 3: ECState.READY, 2: ECState.RUNNING}
     assert list(states) == [1, 2, 3]  # in the group's order, however the batches fell
     statuses = group.statuses()
+    results = group.results()
     group.abort()
     assert statuses[1].error == pytest.approx(0.1) and statuses[3].error == pytest.approx(0.3)
     assert statuses[2].error is None and statuses[2].progress == 50.0
+    assert list(results) == [1, 2, 3]
+    assert results[3] == ECResult(pytest.approx(0.3), 100) and results[2] == ECResult(0.5, 49)
     assert owner.batches == [("configure", [1, 3], 20), ("start", [1, 3]), ("states", [1, 3]),
-                             ("statuses", [1, 3]), ("abort", [1, 3])]
+                             ("statuses", [1, 3]), ("results", [1, 3]), ("abort", [1, 3])]
     assert ecs[2].calls == [("configure", 1000, 20, Quantity.ACTIVE, False), ("start",),
                             ("abort",)]
     assert ecs[1].calls == []  # never driven on its own

@@ -4,7 +4,7 @@ import pytest
 
 from rig.instruments.ecgroup import ECGroup
 from rig.instruments.errors import InstrumentError, SettingError
-from rig.instruments.roles import ECState, ErrorCalculator, Quantity
+from rig.instruments.roles import ECResult, ECState, ErrorCalculator, Quantity
 from rig.instruments.testing import Fail, FailWrite, expected_protocol
 from rig.instruments.zera_com5003 import ZeraCom5003, parse_items
 
@@ -407,6 +407,25 @@ def test_group_of_ecs_costs_one_exchange_per_step():
         group.configure(1000, 20, Quantity.ACTIVE)
         group.start()
         group.abort()
+
+
+def test_results_of_ready_gates_read_error_and_counts_alone():
+    e1, e2 = "CALCULATE:EC01:0001:", "CALCULATE:EC02:0001:"
+    transcript = [
+        (batch(e1 + "STATUS?", e2 + "STATUS?"), ["4", "4"]),
+        (batch(e1 + "RESULT?", e1 + "PULSES?", e2 + "RESULT?", e2 + "PULSES?"),
+         ["0.0125", "20003", "-1.5E-02", "19990"]),
+        (e1 + "RESULT?", "-0.5"),
+        (e1 + "PULSES?", "19900"),
+        (batch(e2 + "RESULT?", e2 + "PULSES?"), ["n/a", "1"]),
+    ]
+    with expected_protocol(ZeraCom5003, transcript, name="reference") as ref:
+        ecs = [ref.error_calculator(1), ref.error_calculator(2)]
+        assert ref.states_of(ecs) == [ECState.READY, ECState.READY]
+        assert ref.results_of(ecs) == [ECResult(0.0125, 20003), ECResult(-0.015, 19990)]
+        assert ecs[0].result() == ECResult(-0.5, 19900)
+        with pytest.raises(InstrumentError, match=r"EC02:0001:RESULT\?.*'n/a'"):
+            ref.results_of(ecs[1:])
 
 
 def test_a_refusal_inside_a_transaction_names_its_command_and_forgets_the_settings():

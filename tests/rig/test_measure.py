@@ -1,0 +1,122 @@
+"""rig.measure.measure_errors: repetitions, what is read of a finished gate, failures named."""
+
+from __future__ import annotations
+
+import pytest
+
+from rig.instruments.ecgroup import ECGroup
+from rig.instruments.loadpoint import LoadPoint
+from rig.instruments.roles import ECResult, ECState, ECStatus
+from rig.loads import Rating
+from rig.measure import MeasurementError, measure_errors
+from rig.plan import Measure
+from rig.timebase import VirtualTimebase
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def time(self) -> float:
+        return self.t
+
+    def advance(self, dt: float) -> float:
+        self.t += dt
+        return self.t
+
+
+class Calculators:
+    """An instrument batching the calculators of its positions; each gate is ready once the
+    clock passed `gate_s` after its start. `errors[position]`: the error each run reports
+    (None: that calculator aborts)."""
+
+    def __init__(self, clock: Clock, errors: dict[int, list[float | None]]) -> None:
+        self.clock = clock
+        self.errors = {p: list(e) for p, e in errors.items()}
+        self.calls: list[str] = []
+        self.started = 0.0
+        self.gate_s = 5.0
+
+    def _done(self) -> bool:
+        return self.clock.t >= self.started + self.gate_s
+
+    def _state(self, ec: EC) -> ECState:
+        if not self._done():
+            return ECState.RUNNING
+        return ECState.ABORTED if self.errors[ec.position][0] is None else ECState.READY
+
+    def configure_many(self, ecs, meter_constant, pulses, quantity, continuous=False):
+        self.calls.append(f"configure {pulses}")
+
+    def start_many(self, ecs):
+        self.calls.append("start")
+        self.started = self.clock.t
+
+    def abort_many(self, ecs):
+        self.calls.append("abort")
+
+    def states_of(self, ecs):
+        self.calls.append("states")
+        return [self._state(ec) for ec in ecs]
+
+    def statuses_of(self, ecs):
+        self.calls.append("statuses")
+        return [ECStatus(self._state(ec), 40.0, None, 1000, 400, 0) for ec in ecs]
+
+    def results_of(self, ecs):
+        self.calls.append("results")
+        assert all(self._state(ec) is ECState.READY for ec in ecs)  # only finished gates are read
+        return [ECResult(self.errors[ec.position].pop(0), 1000 + ec.position) for ec in ecs]
+
+
+class EC:
+    def __init__(self, parent: Calculators, position: int) -> None:
+        self.parent = parent
+        self.position = position
+
+
+class Reference:
+    def __init__(self) -> None:
+        self.modes: list[tuple[str, str]] = []
+
+    def set_mode(self, wiring, quantity) -> None:
+        self.modes.append((wiring, str(quantity)))
+
+
+class Bench:
+    def __init__(self, calculators: Calculators) -> None:
+        self.reference = Reference()
+        self.calculators = calculators
+
+    def ec_group(self, positions):
+        return ECGroup({p: EC(self.calculators, p) for p in positions})
+
+
+RATING = Rating(un=230.0, in_=5.0, imax=60.0, meter_constant=1000.0, reactive_constant=1000.0,
+                wiring="3P4W")
+POINT = LoadPoint.at(230.0, 5.0, 1.0, "1")
+
+
+def run(errors: dict[int, list[float | None]]):
+    clock = Clock()
+    calculators = Calculators(clock, errors)
+    bench = Bench(calculators)
+    readings = measure_errors(bench, VirtualTimebase(clock), POINT, "active",  # type: ignore[arg-type]
+                              Measure(repetitions=2), sorted(errors), RATING)
+    return readings, calculators, bench
+
+
+def test_every_repetition_is_kept_per_position_from_the_results_alone() -> None:
+    readings, calculators, bench = run({1: [0.1, 0.3], 2: [-0.2, -0.2]})
+    assert readings[1].errors == (0.1, 0.3) and readings[1].mean == pytest.approx(0.2)
+    assert readings[2].errors == (-0.2, -0.2) and readings[2].reference_counts == (1002, 1002)
+    assert readings[1].pulses == readings[2].pulses >= Measure().min_pulses
+    assert bench.reference.modes == [("3P4W", "active")]
+    # Polled with the state alone, read with the short result queries; no full status needed.
+    assert calculators.calls == ["configure 20", "start", "states", "results"] * 2
+
+
+def test_a_calculator_that_did_not_finish_is_named_with_its_progress() -> None:
+    with pytest.raises(MeasurementError, match=r"position 2: error calculator aborted after "
+                                               r"40 % of \d+ pulses"):
+        run({1: [0.1, 0.1], 2: [None]})
