@@ -79,6 +79,13 @@ MISSING_CURRENT = 0x40
 PHASE_SEQUENCE_REVERSAL = 0x80
 
 PHASES = "ABC"
+# Per phase: the keys of its voltage loss, phase failure and over current (built once: the
+# detection runs at every input change of every meter).
+_PHASE_KEYS = tuple(
+    (f"voltage_loss_{ph}", f"phase_failure_{ph}", f"over_current_{ph}") for ph in PHASES
+)
+_VOLTAGE_LOSS_KEYS = tuple(keys[0] for keys in _PHASE_KEYS)
+_PHASE_FAILURE_KEYS = tuple(keys[1] for keys in _PHASE_KEYS)
 # Event type keys and their manufacturer-specific index E in C.60.E / C.61.E (see obis_rows).
 EVENT_TYPES: tuple[str, ...] = (
     "voltage_loss_A", "voltage_loss_B", "voltage_loss_C",
@@ -258,19 +265,19 @@ class EventMonitor:
     def _raw(self, o: Observation) -> dict[str, bool]:
         th, un, i_n = self.th, self.un, self.in_a
         raw: dict[str, bool] = {}
-        for k, ph in enumerate(PHASES):
+        for k, (vl_key, pf_key, oc_key) in enumerate(_PHASE_KEYS):
             u, i = o.u[k], o.i[k]
             measured = o.current_measured[k]
-            vl_active = self.logs[f"voltage_loss_{ph}"].active
+            vl_active = self.logs[vl_key].active
             u_limit = th.voltage_loss_recover_u if vl_active else th.voltage_loss_u
-            raw[f"voltage_loss_{ph}"] = (
+            raw[vl_key] = (
                 "voltage_loss_missed" not in self.defects and measured
                 and u < u_limit * un and i > th.voltage_loss_i * i_n
             )
-            raw[f"phase_failure_{ph}"] = (
+            raw[pf_key] = (
                 u < th.phase_failure_u * un and (not measured or i < th.phase_failure_i * i_n)
             )
-            raw[f"over_current_{ph}"] = measured and i > th.over_current_imax * self.imax_a
+            raw[oc_key] = measured and i > th.over_current_imax * self.imax_a
         raw["all_phase_voltage_loss"] = (
             all(u < th.all_loss_u * un for u in o.u) and max(o.i) > th.all_loss_i * i_n
         )
@@ -296,8 +303,8 @@ class EventMonitor:
         pend = [d.pending for d in self.det.values() if d.pending is not None]
         self._due = min(pend) if pend else None
         self._energy_logs = [
-            (k, log) for k, ph in enumerate(PHASES)
-            for log in (self.logs[f"voltage_loss_{ph}"], self.logs[f"phase_failure_{ph}"])
+            (k, log) for k, (vl_key, pf_key, _) in enumerate(_PHASE_KEYS)
+            for log in (self.logs[vl_key], self.logs[pf_key])
             if log.active_since is not None
         ]
 
@@ -386,9 +393,10 @@ class EventMonitor:
     def err1(self) -> int:
         """ERR 1 warning bits (Appendix B), live."""
         bits = 0
-        if any(self.logs[f"voltage_loss_{ph}"].active for ph in PHASES):
+        loss = [self.logs[key].active for key in _VOLTAGE_LOSS_KEYS]
+        if any(loss):
             bits |= PHASE_VOLTAGE_LOSS
-        if any(self.logs[f"phase_failure_{ph}"].active for ph in PHASES):
+        if any(self.logs[key].active for key in _PHASE_FAILURE_KEYS):
             bits |= PHASE_FAILURE
         o = self.obs
         if o is None or not self.powered:
@@ -397,8 +405,7 @@ class EventMonitor:
         if any(u > th.over_voltage_u * un for u in o.u):
             bits |= OVER_VOLTAGE
         # A phase in voltage loss shows that bit, not also under voltage (one bit per condition).
-        if any(th.phase_failure_u * un <= u < th.under_voltage_u * un
-               and not self.logs[f"voltage_loss_{PHASES[k]}"].active
+        if any(th.phase_failure_u * un <= u < th.under_voltage_u * un and not loss[k]
                for k, u in enumerate(o.u)):
             bits |= UNDER_VOLTAGE
         for k in range(3):

@@ -341,6 +341,8 @@ class A1000:
             d.starting_threshold_in if d.starting_threshold_in is not None else ANTI_CREEP_IN
         ) * i_n
         em = cfg.error_model
+        kw = {"i_n": i_n, "i_max": i_max, "u_n": u_n, "f_n": f_n}
+        gains = bool(d.gain_regions)
         p_tot = q_tot = 0.0
         s_weighted = s_sum = 0.0
         ph_p = [0.0, 0.0, 0.0]
@@ -353,14 +355,14 @@ class A1000:
                     ph_p[k] = creep
                     p_tot += creep
                 continue
-            kw = {"i_n": i_n, "i_max": i_max, "u_n": u_n, "f_n": f_n}
             sin_phi = e.q / e.s if e.s else 0.0
             ea = em.active.percent(e.current, e.pf, e.voltage, m.frequency, e.thd_i, **kw)
-            ea += d.gain_percent("active", e.current, i_n)
             er = em.reactive.percent(e.current, sin_phi, e.voltage, m.frequency, e.thd_i, **kw)
-            er += d.gain_percent("reactive", e.current, i_n)
             es = em.apparent.percent(e.current, e.pf, e.voltage, m.frequency, e.thd_i, **kw)
-            es += d.gain_percent("apparent", e.current, i_n)
+            if gains:  # a defect's extra error in some current ranges
+                ea += d.gain_percent("active", e.current, i_n)
+                er += d.gain_percent("reactive", e.current, i_n)
+                es += d.gain_percent("apparent", e.current, i_n)
             p = e.p * (1 + ea / 100)
             ph_p[k] = p
             p_tot += p
@@ -418,6 +420,12 @@ class A1000:
     def pulse_count(self, output: PulseOutput, t0: float, t1: float) -> int:
         """Rising edges in [t0, t1) (inputs constant from now on)."""
         return self.energy.pulse_count(PulseOutput(output), self.constant(output), t0, t1)
+
+    def pulse_counts(self, outputs: Iterable[PulseOutput], t0: float, t1: float) -> list[int]:
+        """`pulse_count` of several outputs at once (the simulator closes every output's count
+        at each input change)."""
+        pairs = [(PulseOutput(o), self.constant(PulseOutput(o))) for o in outputs]
+        return self.energy.pulse_counts(pairs, t0, t1)
 
     def pulse_width(self, output: PulseOutput) -> float | None:
         """Pulse width: 80 ms on the outputs; 50 % of the period on the LEDs (manual 1.1)."""

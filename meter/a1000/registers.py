@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -237,24 +238,34 @@ class EnergyRegisters:
 
     def pulse_count(self, output: PulseOutput, constant: mpq, t0: float, t1: float) -> int:
         """Rising edges in [t0, t1)."""
+        return self.pulse_counts(((output, constant),), t0, t1)[0]
+
+    def pulse_counts(
+        self, outputs: Iterable[tuple[PulseOutput, mpq]], t0: float, t1: float
+    ) -> list[int]:
+        """Rising edges in [t0, t1) of each (output, constant), the times converted once."""
         if t1 <= t0:
-            return 0
-        ft0 = mpq(t0)
+            return [0 for _ in outputs]
+        ft0, ft1 = mpq(t0), mpq(t1)
         last = self._history[-1]
-        if ft0 >= last.start:
-            # The common case (a span of the running segment, e.g. closed at an input change):
-            # one rate, and an output at rest has no edge.
-            e_start, rate = last.sums(output)
-            if not rate:
-                return 0
-            e0 = e_start + rate * (ft0 - last.start)
-            e1 = e_start + rate * (mpq(t1) - last.start)
-        else:
-            e0 = self.output_energy(output, t0)
-            e1 = self.output_energy(output, t1)
-        lo = max(_ceil_int(e0 * constant), 1)
-        hi = _ceil_int(e1 * constant) - 1
-        return max(0, hi - lo + 1)
+        # The common case: a span of the running segment (e.g. closed at an input change).
+        in_last = ft0 >= last.start
+        counts = []
+        for output, constant in outputs:
+            if in_last:
+                e_start, rate = last.sums(output)
+                if not rate:  # an output at rest has no edge
+                    counts.append(0)
+                    continue
+                e0 = e_start + rate * (ft0 - last.start)
+                e1 = e_start + rate * (ft1 - last.start)
+            else:
+                e0 = self.output_energy(output, t0)
+                e1 = self.output_energy(output, t1)
+            lo = max(_ceil_int(e0 * constant), 1)
+            hi = _ceil_int(e1 * constant) - 1
+            counts.append(max(0, hi - lo + 1))
+        return counts
 
     def output_rate(self, output: PulseOutput) -> mpq:
         return sum((self.rates[i] for i in _OUTPUT_SOURCES[output]), ZERO)

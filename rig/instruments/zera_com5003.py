@@ -136,6 +136,7 @@ class ZeraErrorCalculator(Channel):
         super().__init__(parent, f"{position:02d}")
         self.position = position
         self.pulse_input = pulse_input or f"fi{position - 1}"
+        self._commands: tuple[tuple[Any, ...], tuple[str, ...]] | None = None
 
     def write_setting(self, command: str) -> None:
         """Write a setting of this EC unless the connection already holds it (see module doc)."""
@@ -145,16 +146,20 @@ class ZeraErrorCalculator(Channel):
         self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
     ) -> list[str]:
         """The validated commands that set input, reference, constant, unit, pulses and mode
-        (nothing is sent)."""
-        cls = type(self)
-        return [
-            cls.meter_input.command(self, self.pulse_input),
-            cls.reference_input.command(self, "fo0"),
-            cls.meter_constant.command(self, meter_constant),
-            cls.constant_unit.command(self, DC_UNITS[Quantity(quantity)]),
-            cls.pulses.command(self, pulses),
-            cls.continuous.command(self, int(continuous)),
-        ]
+        (nothing is sent). The last ones are kept: every repetition of a point asks again."""
+        key = (self.pulse_input, meter_constant, pulses, Quantity(quantity), bool(continuous))
+        if self._commands is None or self._commands[0] != key:
+            cls = type(self)
+            commands = (
+                cls.meter_input.command(self, self.pulse_input),
+                cls.reference_input.command(self, "fo0"),
+                cls.meter_constant.command(self, meter_constant),
+                cls.constant_unit.command(self, DC_UNITS[Quantity(quantity)]),
+                cls.pulses.command(self, pulses),
+                cls.continuous.command(self, int(continuous)),
+            )
+            self._commands = (key, commands)
+        return list(self._commands[1])
 
     def configure(
         self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False

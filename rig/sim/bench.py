@@ -232,7 +232,7 @@ class Simulator:
             dialect = cls(self.world)
             transport = self.options.get(f"{driver.split('_')[0]}_transport", cls.transport)
             server_cls = PtyLineServer if transport == "pty" else TcpLineServer
-            server = server_cls(dialect.handle, cls.terminator, name)
+            server = server_cls(dialect.handle_lines, cls.terminator, name)
             server.start()
             by_name[name] = Instrument(name, driver, (role,), dialect, server)
             self.substitutions[ph] = server.address

@@ -188,9 +188,9 @@ class ControlServer:
     def start(self) -> None:
         self._server.start()
 
-    def _handle(self, line: str) -> list[str]:
-        # json.dumps escapes every non-ASCII character and newline: one reply line.
-        return [json.dumps(self._answer(line))]
+    def _handle(self, lines: list[str]) -> list[str]:
+        # json.dumps escapes every non-ASCII character and newline: one reply line each.
+        return [json.dumps(self._answer(line)) for line in lines]
 
     def _answer(self, raw: str) -> dict[str, Any]:
         try:

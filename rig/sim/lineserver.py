@@ -1,8 +1,9 @@
 """Line transports for the simulated instruments: TCP on 127.0.0.1 (a VISA SOCKET resource) and
 a pty (a VISA ASRL resource / pyserial port).
 
-A transport owns no behaviour: each received line goes to `handler(line) -> reply lines`, and
-the replies go back with the dialect's terminator. Instrument faults that belong to the link
+A transport owns no behaviour: the lines of each received chunk go to `handler(lines) -> reply
+lines` together (a message of several commands is carried out as one), and the replies go back
+with the dialect's terminator. Instrument faults that belong to the link
 (slow replies, a dropped connection) are applied here.
 
 pty facts (anchors.md 17): the server keeps its own slave fd open so the master never sees EIO
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import socket
 import threading
@@ -21,7 +23,8 @@ import tty
 from collections.abc import Callable
 from dataclasses import dataclass
 
-Handler = Callable[[str], list[str]]
+Handler = Callable[[list[str]], list[str]]
+_LINE_END = re.compile(rb"[\r\n]")  # either ends a line; empty lines are skipped
 
 
 @dataclass
@@ -39,16 +42,8 @@ class _LineSplitter:
         self._buf = b""
 
     def feed(self, data: bytes) -> list[str]:
-        self._buf += data
-        lines = []
-        while True:
-            cut = [i for i in (self._buf.find(b"\r"), self._buf.find(b"\n")) if i >= 0]
-            if not cut:
-                break
-            i = min(cut)
-            line, self._buf = self._buf[:i], self._buf[i + 1 :]
-            if line.strip():
-                lines.append(line.decode("ascii", errors="replace").strip())
+        *complete, self._buf = _LINE_END.split(self._buf + data)  # the last piece is unfinished
+        lines = [x.decode("ascii", errors="replace").strip() for x in complete if x.strip()]
         if len(self._buf) > 65536:  # no terminator in 64 KiB: garbage, drop it
             self._buf = b""
         return lines
@@ -98,7 +93,8 @@ class TcpLineServer:
                     return
                 # The replies to every line of a chunk go out together: a client that sends
                 # several commands in one write gets one segment back, not one per line.
-                replies = [r for line in splitter.feed(data) for r in self.handler(line) or ()]
+                lines = splitter.feed(data)
+                replies = self.handler(lines) if lines else []
                 if self.faults.silent or not replies:
                     continue
                 if self.faults.delay_s > 0:
@@ -160,15 +156,13 @@ class PtyLineServer:
                 data = os.read(self._master, 4096)
             except OSError:
                 continue
-            for line in splitter.feed(data):
-                replies = self.handler(line)
-                if self.faults.silent or not replies:
-                    continue
-                if self.faults.delay_s > 0:
-                    time.sleep(self.faults.delay_s)
-                os.write(
-                    self._master, b"".join(r.encode("ascii") + self.terminator for r in replies)
-                )
+            lines = splitter.feed(data)
+            replies = self.handler(lines) if lines else []
+            if self.faults.silent or not replies:
+                continue
+            if self.faults.delay_s > 0:
+                time.sleep(self.faults.delay_s)
+            os.write(self._master, b"".join(r.encode("ascii") + self.terminator for r in replies))
 
     def drop_connections(self) -> int:
         """A serial line cannot be dropped; the nearest fault is a line that stops answering."""

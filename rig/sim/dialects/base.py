@@ -47,15 +47,24 @@ class Dialect(ABC):
 
     def handle(self, line: str) -> list[str]:
         """One command line -> reply lines. Serialised with every other world access."""
+        return self.handle_lines([line])
+
+    def handle_lines(self, lines: list[str]) -> list[str]:
+        """The command lines of one message -> their reply lines, in order; carried out together
+        (one world access: nothing else happens between them)."""
+        replies: list[str] = []
+        source = "source" in self.roles
         with self.world.access():
-            self.lines += 1
-            if "source" in self.roles:
-                self.world.feed_watchdog()
-            try:
-                return self.dispatch(line)
-            except Exception as e:  # a server thread must survive a failing model
-                log.exception("%s: %r failed", type(self).__name__, line)
-                return self.internal_error(line, e)
+            for line in lines:
+                self.lines += 1
+                if source:
+                    self.world.feed_watchdog()
+                try:
+                    replies += self.dispatch(line)
+                except Exception as e:  # a server thread must survive a failing model
+                    log.exception("%s: %r failed", type(self).__name__, line)
+                    replies += self.internal_error(line, e)
+        return replies
 
     def internal_error(self, line: str, error: Exception) -> list[str]:
         """Reply for a command that failed inside the simulator (SCPI: queued -300)."""

@@ -36,6 +36,12 @@ def _fmt(v: float) -> str:
     return f"{v:.9g}"
 
 
+_EC_HEADER = re.compile(r"CALCULATE:EC(\d\d):0001:(\w+)(\??)")
+_EM_HEADER = re.compile(r"CALCULATE:EM01:0001:(\w+)(\??)")
+_MMODE_HEADER = re.compile(r"CONFIGURATION:(POW[123]):MMODE(\??)")
+_MEASURE_HEADER = re.compile(r"(?:MEASURE|READ|FETCH):(\w+?)(\d)?(?::(\w+))?\?")
+
+
 class ZeraCom5003(Dialect):
     terminator = "\n"
     roles = ("reference",)
@@ -81,18 +87,18 @@ class ZeraCom5003(Dialect):
             return "+0,No error"
         if h == "SYSTEM:ERROR:COUNT?":
             return str(len(self.errors))
-        m = re.fullmatch(r"CONFIGURATION:(POW[123]):MMODE(\??)", h)
+        m = _EC_HEADER.fullmatch(h)  # first: the most frequent (every position, every poll)
+        if m:
+            return self._ec(int(m.group(1)), m.group(2), bool(m.group(3)), args)
+        m = _MMODE_HEADER.fullmatch(h)
         if m:
             return self._mmode(m.group(1), bool(m.group(2)), args)
         if h == "CONFIGURATION:POW1:M0CONSTANT?":
             return _fmt(w.reference.constant)
-        m = re.fullmatch(r"(?:MEASURE|READ|FETCH):(\w+?)(\d)?(?::(\w+))?\?", h)
+        m = _MEASURE_HEADER.fullmatch(h)
         if m:
             return self._measure(m.group(1) + (m.group(2) or ""), m.group(3))
-        m = re.fullmatch(r"CALCULATE:EC(\d\d):0001:(\w+)(\??)", h)
-        if m:
-            return self._ec(int(m.group(1)), m.group(2), bool(m.group(3)), args)
-        m = re.fullmatch(r"CALCULATE:EM01:0001:(\w+)(\??)", h)
+        m = _EM_HEADER.fullmatch(h)
         if m:
             return self._em(m.group(1), bool(m.group(2)), args)
         raise CommandError(-113, "Undefined header")
