@@ -154,15 +154,20 @@ def test_next_pulse_walk_equals_pulse_count_across_changes(
     end = t + 60.0
     m.advance_to(end)
     a, b = sorted(window)
-    t0, t1 = T0 + a * (end - T0), T0 + b * (end - T0)
-    for out in (OUT.ACTIVE_IMPORT, OUT.ACTIVE_EXPORT, OUT.LED_REACTIVE):
-        walked = 0
-        # Edges in [t0, t1): start just below t0 so an edge exactly at t0 counts.
-        edge = m.next_pulse(out, math.nextafter(t0, -math.inf))
-        while edge is not None and edge < t1:
-            walked += 1
-            edge = m.next_pulse(out, edge)
-        assert walked == m.pulse_count(out, t0, t1), out
+    outs = (OUT.ACTIVE_IMPORT, OUT.ACTIVE_EXPORT, OUT.LED_REACTIVE)
+    # A window anywhere (across the changes), and one in the running segment (its fast path).
+    for t0, t1 in ((T0 + a * (end - T0), T0 + b * (end - T0)), (t + a * 60.0, t + b * 60.0)):
+        walks = []
+        for out in outs:
+            walked = 0
+            # Edges in [t0, t1): start just below t0 so an edge exactly at t0 counts.
+            edge = m.next_pulse(out, math.nextafter(t0, -math.inf))
+            while edge is not None and edge < t1:
+                walked += 1
+                edge = m.next_pulse(out, edge)
+            assert walked == m.pulse_count(out, t0, t1), out
+            walks.append(walked)
+        assert m.pulse_counts(outs, t0, t1) == walks  # all outputs at once: the same counts
 
 
 @settings(max_examples=40, deadline=None)

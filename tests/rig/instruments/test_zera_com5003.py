@@ -274,6 +274,21 @@ def test_repeated_configure_at_the_same_point_sends_only_start():
         ec.start()
 
 
+def test_setting_commands_follow_every_argument_and_the_pulse_input():
+    with expected_protocol(ZeraCom5003, []) as ref:
+        ec = ref.error_calculator(3)
+        first = ec.setting_commands(1000, 20, Quantity.ACTIVE)
+        assert first[0] == "CALCULATE:EC03:0001:DUTSOURCE fi2;"
+        assert ec.setting_commands(1000.0, 20, Quantity.ACTIVE) == first
+        assert ec.setting_commands(1000, 21, Quantity.ACTIVE)[4] == "CALCULATE:EC03:0001:MRATE 21;"
+        assert ec.setting_commands(1000, 21, Quantity.REACTIVE)[3].endswith("I/kVarh;")
+        assert ec.setting_commands(1000, 21, Quantity.REACTIVE, True)[5].endswith("CONTINUOUS 1;")
+        ec.pulse_input = "sh2"
+        assert ec.setting_commands(1000, 20, Quantity.ACTIVE)[0].endswith("DUTSOURCE sh2;")
+        with pytest.raises(SettingError, match="pulses"):
+            ec.setting_commands(1000, 0, Quantity.ACTIVE)
+
+
 def test_memory_is_per_position_and_per_connection():
     p1, p2 = "CALCULATE:EC01:0001:", "CALCULATE:EC02:0001:"
     transcript = configured(p1, source="fi0") + configured(p2) + w(p2 + "MRATE 50;")
