@@ -75,7 +75,21 @@ class VisaAdapter:
         self.resource.write(line)
 
     def read(self) -> str:
-        return self.resource.read()
+        """One reply line, its termination stripped.
+
+        Straight through the VISA library's read (viRead, public pyvisa API): Resource.read
+        wraps that call in warning and logging layers costing as much again, per line, and a
+        pipelined transaction reads a line per position (bench_sim: 21.5 -> 17.9 us a line,
+        simulator included). Lines are far shorter than the chunk, so one call returns one.
+        """
+        r = self.resource
+        data, status = r.visalib.read(r.session, r.chunk_size)
+        while status == constants.StatusCode.success_max_count_read:  # a line past the chunk
+            more, status = r.visalib.read(r.session, r.chunk_size)
+            data += more
+        text = data.decode(r.encoding)
+        term = r.read_termination
+        return text[: -len(term)] if term and text.endswith(term) else text
 
     def close(self) -> None:
         self.resource.close()
