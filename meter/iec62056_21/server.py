@@ -143,6 +143,8 @@ class MeterServer:
         self._listener: socket.socket | None = None
         if transport == "pty":
             self._master, slave = os.openpty()
+            self._idle_probe = select.poll()
+            self._idle_probe.register(self._master, select.POLLIN)
             tty.setraw(slave)  # no echo or line editing while no client has configured it
             self.address = os.ttyname(slave)
             os.close(slave)
@@ -197,13 +199,22 @@ class MeterServer:
         while not self._stop.is_set():
             try:
                 if self.transport == "pty":
+                    if self._no_client():
+                        self._stop.wait(_EIO_RETRY)  # look again shortly
+                        continue
                     self._serve(_Link(self._master, self._wake_r, is_socket=False))
-                    self._stop.wait(_EIO_RETRY)  # client gone: look again shortly
                 else:
                     self._accept_one()
             except Exception:  # the server must outlive anything a session does
                 log.exception("IEC 62056-21 server %s: session failed", self.address)
                 self._stop.wait(_EIO_RETRY)
+
+    def _no_client(self) -> bool:
+        """pty: no client has the port open and nothing it sent is waiting. The master then
+        polls as hung up and not readable (one syscall: an idle position costs next to nothing
+        between its polls)."""
+        events = self._idle_probe.poll(0)
+        return bool(events) and events[0][1] == select.POLLHUP
 
     def _accept_one(self) -> None:
         assert self._listener is not None
