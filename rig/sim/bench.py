@@ -153,6 +153,9 @@ class Simulator:
             source=_spec(SourceSpec, src_opts, "sim.source"),
             reference=_spec(ReferenceSpec, opts.get("reference"), "sim.reference"),
             watchdog_s=float(watchdog),
+            # Meters keeping their memory in files save it every interval of virtual time:
+            # time must pass through them. In RAM they catch up when looked at.
+            step_meters=state_dir is not None,
         )
         meter_defaults = dict(opts.get("meter") or {})
         per_position = {int(k): v for k, v in (opts.get("positions") or {}).items()}
@@ -316,7 +319,8 @@ class Simulator:
         for server in self.meter_servers:
             server.close()
         with self.world.access():
-            for pos in self.world.positions.values():
+            for number in self.world.positions:
+                pos = self.world.position(number)  # up to now first: its last state is now's
                 close = getattr(pos.meter, "close", None)
                 if close is not None:
                     close()

@@ -61,6 +61,9 @@ class WorldConfig:
     source: SourceSpec = field(default_factory=SourceSpec)
     reference: ReferenceSpec = field(default_factory=ReferenceSpec)
     watchdog_s: float = 0.0
+    # Step every meter with time (a meter saving its memory to files every interval needs
+    # time to pass through it); False: a meter is brought up to now when looked at.
+    step_meters: bool = True
 
 
 class World:
@@ -182,8 +185,13 @@ class World:
                     else None,
                 )
         self.reference.accumulate(t1 - t0)
-        for pos in self.positions.values():
-            pos.advance_to(t1)
+        if self.config.step_meters:
+            for pos in self.positions.values():
+                pos.advance_to(t1)
+        # Else the meters are not stepped: a meter's pulse rates change only with its inputs
+        # (set_inputs brings it to that instant first), so the error calculators read its
+        # edges at any time, and whoever looks at a meter brings it up to now (`position`).
+        # A segment then costs nothing per meter.
         self.t = t1
 
     # -- inputs ------------------------------------------------------------------------------
@@ -338,10 +346,15 @@ class World:
 
     # -- positions ---------------------------------------------------------------------------
     def position(self, number: int) -> Position:
-        self.flush_inputs()  # whoever looks at a meter sees the source's latest inputs
+        """The position, its meter brought up to now with the source's latest inputs (whoever
+        looks at a meter sees it as it is at this instant)."""
+        self.flush_inputs()
         try:
-            return self.positions[number]
+            pos = self.positions[number]
         except KeyError:
             raise WorldError(
                 f"no position {number} (positions: {sorted(self.positions)})"
             ) from None
+        if pos.meter.now < self.t:
+            pos.advance_to(self.t)
+        return pos

@@ -117,12 +117,15 @@ def test_resume_keeps_completed_points(plan_dir: Path, pytester: pytest.Pytester
 
 def test_sigkill_then_resume_has_every_measurement_once(plan_dir: Path) -> None:
     """A run killed with SIGKILL mid-plan, resumed: each point is in the store exactly once."""
+    points = 60  # the plan's own point and 59 more
     runs = plan_dir / "runs"
     plan = plan_dir / "tiny.yaml"
     plan.write_text(PLAN.replace(
         "      - {current: 1.0, limit: 0.5, confidence: H}\n",
-        "".join(f"      - {{current: {x}, limit: 1.0, confidence: H}}\n"
-                for x in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0))))
+        # Many points: a point takes milliseconds on the simulated bench, and the kill must
+        # land mid-plan however fast the machine.
+        "".join(f"      - {{current: {0.2 + 0.02 * k:.2f}, limit: 1.0, confidence: H}}\n"
+                for k in range(points - 1))))
     cmd = [sys.executable, "-m", "pytest", "-p", "rig.pytest_plugin", "-p", "no:cacheprovider",
            "-q", str(plan_dir / "test_accuracy.py"), "--plan", str(plan),
            "--runs-dir", str(runs), "--no-report"]
@@ -142,18 +145,18 @@ def test_sigkill_then_resume_has_every_measurement_once(plan_dir: Path) -> None:
                         taken = 0
             if taken >= 3:
                 break
-            time.sleep(0.05)
+            time.sleep(0.005)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    assert 3 <= taken < 10, f"the run was not killed mid-plan ({taken} measurements)"
+    assert 3 <= taken < points, f"the run was not killed mid-plan ({taken} measurements)"
     run, _ = _measurements(runs)
     resumed = subprocess.run([*cmd, "--resume", run.run_id], cwd=plan_dir, env=env,
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-2000:]
     _, rows = _measurements(runs)
     keys = [(m.test_id, m.position) for m in rows]
-    assert len(keys) == 10 and len(set(keys)) == 10
+    assert len(keys) == points and len(set(keys)) == points
 
 
 MODEL = '''

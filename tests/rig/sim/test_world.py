@@ -270,3 +270,34 @@ def test_the_meters_get_the_last_of_several_commands_at_one_instant() -> None:
     assert t == T0 and inputs.phases[0].current.rms == pytest.approx(2.0)
     energise(world, balanced(230.0, 1.0, 0.0))
     assert world.position(1).inputs.phases[0].current.rms == pytest.approx(1.0)  # a look flushes
+
+
+def _a1000_world(step_meters: bool) -> World:
+    from meter.a1000.meter import A1000
+    from tests.meter.a1000.helpers import ideal_config
+
+    positions = [Position(k, "3P4W", A1000(ideal_config(), start_time=T0)) for k in (1, 2)]
+    cfg = WorldConfig(start_time=T0, reference=ReferenceSpec(constant=5e8),
+                      step_meters=step_meters)
+    return World(cfg, positions)
+
+
+def test_meters_caught_up_when_looked_at_read_as_meters_stepped_with_time() -> None:
+    """Unstepped meters (the simulator's default without a state dir) give the error
+    calculators the same edges, and the same registers and pulse totals when looked at."""
+    seen = {}
+    for step in (True, False):
+        world = _a1000_world(step)
+        errors = []
+        for i, phi in ((0.5, 0.0), (0.25, 60.0), (2.0, 0.0)):
+            energise(world, balanced(57.7, i, phi))
+            world.advance(10.0)
+            run_ec(world, [1, 2], mrate=10)
+            errors += [(world.ec(p).last.error_pct, world.ec(p).last.t_end) for p in (1, 2)]
+        world.advance(3600.0)
+        meter = world.positions[2].meter
+        assert (meter.now == world.t) is step  # unstepped: behind until looked at ...
+        looked = world.position(2)
+        assert looked.meter.now == world.t  # ... and up to now once looked at
+        seen[step] = (errors, looked.meter.register("import"), looked.pulse_totals(world.t))
+    assert seen[True] == seen[False]
