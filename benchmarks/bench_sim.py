@@ -121,7 +121,7 @@ def safety(repeats: int) -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=21)
+    ap.add_argument("--rounds", type=int, default=61)
     ap.add_argument("--safety-repeats", type=int, default=10)
     ap.add_argument("--no-safety", action="store_true")
     args = ap.parse_args()

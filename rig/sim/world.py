@@ -91,6 +91,7 @@ class World:
         self.energy = EnergyMeasurement()
         self._currents_blocked = False  # set when a dosage has delivered its energy
         self._realtime: tuple[float, float] | None = None  # (wall origin, virtual origin)
+        self._depth = 0  # nesting of access() in the thread holding the lock
         # Source inputs not yet handed to the meters (see _inputs_changed).
         self._pending_inputs: tuple[tuple[PhaseSetting, ...], float] | None = None
         if config.watchdog_s > 0:
@@ -102,15 +103,22 @@ class World:
     # -- access ------------------------------------------------------------------------------
     @contextlib.contextmanager
     def access(self) -> Iterator[World]:
-        """Serialise every access; in realtime mode bring virtual time up to the wall clock."""
+        """Serialise every access; in realtime mode bring virtual time up to the wall clock.
+        An access inside another (a command that calls a world method) only holds the lock:
+        the outer one has done the rest at this same instant."""
         with self.lock:
-            self.check_watchdog()
-            if self._realtime is not None:
-                wall0, t0 = self._realtime
-                target = t0 + (self.wall() - wall0)
-                if target > self.t:
-                    self._advance(target)
-            yield self
+            self._depth += 1
+            try:
+                if self._depth == 1:
+                    self.check_watchdog()
+                    if self._realtime is not None:
+                        wall0, t0 = self._realtime
+                        target = t0 + (self.wall() - wall0)
+                        if target > self.t:
+                            self._advance(target)
+                yield self
+            finally:
+                self._depth -= 1
 
     def set_realtime(self, on: bool) -> None:
         with self.lock:

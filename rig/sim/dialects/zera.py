@@ -4,6 +4,7 @@ uses: docs/dialects.md section 3)."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -37,6 +38,20 @@ def _fmt(v: float) -> str:
 
 
 _EC_HEADER = re.compile(r"CALCULATE:EC(\d\d):0001:(\w+)(\??)")
+
+
+# The few distinct headers of a session recur at every poll of every position: parsed once.
+@functools.lru_cache(maxsize=4096)
+def _long_header(header: str) -> str:
+    """Upper case, the long form of the abbreviated nodes (_LONG), no trailing ";"."""
+    return ":".join(_LONG.get(n, n) for n in header.upper().rstrip(";").split(":"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _ec_header(header: str) -> tuple[int, str, bool] | None:
+    """(position, parameter, is a query) of an EC header, None for any other header."""
+    m = _EC_HEADER.fullmatch(header)
+    return (int(m.group(1)), m.group(2), bool(m.group(3))) if m else None
 _EM_HEADER = re.compile(r"CALCULATE:EM01:0001:(\w+)(\??)")
 _MMODE_HEADER = re.compile(r"CONFIGURATION:(POW[123]):MMODE(\??)")
 _MEASURE_HEADER = re.compile(r"(?:MEASURE|READ|FETCH):(\w+?)(\d)?(?::(\w+))?\?")
@@ -55,8 +70,7 @@ class ZeraCom5003(Dialect):
 
     def dispatch(self, line: str) -> list[str]:
         header, _, args = line.strip().partition(" ")
-        nodes = [_LONG.get(n, n) for n in header.upper().rstrip(";").split(":")]
-        header = ":".join(nodes)
+        header = _long_header(header)
         args = args.strip().rstrip(";").strip()
         query = header.endswith("?")
         try:
@@ -87,9 +101,9 @@ class ZeraCom5003(Dialect):
             return "+0,No error"
         if h == "SYSTEM:ERROR:COUNT?":
             return str(len(self.errors))
-        m = _EC_HEADER.fullmatch(h)  # first: the most frequent (every position, every poll)
-        if m:
-            return self._ec(int(m.group(1)), m.group(2), bool(m.group(3)), args)
+        ec = _ec_header(h)  # first: the most frequent (every position, every poll)
+        if ec is not None:
+            return self._ec(*ec, args)
         m = _MMODE_HEADER.fullmatch(h)
         if m:
             return self._mmode(m.group(1), bool(m.group(2)), args)
