@@ -89,6 +89,15 @@ def _zero_rates() -> tuple[float, ...]:
     return (0.0,) * len(QUANTITIES)
 
 
+
+# Which nameplate constant each output counts with (asked at every pulse edge).
+_CONSTANT_KIND = {o: "reactive" if o.is_reactive else "active" for o in PulseOutput}
+
+
+def _output(output: PulseOutput | str) -> PulseOutput:
+    # The simulator passes the enum itself; a name is converted (the enum call costs more).
+    return output if type(output) is PulseOutput else PulseOutput(output)
+
 class A1000:
     """One software A1000 meter. See the module docstring and docs/conventions.md section 4."""
 
@@ -135,6 +144,11 @@ class A1000:
         )
         self.tariff = 1
         self.energy = EnergyRegisters(self.now, self.tariff)
+        # Edges each output has emitted before _emitted_from; the span since is counted when
+        # asked (pulses_emitted), or folded in first when it could no longer be: a constant
+        # change, registers restored, or its start about to leave the kept pulse history.
+        self._emitted = dict.fromkeys(PulseOutput, 0)
+        self._emitted_from = self.now
         self._switch_at: float | None = None
         self._switch_meter_s: int | None = None
         self._switch_tariff = 1
@@ -329,6 +343,8 @@ class A1000:
         )
         self._rates = rates
         self._phase_rates = (ph_i, ph_e)
+        if not self.energy.keeps_after_change(self._emitted_from):
+            self._fold_pulses()
         self.energy.set_rates(self.now, rates)
 
     def _registered_rates(
@@ -403,7 +419,7 @@ class A1000:
 
     def constant(self, output: PulseOutput) -> mpq:
         """Effective pulses per kWh/kvarh of an output (nameplate constant x defect)."""
-        c = self.constants["reactive" if output.is_reactive else "active"]
+        c = self.constants[_CONSTANT_KIND[output]]
         # Memo by value (asked at every pulse edge; the constant may be reprogrammed).
         got = self._effective_constants.get(c)
         if got is None:
@@ -415,17 +431,33 @@ class A1000:
         constant from now on); None if the output does not advance at the current inputs. The
         edge is the largest float not after the exact edge, always > ``after``; asked again
         from it, the next edge follows (registers.py module doc)."""
-        return self.energy.next_pulse(PulseOutput(output), self.constant(output), after, n)
+        output = _output(output)
+        return self.energy.next_pulse(output, self.constant(output), after, n)
 
     def pulse_count(self, output: PulseOutput, t0: float, t1: float) -> int:
         """Rising edges in [t0, t1) (inputs constant from now on)."""
-        return self.energy.pulse_count(PulseOutput(output), self.constant(output), t0, t1)
+        return self.pulse_counts((output,), t0, t1)[0]
 
     def pulse_counts(self, outputs: Iterable[PulseOutput], t0: float, t1: float) -> list[int]:
         """`pulse_count` of several outputs at once (the simulator closes every output's count
         at each input change)."""
-        pairs = [(PulseOutput(o), self.constant(PulseOutput(o))) for o in outputs]
+        pairs = [(o, self.constant(o)) for o in map(_output, outputs)]
         return self.energy.pulse_counts(pairs, t0, t1)
+
+    def pulses_emitted(self, outputs: Iterable[PulseOutput], t: float) -> list[int]:
+        """Rising edges of each output from the model's start up to t (exclusive; inputs
+        constant from now on). Counted per span of constant constant and registers, not at
+        every input change (what the simulator reads for its pulse totals)."""
+        outputs = [_output(o) for o in outputs]
+        since = self.pulse_counts(outputs, self._emitted_from, t)
+        return [self._emitted[o] + n for o, n in zip(outputs, since, strict=True)]
+
+    def _fold_pulses(self) -> None:
+        """Count the span up to now into the emitted edges (before what would change it)."""
+        for o, n in zip(PulseOutput, self.pulse_counts(PulseOutput, self._emitted_from, self.now),
+                        strict=True):
+            self._emitted[o] += n
+        self._emitted_from = self.now
 
     def pulse_width(self, output: PulseOutput) -> float | None:
         """Pulse width: 80 ms on the outputs; 50 % of the period on the LEDs (manual 1.1)."""
@@ -453,6 +485,7 @@ class A1000:
         self.advance_to(t)
         if kind not in self.constants:
             raise KeyError(f"constant kind must be 'active' or 'reactive', got {kind!r}")
+        self._fold_pulses()  # the edges so far were at the old constant
         self.constants[kind] = int(value)
 
     def clear_errors(self) -> None:
@@ -522,6 +555,7 @@ class A1000:
 
     def restore(self, d: dict[str, Any]) -> None:
         """Load a snapshot (power-up from non-volatile memory). Inputs are not state."""
+        self._fold_pulses()  # constants and registers change: the edges so far are kept
         self.clock.restore(d["clock"])
         self.tou = TouTables.from_obj(d["tou"])
         self.constants = {k: int(v) for k, v in d["constants"].items()}
@@ -554,7 +588,8 @@ class A1000:
     def _power_down_save(self) -> None:
         if self.defects.lose_energy_at_power_down:
             # Defect: the power-down save never happens; on power-up the registers come
-            # from the last periodic save.
+            # from the last periodic save. The outputs did emit their edges meanwhile.
+            self._fold_pulses()
             self.energy.restore(self.now, self._saved_energy, self.tariff)
             self._update_rates()
             return

@@ -156,6 +156,13 @@ class EnergyRegisters:
                 _Segment(self.seg_start, tuple(row[0] for row in self.closed), self.rates)
             )
 
+    def keeps_after_change(self, t: float) -> bool:
+        """Will the pulse history still reach back to t after one more rate change? (It keeps
+        the last HISTORY_SEGMENTS segments.)"""
+        hist = self._history
+        oldest = hist[1] if len(hist) >= HISTORY_SEGMENTS and len(hist) > 1 else hist[0]
+        return mpq(t) >= oldest.start
+
     def set_tariff(self, t: float, tariff: int) -> None:
         self.close(t)
         self.tariff = tariff

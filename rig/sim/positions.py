@@ -104,6 +104,9 @@ class Position:
     _outputs: dict[str, Any] = field(default_factory=dict)
     _totals: dict[str, int] = field(default_factory=dict)
     _counted_from: float = 0.0
+    # The model's own edge counts when it was attached (models with `pulses_emitted`, as the
+    # A1000); None: the position counts the edges itself at every input change.
+    _base: dict[str, int] | None = None
     finds_nth: bool = False  # the model's next_pulse takes n (set when a meter is attached)
 
     def __post_init__(self) -> None:
@@ -121,18 +124,28 @@ class Position:
         self._counted_from = t
         if self.meter.now < t:
             self.meter.advance_to(t)
+        self._base = self._emitted(t)
 
     def replace_meter(self, meter: Any, t: float) -> None:
         """Put another meter model in this position at time t, with the same inputs."""
-        self._count_pulses(t)
+        self._totals = self.pulse_totals(t)  # what the old meter emitted stays counted
+        self._counted_from = t
         self.meter = meter
         self.finds_nth = finds_nth_pulse(meter)
         if meter.now < t:
             meter.advance_to(t)
         enum = pulse_output_enum(meter)
         self._outputs = {name: enum[name] for name in self._outputs}
+        self._base = self._emitted(t)
         if self._inputs is not None:
             meter.set_inputs(t, self._inputs)
+
+    def _emitted(self, t: float) -> dict[str, int] | None:
+        """The model's own count of each output's edges up to t, if it keeps one."""
+        own = getattr(self.meter, "pulses_emitted", None)
+        if own is None:
+            return None
+        return dict(zip(self._outputs, own(self._outputs.values(), t), strict=True))
 
     def output(self, name: str) -> Any:
         try:
@@ -147,13 +160,14 @@ class Position:
         """The meter's terminals carry `inputs` from t on (see `electrical_inputs`)."""
         if inputs == self._inputs:
             return
-        self._count_pulses(t)
+        if self._base is None:  # a model that does not count its own edges: close the span
+            self._count_pulses(t)
         self.meter.set_inputs(t, inputs)
         self._inputs = inputs
 
     def advance_to(self, t: float) -> None:
         self.meter.advance_to(t)
-        if t - self._counted_from >= COUNT_SPAN_S:
+        if self._base is None and t - self._counted_from >= COUNT_SPAN_S:
             self._count_pulses(t)
 
     def next_pulse(self, output: str, after: float) -> float | None:
@@ -196,6 +210,10 @@ class Position:
 
     def pulse_totals(self, t: float) -> dict[str, int]:
         """Pulses of every output since the bench started, up to time t (the meter is at t)."""
+        if self._base is not None:
+            now = self._emitted(t)
+            assert now is not None
+            return {name: self._totals[name] + now[name] - self._base[name] for name in now}
         if t <= self._counted_from:
             return dict(self._totals)
         return {name: self._totals[name] + n for name, n in self._span_counts(t).items()}
