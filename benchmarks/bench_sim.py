@@ -7,6 +7,11 @@
    -calculator round alone and the same round on the simulated bench's own clock beside it.
 3. Safety: a controller process mid-dwell gets SIGINT / SIGTERM (source off within 1 s) or
    SIGKILL with the source watchdog armed (off within the watchdog time); 10 times each.
+
+The rig and the simulator share one process, so every figure is CPU work handed between threads:
+on a 2-core machine the 1-position time moves with where the scheduler puts them (4.1-6 ms over
+runs). `taskset -c 0 .venv/bin/python benchmarks/bench_sim.py` pins them to one CPU for a steady
+figure.
 """
 
 from __future__ import annotations
