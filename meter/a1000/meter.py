@@ -439,8 +439,7 @@ class A1000:
         return self.pulse_counts((output,), t0, t1)[0]
 
     def pulse_counts(self, outputs: Iterable[PulseOutput], t0: float, t1: float) -> list[int]:
-        """`pulse_count` of several outputs at once (the simulator closes every output's count
-        at each input change)."""
+        """`pulse_count` of several outputs at once (the times converted once)."""
         pairs = [(o, self.constant(o)) for o in map(_output, outputs)]
         return self.energy.pulse_counts(pairs, t0, t1)
 

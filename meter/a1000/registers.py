@@ -158,9 +158,9 @@ class EnergyRegisters:
 
     def keeps_after_change(self, t: float) -> bool:
         """Will the pulse history still reach back to t after one more rate change? (It keeps
-        the last HISTORY_SEGMENTS segments.)"""
+        the last HISTORY_SEGMENTS segments: a full one drops its oldest.)"""
         hist = self._history
-        oldest = hist[1] if len(hist) >= HISTORY_SEGMENTS and len(hist) > 1 else hist[0]
+        oldest = hist[1] if len(hist) == hist.maxlen and len(hist) > 1 else hist[0]
         return mpq(t) >= oldest.start
 
     def set_tariff(self, t: float, tariff: int) -> None:
