@@ -87,6 +87,15 @@ class Instrument:
         self.adapter.close()
 
 
+def error_code(reply: str) -> int | None:
+    """The code of an SCPI error-queue entry ("+0,No error" -> 0, "-222,Data out of range" ->
+    -222); None if the reply has none."""
+    try:
+        return int(reply.partition(",")[0])
+    except ValueError:
+        return None
+
+
 class ScpiInstrument(Instrument):
     """SCPI: writes have no reply; the error queue is read after every write."""
 
@@ -104,13 +113,12 @@ class ScpiInstrument(Instrument):
         errors: list[str] = []
         for _ in range(self.max_error_drain):
             reply = self.query(self.error_query).strip()
-            code_text, _, message = reply.partition(",")
-            try:
-                code = int(code_text)
-            except ValueError:
+            code = error_code(reply)
+            if code is None:
                 raise InstrumentError(
                     self.name, self.error_query, f"unparsable error-queue reply {reply!r}"
-                ) from None
+                )
+            _, _, message = reply.partition(",")
             if code == 0:
                 return errors
             errors.append(f"{code},{message.strip()}")

@@ -6,7 +6,8 @@ items; error calculator `CALCULATE:EC<pp>:0001:...` (STATUS 0 idle, 1 waiting, 2
 8 aborted); energy module `CALCULATE:EM01:0001:...`. Exact strings: docs/dialects.md 3.
 
 Traffic per position is kept lean, as on a real bench where a round trip costs milliseconds:
-- `state()` polls with the one query `STATUS?`; `status()` (six queries) is for reading results.
+- `state()` polls with the one query `STATUS?`; `result()` (`RESULT?`, `PULSES?`) reads a gate
+  polled ready; `status()` (six queries) is for progress and the rest.
 - The error-calculator settings are remembered per connection: writing the value the driver
   already wrote successfully sends nothing. The memory is dropped on reconnect and on any
   instrument error, so after anything unexpected every setting is written again. It assumes the
@@ -14,17 +15,18 @@ Traffic per position is kept lean, as on a real bench where a round trip costs m
 - Every write that IS sent is still followed by its own `SYSTEM:ERROR?`: one check after a
   batch of settings could not say which of them the instrument refused.
 - The error calculators of several positions are driven together (`configure_many`,
-  `start_many`, `states_of`, `statuses_of`; the BatchesErrorCalculators role): each step is one
-  pipelined `transaction`, one round trip whatever the number of positions (docs/dialects.md 3).
+  `start_many`, `states_of`, `results_of`, `statuses_of`; the BatchesErrorCalculators role): each
+  step is one pipelined `transaction`, one round trip whatever the number of positions
+  (docs/dialects.md 3).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from rig.instruments.base import Channel, ScpiInstrument
+from rig.instruments.base import Channel, ScpiInstrument, error_code
 from rig.instruments.descriptors import Setting, compact_number, in_range, int_range, one_of
 from rig.instruments.errors import InstrumentError, SettingError
 from rig.instruments.registry import register_driver
@@ -54,6 +56,7 @@ EC_STATES = {
     8: ECState.ABORTED,
 }
 MAX_PULSES = 2**32 - 1
+T = TypeVar("T")
 #: What `status()` reads, STATUS first, and the kinds of the rest (instruments.md 2.3).
 STATUS_PARAMS = ("STATUS", "PROGRESS", "RESULT", "TARGET", "PULSES", "MEASNUM")
 STATUS_KINDS = (float, float, int, int, int)
@@ -183,23 +186,27 @@ class ZeraErrorCalculator(Channel):
     def start_command(self, on: bool) -> str:
         return f"CALCULATE:EC{self.ch}:0001:START {int(on)};"
 
+    def param_query(self, param: str) -> str:
+        """The query of one of this EC's parameters ("CALCULATE:EC02:0001:STATUS?")."""
+        return f"CALCULATE:EC{self.ch}:0001:{param}?"
+
     def _get(self, param: str) -> str:
-        return self.query(f"CALCULATE:EC{self.ch}:0001:{param}?").strip()
+        return self.query(self.param_query(param)).strip()
 
     def reference_constant(self) -> float:
         """The reference constant the EC counts with (imp/kWh)."""
         return _number(self.parent, "REFCONSTANT?", self._get("REFCONSTANT"), float)
 
     def state_query(self) -> str:
-        return f"CALCULATE:EC{self.ch}:0001:STATUS?"
+        return self.param_query("STATUS")
 
     def status_queries(self) -> list[str]:
         """The queries of `status()`, in the order `parse_status` takes their replies."""
-        return [f"CALCULATE:EC{self.ch}:0001:{param}?" for param in STATUS_PARAMS]
+        return [self.param_query(param) for param in STATUS_PARAMS]
 
     def result_queries(self) -> list[str]:
         """The queries of `result()`, in the order `parse_result` takes their replies."""
-        return [f"CALCULATE:EC{self.ch}:0001:{param}?" for param in RESULT_PARAMS]
+        return [self.param_query(param) for param in RESULT_PARAMS]
 
     def parse_state(self, reply: str) -> ECState:
         command = self.state_query()
@@ -212,7 +219,7 @@ class ZeraErrorCalculator(Channel):
     def parse_status(self, replies: Sequence[str]) -> ECStatus:
         state = self.parse_state(replies[0])
         values = {
-            param: _number(self.parent, f"CALCULATE:EC{self.ch}:0001:{param}?", reply.strip(), kind)
+            param: _number(self.parent, self.param_query(param), reply.strip(), kind)
             for param, kind, reply in zip(
                 STATUS_PARAMS[1:], STATUS_KINDS, replies[1:], strict=True
             )
@@ -409,7 +416,7 @@ class ZeraCom5003(ScpiInstrument):
         for (_line, checks), reply in zip(queries, replies, strict=True):
             if checks is None:
                 out.append(reply)
-            elif reply.strip().partition(",")[0].strip().lstrip("+") != "0":
+            elif error_code(reply.strip()) != 0:
                 refused.append(f"{checks} -> {reply.strip()}")
         if refused:
             self.forget_settings()
@@ -454,15 +461,22 @@ class ZeraCom5003(ScpiInstrument):
 
     def statuses_of(self, ecs: Sequence[ZeraErrorCalculator]) -> list[ECStatus]:
         """Every EC's full status in one transaction."""
-        replies = self.transaction([q for ec in ecs for q in ec.status_queries()])
-        k = len(STATUS_PARAMS)
-        return [ec.parse_status(replies[i * k : (i + 1) * k]) for i, ec in enumerate(ecs)]
+        return self._read_each(ecs, STATUS_PARAMS, ZeraErrorCalculator.parse_status)
 
     def results_of(self, ecs: Sequence[ZeraErrorCalculator]) -> list[ECResult]:
         """The result of every EC (each polled READY) in one transaction."""
-        replies = self.transaction([q for ec in ecs for q in ec.result_queries()])
-        k = len(RESULT_PARAMS)
-        return [ec.parse_result(replies[i * k : (i + 1) * k]) for i, ec in enumerate(ecs)]
+        return self._read_each(ecs, RESULT_PARAMS, ZeraErrorCalculator.parse_result)
+
+    def _read_each(
+        self,
+        ecs: Sequence[ZeraErrorCalculator],
+        params: Sequence[str],
+        parse: Callable[[ZeraErrorCalculator, Sequence[str]], T],
+    ) -> list[T]:
+        """`params` of every EC in one transaction, each EC's replies parsed by `parse`."""
+        replies = self.transaction([ec.param_query(p) for ec in ecs for p in params])
+        k = len(params)
+        return [parse(ec, replies[i * k : (i + 1) * k]) for i, ec in enumerate(ecs)]
 
     def identify(self) -> str:
         """Return the *IDN? reply."""
