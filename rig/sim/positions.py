@@ -117,28 +117,27 @@ class Position:
             )
 
     def attach(self, t: float) -> None:
-        self.finds_nth = finds_nth_pulse(self.meter)
-        enum = pulse_output_enum(self.meter)
-        self._outputs = {name: enum[name] for name in PULSE_OUTPUTS if name in enum.__members__}
+        members = pulse_output_enum(self.meter).__members__
+        self._plug(self.meter, t, [name for name in PULSE_OUTPUTS if name in members])
         self._totals = dict.fromkeys(self._outputs, 0)
-        self._counted_from = t
-        if self.meter.now < t:
-            self.meter.advance_to(t)
-        self._base = self._emitted(t)
 
     def replace_meter(self, meter: Any, t: float) -> None:
         """Put another meter model in this position at time t, with the same inputs."""
         self._totals = self.pulse_totals(t)  # what the old meter emitted stays counted
-        self._counted_from = t
+        self._plug(meter, t, list(self._outputs))
+        if self._inputs is not None:
+            meter.set_inputs(t, self._inputs)
+
+    def _plug(self, meter: Any, t: float, outputs: list[str]) -> None:
+        """`meter` in this position from t on, its pulse `outputs` looked up by name."""
         self.meter = meter
         self.finds_nth = finds_nth_pulse(meter)
         if meter.now < t:
             meter.advance_to(t)
         enum = pulse_output_enum(meter)
-        self._outputs = {name: enum[name] for name in self._outputs}
+        self._outputs = {name: enum[name] for name in outputs}
+        self._counted_from = t
         self._base = self._emitted(t)
-        if self._inputs is not None:
-            meter.set_inputs(t, self._inputs)
 
     def _emitted(self, t: float) -> dict[str, int] | None:
         """The model's own count of each output's edges up to t, if it keeps one."""

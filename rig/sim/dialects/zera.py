@@ -38,6 +38,9 @@ def _fmt(v: float) -> str:
 
 
 _EC_HEADER = re.compile(r"CALCULATE:EC(\d\d):0001:(\w+)(\??)")
+_EM_HEADER = re.compile(r"CALCULATE:EM01:0001:(\w+)(\??)")
+_MMODE_HEADER = re.compile(r"CONFIGURATION:(POW[123]):MMODE(\??)")
+_MEASURE_HEADER = re.compile(r"(?:MEASURE|READ|FETCH):(\w+?)(\d)?(?::(\w+))?\?")
 
 
 # The few distinct headers of a session recur at every poll of every position: parsed once.
@@ -52,9 +55,6 @@ def _ec_header(header: str) -> tuple[int, str, bool] | None:
     """(position, parameter, is a query) of an EC header, None for any other header."""
     m = _EC_HEADER.fullmatch(header)
     return (int(m.group(1)), m.group(2), bool(m.group(3))) if m else None
-_EM_HEADER = re.compile(r"CALCULATE:EM01:0001:(\w+)(\??)")
-_MMODE_HEADER = re.compile(r"CONFIGURATION:(POW[123]):MMODE(\??)")
-_MEASURE_HEADER = re.compile(r"(?:MEASURE|READ|FETCH):(\w+?)(\d)?(?::(\w+))?\?")
 
 
 class ZeraCom5003(Dialect):

@@ -129,6 +129,18 @@ def test_pulse_constant_change_by_protocol_setter() -> None:
     assert e2 - e1 == pytest.approx(3600 / (kw * 5000), rel=1e-9)
 
 
+def _meter_through(changes: list[tuple[float, float, float]]) -> tuple[A1000, float]:
+    """A meter at In from T0, then each (wait s, current in In, phi) in turn; and the time of
+    the last change."""
+    m = A1000(ideal_config(), start_time=T0)
+    t = T0
+    m.set_inputs(t, ElectricalInputs.balanced(U, I_N, 0))
+    for wait, current, phi in changes:
+        t += wait
+        m.set_inputs(t, ElectricalInputs.balanced(U, current * I_N, phi))
+    return m, t
+
+
 @settings(max_examples=20, deadline=None)
 @given(
     changes=st.lists(
@@ -145,12 +157,7 @@ def test_pulse_constant_change_by_protocol_setter() -> None:
 def test_next_pulse_walk_equals_pulse_count_across_changes(
     changes: list[tuple[float, float, float]], window: tuple[float, float]
 ) -> None:
-    m = A1000(ideal_config(), start_time=T0)
-    t = T0
-    m.set_inputs(t, ElectricalInputs.balanced(U, I_N, 0))
-    for wait, current, phi in changes:
-        t += wait
-        m.set_inputs(t, ElectricalInputs.balanced(U, current * I_N, phi))
+    m, t = _meter_through(changes)
     end = t + 60.0
     m.advance_to(end)
     a, b = sorted(window)
@@ -185,12 +192,7 @@ def test_the_nth_edge_in_one_call_is_the_nth_step(
 ) -> None:
     """next_pulse(after, n) (one call, what the simulated error calculator uses to close a
     gate) is the edge reached by asking for the next one n times, across input changes."""
-    m = A1000(ideal_config(), start_time=T0)
-    t = T0
-    m.set_inputs(t, ElectricalInputs.balanced(U, I_N, 0))
-    for wait, current, phi in changes:
-        t += wait
-        m.set_inputs(t, ElectricalInputs.balanced(U, current * I_N, phi))
+    m, t = _meter_through(changes)
     m.advance_to(t + 60.0)
     for out in (OUT.ACTIVE_IMPORT, OUT.LED_ACTIVE):
         after = T0 + start * (t - T0)
