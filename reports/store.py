@@ -459,13 +459,11 @@ class ResultsStore:
         of meters); a report lists started points without a result as interrupted."""
         self._writable()
         t = self._clock()
-        data = _dumps({"test_id": test_id, "point_key": point_key(point)})
-        rows = [(run_id, t, "info", "point_started", p, f"started {test_id}", data)
-                for p in positions]
+        data = {"test_id": test_id, "point_key": point_key(point)}
         with self.transaction():
-            self._db.executemany(
-                "INSERT INTO event (run_id, t, level, kind, position, message, data)"
-                " VALUES (?,?,?,?,?,?,?)", rows)
+            for p in positions:
+                self.log(run_id, f"started {test_id}", kind="point_started", position=p,
+                         data=data, t=t)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
