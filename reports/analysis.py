@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,7 @@ SEVERITY = {Verdict.PASS: 0, Verdict.INCONCLUSIVE: 1, Verdict.ERROR: 2, Verdict.
 # A measurement as a dict of plain Python values (see plain_rows); ROW is the key of its row
 # number in the frame it was taken from.
 Row = dict[str, Any]
+K = TypeVar("K", bound=Hashable)
 ROW = "_row"
 
 FAMILY_TITLES = {
@@ -221,6 +222,14 @@ def frame_of(frame: pd.DataFrame, rows: list[Row]) -> pd.DataFrame:
     return frame.take([r[ROW] for r in rows])
 
 
+def group_rows(rows: Iterable[Row], key: Callable[[Row], K]) -> dict[K, list[Row]]:
+    """The rows by `key`, keys in order of first appearance, rows in theirs."""
+    groups: dict[K, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(key(r), []).append(r)
+    return groups
+
+
 def is_curve_row(r: Row) -> bool:
     """A measurement that belongs on an error curve: % error at a load and PF, no influence.
     `r` is a row with the point columns (with_point_columns)."""
@@ -230,9 +239,7 @@ def is_curve_row(r: Row) -> bool:
 
 def curve_groups(rows: list[Row]) -> dict[tuple[str, str, str], list[Row]]:
     """The curve rows by (quantity, direction, pf), keys in report order, rows in theirs."""
-    groups: dict[tuple[str, str, str], list[Row]] = {}
-    for r in rows:
-        groups.setdefault((r["quantity"], r["p_direction"], r["p_pf"]), []).append(r)
+    groups = group_rows(rows, lambda r: (r["quantity"], r["p_direction"], r["p_pf"]))
 
     def order(key: tuple[str, str, str]) -> tuple:
         q, d, p = key
@@ -281,10 +288,8 @@ def position_summaries(data: RunData, rows: list[Row]) -> list[PositionSummary]:
                        | {int(p) for p in data.positions["position"].dropna()})
     serials = {int(r["position"]): str(r["serial"] or "")
                for r in data.positions.to_dict("records") if is_number(r["position"])}
-    by_position: dict[int, list[Row]] = {}
-    for r in rows:
-        if not is_missing(r["position"]):
-            by_position.setdefault(r["position"], []).append(r)
+    by_position = group_rows((r for r in rows if not is_missing(r["position"])),
+                             lambda r: r["position"])
     out = []
     for pos in positions:
         pos_rows = by_position.get(pos, [])
@@ -435,13 +440,11 @@ def batch_points(rows: list[Row]) -> list[BatchPoint]:
     """Per test point across positions: mean, spread (max - min), stdev and the worst meter
     (the one closest to, or furthest beyond, a limit; largest |value| without limits).
     `rows`: the run's measurements as plain rows with the point columns."""
-    groups: dict[tuple[Any, ...], list[Row]] = {}
-    for r in rows:
-        if is_missing(r["value"]):
-            continue
-        key = (r["family"], r["quantity"], _text_or_empty(r["unit"]), r["point_key"],
-               _text_or_empty(r["clause"]))
-        groups.setdefault(key, []).append(r)
+    groups = group_rows(
+        (r for r in rows if not is_missing(r["value"])),
+        lambda r: (r["family"], r["quantity"], _text_or_empty(r["unit"]), r["point_key"],
+                   _text_or_empty(r["clause"])),
+    )
     out = [_batch_point(key, g) for key, g in groups.items()]
     out.sort(key=lambda b: (family_sort_key(b.family), b.quantity))
     return out

@@ -41,6 +41,7 @@ from reports.analysis import (
     family_sort_key,
     family_title,
     frame_of,
+    group_rows,
     is_curve_row,
     is_missing,
     pf_sort_key,
@@ -458,9 +459,7 @@ def _meter_section(data: RunData, s: PositionSummary, positions: list[Row],
                 if not is_missing(r["clause"]) and str(r["clause"])})))]
     curves = [r for r in rows if is_curve_row(r)]
     curves_done = False
-    by_family: dict[str, list[Row]] = {}
-    for r in rows:
-        by_family.setdefault(r["family"], []).append(r)
+    by_family = group_rows(rows, lambda r: r["family"])
     for family in sorted(by_family, key=family_sort_key):
         fam_rows = by_family[family]
         nfail = sum(r["verdict"] == "fail" for r in fam_rows)
