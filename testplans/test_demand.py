@@ -163,7 +163,7 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
     def true_of(meter_s: float, n: int = first) -> float:
         return meter_s - offsets[n].offset_s
 
-    old = each(links, lambda link: read_settings(link))
+    old = each(links, read_settings)
     new = {n: item_settings(item, old[n]) for n in numbers}
     started = time.time()
     recorder.started(numbers, window_descs[0])

@@ -277,14 +277,14 @@ def test_event(plan_item, rig, bench, timebase, positions, recorder):
     bits_during: dict[int, int] = {}
     if inj.bit is not None and inj.readable_during:
         _until(timebase, t_on + bit_delay + (item.duration_s - bit_delay) / 2, "fault")
-        bits_during = each(links, lambda link: _err1(link))
+        bits_during = each(links, _err1)
     _until(timebase, t_on + item.duration_s, "fault")
     bench.energise(inj.normal)
     t_off = timebase.now()
     bits_after: dict[int, int] = {}
     if inj.bit is not None:
         _until(timebase, t_off + bit_delay + READ_MARGIN_S, "after the fault")
-        bits_after = each(links, lambda link: _err1(link))
+        bits_after = each(links, _err1)
     _until(timebase, t_off + item.debounce_s + READ_MARGIN_S, "end confirmation")
 
     def read_after(link: MeterLink) -> tuple[dict, Any]:
