@@ -582,6 +582,14 @@ def incomplete_reasons(data: RunData, interrupted: pd.DataFrame) -> list[str]:
     if run.ended_at is None:
         reasons.append(f"the run has no end time (status '{run.status}'): it was killed, "
                        "lost power or is still running")
+    elif run.status == "aborted":
+        # The rig logs why it stopped (a signal, the operator) as a 'stop' event.
+        events = data.events
+        why = ([str(m) for m in events.loc[events["kind"] == "stop", "message"]]
+               if {"kind", "message"} <= set(events.columns) else [])
+        reasons.append("the run was ABORTED before the end of its plan"
+                       + (f" ({'; '.join(why)})" if why else "")
+                       + ": points it did not reach are not in this report")
     elif run.status != "completed":
         reasons.append(f"the run ended with status '{run.status}'")
     if len(interrupted):

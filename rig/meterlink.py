@@ -6,6 +6,10 @@ session per meter, closed when the roll-over is caught or anything fails. Reads 
 programming-mode R1 without a password where the meter allows it (A1000 manual 2.2.1: reads
 need none); writes need the meter's programming state (seal open, reset button held:
 `RigSession.enter_programming`) and the P1 password.
+
+After a stop request (rig.safety.StopRequest) a link starts no new exchange: it raises
+StopRequested instead, so plan clean-up code (restoring tables, clocks) never talks to a meter
+once the operator stopped the run. A session already open is still signed off.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TypeVar
 
 from meter.iec62056_21 import Client, MeterError
 from meter.iec62056_21.readings import Reading
+from rig.safety import StopRequest
 from rig.timebase import Timebase
 
 EPOCH = dt.datetime(1970, 1, 1)
@@ -54,12 +59,27 @@ class MeterLink:
     """One position's meter, as the plans talk to it."""
 
     def __init__(
-        self, number: int, client_factory: Callable[[], Client], password: str, port: str = ""
+        self,
+        number: int,
+        client_factory: Callable[[], Client],
+        password: str,
+        port: str = "",
+        stop: StopRequest | None = None,
     ) -> None:
         self.number = number
-        self._client = client_factory
+        self._new_client = client_factory
         self.password = password
         self.port = port or f"position {number}"  # the serial port or URL (shared on a bus)
+        self.stop = stop
+
+    def _check_stop(self) -> None:
+        if self.stop is not None:
+            self.stop.check()
+
+    def _client(self) -> Client:
+        """A new client for one exchange; StopRequested after a stop request."""
+        self._check_stop()
+        return self._new_client()
 
     def _fail(self, what: str, exc: Exception) -> MeterReadError:
         return MeterReadError(f"position {self.number}: {what}: {exc}")
@@ -91,6 +111,7 @@ class MeterLink:
         """R1 of each address in `client`'s open session (see `session`, `MeterSessions`)."""
         out: dict[str, Reading] = {}
         for address in addresses:
+            self._check_stop()
             try:
                 readings = client.read(address)
             except MeterError as exc:

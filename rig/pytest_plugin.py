@@ -11,6 +11,11 @@ Registered by the root conftest.py and as the `pytest11` entry point `meter_test
   control endpoint; a test needing it is skipped on a lab bench).
 
 Nothing starts until a test asks for a fixture, so `pytest tests/` never touches a bench.
+
+Stopping: while the rig is up, SIGINT (Ctrl-C) and SIGTERM are stop requests (rig.safety): the
+test running ends at its next wait or meter exchange (StopRequested), pytest stops after it
+(`session.shouldstop`), the bench is de-energised and verified off, the run is closed as
+`aborted` and its report marked so; pytest exits with code 2 (interrupted).
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ from rig.bench.config import BenchFileError, load_bench_file
 from rig.loads import Rating
 from rig.plan import DEFAULT_PLAN, Plan, PlanError, load_plan
 from rig.recorder import Recorder
+from rig.safety import SafetyError, StopRequested
 from rig.session import SIM_BENCH_FILE, RigSession, SessionError, SessionOptions
 
 SESSION_KEY = pytest.StashKey[RigSession]()
 PLAN_KEY = pytest.StashKey[Plan]()
 SUMMARY_KEY = pytest.StashKey[list[str]]()
+UNSAFE_KEY = pytest.StashKey[str]()  # the source could not be verified off at the end
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -215,6 +222,7 @@ def rig(request: pytest.FixtureRequest) -> Any:
         session = RigSession(_options(config))
     except PlanError as exc:
         raise pytest.UsageError(str(exc)) from None
+    _stop_pytest_on_request(request.session, session)
     try:
         session.start()
     except SessionError as exc:
@@ -228,14 +236,39 @@ def rig(request: pytest.FixtureRequest) -> Any:
     _finish(config, session, status)
 
 
+def _stop_pytest_on_request(pytest_session: pytest.Session, session: RigSession) -> None:
+    """A stop request ends the pytest session after the test running (which ends at its next
+    wait or exchange). Called in the signal handler: it only sets the flag."""
+
+    def on_request(reason: str) -> None:
+        pytest_session.shouldstop = f"meter-test-rig: {reason}: run aborted"
+
+    session.stop.listeners.append(on_request)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A run that was asked to stop exits as interrupted (2), however far pytest got; a
+    source not verified off at the end makes it an error (3)."""
+    rig = session.config.stash.get(SESSION_KEY, None)
+    if UNSAFE_KEY in session.config.stash:
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+    elif rig is not None and rig.stop.requested:
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """Each plan test's outcome goes into the run log."""
     report = yield
+    stopped = call.excinfo is not None and call.excinfo.errisinstance(StopRequested)
+    if stopped:  # not a failure of the meter: the test was cut short, say so in one line
+        report.longrepr = f"{item.nodeid}: {call.excinfo.value} (not finished)"
     session = item.config.stash.get(SESSION_KEY, None)
     logged = report.when == "call" or (report.failed and report.when == "setup")
     if session is not None and logged and item.get_closest_marker("family") is not None:
         outcome = "error in setup" if report.when == "setup" else report.outcome
+        outcome = "stopped before its end" if stopped else outcome
         session.log(f"{item.nodeid}: {outcome}", level="info" if report.passed else "warning")
     return report
 
@@ -257,9 +290,28 @@ def _operator_prompt(config: pytest.Config) -> Any:
 
 
 def _finish(config: pytest.Config, session: RigSession, status: RunStatus) -> None:
+    """Close the session and build the report; never raises (this runs in pytest's session
+    finish), the stop request's handlers removed at the end."""
+    try:
+        _close_and_report(config, session, status)
+    finally:
+        session.stop.uninstall()
+
+
+def _close_and_report(config: pytest.Config, session: RigSession, status: RunStatus) -> None:
     run = session.run
     runs_dir = session.options.runs_dir
-    session.close(status)
+    off = "source off (verified)"
+    try:
+        session.close(status)
+    except SafetyError as exc:
+        config.stash[UNSAFE_KEY] = off = f"DANGER: {exc}; switch the source off by hand"
+    if session.stop.requested or UNSAFE_KEY in config.stash:
+        reason = f"{session.stop.reason}: run aborted, " if session.stop.requested else ""
+        _write(config, f"meter-test-rig: {reason}{off}")
+    for name, _ in session.stop.repeated:
+        _write(config, f"meter-test-rig: {name} again while stopping: ignored, the source "
+               "was still switched off and verified")
     if run is None or not session.options.report:
         return
     from reports.build import build_report

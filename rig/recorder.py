@@ -6,7 +6,10 @@ returns it. `Recorder.assert_all_pass` fails the test with one line per failing 
 red test names the meter, the value, the limit and the cause.
 
 On `--resume RUN_ID` a point that was completed before is not measured again: `done()` returns
-the stored rows and the test re-asserts their verdicts.
+the stored rows and the test re-asserts their verdicts; `pending()` says which points of a
+multi-point experiment are still to measure. Exactly-once is enforced here, not left to each
+plan: `record()` refuses a point a previous session of the run completed (RecordedBefore)
+instead of overwriting its values.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from typing import Any
 from reports.decision import UncertaintyBudget, decide
 from reports.records import Measurement, MeasurementKey, Repetitions, Verdict
 from reports.store import ResultsStore
+
+
+class RecordedBefore(RuntimeError):
+    """A plan measured again a point that an earlier session of the resumed run completed."""
 
 
 class Recorder:
@@ -56,7 +63,8 @@ class Recorder:
         self, positions: Iterable[int], points: Iterable[Mapping[str, Any]]
     ) -> list[Measurement] | None:
         """The stored rows of every point if all were completed before (a test that measures
-        several points in one experiment resumes only as a whole)."""
+        several points in one experiment and commits them in one batch resumes only as a
+        whole). A test that commits its points one by one asks `pending` instead."""
         positions = list(positions)
         rows: list[Measurement] = []
         for point in points:
@@ -65,6 +73,16 @@ class Recorder:
                 return None
             rows.extend(done)
         return rows
+
+    def pending(
+        self, positions: Iterable[int], points: Iterable[Mapping[str, Any]]
+    ) -> list[Mapping[str, Any]]:
+        """The points still to measure, in order; the stored rows of the others (completed at
+        every position in an earlier session) are added to `taken`. For an experiment whose
+        points are committed one by one (checkpoints of a long dwell): after a kill, a resumed
+        run measures only the points that are missing."""
+        positions = list(positions)
+        return [point for point in points if self.done(positions, point) is None]
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -100,7 +118,16 @@ class Recorder:
         message: str = "",
         verdict: Verdict | None = None,
     ) -> Measurement:
-        """Decide and store one measurement; returns the stored record."""
+        """Decide and store one measurement; returns the stored record.
+
+        Raises RecordedBefore for a point an earlier session of this run completed: its first
+        values stand (a plan asks `done`/`pending` before measuring)."""
+        key = MeasurementKey.of(self.test_id, position, point)
+        if key in self._completed:
+            raise RecordedBefore(
+                f"{self.test_id}: position {position} point {dict(point)} was completed in an "
+                f"earlier session of run {self.run_id}; it is not measured twice"
+            )
         expanded = budget.expanded if budget is not None else None
         if verdict is None:
             verdict = decide(

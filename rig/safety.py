@@ -1,9 +1,12 @@
 """Structural safety (DESIGN.md decision 4): de-energise on every exit path, and verify it.
 
 `safe_off` ramps the currents to zero, switches the output off and reads the off state back.
-`ExitGuard` makes sure it runs: while a bench is energised it installs SIGTERM/SIGINT handlers
-(turning both into exceptions that unwind the `with` block) and an atexit hook for interpreter
-exit; the previous handlers are restored when the bench is de-energised.
+`StopRequest` turns SIGINT/SIGTERM into a request the rig sees at its next wait or meter exchange
+(never an exception raised inside whatever code runs: an instrument exchange in progress ends
+normally, its reply read, so no later query reads a stale answer); the rig then unwinds with
+`StopRequested`, de-energises and verifies. `ExitGuard` adds an atexit hook for interpreter exit
+while a bench is energised. The last line of defence, a killed controller, is the source's
+communication watchdog (`safety.watchdog_s` in the bench file).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import atexit
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -112,53 +116,121 @@ def safe_off(
         raise interrupted
 
 
-class ExitGuard:
-    """Runs `shutdown` on SIGTERM/SIGINT (as exceptions) and at interpreter exit while installed."""
+class StopRequested(Exception):
+    """A stop was requested (a signal or the operator): raised by the rig's waits and meter
+    exchanges so the plan unwinds to the bench's safe state. The message says why."""
+
+
+class StopRequest:
+    """The stop request of one rig: set once by SIGINT/SIGTERM (while installed) or `request()`.
+
+    The signal handler only records the request; timebase waits and meter exchanges `check()` it
+    and raise StopRequested, and a wall-clock wait (`wait`) wakes at once. `at` is when the
+    request came (time.time). Signals after the first are recorded in `repeated` (name, time)
+    and logged, and change nothing: the de-energising and its
+    verification always run to their end. `listeners` are called with the reason when the
+    request is made (from the signal handler: keep them short, no I/O that may block).
+    """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, shutdown: Callable[[], None]) -> None:
-        self.shutdown = shutdown
-        self.installed = False
-        self.stopping = False
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.signal: int | None = None  # the signal number, if a signal made the request
+        self.at: float | None = None
+        self.repeated: list[tuple[str, float]] = []
+        self.listeners: list[Callable[[str], None]] = []
+        self._event = threading.Event()
         self._previous: dict[int, Any] = {}
 
-    def install(self) -> None:
-        """Install the handlers (signal handlers only from the main thread) and the atexit hook."""
-        if self.installed:
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    @property
+    def installed(self) -> bool:
+        return bool(self._previous)
+
+    def request(self, reason: str) -> None:
+        """Ask the rig to stop (the first reason is kept)."""
+        if self.requested:
             return
-        if threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._on_signal)
-        else:
-            log.warning("bench energised outside the main thread: no signal handlers installed")
-        atexit.register(self._at_exit)
-        self.installed = True
-        self.stopping = False
+        self.reason = reason
+        self.at = time.time()
+        self._event.set()
+        for listener in self.listeners:
+            listener(reason)
+
+    def check(self) -> None:
+        """Raise StopRequested if a stop was requested."""
+        if self.requested:
+            raise StopRequested(f"stop requested: {self.reason}")
+
+    def wait(self, seconds: float) -> None:
+        """Sleep `seconds` of wall time, or less if a stop is requested meanwhile; then check."""
+        self._event.wait(max(0.0, seconds))
+        self.check()
+
+    def install(self) -> bool:
+        """Handle SIGINT/SIGTERM as stop requests; True if installed now (False if already
+        installed, or not the main thread, where Python allows no signal handlers)."""
+        if self.installed:
+            return False
+        if threading.current_thread() is not threading.main_thread():
+            log.warning("rig started outside the main thread: no signal handlers installed")
+            return False
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._on_signal)
+        return True
 
     def uninstall(self) -> None:
-        """Restore the previous handlers and drop the atexit hook."""
-        if not self.installed:
-            return
+        """Restore the handlers that were there before `install`."""
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
         self._previous.clear()
-        atexit.unregister(self._at_exit)
-        self.installed = False
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        if self.stopping:
-            log.warning("%s while de-energising: ignored until the source is off", name)
+        if self.requested:
+            self.repeated.append((name, time.time()))
+            log.warning(
+                "%s received again while stopping (%s): ignored; the bench is still being "
+                "de-energised and verified off",
+                name,
+                self.reason,
+            )
             return
-        self.stopping = True
-        log.warning("%s received: de-energising the bench", name)
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        # 128 + signal number is the shell's exit status for a signal death.
-        raise SystemExit(128 + signum)
+        log.warning("%s received: stopping; the bench will be de-energised and verified", name)
+        self.signal = signum
+        self.request(f"{name} received")
+
+
+class ExitGuard:
+    """While a bench is energised: the stop request's signal handlers (unless something, e.g.
+    the rig session, installed them already) and an atexit hook that de-energises."""
+
+    def __init__(self, shutdown: Callable[[], None], stop: StopRequest) -> None:
+        self.shutdown = shutdown
+        self.stop = stop
+        self.installed = False
+        self._own_handlers = False
+
+    def install(self) -> None:
+        if self.installed:
+            return
+        self._own_handlers = self.stop.install()
+        atexit.register(self._at_exit)
+        self.installed = True
+
+    def uninstall(self) -> None:
+        if not self.installed:
+            return
+        if self._own_handlers:
+            self.stop.uninstall()
+            self._own_handlers = False
+        atexit.unregister(self._at_exit)
+        self.installed = False
 
     def _at_exit(self) -> None:
         log.warning("interpreter exit with the bench energised: de-energising")
-        self.stopping = True
         self.shutdown()

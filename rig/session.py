@@ -2,13 +2,16 @@
 
 The pytest plugin builds a `RigSession` once per pytest session and closes it at the end; the
 test plans reach everything through its fixtures. The session owns the order of start and
-stop: simulator first up and last down, bench (a safety context) inside it, the run recorded
-from the first measurement to the last.
+stop: results store first (a `--resume` is checked against it before anything starts),
+simulator next, bench (a safety context) inside it, the run recorded from the first measurement
+to the last. SIGINT/SIGTERM are stop requests for the whole session (rig.safety.StopRequest):
+the bench is de-energised and verified off, then the run is closed as `aborted`.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import logging
 import platform
 import time
@@ -22,11 +25,12 @@ from typing import Any
 from meter.iec62056_21 import Client, ProtocolError
 from meter.iec62056_21.timing import Timing
 from reports.records import DecisionRule, MeasurementKey, PositionRecord, RunInfo, RunStatus
-from reports.store import ResultsStore
+from reports.store import ResultsStore, StoreError
 from rig.bench import Bench
-from rig.bench.config import Position
+from rig.bench.config import Position, load_bench_file
 from rig.meterlink import MeterLink, each
 from rig.plan import DEFAULT_PLAN, Plan, load_plan
+from rig.safety import SafetyError, StopRequest
 from rig.timebase import Timebase, VirtualTimebase, WallTimebase
 
 log = logging.getLogger(__name__)
@@ -124,18 +128,35 @@ class RigSession:
         self.completed: set[MeasurementKey] = set()
         # Set by the pytest plugin: shows a line and waits for Enter (lab benches only).
         self.operator_prompt: Callable[[str], None] | None = None
+        # SIGINT/SIGTERM while the session is up: seen by every wait and meter exchange.
+        self.stop = StopRequest()
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> RigSession:
+        """Start everything; on any failure what was started is closed again (the bench
+        de-energised, a run already created closed as aborted or failed)."""
+        self.stop.install()
         try:
             self._start()
         except BaseException:
-            self._stack.close()
+            stopped = self.stop.requested
+            try:
+                self.close(RunStatus.ABORTED if stopped else RunStatus.FAILED)
+            finally:
+                self.stop.uninstall()
             raise
         return self
 
     def _start(self) -> None:
         opts = self.options
+        bench_path = SIM_BENCH_FILE if opts.simulated else Path(opts.bench)
+        try:
+            bench_text = bench_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SessionError(f"--bench {bench_path}: cannot read the bench file: {exc}") from exc
+        self.store = self._stack.enter_context(ResultsStore.in_runs_dir(opts.runs_dir))
+        if opts.resume:
+            self._check_resume(opts.resume, bench_path, bench_text)
         if opts.simulated:
             from rig.sim.bench import SimBench
 
@@ -147,7 +168,6 @@ class RigSession:
                 SimBench(SIM_BENCH_FILE, positions=opts.positions, sim_options=sim_options)
             )
             bench_file = self.sim.bench_file
-            bench_text = SIM_BENCH_FILE.read_text(encoding="utf-8")
             self.bench_path = SIM_BENCH_FILE
         else:
             if opts.positions is not None or opts.meter_model or opts.defects:
@@ -155,20 +175,20 @@ class RigSession:
                     "--positions, --meter-model and --defect apply to the simulated bench only; "
                     f"a lab bench ({opts.bench}) takes its positions from the bench file"
                 )
-            bench_file = Path(opts.bench)
-            bench_text = bench_file.read_text(encoding="utf-8")
+            bench_file = bench_path
             self.bench_path = bench_file
-        bench = Bench.from_file(bench_file)
+        bench = Bench.from_file(bench_file, stop=self.stop)
         self.bench = self._stack.enter_context(bench)
         if self.sim is not None:
-            self.timebase = VirtualTimebase(self.sim.control, keepalive=bench.keepalive)
+            self.timebase = VirtualTimebase(
+                self.sim.control, keepalive=bench.keepalive, stop=self.stop
+            )
             # The software meter answers fast on the simulated bench (sim.yaml says how fast).
             timing = Timing(reaction_min=0.0, reaction_min_fast=0.0)
         else:
-            self.timebase = WallTimebase(keepalive=bench.keepalive)
+            self.timebase = WallTimebase(keepalive=bench.keepalive, stop=self.stop)
             timing = Timing()
         self.positions = [MeterPosition(p, timing) for p in bench.positions]
-        self.store = self._stack.enter_context(ResultsStore.in_runs_dir(opts.runs_dir))
         if opts.resume:
             self.run = self.store.resume_run(opts.resume)
             self.completed = self.store.completed_keys(self.run.run_id)
@@ -192,6 +212,34 @@ class RigSession:
             + (f", defects {', '.join(opts.defects)}" if opts.defects else "")
         )
         self._record_identities()
+
+    def _check_resume(self, run_id: str, bench_path: Path, bench_text: str) -> None:
+        """Refuse to continue a run with another plan, bench file or number of simulated
+        positions: its completed measurements would be mixed with others that do not belong."""
+        assert self.store is not None
+        try:
+            run = self.store.get_run(run_id)
+        except StoreError as exc:  # RunNotFoundError names the store and the latest runs
+            raise SessionError(f"--resume {run_id}: {exc}") from None
+        problems = []
+        if (run.plan_name, run.plan_version) != (self.plan.plan, self.plan.version):
+            problems.append(
+                f"it ran plan {run.plan_name} {run.plan_version}, not "
+                f"{self.plan.plan} {self.plan.version} (--plan)"
+            )
+        if run.bench_hash != hashlib.sha256(bench_text.encode()).hexdigest():
+            problems.append(
+                f"it ran on bench file {run.bench_path or '?'} with other content than "
+                f"{bench_path} (--bench)"
+            )
+        stored = run.environment.get("positions")
+        if self.options.simulated and stored is not None:
+            wanted = self.options.positions or len(load_bench_file(bench_path).positions)
+            if wanted != stored:
+                problems.append(f"it had {stored} simulated position(s), not {wanted} "
+                                "(--positions)")
+        if problems:
+            raise SessionError(f"--resume {run_id} refused: " + "; ".join(problems))
 
     def log(self, message: str, *, level: str = "info", position: int | None = None) -> None:
         """A line of the run log (shown in the report)."""
@@ -255,7 +303,11 @@ class RigSession:
     # --- the meters ----------------------------------------------------------------------------
     def link(self, position: MeterPosition) -> MeterLink:
         return MeterLink(
-            position.number, position.client, self.options.password, position.config.link
+            position.number,
+            position.client,
+            self.options.password,
+            position.config.link,
+            stop=self.stop,
         )
 
     def enter_programming(self, *positions: MeterPosition) -> None:
@@ -265,6 +317,7 @@ class RigSession:
         numbers = [p.number for p in positions]
         if not numbers:
             return
+        self.stop.check()
         if self.sim is not None:
             self.sim.control.meters(numbers, "seal_open", open=True)
             entered = self.sim.control.meters(numbers, "hold_reset", seconds=8.0)
@@ -299,7 +352,16 @@ class RigSession:
         try:
             yield
         finally:
-            self.leave_programming(*positions)
+            if self.stop.requested:
+                # Stopping: no button presses or operator prompts now; the meters leave
+                # programming at their own time-out (or when the operator attends to them).
+                self.log(
+                    f"{_positions_text([p.number for p in positions])}: left in programming "
+                    f"mode ({self.stop.reason})",
+                    level="warning",
+                )
+            else:
+                self.leave_programming(*positions)
 
     def ask_operator(self, text: str) -> None:
         """A lab bench step only a person can do; waits for Enter on the terminal."""
@@ -308,12 +370,49 @@ class RigSession:
         self.operator_prompt(text)
 
     def close(self, status: RunStatus = RunStatus.COMPLETED) -> None:
+        """De-energise and verify, then log what happened in the order it happened and close
+        the run (`aborted` whenever a stop was requested), then everything else. Raises
+        SafetyError, after closing the rest, if the source could not be verified off.
+
+        The stop request's signal handlers stay installed (a late Ctrl-C is still recorded, not
+        raised); the plugin removes them once the report is built (`stop.uninstall()`)."""
+        if self.stop.requested:
+            status = RunStatus.ABORTED
+        unsafe: SafetyError | None = None
+        off = ""
         try:
+            if self.bench is not None:
+                try:
+                    self.bench.de_energise()
+                    off = "source off (verified)"
+                except SafetyError as exc:
+                    unsafe = exc
+                    off = f"SOURCE NOT VERIFIED OFF: {exc}"
             if self.store is not None and self.run is not None:
-                self.log(f"run {RunStatus(status).value}; bench de-energised")
+                run_id = self.run.run_id
+                # Logged with the times they happened at (the log is ordered by time).
+                if self.stop.reason is not None:
+                    self.store.log(run_id, f"stop requested: {self.stop.reason}",
+                                   level="warning", kind="stop", t=self.stop.at)
+                for name, t in self.stop.repeated:
+                    self.store.log(
+                        run_id,
+                        f"{name} received again while stopping: ignored, the de-energising "
+                        "and its verification ran to the end",
+                        level="warning",
+                        t=t,
+                    )
+                if off:
+                    self.log(off, level="error" if unsafe else "info")
+                self.log(
+                    f"run {RunStatus(status).value}",
+                    level="info" if status is RunStatus.COMPLETED else "warning",
+                )
                 self.store.finish_run(self.run.run_id, status)
         finally:
             self._stack.close()
+        if unsafe is not None:
+            raise unsafe
 
 
 # Readout addresses that identify a meter (standards.md 6.8: C.1.0 manufacturer serial,

@@ -8,6 +8,9 @@ through a Timebase.
   when the rig advances it through the control endpoint, so a dwell costs one round trip.
 
 Both offer `now()`, `dwell(seconds)` and `wait_until(condition, expected_s, timeout_s, poll_s)`.
+Both see the rig's stop request (rig.safety.StopRequest): every step of a dwell or wait checks it
+and raises StopRequested, and a wall-clock sleep wakes as soon as it is made, so a dwell of hours
+ends within a fraction of a second of Ctrl-C.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from rig.safety import StopRequest
 
 
 class TimebaseTimeout(TimeoutError):
@@ -43,11 +48,20 @@ class Timebase(ABC):
     """Time as the rig sees it."""
 
     def __init__(
-        self, keepalive: Callable[[], Any] | None = None, keepalive_s: float = 0.5
+        self,
+        keepalive: Callable[[], Any] | None = None,
+        keepalive_s: float = 0.5,
+        stop: StopRequest | None = None,
     ) -> None:
         self.keepalive = keepalive
         self.keepalive_s = _check_duration("keepalive_s", keepalive_s, positive=True)
         self._last_keepalive = -math.inf
+        self.stop = stop
+
+    def _check_stop(self) -> None:
+        """Raise StopRequested if the rig was asked to stop."""
+        if self.stop is not None:
+            self.stop.check()
 
     @abstractmethod
     def now(self) -> float:
@@ -62,7 +76,9 @@ class Timebase(ABC):
         return time.monotonic()
 
     def _feed(self, force: bool = False) -> None:
-        """Call the keep-alive when due (wall-clock spacing, both timebases)."""
+        """Check the stop request; call the keep-alive when due (wall-clock spacing, both
+        timebases). Every step of a dwell or a wait passes here."""
+        self._check_stop()
         if self.keepalive is None:
             return
         mono = self._wall()
@@ -101,6 +117,7 @@ class Timebase(ABC):
         expected_s = _check_duration("expected_s", expected_s)
         timeout_s = _check_duration("timeout_s", timeout_s)
         poll_s = _check_duration("poll_s", poll_s, positive=True)
+        self._check_stop()
         start = self.now()
         if check_first and condition():
             return 0.0
@@ -133,10 +150,12 @@ class WallTimebase(Timebase):
         step_s: float = 0.2,
         progress: bool = True,
         progress_min_s: float = 10.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.time,
+        stop: StopRequest | None = None,
     ) -> None:
-        super().__init__(keepalive, keepalive_s)
+        """`sleep`: for tests; by default a real sleep that a stop request wakes."""
+        super().__init__(keepalive, keepalive_s, stop)
         self.step_s = _check_duration("step_s", step_s, positive=True)
         self.progress = progress
         self.progress_min_s = progress_min_s
@@ -149,10 +168,18 @@ class WallTimebase(Timebase):
     def _wall(self) -> float:
         return self._clock()
 
+    def _pause(self, seconds: float) -> None:
+        if self._sleep is not None:
+            self._sleep(seconds)
+        elif self.stop is not None:
+            self.stop.wait(seconds)
+        else:
+            time.sleep(seconds)
+
     def _advance(self, seconds: float) -> None:
         end = self._clock() + seconds
         while (left := end - self._clock()) > 0:
-            self._sleep(min(left, self.step_s))
+            self._pause(min(left, self.step_s))
             self._feed()
 
     def _bar(self, total: float, label: str) -> Any:
@@ -178,7 +205,7 @@ class WallTimebase(Timebase):
         end = start + seconds
         try:
             while (left := end - self._clock()) > 0:
-                self._sleep(min(left, self.step_s))
+                self._pause(min(left, self.step_s))
                 self._feed()
                 if bar is not None:
                     bar.update(round(self._clock() - start) - bar.n)
@@ -202,7 +229,7 @@ class WallTimebase(Timebase):
                 now = self._clock()
                 if now - start >= timeout_s:
                     raise self._timeout(label, timeout_s)
-                self._sleep(max(0.0, min(self.step_s, next_poll - now, start + timeout_s - now)))
+                self._pause(max(0.0, min(self.step_s, next_poll - now, start + timeout_s - now)))
                 self._feed()
                 if bar is not None:
                     bar.update(min(round(self._clock() - start), bar.total) - bar.n)
@@ -241,14 +268,16 @@ class VirtualTimebase(Timebase):
         keepalive: Callable[[], Any] | None = None,
         *,
         keepalive_s: float = 0.5,
+        stop: StopRequest | None = None,
     ) -> None:
-        super().__init__(keepalive, keepalive_s)
+        super().__init__(keepalive, keepalive_s, stop)
         self.control = control
 
     def now(self) -> float:
         return self.control.time()
 
     def _advance(self, seconds: float) -> None:
+        self._check_stop()
         if seconds > 0:
             self.control.advance(seconds)
 

@@ -35,9 +35,11 @@ def test_clock_drift(plan_item, rig, bench, timebase, positions, recorder):
     duration = item.duration_h * 3600.0
     elapsed_points = [duration * (k + 1) / CHECKPOINTS for k in range(CHECKPOINTS)]
     descs = [{"elapsed_s": round(e, 3)} for e in elapsed_points]
-    done = recorder.all_done(numbers, descs)
-    if done is not None:
-        Recorder.assert_all_pass(done)
+    # Each checkpoint is committed on its own: a resumed run measures only the missing ones,
+    # from a new first reading (each row holds its own span), and keeps the stored ones.
+    todo = recorder.pending(numbers, descs)
+    if not todo:
+        Recorder.assert_all_pass(recorder.taken)
         return
     rating = Rating.of(positions[0].config)
     # The meters are powered at Un with no current: the clock is what is measured.
@@ -46,8 +48,9 @@ def test_clock_drift(plan_item, rig, bench, timebase, positions, recorder):
     links = {p.number: rig.link(p) for p in positions}
     first = clock_offsets(links, timebase, step)
     started = time.time()
-    taken = []
     for desc, elapsed in zip(descs, elapsed_points, strict=True):
+        if desc not in todo:
+            continue
         recorder.started(numbers, desc)
         timebase.dwell(first[numbers[0]].true_time + elapsed - timebase.now(), label="clock")
         readings = clock_offsets(links, timebase, step)
@@ -61,26 +64,24 @@ def test_clock_drift(plan_item, rig, bench, timebase, positions, recorder):
                 # planned time; the readings' own spread of a few polls is in the budget).
                 limit = item.limit_s_per_day * elapsed / 86400.0
                 final = math.isclose(elapsed, duration)
-                taken.append(
-                    recorder.record(
-                        n,
-                        desc,
-                        "clock error" if not final else "clock error over the test",
-                        error,
-                        "s",
-                        limit_low=-limit,
-                        limit_high=limit,
-                        budget=budget,
-                        raw={
-                            "drift_s_per_day": error / span * 86400.0,
-                            "span_s": span,
-                            "offset_start_s": first[n].offset_s,
-                            "offset_s": now.offset_s,
-                            "resolution_s": 2 * now.half_width_s,
-                        },
-                        started_at=started,
-                        message=f"drift {error / span * 86400.0:+.3f} s/day "
-                        f"(limit +-{item.limit_s_per_day} s/day)",
-                    )
+                recorder.record(
+                    n,
+                    desc,
+                    "clock error" if not final else "clock error over the test",
+                    error,
+                    "s",
+                    limit_low=-limit,
+                    limit_high=limit,
+                    budget=budget,
+                    raw={
+                        "drift_s_per_day": error / span * 86400.0,
+                        "span_s": span,
+                        "offset_start_s": first[n].offset_s,
+                        "offset_s": now.offset_s,
+                        "resolution_s": 2 * now.half_width_s,
+                    },
+                    started_at=started,
+                    message=f"drift {error / span * 86400.0:+.3f} s/day "
+                    f"(limit +-{item.limit_s_per_day} s/day)",
                 )
-    Recorder.assert_all_pass(taken)
+    Recorder.assert_all_pass(recorder.taken)

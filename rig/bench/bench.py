@@ -31,7 +31,7 @@ from rig.instruments.roles import (
     ReferenceMeter,
 )
 from rig.instruments.transport import TRANSPORT_ERRORS, VisaAdapter
-from rig.safety import ExitGuard, SafetyError, ramp_currents, safe_off
+from rig.safety import ExitGuard, SafetyError, StopRequest, ramp_currents, safe_off
 
 log = logging.getLogger("rig.bench")
 
@@ -94,6 +94,7 @@ class Bench:
         *,
         sleep: Callable[[float], None] = time.sleep,
         closers: tuple[Callable[[], None], ...] = (),
+        stop: StopRequest | None = None,
     ) -> None:
         self.config = config
         self.source = source
@@ -106,7 +107,9 @@ class Bench:
         self.energised = False
         self.watchdog_armed = False
         self._closers = closers
-        self._guard = ExitGuard(self._shutdown_at_exit)
+        # Set by SIGINT/SIGTERM (see rig.safety): nothing is energised once it is.
+        self.stop = stop if stop is not None else StopRequest()
+        self._guard = ExitGuard(self._shutdown_at_exit, self.stop)
 
     # --- building ------------------------------------------------------------------------------
     @classmethod
@@ -117,12 +120,13 @@ class Bench:
         *,
         resource_manager: Any = None,
         sleep: Callable[[float], None] = time.sleep,
+        stop: StopRequest | None = None,
     ) -> Bench:
         """Load and validate a bench file, substitute `sim:` placeholders, open the instruments."""
         config = load_bench_file(path)
         if substitutions:
             config = config.resolve(substitutions)
-        return cls.open(config, resource_manager=resource_manager, sleep=sleep)
+        return cls.open(config, resource_manager=resource_manager, sleep=sleep, stop=stop)
 
     @classmethod
     def open(
@@ -131,6 +135,7 @@ class Bench:
         *,
         resource_manager: Any = None,
         sleep: Callable[[float], None] = time.sleep,
+        stop: StopRequest | None = None,
     ) -> Bench:
         """Open every instrument of `config` by its explicit resource string and initialise it."""
         unresolved = config.placeholders()
@@ -174,7 +179,9 @@ class Bench:
                 _close_quietly(inst)
             raise
         closers = tuple(inst.close for inst in opened.values())
-        bench = cls(config, source, reference, ecs, energy, sleep=sleep, closers=closers)
+        bench = cls(
+            config, source, reference, ecs, energy, sleep=sleep, closers=closers, stop=stop
+        )
         bench._arm_watchdog()
         return bench
 
@@ -208,10 +215,12 @@ class Bench:
         """Check `point`, apply it and switch the output on (or just apply it if already on).
 
         With `ramp` and a `safety.current_ramp_rate`, a bench that is off is switched on with zero
-        current and the currents are ramped up to the point at that rate.
+        current and the currents are ramped up to the point at that rate. After a stop request
+        it raises StopRequested and sends nothing (plan clean-up code never re-energises).
         """
+        self.stop.check()
         self.check(point)
-        self._guard.install()  # before the first write: a signal from here on de-energises
+        self._guard.install()  # before the first write: a signal from here on stops the rig
         rate = self.config.safety.current_ramp_rate
         ramp_up = ramp and not self.energised and rate is not None and point.max_current > 0
         first = point.scaled_current(0.0) if ramp_up else point
@@ -228,7 +237,7 @@ class Bench:
                     0.0,
                     1.0,
                     point.max_current / rate,
-                    self.sleep,
+                    self._ramp_up_sleep,
                     self.config.safety.ramp_steps,
                     applied=self._applied,
                 )
@@ -240,9 +249,20 @@ class Bench:
     def _applied(self, point: LoadPoint) -> None:
         self.point = point
 
+    def _ramp_up_sleep(self, seconds: float) -> None:
+        """A step of the ramp up, cut short by a stop request (StopRequested: the ramp ends and
+        the currents go back down from where they stood)."""
+        if self.sleep is time.sleep:
+            self.stop.wait(seconds)
+        else:
+            self.sleep(seconds)
+            self.stop.check()
+
     def de_energise(self) -> None:
-        """Ramp currents to zero, switch off and verify off; restore the signal handlers."""
-        self._guard.stopping = True
+        """Ramp currents to zero, switch off and verify off; restore the signal handlers.
+
+        Signals meanwhile are recorded by the stop request and interrupt nothing: the
+        verification always runs."""
         try:
             safe_off(
                 self.source,

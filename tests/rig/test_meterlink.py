@@ -86,3 +86,21 @@ def test_meters_on_a_shared_bus_take_a_session_per_read() -> None:
             sessions.read("C.1.0")
         assert numbers == {1: 1, 2: 2}  # each meter answered for itself
         assert sign_ons(sim) - before == 4  # two reads x two meters, one after the other
+
+
+def test_after_a_stop_request_a_link_starts_no_exchange() -> None:
+    from rig.safety import StopRequest, StopRequested
+
+    opened = []
+
+    def factory() -> Client:
+        opened.append(1)
+        raise AssertionError("no client may be opened after a stop request")
+
+    stop = StopRequest()
+    link = MeterLink(1, factory, "00000000", "port", stop=stop)
+    stop.request("SIGINT received")
+    for call in (link.readout, lambda: link.read("0.9.1"), lambda: link.write([("0.9.1", ["1"])])):
+        with pytest.raises(StopRequested):
+            call()
+    assert opened == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from reports.store import ResultsStore
@@ -62,3 +64,42 @@ def test_started_marks_every_position_in_one_call(recorder):
     events = [e for e in recorder.store.events(recorder.run_id) if e.kind == "point_started"]
     assert sorted(e.position for e in events) == [1, 2, 3]
     assert {e.data["test_id"] for e in events} == {recorder.test_id}
+
+
+def test_a_point_completed_in_an_earlier_session_is_never_overwritten(tmp_path):
+    """Exactly-once across a kill and a resume: checkpoints committed one by one (as the clock
+    test commits its own) are kept; the resumed recorder says which remain, and refuses to
+    record a completed one again."""
+    from rig.recorder import RecordedBefore
+
+    checkpoints = [{"elapsed_s": 100.0 * k} for k in (1, 2, 3, 4)]
+    with ResultsStore.in_runs_dir(tmp_path / "runs") as store:
+        run = store.create_run(plan_name="p", plan_version="1", operator="op",
+                               software_version="0")
+
+        def session(completed):
+            return Recorder(store, run.run_id, "simple", "testplans/test_clock.py::test_clock",
+                            "clock", "4.2", completed)
+
+        first = session(set())
+        for point in checkpoints[:2]:  # then the run is killed
+            with first.batch():
+                for n in (1, 2):
+                    first.record(n, point, "clock error", 0.01 * n, "s",
+                                 limit_low=-1.0, limit_high=1.0)
+        resumed = session(store.completed_keys(run.run_id))
+        assert resumed.pending([1, 2], checkpoints) == checkpoints[2:]
+        assert sorted((m.point["elapsed_s"], m.position) for m in resumed.taken) == [
+            (100.0, 1), (100.0, 2), (200.0, 1), (200.0, 2)]
+        with pytest.raises(RecordedBefore, match="not measured twice"):
+            resumed.record(1, checkpoints[0], "clock error", 0.9, "s",
+                           limit_low=-1.0, limit_high=1.0)
+        for point in checkpoints[2:]:
+            resumed.record(1, point, "clock error", 0.02, "s", limit_low=-1.0, limit_high=1.0)
+        rows = store.measurements(run.run_id)
+        path = store.path
+    first_values = {(m.point["elapsed_s"], m.position): m.value for m in rows}
+    assert first_values[(100.0, 1)] == pytest.approx(0.01)  # the first value stands
+    with sqlite3.connect(path) as db:
+        counts = [c for (c,) in db.execute("SELECT recorded_count FROM measurement")]
+    assert counts == [1] * 6  # each point written once, none overwritten

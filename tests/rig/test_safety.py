@@ -3,13 +3,20 @@
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from rig.instruments.loadpoint import LoadPoint
-from rig.safety import SafetyError, ramp_currents_to_zero, safe_off
+from rig.safety import (
+    SafetyError,
+    StopRequest,
+    StopRequested,
+    ramp_currents_to_zero,
+    safe_off,
+)
 from tests.rig.bench.fakes import FakeSource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +60,7 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     from rig.bench import Bench, load_bench_file
     from rig.instruments.loadpoint import LoadPoint
+    from rig.timebase import WallTimebase
     from tests.rig.bench.fakes import FakeEC, FakeReference, FakeSource
 
     config = load_bench_file(Path({root!r}) / "benches" / "sim.yaml")
@@ -66,9 +74,7 @@ CHILD = textwrap.dedent("""
     with bench:
         bench.energise(LoadPoint.balanced(230, 5))
         print("ready", flush=True)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            time.sleep(0.01)
+        WallTimebase(progress=False, stop=bench.stop).dwell(20)
     """)
 
 
@@ -119,3 +125,79 @@ def test_interrupted_ramp_down_still_switches_off_then_reraises():
         safe_off(source, LoadPoint.balanced(230, 5), 1.0, interrupted_sleep)
     assert source.calls == [("output_off",), ("is_on",)]
     assert source.on is False
+
+
+# --- the stop request -------------------------------------------------------------------------
+
+
+def test_a_signal_sets_the_stop_request_and_raises_nothing():
+    import os
+    import signal
+
+    stop = StopRequest()
+    seen = []
+    stop.listeners.append(seen.append)
+    assert stop.install()
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)  # handled between bytecodes: no exception here
+        time.sleep(0.01)
+        assert stop.requested and stop.signal == signal.SIGTERM
+        assert seen == ["SIGTERM received"]
+        os.kill(os.getpid(), signal.SIGINT)  # a second signal is recorded, changes nothing
+        time.sleep(0.01)
+        assert stop.reason == "SIGTERM received"
+        assert [name for name, _ in stop.repeated] == ["SIGINT"]
+        with pytest.raises(StopRequested, match="SIGTERM received"):
+            stop.check()
+    finally:
+        stop.uninstall()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_stop_wait_wakes_at_once():
+    stop = StopRequest()
+    threading.Timer(0.05, stop.request, args=("operator",)).start()
+    start = time.monotonic()
+    with pytest.raises(StopRequested):
+        stop.wait(3600.0)
+    assert time.monotonic() - start < 10  # not the hour asked (generous: loaded machine)
+
+
+def test_bench_energises_nothing_after_a_stop_request():
+    source = FakeSource()
+    bench = _fake_bench(source)
+    bench.stop.request("operator")
+    with pytest.raises(StopRequested):
+        bench.energise(LoadPoint.balanced(230, 5))
+    assert source.calls == []
+
+
+def test_stop_during_ramp_up_ramps_down_from_where_it_stood_and_verifies_off():
+    source = FakeSource()
+    bench = _fake_bench(source, current_ramp_rate=1.0)
+    steps = []
+
+    def sleep(seconds):
+        steps.append(seconds)
+        if len(steps) == 3:
+            bench.stop.request("SIGINT received")
+
+    bench.sleep = sleep
+    with pytest.raises(StopRequested):
+        bench.energise(LoadPoint.balanced(230, 5), ramp=True)
+    applied = [c[1][0] for c in source.calls if c[0] == "apply"]
+    # 0 A, then two of ten steps up (0.5 A, 1 A) before the stop; back down from 1 A.
+    assert applied[:3] == [0.0, 0.5, 1.0]
+    assert applied[-1] == 0.0 and max(applied) == 1.0
+    assert source.calls[-2:] == [("output_off",), ("is_on",)]
+    assert not bench.energised
+
+
+def _fake_bench(source, current_ramp_rate=None):
+    from rig.bench import Bench, load_bench_file
+    from tests.rig.bench.fakes import FakeEC, FakeReference
+
+    config = load_bench_file(ROOT / "benches" / "sim.yaml")
+    safety = config.safety.model_copy(update={"current_ramp_rate": current_ramp_rate})
+    config = config.model_copy(update={"safety": safety})
+    return Bench(config, source, FakeReference(), {1: FakeEC(1)}, sleep=lambda s: None)

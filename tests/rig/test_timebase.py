@@ -148,3 +148,43 @@ def test_bad_durations_are_refused(bad: float) -> None:
         tb.dwell(bad)
     with pytest.raises(ValueError, match="poll_s"):
         tb.wait_until(lambda: True, 1, 1, poll_s=0)
+
+
+def test_a_stop_request_ends_a_wall_dwell_of_hours_at_once() -> None:
+    import threading
+    import time
+
+    from rig.safety import StopRequest, StopRequested
+
+    stop = StopRequest()
+    tb = WallTimebase(progress=False, stop=stop)  # real sleeping, woken by the request
+    threading.Timer(0.1, stop.request, args=("SIGINT received",)).start()
+    start = time.monotonic()
+    with pytest.raises(StopRequested, match="SIGINT received"):
+        tb.dwell(4 * 3600.0)
+    assert time.monotonic() - start < 10  # not hours (generous bound: loaded machine)
+
+
+@pytest.mark.parametrize("kind", ["wall", "virtual"])
+def test_after_a_stop_request_no_wait_step_is_taken(kind: str) -> None:
+    from rig.safety import StopRequest, StopRequested
+
+    stop = StopRequest()
+    clock, control = FakeWall(), FakeControl()
+    tb = (WallTimebase(sleep=clock.sleep, clock=clock.time, progress=False, stop=stop)
+          if kind == "wall" else VirtualTimebase(control, stop=stop))
+    polls = []
+
+    def condition() -> bool:
+        polls.append(1)
+        if len(polls) == 2:
+            stop.request("SIGTERM received")
+        return False
+
+    with pytest.raises(StopRequested):
+        tb.wait_until(condition, expected_s=10.0, timeout_s=100.0, poll_s=1.0)
+    assert len(polls) == 2  # the wait ended at its first step after the request
+    with pytest.raises(StopRequested):
+        tb.dwell(5.0)
+    assert clock.sleeps == [] or sum(clock.sleeps) <= 12.0
+    assert sum(control.advances) <= 11.0

@@ -120,17 +120,21 @@ def test_signal_handlers_installed_only_while_energised():
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_sigterm_in_process_unwinds_and_de_energises():
+def test_sigterm_in_process_is_a_stop_request_that_unwinds_and_de_energises():
     import os
 
+    from rig.safety import StopRequested
+    from rig.timebase import WallTimebase
+
     bench, source = make_bench()
-    with pytest.raises(SystemExit) as exc, bench:
+    with pytest.raises(StopRequested, match="SIGTERM received") as exc, bench:
         bench.energise(LoadPoint.balanced(230, 1))
-        os.kill(os.getpid(), signal.SIGTERM)
-        for _ in range(10_000_000):  # the handler raises at the next bytecode boundary
-            pass
-    assert exc.value.code == 128 + signal.SIGTERM
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler raises nothing: it records
+        assert bench.stop.requested and bench.energised
+        WallTimebase(progress=False, stop=bench.stop).dwell(3600.0)  # the next wait stops
+    assert exc.value is not None
     assert source.calls[-2:] == [("output_off",), ("is_on",)]
+    assert not bench.energised
 
 
 def test_watchdog_option_is_armed_only_where_the_driver_can():
