@@ -2,17 +2,19 @@
 what the results store says. Used by tests/rig/test_stopping.py (a few tries) and
 benchmarks/bench_stop.py (20 tries of each signal).
 
-The moment is counted from the run's creation in the store (the rig is up, the bench open), so
-the signal always reaches a run in progress: setup, a measurement, a clean-up or the gap
-between two tests. The time to "source off" is the time of the run-log line the rig writes
-once the source is read back off (`source off (verified)`, time.time in the child) minus the
-moment the signal was sent (time.time here).
+The moment is counted from the session's first run-log line (`run started: ...` or `run
+resumed: ...`: the rig is up, the bench open), so the signal always reaches a session in
+progress: a meter readout, a measurement, a clean-up or the gap between two tests. Use one runs
+directory per run (the newest run in it is the one looked at). The time to "source off" is the
+time of the run-log line the rig writes once the source is read back off (`source off
+(verified)`, time.time in the child) minus the moment the signal was sent (time.time here).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -24,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 STORE = "results.sqlite"
 OFF_VERIFIED = "source off (verified)"
+SESSION_STARTS = ("run started: ", "run resumed: ")  # the first run-log line of a session
 
 
 @dataclass
@@ -31,6 +34,7 @@ class StoppedRun:
     """One run stopped by a signal: when it came, how the rig ended and what it recorded."""
 
     signal: str
+    runs_dir: Path
     run_id: str | None
     returncode: int
     sent_after_s: float  # the signal came this long after the run was created
@@ -52,19 +56,28 @@ def plan_command(runs_dir: Path, *args: str) -> list[str]:
             "--runs-dir", str(runs_dir), *args]
 
 
-def _run_id(runs_dir: Path) -> tuple[str | None, float | None]:
-    """The newest run in the store and its start, or (None, None) while there is none."""
+def _sessions(runs_dir: Path) -> int:
+    """How many rig sessions (a run's start and each resume) the store has seen so far."""
     path = runs_dir / STORE
     if not path.exists():
-        return None, None
+        return 0
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            row = db.execute(
-                "SELECT run_id, started_at FROM run ORDER BY started_at DESC LIMIT 1"
-            ).fetchone()
+            return db.execute(
+                "SELECT count(*) FROM event WHERE "
+                + " OR ".join(f"message LIKE '{start}%'" for start in SESSION_STARTS)
+            ).fetchone()[0]
     except sqlite3.Error:  # the schema is still being written
-        return None, None
-    return (row[0], row[1]) if row else (None, None)
+        return 0
+
+
+def _newest_run(runs_dir: Path) -> str | None:
+    path = runs_dir / STORE
+    if not path.exists():
+        return None
+    with sqlite3.connect(path, timeout=5) as db:
+        row = db.execute("SELECT run_id FROM run ORDER BY started_at DESC LIMIT 1").fetchone()
+    return row[0] if row else None
 
 
 def stop_run(
@@ -72,38 +85,43 @@ def stop_run(
     sig: signal.Signals,
     after_s: float,
     *args: str,
+    again_after_s: float | None = None,
     timeout_s: float = 600.0,
 ) -> StoppedRun:
     """Start the plan on the simulated bench, send `sig` `after_s` seconds after the run exists
-    in the store (or when the plan ends first), wait for the process to end."""
+    in the store (unless the plan ended first), and once more `again_after_s` later if given
+    (an operator pressing Ctrl-C twice); wait for the process to end."""
     runs_dir.mkdir(parents=True, exist_ok=True)
-    known = _run_id(runs_dir)[0]
+    known = _sessions(runs_dir)
     proc = subprocess.Popen(plan_command(runs_dir, *args), cwd=REPO, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + timeout_s
-        run_id = None
         while proc.poll() is None and time.monotonic() < deadline:
-            run_id = _run_id(runs_dir)[0]
-            if run_id is not None and run_id != known:
+            if _sessions(runs_dir) > known:
                 break
-            time.sleep(0.02)  # polling the store file for the run the child creates
+            time.sleep(0.02)  # polling the store file for the session the child starts
         created = time.monotonic()
         while proc.poll() is None and time.monotonic() < created + after_s:
             time.sleep(0.005)
         sent_mono, sent = time.monotonic(), time.time()
         if proc.poll() is None:
             os.kill(proc.pid, sig)
+            if again_after_s is not None:
+                time.sleep(again_after_s)
+                if proc.poll() is None:
+                    os.kill(proc.pid, sig)
         out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
         exited = time.monotonic() - sent_mono
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate(timeout=30)
-    run_id, status, events = run_record(runs_dir, known)
-    offs = [t for t, _, message in events if message == OFF_VERIFIED]
+    run_id, status, events = run_record(runs_dir)
+    offs = [t for t, _, message in events if message == OFF_VERIFIED]  # the last: this session
     return StoppedRun(
         signal=sig.name,
+        runs_dir=runs_dir,
         run_id=run_id,
         returncode=proc.returncode,
         sent_after_s=sent_mono - created,
@@ -116,12 +134,10 @@ def stop_run(
     )
 
 
-def run_record(
-    runs_dir: Path, not_this: str | None = None
-) -> tuple[str | None, str | None, list[tuple[float, str, str]]]:
-    """(run id, status, log events in time order) of the newest run (other than `not_this`)."""
-    run_id = _run_id(runs_dir)[0]
-    if run_id is None or run_id == not_this:
+def run_record(runs_dir: Path) -> tuple[str | None, str | None, list[tuple[float, str, str]]]:
+    """(run id, status, log events in time order) of the newest run."""
+    run_id = _newest_run(runs_dir)
+    if run_id is None:
         return None, None, []
     with sqlite3.connect(runs_dir / STORE) as db:
         status = db.execute("SELECT status FROM run WHERE run_id = ?", (run_id,)).fetchone()[0]
@@ -146,6 +162,41 @@ def measurement_keys(runs_dir: Path, run_id: str) -> dict[tuple[str, int, str], 
             "WHERE run_id = ?", (run_id,)
         ).fetchall()
     return {(t, p, k): n for t, p, k, n in rows}
+
+
+def stop_problems(r: StoppedRun, off_limit_s: float) -> list[str]:
+    """What is wrong with a stopped run (empty: all is as it must be): exit code 2, status
+    aborted, source verified off within `off_limit_s` of the signal, the log in true order
+    (stop requested, source off, run aborted), a report marked INCOMPLETE with the abort and its
+    reason that states no conformity."""
+    out = []
+    if r.returncode != 2:
+        out.append(f"exit code {r.returncode}, not 2")
+    if r.status != "aborted":
+        out.append(f"run status {r.status!r}, not 'aborted'")
+    if r.off_after_s is None:
+        out.append("no 'source off (verified)' in the run log")
+    elif r.off_after_s > off_limit_s:
+        out.append(f"source off {r.off_after_s:.3f} s after the signal (limit {off_limit_s} s)")
+    messages = [m for _, _, m in r.events]
+    starts = [k for k, m in enumerate(messages) if m.startswith(SESSION_STARTS)]
+    this_session = messages[starts[-1]:] if starts else messages
+    order = [f"stop requested: {r.signal} received", OFF_VERIFIED, "run aborted"]
+    if [m for m in this_session if m in order] != order:
+        out.append(f"run log out of order: {this_session[-5:]}")
+    if r.run_id is None:
+        return [*out, "no run in the store"]
+    try:
+        doc, html = report_of(r.runs_dir, r.run_id)
+    except OSError as exc:
+        return [*out, f"no report: {exc}"]
+    if not doc["incomplete"] or not any(
+        "ABORTED" in why and r.signal in why for why in doc["incomplete_reasons"]
+    ):
+        out.append(f"report not marked aborted: {doc['incomplete_reasons']}")
+    if "INCOMPLETE REPORT" not in html or re.search(r"(?<!NOT )CONFORMS", html):
+        out.append("the HTML report is not marked INCOMPLETE or states conformity")
+    return out
 
 
 def report_of(runs_dir: Path, run_id: str) -> tuple[dict, str]:

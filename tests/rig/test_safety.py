@@ -201,3 +201,25 @@ def _fake_bench(source, current_ramp_rate=None):
     safety = config.safety.model_copy(update={"current_ramp_rate": current_ramp_rate})
     config = config.model_copy(update={"safety": safety})
     return Bench(config, source, FakeReference(), {1: FakeEC(1)}, sleep=lambda s: None)
+
+
+def test_a_second_signal_while_de_energising_is_recorded_and_the_verification_still_runs():
+    import os
+    import signal
+
+    class SignalledSource(FakeSource):
+        def output_off(self):
+            os.kill(os.getpid(), signal.SIGINT)  # the operator presses Ctrl-C again here
+            time.sleep(0.01)
+            super().output_off()
+
+    source = SignalledSource()
+    bench = _fake_bench(source)
+    bench.energise(LoadPoint.balanced(230, 5))  # installs the stop request's handlers
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.01)
+    assert bench.stop.reason == "SIGINT received"
+    bench.de_energise()  # raises nothing: the second Ctrl-C interrupts nothing
+    assert source.calls[-2:] == [("output_off",), ("is_on",)]
+    assert [name for name, _ in bench.stop.repeated] == ["SIGINT"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
