@@ -68,10 +68,13 @@ def chain_complete(runs: Path, run_id: str, reference: set) -> list[str]:
 
 
 def run_signal(sig: signal.Signals, tries: int, spread: float, base: Path,
-               reference: set, rng: random.Random) -> tuple[list[StoppedRun], int, list[str]]:
-    """`tries` stops by `sig` in chains; returns the stopped runs, the chains completed
-    exactly once, and every problem found."""
+               reference: set, rng: random.Random
+               ) -> tuple[list[StoppedRun], int, int, list[str]]:
+    """`tries` stops by `sig` in chains; returns the stopped runs, how many stopped safely,
+    the chains completed exactly once, and every problem found. Each stop is judged when it
+    happened (a later resume rewrites the run's status and report)."""
     stopped: list[StoppedRun] = []
+    good = 0
     problems: list[str] = []
     chains_ok = chains = 0
     while len(stopped) < tries:
@@ -82,6 +85,7 @@ def run_signal(sig: signal.Signals, tries: int, spread: float, base: Path,
         while not r.finished_first and run_id is not None:
             stopped.append(r)
             bad = stop_problems(r, OFF_LIMIT_S)
+            good += not bad
             problems += [f"{sig.name} try {len(stopped)}: {p}" for p in bad]
             print(f"  {sig.name} try {len(stopped):2d}: {r.sent_after_s:5.2f} s into the "
                   f"session, source off after {r.off_after_s or float('nan'):.3f} s, exit "
@@ -98,7 +102,7 @@ def run_signal(sig: signal.Signals, tries: int, spread: float, base: Path,
         problems += [f"{sig.name} chain {chains}: {p}" for p in bad]
         print(f"  {sig.name} chain {chains} completed: {'ok' if not bad else '; '.join(bad)}",
               flush=True)
-    return stopped, chains_ok, problems
+    return stopped, good, chains_ok, problems
 
 
 def main() -> int:
@@ -117,9 +121,8 @@ def main() -> int:
         reference = reference_keys(base / "reference")
         print(f"reference run: {len(reference)} measurements")
         for sig in (signal.SIGINT, signal.SIGTERM):
-            stopped, chains_ok, problems = run_signal(sig, args.tries, args.spread, base,
-                                                      reference, rng)
-            good = sum(not stop_problems(r, OFF_LIMIT_S) for r in stopped)
+            stopped, good, chains_ok, problems = run_signal(sig, args.tries, args.spread, base,
+                                                            reference, rng)
             offs = [r.off_after_s for r in stopped if r.off_after_s is not None]
             exits = [r.exit_after_s for r in stopped]
             chains = len({r.runs_dir for r in stopped})

@@ -290,8 +290,9 @@ def _operator_prompt(config: pytest.Config) -> Any:
 
 
 def _finish(config: pytest.Config, session: RigSession, status: RunStatus) -> None:
-    """Close the session and build the report; never raises (this runs in pytest's session
-    finish), the stop request's handlers removed at the end."""
+    """Close the session and build the report (this runs in pytest's session finish: a source
+    not verified off is reported in the summary and the exit code, not raised); the stop
+    request's handlers are removed at the very end."""
     try:
         _close_and_report(config, session, status)
     finally:
