@@ -29,7 +29,7 @@ from rig.sim.meters import build_meter
 from rig.sim.positions import Position
 from rig.sim.reference import ReferenceSpec
 from rig.sim.source import SourceSpec
-from rig.sim.world import World, WorldConfig
+from rig.sim.world import World, WorldConfig, finite
 
 PLACEHOLDER = "sim:"
 WATCHDOG_POLL_S = 0.05  # longest sleep of the watchdog thread (it wakes at the deadline)
@@ -360,7 +360,7 @@ class Simulator:
         if action == "reset_button":
             return meter.press_reset_button(t)
         if action == "hold_reset":
-            return meter.hold_reset_button(t, float(kw.get("seconds", 8.0)))
+            return meter.hold_reset_button(t, finite(float(kw.get("seconds", 8.0)), "seconds"))
         if action == "battery_low":
             return meter.set_battery_low(t, bool(kw.get("low", True)))
         if action == "seal_open":
