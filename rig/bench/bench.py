@@ -352,6 +352,9 @@ def _open_instrument(resource_manager: Any, role: str, inst: InstrumentConfig) -
     )
     try:
         driver.initialise()
+    except InstrumentError as exc:  # refused or silent: say where it was looked for
+        _close_quietly(driver)
+        raise InstrumentError(role, exc.command, f"{exc.cause} (resource {inst.resource})") from exc
     except BaseException:
         _close_quietly(driver)
         raise

@@ -30,6 +30,7 @@ from rig.sim.positions import Position
 from rig.sim.reference import ReferenceSpec
 from rig.sim.source import SourceSpec
 from rig.sim.world import World, WorldConfig, finite
+from rig.textfile import not_utf8
 
 PLACEHOLDER = "sim:"
 WATCHDOG_POLL_S = 0.05  # longest sleep of the watchdog thread (it wakes at the deadline)
@@ -438,6 +439,8 @@ class SimBench:
                 bench = yaml.safe_load(path.read_text(encoding="utf-8"))
             except (OSError, yaml.YAMLError) as e:
                 raise SimBenchError(f"{path}: {e}") from None
+            except UnicodeDecodeError as e:
+                raise SimBenchError(f"{path}: {not_utf8(e)}") from None
             if not isinstance(bench, dict):
                 raise SimBenchError(f"{path}: expected a mapping at the top level")
         assert bench is not None
