@@ -29,6 +29,9 @@ from rig.preflight import START_ERRORS, PreflightError, check_options, start_fai
 from rig.recorder import Recorder
 from rig.session import SIM_BENCH_FILE, RigSession, SessionOptions
 
+# A failing plan test shows its measurement facts, not the rig's traceback.
+pytest_plugins = ["rig.plan_failures"]
+
 SESSION_KEY = pytest.StashKey[RigSession]()
 PLAN_KEY = pytest.StashKey[Plan]()
 SUMMARY_KEY = pytest.StashKey[list[str]]()
