@@ -19,6 +19,7 @@ from reports.store import ResultsStore, StoreError, store_path
 from rig.bench.config import BenchConfig, BenchFileError, load_bench_file
 from rig.instruments.errors import InstrumentError
 from rig.plan import PlanError
+from rig.served import ServedBenchError
 from rig.session import SessionError, SessionOptions, parse_defect
 
 _DEFECT_INDEX = re.compile(r"^defect 1(?: \([^)]*\))?: ")
@@ -199,6 +200,7 @@ START_ERRORS: tuple[type[BaseException], ...] = (
     PlanError,
     StoreError,
     ProtocolError,
+    ServedBenchError,
     OSError,
 )
 

@@ -514,10 +514,12 @@ class SimBench:
         return self.simulator.control.address
 
     def resolved(self) -> dict[str, Any]:
-        """The bench description with every served placeholder replaced, without `sim:`."""
+        """The bench description with every served placeholder replaced; its `sim:` options
+        replaced by where to drive this simulator (`control` address, `realtime`), so the rig
+        run on the file advances its virtual time (rig/served.py)."""
         subs = self.substitutions
         out = copy.deepcopy(self.bench)
-        out.pop("sim", None)
+        out["sim"] = {"control": self.control_address, "realtime": self.realtime}
         for inst in (out.get("instruments") or {}).values():
             if isinstance(inst, dict) and inst.get("resource") in subs:
                 inst["resource"] = subs[inst["resource"]]

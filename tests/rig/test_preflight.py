@@ -178,6 +178,9 @@ CASES = [
          r"lab.yaml: positions\[id=1\].link '/dev/no_such_tty': no such serial port", lab=True),
     Case("max-voltage-below-un", _lab(_set("safety.max_voltage", 200)),
          r"lab.yaml: safety.max_voltage: 200 V is below Un 230 V of position 1", lab=True),
+    Case("served-simulator-gone",
+         lambda c: ["--bench", c.lab_bench(_set("sim.control", f"127.0.0.1:{c.closed_port}"))],
+         r"lab.yaml: sim.control 127.0.0.1:\d+: the served simulator does not answer", lab=True),
     # --- the results store
     Case("store-garbled-resume", lambda c: ["--resume", _garbled_store(c)],
          r"--resume \S+: .*results.sqlite.*(damaged|not a readable|malformed)"),
