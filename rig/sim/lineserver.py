@@ -110,7 +110,10 @@ class TcpLineServer(_LineServer):
             try:
                 conn, _ = self._sock.accept()
             except OSError:
-                return
+                if self._stopping:
+                    return
+                time.sleep(0.05)  # e.g. out of file descriptors: the instrument stays up
+                continue
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._clients.add(conn)

@@ -11,7 +11,10 @@ import math
 import os
 import random
 import select
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -21,7 +24,7 @@ import yaml
 from meter.iec62056_21 import Client
 from rig.sim import SimBench
 from rig.sim.lineserver import PtyLineServer, TcpLineServer
-from tests.rig.sim.conftest import SIM_BENCH
+from tests.rig.sim.conftest import REPO, SIM_BENCH
 
 SEED = 19
 CHUNKS = 150  # messages per instrument: each kind of garbage below comes up many times
@@ -39,6 +42,9 @@ ZERA = ["*RST", "CALCULATE:EC01:0001:MRATE", "CALCULATE:EC01:0001:DUTCONSTANT",
         "SYSTEM:ERROR?", "*IDN?"]
 MTE = ["MODE1", "U1,", "I2,", "PH3,", "W1,", "FRQ", "OWU1,3,", "OWI2,5,", "ON1", "OFF1", "SET",
        "STATU", "SE", "?1", "VER"]
+# IEC 62056-21 frames (standards.md 6): request, password, option select, a read, a break.
+METER = ["/?!", "/?12345678!", "\x01P1\x02(00000000)\x03", "\x06050", "\x06051",
+         "\x01R1\x021.8.0()\x03", "\x01B0\x03"]
 CONTROL_OPS = ["time", "advance", "advance_to", "source", "arm_watchdog", "fault", "overload",
                "interlock", "meter", "display", "pulses", "ec", "dosage", "realtime", "nope"]
 
@@ -266,10 +272,45 @@ def test_meter_port_survives_any_bytes_and_then_reads_out() -> None:
         port = _Pty(link)
         try:
             for _ in range(CHUNKS):
-                port.send(_garbage(rng, ["/?!", "\x01P1\x02(00000000)\x03", "\x06050"], b"\r\n"))
+                port.send(_garbage(rng, METER, b"\r\n"))
         finally:
             port.close()
         with Client(link) as client:
             readings = client.readout()
         assert any(r.address == "C.1.0" for r in readings)
         _still_sane(sim)
+
+
+def test_meter_serve_port_survives_any_bytes_and_then_reads_out(tmp_path) -> None:
+    """`python -m meter serve` (the software meter alone, wall-clock time) on TCP."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meter", "serve", "--tcp", "127.0.0.1:0", "--state",
+         str(tmp_path / "state")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        address = proc.stdout.readline().strip()
+        host, _, port = address.rpartition(":")
+        assert port.isdigit(), f"no address: {address!r} {proc.stderr.read()}"
+        rng = random.Random(SEED)
+        for _ in range(3):  # three clients in turn, each sending garbage and leaving
+            client = _Tcp(int(port))
+            try:
+                for _ in range(CHUNKS // 3):
+                    client.send(_garbage(rng, METER, b"\r\n"))
+            finally:
+                client.close()
+        with Client(f"socket://{host}:{port}") as meter:
+            readings = meter.readout()
+        assert any(r.address == "C.1.0" for r in readings)
+        assert proc.poll() is None  # still serving
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
