@@ -181,6 +181,8 @@ CASES = [
     Case("served-simulator-gone",
          lambda c: ["--bench", c.lab_bench(_set("sim.control", f"127.0.0.1:{c.closed_port}"))],
          r"lab.yaml: sim.control 127.0.0.1:\d+: the served simulator does not answer", lab=True),
+    Case("max-voltage-infinite", _lab(_set("safety.max_voltage", float("inf"))),
+         r"lab.yaml: safety.max_voltage: Input should be a finite number", lab=True),
     # --- the results store
     Case("store-garbled-resume", lambda c: ["--resume", _garbled_store(c)],
          r"--resume \S+: .*results.sqlite.*(damaged|not a readable|malformed)"),
