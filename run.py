@@ -6,8 +6,10 @@
     python3 run.py lint        ruff
 
 It creates `.venv/` beside this file on first use, installs the project
-with its development extras into it, then runs pytest (or ruff) from there.
-Extra arguments are passed through to pytest.
+with its development extras into it (showing pip's progress), then runs
+pytest (or ruff) from there. Extra arguments are passed through, e.g.
+
+    python3 run.py typetest --positions 3 --plan smoke
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -36,13 +39,25 @@ def _ensure_env() -> Path:
     # Reinstall when pyproject.toml changed since the last install.
     wanted = str((ROOT / "pyproject.toml").stat().st_mtime_ns)
     if not STAMP.exists() or STAMP.read_text() != wanted:
-        print("run.py: installing meter-test-rig[dev] into .venv", flush=True)
-        subprocess.run(
-            [str(_python()), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"],
-            check=True,
-        )
+        _install()
         STAMP.write_text(wanted)
     return _python()
+
+
+def _install() -> None:
+    """pip install with its progress shown: the first install takes minutes."""
+    print(
+        "run.py: installing meter-test-rig[dev] into .venv (the first time takes a few "
+        "minutes; pip reports each package as it goes)",
+        flush=True,
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(_python()), "-m", "pip", "install", "--progress-bar", "on", "-e", f"{ROOT}[dev]"]
+    )
+    if done.returncode != 0:
+        sys.exit(f"run.py: pip install failed (exit status {done.returncode}); see above")
+    print(f"run.py: installed in {time.monotonic() - started:.0f} s", flush=True)
 
 
 def main(argv: list[str]) -> int:

@@ -614,7 +614,13 @@ def _run_from_row(d: dict[str, Any], lenient: bool = False) -> tuple[RunInfo, li
         v = d.get(key)
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return None
-        return float(v)
+        try:
+            return float(v)
+        except (TypeError, ValueError):  # a hand-edited or damaged row
+            if not lenient:
+                raise StoreError(f"run {d.get('run_id')}: {key} {v!r} is not a number") from None
+            problems.append(f"{key} {v!r} is not a number")
+            return None
 
     def text(key: str) -> str:
         v = d.get(key)

@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from rig.textfile import not_utf8
+
 PLANS_DIR = Path(__file__).resolve().parent.parent / "testplans" / "plans"
 DEFAULT_PLAN = "iec60687-class0.5S"
 
@@ -306,6 +308,8 @@ def load_plan(name_or_path: str) -> Plan:
         raise PlanError(f"{path}: no such plan (known plans: {known})") from None
     except yaml.YAMLError as exc:
         raise PlanError(f"{path}: not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PlanError(f"{path}: {not_utf8(exc)}") from None
     if not isinstance(raw, dict):
         raise PlanError(f"{path}: the top level must be a mapping")
     try:

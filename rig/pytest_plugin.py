@@ -30,9 +30,13 @@ from reports.records import RunStatus
 from rig.bench.config import BenchFileError, load_bench_file
 from rig.loads import Rating
 from rig.plan import DEFAULT_PLAN, Plan, PlanError, load_plan
+from rig.preflight import START_ERRORS, PreflightError, check_options, start_failure
 from rig.recorder import Recorder
 from rig.safety import SafetyError, StopRequested
-from rig.session import SIM_BENCH_FILE, RigSession, SessionError, SessionOptions
+from rig.session import SIM_BENCH_FILE, RigSession, SessionOptions
+
+# A failing plan test shows its measurement facts, not the rig's traceback.
+pytest_plugins = ["rig.plan_failures"]
 
 SESSION_KEY = pytest.StashKey[RigSession]()
 PLAN_KEY = pytest.StashKey[Plan]()
@@ -88,6 +92,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "clause(text): the standard's clause a test verifies")
     if not config.option.help:
         plan_of(config)  # a bad --plan is a usage error before anything is collected
+        _preflight(config)
+
+
+def _preflight(config: pytest.Config) -> None:
+    """Every option and input mistake as one usage error, before anything is collected."""
+    try:
+        check_options(_options(config))
+    except PreflightError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _options(config: pytest.Config) -> SessionOptions:
@@ -225,8 +238,8 @@ def rig(request: pytest.FixtureRequest) -> Any:
     _stop_pytest_on_request(request.session, session)
     try:
         session.start()
-    except SessionError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    except START_ERRORS as exc:  # the operator's input: one line, not one traceback per test
+        pytest.exit(start_failure(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     config.stash[SESSION_KEY] = session
     session.operator_prompt = _operator_prompt(config)
     yield session

@@ -179,6 +179,10 @@ class RigSession:
             self.bench_path = bench_file
         bench = Bench.from_file(bench_file, stop=self.stop)
         self.bench = self._stack.enter_context(bench)
+        if self.sim is None:  # a bench served by `python -m rig.sim serve` in virtual time
+            from rig.served import attach
+
+            self.sim = attach(bench.config, self._stack)
         if self.sim is not None:
             self.timebase = VirtualTimebase(
                 self.sim.control, keepalive=bench.keepalive, stop=self.stop

@@ -12,6 +12,7 @@ Nothing is sent to a source before the bench file and the load point are validat
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,7 +45,9 @@ def check_load_point(point: LoadPoint, config: BenchConfig, source: PowerSource)
     caps = source.capabilities
     limits = config.safety
     where = config.source_file or "bench file"
-    problems = []
+    problems = _non_finite(point)
+    if problems:  # NaN passes every comparison below; refuse it before any of them
+        raise LoadPointRefused("load point refused: " + "; ".join(problems))
     for n, ph in enumerate(point.phases, start=1):
         if ph.voltage > limits.max_voltage:
             problems.append(
@@ -79,6 +82,28 @@ def check_load_point(point: LoadPoint, config: BenchConfig, source: PowerSource)
         )
     if problems:
         raise LoadPointRefused("load point refused: " + "; ".join(problems))
+
+
+def _non_finite(point: LoadPoint) -> list[str]:
+    """Every number of `point` that is a NaN or an infinity, named."""
+    found = []
+    if not math.isfinite(point.frequency):
+        found.append(f"frequency {point.frequency} Hz is not a finite number")
+    for n, ph in enumerate(point.phases, start=1):
+        values = {
+            "voltage": ph.voltage,
+            "current": ph.current,
+            "voltage angle": ph.voltage_angle,
+            "current angle": ph.current_angle,
+        }
+        channels = (("voltage", ph.voltage_harmonics), ("current", ph.current_harmonics))
+        for channel, harmonics in channels:
+            for h in harmonics:
+                values[f"{channel} harmonic {h.order}"] = h.fraction
+                values[f"{channel} harmonic {h.order} angle"] = h.angle_deg
+        found += [f"L{n} {k} {v} is not a finite number" for k, v in values.items()
+                  if not math.isfinite(v)]
+    return found
 
 
 class Bench:
@@ -347,6 +372,9 @@ def _open_instrument(resource_manager: Any, role: str, inst: InstrumentConfig) -
     )
     try:
         driver.initialise()
+    except InstrumentError as exc:  # refused or silent: say where it was looked for
+        _close_quietly(driver)
+        raise InstrumentError(role, exc.command, f"{exc.cause} (resource {inst.resource})") from exc
     except BaseException:
         _close_quietly(driver)
         raise

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rig.instruments.registry import driver_class
+from rig.textfile import not_utf8
 
 PLACEHOLDER_PREFIX = "sim:"
 
@@ -37,7 +38,10 @@ class BenchFileError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # No NaN or infinity anywhere: `max_voltage: .inf` would disable the limit it sets.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class InstrumentOptions(_Strict):
@@ -232,6 +236,8 @@ def load_bench_file(path: str | Path) -> BenchConfig:
         raise BenchFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise BenchFileError(f"{path}: not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BenchFileError(f"{path}: {not_utf8(exc)}") from None
     if not isinstance(data, dict):
         raise BenchFileError(
             f"{path}: (top level): expected a mapping of keys, got {type(data).__name__}"

@@ -12,8 +12,15 @@ import sys
 import threading
 from pathlib import Path
 
+from rig.bench.config import BenchFileError, load_bench_file
 from rig.sim.bench import SimBench, SimBenchError
 from rig.sim.meters import MeterBuildError
+
+
+def _check_bench_file(path: Path) -> None:
+    """The rig's own schema of a bench file (wrong or misspelt keys, bad values): a simulator
+    must not say "ready" for a file the rig then refuses."""
+    load_bench_file(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
+        _check_bench_file(args.bench)
         with SimBench(
             args.bench,
             positions=args.positions,
@@ -59,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"time = {'wall clock' if args.realtime else 'virtual (advance via control)'}")
             print("ready", flush=True)
             stop.wait()
-    except (SimBenchError, MeterBuildError) as e:
+    except (SimBenchError, MeterBuildError, BenchFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

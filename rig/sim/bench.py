@@ -29,7 +29,8 @@ from rig.sim.meters import build_meter
 from rig.sim.positions import Position
 from rig.sim.reference import ReferenceSpec
 from rig.sim.source import SourceSpec
-from rig.sim.world import World, WorldConfig
+from rig.sim.world import World, WorldConfig, finite
+from rig.textfile import not_utf8
 
 PLACEHOLDER = "sim:"
 WATCHDOG_POLL_S = 0.05  # longest sleep of the watchdog thread (it wakes at the deadline)
@@ -360,7 +361,7 @@ class Simulator:
         if action == "reset_button":
             return meter.press_reset_button(t)
         if action == "hold_reset":
-            return meter.hold_reset_button(t, float(kw.get("seconds", 8.0)))
+            return meter.hold_reset_button(t, finite(float(kw.get("seconds", 8.0)), "seconds"))
         if action == "battery_low":
             return meter.set_battery_low(t, bool(kw.get("low", True)))
         if action == "seal_open":
@@ -438,6 +439,8 @@ class SimBench:
                 bench = yaml.safe_load(path.read_text(encoding="utf-8"))
             except (OSError, yaml.YAMLError) as e:
                 raise SimBenchError(f"{path}: {e}") from None
+            except UnicodeDecodeError as e:
+                raise SimBenchError(f"{path}: {not_utf8(e)}") from None
             if not isinstance(bench, dict):
                 raise SimBenchError(f"{path}: expected a mapping at the top level")
         assert bench is not None
@@ -511,10 +514,12 @@ class SimBench:
         return self.simulator.control.address
 
     def resolved(self) -> dict[str, Any]:
-        """The bench description with every served placeholder replaced, without `sim:`."""
+        """The bench description with every served placeholder replaced; its `sim:` options
+        replaced by where to drive this simulator (`control` address, `realtime`), so the rig
+        run on the file advances its virtual time (rig/served.py)."""
         subs = self.substitutions
         out = copy.deepcopy(self.bench)
-        out.pop("sim", None)
+        out["sim"] = {"control": self.control_address, "realtime": self.realtime}
         for inst in (out.get("instruments") or {}).values():
             if isinstance(inst, dict) and inst.get("resource") in subs:
                 inst["resource"] = subs[inst["resource"]]

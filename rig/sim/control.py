@@ -194,7 +194,7 @@ class ControlServer:
 
     def _answer(self, raw: str) -> dict[str, Any]:
         try:
-            request = json.loads(raw)
+            request = json.loads(raw, parse_constant=_no_constant)
         except ValueError as e:
             return {"ok": False, "error": f"request is not JSON: {e}"}
         if not isinstance(request, dict):
@@ -208,6 +208,11 @@ class ControlServer:
 
     def close(self) -> None:
         self._server.close()
+
+
+def _no_constant(name: str) -> float:
+    """JSON has no NaN or Infinity (RFC 8259 6); Python's json would accept them."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def parse_address(address: str | tuple[str, int]) -> tuple[str, int]:

@@ -8,11 +8,16 @@ with the dialect's terminator. Instrument faults that belong to the link
 
 pty facts (anchors.md 17): the server keeps its own slave fd open so the master never sees EIO
 when a client closes the port, and sets the slave raw (no echo, no CR/LF translation).
+
+No byte sequence stops a server: bytes outside ASCII reach the handler as U+FFFD, replies are
+sent as ASCII with '?' for anything else, and a handler that raises is logged and the message
+goes unanswered (as a real instrument ignores what it cannot parse); the serving loop goes on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import select
@@ -22,6 +27,8 @@ import time
 import tty
 from collections.abc import Callable
 from dataclasses import dataclass
+
+log = logging.getLogger("rig.sim")
 
 Handler = Callable[[list[str]], list[str]]
 _LINE_END = re.compile(rb"[\r\n]")  # either ends a line; empty lines are skipped
@@ -49,14 +56,41 @@ class _LineSplitter:
         return lines
 
 
-class TcpLineServer:
-    """Accepts any number of clients; one thread per client."""
+class _LineServer:
+    """What both transports share: from received bytes to the bytes of the reply."""
 
     def __init__(self, handler: Handler, terminator: str, name: str) -> None:
         self.handler = handler
         self.terminator = terminator.encode()
         self.name = name
         self.faults = LinkFaults()
+        self.failures = 0  # messages whose handler raised (logged; the server went on)
+
+    def _reply(self, splitter: _LineSplitter, data: bytes) -> bytes:
+        """The reply to one received chunk (b"" for none), after the injected faults. The
+        replies to every line of a chunk go out together: a client that sends several
+        commands in one write gets one segment back, not one per line."""
+        lines = splitter.feed(data)
+        if not lines:
+            return b""
+        try:
+            replies = self.handler(lines)
+        except Exception:  # the instrument stays up whatever one message does to its model
+            self.failures += 1
+            log.exception("sim %s: message %r failed", self.name, lines)
+            return b""
+        if self.faults.silent or not replies:
+            return b""
+        if self.faults.delay_s > 0:
+            time.sleep(self.faults.delay_s)  # injected slow reply
+        return b"".join(r.encode("ascii", errors="replace") + self.terminator for r in replies)
+
+
+class TcpLineServer(_LineServer):
+    """Accepts any number of clients; one thread per client."""
+
+    def __init__(self, handler: Handler, terminator: str, name: str) -> None:
+        super().__init__(handler, terminator, name)
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
         self._clients: set[socket.socket] = set()
@@ -76,7 +110,10 @@ class TcpLineServer:
             try:
                 conn, _ = self._sock.accept()
             except OSError:
-                return
+                if self._stopping:
+                    return
+                time.sleep(0.05)  # e.g. out of file descriptors: the instrument stays up
+                continue
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._clients.add(conn)
@@ -91,15 +128,9 @@ class TcpLineServer:
                 data = conn.recv(4096)
                 if not data:
                     return
-                # The replies to every line of a chunk go out together: a client that sends
-                # several commands in one write gets one segment back, not one per line.
-                lines = splitter.feed(data)
-                replies = self.handler(lines) if lines else []
-                if self.faults.silent or not replies:
-                    continue
-                if self.faults.delay_s > 0:
-                    time.sleep(self.faults.delay_s)  # injected slow reply
-                conn.sendall(b"".join(r.encode("ascii") + self.terminator for r in replies))
+                reply = self._reply(splitter, data)
+                if reply:
+                    conn.sendall(reply)
         except OSError:
             return
         finally:
@@ -125,16 +156,14 @@ class TcpLineServer:
         self._thread.join(timeout=2)
 
 
-class PtyLineServer:
+class PtyLineServer(_LineServer):
     """Serves a line dialect on a pty; clients open `path` (VISA `ASRL<path>::INSTR`)."""
 
     def __init__(self, handler: Handler, terminator: str, name: str) -> None:
-        self.handler = handler
-        self.terminator = terminator.encode()
-        self.name = name
-        self.faults = LinkFaults()
+        super().__init__(handler, terminator, name)
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
+        os.set_blocking(self._master, False)
         self.path = os.ttyname(self._slave)
         self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name=f"sim-{name}-pty", daemon=True)
@@ -156,13 +185,12 @@ class PtyLineServer:
                 data = os.read(self._master, 4096)
             except OSError:
                 continue
-            lines = splitter.feed(data)
-            replies = self.handler(lines) if lines else []
-            if self.faults.silent or not replies:
-                continue
-            if self.faults.delay_s > 0:
-                time.sleep(self.faults.delay_s)
-            os.write(self._master, b"".join(r.encode("ascii") + self.terminator for r in replies))
+            reply = self._reply(splitter, data)
+            if reply:
+                # Non-blocking: a client that never reads loses replies (as on a serial line
+                # whose receiver overflows) instead of stopping this, the port's only thread.
+                with contextlib.suppress(OSError):
+                    os.write(self._master, reply)
 
     def drop_connections(self) -> int:
         """A serial line cannot be dropped; the nearest fault is a line that stops answering."""

@@ -14,6 +14,7 @@ meter models are never entered from two threads.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,11 +24,35 @@ from meter.electrical import ElectricalInputs
 from rig.sim.physics import PhaseSetting
 from rig.sim.positions import Position, electrical_inputs
 from rig.sim.reference import EcStatus, ErrorCalculator, ReferenceSpec, ReferenceStandard
-from rig.sim.source import SimSource, SourceSpec
+from rig.sim.source import SimSource, SourceError, SourceSpec
 
 
 class WorldError(Exception):
     """A request the world cannot carry out (bad argument, wrong state)."""
+
+
+def finite(value: float, what: str) -> float:
+    """`value` if it is a finite number; a NaN or an infinity would stop virtual time."""
+    if not math.isfinite(value):
+        raise WorldError(f"{what} must be a finite number, got {value}")
+    return value
+
+
+def _non_finite_setting(source: SimSource) -> str | None:
+    """The first setting of the source that is not a finite number, named; None if all are."""
+    state = source.state
+    if not math.isfinite(state.frequency):
+        return f"frequency {state.frequency}"
+    for n, p in enumerate(state.phases, start=1):
+        values = {"U": p.u_rms, "U angle": p.u_angle, "I": p.i_rms, "I angle": p.i_angle}
+        for ch, harmonics in (("U", p.u_harmonics), ("I", p.i_harmonics)):
+            for h in harmonics:
+                values[f"{ch} harmonic {h.order}"] = h.fraction
+                values[f"{ch} harmonic {h.order} angle"] = h.angle
+        for name, v in values.items():
+            if not math.isfinite(v):
+                return f"L{n} {name} {v}"
+    return None
 
 
 @dataclass
@@ -130,6 +155,7 @@ class World:
 
     # -- time --------------------------------------------------------------------------------
     def advance_to(self, t: float) -> None:
+        finite(t, "time")
         with self.access():
             if self._realtime is not None:
                 raise WorldError("virtual time follows the wall clock (realtime mode)")
@@ -147,6 +173,7 @@ class World:
                     self._realtime = (self.wall(), self.t)
 
     def advance(self, dt: float) -> None:
+        finite(dt, "time step")
         if dt < 0:
             raise WorldError(f"cannot advance by a negative time {dt} s")
         with self.lock:
@@ -233,7 +260,12 @@ class World:
         with self.access():
             was_on = self.source.state.output_on
             self.source.feed(self.wall())
+            before = (self.source.state.phases, self.source.state.frequency)
             change(self.source)
+            bad = _non_finite_setting(self.source)
+            if bad is not None:  # refused as a whole: the source keeps its last settings
+                self.source.state.phases, self.source.state.frequency = before
+                raise SourceError(f"{bad}: not a finite number")
             if self.source.state.output_on and not was_on:
                 self._currents_blocked = False
             self._inputs_changed()
@@ -243,6 +275,7 @@ class World:
             self.source.feed(self.wall())
 
     def arm_watchdog(self, timeout_s: float) -> None:
+        finite(timeout_s, "watchdog timeout")
         with self.access():
             self.source.arm_watchdog(timeout_s, self.wall())
 
@@ -318,7 +351,7 @@ class World:
     def start_dosage(self, energy_kwh: float) -> None:
         """Switch the output on (if off) and switch the currents off after exactly energy_kwh of
         the reference's current quantity (MTE/ZERA 'dosage', instruments.md 1 and 2.2)."""
-        if not energy_kwh > 0:
+        if not 0 < energy_kwh < math.inf:
             raise WorldError(f"dosage energy must be > 0 kWh, got {energy_kwh}")
         with self.access():
             key = (self.reference.wiring, self.reference.quantity)

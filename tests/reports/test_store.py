@@ -329,3 +329,12 @@ def test_stores_created_at_the_same_moment_agree(tmp_path):
         assert sorted(r.run_id for r in s.list_runs()) == ["r0", "r1", "r2", "r3"]
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
+
+
+def test_a_non_numeric_time_stamp_is_named_not_a_traceback(store):
+    run = _run(store)
+    store._db.execute("UPDATE run SET ended_at = 'soon' WHERE run_id = ?", (run.run_id,))
+    with pytest.raises(StoreError, match=rf"run {run.run_id}: ended_at 'soon' is not a number"):
+        store.get_run(run.run_id)
+    data = store.load_run(run.run_id)  # the report reads on and lists it
+    assert any("ended_at 'soon' is not a number" in p for p in data.problems)

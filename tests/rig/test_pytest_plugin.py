@@ -98,8 +98,8 @@ def test_lab_bench_refuses_simulator_options(plan_dir: Path, pytester: pytest.Py
     result = _run(pytester, "--plan", str(plan_dir / "tiny.yaml"),
                   "--bench", str(ROOT / "benches" / "fluke6105a-com5003.yaml"),
                   "--positions", "3", "--runs-dir", str(plan_dir / "runs"))
-    assert result.ret != 0
-    result.stdout.fnmatch_lines(["*simulated bench only*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--positions: for the simulated bench only*"])
 
 
 def test_resume_keeps_completed_points(plan_dir: Path, pytester: pytest.Pytester) -> None:

@@ -7,6 +7,7 @@ STATU/STATI (three lines). Setpoints are staged and applied together by SET.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -37,9 +38,12 @@ class _Staged:
 
 def _num(text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise Refused from None
+    if not math.isfinite(value):  # float() takes "nan" and "inf"; the PPS takes numbers only
+        raise Refused
+    return value
 
 
 class MtePps4003(Dialect):

@@ -1,6 +1,8 @@
 """The Bench: load-point refusals, energising, de-energising on every exit path, watchdog option."""
 
+import math
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -200,3 +202,29 @@ def test_keepalive_reports_state_and_detects_a_tripped_output():
         source.on = False  # interlock opened behind our back
         with pytest.raises(SafetyError, match="switched off unexpectedly"):
             bench.keepalive()
+
+
+@pytest.mark.parametrize(
+    ("point", "message"),
+    [
+        (LoadPoint.balanced(230, math.nan), r"L1 current nan is not a finite number"),
+        (LoadPoint.balanced(math.inf, 5), r"L1 voltage inf is not a finite number"),
+        (LoadPoint.balanced(230, 5, frequency=math.inf), r"frequency inf Hz is not a finite"),
+        (
+            LoadPoint(tuple(replace(p, current_angle=math.nan) for p in LoadPoint.balanced(
+                230, 5).phases)),
+            r"L1 current angle nan is not a finite number",
+        ),
+        (
+            LoadPoint.balanced(230, 5).with_harmonics(current=(Harmonic(5, math.inf),)),
+            r"L1 current harmonic 5 inf is not a finite number",
+        ),
+    ],
+)
+def test_non_finite_numbers_are_refused_by_the_bench_itself(point, message):
+    """NaN compares false with every limit, so each limit check alone would let it through;
+    the bench refuses it before the driver or the instrument sees anything."""
+    bench, source = make_bench()
+    with pytest.raises(LoadPointRefused, match=message):
+        bench.energise(point)
+    assert source.calls == []

@@ -6,6 +6,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -106,3 +107,55 @@ def test_handle_lines_is_one_world_access_and_a_failing_line_keeps_the_others() 
     assert world.accesses == 1 and dialect.lines == 4
     assert list(dialect.errors) == [(-300, "Device-specific error (RuntimeError)")]
     assert dialect.handle("C?") == ["c?"] and world.accesses == 2
+
+
+class Hostile:
+    """A handler that echoes every line (non-ASCII included) and raises on 'BOOM'."""
+
+    def __call__(self, lines: list[str]) -> list[str]:
+        if "BOOM" in lines:
+            raise RuntimeError("model failed")
+        return [f"got {line}" for line in lines]
+
+
+def test_tcp_server_survives_a_failing_handler_and_non_ascii_both_ways() -> None:
+    server = TcpLineServer(Hostile(), "\n", "test")
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"BOOM\n")  # no answer, and the connection is still served
+            deadline = time.monotonic() + 10
+            while server.failures == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)  # the next message must not share BOOM's segment
+            sock.sendall(b"\xff\xfeA\n")  # U+FFFD reaches the handler; '?' goes back
+            assert _read_lines(sock, 1) == ["got ??A"]
+        assert server.failures == 1
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"B\n")
+            assert _read_lines(sock, 1) == ["got B"]
+    finally:
+        server.close()
+
+
+def test_pty_server_survives_a_failing_handler_and_a_client_that_never_reads() -> None:
+    server = PtyLineServer(Hostile(), "\r", "test")
+    server.start()
+    fd = os.open(server.path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        os.write(fd, b"BOOM\r\xff\r")
+        for _ in range(200):  # ~200 KiB of replies nobody reads: more than a pty buffers
+            os.write(fd, b"X" * 1000 + b"\r")
+        # The port's only thread is still serving: throw away the backlog, then ask.
+        os.set_blocking(fd, False)
+        with contextlib.suppress(BlockingIOError):
+            while os.read(fd, 65536):
+                pass
+        os.set_blocking(fd, True)
+        os.write(fd, b"\rC\r")
+        data = b""
+        while not data.endswith(b"got C\r"):
+            data += os.read(fd, 4096)
+        assert server.failures == 1
+    finally:
+        os.close(fd)
+        server.close()

@@ -9,7 +9,7 @@ import pytest
 from rig.sim.physics import PhaseSetting, powers
 from rig.sim.positions import Position
 from rig.sim.reference import EcStatus, ReferenceSpec
-from rig.sim.source import SourceSpec
+from rig.sim.source import SourceError, SourceSpec
 from rig.sim.world import World, WorldConfig, WorldError
 from tests.rig.sim.meter_double import MeterDouble
 
@@ -301,3 +301,32 @@ def test_meters_caught_up_when_looked_at_read_as_meters_stepped_with_time() -> N
         assert looked.meter.now == world.t  # ... and up to now once looked at
         seen[step] = (errors, looked.meter.register("import"), looked.pulse_totals(world.t))
     assert seen[True] == seen[False]
+
+
+@pytest.mark.parametrize("bad", [
+    {"u_angle": math.nan}, {"i_angle": math.inf}, {"u_rms": math.nan}, {"i_rms": -math.inf}])
+def test_a_non_finite_setting_is_refused_whole_and_time_still_moves(bad: dict) -> None:
+    """A NaN angle used to be accepted, and virtual time then stopped ("phasor angle must be
+    finite"): the world refuses the change as a whole and keeps the last settings."""
+    world = make_world([0.0])
+    energise(world, balanced(230.0, 5.0, 0.0))
+    before = world.source.state.phases
+
+    def change(src):
+        src.set_phase(0, PhaseSetting(230.0, 0.0, 5.0, 0.0))
+        src.update_phase(1, **bad)
+
+    with pytest.raises(SourceError, match=r"not a finite number|outside"):
+        world.change_source(change)
+    assert world.source.state.phases == before
+    world.advance(10.0)
+    assert world.t == T0 + 10.0
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_time_and_watchdog_must_be_finite(value: float) -> None:
+    world = make_world([0.0])
+    for call in (world.advance, world.advance_to, world.arm_watchdog, world.start_dosage):
+        with pytest.raises(WorldError, match=r"finite|must be > 0"):
+            call(value)
+    assert world.t == T0
