@@ -202,7 +202,7 @@ class ZeraCom5003(Dialect):
         if self.ordered_replies or sum(1 for x in lines if x.strip().endswith("?")) < 2:
             return super().handle_lines(lines)
         with self.world.access():
-            answered = [(line.strip().upper(), super().handle_lines([line])) for line in lines]
+            answered = [(x.strip().upper(), Dialect.handle_lines(self, [x])) for x in lines]
         return [r for _, rs in sorted(answered, key=lambda a: a[0]) for r in rs]
 
     def dispatch(self, line: str) -> list[str]:
