@@ -188,10 +188,12 @@ class MadErrorCalculator:
             count("lastDeviationRaw"),
             count("lastSeenRefCounts"),
         )
-        done = deviation is not None and ref_counts is not None
+        done = ref_counts is not None  # a gate with no reference count has no deviation
         if running:
+            # actSeenCounts: meter pulses since the start, the gate's opening edge included [L];
+            # progress counts the pulses after it, as ZERA's EC does.
             state = ECState.RUNNING if seen else ECState.WAITING
-            progress = 100.0 * (seen or 0) / pulses
+            progress = 100.0 * max((seen or 0) - 1, 0) / pulses
         else:
             state, progress = ECState.READY, 100.0
         status = ECStatus(

@@ -192,7 +192,8 @@ class ZeraMad(Dialect):
             new = engine.results[self.results_at_start :]
             if engine.status is EcStatus.READY:
                 status = "closed"
-            seen = engine.pulses_seen if engine.status is EcStatus.RUNNING else 0
+            # Meter pulses seen since the start, the gate's opening edge included [L].
+            seen = engine.pulses_seen + 1 if engine.status is EcStatus.RUNNING else 0
             if new:
                 last = new[-1]
                 # lastDeviationRaw: error % x 10^4 (SourceMock JobStatus.cs ErrorValue / 10000),

@@ -73,7 +73,7 @@ def test_identify_bind_start_poll_and_result():
         ec.configure(1000, 20, Quantity.ACTIVE)
         ec.start()
         assert ec.state() is ECState.WAITING
-        assert ec.status().progress == 25.0
+        assert ec.status().progress == 20.0  # 5 seen, the first opened the gate: 4 of 20
         assert ec.state() is ECState.READY
         assert ec.result() == ECResult(0.125, 9987516)  # from that poll: no further exchange
         ec.configure(1000, 20, Quantity.ACTIVE)
@@ -100,3 +100,22 @@ def test_one_place_per_unit_and_known_inputs_only():
             mad.error_calculator(4, "src-intern-1", 1)
         with pytest.raises(InstrumentError, match="input 'fi0'"):
             mad.error_calculator(3, "fi0", 1)
+
+
+def test_a_gate_without_reference_pulses_is_ready_without_an_error():
+    # No load (creep test): the gate closes on meter pulses with no reference count, so there
+    # is no deviation to report.
+    transcript = [
+        (BIND, ok("bindErrorCalculatorsRes")),
+        (START, ok("runErrorMeasureRes", job="j1")),
+        (POLL, status("closed", "<lastSeenRefCounts>0</lastSeenRefCounts>")),
+    ]
+    with expected_protocol(ZeraMad, transcript) as mad:
+        mad.attach_reference(Reference())
+        ec = mad.error_calculator(7, "src-s0-3", 1)
+        ec.configure(1000, 20, Quantity.ACTIVE)
+        ec.start()
+        status_ = ec.status()
+        assert (status_.state, status_.error, status_.reference_counts) == (ECState.READY, None, 0)
+        with pytest.raises(InstrumentError, match="no result"):
+            ec.result()
