@@ -42,7 +42,8 @@ PULSES = 20          # 3.45 kW at 1000 imp/kWh: ~0.96 pulse/s, so ~21 s of virtu
 
 def measure(bench: Bench, tb: VirtualTimebase, ids: list[int]) -> list[float]:
     """What rig.measure.measure_errors does per repetition: configure, start, poll the state,
-    read every result (all positions together: one exchange per step with the ZERA COM5003)."""
+    read every result (all positions together: the COM5003's calculator for position 1, a
+    ZERA MAD each for the others, one exchange per instrument and step)."""
     group = bench.ec_group(ids)
     constant = bench.positions[0].meter_constant
     group.configure(constant, PULSES, Quantity.ACTIVE)
@@ -75,15 +76,19 @@ def timed_rounds(rounds: int) -> dict[str, dict[int, list[float]]]:
     with SimBench(SIM_BENCH, positions=1) as sim1, SimBench(SIM_BENCH, positions=12) as sim12, \
             Bench.from_file(sim1.bench_file) as b1, Bench.from_file(sim12.bench_file) as b12:
         setups = {}
-        dialects = {n: sim.simulator.instrument("reference").dialect for n, sim in
-                    ((1, sim1), (12, sim12))}
+        # The reference (its own error calculator) and the separate ones (a ZERA MAD per
+        # position after the first).
+        dialects = {n: [i.dialect for i in sim.simulator.instruments.values()
+                        if {"reference"} & set(i.roles) or any(r.startswith("error_calculators.")
+                                                               for r in i.roles)]
+                    for n, sim in ((1, sim1), (12, sim12))}
         for n, sim, bench in ((1, sim1, b1), (12, sim12, b12)):
             tb = VirtualTimebase(sim.control, keepalive=bench.keepalive)
             ids = [p.id for p in bench.positions]
             load_point(bench, tb, ids, POINTS[1])     # warm-up: connections, settings written
             bench.energise(POINTS[0])
             setups[n] = (bench, tb, ids)
-        before = {n: d.lines for n, d in dialects.items()}
+        before = {n: sum(d.lines for d in ds) for n, ds in dialects.items()}
         for _ in range(rounds):
             for n, (bench, tb, ids) in setups.items():
                 v = tb.now()
@@ -93,9 +98,10 @@ def timed_rounds(rounds: int) -> dict[str, dict[int, list[float]]]:
                 times["ec"][n].append(wall)
                 times["bench"][n].append(tb.now() - v + wall)
                 assert len(errors) == n and all(e is not None for e in errors)
-        for n, d in dialects.items():
-            print(f"  {n:2d} position(s): {(d.lines - before[n]) / rounds:.0f} SCPI lines to the "
-                  "reference per error-calculator round (one exchange per step)")
+        for n, ds in dialects.items():
+            lines = sum(d.lines for d in ds) - before[n]
+            print(f"  {n:2d} position(s): {lines / rounds:.0f} lines to {len(ds)} error-calculator "
+                  "instrument(s) per error-calculator round")
         for k in range(rounds):
             for n, (bench, tb, ids) in setups.items():
                 t = time.perf_counter()

@@ -18,12 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rig.bench.calculators import assign
 from rig.bench.config import BenchConfig, InstrumentConfig, Position, load_bench_file
 from rig.instruments.ecgroup import ECGroup
 from rig.instruments.errors import InstrumentError, LoadPointRefused
 from rig.instruments.loadpoint import LoadPoint
 from rig.instruments.registry import driver_class
 from rig.instruments.roles import (
+    CountsAgainstReference,
     EnergyRegister,
     ErrorCalculator,
     PowerSource,
@@ -186,13 +188,18 @@ class Bench:
             ins = config.instruments
             source = instrument("source", ins.source)
             reference = instrument("reference", ins.reference)
-            ec_holder = instrument("error_calculator", ins.error_calculator or ins.reference)
-            if not isinstance(ec_holder, ProvidesErrorCalculators):
-                raise TypeError(
-                    f"instruments.error_calculator: driver {type(ec_holder).__name__} "
-                    "provides no error calculators"
-                )
-            ecs = {p.id: ec_holder.error_calculator(p.id, p.pulse_input) for p in config.positions}
+            named = ins.named()
+            ecs = {}
+            for a in assign(config):
+                holder = instrument(a.instrument, named[a.instrument])
+                if not isinstance(holder, ProvidesErrorCalculators):
+                    raise TypeError(
+                        f"instruments.{a.instrument}: driver {type(holder).__name__} "
+                        "provides no error calculators"
+                    )
+                if isinstance(holder, CountsAgainstReference) and holder is not reference:
+                    holder.attach_reference(reference)
+                ecs[a.position] = holder.error_calculator(a.position, a.pulse_input, a.unit)
             energy_holder = instrument("energy", ins.energy or ins.reference)
             energy = (
                 energy_holder.energy_register()

@@ -16,6 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rig.bench.calculators import AssignmentError, assign
 from rig.instruments.registry import driver_class
 from rig.textfile import not_utf8
 
@@ -49,10 +50,11 @@ class InstrumentOptions(_Strict):
 
     timeout_ms: int = Field(5000, ge=1, description="VISA timeout per read")
     retries: int = Field(2, ge=0, le=10, description="retries of idempotent exchanges")
-    pipeline: bool = Field(
-        True,
+    pipeline: bool | None = Field(
+        None,
         description="send several commands in one write where the driver batches them (ZERA "
-        "COM5003 error calculators); false: one command per exchange",
+        "COM5003 error calculators); false: one command per exchange; absent: as the "
+        "instrument's firmware allows (ZERA: from 2026-07)",
     )
 
 
@@ -92,12 +94,30 @@ class InstrumentConfig(_Strict):
 
 
 class Instruments(_Strict):
-    """Instruments by role. Error calculators and energy default to the reference instrument."""
+    """Instruments by role. Energy defaults to the reference instrument; `error_calculators`
+    names the separate error-calculator instruments a position may use (its `error_calculator`)."""
 
     source: InstrumentConfig
     reference: InstrumentConfig
-    error_calculator: InstrumentConfig | None = None
+    error_calculators: dict[str, InstrumentConfig] = Field(default_factory=dict)
     energy: InstrumentConfig | None = None
+
+    @field_validator("error_calculators")
+    @classmethod
+    def _names(cls, named: dict[str, InstrumentConfig]) -> dict[str, InstrumentConfig]:
+        bad = [n for n in named if n in ("reference", "source", "energy") or not n.isidentifier()]
+        if bad:
+            raise ValueError(f"names {bad}: taken by a role, or not letters, digits and _")
+        return named
+
+    def named(self) -> dict[str, InstrumentConfig]:
+        """Every instrument by its key in the bench file ("source", "reference",
+        "error_calculators.<name>", "energy")."""
+        out = {"source": self.source, "reference": self.reference}
+        out.update((f"error_calculators.{n}", inst) for n, inst in self.error_calculators.items())
+        if self.energy is not None:
+            out["energy"] = self.energy
+        return out
 
 
 class Position(_Strict):
@@ -113,8 +133,14 @@ class Position(_Strict):
     in_: float = Field(gt=0, alias="in", description="nominal (basic) current, A")
     imax: float = Field(gt=0, description="maximum current, A")
     accuracy_class: str = Field(alias="class", min_length=1)
+    error_calculator: str = Field(
+        "reference",
+        min_length=1,
+        description="the instrument whose error calculator measures this position: 'reference' "
+        "or a name under instruments.error_calculators",
+    )
     pulse_input: str | None = Field(
-        None, description="error-calculator input; driver default if absent"
+        None, description="that calculator's input (e.g. ZERA SC1, Fin1); its first free if absent"
     )
     options: dict[str, object] = Field(default_factory=dict)
 
@@ -197,10 +223,9 @@ class BenchConfig(_Strict):
     def placeholders(self) -> list[tuple[str, str]]:
         """(key, placeholder) of every unresolved `sim:` resource or link."""
         found = []
-        for role in ("source", "reference", "error_calculator", "energy"):
-            inst = getattr(self.instruments, role)
-            if inst is not None and inst.resource.startswith(PLACEHOLDER_PREFIX):
-                found.append((f"instruments.{role}.resource", inst.resource))
+        for key, inst in self.instruments.named().items():
+            if inst.resource.startswith(PLACEHOLDER_PREFIX):
+                found.append((f"instruments.{key}.resource", inst.resource))
         for n, p in enumerate(self.positions):
             if p.link.startswith(PLACEHOLDER_PREFIX):
                 found.append((f"positions.{n}.link", p.link))
@@ -212,12 +237,16 @@ class BenchConfig(_Strict):
         def sub(text: str) -> str:
             return substitutions.get(text, text)
 
-        instruments = {}
-        for role in ("source", "reference", "error_calculator", "energy"):
-            inst = getattr(self.instruments, role)
-            instruments[role] = (
-                None if inst is None else inst.model_copy(update={"resource": sub(inst.resource)})
-            )
+        def resolved(inst: InstrumentConfig) -> InstrumentConfig:
+            return inst.model_copy(update={"resource": sub(inst.resource)})
+
+        ins = self.instruments
+        instruments = {
+            "source": resolved(ins.source),
+            "reference": resolved(ins.reference),
+            "error_calculators": {n: resolved(i) for n, i in ins.error_calculators.items()},
+            "energy": None if ins.energy is None else resolved(ins.energy),
+        }
         positions = [p.model_copy(update={"link": sub(p.link)}) for p in self.positions]
         return self.model_copy(
             update={
@@ -250,5 +279,10 @@ def load_bench_file(path: str | Path) -> BenchConfig:
             key = ".".join(str(part) for part in err["loc"]) or "(top level)"
             message = err["msg"].removeprefix("Value error, ")
             lines.append(f"{path}: {key}: {message}")
+        raise BenchFileError("\n".join(lines)) from None
+    try:
+        assign(config)  # more positions than calculators: refused before anything is opened
+    except AssignmentError as exc:
+        lines = [f"{path}: {line}" for line in str(exc).splitlines()]
         raise BenchFileError("\n".join(lines)) from None
     return config.model_copy(update={"source_file": str(path)})

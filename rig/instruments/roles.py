@@ -167,11 +167,23 @@ class EnergyRegister(Protocol):
 
 @runtime_checkable
 class ProvidesErrorCalculators(Protocol):
-    """An instrument that holds per-position error calculators."""
+    """An instrument that holds error calculators: `error_calculator_inputs` has one tuple of
+    input names per calculator (rig.bench.calculators assigns them to positions)."""
 
-    def error_calculator(
-        self, position: int, pulse_input: str | None = None
-    ) -> ErrorCalculator: ...
+    error_calculator_inputs: tuple[tuple[str, ...], ...]
+
+    def error_calculator(self, position: int, pulse_input: str, unit: int) -> ErrorCalculator:
+        """Calculator `unit` (1-based) on input `pulse_input`, measuring meter position
+        `position`."""
+        ...
+
+
+@runtime_checkable
+class CountsAgainstReference(Protocol):
+    """A separate error calculator that counts the reference standard's pulse output: it needs
+    the reference's constant (the Bench attaches the reference meter after opening both)."""
+
+    def attach_reference(self, reference: ReferenceMeter) -> None: ...
 
 
 @runtime_checkable

@@ -1,34 +1,50 @@
-"""ZERA COM5003 / MT310s2 reference standard with per-position error calculators (SCPI, TCP 6320).
+"""ZERA COM5003 / MT310s2 reference standard with its error calculators (SCPI, TCP 6320).
 
-Command set: instruments.md 2.3 (ZeraGmbH/zera-classes measprogram sources and SCPI dumps): set
-commands end in `;`, errors in `SYSTEM:ERROR?` (`+0,No error`), measurements as `label:unit:value;`
-items; error calculator `CALCULATE:EC<pp>:0001:...` (STATUS 0 idle, 1 waiting, 2 started, 4 ready,
-8 aborted); energy module `CALCULATE:EM01:0001:...`. Exact strings: docs/dialects.md 3.
+Primary source: ZERA's firmware, GitHub ZeraGmbH/zera-classes @618fe79f ("zc:" below), and the
+device service configs in ZeraGmbH/zenux-services ("zs:"). Every command here is one the firmware
+declares; its reply forms are those of the recorded SCPI dump
+zc:modules/scpimodule/tests/test-data/scpi-dumps/dumped-all-queries-in-one-transaction ("the dump").
+docs/dialects.md 3 lists each with its source, confirmed or assumed [L].
+
+- Set commands end in `;`; errors are read with `SYSTEM:ERROR?` (`+0,No error`, the dump).
+- Measurements answer `MODULE:LABEL:[unit]:value;` items (the dump).
+- Error calculators: module `EC01` (sec1module), one instance per session module, addressed by its
+  4-digit module number: `CALCULATE:EC01:0001:...`, `CALCULATE:EC01:0002:...`
+  (zc:modules/sec1module/lib/sec1modulemeasprogram.cpp generateVeinInterface: "%1:DUTSOURCE" with
+  modNr = 4-digit module number). A COM5003 session has two (zc:modulemanager/sessions/
+  com5003-meas-session.json: com5003-sec1module.xml, com5003-sec1module-energy-comparison.xml),
+  an MT310s2 one (mt310s2-meas-session.json). Each takes the DUT inputs of its config XML by
+  their aliases (zs:com5003d/configs/com5003d.xml: sh0 = SC1, hk0 = HK1, fi0..fi3 = Fin1..Fin4).
+- STATUS? is a bit field: ARMED 1, STARTED 2, READY 4, ABORT 8, WAIT 2^30
+  (ZeraGmbH/zenux-services secinterface.h ECALCSTATUS); READY stays set while a continuous
+  measurement runs on (6 = READY|STARTED, sec1modulemeasprogram.cpp setECResultAndResetInt).
+- PULSES? is the DUT pulse count ("Pulse count of the DUT", ACT_DutPulses); the reference count
+  of a gate is TARGET / (1 + RESULT/100), from RESULT = (TARGET - counted) * 100 / counted
+  (sec1modulemeasprogram.cpp setECResult).
+- Energy module EM01 (sem1module): MODE 1 (the default, the dump) stops after MTIME s (120 s by
+  default, the dump); the register tests set MODE 0 (start/stop by hand).
+- Several queries in one write are answered in query order only by firmware from 2026-07 on
+  (zc: a51157753 2026-06-24 "Revamp ScpiCmdResponseSorter", test_scpi_module_sorted_responses);
+  older firmware gets one query per exchange. `options: {pipeline: true|false}` in the bench file
+  overrides the choice the firmware release in *IDN? makes.
 
 Traffic per position is kept lean, as on a real bench where a round trip costs milliseconds:
-- `state()` polls with the one query `STATUS?`; `result()` (`RESULT?`, `PULSES?`) reads a gate
-  polled ready; `status()` (six queries) is for progress and the rest.
-- The error-calculator settings are remembered per connection: writing the value the driver
-  already wrote successfully sends nothing. The memory is dropped on reconnect and on any
-  instrument error, so after anything unexpected every setting is written again. It assumes the
-  driver is the only writer of its ECs' settings (no second client or front-panel edits).
-- Every write that IS sent is still followed by its own `SYSTEM:ERROR?`: one check after a
-  batch of settings could not say which of them the instrument refused.
-- The error calculators of several positions are driven together (`configure_many`,
-  `start_many`, `states_of`, `results_of`, `statuses_of`; the BatchesErrorCalculators role): each
-  step is one pipelined `transaction`, one round trip whatever the number of positions
-  (docs/dialects.md 3).
+`state()` polls with the one query `STATUS?`; `result()` (`RESULT?`, `TARGET?`) reads a gate polled
+ready; settings the connection already holds are not sent again (dropped on reconnect and on any
+instrument error; the driver must be the only writer of its ECs' settings). Every write that IS
+sent is followed by its own `SYSTEM:ERROR?`, so a refusal names its command.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from rig.instruments.base import Channel, ScpiInstrument, error_code
 from rig.instruments.descriptors import Setting, compact_number, in_range, int_range, one_of
-from rig.instruments.errors import InstrumentError, SettingError
+from rig.instruments.errors import InstrumentError
 from rig.instruments.registry import register_driver
 from rig.instruments.roles import (
     ECResult,
@@ -40,29 +56,35 @@ from rig.instruments.roles import (
     Wiring,
 )
 
-#: POW1 measuring modes (instruments.md 2.3: 4LW, 3LW, ...; B = reactive, S = apparent).
-MODES = {
-    ("3P4W", Quantity.ACTIVE): "4LW",
-    ("3P4W", Quantity.REACTIVE): "4LB",
-    ("3P3W", Quantity.ACTIVE): "3LW",
-    ("3P3W", Quantity.REACTIVE): "3LB",
-}
+#: Measuring mode per wiring of POW1 (active), POW2 (reactive), POW3 (apparent); the catalogs:
+#: zc:modules/power1module/configs/com5003-power1module{,2,3}.xml and mt310s2-power1module{,2,3}.xml
+#: (POW1 4LW;3LW;2LW, POW2 4LB;3LB;2LB (+4LBK on the COM5003), POW3 per model below).
+ACTIVE_MODES = {"3P4W": "4LW", "3P3W": "3LW"}
+REACTIVE_MODES = {"3P4W": "4LB", "3P3W": "3LB"}
+#: Reference source of an EC / EM by quantity: the power type of the frequency output it counts
+#: (sec1modulemeasprogram.cpp readREFInputAlias: "we will read the powertype ... as our alias";
+#: the dump: `REFSOURCE?` -> `P`). POW1 drives fo0 (P), POW2 fo1 (Q), POW3 fo2 (S) on the COM5003.
+REF_SOURCES = {Quantity.ACTIVE: "P", Quantity.REACTIVE: "Q"}
+#: The POW module whose frequency output the reference source counts, by quantity.
+REF_MODULES = {Quantity.ACTIVE: "POW1", Quantity.REACTIVE: "POW2"}
+#: DUT constant units by quantity (sec1modulemeasprogram.cpp getDutConstUnitValidator: P: I/kWh,
+#: Wh/I; Q: I/kVarh, Varh/I).
 DC_UNITS = {Quantity.ACTIVE: "I/kWh", Quantity.REACTIVE: "I/kVarh"}
-EC_STATES = {
-    0: ECState.IDLE,
-    1: ECState.WAITING,
-    2: ECState.RUNNING,
-    4: ECState.READY,
-    8: ECState.ABORTED,
-}
-MAX_PULSES = 2**32 - 1
+#: EM energy units by quantity (sem1modulemeasprogram.cpp PAR_TXUNIT: kWh / kVarh).
+TX_UNITS = {Quantity.ACTIVE: "kWh", Quantity.REACTIVE: "kVarh"}
+# STATUS bits (zenux-services secinterface.h ECALCSTATUS).
+ARMED, STARTED, READY, ABORT, WAIT = 1, 2, 4, 8, 1 << 30
+MAX_PULSES = 2**32 - 1  # MRATE validator cIntValidator(1, 4294967295) (sec1modulemeasprogram.cpp)
+MAX_DUT_CONSTANT = 1.0e20  # DUTCONSTANT validator cDoubleValidator(1e-6, 1e20)
+#: Firmware releases from this (year, month) on answer a message's queries in query order.
+ORDERED_REPLIES_SINCE = (2026, 7)
 T = TypeVar("T")
-#: What `status()` reads, STATUS first, and the kinds of the rest (instruments.md 2.3).
-STATUS_PARAMS = ("STATUS", "PROGRESS", "RESULT", "TARGET", "PULSES", "MEASNUM")
-STATUS_KINDS = (float, float, int, int, int)
+#: What `status()` reads, STATUS first, and the kinds of the rest.
+STATUS_PARAMS = ("STATUS", "PROGRESS", "RESULT", "TARGET", "ENERGY", "REFCONSTANT", "MEASNUM")
+STATUS_KINDS = (float, float, int, float, float, int)
 #: The queries of the result of a gate polled READY.
-RESULT_PARAMS = ("RESULT", "PULSES")
-#: The queries of one reference reading, in the order they are sent (docs/dialects.md 3).
+RESULT_PARAMS = ("RESULT", "TARGET")
+#: The queries of one reference reading, in the order they are sent (the dump's reply forms).
 READ_QUERIES = (
     "MEASURE:RMS1?",
     "MEASURE:DFT1?",
@@ -71,7 +93,7 @@ READ_QUERIES = (
     "MEASURE:POW3?",
     "MEASURE:LAM1?",
     "MEASURE:RNG1:F?",
-)  # MRATE range 1 .. 2^32-1 (instruments.md 2.3)
+)
 
 
 def parse_items(reply: str) -> dict[str, tuple[str, str]]:
@@ -88,6 +110,29 @@ def parse_items(reply: str) -> dict[str, tuple[str, str]]:
     return items
 
 
+def ec_state(code: int) -> ECState:
+    """The state a STATUS bit field stands for: an abort wins, then a measurement still going
+    (armed, started, or waiting between repeats), then a result; none of them is idle."""
+    if code & ABORT:
+        return ECState.ABORTED
+    if code & STARTED or code & WAIT:
+        return ECState.RUNNING
+    if code & ARMED:
+        return ECState.WAITING
+    if code & READY:
+        return ECState.READY
+    return ECState.IDLE
+
+
+def release_date(idn: str) -> tuple[int, int] | None:
+    """(year, month) of the firmware release named in an *IDN? reply's last field, if it names
+    one ("ZERA GmbH Koenigswinter, MT310s2, <serial>, <release>"; the dump). [L: the release
+    naming of real units]"""
+    fields = [f.strip() for f in idn.split(",")]
+    m = re.search(r"(20\d\d)[-_.]?(0[1-9]|1[0-2])", fields[-1]) if len(fields) >= 4 else None
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 class RememberedSetting(Setting):
     """A write-only Setting that is not re-sent while its last accepted value still holds.
 
@@ -99,46 +144,47 @@ class RememberedSetting(Setting):
 
 
 class ZeraErrorCalculator(Channel):
-    """Error calculator ECpp of one meter position (ErrorCalculator role)."""
+    """One error calculator (EC01 instance `0001`, `0002`) on one DUT input (ErrorCalculator)."""
 
     parent: ZeraCom5003
 
     meter_input = RememberedSetting(
-        "CALCULATE:EC{ch}:0001:DUTSOURCE {};",
-        "Set the meter pulse input (e.g. fi0, sh0).",
-        validator=lambda v, n: _token(v, n),
+        "CALCULATE:EC01:{ch}:DUTSOURCE {};",
+        "Set the DUT pulse input by its alias (SC1, HK1, Fin1..Fin4).",
+        validator=lambda v, n: str(v),
     )
     reference_input = RememberedSetting(
-        "CALCULATE:EC{ch}:0001:REFSOURCE {};",
-        "Set the reference pulse input (fo0 = POW1).",
-        validator=lambda v, n: _token(v, n),
+        "CALCULATE:EC01:{ch}:REFSOURCE {};",
+        "Set the reference frequency output by its power type (P, Q, S).",
+        validator=one_of(("P", "Q", "S")),
     )
     meter_constant = RememberedSetting(
-        "CALCULATE:EC{ch}:0001:DUTCONSTANT {};",
+        "CALCULATE:EC01:{ch}:DUTCONSTANT {};",
         "Set the meter constant (imp/kWh or imp/kvarh).",
-        validator=in_range(1e-6, 1e12),
+        validator=in_range(1e-6, MAX_DUT_CONSTANT),
         to_text=compact_number,
     )
     constant_unit = RememberedSetting(
-        "CALCULATE:EC{ch}:0001:DCUNIT {};",
+        "CALCULATE:EC01:{ch}:DCUNIT {};",
         "Set the unit of the meter constant.",
         validator=one_of(tuple(DC_UNITS.values())),
     )
     pulses = RememberedSetting(
-        "CALCULATE:EC{ch}:0001:MRATE {:d};",
+        "CALCULATE:EC01:{ch}:MRATE {:d};",
         "Set the number of meter pulses to measure.",
         validator=int_range(1, MAX_PULSES),
     )
     continuous = RememberedSetting(
-        "CALCULATE:EC{ch}:0001:CONTINUOUS {:d};",
+        "CALCULATE:EC01:{ch}:CONTINUOUS {:d};",
         "Set continuous (1) or single (0) measurement.",
         validator=one_of((0, 1)),
     )
 
-    def __init__(self, parent: ZeraCom5003, position: int, pulse_input: str | None = None) -> None:
-        super().__init__(parent, f"{position:02d}")
+    def __init__(self, parent: ZeraCom5003, position: int, unit: int, pulse_input: str) -> None:
+        super().__init__(parent, f"{unit:04d}")
         self.position = position
-        self.pulse_input = pulse_input or f"fi{position - 1}"
+        self.unit = unit
+        self.pulse_input = pulse_input
         self._commands: tuple[tuple[Any, ...], tuple[str, ...]] | None = None
 
     def write_setting(self, command: str) -> None:
@@ -149,15 +195,17 @@ class ZeraErrorCalculator(Channel):
         self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
     ) -> list[str]:
         """The validated commands that set input, reference, constant, unit, pulses and mode
-        (nothing is sent). The last ones are kept: every repetition of a point asks again."""
-        key = (self.pulse_input, meter_constant, pulses, Quantity(quantity), bool(continuous))
+        (nothing is sent). REFSOURCE goes before DCUNIT: a new reference source resets the unit
+        to the first its power type allows (sec1modulemeasprogram.cpp newRefInput)."""
+        q = Quantity(quantity)
+        key = (meter_constant, pulses, q, bool(continuous))
         if self._commands is None or self._commands[0] != key:
             cls = type(self)
             commands = (
                 cls.meter_input.command(self, self.pulse_input),
-                cls.reference_input.command(self, "fo0"),
+                cls.reference_input.command(self, REF_SOURCES[q]),
                 cls.meter_constant.command(self, meter_constant),
-                cls.constant_unit.command(self, DC_UNITS[Quantity(quantity)]),
+                cls.constant_unit.command(self, DC_UNITS[q]),
                 cls.pulses.command(self, pulses),
                 cls.continuous.command(self, int(continuous)),
             )
@@ -167,13 +215,9 @@ class ZeraErrorCalculator(Channel):
     def configure(
         self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
     ) -> None:
-        """Set input, reference, constant and unit, pulse count and run mode.
-
-        Only the settings that differ from what this connection last wrote are sent, so a
-        repeated configure at the same point sends nothing.
-        """
-        for command in self.setting_commands(meter_constant, pulses, quantity, continuous):
-            self.write_setting(command)
+        """Set input, reference, constant and unit, pulse count and run mode; only the settings
+        that differ from what this connection last wrote are sent."""
+        self.parent.configure_many([self], meter_constant, pulses, quantity, continuous)
 
     def start(self) -> None:
         """Arm the measurement (it starts on the next meter pulse)."""
@@ -184,18 +228,16 @@ class ZeraErrorCalculator(Channel):
         self.write(self.start_command(False))
 
     def start_command(self, on: bool) -> str:
-        return f"CALCULATE:EC{self.ch}:0001:START {int(on)};"
+        return f"CALCULATE:EC01:{self.ch}:START {int(on)};"
 
     def param_query(self, param: str) -> str:
-        """The query of one of this EC's parameters ("CALCULATE:EC02:0001:STATUS?")."""
-        return f"CALCULATE:EC{self.ch}:0001:{param}?"
-
-    def _get(self, param: str) -> str:
-        return self.query(self.param_query(param)).strip()
+        """The query of one of this EC's parameters ("CALCULATE:EC01:0002:STATUS?")."""
+        return f"CALCULATE:EC01:{self.ch}:{param}?"
 
     def reference_constant(self) -> float:
-        """The reference constant the EC counts with (imp/kWh)."""
-        return _number(self.parent, "REFCONSTANT?", self._get("REFCONSTANT"), float)
+        """The reference constant the EC counts with (imp/kWh or imp/kvarh)."""
+        query = self.param_query("REFCONSTANT")
+        return _number(self.parent, query, self.query(query).strip(), float)
 
     def state_query(self) -> str:
         return self.param_query("STATUS")
@@ -209,37 +251,33 @@ class ZeraErrorCalculator(Channel):
         return [self.param_query(param) for param in RESULT_PARAMS]
 
     def parse_state(self, reply: str) -> ECState:
-        command = self.state_query()
-        code = _number(self.parent, command, reply.strip(), int)
-        if code not in EC_STATES:
-            self.parent.forget_settings()
-            raise InstrumentError(self.name, command, f"unknown status {code}")
-        return EC_STATES[code]
+        return ec_state(_number(self.parent, self.state_query(), reply.strip(), int))
 
     def parse_status(self, replies: Sequence[str]) -> ECStatus:
         state = self.parse_state(replies[0])
         values = {
             param: _number(self.parent, self.param_query(param), reply.strip(), kind)
-            for param, kind, reply in zip(
-                STATUS_PARAMS[1:], STATUS_KINDS, replies[1:], strict=True
-            )
+            for param, kind, reply in zip(STATUS_PARAMS[1:], STATUS_KINDS, replies[1:], strict=True)
         }
         has_result = values["MEASNUM"] > 0 or state is ECState.READY
+        # ENERGY is the reference count of the gate over the reference constant (setECResult).
+        counts = round(values["ENERGY"] * values["REFCONSTANT"])
         return ECStatus(
             state,
             values["PROGRESS"],
             values["RESULT"] if has_result else None,
             values["TARGET"],
-            values["PULSES"],
+            counts,
             values["MEASNUM"],
         )
 
     def parse_result(self, replies: Sequence[str]) -> ECResult:
-        error_query, counts_query = self.result_queries()
-        return ECResult(
-            _number(self.parent, error_query, replies[0].strip(), float),
-            _number(self.parent, counts_query, replies[1].strip(), int),
-        )
+        error_query, target_query = self.result_queries()
+        error = _number(self.parent, error_query, replies[0].strip(), float)
+        target = _number(self.parent, target_query, replies[1].strip(), int)
+        if not math.isfinite(error):  # no reference pulse counted (setECResult: NaN)
+            raise InstrumentError(self.name, error_query, f"no result: {replies[0].strip()!r}")
+        return ECResult(error, round(target / (1 + error / 100)))
 
     def state(self) -> ECState:
         """The measurement state alone: one `STATUS?` query (cheap enough to poll)."""
@@ -247,18 +285,15 @@ class ZeraErrorCalculator(Channel):
 
     def status(self) -> ECStatus:
         """State, progress, error, target and counts of the current/last measurement."""
-        first, *rest = self.status_queries()
-        state = self.query(first)
-        self.parse_state(state)  # an unknown state stops here, before the other queries
-        return self.parse_status([state, *(self.query(q) for q in rest)])
+        return self.parent.statuses_of([self])[0]
 
     def result(self) -> ECResult:
         """Error and reference counts of a gate polled READY: two queries."""
-        return self.parse_result([self.query(q) for q in self.result_queries()])
+        return self.parent.results_of([self])[0]
 
 
 class ZeraEnergyRegister:
-    """EM01: reference energy between start and stop (EnergyRegister role)."""
+    """EM01 instance 0001 (sem1module): reference energy between start and stop (EnergyRegister)."""
 
     prefix = "CALCULATE:EM01:0001:"
 
@@ -266,7 +301,13 @@ class ZeraEnergyRegister:
         self.parent = parent
 
     def start(self) -> None:
-        """Start accumulating energy."""
+        """Start accumulating energy, stopped by hand: MODE 0 ("0: Start/Stop (stop manually)",
+        sem1modulemeasprogram.cpp PAR_Targeted; the default MODE 1 stops after MTIME, 120 s),
+        counting the frequency output of the reference's quantity, in kWh or kvarh."""
+        q = self.parent.quantity
+        self.parent.write_setting(self.prefix + "MODE 0;")
+        self.parent.write_setting(f"{self.prefix}REFSOURCE {REF_SOURCES[q]};")
+        self.parent.write_setting(f"{self.prefix}TXUNIT {TX_UNITS[q]};")
         self.parent.write(self.prefix + "START 1;", idempotent=False)
 
     def stop(self) -> None:
@@ -274,30 +315,24 @@ class ZeraEnergyRegister:
         self.parent.write(self.prefix + "START 0;")
 
     def running(self) -> bool:
-        """True while accumulating."""
-        reply = self.parent.query(self.prefix + "STATUS?").strip()
-        return _number(self.parent, "EM STATUS?", reply, int) == 2
+        """True while accumulating (STATUS armed or started)."""
+        query = self.prefix + "STATUS?"
+        code = _number(self.parent, query, self.parent.query(query).strip(), int)
+        return ec_state(code) in (ECState.WAITING, ECState.RUNNING)
 
     def energy(self) -> float:
-        """Energy in kWh (kvarh in a reactive mode), total of the three phases."""
-        reply = self.parent.query(self.prefix + "ENERGY?").strip()
-        return _number(self.parent, "EM ENERGY?", reply, float)
+        """Energy in kWh (kvarh for reactive), total of the three phases, in TXUNIT."""
+        query = self.prefix + "ENERGY?"
+        return _number(self.parent, query, self.parent.query(query).strip(), float)
 
 
 def _header(command: str) -> str:
-    """A setting's header ("CALCULATE:EC02:0001:MRATE"): what the memory of settings keys by."""
+    """A setting's header ("CALCULATE:EC01:0002:MRATE"): what the memory of settings keys by."""
     return command.partition(" ")[0]
 
 
 def _is_query(line: str) -> bool:
     return line.rstrip().endswith("?")
-
-
-def _token(value: object, name: str) -> str:
-    text = str(value)
-    if not text.isalnum():
-        raise SettingError(f"{name}: {value!r} must be letters and digits (e.g. fi0)")
-    return text
 
 
 def _number(inst: ZeraCom5003, command: str, reply: str, kind):
@@ -308,38 +343,57 @@ def _number(inst: ZeraCom5003, command: str, reply: str, kind):
         raise InstrumentError(inst.name, command, f"unexpected reply {reply!r}") from None
 
 
-@register_driver("zera_com5003", "zera_mt310s2")
+@register_driver("zera_com5003")
 class ZeraCom5003(ScpiInstrument):
-    """ZERA COM5003/MT310s2: ReferenceMeter role, plus error calculators and the energy register."""
+    """ZERA COM5003: ReferenceMeter role, its two error calculators and the energy register."""
 
     model = "ZERA COM5003"
     write_termination = "\n"
     read_termination = "\n"
     error_query = "SYSTEM:ERROR?"
+    #: The DUT inputs of each error calculator (EC01 instance 0001, 0002, ...): the aliases of
+    #: the config XMLs' dutinput lists (zc:modules/sec1module/configs/com5003-sec1module.xml:
+    #: sh0, hk0; com5003-sec1module-energy-comparison.xml: fi0..fi3; aliases zs:com5003d.xml).
+    error_calculator_inputs: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("SC1", "HK1"),
+        ("Fin1", "Fin2", "Fin3", "Fin4"),
+    )
+    #: POW3 (apparent) mode per wiring (zc:com5003-power1module3.xml: 4LS;4LSg;3LS;3LSg;2LS;2LSg).
+    apparent_modes: ClassVar[dict[str, str]] = {"3P4W": "4LS", "3P3W": "3LS"}
 
     mode = Setting(
         "CONFIGURATION:POW1:MMODE {};",
-        "Control the POW1 measuring mode (4LW, 4LB, 3LW, 3LB).",
-        validator=one_of(tuple(MODES.values())),
+        "Control the POW1 (active power) measuring mode (catalog 4LW;3LW;2LW).",
+        validator=one_of(("4LW", "3LW", "2LW")),
         get_cmd="CONFIGURATION:POW1:MMODE?",
         parse=str.strip,
     )
     reactive_mode = Setting(
         "CONFIGURATION:POW2:MMODE {};",
-        "Set the POW2 (reactive) measuring mode.",
-        validator=one_of(("4LB", "3LB")),
+        "Set the POW2 (reactive power) measuring mode.",
+        validator=one_of(("4LB", "3LB", "2LB")),
     )
     apparent_mode = Setting(
         "CONFIGURATION:POW3:MMODE {};",
-        "Set the POW3 (apparent) measuring mode.",
-        validator=one_of(("4LS", "3LS")),
+        "Set the POW3 (apparent power) measuring mode.",
+        validator=one_of(("4LS", "3LS", "2LS")),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Setting header (e.g. "CALCULATE:EC02:0001:MRATE") -> the exact command the instrument
+    def __init__(
+        self,
+        adapter: Any,
+        name: str | None = None,
+        retries: int = 2,
+        pipeline: bool | None = None,
+    ) -> None:
+        # None: follow the firmware release (initialise); True/False: the bench file's choice.
+        super().__init__(adapter, name, retries, bool(pipeline))
+        self.pipeline_option = pipeline
+        self.quantity = Quantity.ACTIVE  # what set_mode last chose: the ECs' and EM's source
+        # Setting header (e.g. "CALCULATE:EC01:0002:MRATE") -> the exact command the instrument
         # accepted on this connection (error queue read back empty).
         self._accepted: dict[str, str] = {}
+        self._units_taken: dict[int, int] = {}  # EC unit -> position
 
     def write_setting(self, command: str) -> None:
         """Write a remembered setting unless this connection already holds exactly `command`."""
@@ -380,15 +434,13 @@ class ZeraCom5003(ScpiInstrument):
         super()._reset_transport()
 
     def transaction(self, commands: Sequence[str], *, idempotent: bool = True) -> list[str]:
-        """Send `commands` together and return the replies of the queries among them, in order.
+        """Send `commands` and return the replies of the queries among them, in order.
 
-        ZERA's SCPI server takes many commands in one transaction (zera-classes scpimodule test
-        "all queries in one transaction", instruments.md 2.3), so they go out in one write and
-        the replies are read after it: one round trip instead of one per command. That the
-        replies come back in the order of the queries is our reading [L] (the simulator does);
-        `options: {pipeline: false}` in the bench file sends one command per exchange instead.
-        Each set command is followed by its own `SYSTEM:ERROR?`, so a refusal names its command;
-        all replies are read before raising, so the connection stays in step.
+        With `pipeline` (firmware from 2026-07, or the bench file's choice) they go out in one
+        write and the replies are read after it: one round trip. Otherwise one command per
+        exchange (older firmware does not answer a message's queries in query order). Each set
+        command is followed by its own `SYSTEM:ERROR?`, so a refusal names its command; all
+        replies are read before raising, so the connection stays in step.
         """
         # (line, the set command it checks, or None for a query the caller asked for)
         lines: list[tuple[str, str | None]] = []
@@ -483,92 +535,136 @@ class ZeraCom5003(ScpiInstrument):
         return self.query("*IDN?")
 
     def initialise(self) -> None:
-        """Check the instrument answers and its error queue is empty."""
-        self.identify()
+        """Check the instrument answers, choose how to send several queries (module doc) and
+        clear its error queue."""
+        idn = self.identify()
+        released = release_date(idn)
+        ordered = released is not None and released >= ORDERED_REPLIES_SINCE
+        if self.pipeline_option is None:
+            self.pipeline = ordered
+        elif self.pipeline_option and released is not None and not ordered:
+            raise InstrumentError(
+                self.name,
+                "*IDN?",
+                f"options.pipeline is true, but firmware {idn.split(',')[-1].strip()!r} "
+                "(before 2026-07) does not answer several queries in query order: "
+                "remove the option or set it false",
+            )
+        else:
+            self.pipeline = bool(self.pipeline_option)
+        per_exchange = "several queries" if self.pipeline else "one query"
+        self._log.info("%s: %s per exchange", idn.strip(), per_exchange)
         leftover = self.errors()
         if leftover:
             self.forget_settings()
             self._log.info("cleared old errors: %s", leftover)
 
     def set_mode(self, wiring: Wiring, quantity: Quantity) -> None:
-        """Set 4-wire/3-wire and active/reactive; POW2/POW3 follow the wiring."""
-        key = (wiring, Quantity(quantity))
-        if key not in MODES:
-            raise InstrumentError(self.name, "set_mode", f"unsupported mode {key}")
-        self.mode = MODES[key]
-        self.reactive_mode = "4LB" if wiring == "3P4W" else "3LB"
-        self.apparent_mode = "4LS" if wiring == "3P4W" else "3LS"
+        """Set the wiring of POW1/POW2/POW3 and which of them the ECs and EM count: POW1 is
+        active power only; reactive comes from POW2's frequency output (reference source Q)."""
+        if wiring not in ACTIVE_MODES:
+            raise InstrumentError(self.name, "set_mode", f"unsupported wiring {wiring!r}")
+        self.mode = ACTIVE_MODES[wiring]
+        self.reactive_mode = REACTIVE_MODES[wiring]
+        self.apparent_mode = self.apparent_modes[wiring]
+        self.quantity = Quantity(quantity)
 
     def reference_constant(self) -> float:
-        """Constant of the frequency output fo0 (imp/kWh, or imp/kvarh in a reactive mode)."""
-        reply = self.query("CONFIGURATION:POW1:M0CONSTANT?").strip()
-        return _number(self, "CONFIGURATION:POW1:M0CONSTANT?", reply, float)
-
-    def _items(self, command: str) -> dict[str, tuple[str, str]]:
-        reply = self.query(command)
-        try:
-            return parse_items(reply)
-        except ValueError as exc:
-            raise InstrumentError(self.name, command, str(exc)) from None
+        """Constant of the frequency output the ECs count (POW1 for active, POW2 for reactive),
+        imp/kWh or imp/kvarh (`M0CONSTANT?`, the dump)."""
+        query = f"CONFIGURATION:{REF_MODULES[self.quantity]}:M0CONSTANT?"
+        return _number(self, query, self.query(query).strip(), float)
 
     def read(self) -> Readings:
-        """Read U, I, angles, P, Q, S, PF per phase and total, and the frequency."""
-        replies = {command: self._items(command) for command in READ_QUERIES}
-        # P comes from POW1 in an active mode; in a reactive mode POW1 holds Q, so P = S * lambda.
-        active = replies["MEASURE:POW1?"].get("PS", ("", ""))[0].upper() == "W"
-
-        def value(command: str, label: str) -> str:
-            if label not in replies[command]:
-                raise InstrumentError(self.name, command, f"no {label} in reply")
-            return replies[command][label][1]
+        """Read U, I, angles, P, Q, S, PF per phase and total, and the frequency (one
+        transaction of READ_QUERIES)."""
+        replies = {}
+        for command, reply in zip(READ_QUERIES, self.transaction(READ_QUERIES), strict=True):
+            try:
+                replies[command] = parse_items(reply)
+            except ValueError as exc:
+                raise InstrumentError(self.name, command, str(exc)) from None
 
         def num(command: str, label: str) -> float:
-            return _number(self, command, value(command, label), float)
+            if label not in replies[command]:
+                raise InstrumentError(self.name, command, f"no {label} in reply")
+            return _number(self, command, replies[command][label][1], float)
 
         def angle(label: str) -> float:
-            text = value("MEASURE:DFT1?", label).split(",")[-1]  # "amplitude,angle"
-            return _number(self, "MEASURE:DFT1?", text, float)
-
-        def power(label: str, s: float, pf: float) -> float:
-            return num("MEASURE:POW1?", label) if active else s * pf
+            # `Un`/`In` answer amplitude, radians, degrees (the dump: DFT1:U2 ...,2.0943951,120);
+            # ZERA's positive sequence puts U2 at +120 deg, ours (docs/conventions.md 1) at -120:
+            # the angle changes sign.
+            reply = replies["MEASURE:DFT1?"].get(label)
+            if reply is None:
+                raise InstrumentError(self.name, "MEASURE:DFT1?", f"no {label} in reply")
+            parts = reply[1].split(",")
+            if len(parts) != 3:
+                raise InstrumentError(self.name, "MEASURE:DFT1?", f"{label} is not polar: {reply}")
+            deg = -_number(self, "MEASURE:DFT1?", parts[2], float)
+            return deg - 360.0 * math.floor((deg + 180.0) / 360.0)  # to [-180, 180)
 
         phases = []
         for n in ("1", "2", "3"):
-            s = num("MEASURE:POW3?", f"P{n}")
-            pf = num("MEASURE:LAM1?", f"LAMBDA{n}")
             phases.append(
                 PhaseReading(
                     voltage=num("MEASURE:RMS1?", f"UL{n}"),
                     current=num("MEASURE:RMS1?", f"IL{n}"),
-                    voltage_angle=angle(f"UL{n}"),
-                    current_angle=angle(f"IL{n}"),
-                    p=power(f"P{n}", s, pf),
-                    q=num("MEASURE:POW2?", f"P{n}"),
-                    s=s,
-                    pf=pf,
+                    voltage_angle=angle(f"U{n}"),
+                    current_angle=angle(f"I{n}"),
+                    p=num("MEASURE:POW1?", f"P{n}"),
+                    q=num("MEASURE:POW2?", f"Q{n}"),
+                    s=num("MEASURE:POW3?", f"S{n}"),
+                    pf=num("MEASURE:LAM1?", f"LAMBDA{n}"),
                 )
             )
-        s_total = num("MEASURE:POW3?", "PS")
-        pf_total = num("MEASURE:LAM1?", "LAMBDAS")
         readings = Readings(
             phases=(phases[0], phases[1], phases[2]),
-            p=power("PS", s_total, pf_total),
-            q=num("MEASURE:POW2?", "PS"),
-            s=s_total,
-            pf=pf_total,
+            p=num("MEASURE:POW1?", "PS"),
+            q=num("MEASURE:POW2?", "QS"),
+            s=num("MEASURE:POW3?", "SS"),
+            pf=num("MEASURE:LAM1?", "LAMBDA4"),  # Lambda4: all phases (lambdamodule config)
             frequency=num("MEASURE:RNG1:F?", "F"),
         )
         if not all(math.isfinite(v) for v in (readings.p, readings.q, readings.s, readings.pf)):
             raise InstrumentError(self.name, "read", f"non-finite reading {readings}")
         return readings
 
-    def error_calculator(
-        self, position: int, pulse_input: str | None = None
-    ) -> ZeraErrorCalculator:
-        """The error calculator of meter position `position` (1..99)."""
-        int_range(1, 99)(position, f"{self.name}.error_calculator position")
-        return ZeraErrorCalculator(self, position, pulse_input)
+    def error_calculator(self, position: int, pulse_input: str, unit: int) -> ZeraErrorCalculator:
+        """Error calculator `unit` (1 = EC01:0001, ...) on DUT input `pulse_input`, for meter
+        position `position`; each calculator serves one position."""
+        if not 1 <= unit <= len(self.error_calculator_inputs):
+            raise InstrumentError(
+                self.name,
+                "error_calculator",
+                f"{self.model} has {len(self.error_calculator_inputs)} error calculator(s), "
+                f"not {unit}",
+            )
+        inputs = self.error_calculator_inputs[unit - 1]
+        if pulse_input not in inputs:
+            raise InstrumentError(
+                self.name,
+                "error_calculator",
+                f"EC01:{unit:04d} has no input {pulse_input!r} (inputs: {', '.join(inputs)})",
+            )
+        taken = self._units_taken.setdefault(unit, position)
+        if taken != position:
+            raise InstrumentError(
+                self.name, "error_calculator", f"EC01:{unit:04d} already serves position {taken}"
+            )
+        return ZeraErrorCalculator(self, position, unit, pulse_input)
 
     def energy_register(self) -> ZeraEnergyRegister:
         """The EM01 energy module."""
         return ZeraEnergyRegister(self)
+
+
+@register_driver("zera_mt310s2")
+class ZeraMt310s2(ZeraCom5003):
+    """ZERA MT310s2: as the COM5003 with one error calculator and no 3-wire apparent mode."""
+
+    model = "ZERA MT310s2"
+    #: zc:modules/sec1module/configs/mt310s2-sec1module.xml: dutinput sh0, hk0 (one sec1module in
+    #: mt310s2-meas-session.json).
+    error_calculator_inputs: ClassVar[tuple[tuple[str, ...], ...]] = (("SC1", "HK1"),)
+    #: zc:mt310s2-power1module3.xml: 4LS;4LSg;2LS;2LSg, no 3LS: a 3-wire S comes from 4LS [L].
+    apparent_modes: ClassVar[dict[str, str]] = {"3P4W": "4LS", "3P3W": "4LS"}

@@ -33,6 +33,7 @@ from rig.sim.world import World, WorldConfig, finite
 from rig.textfile import not_utf8
 
 PLACEHOLDER = "sim:"
+MAX_POSITIONS = 99  # position ids 1..99 (rig.bench.config.Position)
 WATCHDOG_POLL_S = 0.05  # longest sleep of the watchdog thread (it wakes at the deadline)
 
 
@@ -100,21 +101,30 @@ def _placeholder(value: Any) -> str | None:
 
 
 def expand_positions(bench: dict[str, Any], count: int) -> dict[str, Any]:
-    """A copy of `bench` with `count` positions, each like the first, links sim:meter<k>."""
+    """A copy of `bench` with `count` positions, each like the first, links sim:meter<k>. The
+    first keeps its error calculator; every other position gets a separate one, a simulated ZERA
+    MAD `sim:mad<k>` (a reference standard has one or two: docs/dialects.md 3)."""
     if count < 1:
         raise SimBenchError(f"--positions must be >= 1, got {count}")
+    if count > MAX_POSITIONS:
+        raise SimBenchError(f"--positions must be <= {MAX_POSITIONS}, got {count}")
     template = bench["positions"][0]
     out = copy.deepcopy(bench)
     out["positions"] = []
+    calculators = dict((out.get("instruments") or {}).get("error_calculators") or {})
     for k in range(1, count + 1):
         p = copy.deepcopy(template)
         p["id"] = k
         p["link"] = f"{PLACEHOLDER}meter{k}"
         if p.get("address"):
             p["address"] = str(k)
-        if "pulse_input" in p:
-            p["pulse_input"] = f"fi{k - 1}"
+        if k > 1:
+            p["error_calculator"] = f"mad{k}"
+            p["pulse_input"] = "src-intern-1"
+            calculators[f"mad{k}"] = {"driver": "zera_mad", "resource": f"{PLACEHOLDER}mad{k}"}
         out["positions"].append(p)
+    if calculators:
+        out.setdefault("instruments", {})["error_calculators"] = calculators
     return out
 
 
@@ -178,10 +188,6 @@ class Simulator:
                 )
             )
         self.world = World(world_cfg, positions)
-        for pos in positions_cfg:  # the error calculator input each position is wired to
-            inp = pos.get("pulse_input")
-            if inp:
-                self._wire_input(int(pos["id"]), str(inp))
         if realtime:
             self.world.set_realtime(True)
         self.instruments: dict[str, Instrument] = {}
@@ -191,17 +197,27 @@ class Simulator:
         self._stop = threading.Event()
         self._watchdog_thread: threading.Thread | None = None
 
-    def _wire_input(self, position: int, inp: str) -> None:
-        digits = "".join(c for c in inp if c.isdigit())
-        target = int(digits) + 1 if digits else position
-        if target not in self.world.positions:
-            raise SimBenchError(f"positions[{position}].pulse_input {inp!r}: no position {target}")
-        self.world.ec(position).input_position = target
+    def _wire_positions(self) -> None:
+        """Cable each position's meter to the input of the error calculator the bench file
+        names for it (`error_calculator`, `pulse_input`)."""
+        by_role = {role: inst for inst in self.instruments.values() for role in inst.roles}
+        for n, pos in enumerate(self.bench["positions"]):
+            name = str(pos.get("error_calculator") or "reference")
+            role = "reference" if name == "reference" else f"error_calculators.{name}"
+            inst = by_role.get(role)
+            wire = getattr(inst.dialect, "wire", None) if inst is not None else None
+            if wire is None:
+                continue  # not a simulated instrument with error calculators
+            try:
+                wire(int(pos["id"]), pos.get("pulse_input"))
+            except ValueError as e:
+                raise SimBenchError(f"positions.{n}.pulse_input: {e}") from None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Simulator:
         try:
             self._start_instruments()
+            self._wire_positions()
             self._start_meter_ports()
             self.control = ControlServer(ControlApi(self))
             self.control.start()
@@ -216,7 +232,10 @@ class Simulator:
 
     def _start_instruments(self) -> None:
         by_name: dict[str, Instrument] = {}
-        for role, inst in (self.bench.get("instruments") or {}).items():
+        instruments = dict(self.bench.get("instruments") or {})
+        calculators = instruments.pop("error_calculators", None) or {}
+        instruments.update((f"error_calculators.{n}", i) for n, i in calculators.items())
+        for role, inst in instruments.items():
             if not isinstance(inst, dict):
                 continue
             ph = _placeholder(inst.get("resource"))
@@ -520,7 +539,9 @@ class SimBench:
         subs = self.substitutions
         out = copy.deepcopy(self.bench)
         out["sim"] = {"control": self.control_address, "realtime": self.realtime}
-        for inst in (out.get("instruments") or {}).values():
+        instruments = out.get("instruments") or {}
+        calculators = instruments.get("error_calculators") or {}
+        for inst in [*instruments.values(), *calculators.values()]:
             if isinstance(inst, dict) and inst.get("resource") in subs:
                 inst["resource"] = subs[inst["resource"]]
         for pos in out.get("positions") or []:

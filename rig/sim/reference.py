@@ -62,6 +62,9 @@ class ReferenceStandard:
         self.constant = spec.constant
         self.wiring = "3P4W"
         self.quantity = "P"
+        # The frequency outputs by the power type they carry (ZERA: fo0 P from POW1, fo1 Q from
+        # POW2, fo2 S from POW3), each as (wiring, quantity): what an error calculator counts.
+        self.outputs: dict[str, tuple[str, str]] = {q: ("3P4W", q) for q in QUANTITIES}
         # Accumulated |energy| in kWh per (wiring, quantity), including the reference's error.
         self.energy: dict[tuple[str, str], float] = {
             (w, q): 0.0 for w in WIRINGS for q in QUANTITIES
@@ -76,6 +79,20 @@ class ReferenceStandard:
         if quantity not in QUANTITIES:
             raise ValueError(f"unknown reference quantity {quantity!r}")
         self.wiring, self.quantity = wiring, quantity
+
+    def set_outputs(self, outputs: dict[str, tuple[str, str]]) -> None:
+        """Set what each frequency output carries (power type -> (wiring, quantity))."""
+        for power_type, (wiring, quantity) in outputs.items():
+            if wiring not in WIRINGS or quantity not in QUANTITIES:
+                raise ValueError(f"output {power_type}: unknown mode {(wiring, quantity)}")
+        self.outputs.update(outputs)
+
+    def output(self, power_type: str) -> tuple[str, str]:
+        """(wiring, quantity) of the frequency output carrying `power_type` (P, Q or S)."""
+        try:
+            return self.outputs[power_type]
+        except KeyError:
+            raise ValueError(f"no frequency output for power type {power_type!r}") from None
 
     def set_constant(self, constant: float) -> None:
         if constant <= 0:
@@ -146,7 +163,7 @@ class ReferenceStandard:
 
 
 class EcStatus(IntEnum):
-    """ZERA EC status codes (instruments.md 2.3 [H])."""
+    """The state of a simulated error calculator (each dialect reports it in its own form)."""
 
     IDLE = 0
     WAITING = 1  # waiting for the first meter pulse

@@ -78,6 +78,7 @@ class EnergyMeasurement:
     start_energy: float = 0.0
     energy_kwh: float = 0.0
     measured: bool = False
+    t_stop: float | None = None  # stops by itself here (ZERA EM01 MODE 1: after MTIME)
 
 
 @dataclass
@@ -193,6 +194,8 @@ class World:
         candidates: list[tuple[float, Callable[[], None]]] = []
         if self.dosage.running and self.dosage.t_end is not None:
             candidates.append((self.dosage.t_end, self._finish_dosage))
+        if self.energy.running and self.energy.t_stop is not None:
+            candidates.append((self.energy.t_stop, self._stop_energy))
         t_stab = self.source.next_stability_step(self.t)
         if t_stab is not None:
             candidates.append((t_stab, self.source.stability_step))
@@ -312,11 +315,20 @@ class World:
         except KeyError:
             raise WorldError(f"no error calculator for position {position}") from None
 
-    def start_ec(self, position: int) -> None:
+    def start_ec(
+        self,
+        position: int,
+        ref_key: tuple[str, str] | None = None,
+        ref_constant: float | None = None,
+    ) -> None:
+        """Arm the error calculator of `position`, counting the reference output `ref_key`
+        (default: the reference's mode) at `ref_constant` (default: the reference's)."""
         with self.access():
             ec = self.ec(position)
             ec.start(
-                self.t, (self.reference.wiring, self.reference.quantity), self.reference.constant
+                self.t,
+                ref_key or (self.reference.wiring, self.reference.quantity),
+                ref_constant or self.reference.constant,
             )
 
     def ec_reference_pulses(self, position: int) -> int:
@@ -329,17 +341,25 @@ class World:
             self.ec(position).abort()
 
     # -- energy measurement and dosage --------------------------------------------------------
-    def start_energy(self) -> None:
+    def start_energy(
+        self, key: tuple[str, str] | None = None, duration_s: float | None = None
+    ) -> None:
+        """Measure the reference's energy of `key` (default: its mode) from now; with
+        `duration_s` the measurement stops by itself that long after."""
         with self.access():
-            key = (self.reference.wiring, self.reference.quantity)
-            self.energy = EnergyMeasurement(True, key, self.reference.energy[key])
+            key = key or (self.reference.wiring, self.reference.quantity)
+            t_stop = None if duration_s is None else self.t + duration_s
+            self.energy = EnergyMeasurement(True, key, self.reference.energy[key], t_stop=t_stop)
 
     def stop_energy(self) -> None:
         with self.access():
-            em = self.energy
-            if em.running:
-                em.energy_kwh = self.reference.energy[em.key] - em.start_energy
-                em.running, em.measured = False, True
+            self._stop_energy()
+
+    def _stop_energy(self) -> None:
+        em = self.energy
+        if em.running:
+            em.energy_kwh = self.reference.energy[em.key] - em.start_energy
+            em.running, em.measured = False, True
 
     def energy_so_far(self) -> float:
         with self.access():

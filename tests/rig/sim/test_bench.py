@@ -20,6 +20,7 @@ from rig.bench.bench import Bench
 from rig.instruments.loadpoint import LoadPoint
 from rig.instruments.roles import ECState, Quantity
 from rig.sim import SimBench, SimBenchError, SimControl
+from rig.sim.bench import expand_positions
 from rig.sim.meters import MeterBuildError
 from rig.timebase import VirtualTimebase
 from tests.rig.sim.conftest import REPO, SIM_BENCH, flat_error
@@ -76,10 +77,9 @@ def test_unknown_driver_is_refused() -> None:
 
 
 def test_rs485_bus_several_meters_on_one_pty() -> None:
-    bench = yaml.safe_load(SIM_BENCH.read_text())
-    first = bench["positions"][0]
-    bench["positions"] = [dict(copy.deepcopy(first), id=k, link=f"sim:meter{k}",
-                               address=f"10{k}") for k in (1, 2, 3)]
+    bench = expand_positions(yaml.safe_load(SIM_BENCH.read_text()), 3)  # one EC each
+    for k, pos in enumerate(bench["positions"], start=1):
+        pos["address"] = f"10{k}"
     with SimBench(bench=bench, sim_options={"bus": True}) as sim:
         links = {sim.substitutions[f"sim:meter{k}"] for k in (1, 2, 3)}
         assert len(links) == 1

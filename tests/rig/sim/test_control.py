@@ -9,6 +9,7 @@ import time
 
 import pytest
 import pyvisa
+import yaml
 
 from rig.sim import ControlError, SimBench, SimControl
 from tests.rig.sim.conftest import SIM_BENCH
@@ -273,28 +274,28 @@ def test_harmonics_reach_the_reference_and_the_meters(sim, rm) -> None:
 
 def test_error_calculator_input_selects_the_meter_it_sees(rm) -> None:
     from tests.rig.sim.conftest import flat_error
+    bench = yaml.safe_load(SIM_BENCH.read_text())
+    second = dict(bench["positions"][0], id=2, link="sim:meter2", pulse_input="Fin1")
+    bench["positions"].append(second)  # COM5003 EC01:0002 on Fin1 sees meter 2
     opts = {"meter": flat_error(0.0), "positions": {2: flat_error(0.5)}}
-    with SimBench(SIM_BENCH, positions=2, sim_options=opts) as sim:
+    with SimBench(bench=bench, sim_options=opts) as sim:
         src = scpi(rm, sim.substitutions["sim:source"])
         ref = scpi(rm, sim.substitutions["sim:reference"])
         energise_fluke(src)
-        for cmd in ("DUTSOURCE fi1;", "REFSOURCE fo0;", "DUTCONSTANT 1000;", "DCUNIT I/kWh;",
+        for cmd in ("DUTSOURCE Fin1;", "REFSOURCE P;", "DUTCONSTANT 1000;", "DCUNIT I/kWh;",
                     "MRATE 5;", "CONTINUOUS 0;", "START 1;"):
-            ref.write(f"CALCULATE:EC01:0001:{cmd}")
+            ref.write(f"CALCULATE:EC01:0002:{cmd}")
             assert ref.query("SYSTEM:ERROR?") == "+0,No error", cmd
-        assert ref.query("CALCULATE:EC01:0001:STATUS?") == "1"          # waiting
+        assert ref.query("CALCULATE:EC01:0002:STATUS?") == "1"          # armed
         sim.control.advance(30.0)
-        assert ref.query("CALCULATE:EC01:0001:STATUS?") == "4"
-        counted = int(ref.query("CALCULATE:EC01:0001:PULSES?"))
-        assert float(ref.query("CALCULATE:EC01:0001:RESULT?")) == pytest.approx(
-            0.5, abs=100.0 / counted)                                   # meter 2's error
-        assert ref.query("CALCULATE:EC01:0001:MEASNUM?") == "1"
-        ref.write("CALCULATE:EC03:0001:START 1;")                       # no position 3
-        assert ref.query("SYSTEM:ERROR?") == "-113,Undefined header"
-        ref.write("CALCULATE:EC01:0001:DUTSOURCE fi7;")
-        assert ref.query("SYSTEM:ERROR?") == "-222,Data out of range"
-        ref.write("CALCULATE:EC01:0001:MRATE 0;")
-        assert ref.query("SYSTEM:ERROR?") == "-222,Data out of range"
+        assert ref.query("CALCULATE:EC01:0002:STATUS?") == "4"          # ready
+        assert ref.query("CALCULATE:EC01:0002:PULSES?") == "5"          # DUT pulses
+        target = int(ref.query("CALCULATE:EC01:0002:TARGET?"))
+        error = float(ref.query("CALCULATE:EC01:0002:RESULT?"))
+        counted = round(target / (1 + error / 100))
+        assert error == pytest.approx(0.5, abs=100.0 / counted)         # meter 2's error
+        assert ref.query("CALCULATE:EC01:0002:MEASNUM?") == "1"
+        assert ref.query("CALCULATE:EC01:0001:STATUS?") == "0"          # the other one idle
         src.close()
         ref.close()
 
@@ -315,7 +316,7 @@ def test_several_commands_in_one_write_get_their_replies_in_order(sim) -> None:
     host, port = "127.0.0.1", int(sim.substitutions["sim:reference"].split("::")[2])
     with socket.create_connection((host, port), timeout=2) as s:
         s.sendall(b"CALCULATE:EC01:0001:MRATE 7;\nSYSTEM:ERROR?\n"
-                  b"CALCULATE:EC01:0001:MRATE?\nCALCULATE:EC02:0001:STATUS?\n")
+                  b"CALCULATE:EC01:0001:MRATE?\nCALCULATE:EC01:0002:STATUS?\n")
         data = b""
         while data.count(b"\n") < 3:
             data += s.recv(4096)

@@ -1,0 +1,299 @@
+"""ZERA "MAD" per-position error calculator (WebSAM STM), XML over TCP: the separate
+error-calculator instrument of a multi-position bench, one per position.
+
+Source: ZeraGmbH/SourceMock @5d16c0a3, Provider/ZeraDevices/Server/ErrorCalculator/STM/ ("sm:"),
+WebSAM's own client of the unit (instruments.md 2.4):
+- A request is one UTF-8 XML document `<KMA_XML_0_01><kmaContainer>...` followed by `\\n`; one
+  request is outstanding at a time; a reply is one XML document (sm:MadTcpConnection.cs
+  ExecuteAsync). Every reply must carry `kmaContainer/jobDetails/jobResult` = `OK` and
+  `kmaContainer/<reply element>/cmdResCode` = `OK`, else the request failed (same place).
+- Bind the calculator of a place to its inputs: `bindErrorCalculatorsReq` with `placeId`
+  (2 digits), `evaluationSrc` (the meter input, e.g. `src-intern-1`, `src-s0-1`),
+  `referenceSrc` `src-ref-1`, `runMode` `errorMeasure` (sm:Mad1ErrorCalculator.
+  ConfigureErrorMeasurement.cs) -> `bindErrorCalculatorsRes`.
+- Start: `runErrorMeasureReq` with `evaluationSrc`, `runMode` `oneShot`|`repetition`,
+  `metrologicalCounts` (DUT pulses), `referenceCounts` (expected reference pulses), offset and
+  tolerances in ppm (sm:...StartErrorMeasurement.cs) -> `runErrorMeasureRes` and a
+  `jobDetails/jobId`.
+- Poll: `jobDetails/jobId` -> `jobDetails/jobStatusRes` (`running` | `closed`) and
+  `runErrorMeasureRes/errorValues` with `lastDeviationRaw` (error % x 10^4), `lastSeenRefCounts`,
+  `lastSeenMeterCounts`, `actSeenCounts` (DUT pulses so far) (sm:...JobStatus.cs).
+- Abort: `jobDetails/jobId` with `jobAbort` `true` (sm:...AbortJob.cs).
+- Version: `serverVerReq` -> `serverVerRes/hwZeraName`, `versionValue` (sm:...Version.cs).
+Not public [L]: whether a reply is one line (the driver reads one line per request), the
+reference input for reactive energy (`src-ref-2` here: the reference's second frequency output,
+cabled by the lab), and the codes of a refusal (anything but `OK`).
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from typing import Any, ClassVar
+
+from rig.instruments.base import Instrument
+from rig.instruments.errors import InstrumentError
+from rig.instruments.registry import register_driver
+from rig.instruments.roles import ECResult, ECState, ECStatus, Quantity, ReferenceMeter
+
+ROOT = "KMA_XML_0_01"
+#: The meter inputs of a MAD (sm:...ConfigureErrorMeasurement.cs _supportedMeterConnections).
+INPUTS = (
+    "src-intern-1",
+    "src-intern-2",
+    "src-extern-1",
+    "src-extern-2",
+    "src-extern-bnc",
+    "src-extern-bnc-10",
+    "src-extern-bnc-100",
+    "src-extern-bnc-1000",
+    "src-com-server-1-in",
+    "src-com-server-1-out",
+    "src-com-server-2-in",
+    "src-com-server-2-out",
+    *(f"src-s0-{k}" for k in range(1, 13)),
+)
+#: The reference standard's frequency output the MAD counts, by quantity [L: lab cabling].
+REFERENCE_INPUTS = {Quantity.ACTIVE: "src-ref-1", Quantity.REACTIVE: "src-ref-2"}
+MAX_COUNTS = 2**32 - 1  # [L] the counters' width is not public; ZERA's EC takes up to 2^32-1
+
+
+def element(tag: str, *children: ET.Element, text: str | None = None) -> ET.Element:
+    """An XML element with children or text."""
+    e = ET.Element(tag)
+    e.extend(children)
+    if text is not None:
+        e.text = text
+    return e
+
+
+def leaves(tag: str, **values: object) -> ET.Element:
+    """`<tag><key>value</key>...</tag>`, in the order given."""
+    return element(tag, *(element(k, text=str(v)) for k, v in values.items()))
+
+
+def document(*content: ET.Element) -> str:
+    """One request: the KMA root with a container holding `content`, on one line."""
+    root = element(ROOT, element("kmaContainer", *content))
+    return ET.tostring(root, encoding="unicode")
+
+
+class MadErrorCalculator:
+    """The error calculator of one place (ErrorCalculator role)."""
+
+    def __init__(self, parent: ZeraMad, position: int, pulse_input: str) -> None:
+        self.parent = parent
+        self.position = position
+        self.pulse_input = pulse_input
+        self.name = f"{parent.name}[{position:02d}]"
+        self._bound: tuple[str, str] | None = None  # (evaluationSrc, referenceSrc) bound
+        self._run: tuple[int, int, bool] | None = None  # (DUT pulses, target, continuous)
+        self._job: str | None = None
+        self._last: ECStatus | None = None  # the last poll of the job
+        self._aborted = False
+
+    def configure(
+        self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
+    ) -> None:
+        """Bind the place to its meter input and the reference output of `quantity` (only if
+        that changed) and compute the expected reference counts floor(N * C_ref / C_dut)."""
+        if not 1 <= pulses <= MAX_COUNTS or not meter_constant > 0:
+            raise InstrumentError(
+                self.name, "configure", f"pulses {pulses} / constant {meter_constant} out of range"
+            )
+        ref_input = REFERENCE_INPUTS[Quantity(quantity)]
+        if self._bound != (self.pulse_input, ref_input):
+            self._bound = None
+            self.parent.request(
+                "bindErrorCalculatorsRes",
+                element(
+                    "bindErrorCalculatorsReq",
+                    leaves("envSettings", placeId=f"{self.position:02d}"),
+                    element(
+                        "fctErrorCalculators",
+                        leaves(
+                            "errorCalculator",
+                            evaluationSrc=self.pulse_input,
+                            referenceSrc=ref_input,
+                            runMode="errorMeasure",
+                        ),
+                    ),
+                ),
+            )
+            self._bound = (self.pulse_input, ref_input)
+        target = math.floor(pulses * self.reference_constant() / meter_constant)
+        if not 1 <= target <= MAX_COUNTS:
+            raise InstrumentError(self.name, "configure", f"reference counts {target} out of range")
+        self._run = (pulses, target, bool(continuous))
+
+    def start(self) -> None:
+        """Start a job: it opens its gate on the next meter pulse."""
+        if self._run is None:
+            raise InstrumentError(self.name, "start", "configure the calculator first")
+        pulses, target, continuous = self._run
+        reply = self.parent.request(
+            "runErrorMeasureRes",
+            element(
+                "runErrorMeasureReq",
+                leaves(
+                    "fctErrorMeasurement",
+                    evaluationSrc=self.pulse_input,
+                    runMode="repetition" if continuous else "oneShot",
+                    metrologicalCounts=pulses,
+                    referenceCounts=target,
+                    offsetPPM=0,
+                    upperTolerancePPM=999900,
+                    lowerTolerancePPM=-999900,
+                ),
+            ),
+            idempotent=False,
+        )
+        job = reply.findtext("kmaContainer/jobDetails/jobId", "").strip()
+        if not job:
+            raise InstrumentError(self.name, "runErrorMeasureReq", "got no job identifier")
+        self._job, self._last, self._aborted = job, None, False
+
+    def abort(self) -> None:
+        """Abort the running job (if any)."""
+        job, self._job = self._job, None
+        if job is None:
+            return
+        self._aborted = True
+        self.parent.request("runErrorMeasureRes", leaves("jobDetails", jobId=job, jobAbort="true"))
+
+    def status(self) -> ECStatus:
+        """Poll the job: state, progress, error, expected and counted reference pulses."""
+        if self._job is None:
+            if self._last is not None:
+                return self._last  # a closed job keeps its result
+            state = ECState.ABORTED if self._aborted else ECState.IDLE
+            return ECStatus(state, 0.0, None, self._run[1] if self._run else 0, 0, 0)
+        reply = self.parent.request("runErrorMeasureRes", leaves("jobDetails", jobId=self._job))
+        assert self._run is not None
+        pulses, target, _ = self._run
+        values = reply.find("kmaContainer/runErrorMeasureRes/errorValues")
+
+        def count(tag: str) -> int | None:
+            text = values.findtext(tag) if values is not None else None
+            if text is None or not text.strip():
+                return None
+            try:
+                return int(text)
+            except ValueError:
+                raise InstrumentError(self.name, "jobStatus", f"{tag} {text!r}") from None
+
+        running = reply.findtext("kmaContainer/jobDetails/jobStatusRes", "").strip() == "running"
+        seen, deviation, ref_counts = (
+            count("actSeenCounts"),
+            count("lastDeviationRaw"),
+            count("lastSeenRefCounts"),
+        )
+        done = ref_counts is not None  # a gate with no reference count has no deviation
+        if running:
+            # actSeenCounts: meter pulses since the start, the gate's opening edge included [L];
+            # progress counts the pulses after it, as ZERA's EC does.
+            state = ECState.RUNNING if seen else ECState.WAITING
+            progress = 100.0 * max((seen or 0) - 1, 0) / pulses
+        else:
+            state, progress = ECState.READY, 100.0
+        status = ECStatus(
+            state,
+            progress,
+            deviation / 1e4 if deviation is not None else None,
+            target,
+            ref_counts or 0,
+            int(done),
+        )
+        if not running:
+            if not done:
+                raise InstrumentError(self.name, "jobStatus", "job closed without a result")
+            self._job, self._last = None, status
+        return status
+
+    def state(self) -> ECState:
+        """The job's state (one poll; the poll also holds the result)."""
+        return self.status().state
+
+    def result(self) -> ECResult:
+        """Error and reference counts of the job just polled READY (no further exchange)."""
+        status = self.status()
+        if status.state is not ECState.READY or status.error is None:
+            raise InstrumentError(self.name, "result", f"no result: {status.state}")
+        return ECResult(status.error, status.reference_counts)
+
+    def reference_constant(self) -> float:
+        """The reference standard's constant for the quantity it is set to."""
+        return self.parent.reference_meter().reference_constant()
+
+
+@register_driver("zera_mad")
+class ZeraMad(Instrument):
+    """A ZERA MAD error calculator (one calculator: the place it is bound to)."""
+
+    model = "ZERA MAD"
+    write_termination = "\n"
+    read_termination = "\n"
+    error_calculator_inputs: ClassVar[tuple[tuple[str, ...], ...]] = (INPUTS,)
+
+    def __init__(
+        self, adapter: Any, name: str | None = None, retries: int = 2, pipeline: bool | None = None
+    ) -> None:
+        super().__init__(adapter, name, retries, False)  # one request at a time
+        self._reference: ReferenceMeter | None = None
+        self._calculator: MadErrorCalculator | None = None
+
+    def request(
+        self, reply_tag: str, content: ET.Element, *, idempotent: bool = True
+    ) -> ET.Element:
+        """Send one request, return the reply's root; raise unless the job and the command
+        report OK (sm:MadTcpConnection.cs)."""
+        text = document(element("kmaVersion", text="01"), content)
+        if content.tag == "jobDetails":
+            text = document(content)  # job requests carry no kmaVersion (sm:...JobStatus.cs)
+        reply = self._exchange(text, 1, idempotent=idempotent)[0]
+        try:
+            root = ET.fromstring(reply)
+        except ET.ParseError as exc:
+            raise InstrumentError(self.name, content.tag, f"reply is not XML: {exc}") from None
+        job = root.findtext("kmaContainer/jobDetails/jobResult", "").strip()
+        code = root.findtext(f"kmaContainer/{reply_tag}/cmdResCode", "").strip()
+        if job != "OK" or code != "OK":
+            raise InstrumentError(
+                self.name, content.tag, f"refused: jobResult {job!r}, cmdResCode {code!r}"
+            )
+        return root
+
+    def identify(self) -> str:
+        """Model and firmware version (`serverVerReq`)."""
+        root = self.request("serverVerRes", element("serverVerReq"))
+        name = root.findtext("kmaContainer/serverVerRes/hwZeraName", "").strip()
+        version = root.findtext("kmaContainer/serverVerRes/versionValue", "").strip()
+        return f"{name} {version}".strip()
+
+    def initialise(self) -> None:
+        """Check the unit answers."""
+        self._log.info("%s", self.identify())
+
+    def attach_reference(self, reference: ReferenceMeter) -> None:
+        """The reference standard whose pulse output this unit counts (for its constant)."""
+        self._reference = reference
+
+    def reference_meter(self) -> ReferenceMeter:
+        if self._reference is None:
+            raise InstrumentError(self.name, "configure", "no reference meter attached")
+        return self._reference
+
+    def error_calculator(self, position: int, pulse_input: str, unit: int) -> MadErrorCalculator:
+        """The calculator of place `position` on input `pulse_input` (unit 1: a MAD has one)."""
+        if unit != 1 or pulse_input not in INPUTS:
+            raise InstrumentError(
+                self.name, "error_calculator", f"no calculator {unit} / input {pulse_input!r}"
+            )
+        if self._calculator is not None and self._calculator.position != position:
+            raise InstrumentError(
+                self.name,
+                "error_calculator",
+                f"already serves position {self._calculator.position}",
+            )
+        self._calculator = MadErrorCalculator(self, position, pulse_input)
+        return self._calculator

@@ -1,0 +1,218 @@
+"""ZERA "MAD" per-position error calculator (WebSAM STM), XML documents over TCP, one per line:
+an implementation of its own from ZeraGmbH/SourceMock @5d16c0a3,
+Provider/ZeraDevices/Server/ErrorCalculator/STM/*.cs (the client WebSAM uses with the unit;
+instruments.md 2.4). docs/dialects.md 3a lists the requests.
+
+A request is `<KMA_XML_0_01><kmaContainer>...</kmaContainer></KMA_XML_0_01>`; the reply is one
+such document with `jobDetails/jobResult` and `<...Res>/cmdResCode` (`OK` when carried out).
+Not public [L]: the codes of a refusal (here `ERROR`), whether the unit answers on one line
+(here: yes), what `src-ref-2` is cabled to (here: the reference's reactive output).
+"""
+
+from __future__ import annotations
+
+import itertools
+import xml.etree.ElementTree as ET
+
+from rig.sim.dialects.base import Dialect
+from rig.sim.reference import EcStatus
+from rig.sim.world import WorldError
+
+#: evaluationSrc names the unit accepts (SourceMock _supportedMeterConnections).
+INPUTS = frozenset(
+    {
+        "src-intern-1",
+        "src-intern-2",
+        "src-extern-1",
+        "src-extern-2",
+        "src-extern-bnc",
+        "src-extern-bnc-10",
+        "src-extern-bnc-100",
+        "src-extern-bnc-1000",
+        "src-com-server-1-in",
+        "src-com-server-1-out",
+        "src-com-server-2-in",
+        "src-com-server-2-out",
+        "src-nc",
+        "src-reset-key",
+        "src-software",
+        *(f"src-s0-{k}" for k in range(1, 13)),
+    }
+)
+#: Reference inputs and the reference standard's output (by power type) cabled to them [L].
+REFERENCES = {"src-ref-1": "P", "src-ref-2": "Q"}
+MAX_COUNTS = 2**32 - 1
+
+
+def _leaf(parent: ET.Element, tag: str, text: str) -> None:
+    ET.SubElement(parent, tag).text = text
+
+
+class ZeraMad(Dialect):
+    terminator = "\n"
+    roles = ("error_calculator",)
+    transport = "tcp"
+
+    def __init__(self, world) -> None:
+        super().__init__(world)
+        self.wired: dict[str, int] = {}  # evaluationSrc -> position whose meter it sees
+        self.place: int | None = None
+        self.source: str | None = None
+        self.reference = "src-ref-1"
+        self.job: str | None = None
+        self.job_position: int | None = None
+        self.job_counts: tuple[int, int] = (0, 0)  # (metrologicalCounts, referenceCounts)
+        self.results_at_start = 0
+        self._ids = itertools.count(1)
+
+    def wire(self, position: int, pulse_input: str | None) -> str:
+        """Cable position `position`'s meter to `pulse_input` (default src-intern-1)."""
+        pulse_input = pulse_input or "src-intern-1"
+        if pulse_input not in INPUTS:
+            raise ValueError(f"a MAD has no input {pulse_input!r}")
+        if self.wired:
+            raise ValueError("a MAD measures one place")
+        self.wired[pulse_input] = position
+        return pulse_input
+
+    def dispatch(self, line: str) -> list[str]:
+        if not line.strip():
+            return []  # an empty keep-alive (MadTcpConnection.cs)
+        try:
+            request = ET.fromstring(line)
+        except ET.ParseError:
+            return [self._reply(False, None)]
+        container = request.find("kmaContainer")
+        if request.tag != "KMA_XML_0_01" or container is None:
+            return [self._reply(False, None)]
+        try:
+            for tag, handler in (
+                ("bindErrorCalculatorsReq", self._bind),
+                ("runErrorMeasureReq", self._run),
+                ("serverVerReq", self._version),
+            ):
+                req = container.find(tag)
+                if req is not None:
+                    return [handler(req)]
+            if container.find("jobDetails") is not None:
+                return [self._job(container.find("jobDetails"))]
+        except (ValueError, WorldError):
+            pass
+        return [self._reply(False, None)]
+
+    def internal_error(self, line: str, error: Exception) -> list[str]:
+        return [self._reply(False, None)]
+
+    def _reply(self, ok: bool, res_tag: str | None, job: str | None = None) -> str:
+        root, container = self._document()
+        details = ET.SubElement(container, "jobDetails")
+        _leaf(details, "jobResult", "OK" if ok else "ERROR")
+        if job is not None:
+            _leaf(details, "jobId", job)
+        if res_tag is not None:
+            _leaf(ET.SubElement(container, res_tag), "cmdResCode", "OK" if ok else "ERROR")
+        return ET.tostring(root, encoding="unicode")
+
+    @staticmethod
+    def _document() -> tuple[ET.Element, ET.Element]:
+        root = ET.Element("KMA_XML_0_01")
+        return root, ET.SubElement(root, "kmaContainer")
+
+    def _bind(self, req: ET.Element) -> str:
+        ec = req.find("fctErrorCalculators/errorCalculator")
+        place = req.findtext("envSettings/placeId", "")
+        source = ec.findtext("evaluationSrc", "") if ec is not None else ""
+        reference = ec.findtext("referenceSrc", "") if ec is not None else ""
+        mode = ec.findtext("runMode", "") if ec is not None else ""
+        if not place.isdigit() or source not in INPUTS or reference not in REFERENCES:
+            return self._reply(False, "bindErrorCalculatorsRes")
+        if mode != "errorMeasure":
+            return self._reply(False, "bindErrorCalculatorsRes")
+        self.place, self.source, self.reference = int(place), source, reference
+        return self._reply(True, "bindErrorCalculatorsRes")
+
+    def _run(self, req: ET.Element) -> str:
+        fct = req.find("fctErrorMeasurement")
+        if fct is None or self.source is None:
+            return self._reply(False, "runErrorMeasureRes")
+        try:
+            source = fct.findtext("evaluationSrc", "")
+            mode = fct.findtext("runMode", "")
+            n_dut = int(fct.findtext("metrologicalCounts", ""))
+            n_ref = int(fct.findtext("referenceCounts", ""))
+        except ValueError:
+            return self._reply(False, "runErrorMeasureRes")
+        if source != self.source or mode not in ("oneShot", "repetition"):
+            return self._reply(False, "runErrorMeasureRes")
+        if not (1 <= n_dut <= MAX_COUNTS and 1 <= n_ref <= MAX_COUNTS):
+            return self._reply(False, "runErrorMeasureRes")
+        self._abort()
+        w = self.world
+        self.job = f"job-{next(self._ids)}"
+        self.job_counts = (n_dut, n_ref)
+        self.job_position = self.wired.get(source)
+        if self.job_position is not None:
+            engine = w.ec(self.job_position)
+            engine.input_position = self.job_position
+            power = REFERENCES[self.reference]
+            # The gate: n_dut meter pulses; the unit's constant ratio is n_ref / n_dut.
+            constant = w.reference.constant
+            engine.configure(
+                dut_constant=n_dut * constant / n_ref if n_ref else constant,
+                mrate=n_dut,
+                output="LED_REACTIVE" if power == "Q" else "LED_ACTIVE",
+                continuous=mode == "repetition",
+            )
+            self.results_at_start = len(engine.results)
+            w.start_ec(self.job_position, w.reference.output(power), constant)
+        return self._reply(True, "runErrorMeasureRes", self.job)
+
+    def _abort(self) -> None:
+        if self.job is not None and self.job_position is not None:
+            self.world.abort_ec(self.job_position)
+        self.job = None
+
+    def _job(self, details: ET.Element) -> str:
+        job = details.findtext("jobId", "").strip()
+        if not job or job != self.job:
+            return self._reply(False, "runErrorMeasureRes")
+        if details.findtext("jobAbort", "").strip() == "true":
+            self._abort()
+            return self._reply(True, "runErrorMeasureRes", job)
+        root, container = self._document()
+        info = ET.SubElement(container, "jobDetails")
+        _leaf(info, "jobResult", "OK")
+        _leaf(info, "jobId", job)
+        res = ET.SubElement(container, "runErrorMeasureRes")
+        _leaf(res, "cmdResCode", "OK")
+        values = ET.SubElement(res, "errorValues")
+        status, seen = "running", 0
+        if self.job_position is not None:
+            engine = self.world.ec(self.job_position)
+            new = engine.results[self.results_at_start :]
+            if engine.status is EcStatus.READY:
+                status = "closed"
+            # Meter pulses seen since the start, the gate's opening edge included [L].
+            seen = engine.pulses_seen + 1 if engine.status is EcStatus.RUNNING else 0
+            if new:
+                last = new[-1]
+                # lastDeviationRaw: error % x 10^4 (SourceMock JobStatus.cs ErrorValue / 10000),
+                # against the referenceCounts the job was given.
+                target = self.job_counts[1]
+                counted = last.ref_counts
+                raw = round((target - counted) / counted * 100 * 1e4) if counted else None
+                _leaf(values, "lastDeviationRaw", "" if raw is None else str(raw))
+                _leaf(values, "lastSeenRefCounts", str(last.ref_counts))
+                _leaf(values, "lastSeenMeterCounts", str(last.dut_pulses))
+        _leaf(values, "actSeenCounts", str(seen))
+        _leaf(info, "jobStatusRes", status)
+        return ET.tostring(root, encoding="unicode")
+
+    def _version(self, req: ET.Element) -> str:
+        root, container = self._document()
+        _leaf(ET.SubElement(container, "jobDetails"), "jobResult", "OK")
+        res = ET.SubElement(container, "serverVerRes")
+        _leaf(res, "cmdResCode", "OK")
+        _leaf(res, "hwZeraName", "MAD1 (simulated)")
+        _leaf(res, "versionValue", "SIM-1.0")
+        return ET.tostring(root, encoding="unicode")
