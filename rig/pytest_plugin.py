@@ -23,6 +23,7 @@ import pytest
 
 from reports.records import RunStatus
 from rig.bench.config import BenchFileError, load_bench_file
+from rig.bench.loadcheck import LoadMismatch
 from rig.loads import Rating
 from rig.plan import DEFAULT_PLAN, Plan, PlanError, load_plan
 from rig.recorder import Recorder
@@ -232,6 +233,10 @@ def rig(request: pytest.FixtureRequest) -> Any:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """Each plan test's outcome goes into the run log."""
     report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(LoadMismatch):
+        # A wrong load (angle convention, wiring, harmonics) is the bench's fault, not the
+        # meter's: every further point would be wrong too, so the run stops here.
+        item.session.shouldstop = f"applied-load check failed: {call.excinfo.value}"
     session = item.config.stash.get(SESSION_KEY, None)
     logged = report.when == "call" or (report.failed and report.when == "setup")
     if session is not None and logged and item.get_closest_marker("family") is not None:

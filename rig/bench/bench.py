@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rig.bench import loadcheck
 from rig.bench.config import BenchConfig, InstrumentConfig, Position, load_bench_file
 from rig.instruments.ecgroup import ECGroup
 from rig.instruments.errors import InstrumentError, LoadPointRefused
@@ -236,6 +237,12 @@ class Bench:
             self.de_energise()
             raise
         log.info("energised: %s", point)
+
+    def verify_load(self, point: LoadPoint) -> None:
+        """Compare the reference standard's readings with `point` (applied and settled) within
+        the bench file's `load_check` tolerances; raise loadcheck.LoadMismatch naming every
+        phase and quantity that differs."""
+        loadcheck.verify(point, self.reference.read(), self.config.load_check, self.source.name)
 
     def _applied(self, point: LoadPoint) -> None:
         self.point = point

@@ -135,6 +135,23 @@ class Safety(_Strict):
     )
 
 
+class LoadCheck(_Strict):
+    """Tolerances of the applied-load check (rig.bench.loadcheck): after settling, the reference
+    standard's readings against the set point. The defaults catch a wrong angle convention, a
+    swapped phase or a missing 40 % current harmonic while leaving room for a source's setting
+    error and a reference's range."""
+
+    magnitude_pct: float = Field(1.0, gt=0, le=20, description="U and I rms, % of the set value")
+    angle_deg: float = Field(2.0, gt=0, le=30, description="voltage angles and each phase's phi")
+    frequency_hz: float = Field(0.05, gt=0, le=5)
+    voltage_floor_v: float = Field(
+        0.5, gt=0, description="smallest voltage tolerance; phases below it count as dead"
+    )
+    current_floor_a: float = Field(
+        0.0005, gt=0, description="smallest current tolerance; phi is checked above it"
+    )
+
+
 class Traceability(_Strict):
     """Calibration record of other equipment (scanning heads, CTs, sensors); instruments that play
     a role carry theirs in their own entry."""
@@ -168,6 +185,7 @@ class BenchConfig(_Strict):
     instruments: Instruments
     positions: list[Position] = Field(min_length=1)
     safety: Safety
+    load_check: LoadCheck = LoadCheck()
     traceability: list[Traceability] = Field(default_factory=list)
     environment: Environment
     #: Options of the simulated bench (rig.sim reads them; the rig itself ignores them).

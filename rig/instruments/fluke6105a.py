@@ -18,7 +18,13 @@ from typing import ClassVar
 from rig.instruments.base import Channel, ScpiInstrument
 from rig.instruments.descriptors import Setting, each, in_range, int_range, one_of
 from rig.instruments.errors import InstrumentError, SettingError
-from rig.instruments.loadpoint import Harmonic, LoadPoint, PhaseSetting, normalise_angle
+from rig.instruments.loadpoint import (
+    Harmonic,
+    LoadPoint,
+    PhaseSetting,
+    normalise_angle,
+    total_rms,
+)
 from rig.instruments.registry import register_driver
 from rig.instruments.roles import SourceCapabilities, SourceStatus
 
@@ -41,10 +47,6 @@ CURRENT_RANGES = (
 def _pair(reply: str) -> tuple[float, float]:
     amp, _, angle = reply.partition(",")
     return float(amp), float(angle)
-
-
-def _rms(fundamental: float, harmonics: tuple[Harmonic, ...]) -> float:
-    return fundamental * (1.0 + sum(h.fraction**2 for h in harmonics)) ** 0.5
 
 
 Ranges = tuple[tuple[float, float], ...]
@@ -102,7 +104,7 @@ class FlukeChannel(Channel):
         """Range, harmonic tree and fundamental of one channel. A range that grows is selected
         before the amplitude, one that shrinks after it, so the amplitude always fits the range
         in force ([L]: the unit's behaviour with an amplitude above the range is not public)."""
-        wanted = range_for(_rms(rms, harmonics), self.ranges, self.name)
+        wanted = range_for(total_rms(rms, harmonics), self.ranges, self.name)
         grows = self.range is None or wanted[1] > self.range[1]
         if grows:
             self.set_range(*wanted)
@@ -151,13 +153,6 @@ class FlukePhase(Channel):
     )
 
 
-def current_angle_on_fluke(s: PhaseSetting) -> float:
-    """The angle the 6105A takes for a phase's current: relative to that phase's voltage
-    ([Drv], [Man] calibration procedure), mathematical positive like the voltage angles (L3 at
-    +120). With docs/conventions.md 1 angles that is angle(I) - angle(U) = -phi: PF 0.5L -> -60."""
-    return normalise_angle(s.current_angle - s.voltage_angle)
-
-
 @register_driver("fluke6105a", "fluke6100a")
 class Fluke6105A(ScpiInstrument):
     """Fluke 6105A source; implements the PowerSource role."""
@@ -203,16 +198,23 @@ class Fluke6105A(ScpiInstrument):
         """Set all three phases and the frequency of `point` (the output state is not changed).
         A point beyond the ranges is refused before anything is sent."""
         for phase, s in zip(self.phases, point.phases, strict=True):
-            range_for(_rms(s.voltage, s.voltage_harmonics), VOLTAGE_RANGES, phase.volt.name)
-            range_for(_rms(s.current, s.current_harmonics), CURRENT_RANGES, phase.curr.name)
+            range_for(total_rms(s.voltage, s.voltage_harmonics), VOLTAGE_RANGES, phase.volt.name)
+            range_for(total_rms(s.current, s.current_harmonics), CURRENT_RANGES, phase.curr.name)
         for phase, setting in zip(self.phases, point.phases, strict=True):
             self._apply_phase(phase, setting)
         self.frequency = point.frequency
 
     @staticmethod
-    def _apply_phase(phase: FlukePhase, s: PhaseSetting) -> None:
+    def current_angle(s: PhaseSetting) -> float:
+        """The angle the 6105A takes for a phase's current: relative to that phase's voltage
+        ([Drv], [Man] calibration procedure), mathematical positive like the voltage angles
+        (L3 at +120). With docs/conventions.md 1 angles that is angle(I) - angle(U) = -phi:
+        PF 0.5L -> -60 on every phase."""
+        return normalise_angle(s.current_angle - s.voltage_angle)
+
+    def _apply_phase(self, phase: FlukePhase, s: PhaseSetting) -> None:
         phase.volt.apply(s.voltage, normalise_angle(s.voltage_angle), s.voltage_harmonics)
-        phase.curr.apply(s.current, current_angle_on_fluke(s), s.current_harmonics)
+        phase.curr.apply(s.current, self.current_angle(s), s.current_harmonics)
         phase.voltage_enabled = int(s.voltage > 0)
         phase.current_enabled = int(s.current > 0)
 
