@@ -54,6 +54,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="simulated bench: import path 'module:Class' of the meter model (default the A1000)",
     )
+    group.addoption(
+        "--visa-library",
+        default=None,
+        metavar="LIBRARY",
+        help="PyVISA library for the instruments: '@py' (default; GPIB needs "
+        "meter-test-rig[gpib]), '@ivi' for the vendor's VISA, or a library path; overrides the "
+        "bench file's visa_library",
+    )
     group.addoption("--runs-dir", default="runs", help="where the results store lives")
     group.addoption("--resume", default=None, metavar="RUN_ID", help="continue a killed run")
     group.addoption("--operator", default=None, help="operator name for the report")
@@ -100,6 +108,7 @@ def _options(config: pytest.Config) -> SessionOptions:
         plan=opt.plan,
         positions=opt.positions,
         meter_model=opt.meter_model,
+        visa_library=opt.visa_library,
         runs_dir=runs_dir,
         resume=opt.resume,
         operator=opt.operator or getpass.getuser(),

@@ -47,6 +47,7 @@ class SessionOptions:
     plan: str = DEFAULT_PLAN
     positions: int | None = None
     meter_model: str | None = None
+    visa_library: str | None = None  # None: the bench file's visa_library ('@py' by default)
     runs_dir: Path = Path("runs")
     resume: str | None = None
     operator: str = field(default_factory=getpass.getuser)
@@ -158,7 +159,7 @@ class RigSession:
             bench_file = Path(opts.bench)
             bench_text = bench_file.read_text(encoding="utf-8")
             self.bench_path = bench_file
-        bench = Bench.from_file(bench_file)
+        bench = Bench.from_file(bench_file, visa_library=opts.visa_library)
         self.bench = self._stack.enter_context(bench)
         if self.sim is not None:
             self.timebase = VirtualTimebase(self.sim.control, keepalive=bench.keepalive)

@@ -37,6 +37,10 @@ from rig.safety import ExitGuard, SafetyError, ramp_currents, safe_off
 log = logging.getLogger("rig.bench")
 
 
+class VisaLibraryError(InstrumentError):
+    """The chosen VISA library is missing, or cannot open a resource of the bench (one line)."""
+
+
 def check_load_point(point: LoadPoint, config: BenchConfig, source: PowerSource) -> None:
     """Refuse `point` if it exceeds the source's capabilities or the bench's safety limits.
 
@@ -117,13 +121,16 @@ class Bench:
         substitutions: dict[str, str] | None = None,
         *,
         resource_manager: Any = None,
+        visa_library: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> Bench:
         """Load and validate a bench file, substitute `sim:` placeholders, open the instruments."""
         config = load_bench_file(path)
         if substitutions:
             config = config.resolve(substitutions)
-        return cls.open(config, resource_manager=resource_manager, sleep=sleep)
+        return cls.open(
+            config, resource_manager=resource_manager, visa_library=visa_library, sleep=sleep
+        )
 
     @classmethod
     def open(
@@ -131,9 +138,11 @@ class Bench:
         config: BenchConfig,
         *,
         resource_manager: Any = None,
+        visa_library: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> Bench:
-        """Open every instrument of `config` by its explicit resource string and initialise it."""
+        """Open every instrument of `config` by its explicit resource string and initialise it,
+        through `visa_library` (default: the bench file's `visa_library`, itself '@py')."""
         unresolved = config.placeholders()
         if unresolved:
             where = config.source_file or "bench"
@@ -143,9 +152,7 @@ class Bench:
                 + " (start the simulator and pass its substitutions)"
             )
         if resource_manager is None:
-            import pyvisa
-
-            resource_manager = pyvisa.ResourceManager("@py")
+            resource_manager = open_visa_library(visa_library or config.visa_library, config)
         opened: dict[InstrumentConfig, Any] = {}
         try:
 
@@ -314,6 +321,23 @@ class Bench:
             )
 
 
+def open_visa_library(library: str, config: BenchConfig) -> Any:
+    """A PyVISA ResourceManager on `library`; VisaLibraryError naming the library and the roles
+    and resources that needed it when it cannot be loaded (nothing is opened then)."""
+    import pyvisa
+
+    try:
+        return pyvisa.ResourceManager(library)
+    except (OSError, ValueError) as exc:  # LibraryError: OSError; unknown wrapper: ValueError
+        needed = ", ".join(f"{role} {inst.resource}" for role, inst in config.roles())
+        reason = " ".join(str(exc).split())  # one line
+        raise VisaLibraryError(
+            "bench", f"open VISA library {library!r}",
+            f"{reason} (needed by {needed}; choose another with visa_library in the bench "
+            "file or --visa-library)",
+        ) from None
+
+
 def _open_instrument(resource_manager: Any, role: str, inst: InstrumentConfig) -> Any:
     cls = driver_class(inst.driver)
     try:
@@ -329,6 +353,19 @@ def _open_instrument(resource_manager: Any, role: str, inst: InstrumentConfig) -
         raise InstrumentError(
             role, f"open {inst.resource}", f"{type(exc).__name__}: {exc}"
         ) from exc
+    except ValueError as exc:  # the VISA library has no session type for this resource
+        hint = ""
+        if inst.resource.upper().startswith("GPIB"):
+            hint = (
+                "; for GPIB through '@py' install its GPIB package (pip install "
+                "'meter-test-rig[gpib]'), or use the vendor's VISA (visa_library: '@ivi')"
+            )
+        library = getattr(getattr(resource_manager, "visalib", None), "library_path", "")
+        raise VisaLibraryError(
+            role, f"open {inst.resource}",
+            f"the VISA library ({str(library) or '?'}) cannot open it: "
+            + " ".join(str(exc).split()) + hint,
+        ) from None
     driver = cls(
         adapter, name=role, retries=inst.options.retries, pipeline=inst.options.pipeline
     )

@@ -182,6 +182,13 @@ class BenchConfig(_Strict):
     """The whole bench file."""
 
     lab: str = Field(min_length=1)
+    visa_library: str = Field(
+        "@py",
+        min_length=1,
+        description="PyVISA library: '@py' (pyvisa-py; GPIB needs the [gpib] extra), '@ivi' "
+        "(the vendor's VISA: NI-VISA, Keysight), a library file path, or 'file.yaml@sim'; "
+        "--visa-library overrides it",
+    )
     instruments: Instruments
     positions: list[Position] = Field(min_length=1)
     safety: Safety
@@ -208,13 +215,22 @@ class BenchConfig(_Strict):
                 return p
         raise KeyError(f"no position {position_id} in bench {self.lab!r}")
 
-    def placeholders(self) -> list[tuple[str, str]]:
-        """(key, placeholder) of every unresolved `sim:` resource or link."""
+    def roles(self) -> list[tuple[str, InstrumentConfig]]:
+        """(role, instrument) of every role the bench file fills."""
         found = []
         for role in ("source", "reference", "error_calculator", "energy"):
             inst = getattr(self.instruments, role)
-            if inst is not None and inst.resource.startswith(PLACEHOLDER_PREFIX):
-                found.append((f"instruments.{role}.resource", inst.resource))
+            if inst is not None:
+                found.append((role, inst))
+        return found
+
+    def placeholders(self) -> list[tuple[str, str]]:
+        """(key, placeholder) of every unresolved `sim:` resource or link."""
+        found = [
+            (f"instruments.{role}.resource", inst.resource)
+            for role, inst in self.roles()
+            if inst.resource.startswith(PLACEHOLDER_PREFIX)
+        ]
         for n, p in enumerate(self.positions):
             if p.link.startswith(PLACEHOLDER_PREFIX):
                 found.append((f"positions.{n}.link", p.link))
