@@ -128,8 +128,11 @@ def test_wrong_current_angle_convention_is_caught_on_the_simulated_bench() -> No
     assert "L1" not in message  # L1's voltage is at 0: both conventions agree there
 
 
-def test_right_convention_passes_on_the_simulated_bench() -> None:
-    with SimBench(SIM_BENCH) as sim, Bench.from_file(sim.bench_file) as bench:
+@pytest.mark.parametrize("driver", ["fluke6105a", "mte_pps4003"])
+def test_right_convention_passes_on_the_simulated_bench(driver: str) -> None:
+    bench_file = yaml.safe_load(SIM_BENCH.read_text(encoding="utf-8"))
+    bench_file["instruments"]["source"]["driver"] = driver
+    with SimBench(bench=bench_file) as sim, Bench.from_file(sim.bench_file) as bench:
         tb = VirtualTimebase(sim.control, keepalive=bench.keepalive)
         for pf in ("0.5L", "0.8C"):
             settle(bench, tb, LoadPoint.balanced(230, 5, pf), 5.0)
