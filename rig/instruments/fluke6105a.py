@@ -70,7 +70,10 @@ class FlukeChannel(Channel):
         self.maximum = MAX_VOLTAGE if tree == "VOLT" else MAX_CURRENT
         self.amp_format = "{:.4f}" if tree == "VOLT" else "{:.5f}"
         self.ranges = VOLTAGE_RANGES if tree == "VOLT" else CURRENT_RANGES
-        self.range: tuple[float, float] | None = None  # last range sent (None: not yet)
+        # What this driver last sent, so a point sends only what changes (None: not yet sent).
+        self.range: tuple[float, float] | None = None
+        self.tree_on = False  # MHAR:STAT ON sent
+        self.harmonics_sent: int | None = None  # harmonics above the fundamental last set
 
     def _path(self, rest: str) -> str:
         return f"SOUR:PHAS{self.ch}:{self.tree}:{rest}"
@@ -108,12 +111,17 @@ class FlukeChannel(Channel):
         grows = self.range is None or wanted[1] > self.range[1]
         if grows:
             self.set_range(*wanted)
-        self.enable_harmonics()
-        self.clear_harmonics()
+        if not self.tree_on:
+            self.enable_harmonics()
+            self.tree_on = True
+        if self.harmonics_sent != 0:  # unknown, or harmonics from the last point
+            self.clear_harmonics()
+            self.harmonics_sent = 0
         self.set_harmonic(1, rms, angle)
         for h in harmonics:
             # [L] the harmonic's angle is sent as given (its own phase, degrees of the harmonic).
             self.set_harmonic(h.order, h.fraction * rms, normalise_angle(h.angle_deg))
+            self.harmonics_sent += 1
         if not grows and wanted != self.range:
             self.set_range(*wanted)
 

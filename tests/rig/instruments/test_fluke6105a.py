@@ -20,10 +20,12 @@ def w(command):
     return [(command, None), ("SYST:ERR?", OK)]
 
 
-def channel(x, tree, rng, amp, angle, harmonics=()):
-    """One channel of a first apply: range first (none in force yet), then the harmonic tree."""
+def channel(x, tree, rng, amp, angle, harmonics=(), first=True, clear=True):
+    """One channel: range first if it grows, then the harmonic tree (switched on and cleared
+    at the first apply; cleared again only after a point with harmonics)."""
     steps = w(f"SOUR:PHAS{x}:{tree}:RANG {rng}") if rng else []
-    steps += w(f"SOUR:PHAS{x}:{tree}:MHAR:STAT ON") + w(f"SOUR:PHAS{x}:{tree}:MHAR:CLE")
+    steps += w(f"SOUR:PHAS{x}:{tree}:MHAR:STAT ON") if first else []
+    steps += w(f"SOUR:PHAS{x}:{tree}:MHAR:CLE") if first or clear else []
     steps += w(f"SOUR:PHAS{x}:{tree}:MHAR:HARM1 {amp},{angle}")
     for order, h_amp, h_angle in harmonics:
         steps += w(f"SOUR:PHAS{x}:{tree}:MHAR:HARM{order} {h_amp},{h_angle}")
@@ -100,16 +102,16 @@ def test_range_grows_before_the_amplitude_and_shrinks_after_it():
     transcript += w("SOUR:FREQ 50.0000")
     for x, ua in ((1, "0.000"), (2, "-120.000"), (3, "120.000")):
         transcript += (
-            channel(x, "VOLT", None, "230.0000", ua)
-            + channel(x, "CURR", "1,10", "8.00000", "0.000")
+            channel(x, "VOLT", None, "230.0000", ua, first=False, clear=False)
+            + channel(x, "CURR", "1,10", "8.00000", "0.000", first=False, clear=False)
             + w(f"SOUR:PHAS{x}:VOLT:STAT 1")
             + w(f"SOUR:PHAS{x}:CURR:STAT 1")
         )
     transcript += w("SOUR:FREQ 50.0000")
     for x, ua in ((1, "0.000"), (2, "-120.000"), (3, "120.000")):
         transcript += (
-            channel(x, "VOLT", None, "230.0000", ua)
-            + channel(x, "CURR", None, "0.20000", "0.000")
+            channel(x, "VOLT", None, "230.0000", ua, first=False, clear=False)
+            + channel(x, "CURR", None, "0.20000", "0.000", first=False, clear=False)
             + w(f"SOUR:PHAS{x}:CURR:RANG 0.05,0.25")
             + w(f"SOUR:PHAS{x}:VOLT:STAT 1")
             + w(f"SOUR:PHAS{x}:CURR:STAT 1")
@@ -121,6 +123,7 @@ def test_range_grows_before_the_amplitude_and_shrinks_after_it():
 
 
 def test_apply_with_harmonics_enables_the_harmonic_tree_in_absolute_units():
+    # The next point without harmonics clears them; the one after needs no clearing.
     h = (Harmonic(5, 0.1, 0.0),)
     transcript = []
     for x, ua in ((1, "0.000"), (2, "-120.000"), (3, "120.000")):
@@ -132,8 +135,18 @@ def test_apply_with_harmonics_enables_the_harmonic_tree_in_absolute_units():
             + w(f"SOUR:PHAS{x}:CURR:STAT 1")
         )
     transcript += w("SOUR:FREQ 50.0000")
+    for clear in (True, False):
+        for x, ua in ((1, "0.000"), (2, "-120.000"), (3, "120.000")):
+            transcript += channel(x, "VOLT", None, "230.0000", ua, first=False, clear=clear)
+            transcript += channel(x, "CURR", None, "2.00000", "0.000", first=False, clear=clear)
+            if clear:  # 2 A without the 5th fits the 2 A range: shrunk after the amplitude
+                transcript += w(f"SOUR:PHAS{x}:CURR:RANG 0.2,2")
+            transcript += w(f"SOUR:PHAS{x}:VOLT:STAT 1") + w(f"SOUR:PHAS{x}:CURR:STAT 1")
+        transcript += w("SOUR:FREQ 50.0000")
     with expected_protocol(Fluke6105A, transcript) as src:
         src.apply(LoadPoint.balanced(230, 2).with_harmonics(h, h))
+        src.apply(LoadPoint.balanced(230, 2))
+        src.apply(LoadPoint.balanced(230, 2))
 
 
 def test_current_above_the_largest_range_is_refused_before_sending():
