@@ -80,9 +80,12 @@ def reference_uncertainty(bench: Bench) -> tuple[float, str]:
 
 
 def settle(bench: Bench, timebase: Timebase, point: LoadPoint, seconds: float) -> None:
-    """Apply `point` (checked against the bench limits first) and let the meters settle."""
+    """Apply `point` (checked against the bench limits first), let the meters settle, then
+    verify the reference standard sees that load (rig.bench.loadcheck): nothing is measured on
+    a wrong load."""
     bench.energise(point)
     timebase.dwell(seconds, label="settling")
+    bench.verify_load(point)
 
 
 def measure_errors(

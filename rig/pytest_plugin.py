@@ -28,6 +28,7 @@ import pytest
 
 from reports.records import RunStatus
 from rig.bench.config import BenchFileError, load_bench_file
+from rig.bench.loadcheck import LoadMismatch
 from rig.loads import Rating
 from rig.plan import DEFAULT_PLAN, Plan, PlanError, load_plan
 from rig.preflight import START_ERRORS, PreflightError, check_options, start_failure
@@ -63,6 +64,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--meter-model",
         default=None,
         help="simulated bench: import path 'module:Class' of the meter model (default the A1000)",
+    )
+    group.addoption(
+        "--visa-library",
+        default=None,
+        metavar="LIBRARY",
+        help="PyVISA library for the instruments: '@py' (default; GPIB needs "
+        "meter-test-rig[gpib]), '@ivi' for the vendor's VISA, or a library path; overrides the "
+        "bench file's visa_library",
     )
     group.addoption("--runs-dir", default="runs", help="where the results store lives")
     group.addoption("--resume", default=None, metavar="RUN_ID", help="continue a killed run")
@@ -119,6 +128,7 @@ def _options(config: pytest.Config) -> SessionOptions:
         plan=opt.plan,
         positions=opt.positions,
         meter_model=opt.meter_model,
+        visa_library=opt.visa_library,
         runs_dir=runs_dir,
         resume=opt.resume,
         operator=opt.operator or getpass.getuser(),
@@ -277,6 +287,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     stopped = call.excinfo is not None and call.excinfo.errisinstance(StopRequested)
     if stopped:  # not a failure of the meter: the test was cut short, say so in one line
         report.longrepr = f"{item.nodeid}: {call.excinfo.value} (not finished)"
+    if call.excinfo is not None and call.excinfo.errisinstance(LoadMismatch):
+        # A wrong load (angle convention, wiring, harmonics) is the bench's fault, not the
+        # meter's: every further point would be wrong too, so the run stops here.
+        item.session.shouldstop = f"applied-load check failed: {call.excinfo.value}"
     session = item.config.stash.get(SESSION_KEY, None)
     logged = report.when == "call" or (report.failed and report.when == "setup")
     if session is not None and logged and item.get_closest_marker("family") is not None:

@@ -51,6 +51,7 @@ class SessionOptions:
     plan: str = DEFAULT_PLAN
     positions: int | None = None
     meter_model: str | None = None
+    visa_library: str | None = None  # None: the bench file's visa_library ('@py' by default)
     runs_dir: Path = Path("runs")
     resume: str | None = None
     operator: str = field(default_factory=getpass.getuser)
@@ -177,7 +178,7 @@ class RigSession:
                 )
             bench_file = bench_path
             self.bench_path = bench_file
-        bench = Bench.from_file(bench_file, stop=self.stop)
+        bench = Bench.from_file(bench_file, visa_library=opts.visa_library, stop=self.stop)
         self.bench = self._stack.enter_context(bench)
         if self.sim is None:  # a bench served by `python -m rig.sim serve` in virtual time
             from rig.served import attach

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rig.bench import loadcheck
 from rig.bench.calculators import assign
 from rig.bench.config import BenchConfig, InstrumentConfig, Position, load_bench_file
 from rig.instruments.ecgroup import ECGroup
@@ -37,6 +38,10 @@ from rig.instruments.transport import TRANSPORT_ERRORS, VisaAdapter
 from rig.safety import ExitGuard, SafetyError, StopRequest, ramp_currents, safe_off
 
 log = logging.getLogger("rig.bench")
+
+
+class VisaLibraryError(InstrumentError):
+    """The chosen VISA library is missing, or cannot open a resource of the bench (one line)."""
 
 
 def check_load_point(point: LoadPoint, config: BenchConfig, source: PowerSource) -> None:
@@ -146,6 +151,7 @@ class Bench:
         substitutions: dict[str, str] | None = None,
         *,
         resource_manager: Any = None,
+        visa_library: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         stop: StopRequest | None = None,
     ) -> Bench:
@@ -153,7 +159,13 @@ class Bench:
         config = load_bench_file(path)
         if substitutions:
             config = config.resolve(substitutions)
-        return cls.open(config, resource_manager=resource_manager, sleep=sleep, stop=stop)
+        return cls.open(
+            config,
+            resource_manager=resource_manager,
+            visa_library=visa_library,
+            sleep=sleep,
+            stop=stop,
+        )
 
     @classmethod
     def open(
@@ -161,10 +173,12 @@ class Bench:
         config: BenchConfig,
         *,
         resource_manager: Any = None,
+        visa_library: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         stop: StopRequest | None = None,
     ) -> Bench:
-        """Open every instrument of `config` by its explicit resource string and initialise it."""
+        """Open every instrument of `config` by its explicit resource string and initialise it,
+        through `visa_library` (default: the bench file's `visa_library`, itself '@py')."""
         unresolved = config.placeholders()
         if unresolved:
             where = config.source_file or "bench"
@@ -174,9 +188,7 @@ class Bench:
                 + " (start the simulator and pass its substitutions)"
             )
         if resource_manager is None:
-            import pyvisa
-
-            resource_manager = pyvisa.ResourceManager("@py")
+            resource_manager = open_visa_library(visa_library or config.visa_library, config)
         opened: dict[InstrumentConfig, Any] = {}
         try:
 
@@ -278,6 +290,12 @@ class Bench:
             raise
         log.info("energised: %s", point)
 
+    def verify_load(self, point: LoadPoint) -> None:
+        """Compare the reference standard's readings with `point` (applied and settled) within
+        the bench file's `load_check` tolerances; raise loadcheck.LoadMismatch naming every
+        phase and quantity that differs."""
+        loadcheck.verify(point, self.reference.read(), self.config.load_check, self.source.name)
+
     def _applied(self, point: LoadPoint) -> None:
         self.point = point
 
@@ -359,6 +377,23 @@ class Bench:
             )
 
 
+def open_visa_library(library: str, config: BenchConfig) -> Any:
+    """A PyVISA ResourceManager on `library`; VisaLibraryError naming the library and the roles
+    and resources that needed it when it cannot be loaded (nothing is opened then)."""
+    import pyvisa
+
+    try:
+        return pyvisa.ResourceManager(library)
+    except (OSError, ValueError) as exc:  # LibraryError: OSError; unknown wrapper: ValueError
+        needed = ", ".join(f"{role} {inst.resource}" for role, inst in config.roles())
+        reason = " ".join(str(exc).split())  # one line
+        raise VisaLibraryError(
+            "bench", f"open VISA library {library!r}",
+            f"{reason} (needed by {needed}; choose another with visa_library in the bench "
+            "file or --visa-library)",
+        ) from None
+
+
 def _open_instrument(resource_manager: Any, role: str, inst: InstrumentConfig) -> Any:
     cls = driver_class(inst.driver)
     try:
@@ -374,6 +409,19 @@ def _open_instrument(resource_manager: Any, role: str, inst: InstrumentConfig) -
         raise InstrumentError(
             role, f"open {inst.resource}", f"{type(exc).__name__}: {exc}"
         ) from exc
+    except ValueError as exc:  # the VISA library has no session type for this resource
+        hint = ""
+        if inst.resource.upper().startswith("GPIB"):
+            hint = (
+                "; for GPIB through '@py' install its GPIB package (pip install "
+                "'meter-test-rig[gpib]'), or use the vendor's VISA (visa_library: '@ivi')"
+            )
+        library = getattr(getattr(resource_manager, "visalib", None), "library_path", "")
+        raise VisaLibraryError(
+            role, f"open {inst.resource}",
+            f"the VISA library ({str(library) or '?'}) cannot open it: "
+            + " ".join(str(exc).split()) + hint,
+        ) from None
     driver = cls(
         adapter, name=role, retries=inst.options.retries, pipeline=inst.options.pipeline
     )

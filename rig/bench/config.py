@@ -165,6 +165,23 @@ class Safety(_Strict):
     )
 
 
+class LoadCheck(_Strict):
+    """Tolerances of the applied-load check (rig.bench.loadcheck): after settling, the reference
+    standard's readings against the set point. The defaults catch a wrong angle convention, a
+    swapped phase or a missing 40 % current harmonic while leaving room for a source's setting
+    error and a reference's range."""
+
+    magnitude_pct: float = Field(1.0, gt=0, le=20, description="U and I rms, % of the set value")
+    angle_deg: float = Field(2.0, gt=0, le=30, description="voltage angles and each phase's phi")
+    frequency_hz: float = Field(0.05, gt=0, le=5)
+    voltage_floor_v: float = Field(
+        0.5, gt=0, description="smallest voltage tolerance; phases below it count as dead"
+    )
+    current_floor_a: float = Field(
+        0.0005, gt=0, description="smallest current tolerance; phi is checked above it"
+    )
+
+
 class Traceability(_Strict):
     """Calibration record of other equipment (scanning heads, CTs, sensors); instruments that play
     a role carry theirs in their own entry."""
@@ -195,9 +212,17 @@ class BenchConfig(_Strict):
     """The whole bench file."""
 
     lab: str = Field(min_length=1)
+    visa_library: str = Field(
+        "@py",
+        min_length=1,
+        description="PyVISA library: '@py' (pyvisa-py; GPIB needs the [gpib] extra), '@ivi' "
+        "(the vendor's VISA: NI-VISA, Keysight), a library file path, or 'file.yaml@sim'; "
+        "--visa-library overrides it",
+    )
     instruments: Instruments
     positions: list[Position] = Field(min_length=1)
     safety: Safety
+    load_check: LoadCheck = LoadCheck()
     traceability: list[Traceability] = Field(default_factory=list)
     environment: Environment
     #: Options of the simulated bench (rig.sim reads them; the rig itself ignores them).
@@ -220,12 +245,17 @@ class BenchConfig(_Strict):
                 return p
         raise KeyError(f"no position {position_id} in bench {self.lab!r}")
 
+    def roles(self) -> list[tuple[str, InstrumentConfig]]:
+        """(key, instrument) of every instrument the bench file names (Instruments.named)."""
+        return list(self.instruments.named().items())
+
     def placeholders(self) -> list[tuple[str, str]]:
         """(key, placeholder) of every unresolved `sim:` resource or link."""
-        found = []
-        for key, inst in self.instruments.named().items():
-            if inst.resource.startswith(PLACEHOLDER_PREFIX):
-                found.append((f"instruments.{key}.resource", inst.resource))
+        found = [
+            (f"instruments.{role}.resource", inst.resource)
+            for role, inst in self.roles()
+            if inst.resource.startswith(PLACEHOLDER_PREFIX)
+        ]
         for n, p in enumerate(self.positions):
             if p.link.startswith(PLACEHOLDER_PREFIX):
                 found.append((f"positions.{n}.link", p.link))

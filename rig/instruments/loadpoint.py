@@ -27,6 +27,11 @@ def normalise_angle(deg: float) -> float:
     return a + 0.0  # turns -0.0 into 0.0
 
 
+def total_rms(fundamental: float, harmonics: tuple[Harmonic, ...]) -> float:
+    """The rms of a channel: its fundamental's rms with its harmonics added."""
+    return fundamental * math.sqrt(1.0 + sum(h.fraction**2 for h in harmonics))
+
+
 def phi_for_pf(pf: str | float) -> float:
     """Return phi = angle(U) - angle(I) in degrees for a power factor: '0.5L', '0.8C', '1', 0.5.
 

@@ -1,26 +1,40 @@
 """MTE PPS 400.3 three-phase source, ASCII protocol over RS-232 (not SCPI).
 
-Command set: instruments.md 2.5 (public PPS 400.3 control program; the interface PDF is not public):
-19200 8N1, CR terminator; `MODE1` makes every command answer `<head>=O` or `<head>=E` (refused).
-Setpoints `U<ph>,<V>`, `I<ph>,<A>`, `PH<ph>,<deg>`, `W<ph>,<deg>`, `FRQ<Hz>`, harmonics `OWU/OWI`,
-applied by `SET`; `ON1` / `OFF1`; status `STATU`, `STATI`, `SE`.
-Exact strings: docs/dialects.md 2.
+Source [Cli]: the public client tested on a real unit (GitHub bob10042/mte-pps400-3-control
+@0863b2c, PPS400.3 #28492, firmware V3.07): `MtePpsControl/Protocol/PpsClient.cs` (commands
+and reply parsing), `ParameterCatalog.cs` (ranges), `StatusFlags.cs`, `PhaseStatus.cs`, `README.md`
+(verified exchanges). MTE's interface PDF is not public. 19200 8N1, no handshake, CR terminator;
+`MODE1` makes every command answer `<head>=O` or `<head>=E` (refused). Setpoints `U<ph>,<V>`,
+`I<ph>,<A>`, `PH<ph>,<deg>`, `W<ph>,<deg>`, `FRQ<Hz>`, harmonics `OWU/OWI`, the high-current
+relay `SKLI<ph>,0|1`, all applied by `SET`, after which the client polls `BSY` until `0`;
+`ON1` / `OFF1`; status `STATU`, `STATI`, `SE`. Exact strings: docs/dialects.md 2.
 """
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from rig.instruments.base import Channel, Instrument
-from rig.instruments.descriptors import Setting, in_range, int_range
+from rig.instruments.descriptors import Setting, in_range, int_range, one_of
 from rig.instruments.errors import InstrumentError, SettingError
 from rig.instruments.loadpoint import Harmonic, LoadPoint, PhaseSetting
 from rig.instruments.registry import register_driver
 from rig.instruments.roles import SourceCapabilities, SourceStatus
 
-# Harmonic limits of the PPS 400.3 (instruments.md 2.5): order 2..31, <= 40 % for orders 2..6,
-# <= 10 % above, sum <= 40 %.
+# Harmonic limits of the PPS 400.3 ([Cli] ParameterCatalog.cs): order 2..31, <= 40 % for orders
+# 2..6, <= 10 % above, sum <= 40 %.
 MAX_ORDER = 31
+#: Largest current on the standard current terminals; above it the `SKLI` relay connects the
+#: high-current terminals ([Cli]: "0 = open (low-I path), 1 = closed (high-I path)", 120 A
+#: variant). [L] The 12 A threshold is the PPS 400.3's standard current range as we read MTE's
+#: data sheet: a lab checks it against its unit's own specification on the first day.
+STANDARD_TERMINALS_MAX_A = 12.0
+#: [Cli] PpsClient.ApplyAsync: "Caller should poll IsBusyAsync after" SET; BSY "0 = ready,
+#: 1 = SET still ramping". [L] Poll interval and the longest wait (the ramps RAMPU/RAMPI are
+#: left at the unit's setting).
+BUSY_POLL_S = 0.05
+BUSY_TIMEOUT_S = 60.0
 
 #: Phase status codes of STATU/STATI (instruments.md 2.5, PhaseStatus.cs).
 PHASE_STATES = {0: "off", 1: "on", 2: "overload/idle", 3: "error-off", 4: "DIS-off"}
@@ -39,8 +53,10 @@ SE_FLAGS = (
 
 
 def _lagging(deg: float) -> float:
-    # [L] PPS angles are taken as lagging-positive in [0, 360) (docs/dialects.md 2): the one
-    # place where docs/conventions.md 1 angles are converted for this source.
+    # The one place where docs/conventions.md 1 angles are converted for this source: PPS angles
+    # are lagging-positive in [0, 360) ([Cli] ParameterCatalog.cs: PH and W 0..360; its default
+    # PH of L1, L2, L3 is 0, 120, 240 = the normal sequence lagging; W is "the phase shift
+    # between U and I" with Q = U I sin(W), so W > 0 is inductive). [L] for harmonic angles.
     value = round(deg % 360.0, 2)
     return 0.0 if value >= 360.0 else value
 
@@ -62,6 +78,11 @@ class MtePhase(Channel):
     phi = Setting(
         "W{ch},{:.2f}", "Set the U-I angle phi in degrees, 0..360.", validator=in_range(0, 360)
     )
+    high_current_terminals = Setting(
+        "SKLI{ch},{:d}",
+        "Set the SKLI relay: 1 connects the high-current terminals, 0 the standard ones ([Cli]).",
+        validator=one_of((0, 1)),
+    )
 
     def set_harmonics(self, kind: str, harmonics: tuple[Harmonic, ...]) -> None:
         """Clear the harmonics of channel kind 'U' or 'I', then set each given one."""
@@ -73,7 +94,7 @@ class MtePhase(Channel):
             limit = 40.0 if order <= 6 else 10.0
             in_range(0.0, limit)(pct, f"{self.name}.{kind} harmonic {order} (%)")
             total += pct
-            checked.append((order, pct, _lagging(h.angle_deg)))
+            checked.append((order, pct, _lagging(-h.angle_deg)))
         if total > 40.0:
             raise SettingError(f"{self.name}.{kind} harmonics: sum {total:.2f} % exceeds 40 %")
         self.write(f"OW{kind}{self.ch},0,0")
@@ -106,6 +127,8 @@ class MtePps4003(Instrument):
     ) -> None:
         super().__init__(adapter, name, retries, pipeline)
         self.phases = tuple(MtePhase(self, x) for x in (1, 2, 3))
+        # SKLI state last sent per phase (None: not yet sent since opening).
+        self._relay: list[int | None] = [None, None, None]
 
     @staticmethod
     def head(command: str) -> str:
@@ -143,11 +166,29 @@ class MtePps4003(Instrument):
         self.write("MODE1")
 
     def apply(self, point: LoadPoint) -> None:
-        """Stage all setpoints of `point`, then SET them (the output state is not changed)."""
-        for phase, s in zip(self.phases, point.phases, strict=True):
+        """Stage all setpoints of `point`, SET them and wait until the source is no longer busy
+        (the output state is not changed)."""
+        for k, (phase, s) in enumerate(zip(self.phases, point.phases, strict=True)):
+            # [Cli] ApplyAsync sends SKLI first, then the setpoints; only a change is sent here.
+            relay = int(s.current > STANDARD_TERMINALS_MAX_A)
+            if relay != self._relay[k]:
+                phase.high_current_terminals = relay
+                self._relay[k] = relay
             self._apply_phase(phase, s)
         self.frequency = point.frequency
         self.write("SET")
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Poll BSY until the source has taken the setpoints ([Cli]); raise InstrumentError if it
+        is still busy after BUSY_TIMEOUT_S."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while self.busy():
+            if time.monotonic() > deadline:
+                raise InstrumentError(
+                    self.name, "BSY", f"still busy {BUSY_TIMEOUT_S:g} s after SET"
+                )
+            time.sleep(BUSY_POLL_S)
 
     @staticmethod
     def _apply_phase(phase: MtePhase, s: PhaseSetting) -> None:
@@ -208,7 +249,8 @@ class MtePps4003(Instrument):
         return body == "1"
 
     def measured(self, quantity: str) -> tuple[float, float, float]:
-        """Measured 'current' (?1, A) or 'voltage' (?2, V) of the three phases."""
+        """Measured 'current' (?1, A) or 'voltage' (?2, V) of the three phases. Firmware V3.07
+        puts a comma after the code letter (`?1=E@,v1,v2,v3`, [Cli] README); both forms parse."""
         number, code = {"current": ("1", "@"), "voltage": ("2", "A")}[quantity]
         ((_, body),) = self._value(f"?{number}")
         if not body.startswith("E" + code):

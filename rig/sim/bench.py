@@ -23,7 +23,7 @@ import yaml
 from meter.iec62056_21.server import MeterServer
 from meter.iec62056_21.timing import Timing
 from rig.sim.control import ControlApi, ControlError, ControlServer, SimControl
-from rig.sim.dialects import DIALECTS, Dialect
+from rig.sim.dialects import Dialect, dialect_for, simulated_drivers
 from rig.sim.lineserver import PtyLineServer, TcpLineServer
 from rig.sim.meters import build_meter
 from rig.sim.positions import Position
@@ -246,11 +246,11 @@ class Simulator:
                 by_name[name].roles += (role,)
                 continue
             driver = str(inst.get("driver"))
-            cls = DIALECTS.get(driver)
+            cls = dialect_for(driver)
             if cls is None:
                 raise SimBenchError(
                     f"instruments.{role}.driver: {driver!r} has no simulator "
-                    f"(simulated: {', '.join(sorted(DIALECTS))})"
+                    f"(simulated: {', '.join(simulated_drivers())})"
                 )
             dialect = cls(self.world)
             transport = self.options.get(f"{driver.split('_')[0]}_transport", cls.transport)

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from rig.sim.positions import import_object
+from rig.importpath import import_object
 
 DEFAULT_MODEL = "meter.a1000:A1000"
 DEFAULT_CONFIG_FACTORY = "meter.a1000.config:config_from_obj"
@@ -77,8 +77,10 @@ def build_meter(
     number = pos.get("id")
     where = f"position {number}"
     try:
-        cls = import_object(str(options.get("model", DEFAULT_MODEL)))
-        factory = import_object(str(options.get("config_factory", DEFAULT_CONFIG_FACTORY)))
+        cls = import_object(str(options.get("model", DEFAULT_MODEL)), "meter model")
+        factory = import_object(
+            str(options.get("config_factory", DEFAULT_CONFIG_FACTORY)), "meter config factory"
+        )
     except ValueError as e:
         raise MeterBuildError(f"{where}: {e}") from None
     cfg_file = options.get("config")

@@ -63,6 +63,12 @@ class PhaseSetting:
         return out
 
 
+def wrap_degrees(deg: float) -> float:
+    """`deg` brought into (-180, 180] (the sim's own helper: it shares no code with the drivers)."""
+    wrapped = deg - 360.0 * math.floor((deg + 180.0) / 360.0)  # in [-180, 180)
+    return 180.0 if wrapped == -180.0 else wrapped + 0.0
+
+
 def phasor(rms: float, angle_deg: float) -> complex:
     return cmath.rect(rms, math.radians(angle_deg))
 

@@ -49,23 +49,6 @@ def finds_nth_pulse(meter: Any) -> bool:
         return False
 
 
-def import_object(path: str) -> Any:
-    """'package.module:Name' (or 'package.module.Name') -> the object."""
-    module_name, sep, attr = path.partition(":")
-    if not sep:
-        module_name, _, attr = path.rpartition(".")
-    if not module_name or not attr:
-        raise ValueError(f"meter model {path!r}: expected 'package.module:Class'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"meter model {path!r}: cannot import {module_name!r} ({exc})") from exc
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ValueError(f"meter model {path!r}: module {module_name!r} has no {attr!r}") from None
-
-
 def pulse_output_enum(meter: Any) -> Any:
     """The PulseOutput enum the model uses: its own module's, else meter.a1000's."""
     module = importlib.import_module(type(meter).__module__)

@@ -57,7 +57,7 @@ def test_options_are_in_one_group(pytester: pytest.Pytester) -> None:
     result = _run(pytester, "--help")
     result.stdout.fnmatch_lines(["*meter-test-rig*"])
     for option in ("--bench", "--plan", "--positions", "--meter-model", "--runs-dir",
-                   "--resume", "--operator", "--decision-rule", "--defect"):
+                   "--resume", "--operator", "--decision-rule", "--defect", "--visa-library"):
         assert option in result.stdout.str()
 
 

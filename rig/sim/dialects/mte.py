@@ -1,8 +1,13 @@
-"""MTE PPS 400.3 source, ASCII (instruments.md 2.5 [H for strings]; the exact subset, reply forms
-and angle convention the rig's driver uses: docs/dialects.md section 2).
+"""MTE PPS 400.3 source, ASCII: an implementation of its own from the same public source as the
+driver, [Cli] = the client tested on a real unit (bob10042/mte-pps400-3-control @0863b2c,
+firmware V3.07: PpsClient.cs, ParameterCatalog.cs, StatusFlags.cs, PhaseStatus.cs, README.md);
+docs/dialects.md section 2 has the table.
 
 In MODE1 every command gets one reply line `<head>=<body>` (`O` accepted, `E` refused), except
-STATU/STATI (three lines). Setpoints are staged and applied together by SET.
+STATU/STATI (three lines). Setpoints, including the SKLI high-current relay, are staged and
+applied together by SET; BSY answers 1 while the unit is still taking them.
+[L] where [Cli] is silent: SET is refused when a current above the standard terminals' 12 A is
+staged with the SKLI relay open; the unit stays busy BUSY_S of wall time after a SET.
 """
 
 from __future__ import annotations
@@ -11,14 +16,15 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from rig.instruments.loadpoint import normalise_angle
 from rig.sim.dialects.base import Dialect
-from rig.sim.physics import HarmonicSetting, PhaseSetting
+from rig.sim.physics import HarmonicSetting, PhaseSetting, wrap_degrees
 from rig.sim.source import SourceError
 
-MAX_U = 300.0  # docs/dialects.md 2: U 0..300 V
-MAX_I = 120.0  # I 0..120 A
-F_RANGE = (45.0, 400.0)
+MAX_U = 300.0  # [Cli] ParameterCatalog: U limited by UmaxLN, default 300 V
+MAX_I = 120.0  # [Cli] I 0..120 A (120 A variant)
+STANDARD_TERMINALS_MAX_I = 12.0  # [L] above it the SKLI relay must be closed
+F_RANGE = (45.0, 400.0)  # [Cli] FRQ 45..400 Hz
+BUSY_S = 0.05  # [L] wall time a SET keeps the unit busy (BSY=1)
 
 
 class Refused(Exception):
@@ -33,6 +39,7 @@ class _Staged:
     w: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # U-I angle phi
     owu: list[dict[int, tuple[float, float]]] = field(default_factory=lambda: [{}, {}, {}])
     owi: list[dict[int, tuple[float, float]]] = field(default_factory=lambda: [{}, {}, {}])
+    skli: list[int] = field(default_factory=lambda: [0, 0, 0])  # high-current relay closed?
     frequency: float = 50.0
 
 
@@ -56,6 +63,7 @@ class MtePps4003(Dialect):
         self.serial = serial
         self.mode1 = False
         self.staged = _Staged()
+        self.busy_until = 0.0  # wall time
 
     def dispatch(self, line: str) -> list[str]:
         cmd = line.strip().upper()
@@ -90,21 +98,27 @@ class MtePps4003(Dialect):
             return f"PPS400.3 #{self.serial}"
         if cmd == "SET":
             self._apply()
+            self.busy_until = self.world.wall() + BUSY_S
             return "O"
-        if re.fullmatch(r"ON\d", cmd):
+        if cmd == "ON1":  # [Cli] ON1 = U and I (ON2 U only, ON3 I only: not simulated)
             self._set_output(True, cmd)
             return "O"
-        if re.fullmatch(r"OFF\d", cmd):
+        if re.fullmatch(r"OFF[0-3]", cmd):  # [Cli] OFF0 ramped, OFF1 immediate, 2 U, 3 I
             self._set_output(False, cmd)
             return "O"
         if cmd == "BSY":
-            return "0"
+            return "1" if self._busy() else "0"
         if cmd == "SE":
             return self._se()
+        # [Cli] README: firmware V3.07 puts a comma after the code letter.
         if cmd == "?1":
-            return "E@" + ",".join(f"{p.i_rms:.4f}" for p in self.world.source.actual_phases())
+            return "E@," + ",".join(f"{p.i_rms:.4f}" for p in self.world.source.actual_phases())
         if cmd == "?2":
-            return "EA" + ",".join(f"{p.u_rms:.3f}" for p in self.world.source.actual_phases())
+            return "EA," + ",".join(f"{p.u_rms:.3f}" for p in self.world.source.actual_phases())
+        m = re.fullmatch(r"SKLI([123]),([01])", cmd)
+        if m:
+            st.skli[int(m.group(1)) - 1] = int(m.group(2))
+            return "O"
         m = re.fullmatch(r"FRQ(.+)", cmd)
         if m:
             f = _num(m.group(1))
@@ -119,6 +133,8 @@ class MtePps4003(Dialect):
                 raise Refused
             if what == "I" and not 0 <= v <= MAX_I:
                 raise Refused
+            if what in ("PH", "W") and not 0 <= v <= 360:  # [Cli] ParameterCatalog 0..360
+                raise Refused
             {"U": st.u, "I": st.i, "PH": st.ph, "W": st.w}[what][k] = v
             return "O"
         m = re.fullmatch(r"OW([UI])([123]),(\d+),([^,]+)(?:,(.+))?", cmd)
@@ -126,6 +142,8 @@ class MtePps4003(Dialect):
             chan, k, n = m.group(1), int(m.group(2)) - 1, int(m.group(3))
             pct = _num(m.group(4))
             deg = _num(m.group(5)) if m.group(5) is not None else 0.0
+            if not -360 <= deg <= 360:  # [Cli] ParameterCatalog: harmonic angle -360..360
+                raise Refused
             table = (st.owu if chan == "U" else st.owi)[k]
             if n == 0:
                 table.clear()
@@ -140,17 +158,23 @@ class MtePps4003(Dialect):
             return "O"
         raise Refused
 
+    def _busy(self) -> bool:
+        return self.world.wall() < self.busy_until
+
     def _apply(self) -> None:
         st = self.staged
+        pairs = zip(st.i, st.skli, strict=True)
+        if any(i > STANDARD_TERMINALS_MAX_I and not relay for i, relay in pairs):
+            raise Refused
         phases = []
         for k in range(3):
-            u_angle = normalise_angle(-st.ph[k])  # PH is lagging positive
+            u_angle = wrap_degrees(-st.ph[k])  # PH is lagging positive
             phases.append(
                 PhaseSetting(
                     u_rms=st.u[k],
                     u_angle=u_angle,
                     i_rms=st.i[k],
-                    i_angle=normalise_angle(u_angle - st.w[k]),
+                    i_angle=wrap_degrees(u_angle - st.w[k]),
                     u_harmonics=tuple(
                         HarmonicSetting(n, p / 100, -d) for n, (p, d) in sorted(st.owu[k].items())
                     ),
@@ -200,4 +224,5 @@ class MtePps4003(Dialect):
         s = self.world.source.state
         err = 1 if (s.tripped or s.interlock_open) else 0
         dos = 1 if self.world.dosage.running else 0
-        return f"E{err}0S{dos}{dos}000"
+        busy = 1 if self._busy() else 0
+        return f"E{err}0S{dos}{dos}{busy}00"

@@ -114,6 +114,29 @@ def test_dropped_connection_is_reopened_and_the_query_retried(rm):
         server.close()
 
 
+def test_a_silent_instrument_times_out_as_a_visa_error(rm):
+    # pyvisa-py's sessions are called directly (rig.instruments.transport): their error status
+    # still reaches the driver as the VisaIOError the library itself would raise.
+    from pyvisa import constants
+    from pyvisa.errors import VisaIOError
+
+    from rig.instruments.transport import VisaAdapter
+
+    server = LineServer(lambda line: [])
+    try:
+        adapter = VisaAdapter.open(
+            rm, server.resource, write_termination="\n", read_termination="\n", timeout_ms=200
+        )
+        assert type(adapter.resource.visalib).__module__.startswith("pyvisa_py")
+        adapter.write("*IDN?")
+        with pytest.raises(VisaIOError) as caught:
+            adapter.read()
+        assert caught.value.error_code == constants.StatusCode.error_timeout
+        adapter.close()
+    finally:
+        server.close()
+
+
 def test_mte_over_a_pty_as_asrl_resource(rm):
     def mte(line):
         if line == "MODE1":

@@ -1,4 +1,9 @@
-"""Transcript tests of the Fluke 6105A driver (docs/dialects.md 1)."""
+"""Transcript tests of the Fluke 6105A driver (docs/dialects.md 1).
+
+[Drv] = the public watt-bridge program that drives a real 6105A (instruments.md 2.1): its command
+order per channel (RANG, MHAR:STAT ON, MHAR:HARM1), range tops and current angles relative to
+their own phase's voltage are the facts these transcripts check.
+"""
 
 import pytest
 
@@ -15,39 +20,71 @@ def w(command):
     return [(command, None), ("SYST:ERR?", OK)]
 
 
-def phase(x, u, ua, i, ia, ustat=1, istat=1):
+def channel(x, tree, rng, amp, angle, harmonics=(), first=True, clear=True):
+    """One channel: range first if it grows, then the harmonic tree (switched on and cleared
+    at the first apply; cleared again only after a point with harmonics)."""
+    steps = w(f"SOUR:PHAS{x}:{tree}:RANG {rng}") if rng else []
+    steps += w(f"SOUR:PHAS{x}:{tree}:MHAR:STAT ON") if first else []
+    steps += w(f"SOUR:PHAS{x}:{tree}:MHAR:CLE") if first or clear else []
+    steps += w(f"SOUR:PHAS{x}:{tree}:MHAR:HARM1 {amp},{angle}")
+    for order, h_amp, h_angle in harmonics:
+        steps += w(f"SOUR:PHAS{x}:{tree}:MHAR:HARM{order} {h_amp},{h_angle}")
+    return steps
+
+
+def phase(x, u, ua, i, ia, ustat=1, istat=1, urange="0,360", irange="0.5,5"):
     return (
-        w(f"SOUR:PHAS{x}:VOLT:MHAR:CLE")
-        + w(f"SOUR:PHAS{x}:VOLT:MHAR:HARM1 {u},{ua}")
-        + w(f"SOUR:PHAS{x}:CURR:MHAR:CLE")
-        + w(f"SOUR:PHAS{x}:CURR:MHAR:HARM1 {i},{ia}")
+        channel(x, "VOLT", urange, u, ua)
+        + channel(x, "CURR", irange, i, ia)
         + w(f"SOUR:PHAS{x}:VOLT:STAT {ustat}")
         + w(f"SOUR:PHAS{x}:CURR:STAT {istat}")
     )
 
 
-def test_identify_and_initialise():
-    with expected_protocol(Fluke6105A, [("*IDN?", "FLUKE,6105A,123,1.0"), *w("*CLS")]) as src:
+def test_identify_and_initialise_selects_absolute_harmonic_units():
+    # [Drv] UNIT:MHAR:CURR ABS / UNIT:MHAR:VOLT ABS: harmonic amplitudes in A and V, not %.
+    transcript = [
+        ("*IDN?", "FLUKE,6105A,123,1.0"),
+        *w("*CLS"),
+        *w("UNIT:MHAR:VOLT ABS"),
+        *w("UNIT:MHAR:CURR ABS"),
+    ]
+    with expected_protocol(Fluke6105A, transcript) as src:
         assert src.identify() == "FLUKE,6105A,123,1.0"
         src.initialise()
 
 
-def test_apply_balanced_pf_half_inductive():
+def test_apply_balanced_pf_half_inductive_sends_current_angles_relative_to_their_voltage():
+    # PF 0.5L: every phase's current lags its own voltage by 60 deg, so the 6105A gets -60 on
+    # all three phases ([Drv] sends one current angle for every phase); voltages 0, -120, +120.
     transcript = (
         phase(1, "230.0000", "0.000", "5.00000", "-60.000")
-        + phase(2, "230.0000", "-120.000", "5.00000", "180.000")
-        + phase(3, "230.0000", "120.000", "5.00000", "60.000")
+        + phase(2, "230.0000", "-120.000", "5.00000", "-60.000")
+        + phase(3, "230.0000", "120.000", "5.00000", "-60.000")
         + w("SOUR:FREQ 50.0000")
     )
     with expected_protocol(Fluke6105A, transcript) as src:
         src.apply(LoadPoint.balanced(230, 5, "0.5L"))
 
 
+def test_apply_export_capacitive_reversed_sequence():
+    # phi = -36.87 + 180 = 143.13 deg: the current is at -143.13 deg from its voltage.
+    point = LoadPoint.balanced(230, 1, "0.8C", "export").reversed_sequence()
+    transcript = (
+        phase(1, "230.0000", "0.000", "1.00000", "-143.130", irange="0.05,1")
+        + phase(2, "230.0000", "120.000", "1.00000", "-143.130", irange="0.05,1")
+        + phase(3, "230.0000", "-120.000", "1.00000", "-143.130", irange="0.05,1")
+        + w("SOUR:FREQ 50.0000")
+    )
+    with expected_protocol(Fluke6105A, transcript) as src:
+        src.apply(point)
+
+
 def test_apply_single_element_disables_other_currents():
     transcript = (
-        phase(1, "230.0000", "0.000", "0.00000", "0.000", istat=0)
-        + phase(2, "230.0000", "-120.000", "1.00000", "-120.000")
-        + phase(3, "230.0000", "120.000", "0.00000", "120.000", istat=0)
+        phase(1, "230.0000", "0.000", "0.00000", "0.000", istat=0, irange="0.05,0.25")
+        + phase(2, "230.0000", "-120.000", "1.00000", "0.000", irange="0.05,1")
+        + phase(3, "230.0000", "120.000", "0.00000", "0.000", istat=0, irange="0.05,0.25")
         + w("SOUR:FREQ 49.0000")
     )
     point = LoadPoint.balanced(230, 1.0).single_element(2).scaled_frequency(0.98)
@@ -55,23 +92,66 @@ def test_apply_single_element_disables_other_currents():
         src.apply(point)
 
 
-def test_apply_with_harmonics():
-    h = (Harmonic(5, 0.1, 0.0),)
+def test_range_grows_before_the_amplitude_and_shrinks_after_it():
+    first = LoadPoint.balanced(230, 1.0)
+    more = LoadPoint.balanced(230, 8.0)  # 10 A range: selected before 8 A is set
+    less = LoadPoint.balanced(230, 0.2)  # 0.25 A range: selected after 0.2 A is set
     transcript = []
     for x, ua in ((1, "0.000"), (2, "-120.000"), (3, "120.000")):
+        transcript += phase(x, "230.0000", ua, "1.00000", "0.000", irange="0.05,1")
+    transcript += w("SOUR:FREQ 50.0000")
+    for x, ua in ((1, "0.000"), (2, "-120.000"), (3, "120.000")):
         transcript += (
-            w(f"SOUR:PHAS{x}:VOLT:MHAR:CLE")
-            + w(f"SOUR:PHAS{x}:VOLT:MHAR:HARM1 230.0000,{ua}")
-            + w(f"SOUR:PHAS{x}:VOLT:MHAR:HARM5 23.0000,0.000")
-            + w(f"SOUR:PHAS{x}:CURR:MHAR:CLE")
-            + w(f"SOUR:PHAS{x}:CURR:MHAR:HARM1 2.00000,{ua}")
-            + w(f"SOUR:PHAS{x}:CURR:MHAR:HARM5 0.20000,0.000")
+            channel(x, "VOLT", None, "230.0000", ua, first=False, clear=False)
+            + channel(x, "CURR", "1,10", "8.00000", "0.000", first=False, clear=False)
+            + w(f"SOUR:PHAS{x}:VOLT:STAT 1")
+            + w(f"SOUR:PHAS{x}:CURR:STAT 1")
+        )
+    transcript += w("SOUR:FREQ 50.0000")
+    for x, ua in ((1, "0.000"), (2, "-120.000"), (3, "120.000")):
+        transcript += (
+            channel(x, "VOLT", None, "230.0000", ua, first=False, clear=False)
+            + channel(x, "CURR", None, "0.20000", "0.000", first=False, clear=False)
+            + w(f"SOUR:PHAS{x}:CURR:RANG 0.05,0.25")
             + w(f"SOUR:PHAS{x}:VOLT:STAT 1")
             + w(f"SOUR:PHAS{x}:CURR:STAT 1")
         )
     transcript += w("SOUR:FREQ 50.0000")
     with expected_protocol(Fluke6105A, transcript) as src:
+        for point in (first, more, less):
+            src.apply(point)
+
+
+def test_apply_with_harmonics_enables_the_harmonic_tree_in_absolute_units():
+    # The next point without harmonics clears them; the one after needs no clearing.
+    h = (Harmonic(5, 0.1, 0.0),)
+    transcript = []
+    for x, ua in ((1, "0.000"), (2, "-120.000"), (3, "120.000")):
+        transcript += (
+            channel(x, "VOLT", "0,360", "230.0000", ua, [(5, "23.0000", "0.000")])
+            # 2 A with 10 % 5th harmonic is 2.01 A rms: above the 2 A range, so the 5 A range
+            + channel(x, "CURR", "0.5,5", "2.00000", "0.000", [(5, "0.20000", "0.000")])
+            + w(f"SOUR:PHAS{x}:VOLT:STAT 1")
+            + w(f"SOUR:PHAS{x}:CURR:STAT 1")
+        )
+    transcript += w("SOUR:FREQ 50.0000")
+    for clear in (True, False):
+        for x, ua in ((1, "0.000"), (2, "-120.000"), (3, "120.000")):
+            transcript += channel(x, "VOLT", None, "230.0000", ua, first=False, clear=clear)
+            transcript += channel(x, "CURR", None, "2.00000", "0.000", first=False, clear=clear)
+            if clear:  # 2 A without the 5th fits the 2 A range: shrunk after the amplitude
+                transcript += w(f"SOUR:PHAS{x}:CURR:RANG 0.2,2")
+            transcript += w(f"SOUR:PHAS{x}:VOLT:STAT 1") + w(f"SOUR:PHAS{x}:CURR:STAT 1")
+        transcript += w("SOUR:FREQ 50.0000")
+    with expected_protocol(Fluke6105A, transcript) as src:
         src.apply(LoadPoint.balanced(230, 2).with_harmonics(h, h))
+        src.apply(LoadPoint.balanced(230, 2))
+        src.apply(LoadPoint.balanced(230, 2))
+
+
+def test_current_above_the_largest_range_is_refused_before_sending():
+    with expected_protocol(Fluke6105A, []) as src, pytest.raises(SettingError, match="21"):
+        src.apply(LoadPoint.balanced(230, 30))
 
 
 def test_output_on_off_and_read_back():

@@ -33,6 +33,7 @@ class Resource:
         self.chunk_size = 4
         self.encoding = "ascii"
         self.read_termination = read_termination
+        self.write_termination = "\n"
 
 
 def test_read_strips_the_termination_and_joins_a_line_longer_than_the_chunk() -> None:

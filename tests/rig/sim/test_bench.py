@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 import signal
 import subprocess
@@ -177,10 +176,14 @@ def test_mte_source_can_be_served_over_tcp_and_refuses_out_of_range() -> None:
         assert mte.query("FRQ50.000") == "FRQ=O"
         assert mte.query("OWU1,7,12.00,0.00") == "OWU1=E"   # > 10 % above order 6
         assert mte.query("SET") == "SET=O"
+        assert mte.query("BSY") == "BSY=1"                  # taking the setpoints
+        deadline = time.monotonic() + 10
+        while mte.query("BSY") != "BSY=0" and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert mte.query("ON1") == "ON1=O"
         mte.write("STATU")
         assert [mte.read() for _ in range(3)] == ["STATU1=1", "STATU2=1", "STATU3=1"]
-        assert mte.query("?2").startswith("?2=EA230.000,")
+        assert mte.query("?2").startswith("?2=EA,230.000,")  # V3.07 form
         sim.control.overload(1)
         assert mte.query("SE") == "SE=E10S00000"
         mte.write("STATI")

@@ -31,10 +31,22 @@ def scpi(rm, resource: str, timeout_ms: int = 2000):
                             timeout=timeout_ms)
 
 
-def energise_fluke(src) -> None:
+def set_fluke_point(src) -> None:
+    """230 V, 5 A, PF 1 as a real 6105A takes it: absolute harmonic units, ranges, harmonic trees
+    on, each current angle relative to its own phase's voltage (docs/dialects.md 1)."""
+    src.write("UNIT:MHAR:VOLT ABS")
+    src.write("UNIT:MHAR:CURR ABS")
     for x, a in ((1, 0.0), (2, -120.0), (3, 120.0)):
+        src.write(f"SOUR:PHAS{x}:VOLT:RANG 0,360")
+        src.write(f"SOUR:PHAS{x}:CURR:RANG 0.5,5")
+        src.write(f"SOUR:PHAS{x}:VOLT:MHAR:STAT ON")
+        src.write(f"SOUR:PHAS{x}:CURR:MHAR:STAT ON")
         src.write(f"SOUR:PHAS{x}:VOLT:MHAR:HARM1 230.0,{a}")
-        src.write(f"SOUR:PHAS{x}:CURR:MHAR:HARM1 5.0,{a}")
+        src.write(f"SOUR:PHAS{x}:CURR:MHAR:HARM1 5.0,0.0")
+
+
+def energise_fluke(src) -> None:
+    set_fluke_point(src)
     src.write("OUTP:STAT ON")
     assert src.query("SYST:ERR?") == '0,"No error"'
 
@@ -208,9 +220,7 @@ def test_display_text_follows_power_and_buttons(sim, rm) -> None:
 def test_dosage_delivers_an_exact_energy_to_the_meters(sim, rm) -> None:
     ctl = sim.control
     src = scpi(rm, sim.substitutions["sim:source"])
-    for x, a in ((1, 0.0), (2, -120.0), (3, 120.0)):        # set the point, output still off
-        src.write(f"SOUR:PHAS{x}:VOLT:MHAR:HARM1 230.0,{a}")
-        src.write(f"SOUR:PHAS{x}:CURR:MHAR:HARM1 5.0,{a}")
+    set_fluke_point(src)                                      # output still off
     assert src.query("SYST:ERR?") == '0,"No error"'
     before = ctl.meter(1, "register", quantity="import")
     state = ctl.dosage(0.5)
@@ -246,6 +256,8 @@ def test_harmonics_reach_the_reference_and_the_meters(sim, rm) -> None:
     src = scpi(rm, sim.substitutions["sim:source"])
     ref = scpi(rm, sim.substitutions["sim:reference"])
     energise_fluke(src)
+    src.write("SOUR:PHAS1:VOLT:RANG 0,650")                  # 231.1 V rms with the 5th
+    src.write("SOUR:PHAS1:CURR:RANG 1,10")                   # 5.1 A rms
     src.write("SOUR:PHAS1:VOLT:MHAR:HARM5 23.0,10.0")        # 10 % 5th, U and I in phase
     src.write("SOUR:PHAS1:CURR:MHAR:HARM5 1.0,10.0")         # 20 % 5th
     assert src.query("SYST:ERR?") == '0,"No error"'
