@@ -65,7 +65,8 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
         return directions * (item.pulses + 1) * period * item.time_factor
     if family == "no_load":
         minutes = no_load_minutes(
-            item.formula_constant, rating.meter_constant, rating.elements, rating.un, rating.imax
+            item.formula_constant, rating.constant(item.energy), rating.elements, rating.un,
+            rating.imax,
         )
         return minutes * 60.0 * item.time_factor
     if family == "meter_constant":

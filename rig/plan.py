@@ -44,8 +44,21 @@ class Measure(_Strict):
     repetitions: int = Field(2, ge=1)
 
 
+#: A current in the meter's own terms: a multiple of In (0.05), of Imax ("Imax", "0.5Imax"),
+#: or the class's minimum or starting current ("Imin", "Ist"); resolved against the position's
+#: rating by rig.loads.Rating.multiple, so the top of the range is the meter's own Imax.
+CurrentSpec = Annotated[float, Field(gt=0)] | Annotated[
+    str, Field(pattern=r"^(?:(?:[0-9]*\.)?[0-9]+)?Imax$|^Imin$|^Ist$")
+]
+
+
+def current_label(current: CurrentSpec) -> str:
+    """A current as a test id shows it: 0.05 -> "0.05In", "Imax" -> "Imax"."""
+    return current if isinstance(current, str) else f"{current:g}In"
+
+
 class Point(_Strict):
-    current: float = Field(gt=0, description="multiple of In")
+    current: CurrentSpec = Field(description="multiple of In, or Imax / Imin / Ist")
     limit: float = Field(gt=0, description="percent (or percentage points for influence tests)")
     confidence: Confidence = "M"
 
@@ -72,7 +85,7 @@ class SingleVsBalancedItem(_Item):
     """Difference between single-element and balanced error at one point."""
 
     family: Literal["single_vs_balanced"]
-    current: float = Field(gt=0)
+    current: CurrentSpec
     pf: PowerFactor = "1"
     elements: tuple[Element, ...] = ("L1", "L2", "L3")
     limit: float = Field(gt=0)
@@ -98,9 +111,11 @@ class NoLoadItem(_Item):
     """Creep: voltage only, current circuits open, at most `max_pulses` pulses."""
 
     family: Literal["no_load"]
+    energy: Literal["active", "reactive"] = "active"
     voltage_factor: float = Field(1.15, gt=0, description="multiple of Un")
     max_pulses: int = Field(1, ge=0)
-    # Delta-t >= C * 10^6 / (k * m * Un * Imax) minutes (standards.md 1.4).
+    # Delta-t >= C * 10^6 / (k * m * Un * Imax) minutes (standards.md 1.4): C = 600 for class
+    # 0.5S active, 480 for IEC 62053-23 class 2 reactive (standards.md 2.1).
     formula_constant: float = Field(600.0, gt=0)
     time_factor: float = Field(1.0, ge=1, description="labs often double the minimum")
     confidence: Confidence = "M"
@@ -110,7 +125,7 @@ class MeterConstantItem(_Item):
     """Register advance against the pulses and the dosed energy."""
 
     family: Literal["meter_constant"]
-    current: float = Field(gt=0)
+    current: CurrentSpec
     pf: PowerFactor = "1"
     energy_kwh: float = Field(gt=0)
     limit: float = Field(gt=0, description="percent")
@@ -138,7 +153,7 @@ class InfluenceItem(_Item):
     # voltage/frequency: relative change, e.g. -0.10; unbalance: phases interrupted.
     change: float = 0.0
     interrupted: tuple[Element, ...] = ()
-    current: float = Field(gt=0)
+    current: CurrentSpec
     pf: PowerFactor = "1"
     limit: float = Field(gt=0, description="percentage points")
     confidence: Confidence = "M"

@@ -24,7 +24,7 @@ import pytest
 from reports.records import RunStatus
 from rig.bench.config import BenchFileError, load_bench_file
 from rig.loads import Rating
-from rig.plan import DEFAULT_PLAN, Plan, PlanError, load_plan
+from rig.plan import DEFAULT_PLAN, Plan, PlanError, current_label, load_plan
 from rig.recorder import Recorder
 from rig.session import SIM_BENCH_FILE, RigSession, SessionError, SessionOptions
 
@@ -144,7 +144,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 ident = item.id
                 if with_points:
                     values.append(point)
-                    ident += f"-{point.current:g}In"
+                    ident += f"-{current_label(point.current)}"
                 if with_directions:
                     values.append(direction)
                     ident += f"-{direction}"

@@ -258,10 +258,16 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
             ref_kw = [window_kw(n, end) for end in ends]
             for k, (end, desc) in enumerate(zip(ends, window_descs, strict=True)):
                 meter_kw = float(meter_avg[n][k])
+                # The value read at the previous evaluation and the reference there: a value
+                # that stayed while the reference changed was not evaluated at this end.
+                previous = (float(meter_avg[n][k - 1]), ref_kw[k - 1]) if k else None
                 taken.append(_record_demand(
                     recorder, n, desc, "last average demand 1-1:1.5.0", meter_kw, ref_kw[k], item,
                     pm_w, load_w, edge_s, u_ref, u_note, started,
                     extra={"window_end": meter_datetime(end).isoformat(sep=" ")},
+                    read=f"1-1:1.5.0 read {READ_DELAY_S:g} s after the window ending "
+                         f"{meter_datetime(end):%y%m%d %H:%M} (meter clock)",
+                    previous=previous,
                 ))
             reading = maxima[n]
             if len(reading.values) != 2 or reading.value is None:
@@ -274,9 +280,14 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
                 recorder, n, max_desc, "maximum demand 1-1:1.6.0", float(reading.value),
                 ref_kw[best], item, pm_w, load_w, edge_s, u_ref, u_note, started,
                 extra={"stamp": stamp, "expected_stamp": meter_datetime(ends[best]).isoformat(" ")},
+                read=f"1-1:1.6.0 read after the last window, ending "
+                     f"{meter_datetime(ends[-1]):%y%m%d %H:%M} (meter clock)",
             ))
             deviation = None if stamp_s is None else stamp_s - ends[best]
             half = STAMP_RESOLUTION_S / 2
+            # A stamp off every evaluation boundary of the meter clock proves the window is not
+            # aligned to it; a stamp on another boundary says only which window was taken.
+            off_boundary = stamp_s is not None and stamp_s % step_s != 0
             taken.append(recorder.record(
                 n, stamp_desc, "maximum demand time stamp minus window end", deviation, "s",
                 limit_low=-half, limit_high=half,
@@ -284,9 +295,11 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
                      "resolution_s": STAMP_RESOLUTION_S},
                 started_at=started,
                 message="" if deviation is not None and abs(deviation) <= half else
-                f"the maximum is stamped {stamp}, the window ends at "
-                f"{meter_datetime(ends[best]):%y%m%d%H%M}: the demand window is not aligned to "
-                "the meter clock (manual 1.2 item 2; standards.md 3.3)",
+                f"1-1:1.6.0 stamped {stamp}, expected {meter_datetime(ends[best]):%y%m%d%H%M} "
+                "(the end of the largest reference window)"
+                + (f": {stamp} is not on a {step_s / 60:g} min boundary of the meter clock, so "
+                   "the demand window is not aligned to the meter clock (manual 1.2 item 2; "
+                   "standards.md 3.3)" if off_boundary else ""),
             ))
     Recorder.assert_all_pass(taken)
 
@@ -302,7 +315,7 @@ def _write_and_reset(link: MeterLink, old: dict, new: dict, timebase: Timebase) 
 def _record_demand(
     recorder: Recorder, n: int, desc: dict, quantity: str, meter_kw: float, ref_kw: float,
     item: DemandItem, pm_w: float, load_w: float, edge_s: float, u_ref: float, u_note: str,
-    started: float, extra: dict,
+    started: float, extra: dict, read: str, previous: tuple[float, float] | None = None,
 ):
     """One window: the demand error in % against the limit of A1000 manual 3.2.2."""
     error = (meter_kw - ref_kw) / ref_kw * 100.0 if ref_kw > 0 else None
@@ -324,11 +337,14 @@ def _record_demand(
         ]
     message = ""
     if error is None:
-        message = "the reference window holds no energy"
+        message = f"{read}: the reference window holds no energy"
     elif limit is not None and abs(error) > limit:
-        message = (f"meter {meter_kw:.4f} kW, reference {ref_kw:.4f} kW: the demand of this "
-                   "window is wrong (window not aligned to the clock, or not evaluated at this "
-                   "interval end: manual 1.2 item 2)")
+        message = f"{read}: meter {meter_kw:.4f} kW, reference {ref_kw:.4f} kW"
+        if previous is not None and meter_kw == previous[0] and abs(ref_kw - previous[1]) > (
+                DEMAND_DIGIT_KW):
+            message += (f"; unchanged since the previous end while the reference went from "
+                        f"{previous[1]:.4f} kW: not evaluated at this interval end (manual 1.2 "
+                        "item 2)")
     return recorder.record(
         n, desc, quantity, error, "%",
         limit_low=-limit if limit is not None else None,
