@@ -145,6 +145,31 @@ class RegisterItem(_Item):
     confidence: Confidence = "M"
 
 
+class RegisterDosageItem(_Item):
+    """Energy registers by dosage: in each tariff and direction, the total and that tariff's
+    register advance by the reference energy and no other tariff or direction register moves."""
+
+    family: Literal["register_dosage"]
+    current: CurrentSpec = 1.0
+    pf: PowerFactor = "1"
+    directions: tuple[Direction, ...] = ("import", "export")
+    tariffs: tuple[int, ...] = Field((1, 2, 3, 4), min_length=1)
+    energy_kwh: float = Field(gt=0, description="dose per tariff and direction")
+    limit: float = Field(gt=0, description="percent of the reference energy")
+    confidence: Confidence = "H"
+
+
+class RegisterCapacityItem(_Item):
+    """The register takes `hours` at the current without rolling over (IEC 62052-11)."""
+
+    family: Literal["register_capacity"]
+    current: CurrentSpec = "Imax"
+    pf: PowerFactor = "1"
+    hours: float = Field(gt=0)
+    limit: float = Field(gt=0, description="percent of the reference energy")
+    confidence: Confidence = "H"
+
+
 class InfluenceItem(_Item):
     """Error variation when one influence quantity departs from reference."""
 
@@ -258,6 +283,8 @@ class InterruptionItem(_Item):
     duration_s: float = Field(gt=0)
     repetitions: int = Field(1, ge=1)
     gap_s: float = Field(0.05, ge=0)
+    # power_down: the load before it, at Imax (reactive energy moves too below PF 1).
+    pf: PowerFactor = "1"
     confidence: Confidence = "L"
 
 
@@ -268,6 +295,8 @@ Item = Annotated[
     | NoLoadItem
     | MeterConstantItem
     | RegisterItem
+    | RegisterDosageItem
+    | RegisterCapacityItem
     | InfluenceItem
     | DemandItem
     | TouItem

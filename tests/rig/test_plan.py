@@ -39,6 +39,8 @@ def test_full_plan_covers_every_family_of_the_type_test() -> None:
         "no_load",
         "meter_constant",
         "register",
+        "register_dosage",
+        "register_capacity",
         "influence",
         "demand",
         "tou",
