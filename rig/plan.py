@@ -309,6 +309,16 @@ Item = Annotated[
 ]
 
 
+class CoverageRow(_Strict):
+    """Cells the plan states it covers: every combination of the row's lists (rig.coverage)."""
+
+    quantity: tuple[str, ...] = Field(min_length=1)
+    elements: tuple[str, ...] = Field(min_length=1)
+    directions: tuple[str, ...] = Field(min_length=1)
+    targets: tuple[str, ...] = Field(min_length=1, description="registers, outputs, events")
+    conditions: tuple[str, ...] = Field(min_length=1)
+
+
 class Plan(_Strict):
     plan: str
     version: str
@@ -316,6 +326,7 @@ class Plan(_Strict):
     meter_class: str
     standards: tuple[str, ...]
     items: tuple[Item, ...] = Field(min_length=1)
+    coverage: tuple[CoverageRow, ...] = ()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Plan:

@@ -3,7 +3,7 @@
 Registered by the root conftest.py and as the `pytest11` entry point `meter_test_rig`.
 
 - Options (group "meter-test-rig"): --bench, --plan, --positions, --meter-model, --runs-dir,
-  --resume, --operator, --decision-rule, --defect, --no-report.
+  --resume, --operator, --decision-rule, --defect, --no-report, --coverage.
 - Markers: `family(name)` on a plan test says which plan items it runs (the plugin
   parametrises it with them); `clause(text)` is put on every parametrised test from its item.
 - Fixtures: `rig` (the session), `bench` (safe state guaranteed on every exit path),
@@ -70,6 +70,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="simulated bench: give the meters (or the listed positions) a named defect",
     )
     group.addoption("--no-report", action="store_true", help="do not build the report at the end")
+    group.addoption(
+        "--coverage",
+        action="store_true",
+        help="print the plan's coverage matrix (quantity x element x direction x "
+        "register/output x condition, with the items filling each cell) and run nothing; "
+        "exit status 1 when a stated cell is empty",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,6 +88,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "clause(text): the standard's clause a test verifies")
     if not config.option.help:
         plan_of(config)  # a bad --plan is a usage error before anything is collected
+
+
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """--coverage: the matrix of the plan (rig.coverage) instead of a run."""
+    if not config.getoption("coverage", False):
+        return None
+    from rig.coverage import empty_cells, matrix_lines
+
+    plan = plan_of(config)
+    for line in matrix_lines(plan):
+        print(line)
+    return 1 if empty_cells(plan) else 0
 
 
 def _options(config: pytest.Config) -> SessionOptions:
