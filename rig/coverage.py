@@ -25,6 +25,13 @@ from rig.plan import Plan, current_label
 HISTORY_DEPTH = 16
 #: Active energy registers: C = 1 import, 2 export (A1000 manual Appendix A).
 ACTIVE_C = {"import": 1, "export": 2}
+#: Load-profile channels (A1000 manual 1.6; standards.md 7), the active one of each direction
+#: and the reactive one of each direction and L/C load (IEC quadrants, standards.md 2.1: import
+#: L is Q1, import C Q4, export L Q3, export C Q2).
+LOAD_PROFILE_CHANNELS = ("1.29.0", "2.29.0", "5.29.0", "6.29.0", "7.29.0", "8.29.0")
+LOAD_PROFILE_ACTIVE = {"import": "1.29.0", "export": "2.29.0"}
+LOAD_PROFILE_QUADRANT = {("import", "L"): "5.29.0", ("export", "C"): "6.29.0",
+                         ("export", "L"): "7.29.0", ("import", "C"): "8.29.0"}
 
 
 @dataclass(frozen=True, order=True)
@@ -129,7 +136,14 @@ def item_cells(item: Any) -> Iterator[Cell]:
                      else f"{item.months} periods")
         yield Cell("automatic reading", "balanced", "import", "history *101..*116", condition)
     elif family == "load_profile":
-        yield Cell("load profile", "balanced", "import", "1.29.0", f"PF {item.pf}")
+        # Every channel is read: the load's active and reactive channels carry energy, the
+        # others none (testplans/test_load_profile.py channel_shares).
+        carrying = {LOAD_PROFILE_ACTIVE[item.direction]}
+        if item.pf != "1":
+            carrying.add(LOAD_PROFILE_QUADRANT[(item.direction, item.pf[-1])])
+        for channel in LOAD_PROFILE_CHANNELS:
+            yield Cell("load profile", "balanced", item.direction, channel,
+                       "carrying energy" if channel in carrying else "carrying none")
     elif family == "interruption":
         if item.kind == "power_down":  # after a load at Imax
             yield Cell("retention", "balanced", "import", "energy registers",

@@ -270,7 +270,9 @@ class LoadProfileItem(_Item):
     intervals: int = Field(ge=1)
     current: float = Field(gt=0)
     pf: PowerFactor = "1"
+    direction: Direction = "import"
     limit: float = Field(gt=0, description="percent of the interval energy")
+    reactive_limit: float = Field(2.0, gt=0, description="percent, reactive channels")
     confidence: Confidence = "M"
 
 
