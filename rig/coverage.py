@@ -124,6 +124,9 @@ def item_cells(item: Any) -> Iterator[Cell]:
     elif family == "demand":
         for register in ("1.5.0", "1.6.0"):
             yield Cell("maximum demand", "balanced", "import", register, item.mode)
+        if item.tariff is not None:
+            yield Cell("maximum demand", "balanced", "import", f"1.6.{item.tariff}",
+                       f"tariff {item.tariff}")
     elif family == "tou":
         yield Cell("tariff switching", "none", "none", "C.14.0", item.check)
     elif family == "clock":

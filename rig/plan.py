@@ -194,6 +194,9 @@ class DemandItem(_Item):
     interval_min: int | None = None
     current: float = Field(gt=0)
     pf: PowerFactor = "1"
+    # A tariff put in force for the whole test (rig.tariffs): its maximum 1.6.T must equal the
+    # total's and the other tariffs' maxima stay zero (A1000 manual 1.2: maxima per tariff).
+    tariff: int | None = Field(None, ge=1, le=4)
     # A1000 manual 3.2.2: additional error +-(0.5 + 0.05 Pm/Pn) %.
     base_limit: float = 0.5
     pm_coefficient: float = 0.05

@@ -20,8 +20,6 @@ active energy register; C.14.0 is read before and after as the fact of the tarif
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -35,6 +33,7 @@ from rig.measure import settle
 from rig.meterlink import MeterLink, each
 from rig.plan import RegisterCapacityItem, RegisterDosageItem, RegisterItem, current_label
 from rig.recorder import Recorder
+from rig.tariffs import TARIFF, tariff_in_force
 
 pytestmark = pytest.mark.family("register")
 
@@ -118,32 +117,9 @@ def test_quadrant_register(plan_item, quadrant, rig, bench, timebase, positions,
 #: Active energy registers (OBIS C = 1 import, 2 export; E = 0 total, 1..4 tariffs: A1000
 #: manual Appendix A, 1.1 item 4).
 ACTIVE_C = {"import": 1, "export": 2}
-TARIFF = "C.14.0"
-#: The calendar tables a tariff is forced with, and their meaning (A1000 manual 1.4 items 4-9:
-#: holiday > weekend > season; a season may name a fixed tariff): one season from Jan 1 at
-#: tariff k, no weekend days, no holidays, so tariff k is in force all year.
-CALENDAR = ("C.90.5", "C.90.6", "C.90.7")
 ENERGY_DIGIT = 0.01  # kWh, register format 99999.99 (A1000 manual 1.1 item 5)
 #: After the current is taken off, before the registers are read.
 QUIET_S = 2.0
-
-
-def forced_tariff(k: int) -> list[tuple[str, list[str]]]:
-    return [("C.90.5", [f"01-01=T{k}"]), ("C.90.6", ["", f"T{k}"]), ("C.90.7", [""])]
-
-
-@contextmanager
-def tariff_in_force(rig, positions, links: dict[int, MeterLink], k: int) -> Iterator[None]:
-    """Tariff k in force on every meter; each meter's calendar written back afterwards."""
-    saved = each(links, lambda link: {a: [v.value for v in r.values]
-                                      for a, r in link.read(*CALENDAR).items()})
-    with rig.programming(*positions):
-        each(links, lambda link: link.write(forced_tariff(k)))
-    try:
-        yield
-    finally:
-        with rig.programming(*positions):
-            each(links, lambda link: link.write(list(saved[link.number].items())))
 
 
 def _energy_registers(link: MeterLink) -> dict[str, Decimal | None]:
