@@ -353,7 +353,7 @@ def _record_month(recorder, n, descs, pre, post, month: _Month, started):
     failed = next((r for r in (pre, post) if isinstance(r, MeterReadError)), None)
     if failed is not None:
         return [recorder.record(n, d, f"billing {c}", None, "", limit_low=None, limit_high=None,
-                                started_at=started, verdict=Verdict.FAIL,
+                                started_at=started, verdict=Verdict.ERROR,
                                 message=f"{month.applied()}: {month.reads()}: {failed}")
                 for c, d in descs.items()]
     rows = []
@@ -363,7 +363,7 @@ def _record_month(recorder, n, descs, pre, post, month: _Month, started):
         except ValueUnreadable as exc:
             rows.append(recorder.record(
                 n, descs[check], f"billing {check}", None, "", limit_low=None, limit_high=None,
-                started_at=started, verdict=Verdict.FAIL,
+                started_at=started, verdict=Verdict.ERROR,
                 message=f"{month.applied()}: {month.reads()}: {exc}"))
     return rows
 
@@ -459,7 +459,7 @@ def _record_history(recorder, n, desc, depth_desc, history, registers, read_at, 
     expected_depth = min(len(registers), HISTORY_DEPTH)
     if isinstance(history, MeterReadError):
         return [recorder.record(n, d, q, None, "", limit_low=None, limit_high=None,
-                                started_at=started, verdict=Verdict.FAIL,
+                                started_at=started, verdict=Verdict.ERROR,
                                 message=f"history read at {read_at:.0f} s: {history}")
                 for d, q in ((desc, "history records"), (depth_desc, "available periods"))]
     wrong = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from reports.records import Verdict
 from reports.store import ResultsStore
 from rig.recorder import Recorder
 
@@ -62,3 +63,12 @@ def test_started_marks_every_position_in_one_call(recorder):
     events = [e for e in recorder.store.events(recorder.run_id) if e.kind == "point_started"]
     assert sorted(e.position for e in events) == [1, 2, 3]
     assert {e.data["test_id"] for e in events} == {recorder.test_id}
+
+
+def test_a_measurement_that_could_not_be_taken_fails_with_its_reason(recorder):
+    m = recorder.record(1, {"month": 2}, "billing counter", None, "", limit_low=None,
+                        limit_high=None, verdict=Verdict.ERROR,
+                        message="R1 0.1.2*101: NOT READABLE")
+    with pytest.raises(AssertionError, match=r"billing counter ERROR: no value against no limit "
+                       r".*R1 0\.1\.2\*101: NOT READABLE"):
+        Recorder.assert_all_pass([m])
