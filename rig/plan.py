@@ -98,7 +98,7 @@ class StartingItem(_Item):
 
     family: Literal["starting"]
     energy: Literal["active", "reactive"] = "active"
-    current: float = Field(gt=0, description="multiple of In")
+    current: CurrentSpec = Field(description="multiple of In, or Ist")
     pf: PowerFactor = "1"
     directions: tuple[Direction, ...] = ("import",)
     pulses: int = Field(2, ge=1, description="pulses that must come")
