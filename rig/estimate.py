@@ -18,6 +18,8 @@ from rig.plan import Measure, no_load_minutes
 
 #: Meter communication per test (sign-on, readouts before and after) on a lab bench.
 READ_S = 15.0
+#: Entering the programming state: the reset button held 8 s (A1000 manual 2.2.1) and the writes.
+PROGRAMMING_S = 15.0
 #: Minutes around a tariff boundary the switch-delay test spans.
 TOU_WINDOW_S = 120.0
 #: Per date checked by the TOU priority test (set clock, read tariff).
@@ -65,7 +67,8 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
         return directions * (item.pulses + 1) * period * item.time_factor
     if family == "no_load":
         minutes = no_load_minutes(
-            item.formula_constant, rating.meter_constant, rating.elements, rating.un, rating.imax
+            item.formula_constant, rating.constant(item.energy), rating.elements, rating.un,
+            rating.imax,
         )
         return minutes * 60.0 * item.time_factor
     if family == "meter_constant":
@@ -78,6 +81,14 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
         load = point_for(rating, "reactive", item.current, "0.5L")
         return 4 * (item.energy_kvarh * 3.6e6 / metered_power(load, "reactive", rating.wiring)
                     + 2 * READ_S)
+    if family == "register_dosage":
+        # One collected test is one tariff in one direction: programming the calendar twice
+        # (8 s button hold each, manual 2.2.1), the dose, the reads.
+        load = point_for(rating, "active", item.current, item.pf, direction or "import")
+        power = metered_power(load, "active", rating.wiring)
+        return 2 * PROGRAMMING_S + item.energy_kwh * 3.6e6 / power + 2 * READ_S
+    if family == "register_capacity":
+        return item.hours * 3600.0 + 2 * READ_S
     if family == "influence":
         load = point_for(rating, "active", item.current, item.pf)
         power = metered_power(load, "active", rating.wiring)

@@ -16,6 +16,11 @@ from rig.instruments.loadpoint import NORMAL_SEQUENCE, LoadPoint, PhaseSetting, 
 
 #: 3P3W meters have two measuring elements, 3P4W three (standards.md: m in the no-load formula).
 ELEMENTS = {"3P4W": 3, "3P3W": 2}
+#: Minimum current and starting current of transformer-operated classes, multiples of In:
+#: the range starts at 0.01 In (standards.md 1.1 [H]); the meter starts at 0.001 In, PF 1
+#: (standards.md 1.4 [H]).
+IMIN_IN = {"0.2S": 0.01, "0.5S": 0.01}
+IST_IN = {"0.2S": 0.001, "0.5S": 0.001}
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class Rating:
     meter_constant: float
     reactive_constant: float
     wiring: str
+    accuracy_class: str = "0.5S"
 
     @classmethod
     def of(cls, position: Position) -> Rating:
@@ -38,11 +44,27 @@ class Rating:
             meter_constant=position.meter_constant,
             reactive_constant=position.reactive_constant or position.meter_constant,
             wiring=position.wiring,
+            accuracy_class=position.accuracy_class,
         )
 
     @property
     def elements(self) -> int:
         return ELEMENTS[self.wiring]
+
+    def multiple(self, current: float | str) -> float:
+        """A plan current (rig.plan.CurrentSpec) as a multiple of In for this rating."""
+        if not isinstance(current, str):
+            return float(current)
+        if current.endswith("Imax"):
+            factor = float(current[: -len("Imax")] or 1.0)
+            return factor * self.imax / self.in_
+        table = IMIN_IN if current == "Imin" else IST_IN
+        if self.accuracy_class not in table:
+            raise ValueError(
+                f"{current} of a class {self.accuracy_class} meter is not known "
+                f"(known for classes {', '.join(sorted(table))}): give the current in In"
+            )
+        return table[self.accuracy_class]
 
     def constant(self, energy: str) -> float:
         return self.meter_constant if energy == "active" else self.reactive_constant
@@ -85,11 +107,13 @@ def reactive_point(
 def point_for(
     rating: Rating,
     energy: str,
-    x: float,
+    x: float | str,
     pf: str,
     direction: str = "import",
     element: str = "balanced",
 ) -> LoadPoint:
+    """The load of a plan point; `x` a multiple of In or a rating current ("Imax", "Ist")."""
+    x = rating.multiple(x)
     if energy == "active":
         return active_point(rating, x, pf, direction, element)
     return reactive_point(rating, x, pf, direction, element)

@@ -46,8 +46,21 @@ class Measure(_Strict):
     repetitions: int = Field(2, ge=1)
 
 
+#: A current in the meter's own terms: a multiple of In (0.05), of Imax ("Imax", "0.5Imax"),
+#: or the class's minimum or starting current ("Imin", "Ist"); resolved against the position's
+#: rating by rig.loads.Rating.multiple, so the top of the range is the meter's own Imax.
+CurrentSpec = Annotated[float, Field(gt=0)] | Annotated[
+    str, Field(pattern=r"^(?:(?:[0-9]*\.)?[0-9]+)?Imax$|^Imin$|^Ist$")
+]
+
+
+def current_label(current: CurrentSpec) -> str:
+    """A current as a test id shows it: 0.05 -> "0.05In", "Imax" -> "Imax"."""
+    return current if isinstance(current, str) else f"{current:g}In"
+
+
 class Point(_Strict):
-    current: float = Field(gt=0, description="multiple of In")
+    current: CurrentSpec = Field(description="multiple of In, or Imax / Imin / Ist")
     limit: float = Field(gt=0, description="percent (or percentage points for influence tests)")
     confidence: Confidence = "M"
 
@@ -74,7 +87,7 @@ class SingleVsBalancedItem(_Item):
     """Difference between single-element and balanced error at one point."""
 
     family: Literal["single_vs_balanced"]
-    current: float = Field(gt=0)
+    current: CurrentSpec
     pf: PowerFactor = "1"
     elements: tuple[Element, ...] = ("L1", "L2", "L3")
     limit: float = Field(gt=0)
@@ -87,7 +100,7 @@ class StartingItem(_Item):
 
     family: Literal["starting"]
     energy: Literal["active", "reactive"] = "active"
-    current: float = Field(gt=0, description="multiple of In")
+    current: CurrentSpec = Field(description="multiple of In, or Ist")
     pf: PowerFactor = "1"
     directions: tuple[Direction, ...] = ("import",)
     pulses: int = Field(2, ge=1, description="pulses that must come")
@@ -100,9 +113,11 @@ class NoLoadItem(_Item):
     """Creep: voltage only, current circuits open, at most `max_pulses` pulses."""
 
     family: Literal["no_load"]
+    energy: Literal["active", "reactive"] = "active"
     voltage_factor: float = Field(1.15, gt=0, description="multiple of Un")
     max_pulses: int = Field(1, ge=0)
-    # Delta-t >= C * 10^6 / (k * m * Un * Imax) minutes (standards.md 1.4).
+    # Delta-t >= C * 10^6 / (k * m * Un * Imax) minutes (standards.md 1.4): C = 600 for class
+    # 0.5S active, 480 for IEC 62053-23 class 2 reactive (standards.md 2.1).
     formula_constant: float = Field(600.0, gt=0)
     time_factor: float = Field(1.0, ge=1, description="labs often double the minimum")
     confidence: Confidence = "M"
@@ -112,7 +127,7 @@ class MeterConstantItem(_Item):
     """Register advance against the pulses and the dosed energy."""
 
     family: Literal["meter_constant"]
-    current: float = Field(gt=0)
+    current: CurrentSpec
     pf: PowerFactor = "1"
     energy_kwh: float = Field(gt=0)
     limit: float = Field(gt=0, description="percent")
@@ -132,6 +147,31 @@ class RegisterItem(_Item):
     confidence: Confidence = "M"
 
 
+class RegisterDosageItem(_Item):
+    """Energy registers by dosage: in each tariff and direction, the total and that tariff's
+    register advance by the reference energy and no other tariff or direction register moves."""
+
+    family: Literal["register_dosage"]
+    current: CurrentSpec = 1.0
+    pf: PowerFactor = "1"
+    directions: tuple[Direction, ...] = ("import", "export")
+    tariffs: tuple[int, ...] = Field((1, 2, 3, 4), min_length=1)
+    energy_kwh: float = Field(gt=0, description="dose per tariff and direction")
+    limit: float = Field(gt=0, description="percent of the reference energy")
+    confidence: Confidence = "H"
+
+
+class RegisterCapacityItem(_Item):
+    """The register takes `hours` at the current without rolling over (IEC 62052-11)."""
+
+    family: Literal["register_capacity"]
+    current: CurrentSpec = "Imax"
+    pf: PowerFactor = "1"
+    hours: float = Field(gt=0)
+    limit: float = Field(gt=0, description="percent of the reference energy")
+    confidence: Confidence = "H"
+
+
 class InfluenceItem(_Item):
     """Error variation when one influence quantity departs from reference."""
 
@@ -140,7 +180,7 @@ class InfluenceItem(_Item):
     # voltage/frequency: relative change, e.g. -0.10; unbalance: phases interrupted.
     change: float = 0.0
     interrupted: tuple[Element, ...] = ()
-    current: float = Field(gt=0)
+    current: CurrentSpec
     pf: PowerFactor = "1"
     limit: float = Field(gt=0, description="percentage points")
     confidence: Confidence = "M"
@@ -156,6 +196,9 @@ class DemandItem(_Item):
     interval_min: int | None = None
     current: float = Field(gt=0)
     pf: PowerFactor = "1"
+    # A tariff put in force for the whole test (rig.tariffs): its maximum 1.6.T must equal the
+    # total's and the other tariffs' maxima stay zero (A1000 manual 1.2: maxima per tariff).
+    tariff: int | None = Field(None, ge=1, le=4)
     # A1000 manual 3.2.2: additional error +-(0.5 + 0.05 Pm/Pn) %.
     base_limit: float = 0.5
     pm_coefficient: float = 0.05
@@ -232,7 +275,9 @@ class LoadProfileItem(_Item):
     intervals: int = Field(ge=1)
     current: float = Field(gt=0)
     pf: PowerFactor = "1"
+    direction: Direction = "import"
     limit: float = Field(gt=0, description="percent of the interval energy")
+    reactive_limit: float = Field(2.0, gt=0, description="percent, reactive channels")
     confidence: Confidence = "M"
 
 
@@ -245,6 +290,8 @@ class InterruptionItem(_Item):
     duration_s: float = Field(gt=0)
     repetitions: int = Field(1, ge=1)
     gap_s: float = Field(0.05, ge=0)
+    # power_down: the load before it, at Imax (reactive energy moves too below PF 1).
+    pf: PowerFactor = "1"
     confidence: Confidence = "L"
 
 
@@ -255,6 +302,8 @@ Item = Annotated[
     | NoLoadItem
     | MeterConstantItem
     | RegisterItem
+    | RegisterDosageItem
+    | RegisterCapacityItem
     | InfluenceItem
     | DemandItem
     | TouItem
@@ -267,6 +316,16 @@ Item = Annotated[
 ]
 
 
+class CoverageRow(_Strict):
+    """Cells the plan states it covers: every combination of the row's lists (rig.coverage)."""
+
+    quantity: tuple[str, ...] = Field(min_length=1)
+    elements: tuple[str, ...] = Field(min_length=1)
+    directions: tuple[str, ...] = Field(min_length=1)
+    targets: tuple[str, ...] = Field(min_length=1, description="registers, outputs, events")
+    conditions: tuple[str, ...] = Field(min_length=1)
+
+
 class Plan(_Strict):
     plan: str
     version: str
@@ -274,6 +333,7 @@ class Plan(_Strict):
     meter_class: str
     standards: tuple[str, ...]
     items: tuple[Item, ...] = Field(min_length=1)
+    coverage: tuple[CoverageRow, ...] = ()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Plan:

@@ -3,7 +3,7 @@
 Registered by the root conftest.py and as the `pytest11` entry point `meter_test_rig`.
 
 - Options (group "meter-test-rig"): --bench, --plan, --positions, --meter-model, --runs-dir,
-  --resume, --operator, --decision-rule, --defect, --no-report.
+  --resume, --operator, --decision-rule, --defect, --no-report, --coverage.
 - Markers: `family(name)` on a plan test says which plan items it runs (the plugin
   parametrises it with them); `clause(text)` is put on every parametrised test from its item.
 - Fixtures: `rig` (the session), `bench` (safe state guaranteed on every exit path),
@@ -30,7 +30,7 @@ from reports.records import RunStatus
 from rig.bench.config import BenchFileError, load_bench_file
 from rig.bench.loadcheck import LoadMismatch
 from rig.loads import Rating
-from rig.plan import DEFAULT_PLAN, Plan, PlanError, load_plan
+from rig.plan import DEFAULT_PLAN, Plan, PlanError, current_label, load_plan
 from rig.preflight import START_ERRORS, PreflightError, check_options, start_failure
 from rig.recorder import Recorder
 from rig.safety import SafetyError, StopRequested
@@ -90,6 +90,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="simulated bench: give the meters (or the listed positions) a named defect",
     )
     group.addoption("--no-report", action="store_true", help="do not build the report at the end")
+    group.addoption(
+        "--coverage",
+        action="store_true",
+        help="print the plan's coverage matrix (quantity x element x direction x "
+        "register/output x condition, with the items filling each cell) and run nothing; "
+        "exit status 1 when a stated cell is empty",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -110,6 +117,18 @@ def _preflight(config: pytest.Config) -> None:
         check_options(_options(config))
     except PreflightError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """--coverage: the matrix of the plan (rig.coverage) instead of a run."""
+    if not config.getoption("coverage", False):
+        return None
+    from rig.coverage import empty_cells, matrix_lines
+
+    plan = plan_of(config)
+    for line in matrix_lines(plan):
+        print(line)
+    return 1 if empty_cells(plan) else 0
 
 
 def _options(config: pytest.Config) -> SessionOptions:
@@ -174,7 +193,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 ident = item.id
                 if with_points:
                     values.append(point)
-                    ident += f"-{point.current:g}In"
+                    ident += f"-{current_label(point.current)}"
                 if with_directions:
                     values.append(direction)
                     ident += f"-{direction}"

@@ -188,6 +188,8 @@ class Recorder:
 
 def _limits_text(m: Measurement) -> str:
     lo, hi = m.limit_low, m.limit_high
+    if lo is None and hi is None:  # a measurement that could not be taken has no limit
+        return "no limit"
     if lo is not None and hi is not None and abs(lo + hi) < 1e-12:
         return f"+-{hi:g} {m.unit}"
     if lo is None and hi is not None:

@@ -31,15 +31,15 @@ def test_error(plan_item, point: Point, direction: str, bench, timebase, positio
     item: AccuracyItem = plan_item
     recorder.family = store_family(item)
     numbers = [p.number for p in positions]
+    rating = Rating.of(positions[0].config)
     desc = {
-        "load": point.current,
+        "load": rating.multiple(point.current),
         "pf": item.pf,
         "direction": direction,
         "element": item.element,
     }
     done = recorder.done(numbers, desc)
     if done is None:
-        rating = Rating.of(positions[0].config)
         load = point_for(rating, item.energy, point.current, item.pf, direction, item.element)
         settle(bench, timebase, load, item.measure.settling_s)
         started = time.time()

@@ -18,6 +18,13 @@ The last month's reading time falls in a power-down: the source is switched off 
 on a lab bench. The meter must read at power-up (time stamp = the power-up minute), once; a
 meter that skips the reading fails the counter, history and stamp checks of that month.
 
+After the last month the whole history is read: with more months than the HISTORY_DEPTH
+records it keeps, 1-1:1.8.0*1nn must be the register before the nn-th last reading for every
+nn = 1..16 (the records filled, then the oldest overwritten) and 0.1.1 must show 16.
+
+A read that fails (no answer, a garbled value) fails that month's checks at that position with
+the reason and the time, and the next month goes on.
+
 At the end the clock is set back to true time + the offset it had at the start, and the
 reading day/hour to what it was.
 """
@@ -28,14 +35,23 @@ import datetime as dt
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import pytest
 
+from reports.records import Verdict
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating, active_point
 from rig.measure import settle
-from rig.meterlink import MeterLink, clock_offsets, each, meter_datetime, meter_seconds
+from rig.meterlink import (
+    MeterLink,
+    MeterReadError,
+    clock_offsets,
+    each,
+    meter_datetime,
+    meter_seconds,
+)
 from rig.plan import BillingItem
 from rig.recorder import Recorder
 from rig.session import MeterPosition
@@ -58,6 +74,8 @@ VZ_MODULO = 100  # standards.md 6.8: the billing counter runs 0..99
 ENERGY = tuple(f"1-1:1.8.{t}" for t in range(5))  # total and tariffs 1..4 (manual 1.1 item 4)
 MAX_DEMAND = "1-1:1.6.0"
 DAY = 86400.0
+HISTORY_DEPTH = 16  # A1000 manual 1.5 item 3: the last 16 readings are kept (*101..*116)
+CHECKS = ("counter", "history energy", "history demand", "demand reset", "time stamp")
 
 
 def reading_time(year: int, month: int, item: BillingItem) -> float:
@@ -143,10 +161,27 @@ def set_clocks(
         each({p.number: links[p.number] for p in positions}, write)
 
 
+class ValueUnreadable(ValueError):
+    """A value the meter answered is not what its address holds (names address and text)."""
+
+
 def _decimal(reading, what: str) -> Decimal:
     if reading.value is None:
-        raise AssertionError(f"{what}({reading.raw}) is not a number")
+        raise ValueUnreadable(f"{what}({reading.raw}) is not a number")
     return reading.value
+
+
+def _read(fn: Callable[[MeterLink], dict]) -> Callable[[MeterLink], dict | MeterReadError]:
+    """`fn` at one position, its read error kept as the result: one meter that does not answer
+    fails its own checks, and the others' months and its next month go on."""
+
+    def read(link: MeterLink) -> dict | MeterReadError:
+        try:
+            return fn(link)
+        except MeterReadError as exc:
+            return exc
+
+    return read
 
 
 def _digit(reading) -> float:
@@ -163,7 +198,6 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
     item: BillingItem = plan_item
     numbers = [p.number for p in positions]
     power_down_month = item.months - 1
-    checks = ("counter", "history energy", "history demand", "demand reset", "time stamp")
     descs = {
         (m, c): {
             "month": m + 1,
@@ -171,9 +205,12 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
             "check": c,
         }
         for m in range(item.months)
-        for c in checks
+        for c in CHECKS
     }
-    done = [recorder.done(numbers, d) for d in descs.values()]
+    history_desc = {"months": item.months, "check": "history records *101..*116"}
+    depth_desc = {"months": item.months, "check": "available billing periods 0.1.1"}
+    all_descs = [*descs.values(), history_desc, depth_desc]
+    done = [recorder.done(numbers, d) for d in all_descs]
     if all(d is not None for d in done):
         Recorder.assert_all_pass([m for d in done for m in d])
         return
@@ -198,6 +235,10 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
     )
     started = time.time()
     taken = []
+    # Each month's record 1-1:1.8.0*101 read right after its reading, oldest first (None: not
+    # read): the history must shift these, unchanged, towards *116.
+    t0 = timebase.now()
+    registers: dict[int, list[Decimal | None]] = {n: [] for n in numbers}
     try:
         with rig.programming(*positions):
             each(links, lambda link: link.write(
@@ -217,8 +258,10 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
                 max(0.0, min(true_rt.values()) - PRE_READ_S - timebase.now()),
                 label="to the reading time",
             )
-            pre = each(links, lambda link: link.read("0.1.0", *ENERGY, MAX_DEMAND))
+            pre_at = timebase.now()
+            pre = each(links, _read(lambda link: link.read("0.1.0", *ENERGY, MAX_DEMAND)))
             expected = dict.fromkeys(numbers, rt)
+            up = None
             if m == power_down_month:
                 timebase.dwell(
                     max(0.0, min(true_rt.values()) - POWER_OFF_S - timebase.now()),
@@ -240,27 +283,33 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
                     max(0.0, max(true_rt.values()) + AFTER_S - timebase.now()),
                     label="past the reading time",
                 )
-            post = each(links, lambda link: link.read(
+            post_at = timebase.now()
+            post = each(links, _read(lambda link: link.read(
                 "0.1.0",
                 "0.1.2*101",
                 *(f"{a}*101" for a in ENERGY),
                 f"{MAX_DEMAND}*101",
                 MAX_DEMAND,
-            ))
+            )))
+            for n in numbers:
+                registers[n].append(None if isinstance(post[n], MeterReadError)
+                                    else post[n][f"{ENERGY[0]}*101"].value)
+            month = _Month(rt, expected_stamp=0.0, power_up=None if up is None else up - t0,
+                           pre_at=pre_at - t0, post_at=post_at - t0)
             with recorder.batch():  # every position's results in one commit
                 for n in numbers:
                     taken += _record_month(
-                        recorder,
-                        n,
-                        {c: descs[(m, c)] for c in checks},
-                        pre[n],
-                        post[n],
-                        expected[n],
-                        rt,
-                        m == power_down_month,
-                        started,
+                        recorder, n, {c: descs[(m, c)] for c in CHECKS}, pre[n], post[n],
+                        replace(month, expected_stamp=expected[n]), started,
                     )
             rt = next_reading_time(rt + DAY, item)
+        history_at = timebase.now()
+        history = each(links, _read(lambda link: link.read(
+            "0.1.1", *(f"{ENERGY[0]}*{100 + k}" for k in range(1, HISTORY_DEPTH + 1)))))
+        with recorder.batch():
+            for n in numbers:
+                taken += _record_history(recorder, n, history_desc, depth_desc, history[n],
+                                         registers[n], history_at - t0, started)
     finally:
         bench.energise(voltage_only)
         # One meter at a time: each goes back to its own offset, to the whole second.
@@ -278,112 +327,162 @@ def test_automatic_reading(plan_item, rig, bench, timebase, positions, recorder)
     Recorder.assert_all_pass(taken)
 
 
-def _record_month(recorder, n, descs, pre, post, expected_stamp, rt, power_down, started):
+@dataclass(frozen=True)
+class _Month:
+    """One month's reading: its time (meter seconds), the stamp expected, the power-up and when
+    the registers were read (bench seconds since the test began; None: no power-down)."""
+
+    reading_time: float
+    expected_stamp: float
+    power_up: float | None
+    pre_at: float
+    post_at: float
+
+    def applied(self) -> str:
+        when = meter_datetime(self.reading_time).strftime("%y%m%d%H%M")
+        if self.power_up is None:
+            return f"reading time {when}"
+        return f"reading time {when} inside a power-down (power back at {self.power_up:.0f} s)"
+
+    def reads(self) -> str:
+        return f"registers read at {self.pre_at:.0f} s and {self.post_at:.0f} s into the test"
+
+
+def _record_month(recorder, n, descs, pre, post, month: _Month, started):
     """The five checks of one month's reading at one position."""
-    when = meter_datetime(rt).strftime("%y%m%d%H%M")
-    cause = (
-        f"the reading time {when} fell in a power-down and the meter did not read at power-up"
-        if power_down
-        else f"no reading at {when}"
-    )
+    failed = next((r for r in (pre, post) if isinstance(r, MeterReadError)), None)
+    if failed is not None:
+        return [recorder.record(n, d, f"billing {c}", None, "", limit_low=None, limit_high=None,
+                                started_at=started, verdict=Verdict.ERROR,
+                                message=f"{month.applied()}: {month.reads()}: {failed}")
+                for c, d in descs.items()]
     rows = []
+    for check, fn in _MONTH_CHECKS.items():
+        try:
+            rows.append(fn(recorder, n, descs[check], pre, post, month, started))
+        except ValueUnreadable as exc:
+            rows.append(recorder.record(
+                n, descs[check], f"billing {check}", None, "", limit_low=None, limit_high=None,
+                started_at=started, verdict=Verdict.ERROR,
+                message=f"{month.applied()}: {month.reads()}: {exc}"))
+    return rows
+
+
+def _counter(recorder, n, desc, pre, post, month, started):
     before = int(_decimal(pre["0.1.0"], "0.1.0"))
     after = int(_decimal(post["0.1.0"], "0.1.0"))
     advance = (after - before) % VZ_MODULO
-    rows.append(
-        recorder.record(
-            n,
-            descs["counter"],
-            "billing counter 0.1.0 advance",
-            float(advance),
-            "",
-            limit_low=1.0,
-            limit_high=1.0,
-            raw={"before": before, "after": after},
-            started_at=started,
-            message="" if advance == 1 else f"counter {before:02d} -> {after:02d}: {cause}",
-        )
+    return recorder.record(
+        n, desc, "billing counter 0.1.0 advance", float(advance), "",
+        limit_low=1.0, limit_high=1.0, raw={"before": before, "after": after},
+        started_at=started,
+        message="" if advance == 1 else
+        f"{month.applied()}: counter 0.1.0 {before:02d} before, {after:02d} after, expected "
+        f"{(before + 1) % VZ_MODULO:02d} ({month.reads()}): "
+        + ("no reading was made" if advance == 0 else f"{advance} readings were made"),
     )
+
+
+def _history_energy(recorder, n, desc, pre, post, month, started):
     deviations = {}
+    frozen = {}
     digit = 0.0
     for address in ENERGY:
-        frozen = _decimal(post[f"{address}*101"], f"{address}*101")
+        frozen[address] = _decimal(post[f"{address}*101"], f"{address}*101")
         register = _decimal(pre[address], address)
-        deviations[address] = float(frozen - register)
+        deviations[address] = float(frozen[address] - register)
         digit = max(digit, _digit(pre[address]))
-    worst = max(deviations.values(), key=abs)
-    rows.append(
-        recorder.record(
-            n,
-            descs["history energy"],
-            "history *101 minus register before the reading",
-            worst,
-            "kWh",
-            limit_low=-digit,
-            limit_high=digit,
-            raw={"deviations_kwh": deviations, "digit_kwh": digit},
-            started_at=started,
-            message=""
-            if abs(worst) <= digit
-            else f"the *101 energies are not the registers at {when}: {cause}",
-        )
+    worst_at = max(deviations, key=lambda a: abs(deviations[a]))
+    worst = deviations[worst_at]
+    return recorder.record(
+        n, desc, "history *101 minus register before the reading", worst, "kWh",
+        limit_low=-digit, limit_high=digit,
+        raw={"deviations_kwh": deviations, "digit_kwh": digit}, started_at=started,
+        message="" if abs(worst) <= digit else
+        f"{month.applied()}: {worst_at}*101 = {frozen[worst_at]} kWh, expected "
+        f"{pre[worst_at].value} kWh (the register before the reading; {month.reads()})",
     )
+
+
+def _history_demand(recorder, n, desc, pre, post, month, started):
     max_before = float(_decimal(pre[MAX_DEMAND], MAX_DEMAND))
     max_frozen = float(_decimal(post[f"{MAX_DEMAND}*101"], f"{MAX_DEMAND}*101"))
-    rows.append(
-        recorder.record(
-            n,
-            descs["history demand"],
-            "maximum demand *101 minus maximum before",
-            max_frozen - max_before,
-            "kW",
-            limit_low=-DEMAND_DIGIT_KW,
-            limit_high=DEMAND_DIGIT_KW,
-            raw={"before_kw": max_before, "frozen_kw": max_frozen},
-            started_at=started,
-            message=""
-            if abs(max_frozen - max_before) <= DEMAND_DIGIT_KW
-            else f"1-1:1.6.0*101 {max_frozen:.4f} kW is not the maximum {max_before:.4f} kW: "
-            f"{cause}",
-        )
+    return recorder.record(
+        n, desc, "maximum demand *101 minus maximum before", max_frozen - max_before, "kW",
+        limit_low=-DEMAND_DIGIT_KW, limit_high=DEMAND_DIGIT_KW,
+        raw={"before_kw": max_before, "frozen_kw": max_frozen}, started_at=started,
+        message="" if abs(max_frozen - max_before) <= DEMAND_DIGIT_KW else
+        f"{month.applied()}: 1-1:1.6.0*101 = {max_frozen:.4f} kW, expected the maximum "
+        f"{max_before:.4f} kW read before the reading ({month.reads()})",
     )
+
+
+def _demand_reset(recorder, n, desc, pre, post, month, started):
+    max_before = float(_decimal(pre[MAX_DEMAND], MAX_DEMAND))
     max_after = float(_decimal(post[MAX_DEMAND], MAX_DEMAND))
-    rows.append(
-        recorder.record(
-            n,
-            descs["demand reset"],
-            "maximum demand after the reading",
-            max_after,
-            "kW",
-            limit_low=0.0,
-            limit_high=0.0,
-            raw={"before_kw": max_before, "after_kw": max_after},
-            started_at=started,
-            message=""
-            if max_after == 0.0
-            else f"the maximum demand {max_after:.4f} kW was not reset (manual 1.5 item 3): "
-            f"{cause}",
-        )
+    return recorder.record(
+        n, desc, "maximum demand after the reading", max_after, "kW",
+        limit_low=0.0, limit_high=0.0, raw={"before_kw": max_before, "after_kw": max_after},
+        started_at=started,
+        message="" if max_after == 0.0 else
+        f"{month.applied()}: 1-1:1.6.0 = {max_after:.4f} kW after the reading, expected 0 "
+        f"(reset, manual 1.5 item 3; {max_before:.4f} kW before; {month.reads()})",
     )
+
+
+def _time_stamp(recorder, n, desc, pre, post, month, started):
+    del pre
     stamp = post["0.1.2*101"].values[0].value
     stamp_s = stamp_seconds(stamp)
-    deviation = None if stamp_s is None else stamp_s - expected_stamp
+    deviation = None if stamp_s is None else stamp_s - month.expected_stamp
     half = STAMP_RESOLUTION_S / 2
-    rows.append(
-        recorder.record(
-            n,
-            descs["time stamp"],
-            "reading time stamp 0.1.2*101 minus expected",
-            deviation,
-            "s",
-            limit_low=-half,
-            limit_high=half,
-            raw={"stamp": stamp, "expected": meter_datetime(expected_stamp).strftime("%y%m%d%H%M")},
-            started_at=started,
-            message=""
-            if deviation is not None and abs(deviation) <= half
-            else f"0.1.2*101 is {stamp}, expected "
-            f"{meter_datetime(expected_stamp):%y%m%d%H%M}: {cause}",
-        )
+    expected = meter_datetime(month.expected_stamp).strftime("%y%m%d%H%M")
+    return recorder.record(
+        n, desc, "reading time stamp 0.1.2*101 minus expected", deviation, "s",
+        limit_low=-half, limit_high=half, raw={"stamp": stamp, "expected": expected},
+        started_at=started,
+        message="" if deviation is not None and abs(deviation) <= half else
+        f"{month.applied()}: 0.1.2*101 = {stamp}, expected {expected} ({month.reads()})",
     )
-    return rows
+
+
+_MONTH_CHECKS = {"counter": _counter, "history energy": _history_energy,
+                 "history demand": _history_demand, "demand reset": _demand_reset,
+                 "time stamp": _time_stamp}
+assert tuple(_MONTH_CHECKS) == CHECKS
+
+
+def _record_history(recorder, n, desc, depth_desc, history, registers, read_at, started):
+    """After more readings than the history holds: *1nn is the record *101 read right after the
+    nn-th last reading, unchanged, for every record (filled, then the oldest overwritten), and
+    0.1.1 shows them all."""
+    expected_depth = min(len(registers), HISTORY_DEPTH)
+    if isinstance(history, MeterReadError):
+        return [recorder.record(n, d, q, None, "", limit_low=None, limit_high=None,
+                                started_at=started, verdict=Verdict.ERROR,
+                                message=f"history read at {read_at:.0f} s: {history}")
+                for d, q in ((desc, "history records"), (depth_desc, "available periods"))]
+    wrong = {}
+    for k in range(1, expected_depth + 1):
+        want = registers[-k]
+        got = history[f"{ENERGY[0]}*{100 + k}"].value
+        if want is None or got is None or got != want:
+            wrong[f"*{100 + k}"] = f"{got} (expected {want})"
+    depth = history["0.1.1"].value
+    return [
+        recorder.record(
+            n, desc, "history records not matching their reading", float(len(wrong)), "records",
+            limit_low=0.0, limit_high=0.0, raw={"wrong": wrong, "readings": len(registers)},
+            started_at=started,
+            message="" if not wrong else
+            f"after {len(registers)} readings, {ENERGY[0]} records read at {read_at:.0f} s: "
+            + ", ".join(f"{k} = {v}" for k, v in list(wrong.items())[:6])),
+        recorder.record(
+            n, depth_desc, "available billing periods 0.1.1",
+            None if depth is None else float(depth), "periods",
+            limit_low=float(expected_depth), limit_high=float(expected_depth),
+            raw={"readings": len(registers)}, started_at=started,
+            message="" if depth is not None and int(depth) == expected_depth else
+            f"after {len(registers)} readings 0.1.1 = {history['0.1.1'].raw}, expected "
+            f"{expected_depth} (manual 1.5 item 3: {HISTORY_DEPTH} kept)"),
+    ]

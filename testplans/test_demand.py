@@ -31,6 +31,7 @@ Pm = power at Imax, PF 1; Pn = the demand the meter shows).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -58,6 +59,7 @@ from rig.meterlink import (
 )
 from rig.plan import DemandItem, demand_limit_pct
 from rig.recorder import Recorder
+from rig.tariffs import TARIFF, tariff_in_force
 from rig.timebase import Timebase
 
 pytestmark = pytest.mark.family("demand")
@@ -82,6 +84,8 @@ DEMAND_DIGIT_KW = 1e-4
 STAMP_RESOLUTION_S = 60.0
 # Rolling intervals the meter accepts, largest first (A1000 manual 1.2 item 2).
 WINDOWS_MIN = (5, 3, 2, 1)
+#: Maximum demand import, total and tariffs 1..4 (A1000 manual 1.2, Appendix A).
+MAXIMA = tuple(f"1-1:1.6.{t}" for t in range(5))
 
 
 def stamp_seconds(stamp: str) -> float | None:
@@ -141,7 +145,10 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
     ]
     max_desc = {**base, "window": "max"}
     stamp_desc = {**base, "window": "max", "check": "time stamp"}
-    descs = [*window_descs, max_desc, stamp_desc]
+    tariff_descs = ({"value": {**base, "window": "max", "tariff": item.tariff},
+                     "others": {**base, "window": "max", "tariff": "others"}}
+                    if item.tariff is not None else {})
+    descs = [*window_descs, max_desc, stamp_desc, *tariff_descs.values()]
     done = recorder.all_done(numbers, descs)
     if done is not None:
         Recorder.assert_all_pass(done)
@@ -168,78 +175,83 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
     started = time.time()
     recorder.started(numbers, window_descs[0])
     reference = ReferenceEnergy(bench, timebase, rating.wiring)
-    try:
-        # The write moment: half a cycle + 7 s after a cycle boundary, after the programming
-        # entry (8 s, all meters together).
-        meter_now = timebase.now() + off1
-        a = math.floor(meter_now / cycle_s) * cycle_s
-        write_at = a + cycle_s / 2 + WRITE_SKEW_S
-        if write_at - PROGRAM_LEAD_S < meter_now:
-            a += cycle_s
-            write_at += cycle_s
-        b0 = a + cycle_s
-        reference.start()
-        # The programming state times out when idle: enter it just before the writes, which
-        # go to every position at once.
-        dwell_until(timebase, true_of(write_at) - PROGRAM_LEAD_S, "demand settings")
-        with rig.programming(*positions):
-            dwell_until(timebase, true_of(write_at), "demand settings")
-            t0, e0 = timebase.now(), reference.now()
-            write_times = each(
-                links, lambda link: _write_and_reset(link, old, new, timebase))
-            t1, e1 = timebase.now(), reference.now()
-        # Meter time of each write and the reference energy then: the load is constant while
-        # the writes go out, so the energy is interpolated between the readings around them.
-        share = {n: (t - t0) / (t1 - t0) if t1 > t0 else 0.0 for n, t in write_times.items()}
-        written: dict[int, tuple[float, float]] = {
-            n: (t + offsets[n].offset_s, e0 + (e1 - e0) * share[n])
-            for n, t in write_times.items()
-        }
-        if timebase.now() > true_of(b0 - min(STEP_LEAD_S, step_s / 2)):
-            raise AssertionError(
-                f"{len(numbers)} positions took too long to program before the first window; "
-                "use a longer demand cycle or fewer positions"
-            )
-        ends = [b0 + k * step_s for k in range(n_steps + 1)]
-        b1 = ends[-1]
-        lead = min(STEP_LEAD_S, step_s / 2)
-        # Cumulative reference energy at meter times (position 1's clock), at every window
-        # start after the writes and every window end.
-        cumulative: dict[float, float] = {}
-        first_write = min(w for w, _ in written.values())
-        last_write = max(w for w, _ in written.values())
-        for start in (end - cycle_s for end in ends):
-            if first_write <= start < last_write:
+    # With a tariff item the calendar holds that tariff through the whole test (written before
+    # the demand settings, so no tariff change falls inside a window).
+    calendar = (tariff_in_force(rig, positions, links, item.tariff)
+                if item.tariff is not None else contextlib.nullcontext())
+    with calendar:
+        try:
+            # The write moment: half a cycle + 7 s after a cycle boundary, after the programming
+            # entry (8 s, all meters together).
+            meter_now = timebase.now() + off1
+            a = math.floor(meter_now / cycle_s) * cycle_s
+            write_at = a + cycle_s / 2 + WRITE_SKEW_S
+            if write_at - PROGRAM_LEAD_S < meter_now:
+                a += cycle_s
+                write_at += cycle_s
+            b0 = a + cycle_s
+            reference.start()
+            # The programming state times out when idle: enter it just before the writes, which
+            # go to every position at once.
+            dwell_until(timebase, true_of(write_at) - PROGRAM_LEAD_S, "demand settings")
+            with rig.programming(*positions):
+                dwell_until(timebase, true_of(write_at), "demand settings")
+                t0, e0 = timebase.now(), reference.now()
+                write_times = each(
+                    links, lambda link: _write_and_reset(link, old, new, timebase))
+                t1, e1 = timebase.now(), reference.now()
+            # Meter time of each write and the reference energy then: the load is constant while
+            # the writes go out, so the energy is interpolated between the readings around them.
+            share = {n: (t - t0) / (t1 - t0) if t1 > t0 else 0.0 for n, t in write_times.items()}
+            written: dict[int, tuple[float, float]] = {
+                n: (t + offsets[n].offset_s, e0 + (e1 - e0) * share[n])
+                for n, t in write_times.items()
+            }
+            if timebase.now() > true_of(b0 - min(STEP_LEAD_S, step_s / 2)):
                 raise AssertionError(
-                    f"a demand window starts at {meter_datetime(start)}, between the settings "
-                    "writes of the positions: use fewer positions or a longer interval")
-            if start >= last_write:
-                dwell_until(timebase, true_of(start), "window start")
-                cumulative[start] = reference.now()
-        dwell_until(timebase, true_of(b0 - lead), "to the load step")
-        bench.energise(load)
-        reference.changed()
-        meter_avg: dict[int, list[Decimal]] = {n: [] for n in numbers}
-        load_on = True
-        for end in ends:
-            if load_on and end >= b1:
-                dwell_until(timebase, true_of(b1 - lead), "to the load step")
-                bench.energise(base_load)
-                reference.changed()
-                load_on = False
-            dwell_until(timebase, true_of(end), "demand window")
-            cumulative[end] = reference.now()
-            dwell_until(timebase, max(true_of(end, n) for n in numbers) + READ_DELAY_S,
-                        "meter evaluation")
-            for n, value in each(links, lambda link: link.value("1-1:1.5.0")).items():
-                meter_avg[n].append(value)
-        maxima = each(links, lambda link: link.read("1-1:1.6.0")["1-1:1.6.0"])
-    finally:
-        reference.stop()
-        bench.energise(voltage_only)
-        with rig.programming(*positions):
-            each(links, lambda link: link.write(
-                settings_writes(new[link.number], old[link.number])))
+                    f"{len(numbers)} positions took too long to program before the first window; "
+                    "use a longer demand cycle or fewer positions"
+                )
+            ends = [b0 + k * step_s for k in range(n_steps + 1)]
+            b1 = ends[-1]
+            lead = min(STEP_LEAD_S, step_s / 2)
+            # Cumulative reference energy at meter times (position 1's clock), at every window
+            # start after the writes and every window end.
+            cumulative: dict[float, float] = {}
+            first_write = min(w for w, _ in written.values())
+            last_write = max(w for w, _ in written.values())
+            for start in (end - cycle_s for end in ends):
+                if first_write <= start < last_write:
+                    raise AssertionError(
+                        f"a demand window starts at {meter_datetime(start)}, between the settings "
+                        "writes of the positions: use fewer positions or a longer interval")
+                if start >= last_write:
+                    dwell_until(timebase, true_of(start), "window start")
+                    cumulative[start] = reference.now()
+            dwell_until(timebase, true_of(b0 - lead), "to the load step")
+            bench.energise(load)
+            reference.changed()
+            meter_avg: dict[int, list[Decimal]] = {n: [] for n in numbers}
+            load_on = True
+            for end in ends:
+                if load_on and end >= b1:
+                    dwell_until(timebase, true_of(b1 - lead), "to the load step")
+                    bench.energise(base_load)
+                    reference.changed()
+                    load_on = False
+                dwell_until(timebase, true_of(end), "demand window")
+                cumulative[end] = reference.now()
+                dwell_until(timebase, max(true_of(end, n) for n in numbers) + READ_DELAY_S,
+                            "meter evaluation")
+                for n, value in each(links, lambda link: link.value("1-1:1.5.0")).items():
+                    meter_avg[n].append(value)
+            maxima = each(links, lambda link: link.read(*MAXIMA))
+        finally:
+            reference.stop()
+            bench.energise(voltage_only)
+            with rig.programming(*positions):
+                each(links, lambda link: link.write(
+                    settings_writes(new[link.number], old[link.number])))
 
     def window_kw(n: int, end: float) -> float:
         start = end - cycle_s
@@ -258,12 +270,18 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
             ref_kw = [window_kw(n, end) for end in ends]
             for k, (end, desc) in enumerate(zip(ends, window_descs, strict=True)):
                 meter_kw = float(meter_avg[n][k])
+                # The value read at the previous evaluation and the reference there: a value
+                # that stayed while the reference changed was not evaluated at this end.
+                previous = (float(meter_avg[n][k - 1]), ref_kw[k - 1]) if k else None
                 taken.append(_record_demand(
                     recorder, n, desc, "last average demand 1-1:1.5.0", meter_kw, ref_kw[k], item,
                     pm_w, load_w, edge_s, u_ref, u_note, started,
                     extra={"window_end": meter_datetime(end).isoformat(sep=" ")},
+                    read=f"1-1:1.5.0 read {READ_DELAY_S:g} s after the window ending "
+                         f"{meter_datetime(end):%y%m%d %H:%M} (meter clock)",
+                    previous=previous,
                 ))
-            reading = maxima[n]
+            reading = maxima[n][MAXIMA[0]]
             if len(reading.values) != 2 or reading.value is None:
                 raise AssertionError(
                     f"position {n}: 1-1:1.6.0({reading.raw}) is not (value)(stamp)")
@@ -274,9 +292,14 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
                 recorder, n, max_desc, "maximum demand 1-1:1.6.0", float(reading.value),
                 ref_kw[best], item, pm_w, load_w, edge_s, u_ref, u_note, started,
                 extra={"stamp": stamp, "expected_stamp": meter_datetime(ends[best]).isoformat(" ")},
+                read=f"1-1:1.6.0 read after the last window, ending "
+                     f"{meter_datetime(ends[-1]):%y%m%d %H:%M} (meter clock)",
             ))
             deviation = None if stamp_s is None else stamp_s - ends[best]
             half = STAMP_RESOLUTION_S / 2
+            # A stamp off every evaluation boundary of the meter clock proves the window is not
+            # aligned to it; a stamp on another boundary says only which window was taken.
+            off_boundary = stamp_s is not None and stamp_s % step_s != 0
             taken.append(recorder.record(
                 n, stamp_desc, "maximum demand time stamp minus window end", deviation, "s",
                 limit_low=-half, limit_high=half,
@@ -284,11 +307,41 @@ def test_maximum_demand(plan_item, rig, bench, timebase, positions, recorder):
                      "resolution_s": STAMP_RESOLUTION_S},
                 started_at=started,
                 message="" if deviation is not None and abs(deviation) <= half else
-                f"the maximum is stamped {stamp}, the window ends at "
-                f"{meter_datetime(ends[best]):%y%m%d%H%M}: the demand window is not aligned to "
-                "the meter clock (manual 1.2 item 2; standards.md 3.3)",
+                f"1-1:1.6.0 stamped {stamp}, expected {meter_datetime(ends[best]):%y%m%d%H%M} "
+                "(the end of the largest reference window)"
+                + (f": {stamp} is not on a {step_s / 60:g} min boundary of the meter clock, so "
+                   "the demand window is not aligned to the meter clock (manual 1.2 item 2; "
+                   "standards.md 3.3)" if off_boundary else ""),
             ))
+            if item.tariff is not None:
+                taken += _record_tariff_maxima(
+                    recorder, n, tariff_descs, item, maxima[n], ref_kw[best], pm_w, load_w,
+                    edge_s, u_ref, u_note, started)
     Recorder.assert_all_pass(taken)
+
+
+def _record_tariff_maxima(recorder, n, descs, item, maxima, ref_kw, pm_w, load_w, edge_s, u_ref,
+                          u_note, started):
+    """The maximum of the tariff in force against the reference, and the other tariffs' maxima
+    at zero (they were reset with the total and no window fell in them)."""
+    own = MAXIMA[item.tariff]
+    reading = maxima[own]
+    rows = [_record_demand(
+        recorder, n, descs["value"], f"tariff maximum demand {own}",
+        float(reading.value) if reading.value is not None else 0.0, ref_kw, item, pm_w, load_w,
+        edge_s, u_ref, u_note, started, extra={"raw": reading.raw},
+        read=f"{own} read after the last window with tariff {item.tariff} in force all test "
+             f"({TARIFF} programmed)")]
+    others = {a: maxima[a].value for a in MAXIMA[1:] if a != own}
+    nonzero = {a: str(v) for a, v in others.items() if v is None or v != 0}
+    rows.append(recorder.record(
+        n, descs["others"], "other tariffs' maxima not zero", float(len(nonzero)), "registers",
+        limit_low=0.0, limit_high=0.0, raw={"others": {a: str(v) for a, v in others.items()}},
+        started_at=started,
+        message="" if not nonzero else
+        f"tariff {item.tariff} in force all test, maxima reset at its start: "
+        + ", ".join(f"{a} = {v}" for a, v in nonzero.items()) + ", expected 0"))
+    return rows
 
 
 def _write_and_reset(link: MeterLink, old: dict, new: dict, timebase: Timebase) -> float:
@@ -302,7 +355,7 @@ def _write_and_reset(link: MeterLink, old: dict, new: dict, timebase: Timebase) 
 def _record_demand(
     recorder: Recorder, n: int, desc: dict, quantity: str, meter_kw: float, ref_kw: float,
     item: DemandItem, pm_w: float, load_w: float, edge_s: float, u_ref: float, u_note: str,
-    started: float, extra: dict,
+    started: float, extra: dict, read: str, previous: tuple[float, float] | None = None,
 ):
     """One window: the demand error in % against the limit of A1000 manual 3.2.2."""
     error = (meter_kw - ref_kw) / ref_kw * 100.0 if ref_kw > 0 else None
@@ -324,11 +377,14 @@ def _record_demand(
         ]
     message = ""
     if error is None:
-        message = "the reference window holds no energy"
+        message = f"{read}: the reference window holds no energy"
     elif limit is not None and abs(error) > limit:
-        message = (f"meter {meter_kw:.4f} kW, reference {ref_kw:.4f} kW: the demand of this "
-                   "window is wrong (window not aligned to the clock, or not evaluated at this "
-                   "interval end: manual 1.2 item 2)")
+        message = f"{read}: meter {meter_kw:.4f} kW, reference {ref_kw:.4f} kW"
+        if previous is not None and meter_kw == previous[0] and abs(ref_kw - previous[1]) > (
+                DEMAND_DIGIT_KW):
+            message += (f"; unchanged since the previous end while the reference went from "
+                        f"{previous[1]:.4f} kW: not evaluated at this interval end (manual 1.2 "
+                        "item 2)")
     return recorder.record(
         n, desc, quantity, error, "%",
         limit_low=-limit if limit is not None else None,

@@ -52,6 +52,7 @@ from rig.meterlink import (
     MeterReadError,
     clock_offsets,
     each,
+    meter_datetime,
     meter_seconds,
 )
 from rig.plan import EventsItem
@@ -221,6 +222,11 @@ def _err1(link: MeterLink) -> int:
     return int(text, 2)
 
 
+def _meter_time(true_s: float, clock: ClockReading) -> str:
+    """A bench instant on the meter's clock, as the meter's stamps show it."""
+    return meter_datetime(true_s + clock.offset_s).strftime("%y%m%d %H:%M:%S")
+
+
 def _until(timebase, t: float, label: str) -> None:
     timebase.dwell(max(0.0, t - timebase.now()), label=label)
 
@@ -371,11 +377,14 @@ class _Rows:
             t_off: float) -> None:
         item, tol, d = self.item, self.item.timestamp_tolerance_s, self.item.debounce_s
         added = after[0] - before[0]
+        applied = (f"{item.event} on {item.phase} applied {_meter_time(t_on, clock)} to "
+                   f"{_meter_time(t_off, clock)} meter time")
         self.record(n, f"{name}: count", f"{name} count increase", float(added), "events",
                     1.0, 1.0, raw={"before": before[0], "after": after[0]},
                     message="" if added == 1 else
-                    f"{added} {name} event(s) counted for one {item.duration_s:g} s fault"
-                    + (": the meter does not detect it" if added == 0 else ""))
+                    f"{applied}: {name} count {before[0]} before, {after[0]} read "
+                    f"{item.debounce_s + READ_MARGIN_S:g} s after the end, expected "
+                    f"{before[0] + 1}")
         expected_duration = t_off - t_on  # start and end both confirmed after d
         duration = after[1] - before[1]
         self.record(n, f"{name}: duration", f"{name} duration error",

@@ -87,8 +87,9 @@ def _record_differences(
 def test_influence(plan_item, bench, timebase, positions, recorder):
     item: InfluenceItem = plan_item
     numbers = [p.number for p in positions]
+    rating = Rating.of(positions[0].config)
     desc = {
-        "load": item.current,
+        "load": rating.multiple(item.current),
         "pf": item.pf,
         "direction": "import",
         "influence": {"quantity": item.quantity, "value": item.change or list(item.interrupted)
@@ -96,7 +97,6 @@ def test_influence(plan_item, bench, timebase, positions, recorder):
     }
     done = recorder.done(numbers, desc)
     if done is None:
-        rating = Rating.of(positions[0].config)
         reference = point_for(rating, "active", item.current, item.pf)
         started = time.time()
         recorder.started(numbers, desc)
@@ -116,8 +116,8 @@ def test_single_against_balanced(plan_item, bench, timebase, positions, recorder
     done_all = []
     balanced = None
     for element in item.elements:
-        desc = {"load": item.current, "pf": item.pf, "direction": "import", "element": element,
-                "against": "balanced"}
+        desc = {"load": rating.multiple(item.current), "pf": item.pf, "direction": "import",
+                "element": element, "against": "balanced"}
         done = recorder.done(numbers, desc)
         if done is None:
             started = time.time()

@@ -18,9 +18,11 @@ Power-down (A1000 manual 3.2.5 data retention; standards.md 5.1 "no data loss"):
 meter has rested at Un for longer than its periodic save interval, current flows at Imax for
 LOAD_S (shorter than the save interval, so none of that energy is in the periodic save: only a
 save at power-down keeps it), then every voltage goes off for `duration_s` and comes back.
-Checks: the register is not lower than just before the power-down, its advance over the test
-equals the reference energy delivered within one digit (plus the class allowance on that
-energy), and the readout is complete.
+The load runs at the item's power factor (below PF 1 the reactive registers move too). Checks:
+no energy register of the readout (active and reactive, totals and tariffs) is lower after the
+power-up than read just before the power-down, 1-1:1.8.0's advance over the test equals the
+reference energy delivered within one digit (plus the class allowance on that energy), and the
+readout is complete.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import pytest
 from reports.decision import combine, rectangular
 from rig.instruments.loadpoint import LoadPoint
 from rig.instruments.roles import Quantity
-from rig.loads import Rating, metered_power
+from rig.loads import Rating, metered_power, point_for
 from rig.measure import open_pulse_gates, pulses_seen, settle
 from rig.meterlink import MeterLink, each
 from rig.plan import InterruptionItem, critical_change_kwh
@@ -154,7 +156,7 @@ def _record_retained(recorder, n, desc, before, after, after_what: str, started:
 
 def _power_down(item, rig, bench, timebase, positions, recorder, numbers, links):
     rating = Rating.of(positions[0].config)
-    descs = {what: {"load": rating.imax / rating.in_, "pf": "1", "load_s": LOAD_S,
+    descs = {what: {"load": rating.imax / rating.in_, "pf": item.pf, "load_s": LOAD_S,
                     "duration_s": item.duration_s, "check": what}
              for what in ("not lower", "advance", "data retained")}
     done = [recorder.done(numbers, d) for d in descs.values()]
@@ -163,22 +165,25 @@ def _power_down(item, rig, bench, timebase, positions, recorder, numbers, links)
     if bench.energy is None:
         pytest.fail(f"{item.id}: the bench has no reference energy register: the power-down "
                     "test compares the register advance with the delivered energy")
-    load = LoadPoint.balanced(rating.un, rating.imax, "1")
+    load = point_for(rating, "active", "Imax", item.pf)
     power_w = metered_power(load, "active", rating.wiring)
     # At rest for longer than the meter's save interval: its last periodic save comes after
     # every earlier energy, so the load below is all unsaved until a power-down save.
     settle(bench, timebase, LoadPoint.voltage_only(rating.un), SAVE_INTERVAL_S + SETTLING_S)
     started = time.time()
+    t0 = timebase.now()
     for d in descs.values():
         recorder.started(numbers, d)
     before = each(links, lambda link: link.readout())
     bench.energy.start()
     bench.energise(load)
     timebase.dwell(LOAD_S, label="load before power-down")
-    at_down = each(links, lambda link: link.value(REGISTER))
+    down_at = timebase.now()
+    at_down = each(links, lambda link: _energy_registers(link.readout()))
     bench.energise(LoadPoint.balanced(0.0, 0.0))  # every voltage off: power down
     timebase.dwell(item.duration_s, label="power down")
     bench.energise(LoadPoint.voltage_only(rating.un))
+    up_at = timebase.now()
     timebase.dwell(STARTUP_S, label="start-up")
     bench.energy.stop()
     delivered = bench.energy.energy()
@@ -189,17 +194,30 @@ def _power_down(item, rig, bench, timebase, positions, recorder, numbers, links)
         for n in numbers:
             r0 = before[n][REGISTER].value
             r1 = after[n][REGISTER].value if REGISTER in after[n] else None
-            raw = {"register_start_kwh": str(r0), "register_at_power_down_kwh": str(at_down[n]),
+            regs_after = _energy_registers(after[n])
+            raw = {"register_start_kwh": str(r0),
+                   "register_at_power_down_kwh": str(at_down[n].get(REGISTER)),
                    "register_after_kwh": str(r1), "delivered_kwh": delivered,
                    "power_w": power_w}
-            drop = None if r1 is None else float(r1 - at_down[n])
+            # Every energy register read before the power-down, after it (None: not readable).
+            changes = {a: (float(regs_after[a] - v) if a in regs_after else None)
+                       for a, v in at_down[n].items()}
+            unread = sorted(a for a, c in changes.items() if c is None)
+            lower = {a: c for a, c in changes.items() if c is not None and c < 0}
+            drop = None if unread or not changes else min(changes.values())  # type: ignore[type-var]
             rows.append(recorder.record(
-                n, descs["not lower"], "register after power-up minus before power-down", drop,
-                "kWh", limit_low=0.0, limit_high=None, raw=raw, started_at=started,
+                n, descs["not lower"], "lowest energy register change through the power-down",
+                drop, "kWh", limit_low=0.0, limit_high=None,
+                raw={**raw, "changes_kwh": changes}, started_at=started,
                 message="" if drop is not None and drop >= 0 else
-                "register not readable after power-up" if drop is None else
-                f"{REGISTER} fell from {at_down[n]} to {r1} kWh through the power-down: energy "
-                "registered since the last periodic save was lost"))
+                f"energy registers read {down_at - t0:.0f} s into the test (before a "
+                f"{item.duration_s:g} s power-down after {LOAD_S:g} s at Imax PF {item.pf}) and "
+                f"{up_at - t0 + STARTUP_S:.0f} s (after the power-up): "
+                + ("; ".join(filter(None, [
+                    ", ".join(f"{a} {at_down[n][a]} -> {regs_after[a]}" for a in sorted(lower)),
+                    f"not readable after: {', '.join(unread)}" if unread else ""]))
+                   or "no energy register in the readout")
+                + (": energy registered since the last periodic save was lost" if lower else "")))
             excess = None if r1 is None else float(r1 - r0) - delivered
             rows.append(recorder.record(
                 n, descs["advance"], "register advance minus delivered energy", excess, "kWh",

@@ -15,11 +15,18 @@ Method, all positions at once:
    the interval the power returned in must both exist, carry the power-down status flag (0x01,
    meter docs) and hold their intervals' energy: nothing is lost (standards.md 5.1).
 4. The reference energy is read at every boundary; P.01 is read with R5 for K0..the last
-   boundary and each entry's active import energy (1.29.0) is compared with the reference
-   energy of its interval.
+   boundary and every channel of each entry (1.29.0 active import, 2.29.0 active export,
+   5.29.0..8.29.0 reactive Q1..Q4: standards.md 7) is compared with the energy its channel
+   received in the interval: the reference active energy in the channel of the load's
+   direction, the reactive energy |Q/P| times it in the channel of the load's quadrant (Q from
+   the same set point: the reference standard integrates one quantity at a time), nothing in
+   every other channel. The plan runs this with an import, an export and a reactive load, so
+   every channel is checked carrying energy and carrying none.
 
-Limit: the item's percentage of the interval energy, widened by one entry digit (0.1 Wh per
-the meter docs, read from the reply's decimals): a meter cannot show less than a digit.
+Limit: the item's percentage of the interval energy (the reactive limit for the reactive
+channels), widened by one entry digit (0.1 Wh per the meter docs, read from the reply's
+decimals): a meter cannot show less than a digit. A channel that receives nothing may show at
+most one digit.
 """
 
 from __future__ import annotations
@@ -62,19 +69,30 @@ RETURN_AT_S = 120.0  # ... and ends this far into the next one
 READ_DELAY_S = 5.0  # the meter writes its entry at the boundary
 POWER_DOWN = 0x01  # status flag of an entry (meter docs: load_profile record layout)
 ACTIVE_IMPORT = "1.29.0"  # channel code of active import energy per interval (standards.md 7)
+#: Reactive channel of each quadrant (standards.md 7: C = 5..8 are Q1..Q4).
+QUADRANT_CHANNEL = {1: "5.29.0", 2: "6.29.0", 3: "7.29.0", 4: "8.29.0"}
+ACTIVE_CHANNEL = {"import": ACTIVE_IMPORT, "export": "2.29.0"}
+CHANNELS = (ACTIVE_IMPORT, "2.29.0", *QUADRANT_CHANNEL.values())
+#: Half-width, % of |Q|, of the reactive energy derived from the active reference and the set
+#: phase angle: 0.01 deg of angle at phi = 60 deg moves Q/P by 0.01 * pi/180 / (sin cos) =
+#: 0.04 % (a source's angle resolution; the simulated source sets it exactly).
+SOURCE_ANGLE = 0.04
 
 
 def stamp(meter_s: float) -> str:
     return meter_datetime(meter_s).strftime("%y%m%d%H%M")
 
 
-def profile_entries(link: MeterLink, first_s: float, last_s: float) -> dict[float, tuple[int, str]]:
-    """Entries of P.01 ending in [first_s, last_s] (meter seconds) -> (status, active import
-    energy text). The reply is a header `P.01(ts)(status)(interval)(n)(code)(unit)...` and one
-    value line per entry; a new header starts at any status or spacing change (meter docs)."""
+def profile_entries(link: MeterLink, first_s: float,
+                    last_s: float) -> dict[float, tuple[int, dict[str, str]]]:
+    """Entries of P.01 ending in [first_s, last_s] (meter seconds) -> (status, energy text of
+    each channel code). The reply is a header `P.01(ts)(status)(interval)(n)(code)(unit)...`
+    and one value line per entry; a new header starts at any status or spacing change (meter
+    docs)."""
     readings = link.read_range("P.01", [stamp(first_s), stamp(last_s)], "R5")
-    entries: dict[float, tuple[int, str]] = {}
-    t = status = interval = column = None
+    entries: dict[float, tuple[int, dict[str, str]]] = {}
+    t = status = interval = None
+    codes: list[str] = []
     for r in readings:
         values = [v.value for v in r.values]
         if r.address == "P.01":
@@ -88,12 +106,11 @@ def profile_entries(link: MeterLink, first_s: float, last_s: float) -> dict[floa
             t = meter_seconds(ts[:6], ts[6:10] + "00")
             status = int(status_hex, 16)
             interval = int(interval_min) * 60.0
-            column = codes.index(ACTIVE_IMPORT)
             continue
-        if t is None or status is None or interval is None or column is None:
+        if t is None or status is None or interval is None:
             raise AssertionError(f"position {link.number}: P.01 value line {r.raw!r} "
                                  "before any header")
-        entries[t] = (status, values[column])
+        entries[t] = (status, dict(zip(codes, values, strict=False)))
         t += interval
     return entries
 
@@ -101,13 +118,14 @@ def profile_entries(link: MeterLink, first_s: float, last_s: float) -> dict[floa
 def test_load_profile(plan_item, rig, bench, timebase, positions, recorder):
     item: LoadProfileItem = plan_item
     numbers = [p.number for p in positions]
-    base = {"load": item.current, "pf": item.pf}
-    descs = [{**base, "interval": k, "partial": k == 0} for k in range(item.intervals + 1)]
+    base = {"load": item.current, "pf": item.pf, "direction": item.direction}
+    intervals = [{**base, "interval": k, "partial": k == 0} for k in range(item.intervals + 1)]
     # The interval the power fails in, and the one it returns in.
     outage = [{**base, "interval": item.intervals + 1 + j, "power_down": what}
               for j, what in enumerate(("fails", "returns"))]
     flags = [{**d, "check": "power-down flag"} for d in outage]
-    all_descs = [*descs, *outage, *flags]
+    per_channel = [[{**d, "channel": c} for c in CHANNELS] for d in [*intervals, *outage]]
+    all_descs = [*(d for row in per_channel for d in row), *flags]
     done = recorder.all_done(numbers, all_descs)
     if done is not None:
         Recorder.assert_all_pass(done)
@@ -115,8 +133,9 @@ def test_load_profile(plan_item, rig, bench, timebase, positions, recorder):
 
     rating = Rating.of(positions[0].config)
     voltage_only = LoadPoint.voltage_only(rating.un)
-    load = active_point(rating, item.current, item.pf)
+    load = active_point(rating, item.current, item.pf, item.direction)
     load_w = metered_power(load, "active", rating.wiring)
+    shares = channel_shares(load, item.direction)
     links = {p.number: rig.link(p) for p in positions}
     settle(bench, timebase, voltage_only, SETTLING_S)
     offsets: dict[int, ClockReading] = clock_offsets(links, timebase, CLOCK_STEP_S)
@@ -126,7 +145,7 @@ def test_load_profile(plan_item, rig, bench, timebase, positions, recorder):
         return meter_s - offsets[first].offset_s
 
     started = time.time()
-    recorder.started(numbers, descs[0])
+    recorder.started(numbers, per_channel[0][0])
     reference = ReferenceEnergy(bench, timebase, rating.wiring)
     k_start = (math.floor((timebase.now() + offsets[first].offset_s) / INTERVAL_S) + 1) * INTERVAL_S
     # Entry ends: K0 (partial), K1..Kn (whole), then the two intervals of the power-down.
@@ -160,7 +179,7 @@ def test_load_profile(plan_item, rig, bench, timebase, positions, recorder):
         reference.stop()
         bench.energise(voltage_only)
 
-    ref_kwh = [cumulative[end] - cumulative[end - INTERVAL_S] for end in ends]
+    ref_kwh = [abs(cumulative[end] - cumulative[end - INTERVAL_S]) for end in ends]
     u_ref, u_note = reference_uncertainty(bench)
     taken = []
     with recorder.batch():  # every position's results in one commit
@@ -168,10 +187,12 @@ def test_load_profile(plan_item, rig, bench, timebase, positions, recorder):
             edge_s = offsets[n].half_width_s + offsets[first].half_width_s + abs(
                 offsets[n].offset_s - offsets[first].offset_s)
             for k, end in enumerate(ends):
-                desc = descs[k] if k < len(descs) else outage[k - len(descs)]
                 entry = profiles[n].get(end)
-                taken.append(_record_entry(recorder, n, desc, entry, end, ref_kwh[k], item, load_w,
-                                           edge_s, u_ref, u_note, started))
+                for channel, desc in zip(CHANNELS, per_channel[k], strict=True):
+                    expected = ref_kwh[k] * shares.get(channel, 0.0)
+                    taken.append(_record_entry(
+                        recorder, n, desc, entry, channel, end, expected, item, load_w, edge_s,
+                        u_ref, u_note, started))
             for desc, end in zip(flags, ends[-2:], strict=True):
                 entry = profiles[n].get(end)
                 flagged = None if entry is None else float(bool(entry[0] & POWER_DOWN))
@@ -193,25 +214,52 @@ def test_load_profile(plan_item, rig, bench, timebase, positions, recorder):
     Recorder.assert_all_pass(taken)
 
 
-def _record_entry(recorder, n, desc, entry, end, ref_kwh, item, load_w, edge_s, u_ref, u_note,
-                  started):
-    """One entry's active import energy against the reference energy of its interval."""
-    if entry is None:
+def channel_shares(load: LoadPoint, direction: str) -> dict[str, float]:
+    """Energy each channel receives per kWh of active reference energy at `load`: 1 in the
+    active channel of the direction, |Q/P| in the reactive channel of the load's quadrant (IEC
+    quadrants, standards.md 2.1: Q1 +P +Q, Q2 -P +Q, Q3 -P -Q, Q4 +P -Q); none elsewhere."""
+    shares = {ACTIVE_CHANNEL[direction]: 1.0}
+    p, q = load.active_power, load.reactive_power
+    if abs(q) > 1e-9 * abs(p):
+        quadrant = {(True, True): 1, (False, True): 2, (False, False): 3, (True, False): 4}[
+            (p >= 0, q >= 0)]
+        shares[QUADRANT_CHANNEL[quadrant]] = abs(q / p)
+    return shares
+
+
+def _record_entry(recorder, n, desc, entry, channel, end, ref_kwh, item, load_w, edge_s, u_ref,
+                  u_note, started):
+    """One channel of one entry against the energy the channel received in its interval."""
+    reactive = channel in QUADRANT_CHANNEL.values()
+    pct = item.reactive_limit if reactive else item.limit
+    text = None if entry is None else entry[1].get(channel)
+    if text is None:
         return recorder.record(
-            n, desc, "load-profile entry energy error", None, "%",
-            limit_low=-item.limit, limit_high=item.limit,
+            n, desc, f"load-profile {channel} energy error", None, "%",
+            limit_low=-pct, limit_high=pct,
             raw={"entry_end": stamp(end), "reference_kwh": ref_kwh},
             started_at=started,
-            message=f"no load-profile entry ends at {stamp(end)}",
+            message=f"no load-profile entry ends at {stamp(end)}" if entry is None else
+            f"the entry ending {stamp(end)} has no channel {channel}",
         )
-    status, text = entry
+    status = entry[0]
     meter_kwh = float(Decimal(text))
     decimals = len(text.partition(".")[2])
     digit = 10.0 ** -decimals
+    if ref_kwh <= 0:  # a channel that receives nothing: at most one digit
+        return recorder.record(
+            n, desc, f"load-profile {channel} energy where none flows", meter_kwh, "kWh",
+            limit_low=-digit, limit_high=digit,
+            raw={"status": f"{status:02X}", "entry_end": stamp(end), "digit_kwh": digit},
+            started_at=started,
+            message="" if abs(meter_kwh) <= digit else
+            f"entry ending {stamp(end)}, {item.direction} load at PF {item.pf}: {channel} "
+            f"{text}, expected 0 (no energy of this channel flowed)",
+        )
     error = (meter_kwh - ref_kwh) / ref_kwh * 100.0
     # The item's limit widened by one entry digit (the entry cannot resolve less).
-    limit = item.limit + digit / ref_kwh * 100.0
-    budget = combine([
+    limit = pct + digit / ref_kwh * 100.0
+    components = [
         normal("reference standard", u_ref, note=u_note),
         rectangular("source stability", SOURCE_STABILITY),
         rectangular("entry resolution", digit / 2 / ref_kwh * 100.0,
@@ -219,13 +267,18 @@ def _record_entry(recorder, n, desc, entry, end, ref_kwh, item, load_w, edge_s, 
         rectangular("interval edges against the meter clock",
                     load_w * edge_s / 3.6e6 / ref_kwh * 100.0,
                     "clock offset resolution and offset between positions"),
-    ])
+    ]
+    if reactive:
+        components.append(rectangular(
+            "reactive energy from the active reference and the set phase angle", SOURCE_ANGLE,
+            "the source's phase-angle setting, in % of |Q|"))
     return recorder.record(
-        n, desc, "load-profile entry energy error", error, "%",
-        limit_low=-limit, limit_high=limit, budget=budget,
+        n, desc, f"load-profile {channel} energy error", error, "%",
+        limit_low=-limit, limit_high=limit, budget=combine(components),
         raw={"meter": meter_kwh, "reference": ref_kwh, "unit": "kWh", "status": f"{status:02X}",
              "entry_end": stamp(end), "digit_kwh": digit, "limit_confidence": item.confidence},
         started_at=started,
         message="" if abs(error) <= limit else
-        f"entry ending {stamp(end)}: meter {meter_kwh:.4f} kWh, reference {ref_kwh:.4f} kWh",
+        f"entry ending {stamp(end)}, {item.direction} load at PF {item.pf}: {channel} "
+        f"{meter_kwh:.4f}, expected {ref_kwh:.4f} (reference)",
     )

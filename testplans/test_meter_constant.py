@@ -65,7 +65,8 @@ def _register_kwh(links: dict[int, MeterLink]) -> dict[int, Decimal]:
 def test_meter_constant(plan_item, rig, bench, timebase, positions, recorder):
     item: MeterConstantItem = plan_item
     numbers = [p.number for p in positions]
-    desc_reg = {"load": item.current, "pf": item.pf, "direction": "import",
+    rating = Rating.of(positions[0].config)
+    desc_reg = {"load": rating.multiple(item.current), "pf": item.pf, "direction": "import",
                 "energy_kwh": item.energy_kwh, "check": "register error"}
     desc_const = {**desc_reg, "check": "constant error"}
     done_reg, done_const = recorder.done(numbers, desc_reg), recorder.done(numbers, desc_const)
@@ -75,7 +76,6 @@ def test_meter_constant(plan_item, rig, bench, timebase, positions, recorder):
     if bench.energy is None:
         pytest.fail(f"{item.id}: the bench has no reference energy register (instruments."
                     "energy or a reference providing one): the dosage method needs it")
-    rating = Rating.of(positions[0].config)
     load = point_for(rating, "active", item.current, item.pf)
     power_w = metered_power(load, "active", rating.wiring)
     dose_s = item.energy_kwh * 3.6e6 / power_w

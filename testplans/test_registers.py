@@ -1,4 +1,7 @@
-"""Four-quadrant reactive registers: a load in quadrant k advances register 5.8.0 + (k - 1)
+"""Energy registers by dosage: the four reactive quadrants, active import and export in each
+tariff, and the capacity over 1500 h at Imax.
+
+Four-quadrant reactive registers: a load in quadrant k advances register 5.8.0 + (k - 1)
 (OBIS C = 5..8: Q1..Q4, standards.md 7) by the reference reactive energy, and leaves the other
 three alone (IEC quadrant convention, standards.md 2.1 [H]). A meter that books reactive energy
 in the wrong quadrant fails here even when its pulse outputs are right.
@@ -7,11 +10,17 @@ Method: registers read with the current off; the load applied for energy_kvarh /
 current removed (voltage kept); registers read again. The reference energy comes from the
 reference standard's energy register (or its reactive power times the dwell). Resolution: one
 register digit (0.01 kvarh) on each reading.
+
+Active registers by tariff and direction: with the calendar programmed so tariff k is in force
+all day, a dose in one direction must advance c.8.0 and c.8.k (c = 1 import, 2 export, A1000
+manual Appendix A) by the reference energy within the item's limit plus one digit, and no other
+active energy register; C.14.0 is read before and after as the fact of the tariff in force.
 """
 
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -19,11 +28,12 @@ from reports.decision import combine, rectangular
 from reports.records import Verdict
 from rig.instruments.loadpoint import NORMAL_SEQUENCE, LoadPoint, PhaseSetting, normalise_angle
 from rig.instruments.roles import Quantity
-from rig.loads import Rating
+from rig.loads import Rating, metered_power, point_for
 from rig.measure import settle
-from rig.meterlink import each
-from rig.plan import RegisterItem
+from rig.meterlink import MeterLink, each
+from rig.plan import RegisterCapacityItem, RegisterDosageItem, RegisterItem, current_label
 from rig.recorder import Recorder
+from rig.tariffs import TARIFF, tariff_in_force
 
 pytestmark = pytest.mark.family("register")
 
@@ -99,4 +109,149 @@ def test_quadrant_register(plan_item, quadrant, rig, bench, timebase, positions,
                          "reference_kvarh": reference},
                     started_at=started, message=message, verdict=verdict,
                 ))
+    Recorder.assert_all_pass(done)
+
+
+# --- energy registers by dosage, per direction and tariff -----------------------------------
+
+#: Active energy registers (OBIS C = 1 import, 2 export; E = 0 total, 1..4 tariffs: A1000
+#: manual Appendix A, 1.1 item 4).
+ACTIVE_C = {"import": 1, "export": 2}
+ENERGY_DIGIT = 0.01  # kWh, register format 99999.99 (A1000 manual 1.1 item 5)
+#: After the current is taken off, before the registers are read.
+QUIET_S = 2.0
+
+
+def _energy_registers(link: MeterLink) -> dict[str, Decimal | None]:
+    addresses = [f"1-1:{c}.8.{e}" for c in ACTIVE_C.values() for e in range(5)]
+    readings = link.read(TARIFF, *addresses)
+    return {a: r.value for a, r in readings.items()}
+
+
+@pytest.mark.family("register_dosage")
+@pytest.mark.parametrize("tariff", [1, 2, 3, 4])
+def test_register_by_dosage(plan_item, direction, tariff, rig, bench, timebase, positions,
+                            recorder):
+    item: RegisterDosageItem = plan_item
+    if tariff not in item.tariffs:
+        pytest.skip(f"{item.id}: tariff {tariff} is not in the item's tariffs {item.tariffs}")
+    numbers = [p.number for p in positions]
+    rating = Rating.of(positions[0].config)
+    c = ACTIVE_C[direction]
+    total, own = f"1-1:{c}.8.0", f"1-1:{c}.8.{tariff}"
+    base = {"load": rating.multiple(item.current), "pf": item.pf, "direction": direction,
+            "tariff": tariff, "energy_kwh": item.energy_kwh}
+    descs = {what: {**base, "register": what} for what in (total, own, "others")}
+    done = recorder.all_done(numbers, descs.values())
+    if done is not None:
+        Recorder.assert_all_pass(done)
+        return
+    if bench.energy is None:
+        pytest.fail(f"{item.id}: the bench has no reference energy register: the dosage method "
+                    "needs it")
+    load = point_for(rating, "active", item.current, item.pf, direction)
+    idle = LoadPoint.voltage_only(rating.un)
+    dose_s = item.energy_kwh * 3.6e6 / metered_power(load, "active", rating.wiring)
+    links = {p.number: rig.link(p) for p in positions}
+    started = time.time()
+    for d in descs.values():
+        recorder.started(numbers, d)
+    settle(bench, timebase, idle, SETTLING_S)
+    with tariff_in_force(rig, positions, links, tariff):
+        before = each(links, _energy_registers)
+        bench.reference.set_mode(rating.wiring, Quantity.ACTIVE)
+        t_on = timebase.now()
+        bench.energy.start()
+        bench.energise(load)
+        timebase.dwell(dose_s, label=f"dosage T{tariff} {direction}")
+        bench.energise(idle)
+        timebase.dwell(QUIET_S, label="after dosage")
+        bench.energy.stop()
+        reference = abs(bench.energy.energy())
+        after = each(links, _energy_registers)
+    applied = (f"{reference:.4f} kWh {direction} at {current_label(item.current)} PF {item.pf} "
+               f"with tariff {tariff} programmed, {dose_s:.0f} s from bench time {t_on:.0f} s")
+    budget = combine([rectangular("register digit, two readings",
+                                  2 * ENERGY_DIGIT / reference * 100.0)])
+    rows = []
+    with recorder.batch():
+        for n in numbers:
+            b, a = before[n], after[n]
+            in_force = (str(b[TARIFF]), str(a[TARIFF]))
+            for register in (total, own):
+                advance = None if a[register] is None or b[register] is None else float(
+                    a[register] - b[register])
+                error = None if advance is None else (advance - reference) / reference * 100.0
+                limit = item.limit + ENERGY_DIGIT / reference * 100.0
+                rows.append(recorder.record(
+                    n, descs[register], f"{register} error by dosage", error, "%",
+                    limit_low=-limit, limit_high=limit, budget=budget,
+                    raw={"before": str(b[register]), "after": str(a[register]),
+                         "reference_kwh": reference, "tariff_in_force": in_force},
+                    started_at=started,
+                    message="" if error is not None and abs(error) <= limit else
+                    f"{applied}: {register} {b[register]} -> {a[register]} kWh, expected an "
+                    f"advance of {reference:.4f} kWh; {TARIFF} read {in_force[0]} before and "
+                    f"{in_force[1]} after"))
+            moved = {r: float(a[r] - b[r]) for r in b
+                     if r not in (total, own, TARIFF) and a[r] is not None and b[r] is not None
+                     and a[r] != b[r]}
+            rows.append(recorder.record(
+                n, descs["others"], "other energy registers' advance", float(len(moved)),
+                "registers", limit_low=0.0, limit_high=0.0,
+                raw={"moved_kwh": moved, "tariff_in_force": in_force}, started_at=started,
+                message="" if not moved else
+                f"{applied}: " + ", ".join(f"{r} +{v:.2f} kWh" for r, v in moved.items())
+                + f" (expected only {total} and {own} to move; {TARIFF} read {in_force[0]} "
+                f"before and {in_force[1]} after)"))
+    Recorder.assert_all_pass(rows)
+
+
+@pytest.mark.family("register_capacity")
+def test_register_capacity(plan_item, rig, bench, timebase, positions, recorder):
+    """IEC 62052-11 (standards.md 5.1 [H]): the register does not roll over within 1500 h at
+    Imax, Un, PF 1. Dosed in virtual time on the simulated bench (62.5 days on a real one):
+    the advance of 1-1:1.8.0 equals the reference energy; a roll-over shows as a shortfall of
+    the register's whole range."""
+    item: RegisterCapacityItem = plan_item
+    numbers = [p.number for p in positions]
+    rating = Rating.of(positions[0].config)
+    desc = {"load": rating.multiple(item.current), "pf": item.pf, "hours": item.hours}
+    done = recorder.done(numbers, desc)
+    if done is None:
+        if bench.energy is None:
+            pytest.fail(f"{item.id}: the bench has no reference energy register")
+        load = point_for(rating, "active", item.current, item.pf)
+        idle = LoadPoint.voltage_only(rating.un)
+        links = {p.number: rig.link(p) for p in positions}
+        settle(bench, timebase, idle, SETTLING_S)
+        started = time.time()
+        recorder.started(numbers, desc)
+        register = f"1-1:{ACTIVE_C['import']}.8.0"
+        before = each(links, lambda link: link.value(register))
+        bench.reference.set_mode(rating.wiring, Quantity.ACTIVE)
+        bench.energy.start()
+        bench.energise(load)
+        timebase.dwell(item.hours * 3600.0, label=f"{item.hours:g} h at {item.current}")
+        bench.energise(idle)
+        timebase.dwell(QUIET_S, label="after dosage")
+        bench.energy.stop()
+        reference = abs(bench.energy.energy())
+        after = each(links, lambda link: link.value(register))
+        limit = item.limit + ENERGY_DIGIT / reference * 100.0
+        with recorder.batch():
+            done = []
+            for n in numbers:
+                advance = float(after[n] - before[n])
+                error = (advance - reference) / reference * 100.0
+                done.append(recorder.record(
+                    n, desc, f"{register} advance error over {item.hours:g} h", error, "%",
+                    limit_low=-limit, limit_high=limit,
+                    raw={"before": str(before[n]), "after": str(after[n]),
+                         "reference_kwh": reference},
+                    started_at=started,
+                    message="" if abs(error) <= limit else
+                    f"{reference:.2f} kWh at {current_label(item.current)} PF {item.pf} for "
+                    f"{item.hours:g} h: {register} {before[n]} -> {after[n]} kWh"
+                    + (" (lower after: the register rolled over)" if advance < 0 else "")))
     Recorder.assert_all_pass(done)

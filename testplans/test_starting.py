@@ -14,7 +14,7 @@ import pytest
 
 from rig.loads import Rating, metered_power, point_for, pulse_period_s
 from rig.measure import count_pulses, settle
-from rig.plan import StartingItem
+from rig.plan import StartingItem, current_label
 from rig.recorder import Recorder
 
 pytestmark = pytest.mark.family("starting")
@@ -25,10 +25,11 @@ SETTLING_S = 10.0
 def test_starts(plan_item, direction: str, bench, timebase, positions, recorder):
     item: StartingItem = plan_item
     numbers = [p.number for p in positions]
-    desc = {"load": item.current, "pf": item.pf, "direction": direction, "energy": item.energy}
+    rating = Rating.of(positions[0].config)
+    desc = {"load": rating.multiple(item.current), "pf": item.pf, "direction": direction,
+            "energy": item.energy}
     done = recorder.done(numbers, desc)
     if done is None:
-        rating = Rating.of(positions[0].config)
         load = point_for(rating, item.energy, item.current, item.pf, direction)
         constant = rating.constant(item.energy)
         period = pulse_period_s(metered_power(load, item.energy, rating.wiring), constant)
@@ -50,8 +51,10 @@ def test_starts(plan_item, direction: str, bench, timebase, positions, recorder)
                     raw={"window_s": window, "ideal_period_s": period},
                     started_at=started,
                     message="" if n >= item.pulses else
-                    f"only {n} pulse(s) in {window:.0f} s (ideal period {period:.0f} s): "
-                    "the meter does not start at this current",
+                    f"{item.energy} {direction} at {current_label(item.current)} "
+                    f"({rating.multiple(item.current):g} In), PF {item.pf}: {n} pulse(s) "
+                    f"counted in {window:.0f} s, expected {item.pulses} (ideal period "
+                    f"{period:.0f} s): the meter does not start at this current",
                 )
                 for p, n in counts.items()
             ]

@@ -37,11 +37,28 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+#: The A1000's nominal voltages by the bench's Un, which is phase-to-neutral for both wirings
+#: (the source sets each phase): manual 3.2.1 lists 3-phase 4-wire 58 V and 220 V and 3-phase
+#: 3-wire 100 V (line, 57.7 V to neutral); the model also builds a 3P3W meter on 3x220/380 V.
+NOMINALS = {"3P4W": {57.7: "3x57.7/100", 220.0: "3x220/380"},
+            "3P3W": {57.7: "3x100", 220.0: "3x220/380"}}
+#: How far the bench's Un may lie from a nominal: the last digit of a written nominal (57.7 V).
+NOMINAL_TOLERANCE = 0.001
+
+
 def nominal_for(wiring: str, un: float) -> str:
-    """A1000 nominal voltage (manual 3.2.1) nearest the bench's phase-to-neutral Un."""
-    if wiring == "3P3W" and un < 100:
-        return "3x100"
-    return "3x57.7/100" if un < 140 else "3x220/380"
+    """The A1000 nominal voltage equal to the bench's Un (manual 3.2.1). A bench whose Un is not
+    a nominal of the meter is refused: every reference point would sit at Un/nominal of the
+    meter's own rating (230 V on a 3x220/380 V meter is 1.045 Un)."""
+    known = NOMINALS.get(wiring, {})
+    for volts, name in known.items():
+        if abs(un / volts - 1.0) <= NOMINAL_TOLERANCE:
+            return name
+    offered = ", ".join(f"{v:g} V ({n})" for v, n in known.items()) or "none"
+    raise MeterBuildError(
+        f"un {un:g} V is not a nominal voltage of a {wiring} A1000 (manual 3.2.1: {offered}); "
+        "set the position's un to one of them"
+    )
 
 
 def position_overrides(pos: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +108,10 @@ def build_meter(
         raise MeterBuildError(f"{where}: meter config {path}: {e}") from None
     if not isinstance(base, dict):
         raise MeterBuildError(f"{where}: meter config {path}: expected a mapping")
-    obj = deep_merge(base, position_overrides(pos))
+    try:
+        obj = deep_merge(base, position_overrides(pos))
+    except MeterBuildError as e:
+        raise MeterBuildError(f"{where}: {e}") from None
     obj = deep_merge(obj, options.get("overrides") or {})
     try:
         config = factory(obj, f"{path} + bench {where}")

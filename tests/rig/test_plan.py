@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from rig.loads import Rating
 from rig.plan import (
     PLANS_DIR,
     DemandItem,
     Measure,
     PlanError,
     critical_change_kwh,
+    current_label,
     demand_limit_pct,
     load_plan,
     no_load_minutes,
@@ -37,6 +39,8 @@ def test_full_plan_covers_every_family_of_the_type_test() -> None:
         "no_load",
         "meter_constant",
         "register",
+        "register_dosage",
+        "register_capacity",
         "influence",
         "demand",
         "tou",
@@ -49,7 +53,35 @@ def test_full_plan_covers_every_family_of_the_type_test() -> None:
     # Both energy directions at PF 1, the class index row (standards.md 1.2 [H]).
     pf1 = next(i for i in plan.items if i.id == "acc.bal.pf1")
     assert set(pf1.directions) == {"import", "export"}
-    assert [p.limit for p in pf1.points if p.current >= 0.05] == [0.5] * 6
+    # 0.05 In ... Imax at 0.5 % (standards.md 1.2 [H]); the top point is the meter's own Imax.
+    assert [p.limit for p in pf1.points
+            if isinstance(p.current, str) or p.current >= 0.05] == [0.5] * 7
+    assert pf1.points[-1].current == "Imax"
+
+
+def test_currents_in_the_meters_own_terms() -> None:
+    rating = Rating(un=220.0, in_=5.0, imax=10.0, meter_constant=1000.0,
+                    reactive_constant=1000.0, wiring="3P4W", accuracy_class="0.5S")
+    assert rating.multiple(0.05) == 0.05
+    assert rating.multiple("Imax") == 2.0
+    assert rating.multiple("0.5Imax") == 1.0
+    # standards.md 1.1: the range starts at 0.01 In; 1.4: the meter starts at 0.001 In.
+    assert rating.multiple("Imin") == 0.01
+    assert rating.multiple("Ist") == 0.001
+    assert current_label("Imax") == "Imax" and current_label(0.05) == "0.05In"
+    with pytest.raises(ValueError, match="Ist of a class 1 meter is not known"):
+        Rating(220.0, 5.0, 10.0, 1000.0, 1000.0, "3P4W", "1").multiple("Ist")
+
+
+def test_a_current_the_rating_cannot_name_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEADER + """  - id: a
+    family: accuracy
+    clause: xyz
+    pf: "1"
+    points: [{current: Inmax, limit: 1}]
+""")
+    with pytest.raises(PlanError, match=r"item 'a' field points.0.current"):
+        load_plan(str(path))
 
 
 def _write(tmp_path: Path, text: str) -> Path:

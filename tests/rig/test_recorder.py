@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from reports.records import Verdict
 from reports.store import ResultsStore
 from rig.recorder import Recorder
 
@@ -103,3 +104,12 @@ def test_a_point_completed_in_an_earlier_session_is_never_overwritten(tmp_path):
     with sqlite3.connect(path) as db:
         counts = [c for (c,) in db.execute("SELECT recorded_count FROM measurement")]
     assert counts == [1] * 6  # each point written once, none overwritten
+
+
+def test_a_measurement_that_could_not_be_taken_fails_with_its_reason(recorder):
+    m = recorder.record(1, {"month": 2}, "billing counter", None, "", limit_low=None,
+                        limit_high=None, verdict=Verdict.ERROR,
+                        message="R1 0.1.2*101: NOT READABLE")
+    with pytest.raises(AssertionError, match=r"billing counter ERROR: no value against no limit "
+                       r".*R1 0\.1\.2\*101: NOT READABLE"):
+        Recorder.assert_all_pass([m])
