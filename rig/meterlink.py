@@ -1,8 +1,9 @@
 """Talking to a meter under test during a plan: reads, programming writes, its clock.
 
 Every call is one IEC 62056-21 session on the position's link (sign-on, commands, break), so a
-plan never leaves a meter in programming mode; the clock polls of `clock_offsets` share one
-session per meter, closed when the roll-over is caught or anything fails. Reads use the
+plan never leaves a meter in programming mode; the clock polls of `clock_offsets` (vernier
+polling: a resolution finer than one exchange on the line) share one session per meter,
+closed after the polls or when anything fails. Reads use the
 programming-mode R1 without a password where the meter allows it (A1000 manual 2.2.1: reads
 need none); writes need the meter's programming state (seal open, reset button held:
 `RigSession.enter_programming`) and the P1 password.

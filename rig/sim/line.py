@@ -23,7 +23,10 @@ position's optical head, or the one RS485 bus all its meters share):
 
 Ports work side by side: exchanges on different lines that the rig starts at the same instant
 (`rig.meterlink.each`) overlap in virtual time as they would on a bench with one head per
-position; exchanges on one line follow each other.
+position; exchanges on one line follow each other. The simulator cannot tell "at the same
+instant" from "one after the other" across lines: exchanges on different lines that the rig
+makes in turn with nothing else between (no dwell, no instrument command, no control request)
+overlap too, so such a loop takes less virtual time here than on a bench.
 
 Settings (bench file `sim.line`): `reaction_s` (tr, default 0.2 s), `inter_character_s`
 (pause between two characters of a message, default 0; standards.md 6.6 allows up to 1.5 s),
