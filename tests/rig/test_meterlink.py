@@ -9,7 +9,13 @@ import yaml
 
 from meter.iec62056_21 import Client
 from meter.iec62056_21.timing import Timing
-from rig.meterlink import MeterLink, MeterReadError, MeterSessions, clock_offsets
+from rig.meterlink import (
+    MeterLink,
+    MeterReadError,
+    MeterSessions,
+    clock_offsets,
+    vernier_period,
+)
 from rig.sim import SimBench
 from rig.timebase import VirtualTimebase
 from tests.rig.sim.conftest import SIM_BENCH
@@ -117,3 +123,15 @@ def test_meters_on_a_shared_bus_take_a_session_per_read() -> None:
             sessions.read("C.1.0")
         assert numbers == {1: 1, 2: 2}  # each meter answered for itself
         assert sign_ons(sim) - before == 4  # two reads x two meters, one after the other
+
+
+def test_vernier_polls_fall_on_every_phase_of_the_second() -> None:
+    # An exchange of 0.4302 s and 0.02 s asked: 50 polls 23/50 = 0.46 s apart (23 is the first
+    # numerator >= 0.4302 x 50 = 21.5 coprime to 50; 22 is not).
+    period, count = vernier_period(0.4302, 0.02)
+    assert (period, count) == (0.46, 50)
+    phases = sorted(round((j * 23) % 50) for j in range(count))
+    assert phases == list(range(50))  # every multiple of 1/50 s within the second
+    assert vernier_period(0.4302, 0.025) == (0.475, 40)  # 17.2 -> 18 shares 2 with 40: 19
+    with pytest.raises(ValueError, match="resolution must be in"):
+        vernier_period(0.43, 0.0)
