@@ -11,8 +11,9 @@ from meter.iec62056_21 import Client
 from meter.iec62056_21.timing import Timing
 from rig.sim import SimBench
 from rig.sim.bench import SimBenchError
-from rig.sim.line import LineSettings
+from rig.sim.line import LineClock, LineSettings
 from tests.rig.sim.conftest import SIM_BENCH
+from tests.rig.sim.test_world import T0, make_world
 
 FAST = Timing(reaction_min=0.0, reaction_min_fast=0.0)  # the wall time is not what is measured
 TR = 0.2  # benches/sim.yaml sim.line.reaction_s
@@ -112,3 +113,25 @@ def test_bad_line_settings_are_named(line: object, says: str) -> None:
     with pytest.raises(SimBenchError, match=says), \
             SimBench(SIM_BENCH, positions=1, sim_options={"line": line}):
         pass
+
+
+def test_two_clocks_of_one_world_do_not_push_each_other() -> None:
+    world = make_world([0.0])
+    a = LineClock(world, LineSettings())
+    b = LineClock(world, LineSettings())
+    with world.access():  # the rig got to T0 (an instrument command, a dwell)
+        pass
+    # Both lines carry a 13-character request at 9600 Bd from T0: answers at T0 + 0.2135 s.
+    a.received(13, 9600, True)
+    b.received(13, 9600, True)
+    assert world.t == pytest.approx(T0 + 13 / 960 + 0.2)
+    a.sent(16, 9600)
+    b.sent(16, 9600)
+    # The world is not moved by the answers; the rig's next access waits for them and tr.
+    assert world.t == pytest.approx(T0 + 13 / 960 + 0.2)
+    world.advance(1.0)  # a dwell of 1 s counts from there
+    assert world.t == pytest.approx(T0 + 29 / 960 + 0.4 + 1.0)
+    # A break is not waited for: the line is busy, the world is not moved.
+    a.received(5, 9600, False)
+    assert world.t == pytest.approx(T0 + 29 / 960 + 1.4)
+    assert a.free_at == pytest.approx(T0 + 29 / 960 + 1.4 + 5 / 960 + 0.2)
