@@ -20,11 +20,15 @@ from rig.plan import Measure, no_load_minutes
 READ_S = 15.0
 #: Entering the programming state: the reset button held 8 s (A1000 manual 2.2.1) and the writes.
 PROGRAMMING_S = 15.0
-#: Minutes around a tariff boundary the switch-delay test spans.
-TOU_WINDOW_S = 120.0
-#: Per date checked by the TOU priority test (set clock, read tariff).
+#: The switch-delay test: the lead to its first boundary (testplans/test_tou.py LEAD), then a
+#: minute per boundary; two clock readings (vernier polling, below) around them.
+TOU_LEAD_S = 120.0
+#: One clock offset bracketed by vernier polling: up to 1/resolution polls an R1 exchange
+#: (0.43 s at 9600 Bd, tr 200 ms) apart: 50 polls for 0.02 s.
+CLOCK_READING_S = 25.0
+#: Per date and time checked by the TOU priority test (set clock, read tariff).
 TOU_DATE_S = 20.0
-TOU_PRIORITY_DATES = 8
+TOU_PRIORITY_DATES = 14
 #: Events: settling at the normal load, the clock-offset reading and the wait after the
 #: end's confirmation (the debounce itself is the item's debounce_s).
 EVENT_MARGIN_S = 20.0
@@ -97,10 +101,10 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
         return 2 * item.cycle_min * 60.0 + (item.interval_min or item.cycle_min) * 60.0 + READ_S
     if family == "tou":
         if item.check == "switch_delay":
-            return TOU_WINDOW_S + READ_S
+            return TOU_LEAD_S + item.boundaries * 60.0 + 2 * CLOCK_READING_S + READ_S
         return TOU_PRIORITY_DATES * TOU_DATE_S
     if family == "clock":
-        return item.duration_h * 3600.0 + 2 * READ_S
+        return item.duration_h * 3600.0 + 2 * READ_S + CLOCK_READING_S
     if family == "events":
         seconds = item.duration_s + item.debounce_s + EVENT_MARGIN_S + READ_S
         if item.event == "voltage_loss":

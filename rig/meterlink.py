@@ -1,8 +1,9 @@
 """Talking to a meter under test during a plan: reads, programming writes, its clock.
 
 Every call is one IEC 62056-21 session on the position's link (sign-on, commands, break), so a
-plan never leaves a meter in programming mode; the clock polls of `clock_offsets` share one
-session per meter, closed when the roll-over is caught or anything fails. Reads use the
+plan never leaves a meter in programming mode; the clock polls of `clock_offsets` (vernier
+polling: a resolution finer than one exchange on the line) share one session per meter,
+closed after the polls or when anything fails. Reads use the
 programming-mode R1 without a password where the meter allows it (A1000 manual 2.2.1: reads
 need none); writes need the meter's programming state (seal open, reset button held:
 `RigSession.enter_programming`) and the P1 password.
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,11 +41,28 @@ class MeterReadError(RuntimeError):
 
 @dataclass(frozen=True)
 class ClockReading:
-    """The meter clock against true time: meter_seconds - true_seconds, with its resolution."""
+    """The meter clock against true time (see `clock_offsets`).
+
+    offset_s: meter seconds - true seconds, the meter's latch instant taken in the middle of
+        its exchange; the offset lies within +-half_width_s (resolution and latch together).
+    resolution_s: width of the bracket the probes leave; the difference of two readings of one
+        meter is known to +-(r1 + r2)/2, the latch instant being common to both.
+    latch_s: half an exchange, from the request sent to the answer taken: offset_s + latch_s
+        is the offset against the instant a request is sent (`sent_offset_s`).
+    """
 
     offset_s: float
     half_width_s: float  # the offset lies within +-half_width_s
     true_time: float
+    resolution_s: float = 0.0
+    latch_s: float = 0.0
+    probes: int = 0
+
+    @property
+    def sent_offset_s(self) -> float:
+        """Meter clock minus the instant an R1 is sent: what a later R1 sent at true time s
+        sees is the meter at s + sent_offset_s (within resolution_s / 2)."""
+        return self.offset_s + self.latch_s
 
 
 def meter_seconds(date_text: str, time_text: str) -> float:
@@ -176,17 +196,11 @@ class MeterLink:
         readings = self.read(*CLOCK_ADDRESSES)
         return meter_seconds(readings["0.9.2"].raw, readings["0.9.1"].raw)
 
-    def clock_offset(
-        self, timebase: Timebase, step_s: float, max_wait_s: float = 2.0
-    ) -> ClockReading:
-        """Meter clock minus true time, to +-step_s/2, by catching the seconds roll-over.
-
-        The clock shows whole seconds; polling it every `step_s` (advancing the timebase between
-        polls, so virtual and wall time alike) finds the poll at which the second changes. The
-        change happened within the last step: the offset is known to half a step
-        (standards.md 4.3 item 2: "detect the seconds roll-over by polling").
-        """
-        return clock_offsets({self.number: self}, timebase, step_s, max_wait_s)[self.number]
+    def clock_offset(self, timebase: Timebase, resolution_s: float) -> ClockReading:
+        """Meter clock minus true time, its seconds roll-over bracketed to `resolution_s` by
+        polling (standards.md 4.3 item 2: "detect the seconds roll-over by polling"); see
+        `clock_offsets`."""
+        return clock_offsets({self.number: self}, timebase, resolution_s)[self.number]
 
 
 def each(
@@ -216,43 +230,111 @@ def each(
     return {n: out[n] for n in links}
 
 
-def clock_offsets(
-    links: Mapping[int, MeterLink], timebase: Timebase, step_s: float, max_wait_s: float = 2.0
-) -> dict[int, ClockReading]:
-    """`MeterLink.clock_offset` of every position in one pass: all clocks are polled at each
-    step, each position's roll-over is caught on its own.
+@dataclass(frozen=True)
+class Probe:
+    """One R1 answer with the true times its request was sent and its answer taken."""
 
-    A poll reads the time alone, in each meter's session kept open through its polls (one R1,
-    not a sign-on, two reads and a sign-off): the date is read with the first time, and a time
-    that went back past midnight means the next day."""
+    sent: float
+    taken: float
+    reading: Reading
+
+
+def vernier_period(cycle_s: float, resolution_s: float) -> tuple[float, int]:
+    """(period, count): polls `period` apart, period >= cycle_s, whose `count` instants fall on
+    every multiple of 1/count s modulo one second, count = ceil(1 / resolution_s).
+
+    period = m / count with m coprime to count, so j * m (j = 0..count-1) runs through every
+    residue modulo count: something that repeats every second (the clock's seconds
+    roll-over) is bracketed by two polls 1/count <= resolution_s apart in its phase, although
+    no two polls are closer than one exchange on the line."""
+    if not (math.isfinite(resolution_s) and 0 < resolution_s <= 1):
+        raise ValueError(f"resolution must be in (0, 1] s, got {resolution_s!r}")
+    count = math.ceil(1.0 / resolution_s - 1e-9)
+    m = max(1, math.ceil(cycle_s * count - 1e-9))
+    while math.gcd(m, count) != 1:
+        m += 1
+    return m / count, count
+
+
+def dwell_until(timebase: Timebase, t: float, label: str) -> None:
+    """Let time pass up to true time t (nothing if it has passed)."""
+    now = timebase.now()
+    if t > now:
+        timebase.dwell(t - now, label=label)
+
+
+def clock_offsets(
+    links: Mapping[int, MeterLink], timebase: Timebase, resolution_s: float
+) -> dict[int, ClockReading]:
+    """The clock offset of every position, bracketed to `resolution_s` (vernier polling).
+
+    The clock shows whole seconds and one R1 takes a whole exchange on the line (about 0.43 s
+    at 9600 Bd with tr = 200 ms, see rig.sim.line), so polls cannot be `resolution_s` apart.
+    They need not be: the seconds roll-over repeats every second, and polls spaced by
+    `vernier_period` fall on every phase of the second to `resolution_s` within count polls.
+    Each poll that shows meter second S when sent at true time s says the meter clock minus the
+    send instant lies in [S - s, S + 1 - s); intersecting them brackets it (the clock runs at
+    one second per second over the polls: 0.5 s/day is 6 ppm, 0.1 ms over 20 s). All meters
+    are polled at the same instants, each in its own session, each bracketed on its own.
+
+    The meter latches its clock at a fixed point of its answer, the same for every R1 of one
+    length: that instant cancels from drifts and switch delays (differences of readings) and
+    is taken in the middle of the exchange for the absolute offset, within half an exchange
+    (`ClockReading`). Probes that leave no common bracket mean the clock does not advance one
+    second per second, or the meter answers at varying instants: an error naming the meter.
+    The date is read before and after the polls, so a midnight in between counts the new day.
+    """
     found: dict[int, ClockReading] = {}
     with MeterSessions(links) as sessions:
-        first = {n: (r["0.9.2"].raw, r["0.9.1"].raw)
-                 for n, r in sessions.read(*CLOCK_ADDRESSES).items()}
-        waited = 0.0
-        while len(found) < len(links) and waited <= max_wait_s:
-            timebase.dwell(step_s, label="clock poll")
-            waited += step_s
-            times = sessions.read("0.9.1")
-            true_now = timebase.now()
-            caught = []
-            for n, readings in times.items():
-                time_text = readings["0.9.1"].raw
-                date_text, first_time = first[n]
-                if time_text == first_time:
-                    continue
-                seconds = meter_seconds(date_text, time_text)
-                if time_text < first_time:  # hhmmss went back: midnight passed
-                    seconds += 86400.0
-                found[n] = ClockReading(seconds - (true_now - step_s / 2), step_s / 2, true_now)
-                caught.append(n)
-            sessions.end(caught)
-    missing = sorted(set(links) - set(found))
-    if missing:
-        raise MeterReadError(
-            f"position(s) {missing}: the meter clock did not advance within {max_wait_s} s"
-        )
-    return {n: found[n] for n in links}
+        dates = sessions.read_timed(timebase, "0.9.2")
+        cycle = max(p.taken - p.sent for p in dates.values())
+        period, count = vernier_period(cycle, resolution_s)
+        polls: dict[int, list[Probe]] = {n: [] for n in links}
+        start = timebase.now()
+        for j in range(count + 1):
+            dwell_until(timebase, start + j * period, "clock poll")
+            for n, probe in sessions.read_timed(timebase, "0.9.1").items():
+                polls[n].append(probe)
+            if j >= 2 and all(_bracket(dates[n], polls[n], None)[1] <= resolution_s
+                              for n in links):
+                break
+        ends = sessions.read_timed(timebase, "0.9.2")
+    for n, link in links.items():
+        (lo, hi), width = _bracket(dates[n], polls[n], ends[n])
+        if not width > 0:
+            raise MeterReadError(
+                f"position {link.number}: {len(polls[n])} clock polls over "
+                f"{polls[n][-1].sent - polls[n][0].sent:.1f} s leave no common offset: the "
+                "clock does not advance one second per second, or the meter answers at "
+                "varying instants")
+        latch = (dates[n].taken - dates[n].sent) / 2
+        found[n] = ClockReading(
+            offset_s=(lo + hi) / 2 - latch, half_width_s=width / 2 + latch,
+            true_time=(polls[n][0].sent + polls[n][-1].sent) / 2, resolution_s=width,
+            latch_s=latch, probes=len(polls[n]))
+    return found
+
+
+def _bracket(
+    date: Probe, polls: Sequence[Probe], end: Probe | None
+) -> tuple[tuple[float, float], float]:
+    """The bracket [lo, hi) of meter clock minus send instant the polls leave, and its width
+    (<= 0: none). `end`: the date read after the polls (None: assume no midnight)."""
+    day = date.reading.raw
+    wraps = any(b.reading.raw < a.reading.raw for a, b in itertools.pairwise(polls))
+    # Midnight passed between a date read and the polls, which span less than a minute:
+    # before the first poll if it shows the small hours, else after the last.
+    if (end is not None and end.reading.raw != day and not wraps and polls
+            and polls[0].reading.raw < "120000"):
+        day = end.reading.raw
+    lo, hi = -math.inf, math.inf
+    extra = 0.0
+    for k, probe in enumerate(polls):
+        if k and probe.reading.raw < polls[k - 1].reading.raw:
+            extra += 86400.0  # hhmmss went back: the next day
+        shown = meter_seconds(day, probe.reading.raw) + extra
+        lo, hi = max(lo, shown - probe.sent), min(hi, shown + 1.0 - probe.sent)
+    return (lo, hi), hi - lo
 
 
 class MeterSessions:
@@ -308,6 +390,25 @@ class MeterSessions:
         """R1 of `addresses` on every meter not yet ended, all meters at once."""
         links = {n: link for n, link in self.links.items() if n in self._active}
         return each(links, lambda link: self._read(link, addresses), self._pool)
+
+    def read_timed(self, timebase: Timebase, address: str) -> dict[int, Probe]:
+        """R1 of `address` on every meter not yet ended, each with the true time its request
+        went out and its answer was taken (`Probe`): meters in their own sessions all at one
+        instant, meters on a shared bus one after the other, each timed on its own."""
+        active = [n for n in self.links if n in self._active]
+        own = {n: self.links[n] for n in active if n in self._open}
+        out: dict[int, Probe] = {}
+        if own:
+            sent = timebase.now()
+            got = each(own, lambda link: self._read(link, (address,)), self._pool)
+            taken = timebase.now()
+            out.update({n: Probe(sent, taken, r[address]) for n, r in got.items()})
+        for n in active:
+            if n not in own:
+                sent = timebase.now()
+                reading = self._read(self.links[n], (address,))[address]
+                out[n] = Probe(sent, timebase.now(), reading)
+        return {n: out[n] for n in active}
 
     def end(self, numbers: Iterable[int]) -> None:
         """Done with `numbers`: no more reads, their sessions signed off now."""

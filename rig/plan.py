@@ -218,6 +218,9 @@ class TouItem(_Item):
     check: Literal["switch_delay", "priority"]
     limit_s: float = Field(0.1, gt=0)
     current: float = Field(1.0, gt=0)
+    # Switch delay: boundaries polled in a vernier (testplans/test_tou.py); more give a finer
+    # resolution (poll period / boundaries). At most 9: a daily profile has 10 sections.
+    boundaries: int = Field(9, ge=1, le=9)
     confidence: Confidence = "H"
 
 
@@ -227,7 +230,8 @@ class ClockItem(_Item):
     family: Literal["clock"]
     duration_h: float = Field(gt=0)
     limit_s_per_day: float = Field(gt=0)
-    resolution_s: float = Field(0.1, gt=0)
+    resolution_s: float = Field(0.025, gt=0, le=1)
+    current: float = Field(0.0, ge=0)  # multiple of In; 0: voltage only (no load)
     confidence: Confidence = "H"
 
 

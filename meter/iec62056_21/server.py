@@ -29,7 +29,7 @@ import time
 import tty
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .bank import RegisterBank, RegisterError, command_args
 from .datasets import ERROR_TEXT_FORBIDDEN, ERROR_TEXT_MAX, DataSet, Value
@@ -92,6 +92,17 @@ class _Link:
             view = view[n:]
 
 
+class LineObserver(Protocol):
+    """What a MeterServer tells of its line (the `line` option)."""
+
+    def received(self, nbytes: int, baud: int, answer_due: bool) -> None:
+        """A message (or a broken frame) of `nbytes` has been taken at `baud`, not yet
+        answered; `answer_due`: the meter owes an answer to it (a break is not answered)."""
+
+    def sent(self, nbytes: int, baud: int) -> None:
+        """An answer of `nbytes` is going out at `baud`."""
+
+
 class MeterServer:
     """Serve one or more RegisterBanks (multi-drop) on a pty or a TCP port."""
 
@@ -108,6 +119,7 @@ class MeterServer:
         call_in_owner: Callable[[Callable[[], Any]], Any] | None = None,
         block_size: int = 32,
         p0_operand: str = "",
+        line: LineObserver | None = None,
     ) -> None:
         """
         timing: reaction_min applies (reaction_min_fast once an identification with a
@@ -116,6 +128,8 @@ class MeterServer:
             must run fn() and return its result.
         block_size: R6 answers (partial blocks) carry this many data sets per block.
         p0_operand: the operand sent in P0 after the programming-mode option select.
+        line: told of every message's bytes and speed as it is received (before it is
+            answered) and sent, e.g. to let a simulated line take its time (rig.sim.line).
         """
         self.banks: tuple[RegisterBank, ...] = (
             (banks,) if isinstance(banks, RegisterBank) else tuple(banks)
@@ -133,6 +147,7 @@ class MeterServer:
         self.p0_operand = p0_operand
         self._lock = lock or threading.Lock()
         self._call_in_owner = call_in_owner
+        self._line = line
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self._thread: threading.Thread | None = None
@@ -233,8 +248,14 @@ class MeterServer:
         session = _Session()
         last_rx = time.monotonic()
         received = False
+        fed = framed = 0  # bytes received; of those, bytes of the messages taken so far
         while not self._stop.is_set():
+            baud = conn.baud  # the speed the pending bytes came at
             event = conn.next_event()
+            if self._line is not None and event is not NEED_DATA:
+                taken = fed - len(conn.pending)
+                self._line.received(taken - framed, baud, conn.must_answer)
+                framed = taken
             if event is NEED_DATA:
                 wait = conn.wait()
                 data = link.read(wait[0] if wait else None)
@@ -248,6 +269,7 @@ class MeterServer:
                         self.disconnects += 1
                     return
                 received = True
+                fed += len(data)
                 conn.receive_data(data)
                 last_rx = time.monotonic()
                 continue
@@ -270,6 +292,8 @@ class MeterServer:
         pause = last_rx + reaction - time.monotonic()
         if pause > 0 and self._stop.wait(pause):
             return
+        if self._line is not None:
+            self._line.sent(len(data), self._conn.baud if self._conn is not None else 0)
         try:
             link.write(data)
         except OSError as error:

@@ -24,6 +24,7 @@ from meter.iec62056_21.server import MeterServer
 from meter.iec62056_21.timing import Timing
 from rig.sim.control import ControlApi, ControlError, ControlServer, SimControl
 from rig.sim.dialects import Dialect, dialect_for, simulated_drivers
+from rig.sim.line import LineClock, LineSettings
 from rig.sim.lineserver import PtyLineServer, TcpLineServer
 from rig.sim.meters import build_meter
 from rig.sim.positions import Position
@@ -290,6 +291,7 @@ class Simulator:
                     transport=transport,
                     timing=self._meter_timing(),
                     call_in_owner=self._call_in_world,
+                    line=self._line_clock(),
                 )
                 server.start()
                 servers[key] = server
@@ -297,6 +299,17 @@ class Simulator:
             for p in group:
                 p.link = server.url
             self.substitutions[ph] = server.url
+
+    def _line_clock(self) -> LineClock | None:
+        """The virtual time of one meter line (rig.sim.line), unless the bench file turns it
+        off (`sim.line.enabled: false`) or virtual time is the wall clock (realtime)."""
+        try:
+            settings = LineSettings.of(self.options.get("line"))
+        except (TypeError, ValueError) as e:
+            raise SimBenchError(str(e)) from None
+        if not settings.enabled or self.world.realtime:
+            return None
+        return LineClock(self.world, settings)
 
     def _meter_timing(self) -> Timing:
         """The meters' IEC 62056-21 timing: the standard's 200 ms minimum reaction time unless
@@ -311,7 +324,7 @@ class Simulator:
             raise SimBenchError(f"sim.meter_reaction_s: {e}") from None
 
     def _call_in_world(self, fn: Any) -> Any:
-        with self.world.access():
+        with self.world.access(line=True):
             self.world.flush_inputs()  # the meter answers with the source's latest inputs
             return fn()
 

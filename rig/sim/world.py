@@ -118,6 +118,10 @@ class World:
         self._currents_blocked = False  # set when a dosage has delivered its energy
         self._realtime: tuple[float, float] | None = None  # (wall origin, virtual origin)
         self._depth = 0  # nesting of access() in the thread holding the lock
+        # Simulated meter lines (rig.sim.line): the instant the rig has got to, from which a
+        # message it sends starts, and the time its lines' exchanges are owed up to.
+        self.line_epoch = self.t
+        self._line_owed = self.t
         # Source inputs not yet handed to the meters (see _inputs_changed).
         self._pending_inputs: tuple[tuple[PhaseSetting, ...], float] | None = None
         if config.watchdog_s > 0:
@@ -128,10 +132,14 @@ class World:
 
     # -- access ------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def access(self) -> Iterator[World]:
+    def access(self, line: bool = False) -> Iterator[World]:
         """Serialise every access; in realtime mode bring virtual time up to the wall clock.
         An access inside another (a command that calls a world method) only holds the lock:
-        the outer one has done the rest at this same instant."""
+        the outer one has done the rest at this same instant.
+
+        `line`: a meter answering on its simulated line (rig.sim.line), which keeps its own
+        time. Any other access first lets the time the lines are owed pass (the rig has
+        waited for its answers) and marks the instant the rig has got to (`line_epoch`)."""
         with self.lock:
             self._depth += 1
             try:
@@ -142,8 +150,12 @@ class World:
                         target = t0 + (self.wall() - wall0)
                         if target > self.t:
                             self._advance(target)
+                    elif not line and self._line_owed > self.t:
+                        self._advance(self._line_owed)
                 yield self
             finally:
+                if self._depth == 1 and not line:
+                    self.line_epoch = self.t  # what the rig did ended here
                 self._depth -= 1
 
     def set_realtime(self, on: bool) -> None:
@@ -173,11 +185,17 @@ class World:
                 if self._realtime is not None:  # carry on from here with the wall clock
                     self._realtime = (self.wall(), self.t)
 
+    def owe_time(self, t: float) -> None:
+        """A meter line is busy until t: the world gets there at the next access that is not
+        a line's (`access`), not before (parallel lines must not push each other on)."""
+        with self.lock:
+            self._line_owed = max(self._line_owed, t)
+
     def advance(self, dt: float) -> None:
         finite(dt, "time step")
         if dt < 0:
             raise WorldError(f"cannot advance by a negative time {dt} s")
-        with self.lock:
+        with self.access():  # from now, after any time owed to the meter lines
             self.advance_to(self.t + dt)
 
     def _advance(self, target: float) -> None:

@@ -9,7 +9,13 @@ import yaml
 
 from meter.iec62056_21 import Client
 from meter.iec62056_21.timing import Timing
-from rig.meterlink import MeterLink, MeterSessions, clock_offsets
+from rig.meterlink import (
+    MeterLink,
+    MeterReadError,
+    MeterSessions,
+    clock_offsets,
+    vernier_period,
+)
 from rig.sim import SimBench
 from rig.timebase import VirtualTimebase
 from tests.rig.sim.conftest import SIM_BENCH
@@ -42,23 +48,54 @@ def test_clock_offsets_sign_on_once_per_meter_and_find_the_offset() -> None:
         assert sim.control is not None
         links = links_of(sim)
         before = sign_ons(sim)
-        offsets = clock_offsets(links, VirtualTimebase(sim.control), step_s=0.05)
-        # One session per meter for all of its polls (ten or so each), not one per poll.
+        offsets = clock_offsets(links, VirtualTimebase(sim.control), 0.05)
+        # One session per meter for all of its polls (twenty or so each), not one per poll.
         assert sign_ons(sim) - before == 3
         for reading in offsets.values():
-            # The simulated meters' clocks are set to true time: 0 within the half step.
-            assert abs(reading.offset_s) <= reading.half_width_s + 1e-5  # float steps at 1.7e9 s
-            assert reading.half_width_s == pytest.approx(0.025)
+            # The simulated meters' clocks are set to true time (+1 ppm): 0 within the bracket
+            # and half an exchange; the bracket is the resolution asked, from polls an
+            # exchange apart (a poll: 13 + 16 characters at 9600 Bd and tr = 0.2 s twice).
+            assert abs(reading.offset_s) <= reading.half_width_s
+            assert reading.resolution_s <= 0.05
+            assert reading.latch_s == pytest.approx((0.2 + 0.2 + 29 * 10 / 9600) / 2, abs=1e-4)
+            # The meter latches its clock when it answers: 13 characters and tr after the send.
+            assert reading.sent_offset_s - reading.resolution_s / 2 <= 0.2 + 13 * 10 / 9600
+            assert reading.sent_offset_s + reading.resolution_s / 2 >= 0.2 + 13 * 10 / 9600
+
+
+def test_clock_offsets_resolve_a_set_offset_through_the_line_timing() -> None:
+    with SimBench(SIM_BENCH, positions=2, sim_options={"meter_reaction_s": 0.0}) as sim:
+        assert sim.control is not None
+        with sim.world.access():  # meter 2's clock 0.3137 s ahead of meter 1's
+            clock = sim.world.position(2).meter.clock
+            clock.set(sim.world.t, clock.meter_seconds(sim.world.t) + 0.3137)
+        offsets = clock_offsets(links_of(sim), VirtualTimebase(sim.control), 0.02)
+        difference = offsets[2].sent_offset_s - offsets[1].sent_offset_s
+        assert abs(difference - 0.3137) <= (offsets[1].resolution_s
+                                            + offsets[2].resolution_s) / 2
+        assert max(r.resolution_s for r in offsets.values()) <= 0.02
 
 
 def test_clock_offsets_across_midnight_count_the_new_day() -> None:
-    options = {"meter_reaction_s": 0.0, "start_time": MIDNIGHT - 0.6}  # 23:59:59.4
-    with SimBench(SIM_BENCH, positions=1, sim_options=options) as sim:
+    for before_midnight in (0.6, 12.0, 30.0):  # polls after, across, and before midnight
+        options = {"meter_reaction_s": 0.0, "start_time": MIDNIGHT - before_midnight}
+        with SimBench(SIM_BENCH, positions=1, sim_options=options) as sim:
+            assert sim.control is not None
+            (reading,) = clock_offsets(links_of(sim), VirtualTimebase(sim.control),
+                                       0.05).values()
+            # Without the day carried over, 00:00:00 on the old date is a day early.
+            assert abs(reading.offset_s) <= reading.half_width_s
+
+
+def test_clock_offsets_name_a_clock_that_does_not_run() -> None:
+    with SimBench(SIM_BENCH, positions=1, sim_options={"meter_reaction_s": 0.0}) as sim:
         assert sim.control is not None
-        (reading,) = clock_offsets(links_of(sim), VirtualTimebase(sim.control), 0.05).values()
-        # Without the day carried over, 00:00:00 on the old date is a day early.
-        assert abs(reading.offset_s) <= 0.025 + 1e-5
-        assert reading.true_time == pytest.approx(MIDNIGHT, abs=0.06)
+        with sim.world.access():  # from now on a clock at a tenth of its rate
+            clock = sim.world.position(1).meter.clock
+            clock.set(sim.world.t, clock.meter_seconds(sim.world.t))
+            clock.drift_ppm = -900_000.0
+        with pytest.raises(MeterReadError, match=r"position 1: .* clock polls over"):
+            clock_offsets(links_of(sim), VirtualTimebase(sim.control), 0.05)
 
 
 def test_sessions_stay_open_until_ended() -> None:
@@ -104,3 +141,15 @@ def test_after_a_stop_request_a_link_starts_no_exchange() -> None:
         with pytest.raises(StopRequested):
             call()
     assert opened == []
+
+
+def test_vernier_polls_fall_on_every_phase_of_the_second() -> None:
+    # An exchange of 0.4302 s and 0.02 s asked: 50 polls 23/50 = 0.46 s apart (23 is the first
+    # numerator >= 0.4302 x 50 = 21.5 coprime to 50; 22 is not).
+    period, count = vernier_period(0.4302, 0.02)
+    assert (period, count) == (0.46, 50)
+    phases = sorted(round((j * 23) % 50) for j in range(count))
+    assert phases == list(range(50))  # every multiple of 1/50 s within the second
+    assert vernier_period(0.4302, 0.025) == (0.475, 40)  # 17.2 -> 18 shares 2 with 40: 19
+    with pytest.raises(ValueError, match="resolution must be in"):
+        vernier_period(0.43, 0.0)

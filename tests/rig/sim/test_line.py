@@ -1,0 +1,137 @@
+"""Line timing of the simulated meter links in virtual time, through real ptys and the rig's
+IEC 62056-21 client (rig/sim/line.py)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from meter.iec62056_21 import Client
+from meter.iec62056_21.timing import Timing
+from rig.sim import SimBench
+from rig.sim.bench import SimBenchError
+from rig.sim.line import LineClock, LineSettings
+from tests.rig.sim.conftest import SIM_BENCH
+from tests.rig.sim.test_world import T0, make_world
+
+FAST = Timing(reaction_min=0.0, reaction_min_fast=0.0)  # the wall time is not what is measured
+TR = 0.2  # benches/sim.yaml sim.line.reaction_s
+# Characters on the wire (standards.md 6.3), 10 bits each (7E1):
+REQUEST = len("/?!\r\n")  # at 300 Bd
+IDENT = len("/BSE5A1000\r\n")  # at 300 Bd (manufacturer BSE, baud character 5)
+OPTION = len("\x06051\r\n")  # ACK 0 5 1 CR LF at 300 Bd
+P0 = len("\x01P0\x02()\x03") + 1  # with its BCC, at 9600 Bd
+R1_CLOCK = len("\x01R1\x020.9.1()\x03") + 1
+ANSWER_CLOCK = len("\x020.9.1(000000)\x03") + 1
+
+
+def test_a_sign_on_and_an_r1_take_their_time_on_the_wire() -> None:
+    with SimBench(SIM_BENCH, positions=1) as sim:
+        assert sim.control is not None
+        t0 = sim.control.time()
+        with Client(sim.substitutions["sim:meter1"], timing=FAST) as client:
+            client.program()
+            t1 = sim.control.time()
+            client.read("0.9.1")
+            t2 = sim.control.time()
+    # Hand arithmetic: (5 + 12 + 6) characters at 300 Bd = 0.7667 s, 8 at 9600 Bd = 8.3 ms,
+    # tr before the identification, the option select, P0 and the rig's next message: 0.8 s.
+    sign_on = (REQUEST + IDENT + OPTION) * 10 / 300 + P0 * 10 / 9600 + 4 * TR
+    assert t1 - t0 == pytest.approx(sign_on, abs=1e-4)
+    assert sign_on == pytest.approx(1.575, abs=1e-3)
+    # One R1 of the clock: 13 + 16 characters at 9600 Bd and tr twice = 0.4302 s.
+    assert t2 - t1 == pytest.approx((R1_CLOCK + ANSWER_CLOCK) * 10 / 9600 + 2 * TR, abs=1e-4)
+
+
+def test_lines_of_different_positions_take_their_time_side_by_side() -> None:
+    with SimBench(SIM_BENCH, positions=3) as sim:
+        assert sim.control is not None
+        urls = [sim.substitutions[f"sim:meter{k}"] for k in (1, 2, 3)]
+
+        def sign_on(url: str) -> None:
+            with Client(url, timing=FAST) as client:
+                client.program()
+                client.read("0.9.1")
+
+        t0 = sim.control.time()
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(sign_on, urls))
+        parallel = sim.control.time() - t0
+        sim.control.advance(1.0)  # the line's own break and tr are over
+        t0 = sim.control.time()
+        sign_on(urls[0])
+        one = sim.control.time() - t0
+    # Three heads at once take the time of one: a sign-on and an R1 (the rig does not wait for
+    # its break).
+    assert parallel == pytest.approx(one, abs=1e-4)
+    assert one == pytest.approx(1.575 + 0.4302, abs=1e-3)
+
+
+def test_the_meter_answers_at_the_end_of_its_reaction_time() -> None:
+    with SimBench(SIM_BENCH, positions=1) as sim:
+        assert sim.control is not None
+        with Client(sim.substitutions["sim:meter1"], timing=FAST) as client:
+            client.program()
+            sent = sim.control.time()
+            shown = client.read("0.9.1")[0].raw
+        with sim.world.access():
+            clock = sim.world.position(1).meter.clock
+            latched = clock.meter_seconds(sent + R1_CLOCK * 10 / 9600 + TR)
+    # The meter's time when it starts answering (not when the rig sent, nor when it read).
+    assert shown == f"{int(latched) // 3600 % 24:02d}{int(latched) // 60 % 60:02d}" \
+                    f"{int(latched) % 60:02d}"
+
+
+def test_a_line_turned_off_takes_no_virtual_time() -> None:
+    with SimBench(SIM_BENCH, positions=1, sim_options={"line": {"enabled": False}}) as sim:
+        assert sim.control is not None
+        t0 = sim.control.time()
+        with Client(sim.substitutions["sim:meter1"], timing=FAST) as client:
+            client.program()
+            client.read("0.9.1")
+        assert sim.control.time() == t0
+
+
+def test_inter_character_time_is_charged_between_characters() -> None:
+    settings = LineSettings(reaction_s=0.2, inter_character_s=0.01)
+    # 13 characters at 9600 Bd and 12 gaps of 10 ms.
+    assert settings.duration(13, 9600) == pytest.approx(13 * 10 / 9600 + 0.12)
+    assert settings.duration(0, 9600) == 0.0
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    ({"reaction_s": -0.1}, "sim.line.reaction_s: must be a finite number >= 0"),
+    ({"reaction_s": 2.0}, "exceeds the 1.5 s maximum of tr"),
+    ({"reaction_s": "fast"}, "sim.line.reaction_s: expected seconds"),
+    ({"inter_character_s": 1.5}, "is not below the 1.5 s of ta"),
+    ({"enabled": "yes"}, "sim.line.enabled: expected true or false"),
+    ({"baud": 9600}, r"sim.line: unknown key\(s\) \['baud'\]"),
+    ([0.2], "sim.line: expected a mapping"),
+])
+def test_bad_line_settings_are_named(line: object, says: str) -> None:
+    with pytest.raises(SimBenchError, match=says), \
+            SimBench(SIM_BENCH, positions=1, sim_options={"line": line}):
+        pass
+
+
+def test_two_clocks_of_one_world_do_not_push_each_other() -> None:
+    world = make_world([0.0])
+    a = LineClock(world, LineSettings())
+    b = LineClock(world, LineSettings())
+    with world.access():  # the rig got to T0 (an instrument command, a dwell)
+        pass
+    # Both lines carry a 13-character request at 9600 Bd from T0: answers at T0 + 0.2135 s.
+    a.received(13, 9600, True)
+    b.received(13, 9600, True)
+    assert world.t == pytest.approx(T0 + 13 / 960 + 0.2)
+    a.sent(16, 9600)
+    b.sent(16, 9600)
+    # The world is not moved by the answers; the rig's next access waits for them and tr.
+    assert world.t == pytest.approx(T0 + 13 / 960 + 0.2)
+    world.advance(1.0)  # a dwell of 1 s counts from there
+    assert world.t == pytest.approx(T0 + 29 / 960 + 0.4 + 1.0)
+    # A break is not waited for: the line is busy, the world is not moved.
+    a.received(5, 9600, False)
+    assert world.t == pytest.approx(T0 + 29 / 960 + 1.4)
+    assert a.free_at == pytest.approx(T0 + 29 / 960 + 1.4 + 5 / 960 + 0.2)
