@@ -56,6 +56,10 @@ class ObisRow:
     readout: bool = False
     run: Runner | None = None  # E2: needs programming state + P1, like W1
     read_args: ArgReader | None = None  # reads taking arguments (e.g. load profile ranges)
+    # E2 of an operation rather than a parameter (the demand reset, manual 3.2.2 "reset mode:
+    # ... infrared, RS485"): the P1 password suffices, no programming state, not counted as
+    # programming.
+    remote: bool = False
 
     @property
     def readable(self) -> bool:
