@@ -297,6 +297,7 @@ class BillingComponent:
         self.registers = BillingRegisters(settings, demand, energy_zero)
         self.defects = frozenset(defects) & set(DEFECTS)
         self.powered = True
+        self.programming = False  # volatile, like the meter's programming state
         # Called with the true time just before a reset, so the demand component can close the
         # sub-interval boundary due at the same instant first (event order independence).
         self.before_reset = before_reset
@@ -333,7 +334,7 @@ class BillingComponent:
             self._close(now, "auto", s.store_energy, s.reset_demand)
 
     def _catch_up(self, now: float) -> None:
-        if not self.powered:
+        if not self.powered or self.programming:
             return
         if self.clock.meter_seconds(now) >= self._due_meter - 1e-6:
             self.automatic_reading(now)
@@ -343,7 +344,8 @@ class BillingComponent:
 
     # Component protocol
     def next_event(self, now: float) -> float | None:
-        return self.clock.true_time(self._due_meter) if self.powered else None
+        due = self.powered and not self.programming
+        return self.clock.true_time(self._due_meter) if due else None
 
     def accumulate(self, t0: float, t1: float, flow: Any) -> None:
         return None
@@ -367,6 +369,19 @@ class BillingComponent:
         if meter_now >= self._due_meter:
             if "billing_skipped_in_power_down" not in self.defects:
                 self.automatic_reading(now)
+            self._due_meter = next_reading_time(self.registers.settings, meter_now)
+
+    def on_programming(self, now: float, active: bool) -> None:
+        """Manual 2.1.1: no billing in programming mode. Choice: a reading time passed in it is
+        read once at its end (the rule of a power-down, so no billing period is lost)."""
+        if active:
+            self._catch_up(now)
+            self.programming = True
+            return
+        self.programming = False
+        meter_now = self.clock.meter_seconds(now)
+        if meter_now >= self._due_meter:
+            self.automatic_reading(now)
             self._due_meter = next_reading_time(self.registers.settings, meter_now)
 
     def on_clock_set(self, now: float, old_meter_s: float, new_meter_s: float) -> None:

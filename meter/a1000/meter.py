@@ -33,6 +33,7 @@ from meter.a1000.config import (
     ANTI_CREEP_IN,
     LED_DUTY,
     POWER_THRESHOLD,
+    PROGRAMMING_TIMEOUT_S,
     PULSE_WIDTH_S,
     MeterConfig,
 )
@@ -152,6 +153,9 @@ class A1000:
         self._switch_at: float | None = None
         self._switch_meter_s: int | None = None
         self._switch_tariff = 1
+        # True time the programming state times out (None outside it): an event of the loop,
+        # so the components restart exactly then (manual 2.1.1).
+        self._prg_end: float | None = None
         self.last_clock_set_meter_s: float | None = None
         self.last_tou_change_meter_s: float | None = None
         self.store = StateStore(state_dir) if state_dir is not None else None
@@ -204,6 +208,9 @@ class A1000:
             switch = self._switch_at
             if switch is not None and now < switch <= t_next:
                 t_next = switch
+            prg_end = self._prg_end
+            if prg_end is not None and now < prg_end < t_next:
+                t_next = prg_end
             for c in components:
                 e = c.next_event(now)
                 if e is not None and now < e < t_next:
@@ -253,6 +260,8 @@ class A1000:
         now = self.now
         if self._switch_at is not None and now >= self._switch_at:
             self._do_tariff_switch()
+        if self._prg_end is not None and now >= self._prg_end:
+            self._programming_changed()  # 4 minutes without a button (manual 2.1.1)
         for c in self.components:
             c.on_event(now)
 
@@ -323,6 +332,10 @@ class A1000:
         self.measurements = m
         powered = m.max_voltage >= POWER_THRESHOLD * self.config.element_voltage
         changed = powered != self.powered
+        if changed and not powered and self._prg_end is not None:
+            # The programming state is volatile (not in the snapshot): a power-down ends it.
+            self.programming.prg_active = False
+            self._programming_changed()
         self.powered = powered
         if changed and powered:
             self._schedule_tariff()
@@ -499,17 +512,36 @@ class A1000:
 
         The model advances to the release, t + seconds, where "PRG" appears."""
         self.advance_to(t + seconds)
-        return self.programming.hold_reset_button(t, seconds)
+        entered = self.programming.hold_reset_button(t, seconds)
+        self._programming_changed()
+        return entered
 
     def press_reset_button(self, t: float) -> None:
         self.advance_to(t)
         if not self.programming.press_reset_button(self.now):
             self._button("reset")
+        self._programming_changed()
 
     def press_display_button(self, t: float) -> None:
         self.advance_to(t)
         self.programming.press_other_button(self.now)
         self._button("display")
+        self._programming_changed()
+
+    def _programming_changed(self) -> None:
+        """Tell the components when the programming state begins or ends, and keep its time-out
+        as an event. Manual 2.1.1: in programming mode the meter "will only process energy
+        counting, demand calculating and time-section switch": the components that do other
+        work (events = load monitoring, load profile, billing) stop while it lasts
+        (``on_programming(now, active)``, optional like ``on_button``)."""
+        was = self._prg_end is not None
+        active = self.programming.in_programming(self.now)
+        self._prg_end = self.programming.last_button + PROGRAMMING_TIMEOUT_S if active else None
+        if active != was:
+            for c in self.components:
+                hook = getattr(c, "on_programming", None)
+                if hook is not None:
+                    hook(self.now, active)
 
     def _button(self, which: str) -> None:
         for c in self.components:
