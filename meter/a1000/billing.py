@@ -360,28 +360,28 @@ class BillingComponent:
         self._catch_up(now)
 
     def on_power(self, now: float, up: bool) -> None:
-        if not up:
-            self._catch_up(now)
-            self.powered = False
-            return
-        self.powered = True
-        meter_now = self.clock.meter_seconds(now)
-        if meter_now >= self._due_meter:
-            if "billing_skipped_in_power_down" not in self.defects:
-                self.automatic_reading(now)
-            self._due_meter = next_reading_time(self.registers.settings, meter_now)
+        self._catch_up(now)
+        self.powered = up
+        if up:
+            self._read_missed(now, skip="billing_skipped_in_power_down" in self.defects)
 
     def on_programming(self, now: float, active: bool) -> None:
         """Manual 2.1.1: no billing in programming mode. Choice: a reading time passed in it is
         read once at its end (the rule of a power-down, so no billing period is lost)."""
-        if active:
-            self._catch_up(now)
-            self.programming = True
+        self._catch_up(now)
+        self.programming = active
+        if not active:
+            self._read_missed(now)
+
+    def _read_missed(self, now: float, skip: bool = False) -> None:
+        """Back from a power-down or programming: a reading time passed meanwhile is read now,
+        once, and the next one scheduled."""
+        if not self.powered or self.programming:
             return
-        self.programming = False
         meter_now = self.clock.meter_seconds(now)
         if meter_now >= self._due_meter:
-            self.automatic_reading(now)
+            if not skip:
+                self.automatic_reading(now)
             self._due_meter = next_reading_time(self.registers.settings, meter_now)
 
     def on_clock_set(self, now: float, old_meter_s: float, new_meter_s: float) -> None:
