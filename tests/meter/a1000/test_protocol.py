@@ -153,3 +153,21 @@ def test_remote_demand_reset_needs_the_password_not_the_seal(
         with pytest.raises(MeterError, match="PROGRAMMING STATE"):
             c.write("0.9.1", "120000")  # parameters still need the seal and the button
     assert float(before) == pytest.approx(3 * 57.7 * 0.5 * 0.5 / 1000, abs=1e-4)
+
+
+def test_lockout_answers_password_locked_without_a_traceback(
+    served: tuple[A1000, MeterServer, VirtualTime], caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, server, vt = served
+    with _client(server) as c:
+        for _ in range(3):  # default passwords.max_attempts 3
+            with pytest.raises(PasswordRefused, match=r"\(PASSWORD\)"):
+                c.program("12345678")
+        # Locked for passwords.lockout_s (600 s): even the right password gets the documented
+        # answer (README "the software meter", meter/a1000/bank.py).
+        with pytest.raises(PasswordRefused, match=r"\(PASSWORD LOCKED\)"):
+            c.program("00000000")
+    vt.t += 601
+    with _client(server) as c:
+        c.program("00000000")
+    assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
