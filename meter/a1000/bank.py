@@ -9,6 +9,7 @@ reset button held 8 s with the seal open, "PRG") and after the P1 password of th
 was accepted (manual 2.2.1). Wrong passwords count; ``passwords.max_attempts`` wrong ones
 lock password entry for ``passwords.lockout_s`` (answer ``(PASSWORD LOCKED)``).
 P2 is compared with ``passwords.p2`` as sent (the model has no secure algorithm for P0).
+E2 of an operation (row ``remote``: the demand reset ``0.1.0``) needs the P1 password only.
 Each accepted write counts as programming (once per PRG session), stamps the time of last
 programming and saves the non-volatile state.
 """
@@ -135,9 +136,16 @@ class A1000RegisterBank:
             row = self._row(address)
             if row.run is None:
                 raise RegisterError("NOT EXECUTABLE")
-            self._require_programming()
-            out = row.run(self.meter, tuple(values))
-            self.meter.programming.record_write(self.meter.meter_seconds())
+            if row.remote:
+                # An operation over the port (RS485 or infrared demand reset, manual 3.2.2):
+                # the session's P1 password, no seal or button (nobody is at a remote meter).
+                if not self._password_ok:
+                    raise RegisterError("PASSWORD REQUIRED")
+                out = row.run(self.meter, tuple(values))
+            else:
+                self._require_programming()
+                out = row.run(self.meter, tuple(values))
+                self.meter.programming.record_write(self.meter.meter_seconds())
             self.meter.save()
             return out
 

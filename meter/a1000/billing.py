@@ -7,6 +7,12 @@
   reset button or the protocol (manual 3.2.2 "reset mode: manual, automatic, infrared, RS485").
   So the history also holds the last 16 demand resets with their date and time (manual 2.1.2
   item 2), and one counter counts them all.
+* Reset modes (manual 3.2.2): manual = a short press of the reset button outside the programming
+  state; automatic = the monthly reading; infrared and RS485 = E2 `0.1.0()` over IEC 62056-21
+  after the P1 password, with no programming state (choice: the seal and the 8 s button hold of
+  manual 2.2.1 guard parameter programming; a reset over RS485 is done from afar, where nobody can
+  press a button, so the password is its guard). The model has one port standing for either
+  interface (manual 1.8 items 2-3: both speak IEC 1107), so both count as `protocol` (C.51.3).
 * Billing period counter VZ (standards.md 6.8): `0.1.0(nn)` is the counter, it counts 0..99 and
   wraps; `X*nn` is the value frozen at reset nn, `X*101` the most recent closed period ("previous
   month", A1000 Appendix A), `X*102` the one before, ... `X*116`. `0.1.2*nn` is the time stamp of
@@ -15,6 +21,22 @@
   power-up time), once, however many reading times the outage covered (the energy registers did
   not move meanwhile). Clock set forward over the reading time: the reading is done at the setting;
   clock set backward: the next reading time is the next one after the new clock reading.
+* Monthly reading options (manual 1.5 items 1 and 3, display code 030 "Energy Demand"): energy
+  storing and demand reset are each configurable (`store_energy`, `reset_demand`). Choice (the
+  manual does not say): with storing alone the reading still closes a billing period (VZ + 1,
+  energies frozen) but the maxima run on and no demand reset is counted; with the reset alone
+  the period holds the frozen maxima and no energies (`*1nn` energies answer
+  `(ENERGY NOT STORED)`); with neither the reading time passes without effect.
+* Stored values equal the registers as they stood (manual 1.5 with 1.1 item 5): an energy is
+  kept as the register showed it at the reading, truncated, with rollover, in the configured
+  99999.99 or 999999.9 format, so `1.8.0*101` reads exactly what `1.8.0` read then.
+* A meter without history (choice; the manual lists `*101` as always present, Appendix A):
+  `F = 101..116` for a period not yet closed answers the value the register had then, which is
+  the state at manufacture: energies zero in the register format, demand `0.0000` with the
+  never-set stamp `0000000000`, reset time stamp `0000000000`, as `1.6.0` answers before its
+  first maximum. IEC 62056-21 readouts of fixed lists carry every listed item; so readout and
+  R1 give the same zeros. A VZ suffix (`*00..*99`) names one particular reset: one that never
+  happened, or that has left the 16 kept, answers `(NO SUCH BILLING RECORD)`.
 """
 
 from __future__ import annotations
@@ -22,7 +44,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from meter.a1000.clock import MeterClock, meter_datetime, meter_seconds_of
@@ -37,7 +59,8 @@ from meter.a1000.demand import (
     register_defects,
     stamp_yymmddhhmm,
 )
-from meter.a1000.obis_map import ObisRow
+from meter.a1000.obis_map import ObisRow, format_energy
+from meter.a1000.registers import ZERO
 from meter.iec62056_21.bank import DataSet, RegisterError, Value
 
 HISTORY = 16  # manual 1.5 item 3
@@ -62,6 +85,8 @@ class BillingConfigError(ValueError):
 class BillingSettings:
     day: int = 1  # manual 1.5 item 2: 1..28
     hour: int = 0
+    store_energy: bool = True  # manual 1.5 items 1, 3; display code 030 "Energy"
+    reset_demand: bool = True  # display code 030 "Demand"
 
     def __post_init__(self) -> None:
         if not isinstance(self.day, int) or not 1 <= self.day <= 28:
@@ -70,6 +95,14 @@ class BillingSettings:
             )
         if not isinstance(self.hour, int) or not 0 <= self.hour <= 23:
             raise BillingConfigError(f"reading hour {self.hour!r} rejected: must be 0..23")
+        for name in ("store_energy", "reset_demand"):
+            if not isinstance(getattr(self, name), bool):
+                raise BillingConfigError(f"{name} must be true or false")
+
+    @property
+    def options(self) -> str:
+        """The options as W1/R1 `C.51.4` carries them: one digit each, energy then demand."""
+        return f"{int(self.store_energy)}{int(self.reset_demand)}"
 
 
 @dataclass
@@ -77,7 +110,7 @@ class BillingRecord:
     vz: int  # billing period counter value of this reset (standards.md 6.8)
     meter_time: float  # meter seconds of the reset
     source: str  # 'auto', 'button' or 'protocol'
-    energies: dict[str, float]  # OBIS 'C.8.E' -> kWh/kvarh/kVAh
+    energies: dict[str, str]  # OBIS 'C.8.E' -> the register as shown ({} = not stored)
     maxima: dict[str, tuple[float, float | None]] = field(default_factory=dict)  # 'C.6.E'
     cumulative: dict[str, float] = field(default_factory=dict)  # 'C.2.E' after the reset
 
@@ -87,7 +120,9 @@ class BillingRecord:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> BillingRecord:
-        return cls(d["vz"], d["meter_time"], d["source"], dict(d["energies"]),
+        # State files from before the registers were kept as shown held floats.
+        energies = {k: v if isinstance(v, str) else f"{v:.2f}" for k, v in d["energies"].items()}
+        return cls(d["vz"], d["meter_time"], d["source"], energies,
                    {k: (v[0], v[1]) for k, v in d["maxima"].items()}, dict(d["cumulative"]))
 
 
@@ -105,9 +140,13 @@ class BillingRegisters:
     """Pure billing logic: history, counters and the reading schedule (meter time)."""
 
     def __init__(
-        self, settings: BillingSettings, demand: DemandRegisters | Callable[[], DemandRegisters]
+        self,
+        settings: BillingSettings,
+        demand: DemandRegisters | Callable[[], DemandRegisters],
+        energy_zero: str = "00000.00",
     ) -> None:
         self.settings = settings
+        self.energy_zero = energy_zero  # a zero register in the meter's format (no history)
         # The demand registers, or a function giving them (the core builds its components
         # one by one, so the billing factory binds late).
         self._demand = demand
@@ -122,23 +161,26 @@ class BillingRegisters:
         return d if isinstance(d, DemandRegisters) else d()
 
     def close_period(
-        self, meter_s: float, source: str, energies: dict[str, float]
+        self, meter_s: float, source: str, energies: dict[str, str], reset_demand: bool = True
     ) -> BillingRecord:
-        """Freeze energies and demand, then reset demand (manual 1.5 item 3)."""
+        """Freeze energies (as the registers show them) and demand, then reset demand (manual
+        1.5 item 3). ``energies`` {} stores none; ``reset_demand`` False freezes no demand."""
         if source not in SOURCES:
             raise ValueError(f"demand reset source {source!r}: must be one of {SOURCES}")
         d = self.demand
         maxima: dict[str, tuple[float, float | None]] = {}
-        for i, q in enumerate(QUANTITIES):
-            for t in range(TARIFFS + 1):
-                maxima[f"{OBIS_C[q]}.6.{t}"] = (d.maxima[t][i], d.max_times[t][i])
-        d.reset()
-        cumulative = {
-            f"{OBIS_C[q]}.2.{t}": d.cumulative[t][i]
-            for i, q in enumerate(QUANTITIES) for t in range(TARIFFS + 1)
-        }
+        cumulative: dict[str, float] = {}
+        if reset_demand:
+            for i, q in enumerate(QUANTITIES):
+                for t in range(TARIFFS + 1):
+                    maxima[f"{OBIS_C[q]}.6.{t}"] = (d.maxima[t][i], d.max_times[t][i])
+            d.reset()
+            cumulative = {
+                f"{OBIS_C[q]}.2.{t}": d.cumulative[t][i]
+                for i, q in enumerate(QUANTITIES) for t in range(TARIFFS + 1)
+            }
+            self.reset_count += 1
         self.vz = (self.vz + 1) % VZ_MODULO
-        self.reset_count += 1
         self.by_source[source] += 1
         rec = BillingRecord(self.vz, meter_s, source, dict(energies), maxima, cumulative)
         self.history.append(rec)
@@ -156,14 +198,25 @@ class BillingRegisters:
         return None
 
     def historical_value(self, base: str, f: int) -> tuple[tuple[str, str | None], ...] | None:
-        """Value of `base` (e.g. '1.8.1', '1.6.0', '1.2.0', '0.1.2') in record F, or None."""
+        """Value of `base` (e.g. '1.8.1', '1.6.0', '1.2.0', '0.1.2') in record F, or None.
+
+        F = 101..116 beyond the history answers the state at manufacture (module doc); a
+        record that did not store the value raises RegisterError saying which part."""
         rec = self.record(f)
         if rec is None:
+            if 101 <= f <= 100 + HISTORY:
+                return self._never_closed(base)
             return None
         if base == "0.1.2":
             return ((stamp_yymmddhhmm(rec.meter_time), None),)
-        if base in rec.energies:
-            return ((f"{rec.energies[base]:.2f}", _energy_unit(base)),)
+        kind = base.split(".")[1]
+        if kind == "8":
+            if not rec.energies:
+                raise RegisterError("ENERGY NOT STORED")
+            if base in rec.energies:
+                return ((rec.energies[base], _energy_unit(base)),)
+        elif kind in ("6", "2") and not rec.maxima:
+            raise RegisterError("DEMAND NOT RESET")
         if base in rec.maxima:
             v, ts = rec.maxima[base]
             return ((f"{v:.4f}", _demand_unit(base)), (stamp_yymmddhhmm(ts), None))
@@ -171,8 +224,21 @@ class BillingRegisters:
             return ((f"{rec.cumulative[base]:.4f}", _demand_unit(base)),)
         return None
 
+    def _never_closed(self, base: str) -> tuple[tuple[str, str | None], ...] | None:
+        kind = base.split(".")[1]
+        if base == "0.1.2":
+            return ((stamp_yymmddhhmm(None), None),)
+        if kind == "8":
+            return ((self.energy_zero, _energy_unit(base)),)
+        if kind == "6":
+            return ((f"{0.0:.4f}", _demand_unit(base)), (stamp_yymmddhhmm(None), None))
+        if kind == "2":
+            return ((f"{0.0:.4f}", _demand_unit(base)),)
+        return None
+
     def snapshot(self) -> dict[str, Any]:
-        return {"settings": [self.settings.day, self.settings.hour], "vz": self.vz,
+        st = self.settings
+        return {"settings": [st.day, st.hour, st.store_energy, st.reset_demand], "vz": self.vz,
                 "reset_count": self.reset_count, "by_source": self.by_source,
                 "history": [r.to_json() for r in self.history]}
 
@@ -220,16 +286,18 @@ class BillingComponent:
         clock: MeterClock,
         settings: BillingSettings,
         demand: DemandRegisters | Callable[[], DemandRegisters],
-        energies: Callable[[], dict[str, float]],
+        energies: Callable[[], dict[str, str]],
         start_time: float,
         defects: frozenset[str] = frozenset(),
         before_reset: Callable[[float], None] | None = None,
+        energy_zero: str = "00000.00",
     ) -> None:
         self.clock = clock
-        self.registers = BillingRegisters(settings, demand)
         self.energies = energies
+        self.registers = BillingRegisters(settings, demand, energy_zero)
         self.defects = frozenset(defects) & set(DEFECTS)
         self.powered = True
+        self.programming = False  # volatile, like the meter's programming state
         # Called with the true time just before a reset, so the demand component can close the
         # sub-interval boundary due at the same instant first (event order independence).
         self.before_reset = before_reset
@@ -245,23 +313,39 @@ class BillingComponent:
         self._due_meter = next_reading_time(settings, self.clock.meter_seconds(now))
 
     def demand_reset(self, now: float, source: str) -> BillingRecord:
-        """Reset by button or protocol (or the automatic reading), counted with date and time."""
+        """Reset by button or protocol, counted with date and time; energies are stored too
+        (every demand reset closes a billing period, module doc)."""
+        return self._close(now, source, store_energy=True, reset_demand=True)
+
+    def _close(
+        self, now: float, source: str, store_energy: bool, reset_demand: bool
+    ) -> BillingRecord:
         if self.before_reset is not None:
             self.before_reset(now)
-        return self.registers.close_period(self.clock.meter_seconds(now), source, self.energies())
+        energies = self.energies() if store_energy else {}
+        return self.registers.close_period(
+            self.clock.meter_seconds(now), source, energies, reset_demand
+        )
+
+    def automatic_reading(self, now: float) -> None:
+        """The monthly reading with its options (manual 1.5 items 1, 3; display code 030)."""
+        s = self.registers.settings
+        if s.store_energy or s.reset_demand:
+            self._close(now, "auto", s.store_energy, s.reset_demand)
 
     def _catch_up(self, now: float) -> None:
-        if not self.powered:
+        if not self.powered or self.programming:
             return
         if self.clock.meter_seconds(now) >= self._due_meter - 1e-6:
-            self.demand_reset(now, "auto")
+            self.automatic_reading(now)
             self._due_meter = next_reading_time(
                 self.registers.settings, max(self._due_meter, self.clock.meter_seconds(now))
             )
 
     # Component protocol
     def next_event(self, now: float) -> float | None:
-        return self.clock.true_time(self._due_meter) if self.powered else None
+        due = self.powered and not self.programming
+        return self.clock.true_time(self._due_meter) if due else None
 
     def accumulate(self, t0: float, t1: float, flow: Any) -> None:
         return None
@@ -276,20 +360,33 @@ class BillingComponent:
         self._catch_up(now)
 
     def on_power(self, now: float, up: bool) -> None:
-        if not up:
-            self._catch_up(now)
-            self.powered = False
+        self._catch_up(now)
+        self.powered = up
+        if up:
+            self._read_missed(now, skip="billing_skipped_in_power_down" in self.defects)
+
+    def on_programming(self, now: float, active: bool) -> None:
+        """Manual 2.1.1: no billing in programming mode. Choice: a reading time passed in it is
+        read once at its end (the rule of a power-down, so no billing period is lost)."""
+        self._catch_up(now)
+        self.programming = active
+        if not active:
+            self._read_missed(now)
+
+    def _read_missed(self, now: float, skip: bool = False) -> None:
+        """Back from a power-down or programming: a reading time passed meanwhile is read now,
+        once, and the next one scheduled."""
+        if not self.powered or self.programming:
             return
-        self.powered = True
         meter_now = self.clock.meter_seconds(now)
         if meter_now >= self._due_meter:
-            if "billing_skipped_in_power_down" not in self.defects:
-                self.demand_reset(now, "auto")
+            if not skip:
+                self.automatic_reading(now)
             self._due_meter = next_reading_time(self.registers.settings, meter_now)
 
     def on_clock_set(self, now: float, old_meter_s: float, new_meter_s: float) -> None:
         if self.powered and new_meter_s >= self._due_meter > old_meter_s:
-            self.demand_reset(now, "auto")
+            self.automatic_reading(now)
         self._due_meter = next_reading_time(self.registers.settings, new_meter_s)
 
     def snapshot(self) -> dict[str, Any]:
@@ -320,8 +417,9 @@ class BillingComponent:
 
         rows = [
             ObisRow("0.1.0", "Billing period (demand reset) counter VZ 00..99; E2 () resets "
-                    "demand through the protocol", None, src,
-                    lambda _m: (f"{r.vz:02d}",), readout=True, run=self._run_reset),
+                    "demand through the protocol (P1 password, no programming state)", None, src,
+                    lambda _m: (f"{r.vz:02d}",), readout=True, run=self._run_reset,
+                    remote=True),
             ObisRow("0.1.1", "Number of available billing periods", None, src,
                     lambda _m: (f"{len(r.history)}",)),
             ObisRow("0.1.2", "Time stamp of the most recent demand reset YYMMDDhhmm", None, src,
@@ -341,6 +439,10 @@ class BillingComponent:
                     "manual 1.5 item 2, display 'Reading Date'; standards.md 7.1",
                     lambda _m: (f"{r.settings.day:02d}{r.settings.hour:02d}",),
                     self._put_reading_time, readout=True),
+            ObisRow("C.51.4", "Monthly reading options: energy storing, demand reset (1 on, "
+                    "0 off, e.g. 11); W1 sets them", None,
+                    "manual 1.5 items 1, 3, display code 030 (manufacturer-specific)",
+                    lambda _m: (r.settings.options,), self._put_options, readout=True),
         ]
         for vz in range(VZ_MODULO):
             rows.append(ObisRow(
@@ -384,9 +486,17 @@ class BillingComponent:
             raise RegisterError("reading time: DDhh expected")
         v = values[0].strip()
         try:
-            settings = BillingSettings(int(v[:2]), int(v[2:]))
+            settings = replace(self.registers.settings, day=int(v[:2]), hour=int(v[2:]))
         except BillingConfigError:
             raise RegisterError("READING DAY 1..28 HOUR 0..23") from None
+        self.configure(meter.now, settings)
+
+    def _put_options(self, meter: Any, values: tuple[str, ...]) -> None:
+        if len(values) != 1 or not re.fullmatch(r"[01]{2}", values[0].strip()):
+            raise RegisterError("options: 2 digits 0 or 1")
+        v = values[0].strip()
+        settings = replace(self.registers.settings, store_energy=v[0] == "1",
+                           reset_demand=v[1] == "1")
         self.configure(meter.now, settings)
 
 
@@ -402,8 +512,10 @@ def make_billing(meter: Any) -> BillingComponent:
                     5: ("q1",), 6: ("q2",), 7: ("q3",), 8: ("q4",), 9: ("s_import",),
                     10: ("s_export",)}
 
-    def energies() -> dict[str, float]:
-        return {f"{c}.8.{t}": sum(meter.register(q, t) for q in names)
+    def energies() -> dict[str, str]:
+        # As the registers show them (truncated, rollover, format): what 1-1:C.8.E reads now.
+        return {f"{c}.8.{t}": format_energy(
+                    meter, sum((meter.energy.value(q, t, meter.now) for q in names), ZERO))
                 for c, names in energy_names.items() for t in range(TARIFFS + 1)}
 
     def before_reset(now: float) -> None:
@@ -414,6 +526,7 @@ def make_billing(meter: Any) -> BillingComponent:
 
     comp = BillingComponent(meter.clock, settings, lambda: meter.component("demand").registers,
                             energies, meter.now,
-                            frozenset(defect_names(meter)) & set(DEFECTS), before_reset)
+                            frozenset(defect_names(meter)) & set(DEFECTS), before_reset,
+                            energy_zero=format_energy(meter, ZERO))
     comp.powered = meter.powered  # a new meter without supply reads at its first power-up
     return comp

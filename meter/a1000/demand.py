@@ -44,6 +44,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from meter.a1000.clock import MeterClock, meter_datetime
+from meter.a1000.config import MAX_SWITCH_DELAY_S
 from meter.a1000.defects import DefectSpec, register_defect
 from meter.a1000.obis_map import ObisRow
 from meter.iec62056_21.bank import RegisterError, Value
@@ -65,6 +66,7 @@ NQ = len(QUANTITIES)
 TARIFFS = 4  # A1000 manual 1.1 item 4: 4 tariffs and total.
 
 DEMAND_MAX = 99.9999  # A1000 manual 1.2 item 1 and 3.2.2: recording range 0..99.9999 kW/kvar.
+_EQUAL_KW = 1e-9  # far below the register's 0.0001 kW, far above float noise
 CYCLES_MIN = (5, 10, 15, 30, 60)  # manual 1.2 item 2, 3.2.2
 WINDOWS_MIN = (1, 2, 3, 5)  # manual 1.2 item 2, 1.3 item 3
 WINDOWS_FOR_60 = (2, 3, 5)  # manual 1.2 item 2: a 60 min cycle allows only 2, 3 or 5 min
@@ -285,18 +287,26 @@ class DemandRegisters:
             elif d < 0.0:
                 d = 0.0
             last[i] = d
-            if d > mx[i]:
+            # Equal demand keeps the first time stamp: spans split at other events (a tariff
+            # switch) sum the same energy with float noise of ~1e-15 kW.
+            if d > mx[i] + _EQUAL_KW:
                 mx[i] = d
                 mt[i] = meter_s
         return last
 
     def change_tariff(self, new: int, meter_s: float) -> None:
-        """Manual 1.2 item 4: tariff window restarts from zero, sub-interval in progress skipped."""
+        """Manual 1.2 item 4: tariff window restarts from zero, sub-interval in progress skipped
+        (a change within the switch delay of a sub-interval start is on that boundary).
+
+        Manual 3.2.4: the time block switch lags its boundary by less than 0.1 s, so a change
+        that soon after a sub-interval start belongs to the boundary: the sub-interval begun
+        there is the new tariff's first, not one "in progress at the change". Otherwise the
+        healthy 20 ms delay would drop the new tariff's first sub-interval whole."""
         if new == self.tariff:
             return
         self.tariff = new
         self._tariff_ring.clear()
-        if meter_s > self.window_start + 1e-6:
+        if meter_s > self.window_start + MAX_SWITCH_DELAY_S:
             self._cur_valid_for_tariff = False
 
     def power_down(self, meter_s: float) -> None:

@@ -45,6 +45,7 @@ from typing import Any
 
 from meter.a1000.clock import MeterClock, meter_datetime
 from meter.a1000.registers import ZERO
+from meter.iec62056_21.bank import RegisterError
 
 MODES = ("timing", "sequential", "inquiry")
 TIMING_INTERVALS_MIN = (5, 10, 15, 30)
@@ -313,8 +314,7 @@ class DisplayValues:
 
                 total = sum((m.energy.value(q, t, m.now) for q in _ENERGY_Q[c]), ZERO)
                 return format_energy(m, total), unit
-            billing = self._comp("billing")
-            v = billing.registers.historical_value(f"{c}.8.{t}", 101 + rec) if billing else None
+            v = self._history(f"{c}.8.{t}", rec)
             return (v[0][0] if v else "--"), unit
         if mm := _DEMAND_CODE.match(code):
             c, d, t, tm = int(mm.group(1)), mm.group(2), int(mm.group(3)), mm.group(4)
@@ -325,9 +325,7 @@ class DisplayValues:
             r = demand.registers
             i = list(_DEMAND_Q).index(c)
             if rec is not None:
-                billing = self._comp("billing")
-                v = (billing.registers.historical_value(f"{c}.{d}.{t}", 101 + rec)
-                     if billing else None)
+                v = self._history(f"{c}.{d}.{t}", rec)
                 if v is None:
                     return "--", "" if tm else unit
                 if tm:
@@ -343,6 +341,17 @@ class DisplayValues:
         if code_kind(code) == "event":
             return self._event(code, rec)
         return self._simple(code, rec)
+
+    def _history(self, base: str, rec: int) -> tuple[tuple[str, str | None], ...] | None:
+        """Billing record ``rec`` (0 = latest) of ``base``; None where it holds no such value
+        (a reading that stored no energy or reset no demand shows "--")."""
+        billing = self._comp("billing")
+        if billing is None:
+            return None
+        try:
+            return billing.registers.historical_value(base, 101 + rec)
+        except RegisterError:
+            return None
 
     def _event(self, code: str, rec: int | None) -> tuple[str, str]:
         events = self._comp("events")
@@ -440,7 +449,9 @@ class DisplayValues:
             if billing is None:
                 return "--", ""
             s = billing.registers.settings
-            return f"{s.day:02d} {s.hour:02d}", ""
+            # Manual display "030 Energy Demand": day, hour and the options that are on.
+            flags = ["Energy"] * s.store_energy + ["Demand"] * s.reset_demand
+            return f"{s.day:02d} {s.hour:02d}", " ".join(flags)
         if code == "DI":
             return (f"{demand.registers.settings.cycle_min}" if demand else "--"), "min"
         if code in ("ERR1", "ERR2"):

@@ -256,6 +256,7 @@ class EventMonitor:
         self.det["reverse_run"] = _Detector(th.reverse_delay_s)
         self.logs: dict[str, EventLog] = {k: EventLog() for k in EVENT_TYPES}
         self.powered = True
+        self.suspended = False  # programming mode: no load monitoring (manual 2.1.1)
         self.obs: Observation | None = None
         self._due: float | None = None
         self._energy_logs: list[tuple[int, EventLog]] = []
@@ -289,6 +290,9 @@ class EventMonitor:
         self.fire(t)
         self.obs = o
         raw = self._raw(o)
+        if self.suspended:
+            self._refresh()
+            return
         for k, d in self.det.items():
             if self.powered or k == "all_phase_voltage_loss":
                 d.update(t, raw[k])
@@ -370,29 +374,52 @@ class EventMonitor:
         pd = self.logs["power_down"]
         if not up:
             pd.start(t, meter_s)
-            for k, d in self.det.items():
-                if k == "all_phase_voltage_loss":
-                    continue
-                if d.active:
-                    self.logs[k].stop(t, meter_s)
-                d.active, d.raw, d.pending = False, False, None
-            for key in ("one_phase_failure", "two_phase_failure"):
-                self.logs[key].stop(t, meter_s)
-            self._refresh()
+            self._end_all(t, meter_s, keep=("all_phase_voltage_loss",))
         else:
             pd.stop(t, meter_s)
-            if self.obs is not None:
-                raw = self._raw(self.obs)
-                for k, d in self.det.items():
-                    if k != "all_phase_voltage_loss":
-                        d.update(t, raw[k])
+            self._restart(t, keep=("all_phase_voltage_loss",))
         self._refresh()
+
+    def suspend(self, t: float, on: bool) -> None:
+        """Programming mode (manual 2.1.1: no "load monitoring" while it lasts): every event in
+        progress ends at t and detection stops; at the end it restarts from the inputs then
+        present, as after a power-up (choice: the manual says only that monitoring is not
+        handled, so nothing is carried across)."""
+        self.fire(t)
+        if on == self.suspended:
+            return
+        self.suspended = on
+        if on:
+            self._end_all(t, self.to_meter(t), keep=())
+        elif self.powered:
+            self._restart(t, keep=("all_phase_voltage_loss",))
+        self._refresh()
+
+    def _end_all(self, t: float, meter_s: float, keep: tuple[str, ...]) -> None:
+        for k, d in self.det.items():
+            if k in keep:
+                continue
+            if d.active:
+                self.logs[k].stop(t, meter_s)
+            d.active, d.raw, d.pending = False, False, None
+        for key in ("one_phase_failure", "two_phase_failure"):
+            self.logs[key].stop(t, meter_s)
+
+    def _restart(self, t: float, keep: tuple[str, ...]) -> None:
+        if self.obs is None or self.suspended:
+            return
+        raw = self._raw(self.obs)
+        for k, d in self.det.items():
+            if k not in keep:
+                d.update(t, raw[k])
 
     # -- flags -------------------------------------------------------------------------------
 
     def err1(self) -> int:
-        """ERR 1 warning bits (Appendix B), live."""
+        """ERR 1 warning bits (Appendix B), live; none in programming mode (no monitoring)."""
         bits = 0
+        if self.suspended:
+            return bits
         loss = [self.logs[key].active for key in _VOLTAGE_LOSS_KEYS]
         if any(loss):
             bits |= PHASE_VOLTAGE_LOSS
@@ -536,6 +563,10 @@ class EventsComponent:
 
     def on_tariff(self, now: float, old: int, new: int) -> None:
         self._fire(now)
+
+    def on_programming(self, now: float, active: bool) -> None:
+        self.monitor.suspend(now, active)
+        self._publish()
 
     def snapshot(self) -> dict[str, Any]:
         return self.monitor.snapshot()

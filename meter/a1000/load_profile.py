@@ -20,6 +20,12 @@ Status flags (one byte; bits 4..7 reserved, always 0):
     0x02 CLOCK_SET   the clock was set during the interval
     0x04 SHORT       the interval is shorter than 15 min (start, power-up, clock setting)
     0x08 RESET       a demand reset / billing happened during the interval
+    0x10 PROGRAMMING the meter was in programming mode during the interval
+
+Programming mode (manual 2.1.1: the meter does only energy, demand and tariff switching): the
+profile stops as in a power-down (choice): the entry in progress keeps the energy registered up
+to the start of programming, energy registered while it lasts is not recorded, intervals
+entirely inside it produce no entry, and recording resumes at its end with PROGRAMMING set.
 
 Power-down: the energy of the interval in progress is kept (it is part of the non-volatile
 state) and the entry is written with POWER_DOWN at its nominal end if power stays off past it
@@ -65,6 +71,7 @@ POWER_DOWN = 0x01
 CLOCK_SET = 0x02
 SHORT = 0x04
 RESET = 0x08
+PROGRAMMING = 0x10
 
 DEFECTS: dict[str, tuple[str, str]] = {
     "load_profile_lost_at_power_down": (
@@ -168,8 +175,9 @@ class LoadProfile:
     def mark(self, flag: int) -> None:
         self.status |= flag
 
-    def power_down(self, meter_s: float) -> None:
-        self.status |= POWER_DOWN
+    def power_down(self, meter_s: float, flag: int = POWER_DOWN) -> None:
+        """Recording stops (power-down, or programming mode with ``flag`` PROGRAMMING)."""
+        self.status |= flag
         self.powered = False
 
     def start_unpowered(self) -> None:
@@ -177,16 +185,18 @@ class LoadProfile:
         self.powered = False
         self._pending = False
 
-    def power_up(self, meter_s: float) -> None:
+    def power_up(self, meter_s: float, flag: int = POWER_DOWN) -> None:
+        """Recording resumes (power-up, or the end of programming mode with ``flag``)."""
         if self.powered:
             return
         self.powered = True
         if meter_s < self.slot_end and self._pending:
             return  # power came back inside the same interval: it continues, flagged
-        if self._pending and "load_profile_lost_at_power_down" not in self.defects:
+        lost = flag == POWER_DOWN and "load_profile_lost_at_power_down" in self.defects
+        if self._pending and not lost:
             self._write(self.status)
         aligned = abs(meter_s / INTERVAL_S - round(meter_s / INTERVAL_S)) < 1e-9
-        self._open(meter_s, (POWER_DOWN if self._pending else 0) | (0 if aligned else SHORT))
+        self._open(meter_s, (flag if self._pending else 0) | (0 if aligned else SHORT))
         self._pending = True
 
     def clock_set(self, old_meter_s: float, new_meter_s: float) -> None:
@@ -284,6 +294,8 @@ class LoadProfileComponent:
                  defects: frozenset[str] = frozenset()) -> None:
         self.clock = clock
         self.profile = LoadProfile(clock.meter_seconds(start_time), defects)
+        self.powered = True
+        self.programming = False  # volatile: not in the snapshot
         self._due = self._boundary_true()
 
     def _boundary_true(self) -> float | None:
@@ -298,6 +310,7 @@ class LoadProfileComponent:
     def start_unpowered(self) -> None:
         """A new meter without supply: the first interval opens at the first power-up."""
         self.profile.start_unpowered()
+        self.powered = False
         self._due = None
 
     def mark_reset(self, now: float) -> None:
@@ -308,6 +321,8 @@ class LoadProfileComponent:
         return self._due
 
     def accumulate(self, t0: float, t1: float, flow: Any) -> None:
+        if self.programming:
+            return  # not recorded in programming mode (module doc)
         cur = self.profile.cur
         cur[0] += flow.import_
         cur[1] += flow.export
@@ -327,8 +342,10 @@ class LoadProfileComponent:
 
     def on_power(self, now: float, up: bool) -> None:
         self._catch_up(now)
+        self.powered = up
         if up:
-            self.profile.power_up(self.clock.meter_seconds(now))
+            if not self.programming:
+                self.profile.power_up(self.clock.meter_seconds(now))
         else:
             self.profile.power_down(self.clock.meter_seconds(now))
         self._due = self._boundary_true()
@@ -338,11 +355,24 @@ class LoadProfileComponent:
         self.profile.clock_set(old_meter_s, new_meter_s)
         self._due = self._boundary_true()
 
+    def on_programming(self, now: float, active: bool) -> None:
+        """Manual 2.1.1: recording stops in programming mode; it records only while powered and
+        not programming."""
+        self._catch_up(now)
+        self.programming = active
+        if self.powered:
+            if active:
+                self.profile.power_down(self.clock.meter_seconds(now), PROGRAMMING)
+            else:
+                self.profile.power_up(self.clock.meter_seconds(now), PROGRAMMING)
+        self._due = self._boundary_true()
+
     def snapshot(self) -> dict[str, Any]:
         return self.profile.snapshot()
 
     def restore(self, d: dict[str, Any]) -> None:
         self.profile.restore(d)
+        self.powered = self.profile.powered
         self._due = self._boundary_true()
 
     def readout(

@@ -33,6 +33,7 @@ from meter.a1000.config import (
     ANTI_CREEP_IN,
     LED_DUTY,
     POWER_THRESHOLD,
+    PROGRAMMING_TIMEOUT_S,
     PULSE_WIDTH_S,
     MeterConfig,
 )
@@ -60,6 +61,25 @@ ERR2_MEASURING_CHIP = 0x08
 ERR2_CPU_PROGRAM = 0x10
 ERR2_LOW_BATTERY = 0x40
 ERR2_SPI = 0x80
+# The hardware conditions behind the ERR 2 bits, injectable (``set_condition``; on the simulated
+# bench and the standalone meter through the control endpoint's ``condition`` action). Name ->
+# (bit, what the condition is and does in the model). Choices (Appendix B names each bit only):
+# a bit is raised when its condition appears and stays latched until F.F is cleared (W1 F.F(0)),
+# except low battery, which follows the battery; a clear keeps the bits of conditions still
+# present.
+HARDWARE_CONDITIONS: dict[str, tuple[int, str]] = {
+    "clock_oscillator": (ERR2_CLOCK_OSCILLATOR, "the RTC oscillator check fails (bit only: the "
+                         "clock runs on from the CPU's timing)"),
+    "clock_rw": (ERR2_CLOCK_RW, "the RTC chip cannot be read or written: W1 of 0.9.1 / 0.9.2 "
+                 "is refused (CLOCK ERROR)"),
+    "eeprom": (ERR2_EEPROM, "EEPROM writes fail: no state is saved while it lasts (also raised "
+               "at start-up by a damaged state file)"),
+    "measuring_chip": (ERR2_MEASURING_CHIP, "the CS5460A measuring chip cannot be read: nothing "
+                       "registers (registers, pulses and demand stand still)"),
+    "cpu_program": (ERR2_CPU_PROGRAM, "the program memory check fails (bit only)"),
+    "low_battery": (ERR2_LOW_BATTERY, "the backup battery is low (not latched)"),
+    "spi": (ERR2_SPI, "an SPI bus transfer fails (bit only)"),
+}
 # ERR 1 bits (A1000 manual Appendix B); set by the events component (part 2).
 ERR1_OVER_VOLTAGE = 0x01
 ERR1_UNDER_VOLTAGE = 0x02
@@ -134,6 +154,7 @@ class A1000:
         self.err2 = 0
         self.programming = ProgrammingState()
         self.battery_low = False
+        self.conditions: set[str] = set()  # hardware conditions present (HARDWARE_CONDITIONS)
         self.inputs = ElectricalInputs.dead(config.frequency)
         self.measurements: Measurements = measure(self.inputs, config.wiring)
         self.powered = False
@@ -152,6 +173,9 @@ class A1000:
         self._switch_at: float | None = None
         self._switch_meter_s: int | None = None
         self._switch_tariff = 1
+        # True time the programming state times out (None outside it): an event of the loop,
+        # so the components restart exactly then (manual 2.1.1).
+        self._prg_end: float | None = None
         self.last_clock_set_meter_s: float | None = None
         self.last_tou_change_meter_s: float | None = None
         self.store = StateStore(state_dir) if state_dir is not None else None
@@ -204,6 +228,9 @@ class A1000:
             switch = self._switch_at
             if switch is not None and now < switch <= t_next:
                 t_next = switch
+            prg_end = self._prg_end
+            if prg_end is not None and now < prg_end < t_next:
+                t_next = prg_end
             for c in components:
                 e = c.next_event(now)
                 if e is not None and now < e < t_next:
@@ -253,6 +280,8 @@ class A1000:
         now = self.now
         if self._switch_at is not None and now >= self._switch_at:
             self._do_tariff_switch()
+        if self._prg_end is not None and now >= self._prg_end:
+            self._programming_changed()  # 4 minutes without a button (manual 2.1.1)
         for c in self.components:
             c.on_event(now)
 
@@ -323,6 +352,10 @@ class A1000:
         self.measurements = m
         powered = m.max_voltage >= POWER_THRESHOLD * self.config.element_voltage
         changed = powered != self.powered
+        if changed and not powered and self._prg_end is not None:
+            # The programming state is volatile (not in the snapshot): a power-down ends it.
+            self.programming.prg_active = False
+            self._programming_changed()
         self.powered = powered
         if changed and powered:
             self._schedule_tariff()
@@ -336,7 +369,8 @@ class A1000:
                 self._power_down_save()
 
     def _update_rates(self) -> None:
-        rates, ph_i, ph_e = self._registered_rates() if self.powered else (
+        measuring = self.powered and "measuring_chip" not in self.conditions
+        rates, ph_i, ph_e = self._registered_rates() if measuring else (
             _zero_rates(),
             _ZERO_FLOW_PHASES,
             _ZERO_FLOW_PHASES,
@@ -491,6 +525,8 @@ class A1000:
         """Clear latched ERR 1/ERR 2 bits; a condition still present (low battery) stays."""
         self.err1 = 0
         self.err2 = ERR2_LOW_BATTERY if self.battery_low else 0
+        for name in self.conditions:
+            self.err2 |= HARDWARE_CONDITIONS[name][0]
 
     # ------------------------------------------------------------------ conditions
 
@@ -499,17 +535,36 @@ class A1000:
 
         The model advances to the release, t + seconds, where "PRG" appears."""
         self.advance_to(t + seconds)
-        return self.programming.hold_reset_button(t, seconds)
+        entered = self.programming.hold_reset_button(t, seconds)
+        self._programming_changed()
+        return entered
 
     def press_reset_button(self, t: float) -> None:
         self.advance_to(t)
         if not self.programming.press_reset_button(self.now):
             self._button("reset")
+        self._programming_changed()
 
     def press_display_button(self, t: float) -> None:
         self.advance_to(t)
         self.programming.press_other_button(self.now)
         self._button("display")
+        self._programming_changed()
+
+    def _programming_changed(self) -> None:
+        """Tell the components when the programming state begins or ends, and keep its time-out
+        as an event. Manual 2.1.1: in programming mode the meter "will only process energy
+        counting, demand calculating and time-section switch": the components that do other
+        work (events = load monitoring, load profile, billing) stop while it lasts
+        (``on_programming(now, active)``, optional like ``on_button``)."""
+        was = self._prg_end is not None
+        active = self.programming.in_programming(self.now)
+        self._prg_end = self.programming.last_button + PROGRAMMING_TIMEOUT_S if active else None
+        if active != was:
+            for c in self.components:
+                hook = getattr(c, "on_programming", None)
+                if hook is not None:
+                    hook(self.now, active)
 
     def _button(self, which: str) -> None:
         for c in self.components:
@@ -523,6 +578,24 @@ class A1000:
 
     def in_programming(self) -> bool:
         return self.programming.in_programming(self.now)
+
+    def set_condition(self, t: float, name: str, present: bool = True) -> None:
+        """Inject (or remove) a hardware condition of ERR 2 at t (HARDWARE_CONDITIONS)."""
+        if name not in HARDWARE_CONDITIONS:
+            raise KeyError(
+                f"unknown hardware condition {name!r}; known: {sorted(HARDWARE_CONDITIONS)}"
+            )
+        if name == "low_battery":
+            self.set_battery_low(t, present)
+            return
+        self.advance_to(t)
+        if present:
+            self.conditions.add(name)
+            self.err2 |= HARDWARE_CONDITIONS[name][0]
+        else:
+            self.conditions.discard(name)
+        if name == "measuring_chip":
+            self._update_rates()
 
     def set_battery_low(self, t: float, low: bool) -> None:
         self.advance_to(t)
@@ -580,6 +653,9 @@ class A1000:
             if self.defects.lose_energy_at_power_down:
                 self._saved_energy = self.energy.snapshot(self.now)
             return  # nothing to write; a snapshot costs time on every periodic tick
+        if "eeprom" in self.conditions:
+            log.warning("A1000 state not saved: EEPROM write error (ERR 2 bit 0x04)")
+            return
         snap = self.snapshot()
         self._saved_energy = snap["energy"]
         self.store.save(snap)

@@ -56,6 +56,10 @@ class ObisRow:
     readout: bool = False
     run: Runner | None = None  # E2: needs programming state + P1, like W1
     read_args: ArgReader | None = None  # reads taking arguments (e.g. load profile ranges)
+    # E2 of an operation rather than a parameter (the demand reset, manual 3.2.2 "reset mode:
+    # ... infrared, RS485"): the P1 password suffices, no programming state, not counted as
+    # programming.
+    remote: bool = False
 
     @property
     def readable(self) -> bool:
@@ -221,7 +225,13 @@ def _need(values: tuple[str, ...], n: int, what: str) -> tuple[str, ...]:
     return values
 
 
+def _clock_writable(m: A1000) -> None:
+    if "clock_rw" in m.conditions:  # ERR 2 bit 0x02 (meter.HARDWARE_CONDITIONS)
+        raise RegisterError("CLOCK ERROR")
+
+
 def _put_time(m: A1000, values: tuple[str, ...]) -> None:
+    _clock_writable(m)
     (v,) = _need(values, 1, "time")
     mm = re.fullmatch(r"(\d{2}):?(\d{2}):?(\d{2})", v.strip())
     if not mm or int(mm.group(1)) > 23 or int(mm.group(2)) > 59 or int(mm.group(3)) > 59:
@@ -234,6 +244,7 @@ def _put_time(m: A1000, values: tuple[str, ...]) -> None:
 
 
 def _put_date(m: A1000, values: tuple[str, ...]) -> None:
+    _clock_writable(m)
     (v,) = _need(values, 1, "date")
     mm = re.fullmatch(r"(\d{2})-?(\d{2})-?(\d{2})", v.strip())
     try:

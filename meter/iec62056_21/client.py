@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 
 import serial
+from serial.urlhandler.protocol_socket import Serial as SocketSerial
 
 try:
     from termios import error as _TermiosError  # POSIX pyserial drains with tcdrain
@@ -64,6 +65,7 @@ PasswordSource = str | Callable[[str], str]
 # Read poll interval: a read returns as soon as a byte is there; this only bounds how late a
 # deadline is noticed. Fixed, because setting a posix port's timeout re-applies termios.
 _POLL = 0.02
+_CHUNK = 65536
 
 
 class Client:
@@ -103,7 +105,6 @@ class Client:
         self.conn = self._new_connection()
         self.identification: Identification | None = None
         self.p0_operand: str | None = None
-        self._last_rx = 0.0
 
     def _new_connection(self) -> Connection:
         return Connection(Role.CLIENT, self.timing, self.repeats, self.start_baud)
@@ -283,10 +284,8 @@ class Client:
         self._write(data)
 
     def _write(self, data: bytes) -> None:
-        # Reaction time: the meter needs tr before it listens again (standards.md 6.6).
-        pause = self._last_rx + self.conn.reaction_time - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
+        # No pause before our own messages: the reaction time tr is the answering side's wait
+        # (standards.md 6.6: end of received message -> start of the answer), kept by the meter.
         try:
             self.port.write(data)
             self._drain()
@@ -362,9 +361,28 @@ class Client:
             data = self._read(wait[0], wait[1])
             if data:
                 self.conn.receive_data(data)
-                self._last_rx = time.monotonic()
             else:
                 return self.conn.timeout()
+
+    @staticmethod
+    def _available(port: serial.SerialBase) -> bytes:
+        """Whatever the transport holds now, without waiting. pyserial's socket:// reports
+        in_waiting as 0 or 1 (a select, not a count), so there one non-blocking read takes
+        all that arrived; elsewhere in_waiting is the byte count."""
+        if isinstance(port, SocketSerial):
+            saved = port.timeout
+            port.timeout = 0
+            try:
+                out = b""
+                while chunk := port.read(_CHUNK):
+                    out += chunk
+                return out
+            finally:
+                port.timeout = saved
+        out = b""
+        while waiting := port.in_waiting:
+            out += port.read(waiting)
+        return out
 
     def _read(self, seconds: float, what: str) -> bytes:
         port = self.port
@@ -376,8 +394,8 @@ class Client:
             data = b""
             try:
                 data = port.read(1)  # waits up to _POLL for the first byte
-                while data and (waiting := port.in_waiting):
-                    data += port.read(waiting)
+                if data:
+                    data += self._available(port)
             except (serial.SerialException, OSError) as error:
                 if data:  # hand over what arrived; the next read reports the loss
                     return data

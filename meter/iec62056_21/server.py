@@ -12,7 +12,10 @@ each answers only its own device address; `/?!` is answered only when one bank i
 
 The server never crashes: broken frames are NAKed or ignored as the state machine says,
 intact but invalid commands get an error message, a bank's RegisterError gives `(text)`,
-any other exception `(ERROR)`, and after each of these it serves the next sign-on.
+any other exception `(ERROR)`, and after each of these it serves the next sign-on. A TCP
+connection silent for the inactivity time-out (``Timing.inactivity``, 120 s: standards.md 6.6
+gives 60..120 s) is closed, so a client that connects and says nothing frees the port; on a pty
+any client can sign on at any time, so nothing needs freeing there.
 Bank calls go through `call_in_owner` (or under `lock`), one at a time.
 """
 
@@ -153,6 +156,7 @@ class MeterServer:
         self._thread: threading.Thread | None = None
         self.sessions = 0  # sign-ons answered, for tests and logs
         self.disconnects = 0  # clients that went away after sending something
+        self.idle_closes = 0  # TCP connections closed after the inactivity time-out
         self._conn: Connection | None = None
         self._master = -1
         self._listener: socket.socket | None = None
@@ -249,6 +253,7 @@ class MeterServer:
         last_rx = time.monotonic()
         received = False
         fed = framed = 0  # bytes received; of those, bytes of the messages taken so far
+        idle_from: float | None = None
         while not self._stop.is_set():
             baud = conn.baud  # the speed the pending bytes came at
             event = conn.next_event()
@@ -258,7 +263,27 @@ class MeterServer:
                 framed = taken
             if event is NEED_DATA:
                 wait = conn.wait()
-                data = link.read(wait[0] if wait else None)
+                timeout = wait[0] if wait else None
+                idle_timer = False
+                if conn.state is not State.IDLE or conn.pending:
+                    idle_from = None
+                elif idle_from is None:
+                    idle_from = time.monotonic()
+                if link.is_socket and idle_from is not None:
+                    # A connection that says nothing must not hold the port for good: idle (no
+                    # session, nothing received) for the inactivity time-out (standards.md 6.6:
+                    # 60..120 s; Timing.inactivity) it is closed.
+                    idle_left = max(idle_from, last_rx) + self.timing.inactivity - time.monotonic()
+                    if idle_left <= 0:
+                        self.idle_closes += 1
+                        log.info("IEC 62056-21 server %s: connection idle for %.0f s, closed",
+                                 self.address, self.timing.inactivity)
+                        return
+                    if timeout is None or idle_left < timeout:
+                        timeout, idle_timer = idle_left, True
+                data = link.read(timeout)
+                if data is None and idle_timer:
+                    continue  # the inactivity time-out: closed at the top of the loop
                 if data is None:
                     incident = conn.timeout()
                     if incident.reply:
@@ -337,6 +362,8 @@ class MeterServer:
             given = event.data.values[0].value if event.data is not None else ""
             try:
                 ok = bool(self._call(lambda: bank.check_password(level, given)))
+            except RegisterError as error:  # the bank's own answer, e.g. (PASSWORD LOCKED)
+                return conn.send(ErrorMessage(error_text(error.text)))
             except Exception:
                 log.exception("IEC 62056-21 server %s: check_password failed", self.address)
                 ok = False

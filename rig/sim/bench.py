@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from meter.control import CurrentBank, meter_action, with_defects
 from meter.iec62056_21.server import MeterServer
 from meter.iec62056_21.timing import Timing
 from rig.sim.control import ControlApi, ControlError, ControlServer, SimControl
@@ -30,7 +31,7 @@ from rig.sim.meters import build_meter
 from rig.sim.positions import Position
 from rig.sim.reference import ReferenceSpec
 from rig.sim.source import SourceSpec
-from rig.sim.world import World, WorldConfig, finite
+from rig.sim.world import World, WorldConfig
 from rig.textfile import not_utf8
 
 PLACEHOLDER = "sim:"
@@ -51,48 +52,12 @@ class Instrument:
     server: TcpLineServer | PtyLineServer
 
 
-class PositionBank:
+class PositionBank(CurrentBank):
     """The IEC 62056-21 bank of a position: always the position's current meter (a meter can be
     swapped, e.g. to inject a defect), answering at the world's current time."""
 
     def __init__(self, position: Position, world: World) -> None:
-        self._position = position
-        self._world = world
-        self._meter: Any = None
-        self._bank: Any = None
-
-    def _current(self) -> Any:
-        with self._world.lock:
-            meter = self._position.meter
-            if meter is not self._meter:
-                self._meter = meter
-                self._bank = meter.register_bank(lambda: self._world.t)
-            return self._bank
-
-    @property
-    def read_requires_password(self) -> bool:
-        return bool(self._current().read_requires_password)
-
-    def identification(self) -> Any:
-        return self._current().identification()
-
-    def device_address(self) -> str:
-        return self._current().device_address()
-
-    def readout(self) -> list[Any]:
-        return self._current().readout()
-
-    def read(self, address: str, args: tuple[str, ...]) -> list[Any]:
-        return self._current().read(address, args)
-
-    def write(self, address: str, values: tuple[str, ...]) -> None:
-        self._current().write(address, values)
-
-    def execute(self, address: str, values: tuple[str, ...]) -> list[Any]:
-        return self._current().execute(address, values)
-
-    def check_password(self, level: str, password: str) -> bool:
-        return bool(self._current().check_password(level, password))
+        super().__init__(lambda: position.meter, lambda: world.t, world.lock)
 
 
 def _placeholder(value: Any) -> str | None:
@@ -388,55 +353,11 @@ class Simulator:
     def _meter_action(self, number: int, action: str, **kw: Any) -> Any:
         pos = self.world.position(number)
         meter, t = pos.meter, self.world.t
-        if action == "display_button":
-            return meter.press_display_button(t)
-        if action == "reset_button":
-            return meter.press_reset_button(t)
-        if action == "hold_reset":
-            return meter.hold_reset_button(t, finite(float(kw.get("seconds", 8.0)), "seconds"))
-        if action == "battery_low":
-            return meter.set_battery_low(t, bool(kw.get("low", True)))
-        if action == "seal_open":
-            return meter.set_seal_open(t, bool(kw.get("open", True)))
         if action == "defect":
-            return self._swap_in_defects(pos, kw.get("defects") or [])
-        if action == "display_text":
-            return self._display_text(meter, t)
-        if action == "register":
-            return meter.register(str(kw["quantity"]), int(kw.get("tariff", 0)))
-        if action == "in_programming":
-            return meter.in_programming()
-        if action == "error_register":
-            return meter.error_register
-        if action == "powered":
-            return bool(meter.powered)
-        raise ControlError(
-            f"unknown meter action {action!r} (display_button, reset_button, hold_reset, "
-            "battery_low, seal_open, defect, display_text, register, in_programming, "
-            "error_register, powered)"
-        )
-
-    def _swap_in_defects(self, pos: Position, defects: list[Any]) -> list[str]:
-        """Replace the meter by the same model with `defects`, carrying its whole state over
-        (snapshot/restore, docs/conventions.md 4), as if a faulty unit took its place."""
-        old = pos.meter
-        cls = type(old)
-        new = cls(old.config, start_time=self.world.t, state_dir=None, defects=defects)
-        new.restore(old.snapshot())
-        new.store = getattr(old, "store", None)
-        pos.replace_meter(new, self.world.t)
-        return list(new.defects.names)
-
-    @staticmethod
-    def _display_text(meter: Any, t: float) -> str:
-        fn = getattr(meter, "display_text", None)
-        if fn is not None:
-            return str(fn())
-        try:
-            display = meter.component("display")
-        except (AttributeError, KeyError):
-            raise ControlError(f"{type(meter).__name__} has no display") from None
-        return str(display.screen_text(t))
+            new = with_defects(meter, self.world.t, kw.get("defects") or [])
+            pos.replace_meter(new, self.world.t)
+            return list(new.defects.names)
+        return meter_action(meter, t, action, **kw)  # the meter's own operations (meter.control)
 
 
 class SimBench:

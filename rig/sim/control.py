@@ -11,11 +11,10 @@ positions, ec {position}, dosage {energy_kwh}, dosage_state, resources, realtime
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from meter.control import ControlError, JsonLinesClient, answer
 from rig.sim.lineserver import TcpLineServer
 from rig.sim.reference import EcStatus
 from rig.sim.source import SourceError
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
     from rig.sim.bench import Simulator
 
 
-class ControlError(Exception):
-    """The simulator refused a control request (the message says why)."""
 
 
 class ControlApi:
@@ -193,59 +190,14 @@ class ControlServer:
         return [json.dumps(self._answer(line)) for line in lines]
 
     def _answer(self, raw: str) -> dict[str, Any]:
-        try:
-            request = json.loads(raw, parse_constant=_no_constant)
-        except ValueError as e:
-            return {"ok": False, "error": f"request is not JSON: {e}"}
-        if not isinstance(request, dict):
-            return {"ok": False, "error": "request must be a JSON object"}
-        try:
-            return {"ok": True, "result": self.api.call(request)}
-        except ControlError as e:
-            return {"ok": False, "error": str(e)}
-        except Exception as e:  # the endpoint must survive anything; report it
-            return {"ok": False, "error": f"internal error: {type(e).__name__}: {e}"}
+        return answer(self.api.call, raw)
 
     def close(self) -> None:
         self._server.close()
 
 
-def _no_constant(name: str) -> float:
-    """JSON has no NaN or Infinity (RFC 8259 6); Python's json would accept them."""
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def parse_address(address: str | tuple[str, int]) -> tuple[str, int]:
-    if isinstance(address, tuple):
-        return address
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"control address {address!r}: expected HOST:PORT")
-    return host, int(port)
-
-
-class SimControl:
+class SimControl(JsonLinesClient):
     """Client of the control endpoint. Thread-safe (one request at a time)."""
-
-    def __init__(self, address: str | tuple[str, int], timeout_s: float = 30.0) -> None:
-        self.address = parse_address(address)
-        self._sock = socket.create_connection(self.address, timeout=timeout_s)
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._file = self._sock.makefile("rwb")
-        self._lock = threading.Lock()
-
-    def request(self, op: str, **args: Any) -> Any:
-        line = json.dumps({"op": op, **args}).encode() + b"\n"
-        with self._lock:
-            self._file.write(line)
-            self._file.flush()
-            raw = self._file.readline()
-        if not raw:
-            raise ConnectionError(f"simulator control {self.address} closed the connection")
-        reply = json.loads(raw)
-        if not reply.get("ok"):
-            raise ControlError(reply.get("error", "unknown error"))
-        return reply.get("result")
 
     # Convenience wrappers (each is one request).
     def time(self) -> float:
@@ -307,14 +259,3 @@ class SimControl:
     def resources(self) -> dict[str, str]:
         return self.request("resources")
 
-    def close(self) -> None:
-        try:
-            self._file.close()
-        finally:
-            self._sock.close()
-
-    def __enter__(self) -> SimControl:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -437,3 +438,59 @@ def test_clock_setting_through_the_meter_realigns() -> None:
     assert d.next_event(m.now) == pytest.approx(T_HELP + 420 + 300)
     m.advance_to(T_HELP + 420 + 600)  # meter 00:30: shortened block 00:20-00:30
     assert d.registers.last_average[0][0] == pytest.approx(0.8655 * 10 / 15)
+
+
+def _meter_at_0730_rolling_15_5() -> Any:
+    """An ideal A1000 at 3.45 kW constant from 07:30 of a winter Monday (default profile 1:
+    T2 from 07:00, T1 from 08:00), rolling 15/5, the healthy 20 ms switch delay."""
+    from meter.a1000.meter import A1000
+    from meter.electrical import ElectricalInputs
+    from tests.meter.a1000.helpers import T0 as MONDAY
+    from tests.meter.a1000.helpers import ideal_config
+
+    cfg = ideal_config(
+        nominal="3x220/380", in_a=5.0, imax_a=10.0,
+        constants={"active_imp_per_kwh": 1000, "reactive_imp_per_kvarh": 1000},
+        clock={"drift_ppm": 0.0, "tariff_switch_delay_s": 0.02},
+        demand={"mode": "rolling", "cycle_min": 15, "window_min": 5},
+    )
+    start = MONDAY + 7.5 * 3600
+    meter = A1000(cfg, start_time=start)
+    # 3 x 230 V x 5 A at PF 1 = 3 x 1150 W = 3.45 kW.
+    meter.set_inputs(start, ElectricalInputs.balanced(230.0, 5.0, 0.0))
+    return meter, start
+
+
+def test_tariff_demand_after_a_delayed_switch_counts_the_first_sub_interval() -> None:
+    meter, start = _meter_at_0730_rolling_15_5()
+    r = meter.component("demand").registers
+    seen = []
+    for minute in (5, 10, 15):  # 08:05, 08:10, 08:15
+        meter.advance_to(start + (30 + minute) * MIN)
+        seen.append(r.last_average[1][0])
+    # Manual 1.2 item 4 with 3.2.4 (switch < 0.1 s): T1 starts at 08:00 (switched 08:00:00.02).
+    # Its first sub-interval 08:00-08:05 counts whole: 3.45 kW x 5 min / 15 min = 1.15 kW at
+    # 08:05, 3.45 x 10 / 15 = 2.30 kW at 08:10, 3.45 x 15 / 15 = 3.45 kW at 08:15.
+    assert seen == pytest.approx([1.15, 2.30, 3.45], abs=1e-6)
+    assert meter.tariff == 1
+    bank = meter.register_bank()
+    (ds,) = bank.read("1.6.1", ())
+    # Maximum of T1 = 3.45 kW, stamped with the end of its interval: 2026-03-02 08:15.
+    assert [v.value for v in ds.values] == ["3.4500", "2603020815"]
+    # Total demand is not affected by the change (manual 1.2 item 4): 3.45 kW since 07:45.
+    (ds,) = bank.read("1.6.0", ())
+    assert ds.values[0].value == "3.4500"
+    assert ds.values[1].value == "2603020745"
+
+
+def test_block_tariff_demand_after_a_delayed_switch_is_whole() -> None:
+    from meter.a1000.demand import DemandSettings
+
+    meter, start = _meter_at_0730_rolling_15_5()
+    demand = meter.component("demand")
+    demand.configure(start, DemandSettings("block", 15, 5))
+    meter.advance_to(start + 45 * MIN)  # 08:15
+    # Block 08:00-08:15 is T1's first block: 3.45 kW x 15 min / 15 min = 3.45 kW (not 33 % low).
+    assert demand.registers.last_average[1][0] == pytest.approx(3.45, abs=1e-6)
+    m = demand.registers.maximum("import", 1)
+    assert stamp_yymmddhhmm(m.meter_time) == "2603020815"

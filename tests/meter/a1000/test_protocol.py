@@ -127,3 +127,47 @@ def test_power_down_and_restart_over_pty(tmp_path: Path) -> None:
         assert after[code] == before[code]
     assert after["F.F.2"] == "00000000"
     assert after["0.9.2"] == "260303"  # the clock ran through the day without power
+
+
+def test_remote_demand_reset_needs_the_password_not_the_seal(
+    served: tuple[A1000, MeterServer, VirtualTime],
+) -> None:
+    m, server, vt = served
+    vt.t = T0 + 3600  # an hour of 3 x 57.7 V x 0.5 A at PF 0.5: demand 0.0433 kW
+    assert not m.programming.seal_open and not m.in_programming()
+    with _client(server) as c:
+        c.program()  # programming mode (option select 1, P0) without a password
+        with pytest.raises(MeterError, match="NO ACCESS"):  # E2 before any password
+            c.execute("0.1.0")
+    with _client(server) as c:
+        c.program("00000000")
+        before = c.read("1.6.0")[0].values[0].value
+        # Manual 3.2.2 "reset mode: manual, automatic, infrared, RS485": with the seal closed
+        # and no button held, the password alone lets the head-end reset demand.
+        answer = c.execute("0.1.0")
+        assert answer[0].raw == "01"  # VZ 00 -> 01
+        assert c.read("1.6.0")[0].values[0].value == "0.0000"
+        assert c.read("1.6.0*101")[0].values[0].value == before
+        assert c.read("C.51.3")[0].raw == "1"  # counted as a reset through the protocol
+        assert c.read("C.2.0")[0].raw == "0"  # not programming (manual codes 031 vs 033)
+        with pytest.raises(MeterError, match="PROGRAMMING STATE"):
+            c.write("0.9.1", "120000")  # parameters still need the seal and the button
+    assert float(before) == pytest.approx(3 * 57.7 * 0.5 * 0.5 / 1000, abs=1e-4)
+
+
+def test_lockout_answers_password_locked_without_a_traceback(
+    served: tuple[A1000, MeterServer, VirtualTime], caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, server, vt = served
+    with _client(server) as c:
+        for _ in range(3):  # default passwords.max_attempts 3
+            with pytest.raises(PasswordRefused, match=r"\(PASSWORD\)"):
+                c.program("12345678")
+        # Locked for passwords.lockout_s (600 s): even the right password gets the documented
+        # answer (README "the software meter", meter/a1000/bank.py).
+        with pytest.raises(PasswordRefused, match=r"\(PASSWORD LOCKED\)"):
+            c.program("00000000")
+    vt.t += 601
+    with _client(server) as c:
+        c.program("00000000")
+    assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]

@@ -315,3 +315,22 @@ def test_password_command_without_data_and_a_failing_bank_keep_the_link():
         assert decode(read_frame(port)) == ErrorMessage("PASSWORD")
         port.write(Command("R", "1", DataSet.of("1.8.0", "")).encode())
         assert decode(read_frame(port)).datasets[0].address == "1.8.0"
+
+
+def test_a_silent_tcp_client_is_dropped_after_the_inactivity_time_out():
+    # standards.md 6.6: inactivity time-out 60..120 s (Timing.inactivity, 120 s by default);
+    # shortened here. The silent client holds the one session; the next is served after it.
+    timing = Timing(reaction_min=0.002, reaction_min_fast=0.001, inactivity=0.5)
+    with MeterServer(DemoBank(), transport="tcp", timing=timing) as server:
+        host, port = server.address.split(":")
+        silent = socket.create_connection((host, int(port)))
+        try:
+            start = time.monotonic()
+            with Client(server.url, timing=timing) as client:
+                assert len(client.readout()) == len(DemoBank().registers)
+            waited = time.monotonic() - start
+            assert server.idle_closes == 1
+            assert waited >= timing.inactivity - 0.05
+            assert silent.recv(1) == b""  # the silent client's connection was closed
+        finally:
+            silent.close()

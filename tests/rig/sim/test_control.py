@@ -333,3 +333,14 @@ def test_several_commands_in_one_write_get_their_replies_in_order(sim) -> None:
         while data.count(b"\n") < 3:
             data += s.recv(4096)
     assert data.decode().splitlines() == ["+0,No error", "7", "0"]
+
+
+def test_err2_conditions_reach_the_meter_through_the_control_endpoint(sim) -> None:
+    ctl = sim.control
+    # A1000 manual Appendix B, ERR 2 0000 1000: read/write CS5460A error (meter.control action
+    # "condition", shared with python -m meter serve --control); F.F low byte = ERR 2.
+    ctl.meter(1, "condition", name="measuring_chip")
+    assert ctl.meter(1, "error_register") & 0xFF == 0x08
+    assert ctl.meter(2, "error_register") == 0
+    with pytest.raises(ControlError, match="unknown hardware condition"):
+        ctl.meter(1, "condition", name="reserved")
