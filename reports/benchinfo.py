@@ -44,6 +44,9 @@ class BenchInfo:
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, Mapping) and {"value", "unit", "k"} <= set(value):
+        # An expanded uncertainty as the bench file states it (value, unit, coverage factor).
+        return f"{_text(value['value'])} {_text(value['unit'])} (k={_text(value['k'])})"
     if isinstance(value, Mapping):
         return ", ".join(f"{k}: {_text(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):

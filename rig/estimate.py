@@ -42,6 +42,11 @@ INTERRUPTION_MARGIN_S = 60.0
 #: only a power-down save keeps (testplans/test_interruption.py).
 POWER_DOWN_REST_S = 70.0
 POWER_DOWN_LOAD_S = 50.0
+#: A plan item's own time limit (pytest-timeout): its planned wall time on a real bench times
+#: the factor, plus the margin (instrument retries, an operator step, and the session start the
+#: first item's setup carries). The project's `timeout = 300` is for tests/ only.
+TIME_LIMIT_FACTOR = 1.5
+TIME_LIMIT_MARGIN_S = 900.0
 
 
 def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating) -> float:
@@ -127,6 +132,11 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
     raise ValueError(f"no estimate for plan family {family!r}")
 
 
+def time_limit_s(planned_s: float) -> float:
+    """Seconds after which a plan item that was planned to take `planned_s` is stopped."""
+    return planned_s * TIME_LIMIT_FACTOR + TIME_LIMIT_MARGIN_S
+
+
 def estimate(items: Iterable[tuple[Any, Any, str | None]], rating: Rating) -> dict[str, float]:
     """Seconds per family for the given (item, point, direction) tests."""
     totals: dict[str, float] = defaultdict(float)
@@ -151,4 +161,4 @@ def estimate_lines(items: Iterable[tuple[Any, Any, str | None]], rating: Rating)
     return lines
 
 
-__all__ = ["Measure", "estimate", "estimate_lines", "planned_seconds"]
+__all__ = ["Measure", "estimate", "estimate_lines", "planned_seconds", "time_limit_s"]

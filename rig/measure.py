@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 import statistics
 from dataclasses import dataclass
 
-from reports.decision import UncertaintyBudget, error_budget
+from reports.decision import DEFAULT_COVERAGE_FACTOR, UncertaintyBudget, error_budget
 from rig.bench import Bench
 from rig.instruments.ecgroup import ECGroup
 from rig.instruments.loadpoint import LoadPoint
@@ -69,13 +68,13 @@ class ErrorReading:
 
 
 def reference_uncertainty(bench: Bench) -> tuple[float, str]:
-    """The reference standard's stated expanded uncertainty in % (k = 2) from the bench file,
-    e.g. "0.01 % (k=2)"; the default when the file states none."""
-    text = bench.config.instruments.reference.uncertainty
-    if text:
-        match = re.search(r"([0-9]*\.?[0-9]+)\s*%", text)
-        if match:
-            return float(match.group(1)), f"bench file: {text}"
+    """The reference standard's expanded uncertainty in % re-expressed at k = 2 (what the
+    budgets take, `error_budget(reference_k=2)`), from the certificate's value, unit and k in the
+    bench file: U = 0.03 % at k = 3 gives 0.02 % at k = 2 (the same standard uncertainty,
+    0.01 %). The default when the file states none."""
+    stated = bench.config.instruments.reference.uncertainty
+    if stated is not None:
+        return stated.percent_at(DEFAULT_COVERAGE_FACTOR), f"bench file: {stated}"
     return DEFAULT_REFERENCE_UNCERTAINTY, "default: class 0.02 reference (no figure in bench file)"
 
 

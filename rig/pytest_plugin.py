@@ -43,6 +43,8 @@ SESSION_KEY = pytest.StashKey[RigSession]()
 PLAN_KEY = pytest.StashKey[Plan]()
 SUMMARY_KEY = pytest.StashKey[list[str]]()
 UNSAFE_KEY = pytest.StashKey[str]()  # the source could not be verified off at the end
+PLANNED_KEY = pytest.StashKey[dict[str, float]]()
+PROGRESS_PLUGIN = "meter-test-rig-progress"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -97,6 +99,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "register/output x condition, with the items filling each cell) and run nothing; "
         "exit status 1 when a stated cell is empty",
     )
+    group.addoption(
+        "--allow-overdue",
+        action="store_true",
+        help="run although an instrument's calibration is overdue (stated on the report)",
+    )
+    group.addoption(
+        "--lock-dir",
+        default=None,
+        help="where lab-bench lock files live (default: meter-test-rig-locks in the temp dir)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -106,9 +118,25 @@ def pytest_configure(config: pytest.Config) -> None:
         "`name` (whose fields equal `fields`)",
     )
     config.addinivalue_line("markers", "clause(text): the standard's clause a test verifies")
-    if not config.option.help:
-        plan_of(config)  # a bad --plan is a usage error before anything is collected
+    # A bad --plan or option is a usage error before anything is collected. The plugin stays
+    # dormant in a pytest run that uses neither its options nor the plans.
+    if not config.option.help and _in_use(config):
+        plan_of(config)
         _preflight(config)
+
+
+def _in_use(config: pytest.Config) -> bool:
+    """True when the run asks for the rig: one of its options given, or the plans collected."""
+    opt = config.option
+    given = (
+        opt.bench != "sim"
+        or opt.plan != DEFAULT_PLAN
+        or opt.positions is not None
+        or opt.meter_model
+        or opt.defect
+        or opt.resume
+    )
+    return bool(given) or any("testplans" in str(arg) for arg in config.args)
 
 
 def _preflight(config: pytest.Config) -> None:
@@ -154,6 +182,8 @@ def _options(config: pytest.Config) -> SessionOptions:
         decision_rule=opt.decision_rule,
         defects=tuple(opt.defect),
         report=not opt.no_report,
+        allow_overdue=opt.allow_overdue,
+        lock_dir=Path(opt.lock_dir) if opt.lock_dir else None,
     )
 
 
@@ -218,32 +248,62 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    _plan_time_limits(config, keep)
+
+
+def _plan_params(test: pytest.Item) -> tuple[Any, Any, str | None] | None:
+    """(plan item, point, direction) of a parametrised plan test, else None."""
+    callspec = getattr(test, "callspec", None)
+    if test.get_closest_marker("family") is None or callspec is None:
+        return None
+    item = callspec.params.get("plan_item")
+    if not hasattr(item, "family"):
+        return None
+    return item, callspec.params.get("point"), callspec.params.get("direction")
+
+
+def _plan_time_limits(config: pytest.Config, tests: list[pytest.Item]) -> None:
+    """Each plan test's planned wall time on a real bench (kept for the progress line), and its
+    own time limit from it: pytest-timeout's ini `timeout` is for the project's tests only."""
+    from rig.estimate import planned_seconds, time_limit_s
+
+    params = {t.nodeid: p for t in tests if (p := _plan_params(t)) is not None}
+    if not params:
+        return
+    rating = _rating(config)
+    planned = {nodeid: planned_seconds(*p, rating) for nodeid, p in params.items()}
+    config.stash[PLANNED_KEY] = planned
+    if config.pluginmanager.hasplugin("timeout"):
+        for test in tests:
+            if test.nodeid in planned:
+                test.add_marker(pytest.mark.timeout(time_limit_s(planned[test.nodeid])))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Print the estimated wall time of the collected plan tests on a real bench."""
-    plan_tests = [t for t in session.items if t.get_closest_marker("family") is not None]
+    """Print the estimated wall time of the collected plan tests on a real bench, and show the
+    run's progress while they run."""
+    plan_tests = [p for t in session.items if (p := _plan_params(t)) is not None]
     if not plan_tests:
         return
     from rig.estimate import estimate_lines
+    from rig.progress import RunProgress
 
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    config = session.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
         return
-    items = []
-    for test in plan_tests:
-        callspec = getattr(test, "callspec", None)
-        if callspec is None or not hasattr(callspec.params.get("plan_item"), "family"):
-            continue
-        items.append(
-            (
-                callspec.params["plan_item"],
-                callspec.params.get("point"),
-                callspec.params.get("direction"),
-            )
-        )
-    for line in estimate_lines(items, _rating(session.config)):
+    for line in estimate_lines(plan_tests, _rating(config)):
         reporter.write_line(line)
+    planned = config.stash.get(PLANNED_KEY, {})
+    if planned and not config.pluginmanager.has_plugin(PROGRESS_PLUGIN):
+        progress = RunProgress(
+            reporter,
+            config.pluginmanager.get_plugin("capturemanager"),
+            planned,
+            lambda: config.stash.get(SESSION_KEY, None),
+            width=config.get_terminal_writer().fullwidth,
+        )
+        config.pluginmanager.register(progress, PROGRESS_PLUGIN)
 
 
 def _rating(config: pytest.Config) -> Rating:
@@ -423,16 +483,18 @@ def sim(rig: RigSession) -> Any:
 
 
 @pytest.fixture
-def recorder(rig: RigSession, request: pytest.FixtureRequest) -> Recorder:
+def recorder(rig: RigSession, request: pytest.FixtureRequest) -> Any:
     """Records this test's measurements (each committed at once, or a point's results at
-    every position together inside `recorder.batch()`)."""
+    every position together inside `recorder.batch()`). Afterwards each measurement's value,
+    limits, uncertainty and verdict go into the JUnit XML as properties, and the positions'
+    verdicts into the progress line."""
     assert rig.store is not None and rig.run is not None
     callspec = getattr(request.node, "callspec", None)
     item = callspec.params.get("plan_item") if callspec is not None else None
     marker = request.node.get_closest_marker("family")
     family = marker.args[0] if marker else "other"
     clause = item.clause if item is not None else ""
-    return Recorder(
+    recorder = Recorder(
         rig.store,
         rig.run.run_id,
         rig.options.decision_rule,
@@ -441,3 +503,8 @@ def recorder(rig: RigSession, request: pytest.FixtureRequest) -> Recorder:
         clause,
         rig.completed,
     )
+    yield recorder
+    request.node.user_properties.extend(recorder.properties())
+    progress = request.config.pluginmanager.get_plugin(PROGRESS_PLUGIN)
+    if progress is not None:
+        progress.measured(recorder.taken)

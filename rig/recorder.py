@@ -14,6 +14,7 @@ instead of overwriting its values.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -162,6 +163,27 @@ class Recorder:
         self.store.record(m)
         self.taken.append(m)
         return m
+
+    def properties(self) -> list[tuple[str, object]]:
+        """The measurements taken, as (name, value) pairs for the JUnit XML report
+        (`measurement.<n>.value`, `.limit_low`, `.limit_high`, `.expanded_uncertainty`, ...)."""
+        props: list[tuple[str, object]] = []
+        for n, m in enumerate(self.taken, 1):
+            fields = {
+                "position": m.position,
+                "quantity": m.quantity,
+                "point": json.dumps(dict(m.point), sort_keys=True, default=str),
+                "value": m.value,
+                "unit": m.unit,
+                "limit_low": m.limit_low,
+                "limit_high": m.limit_high,
+                "expanded_uncertainty": m.expanded_uncertainty,
+                "verdict": Verdict(m.verdict).value,
+                "decision_rule": str(getattr(m.decision_rule, "value", m.decision_rule)),
+                "clause": m.clause,
+            }
+            props += [(f"measurement.{n}.{k}", "" if v is None else v) for k, v in fields.items()]
+        return props
 
     @staticmethod
     def assert_all_pass(measurements: Iterable[Measurement]) -> None:

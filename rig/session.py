@@ -10,6 +10,7 @@ the bench is de-energised and verified off, then the run is closed as `aborted`.
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import hashlib
 import logging
@@ -28,8 +29,11 @@ from reports.records import DecisionRule, MeasurementKey, PositionRecord, RunInf
 from reports.store import ResultsStore, StoreError
 from rig.bench import Bench
 from rig.bench.config import Position, load_bench_file
+from rig.benchlock import BenchBusy, lab_bench_lock
+from rig.calibration import CalibrationOverdue, check_calibration
 from rig.meterlink import MeterLink, each
 from rig.plan import DEFAULT_PLAN, Plan, load_plan
+from rig.runlog import RunLogFile
 from rig.safety import SafetyError, StopRequest
 from rig.timebase import Timebase, VirtualTimebase, WallTimebase
 
@@ -59,6 +63,10 @@ class SessionOptions:
     defects: tuple[str, ...] = ()
     password: str = "00000000"
     report: bool = True
+    #: Run on a bench with overdue calibrations (stated with the run).
+    allow_overdue: bool = False
+    #: Where lab-bench lock files live (None: rig.benchlock.DEFAULT_LOCK_DIR).
+    lock_dir: Path | None = None
 
     @property
     def simulated(self) -> bool:
@@ -131,6 +139,9 @@ class RigSession:
         self.operator_prompt: Callable[[str], None] | None = None
         # SIGINT/SIGTERM while the session is up: seen by every wait and meter exchange.
         self.stop = StopRequest()
+        # Overdue calibrations the operator allowed (--allow-overdue), stated with the run.
+        self.calibration_notes: list[str] = []
+        self.run_log: RunLogFile | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> RigSession:
@@ -178,7 +189,9 @@ class RigSession:
                 )
             bench_file = bench_path
             self.bench_path = bench_file
-        bench = Bench.from_file(bench_file, visa_library=opts.visa_library, stop=self.stop)
+        config = load_bench_file(bench_file)
+        self._admit(config)
+        bench = Bench.open(config, visa_library=opts.visa_library, stop=self.stop)
         self.bench = self._stack.enter_context(bench)
         if self.sim is None:  # a bench served by `python -m rig.sim serve` in virtual time
             from rig.served import attach
@@ -210,12 +223,17 @@ class RigSession:
                 environment=self._environment(),
                 started_at=time.time(),
             )
+        self.run_log = self._stack.enter_context(
+            RunLogFile(opts.runs_dir / self.run.run_id / "run.log")
+        )
         self.log(
             f"run {'resumed' if opts.resume else 'started'}: plan {self.plan.plan} "
             f"{self.plan.version}, bench {self.bench_path}, {len(self.positions)} position(s), "
             f"operator {opts.operator}"
             + (f", defects {', '.join(opts.defects)}" if opts.defects else "")
         )
+        for note in self.calibration_notes:
+            self.log(note, level="warning")
         self._record_identities()
 
     def _check_resume(self, run_id: str, bench_path: Path, bench_text: str) -> None:
@@ -246,10 +264,26 @@ class RigSession:
         if problems:
             raise SessionError(f"--resume {run_id} refused: " + "; ".join(problems))
 
+    def _admit(self, config: Any) -> None:
+        """Before any instrument is opened: a lab bench is locked for this run (one run per
+        bench) and its calibrations are in date (or overdue ones allowed)."""
+        try:
+            if not self.options.simulated:
+                self._stack.enter_context(
+                    lab_bench_lock(config, self.options.lock_dir, f"plan {self.plan.plan}")
+                )
+            self.calibration_notes = check_calibration(
+                config, dt.date.today(), allow_overdue=self.options.allow_overdue
+            )
+        except (BenchBusy, CalibrationOverdue) as exc:
+            raise SessionError(str(exc)) from None
+
     def log(self, message: str, *, level: str = "info", position: int | None = None) -> None:
-        """A line of the run log (shown in the report)."""
+        """A line of the run log (shown in the report, and in runs/<run_id>/run.log)."""
         if self.store is not None and self.run is not None:
             self.store.log(self.run.run_id, message, level=level, position=position)
+        if self.run_log is not None:
+            self.run_log.line(message, level=level, position=position)
 
     def _defect_options(self) -> dict[int, Any]:
         count = self.options.positions or 1
@@ -270,6 +304,7 @@ class RigSession:
             "python": platform.python_version(),
             "simulated": self.options.simulated,
             "positions": len(self.bench.positions),
+            **({"calibration_overdue": self.calibration_notes} if self.calibration_notes else {}),
         }
 
     def _record_identities(self) -> None:

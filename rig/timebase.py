@@ -1,9 +1,9 @@
 """The rig's one view of time (DESIGN.md decision 2). Test plans never sleep: they dwell and wait
 through a Timebase.
 
-- `WallTimebase`: a lab bench. Sleeps in short steps, shows the remaining time on long waits
-  (tqdm on stderr), and calls a keep-alive callback at least every `keepalive_s` so the
-  instruments' communication watchdogs stay fed during hours-long dwells.
+- `WallTimebase`: a lab bench. Sleeps in short steps, reports long waits to its observer (the
+  run's progress line, rig.progress), and calls a keep-alive callback at least every
+  `keepalive_s` so the instruments' communication watchdogs stay fed during hours-long dwells.
 - `VirtualTimebase`: the simulated bench. Time is the simulator's virtual clock and only moves
   when the rig advances it through the control endpoint, so a dwell costs one round trip.
 
@@ -16,7 +16,6 @@ ends within a fraction of a second of Ctrl-C.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -57,6 +56,9 @@ class Timebase(ABC):
         self.keepalive_s = _check_duration("keepalive_s", keepalive_s, positive=True)
         self._last_keepalive = -math.inf
         self.stop = stop
+        # Shows long waits (rig.progress.RunProgress): `bar(total_s, label)` returns an object
+        # with `update(seconds)`, `n`, `total` and `close()`.
+        self.observer: Any = None
 
     def _check_stop(self) -> None:
         """Raise StopRequested if the rig was asked to stop."""
@@ -183,20 +185,11 @@ class WallTimebase(Timebase):
             self._feed()
 
     def _bar(self, total: float, label: str) -> Any:
-        if not self.progress or total < self.progress_min_s:
+        """The observer's bar for a long wait (rig.progress draws it through pytest's terminal
+        reporter), or None."""
+        if not self.progress or total < self.progress_min_s or self.observer is None:
             return None
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            return _LineProgress(total, label)
-        return tqdm(
-            total=round(total),
-            desc=label,
-            unit="s",
-            file=sys.stderr,
-            leave=False,
-            bar_format="{desc}: {bar} {n_fmt}/{total_fmt} s, {remaining} left",
-        )
+        return self.observer.bar(total, label)
 
     def _dwell(self, seconds: float, label: str) -> None:
         bar = self._bar(seconds, label)
@@ -240,23 +233,6 @@ class WallTimebase(Timebase):
         finally:
             if bar is not None:
                 bar.close()
-
-
-class _LineProgress:
-    """Fallback progress display: one rewritten stderr line."""
-
-    def __init__(self, total: float, label: str) -> None:
-        self.total, self.label, self.n = round(total), label, 0
-
-    def update(self, k: int) -> None:
-        self.n += k
-        sys.stderr.write(
-            f"\r{self.label}: {self.n}/{self.total} s, {max(0, self.total - self.n)} s left"
-        )
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        sys.stderr.write("\n")
 
 
 class VirtualTimebase(Timebase):

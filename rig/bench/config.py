@@ -10,8 +10,9 @@ with the simulator's real addresses (see `BenchConfig.resolve`).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -58,9 +59,55 @@ class InstrumentOptions(_Strict):
     )
 
 
+# The one text form of an expanded uncertainty read without guessing: a number with a decimal
+# point, its unit, an optional "of reading", and the coverage factor, e.g. "0.01 % (k=2)".
+_UNCERTAINTY_TEXT = re.compile(
+    r"\s*(?P<value>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>%|ppm)(?:\s+of reading)?"
+    r"\s*\(\s*k\s*=\s*(?P<k>[0-9]+(?:\.[0-9]+)?)\s*\)\s*"
+)
+#: Units of a stated expanded uncertainty, as a factor to percent of reading.
+UNCERTAINTY_UNITS: dict[str, float] = {"%": 1.0, "ppm": 1e-4}
+
+
+class Uncertainty(_Strict):
+    """An expanded uncertainty as stated on a calibration certificate (relative, of reading):
+    value, unit (% or ppm) and coverage factor k (JCGM 100 (GUM) 6.2: U = k u)."""
+
+    value: float = Field(ge=0, allow_inf_nan=False)
+    unit: Literal["%", "ppm"]
+    k: float = Field(gt=0, allow_inf_nan=False, description="coverage factor")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        """The old free-text form, only where it reads without guessing."""
+        if not isinstance(data, str):
+            return data
+        match = _UNCERTAINTY_TEXT.fullmatch(data)
+        if match is None:
+            raise ValueError(
+                f"cannot read {data!r} as '<number> %|ppm [of reading] (k=<k>)' without "
+                "guessing; write it as {value: 0.01, unit: '%', k: 2}"
+            )
+        return {"value": match["value"], "unit": match["unit"], "k": match["k"]}
+
+    @property
+    def percent(self) -> float:
+        """U in % of reading, at the certificate's k."""
+        return self.value * UNCERTAINTY_UNITS[self.unit]
+
+    def percent_at(self, k: float) -> float:
+        """U in % of reading re-expressed at coverage factor `k` (the standard uncertainty
+        U/k_certificate times k)."""
+        return self.percent / self.k * k
+
+    def __str__(self) -> str:
+        return f"{self.value:g} {self.unit} (k={self.k:g})"
+
+
 class InstrumentConfig(_Strict):
     """One instrument: registered driver name, explicit VISA resource string, and its traceability
-    (model, serial number, calibration date and due date, certificate id, stated uncertainty)."""
+    (model, serial number, calibration date and due date, certificate id, expanded uncertainty)."""
 
     driver: str
     resource: str = Field(min_length=1)
@@ -70,7 +117,9 @@ class InstrumentConfig(_Strict):
     calibration_date: dt.date | None = None
     calibration_due: dt.date | None = None
     certificate: str | None = None
-    uncertainty: str | None = Field(None, description="as stated on the certificate, with k")
+    uncertainty: Uncertainty | None = Field(
+        None, description="expanded uncertainty as stated on the certificate: value, unit, k"
+    )
 
     @model_validator(mode="after")
     def _calibration_complete(self) -> InstrumentConfig:

@@ -70,6 +70,10 @@ instruments:
     assert [i.role for i in top.instruments] == ["source"]
     assert parse_bench("").problem and parse_bench("- a\n- b\n").problem
     assert "not valid YAML" in parse_bench("a: [\n").problem
+    # The rig's bench files state an uncertainty as value, unit and coverage factor.
+    structured = parse_bench("instruments:\n  reference: {serial: R, uncertainty: "
+                             "{value: 0.01, unit: '%', k: 2}}\n")
+    assert structured.instruments[0].fields["uncertainty"] == "0.01 % (k=2)"
 
 
 def test_plain_rows_hold_what_to_dict_gives_and_their_row_number():

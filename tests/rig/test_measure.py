@@ -120,3 +120,28 @@ def test_a_calculator_that_did_not_finish_is_named_with_its_progress() -> None:
     with pytest.raises(MeasurementError, match=r"position 2: error calculator aborted after "
                                                r"40 % of \d+ pulses"):
         run({1: [0.1, 0.1], 2: [None]})
+
+
+def _bench_with_reference(uncertainty):
+    from types import SimpleNamespace
+
+    from rig.bench.config import Uncertainty
+
+    stated = None if uncertainty is None else Uncertainty.model_validate(uncertainty)
+    reference = SimpleNamespace(uncertainty=stated)
+    return SimpleNamespace(config=SimpleNamespace(instruments=SimpleNamespace(reference=reference)))
+
+
+def test_reference_uncertainty_takes_k_from_the_certificate() -> None:
+    from reports.decision import error_budget
+    from rig.measure import DEFAULT_REFERENCE_UNCERTAINTY, reference_uncertainty
+
+    # U = 0.03 % at k = 3 (certificate): u = 0.01 %, handed on as 0.02 % at k = 2.
+    u, note = reference_uncertainty(_bench_with_reference({"value": 0.03, "unit": "%", "k": 3}))
+    assert u == pytest.approx(0.02) and note == "bench file: 0.03 % (k=3)"
+    ref = error_budget(reference_expanded=u).components[0]
+    assert ref.standard_uncertainty == pytest.approx(0.01)
+    # 50 ppm (k=2) is 0.005 %, not the 0.02 % default the free-text regex gave.
+    u, _ = reference_uncertainty(_bench_with_reference("50 ppm (k=2)"))
+    assert u == pytest.approx(0.005)
+    assert reference_uncertainty(_bench_with_reference(None))[0] == DEFAULT_REFERENCE_UNCERTAINTY

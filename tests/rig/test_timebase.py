@@ -85,13 +85,38 @@ def test_wall_wait_until_times_out_with_a_clear_error() -> None:
     assert clock.t == pytest.approx(1003.0)
 
 
-def test_wall_progress_bar_does_not_break_a_long_dwell(capsys) -> None:
+class Observer:
+    """Records what a timebase reports of its long waits (as rig.progress.RunProgress)."""
+
+    def __init__(self) -> None:
+        self.bars: list[tuple[float, str]] = []
+        self.updates: list[int] = []
+        self.closed = 0
+
+    def bar(self, total: float, label: str) -> Observer:
+        self.bars.append((total, label))
+        self.n, self.total = 0, round(total)
+        return self
+
+    def update(self, k: int) -> None:
+        self.n += k
+        self.updates.append(self.n)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_wall_reports_a_long_dwell_to_its_observer_and_not_a_short_one() -> None:
     clock = FakeWall()
     tb = WallTimebase(sleep=clock.sleep, clock=clock.time, progress=True, progress_min_s=10,
                       step_s=1.0)
+    tb.observer = seen = Observer()
     tb.dwell(30.0, label="warm-up")
-    assert clock.t == pytest.approx(1030.0)
-    assert "warm-up" in capsys.readouterr().err
+    tb.dwell(5.0, label="short")
+    assert clock.t == pytest.approx(1035.0)
+    assert seen.bars == [(30.0, "warm-up")] and seen.closed == 1
+    # One update a step, each the whole seconds passed so far, ending at the dwell's length.
+    assert seen.updates == list(range(1, 31))
 
 
 def test_virtual_dwell_is_one_advance() -> None:

@@ -124,7 +124,7 @@ def test_duplicate_positions_are_refused(tmp_path):
         ("calibration_date: 2026-01-01, serial: '1'", "without certificate, uncertainty"),
         (
             "calibration_date: 2026-01-01, calibration_due: 2025-01-01, serial: '1', "
-            "certificate: c, uncertainty: u",
+            "certificate: c, uncertainty: {value: 0.01, unit: '%', k: 2}",
             "calibration_due must be after",
         ),
         ("calibration_date: 2026-13-01", "calibration_date"),
@@ -147,3 +147,46 @@ def test_unreadable_and_non_mapping_files(tmp_path):
         load_bench_file(write(tmp_path, "- a\n- b\n"))
     with pytest.raises(BenchFileError, match="not valid YAML"):
         load_bench_file(write(tmp_path, "lab: [unclosed\n"))
+
+
+def _with_reference_uncertainty(tmp_path, uncertainty):
+    text = GOOD.replace(
+        'resource: "TCPIP::127.0.0.1::6320::SOCKET"}',
+        f'resource: "TCPIP::127.0.0.1::6320::SOCKET", uncertainty: {uncertainty}}}',
+    )
+    return load_bench_file(write(tmp_path, text)).instruments.reference.uncertainty
+
+
+@pytest.mark.parametrize(
+    ("uncertainty", "value", "unit", "k", "percent_k2"),
+    [
+        ("{value: 0.01, unit: '%', k: 2}", 0.01, "%", 2, 0.01),
+        # 50 ppm = 0.005 % (was read as the 0.02 % default: the old regex wanted a '%').
+        ("'50 ppm (k=2)'", 50, "ppm", 2, 0.005),
+        ("'0.01 % of reading (k=2)'", 0.01, "%", 2, 0.01),
+        # k from the certificate: U = 0.03 % at k = 3 is u = 0.01 %, 0.02 % at k = 2.
+        ("{value: 0.03, unit: '%', k: 3}", 0.03, "%", 3, 0.02),
+    ],
+)
+def test_stated_uncertainty_is_value_unit_and_k(tmp_path, uncertainty, value, unit, k,
+                                                percent_k2):
+    u = _with_reference_uncertainty(tmp_path, uncertainty)
+    assert (u.value, u.unit, u.k) == (value, unit, k)
+    assert u.percent_at(2) == pytest.approx(percent_k2)
+
+
+@pytest.mark.parametrize(
+    ("uncertainty", "reason"),
+    [
+        # A decimal comma (was read as 1.0 %): not guessed.
+        ("'0,01 %'", "cannot read '0,01 %'"),
+        ("'0.01 %'", "cannot read '0.01 %'"),  # no k: not guessed either
+        ("'0.007 % power at PF 1 (k=2)'", "without guessing"),
+        ("{value: 0.01, unit: 'mV', k: 2}", "unit"),
+        ("{value: 0.01, unit: '%', k: 0}", "k"),
+    ],
+)
+def test_unreadable_uncertainty_is_an_error_naming_the_key(tmp_path, uncertainty, reason):
+    with pytest.raises(BenchFileError) as err:
+        _with_reference_uncertainty(tmp_path, uncertainty)
+    assert "instruments.reference.uncertainty" in str(err.value) and reason in str(err.value)
