@@ -75,11 +75,7 @@ class BenchLock(Protocol):
 
 def bench_names(config: BenchConfig) -> list[str]:
     """The names a lab bench is known by: its instruments' resources and its meter links."""
-    names = []
-    for role in ("source", "reference", "error_calculator", "energy"):
-        inst = getattr(config.instruments, role)
-        if inst is not None:
-            names.append(f"resource {inst.resource}")
+    names = [f"resource {inst.resource}" for _, inst in config.roles()]
     names += [f"link {p.link}" for p in config.positions]
     return sorted(set(names))
 

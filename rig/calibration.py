@@ -32,9 +32,8 @@ class Overdue:
 def overdue(config: BenchConfig, today: dt.date) -> list[Overdue]:
     """Every instrument and traceability item whose calibration_due is before `today`."""
     found = []
-    for role in ("source", "reference", "error_calculator", "energy"):
-        inst = getattr(config.instruments, role)
-        if inst is not None and inst.calibration_due is not None and inst.calibration_due < today:
+    for role, inst in config.roles():
+        if inst.calibration_due is not None and inst.calibration_due < today:
             what = " ".join(filter(None, (inst.model or inst.driver, inst.serial and
                                           f"serial {inst.serial}")))
             found.append(Overdue(f"instruments.{role}", what, inst.calibration_due))

@@ -57,10 +57,7 @@ def check_bench(args: list[str]) -> int:
         return 1
     print(f"{opts.file}: valid bench file, lab {config.lab!r}, "
           f"{len(config.positions)} position(s)")
-    for role in ("source", "reference", "error_calculator", "energy"):
-        inst = getattr(config.instruments, role)
-        if inst is None:
-            continue
+    for role, inst in config.roles():
         due = inst.calibration_due.isoformat() if inst.calibration_due else "no due date"
         u = str(inst.uncertainty) if inst.uncertainty else "no stated uncertainty"
         print(f"  {role}: {inst.driver} {inst.resource}; calibration due {due}; U {u}")

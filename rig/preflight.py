@@ -126,9 +126,8 @@ def _resources(config: BenchConfig) -> list[str]:
 
     where = config.source_file or "bench file"
     problems = []
-    for role in ("source", "reference", "error_calculator", "energy"):
-        inst = getattr(config.instruments, role)
-        if inst is None or inst.resource.startswith("sim:"):
+    for role, inst in config.roles():
+        if inst.resource.startswith("sim:"):
             continue
         try:
             rname.parse_resource_name(inst.resource)
