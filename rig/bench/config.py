@@ -215,22 +215,13 @@ class BenchConfig(_Strict):
                 return p
         raise KeyError(f"no position {position_id} in bench {self.lab!r}")
 
-    def roles(self) -> list[tuple[str, InstrumentConfig]]:
-        """(role, instrument) of every role the bench file fills."""
+    def placeholders(self) -> list[tuple[str, str]]:
+        """(key, placeholder) of every unresolved `sim:` resource or link."""
         found = []
         for role in ("source", "reference", "error_calculator", "energy"):
             inst = getattr(self.instruments, role)
-            if inst is not None:
-                found.append((role, inst))
-        return found
-
-    def placeholders(self) -> list[tuple[str, str]]:
-        """(key, placeholder) of every unresolved `sim:` resource or link."""
-        found = [
-            (f"instruments.{role}.resource", inst.resource)
-            for role, inst in self.roles()
-            if inst.resource.startswith(PLACEHOLDER_PREFIX)
-        ]
+            if inst is not None and inst.resource.startswith(PLACEHOLDER_PREFIX):
+                found.append((f"instruments.{role}.resource", inst.resource))
         for n, p in enumerate(self.positions):
             if p.link.startswith(PLACEHOLDER_PREFIX):
                 found.append((f"positions.{n}.link", p.link))
