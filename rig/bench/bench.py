@@ -385,13 +385,25 @@ def open_visa_library(library: str, config: BenchConfig) -> Any:
     try:
         return pyvisa.ResourceManager(library)
     except (OSError, ValueError) as exc:  # LibraryError: OSError; unknown wrapper: ValueError
-        needed = ", ".join(f"{role} {inst.resource}" for role, inst in config.roles())
+        needed = ", ".join(_resources(config))
         reason = " ".join(str(exc).split())  # one line
         raise VisaLibraryError(
             "bench", f"open VISA library {library!r}",
             f"{reason} (needed by {needed}; choose another with visa_library in the bench "
             "file or --visa-library)",
         ) from None
+
+
+def _resources(config: BenchConfig) -> list[str]:
+    """'<key> <resource>' of every instrument in the bench file's `instruments` (a role, or a
+    mapping of named instruments)."""
+    found = []
+    for key, value in config.instruments:
+        named = value.items() if isinstance(value, dict) else [("", value)]
+        for name, inst in named:
+            if isinstance(inst, InstrumentConfig):
+                found.append(f"{key}.{name} {inst.resource}" if name else f"{key} {inst.resource}")
+    return found
 
 
 def _open_instrument(resource_manager: Any, role: str, inst: InstrumentConfig) -> Any:

@@ -36,10 +36,12 @@ STANDARD_TERMINALS_MAX_A = 12.0
 BUSY_POLL_S = 0.05
 BUSY_TIMEOUT_S = 60.0
 
-#: Phase status codes of STATU/STATI (instruments.md 2.5, PhaseStatus.cs).
+#: Phase status codes of STATU/STATI ([Cli] PhaseStatus.cs: 2 is also "idle when no SET issued
+#: yet"; 3 and 4 need OFF or a new SET).
 PHASE_STATES = {0: "off", 1: "on", 2: "overload/idle", 3: "error-off", 4: "DIS-off"}
 
-#: SE flags after the leading 'E' (StatusFlags.cs): E<err><warn>S<dosU><dosI><busy><packet><ripple>.
+#: SE flags after the leading "E" ([Cli] StatusFlags.cs): E<err><warn>S<dosU><dosI><busy><packet>
+#: <ripple>.
 SE_FLAGS = (
     "error",
     "warning",
