@@ -16,6 +16,7 @@ Nothing starts until a test asks for a fixture, so `pytest tests/` never touches
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -369,7 +370,7 @@ def sim(rig: RigSession) -> Any:
 
 
 @pytest.fixture
-def recorder(rig: RigSession, request: pytest.FixtureRequest) -> Any:
+def recorder(rig: RigSession, request: pytest.FixtureRequest) -> Iterator[Recorder]:
     """Records this test's measurements (each committed at once, or a point's results at
     every position together inside `recorder.batch()`). Afterwards each measurement's value,
     limits, uncertainty and verdict go into the JUnit XML as properties, and the positions'
