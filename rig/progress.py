@@ -13,10 +13,11 @@ Times are the planned wall times on a real bench (rig.estimate), so remaining ti
 the bench still needs; the current item's progress is the time its timebase has passed (virtual
 time on the simulated bench). Bars are drawn by tqdm (`tqdm.format_meter`).
 
-Output goes through pytest's terminal reporter with capture suspended (as pytest's live logging
-does), so it shows without `-s`. On a terminal the line is rewritten in place; otherwise (CI
-logs, a pipe) a new line is printed when an item ends and at most every `interval_s` during a
-long wait: no carriage returns.
+Output goes through pytest's terminal writer with capture suspended (as pytest's live logging
+does), so it shows without `-s`. On a terminal the line is rewritten in place while nothing else
+was written after it (`refresh_s` apart), and left standing when the item ends; otherwise (CI
+logs, a pipe) a line is printed when an item ends and at most every `interval_s` during a long
+wait: no carriage returns, no escape sequences.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from tqdm import tqdm
 
-#: Erase the terminal line (ECMA-48 EL, erase in line, whole line) after a carriage return.
-ERASE_LINE = "\r\x1b[2K"
+#: Back to the line above and erase it (ECMA-48 CUU cursor up, EL erase in line): the live
+#: line is rewritten as a whole line ending in a newline, so pytest's own output (its test
+#: letters, its percentage column) always starts on a line of its own.
+REWRITE_LINE = "\x1b[1A\r\x1b[2K"
 
 
 def hms(seconds: float) -> str:
@@ -122,13 +126,14 @@ class ProgressState:
 class RunProgress:
     """A pytest plugin object: registered by rig.pytest_plugin when plan tests are collected.
 
-    `session`: a callable giving the rig session once it exists (None before), from which the
-    timebase (its time and its waits) and the bench (its load point) are read.
+    `writer`: pytest's TerminalWriter (`config.get_terminal_writer()`); `session`: a callable
+    giving the rig session once it exists (None before), from which the timebase (its time and
+    its waits) and the bench (its load point) are read.
     """
 
     def __init__(
         self,
-        reporter: Any,
+        writer: Any,
         capture: Any,
         planned: Mapping[str, float],
         session: Callable[[], Any],
@@ -139,20 +144,21 @@ class RunProgress:
         refresh_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.reporter = reporter
+        self.writer = writer
         self.capture = capture
         self.state = ProgressState(dict(planned))
         self._session = session
-        # TerminalReporter.isatty is a callable bool in pytest 8/9.
-        self.tty = bool(reporter.isatty) if tty is None else tty
-        self.width = width
+        self.tty = writer.hasmarkup if tty is None else tty  # pytest's own test for a terminal
+        self.width = writer.fullwidth if width is None else width
         self.interval_s = interval_s
         self.refresh_s = refresh_s
         self._clock = clock
         self._last_write = -math.inf
         self._attached: Any = None
+        self._live = False  # our line is the last one on the terminal
 
     # --- the pytest hooks ------------------------------------------------------------------
+    @pytest.hookimpl(trylast=True)  # after pytest wrote the test file's name
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
         if nodeid not in self.state.planned:
             return
@@ -162,34 +168,34 @@ class RunProgress:
         self._tick()  # the item's start on the session's timebase (from the second item on)
         self._show(force=True)
 
+    @pytest.hookimpl(tryfirst=True)  # before pytest writes the test's letter after our line
     def pytest_runtest_logreport(self, report: Any) -> None:
         if report.nodeid not in self.state.planned:
             return
+        if report.failed:
+            text = getattr(report, "longreprtext", "") or ""
+            first = next((ln.strip() for ln in text.splitlines() if ln.strip().startswith("E ")),
+                         "")
+            name = report.nodeid.rpartition("[")[2].rstrip("]")
+            self.state.last_error = f"{name}: {first.removeprefix('E').strip() or report.outcome}"
         if report.when == "call":
             self._tick()  # the session may be closed by the teardown that follows
-        if not report.failed:
-            return
-        text = getattr(report, "longreprtext", "") or ""
-        first = next((ln.strip() for ln in text.splitlines() if ln.strip().startswith("E ")), "")
-        name = report.nodeid.rpartition("[")[2].rstrip("]")
-        self.state.last_error = f"{name}: {first.removeprefix('E').strip() or report.outcome}"
+            self._finish(report.nodeid)
 
     def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
-        if nodeid not in self.state.planned:
-            return
+        if nodeid in self.state.planned and nodeid not in self.state.done:
+            self._finish(nodeid)  # no call phase (setup failed or skipped)
+
+    def _finish(self, nodeid: str) -> None:
         self.state.done.add(nodeid)
         self._show(force=True, final=True)
 
-    def pytest_sessionfinish(self) -> None:
-        if self.tty and self.state.done:
-            self._write("\n")
-
     # --- what the plans report ----------------------------------------------------------------
-    def measured(self, measurements: Any) -> None:
-        """Verdicts of a test's measurements (the recorder's rows): positions that failed."""
-        for m in measurements:
-            failed = str(getattr(m.verdict, "value", m.verdict)) != "pass"
-            self.state.fails[m.position] = self.state.fails.get(m.position, 0) + failed
+    def measured(self, m: Any) -> None:
+        """A measurement's verdict as it is recorded (Recorder's on_record): the position's
+        state."""
+        failed = str(getattr(m.verdict, "value", m.verdict)) != "pass"
+        self.state.fails[m.position] = self.state.fails.get(m.position, 0) + failed
 
     # --- the timebase's waits (rig.timebase.Timebase.observer) --------------------------------
     def bar(self, total: float, label: str) -> _WaitBar:
@@ -223,18 +229,15 @@ class RunProgress:
             return  # a log gets a line when an item ends or after interval_s, not at each start
         self._last_write = now
         line = self.state.line(ascii_only=not self.tty)
-        if self.tty:
-            if self.width:
-                line = line[: self.width - 1]
-            self._write(ERASE_LINE + line)
-        else:
-            self._write(line + "\n", newline_first=True)
-
-    def _write(self, text: str, newline_first: bool = False) -> None:
         with self._uncaptured():
-            if newline_first:
-                self.reporter.ensure_newline()
-            self.reporter.write(text, flush=True)
+            if self.writer.width_of_current_line > 0:  # pytest wrote after our line
+                self.writer.write("\n")
+                self._live = False
+            if self.tty:
+                line = line[: self.width - 1]  # one terminal line: a wrap would break rewriting
+                line = (REWRITE_LINE if self._live else "") + line
+            self.writer.write(line + "\n", flush=True)
+        self._live = self.tty and not final
 
     def _uncaptured(self) -> Any:
         if self.capture is None:

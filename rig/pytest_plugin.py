@@ -21,6 +21,7 @@ test running ends at its next wait or meter exchange (StopRequested), pytest sto
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -297,11 +298,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     planned = config.stash.get(PLANNED_KEY, {})
     if planned and not config.pluginmanager.has_plugin(PROGRESS_PLUGIN):
         progress = RunProgress(
-            reporter,
+            config.get_terminal_writer(),
             config.pluginmanager.get_plugin("capturemanager"),
             planned,
             lambda: config.stash.get(SESSION_KEY, None),
-            width=config.get_terminal_writer().fullwidth,
         )
         config.pluginmanager.register(progress, PROGRESS_PLUGIN)
 
@@ -483,7 +483,7 @@ def sim(rig: RigSession) -> Any:
 
 
 @pytest.fixture
-def recorder(rig: RigSession, request: pytest.FixtureRequest) -> Any:
+def recorder(rig: RigSession, request: pytest.FixtureRequest) -> Iterator[Recorder]:
     """Records this test's measurements (each committed at once, or a point's results at
     every position together inside `recorder.batch()`). Afterwards each measurement's value,
     limits, uncertainty and verdict go into the JUnit XML as properties, and the positions'
@@ -494,6 +494,7 @@ def recorder(rig: RigSession, request: pytest.FixtureRequest) -> Any:
     marker = request.node.get_closest_marker("family")
     family = marker.args[0] if marker else "other"
     clause = item.clause if item is not None else ""
+    progress = request.config.pluginmanager.get_plugin(PROGRESS_PLUGIN)
     recorder = Recorder(
         rig.store,
         rig.run.run_id,
@@ -502,9 +503,7 @@ def recorder(rig: RigSession, request: pytest.FixtureRequest) -> Any:
         family,
         clause,
         rig.completed,
+        on_record=progress.measured if progress is not None else None,
     )
     yield recorder
     request.node.user_properties.extend(recorder.properties())
-    progress = request.config.pluginmanager.get_plugin(PROGRESS_PLUGIN)
-    if progress is not None:
-        progress.measured(recorder.taken)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,6 +41,7 @@ class Recorder:
         family: str,
         clause: str,
         completed: set[MeasurementKey],
+        on_record: Callable[[Measurement], None] | None = None,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -50,6 +51,8 @@ class Recorder:
         self.clause = clause
         self._completed = completed
         self.taken: list[Measurement] = []
+        # Told of each stored measurement (the run's progress line shows the verdicts).
+        self.on_record = on_record
 
     def done(self, positions: Iterable[int], point: Mapping[str, Any]) -> list[Measurement] | None:
         """The stored measurements of this point if every position completed it before."""
@@ -162,6 +165,8 @@ class Recorder:
         )
         self.store.record(m)
         self.taken.append(m)
+        if self.on_record is not None:
+            self.on_record(m)
         return m
 
     def properties(self) -> list[tuple[str, object]]:

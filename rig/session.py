@@ -28,7 +28,7 @@ from meter.iec62056_21.timing import Timing
 from reports.records import DecisionRule, MeasurementKey, PositionRecord, RunInfo, RunStatus
 from reports.store import ResultsStore, StoreError
 from rig.bench import Bench
-from rig.bench.config import Position, load_bench_file
+from rig.bench.config import BenchConfig, Position, load_bench_file
 from rig.benchlock import BenchBusy, lab_bench_lock
 from rig.calibration import CalibrationOverdue, check_calibration
 from rig.meterlink import MeterLink, each
@@ -264,7 +264,7 @@ class RigSession:
         if problems:
             raise SessionError(f"--resume {run_id} refused: " + "; ".join(problems))
 
-    def _admit(self, config: Any) -> None:
+    def _admit(self, config: BenchConfig) -> None:
         """Before any instrument is opened: a lab bench is locked for this run (one run per
         bench) and its calibrations are in date (or overdue ones allowed)."""
         try:

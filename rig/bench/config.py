@@ -169,6 +169,12 @@ class Instruments(_Strict):
         return out
 
 
+#: Accuracy classes of static meters (standards.md: IEC 62053-21 classes 1 and 2, IEC 62053-22
+#: 0.1S (ed. 2), 0.2S and 0.5S, IEC 62053-23 reactive 2 and 3, EN 50470-3 A, B, C; D from the
+#: French class D decree).
+ACCURACY_CLASSES = ("0.1S", "0.2S", "0.5S", "1", "2", "3", "A", "B", "C", "D")
+
+
 class Position(_Strict):
     """A meter position: its link, address and ratings."""
 
@@ -192,6 +198,15 @@ class Position(_Strict):
         None, description="that calculator's input (e.g. ZERA SC1, Fin1); its first free if absent"
     )
     options: dict[str, object] = Field(default_factory=dict)
+
+    @field_validator("accuracy_class")
+    @classmethod
+    def _known_class(cls, text: str) -> str:
+        if text not in ACCURACY_CLASSES:
+            raise ValueError(
+                f"{text!r} is not a meter accuracy class; one of {', '.join(ACCURACY_CLASSES)}"
+            )
+        return text
 
     @model_validator(mode="after")
     def _imax_at_least_in(self) -> Position:
@@ -364,4 +379,39 @@ def load_bench_file(path: str | Path) -> BenchConfig:
     except AssignmentError as exc:
         lines = [f"{path}: {line}" for line in str(exc).splitlines()]
         raise BenchFileError("\n".join(lines)) from None
+    problems = cross_checks(config)
+    if problems:
+        raise BenchFileError("\n".join(f"{path}: {key}: {why}" for key, why in problems))
     return config.model_copy(update={"source_file": str(path)})
+
+
+def cross_checks(config: BenchConfig) -> list[tuple[str, str]]:
+    """(key, reason) of what only the whole file shows: meters sharing a link (an RS485 bus)
+    without distinct device addresses, and a current limit below a meter's Imax."""
+    problems = []
+    by_link: dict[str, list[int]] = {}
+    for n, p in enumerate(config.positions):
+        by_link.setdefault(p.link, []).append(n)
+    for link, indexes in by_link.items():
+        if len(indexes) < 2:
+            continue
+        ids = [config.positions[n].id for n in indexes]
+        # standards.md 6.7: on a multi-drop bus only the addressed meter answers; `/?!` without
+        # an address is safe point-to-point only.
+        seen: dict[str, int] = {}
+        for n in indexes:
+            pos = config.positions[n]
+            if not pos.address:
+                problems.append((f"positions.{n}.address", f"positions {ids} share link {link} "
+                                 "(a bus): each meter needs its device address"))
+            elif pos.address in seen:
+                problems.append((f"positions.{n}.address", f"address {pos.address!r} is also "
+                                 f"position {seen[pos.address]}'s on link {link}"))
+            else:
+                seen[pos.address] = pos.id
+    imax = max(config.positions, key=lambda p: p.imax)
+    if config.safety.max_current < imax.imax:
+        problems.append(("safety.max_current", f"{config.safety.max_current:g} A is below "
+                         f"position {imax.id}'s imax {imax.imax:g} A (its Imax points would be "
+                         "refused mid-run)"))
+    return problems

@@ -5,22 +5,23 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from rig.instruments.loadpoint import LoadPoint
-from rig.progress import ERASE_LINE, ProgressState, RunProgress, hms, load_text
+from rig.progress import REWRITE_LINE, ProgressState, RunProgress, hms, load_text
 
 
-class Reporter:
-    """The part of pytest's TerminalReporter the progress line writes through."""
+class Writer:
+    """The part of pytest's TerminalWriter the progress line writes through."""
 
-    def __init__(self) -> None:
+    def __init__(self, tty: bool = False) -> None:
         self.out: list[str] = []
-        self.isatty = False
+        self.hasmarkup = tty
+        self.fullwidth = 400
 
     def write(self, text: str, flush: bool = False) -> None:
         self.out.append(text)
 
-    def ensure_newline(self) -> None:
-        if self.out and not self.out[-1].endswith("\n"):
-            self.out.append("\n")
+    @property
+    def width_of_current_line(self) -> int:
+        return len("".join(self.out).rpartition("\n")[2])
 
 
 class Capture:
@@ -75,8 +76,9 @@ def test_line_holds_item_run_load_positions_and_last_error() -> None:
     assert line.endswith("| 230 V 5 A 0° 50 Hz | pos 1 ok 2 FAIL×3 | last: b: position 2 FAIL")
 
 
-def _drive(progress: RunProgress, clock: Clock) -> None:
-    """Three items; the second waits 1800 s through the timebase in steps of 60 s."""
+def _drive(progress: RunProgress, writer: Writer, clock: Clock) -> None:
+    """Three items; the second waits 1800 s through the timebase in steps of 60 s and records
+    a failed verdict at position 2; pytest writes its letter after each call report."""
     for nodeid in PLANNED:
         progress.pytest_runtest_logstart(nodeid, None)
         if nodeid.endswith("[b]"):
@@ -85,23 +87,25 @@ def _drive(progress: RunProgress, clock: Clock) -> None:
                 clock.t += 60
                 wait.update(60)
             wait.close()
+            progress.measured(SimpleNamespace(position=1, verdict="pass"))
+            progress.measured(SimpleNamespace(position=2, verdict="fail"))
         progress.pytest_runtest_logreport(SimpleNamespace(nodeid=nodeid, when="call",
                                                           failed=False))
+        writer.write(".")
         progress.pytest_runtest_logfinish(nodeid, None)
-    progress.pytest_sessionfinish()
 
 
 def test_in_a_log_one_line_per_item_and_no_carriage_returns() -> None:
-    reporter, capture, clock = Reporter(), Capture(), Clock()
-    wall = Clock()
+    writer, capture, clock, wall = Writer(), Capture(), Clock(), Clock()
     session = _session(clock, LoadPoint.balanced(230, 5, "1"))
-    progress = RunProgress(reporter, capture, PLANNED, lambda: session, interval_s=600,
+    progress = RunProgress(writer, capture, PLANNED, lambda: session, interval_s=600,
                            clock=wall.now)
-    _drive(progress, clock)
-    text = "".join(reporter.out)
+    _drive(progress, writer, clock)
+    text = "".join(writer.out)
     assert "\r" not in text and "\x1b" not in text
-    lines = text.splitlines()
+    lines = [ln for ln in text.splitlines() if ln != "."]
     assert [ln.split("]")[0] for ln in lines] == ["[1/3", "[2/3", "[3/3"]
+    assert lines[1].endswith("pos 1 ok 2 FAIL×1")
     assert lines[-1].startswith("[3/3] c") and "run ########## 100% 0 s left" in lines[-1]
     assert "230 V 5 A 0° 50 Hz" in lines[0]
     assert session.timebase.observer is progress  # the timebase reports its waits here
@@ -111,14 +115,19 @@ def test_in_a_log_one_line_per_item_and_no_carriage_returns() -> None:
 
 
 def test_on_a_terminal_the_line_is_rewritten_in_place_during_a_long_wait() -> None:
-    reporter, clock, wall = Reporter(), Clock(), Clock()
+    writer, clock, wall = Writer(tty=True), Clock(), Clock()
     session = _session(clock)
-    progress = RunProgress(reporter, None, PLANNED, lambda: session, tty=True, refresh_s=0.0,
+    progress = RunProgress(writer, None, PLANNED, lambda: session, refresh_s=0.0,
                            clock=wall.now)
-    _drive(progress, clock)
-    rewrites = [t for t in reporter.out if t.startswith(ERASE_LINE)]
-    during = [t for t in rewrites if "] b " in t]
-    # Start, 30 wait updates, end of item b.
-    assert len(during) == 32
+    _drive(progress, writer, clock)
+    during = [t for t in writer.out if "] b " in t]
+    # Start, 30 wait updates, end of item b: the start written as a new line, every later
+    # one rewriting it, each a whole line (pytest's output starts on a line of its own).
+    assert len(during) == 32 and all(t.endswith("\n") for t in during)
+    assert not during[0].startswith(REWRITE_LINE)
+    assert all(t.startswith(REWRITE_LINE) for t in during[1:])
     assert "50%" in during[15] and "15 min 00 s left" in during[15]
-    assert reporter.out[-1] == "\n"
+    assert "100%" in during[-1]
+    # What pytest wrote after a finished item is kept: the next item starts on a new line.
+    text = "".join(writer.out)
+    assert ".\n[2/3] b" in text and ".\n[3/3] c" in text

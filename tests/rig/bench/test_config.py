@@ -190,3 +190,34 @@ def test_unreadable_uncertainty_is_an_error_naming_the_key(tmp_path, uncertainty
     with pytest.raises(BenchFileError) as err:
         _with_reference_uncertainty(tmp_path, uncertainty)
     assert "instruments.reference.uncertainty" in str(err.value) and reason in str(err.value)
+
+
+BUS = """
+  - {id: 2, link: "socket://127.0.0.1:7000", meter_constant: 10000, wiring: 3P4W,
+     un: 230, in: 5, imax: 10, class: "0.5S"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # Two meters on one link (an RS485 bus) without addresses (standards.md 6.7).
+        (lambda t: t.replace("\nsafety:", BUS.rstrip() + "\nsafety:"),
+         "positions.0.address: positions [1, 2] share link socket://127.0.0.1:7000 (a bus): "
+         "each meter needs its device address"),
+        # ... or with one address twice.
+        (lambda t: t.replace('class: "0.5S"}', 'class: "0.5S", address: "42"}')
+         .replace("\nsafety:", BUS.rstrip().replace('class: "0.5S"}',
+                                                    'class: "0.5S", address: "42"}')
+                  + "\nsafety:"),
+         "positions.1.address: address '42' is also position 1's on link"),
+        (lambda t: t.replace("max_current: 12", "max_current: 8"),
+         "safety.max_current: 8 A is below position 1's imax 10 A"),
+        (lambda t: t.replace('class: "0.5S"', 'class: "O.5S"'),
+         "positions.0.class: 'O.5S' is not a meter accuracy class"),
+    ],
+)
+def test_whole_file_checks_name_the_key(tmp_path, change, message):
+    with pytest.raises(BenchFileError) as err:
+        load_bench_file(write(tmp_path, change(GOOD)))
+    assert f"bench.yaml: {message}" in str(err.value)
