@@ -17,6 +17,7 @@ from pathlib import Path
 from meter.iec62056_21 import ProtocolError
 from reports.store import ResultsStore, StoreError, store_path
 from rig.bench.config import BenchConfig, BenchFileError, load_bench_file
+from rig.importpath import import_object
 from rig.instruments.errors import InstrumentError
 from rig.plan import PlanError
 from rig.served import ServedBenchError
@@ -65,10 +66,8 @@ def _simulator_options(opts: SessionOptions) -> list[str]:
     if not 1 <= count <= MAX_POSITIONS:
         problems.append(f"--positions {count}: must be 1..{MAX_POSITIONS}")
     if opts.meter_model:
-        from rig.sim.positions import import_object
-
         try:
-            import_object(opts.meter_model)
+            import_object(opts.meter_model, "meter model")
         except ValueError as exc:
             problems.append(f"--meter-model: {exc}")
     for text in opts.defects:

@@ -177,7 +177,7 @@ CASES = [
     Case("meter-port-missing", _lab(_set("positions.0.link", "/dev/no_such_tty")),
          r"lab.yaml: positions\[id=1\].link '/dev/no_such_tty': no such serial port", lab=True),
     Case("max-voltage-below-un", _lab(_set("safety.max_voltage", 200)),
-         r"lab.yaml: safety.max_voltage: 200 V is below Un 230 V of position 1", lab=True),
+         r"lab.yaml: safety.max_voltage: 200 V is below Un 220 V of position 1", lab=True),
     Case("served-simulator-gone",
          lambda c: ["--bench", c.lab_bench(_set("sim.control", f"127.0.0.1:{c.closed_port}"))],
          r"lab.yaml: sim.control 127.0.0.1:\d+: the served simulator does not answer", lab=True),

@@ -17,12 +17,16 @@ def sim():
 
 
 def energise(sim) -> None:
-    """230 V, 5 A, PF 1 on every phase through the simulated Fluke 6105A."""
+    """230 V, 5 A, PF 1 on every phase through the simulated Fluke 6105A as a real one takes it
+    (docs/dialects.md 1): ranges first (an amplitude above the range in force is -222), each
+    current angle relative to its own phase's voltage."""
     src = sim.simulator.instrument("source").dialect
     for x, a in ((1, 0.0), (2, -120.0), (3, 120.0)):
-        src.handle(f"SOUR:PHAS{x}:VOLT:MHAR:HARM1 230.0,{a}")
-        src.handle(f"SOUR:PHAS{x}:CURR:MHAR:HARM1 5.0,{a}")
-    src.handle("OUTP:STAT ON")
+        for line in (f"SOUR:PHAS{x}:VOLT:RANG 0,360", f"SOUR:PHAS{x}:CURR:RANG 0.5,5",
+                     f"SOUR:PHAS{x}:VOLT:MHAR:HARM1 230.0,{a}",
+                     f"SOUR:PHAS{x}:CURR:MHAR:HARM1 5.0,0.0"):
+            assert ask(src, line) == ['0,"No error"'], line
+    assert ask(src, "OUTP:STAT ON") == ['0,"No error"']
 
 
 def ask(dialect, *lines: str) -> list[str]:
