@@ -12,6 +12,7 @@ from meter.a1000.load_profile import (
     CAPACITY,
     CLOCK_SET,
     POWER_DOWN,
+    PROGRAMMING,
     RECORD,
     RESET,
     SHORT,
@@ -146,6 +147,28 @@ def test_clock_set_flags() -> None:
     es = rig.entries()
     assert [(e.meter_time - T0, e.status) for e in es] == [
         (900, CLOCK_SET), (1800, CLOCK_SET | SHORT), (2700, CLOCK_SET | SHORT | RESET)]
+
+
+def test_clock_set_back_in_programming_mode_records_on_in_the_new_time() -> None:
+    """The rig sets the clock in programming mode (recording stopped): a setting a day back
+    closes the pending entry and the next ones follow the new clock's boundaries, instead of
+    waiting a day for the old slot's end."""
+    rig = Rig()
+    rig.kw = 4.0
+    rig.run_to(T0 + 600)
+    rig.lp.on_programming(rig.now, True)
+    back = T0 + 600 - 86400
+    rig.clock.set(rig.now, back)
+    rig.lp.on_clock_set(rig.now, T0 + 600, back)
+    rig.lp.on_programming(rig.now, False)
+    rig.run_to(rig.clock.true_time(T0 - 86400 + 2700))
+    es = rig.entries()
+    assert [(e.meter_time - T0, e.status) for e in es] == [
+        (900, PROGRAMMING | CLOCK_SET | SHORT),  # 600 s at 4 kW, closed at the setting
+        (900 - 86400, PROGRAMMING | CLOCK_SET | SHORT),  # the rest of the new slot: 300 s
+        (1800 - 86400, 0), (2700 - 86400, 0)]
+    assert [e.values[0] for e in es] == pytest.approx([4.0 * 600 / 3600, 4.0 * 300 / 3600,
+                                                       1.0, 1.0], abs=1e-4)
 
 
 def test_readout_by_range_and_format() -> None:
