@@ -41,7 +41,7 @@ INTERRUPTION_MARGIN_S = 60.0
 #: settling); the power-down test then loads at Imax for less than the save interval, energy
 #: only a power-down save keeps (testplans/test_interruption.py).
 POWER_DOWN_REST_S = 70.0
-POWER_DOWN_LOAD_S = 50.0
+POWER_DOWN_LOAD_S = 40.0
 #: A plan item's own time limit (pytest-timeout): its planned wall time on a real bench times
 #: the factor, plus the margin (instrument retries, an operator step, and the session start the
 #: first item's setup carries). The project's `timeout = 300` is for tests/ only.
