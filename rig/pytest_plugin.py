@@ -328,6 +328,11 @@ def rig(request: pytest.FixtureRequest) -> Any:
     try:
         session.start()
     except START_ERRORS as exc:  # the operator's input: one line, not one traceback per test
+        if hasattr(config, "workerinput"):
+            # A pytest-xdist worker cannot end the run (pytest.exit there is a crashed worker
+            # and an INTERNALERROR): its test fails with the line and the worker stops.
+            request.session.shouldstop = start_failure(exc)
+            pytest.fail(start_failure(exc), pytrace=False)
         pytest.exit(start_failure(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     config.stash[SESSION_KEY] = session
     session.operator_prompt = _operator_prompt(config)
