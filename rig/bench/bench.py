@@ -280,6 +280,8 @@ class Bench:
 
     def close(self) -> None:
         """Close every instrument transport."""
+        for group in self._ec_groups.values():
+            group.close()
         for close in self._closers:
             try:
                 close()
