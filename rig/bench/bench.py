@@ -34,6 +34,7 @@ from rig.instruments.roles import (
     ProvidesErrorCalculators,
     ReferenceMeter,
 )
+from rig.instruments.sharedquery import SharedQuery
 from rig.instruments.transport import TRANSPORT_ERRORS, VisaAdapter
 from rig.safety import ExitGuard, SafetyError, StopRequest, ramp_currents, safe_off
 
@@ -202,6 +203,7 @@ class Bench:
             reference = instrument("reference", ins.reference)
             named = ins.named()
             ecs = {}
+            constant = SharedQuery(reference.reference_constant)  # one per reference
             for a in assign(config):
                 holder = instrument(a.instrument, named[a.instrument])
                 if not isinstance(holder, ProvidesErrorCalculators):
@@ -210,7 +212,7 @@ class Bench:
                         "provides no error calculators"
                     )
                 if isinstance(holder, CountsAgainstReference) and holder is not reference:
-                    holder.attach_reference(reference)
+                    holder.attach_reference(reference, constant)
                 ecs[a.position] = holder.error_calculator(a.position, a.pulse_input, a.unit)
             energy_holder = instrument("energy", ins.energy or ins.reference)
             energy = (
@@ -343,6 +345,8 @@ class Bench:
 
     def close(self) -> None:
         """Close every instrument transport."""
+        for group in self._ec_groups.values():
+            group.close()
         for close in self._closers:
             try:
                 close()

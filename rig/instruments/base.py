@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, ClassVar
 
 from rig.instruments.errors import InstrumentError
@@ -41,9 +42,16 @@ class Instrument:
         # May several commands go out in one write (drivers that batch, e.g. ZERA COM5003)?
         self.pipeline = pipeline
         self._log = log.getChild(self.name)
+        # One operation at a time (a command and its error check, a transaction): threads may
+        # share an instrument (an ECGroup step, a MAD asking the reference its constant).
+        self.lock = threading.RLock()
 
     def _exchange(self, command: str, lines: int, *, idempotent: bool = True) -> list[str]:
         """Write `command`, read `lines` reply lines (0: none); retry all of it if idempotent."""
+        with self.lock:
+            return self._exchange_locked(command, lines, idempotent=idempotent)
+
+    def _exchange_locked(self, command: str, lines: int, *, idempotent: bool) -> list[str]:
         attempts = self.retries + 1 if idempotent else 1
         last: BaseException | None = None
         for attempt in range(1, attempts + 1):
@@ -104,8 +112,9 @@ class ScpiInstrument(Instrument):
 
     def write(self, command: str, *, idempotent: bool = True) -> None:
         """Send a command, then read the error queue; raise InstrumentError on any queued error."""
-        self._exchange(command, 0, idempotent=idempotent)
-        errors = self._drain_errors()
+        with self.lock:
+            self._exchange(command, 0, idempotent=idempotent)
+            errors = self._drain_errors()
         if errors:
             raise InstrumentError(self.name, command, "instrument error " + "; ".join(errors))
 
@@ -126,7 +135,8 @@ class ScpiInstrument(Instrument):
 
     def errors(self) -> list[str]:
         """Read and clear the error queue; return the entries (empty when none)."""
-        return self._drain_errors()
+        with self.lock:
+            return self._drain_errors()
 
 
 class Channel:

@@ -3,13 +3,16 @@
 All positions are measured at once (instruments.md 3), so every step of a measurement (configure,
 start, poll, read) is done for all of them. Calculators whose instrument batches
 (`BatchesErrorCalculators`, e.g. the ZERA COM5003's pipelined SCPI) cost one exchange per
-instrument and step; any other calculator is driven on its own, in position order.
+instrument and step; any other calculator (e.g. a ZERA MAD per position) is driven on its own.
+The instruments of a step are talked to at the same time, one thread each (each has its own
+connection), so a step costs about one round trip whatever the number of instruments.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from rig.instruments.roles import (
     BatchesErrorCalculators,
@@ -26,9 +29,14 @@ T = TypeVar("T")
 class ECGroup:
     """Error calculators by position id; results come back keyed by position id."""
 
-    def __init__(self, ecs: Mapping[int, ErrorCalculator]) -> None:
+    #: Most instruments talked to at once in one step.
+    max_threads = 16
+
+    def __init__(self, ecs: Mapping[int, ErrorCalculator], parent: ECGroup | None = None) -> None:
         self.ecs = dict(ecs)
         self._grouped = self._batches()  # once: a Protocol isinstance check is not cheap
+        self._parent = parent  # a subset uses its group's threads
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def positions(self) -> list[int]:
@@ -39,7 +47,7 @@ class ECGroup:
         missing = [p for p in positions if p not in self.ecs]
         if missing:
             raise KeyError(f"positions {missing} are not in the group {self.positions}")
-        return ECGroup({p: self.ecs[p] for p in positions})
+        return ECGroup({p: self.ecs[p] for p in positions}, parent=self._parent or self)
 
     def _batches(self) -> list[tuple[BatchesErrorCalculators | None, list[int]]]:
         """Positions by the instrument that batches them (None: each on its own), keeping the
@@ -58,16 +66,43 @@ class ECGroup:
         many: Callable[[BatchesErrorCalculators, list[ErrorCalculator]], list[T] | None],
         one: Callable[[ErrorCalculator], T],
     ) -> dict[int, T]:
-        out: dict[int, T] = {}
-        for owner, ps in self._grouped:
+        def step(owner: BatchesErrorCalculators | None, ps: list[int]) -> list[tuple[int, T]]:
             ecs = [self.ecs[p] for p in ps]
             if owner is None:
-                out.update((p, one(ec)) for p, ec in zip(ps, ecs, strict=True))
-                continue
+                return [(p, one(ec)) for p, ec in zip(ps, ecs, strict=True)]
             values = many(owner, ecs)
-            if values is not None:
-                out.update(zip(ps, values, strict=True))
+            return [] if values is None else list(zip(ps, values, strict=True))
+
+        out: dict[int, T] = {}
+        for pairs in self._run([lambda o=o, ps=ps: step(o, ps) for o, ps in self._grouped]):
+            out.update(pairs)
         return {p: out[p] for p in self.ecs if p in out}  # in the group's position order
+
+    def _run(self, calls: list[Callable[[], Any]]) -> list[Any]:
+        """Each call's result, the calls made at the same time when there are several; every
+        call finishes before the first failure is raised (no exchange is left half done)."""
+        if len(calls) < 2:
+            return [call() for call in calls]
+        pool = (self._parent or self)._threads()
+        futures = [pool.submit(call) for call in calls]
+        errors = [f.exception() for f in futures]
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
+        return [f.result() for f in futures]
+
+    def _threads(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                min(len(self._grouped), self.max_threads), thread_name_prefix="ec-group"
+            )
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the group's threads (a later step starts new ones)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def configure(
         self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False

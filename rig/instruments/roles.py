@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from rig.instruments.loadpoint import LoadPoint
 
@@ -183,7 +183,10 @@ class CountsAgainstReference(Protocol):
     """A separate error calculator that counts the reference standard's pulse output: it needs
     the reference's constant (the Bench attaches the reference meter after opening both)."""
 
-    def attach_reference(self, reference: ReferenceMeter) -> None: ...
+    def attach_reference(self, reference: ReferenceMeter, constant: Any = None) -> None:
+        """`constant`: a rig.instruments.sharedquery.SharedQuery of the reference's constant,
+        one per reference, shared by every calculator counting it."""
+        ...
 
 
 @runtime_checkable

@@ -397,6 +397,10 @@ class ZeraCom5003(ScpiInstrument):
 
     def write_setting(self, command: str) -> None:
         """Write a remembered setting unless this connection already holds exactly `command`."""
+        with self.lock:
+            self._write_setting(command)
+
+    def _write_setting(self, command: str) -> None:
         if self._holds(command):
             self._log.debug("= %s (unchanged, not re-sent)", command)
             return
@@ -452,6 +456,15 @@ class ZeraCom5003(ScpiInstrument):
         queries = [(line, checks) for line, checks in lines if _is_query(line)]
         if not lines:
             return []
+        with self.lock:
+            return self._transaction(lines, queries, idempotent)
+
+    def _transaction(
+        self,
+        lines: list[tuple[str, str | None]],
+        queries: list[tuple[str, str | None]],
+        idempotent: bool,
+    ) -> list[str]:
         try:
             if self.pipeline:
                 text = "\n".join(line for line, _ in lines)
@@ -487,6 +500,17 @@ class ZeraCom5003(ScpiInstrument):
         continuous: bool = False,
     ) -> None:
         """`configure` of every EC in one transaction; only settings not already held are sent."""
+        with self.lock:
+            self._configure_many(ecs, meter_constant, pulses, quantity, continuous)
+
+    def _configure_many(
+        self,
+        ecs: Sequence[ZeraErrorCalculator],
+        meter_constant: float,
+        pulses: int,
+        quantity: Quantity,
+        continuous: bool,
+    ) -> None:
         commands = [
             c
             for ec in ecs

@@ -35,6 +35,7 @@ from rig.instruments.base import Instrument
 from rig.instruments.errors import InstrumentError
 from rig.instruments.registry import register_driver
 from rig.instruments.roles import ECResult, ECState, ECStatus, Quantity, ReferenceMeter
+from rig.instruments.sharedquery import SharedQuery
 
 ROOT = "KMA_XML_0_01"
 #: The meter inputs of a MAD (sm:...ConfigureErrorMeasurement.cs _supportedMeterConnections).
@@ -223,7 +224,7 @@ class MadErrorCalculator:
 
     def reference_constant(self) -> float:
         """The reference standard's constant for the quantity it is set to."""
-        return self.parent.reference_meter().reference_constant()
+        return self.parent.reference_constant()
 
 
 @register_driver("zera_mad")
@@ -239,7 +240,7 @@ class ZeraMad(Instrument):
         self, adapter: Any, name: str | None = None, retries: int = 2, pipeline: bool | None = None
     ) -> None:
         super().__init__(adapter, name, retries, False)  # one request at a time
-        self._reference: ReferenceMeter | None = None
+        self._reference: SharedQuery[float] | None = None
         self._calculator: MadErrorCalculator | None = None
 
     def request(
@@ -274,14 +275,18 @@ class ZeraMad(Instrument):
         """Check the unit answers."""
         self._log.info("%s", self.identify())
 
-    def attach_reference(self, reference: ReferenceMeter) -> None:
-        """The reference standard whose pulse output this unit counts (for its constant)."""
-        self._reference = reference
+    def attach_reference(
+        self, reference: ReferenceMeter, constant: SharedQuery[float] | None = None
+    ) -> None:
+        """The reference standard whose pulse output this unit counts; `constant`, its constant
+        shared with the other units counting it (the Bench passes one per reference)."""
+        self._reference = constant or SharedQuery(reference.reference_constant)
 
-    def reference_meter(self) -> ReferenceMeter:
+    def reference_constant(self) -> float:
+        """The attached reference's constant (imp/kWh or imp/kvarh, as it is set)."""
         if self._reference is None:
             raise InstrumentError(self.name, "configure", "no reference meter attached")
-        return self._reference
+        return self._reference.get()
 
     def error_calculator(self, position: int, pulse_input: str, unit: int) -> MadErrorCalculator:
         """The calculator of place `position` on input `pulse_input` (unit 1: a MAD has one)."""

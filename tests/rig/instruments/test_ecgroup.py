@@ -1,5 +1,7 @@
 """ECGroup: batching owners get one call per step, other calculators one call each."""
 
+import threading
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -103,3 +105,43 @@ def test_subset_keeps_only_the_named_positions_and_refuses_strangers():
     assert owner.batches == [("states", [3])]
     with pytest.raises(KeyError, match=r"\[9\]"):
         group.subset([9])
+
+
+def test_separate_instruments_are_driven_at_the_same_time():
+    # Each start waits until all three are inside start(): only calls made at the same time
+    # get past the barrier (timeout: they would be one after the other).
+    barrier = threading.Barrier(3, timeout=10)
+
+    @dataclass
+    class Meeting(LoneEC):
+        def start(self):
+            barrier.wait()
+            super().start()
+
+    ecs = {p: Meeting(p) for p in (1, 2, 3)}
+    group = ECGroup(ecs)
+    group.start()
+    assert all(ec.calls == [("start",)] for ec in ecs.values())
+    assert group.subset([2, 3]).states() == {2: ECState.RUNNING, 3: ECState.RUNNING}
+    group.close()
+
+
+def test_a_failing_instrument_raises_after_every_other_finished():
+    finished = []
+
+    @dataclass
+    class Slow(LoneEC):
+        def abort(self):
+            time.sleep(0.2)
+            finished.append(self.position)
+
+    @dataclass
+    class Broken(LoneEC):
+        def abort(self):
+            raise ConnectionError("position 1 unreachable")
+
+    group = ECGroup({1: Broken(1), 2: Slow(2), 3: Slow(3)})
+    with pytest.raises(ConnectionError, match="position 1"):
+        group.abort()
+    assert sorted(finished) == [2, 3]  # nothing left half done when the error is raised
+    group.close()
