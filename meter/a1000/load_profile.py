@@ -191,8 +191,11 @@ class LoadProfile:
         if self.powered:
             return
         self.powered = True
-        if meter_s < self.slot_end and self._pending:
-            return  # power came back inside the same interval: it continues, flagged
+        if self.slot_end - INTERVAL_S <= meter_s < self.slot_end and self._pending:
+            # Back inside the same interval: it continues, flagged. (Not after a clock setting
+            # meanwhile that left the slot, backward too: clock writes happen in programming
+            # mode, when recording is stopped.)
+            return
         lost = flag == POWER_DOWN and "load_profile_lost_at_power_down" in self.defects
         if self._pending and not lost:
             self._write(self.status)

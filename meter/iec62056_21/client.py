@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import socket
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -131,6 +132,12 @@ class Client:
             port.parity = serial.PARITY_NONE
             port.open()
             self.framing = "8N1"
+        if isinstance(port, SocketSerial):
+            # pyserial leaves Nagle on: a message written right after another would wait for
+            # the peer's delayed ACK (tens of ms). Set on a duplicate of the descriptor, which
+            # shares the socket.
+            with socket.fromfd(port.fileno(), socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._port = port
         return self
 

@@ -104,3 +104,21 @@ def test_power_down_ends_programming() -> None:
     assert not m.in_programming()
     assert not m.component("events").monitor.suspended
     assert not m.component("load_profile").programming
+
+
+def test_clock_set_back_in_programming_restarts_the_profile_at_the_new_clock() -> None:
+    m = A1000(ideal_config(tou=fixed_tariff_tou(1), clock={"drift_ppm": 0.0}), start_time=START)
+    m.set_inputs(START, ElectricalInputs.balanced(57.7, 0.5, 0.0))
+    m.set_seal_open(START + 5 * MIN, True)
+    m.hold_reset_button(START + 5 * MIN, 8.0)  # 23:50:08, PRG
+    bank = m.register_bank()
+    assert bank.check_password("P1", "00000000")
+    bank.write("0.9.1", ("120000",))  # the same day, 12:00:00: back across many slots
+    m.press_reset_button(m.now)  # PRG ends at 12:00:00
+    m.advance_to(m.now + 15 * MIN)
+    entries = m.component("load_profile").profile.store.entries()
+    # The entry of 23:45-00:00 (held since 23:50:08) is written at the end of programming with
+    # its old stamp; the next runs from 12:00 (aligned: no SHORT) and ends at 12:15 on the new
+    # clock, not at 00:00 of the old one.
+    assert [_stamp(e.meter_time) for e in entries] == ["00:00:00", "12:15:00"]
+    assert entries[-1].status == PROGRAMMING

@@ -20,7 +20,7 @@ from meter.a1000.store import CURRENT, StateStore
 from meter.iec62056_21.client import Client
 
 ROOT = Path(__file__).resolve().parents[3]
-TICK_S = 1.0  # meter.__main__.TICK_S
+TICK_S = 1.0  # meter.standalone.TICK_S
 
 
 def _poll(predicate, seconds: float, what: str):
