@@ -14,7 +14,7 @@ import pytest
 from reports.records import Repetitions
 from rig.loads import Rating, point_for
 from rig.measure import measure_errors, reference_uncertainty, settle
-from rig.plan import AccuracyItem, Point
+from rig.plan import AccuracyItem, Point, current_label
 from rig.recorder import Recorder
 
 pytestmark = pytest.mark.family("accuracy")
@@ -25,6 +25,15 @@ def store_family(item: AccuracyItem) -> str:
     if item.energy == "reactive":
         return "reactive"
     return "accuracy" if item.element == "balanced" else "single_element"
+
+
+def _current_text(point: Point, desc: dict) -> str:
+    label = current_label(point.current)
+    return label if not isinstance(point.current, str) else f"{label} = {desc['load']:g} In"
+
+
+def _pf_text(item: AccuracyItem) -> str:
+    return f"sin phi {item.pf}" if item.energy == "reactive" else f"PF {item.pf}"
 
 
 def test_error(plan_item, point: Point, direction: str, bench, timebase, positions, recorder):
@@ -43,6 +52,7 @@ def test_error(plan_item, point: Point, direction: str, bench, timebase, positio
         load = point_for(rating, item.energy, point.current, item.pf, direction, item.element)
         settle(bench, timebase, load, item.measure.settling_s)
         started = time.time()
+        at = timebase.now()
         recorder.started(numbers, desc)
         readings = measure_errors(
             bench, timebase, load, item.energy, item.measure, numbers, rating
@@ -68,6 +78,14 @@ def test_error(plan_item, point: Point, direction: str, bench, timebase, positio
                         "reference_uncertainty": u_note,
                     },
                     started_at=started,
+                    # What was applied, read and when; the report shows it for a point
+                    # outside its limit.
+                    message="" if abs(r.mean) <= point.limit else
+                    f"{item.energy} {direction} at {_current_text(point, desc)}, "
+                    f"{_pf_text(item)}, {item.element}: errors "
+                    + ", ".join(f"{e:+.4f}" for e in r.errors)
+                    + f" % over {r.pulses} pulse(s) each, gates from "
+                    + time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) + " (bench clock)",
                 )
                 for p, r in readings.items()
             ]

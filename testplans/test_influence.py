@@ -78,6 +78,11 @@ def _record_differences(
                     raw={"reference_error": a.mean, "influenced_error": b.mean,
                          "reference_errors": list(a.errors), "influenced_errors": list(b.errors)},
                     started_at=started,
+                    message="" if abs(b.mean - a.mean) <= limit else
+                    f"at {desc['load']:g} In PF {desc['pf']}: error {a.mean:+.4f} % at reference "
+                    f"conditions, {b.mean:+.4f} % with "
+                    + (f"element {desc['element']} alone" if "element" in desc else
+                       f"{desc['influence']['quantity']} {desc['influence']['value']}"),
                 )
             )
     return done
