@@ -38,6 +38,7 @@ SESSION_KEY = pytest.StashKey[RigSession]()
 PLAN_KEY = pytest.StashKey[Plan]()
 SUMMARY_KEY = pytest.StashKey[list[str]]()
 UNSAFE_KEY = pytest.StashKey[str]()  # the source could not be verified off at the end
+STOPPED_KEY = pytest.StashKey[str]()  # on a test cut short by a stop request: why
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -258,12 +259,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """A test cut short by a stop request fails with one line, at once: pytest's traceback
+    of it (source lines of every frame) would cost tenths of a second before the bench is
+    de-energised, and it says nothing about the meter."""
+    try:
+        return (yield)
+    except StopRequested as exc:
+        item.stash[STOPPED_KEY] = str(exc)
+        pytest.fail(f"{item.nodeid}: {exc} (not finished)", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """Each plan test's outcome goes into the run log."""
     report = yield
-    stopped = call.excinfo is not None and call.excinfo.errisinstance(StopRequested)
-    if stopped:  # not a failure of the meter: the test was cut short, say so in one line
-        report.longrepr = f"{item.nodeid}: {call.excinfo.value} (not finished)"
+    stopped = STOPPED_KEY in item.stash and call.when == "call"
     session = item.config.stash.get(SESSION_KEY, None)
     logged = report.when == "call" or (report.failed and report.when == "setup")
     if session is not None and logged and item.get_closest_marker("family") is not None:
