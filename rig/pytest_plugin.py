@@ -302,15 +302,9 @@ def _operator_prompt(config: pytest.Config) -> Any:
 
 def _finish(config: pytest.Config, session: RigSession, status: RunStatus) -> None:
     """Close the session and build the report (this runs in pytest's session finish: a source
-    not verified off is reported in the summary and the exit code, not raised); the stop
-    request's handlers are removed at the very end."""
-    try:
-        _close_and_report(config, session, status)
-    finally:
-        session.stop.uninstall()
-
-
-def _close_and_report(config: pytest.Config, session: RigSession, status: RunStatus) -> None:
+    not verified off is reported in the summary and the exit code, not raised). The stop
+    request's handlers stay until pytest unconfigures, so a late Ctrl-C interrupts neither the
+    report nor the summary."""
     run = session.run
     runs_dir = session.options.runs_dir
     off = "source off (verified)"
@@ -321,9 +315,6 @@ def _close_and_report(config: pytest.Config, session: RigSession, status: RunSta
     if session.stop.requested or UNSAFE_KEY in config.stash:
         reason = f"{session.stop.reason}: run aborted, " if session.stop.requested else ""
         _write(config, f"meter-test-rig: {reason}{off}")
-    for name, _ in session.stop.repeated:
-        _write(config, f"meter-test-rig: {name} again while stopping: ignored, the source "
-               "was still switched off and verified")
     if run is None or not session.options.report:
         return
     from reports.build import build_report
@@ -345,6 +336,19 @@ def _write(config: pytest.Config, line: str) -> None:
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     for line in config.stash.get(SUMMARY_KEY, []):
         terminalreporter.write_line(line)
+    session = config.stash.get(SESSION_KEY, None)
+    for name, _ in session.stop.repeated if session is not None else ():
+        terminalreporter.write_line(
+            f"meter-test-rig: {name} again while stopping: ignored, the source was still "
+            "switched off and verified"
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The rig's SIGINT/SIGTERM handlers go last (see _finish)."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.stop.uninstall()
 
 
 @pytest.fixture(scope="session")
