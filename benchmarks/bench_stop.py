@@ -13,6 +13,11 @@ Exactly-once: the stops come in chains on one run: the plan, then `--resume` of 
 again, and so on until a resume completes it (a try whose resume ends before the signal ends
 the chain). Each completed run is then compared with one uninterrupted reference run: the
 same measurements (test id, position, point), each written once (`recorded_count` 1).
+
+Served bench: `python -m rig.sim serve --realtime` (wall clock, watchdog armed by
+benches/sim.yaml); the smoke plan on it gets SIGINT, SIGTERM or SIGKILL 0-1 s after the rig
+first energises, `--served-tries` times each; the time to the served source's switch-off and
+what did it (the rig, or the watchdog after SIGKILL).
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ from tests.rig.stoprun import (  # noqa: E402
     measurement_keys,
     plan_command,
     run_record,
+    served_realtime,
+    source_off_after,
+    start_energised,
     stop_problems,
     stop_run,
 )
@@ -105,11 +113,49 @@ def run_signal(sig: signal.Signals, tries: int, spread: float, base: Path,
     return stopped, good, chains_ok, problems
 
 
+def served(tries: int, base: Path, rng: random.Random) -> bool:
+    """Signals and SIGKILL to a rig on a wall-clock served bench; True if all held."""
+    import time
+
+    ok = True
+    with served_realtime() as (bench_file, control):
+        watchdog_s = control.source()["watchdog"]["timeout_s"]
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            offs, whys, codes = [], [], []
+            for k in range(tries):
+                proc = start_energised(bench_file, control, base / f"served-{sig.name}-{k}")
+                time.sleep(rng.uniform(0.0, 1.0))
+                sent = time.monotonic()
+                proc.send_signal(sig)
+                off, why = source_off_after(control, sent, watchdog_s + 30.0)
+                proc.communicate(timeout=300)
+                offs.append(off)
+                whys.append(why)
+                codes.append(proc.returncode)
+            if sig == signal.SIGKILL:
+                held = all(w == "watchdog" and o <= watchdog_s + 0.05 for o, w in
+                           zip(offs, whys, strict=True))
+                what = f"off by the watchdog ({watchdog_s:g} s) each time"
+            else:
+                held = all(w != "watchdog" and o <= OFF_LIMIT_S and c == 2 for o, w, c in
+                           zip(offs, whys, codes, strict=True))
+                what = f"off by the rig within {OFF_LIMIT_S:g} s, exit 2 each time"
+            ok &= held
+            print(f"served bench, {sig.name} x{tries}: source off after median "
+                  f"{statistics.median(offs):.3f} s, max {max(offs):.3f} s; "
+                  f"{what}: {'yes' if held else 'NO'} (switched off by: {sorted(set(whys))}; "
+                  f"exit codes {sorted(set(codes))})", flush=True)
+    return ok
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tries", type=int, default=20, help="stops per signal (default 20)")
+    ap.add_argument("--tries", type=int, default=20,
+                    help="stops per signal of the full plan (default 20; 0: none)")
     ap.add_argument("--spread", type=float, default=8.0,
                     help="the signal comes uniformly within this many seconds of the start")
+    ap.add_argument("--served-tries", type=int, default=5,
+                    help="tries of each signal on a wall-clock served bench (0: none)")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
@@ -118,9 +164,11 @@ def main() -> int:
     ok = True
     with tempfile.TemporaryDirectory(prefix="bench-stop-") as tmp:
         base = Path(tmp)
-        reference = reference_keys(base / "reference")
-        print(f"reference run: {len(reference)} measurements")
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        signals = (signal.SIGINT, signal.SIGTERM) if args.tries > 0 else ()
+        reference = reference_keys(base / "reference") if signals else set()
+        if signals:
+            print(f"reference run: {len(reference)} measurements")
+        for sig in signals:
             stopped, good, chains_ok, problems = run_signal(sig, args.tries, args.spread, base,
                                                             reference, rng)
             offs = [r.off_after_s for r in stopped if r.off_after_s is not None]
@@ -135,6 +183,8 @@ def main() -> int:
             for p in problems:
                 print(f"  PROBLEM {p}")
             ok &= not problems and good == len(stopped)
+        if args.served_tries:
+            ok &= served(args.served_tries, base, rng)
     return 0 if ok else 1
 
 

@@ -46,6 +46,7 @@ SUMMARY_KEY = pytest.StashKey[list[str]]()
 UNSAFE_KEY = pytest.StashKey[str]()  # the source could not be verified off at the end
 PLANNED_KEY = pytest.StashKey[dict[str, float]]()
 PROGRESS_PLUGIN = "meter-test-rig-progress"
+STOPPED_KEY = pytest.StashKey[str]()  # on a test cut short by a stop request: why
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -365,12 +366,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """A test cut short by a stop request fails with one line, at once: pytest's traceback
+    of it (source lines of every frame) would cost tenths of a second before the bench is
+    de-energised, and it says nothing about the meter."""
+    try:
+        return (yield)
+    except StopRequested as exc:
+        item.stash[STOPPED_KEY] = str(exc)
+        pytest.fail(f"{item.nodeid}: {exc} (not finished)", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """Each plan test's outcome goes into the run log."""
     report = yield
-    stopped = call.excinfo is not None and call.excinfo.errisinstance(StopRequested)
-    if stopped:  # not a failure of the meter: the test was cut short, say so in one line
-        report.longrepr = f"{item.nodeid}: {call.excinfo.value} (not finished)"
+    stopped = STOPPED_KEY in item.stash and call.when == "call"
     if call.excinfo is not None and call.excinfo.errisinstance(LoadMismatch):
         # A wrong load (angle convention, wiring, harmonics) is the bench's fault, not the
         # meter's: every further point would be wrong too, so the run stops here.
@@ -402,15 +413,9 @@ def _operator_prompt(config: pytest.Config) -> Any:
 
 def _finish(config: pytest.Config, session: RigSession, status: RunStatus) -> None:
     """Close the session and build the report (this runs in pytest's session finish: a source
-    not verified off is reported in the summary and the exit code, not raised); the stop
-    request's handlers are removed at the very end."""
-    try:
-        _close_and_report(config, session, status)
-    finally:
-        session.stop.uninstall()
-
-
-def _close_and_report(config: pytest.Config, session: RigSession, status: RunStatus) -> None:
+    not verified off is reported in the summary and the exit code, not raised). The stop
+    request's handlers stay until pytest unconfigures, so a late Ctrl-C interrupts neither the
+    report nor the summary."""
     run = session.run
     runs_dir = session.options.runs_dir
     off = "source off (verified)"
@@ -421,9 +426,6 @@ def _close_and_report(config: pytest.Config, session: RigSession, status: RunSta
     if session.stop.requested or UNSAFE_KEY in config.stash:
         reason = f"{session.stop.reason}: run aborted, " if session.stop.requested else ""
         _write(config, f"meter-test-rig: {reason}{off}")
-    for name, _ in session.stop.repeated:
-        _write(config, f"meter-test-rig: {name} again while stopping: ignored, the source "
-               "was still switched off and verified")
     if run is None or not session.options.report:
         return
     from reports.build import build_report
@@ -445,6 +447,19 @@ def _write(config: pytest.Config, line: str) -> None:
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     for line in config.stash.get(SUMMARY_KEY, []):
         terminalreporter.write_line(line)
+    session = config.stash.get(SESSION_KEY, None)
+    for name, _ in session.stop.repeated if session is not None else ():
+        terminalreporter.write_line(
+            f"meter-test-rig: {name} again while stopping: ignored, the source was still "
+            "switched off and verified"
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The rig's SIGINT/SIGTERM handlers go last (see _finish)."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.stop.uninstall()
 
 
 @pytest.fixture(scope="session")

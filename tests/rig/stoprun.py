@@ -12,6 +12,7 @@ time of the run-log line the rig writes once the source is read back off (`sourc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -20,8 +21,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rig.sim.control import SimControl
 
 REPO = Path(__file__).resolve().parents[2]
 STORE = "results.sqlite"
@@ -204,3 +208,63 @@ def report_of(runs_dir: Path, run_id: str) -> tuple[dict, str]:
     folder = runs_dir / run_id
     doc = json.loads((folder / "measurements.json").read_text(encoding="utf-8"))
     return doc, (folder / "report.html").read_text(encoding="utf-8")
+
+
+# --- a wall-clock served bench (`python -m rig.sim serve --realtime`) ---------------------------
+
+
+@contextlib.contextmanager
+def served_realtime() -> Iterator[tuple[Path, SimControl]]:
+    """`python -m rig.sim serve --bench benches/sim.yaml --realtime` in a subprocess: yields the
+    resolved bench file it wrote and a client of its control endpoint; SIGTERM at the end."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rig.sim", "serve", "--bench", "benches/sim.yaml", "--realtime"],
+        cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        lines = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.strip())
+            if line.strip() == "ready":
+                break
+        described = dict(line.split(" = ", 1) for line in lines if " = " in line)
+        if "control" not in described:
+            raise RuntimeError(f"rig.sim serve did not start: {lines} {proc.stderr.read()}")
+        with SimControl(described["control"]) as control:
+            yield Path(described["bench file"]), control
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def start_energised(bench_file: Path, control: SimControl, runs_dir: Path,
+                    timeout_s: float = 120.0) -> subprocess.Popen[str]:
+    """The smoke plan on the served bench, returned once the rig has switched the source on."""
+    proc = subprocess.Popen(plan_command(runs_dir, "--bench", str(bench_file), "--plan", "smoke"),
+                            cwd=REPO, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout_s
+    while not control.output_on():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out, err = proc.communicate(timeout=30)
+            raise RuntimeError(f"the rig never energised the served bench:\n{out[-2000:]}{err}")
+        time.sleep(0.05)  # polling the simulator for the rig's first energising
+    return proc
+
+
+def source_off_after(control: SimControl, sent_monotonic: float, timeout_s: float
+                     ) -> tuple[float, str]:
+    """Seconds from `sent_monotonic` to the served source's next switch-off, and what did it
+    (a command, or 'watchdog'). The simulator stamps its transitions with time.monotonic, one
+    clock for every process on the machine (Linux CLOCK_MONOTONIC)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        offs = [(wall, why) for wall, on, why in control.source()["transitions"]
+                if not on and wall >= sent_monotonic]
+        if offs:
+            wall, why = offs[0]
+            return wall - sent_monotonic, why
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the served source is still on {timeout_s} s after the signal")
+        time.sleep(0.01)  # polling the simulator for the off transition

@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from rig.sim.control import SimControl
 from tests.rig.stoprun import (
     OFF_VERIFIED,
-    REPO,
     measurement_keys,
-    plan_command,
     report_of,
     resume,
     run_record,
+    served_realtime,
+    source_off_after,
+    start_energised,
     stop_problems,
     stop_run,
 )
@@ -40,15 +38,16 @@ def test_a_signal_at_a_random_moment_stops_the_plan_safely_and_resume_completes_
 ) -> None:
     runs = tmp_path / "runs"
     delay = random.uniform(0.0, 6.0)
-    # SIGINT: the operator presses Ctrl-C twice; the second is reported, changes nothing.
-    r = stop_run(runs, sig, delay, again_after_s=0.05 if sig == signal.SIGINT else None)
+    # SIGINT: the operator presses Ctrl-C twice; the second is reported, changes nothing. (0.3 s
+    # apart: two signals before the process runs its handler once are one signal to Python.)
+    r = stop_run(runs, sig, delay, again_after_s=0.3 if sig == signal.SIGINT else None)
     if r.finished_first:  # the loaded machine ran the whole plan first: stop it earlier
         r = stop_run(runs, sig, 0.5)
     assert not stop_problems(r, GENEROUS_S), (
         f"{stop_problems(r, GENEROUS_S)}; signal {r.sent_after_s:.2f} s into the run; "
         f"output:\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
     if sig == signal.SIGINT:
-        assert "SIGINT again while stopping" in r.stdout
+        assert "SIGINT again while stopping" in r.stdout, r.stdout[-3000:]
     before = measurement_keys(runs, r.run_id)
 
     done = resume(runs, r.run_id)
@@ -67,37 +66,9 @@ def test_a_signal_at_a_random_moment_stops_the_plan_safely_and_resume_completes_
 
 
 @pytest.fixture
-def served(tmp_path: Path):
-    """`python -m rig.sim serve --realtime` on benches/sim.yaml: (bench file, control)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rig.sim", "serve", "--bench", "benches/sim.yaml", "--realtime"],
-        cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        lines = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.strip())
-            if line.strip() == "ready":
-                break
-        described = dict(line.split(" = ", 1) for line in lines if " = " in line)
-        with SimControl(described["control"]) as control:
-            yield Path(described["bench file"]), control
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
-
-
-def start_and_wait_energised(bench_file: Path, control: SimControl, runs: Path
-                             ) -> subprocess.Popen:
-    proc = subprocess.Popen(plan_command(runs, "--bench", str(bench_file), "--plan", "smoke"),
-                            cwd=REPO, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not control.output_on():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the rig never energised the served bench"
-        time.sleep(0.05)  # polling the simulator for the rig's first energising
-    return proc
+def served():
+    with served_realtime() as bench:
+        yield bench
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -105,14 +76,17 @@ def test_a_signal_to_a_rig_on_a_wall_clock_served_bench_leaves_the_source_off(
     served, tmp_path: Path, sig: signal.Signals
 ) -> None:
     bench_file, control = served
-    proc = start_and_wait_energised(bench_file, control, tmp_path / "runs")
+    proc = start_energised(bench_file, control, tmp_path / "runs")
     time.sleep(random.uniform(0.0, 1.0))
+    sent = time.monotonic()
     proc.send_signal(sig)
+    off_after, why = source_off_after(control, sent, 60.0)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 2, out[-3000:] + err[-2000:]
     state = control.source()
     assert not control.output_on()
-    assert state["tripped"] is None, state  # switched off by the rig, not its watchdog
+    assert why != "watchdog" and state["tripped"] is None, state  # the rig switched it off
+    assert off_after < GENEROUS_S
     _, status, events = run_record(tmp_path / "runs")
     assert status == "aborted"
     assert OFF_VERIFIED in [m for _, _, m in events]
@@ -124,11 +98,11 @@ def test_sigkill_of_a_rig_on_a_wall_clock_served_bench_trips_the_watchdog(
     bench_file, control = served
     watchdog_s = control.source()["watchdog"]["timeout_s"]
     assert watchdog_s > 0  # benches/sim.yaml arms it by default
-    proc = start_and_wait_energised(bench_file, control, tmp_path / "runs")
-    proc.kill()
+    proc = start_energised(bench_file, control, tmp_path / "runs")
     killed = time.monotonic()
+    proc.kill()
     proc.communicate(timeout=60)
-    while control.output_on():
-        assert time.monotonic() - killed < watchdog_s + GENEROUS_S, "the source stayed on"
-        time.sleep(0.05)  # polling the simulator until its watchdog trips
-    assert control.source()["tripped"] == "watchdog"
+    off_after, why = source_off_after(control, killed, watchdog_s + GENEROUS_S)
+    assert why == "watchdog" and control.source()["tripped"] == "watchdog"
+    # The watchdog counts from the last command the source received (at most its time).
+    assert off_after <= watchdog_s + 1.0  # (+ scheduling slack on a loaded machine)
