@@ -33,6 +33,7 @@ from rig.sim.world import World, WorldConfig, finite
 from rig.textfile import not_utf8
 
 PLACEHOLDER = "sim:"
+MAX_HOLD_S = 600.0  # a hand on a button: PRG takes 8 s (A1000 manual 2.2.1)
 WATCHDOG_POLL_S = 0.05  # longest sleep of the watchdog thread (it wakes at the deadline)
 
 
@@ -361,7 +362,10 @@ class Simulator:
         if action == "reset_button":
             return meter.press_reset_button(t)
         if action == "hold_reset":
-            return meter.hold_reset_button(t, finite(float(kw.get("seconds", 8.0)), "seconds"))
+            seconds = finite(float(kw.get("seconds", 8.0)), "seconds")
+            if not 0 <= seconds <= MAX_HOLD_S:  # else the meter would catch up on years
+                raise ControlError(f"hold_reset: seconds {seconds:g} outside 0..{MAX_HOLD_S:g}")
+            return meter.hold_reset_button(t, seconds)
         if action == "battery_low":
             return meter.set_battery_low(t, bool(kw.get("low", True)))
         if action == "seal_open":

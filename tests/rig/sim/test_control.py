@@ -320,3 +320,17 @@ def test_several_commands_in_one_write_get_their_replies_in_order(sim) -> None:
         while data.count(b"\n") < 3:
             data += s.recv(4096)
     assert data.decode().splitlines() == ["+0,No error", "7", "0"]
+
+
+def test_out_of_range_time_is_refused_and_the_simulator_answers_on(sim) -> None:
+    """A century of catch-up for every meter would stop the simulator: such time is refused."""
+    ctl = sim.control
+    t = ctl.time()
+    with pytest.raises(ControlError, match=r"past 2099-12-31"):
+        ctl.advance(1e12)
+    with pytest.raises(ControlError, match=r"hold_reset: seconds 1e\+12 outside 0..600"):
+        ctl.meter(1, "hold_reset", seconds=1e12)
+    with pytest.raises(ControlError, match=r"finite"):
+        ctl.meter(1, "hold_reset", seconds="nan")
+    assert ctl.time() == t
+    assert ctl.display(1)

@@ -72,7 +72,8 @@ def _control_garbage(rng: random.Random) -> bytes:
     """A control request: JSON with hostile values, or not JSON at all."""
     if rng.random() < 0.3:
         return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 80))) + b"\n"
-    values: list[object] = [None, [], {}, "x", "nan", -1, 0, 1e300, True, "\xff", 2**70]
+    values: list[object] = [None, [], {}, "x", "nan", -1, 0, 1e12, 1e300, True, "\xff", 2**70,
+                            1, "hold_reset", "display_text", "source", "silent"]
     request = {"op": rng.choice(CONTROL_OPS)}
     for key in rng.sample(["dt", "t", "timeout_s", "phase", "open", "on", "position", "action",
                            "instrument", "kind", "energy_kwh", "seconds"], rng.randrange(4)):
