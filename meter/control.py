@@ -34,6 +34,10 @@ ACTIONS = (
 MAX_LINE = 65536  # a control request longer than this is refused (and the connection closed)
 
 
+#: The longest a hand holds a button: PRG takes 8 s (A1000 manual 2.2.1).
+MAX_HOLD_S = 600.0
+
+
 class ControlError(Exception):
     """The meter refused a control request (the message says why)."""
 
@@ -47,8 +51,10 @@ def meter_action(meter: Any, t: float, action: str, **kw: Any) -> Any:
         return meter.press_reset_button(t)
     if action == "hold_reset":
         seconds = float(kw.get("seconds", 8.0))
-        if not math.isfinite(seconds) or seconds < 0:  # 1e400 parses as infinity
-            raise ControlError(f"hold_reset seconds must be a finite number >= 0, got {seconds}")
+        if not math.isfinite(seconds):  # JSON 1e400 parses as infinity
+            raise ControlError(f"hold_reset: seconds must be finite, got {seconds}")
+        if not 0 <= seconds <= MAX_HOLD_S:  # else the meter would catch up on years
+            raise ControlError(f"hold_reset: seconds {seconds:g} outside 0..{MAX_HOLD_S:g}")
         return meter.hold_reset_button(t, seconds)
     if action == "battery_low":
         return meter.set_battery_low(t, bool(kw.get("low", True)))

@@ -52,7 +52,9 @@ def check_options(opts: SessionOptions) -> None:
                 f"{opts.bench} takes its positions and meters from the bench file"
             )
         problems += check_lab_bench(Path(opts.bench))
-    if opts.resume is not None:
+    if opts.runs_dir.exists() and not opts.runs_dir.is_dir():
+        problems.append(f"--runs-dir {opts.runs_dir}: not a directory")
+    elif opts.resume is not None:
         problems += _resume(opts.runs_dir, opts.resume)
     elif store_path(opts.runs_dir).exists():
         problems += _store_readable(store_path(opts.runs_dir))

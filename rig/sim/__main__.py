@@ -17,12 +17,6 @@ from rig.sim.bench import SimBench, SimBenchError
 from rig.sim.meters import MeterBuildError
 
 
-def _check_bench_file(path: Path) -> None:
-    """The rig's own schema of a bench file (wrong or misspelt keys, bad values): a simulator
-    must not say "ready" for a file the rig then refuses."""
-    load_bench_file(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m rig.sim", description="Simulated meter-test bench on loopback."
@@ -55,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        _check_bench_file(args.bench)
+        # The rig's own schema (wrong or misspelt keys, bad values): the simulator must not
+        # say "ready" for a file the rig then refuses.
+        load_bench_file(args.bench)
         with SimBench(
             args.bench,
             positions=args.positions,

@@ -31,6 +31,12 @@ class WorldError(Exception):
     """A request the world cannot carry out (bad argument, wrong state)."""
 
 
+# The meters' date is read as 0.9.2(YYMMDD) (standards.md, IEC 62056-21 readout): two-digit
+# years, 2000..2099. Virtual time past the end of that century is out of range; asked for, a
+# meter would have millennia to catch up on and the simulator would stop answering.
+CALENDAR_END = 4102444800.0  # 2100-01-01T00:00:00Z
+
+
 def finite(value: float, what: str) -> float:
     """`value` if it is a finite number; a NaN or an infinity would stop virtual time."""
     if not math.isfinite(value):
@@ -174,6 +180,11 @@ class World:
                 raise WorldError("virtual time follows the wall clock (realtime mode)")
             if t < self.t:
                 raise WorldError(f"cannot go back in time: {t} < now {self.t}")
+            if t >= CALENDAR_END:
+                raise WorldError(
+                    f"time {t} is past 2099-12-31T23:59:59Z, the end of the meters' calendar "
+                    "(two-digit years)"
+                )
             self._advance(t)
 
     def catch_up(self, t: float) -> None:

@@ -192,6 +192,8 @@ CASES = [
          r"--resume \S+: run \S+: started_at 'yesterday' is not a number"),
     Case("resume-unknown-run", lambda c: _after(Ctx.store_with_run, c, ["--resume", "unknown"]),
          r"--resume unknown: .*no run 'unknown' \(latest: "),
+    Case("runs-dir-is-a-file", lambda c: ["--runs-dir", str(_write(c, "runs.txt", "x"))],
+         r"--runs-dir \S+runs.txt: not a directory"),
     Case("resume-no-store", lambda c: ["--resume", "unknown"],
          r"--resume unknown: no results store .*results.sqlite"),
     # --- options of the simulated bench

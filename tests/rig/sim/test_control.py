@@ -344,3 +344,17 @@ def test_err2_conditions_reach_the_meter_through_the_control_endpoint(sim) -> No
     assert ctl.meter(2, "error_register") == 0
     with pytest.raises(ControlError, match="unknown hardware condition"):
         ctl.meter(1, "condition", name="reserved")
+
+
+def test_out_of_range_time_is_refused_and_the_simulator_answers_on(sim) -> None:
+    """A century of catch-up for every meter would stop the simulator: such time is refused."""
+    ctl = sim.control
+    t = ctl.time()
+    with pytest.raises(ControlError, match=r"past 2099-12-31"):
+        ctl.advance(1e12)
+    with pytest.raises(ControlError, match=r"hold_reset: seconds 1e\+12 outside 0..600"):
+        ctl.meter(1, "hold_reset", seconds=1e12)
+    with pytest.raises(ControlError, match=r"finite"):
+        ctl.meter(1, "hold_reset", seconds="nan")
+    assert ctl.time() == t
+    assert ctl.display(1)

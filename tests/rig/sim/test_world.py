@@ -330,3 +330,15 @@ def test_time_and_watchdog_must_be_finite(value: float) -> None:
         with pytest.raises(WorldError, match=r"finite|must be > 0"):
             call(value)
     assert world.t == T0
+
+
+def test_time_past_the_meters_calendar_is_refused() -> None:
+    """0.9.2 is YYMMDD (standards.md): 2100 cannot be read, and a meter asked to catch up
+    millennia would stop the simulator for hours."""
+    world = make_world([0.0])
+    with pytest.raises(WorldError, match=r"past 2099-12-31T23:59:59Z"):
+        world.advance(1e12)
+    with pytest.raises(WorldError, match=r"past 2099"):
+        world.advance_to(4102444800.0)
+    assert world.t == T0
+    world.advance_to(4102444799.0)  # the last second of the century is still time
