@@ -8,20 +8,22 @@ the estimate.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
 from rig.loads import Rating, metered_power, point_for, pulse_period_s
 from rig.measure import expected_error_seconds
-from rig.plan import Measure, no_load_minutes
+from rig.plan import TOU_BOUNDARIES_PER_PROFILE, Measure, no_load_minutes
 
 #: Meter communication per test (sign-on, readouts before and after) on a lab bench.
 READ_S = 15.0
 #: Entering the programming state: the reset button held 8 s (A1000 manual 2.2.1) and the writes.
 PROGRAMMING_S = 15.0
-#: The switch-delay test: the lead to its first boundary (testplans/test_tou.py LEAD), then a
-#: minute per boundary; two clock readings (vernier polling, below) around them.
+#: The switch-delay test: for each profile written the lead to its first boundary
+#: (testplans/test_tou.py LEAD), then a minute per boundary; two clock readings (vernier
+#: polling, below) around them.
 TOU_LEAD_S = 120.0
 #: One clock offset bracketed by vernier polling: up to 1/resolution polls an R1 exchange
 #: (0.43 s at 9600 Bd, tr 200 ms) apart: 50 polls for 0.02 s.
@@ -106,7 +108,9 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
         return 2 * item.cycle_min * 60.0 + (item.interval_min or item.cycle_min) * 60.0 + READ_S
     if family == "tou":
         if item.check == "switch_delay":
-            return TOU_LEAD_S + item.boundaries * 60.0 + 2 * CLOCK_READING_S + READ_S
+            profiles = math.ceil(item.boundaries / TOU_BOUNDARIES_PER_PROFILE)
+            return (profiles * TOU_LEAD_S + item.boundaries * 60.0 + 2 * CLOCK_READING_S
+                    + READ_S)
         return TOU_PRIORITY_DATES * TOU_DATE_S
     if family == "clock":
         return item.duration_h * 3600.0 + 2 * READ_S + CLOCK_READING_S

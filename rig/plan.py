@@ -211,6 +211,11 @@ class DemandItem(_Item):
         return self
 
 
+# Boundaries one daily profile holds: 10 sections, the first from 00:00 (A1000 manual 1.4
+# item 7).
+TOU_BOUNDARIES_PER_PROFILE = 9
+
+
 class TouItem(_Item):
     """Tariff switching delay and the holiday > weekend > season priority."""
 
@@ -219,8 +224,8 @@ class TouItem(_Item):
     limit_s: float = Field(0.1, gt=0)
     current: float = Field(1.0, gt=0)
     # Switch delay: boundaries polled in a vernier (testplans/test_tou.py); more give a finer
-    # resolution (poll period / boundaries). At most 9: a daily profile has 10 sections.
-    boundaries: int = Field(9, ge=1, le=9)
+    # resolution (poll period / boundaries), TOU_BOUNDARIES_PER_PROFILE to a profile written.
+    boundaries: int = Field(9, ge=1, le=4 * TOU_BOUNDARIES_PER_PROFILE)
     confidence: Confidence = "H"
 
 

@@ -5,12 +5,13 @@ Switch delay, method (standards.md 4.3 item 3, at real line timing): one R1 of t
 force (C.14.0) is an exchange of about 0.43 s at 9600 Bd with tr = 200 ms, four times the
 limit, so one boundary polled as fast as the line allows brackets the delay only to 0.43 s.
 A vernier over several boundaries does better: the meter clock's offset is bracketed first
-(`rig.meterlink.clock_offsets`, 0.02 s), a daily profile with `boundaries` boundaries one
-minute apart is written (tariff 1, 2, 1, ... : 10 sections at most, manual 1.4 item 7), and
-around each boundary the tariff is polled a line exchange apart, the polls of boundary i
-starting i/K of an exchange later in the boundary's phase than those of boundary 0. Each poll
-says whether the switch had come by then; intersected, the polls bracket the delay to one
-exchange / K (0.05 s for K = 9), which is the resolution in the uncertainty budget with the
+(`rig.meterlink.clock_offsets`, 0.02 s), daily profiles with boundaries one minute apart are
+written in turn (tariff 1, 2, 1, ... : 9 boundaries a profile, its 10 sections at most,
+manual 1.4 item 7) until the item's `boundaries` are done, and around each boundary the
+tariff is polled a line exchange apart, the polls of boundary i starting i/K of an exchange
+later in the boundary's phase than those of boundary 0. Each poll says whether the switch
+had come by then; intersected, the polls bracket the delay to one exchange / K (0.024 s for
+K = 18), which is the resolution in the uncertainty budget with the
 clock readings' brackets. The meter's latch instant within its answer is common to the clock
 and the tariff polls and cancels (one character's time of difference is in the budget). The
 clock is read again after the boundaries: the boundaries' true instants are interpolated
@@ -46,7 +47,7 @@ from rig.meterlink import (
     each,
     meter_datetime,
 )
-from rig.plan import TouItem
+from rig.plan import TOU_BOUNDARIES_PER_PROFILE, TouItem
 from rig.recorder import Recorder
 from rig.session import MeterPosition
 
@@ -194,30 +195,37 @@ def _switch_all(rig, timebase, positions, item, recorder, desc, started):
     """Every position's switch delay over `item.boundaries` boundaries, polled together.
 
     The vernier: around boundary i the polls are a line exchange (P, about 0.43 s) apart and
-    start i*P/K later in the phase of the boundary than around boundary 0 (K boundaries).
+    start i*P/K later in the phase of the boundary than around boundary 0 (K boundaries, in
+    daily profiles of up to 9, each written in turn and the meter's own restored after it).
     Each poll sent at true time s shows the old or the new tariff: with M(s) the meter clock
     at s (s + the offset against send instants, interpolated between the clock readings
     before and after), the delay D is > M(s) - B (old) or <= M(s) - B (new). Intersected over
-    all boundaries they bracket D to about P/K (0.05 s for K = 9), the meter's latch
+    all boundaries they bracket D to about P/K (0.024 s for K = 18), the meter's latch
     instant cancelling (it is in M(s) and in the tariff poll alike). A meter whose switch
     instants disagree leaves no bracket: a failure stating the polls."""
     links = {p.number: rig.link(p) for p in positions}
     clock_before = clock_offsets(links, timebase, CLOCK_RESOLUTION_S)
-    meter_now = meter_datetime(
-        timebase.now() + min(c.sent_offset_s for c in clock_before.values()))
-    marks = boundaries_ahead(meter_now, item.boundaries)
-    profile = ("00:00=1", *(f"{meter_datetime(b.meter_s):%H:%M}={b.after}" for b in marks))
-    tables = {"C.90.1": profile, "C.90.5": ("01-01=P1",), "C.90.6": ("", "T1"),
-              "C.90.7": ("",)}
-    window = max(2.0, 10 * item.limit_s)  # polls go on this long after the last boundary
+    window = max(2.0, 10 * item.limit_s)  # polls go on this long after each boundary
     polls: dict[int, list[tuple[int, Probe]]] = {n: [] for n in links}
-    with programmed(rig, positions, links, tables):
-        with MeterSessions(links) as sessions:
-            first = sessions.read_timed(timebase, TARIFF)
-            period = math.ceil(max(p.taken - p.sent for p in first.values()) * 1000) / 1000
-            for i, mark in enumerate(marks):
+    marks: list[Boundary] = []
+    period = 0.0
+    while len(marks) < item.boundaries:  # a profile of up to 9 boundaries at a time
+        meter_now = meter_datetime(
+            timebase.now() + min(c.sent_offset_s for c in clock_before.values()))
+        batch = boundaries_ahead(
+            meter_now, min(TOU_BOUNDARIES_PER_PROFILE, item.boundaries - len(marks)))
+        profile = ("00:00=1", *(f"{meter_datetime(b.meter_s):%H:%M}={b.after}" for b in batch))
+        tables = {"C.90.1": profile, "C.90.5": ("01-01=P1",), "C.90.6": ("", "T1"),
+                  "C.90.7": ("",)}
+        with programmed(rig, positions, links, tables), MeterSessions(links) as sessions:
+            if not period:  # one exchange, the same for every boundary: the vernier's step
+                first = sessions.read_timed(timebase, TARIFF)
+                period = math.ceil(max(p.taken - p.sent for p in first.values()) * 1000) / 1000
+            for mark in batch:
+                i = len(marks)
+                marks.append(mark)
                 true_at = {n: mark.meter_s - c.sent_offset_s for n, c in clock_before.items()}
-                start = min(true_at.values()) - 2 * period + i * period / len(marks)
+                start = min(true_at.values()) - 2 * period + i * period / item.boundaries
                 end = max(true_at.values()) + window
                 dwell_until(timebase, start - 0.01, "to boundary")
                 j = 0
@@ -229,7 +237,7 @@ def _switch_all(rig, timebase, positions, item, recorder, desc, started):
                     if all(ps[-1][0] == i and _tariff_of(ps[-1][1].reading) == mark.after
                            for ps in polls.values()):
                         break  # every meter has switched
-        clock_after = clock_offsets(links, timebase, CLOCK_RESOLUTION_S)
+    clock_after = clock_offsets(links, timebase, CLOCK_RESOLUTION_S)
     rows = []
     with recorder.batch():  # every position's results in one commit
         for n in links:
