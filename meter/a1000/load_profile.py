@@ -32,8 +32,7 @@ state) and the entry is written with POWER_DOWN at its nominal end if power stay
 (written at power-up); intervals entirely inside the outage produce no entry. The interval in
 which power returns is SHORT and POWER_DOWN. Clock setting inside the same 15-min slot only flags
 the entry; a setting across slots closes the entry in progress (CLOCK_SET|SHORT, stamped with its
-old-clock nominal end) and starts a shortened one in the new slot, also while recording is
-stopped (the new slot then keeps the PROGRAMMING or POWER_DOWN flag). A backward setting can thus
+old-clock nominal end) and starts a shortened one in the new slot. A backward setting can thus
 produce time stamps that are not increasing; readout by range returns entries in storage order.
 
 Readout (standards.md 6.3 R5/R6, 6.5): `P.01(from;to)` with YYMMDDhhmm (an optional leading
@@ -206,17 +205,12 @@ class LoadProfile:
     def clock_set(self, old_meter_s: float, new_meter_s: float) -> None:
         same = (math.floor(old_meter_s / INTERVAL_S + 1e-9)
                 == math.floor(new_meter_s / INTERVAL_S + 1e-9))
-        if same:
+        if same or not self.powered:
+            # Powered down: the pending entry keeps its slot; power-up decides what follows.
             self.status |= CLOCK_SET
             return
-        # Not recording (programming mode, where the clock is set): the pending entry still
-        # closes at the setting, else its slot would stay in the old clock's time and no entry
-        # follow until the new clock reaches it (a backward setting of months: none for
-        # months). The new slot keeps the flag of what stopped the recording.
-        stopped = 0 if self.powered else self.status & (POWER_DOWN | PROGRAMMING)
-        if self.powered or self._pending:
-            self._write(self.status | CLOCK_SET | SHORT)
-        self._open(new_meter_s, CLOCK_SET | SHORT | stopped)
+        self._write(self.status | CLOCK_SET | SHORT)
+        self._open(new_meter_s, CLOCK_SET | SHORT)
 
     def select(self, t_from: float | None, t_to: float | None) -> list[Entry]:
         return [e for e in self.store.entries()

@@ -164,8 +164,9 @@ def test_clock_set_back_in_programming_mode_records_on_in_the_new_time() -> None
     rig.run_to(rig.clock.true_time(T0 - 86400 + 2700))
     es = rig.entries()
     assert [(e.meter_time - T0, e.status) for e in es] == [
-        (900, PROGRAMMING | CLOCK_SET | SHORT),  # 600 s at 4 kW, closed at the setting
-        (900 - 86400, PROGRAMMING | CLOCK_SET | SHORT),  # the rest of the new slot: 300 s
+        # 600 s at 4 kW, written with its old stamp when recording resumes (module doc)
+        (900, PROGRAMMING | CLOCK_SET),
+        (900 - 86400, PROGRAMMING | SHORT),  # the rest of the new slot: 300 s
         (1800 - 86400, 0), (2700 - 86400, 0)]
     assert [e.values[0] for e in es] == pytest.approx([4.0 * 600 / 3600, 4.0 * 300 / 3600,
                                                        1.0, 1.0], abs=1e-4)
