@@ -150,9 +150,9 @@ def test_clock_set_flags() -> None:
 
 
 def test_clock_set_back_in_programming_mode_records_on_in_the_new_time() -> None:
-    """The rig sets the clock in programming mode (recording stopped): a setting a day back
-    closes the pending entry and the next ones follow the new clock's boundaries, instead of
-    waiting a day for the old slot's end."""
+    """The rig sets the clock in programming mode (recording stopped): after a setting a day
+    back the pending entry is closed when recording resumes and the next ones follow the new
+    clock's boundaries, instead of waiting a day for the old slot's end."""
     rig = Rig()
     rig.kw = 4.0
     rig.run_to(T0 + 600)
