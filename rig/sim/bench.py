@@ -36,6 +36,12 @@ from rig.textfile import not_utf8
 
 PLACEHOLDER = "sim:"
 MAX_POSITIONS = 99  # position ids 1..99 (rig.bench.config.Position)
+#: The keys of a bench file's `sim:` section (control and realtime: where a served bench is
+#: driven, written into the resolved file by `SimBench.resolved`).
+SIM_KEYS = frozenset({
+    "start_time", "source", "reference", "meter", "positions", "bus", "line",
+    "meter_reaction_s", "control", "realtime",
+})
 WATCHDOG_POLL_S = 0.05  # longest sleep of the watchdog thread (it wakes at the deadline)
 
 
@@ -113,6 +119,11 @@ class Simulator:
         realtime: bool = False,
     ) -> None:
         self.bench = bench
+        unknown = sorted(set(bench.get("sim") or {}) - SIM_KEYS)
+        if unknown:
+            raise SimBenchError(
+                f"sim: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(SIM_KEYS))})"
+            )
         opts = dict(bench.get("sim") or {})
         opts.update(options or {})
         self.options = opts

@@ -298,6 +298,8 @@ SERVE_CASES = [
      r"safty: Extra inputs are not permitted"),
     ("wrong-position-key", lambda t: t.replace("meter_constant:", "meter_konstant:"),
      r"positions.0.meter_konstant: Extra inputs are not permitted"),
+    ("wrong-sim-key", lambda t: t.replace("meter_reaction_s:", "meter_reaktion_s:"),
+     r"sim: unknown key\(s\) meter_reaktion_s \(known: "),
     ("not-utf8", lambda t: t.replace("Simulated", "Simul\udce9ted"),
      r"bench.yaml: not UTF-8 text \(byte 0xe9"),
 ]
