@@ -21,7 +21,7 @@ from rig.importpath import import_object
 from rig.instruments.errors import InstrumentError
 from rig.plan import PlanError
 from rig.served import ServedBenchError
-from rig.session import SessionError, SessionOptions, parse_defect
+from rig.session import SessionError, SessionOptions, parse_defect, simulator_only_problem
 
 _DEFECT_INDEX = re.compile(r"^defect 1(?: \([^)]*\))?: ")
 MAX_POSITIONS = 99  # bench-file position ids are 1..99 (rig.bench.config.Position)
@@ -37,20 +37,9 @@ def check_options(opts: SessionOptions) -> None:
     if opts.simulated:
         problems += _simulator_options(opts)
     else:
-        given = [
-            name
-            for name, value in (
-                ("--positions", opts.positions is not None),
-                ("--meter-model", opts.meter_model),
-                ("--defect", opts.defects),
-            )
-            if value
-        ]
-        if given:
-            problems.append(
-                f"{', '.join(given)}: for the simulated bench only; the lab bench "
-                f"{opts.bench} takes its positions and meters from the bench file"
-            )
+        misplaced = simulator_only_problem(opts)
+        if misplaced:
+            problems.append(misplaced)
         problems += check_lab_bench(Path(opts.bench))
     if opts.runs_dir.exists() and not opts.runs_dir.is_dir():
         problems.append(f"--runs-dir {opts.runs_dir}: not a directory")

@@ -96,6 +96,25 @@ class MeterPosition:
         return Client(self.config.link, device_address=self.config.address, timing=self.timing)
 
 
+def simulator_only_problem(opts: SessionOptions) -> str:
+    """The options given for a lab bench that apply to the simulated bench only ('' if none)."""
+    given = [
+        name
+        for name, value in (
+            ("--positions", opts.positions is not None),
+            ("--meter-model", opts.meter_model),
+            ("--defect", opts.defects),
+        )
+        if value
+    ]
+    if not given:
+        return ""
+    return (
+        f"{', '.join(given)}: for the simulated bench only; the lab bench "
+        f"{opts.bench} takes its positions and meters from the bench file"
+    )
+
+
 def parse_defect(text: str) -> tuple[list[int] | None, dict[str, Any]]:
     """`NAME`, `NAME:key=value,key=value` or `2,3=NAME:...` (positions before '=')."""
     positions: list[int] | None = None
@@ -182,11 +201,9 @@ class RigSession:
             bench_file = self.sim.bench_file
             self.bench_path = SIM_BENCH_FILE
         else:
-            if opts.positions is not None or opts.meter_model or opts.defects:
-                raise SessionError(
-                    "--positions, --meter-model and --defect apply to the simulated bench only; "
-                    f"a lab bench ({opts.bench}) takes its positions from the bench file"
-                )
+            misplaced = simulator_only_problem(opts)
+            if misplaced:
+                raise SessionError(misplaced)
             bench_file = bench_path
             self.bench_path = bench_file
         config = load_bench_file(bench_file)
