@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.processes import stop
 from tests.rig.test_pytest_plugin import PLAN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,14 +40,7 @@ def served() -> Iterator[dict[str, str]]:
             pytest.fail(f"serve ended early: {proc.stderr.read()}")
         yield values
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        stop(proc)
 
 
 def test_the_served_bench_file_says_where_to_drive_it(served: dict[str, str]) -> None:

@@ -11,7 +11,6 @@ import math
 import os
 import random
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import yaml
 from meter.iec62056_21 import Client
 from rig.sim import SimBench
 from rig.sim.lineserver import PtyLineServer, TcpLineServer
+from tests.processes import stop
 from tests.rig.sim.conftest import REPO, SIM_BENCH
 
 SEED = 19
@@ -308,11 +308,4 @@ def test_meter_serve_port_survives_any_bytes_and_then_reads_out(tmp_path) -> Non
         assert any(r.address == "C.1.0" for r in readings)
         assert proc.poll() is None  # still serving
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        stop(proc)
