@@ -14,6 +14,11 @@ answer): the meter before each answer, the client never. On a pty or TCP the byt
 line time, so the floor of each exchange is its meter answers x tr: a readout 2 tr
 (identification, readout), a programming sign-on + P1 3 tr (identification, P0, ACK), an R1
 in a session 1 tr. Each figure is printed with its ratio to that floor.
+
+3. Side by side at tr 200 ms, the same exchanges by an outside client against the same served
+   bank in the same run: pwitab's `iec62056-21` (a dev extra; tests/meter/iec62056_21/
+   pwitab_peer.py). It rests 1.25 x 200 ms after its request and its option select whatever the
+   meter's tr, so it is not run at 2 ms.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from meter.iec62056_21 import (
     decode,
 )
 from meter.iec62056_21.framing import FrameSplitter
+from tests.meter.iec62056_21.pwitab_peer import OutsidePeer
 
 PASSWORD = "00000000"
 STANDARD = Timing()  # tr 200 ms (standards.md 6.6)
@@ -179,6 +185,39 @@ def round_trips(transport: str, timing: Timing, runs: int) -> dict[str, float]:
     return {name: statistics.median(times) for name, times in results.items()}
 
 
+def outside_round_trips(transport: str, runs: int) -> dict[str, float]:
+    """The same exchanges by pwitab's client at the standard timing, one session each."""
+    bank = BenchBank()
+    results: dict[str, list[float]] = {"readout": [], "sign-on + P1": [], "R1": []}
+    with MeterServer(bank, transport=transport, timing=STANDARD) as server:
+        for _ in range(runs):
+            time.sleep(STANDARD.reaction_min)
+            with OutsidePeer(server.url) as peer:
+                t = time.perf_counter()
+                sets = peer.readout()
+                results["readout"].append(time.perf_counter() - t)
+            assert sets[0].address == "C.1.0", sets[0]
+            time.sleep(STANDARD.reaction_min)
+            with OutsidePeer(server.url) as peer:
+                t = time.perf_counter()
+                assert peer.program(PASSWORD) == "\x06"
+                results["sign-on + P1"].append(time.perf_counter() - t)
+                for _ in range(3):
+                    t = time.perf_counter()
+                    assert peer.read("1.8.0").address == "1.8.0"
+                    results["R1"].append(time.perf_counter() - t)
+    return {name: statistics.median(times) for name, times in results.items()}
+
+
+def print_row(label: str, transport: str, timing: Timing, runs: int, r: dict[str, float]) -> None:
+    cells = [
+        f"{r[name] * 1000:8.1f} ({r[name] / (n * timing.reaction_min):4.2f}x)"
+        for name, n in FLOOR_TR.items()
+    ]
+    print(f"  {label:7s} {transport:9s} {timing.reaction_min * 1000:4.0f}ms {runs:4d} "
+          + " ".join(f"{c:>16s}" for c in cells))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5, help="runs at 200 ms (default 5)")
@@ -189,18 +228,16 @@ def main() -> int:
 
     started = time.perf_counter()
     codec(runs=7, reps=200)
-    print("round trips, Client <-> MeterServer (median; ms wall):")
-    print(f"  {'transport':9s} {'tr':>6s} {'runs':>4s} {'readout':>16s} {'sign-on+P1':>16s}"
-          f" {'R1':>16s}   (x floor)")
+    print("round trips, a client <-> MeterServer (median; ms wall); ours = meter.iec62056_21."
+          "Client, pwitab = iec62056-21 0.0.2:")
+    print(f"  {'client':7s} {'transport':9s} {'tr':>6s} {'runs':>4s} {'readout':>16s}"
+          f" {'sign-on+P1':>16s} {'R1':>16s}   (x floor)")
     for timing, runs in ((STANDARD, args.runs), (FAST, args.fast_runs)):
         for transport in ("pty", "tcp"):
-            r = round_trips(transport, timing, runs)
-            cells = [
-                f"{r[name] * 1000:8.1f} ({r[name] / (n * timing.reaction_min):4.2f}x)"
-                for name, n in FLOOR_TR.items()
-            ]
-            print(f"  {transport:9s} {timing.reaction_min * 1000:4.0f}ms {runs:4d} "
-                  + " ".join(f"{c:>16s}" for c in cells))
+            print_row("ours", transport, timing, runs, round_trips(transport, timing, runs))
+            if timing is STANDARD:
+                print_row("pwitab", transport, timing, runs,
+                          outside_round_trips(transport, runs))
     print(f"total {time.perf_counter() - started:.1f} s")
     return 0
 

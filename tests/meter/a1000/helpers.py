@@ -47,3 +47,13 @@ def fixed_tariff_tou(tariff: int) -> dict[str, Any]:
 
 def ideal_meter(**changes: Any) -> A1000:
     return A1000(ideal_config(**changes), start_time=T0)
+
+
+class VirtualTime:
+    """A meter's time source for a served bank that tests move by hand (`vt.t = ...`)."""
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t

@@ -14,17 +14,9 @@ from meter.iec62056_21.client import Client
 from meter.iec62056_21.errors import MeterError, PasswordRefused
 from meter.iec62056_21.server import MeterServer
 from meter.iec62056_21.timing import Timing
-from tests.meter.a1000.helpers import T0, ideal_config
+from tests.meter.a1000.helpers import T0, VirtualTime, ideal_config
 
 FAST = Timing(reaction_min=0.02)
-
-
-class VirtualTime:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture
