@@ -15,7 +15,9 @@ line time, so the floor of each exchange is its meter answers x tr: a readout 2 
 (identification, readout), a programming sign-on + P1 3 tr (identification, P0, ACK), an R1
 in a session 1 tr. Each figure is printed with its ratio to that floor.
 
-3. Side by side at tr 200 ms, the same exchanges by an outside client against the same served
+3. Idle ports: the CPU time 48 served ptys with no client take in 2 s of wall time (a
+   48-position bench between its meter sessions).
+4. Side by side at tr 200 ms, the same exchanges by an outside client against the same served
    bank in the same run: pwitab's `iec62056-21` (a dev extra; tests/meter/iec62056_21/
    pwitab_peer.py). It rests 1.25 x 200 ms after its request and its option select whatever the
    meter's tr, so it is not run at 2 ms.
@@ -218,6 +220,19 @@ def print_row(label: str, transport: str, timing: Timing, runs: int, r: dict[str
           + " ".join(f"{c:>16s}" for c in cells))
 
 
+def idle_ports(count: int, seconds: float) -> float:
+    """CPU seconds of this process while `count` pty servers wait for a client."""
+    servers = [MeterServer(BenchBank(), transport="pty").start() for _ in range(count)]
+    try:
+        time.sleep(0.2)  # the threads are up and waiting
+        cpu = time.process_time()
+        time.sleep(seconds)
+        return time.process_time() - cpu
+    finally:
+        for server in servers:
+            server.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5, help="runs at 200 ms (default 5)")
@@ -228,6 +243,8 @@ def main() -> int:
 
     started = time.perf_counter()
     codec(runs=7, reps=200)
+    cpu = idle_ports(48, 2.0)
+    print(f"48 idle pty ports, 2 s wall: {cpu * 1000:.1f} ms CPU")
     print("round trips, a client <-> MeterServer (median; ms wall); ours = meter.iec62056_21."
           "Client, pwitab = iec62056-21 0.0.2:")
     print(f"  {'client':7s} {'transport':9s} {'tr':>6s} {'runs':>4s} {'readout':>16s}"

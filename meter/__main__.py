@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "control":
         return control(args)
     if args.command == "obis-table":
-        from meter.a1000.obis_map import obis_table_markdown
+        from meter.a1000.obis_doc import obis_table_markdown
 
         print(obis_table_markdown(core_only=args.core))
         return 0

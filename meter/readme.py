@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from meter.a1000.defects import defect_table_markdown
-from meter.a1000.obis_map import obis_table_markdown
+from meter.a1000.obis_doc import obis_table_markdown
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -19,22 +19,41 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from meter.a1000.obis_map import ObisMap, ObisRow, build_map
-from meter.a1000.programming import ProgrammingLocked
+from meter.a1000.config import MeterConfig
+from meter.a1000.obis_map import build_map
+from meter.a1000.obis_rows import ObisMap, ObisRow
+from meter.a1000.programming import ProgrammingLocked, ProgrammingState
 from meter.iec62056_21.bank import DataSet, Identification, RegisterError, Value
 
-if TYPE_CHECKING:
-    from meter.a1000.meter import A1000
-
 log = logging.getLogger(__name__)
+
+
+class BankedMeter(Protocol):
+    """What the bank needs of the meter (meter.a1000.meter.A1000); the OBIS rows it serves
+    read the rest."""
+
+    config: MeterConfig
+    programming: ProgrammingState
+    components: list[Any]
+    now: float
+
+    def advance_to(self, t: float) -> None: ...
+
+    def component(self, name: str) -> Any: ...
+
+    def in_programming(self) -> bool: ...
+
+    def meter_seconds(self, t: float | None = None) -> float: ...
+
+    def save(self) -> None: ...
 
 
 class A1000RegisterBank:
     read_requires_password = False  # manual 2.2.1: reads need no password
 
-    def __init__(self, meter: A1000, time_source: Callable[[], float] | None = None) -> None:
+    def __init__(self, meter: BankedMeter, time_source: Callable[[], float] | None = None) -> None:
         self.meter = meter
         self.time_source = time_source
         # One lock for the meter: the server thread and a wall-clock ticker share the model.

@@ -47,19 +47,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from meter.a1000.clock import MeterClock, meter_datetime, meter_seconds_of
+from meter.a1000.clock import MeterClock, lcd_stamp, meter_datetime, meter_seconds_of
+from meter.a1000.component import (
+    ComponentBase,
+    DisplayValue,
+    config_section,
+    defect_names,
+    register_defects,
+)
 from meter.a1000.demand import (
     OBIS_C,
     QUANTITIES,
     TARIFFS,
     UNITS,
     DemandRegisters,
-    config_section,
-    defect_names,
-    register_defects,
     stamp_yymmddhhmm,
 )
-from meter.a1000.obis_map import ObisRow, format_energy
+from meter.a1000.obis_rows import ObisRow, format_energy
 from meter.a1000.registers import ZERO
 from meter.iec62056_21.bank import DataSet, RegisterError, Value
 
@@ -273,7 +277,7 @@ def split_billing_suffix(address: str) -> tuple[str, int] | None:
     return (m["base"], int(m["f"])) if m else None
 
 
-class BillingComponent:
+class BillingComponent(ComponentBase):
     """Event-loop component (contracts 4) for the monthly reading and the demand resets.
 
     `energies` returns the core's energy registers as OBIS 'C.8.E' -> value at the call.
@@ -407,6 +411,26 @@ class BillingComponent:
             self.demand_reset(now, "button")
 
     # OBIS rows
+    def display_items(self) -> dict[str, DisplayValue]:
+        """Latest resets, their count and the reading date (manual 2.1.2 item 7: 030, 031,
+        and "030 Energy Demand" of 1.5 item 3 as RD)."""
+        def latest_reset(now: float, rec: int | None) -> tuple[str, str]:
+            hist = self.registers.history
+            k = 1 + (rec or 0)
+            return (lcd_stamp(hist[-k].meter_time) if k <= len(hist) else "--"), ""
+
+        def reading_date(now: float, rec: int | None) -> tuple[str, str]:
+            s = self.registers.settings
+            # Manual display "030 Energy Demand": day, hour and the options that are on.
+            flags = ["Energy"] * s.store_energy + ["Demand"] * s.reset_demand
+            return f"{s.day:02d} {s.hour:02d}", " ".join(flags)
+
+        return {
+            "030": latest_reset,
+            "031": lambda now, rec: (str(self.registers.reset_count), ""),
+            "RD": reading_date,
+        }
+
     def obis_rows(self) -> list[ObisRow]:
         """Counter and stamps (standards.md 6.8) and every billing value with F = 101..116."""
         r = self.registers

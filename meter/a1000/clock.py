@@ -67,3 +67,12 @@ class MeterClock:
     def restore(self, d: dict[str, float]) -> None:
         self.base_true = float(d["base_true"])
         self.base_meter = float(d["base_meter"])
+
+
+def lcd_stamp(meter_s: float | None, with_seconds: bool = True) -> str:
+    """A time as the LCD shows it (manual 2.1.2 item 7): "yy-mm-dd hh:mm:ss", or "mm-dd hh:mm"
+    beside a demand; "--" for never."""
+    if meter_s is None:
+        return "--"
+    return meter_datetime(meter_s).strftime("%y-%m-%d %H:%M:%S" if with_seconds
+                                            else "%m-%d %H:%M")

@@ -15,6 +15,8 @@ display: the part-2 modules) plugs into that loop:
   meter's atomic state file (power-down, process kill).
 * ``on_button(now, which)`` (optional) hears the meter's buttons: ``"display"`` and
   ``"reset"`` (a reset press outside the programming state, e.g. a manual demand reset).
+* ``display_items()`` (optional) contributes display codes and their values to the LCD
+  (``meter.a1000.display``), as ``obis_rows`` does to the OBIS map.
 * ``obis_rows()`` (optional) contributes rows to the meter's OBIS map; see
   ``meter.a1000.obis_map`` for the row type. That is how part-2 quantities (demand,
   billing values ``*101``, load profile ``P.01``...) reach the readout, R1 and W1.
@@ -27,12 +29,22 @@ factory receives the meter (``COMPONENT_FACTORIES`` in ``meter.a1000.meter``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from pydantic import BaseModel, ConfigDict
+
+from meter.a1000.defects import DefectSpec, register_defect
+
 if TYPE_CHECKING:
-    from meter.a1000.obis_map import ObisRow
+    from meter.a1000.obis_rows import ObisRow
     from meter.electrical import Measurements
+
+
+# One display code's value (manual 2.1.2 item 7): (true time now, record: None = the present,
+# 0 = the latest historical one) -> (value, unit) as the LCD shows them.
+DisplayValue = Callable[[float, int | None], tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -134,3 +146,38 @@ class ComponentBase:
 
     def obis_rows(self) -> list[ObisRow]:
         return []
+
+    def display_items(self) -> dict[str, DisplayValue]:
+        """Display codes (manual 2.1.2 item 7) whose values this component keeps."""
+        return {}
+
+
+# ---------------------------------------------------------------- helpers of the components
+
+
+class NoParams(BaseModel):
+    """Parameter model of a defect without parameters (part-2 defects)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def register_defects(defects: dict[str, tuple[str, str]]) -> None:
+    """Register named defects (name -> (effect, test that must catch it)) in the core's one
+    defect registry; the component applies the effect when the name is active."""
+    for name, (effect, caught_by) in defects.items():
+        register_defect(DefectSpec(name, NoParams, effect, caught_by, core=False))
+
+
+def config_section(config: Any, name: str) -> dict[str, Any]:
+    """A part-2 configuration section as a dict ({} when the configuration has none)."""
+    v = getattr(config, name, None)
+    if v is None:
+        return {}
+    if hasattr(v, "model_dump"):
+        return dict(v.model_dump())
+    return dict(v)
+
+
+def defect_names(meter: Any) -> tuple[str, ...]:
+    defects = getattr(meter, "defects", None)
+    return tuple(getattr(defects, "names", ()))

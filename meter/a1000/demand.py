@@ -41,12 +41,16 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from meter.a1000.clock import MeterClock, meter_datetime
+from meter.a1000.component import (
+    ComponentBase,
+    DisplayValue,
+    config_section,
+    defect_names,
+    register_defects,
+)
 from meter.a1000.config import MAX_SWITCH_DELAY_S
-from meter.a1000.defects import DefectSpec, register_defect
-from meter.a1000.obis_map import ObisRow
+from meter.a1000.obis_rows import ObisRow
 from meter.iec62056_21.bank import RegisterError, Value
 
 # Quantities with demand registers, in vector order. OBIS value group C for each (standards.md 7):
@@ -70,19 +74,6 @@ _EQUAL_KW = 1e-9  # far below the register's 0.0001 kW, far above float noise
 CYCLES_MIN = (5, 10, 15, 30, 60)  # manual 1.2 item 2, 3.2.2
 WINDOWS_MIN = (1, 2, 3, 5)  # manual 1.2 item 2, 1.3 item 3
 WINDOWS_FOR_60 = (2, 3, 5)  # manual 1.2 item 2: a 60 min cycle allows only 2, 3 or 5 min
-
-
-class NoParams(BaseModel):
-    """Parameter model of a defect without parameters (part-2 defects)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-def register_defects(defects: dict[str, tuple[str, str]]) -> None:
-    """Register named defects (name -> (effect, test that must catch it)) in the core's one
-    defect registry; the component applies the effect when the name is active."""
-    for name, (effect, caught_by) in defects.items():
-        register_defect(DefectSpec(name, NoParams, effect, caught_by, core=False))
 
 
 # Named defects for plan validation: name -> (effect, test that must catch it).
@@ -433,7 +424,7 @@ def flow_vector(flow: Any) -> list[float]:
     return [flow.import_, flow.export, q1 + q2, q3 + q4, q1, q2, q3, q4, flow.apparent]
 
 
-class DemandComponent:
+class DemandComponent(ComponentBase):
     """Event-loop component (contracts 4) wrapping `DemandRegisters`; times are true times."""
 
     name = "demand"
@@ -514,6 +505,26 @@ class DemandComponent:
         self._due = self._boundary_true()
 
     # Registers for the OBIS map (standards.md 3.3 and 7.1)
+    def display_items(self) -> dict[str, DisplayValue]:
+        """Sliding-window and cycle averages, power factors and the demand period (manual
+        2.1.2 item 7: 051, 052, 071, 072, DI)."""
+        def average(kind: str, quantity: str, unit: str) -> DisplayValue:
+            def value(now: float, rec: int | None) -> tuple[str, str]:
+                r = self.registers
+                v = r.window_average(quantity) if kind == "window" else r.cycle_average(quantity)
+                return f"{v:.4f}", unit
+            return value
+
+        return {
+            "051P": average("window", "import", "kW"),
+            "052P": average("cycle", "import", "kW"),
+            "051Q": average("window", "r_import", "kvar"),
+            "052Q": average("cycle", "r_import", "kvar"),
+            "071": lambda now, rec: (f"{self.registers.window_power_factor():.3f}", ""),
+            "072": lambda now, rec: (f"{self.registers.cycle_power_factor():.3f}", ""),
+            "DI": lambda now, rec: (f"{self.registers.settings.cycle_min}", "min"),
+        }
+
     def obis_rows(self) -> list[ObisRow]:
         """D = 6 maximum (value, time stamp YYMMDDhhmm), 2 cumulative, 4 current average, 5 last
         average; E = 0 total, 1..4 tariff. Appendix A rows are in the readout."""
@@ -617,18 +628,3 @@ def make_demand(meter: Any) -> DemandComponent:
     if not meter.powered:
         comp.start_unpowered()
     return comp
-
-
-def config_section(config: Any, name: str) -> dict[str, Any]:
-    """A part-2 configuration section as a dict ({} when the configuration has none)."""
-    v = getattr(config, name, None)
-    if v is None:
-        return {}
-    if hasattr(v, "model_dump"):
-        return dict(v.model_dump())
-    return dict(v)
-
-
-def defect_names(meter: Any) -> tuple[str, ...]:
-    defects = getattr(meter, "defects", None)
-    return tuple(getattr(defects, "names", ()))

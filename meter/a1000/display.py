@@ -43,7 +43,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from meter.a1000.clock import MeterClock, meter_datetime
+from meter.a1000.clock import MeterClock, lcd_stamp, meter_datetime
+from meter.a1000.component import ComponentBase, DisplayValue, config_section
+from meter.a1000.obis_rows import ObisRow, format_energy
 from meter.a1000.registers import ZERO
 from meter.iec62056_21.bank import RegisterError
 
@@ -268,18 +270,12 @@ class Screen:
         return "\n".join((self.label, value, " ".join(self.indicators), self.bottom))
 
 
-def _fmt_stamp(meter_s: float | None, with_seconds: bool = True) -> str:
-    if meter_s is None:
-        return "--"
-    return meter_datetime(meter_s).strftime("%y-%m-%d %H:%M:%S" if with_seconds
-                                            else "%m-%d %H:%M")
-
-
 class DisplayValues:
     """Values of the display codes read from a meter (duck-typed `A1000`)."""
 
     def __init__(self, meter: Any) -> None:
         self.m = meter
+        self._items: dict[str, DisplayValue] | None = None
 
     def _comp(self, name: str) -> Any:
         try:
@@ -310,8 +306,6 @@ class DisplayValues:
             c, t = int(mm.group(1)), int(mm.group(2))
             unit = _E_UNIT.get(c, "kvarh")
             if rec is None:
-                from meter.a1000.obis_map import format_energy
-
                 total = sum((m.energy.value(q, t, m.now) for q in _ENERGY_Q[c]), ZERO)
                 return format_energy(m, total), unit
             v = self._history(f"{c}.8.{t}", rec)
@@ -336,7 +330,7 @@ class DisplayValues:
                 return f"{r.cumulative[t][i]:.4f}", unit
             mx = r.maximum(_DEMAND_Q[c], t)
             if tm:
-                return _fmt_stamp(mx.meter_time, with_seconds=False), ""
+                return lcd_stamp(mx.meter_time, with_seconds=False), ""
             return f"{mx.value:.4f}", unit
         if code_kind(code) == "event":
             return self._event(code, rec)
@@ -372,93 +366,76 @@ class DisplayValues:
         occ = log.latest(1 + (rec or 0))
         if occ is None:
             return "--", ""
-        return _fmt_stamp(occ[0] if what == "start" else occ[1]), ""
+        return lcd_stamp(occ[0] if what == "start" else occ[1]), ""
 
     def _simple(self, code: str, rec: int | None) -> tuple[str, str]:
-        m = self.m
-        ident = {"011": "meter_number", "012": "user_number", "013": "device_number",
-                 "014": "bureau_number"}
-        if code[:3] in ident and code[3:] in ("L", "H"):
-            digits = m.identity[ident[code[:3]]]
-            return (digits[-6:] if code[3] == "L" else digits[:6]), ""
-        now_m = m.meter_seconds()
-        if code == "020":
-            return str(meter_datetime(now_m).isoweekday()), ""
-        if code == "Date":
-            return meter_datetime(now_m).strftime("%y-%m-%d"), ""
-        if code == "Time":
-            return meter_datetime(now_m).strftime("%H:%M:%S"), ""
-        if code == "imp/kWh":
-            return str(m.constants["active"]), "imp/kWh"
-        if code == "imp/kvarh":
-            return str(m.constants["reactive"]), "imp/kvarh"
-        billing, events = self._comp("billing"), self._comp("events")
-        if code == "030":
-            if billing is None:
-                return "--", ""
-            hist = billing.registers.history
-            k = 1 + (rec or 0)
-            return (_fmt_stamp(hist[-k].meter_time) if k <= len(hist) else "--"), ""
-        if code == "031":
-            return (str(billing.registers.reset_count) if billing else "--"), ""
-        if code == "032":
-            return _fmt_stamp(m.programming.last_programmed_meter_s), ""
-        if code == "033":
-            return str(m.programming.count), ""
-        if code == "034":
-            return str(m.programming.programmer), ""
-        if code in ("035", "036", "037", "038"):
-            if events is None:
-                return "--", ""
-            logs = events.monitor.logs
-            if code == "035":
-                return str(sum(logs[f"over_current_{p}"].count for p in "ABC")), ""
-            if code == "036":
-                return str(logs["reverse_run"].count), ""
-            if code == "037":
-                return str(logs["power_down"].count), ""
-            return str(int(logs["power_down"].duration(m.now) // 60)), "min"
-        meas = m.measurements
-        if code[:2] == "04" and len(code) == 4:
-            k = "ABC0".index(code[2])
-            attr, unit = {"P": ("p", "kW"), "Q": ("q", "kvar"), "S": ("s", "kVA")}[code[3]]
-            v = getattr(meas, attr) if k == 3 else getattr(meas.phases[k], attr)
-            return f"{v / 1000:.4f}", unit
-        demand = self._comp("demand")
-        if code in ("051P", "052P", "051Q", "052Q", "071", "072"):
-            if demand is None:
-                return "--", ""
-            r = demand.registers
-            if code == "051P":
-                return f"{r.window_average('import'):.4f}", "kW"
-            if code == "052P":
-                return f"{r.cycle_average('import'):.4f}", "kW"
-            if code == "051Q":
-                return f"{r.window_average('r_import'):.4f}", "kvar"
-            if code == "052Q":
-                return f"{r.cycle_average('r_import'):.4f}", "kvar"
-            pf = r.window_power_factor() if code == "071" else r.cycle_power_factor()
-            return f"{pf:.3f}", ""
-        if code == "060":
-            return f"{meas.frequency:.2f}", "Hz"
-        if code in ("9001", "9002", "9003", "9004"):
-            return " ".join(m.tou.encode_profile(int(code[3]))) or "--", ""
-        if code == "901":
-            return " ".join(m.tou.encode_seasons()) or "--", ""
-        if code == "RD":
-            if billing is None:
-                return "--", ""
-            s = billing.registers.settings
-            # Manual display "030 Energy Demand": day, hour and the options that are on.
-            flags = ["Energy"] * s.store_energy + ["Demand"] * s.reset_demand
-            return f"{s.day:02d} {s.hour:02d}", " ".join(flags)
-        if code == "DI":
-            return (f"{demand.registers.settings.cycle_min}" if demand else "--"), "min"
-        if code in ("ERR1", "ERR2"):
-            from meter.a1000.events import bits_text
-
-            return bits_text(m.err1 if code == "ERR1" else m.err2), ""
+        if self._items is None:
+            # The meter's own items, then each component's (display codes of manual 2.1.2
+            # item 7; a component shows what it keeps).
+            self._items = core_display_items(self.m)
+            for c in self.m.components:
+                self._items.update(c.display_items())
+        item = self._items.get(code)
+        if item is not None:
+            return item(self.m.now, rec)
+        if code in _SIMPLE:  # a code of a component this model runs without
+            return "--", _ABSENT_UNIT.get(code, "")
         raise DisplayConfigError(f"display code {code!r} has no value source")
+
+
+_ABSENT_UNIT = {"DI": "min"}
+_IDENTITY_CODES = {"011": "meter_number", "012": "user_number", "013": "device_number",
+                   "014": "bureau_number"}
+_POWER = {"P": ("p", "kW"), "Q": ("q", "kvar"), "S": ("s", "kVA")}
+
+
+def core_display_items(m: Any) -> dict[str, DisplayValue]:
+    """The display codes of what the meter itself keeps: identity, date and time, constants,
+    programming, instantaneous values, TOU tables."""
+
+    def identity(code: str, key: str) -> DisplayValue:
+        def value(now: float, rec: int | None) -> tuple[str, str]:
+            digits = m.identity[key]
+            return (digits[-6:] if code[3] == "L" else digits[:6]), ""
+        return value
+
+    def power(phase: str, kind: str) -> DisplayValue:
+        attr, unit = _POWER[kind]
+
+        def value(now: float, rec: int | None) -> tuple[str, str]:
+            meas = m.measurements
+            v = getattr(meas, attr) if phase == "0" else getattr(meas.phases["ABC".index(phase)],
+                                                                 attr)
+            return f"{v / 1000:.4f}", unit
+        return value
+
+    def now_text(fmt: str) -> DisplayValue:
+        return lambda now, rec: (meter_datetime(m.meter_seconds()).strftime(fmt), "")
+
+    def profile(n: int) -> DisplayValue:
+        return lambda now, rec: (" ".join(m.tou.encode_profile(n)) or "--", "")
+
+    items: dict[str, DisplayValue] = {
+        "020": lambda now, rec: (str(meter_datetime(m.meter_seconds()).isoweekday()), ""),
+        "Date": now_text("%y-%m-%d"),
+        "Time": now_text("%H:%M:%S"),
+        "imp/kWh": lambda now, rec: (str(m.constants["active"]), "imp/kWh"),
+        "imp/kvarh": lambda now, rec: (str(m.constants["reactive"]), "imp/kvarh"),
+        "032": lambda now, rec: (lcd_stamp(m.programming.last_programmed_meter_s), ""),
+        "033": lambda now, rec: (str(m.programming.count), ""),
+        "034": lambda now, rec: (str(m.programming.programmer), ""),
+        "060": lambda now, rec: (f"{m.measurements.frequency:.2f}", "Hz"),
+        "901": lambda now, rec: (" ".join(m.tou.encode_seasons()) or "--", ""),
+    }
+    for number, key in _IDENTITY_CODES.items():
+        for half in "LH":
+            items[number + half] = identity(number + half, key)
+    for phase in "ABC0":
+        for kind in _POWER:
+            items[f"04{phase}{kind}"] = power(phase, kind)
+    for n in range(1, 5):
+        items[f"900{n}"] = profile(n)
+    return items
 
 
 class Display:
@@ -558,7 +535,7 @@ def _slot_at(slots: list[Slot], pos: float) -> Slot:
     return slots[-1]
 
 
-class DisplayComponent:
+class DisplayComponent(ComponentBase):
     """Event-loop component (contracts 4): needs no loop events, the screen is computed when
     read. `screen(t)` / `screen_text(t)` give what the LCD shows at true time t (>= meter.now)."""
 
@@ -700,10 +677,7 @@ class DisplayComponent:
             row += f" Φ{meas.pf:.2f}"
         return row, ()
 
-    def obis_rows(self) -> list[Any]:
-        from meter.a1000.obis_map import ObisRow
-        from meter.iec62056_21.bank import RegisterError
-
+    def obis_rows(self) -> list[ObisRow]:
         def put_list(m: Any, values: tuple[str, ...]) -> None:
             try:
                 items = tuple(DisplayItem.parse(v) for v in values)
@@ -739,8 +713,6 @@ class DisplayComponent:
 def make_display(meter: Any) -> DisplayComponent:
     """Factory for the core's COMPONENT_FACTORIES: settings from the `display:` configuration
     section (items, timing_interval_min, continuous)."""
-    from meter.a1000.demand import config_section
-
     return DisplayComponent(meter, DisplaySettings.from_obj(config_section(meter.config,
                                                                            "display")))
 

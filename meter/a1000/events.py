@@ -62,8 +62,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from meter.a1000.clock import MeterClock, meter_datetime
-from meter.a1000.demand import register_defects
-from meter.a1000.obis_map import ObisRow
+from meter.a1000.component import (
+    ComponentBase,
+    DisplayValue,
+    config_section,
+    defect_names,
+    register_defects,
+)
+from meter.a1000.obis_rows import ObisRow
 from meter.iec62056_21.bank import Value
 
 KEEP = 10  # last occurrences kept per event type
@@ -508,23 +514,26 @@ def observation_from(m: Any, u_angles: tuple[float, float, float] | None = None)
     )
 
 
-class EventsComponent:
+class EventsComponent(ComponentBase):
     """Event-loop component (contracts 4) around `EventMonitor`.
 
     `angles` (optional) gives the voltage phasor angles of the inputs in force (phase sequence);
-    `publish_err1` (optional) receives the live ERR 1 byte after every change."""
+    `publish_err1` (optional) receives the live ERR 1 byte after every change;
+    `error_registers` (optional) gives the meter's ERR 1 and ERR 2 for the display."""
 
     name = "events"
 
     def __init__(self, clock: MeterClock, thresholds: EventThresholds, un: float, in_a: float,
                  imax_a: float, start_time: float, defects: frozenset[str] = frozenset(),
                  angles: Callable[[], tuple[float, float, float] | None] | None = None,
-                 publish_err1: Callable[[int], None] | None = None) -> None:
+                 publish_err1: Callable[[int], None] | None = None,
+                 error_registers: Callable[[], tuple[int, int]] | None = None) -> None:
         self.clock = clock
         self.monitor = EventMonitor(thresholds, un, in_a, imax_a, defects,
                                     to_meter=lambda t: self.clock.meter_seconds(t))
         self.angles = angles
         self.publish_err1 = publish_err1
+        self.error_registers = error_registers  # the meter's (ERR 1, ERR 2) for the LCD
 
     def _fire(self, now: float) -> None:
         self.monitor.fire(now)
@@ -574,6 +583,23 @@ class EventsComponent:
     def restore(self, d: dict[str, Any]) -> None:
         self.monitor.restore(d)
         self._publish()
+
+    def display_items(self) -> dict[str, DisplayValue]:
+        """Event counts and the power-down time (manual 2.1.2 item 7: 035..038) and the error
+        registers as Appendix B shows them (ERR1, ERR2)."""
+        logs = self.monitor.logs
+        items: dict[str, DisplayValue] = {
+            "035": lambda now, rec: (
+                str(sum(logs[f"over_current_{p}"].count for p in "ABC")), ""),
+            "036": lambda now, rec: (str(logs["reverse_run"].count), ""),
+            "037": lambda now, rec: (str(logs["power_down"].count), ""),
+            "038": lambda now, rec: (str(int(logs["power_down"].duration(now) // 60)), "min"),
+        }
+        errors = self.error_registers
+        if errors is not None:
+            items["ERR1"] = lambda now, rec: (bits_text(errors()[0]), "")
+            items["ERR2"] = lambda now, rec: (bits_text(errors()[1]), "")
+        return items
 
     def obis_rows(self) -> list[ObisRow]:
         """Standard codes where one fits (standards.md 7.1), manufacturer codes C.60..C.63 else.
@@ -650,8 +676,6 @@ def make_events(meter: Any) -> EventsComponent:
     """Factory for the core's COMPONENT_FACTORIES: thresholds from the `events:` configuration
     section (field names of EventThresholds), Un = nominal phase voltage, In and Imax of the
     configuration."""
-    from meter.a1000.demand import config_section, defect_names
-
     cfg = meter.config
     try:
         th = EventThresholds(**config_section(cfg, "events"))
@@ -667,7 +691,7 @@ def make_events(meter: Any) -> EventsComponent:
 
     comp = EventsComponent(meter.clock, th, cfg.nominal.phase_voltage, cfg.in_a, cfg.imax_a,
                            meter.now, frozenset(defect_names(meter)) & set(DEFECTS),
-                           angles, publish)
+                           angles, publish, lambda: (meter.err1, meter.err2))
     comp.monitor.powered = meter.powered  # a new meter starts without supply: no event logged
     return comp
 

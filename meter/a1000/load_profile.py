@@ -53,8 +53,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from meter.a1000.clock import MeterClock, meter_datetime, meter_seconds_of
-from meter.a1000.demand import config_section, defect_names, register_defects
-from meter.a1000.obis_map import ObisRow
+from meter.a1000.component import ComponentBase, config_section, defect_names, register_defects
+from meter.a1000.obis_rows import ObisRow
 from meter.iec62056_21.bank import DataSet, RegisterError, Value
 
 INTERVAL_S = 900  # manual 1.6 item 1: 15 minutes
@@ -288,7 +288,7 @@ def format_readout(entries: list[Entry]) -> list[tuple[str, tuple[tuple[str, str
     return out
 
 
-class LoadProfileComponent:
+class LoadProfileComponent(ComponentBase):
     """Event-loop component (contracts 4) around `LoadProfile`."""
 
     name = "load_profile"

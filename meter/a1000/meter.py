@@ -22,10 +22,11 @@ import logging
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gmpy2 import mpq
 
+from meter.a1000.bank import A1000RegisterBank
 from meter.a1000.billing import make_billing  # part 2
 from meter.a1000.clock import MeterClock, meter_datetime, ppm_from_seconds_per_day
 from meter.a1000.component import Component, EnergyFlow
@@ -47,9 +48,6 @@ from meter.a1000.registers import QUANTITIES, EnergyRegisters, PulseOutput, form
 from meter.a1000.store import StateStore
 from meter.a1000.tou import TouTables
 from meter.electrical import ElectricalInputs, Measurements, measure, quadrant
-
-if TYPE_CHECKING:
-    from meter.a1000.bank import A1000RegisterBank
 
 log = logging.getLogger(__name__)
 
@@ -693,8 +691,6 @@ class A1000:
         ``time_source`` gives "now" (virtual or wall time); the bank advances the model to it
         before answering. Without one the bank answers at ``self.now``.
         """
-        from meter.a1000.bank import A1000RegisterBank
-
         if time_source is not None or self._bank is None:
             self._bank = A1000RegisterBank(self, time_source)
         return self._bank

@@ -16,7 +16,8 @@ Part-2 quantities (demand, billing ``*101`` values, load profile, events, displa
 added through the same table: a component returns its rows from ``obis_rows()`` (see
 ``component.ComponentBase``); ``build_map`` appends them after the core rows. A row's
 ``get``/``put`` receive the meter, so a component finds itself with
-``meter.component(name)``. ``obis_table_markdown()`` renders the whole map for the README.
+``meter.component(name)``. The row type is in ``obis_rows``; ``obis_doc`` renders the map
+for the README.
 """
 
 from __future__ import annotations
@@ -24,189 +25,33 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from gmpy2 import mpq
 
 from meter.a1000.clock import meter_seconds_of
-from meter.a1000.registers import ZERO, format_register
+from meter.a1000.config import ConfigError, config_from_obj
+from meter.a1000.obis_rows import (
+    Getter,
+    MeterModel,
+    ObisMap,
+    ObisRow,
+    Putter,
+    format_energy,
+)
+from meter.a1000.registers import ZERO
 from meter.a1000.tou import TouError
-from meter.iec62056_21.bank import DataSet, RegisterError
-from meter.iec62056_21.errors import InvalidObis
-from meter.iec62056_21.obiscode import ObisCode
-
-if TYPE_CHECKING:
-    from meter.a1000.meter import A1000
-
-Getter = Callable[["A1000"], tuple[str, ...]]  # values; an item may be a ready ``Value``
-Putter = Callable[["A1000", tuple[str, ...]], None]
-Runner = Callable[["A1000", tuple[str, ...]], list[DataSet]]  # E2 (execute)
-ArgReader = Callable[["A1000", tuple[str, ...]], list[DataSet]]  # R1/R5 with arguments
-
-
-@dataclass(frozen=True)
-class ObisRow:
-    address: str
-    description: str
-    unit: str | None
-    source: str
-    get: Getter | None
-    put: Putter | None = None
-    readout: bool = False
-    run: Runner | None = None  # E2: needs programming state + P1, like W1
-    read_args: ArgReader | None = None  # reads taking arguments (e.g. load profile ranges)
-    # E2 of an operation rather than a parameter (the demand reset, manual 3.2.2 "reset mode:
-    # ... infrared, RS485"): the P1 password suffices, no programming state, not counted as
-    # programming.
-    remote: bool = False
-
-    @property
-    def readable(self) -> bool:
-        return self.get is not None or self.read_args is not None
-
-    @property
-    def writable(self) -> bool:
-        return self.put is not None
-
-    @property
-    def executable(self) -> bool:
-        return self.run is not None
-
-
-class ObisMap:
-    """The rows in order, indexed by address and by normalised OBIS value groups."""
-
-    def __init__(self, rows: list[ObisRow]) -> None:
-        self.rows = list(rows)
-        self._by_address: dict[str, ObisRow] = {}
-        self._by_key: dict[tuple, ObisRow] = {}
-        for r in self.rows:
-            if r.address in self._by_address:
-                raise ValueError(f"OBIS map: address {r.address!r} appears twice")
-            self._by_address[r.address] = r
-            key = _key(r.address)
-            if key is not None:
-                self._by_key.setdefault(key, r)
-
-    def find(self, address: str) -> ObisRow | None:
-        """Exact address, else the row with the same C.D.E*F (``1.8.0`` finds ``1-1:1.8.0``)."""
-        row = self._by_address.get(address)
-        if row is not None:
-            return row
-        key = _key(address)
-        if key is None:
-            return None
-        row = self._by_key.get(key)
-        if row is None:
-            return None
-        code = ObisCode.parse(address)
-        rc = ObisCode.parse(row.address)
-        if (code.a is not None and code.a != rc.a) or (code.b is not None and code.b != rc.b):
-            return None
-        return row
-
-    def __iter__(self):
-        return iter(self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def readout_rows(self, addresses: list[str] | None) -> list[ObisRow]:
-        if addresses is None:
-            return [r for r in self.rows if r.readout]
-        out = []
-        for i, a in enumerate(addresses):
-            row = self.find(a)
-            if row is None or row.get is None:
-                raise ValueError(f"readout[{i}]: {a!r} is not a readable address of the OBIS map")
-            out.append(row)
-        return out
-
-
-def _key(address: str) -> tuple | None:
-    try:
-        c = ObisCode.parse(address)
-    except InvalidObis:
-        return None
-    return (c.c, c.d, c.e, c.f)
-
-
-def _history_groups(rows: list[ObisRow]) -> list[tuple[ObisRow, str]]:
-    """Rows with the address to show: the history rows of one base address (billing periods
-    `X*101..*116`, resets `*00..*99`, latest events `*1..*10`) are shown once, as a range, at
-    the place of the first."""
-    spans: dict[tuple[str, bool], list[int]] = {}
-    for r in rows:
-        base, star, suffix = r.address.partition("*")
-        if star and suffix.isdigit():
-            spans.setdefault((base, int(suffix) > 100), []).append(int(suffix))
-    out: list[tuple[ObisRow, str]] = []
-    shown: set[tuple[str, bool]] = set()
-    for r in rows:
-        base, star, suffix = r.address.partition("*")
-        if not (star and suffix.isdigit()):
-            out.append((r, r.address))
-            continue
-        key = (base, int(suffix) > 100)
-        if key in shown:
-            continue
-        shown.add(key)
-        numbers = spans[key]
-        width = len(suffix)
-        text = r.address if len(numbers) == 1 else (
-            f"{base}*{min(numbers):0{width}d}..*{max(numbers):0{width}d}"
-        )
-        out.append((r, text))
-    return out
-
-
-def markdown_table(rows: ObisMap | list[ObisRow]) -> str:
-    """The map as markdown; runs of history rows (billing periods, latest events) collapse
-    into one line each."""
-    lines = [
-        "| Address | Description | Unit | Source | R | W | E | Readout |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r, shown in _history_groups(list(rows)):
-        lines.append(
-            f"| `{shown}` | {r.description} | {r.unit or ''} | {r.source} | "
-            f"{'yes' if r.readable else ''} | {'yes' if r.writable else ''} | "
-            f"{'yes' if r.executable else ''} | "
-            f"{'yes' if r.readout else ''} |"
-        )
-    return "\n".join(lines)
-
-
-def obis_table_markdown(core_only: bool = False) -> str:
-    """The OBIS map of a default A1000 as markdown: the core rows, plus (unless
-    ``core_only``) the rows of the plugged-in components."""
-    if core_only:
-        return markdown_table(core_rows())
-    from meter.a1000.config import default_config
-    from meter.a1000.meter import A1000
-
-    meter = A1000(default_config(), start_time=0.0)
-    return markdown_table(build_map(meter))
-
+from meter.iec62056_21.bank import RegisterError
 
 # ---------------------------------------------------------------------- value formats
 
 
-def format_energy(meter: A1000, value: mpq) -> str:
-    """Register format 99999.99 / 999999.9 with rollover (manual 1.1 item 5), truncated."""
-    return format_register(value, meter.config.register_decimals, meter.config.register_modulus)
-
-
 def _energy(quantities: tuple[str, ...], tariff: int) -> Getter:
-    def get(m: A1000) -> tuple[str, ...]:
+    def get(m: MeterModel) -> tuple[str, ...]:
         v = sum((m.energy.value(q, tariff, m.now) for q in quantities), ZERO)
         return (format_energy(m, v),)
 
     return get
 
 
-def _instant(fn: Callable[[A1000], float], fmt: str) -> Getter:
+def _instant(fn: Callable[[MeterModel], float], fmt: str) -> Getter:
     return lambda m: (format(fn(m), fmt),)
 
 
@@ -225,12 +70,12 @@ def _need(values: tuple[str, ...], n: int, what: str) -> tuple[str, ...]:
     return values
 
 
-def _clock_writable(m: A1000) -> None:
+def _clock_writable(m: MeterModel) -> None:
     if "clock_rw" in m.conditions:  # ERR 2 bit 0x02 (meter.HARDWARE_CONDITIONS)
         raise RegisterError("CLOCK ERROR")
 
 
-def _put_time(m: A1000, values: tuple[str, ...]) -> None:
+def _put_time(m: MeterModel, values: tuple[str, ...]) -> None:
     _clock_writable(m)
     (v,) = _need(values, 1, "time")
     mm = re.fullmatch(r"(\d{2}):?(\d{2}):?(\d{2})", v.strip())
@@ -243,7 +88,7 @@ def _put_time(m: A1000, values: tuple[str, ...]) -> None:
     m.set_clock(m.now, meter_seconds_of(new))
 
 
-def _put_date(m: A1000, values: tuple[str, ...]) -> None:
+def _put_date(m: MeterModel, values: tuple[str, ...]) -> None:
     _clock_writable(m)
     (v,) = _need(values, 1, "date")
     mm = re.fullmatch(r"(\d{2})-?(\d{2})-?(\d{2})", v.strip())
@@ -259,7 +104,7 @@ def _put_date(m: A1000, values: tuple[str, ...]) -> None:
 
 
 def _put_tou(kind: str, n: int = 0) -> Putter:
-    def put(m: A1000, values: tuple[str, ...]) -> None:
+    def put(m: MeterModel, values: tuple[str, ...]) -> None:
         try:
             if kind == "profile":
                 tables = m.tou.with_profile(n, values)
@@ -285,9 +130,7 @@ def _short(text: str) -> str:
 
 
 def _put_constant(kind: str) -> Putter:
-    def put(m: A1000, values: tuple[str, ...]) -> None:
-        from meter.a1000.config import ConfigError, config_from_obj
-
+    def put(m: MeterModel, values: tuple[str, ...]) -> None:
         (v,) = _need(values, 1, "constant")
         if not v.strip().isdigit() or int(v) <= 0:
             raise RegisterError("constant must be a positive integer")
@@ -304,7 +147,7 @@ def _put_constant(kind: str) -> Putter:
 
 
 def _put_identity(key: str) -> Putter:
-    def put(m: A1000, values: tuple[str, ...]) -> None:
+    def put(m: MeterModel, values: tuple[str, ...]) -> None:
         (v,) = _need(values, 1, key)
         v = v.strip()
         if not v.isdigit() or len(v) > 12:
@@ -314,7 +157,7 @@ def _put_identity(key: str) -> Putter:
     return put
 
 
-def _put_programmer(m: A1000, values: tuple[str, ...]) -> None:
+def _put_programmer(m: MeterModel, values: tuple[str, ...]) -> None:
     (v,) = _need(values, 1, "programmer")
     v = v.strip()
     if not v.isdigit() or len(v) > 8:
@@ -322,7 +165,7 @@ def _put_programmer(m: A1000, values: tuple[str, ...]) -> None:
     m.programming.programmer = v
 
 
-def _put_error_register(m: A1000, values: tuple[str, ...]) -> None:
+def _put_error_register(m: MeterModel, values: tuple[str, ...]) -> None:
     (v,) = _need(values, 1, "error register")
     if v.strip().strip("0") != "":
         raise RegisterError("only 0 clears the error register")
@@ -425,13 +268,13 @@ def core_rows() -> list[ObisRow]:
                 lambda m: (str(m.tariff),)))
 
     # Instantaneous values (manual 1.3, display codes 04, 06, 07; standards.md 7.1).
-    def ph(k: int, attr: str, scale: float = 1.0) -> Callable[[A1000], float]:
+    def ph(k: int, attr: str, scale: float = 1.0) -> Callable[[MeterModel], float]:
         return lambda m: getattr(m.measurements.phases[k], attr) * scale
 
-    def pos(fn: Callable[[A1000], float]) -> Callable[[A1000], float]:
+    def pos(fn: Callable[[MeterModel], float]) -> Callable[[MeterModel], float]:
         return lambda m: max(fn(m), 0.0)
 
-    def neg(fn: Callable[[A1000], float]) -> Callable[[A1000], float]:
+    def neg(fn: Callable[[MeterModel], float]) -> Callable[[MeterModel], float]:
         return lambda m: max(-fn(m), 0.0)
 
     for k in range(3):
@@ -457,10 +300,10 @@ def core_rows() -> list[ObisRow]:
         add(ObisRow(f"1-1:{base + 13}.7.0", f"Power factor {ln}, signed", None,
                     "manual 1.3 item 1; standards.md 7.1", _instant(ph(k, "pf"), ".3f")))
 
-    def tot_p(m: A1000) -> float:
+    def tot_p(m: MeterModel) -> float:
         return m.measurements.p * 1e-3
 
-    def tot_q(m: A1000) -> float:
+    def tot_q(m: MeterModel) -> float:
         return m.measurements.q * 1e-3
 
     src = "manual 1.3 item 2, code 040; standards.md 7.1"
@@ -516,7 +359,7 @@ def core_rows() -> list[ObisRow]:
     return rows
 
 
-def build_map(meter: A1000) -> ObisMap:
+def build_map(meter: MeterModel) -> ObisMap:
     """Core rows followed by each component's ``obis_rows()`` (the part-2 extension point)."""
     rows = core_rows()
     for c in meter.components:

@@ -4,11 +4,16 @@
         print(server.address)   # /dev/pts/N  or  127.0.0.1:PORT
         Client(server.url) ...  # server.url is what pyserial's serial_for_url opens
 
-One background thread serves one session at a time (an optical port has one head on it).
-On a pty the slave path is a real serial device; when the client closes it the master reads
-EIO, and the server waits for the next client on the same path. On TCP it accepts one
-connection after the other on one port. Several banks on one port form a multi-drop bus:
-each answers only its own device address; `/?!` is answered only when one bank is served.
+One background thread serves one session at a time (an optical port has one head on it),
+blocked in select() until bytes come or a time-out of the protocol is due: an idle port costs
+nothing. On a pty the slave path is a real serial device that the server keeps open for its
+whole life, as a meter's port is always there: clients open and close it, the master never
+hangs up, and a session a client left ends as on a real line, by its B0, the next sign-on (a
+request is answered in any state) or the protocol's time-outs. What the meter sent after its
+client went away is discarded when the next sign-on comes (that client was not listening then).
+On TCP it accepts one connection after the other on one port. Several banks on one port form
+a multi-drop bus: each answers only its own device address; `/?!` is answered only when one
+bank is served.
 
 The server never crashes: broken frames are NAKed or ignored as the state machine says,
 intact but invalid commands get an error message, a bank's RegisterError gives `(text)`,
@@ -27,6 +32,7 @@ import logging
 import os
 import select
 import socket
+import termios
 import threading
 import time
 import tty
@@ -54,7 +60,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CLOSED = b""  # link.read result: the peer went away
-_EIO_RETRY = 0.02  # pty with no client: how often to look for the next one
+_FAILED_RETRY = 0.02  # after a session failed: a pause before serving the next
+# A pty whose client stopped reading fills up; after this long the rest of an answer is
+# dropped (a meter's transmitter does not wait for a listener).
+_WRITE_STALL_S = 2.0
 
 
 def error_text(text: str) -> str:
@@ -86,12 +95,19 @@ class _Link:
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
+        stalled_from: float | None = None
         while view:
             try:
                 n = os.write(self.fd, view)
             except BlockingIOError:
-                select.select([], [self.fd], [], 1.0)
+                now = time.monotonic()
+                stalled_from = stalled_from or now
+                if now - stalled_from > _WRITE_STALL_S:
+                    log.info("IEC 62056-21: nobody reads the port, %d bytes dropped", len(view))
+                    return
+                select.select([], [self.fd], [], _WRITE_STALL_S)
                 continue
+            stalled_from = None
             view = view[n:]
 
 
@@ -158,15 +174,13 @@ class MeterServer:
         self.disconnects = 0  # clients that went away after sending something
         self.idle_closes = 0  # TCP connections closed after the inactivity time-out
         self._conn: Connection | None = None
-        self._master = -1
+        self._master = self._slave = -1
         self._listener: socket.socket | None = None
         if transport == "pty":
-            self._master, slave = os.openpty()
-            self._idle_probe = select.poll()
-            self._idle_probe.register(self._master, select.POLLIN)
-            tty.setraw(slave)  # no echo or line editing while no client has configured it
-            self.address = os.ttyname(slave)
-            os.close(slave)
+            self._master, self._slave = os.openpty()
+            os.set_blocking(self._master, False)  # writes to a full port must not hang
+            tty.setraw(self._slave)  # no echo or line editing while no client has configured it
+            self.address = os.ttyname(self._slave)
             self.url = self.address
         else:
             self._listener = socket.create_server((host, port))
@@ -196,11 +210,11 @@ class MeterServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        for fd in (self._master, self._wake_r, self._wake_w):
+        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self._master = self._wake_r = self._wake_w = -1
+        self._master = self._slave = self._wake_r = self._wake_w = -1
         if self._listener is not None:
             self._listener.close()
             self._listener = None
@@ -218,22 +232,12 @@ class MeterServer:
         while not self._stop.is_set():
             try:
                 if self.transport == "pty":
-                    if self._no_client():
-                        self._stop.wait(_EIO_RETRY)  # look again shortly
-                        continue
                     self._serve(_Link(self._master, self._wake_r, is_socket=False))
                 else:
                     self._accept_one()
             except Exception:  # the server must outlive anything a session does
                 log.exception("IEC 62056-21 server %s: session failed", self.address)
-                self._stop.wait(_EIO_RETRY)
-
-    def _no_client(self) -> bool:
-        """pty: no client has the port open and nothing it sent is waiting. The master then
-        polls as hung up and not readable (one syscall: an idle position costs next to nothing
-        between its polls)."""
-        events = self._idle_probe.poll(0)
-        return bool(events) and events[0][1] == select.POLLHUP
+                self._stop.wait(_FAILED_RETRY)
 
     def _accept_one(self) -> None:
         assert self._listener is not None
@@ -335,6 +339,8 @@ class MeterServer:
         state = conn.state
         if state is State.IDENT_DUE:
             assert isinstance(event, Request)
+            if self._slave >= 0:  # what went out to a client that left is not for this one
+                termios.tcflush(self._slave, termios.TCIFLUSH)
             bank = self._select(event.address)
             if bank is None:
                 conn.decline()

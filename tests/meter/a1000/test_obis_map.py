@@ -6,7 +6,8 @@ import re
 
 from meter.a1000.config import default_config
 from meter.a1000.meter import A1000
-from meter.a1000.obis_map import build_map, core_rows, markdown_table, obis_table_markdown
+from meter.a1000.obis_doc import markdown_table, obis_table_markdown
+from meter.a1000.obis_map import build_map, core_rows
 
 APPENDIX_A_ENERGY = [f"1-1:{c}.8.{e}" for c in (1, 2, 5, 6, 7, 8) for e in range(5)]
 

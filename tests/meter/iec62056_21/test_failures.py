@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import select
 import socket
 import threading
 import time
@@ -254,7 +256,10 @@ def test_server_survives_garbage_bad_bcc_unknown_commands_and_disconnects(transp
             port.write(b"\x06050\r\n")
             assert isinstance(decode(read_frame(port)), Readout)
             port.write(b"/?!\r\n\x06051\r\n"[:7])  # disconnect mid-frame
-        wait_for(lambda: server.disconnects >= 1)
+        if transport == "tcp":
+            wait_for(lambda: server.disconnects >= 1)
+        # (A pty stays open on the meter's side: the half frame ends by the inter-character
+        # time-out or the next sign-on.)
         with Client(server.url, timing=timing) as client:  # the next sign-on is served
             assert len(client.readout()) == len(bank.registers)
             client.program(password=PASSWORD)
@@ -334,3 +339,37 @@ def test_a_silent_tcp_client_is_dropped_after_the_inactivity_time_out():
             assert silent.recv(1) == b""  # the silent client's connection was closed
         finally:
             silent.close()
+
+
+def test_a_pty_client_that_leaves_mid_session_does_not_disturb_the_next():
+    # The first client signs on, enters programming mode, sends an R1 and leaves without
+    # reading the answer or sending B0. The port stays open on the meter's side, so the answer
+    # waits in it; the next client's sign-on is answered in any state (standards.md 6.3: a
+    # request message starts a new session), and what the first one left unread is gone.
+    bank = DemoBank()
+    with MeterServer(bank, transport="pty", timing=FAST) as server:
+        with serial.serial_for_url(server.url, timeout=0.02) as port:
+            port.write(b"/?!\r\n")
+            read_frame(port)
+            port.write(b"\x06051\r\n")
+            read_frame(port)
+            port.write(Command("R", "1", DataSet.of("1.8.0", "")).encode())
+            wait_for(lambda: port.in_waiting > 0)  # answered into the port, left unread
+        assert server.state is State.PROG  # nobody told the meter the client left
+        # A bare open: no flush on opening (pyserial would empty the input itself). Read
+        # once the meter has taken the sign-on (what it had sent before is there until then).
+        fd = os.open(server.url, os.O_RDWR | os.O_NOCTTY)
+        try:
+            os.write(fd, b"/?!\r\n")
+            wait_for(lambda: server.sessions == 2)
+            splitter = FrameSplitter()
+            while (frame := splitter.next_frame()) is NEED_DATA:
+                ready, _, _ = select.select([fd], [], [], 2.0)
+                assert ready, "no answer to the sign-on"
+                splitter.feed(os.read(fd, 4096))
+            # The identification is the first frame this client sees.
+            assert decode(frame) == Identification("ABC", "5", "DEMO1000")
+        finally:
+            os.close(fd)
+        with Client(server.url, timing=FAST) as client:
+            assert len(client.readout()) == len(bank.registers)
