@@ -6,12 +6,12 @@
 
 One background thread serves one session at a time (an optical port has one head on it),
 blocked in select() until bytes come or a time-out of the protocol is due: an idle port costs
-nothing. On a pty the slave path is a real serial device that the server keeps open for its
-whole life, as a meter's port is always there: clients open and close it, the master never
-hangs up, and a session a client left ends as on a real line, by its B0, the next sign-on (a
-request is answered in any state) or the protocol's time-outs. What the meter sent after its
-client went away is discarded when the next sign-on comes (that client was not listening then).
-On TCP it accepts one connection after the other on one port. Several banks on one port form
+nothing. On a pty the slave path is a real serial device. Between clients the server holds
+the slave open itself, so the master does not hang up and select() sleeps until a client
+writes; it lets go of it when a client's first bytes come, so that the client's close is seen
+(the master reads EIO): the session ends there, what the client left unread is discarded, and
+the server takes the port again for the next one. On TCP it accepts one connection after the
+other on one port. Several banks on one port form
 a multi-drop bus: each answers only its own device address; `/?!` is answered only when one
 bank is served.
 
@@ -177,7 +177,7 @@ class MeterServer:
         self._master = self._slave = -1
         self._listener: socket.socket | None = None
         if transport == "pty":
-            self._master, self._slave = os.openpty()
+            self._master, self._slave = os.openpty()  # the slave held: no client yet
             os.set_blocking(self._master, False)  # writes to a full port must not hang
             tty.setraw(self._slave)  # no echo or line editing while no client has configured it
             self.address = os.ttyname(self._slave)
@@ -232,12 +232,25 @@ class MeterServer:
         while not self._stop.is_set():
             try:
                 if self.transport == "pty":
-                    self._serve(_Link(self._master, self._wake_r, is_socket=False))
+                    self._serve_pty()
                 else:
                     self._accept_one()
             except Exception:  # the server must outlive anything a session does
                 log.exception("IEC 62056-21 server %s: session failed", self.address)
                 self._stop.wait(_FAILED_RETRY)
+
+    def _serve_pty(self) -> None:
+        """Wait (holding the port) until a client writes, then serve it until it closes."""
+        if self._slave < 0:
+            self._slave = os.open(self.address, os.O_RDWR | os.O_NOCTTY)
+            # What went out to the client that left is not for the next one.
+            termios.tcflush(self._slave, termios.TCIFLUSH)
+        ready, _, _ = select.select([self._master, self._wake_r], [], [])
+        if self._wake_r in ready or self._stop.is_set():
+            return
+        os.close(self._slave)  # the client's close must reach the master as EIO
+        self._slave = -1
+        self._serve(_Link(self._master, self._wake_r, is_socket=False))
 
     def _accept_one(self) -> None:
         assert self._listener is not None
@@ -251,8 +264,13 @@ class MeterServer:
 
     def _serve(self, link: _Link) -> None:
         """Serve sessions on one link until the client goes away or the server stops."""
-        conn = Connection(Role.METER, self.timing, self.repeats)
-        self._conn = conn
+        self._conn = Connection(Role.METER, self.timing, self.repeats)
+        try:
+            self._serve_link(link, self._conn)
+        finally:
+            self._conn = None  # IDLE between clients
+
+    def _serve_link(self, link: _Link, conn: Connection) -> None:
         session = _Session()
         last_rx = time.monotonic()
         received = False
@@ -339,8 +357,6 @@ class MeterServer:
         state = conn.state
         if state is State.IDENT_DUE:
             assert isinstance(event, Request)
-            if self._slave >= 0:  # what went out to a client that left is not for this one
-                termios.tcflush(self._slave, termios.TCIFLUSH)
             bank = self._select(event.address)
             if bank is None:
                 conn.decline()
