@@ -41,6 +41,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import deque
 from collections.abc import Callable
@@ -468,32 +469,9 @@ class BillingComponent(ComponentBase):
                     "manual 1.5 items 1, 3, display code 030 (manufacturer-specific)",
                     lambda _m: (r.settings.options,), self._put_options, readout=True),
         ]
-        for vz in range(VZ_MODULO):
-            rows.append(ObisRow(
-                f"0.1.2*{vz:02d}", f"Time stamp of demand reset {vz:02d}", None, src,
-                lambda _m, vz=vz: self._hist("0.1.2", vz)))
-        bases: list[tuple[str, str, str | None]] = [
-            (f"1-1:{c}.8.{t}", f"energy C={c} T{t}", _energy_unit(f"{c}.8.{t}"))
-            for c in range(1, 11) for t in range(TARIFFS + 1)
-        ]
-        bases += [(f"1-1:{OBIS_C[q]}.{d}.{t}", f"demand {q} D={d} T{t}", UNITS[q])
-                  for d in (6, 2) for q in QUANTITIES for t in range(TARIFFS + 1)]
-        # In the readout (*101 only): Appendix A energies and the historical active demand of
-        # the display list (manual 2.1.2 item 7).
-        appendix_a = {f"1-1:{c}.8.{t}" for c in (1, 2, 5, 6, 7, 8) for t in range(TARIFFS + 1)}
-        appendix_a |= {f"1-1:{c}.6.{t}" for c in (1, 2) for t in range(TARIFFS + 1)}
-        for n in range(1, HISTORY + 1):
-            f = 100 + n
-            rows.append(ObisRow(f"0.1.2*{f}", f"Time stamp of the {n}. last demand reset", None,
-                                src, lambda _m, f=f: self._hist("0.1.2", f)))
-            for addr, what, unit in bases:
-                short = addr.split(":", 1)[1]
-                rows.append(ObisRow(
-                    f"{addr}*{f}", f"Billing record {n} (F={f}): {what}", unit,
-                    "manual 1.5, Appendix A *101; standards.md 6.8",
-                    lambda _m, short=short, f=f: self._hist(short, f),
-                    readout=(n == 1 and addr in appendix_a)))
-        return rows
+        # The history rows are the same for every meter (their getters find the billing
+        # component through the meter they are given): built once, shared by all.
+        return rows + list(_history_rows())
 
     def _hist(self, base: str, f: int) -> tuple[str, ...]:
         v = self.registers.historical_value(base, f)
@@ -522,6 +500,39 @@ class BillingComponent(ComponentBase):
         settings = replace(self.registers.settings, store_energy=v[0] == "1",
                            reset_demand=v[1] == "1")
         self.configure(meter.now, settings)
+
+
+@functools.cache
+def _history_rows() -> tuple[ObisRow, ...]:
+    """Billing rows of every reset VZ and record F = 101..116 (the same for every meter)."""
+    src = "manual 1.5; standards.md 6.8, 7.1"
+
+    def hist(base: str, f: int) -> Callable[[Any], tuple[str, ...]]:
+        return lambda m: m.component("billing")._hist(base, f)
+
+    rows = [ObisRow(f"0.1.2*{vz:02d}", f"Time stamp of demand reset {vz:02d}", None, src,
+                    hist("0.1.2", vz)) for vz in range(VZ_MODULO)]
+    bases: list[tuple[str, str, str | None]] = [
+        (f"1-1:{c}.8.{t}", f"energy C={c} T{t}", _energy_unit(f"{c}.8.{t}"))
+        for c in range(1, 11) for t in range(TARIFFS + 1)
+    ]
+    bases += [(f"1-1:{OBIS_C[q]}.{d}.{t}", f"demand {q} D={d} T{t}", UNITS[q])
+              for d in (6, 2) for q in QUANTITIES for t in range(TARIFFS + 1)]
+    # In the readout (*101 only): Appendix A energies and the historical active demand of
+    # the display list (manual 2.1.2 item 7).
+    appendix_a = {f"1-1:{c}.8.{t}" for c in (1, 2, 5, 6, 7, 8) for t in range(TARIFFS + 1)}
+    appendix_a |= {f"1-1:{c}.6.{t}" for c in (1, 2) for t in range(TARIFFS + 1)}
+    for n in range(1, HISTORY + 1):
+        f = 100 + n
+        rows.append(ObisRow(f"0.1.2*{f}", f"Time stamp of the {n}. last demand reset", None,
+                            src, hist("0.1.2", f)))
+        for addr, what, unit in bases:
+            rows.append(ObisRow(
+                f"{addr}*{f}", f"Billing record {n} (F={f}): {what}", unit,
+                "manual 1.5, Appendix A *101; standards.md 6.8",
+                hist(addr.split(":", 1)[1], f),
+                readout=(n == 1 and addr in appendix_a)))
+    return tuple(rows)
 
 
 def make_billing(meter: Any) -> BillingComponent:

@@ -7,6 +7,7 @@ they are typed with ``MeterModel`` (Any) so that this module needs nothing above
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,7 @@ class ObisMap:
         return out
 
 
+@functools.cache  # addresses repeat in every meter's map
 def _key(address: str) -> tuple | None:
     try:
         c = ObisCode.parse(address)
