@@ -9,7 +9,10 @@ from meter.a1000.display import (
     DisplayConfigError,
     DisplayItem,
     DisplaySettings,
+    DisplayValues,
     Screen,
+    Slot,
+    make_display,
 )
 from meter.a1000.meter import A1000
 from meter.electrical import ElectricalInputs, PhaseInput, Phasor
@@ -244,3 +247,21 @@ def test_protocol_traffic_flashes_rx_and_tx() -> None:
     shown = screen(m, T0 + 10.5).indicators
     assert "RX" in shown and "TX" in shown
     assert "RX" not in screen(m, T0 + 12).indicators
+
+
+def test_display_codes_come_from_the_components_that_keep_them() -> None:
+    # Demand contributes 051P..DI, billing 030/031/RD, events 035..038 and ERR1/ERR2
+    # (display_items); the meter itself the rest. A model without a component shows "--".
+    full = meter()
+    codes = {code for c in full.components for code in c.display_items()}
+    assert {"051P", "052Q", "071", "DI", "030", "031", "RD", "035", "038", "ERR1"} <= codes
+    slot = Slot(0, DisplayItem.parse("DI:8:S"), None)
+    # The demand cycle without a demand: section is 15 min (demand.DemandSettings; manual 1.2
+    # item 2 lists 5..60 min, 15 the usual).
+    assert DisplayValues(full).value(slot) == ("15", "min")
+    bare = A1000(default_config(), start_time=T0, components=[make_display])
+    assert DisplayValues(bare).value(slot) == ("--", "min")
+    assert DisplayValues(bare).value(Slot(0, DisplayItem.parse("ERR2:8:S"), None)) == ("--", "")
+    # The meter's own codes need no component: the active meter constant.
+    imp = DisplayValues(bare).value(Slot(0, DisplayItem.parse("imp/kWh:8:S"), None))
+    assert imp == (str(bare.constants["active"]), "imp/kWh")
