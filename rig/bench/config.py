@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pyvisa.rname import InvalidResourceName, parse_resource_name
 
 from rig.bench.calculators import AssignmentError, assign
 from rig.instruments.registry import driver_class
@@ -386,9 +387,10 @@ def load_bench_file(path: str | Path) -> BenchConfig:
 
 
 def cross_checks(config: BenchConfig) -> list[tuple[str, str]]:
-    """(key, reason) of what only the whole file shows: meters sharing a link (an RS485 bus)
-    without distinct device addresses, and a current limit below a meter's Imax."""
-    problems = []
+    """(key, reason) of what only the whole file shows: a resource the driver cannot use, meters
+    sharing a link (an RS485 bus) without distinct device addresses, and a current limit below a
+    meter's Imax."""
+    problems = resource_problems(config)
     by_link: dict[str, list[int]] = {}
     for n, p in enumerate(config.positions):
         by_link.setdefault(p.link, []).append(n)
@@ -414,4 +416,30 @@ def cross_checks(config: BenchConfig) -> list[tuple[str, str]]:
         problems.append(("safety.max_current", f"{config.safety.max_current:g} A is below "
                          f"position {imax.id}'s imax {imax.imax:g} A (its Imax points would be "
                          "refused mid-run)"))
+    return problems
+
+
+def resource_problems(config: BenchConfig) -> list[tuple[str, str]]:
+    """(key, reason) of each resource string whose VISA interface type (GPIB, ASRL, TCPIP, ...)
+    is not one the driver's instrument has (the driver's `interfaces`, from its maker's
+    documentation). A simulated bench (a `sim:` section, or `sim:` placeholders) serves every
+    instrument on loopback TCP, and a driver that declares no interfaces is not checked."""
+    if config.sim is not None:
+        return []
+    problems = []
+    for role, inst in config.roles():
+        if inst.resource.startswith(PLACEHOLDER_PREFIX):
+            continue
+        interfaces = getattr(driver_class(inst.driver), "interfaces", None)
+        if interfaces is None:
+            continue
+        key = f"instruments.{role}.resource"
+        try:
+            kind = parse_resource_name(inst.resource).interface_type
+        except InvalidResourceName as exc:
+            problems.append((key, f"{inst.resource!r} is not a VISA resource string: {exc}"))
+            continue
+        if kind not in interfaces:
+            problems.append((key, f"{inst.resource!r} is a {kind} resource; the {inst.driver} "
+                             f"instrument has {' or '.join(interfaces)} only"))
     return problems
