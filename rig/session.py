@@ -25,12 +25,14 @@ from typing import Any
 
 from meter.iec62056_21 import Client, ProtocolError
 from meter.iec62056_21.timing import Timing
+from reports.benchinfo import BENCH_CONFIG_EVENT, BENCH_JSON
 from reports.records import DecisionRule, MeasurementKey, PositionRecord, RunInfo, RunStatus
 from reports.store import ResultsStore, StoreError
 from rig.bench import Bench
 from rig.bench.config import BenchConfig, Position, load_bench_file
 from rig.benchlock import BenchBusy, lab_bench_lock
 from rig.calibration import CalibrationOverdue, check_calibration
+from rig.hands import Hands, OperatorHands, SimulatorHands, positions_text
 from rig.meterlink import MeterLink, each
 from rig.plan import DEFAULT_PLAN, Plan, load_plan
 from rig.runlog import RunLogFile
@@ -141,8 +143,11 @@ def parse_defect(text: str) -> tuple[list[int] | None, dict[str, Any]]:
 class RigSession:
     """Start with `start()`, stop with `close(status)`; everything in between is a run."""
 
-    def __init__(self, options: SessionOptions) -> None:
+    def __init__(self, options: SessionOptions, hands: Hands | None = None) -> None:
         self.options = options
+        # What a person does at the bench (rig.hands): given, or chosen when the bench is known
+        # (the simulator's control, or the operator through `operator_prompt`).
+        self.hands = hands
         self.plan: Plan = load_plan(options.plan)
         self._stack = ExitStack()
         self.sim: Any = None
@@ -154,8 +159,8 @@ class RigSession:
         self.bench_path: Path | None = None
         # Measurements a resumed run completed before: not taken again.
         self.completed: set[MeasurementKey] = set()
-        # Set by the pytest plugin: shows a line and waits for Enter (lab benches only).
-        self.operator_prompt: Callable[[str], None] | None = None
+        # Set by the pytest plugin: shows a line to the operator and returns the line typed.
+        self.operator_prompt: Callable[[str], str] | None = None
         # SIGINT/SIGTERM while the session is up: seen by every wait and meter exchange.
         self.stop = StopRequest()
         # Overdue calibrations the operator allowed (--allow-overdue), stated with the run.
@@ -224,6 +229,8 @@ class RigSession:
             self.timebase = WallTimebase(keepalive=bench.keepalive, stop=self.stop)
             timing = Timing()
         self.positions = [MeterPosition(p, timing) for p in bench.positions]
+        if self.hands is None:
+            self.hands = self._default_hands()
         if opts.resume:
             self.run = self.store.resume_run(opts.resume)
             self.completed = self.store.completed_keys(self.run.run_id)
@@ -251,7 +258,19 @@ class RigSession:
         )
         for note in self.calibration_notes:
             self.log(note, level="warning")
+        self._store_bench_config(bench.config)
         self._record_identities()
+
+    def _store_bench_config(self, config: BenchConfig) -> None:
+        """The validated bench configuration, as the run used it (resolved addresses), stored
+        with the run: `runs/<run_id>/bench.json` and the store's `bench_config` event. The
+        report reads it (reports/benchinfo.py), not the bench file's raw text."""
+        assert self.store is not None and self.run is not None
+        path = self.options.runs_dir / self.run.run_id / BENCH_JSON
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(config.model_dump_json(by_alias=True, indent=2), encoding="utf-8")
+        self.store.log(self.run.run_id, f"bench configuration validated, stored in {path}",
+                       kind=BENCH_CONFIG_EVENT, data=config.model_dump(mode="json", by_alias=True))
 
     def _check_resume(self, run_id: str, bench_path: Path, bench_text: str) -> None:
         """Refuse to continue a run with another plan, bench file or number of simulated
@@ -367,39 +386,29 @@ class RigSession:
             stop=self.stop,
         )
 
+    def _default_hands(self) -> Hands:
+        """The simulator's control on a simulated (or served) bench, else the operator."""
+        if self.sim is not None:
+            return SimulatorHands(self.sim.control)
+        return OperatorHands(self.operator_prompt)
+
+    def _hands(self) -> Hands:
+        return self.hands if self.hands is not None else self._default_hands()
+
     def enter_programming(self, *positions: MeterPosition) -> None:
         """Put the meters in their programming state (A1000 manual 2.2.1: seal open, reset
-        button held 8 s until "PRG"), all at once. The simulator presses the buttons; on a lab
-        bench the operator is asked to, in one prompt for all the meters."""
+        button held 8 s until "PRG"), all at once, by the session's hands (rig.hands)."""
         numbers = [p.number for p in positions]
         if not numbers:
             return
         self.stop.check()
-        if self.sim is not None:
-            self.sim.control.meters(numbers, "seal_open", open=True)
-            entered = self.sim.control.meters(numbers, "hold_reset", seconds=8.0)
-            refused = [n for n, ok in zip(numbers, entered, strict=True) if not ok]
-            if refused:
-                raise SessionError(f"position(s) {refused}: the meter did not enter PRG")
-            return
-        self.ask_operator(
-            f"{_positions_text(numbers)}: open the seal and hold the reset button for 8 s "
-            "until the display shows PRG, then press Enter."
-        )
+        self._hands().enter_programming(numbers)
 
     def leave_programming(self, *positions: MeterPosition) -> None:
         """End the programming state (a press of the reset button, A1000 manual 2.1.1)."""
         numbers = [p.number for p in positions]
-        if not numbers:
-            return
-        if self.sim is not None:
-            self.sim.control.meters(numbers, "reset_button")
-            self.sim.control.meters(numbers, "seal_open", open=False)
-            return
-        self.ask_operator(
-            f"{_positions_text(numbers)}: press the reset button once (PRG ends) and close "
-            "the seal, then press Enter."
-        )
+        if numbers:
+            self._hands().leave_programming(numbers)
 
     @contextmanager
     def programming(self, *positions: MeterPosition) -> Iterator[None]:
@@ -413,7 +422,7 @@ class RigSession:
                 # Stopping: no button presses or operator prompts now; the meters leave
                 # programming at their own time-out (or when the operator attends to them).
                 self.log(
-                    f"{_positions_text([p.number for p in positions])}: left in programming "
+                    f"{positions_text([p.number for p in positions])}: left in programming "
                     f"mode ({self.stop.reason})",
                     level="warning",
                 )
@@ -421,10 +430,8 @@ class RigSession:
                 self.leave_programming(*positions)
 
     def ask_operator(self, text: str) -> None:
-        """A lab bench step only a person can do; waits for Enter on the terminal."""
-        if self.operator_prompt is None:
-            raise SessionError(f"operator action needed but no terminal: {text}")
-        self.operator_prompt(text)
+        """A bench step only a person can do, confirmed when done (rig.hands)."""
+        self._hands().act(text)
 
     def close(self, status: RunStatus = RunStatus.COMPLETED) -> None:
         """De-energise and verify, then log what happened in the order it happened and close
@@ -490,9 +497,3 @@ def _identity(pos: MeterPosition) -> dict[str, Any]:
         "identification": f"{ident.manufacturer}{ident.ident}" if ident else "",
         **{a: by_address[a] for a in IDENTITY_ADDRESSES if a in by_address},
     }
-
-
-def _positions_text(numbers: list[int]) -> str:
-    if len(numbers) == 1:
-        return f"Position {numbers[0]}"
-    return "Positions " + ", ".join(str(n) for n in numbers) + " (each meter)"
