@@ -369,7 +369,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_runtest_call(item: pytest.Item) -> Any:
     """A test cut short by a stop request fails with one line, at once: pytest's traceback
     of it (source lines of every frame) would cost tenths of a second before the bench is
-    de-energised, and it says nothing about the meter."""
+    de-energised, and it says nothing about the meter. Before it, a reading of the room if one
+    is due (rig.environment: the operator is asked between items, not in the middle of one)."""
+    session = item.config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.environment_check()
     try:
         return (yield)
     except StopRequested as exc:

@@ -29,15 +29,19 @@ from reports.benchinfo import BENCH_CONFIG_EVENT, BENCH_JSON
 from reports.records import DecisionRule, MeasurementKey, PositionRecord, RunInfo, RunStatus
 from reports.store import ResultsStore, StoreError
 from rig.bench import Bench
+from rig.bench.bench import open_instrument, open_visa_library
 from rig.bench.config import BenchConfig, Position, load_bench_file
 from rig.benchlock import BenchBusy, lab_bench_lock
 from rig.calibration import CalibrationOverdue, check_calibration
-from rig.hands import Hands, OperatorHands, SimulatorHands, positions_text
+from rig.environment import EnvironmentLog, EnvironmentReading
+from rig.hands import Hands, HandsError, OperatorHands, SimulatorHands, positions_text
+from rig.instruments.errors import InstrumentError
 from rig.meterlink import MeterLink, each
 from rig.plan import DEFAULT_PLAN, Plan, load_plan
 from rig.runlog import RunLogFile
 from rig.safety import SafetyError, StopRequest
 from rig.timebase import Timebase, VirtualTimebase, WallTimebase
+from rig.timeref import TimeReference, host_clock, virtual_clock
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +170,8 @@ class RigSession:
         # Overdue calibrations the operator allowed (--allow-overdue), stated with the run.
         self.calibration_notes: list[str] = []
         self.run_log: RunLogFile | None = None
+        # Ambient temperature and humidity (rig.environment), from the start of the run.
+        self.environment: EnvironmentLog | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> RigSession:
@@ -221,16 +227,21 @@ class RigSession:
             self.sim = attach(bench.config, self._stack)
         if self.sim is not None:
             self.timebase = VirtualTimebase(
-                self.sim.control, keepalive=bench.keepalive, stop=self.stop
+                self.sim.control, keepalive=self._keepalive, stop=self.stop
             )
             # The software meter answers fast on the simulated bench (sim.yaml says how fast).
             timing = Timing(reaction_min=0.0, reaction_min_fast=0.0)
         else:
-            self.timebase = WallTimebase(keepalive=bench.keepalive, stop=self.stop)
+            self.timebase = WallTimebase(keepalive=self._keepalive, stop=self.stop)
             timing = Timing()
         self.positions = [MeterPosition(p, timing) for p in bench.positions]
         if self.hands is None:
             self.hands = self._default_hands()
+        self.environment = self._environment_log(bench.config)
+        try:
+            self.environment.read()  # at the start: stored with the run as it is created
+        except HandsError as exc:
+            raise SessionError(f"environment: {exc}") from None
         if opts.resume:
             self.run = self.store.resume_run(opts.resume)
             self.completed = self.store.completed_keys(self.run.run_id)
@@ -259,6 +270,7 @@ class RigSession:
         for note in self.calibration_notes:
             self.log(note, level="warning")
         self._store_bench_config(bench.config)
+        self._record_environment(self.environment.readings[0])
         self._record_identities()
 
     def _store_bench_config(self, config: BenchConfig) -> None:
@@ -269,8 +281,8 @@ class RigSession:
         path = self.options.runs_dir / self.run.run_id / BENCH_JSON
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(config.model_dump_json(by_alias=True, indent=2), encoding="utf-8")
-        self.store.log(self.run.run_id, f"bench configuration validated, stored in {path}",
-                       kind=BENCH_CONFIG_EVENT, data=config.model_dump(mode="json", by_alias=True))
+        self.log(f"bench configuration validated, stored in {path}", kind=BENCH_CONFIG_EVENT,
+                 data=config.model_dump(mode="json", by_alias=True))
 
     def _check_resume(self, run_id: str, bench_path: Path, bench_text: str) -> None:
         """Refuse to continue a run with another plan, bench file or number of simulated
@@ -314,10 +326,12 @@ class RigSession:
         except (BenchBusy, CalibrationOverdue) as exc:
             raise SessionError(str(exc)) from None
 
-    def log(self, message: str, *, level: str = "info", position: int | None = None) -> None:
+    def log(self, message: str, *, level: str = "info", position: int | None = None,
+            kind: str = "log", data: dict[str, Any] | None = None) -> None:
         """A line of the run log (shown in the report, and in runs/<run_id>/run.log)."""
         if self.store is not None and self.run is not None:
-            self.store.log(self.run.run_id, message, level=level, position=position)
+            self.store.log(self.run.run_id, message, level=level, position=position, kind=kind,
+                           data=data)
         if self.run_log is not None:
             self.run_log.line(message, level=level, position=position)
 
@@ -330,12 +344,55 @@ class RigSession:
                 per_position.setdefault(number, []).append(defect)
         return {n: {"defects": d} for n, d in per_position.items()}
 
-    def _environment(self) -> dict[str, Any]:
+    def _environment_log(self, config: BenchConfig) -> EnvironmentLog:
+        """How the room is read: fixed values, the environment sensor (opened here on the bench
+        file's VISA library, closed with the session), or the operator through the hands."""
+        sensor = None
+        inst = config.instruments.environment
+        if inst is not None:
+            library = open_visa_library(self.options.visa_library or config.visa_library, config)
+            sensor = open_instrument(library, "environment", inst)
+            self._stack.callback(sensor.close)
+        assert self.timebase is not None
+        return EnvironmentLog(config.environment, self.timebase.now, self._record_environment,
+                              sensor=sensor, sensor_name=inst.driver if inst else "",
+                              hands=self.hands)
+
+    def _record_environment(self, reading: EnvironmentReading) -> None:
+        """A reading with the run: a run-log line and an `environment` event (its data: the
+        reading's fields, with its time). Before the run exists, the run's own environment
+        record holds the first one."""
+        self.log(f"environment: {reading}", kind="environment", data=reading.as_dict())
+
+    def _keepalive(self) -> None:
+        """At every wait: the instruments' watchdogs fed; a sensor reading when one is due (the
+        operator is asked between plan items only, `environment_check`)."""
         assert self.bench is not None
+        self.bench.keepalive()
+        env = self.environment
+        if env is not None and env.config.read_by == "sensor":
+            self.environment_check()
+
+    def environment_check(self) -> None:
+        """A reading of the room if one is due (the plugin calls it before each plan item). A
+        reading that fails is logged as a warning; the run goes on with the last one."""
+        if self.environment is None:
+            return
+        try:
+            self.environment.check()
+        except (InstrumentError, HandsError) as exc:
+            self.log(f"environment not read: {exc}", level="warning", kind="environment")
+
+    def _environment(self) -> dict[str, Any]:
+        assert self.bench is not None and self.environment is not None
         env = self.bench.config.environment
+        first = self.environment.readings[0]
         return {
-            "temperature_c": env.temperature_c,
-            "temperature_sensor": env.sensor,
+            "temperature_c": first.temperature_c,
+            "humidity_pct": first.humidity_pct,
+            "environment_source": first.source,
+            "environment_interval_min": env.interval_min if env.read_by else None,
+            "time_reference": str(self._read_time_reference()),
             "host": platform.node(),
             "python": platform.python_version(),
             "simulated": self.options.simulated,
@@ -384,7 +441,23 @@ class RigSession:
             self.options.password,
             position.config.link,
             stop=self.stop,
+            time_reference=self.time_reference,
         )
+
+    def _read_time_reference(self) -> TimeReference:
+        if isinstance(self.timebase, VirtualTimebase):
+            return virtual_clock(self.timebase.now())
+        return host_clock()
+
+    def time_reference(self) -> TimeReference:
+        """True time's source now, and its uncertainty (rig.timeref): the simulator's virtual
+        time, or the host clock with its synchronisation state. Recorded with the run as a
+        `time_reference` event (its data: TimeReference fields) each time a clock is read."""
+        reference = self._read_time_reference()
+        self.log(f"time reference: {reference}",
+                 level="info" if reference.synchronised else "warning",
+                 kind="time_reference", data=reference.as_dict())
+        return reference
 
     def _default_hands(self) -> Hands:
         """The simulator's control on a simulated (or served) bench, else the operator."""

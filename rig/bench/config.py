@@ -151,11 +151,14 @@ class Instruments(_Strict):
     reference: InstrumentConfig
     error_calculators: dict[str, InstrumentConfig] = Field(default_factory=dict)
     energy: InstrumentConfig | None = None
+    #: The ambient temperature and humidity sensor (environment.read_by: sensor).
+    environment: InstrumentConfig | None = None
 
     @field_validator("error_calculators")
     @classmethod
     def _names(cls, named: dict[str, InstrumentConfig]) -> dict[str, InstrumentConfig]:
-        bad = [n for n in named if n in ("reference", "source", "energy") or not n.isidentifier()]
+        roles = ("reference", "source", "energy", "environment")
+        bad = [n for n in named if n in roles or not n.isidentifier()]
         if bad:
             raise ValueError(f"names {bad}: taken by a role, or not letters, digits and _")
         return named
@@ -167,6 +170,8 @@ class Instruments(_Strict):
         out.update((f"error_calculators.{n}", inst) for n, inst in self.error_calculators.items())
         if self.energy is not None:
             out["energy"] = self.energy
+        if self.environment is not None:
+            out["environment"] = self.environment
         return out
 
 
@@ -261,15 +266,28 @@ class Traceability(_Strict):
 
 
 class Environment(_Strict):
-    """Ambient temperature: a fixed entry or a sensor to read."""
+    """Ambient temperature and humidity (rig/environment.py): fixed values stated here, read from
+    the sensor role (instruments.environment), or entered by the operator, at the start of the
+    run and every `interval_min`."""
 
-    temperature_c: float | None = Field(None, ge=-40, le=85)
-    sensor: str | None = None
+    temperature_c: float | None = Field(None, ge=-40, le=85, description="fixed value, degC")
+    humidity_pct: float | None = Field(None, ge=0, le=100, description="fixed value, % RH")
+    read_by: Literal["sensor", "operator"] | None = Field(
+        None, description="sensor: instruments.environment; operator: asked on the terminal"
+    )
+    interval_min: float = Field(60.0, gt=0, description="between readings, minutes")
+    sensor: str | None = Field(
+        None, description="what is read (e.g. the operator's thermo-hygrometer), for the record"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Environment:
-        if (self.temperature_c is None) == (self.sensor is None):
-            raise ValueError("give exactly one of temperature_c or sensor")
+        fixed = self.temperature_c is not None
+        if fixed == (self.read_by is not None):
+            raise ValueError("give exactly one of temperature_c (fixed) or read_by "
+                             "(sensor or operator)")
+        if self.humidity_pct is not None and not fixed:
+            raise ValueError("humidity_pct is a fixed value: it goes with temperature_c")
         return self
 
 
@@ -302,6 +320,16 @@ class BenchConfig(_Strict):
         if dupes:
             raise ValueError(f"duplicate position id(s) {dupes}")
         return positions
+
+    @model_validator(mode="after")
+    def _sensor_role(self) -> BenchConfig:
+        has = self.instruments.environment is not None
+        if (self.environment.read_by == "sensor") != has:
+            raise ValueError(
+                "environment.read_by: sensor needs instruments.environment, and "
+                "instruments.environment is read only with environment.read_by: sensor"
+            )
+        return self
 
     def position(self, position_id: int) -> Position:
         """The position with this id."""
@@ -341,6 +369,7 @@ class BenchConfig(_Strict):
             "reference": resolved(ins.reference),
             "error_calculators": {n: resolved(i) for n, i in ins.error_calculators.items()},
             "energy": None if ins.energy is None else resolved(ins.energy),
+            "environment": None if ins.environment is None else resolved(ins.environment),
         }
         positions = [p.model_copy(update={"link": sub(p.link)}) for p in self.positions]
         return self.model_copy(
@@ -362,19 +391,7 @@ def load_bench_file(path: str | Path) -> BenchConfig:
         raise BenchFileError(f"{path}: not valid YAML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise BenchFileError(f"{path}: {not_utf8(exc)}") from None
-    if not isinstance(data, dict):
-        raise BenchFileError(
-            f"{path}: (top level): expected a mapping of keys, got {type(data).__name__}"
-        )
-    try:
-        config = BenchConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            key = ".".join(str(part) for part in err["loc"]) or "(top level)"
-            message = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{path}: {key}: {message}")
-        raise BenchFileError("\n".join(lines)) from None
+    config = validate_bench(data, str(path))
     try:
         assign(config)  # more positions than calculators: refused before anything is opened
     except AssignmentError as exc:
@@ -384,6 +401,24 @@ def load_bench_file(path: str | Path) -> BenchConfig:
     if problems:
         raise BenchFileError("\n".join(f"{path}: {key}: {why}" for key, why in problems))
     return config.model_copy(update={"source_file": str(path)})
+
+
+def validate_bench(data: Any, where: str) -> BenchConfig:
+    """A bench description (the bench file's mapping) validated against the schema; BenchFileError
+    with one `<where>: <key>: <reason>` line per problem."""
+    if not isinstance(data, dict):
+        raise BenchFileError(
+            f"{where}: (top level): expected a mapping of keys, got {type(data).__name__}"
+        )
+    try:
+        return BenchConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{where}: {key}: {message}")
+        raise BenchFileError("\n".join(lines)) from None
 
 
 def cross_checks(config: BenchConfig) -> list[tuple[str, str]]:

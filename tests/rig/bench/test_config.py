@@ -99,7 +99,12 @@ def test_sim_placeholders_are_listed_and_resolved():
         ("max_current: 12", "max_current: -1", "safety.max_current", "greater than 0"),
         ("wiring: 3P4W", "wiring: 1P2W", "positions.0.wiring", "3P4W"),
         ("meter_constant: 10000,", "", "positions.0.meter_constant", "Field required"),
-        ("{temperature_c: 23}", "{temperature_c: 23, sensor: pt100}", "environment", "exactly one"),
+        ("{temperature_c: 23}", "{temperature_c: 23, read_by: operator}", "environment",
+         "exactly one"),
+        ("{temperature_c: 23}", "{read_by: operator, humidity_pct: 40}", "environment",
+         "humidity_pct is a fixed value"),
+        ("{temperature_c: 23}", "{read_by: sensor}", "(top level)",
+         "environment.read_by: sensor needs instruments.environment"),
         ("lab: Test lab", "lab: Test lab\ncolour: red", "colour", "Extra inputs"),
         # Issue 16 item 5, every case it lists:
         # a class written with a letter O for the zero
