@@ -1,31 +1,39 @@
-"""What the report header shows of the bench file stored with a run.
+"""What the report header shows of the bench a run used: the validated bench configuration the
+rig stored with the run, not the raw bench file.
 
-The reports package knows nothing of rig/, so the bench file is read here as plain YAML,
-leniently: instruments are found under an `instruments:` key (a mapping of role to fields,
-or a list), or as top-level mappings that carry a serial number or a resource string. Field
-names are matched by their usual spellings; unknown fields are listed as they are.
+The rig validates the bench file (rig.bench.config.BenchConfig) before anything is energised and
+stores that configuration as JSON twice: an event of kind `bench_config` in the results store
+(its `data`), and `runs/<run_id>/bench.json` beside the store. The reports package knows nothing
+of rig/, so the JSON is read here by its field names, which are the bench file's own: the
+instruments by role (`source`, `reference`, `error_calculators.<name>`, `energy`,
+`environment`) and the `traceability` items, each with `model`, `serial`, `calibration_date`,
+`calibration_due`, `certificate`, `uncertainty` {value, unit, k} and `resource`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import yaml
+#: The store event that holds the validated bench configuration (its `data`).
+BENCH_CONFIG_EVENT = "bench_config"
+#: The file in the run folder that holds it.
+BENCH_JSON = "bench.json"
 
-# Column -> accepted spellings in a bench file (first match wins).
-FIELD_NAMES: dict[str, tuple[str, ...]] = {
-    "model": ("model", "type", "make", "instrument", "driver", "kind"),
-    "serial": ("serial", "serial_number", "serial_no", "sn"),
-    "calibration": ("calibration_date", "calibrated", "cal_date", "calibration",
-                    "last_calibration", "calibrated_on"),
-    "calibration_due": ("calibration_due", "cal_due", "due", "recalibration"),
-    "uncertainty": ("stated_uncertainty", "uncertainty", "accuracy", "expanded_uncertainty",
-                    "class"),
-    "resource": ("resource", "address", "visa", "port"),
+# Column -> the configuration's field (one name each: the schema has one spelling).
+COLUMNS = {
+    "model": "model",
+    "serial": "serial",
+    "calibration": "calibration_date",
+    "calibration_due": "calibration_due",
+    "uncertainty": "uncertainty",
+    "resource": "resource",
 }
-_MARKERS = ("serial", "resource")
+# Shown under "Other" when set.
+OTHER = ("driver", "certificate")
 
 
 @dataclass
@@ -45,69 +53,62 @@ class BenchInfo:
 
 def _text(value: Any) -> str:
     if isinstance(value, Mapping) and {"value", "unit", "k"} <= set(value):
-        # An expanded uncertainty as the bench file states it (value, unit, coverage factor).
+        # An expanded uncertainty as the certificate states it (value, unit, coverage factor).
         return f"{_text(value['value'])} {_text(value['unit'])} (k={_text(value['k'])})"
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}: {_text(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(_text(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return "" if value is None else str(value)
 
 
-def _instrument(role: str, spec: Mapping[str, Any], role_key: Any = None) -> Instrument:
-    lowered = {str(k).lower(): k for k in spec}
+def _instrument(role: str, spec: Mapping[str, Any]) -> Instrument:
     inst = Instrument(role=role)
-    used: set[Any] = {role_key} if role_key is not None else set()
-    for column, names in FIELD_NAMES.items():
-        for name in names:
-            if name in lowered and lowered[name] not in used:
-                key = lowered[name]
-                inst.fields[column] = _text(spec[key])
-                used.add(key)
-                break
-    for key, value in spec.items():
-        if key not in used:
-            inst.other[str(key)] = _text(value)
+    for column, key in COLUMNS.items():
+        if spec.get(key) not in (None, ""):
+            inst.fields[column] = _text(spec[key])
+    if "model" not in inst.fields and spec.get("driver"):
+        inst.fields["model"] = f"({spec['driver']} driver)"
+    for key in OTHER:
+        if spec.get(key) not in (None, ""):
+            inst.other[key] = _text(spec[key])
     return inst
 
 
-def _looks_like_instrument(spec: Any) -> bool:
-    if not isinstance(spec, Mapping):
-        return False
-    keys = {str(k).lower() for k in spec}
-    return any(n in keys for m in _MARKERS for n in FIELD_NAMES[m])
-
-
-def parse_bench(text: str) -> BenchInfo:
-    """Header facts of a bench file; never raises (a bad file gives BenchInfo.problem)."""
-    info = BenchInfo()
-    if not text.strip():
-        info.problem = "no bench file stored with the run"
-        return info
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        info.problem = f"bench file is not valid YAML: {exc}"
-        return info
-    if not isinstance(doc, Mapping):
-        info.problem = "bench file is not a YAML mapping"
-        return info
-    bench = doc.get("bench") if isinstance(doc.get("bench"), Mapping) else doc
-    info.name = _text(bench.get("name") or doc.get("name") or "")
-    info.lab = _text(bench.get("lab") or doc.get("lab") or "")
-    section = bench.get("instruments", doc.get("instruments"))
-    if isinstance(section, Mapping):
-        for role, spec in section.items():
-            if isinstance(spec, Mapping):
-                info.instruments.append(_instrument(str(role), spec))
-    elif isinstance(section, list):
-        for i, spec in enumerate(section):
-            if isinstance(spec, Mapping):
-                key = "role" if spec.get("role") else "name" if spec.get("name") else None
-                role = _text(spec[key]) if key else f"instrument {i + 1}"
-                info.instruments.append(_instrument(role, spec, key))
-    else:
-        for role, spec in bench.items():
-            if _looks_like_instrument(spec):
-                info.instruments.append(_instrument(str(role), spec))
+def from_config(config: Mapping[str, Any]) -> BenchInfo:
+    """Header facts of a stored bench configuration (the BenchConfig as JSON). A bench file has
+    no name of its own: the report shows its path (RunInfo.bench_path)."""
+    info = BenchInfo(lab=_text(config.get("lab")))
+    instruments = config.get("instruments") or {}
+    for role, spec in instruments.items():
+        if role == "error_calculators":
+            for name, calc in (spec or {}).items():
+                info.instruments.append(_instrument(f"error_calculators.{name}", calc))
+        elif isinstance(spec, Mapping):
+            info.instruments.append(_instrument(role, spec))
+    for item in config.get("traceability") or []:
+        info.instruments.append(_instrument(_text(item.get("item")), item))
     return info
+
+
+def stored_config(data: Any) -> Mapping[str, Any] | None:
+    """The validated bench configuration stored with the run (`data`: reports.store.RunData):
+    the store's `bench_config` event, else `bench.json` in the run folder; None if neither."""
+    events = data.events
+    if {"kind", "data"} <= set(events.columns):
+        rows = events[events["kind"] == BENCH_CONFIG_EVENT]
+        if len(rows) and isinstance(rows.iloc[-1]["data"], Mapping) and rows.iloc[-1]["data"]:
+            return rows.iloc[-1]["data"]
+    path = Path(data.store_path).parent / data.run.run_id / BENCH_JSON
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, Mapping) else None
+
+
+def bench_info(data: Any) -> BenchInfo:
+    """Header facts of a run's bench; never raises (nothing stored gives BenchInfo.problem)."""
+    config = stored_config(data)
+    if config is None:
+        return BenchInfo(problem="no validated bench configuration stored with the run (a run "
+                         "made before it was stored: the bench file's text is shown below)")
+    return from_config(config)

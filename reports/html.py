@@ -48,7 +48,7 @@ from reports.analysis import (
     rule_text,
     why_text,
 )
-from reports.benchinfo import BenchInfo, parse_bench
+from reports.benchinfo import BenchInfo, bench_info
 from reports.numbers import (
     fmt_compact,
     fmt_duration,
@@ -606,7 +606,7 @@ def render_html(data: RunData) -> str:
 def render_analysed(a: Analysed) -> str:
     """The whole report page of an analysed run (see analysis.analyse)."""
     data = a.data
-    bench = parse_bench(data.run.bench_file)
+    bench = bench_info(data)
     reasons = incomplete_reasons(data, a.interrupted)
     summaries = a.summaries
     batch = batch_conformity(summaries, data)

@@ -29,6 +29,7 @@ from meter.iec62056_21 import Client, MeterError
 from meter.iec62056_21.readings import Reading
 from rig.safety import StopRequest
 from rig.timebase import Timebase
+from rig.timeref import TimeReference
 
 EPOCH = dt.datetime(1970, 1, 1)
 CLOCK_ADDRESSES = ("0.9.2", "0.9.1")  # date YYMMDD, time hhmmss (A1000 manual, OBIS table)
@@ -57,6 +58,9 @@ class ClockReading:
     resolution_s: float = 0.0
     latch_s: float = 0.0
     probes: int = 0
+    #: What true time was for these polls (host clock and its synchronisation, or the simulator's
+    #: virtual time) and its uncertainty (rig.timeref); None: the link was given no reference.
+    reference: TimeReference | None = None
 
     @property
     def sent_offset_s(self) -> float:
@@ -85,8 +89,11 @@ class MeterLink:
         password: str,
         port: str = "",
         stop: StopRequest | None = None,
+        time_reference: Callable[[], TimeReference] | None = None,
     ) -> None:
         self.number = number
+        # Read once per clock reading (`clock_offsets`): the session's reference, recorded.
+        self.time_reference = time_reference
         self._new_client = client_factory
         self.password = password
         self.port = port or f"position {number}"  # the serial port or URL (shared on a bus)
@@ -299,6 +306,7 @@ def clock_offsets(
                               for n in links):
                 break
         ends = sessions.read_timed(timebase, "0.9.2")
+    reference = _time_reference(links)
     for n, link in links.items():
         (lo, hi), width = _bracket(dates[n], polls[n], ends[n])
         if not width > 0:
@@ -311,8 +319,16 @@ def clock_offsets(
         found[n] = ClockReading(
             offset_s=(lo + hi) / 2 - latch, half_width_s=width / 2 + latch,
             true_time=(polls[n][0].sent + polls[n][-1].sent) / 2, resolution_s=width,
-            latch_s=latch, probes=len(polls[n]))
+            latch_s=latch, probes=len(polls[n]), reference=reference)
     return found
+
+
+def _time_reference(links: Mapping[int, MeterLink]) -> TimeReference | None:
+    """The reference of the polls just made, read once for all the meters (they share it)."""
+    for link in links.values():
+        if link.time_reference is not None:
+            return link.time_reference()
+    return None
 
 
 def _bracket(

@@ -326,6 +326,7 @@ def rig(request: pytest.FixtureRequest) -> Any:
     except PlanError as exc:
         raise pytest.UsageError(str(exc)) from None
     _stop_pytest_on_request(request.session, session)
+    session.operator_prompt = _operator_prompt(config)
     try:
         session.start()
     except START_ERRORS as exc:  # the operator's input: one line, not one traceback per test
@@ -336,7 +337,6 @@ def rig(request: pytest.FixtureRequest) -> Any:
             pytest.fail(start_failure(exc), pytrace=False)
         pytest.exit(start_failure(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     config.stash[SESSION_KEY] = session
-    session.operator_prompt = _operator_prompt(config)
     yield session
     status = RunStatus.COMPLETED
     if request.session.shouldstop or request.session.shouldfail:
@@ -369,7 +369,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_runtest_call(item: pytest.Item) -> Any:
     """A test cut short by a stop request fails with one line, at once: pytest's traceback
     of it (source lines of every frame) would cost tenths of a second before the bench is
-    de-energised, and it says nothing about the meter."""
+    de-energised, and it says nothing about the meter. Before it, a reading of the room if one
+    is due (rig.environment: the operator is asked between items, not in the middle of one)."""
+    session = item.config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.environment_check()
     try:
         return (yield)
     except StopRequested as exc:
@@ -396,14 +400,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 
 
 def _operator_prompt(config: pytest.Config) -> Any:
-    """Show a line to the operator and wait for Enter, with pytest's capture suspended."""
+    """Show a line to the operator and return the line typed, with pytest's capture suspended."""
     capture = config.pluginmanager.get_plugin("capturemanager")
 
-    def prompt(text: str) -> None:
+    def prompt(text: str) -> str:
         if capture is not None:
             capture.suspend_global_capture(in_=True)
         try:
-            input(f"\n>>> {text} ")
+            return input(f"\n>>> {text} ")
         finally:
             if capture is not None:
                 capture.resume_global_capture()

@@ -25,17 +25,23 @@ from typing import Any
 
 from meter.iec62056_21 import Client, ProtocolError
 from meter.iec62056_21.timing import Timing
+from reports.benchinfo import BENCH_CONFIG_EVENT, BENCH_JSON
 from reports.records import DecisionRule, MeasurementKey, PositionRecord, RunInfo, RunStatus
 from reports.store import ResultsStore, StoreError
 from rig.bench import Bench
+from rig.bench.bench import open_instrument, open_visa_library
 from rig.bench.config import BenchConfig, Position, load_bench_file
 from rig.benchlock import BenchBusy, lab_bench_lock
 from rig.calibration import CalibrationOverdue, check_calibration
+from rig.environment import EnvironmentLog, EnvironmentReading
+from rig.hands import Hands, HandsError, OperatorHands, SimulatorHands, positions_text
+from rig.instruments.errors import InstrumentError
 from rig.meterlink import MeterLink, each
 from rig.plan import DEFAULT_PLAN, Plan, load_plan
 from rig.runlog import RunLogFile
 from rig.safety import SafetyError, StopRequest
 from rig.timebase import Timebase, VirtualTimebase, WallTimebase
+from rig.timeref import TimeReference, host_clock, virtual_clock
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +147,11 @@ def parse_defect(text: str) -> tuple[list[int] | None, dict[str, Any]]:
 class RigSession:
     """Start with `start()`, stop with `close(status)`; everything in between is a run."""
 
-    def __init__(self, options: SessionOptions) -> None:
+    def __init__(self, options: SessionOptions, hands: Hands | None = None) -> None:
         self.options = options
+        # What a person does at the bench (rig.hands): given, or chosen when the bench is known
+        # (the simulator's control, or the operator through `operator_prompt`).
+        self.hands = hands
         self.plan: Plan = load_plan(options.plan)
         self._stack = ExitStack()
         self.sim: Any = None
@@ -154,13 +163,15 @@ class RigSession:
         self.bench_path: Path | None = None
         # Measurements a resumed run completed before: not taken again.
         self.completed: set[MeasurementKey] = set()
-        # Set by the pytest plugin: shows a line and waits for Enter (lab benches only).
-        self.operator_prompt: Callable[[str], None] | None = None
+        # Set by the pytest plugin: shows a line to the operator and returns the line typed.
+        self.operator_prompt: Callable[[str], str] | None = None
         # SIGINT/SIGTERM while the session is up: seen by every wait and meter exchange.
         self.stop = StopRequest()
         # Overdue calibrations the operator allowed (--allow-overdue), stated with the run.
         self.calibration_notes: list[str] = []
         self.run_log: RunLogFile | None = None
+        # Ambient temperature and humidity (rig.environment), from the start of the run.
+        self.environment: EnvironmentLog | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> RigSession:
@@ -216,14 +227,21 @@ class RigSession:
             self.sim = attach(bench.config, self._stack)
         if self.sim is not None:
             self.timebase = VirtualTimebase(
-                self.sim.control, keepalive=bench.keepalive, stop=self.stop
+                self.sim.control, keepalive=self._keepalive, stop=self.stop
             )
             # The software meter answers fast on the simulated bench (sim.yaml says how fast).
             timing = Timing(reaction_min=0.0, reaction_min_fast=0.0)
         else:
-            self.timebase = WallTimebase(keepalive=bench.keepalive, stop=self.stop)
+            self.timebase = WallTimebase(keepalive=self._keepalive, stop=self.stop)
             timing = Timing()
         self.positions = [MeterPosition(p, timing) for p in bench.positions]
+        if self.hands is None:
+            self.hands = self._default_hands()
+        self.environment = self._environment_log(bench.config)
+        try:
+            self.environment.read()  # at the start: stored with the run as it is created
+        except HandsError as exc:
+            raise SessionError(f"environment: {exc}") from None
         if opts.resume:
             self.run = self.store.resume_run(opts.resume)
             self.completed = self.store.completed_keys(self.run.run_id)
@@ -251,7 +269,20 @@ class RigSession:
         )
         for note in self.calibration_notes:
             self.log(note, level="warning")
+        self._store_bench_config(bench.config)
+        self._record_environment(self.environment.readings[0])
         self._record_identities()
+
+    def _store_bench_config(self, config: BenchConfig) -> None:
+        """The validated bench configuration, as the run used it (resolved addresses), stored
+        with the run: `runs/<run_id>/bench.json` and the store's `bench_config` event. The
+        report reads it (reports/benchinfo.py), not the bench file's raw text."""
+        assert self.store is not None and self.run is not None
+        path = self.options.runs_dir / self.run.run_id / BENCH_JSON
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(config.model_dump_json(by_alias=True, indent=2), encoding="utf-8")
+        self.log(f"bench configuration validated, stored in {path}", kind=BENCH_CONFIG_EVENT,
+                 data=config.model_dump(mode="json", by_alias=True))
 
     def _check_resume(self, run_id: str, bench_path: Path, bench_text: str) -> None:
         """Refuse to continue a run with another plan, bench file or number of simulated
@@ -295,10 +326,12 @@ class RigSession:
         except (BenchBusy, CalibrationOverdue) as exc:
             raise SessionError(str(exc)) from None
 
-    def log(self, message: str, *, level: str = "info", position: int | None = None) -> None:
+    def log(self, message: str, *, level: str = "info", position: int | None = None,
+            kind: str = "log", data: dict[str, Any] | None = None) -> None:
         """A line of the run log (shown in the report, and in runs/<run_id>/run.log)."""
         if self.store is not None and self.run is not None:
-            self.store.log(self.run.run_id, message, level=level, position=position)
+            self.store.log(self.run.run_id, message, level=level, position=position, kind=kind,
+                           data=data)
         if self.run_log is not None:
             self.run_log.line(message, level=level, position=position)
 
@@ -311,12 +344,55 @@ class RigSession:
                 per_position.setdefault(number, []).append(defect)
         return {n: {"defects": d} for n, d in per_position.items()}
 
-    def _environment(self) -> dict[str, Any]:
+    def _environment_log(self, config: BenchConfig) -> EnvironmentLog:
+        """How the room is read: fixed values, the environment sensor (opened here on the bench
+        file's VISA library, closed with the session), or the operator through the hands."""
+        sensor = None
+        inst = config.instruments.environment
+        if inst is not None:
+            library = open_visa_library(self.options.visa_library or config.visa_library, config)
+            sensor = open_instrument(library, "environment", inst)
+            self._stack.callback(sensor.close)
+        assert self.timebase is not None
+        return EnvironmentLog(config.environment, self.timebase.now, self._record_environment,
+                              sensor=sensor, sensor_name=inst.driver if inst else "",
+                              hands=self.hands)
+
+    def _record_environment(self, reading: EnvironmentReading) -> None:
+        """A reading with the run: a run-log line and an `environment` event (its data: the
+        reading's fields, with its time). Before the run exists, the run's own environment
+        record holds the first one."""
+        self.log(f"environment: {reading}", kind="environment", data=reading.as_dict())
+
+    def _keepalive(self) -> None:
+        """At every wait: the instruments' watchdogs fed; a sensor reading when one is due (the
+        operator is asked between plan items only, `environment_check`)."""
         assert self.bench is not None
+        self.bench.keepalive()
+        env = self.environment
+        if env is not None and env.config.read_by == "sensor":
+            self.environment_check()
+
+    def environment_check(self) -> None:
+        """A reading of the room if one is due (the plugin calls it before each plan item). A
+        reading that fails is logged as a warning; the run goes on with the last one."""
+        if self.environment is None:
+            return
+        try:
+            self.environment.check()
+        except (InstrumentError, HandsError) as exc:
+            self.log(f"environment not read: {exc}", level="warning", kind="environment")
+
+    def _environment(self) -> dict[str, Any]:
+        assert self.bench is not None and self.environment is not None
         env = self.bench.config.environment
+        first = self.environment.readings[0]
         return {
-            "temperature_c": env.temperature_c,
-            "temperature_sensor": env.sensor,
+            "temperature_c": first.temperature_c,
+            "humidity_pct": first.humidity_pct,
+            "environment_source": first.source,
+            "environment_interval_min": env.interval_min if env.read_by else None,
+            "time_reference": str(self._read_time_reference()),
             "host": platform.node(),
             "python": platform.python_version(),
             "simulated": self.options.simulated,
@@ -365,41 +441,47 @@ class RigSession:
             self.options.password,
             position.config.link,
             stop=self.stop,
+            time_reference=self.time_reference,
         )
+
+    def _read_time_reference(self) -> TimeReference:
+        if isinstance(self.timebase, VirtualTimebase):
+            return virtual_clock(self.timebase.now())
+        return host_clock()
+
+    def time_reference(self) -> TimeReference:
+        """True time's source now, and its uncertainty (rig.timeref): the simulator's virtual
+        time, or the host clock with its synchronisation state. Recorded with the run as a
+        `time_reference` event (its data: TimeReference fields) each time a clock is read."""
+        reference = self._read_time_reference()
+        self.log(f"time reference: {reference}",
+                 level="info" if reference.synchronised else "warning",
+                 kind="time_reference", data=reference.as_dict())
+        return reference
+
+    def _default_hands(self) -> Hands:
+        """The simulator's control on a simulated (or served) bench, else the operator."""
+        if self.sim is not None:
+            return SimulatorHands(self.sim.control)
+        return OperatorHands(self.operator_prompt)
+
+    def _hands(self) -> Hands:
+        return self.hands if self.hands is not None else self._default_hands()
 
     def enter_programming(self, *positions: MeterPosition) -> None:
         """Put the meters in their programming state (A1000 manual 2.2.1: seal open, reset
-        button held 8 s until "PRG"), all at once. The simulator presses the buttons; on a lab
-        bench the operator is asked to, in one prompt for all the meters."""
+        button held 8 s until "PRG"), all at once, by the session's hands (rig.hands)."""
         numbers = [p.number for p in positions]
         if not numbers:
             return
         self.stop.check()
-        if self.sim is not None:
-            self.sim.control.meters(numbers, "seal_open", open=True)
-            entered = self.sim.control.meters(numbers, "hold_reset", seconds=8.0)
-            refused = [n for n, ok in zip(numbers, entered, strict=True) if not ok]
-            if refused:
-                raise SessionError(f"position(s) {refused}: the meter did not enter PRG")
-            return
-        self.ask_operator(
-            f"{_positions_text(numbers)}: open the seal and hold the reset button for 8 s "
-            "until the display shows PRG, then press Enter."
-        )
+        self._hands().enter_programming(numbers)
 
     def leave_programming(self, *positions: MeterPosition) -> None:
         """End the programming state (a press of the reset button, A1000 manual 2.1.1)."""
         numbers = [p.number for p in positions]
-        if not numbers:
-            return
-        if self.sim is not None:
-            self.sim.control.meters(numbers, "reset_button")
-            self.sim.control.meters(numbers, "seal_open", open=False)
-            return
-        self.ask_operator(
-            f"{_positions_text(numbers)}: press the reset button once (PRG ends) and close "
-            "the seal, then press Enter."
-        )
+        if numbers:
+            self._hands().leave_programming(numbers)
 
     @contextmanager
     def programming(self, *positions: MeterPosition) -> Iterator[None]:
@@ -413,7 +495,7 @@ class RigSession:
                 # Stopping: no button presses or operator prompts now; the meters leave
                 # programming at their own time-out (or when the operator attends to them).
                 self.log(
-                    f"{_positions_text([p.number for p in positions])}: left in programming "
+                    f"{positions_text([p.number for p in positions])}: left in programming "
                     f"mode ({self.stop.reason})",
                     level="warning",
                 )
@@ -421,10 +503,8 @@ class RigSession:
                 self.leave_programming(*positions)
 
     def ask_operator(self, text: str) -> None:
-        """A lab bench step only a person can do; waits for Enter on the terminal."""
-        if self.operator_prompt is None:
-            raise SessionError(f"operator action needed but no terminal: {text}")
-        self.operator_prompt(text)
+        """A bench step only a person can do, confirmed when done (rig.hands)."""
+        self._hands().act(text)
 
     def close(self, status: RunStatus = RunStatus.COMPLETED) -> None:
         """De-energise and verify, then log what happened in the order it happened and close
@@ -490,9 +570,3 @@ def _identity(pos: MeterPosition) -> dict[str, Any]:
         "identification": f"{ident.manufacturer}{ident.ident}" if ident else "",
         **{a: by_address[a] for a in IDENTITY_ADDRESSES if a in by_address},
     }
-
-
-def _positions_text(numbers: list[int]) -> str:
-    if len(numbers) == 1:
-        return f"Position {numbers[0]}"
-    return "Positions " + ", ".join(str(n) for n in numbers) + " (each meter)"

@@ -452,6 +452,10 @@ def _open_instrument(resource_manager: Any, role: str, inst: InstrumentConfig) -
     return driver
 
 
+#: Opening one instrument by role outside the Bench (the session's environment sensor).
+open_instrument = _open_instrument
+
+
 def _close_quietly(inst: Any) -> None:
     try:
         inst.close()

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pyvisa.rname import InvalidResourceName, parse_resource_name
 
 from rig.bench.calculators import AssignmentError, assign
 from rig.instruments.registry import driver_class
@@ -150,11 +151,14 @@ class Instruments(_Strict):
     reference: InstrumentConfig
     error_calculators: dict[str, InstrumentConfig] = Field(default_factory=dict)
     energy: InstrumentConfig | None = None
+    #: The ambient temperature and humidity sensor (environment.read_by: sensor).
+    environment: InstrumentConfig | None = None
 
     @field_validator("error_calculators")
     @classmethod
     def _names(cls, named: dict[str, InstrumentConfig]) -> dict[str, InstrumentConfig]:
-        bad = [n for n in named if n in ("reference", "source", "energy") or not n.isidentifier()]
+        roles = ("reference", "source", "energy", "environment")
+        bad = [n for n in named if n in roles or not n.isidentifier()]
         if bad:
             raise ValueError(f"names {bad}: taken by a role, or not letters, digits and _")
         return named
@@ -166,6 +170,8 @@ class Instruments(_Strict):
         out.update((f"error_calculators.{n}", inst) for n, inst in self.error_calculators.items())
         if self.energy is not None:
             out["energy"] = self.energy
+        if self.environment is not None:
+            out["environment"] = self.environment
         return out
 
 
@@ -260,15 +266,28 @@ class Traceability(_Strict):
 
 
 class Environment(_Strict):
-    """Ambient temperature: a fixed entry or a sensor to read."""
+    """Ambient temperature and humidity (rig/environment.py): fixed values stated here, read from
+    the sensor role (instruments.environment), or entered by the operator, at the start of the
+    run and every `interval_min`."""
 
-    temperature_c: float | None = Field(None, ge=-40, le=85)
-    sensor: str | None = None
+    temperature_c: float | None = Field(None, ge=-40, le=85, description="fixed value, degC")
+    humidity_pct: float | None = Field(None, ge=0, le=100, description="fixed value, % RH")
+    read_by: Literal["sensor", "operator"] | None = Field(
+        None, description="sensor: instruments.environment; operator: asked on the terminal"
+    )
+    interval_min: float = Field(60.0, gt=0, description="between readings, minutes")
+    sensor: str | None = Field(
+        None, description="what is read (e.g. the operator's thermo-hygrometer), for the record"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Environment:
-        if (self.temperature_c is None) == (self.sensor is None):
-            raise ValueError("give exactly one of temperature_c or sensor")
+        fixed = self.temperature_c is not None
+        if fixed == (self.read_by is not None):
+            raise ValueError("give exactly one of temperature_c (fixed) or read_by "
+                             "(sensor or operator)")
+        if self.humidity_pct is not None and not fixed:
+            raise ValueError("humidity_pct is a fixed value: it goes with temperature_c")
         return self
 
 
@@ -301,6 +320,16 @@ class BenchConfig(_Strict):
         if dupes:
             raise ValueError(f"duplicate position id(s) {dupes}")
         return positions
+
+    @model_validator(mode="after")
+    def _sensor_role(self) -> BenchConfig:
+        has = self.instruments.environment is not None
+        if (self.environment.read_by == "sensor") != has:
+            raise ValueError(
+                "environment.read_by: sensor needs instruments.environment, and "
+                "instruments.environment is read only with environment.read_by: sensor"
+            )
+        return self
 
     def position(self, position_id: int) -> Position:
         """The position with this id."""
@@ -340,6 +369,7 @@ class BenchConfig(_Strict):
             "reference": resolved(ins.reference),
             "error_calculators": {n: resolved(i) for n, i in ins.error_calculators.items()},
             "energy": None if ins.energy is None else resolved(ins.energy),
+            "environment": None if ins.environment is None else resolved(ins.environment),
         }
         positions = [p.model_copy(update={"link": sub(p.link)}) for p in self.positions]
         return self.model_copy(
@@ -361,19 +391,7 @@ def load_bench_file(path: str | Path) -> BenchConfig:
         raise BenchFileError(f"{path}: not valid YAML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise BenchFileError(f"{path}: {not_utf8(exc)}") from None
-    if not isinstance(data, dict):
-        raise BenchFileError(
-            f"{path}: (top level): expected a mapping of keys, got {type(data).__name__}"
-        )
-    try:
-        config = BenchConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            key = ".".join(str(part) for part in err["loc"]) or "(top level)"
-            message = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{path}: {key}: {message}")
-        raise BenchFileError("\n".join(lines)) from None
+    config = validate_bench(data, str(path))
     try:
         assign(config)  # more positions than calculators: refused before anything is opened
     except AssignmentError as exc:
@@ -385,10 +403,29 @@ def load_bench_file(path: str | Path) -> BenchConfig:
     return config.model_copy(update={"source_file": str(path)})
 
 
+def validate_bench(data: Any, where: str) -> BenchConfig:
+    """A bench description (the bench file's mapping) validated against the schema; BenchFileError
+    with one `<where>: <key>: <reason>` line per problem."""
+    if not isinstance(data, dict):
+        raise BenchFileError(
+            f"{where}: (top level): expected a mapping of keys, got {type(data).__name__}"
+        )
+    try:
+        return BenchConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{where}: {key}: {message}")
+        raise BenchFileError("\n".join(lines)) from None
+
+
 def cross_checks(config: BenchConfig) -> list[tuple[str, str]]:
-    """(key, reason) of what only the whole file shows: meters sharing a link (an RS485 bus)
-    without distinct device addresses, and a current limit below a meter's Imax."""
-    problems = []
+    """(key, reason) of what only the whole file shows: a resource the driver cannot use, meters
+    sharing a link (an RS485 bus) without distinct device addresses, and a current limit below a
+    meter's Imax."""
+    problems = resource_problems(config)
     by_link: dict[str, list[int]] = {}
     for n, p in enumerate(config.positions):
         by_link.setdefault(p.link, []).append(n)
@@ -414,4 +451,30 @@ def cross_checks(config: BenchConfig) -> list[tuple[str, str]]:
         problems.append(("safety.max_current", f"{config.safety.max_current:g} A is below "
                          f"position {imax.id}'s imax {imax.imax:g} A (its Imax points would be "
                          "refused mid-run)"))
+    return problems
+
+
+def resource_problems(config: BenchConfig) -> list[tuple[str, str]]:
+    """(key, reason) of each resource string whose VISA interface type (GPIB, ASRL, TCPIP, ...)
+    is not one the driver's instrument has (the driver's `interfaces`, from its maker's
+    documentation). A simulated bench (a `sim:` section, or `sim:` placeholders) serves every
+    instrument on loopback TCP, and a driver that declares no interfaces is not checked."""
+    if config.sim is not None:
+        return []
+    problems = []
+    for role, inst in config.roles():
+        if inst.resource.startswith(PLACEHOLDER_PREFIX):
+            continue
+        interfaces = getattr(driver_class(inst.driver), "interfaces", None)
+        if interfaces is None:
+            continue
+        key = f"instruments.{role}.resource"
+        try:
+            kind = parse_resource_name(inst.resource).interface_type
+        except InvalidResourceName as exc:
+            problems.append((key, f"{inst.resource!r} is not a VISA resource string: {exc}"))
+            continue
+        if kind not in interfaces:
+            problems.append((key, f"{inst.resource!r} is a {kind} resource; the {inst.driver} "
+                             f"instrument has {' or '.join(interfaces)} only"))
     return problems

@@ -166,6 +166,9 @@ class Fluke6105A(ScpiInstrument):
     """Fluke 6105A source; implements the PowerSource role."""
 
     model = "Fluke 6105A"
+    # VISA interfaces the instrument has: IEEE-488 (GPIB) remote control (6100A/6105A operators
+    # manual, remote operation chapter, easymanua.ls/fluke/6105a/manual?p=109; instruments.md 2.1).
+    interfaces: ClassVar[tuple[str, ...]] = ("GPIB",)
     # GPIB ends a message with EOI; the 6105A also sends LF, and pyvisa reads to it ([Man] p109).
     write_termination = "\n"
     read_termination = "\n"

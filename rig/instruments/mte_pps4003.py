@@ -109,6 +109,9 @@ class MtePps4003(Instrument):
     """MTE PPS 400.3; implements the PowerSource role."""
 
     model = "MTE PPS 400.3"
+    # VISA interfaces: RS-232 only (MTE "PPS400.3 RS232 Interface description", 19200 8N1;
+    # instruments.md 2.5).
+    interfaces: ClassVar[tuple[str, ...]] = ("ASRL",)
     write_termination = "\r"
     read_termination = "\r"
     serial_settings: ClassVar[dict] = {"baud_rate": 19200, "data_bits": 8}

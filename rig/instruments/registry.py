@@ -76,5 +76,5 @@ def known_drivers() -> list[str]:
 
 def _load_builtin() -> None:
     # Importing the modules registers them; done lazily so the registry has no import cycle.
-    for module in ("fluke6105a", "mte_pps4003", "zera_com5003", "zera_mad"):
+    for module in ("fluke6105a", "mte_pps4003", "zera_com5003", "zera_mad", "vaisala_hmp155"):
         importlib.import_module(f"rig.instruments.{module}")

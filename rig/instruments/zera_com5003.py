@@ -348,6 +348,9 @@ class ZeraCom5003(ScpiInstrument):
     """ZERA COM5003: ReferenceMeter role, its two error calculators and the energy register."""
 
     model = "ZERA COM5003"
+    # VISA interfaces: SCPI on TCP port 6320, or serial 9600 8N1 (zera-classes scpi-doc
+    # dev-connection.html; instruments.md "ZERA GmbH").
+    interfaces: ClassVar[tuple[str, ...]] = ("TCPIP", "ASRL")
     write_termination = "\n"
     read_termination = "\n"
     error_query = "SYSTEM:ERROR?"

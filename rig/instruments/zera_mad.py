@@ -232,6 +232,8 @@ class ZeraMad(Instrument):
     """A ZERA MAD error calculator (one calculator: the place it is bound to)."""
 
     model = "ZERA MAD"
+    # VISA interface: XML documents over TCP (SourceMock ErrorCalculator/STM; instruments.md 2.4).
+    interfaces: ClassVar[tuple[str, ...]] = ("TCPIP",)
     write_termination = "\n"
     read_termination = "\n"
     error_calculator_inputs: ClassVar[tuple[tuple[str, ...], ...]] = (INPUTS,)

@@ -23,6 +23,7 @@ import yaml
 from meter.control import CurrentBank, meter_action, with_defects
 from meter.iec62056_21.server import MeterServer
 from meter.iec62056_21.timing import Timing
+from rig.bench.config import BenchConfig, BenchFileError, validate_bench
 from rig.sim.control import ControlApi, ControlError, ControlServer, SimControl
 from rig.sim.dialects import Dialect, dialect_for, simulated_drivers
 from rig.sim.line import LineClock, LineSettings
@@ -112,28 +113,26 @@ class Simulator:
 
     def __init__(
         self,
-        bench: dict[str, Any],
+        config: BenchConfig,
         options: dict[str, Any] | None = None,
         *,
         state_dir: Path | None = None,
         realtime: bool = False,
     ) -> None:
-        self.bench = bench
-        unknown = sorted(set(bench.get("sim") or {}) - SIM_KEYS)
+        # The validated bench configuration (rig.bench.config), as the rig reads it too.
+        self.config = config
+        unknown = sorted(set(config.sim or {}) - SIM_KEYS)
         if unknown:
             raise SimBenchError(
                 f"sim: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(SIM_KEYS))})"
             )
-        opts = dict(bench.get("sim") or {})
+        opts = dict(config.sim or {})
         opts.update(options or {})
         self.options = opts
-        positions_cfg = bench.get("positions") or []
-        if not positions_cfg:
-            raise SimBenchError("positions: the bench has no positions")
         src_opts = dict(opts.get("source") or {})
         watchdog = src_opts.pop("watchdog_s", None)
         if watchdog is None:
-            watchdog = (bench.get("safety") or {}).get("watchdog_s") or 0.0
+            watchdog = config.safety.watchdog_s or 0.0
         # Realtime serving starts at the wall clock's true time unless told otherwise.
         default_start = time.time() if realtime else WorldConfig.start_time
         world_cfg = WorldConfig(
@@ -148,22 +147,16 @@ class Simulator:
         meter_defaults = dict(opts.get("meter") or {})
         per_position = {int(k): v for k, v in (opts.get("positions") or {}).items()}
         positions = []
-        for pos in positions_cfg:
-            number = int(pos["id"])
+        for pos in config.positions:
+            number = pos.id
             meter_opts = {**meter_defaults, **(per_position.get(number) or {})}
             pdir = None
             if state_dir is not None:
                 pdir = state_dir / f"meter{number}"
                 pdir.mkdir(parents=True, exist_ok=True)
-            meter = build_meter(pos, meter_opts, start_time=world_cfg.start_time, state_dir=pdir)
-            positions.append(
-                Position(
-                    number,
-                    str(pos.get("wiring", "3P4W")),
-                    meter,
-                    address=str(pos.get("address", "") or ""),
-                )
-            )
+            meter = build_meter(pos.model_dump(by_alias=True), meter_opts,
+                                start_time=world_cfg.start_time, state_dir=pdir)
+            positions.append(Position(number, pos.wiring, meter, address=pos.address))
         self.world = World(world_cfg, positions)
         if realtime:
             self.world.set_realtime(True)
@@ -178,15 +171,15 @@ class Simulator:
         """Cable each position's meter to the input of the error calculator the bench file
         names for it (`error_calculator`, `pulse_input`)."""
         by_role = {role: inst for inst in self.instruments.values() for role in inst.roles}
-        for n, pos in enumerate(self.bench["positions"]):
-            name = str(pos.get("error_calculator") or "reference")
+        for n, pos in enumerate(self.config.positions):
+            name = pos.error_calculator
             role = "reference" if name == "reference" else f"error_calculators.{name}"
             inst = by_role.get(role)
             wire = getattr(inst.dialect, "wire", None) if inst is not None else None
             if wire is None:
                 continue  # not a simulated instrument with error calculators
             try:
-                wire(int(pos["id"]), pos.get("pulse_input"))
+                wire(pos.id, pos.pulse_input)
             except ValueError as e:
                 raise SimBenchError(f"positions.{n}.pulse_input: {e}") from None
 
@@ -209,20 +202,15 @@ class Simulator:
 
     def _start_instruments(self) -> None:
         by_name: dict[str, Instrument] = {}
-        instruments = dict(self.bench.get("instruments") or {})
-        calculators = instruments.pop("error_calculators", None) or {}
-        instruments.update((f"error_calculators.{n}", i) for n, i in calculators.items())
-        for role, inst in instruments.items():
-            if not isinstance(inst, dict):
-                continue
-            ph = _placeholder(inst.get("resource"))
+        for role, inst in self.config.roles():
+            ph = _placeholder(inst.resource)
             if ph is None:
                 continue
             name = ph[len(PLACEHOLDER) :]
             if name in by_name:  # one instrument in two roles (e.g. ZERA EC + energy)
                 by_name[name].roles += (role,)
                 continue
-            driver = str(inst.get("driver"))
+            driver = inst.driver
             cls = dialect_for(driver)
             if cls is None:
                 raise SimBenchError(
@@ -233,6 +221,7 @@ class Simulator:
             transport = self.options.get(f"{driver.split('_')[0]}_transport", cls.transport)
             server_cls = PtyLineServer if transport == "pty" else TcpLineServer
             server = server_cls(dialect.handle_lines, cls.terminator, name)
+            server.reply_terminator = getattr(cls, "reply_terminator", cls.terminator).encode()
             server.start()
             by_name[name] = Instrument(name, driver, (role,), dialect, server)
             self.substitutions[ph] = server.address
@@ -243,10 +232,10 @@ class Simulator:
         if transport not in ("pty", "tcp"):
             raise SimBenchError(f"sim.link: {transport!r} is not pty or tcp")
         links: dict[str, list[Position]] = {}
-        for pos in self.bench["positions"]:
-            ph = _placeholder(pos.get("link"))
+        for pos in self.config.positions:
+            ph = _placeholder(pos.link)
             if ph is not None:
-                links.setdefault(ph, []).append(self.world.position(int(pos["id"])))
+                links.setdefault(ph, []).append(self.world.position(pos.id))
         if self.options.get("bus"):
             # RS485 multi-drop: every meter on one port, each answering its own address.
             allpos = [p for group in links.values() for p in group]
@@ -414,6 +403,11 @@ class SimBench:
             bench = expand_positions(bench, positions)
         self.source_file = Path(bench_file) if bench_file is not None else None
         self.bench = bench
+        # What the simulator serves is the validated configuration, as the rig reads it.
+        try:
+            self.config = validate_bench(bench, str(bench_file or "<bench>"))
+        except BenchFileError as e:
+            raise SimBenchError(str(e)) from None
         self.sim_options = sim_options or {}
         self.realtime = realtime
         self._given_state_dir = Path(state_dir) if state_dir is not None else None
@@ -431,7 +425,7 @@ class SimBench:
             # each meter saves it to files (A1000 store: SHA-256, fsync, two generations)
             # every save interval, which costs more than the rest of the meter model.
             self.simulator = Simulator(
-                self.bench,
+                self.config,
                 self.sim_options,
                 state_dir=self._given_state_dir,
                 realtime=self.realtime,
@@ -478,21 +472,13 @@ class SimBench:
         return self.simulator.control.address
 
     def resolved(self) -> dict[str, Any]:
-        """The bench description with every served placeholder replaced; its `sim:` options
-        replaced by where to drive this simulator (`control` address, `realtime`), so the rig
-        run on the file advances its virtual time (rig/served.py)."""
-        subs = self.substitutions
-        out = copy.deepcopy(self.bench)
-        out["sim"] = {"control": self.control_address, "realtime": self.realtime}
-        instruments = out.get("instruments") or {}
-        calculators = instruments.get("error_calculators") or {}
-        for inst in [*instruments.values(), *calculators.values()]:
-            if isinstance(inst, dict) and inst.get("resource") in subs:
-                inst["resource"] = subs[inst["resource"]]
-        for pos in out.get("positions") or []:
-            if pos.get("link") in subs:
-                pos["link"] = subs[pos["link"]]
-        return out
+        """The validated bench configuration with every served placeholder replaced
+        (BenchConfig.resolve) and its `sim:` options replaced by where to drive this simulator
+        (`control` address, `realtime`), so the rig run on the file advances its virtual time
+        (rig/served.py); as the bench file's mapping (fields at their defaults left out)."""
+        sim = {"control": self.control_address, "realtime": self.realtime}
+        config = self.config.resolve(self.substitutions).model_copy(update={"sim": sim})
+        return config.model_dump(mode="json", by_alias=True, exclude_defaults=True)
 
     def describe(self) -> list[str]:
         """Human-readable lines: every resource string, meter port and the control endpoint."""

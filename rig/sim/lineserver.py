@@ -62,6 +62,9 @@ class _LineServer:
     def __init__(self, handler: Handler, terminator: str, name: str) -> None:
         self.handler = handler
         self.terminator = terminator.encode()
+        # What ends a reply line, where the instrument's differs from its commands' (a
+        # dialect's `reply_terminator`, set by rig.sim.bench).
+        self.reply_terminator = self.terminator
         self.name = name
         self.faults = LinkFaults()
         self.failures = 0  # messages whose handler raised (logged; the server went on)
@@ -83,7 +86,8 @@ class _LineServer:
             return b""
         if self.faults.delay_s > 0:
             time.sleep(self.faults.delay_s)  # injected slow reply
-        return b"".join(r.encode("ascii", errors="replace") + self.terminator for r in replies)
+        end = self.reply_terminator
+        return b"".join(r.encode("ascii", errors="replace") + end for r in replies)
 
 
 class TcpLineServer(_LineServer):

@@ -35,6 +35,24 @@ instruments:
     stated_uncertainty: "0.02 % (k=2)"
 """
 
+# The validated bench configuration the rig stores with a run (rig.bench.config.BenchConfig as
+# JSON, reports/benchinfo.py): what the report's instrument table reads.
+BENCH_CONFIG = {
+    "lab": "Example Meter Lab, Room 2",
+    "instruments": {
+        "source": {"driver": "mte_pps4003", "resource": "ASRL/dev/ttyS0::INSTR",
+                   "model": "MTE PPS 400.3", "serial": "MT786-0042",
+                   "calibration_date": "2026-03-14", "certificate": "DAkkS D-K-1 26-03",
+                   "uncertainty": {"value": 0.05, "unit": "%", "k": 2.0}},
+        "reference": {"driver": "zera_com5003", "resource": "TCPIP::127.0.0.1::6321::SOCKET",
+                      "model": "ZERA COM5003", "serial": "COM-1187",
+                      "calibration_date": "2026-01-20", "certificate": "DAkkS D-K-1 26-01",
+                      "uncertainty": {"value": 0.02, "unit": "%", "k": 2.0}},
+        "error_calculators": {}, "energy": None,
+    },
+    "traceability": [],
+}
+
 # standards.md 1.2 (balanced, class 0.5S): PF 1 +-1.0 % below 0.05 In, +-0.5 % above;
 # PF 0.5 L / 0.8 C +-1.0 % below 0.1 In, +-0.6 % above.
 BALANCED_LOADS = {"1": (0.01, 0.05, 0.1, 0.5, 1.0, 1.2), "0.5L": (0.02, 0.1, 0.5, 1.0),
@@ -77,6 +95,8 @@ def build_sample(store: ResultsStore, *, positions: int = 3, finish: bool = True
         environment={"temperature_C": 23.1, "humidity_pct": 45, "supply": "3x230 V 50 Hz"},
         started_at=t0,
     )
+    store.log(run.run_id, "bench configuration validated", kind="bench_config",
+              data=BENCH_CONFIG, t=t0)
     sample = SampleRun(run.run_id)
     t = t0
 

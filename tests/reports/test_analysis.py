@@ -15,7 +15,6 @@ from reports.analysis import (
     plain_rows,
     verdict_of,
 )
-from reports.benchinfo import parse_bench
 from reports.records import Verdict
 
 
@@ -45,35 +44,6 @@ def test_margin_to_the_nearest_limit():
     assert margin(0.4, -0.5, 0.5) == pytest.approx(0.1)
     assert margin(0.7, -0.5, 0.5) == pytest.approx(-0.2)
     assert margin(3, None, 1) == -2
-
-
-def test_bench_file_instruments_in_several_shapes():
-    listed = parse_bench("""
-lab: L
-bench: {name: B}
-instruments:
-  - role: source
-    type: MTE PPS 400.3
-    serial_number: S-1
-    cal_date: 2026-01-01
-    uncertainty: 0.05 %
-    extra: yes
-""")
-    assert listed.lab == "L" and listed.name == "B"
-    (src,) = listed.instruments
-    assert src.role == "source"
-    assert src.fields == {"model": "MTE PPS 400.3", "serial": "S-1",
-                          "calibration": "2026-01-01", "uncertainty": "0.05 %"}
-    assert src.other == {"extra": "True"}
-    top = parse_bench("name: X\nsource: {resource: 'TCPIP::1::SOCKET', serial: A}\n"
-                      "timebase: virtual\n")
-    assert [i.role for i in top.instruments] == ["source"]
-    assert parse_bench("").problem and parse_bench("- a\n- b\n").problem
-    assert "not valid YAML" in parse_bench("a: [\n").problem
-    # The rig's bench files state an uncertainty as value, unit and coverage factor.
-    structured = parse_bench("instruments:\n  reference: {serial: R, uncertainty: "
-                             "{value: 0.01, unit: '%', k: 2}}\n")
-    assert structured.instruments[0].fields["uncertainty"] == "0.01 % (k=2)"
 
 
 def test_plain_rows_hold_what_to_dict_gives_and_their_row_number():

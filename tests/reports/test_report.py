@@ -97,7 +97,7 @@ def test_header_shows_bench_instruments_environment_and_rule(built):
                  "ZERA COM5003"):
         assert text in inst
     facts = scan.by_id_text["run-facts"]
-    for text in ("Example Meter Lab", "lab-bench-A", "iec60687-0.5S-type 1.2.0", "A. Tester",
+    for text in ("Example Meter Lab", "lab-a.yaml", "iec60687-0.5S-type 1.2.0", "A. Tester",
                  "0.1.0", "2026-09-21"):
         assert text in facts
     assert "temperature_C" in scan.by_id_text["environment"]
@@ -245,7 +245,7 @@ def test_run_without_measurements_or_positions(tmp_path):
     scan = ReportScan(result.files["html"].read_text(encoding="utf-8"))
     assert scan.rows == []
     assert "NO RESULTS" in scan.by_id_text["batch-conformity"]
-    assert "not valid YAML" in scan.by_id_text["instruments"]
+    assert "no validated bench configuration" in scan.by_id_text["instruments"]
     assert pd.read_csv(result.files["csv"]).empty
 
 

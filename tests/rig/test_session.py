@@ -6,6 +6,7 @@ import pytest
 
 from meter.iec62056_21.timing import Timing
 from rig.bench.config import Position
+from rig.hands import HandsError, OperatorHands
 from rig.session import MeterPosition, RigSession, SessionError, SessionOptions
 
 
@@ -14,9 +15,13 @@ def positions(*numbers: int) -> list[MeterPosition]:
 
 
 def test_lab_bench_asks_once_for_all_meters_and_again_to_leave_even_on_failure() -> None:
-    session = RigSession(SessionOptions(bench="lab.yaml"))
     prompts: list[str] = []
-    session.operator_prompt = prompts.append
+
+    def read(text: str) -> str:
+        prompts.append(text)
+        return ""
+
+    session = RigSession(SessionOptions(bench="lab.yaml"), hands=OperatorHands(read))
     with pytest.raises(RuntimeError, match="write refused"), session.programming(
         *positions(1, 2, 3)
     ):
@@ -28,10 +33,13 @@ def test_lab_bench_asks_once_for_all_meters_and_again_to_leave_even_on_failure()
     assert prompts[2].startswith("Position 4: open the seal")
 
 
-def test_no_terminal_means_a_clear_error() -> None:
+def test_a_lab_bench_without_hands_asks_the_operator_and_without_terminal_says_so() -> None:
     session = RigSession(SessionOptions(bench="lab.yaml"))
-    with pytest.raises(SessionError, match="operator action needed but no terminal"):
+    with pytest.raises(HandsError, match="operator action needed but no terminal"):
         session.enter_programming(*positions(1))
+    session.operator_prompt = lambda text: "no"
+    with pytest.raises(HandsError, match="the operator could not do it"):
+        session.ask_operator("Close the seal")
 
 
 def _stored_run(runs_dir, plan, version, bench_text, positions=1):

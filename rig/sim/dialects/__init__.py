@@ -10,6 +10,7 @@ from rig.sim.dialects.base import Dialect
 from rig.sim.dialects.fluke import Fluke6105A
 from rig.sim.dialects.mad import ZeraMad
 from rig.sim.dialects.mte import MtePps4003
+from rig.sim.dialects.vaisala import VaisalaHmp155
 from rig.sim.dialects.zera import ZeraCom5003, ZeraMt310s2
 
 # Driver name in the bench file -> (dialect class, role it can take).
@@ -20,6 +21,7 @@ DIALECTS: dict[str, type[Dialect]] = {
     "zera_com5003": ZeraCom5003,
     "zera_mt310s2": ZeraMt310s2,
     "zera_mad": ZeraMad,
+    "vaisala_hmp155": VaisalaHmp155,
 }
 
 #: Entry-point group in which a driver package names the dialect of each of its drivers, under
@@ -48,6 +50,7 @@ __all__ = [
     "Dialect",
     "Fluke6105A",
     "MtePps4003",
+    "VaisalaHmp155",
     "ZeraCom5003",
     "ZeraMad",
     "ZeraMt310s2",

@@ -9,7 +9,7 @@ from rig.bench.calculators import Assignment
 HEAD = """
 lab: Test lab
 instruments:
-  source: {driver: mte_pps4003, resource: "TCPIP::127.0.0.1::5025::SOCKET"}
+  source: {driver: mte_pps4003, resource: "ASRL/dev/ttyUSB0::INSTR"}
   reference: {driver: %s, resource: "TCPIP::127.0.0.1::6320::SOCKET"}
   error_calculators:
     mad3: {driver: zera_mad, resource: "TCPIP::127.0.0.1::6400::SOCKET"}

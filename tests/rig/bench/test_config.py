@@ -11,7 +11,7 @@ BENCHES = Path(__file__).resolve().parents[3] / "benches"
 GOOD = """
 lab: Test lab
 instruments:
-  source: {driver: mte_pps4003, resource: "TCPIP::127.0.0.1::5025::SOCKET"}
+  source: {driver: mte_pps4003, resource: "ASRL/dev/ttyUSB0::INSTR"}
   reference: {driver: zera_com5003, resource: "TCPIP::127.0.0.1::6320::SOCKET"}
 positions:
   - {id: 1, link: "socket://127.0.0.1:7000", meter_constant: 10000, wiring: 3P4W,
@@ -19,6 +19,14 @@ positions:
 safety: {max_voltage: 265, max_current: 12}
 environment: {temperature_c: 23}
 """
+
+
+# Further positions on position 1's link (an RS485 bus), for the cross-checks.
+SECOND = """  - {{id: 2, link: "socket://127.0.0.1:7000", meter_constant: 10000, wiring: 3P4W,
+     un: 230, in: 5, imax: 10, class: "0.5S"{address}}}"""
+THIRD = """
+  - {id: 3, link: "socket://127.0.0.1:7000", meter_constant: 10000, wiring: 3P4W,
+     un: 230, in: 5, imax: 10, class: "0.5S", address: "3"}"""
 
 
 def write(tmp_path, text):
@@ -91,8 +99,39 @@ def test_sim_placeholders_are_listed_and_resolved():
         ("max_current: 12", "max_current: -1", "safety.max_current", "greater than 0"),
         ("wiring: 3P4W", "wiring: 1P2W", "positions.0.wiring", "3P4W"),
         ("meter_constant: 10000,", "", "positions.0.meter_constant", "Field required"),
-        ("{temperature_c: 23}", "{temperature_c: 23, sensor: pt100}", "environment", "exactly one"),
+        ("{temperature_c: 23}", "{temperature_c: 23, read_by: operator}", "environment",
+         "exactly one"),
+        ("{temperature_c: 23}", "{read_by: operator, humidity_pct: 40}", "environment",
+         "humidity_pct is a fixed value"),
+        ("{temperature_c: 23}", "{read_by: sensor}", "(top level)",
+         "environment.read_by: sensor needs instruments.environment"),
         ("lab: Test lab", "lab: Test lab\ncolour: red", "colour", "Extra inputs"),
+        # Issue 16 item 5, every case it lists:
+        # a class written with a letter O for the zero
+        ('class: "0.5S"', 'class: "O.5S"', "positions.0.class", "'O.5S' is not a meter accuracy"),
+        # a current limit below a meter's Imax (refused at load, not when an Imax point comes)
+        ("max_current: 12", "max_current: 8", "safety.max_current",
+         "8 A is below position 1's imax 10 A"),
+        # a resource type the driver cannot use: the PPS 400.3 has RS-232 only (instruments.md
+        # 2.5), the COM5003 TCP or serial (zera-classes dev-connection.html)
+        ('resource: "ASRL/dev/ttyUSB0::INSTR"', 'resource: "GPIB0::5::INSTR"',
+         "instruments.source.resource", "is a GPIB resource; the mte_pps4003 instrument has ASRL"),
+        ('resource: "TCPIP::127.0.0.1::6320::SOCKET"', 'resource: "GPIB0::6::INSTR"',
+         "instruments.reference.resource", "the zera_com5003 instrument has TCPIP or ASRL only"),
+        ('resource: "ASRL/dev/ttyUSB0::INSTR"', 'resource: "ttyUSB0"',
+         "instruments.source.resource", "not a VISA resource string"),
+        # two meters on one RS485 bus with the same device address
+        ('class: "0.5S"}',
+         'class: "0.5S", address: "7"}\n' + SECOND.format(address=', address: "7"'),
+         "positions.1.address", "address '7' is also position 1's on link socket://"),
+        # a shared bus without addresses
+        ('class: "0.5S"}', 'class: "0.5S"}\n' + SECOND.format(address=""),
+         "positions.0.address", "positions [1, 2] share link socket://127.0.0.1:7000 (a bus)"),
+        # more positions than error calculators: the COM5003 has two (SC1/HK1, Fin1..4), a
+        # third position on it finds none free
+        ('class: "0.5S"}', 'class: "0.5S"}\n' + SECOND.format(address=', address: "2"')
+         + THIRD, "positions.2.error_calculator",
+         "more positions than error calculators: zera_com5003 (reference) has 2"),
     ],
 )
 def test_bad_files_name_file_key_and_reason(tmp_path, old, new, key, reason):
