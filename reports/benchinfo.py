@@ -41,6 +41,7 @@ class BenchInfo:
     lab: str = ""
     instruments: list[Instrument] = field(default_factory=list)
     problem: str = ""
+    report_templates: str = ""  # the lab's template folder, as the bench file names it
 
 
 def _text(value: Any) -> str:
@@ -95,6 +96,7 @@ def parse_bench(text: str) -> BenchInfo:
     bench = doc.get("bench") if isinstance(doc.get("bench"), Mapping) else doc
     info.name = _text(bench.get("name") or doc.get("name") or "")
     info.lab = _text(bench.get("lab") or doc.get("lab") or "")
+    info.report_templates = _text(bench.get("report_templates") or "")
     section = bench.get("instruments", doc.get("instruments"))
     if isinstance(section, Mapping):
         for role, spec in section.items():
