@@ -9,7 +9,8 @@
     python -m reports history SERIAL [--runs-dir DIR] [--out FILE]
 
 RUN is a run id or 'latest'. Exit status: 0 done (a warning on stderr when the report is
-incomplete or report.pdf could not be printed), 1 verification failed, 2 the store, the run,
+incomplete or report.pdf could not be printed), 1 verification failed or no run tested the
+meter, 2 the store, the run,
 the metadata file, the template folder or the key could not be used.
 """
 

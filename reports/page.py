@@ -34,7 +34,8 @@ PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
 PRINT_CSS = """
 .letterhead { border-bottom: 2px solid #333; padding-bottom: .4em; margin-bottom: .8em; }
 .letterhead .lab-name { font-size: 14pt; font-weight: bold; }
-#iso17025 td.clause { white-space: nowrap; font-size: 8pt; }
+table#iso17025 { width: 100%; } table#iso17025 th { width: 17em; }
+#iso17025 td.clause { white-space: nowrap; font-size: 8pt; width: 6em; }
 #iso17025 tr.missing td { background: var(--inc-bg); }
 table.signature td.sign-here { height: 3em; min-width: 20em; }
 #end-of-report { margin-top: 2em; text-align: center; }

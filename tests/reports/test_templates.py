@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,14 @@ def test_a_relative_folder_is_found_beside_the_bench_file(tmp_path):
 
 def test_every_curve_family_and_the_plotted_families_have_a_section_builder():
     assert {"accuracy", "single_element", "reactive", "demand", "clock"} <= set(SECTIONS)
+
+
+def test_the_bench_file_field_is_accepted_by_the_bench_schema(tmp_path):
+    from reports.benchinfo import parse_bench
+    from rig.bench.config import load_bench_file
+
+    sim = (Path(__file__).resolve().parents[2] / "benches" / "sim.yaml").read_text("utf-8")
+    bench = tmp_path / "bench.yaml"
+    bench.write_text(sim + "report_templates: lab-templates\n", encoding="utf-8")
+    assert load_bench_file(bench).report_templates == "lab-templates"
+    assert parse_bench(bench.read_text("utf-8")).report_templates == "lab-templates"
