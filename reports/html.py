@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup, escape
 
 from reports import plots
 from reports.analysis import (
@@ -151,71 +152,51 @@ def _count(n: int, noun: str) -> str:
 # -- header ------------------------------------------------------------------------------
 
 
-def header(data: RunData, bench: BenchInfo, reasons: list[str]) -> str:
+INSTRUMENT_COLUMNS = {"model": "Model", "serial": "Serial number",
+                      "calibration": "Calibration date", "calibration_due": "Calibration due",
+                      "uncertainty": "Stated uncertainty", "resource": "Resource"}
+
+
+def header_context(data: RunData, bench: BenchInfo, reasons: list[str]) -> dict[str, Any]:
+    """What templates/header.html shows: run facts, instruments, environment, decision rule.
+    Values are plain text (the template escapes them) or Markup built with escaped parts."""
     run = data.run
-    out = []
-    if reasons:
-        items = "".join(f"<li>{e(r)}</li>" for r in reasons)
-        out.append(f'<div class="banner incomplete" id="incomplete"><strong>INCOMPLETE '
-                   f"REPORT</strong>: this report shows what the store holds.<ul>{items}</ul>"
-                   "</div>")
     duration = (fmt_duration(run.ended_at - run.started_at)
                 if is_number(run.ended_at) and is_number(run.started_at) else "")
     rules = sorted({str(r) for r in data.measurements["decision_rule"].dropna()})
-    lab = run.lab or bench.lab
+    code = Markup("<code>{}</code>").format
     facts = [
-        ("Laboratory", e(lab)),
+        ("Laboratory", run.lab or bench.lab),
         ("Bench", _bench_name(bench.name, run.bench_path)),
-        ("Bench file sha256", f"<code>{e(run.bench_hash)}</code>"),
-        ("Run", f"<code>{e(run.run_id)}</code>"),
-        ("Test plan", e(f"{run.plan_name} {run.plan_version}".strip())),
-        ("Operator", e(run.operator)),
-        ("Software version", e(run.software_version)),
-        ("Started", e(fmt_time(run.started_at))),
-        ("Ended", e(fmt_time(run.ended_at)) or '<span class="v-fail">not ended</span>'),
-        ("Duration", e(duration)),
-        ("Run status", e(run.status)),
-        ("Store", f"<code>{e(data.store_path)}</code> (schema version {data.schema_version})"),
+        ("Bench file sha256", code(run.bench_hash)),
+        ("Run", code(run.run_id)),
+        ("Test plan", f"{run.plan_name} {run.plan_version}".strip()),
+        ("Operator", run.operator),
+        ("Software version", run.software_version),
+        ("Started", fmt_time(run.started_at)),
+        ("Ended", fmt_time(run.ended_at) or Markup('<span class="v-fail">not ended</span>')),
+        ("Duration", duration),
+        ("Run status", str(run.status)),
+        ("Store", code(data.store_path) + f" (schema version {data.schema_version})"),
     ]
-    out.append(_facts(facts, "run-facts"))
-    out.append("<h2>Instruments</h2>")
-    if bench.instruments:
-        cols = ["model", "serial", "calibration", "calibration_due", "uncertainty", "resource"]
-        cols = [c for c in cols if any(c in i.fields for i in bench.instruments)]
-        titles = {"model": "Model", "serial": "Serial number", "calibration": "Calibration date",
-                  "calibration_due": "Calibration due", "uncertainty": "Stated uncertainty",
-                  "resource": "Resource"}
-        head = "".join(f"<th>{titles[c]}</th>" for c in cols)
-        body = "".join(
-            f"<tr><td>{e(i.role)}</td>"
-            + "".join(f"<td>{e(i.fields.get(c, ''))}</td>" for c in cols)
-            + f"<td>{e('; '.join(f'{k}: {v}' for k, v in i.other.items()))}</td></tr>"
-            for i in bench.instruments
-        )
-        out.append(f'<table id="instruments"><thead><tr><th>Instrument</th>{head}<th>Other</th>'
-                   f"</tr></thead><tbody>{body}</tbody></table>")
-    else:
-        note = bench.problem or "the bench file lists no instruments"
-        out.append(f'<table id="instruments"><tr><td class="muted">{e(note)}</td></tr></table>')
-    out.append("<h2>Environment</h2>")
-    env = run.environment or {}
-    env_rows = [(str(k), e(_plain(v))) for k, v in env.items()]
-    out.append(_facts(env_rows or [("-", '<span class="muted">not recorded</span>')],
-                      "environment"))
-    out.append("<h2>Decision rule</h2>")
+    cols = [c for c in INSTRUMENT_COLUMNS if any(c in i.fields for i in bench.instruments)]
     used = rules or [str(run.decision_rule)]
-    items = "".join(f"<li><strong>{e(r)}</strong>: {e(rule_text(r))}.</li>" for r in used)
-    out.append(f'<div id="decision-rule" data-rules="{e(",".join(used))}"><p>Run default: '
-               f"<strong>{e(run.decision_rule)}</strong>. Every verdict records its rule; "
-               f"the rules applied in this run:</p><ul>{items}</ul></div>")
-    return "<header id=\"report-header\">" + "".join(out) + "</header>"
+    return {
+        "reasons": reasons, "facts": facts, "bench": bench,
+        "instrument_columns": [(c, INSTRUMENT_COLUMNS[c]) for c in cols],
+        "instrument_note": bench.problem or "the bench file lists no instruments",
+        "environment_rows": [(str(k), _plain(v)) for k, v in (run.environment or {}).items()],
+        "default_rule": str(run.decision_rule),
+        "rules": [(r, rule_text(r)) for r in used],
+    }
 
 
-def _bench_name(name: str, path: str) -> str:
+def _bench_name(name: str, path: str) -> Markup:
     """The bench's name with its file beside it, or the file alone when it has no name."""
     if not name:
-        return f"<code>{e(path)}</code>" if path else ""
-    return e(name) + (f' <span class="muted">({e(path)})</span>' if path else "")
+        return Markup("<code>{}</code>").format(path) if path else Markup()
+    return escape(name) + (Markup(' <span class="muted">({})</span>').format(path)
+                           if path else Markup())
 
 
 def _plain(value: Any) -> str:
@@ -482,30 +463,18 @@ def batch_section(a: Analysed, plot_meas: pd.DataFrame, points: list[BatchPoint]
     return "".join(out)
 
 
-def run_log(data: RunData, interrupted: pd.DataFrame) -> str:
-    out = ['<section id="run-log"><h2>Run log</h2>']
-    if len(interrupted):
-        items = "".join(f"<li>position {e(_plain(r['position']))}: {e(r['message'])} at "
-                        f"{e(fmt_time(r['t']))}</li>"
-                        for r in interrupted.to_dict("records"))
-        out.append(f'<div id="interrupted"><strong>Points started without a recorded '
-                   f"result (interrupted):</strong><ul>{items}</ul></div>")
+def run_log_context(data: RunData, interrupted: pd.DataFrame) -> dict[str, Any]:
+    """What templates/runlog.html shows: interrupted points, log lines, the bench file."""
     ev = data.events
     shown = ev[~ev["kind"].isin(BOOKKEEPING_KINDS)] if "kind" in ev else ev
-    if shown.empty:
-        out.append('<p class="muted">No log lines.</p>')
-    else:
-        rows = "".join(
-            f"<tr><td>{e(fmt_time(r['t']))}</td><td>{e(r['level'])}</td><td>{e(r['kind'])}"
-            f"</td><td>{e(_plain(r['position']) if is_number(r['position']) else '')}</td>"
-            f"<td>{e(r['message'])}</td></tr>" for r in shown.to_dict("records"))
-        out.append('<table id="events"><thead><tr><th>Time</th><th>Level</th><th>Kind</th>'
-                   f"<th>Position</th><th>Message</th></tr></thead><tbody>{rows}</tbody></table>")
-    if data.run.bench_file:
-        out.append('<section id="bench-file"><h3>Bench file as stored with the run</h3>'
-                   f'<pre class="bench">{e(data.run.bench_file)}</pre></section>')
-    out.append("</section>")
-    return "".join(out)
+    return {
+        "interrupted": [(_plain(r["position"]), r["message"], fmt_time(r["t"]))
+                        for r in interrupted.to_dict("records")],
+        "events": [(fmt_time(r["t"]), r["level"], r["kind"],
+                    _plain(r["position"]) if is_number(r["position"]) else "", r["message"])
+                   for r in shown.to_dict("records")],
+        "bench_file": data.run.bench_file,
+    }
 
 
 def incomplete_reasons(data: RunData, interrupted: pd.DataFrame) -> list[str]:

@@ -129,14 +129,12 @@ def render_page(a: Analysed, inputs: PageInputs = PageInputs()) -> tuple[str, Id
     lab = (meta.laboratory if meta and meta.laboratory
            else Laboratory(name=run.lab or bench.lab or "Laboratory not named"))
     parts = {
-        "header": Markup(html.header(data, bench, reasons)),
         "summary": Markup(html.summary(summaries, batch_conformity(summaries, data, partial),
                                        positions)),
         "meters": [Markup(html.meter_section(data, s, positions, plot_meas, partial))
                    for s in summaries],
         "batch": Markup(html.batch_section(a, plot_meas, batch_points(a.rows),
                                            len(summaries))),
-        "run_log": Markup(html.run_log(data, a.interrupted)),
     }
     template = environment(inputs.lab_templates).get_template("report.html")
     text = template.render(
@@ -146,5 +144,7 @@ def render_page(a: Analysed, inputs: PageInputs = PageInputs()) -> tuple[str, Id
         authoriser=(f"{meta.authoriser.name}, {meta.authoriser.function}" if meta
                     else "not named (no report metadata file)"),
         schema_version=data.schema_version, n_results=len(a.rows),
+        **html.header_context(data, bench, reasons),
+        **html.run_log_context(data, a.interrupted),
     )
     return text, ident
