@@ -1,10 +1,11 @@
 """Speed figures of the results store and the report builder.
 
-    .venv/bin/python benchmarks/bench_reports.py [--positions 1,12,48] [--records N]
+    .venv/bin/python benchmarks/bench_reports.py [--positions 1,12,48] [--records N] [--no-pdf]
 
 Prints: committed measurements per second (each one its own durable transaction), and for
 each batch size N the time and size of a full report for N meters with the usual 0.5S point
-set (standards.md 1.8: PF 1 / 0.5L / 0.8C balanced in both directions, single elements).
+set (standards.md 1.8: PF 1 / 0.5L / 0.8C balanced in both directions, single elements), and
+the time of its PDF print (headless Chromium; a run prints it after the build).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from reports.build import build_report  # noqa: E402
 from reports.decision import decide, error_budget, symmetric  # noqa: E402
+from reports.pdf import write_pdf  # noqa: E402
 from reports.records import DecisionRule, Measurement, PositionRecord  # noqa: E402
 from reports.store import ResultsStore  # noqa: E402
 
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--positions", type=_sizes, default=[1, 12, 48],
                         help="comma-separated batch sizes (default 1,12,48)")
     parser.add_argument("--records", type=int, default=2000)
+    parser.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=True,
+                        help="time the PDF print of each report too (default: yes)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp) / "runs"
@@ -107,14 +111,23 @@ def main(argv: list[str] | None = None) -> None:
                 run_id, n = fill(store, positions)
                 written = time.perf_counter() - t0
             t0 = time.perf_counter()
-            result = build_report(run_id, runs)
+            result = build_report(run_id, runs, pdf=False)
             dt = time.perf_counter() - t0
             html = result.files["html"]
             figures = html.read_text(encoding="utf-8").count('<figure class="plot')
             print(f"report, {positions} position(s): {n} measurements (written in "
-                  f"{written:.2f} s), {figures} plots, built in {dt:.2f} s; report.html "
-                  f"{html.stat().st_size / 1e6:.2f} MB, measurements.csv "
+                  f"{written:.2f} s), {figures} plots, built in {dt:.2f} s (html, csv, json, "
+                  f"sha256); report.html {html.stat().st_size / 1e6:.2f} MB, measurements.csv "
                   f"{result.files['csv'].stat().st_size / 1e6:.2f} MB")
+            if args.pdf:
+                pdf = runs / run_id / "report.pdf"
+                t0 = time.perf_counter()
+                why = write_pdf(html, pdf, title="bench", number=run_id,
+                                content_hash=result.content_hash)
+                dt = time.perf_counter() - t0
+                print(f"  report.pdf: {why}" if why else
+                      f"  report.pdf printed in {dt:.2f} s (Chromium start included), "
+                      f"{pdf.stat().st_size / 1e6:.2f} MB")
 
 
 if __name__ == "__main__":

@@ -1,19 +1,31 @@
-"""Command line: rebuild a run's report from the store, or list the stored runs.
+"""Command line: rebuild a run's report from the store, list the stored runs, sign a report.
 
-    python -m reports build RUN [--runs-dir DIR] [--format html,csv,json]
+    python -m reports build RUN [--runs-dir DIR] [--format html,csv,json] [--meta FILE]
+                                [--no-pdf]
     python -m reports list [--runs-dir DIR]
+    python -m reports keygen FILE                 # Ed25519 key: FILE (private), FILE.pub
+    python -m reports sign RUN --key FILE [--runs-dir DIR]
+    python -m reports verify RUN [--public-key FILE.pub] [--runs-dir DIR]
+    python -m reports history SERIAL [--runs-dir DIR] [--out FILE]
 
-RUN is a run id or 'latest'. Exit status: 0 report built (a warning on stderr when it is
-incomplete), 2 the store or the run could not be read.
+RUN is a run id or 'latest'. Exit status: 0 done (a warning on stderr when the report is
+incomplete or report.pdf could not be printed), 1 verification failed or no run tested the
+meter, 2 the store, the run,
+the metadata file, the template folder or the key could not be used.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from reports.build import FORMATS, build_report, resolve_store
+from reports.build import FORMATS, build_report, load_for_report, resolve_store
+from reports.history import write_history
 from reports.numbers import fmt_time
+from reports.page import TemplateFolderError
+from reports.reportmeta import ReportMetaError
+from reports.signing import SignatureError, sign, verify, write_key
 from reports.store import ResultsStore, SchemaVersionError, StoreError
 
 
@@ -35,10 +47,39 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--runs-dir", default="runs", help="runs directory (default: runs)")
     b.add_argument("--format", type=_formats, default=list(FORMATS),
                    help="comma-separated: html,csv,json (default: all)")
+    b.add_argument("--meta", default=None, metavar="FILE",
+                   help="report metadata file (customer, item, report number, authoriser); "
+                        "kept in the run folder for later rebuilds")
+    b.add_argument("--no-pdf", action="store_true", help="do not print report.pdf")
     ls = sub.add_parser("list", help="list the runs in the store")
     ls.add_argument("--runs-dir", default="runs", help="runs directory (default: runs)")
+    kg = sub.add_parser("keygen", help="write a new Ed25519 signing key (PEM) and its .pub")
+    kg.add_argument("key", help="private key file to create")
+    sg = sub.add_parser("sign", help="sign a built report (report.sig)")
+    sg.add_argument("run", help="run id, or 'latest'")
+    sg.add_argument("--key", required=True, help="Ed25519 private key, PEM")
+    sg.add_argument("--runs-dir", default="runs", help="runs directory (default: runs)")
+    vf = sub.add_parser("verify", help="check a signed report against its files")
+    vf.add_argument("run", help="run id, or 'latest'")
+    vf.add_argument("--public-key", default=None,
+                    help="the signer's public key, PEM (default: the key recorded in report.sig,"
+                         " which shows integrity only)")
+    vf.add_argument("--runs-dir", default="runs", help="runs directory (default: runs)")
+    hs = sub.add_parser("history", help="every run of one meter, its verdicts and curves")
+    hs.add_argument("serial", help="the meter's serial number, as read from the meter")
+    hs.add_argument("--runs-dir", default="runs", help="runs directory (default: runs)")
+    hs.add_argument("--out", default=None,
+                    help="HTML file to write (default: <runs-dir>/history-<serial>.html)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "history":
+            return _history(args)
+        if args.command == "keygen":
+            for path in write_key(Path(args.key)):
+                print(path)
+            return 0
+        if args.command in ("sign", "verify"):
+            return _sign_or_verify(args)
         if args.command == "list":
             path = resolve_store(args.runs_dir)
             try:
@@ -50,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{run.run_id}  {run.status:<9}  {fmt_time(run.started_at)}  "
                           f"{run.plan_name} {run.plan_version}")
             return 0
-        result = build_report(args.run, args.runs_dir, args.format)
-    except StoreError as exc:
+        result = build_report(args.run, args.runs_dir, args.format, meta=args.meta,
+                              pdf=not args.no_pdf)
+    except (StoreError, ReportMetaError, TemplateFolderError, SignatureError) as exc:
         print(f"python -m reports: {exc}", file=sys.stderr)
         return 2
     for fmt, path in result.files.items():
@@ -61,6 +103,42 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         for reason in result.reasons:
             print(f"  - {reason}", file=sys.stderr)
+    if result.content_hash:
+        print(f"content hash (SHA-256): {result.content_hash}")
+    for note in result.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    path = resolve_store(args.runs_dir)
+    out = Path(args.out) if args.out else path.parent / f"history-{args.serial}.html"
+    with ResultsStore(path, create=False) as store:
+        h = write_history(store, args.serial, out)
+    for r in h.runs:
+        print(f"{r.label}  {r.run_id}  {r.plan}  position {r.position}: {r.verdict} "
+              f"(run {r.status})")
+    if not h.runs:
+        print(f"no run tested a meter with serial {args.serial}", file=sys.stderr)
+    print(f"html: {out}")
+    return 0 if h.runs else 1
+
+
+def _sign_or_verify(args: argparse.Namespace) -> int:
+    data = load_for_report(args.run, args.runs_dir)
+    folder = resolve_store(args.runs_dir).parent / data.run.run_id
+    if args.command == "sign":
+        print(f"signed: {sign(folder, Path(args.key))}")
+        return 0
+    try:
+        done = verify(folder, Path(args.public_key) if args.public_key else None)
+    except SignatureError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    who = ("by the key given" if args.public_key else
+           "by the key recorded in report.sig (give --public-key to check who signed)")
+    print(f"OK: {', '.join(done.files)} as signed {who}; key {done.public_key}; content hash "
+          f"{done.content_hash}")
     return 0
 
 

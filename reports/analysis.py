@@ -315,8 +315,15 @@ def rule_text(rule: str) -> str:
     return f"decision rule {rule!r}"
 
 
-def conformity(summary: PositionSummary, data: RunData, clauses: list[str]) -> Conformity:
-    """The statement of conformity for one meter position."""
+def _partial_text(partial: str) -> str:
+    return f"the run was partial ({partial})"
+
+
+def conformity(summary: PositionSummary, data: RunData, clauses: list[str],
+               partial: str = "") -> Conformity:
+    """The statement of conformity for one meter position. `partial`: how the run fell short
+    of its plan (e.g. '1 of 4 plan items run'), or '' when it ran the whole plan; a partial
+    run states no conformity with the plan, only non-conformity (one failing point is final)."""
     run = data.run
     who = f"The meter at position {summary.position}"
     if summary.serial:
@@ -340,7 +347,7 @@ def conformity(summary: PositionSummary, data: RunData, clauses: list[str]) -> C
         return Conformity(
             "DOES NOT CONFORM", "fail",
             f"{who} does not conform to {scope}: {c['fail']} point(s) fail under the "
-            f"{rule}.{caveat}")
+            f"{rule}.{caveat}" + (f" Note: {_partial_text(partial)}." if partial else ""))
     if summary.verdict in (Verdict.ERROR, Verdict.INCONCLUSIVE):
         why = []
         if c["error"]:
@@ -352,6 +359,12 @@ def conformity(summary: PositionSummary, data: RunData, clauses: list[str]) -> C
             "NOT DETERMINED", "inconclusive",
             f"Conformity of {who[0].lower() + who[1:]} with {scope} is not determined: "
             f"{'; '.join(why)}. No point fails.{caveat}")
+    if partial:
+        return Conformity(
+            "NOT DETERMINED", "inconclusive",
+            f"Conformity of {who[0].lower() + who[1:]} with {plan} is not stated: "
+            f"{_partial_text(partial)}. All {c['pass']} point(s) measured pass under the "
+            f"{rule}.{caveat}")
     if data.incomplete:
         # A fail is final, but a pass is not: the points the run did not reach, or the
         # store could not show, might fail. A lab must not sign CONFORMS on that.
@@ -365,15 +378,19 @@ def conformity(summary: PositionSummary, data: RunData, clauses: list[str]) -> C
         f"{who} conforms to {scope}: all {c['pass']} point(s) pass under the {rule}.")
 
 
-def batch_conformity(summaries: list[PositionSummary], data: RunData) -> Conformity:
+def batch_conformity(summaries: list[PositionSummary], data: RunData,
+                     partial: str = "") -> Conformity:
     n = len(summaries)
     failing = [s.position for s in summaries if s.verdict is Verdict.FAIL]
     undetermined = [s.position for s in summaries
                     if s.verdict in (Verdict.ERROR, Verdict.INCONCLUSIVE, None)]
     ok = n - len(failing) - len(undetermined)
     caveat = " Provisional: the run is incomplete." if data.incomplete else ""
-    # in an incomplete run, a meter whose measured points all pass is not yet conforming
-    parts = [f"{ok} of {n} meter(s) pass every point measured" if data.incomplete
+    if partial:
+        caveat += (f" Conformity with the plan is not stated: {_partial_text(partial)}.")
+    # in an incomplete or partial run, a meter whose measured points all pass is not yet
+    # conforming
+    parts = [f"{ok} of {n} meter(s) pass every point measured" if data.incomplete or partial
              else f"{ok} of {n} meter(s) conform"]
     if failing:
         parts.append(f"{len(failing)} do not conform (position(s) "
@@ -387,7 +404,7 @@ def batch_conformity(summaries: list[PositionSummary], data: RunData) -> Conform
                           f"Batch: no measurements recorded for its {n} position(s)." + caveat)
     if failing:
         return Conformity("DOES NOT CONFORM", "fail", text)
-    if undetermined or data.incomplete:
+    if undetermined or data.incomplete or partial:
         return Conformity("NOT DETERMINED", "inconclusive", text)
     return Conformity("CONFORMS", "pass", text)
 

@@ -76,7 +76,8 @@ def _instrument(role: str, spec: Mapping[str, Any]) -> Instrument:
 def from_config(config: Mapping[str, Any]) -> BenchInfo:
     """Header facts of a stored bench configuration (the BenchConfig as JSON). A bench file has
     no name of its own: the report shows its path (RunInfo.bench_path)."""
-    info = BenchInfo(lab=_text(config.get("lab")))
+    info = BenchInfo(lab=_text(config.get("lab")),
+                     report_templates=_text(config.get("report_templates") or ""))
     instruments = config.get("instruments") or {}
     for role, spec in instruments.items():
         if role == "error_calculators":

@@ -1,4 +1,5 @@
-"""Build a run's report files from the store: report.html, measurements.csv, measurements.json.
+"""Build a run's report files from the store: report.html, measurements.csv, measurements.json,
+report.sha256 (their hashes: reports/signing.py) and report.pdf (reports/pdf.py).
 
 `build_report` is what `python -m reports build` and the rig's pytest plugin call. It
 reads the store leniently: an unfinished run, a newer schema, missing columns or a corrupt
@@ -8,6 +9,7 @@ are written atomically (temporary file, then rename), so a report is never half-
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections.abc import Iterable
@@ -17,12 +19,19 @@ from pathlib import Path
 import pandas as pd
 
 from reports.analysis import Analysed, analyse
-from reports.html import incomplete_reasons, render_analysed
+from reports.benchinfo import bench_info
+from reports.html import incomplete_reasons
 from reports.numbers import iso_time
+from reports.page import PageInputs, lab_template_folder, render_page
+from reports.pdf import pdf_wanted, write_pdf
+from reports.reportmeta import ReportMeta, load_meta
+from reports.signing import CONTENT_FILES, MANIFEST, PDF, content_hash, manifest_text
 from reports.store import ResultsStore, RunData, SchemaVersionError, StoreError, store_path
 
 FORMATS = ("html", "csv", "json")
 FILENAMES = {"html": "report.html", "csv": "measurements.csv", "json": "measurements.json"}
+# The report metadata file as used for the run's report, kept beside it (rebuilds use it).
+META_FILE = "report-meta.yaml"
 
 EXPORT_COLUMNS = [
     "id", "run_id", "position", "serial", "test_id", "family", "clause", "quantity", "value",
@@ -40,6 +49,8 @@ class BuildResult:
     files: dict[str, Path]
     incomplete: bool
     reasons: list[str] = field(default_factory=list)
+    content_hash: str = ""  # of report.sha256, when every content file was written
+    notes: list[str] = field(default_factory=list)  # e.g. why report.pdf was not written
 
 
 def resolve_store(runs_dir: str | Path) -> Path:
@@ -128,13 +139,32 @@ def json_text(a: Analysed, reasons: list[str], export: pd.DataFrame) -> str:
     return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
 
 
+def _meta_for(target: Path, meta: str | Path | None) -> ReportMeta | None:
+    """The metadata file given (validated, then kept in the run folder), else the one kept."""
+    kept = target / META_FILE
+    if meta is not None:
+        parsed = load_meta(meta)
+        _write_atomic(kept, Path(meta).read_text(encoding="utf-8"))
+        return parsed
+    return load_meta(kept) if kept.is_file() else None
+
+
 def build_report(
     run_id: str,
     runs_dir: str | Path = "runs",
     formats: Iterable[str] = FORMATS,
     out_dir: str | Path | None = None,
+    *,
+    meta: str | Path | None = None,
+    pdf: bool = True,
+    issued: dt.date | None = None,
 ) -> BuildResult:
-    """Write the report files of a run under <runs_dir>/<run_id>/ (or out_dir)."""
+    """Write the report files of a run under <runs_dir>/<run_id>/ (or out_dir).
+
+    meta: a report metadata file (reports/reportmeta.py); pdf: print report.pdf too (with
+    the HTML; reports.pdf.NO_PDF_ENV turns it off); issued: the date of issue (default
+    today). Raises ReportMetaError or TemplateFolderError for a bad metadata file or lab
+    template folder."""
     formats = list(formats)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -145,16 +175,35 @@ def build_report(
     reasons = incomplete_reasons(data, a.interrupted)
     base = resolve_store(runs_dir).parent
     target = Path(out_dir) if out_dir is not None else base / data.run.run_id
+    inputs = PageInputs(meta=_meta_for(target, meta),
+                        lab_templates=lab_template_folder(bench_info(data),
+                                                          data.run.bench_path),
+                        issued=issued)
     files: dict[str, Path] = {}
     export: pd.DataFrame | None = None
+    ident = None
     for fmt in formats:
         path = target / FILENAMES[fmt]
         if fmt == "html":
-            text = render_analysed(a)
+            text, ident = render_page(a, inputs)
         else:
             if export is None:
                 export = export_frame(a)
             text = csv_text(export) if fmt == "csv" else json_text(a, reasons, export)
         _write_atomic(path, text)
         files[fmt] = path
-    return BuildResult(data.run.run_id, target, files, bool(reasons), reasons)
+    result = BuildResult(data.run.run_id, target, files, bool(reasons), reasons)
+    if all((target / name).is_file() for name in CONTENT_FILES) and len(formats) == len(FORMATS):
+        manifest = manifest_text(target)
+        _write_atomic(target / MANIFEST, manifest)
+        files["sha256"] = target / MANIFEST
+        result.content_hash = content_hash(manifest)
+    if pdf_wanted(pdf) and ident is not None:
+        why = write_pdf(files["html"], target / PDF, title=ident.title, number=ident.number,
+                        content_hash=result.content_hash or "not computed (not every format "
+                        "was built)")
+        if why is None:
+            files["pdf"] = target / PDF
+        else:
+            result.notes.append(why)
+    return result

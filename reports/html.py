@@ -1,7 +1,12 @@
-"""The accuracy report as one self-contained, printable HTML page (a pure function of RunData).
+"""The fragments of the report page (header facts, summary, meters, batch, run log) as HTML
+text; reports/page.py puts them into the page template (reports/templates/report.html).
 
 Stable structure for tools and tests:
-  body[data-run-id][data-incomplete]            div#incomplete.banner when incomplete
+  body[data-run-id][data-incomplete][data-partial][data-report-number]
+  div#letterhead, h1#report-title, table#iso17025 > tr[data-clause], p#results-relate,
+  section#coverage: table#plan-items > tr[data-item][data-state], section#signature,
+  p#end-of-report (page.py and the templates)
+  div#incomplete.banner when incomplete
   table#run-facts, table#instruments, table#environment, div#decision-rule
   section#summary: p#batch-conformity, table#positions-overview, section#failures
   section.meter#pos-N[data-position][data-verdict]: p.conformity,
@@ -16,13 +21,12 @@ No external resources: styles are inline, plots are inline SVG.
 
 from __future__ import annotations
 
-import html
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup, escape
 
 from reports import plots
 from reports.analysis import (
@@ -32,11 +36,7 @@ from reports.analysis import (
     Conformity,
     PositionSummary,
     Row,
-    analyse,
-    batch_conformity,
-    batch_points,
     conformity,
-    curve_groups,
     element_sort_key,
     family_sort_key,
     family_title,
@@ -48,7 +48,8 @@ from reports.analysis import (
     rule_text,
     why_text,
 )
-from reports.benchinfo import BenchInfo, bench_info
+from reports.benchinfo import BenchInfo
+from reports.markup import e, slug
 from reports.numbers import (
     fmt_compact,
     fmt_duration,
@@ -60,7 +61,9 @@ from reports.numbers import (
     is_number,
     with_unit,
 )
+from reports.planitems import BOOKKEEPING_KINDS
 from reports.records import Verdict
+from reports.sections import MeterContext, curve_figures, family_figures, figure, plots_div
 from reports.store import RunData
 
 VERDICT_MARK = {
@@ -127,19 +130,6 @@ pre.bench { background: #f6f6f6; padding: .5em; font-size: 8pt; white-space: pre
 """
 
 
-_TO_ESCAPE = re.compile(r"[&<>\"']")
-
-
-def e(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Most text has nothing to escape; html.escape would still make five passes over it.
-    return html.escape(text, quote=True) if _TO_ESCAPE.search(text) else text
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x"
-
-
 def _num_attr(value: Any) -> str:
     return repr(float(value)) if is_number(value) else ""
 
@@ -159,93 +149,54 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-HALF_WIDTH_PT = 300.0
-_SVG_WIDTH = re.compile(r'<svg[^>]*?\swidth="([0-9.]+)pt"')
-
-
-def _figure(svg: str, fig_id: str, caption: str) -> str:
-    # The figure is as wide as its plot, so that the caption wraps under it and plots
-    # of a group sit side by side on a wide screen.
-    m = _SVG_WIDTH.search(svg)
-    width = f' style="width: {m.group(1)}pt"' if m else ""
-    # Plots of one axes are narrow enough to print two abreast on A4 (slightly scaled).
-    half = " half" if m and float(m.group(1)) <= HALF_WIDTH_PT else ""
-    return (f'<figure class="plot{half}" id="{e(fig_id)}"{width}>{svg}'
-            f"<figcaption>{e(caption)}</figcaption></figure>")
-
-
-def _plots(figures: list[str]) -> str:
-    return f'<div class="plots">{"".join(figures)}</div>' if figures else ""
-
-
 # -- header ------------------------------------------------------------------------------
 
 
-def _header(data: RunData, bench: BenchInfo, reasons: list[str]) -> str:
+INSTRUMENT_COLUMNS = {"model": "Model", "serial": "Serial number",
+                      "calibration": "Calibration date", "calibration_due": "Calibration due",
+                      "uncertainty": "Stated uncertainty", "resource": "Resource"}
+
+
+def header_context(data: RunData, bench: BenchInfo, reasons: list[str]) -> dict[str, Any]:
+    """What templates/header.html shows: run facts, instruments, environment, decision rule.
+    Values are plain text (the template escapes them) or Markup built with escaped parts."""
     run = data.run
-    out = [f"<h1>Accuracy report: {e(run.plan_name or 'test run')}</h1>"]
-    if reasons:
-        items = "".join(f"<li>{e(r)}</li>" for r in reasons)
-        out.append(f'<div class="banner incomplete" id="incomplete"><strong>INCOMPLETE '
-                   f"REPORT</strong>: this report shows what the store holds.<ul>{items}</ul>"
-                   "</div>")
     duration = (fmt_duration(run.ended_at - run.started_at)
                 if is_number(run.ended_at) and is_number(run.started_at) else "")
     rules = sorted({str(r) for r in data.measurements["decision_rule"].dropna()})
-    lab = run.lab or bench.lab
+    code = Markup("<code>{}</code>").format
     facts = [
-        ("Laboratory", e(lab)),
+        ("Laboratory", run.lab or bench.lab),
         ("Bench", _bench_name(bench.name, run.bench_path)),
-        ("Bench file sha256", f"<code>{e(run.bench_hash)}</code>"),
-        ("Run", f"<code>{e(run.run_id)}</code>"),
-        ("Test plan", e(f"{run.plan_name} {run.plan_version}".strip())),
-        ("Operator", e(run.operator)),
-        ("Software version", e(run.software_version)),
-        ("Started", e(fmt_time(run.started_at))),
-        ("Ended", e(fmt_time(run.ended_at)) or '<span class="v-fail">not ended</span>'),
-        ("Duration", e(duration)),
-        ("Run status", e(run.status)),
-        ("Store", f"<code>{e(data.store_path)}</code> (schema version {data.schema_version})"),
+        ("Bench file sha256", code(run.bench_hash)),
+        ("Run", code(run.run_id)),
+        ("Test plan", f"{run.plan_name} {run.plan_version}".strip()),
+        ("Operator", run.operator),
+        ("Software version", run.software_version),
+        ("Started", fmt_time(run.started_at)),
+        ("Ended", fmt_time(run.ended_at) or Markup('<span class="v-fail">not ended</span>')),
+        ("Duration", duration),
+        ("Run status", str(run.status)),
+        ("Store", code(data.store_path) + f" (schema version {data.schema_version})"),
     ]
-    out.append(_facts(facts, "run-facts"))
-    out.append("<h2>Instruments</h2>")
-    if bench.instruments:
-        cols = ["model", "serial", "calibration", "calibration_due", "uncertainty", "resource"]
-        cols = [c for c in cols if any(c in i.fields for i in bench.instruments)]
-        titles = {"model": "Model", "serial": "Serial number", "calibration": "Calibration date",
-                  "calibration_due": "Calibration due", "uncertainty": "Stated uncertainty",
-                  "resource": "Resource"}
-        head = "".join(f"<th>{titles[c]}</th>" for c in cols)
-        body = "".join(
-            f"<tr><td>{e(i.role)}</td>"
-            + "".join(f"<td>{e(i.fields.get(c, ''))}</td>" for c in cols)
-            + f"<td>{e('; '.join(f'{k}: {v}' for k, v in i.other.items()))}</td></tr>"
-            for i in bench.instruments
-        )
-        out.append(f'<table id="instruments"><thead><tr><th>Instrument</th>{head}<th>Other</th>'
-                   f"</tr></thead><tbody>{body}</tbody></table>")
-    else:
-        note = bench.problem or "the bench file lists no instruments"
-        out.append(f'<table id="instruments"><tr><td class="muted">{e(note)}</td></tr></table>')
-    out.append("<h2>Environment</h2>")
-    env = run.environment or {}
-    env_rows = [(str(k), e(_plain(v))) for k, v in env.items()]
-    out.append(_facts(env_rows or [("-", '<span class="muted">not recorded</span>')],
-                      "environment"))
-    out.append("<h2>Decision rule</h2>")
+    cols = [c for c in INSTRUMENT_COLUMNS if any(c in i.fields for i in bench.instruments)]
     used = rules or [str(run.decision_rule)]
-    items = "".join(f"<li><strong>{e(r)}</strong>: {e(rule_text(r))}.</li>" for r in used)
-    out.append(f'<div id="decision-rule" data-rules="{e(",".join(used))}"><p>Run default: '
-               f"<strong>{e(run.decision_rule)}</strong>. Every verdict records its rule; "
-               f"the rules applied in this run:</p><ul>{items}</ul></div>")
-    return "<header id=\"report-header\">" + "".join(out) + "</header>"
+    return {
+        "reasons": reasons, "facts": facts, "bench": bench,
+        "instrument_columns": [(c, INSTRUMENT_COLUMNS[c]) for c in cols],
+        "instrument_note": bench.problem or "the bench file lists no instruments",
+        "environment_rows": [(str(k), _plain(v)) for k, v in (run.environment or {}).items()],
+        "default_rule": str(run.decision_rule),
+        "rules": [(r, rule_text(r)) for r in used],
+    }
 
 
-def _bench_name(name: str, path: str) -> str:
+def _bench_name(name: str, path: str) -> Markup:
     """The bench's name with its file beside it, or the file alone when it has no name."""
     if not name:
-        return f"<code>{e(path)}</code>" if path else ""
-    return e(name) + (f' <span class="muted">({e(path)})</span>' if path else "")
+        return Markup("<code>{}</code>").format(path) if path else Markup()
+    return escape(name) + (Markup(' <span class="muted">({})</span>').format(path)
+                           if path else Markup())
 
 
 def _plain(value: Any) -> str:
@@ -273,7 +224,7 @@ def _verdict_badge(verdict: Verdict | None) -> str:
     return f'<span class="badge v-{e(v)}">{e(label)}</span>'
 
 
-def _summary(summaries: list[PositionSummary], batch: Conformity, positions: list[Row]) -> str:
+def summary(summaries: list[PositionSummary], batch: Conformity, positions: list[Row]) -> str:
     out = ['<section id="summary"><h2>Summary</h2>', _conformity_block(batch, "batch-conformity")]
     pos_info = {int(r["position"]): r for r in positions if is_number(r["position"])}
     rows = []
@@ -388,20 +339,6 @@ def _points_table(rows: list[Row], family: str) -> str:
             "</tbody></table>")
 
 
-def _curve_figures(meas: pd.DataFrame, rows: list[Row], *, series: str | None, id_base: str,
-                   caption_base: str) -> list[str]:
-    """The error curves of the curve rows `rows` (plain rows of `meas`)."""
-    out = []
-    for (quantity, direction, pf), group in curve_groups(rows).items():
-        sub = frame_of(meas, group)
-        fig_id = f"{id_base}-curve-{slug(quantity)}-{slug(direction or 'any')}-pf-{slug(pf)}"
-        title = f"{quantity}, {direction or 'any direction'}, PF {pf}"
-        svg = plots.curve_svg(sub, series=series, title=title, prefix=fig_id)
-        out.append(_figure(svg, fig_id, f"{caption_base}: {title}. Dashed: limits; bars: "
-                                        "expanded uncertainty (k = 2); red crosses: failed."))
-    return out
-
-
 # Constants the rig stores per position (rig/session.py), as the reader knows them.
 _RATING_KEYS = (("wiring", "", ""), ("un_v", "Un ", " V"), ("in_a", "In ", " A"),
                 ("imax_a", "Imax ", " A"), ("class", "class ", ""))
@@ -445,8 +382,8 @@ def _identity(positions: list[Row], position: int) -> str:
     return _facts(rows, f"identity-{position}")
 
 
-def _meter_section(data: RunData, s: PositionSummary, positions: list[Row],
-                   plot_meas: pd.DataFrame) -> str:
+def meter_section(data: RunData, s: PositionSummary, positions: list[Row],
+                  plot_meas: pd.DataFrame, partial: str = "") -> str:
     rows = s.rows
     v = s.verdict.value if s.verdict else "none"
     out = [f'<section class="meter" id="pos-{s.position}" data-position="{s.position}" '
@@ -456,9 +393,8 @@ def _meter_section(data: RunData, s: PositionSummary, positions: list[Row],
            _identity(positions, s.position),
            _conformity_block(conformity(s, data, sorted(
                {str(r["clause"]) for r in rows
-                if not is_missing(r["clause"]) and str(r["clause"])})))]
-    curves = [r for r in rows if is_curve_row(r)]
-    curves_done = False
+                if not is_missing(r["clause"]) and str(r["clause"])}), partial))]
+    ctx = MeterContext(s.position, rows, plot_meas)
     by_family = group_rows(rows, lambda r: r["family"])
     for family in sorted(by_family, key=family_sort_key):
         fam_rows = by_family[family]
@@ -468,30 +404,7 @@ def _meter_section(data: RunData, s: PositionSummary, positions: list[Row],
                    f'<span class="muted">({_count(len(fam_rows), "point")}'
                    + (f', <span class="v-fail">{nfail} \u2717 fail</span>' if nfail else "")
                    + ")</span></h3>")
-        if family in CURVE_FAMILIES and not curves_done and curves:
-            # All curve families of the meter together, single elements beside balanced.
-            curves_done = True
-            out.append(_plots(_curve_figures(plot_meas, curves, series=None,
-                                             id_base=f"plot-pos{s.position}",
-                                             caption_base=f"Position {s.position}")))
-        if family == "demand":
-            has = [r for r in fam_rows if isinstance(r["raw"], Mapping)
-                   and is_number(r["raw"].get("meter")) and is_number(r["raw"].get("reference"))]
-            if has:
-                fig_id = f"plot-pos{s.position}-demand"
-                svg = plots.demand_svg(frame_of(plot_meas, has), title=f"Position {s.position}: "
-                                       "demand per window", prefix=fig_id)
-                out.append(_figure(svg, fig_id, f"Position {s.position}: meter demand "
-                                   "(points) against reference demand (bars) per window."))
-        if family == "clock":
-            timed = [r for r in fam_rows if not math.isnan(plots.elapsed_hours(r["point"]))]
-            if timed:
-                fig_id = f"plot-pos{s.position}-clock"
-                svg = plots.clock_svg(frame_of(plot_meas, timed), series=None,
-                                      title=f"Position {s.position}: clock error over time",
-                                      prefix=fig_id)
-                out.append(_figure(svg, fig_id, f"Position {s.position}: clock error against "
-                                   "elapsed time, with limits."))
+        out.extend(family_figures(ctx, family, fam_rows))
         out.append(_points_table(fam_rows, family))
         out.append("</section>")
     if not rows:
@@ -513,20 +426,20 @@ def _batch_number(x: float, b: BatchPoint, significant: int, signed: bool = Fals
     return fmt_number(x, significant, signed=signed)
 
 
-def _batch_section(a: Analysed, plot_meas: pd.DataFrame, points: list[BatchPoint],
+def batch_section(a: Analysed, plot_meas: pd.DataFrame, points: list[BatchPoint],
                    n_positions: int) -> str:
     out = ['<section id="batch"><h2>Batch summary</h2>']
     curves = [r for r in a.rows if is_curve_row(r)]
     if n_positions > 1 and curves:
         out.append("<h3>Error curves, all positions</h3>")
-        out.append(_plots(_curve_figures(plot_meas, curves, series="position", id_base="plot-batch",
-                                         caption_base="All positions")))
+        out.append(plots_div(curve_figures(plot_meas, curves, series="position",
+                                           id_base="plot-batch", caption_base="All positions")))
     clock = [r for r in a.rows
              if r["family"] == "clock" and not math.isnan(plots.elapsed_hours(r["point"]))]
     if n_positions > 1 and clock:
         svg = plots.clock_svg(frame_of(plot_meas, clock), series="position",
                               title="Clock error, all positions", prefix="plot-batch-clock")
-        out.append(_figure(svg, "plot-batch-clock", "Clock error of every position against "
+        out.append(figure(svg, "plot-batch-clock", "Clock error of every position against "
                            "elapsed time."))
     out.append("<h3>Per test point across positions</h3>")
     rows = []
@@ -550,30 +463,18 @@ def _batch_section(a: Analysed, plot_meas: pd.DataFrame, points: list[BatchPoint
     return "".join(out)
 
 
-def _run_log(data: RunData, interrupted: pd.DataFrame) -> str:
-    out = ['<section id="run-log"><h2>Run log</h2>']
-    if len(interrupted):
-        items = "".join(f"<li>position {e(_plain(r['position']))}: {e(r['message'])} at "
-                        f"{e(fmt_time(r['t']))}</li>"
-                        for r in interrupted.to_dict("records"))
-        out.append(f'<div id="interrupted"><strong>Points started without a recorded '
-                   f"result (interrupted):</strong><ul>{items}</ul></div>")
+def run_log_context(data: RunData, interrupted: pd.DataFrame) -> dict[str, Any]:
+    """What templates/runlog.html shows: interrupted points, log lines, the bench file."""
     ev = data.events
-    shown = ev[ev["kind"] != "point_started"] if "kind" in ev else ev
-    if shown.empty:
-        out.append('<p class="muted">No log lines.</p>')
-    else:
-        rows = "".join(
-            f"<tr><td>{e(fmt_time(r['t']))}</td><td>{e(r['level'])}</td><td>{e(r['kind'])}"
-            f"</td><td>{e(_plain(r['position']) if is_number(r['position']) else '')}</td>"
-            f"<td>{e(r['message'])}</td></tr>" for r in shown.to_dict("records"))
-        out.append('<table id="events"><thead><tr><th>Time</th><th>Level</th><th>Kind</th>'
-                   f"<th>Position</th><th>Message</th></tr></thead><tbody>{rows}</tbody></table>")
-    if data.run.bench_file:
-        out.append('<section id="bench-file"><h3>Bench file as stored with the run</h3>'
-                   f'<pre class="bench">{e(data.run.bench_file)}</pre></section>')
-    out.append("</section>")
-    return "".join(out)
+    shown = ev[~ev["kind"].isin(BOOKKEEPING_KINDS)] if "kind" in ev else ev
+    return {
+        "interrupted": [(_plain(r["position"]), r["message"], fmt_time(r["t"]))
+                        for r in interrupted.to_dict("records")],
+        "events": [(fmt_time(r["t"]), r["level"], r["kind"],
+                    _plain(r["position"]) if is_number(r["position"]) else "", r["message"])
+                   for r in shown.to_dict("records")],
+        "bench_file": data.run.bench_file,
+    }
 
 
 def incomplete_reasons(data: RunData, interrupted: pd.DataFrame) -> list[str]:
@@ -596,41 +497,3 @@ def incomplete_reasons(data: RunData, interrupted: pd.DataFrame) -> list[str]:
         reasons.append(f"{len(interrupted)} point(s) were started but have no result")
     reasons.extend(data.problems)
     return reasons
-
-
-def render_html(data: RunData) -> str:
-    """The whole report page."""
-    return render_analysed(analyse(data))
-
-
-def render_analysed(a: Analysed) -> str:
-    """The whole report page of an analysed run (see analysis.analyse)."""
-    data = a.data
-    bench = bench_info(data)
-    reasons = incomplete_reasons(data, a.interrupted)
-    summaries = a.summaries
-    batch = batch_conformity(summaries, data)
-    positions = data.positions.to_dict("records")
-    # The plots get their rows as frames: taking rows of few object columns is much cheaper
-    # than of all of them (the plots read the same Python values either way).
-    plot_meas = a.meas[list(plots.COLUMNS)].astype(object)
-    incomplete = bool(reasons)
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Accuracy report {e(data.run.run_id)}</title>",
-        f"<style>{CSS}</style></head>",
-        f'<body data-run-id="{e(data.run.run_id)}" '
-        f'data-incomplete="{"true" if incomplete else "false"}">',
-        _header(data, bench, reasons),
-        _summary(summaries, batch, positions),
-    ]
-    parts.extend(_meter_section(data, s, positions, plot_meas) for s in summaries)
-    parts.append(_batch_section(a, plot_meas, batch_points(a.rows), len(summaries)))
-    parts.append(_run_log(data, a.interrupted))
-    parts.append(f'<footer class="muted"><p>Generated from the results store by '
-                 f"reports (schema version {data.schema_version}). Every stored measurement "
-                 f"appears once in the per-position tables ({len(a.rows)} in all).</p></footer>")
-    parts.append("</body></html>")
-    return "\n".join(parts)

@@ -145,7 +145,9 @@ class _Colours:
             return sp.Line(xs, ys, yerr=us, colour=sp.PALETTE[0], label="measured", **style)
         if not self.many or fails_here:
             colour = sp.PALETTE[self.index[key] % len(sp.PALETTE)]
-            return sp.Line(xs, ys, yerr=us, colour=colour, label=f"pos {key}", **style)
+            # a number is a position; any other key (a run, in a meter's history) as it is
+            label = f"pos {key}" if is_number(key) else str(key)
+            return sp.Line(xs, ys, yerr=us, colour=colour, label=label, **style)
         return sp.Line(xs, ys, yerr=us, colour=GREY, opacity=0.6, width=0.6, marker="o",
                        marker_size=1.5, capsize=2.0)
 

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from reports.records import RunStatus
+from rig import itemlog
 from rig.bench.config import BenchFileError, load_bench_file
 from rig.bench.loadcheck import LoadMismatch
 from rig.loads import Rating
@@ -47,6 +48,7 @@ UNSAFE_KEY = pytest.StashKey[str]()  # the source could not be verified off at t
 PLANNED_KEY = pytest.StashKey[dict[str, float]]()
 PROGRESS_PLUGIN = "meter-test-rig-progress"
 STOPPED_KEY = pytest.StashKey[str]()  # on a test cut short by a stop request: why
+DESELECTED_KEY = pytest.StashKey[list[pytest.Item]]()  # for the report's coverage statement
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -94,6 +96,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="simulated bench: give the meters (or the listed positions) a named defect",
     )
     group.addoption("--no-report", action="store_true", help="do not build the report at the end")
+    group.addoption("--no-pdf", action="store_true", help="build the report without report.pdf")
+    group.addoption("--report-meta", default=None, metavar="FILE",
+                    help="report metadata file: customer, item, report number, authoriser "
+                    "(reports/reportmeta.py)")
     group.addoption(
         "--coverage",
         action="store_true",
@@ -125,6 +131,22 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.option.help and _in_use(config):
         plan_of(config)
         _preflight(config)
+        _report_meta(config)
+
+
+def _report_meta(config: pytest.Config) -> Path | None:
+    """The --report-meta file, checked before anything runs (errors name file and key)."""
+    from reports.reportmeta import ReportMetaError, load_meta
+
+    given = config.option.report_meta
+    if not given:
+        return None
+    path = Path(config.invocation_params.dir) / given
+    try:
+        load_meta(path)
+    except ReportMetaError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return path
 
 
 def _in_use(config: pytest.Config) -> bool:
@@ -253,6 +275,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _plan_time_limits(config, keep)
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Keep what -k / -m deselected: the report names the plan items that did not run."""
+    if items:
+        config = items[0].config
+        config.stash.setdefault(DESELECTED_KEY, []).extend(items)
+
+
 def _plan_params(test: pytest.Item) -> tuple[Any, Any, str | None] | None:
     """(plan item, point, direction) of a parametrised plan test, else None."""
     callspec = getattr(test, "callspec", None)
@@ -337,6 +366,9 @@ def rig(request: pytest.FixtureRequest) -> Any:
             pytest.fail(start_failure(exc), pytrace=False)
         pytest.exit(start_failure(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     config.stash[SESSION_KEY] = session
+    assert session.store is not None and session.run is not None
+    itemlog.declare(session.store, session.run.run_id, plan_of(config), request.session.items,
+            config.stash.get(DESELECTED_KEY, []))
     yield session
     status = RunStatus.COMPLETED
     if request.session.shouldstop or request.session.shouldfail:
@@ -396,6 +428,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         outcome = "error in setup" if report.when == "setup" else report.outcome
         outcome = "stopped before its end" if stopped else outcome
         session.log(f"{item.nodeid}: {outcome}", level="info" if report.passed else "warning")
+    if session is not None and session.run is not None and (
+            report.when == "call" or (report.when == "setup" and not report.passed)):
+        assert session.store is not None
+        text = report.outcome if report.when == "call" else (
+            "skipped" if report.skipped else "error in setup")
+        itemlog.outcome(session.store, session.run.run_id, item, report,
+                "stopped before its end" if stopped else text)
     return report
 
 
@@ -435,12 +474,15 @@ def _finish(config: pytest.Config, session: RigSession, status: RunStatus) -> No
     from reports.build import build_report
 
     try:
-        result = build_report(run.run_id, runs_dir)
+        result = build_report(run.run_id, runs_dir, meta=_report_meta(config),
+                              pdf=not config.option.no_pdf)
     except Exception as exc:  # a report problem must never hide the run's results
         _write(config, f"meter-test-rig: report for run {run.run_id} failed: {exc}")
         return
     files = ", ".join(str(p) for p in result.files.values())
     _write(config, f"meter-test-rig: run {run.run_id} report: {files}")
+    for note in result.notes:
+        _write(config, f"meter-test-rig: {note}")
 
 
 def _write(config: pytest.Config, line: str) -> None:

@@ -308,6 +308,9 @@ class BenchConfig(_Strict):
     load_check: LoadCheck = LoadCheck()
     traceability: list[Traceability] = Field(default_factory=list)
     environment: Environment
+    #: The lab's own report templates (letterhead, signature block, wording): a folder,
+    #: relative to the bench file; reports/templating.py looks there before its own.
+    report_templates: str | None = Field(None, min_length=1)
     #: Options of the simulated bench (rig.sim reads them; the rig itself ignores them).
     sim: dict[str, object] | None = None
     source_file: str | None = Field(None, exclude=True)

@@ -1,71 +1,26 @@
-"""Headless Chromium for the report tests, driven by selenium over the system chromedriver.
+"""Headless Chromium for the report tests: the browser session of reports/pdf.py (selenium
+over the system chromedriver), and readers of the PDFs it prints.
 
 Selenium, not hand-written CDP: it is the maintained W3C WebDriver client, it starts and
 stops chromedriver itself (port 0, process cleanup), and still gives raw DevTools commands
-(`execute_cdp_cmd`) for what WebDriver lacks (full-page screenshots, Page.printToPDF with
-CSS page sizes). The browser and the driver are the Debian packages `chromium` and
-`chromium-driver`; selenium-manager is never asked to find or download anything: the driver
-path is given explicitly and SE_OFFLINE=1 is set.
+(`execute_cdp_cmd`) for what WebDriver lacks (full-page screenshots, Page.printToPDF).
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import re
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+from reports.pdf import chromium, why_no_pdf
 
-FLAGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1280,1000",
-)
+__all__ = ["chromium", "full_page_png", "missing", "pdf_pages", "print_pdf"]
 
 
 def missing() -> str | None:
     """Why the browser cannot run here, or None when it can."""
-    absent = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
-    if absent:
-        return (f"{' and '.join(absent)} not installed (Debian packages chromium and "
-                "chromium-driver; .ci/run installs them)")
-    return None
-
-
-@contextmanager
-def chromium() -> Iterator[Any]:
-    """A headless Chromium session with a fresh profile, closed (driver and browser) on exit."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    before = os.environ.get("SE_OFFLINE")
-    os.environ["SE_OFFLINE"] = "1"  # belt and braces: selenium-manager must not download
-    try:
-        with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-            options = webdriver.ChromeOptions()
-            options.binary_location = str(CHROMIUM)
-            for flag in FLAGS:
-                options.add_argument(flag)
-            options.add_argument(f"--user-data-dir={profile}")
-            options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-            # An explicit driver path: selenium then skips selenium-manager altogether.
-            driver = webdriver.Chrome(options=options,
-                                      service=Service(executable_path=str(CHROMEDRIVER)))
-            try:
-                yield driver
-            finally:
-                driver.quit()
-    finally:
-        if before is None:
-            os.environ.pop("SE_OFFLINE", None)
-        else:
-            os.environ["SE_OFFLINE"] = before
+    return why_no_pdf()
 
 
 def full_page_png(driver: Any, path: Path) -> bytes:

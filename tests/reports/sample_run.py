@@ -86,11 +86,11 @@ def _rule_verdict(value: float | None, limit: tuple[float | None, float | None],
 
 def build_sample(store: ResultsStore, *, positions: int = 3, finish: bool = True,
                  rule: DecisionRule = DecisionRule.GUARDED, seed: int = 7,
-                 t0: float = 1_790_000_000.0) -> SampleRun:
+                 t0: float = 1_790_000_000.0, bench_file: str = BENCH_YAML) -> SampleRun:
     rng = random.Random(seed)
     run = store.create_run(
         plan_name="iec60687-0.5S-type", plan_version="1.2.0", operator="A. Tester",
-        software_version="0.1.0", decision_rule=rule, bench_file=BENCH_YAML,
+        software_version="0.1.0", decision_rule=rule, bench_file=bench_file,
         bench_path="benches/lab-a.yaml", lab="Example Meter Lab",
         environment={"temperature_C": 23.1, "humidity_pct": 45, "supply": "3x230 V 50 Hz"},
         started_at=t0,

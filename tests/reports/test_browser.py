@@ -101,7 +101,7 @@ def test_every_plot_is_rendered(rendered):
 
 def test_no_console_errors(rendered):
     _, _, seen = rendered
-    assert seen["title"].startswith("Accuracy report ")
+    assert seen["title"].startswith("Test report: report-real-run (run ")
     errors = [entry for entry in seen["console"] if entry.get("level") == "SEVERE"]
     assert errors == []
 

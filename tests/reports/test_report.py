@@ -36,8 +36,9 @@ def test_files_are_written_in_the_run_folder(built):
     runs, sample, result, *_ = built
     folder = runs / sample.run_id
     assert result.out_dir == folder
+    # report.pdf is not printed here: tests/conftest.py sets NO_PDF_ENV (test_pdf.py prints)
     assert {p.name for p in folder.iterdir()} == {"report.html", "measurements.csv",
-                                                   "measurements.json"}
+                                                   "measurements.json", "report.sha256"}
     assert not result.incomplete and result.reasons == []
 
 
@@ -299,9 +300,16 @@ def test_python_dash_m_reports_build(tmp_path):
 
 def test_the_page_is_the_same_for_the_same_data(built):
     """The page is a pure function of the run's data: rendered again, byte for byte equal."""
+    import datetime as dt
+
+    from reports.analysis import analyse
     from reports.build import load_for_report
-    from reports.html import render_html
+    from reports.page import PageInputs, render_page
 
     runs, sample, _, _, _, _ = built
-    data = load_for_report(sample.run_id, runs)
-    assert render_html(data) == render_html(load_for_report(sample.run_id, runs))
+    inputs = PageInputs(issued=dt.date(2026, 12, 5))
+
+    def page() -> str:
+        return render_page(analyse(load_for_report(sample.run_id, runs)), inputs)[0]
+
+    assert page() == page()
