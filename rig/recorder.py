@@ -1,7 +1,7 @@
 """The plans' recorder: a verdict per position and point, committed to the store as it is taken.
 
 A plan test measures all positions at a point, then hands each result to `Recorder.record`,
-which applies the run's decision rule (reports.decision), writes the row (one commit) and
+which applies the run's decision rule (rig.metrology), writes the row (one commit) and
 returns it. `Recorder.assert_all_pass` fails the test with one line per failing position, so a
 red test names the meter, the value, the limit and the cause.
 
@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from reports.decision import UncertaintyBudget, decide
 from reports.records import Measurement, MeasurementKey, Repetitions, Verdict
 from reports.store import ResultsStore
+from rig.metrology import UncertaintyBudget, decide
 
 
 class RecordedBefore(RuntimeError):

@@ -29,11 +29,11 @@ import time
 
 import pytest
 
-from reports.decision import combine, rectangular
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating
 from rig.measure import settle
 from rig.meterlink import clock_offsets
+from rig.metrology import combine, rectangular
 from rig.plan import ClockItem
 from rig.recorder import Recorder
 

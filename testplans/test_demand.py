@@ -39,7 +39,6 @@ from decimal import Decimal
 
 import pytest
 
-from reports.decision import UncertaintyComponent, combine, normal, rectangular
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating, active_point, metered_power
 from rig.measure import (
@@ -57,6 +56,7 @@ from rig.meterlink import (
     meter_datetime,
     meter_seconds,
 )
+from rig.metrology import UncertaintyComponent, combine, normal, rectangular
 from rig.plan import DemandItem, demand_limit_pct
 from rig.recorder import Recorder
 from rig.tariffs import TARIFF, tariff_in_force

@@ -42,7 +42,6 @@ from typing import Any
 import pytest
 
 from meter.iec62056_21.readings import Reading
-from reports.decision import combine, rectangular
 from rig.instruments.loadpoint import LoadPoint, normalise_angle
 from rig.loads import Rating
 from rig.measure import settle
@@ -55,6 +54,7 @@ from rig.meterlink import (
     meter_datetime,
     meter_seconds,
 )
+from rig.metrology import combine, rectangular
 from rig.plan import EventsItem
 from rig.recorder import Recorder
 

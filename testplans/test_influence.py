@@ -13,11 +13,11 @@ import time
 
 import pytest
 
-from reports.decision import combine
 from reports.records import Repetitions
 from rig.instruments.loadpoint import Harmonic, LoadPoint
 from rig.loads import Rating, point_for
 from rig.measure import ErrorReading, measure_errors, reference_uncertainty, settle
+from rig.metrology import combine
 from rig.plan import InfluenceItem, SingleVsBalancedItem
 from rig.recorder import Recorder
 

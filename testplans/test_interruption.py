@@ -33,12 +33,12 @@ from decimal import Decimal
 
 import pytest
 
-from reports.decision import combine, rectangular
 from rig.instruments.loadpoint import LoadPoint
 from rig.instruments.roles import Quantity
 from rig.loads import Rating, metered_power, point_for
 from rig.measure import open_pulse_gates, pulses_seen, settle
 from rig.meterlink import MeterLink, each
+from rig.metrology import combine, rectangular
 from rig.plan import InterruptionItem, critical_change_kwh
 from rig.recorder import Recorder
 

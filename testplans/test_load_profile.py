@@ -37,7 +37,6 @@ from decimal import Decimal
 
 import pytest
 
-from reports.decision import combine, normal, rectangular
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating, active_point, metered_power
 from rig.measure import (
@@ -55,6 +54,7 @@ from rig.meterlink import (
     meter_datetime,
     meter_seconds,
 )
+from rig.metrology import combine, normal, rectangular
 from rig.plan import LoadProfileItem
 from rig.recorder import Recorder
 

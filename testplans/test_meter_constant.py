@@ -30,17 +30,17 @@ from decimal import Decimal
 
 import pytest
 
-from reports.decision import (
+from rig.instruments.loadpoint import LoadPoint
+from rig.loads import Rating, metered_power, point_for
+from rig.measure import measure_errors, reference_uncertainty, settle
+from rig.meterlink import MeterLink, each
+from rig.metrology import (
     combine,
     quantisation,
     rectangular,
     reference_standard,
     repeatability,
 )
-from rig.instruments.loadpoint import LoadPoint
-from rig.loads import Rating, metered_power, point_for
-from rig.measure import measure_errors, reference_uncertainty, settle
-from rig.meterlink import MeterLink, each
 from rig.plan import MeterConstantItem
 from rig.recorder import Recorder
 

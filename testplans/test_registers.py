@@ -24,13 +24,13 @@ from decimal import Decimal
 
 import pytest
 
-from reports.decision import combine, rectangular
 from reports.records import Verdict
 from rig.instruments.loadpoint import NORMAL_SEQUENCE, LoadPoint, PhaseSetting, normalise_angle
 from rig.instruments.roles import Quantity
 from rig.loads import Rating, metered_power, point_for
 from rig.measure import settle
 from rig.meterlink import MeterLink, each
+from rig.metrology import combine, rectangular
 from rig.plan import RegisterCapacityItem, RegisterDosageItem, RegisterItem, current_label
 from rig.recorder import Recorder
 from rig.tariffs import TARIFF, tariff_in_force

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 import pytest
 
 from meter.iec62056_21.readings import Reading
-from reports.decision import combine, rectangular
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating
 from rig.measure import settle
@@ -47,6 +46,7 @@ from rig.meterlink import (
     each,
     meter_datetime,
 )
+from rig.metrology import combine, rectangular
 from rig.plan import TOU_BOUNDARIES_PER_PROFILE, TouItem
 from rig.recorder import Recorder
 from rig.session import MeterPosition
