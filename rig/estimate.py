@@ -22,7 +22,7 @@ READ_S = 15.0
 #: Entering the programming state: the reset button held 8 s (A1000 manual 2.2.1) and the writes.
 PROGRAMMING_S = 15.0
 #: The switch-delay test: for each profile written the lead to its first boundary
-#: (testplans/test_tou.py LEAD), then a minute per boundary; two clock readings (vernier
+#: (rig/procedures/tou.py LEAD), then a minute per boundary; two clock readings (vernier
 #: polling, below) around them.
 TOU_LEAD_S = 120.0
 #: One clock offset bracketed by vernier polling: up to 1/resolution polls an R1 exchange
@@ -41,7 +41,7 @@ BILLING_MONTH_S = 360.0
 INTERRUPTION_MARGIN_S = 60.0
 #: Dips, interruptions, power-down: rest at Un beyond the meter's 60 s save interval (plus
 #: settling); the power-down test then loads at Imax for less than the save interval, energy
-#: only a power-down save keeps (testplans/test_interruption.py).
+#: only a power-down save keeps (rig/procedures/interruption.py).
 POWER_DOWN_REST_S = 70.0
 POWER_DOWN_LOAD_S = 40.0
 #: A plan item's own time limit (pytest-timeout): its planned wall time on a real bench times
