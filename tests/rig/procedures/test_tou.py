@@ -1,4 +1,4 @@
-"""The switch-delay method's boundaries (testplans/test_tou.py), worked by hand."""
+"""The switch-delay method's boundaries (rig/procedures/tou.py), worked by hand."""
 
 from __future__ import annotations
 
