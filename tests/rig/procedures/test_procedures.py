@@ -5,22 +5,14 @@ from __future__ import annotations
 import pytest
 
 from reports.records import Verdict
-from reports.store import ResultsStore
 from rig.loads import Rating
 from rig.plan import load_plan
 from rig.procedures import Declarations, Declared, describe
 from rig.procedures.errors import ErrorAtPoint, SingleAgainstBalanced
 from rig.procedures.pulses import NoLoad, Starting
-from rig.recorder import Recorder
+from tests.rig import test_recorder
 
-
-@pytest.fixture
-def recorder(tmp_path):
-    with ResultsStore.in_runs_dir(tmp_path / "runs") as store:
-        run = store.create_run(plan_name="p", plan_version="1", operator="op",
-                               software_version="0")
-        yield Recorder(store, run.run_id, "simple", "testplans/test_x.py::test_y", "no_load",
-                       "IEC 60687 8.3.2", completed=set())
+recorder = test_recorder.recorder  # the fixture: a recorder on a fresh store
 
 
 def test_a_record_through_a_declaration_carries_its_quantity_unit_and_limits(recorder):
