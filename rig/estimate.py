@@ -16,6 +16,7 @@ from typing import Any
 from rig.loads import Rating, metered_power, point_for, pulse_period_s
 from rig.measure import expected_error_seconds
 from rig.plan import TOU_BOUNDARIES_PER_PROFILE, Measure, no_load_minutes
+from rig.procedures.registers import QuadrantRegister
 
 #: Meter communication per test (sign-on, readouts before and after) on a lab bench.
 READ_S = 15.0
@@ -89,9 +90,9 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
         pulses = expected_error_seconds(power, rating.meter_constant, item.measure)
         return pulses + item.energy_kwh * 3.6e6 / power + 2 * READ_S
     if family == "register":
-        load = point_for(rating, "reactive", item.current, "0.5L")
-        return 4 * (item.energy_kvarh * 3.6e6 / metered_power(load, "reactive", rating.wiring)
-                    + 2 * READ_S)
+        # One collected test is one quadrant; every quadrant's load has the same |Q|, so the
+        # dose of Q1 as the procedure runs it (its own load angle) stands for each.
+        return QuadrantRegister(item, rating, 1).dose_s() + 2 * READ_S
     if family == "register_dosage":
         # One collected test is one tariff in one direction: programming the calendar twice
         # (8 s button hold each, manual 2.2.1), the dose, the reads.

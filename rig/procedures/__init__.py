@@ -3,8 +3,10 @@
 A procedure is built from a plan item and the meters' rating, and states before it runs what it
 will measure, the way an OpenHTF phase declares its measurements (name, unit, limits, and a
 docstring) before it runs: each `Declared` gives the quantity, its unit, its limits and the
-clause they come from. The procedure then records only through its declarations
-(`Declared.record`), so every stored row carries the declared quantity, unit and limits.
+clause they come from, with the limits fixed or the rule that gives them. While `run` runs a
+procedure, the recorder checks each record against the declarations and refuses, by name, one
+whose quantity is not declared or whose unit or fixed limits differ (`Declarations`); a
+procedure may record through a declaration itself (`Declared.record`).
 
 A plan module says which points and which procedure; `run` does the rest on the recorder's
 point protocol (rig.recorder: resume, started mark, one commit per point, the verdicts).

@@ -76,19 +76,26 @@ class QuadrantRegister(EachPoint):
     def points(self) -> list[dict[str, Any]]:
         return [{"load": self.item.current, "quadrant": self.quadrant}]
 
+    def load(self) -> LoadPoint:
+        return quadrant_point(self.rating, self.item.current, self.quadrant)
+
+    def dose_s(self) -> float:
+        """How long the quadrant's load runs: the item's energy at the point's |Q|."""
+        return self.item.energy_kvarh * 3.6e6 / abs(self.load().reactive_power)
+
     def measure(self, ctx: Context, take: Take) -> None:
-        item, rating, quadrant = self.item, self.rating, self.quadrant
+        rating, quadrant = self.rating, self.quadrant
         rig, bench, timebase, positions = ctx.rig, ctx.bench, ctx.timebase, ctx.positions
         (declared,) = self.declared
         (desc,) = take.points
-        load = quadrant_point(rating, item.current, quadrant)
+        load = self.load()
         idle = load.scaled_current(0.0)
         settle(bench, timebase, idle, SETTLING_S)
         links = {p.number: rig.link(p) for p in positions}
         before = each(links, lambda link: link.values(REGISTERS.values()))
         bench.reference.set_mode(rating.wiring, Quantity.REACTIVE)
         q_var = abs(load.reactive_power)
-        seconds = item.energy_kvarh * 3.6e6 / q_var
+        seconds = self.dose_s()
         if bench.energy is not None:
             bench.energy.start()
         bench.energise(load)
