@@ -21,10 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from reports.build import build_report  # noqa: E402
-from reports.decision import decide, error_budget, symmetric  # noqa: E402
 from reports.pdf import write_pdf  # noqa: E402
 from reports.records import DecisionRule, Measurement, PositionRecord  # noqa: E402
 from reports.store import ResultsStore  # noqa: E402
+from rig.metrology import decide, error_budget, symmetric  # noqa: E402
 
 LOADS = {"1": (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 1.2),
          "0.5L": (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 1.2),

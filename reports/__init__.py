@@ -1,6 +1,6 @@
 """Results store and accuracy reports of meter-test-rig (knows nothing of rig/ or meter/).
 
-    from reports import ResultsStore, Measurement, decide
+    from reports import ResultsStore, Measurement
     store = ResultsStore.in_runs_dir("runs")            # runs/results.sqlite
     run = store.create_run(plan_name=..., plan_version=..., operator=..., software_version=...)
     store.record(Measurement(run_id=run.run_id, ...))   # committed at once
@@ -10,14 +10,6 @@
 The report builder (reports.build) is imported on demand: it pulls in pandas.
 """
 
-from reports.decision import (
-    UncertaintyBudget,
-    UncertaintyComponent,
-    combine,
-    decide,
-    error_budget,
-    symmetric,
-)
 from reports.records import (
     DecisionRule,
     Event,
@@ -52,12 +44,6 @@ __all__ = [
     "RunStatus",
     "SchemaVersionError",
     "StoreError",
-    "UncertaintyBudget",
-    "UncertaintyComponent",
     "Verdict",
-    "combine",
-    "decide",
-    "error_budget",
     "store_path",
-    "symmetric",
 ]

@@ -163,7 +163,7 @@ class Measurement:
     limit_low: float | None = None
     limit_high: float | None = None
     expanded_uncertainty: float | None = None  # k = 2, in `unit`
-    uncertainty_budget: Any = None  # JSON: see reports.decision.UncertaintyBudget.to_json
+    uncertainty_budget: Any = None  # JSON: see rig.metrology.UncertaintyBudget.to_json
     repetitions: Repetitions | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)  # raw counts and readings
     started_at: float | None = None

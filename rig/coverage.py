@@ -140,7 +140,7 @@ def item_cells(item: Any) -> Iterator[Cell]:
         yield Cell("automatic reading", "balanced", "import", "history *101..*116", condition)
     elif family == "load_profile":
         # Every channel is read: the load's active and reactive channels carry energy, the
-        # others none (testplans/test_load_profile.py channel_shares).
+        # others none (rig/procedures/load_profile.py channel_shares).
         carrying = {LOAD_PROFILE_ACTIVE[item.direction]}
         if item.pf != "1":
             carrying.add(LOAD_PROFILE_QUADRANT[(item.direction, item.pf[-1])])

@@ -16,13 +16,14 @@ from typing import Any
 from rig.loads import Rating, metered_power, point_for, pulse_period_s
 from rig.measure import expected_error_seconds
 from rig.plan import TOU_BOUNDARIES_PER_PROFILE, Measure, no_load_minutes
+from rig.procedures.registers import QuadrantRegister
 
 #: Meter communication per test (sign-on, readouts before and after) on a lab bench.
 READ_S = 15.0
 #: Entering the programming state: the reset button held 8 s (A1000 manual 2.2.1) and the writes.
 PROGRAMMING_S = 15.0
 #: The switch-delay test: for each profile written the lead to its first boundary
-#: (testplans/test_tou.py LEAD), then a minute per boundary; two clock readings (vernier
+#: (rig/procedures/tou.py LEAD), then a minute per boundary; two clock readings (vernier
 #: polling, below) around them.
 TOU_LEAD_S = 120.0
 #: One clock offset bracketed by vernier polling: up to 1/resolution polls an R1 exchange
@@ -41,7 +42,7 @@ BILLING_MONTH_S = 360.0
 INTERRUPTION_MARGIN_S = 60.0
 #: Dips, interruptions, power-down: rest at Un beyond the meter's 60 s save interval (plus
 #: settling); the power-down test then loads at Imax for less than the save interval, energy
-#: only a power-down save keeps (testplans/test_interruption.py).
+#: only a power-down save keeps (rig/procedures/interruption.py).
 POWER_DOWN_REST_S = 70.0
 POWER_DOWN_LOAD_S = 40.0
 #: A plan item's own time limit (pytest-timeout): its planned wall time on a real bench times
@@ -89,9 +90,9 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
         pulses = expected_error_seconds(power, rating.meter_constant, item.measure)
         return pulses + item.energy_kwh * 3.6e6 / power + 2 * READ_S
     if family == "register":
-        load = point_for(rating, "reactive", item.current, "0.5L")
-        return 4 * (item.energy_kvarh * 3.6e6 / metered_power(load, "reactive", rating.wiring)
-                    + 2 * READ_S)
+        # One collected test is one quadrant; every quadrant's load has the same |Q|, so the
+        # dose of Q1 as the procedure runs it (its own load angle) stands for each.
+        return QuadrantRegister(item, rating, 1).dose_s() + 2 * READ_S
     if family == "register_dosage":
         # One collected test is one tariff in one direction: programming the calendar twice
         # (8 s button hold each, manual 2.2.1), the dose, the reads.

@@ -14,12 +14,12 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from reports.decision import DEFAULT_COVERAGE_FACTOR, UncertaintyBudget, error_budget
 from rig.bench import Bench
 from rig.instruments.ecgroup import ECGroup
 from rig.instruments.loadpoint import LoadPoint
 from rig.instruments.roles import ECState, Quantity
 from rig.loads import Rating, metered_power, pulse_period_s
+from rig.metrology import DEFAULT_COVERAGE_FACTOR, UncertaintyBudget, error_budget
 from rig.plan import Measure, pulses_for
 from rig.timebase import Timebase
 

@@ -223,7 +223,7 @@ class TouItem(_Item):
     check: Literal["switch_delay", "priority"]
     limit_s: float = Field(0.1, gt=0)
     current: float = Field(1.0, gt=0)
-    # Switch delay: boundaries polled in a vernier (testplans/test_tou.py); more give a finer
+    # Switch delay: boundaries polled in a vernier (rig/procedures/tou.py); more give a finer
     # resolution (poll period / boundaries), TOU_BOUNDARIES_PER_PROFILE to a profile written.
     boundaries: int = Field(9, ge=1, le=4 * TOU_BOUNDARIES_PER_PROFILE)
     confidence: Confidence = "H"

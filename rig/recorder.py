@@ -1,14 +1,24 @@
 """The plans' recorder: a verdict per position and point, committed to the store as it is taken.
 
-A plan test measures all positions at a point, then hands each result to `Recorder.record`,
-which applies the run's decision rule (reports.decision), writes the row (one commit) and
-returns it. `Recorder.assert_all_pass` fails the test with one line per failing position, so a
-red test names the meter, the value, the limit and the cause.
+The point protocol, written once here for every plan:
 
-On `--resume RUN_ID` a point that was completed before is not measured again: `done()` returns
-the stored rows and the test re-asserts their verdicts; `pending()` says which points of a
-multi-point experiment are still to measure. Exactly-once is enforced here, not left to each
-plan: `record()` refuses a point a previous session of the run completed (RecordedBefore)
+    for take in recorder.measure(numbers, [desc]):   # only what is still to measure
+        readings = ...                               # apply the point, measure every position
+        for n, r in readings.items():
+            take.record(n, desc, "active energy error", r.mean, "%", limit_low=..., ...)
+    # the loop's end asserted every verdict of the test (stored before or taken now)
+
+`measure` yields a `Take` per point (or per group of points measured in one experiment) that
+an earlier session of a resumed run did not complete; a take marks its points started (a
+killed run shows which point it died in) and commits the records made through it together when
+its block ends (one sync to disk for every position; nothing if the block raises). A test whose
+experiment needs more than this uses the same parts: `todo`, `start` (or `point`), `Take.commit`
+and `verdicts`.
+
+`Recorder.record` applies the run's decision rule (rig.metrology) and writes the row.
+`Recorder.assert_all_pass` fails the test with one line per failing position, so a red test
+names the meter, the value, the limit and the cause. Exactly-once is enforced here, not left to
+each plan: `record()` refuses a point a previous session of the run completed (RecordedBefore)
 instead of overwriting its values.
 """
 
@@ -16,17 +26,45 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from reports.decision import UncertaintyBudget, decide
 from reports.records import Measurement, MeasurementKey, Repetitions, Verdict
 from reports.store import ResultsStore
+from rig.metrology import UncertaintyBudget, decide
 
 
 class RecordedBefore(RuntimeError):
     """A plan measured again a point that an earlier session of the resumed run completed."""
+
+
+@dataclass
+class Take:
+    """One point, or a group of points measured in one experiment, being measured now.
+
+    Made by `Recorder.start`: the records made through it wait for `commit()` and are then
+    stored together (none if the measurement raised before); `started_at` (when the take
+    began) is every record's start time unless the record names its own."""
+
+    recorder: Recorder
+    points: tuple[Mapping[str, Any], ...]
+    started_at: float
+    _records: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
+
+    def record(self, position: int, point: Mapping[str, Any], quantity: str,
+               value: float | None, unit: str, **fields: Any) -> None:
+        """A measurement of this take, with the arguments of `Recorder.record`; it is decided
+        and stored when the take's block ends."""
+        fields.setdefault("started_at", self.started_at)
+        self._records.append(((position, point, quantity, value, unit), fields))
+
+    def commit(self) -> None:
+        with self.recorder.batch():
+            for args, fields in self._records:
+                self.recorder.record(*args, **fields)
+        self._records.clear()
 
 
 class Recorder:
@@ -53,6 +91,9 @@ class Recorder:
         self.taken: list[Measurement] = []
         # Told of each stored measurement (the run's progress line shows the verdicts).
         self.on_record = on_record
+        # Asked before each measurement is stored (quantity, unit, limit_low, limit_high): the
+        # running procedure's declarations refuse one it did not declare (rig.procedures).
+        self.expected: Callable[[str, str, float | None, float | None], None] | None = None
 
     def done(self, positions: Iterable[int], point: Mapping[str, Any]) -> list[Measurement] | None:
         """The stored measurements of this point if every position completed it before."""
@@ -101,6 +142,62 @@ class Recorder:
             del self.taken[taken:]
             raise
 
+    def todo(
+        self,
+        positions: Iterable[int],
+        points: Iterable[Mapping[str, Any]],
+        *,
+        together: bool = False,
+    ) -> list[Mapping[str, Any]]:
+        """The points still to measure at `positions`, in order (the stored rows of the others
+        join `taken`). `together`: the points are one experiment committed in one batch, so
+        they are measured again all or none (a resumed run repeats the whole experiment)."""
+        positions, points = list(positions), list(points)
+        if together:
+            return [] if self.all_done(positions, points) is not None else points
+        return self.pending(positions, points)
+
+    def start(self, positions: Iterable[int], *points: Mapping[str, Any]) -> Take:
+        """Measure now: `points` are marked started at `positions`. The records made through
+        the Take are stored by its `commit()`, together; if the measurement raises before,
+        none of them is."""
+        positions = list(positions)
+        take = Take(self, tuple(points), started_at=time.time())
+        for point in points:
+            self.started(positions, point)
+        return take
+
+    @contextmanager
+    def point(self, positions: Iterable[int], *points: Mapping[str, Any]) -> Iterator[Take]:
+        """`start` for the block: the Take's records are committed when it ends, or not at
+        all if it raises."""
+        take = self.start(positions, *points)
+        yield take
+        take.commit()
+
+    def measure(
+        self,
+        positions: Iterable[int],
+        points: Sequence[Mapping[str, Any]],
+        *,
+        together: bool = False,
+    ) -> Iterator[Take]:
+        """The whole protocol of a plan test: a Take (see `point`) for each point still to
+        measure (`together`: one Take for all of them, see `todo`), committed as the loop
+        moves on; when the loop ends, every verdict of the test is asserted."""
+        positions = list(positions)
+        todo = self.todo(positions, points, together=together)
+        groups = [todo] if together and todo else [[p] for p in todo]
+        for group in groups:
+            with self.point(positions, *group) as take:
+                yield take
+        self.verdicts()
+
+    def verdicts(self) -> None:
+        """Fail with the facts of every measurement of this test that did not pass (the
+        stored ones of a resumed run included)."""
+        self.assert_all_pass(self.taken)
+
     def started(self, positions: Iterable[int], point: Mapping[str, Any]) -> None:
         """Mark the point as started (a killed run shows which point it died in)."""
         self.store.mark_started(self.run_id, self.test_id, positions, point)
@@ -126,6 +223,8 @@ class Recorder:
 
         Raises RecordedBefore for a point an earlier session of this run completed: its first
         values stand (a plan asks `done`/`pending` before measuring)."""
+        if self.expected is not None:
+            self.expected(quantity, unit, limit_low, limit_high)
         key = MeasurementKey.of(self.test_id, position, point)
         if key in self._completed:
             raise RecordedBefore(

@@ -20,94 +20,22 @@ Expected values, worked by hand from the A1000 manual and the model's configurat
   inside +-0.5 s/day (manual 3.2.3); after 6 h (first checkpoint of 24 h) +0.0216 s against
   +-0.125 s; resolution 0.025 s per reading, so the error is known to +-0.025 s.
 - `fast_clock` (2 s/day): after 6 h +0.5 s against +-0.125 s: fails from the first checkpoint.
+
+The method and its declared measurements: rig.procedures.clock.ClockDrift.
 """
 
 from __future__ import annotations
 
-import math
-import time
-
 import pytest
 
-from reports.decision import combine, rectangular
-from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating
-from rig.measure import settle
-from rig.meterlink import clock_offsets
 from rig.plan import ClockItem
-from rig.recorder import Recorder
+from rig.procedures import run
+from rig.procedures.clock import ClockDrift
 
 pytestmark = pytest.mark.family("clock")
 
-CHECKPOINTS = 4
-SETTLING_S = 5.0
 
-
-def test_clock_drift(plan_item, rig, bench, timebase, positions, recorder):
+def test_clock_drift(plan_item, rig, positions, recorder):
     item: ClockItem = plan_item
-    numbers = [p.number for p in positions]
-    duration = item.duration_h * 3600.0
-    elapsed_points = [duration * (k + 1) / CHECKPOINTS for k in range(CHECKPOINTS)]
-    descs = [{"elapsed_s": round(e, 3), "load": item.current} for e in elapsed_points]
-    # Each checkpoint is committed on its own: a resumed run measures only the missing ones,
-    # from a new first reading (each row holds its own span), and keeps the stored ones.
-    todo = recorder.pending(numbers, descs)
-    if not todo:
-        Recorder.assert_all_pass(recorder.taken)
-        return
-    rating = Rating.of(positions[0].config)
-    load = (LoadPoint.at(rating.un, rating.in_, item.current) if item.current
-            else LoadPoint.voltage_only(rating.un))
-    settle(bench, timebase, load, SETTLING_S)
-    links = {p.number: rig.link(p) for p in positions}
-    first = clock_offsets(links, timebase, item.resolution_s)
-    started = time.time()
-    for desc, elapsed in zip(descs, elapsed_points, strict=True):
-        if desc not in todo:
-            continue
-        recorder.started(numbers, desc)
-        timebase.dwell(max(0.0, first[numbers[0]].true_time + elapsed - timebase.now()),
-                       label="clock")
-        readings = clock_offsets(links, timebase, item.resolution_s)
-        with recorder.batch():  # every position's results in one commit
-            for n, now in readings.items():
-                span = now.true_time - first[n].true_time
-                # Against the send instants: the latch within the answer is common to both.
-                error = now.sent_offset_s - first[n].sent_offset_s
-                budget = combine([
-                    rectangular("first reading", first[n].resolution_s / 2,
-                                f"vernier bracket of {first[n].probes} polls"),
-                    rectangular("this reading", now.resolution_s / 2,
-                                f"vernier bracket of {now.probes} polls"),
-                ])
-                limit = item.limit_s_per_day * elapsed / 86400.0
-                final = math.isclose(elapsed, duration)
-                recorder.record(
-                    n,
-                    desc,
-                    "clock error" if not final else "clock error over the test",
-                    error,
-                    "s",
-                    limit_low=-limit,
-                    limit_high=limit,
-                    budget=budget,
-                    raw={
-                        "drift_s_per_day": error / span * 86400.0,
-                        "span_s": span,
-                        "offset_start_s": first[n].offset_s,
-                        "offset_s": now.offset_s,
-                        "resolution_s": now.resolution_s,
-                        "polls": now.probes,
-                        "load_in": item.current,
-                    },
-                    started_at=started,
-                    message=f"drift {error / span * 86400.0:+.3f} s/day over "
-                    f"{span / 3600:.1f} h at {_load_text(item.current)} (limit "
-                    f"+-{item.limit_s_per_day} s/day; offsets to "
-                    f"+-{max(first[n].resolution_s, now.resolution_s) / 2 * 1000:.0f} ms)",
-                )
-    Recorder.assert_all_pass(recorder.taken)
-
-
-def _load_text(current: float) -> str:
-    return f"{current:g} In, PF 1" if current else "no load (Un only)"
+    run(ClockDrift(item, Rating.of(positions[0].config)), recorder, rig)

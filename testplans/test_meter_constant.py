@@ -21,129 +21,22 @@ Resolution: the A1000 register shows 0.01 kWh (format 99999.99); two readings gi
 digit over the dose, so the plan's energy_kwh is chosen for digit / energy_kwh well below the
 0.05 % limit (0.01 kWh in 200 kWh = 0.005 %). The simulated bench doses it in virtual time; the
 estimate (rig.estimate) shows the hours a real bench needs.
+
+The method and its declared measurements: rig.procedures.meter_constant.MeterConstant.
 """
 
 from __future__ import annotations
 
-import time
-from decimal import Decimal
-
 import pytest
 
-from reports.decision import (
-    combine,
-    quantisation,
-    rectangular,
-    reference_standard,
-    repeatability,
-)
-from rig.instruments.loadpoint import LoadPoint
-from rig.loads import Rating, metered_power, point_for
-from rig.measure import measure_errors, reference_uncertainty, settle
-from rig.meterlink import MeterLink, each
+from rig.loads import Rating
 from rig.plan import MeterConstantItem
-from rig.recorder import Recorder
+from rig.procedures import run
+from rig.procedures.meter_constant import MeterConstant
 
 pytestmark = pytest.mark.family("meter_constant")
 
-#: Total active import energy register (A1000 manual 2.1.2 "->0 Energy"; OBIS 1.8.0).
-REGISTER = "1-1:1.8.0"
-#: The register's last digit, kWh (A1000 display format 99999.99, manual 2.1.2).
-REGISTER_DIGIT_KWH = 0.01
-#: The class 0.5S limit at In, PF 1 (IEC 60687 Table 9, standards.md 1.2 [H]) for the register
-#: error; the plan item's `limit` is the constant's (1/10 of it).
-CLASS_LIMIT_PCT = 0.5
-#: After the current is taken off, before the register is read: the meter has booked the
-#: energy of the dose (the register is integrated to the instant the inputs changed).
-QUIET_S = 2.0
 
-
-def _register_kwh(links: dict[int, MeterLink]) -> dict[int, Decimal]:
-    return each(links, lambda link: link.value(REGISTER))
-
-
-def test_meter_constant(plan_item, rig, bench, timebase, positions, recorder):
+def test_meter_constant(plan_item, rig, positions, recorder):
     item: MeterConstantItem = plan_item
-    numbers = [p.number for p in positions]
-    rating = Rating.of(positions[0].config)
-    desc_reg = {"load": rating.multiple(item.current), "pf": item.pf, "direction": "import",
-                "energy_kwh": item.energy_kwh, "check": "register error"}
-    desc_const = {**desc_reg, "check": "constant error"}
-    done_reg, done_const = recorder.done(numbers, desc_reg), recorder.done(numbers, desc_const)
-    if done_reg is not None and done_const is not None:
-        Recorder.assert_all_pass(done_reg + done_const)
-        return
-    if bench.energy is None:
-        pytest.fail(f"{item.id}: the bench has no reference energy register (instruments."
-                    "energy or a reference providing one): the dosage method needs it")
-    load = point_for(rating, "active", item.current, item.pf)
-    power_w = metered_power(load, "active", rating.wiring)
-    dose_s = item.energy_kwh * 3.6e6 / power_w
-    links = {p.number: rig.link(p) for p in positions}
-    started = time.time()
-    recorder.started(numbers, desc_reg)
-    recorder.started(numbers, desc_const)
-
-    # a) error by pulses at the point.
-    settle(bench, timebase, load, item.measure.settling_s)
-    pulse = measure_errors(bench, timebase, load, "active", item.measure, numbers, rating)
-
-    # b) register error over a dosage; the reference register counts only while current flows.
-    settle(bench, timebase, LoadPoint.voltage_only(rating.un), QUIET_S)
-    before = _register_kwh(links)
-    bench.energy.start()
-    bench.energise(load)
-    timebase.dwell(dose_s, label=f"dosage {item.energy_kwh:g} kWh")
-    bench.energise(LoadPoint.voltage_only(rating.un))
-    timebase.dwell(QUIET_S, label="after dosage")
-    bench.energy.stop()
-    reference_kwh = bench.energy.energy()
-    after = _register_kwh(links)
-    if not reference_kwh > 0:
-        pytest.fail(f"{item.id}: the reference energy register read {reference_kwh} kWh "
-                    "after the dosage")
-
-    u_ref, u_note = reference_uncertainty(bench)
-    # Each register reading lies within one digit: the advance within +-1 digit (two
-    # rectangular half-digits).
-    digit_pct = 100.0 * REGISTER_DIGIT_KWH / reference_kwh
-    resolution = [rectangular("register reading before", digit_pct / 2,
-                              note=f"{REGISTER_DIGIT_KWH} kWh digit in {reference_kwh:.3f} kWh"),
-                  rectangular("register reading after", digit_pct / 2,
-                              note=f"{REGISTER_DIGIT_KWH} kWh digit in {reference_kwh:.3f} kWh")]
-    rows_reg, rows_const = [], []
-    with recorder.batch():  # every position's results in one commit
-        for n in numbers:
-            advance = float(after[n] - before[n])
-            e_reg = 100.0 * (advance - reference_kwh) / reference_kwh
-            p = pulse[n]
-            e_const = e_reg - p.mean
-            raw = {"register_before_kwh": str(before[n]), "register_after_kwh": str(after[n]),
-                   "register_advance_kwh": advance, "reference_kwh": reference_kwh,
-                   "dose_s": dose_s, "power_w": power_w, "pulse_errors": list(p.errors),
-                   "pulse_error_mean": p.mean, "pulses": p.pulses,
-                   "register_digit_pct": digit_pct, "reference_uncertainty": u_note,
-                   "constant_imp_per_kwh": rating.meter_constant}
-            reg_budget = combine([*resolution, reference_standard(u_ref)])
-            rows_reg.append(recorder.record(
-                n, desc_reg, "register error by dosage", e_reg, "%",
-                limit_low=-CLASS_LIMIT_PCT, limit_high=CLASS_LIMIT_PCT, budget=reg_budget, raw=raw,
-                started_at=started,
-                message=f"register advanced {advance:.2f} kWh for {reference_kwh:.4f} kWh "
-                        "of reference energy"))
-            # The reference's systematic error cancels in the difference; what remains is the
-            # register resolution and the pulse measurement's own scatter and count quantisation.
-            const_parts = [*resolution, quantisation(min(p.reference_counts))]
-            if p.stdev is not None and len(p.errors) > 1:
-                const_parts.append(repeatability(p.stdev, len(p.errors)))
-            implied = rating.meter_constant * (1 + p.mean / 100) / (1 + e_reg / 100)
-            rows_const.append(recorder.record(
-                n, desc_const, "meter constant error (register against pulses)", e_const, "%",
-                limit_low=-item.limit, limit_high=item.limit, budget=combine(const_parts),
-                raw={**raw, "implied_constant_imp_per_kwh": implied}, started_at=started,
-                message=f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %: the pulse "
-                        f"output runs at {implied:.2f} imp/kWh against the nameplate "
-                        f"{rating.meter_constant:g} imp/kWh"
-                        if abs(e_const) > item.limit else
-                        f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %"))
-    Recorder.assert_all_pass(rows_reg + rows_const)
+    run(MeterConstant(item, Rating.of(positions[0].config)), recorder, rig)

@@ -15,243 +15,41 @@ Active registers by tariff and direction: with the calendar programmed so tariff
 all day, a dose in one direction must advance c.8.0 and c.8.k (c = 1 import, 2 export, A1000
 manual Appendix A) by the reference energy within the item's limit plus one digit, and no other
 active energy register; C.14.0 is read before and after as the fact of the tariff in force.
+
+Capacity: 1-1:1.8.0 does not roll over within 1500 h at Imax (IEC 62052-11).
+
+The methods and their declared measurements: rig.procedures.registers.
 """
 
 from __future__ import annotations
 
-import time
-from decimal import Decimal
-
 import pytest
 
-from reports.decision import combine, rectangular
-from reports.records import Verdict
-from rig.instruments.loadpoint import NORMAL_SEQUENCE, LoadPoint, PhaseSetting, normalise_angle
-from rig.instruments.roles import Quantity
-from rig.loads import Rating, metered_power, point_for
-from rig.measure import settle
-from rig.meterlink import MeterLink, each
-from rig.plan import RegisterCapacityItem, RegisterDosageItem, RegisterItem, current_label
-from rig.recorder import Recorder
-from rig.tariffs import TARIFF, tariff_in_force
+from rig.loads import Rating
+from rig.plan import RegisterCapacityItem, RegisterDosageItem, RegisterItem
+from rig.procedures import run
+from rig.procedures.registers import QuadrantRegister, RegisterCapacity, RegisterDosage
 
 pytestmark = pytest.mark.family("register")
 
-REGISTERS = {1: "1-1:5.8.0", 2: "1-1:6.8.0", 3: "1-1:7.8.0", 4: "1-1:8.8.0"}
-# phi per quadrant (docs/conventions.md 1: P = UI cos phi, Q = UI sin phi):
-# Q1 (+P +Q) ... Q4 (+P -Q).
-PHI = {1: 60.0, 2: 120.0, 3: -120.0, 4: -60.0}
-DIGIT = 0.01  # kvarh, register format 99999.99 (A1000 manual 1.1 item 5)
-SETTLING_S = 2.0
-
-
-def quadrant_point(rating: Rating, x: float, quadrant: int) -> LoadPoint:
-    phi = PHI[quadrant]
-    phases = tuple(
-        PhaseSetting(rating.un, x * rating.in_, ua, normalise_angle(ua - phi))
-        for ua in NORMAL_SEQUENCE
-    )
-    return LoadPoint(phases)  # type: ignore[arg-type]
-
 
 @pytest.mark.parametrize("quadrant", [1, 2, 3, 4])
-def test_quadrant_register(plan_item, quadrant, rig, bench, timebase, positions, recorder):
+def test_quadrant_register(plan_item, quadrant, rig, positions, recorder):
     item: RegisterItem = plan_item
-    numbers = [p.number for p in positions]
-    desc = {"load": item.current, "quadrant": quadrant}
-    done = recorder.done(numbers, desc)
-    if done is None:
-        rating = Rating.of(positions[0].config)
-        load = quadrant_point(rating, item.current, quadrant)
-        idle = load.scaled_current(0.0)
-        settle(bench, timebase, idle, SETTLING_S)
-        links = {p.number: rig.link(p) for p in positions}
-        before = each(links, lambda link: link.values(REGISTERS.values()))
-        started = time.time()
-        recorder.started(numbers, desc)
-        bench.reference.set_mode(rating.wiring, Quantity.REACTIVE)
-        q_var = abs(load.reactive_power)
-        seconds = item.energy_kvarh * 3.6e6 / q_var
-        if bench.energy is not None:
-            bench.energy.start()
-        bench.energise(load)
-        timebase.dwell(seconds, label=f"Q{quadrant} energy")
-        bench.energise(idle)
-        if bench.energy is not None:
-            bench.energy.stop()
-            reference = abs(bench.energy.energy())
-        else:
-            reference = q_var * seconds / 3.6e6
-        done = []
-        afters = each(links, lambda link: link.values(REGISTERS.values()))
-        with recorder.batch():  # every position's results in one commit
-            for n, after in afters.items():
-                advance = {k: float(after[a] - before[n][a]) for k, a in REGISTERS.items()}
-                own = advance[quadrant]
-                others = {k: v for k, v in advance.items() if k != quadrant}
-                error = (own - reference) / reference * 100.0
-                budget = combine([rectangular("register digit, two readings",
-                                              2 * DIGIT / reference * 100.0)])
-                stray = max(others.values())
-                message = (
-                    f"Q{quadrant} load: Q{quadrant} register +{own:.2f} kvarh for "
-                    f"{reference:.3f} kvarh reference; other quadrants "
-                    + ", ".join(f"Q{k} +{v:.2f}" for k, v in others.items())
-                )
-                verdict = None
-                if stray > DIGIT:
-                    verdict = Verdict.FAIL
-                    message += ": energy booked in the wrong quadrant register"
-                done.append(recorder.record(
-                    n, desc, f"Q{quadrant} register error", error, "%",
-                    limit_low=-item.limit, limit_high=item.limit, budget=budget,
-                    raw={"advance_kvarh": {f"Q{k}": v for k, v in advance.items()},
-                         "reference_kvarh": reference},
-                    started_at=started, message=message, verdict=verdict,
-                ))
-    Recorder.assert_all_pass(done)
-
-
-# --- energy registers by dosage, per direction and tariff -----------------------------------
-
-#: Active energy registers (OBIS C = 1 import, 2 export; E = 0 total, 1..4 tariffs: A1000
-#: manual Appendix A, 1.1 item 4).
-ACTIVE_C = {"import": 1, "export": 2}
-ENERGY_DIGIT = 0.01  # kWh, register format 99999.99 (A1000 manual 1.1 item 5)
-#: After the current is taken off, before the registers are read.
-QUIET_S = 2.0
-
-
-def _energy_registers(link: MeterLink) -> dict[str, Decimal | None]:
-    addresses = [f"1-1:{c}.8.{e}" for c in ACTIVE_C.values() for e in range(5)]
-    readings = link.read(TARIFF, *addresses)
-    return {a: r.value for a, r in readings.items()}
+    run(QuadrantRegister(item, Rating.of(positions[0].config), quadrant), recorder, rig)
 
 
 @pytest.mark.family("register_dosage")
 @pytest.mark.parametrize("tariff", [1, 2, 3, 4])
-def test_register_by_dosage(plan_item, direction, tariff, rig, bench, timebase, positions,
-                            recorder):
+def test_register_by_dosage(plan_item, direction, tariff, rig, positions, recorder):
     item: RegisterDosageItem = plan_item
     if tariff not in item.tariffs:
         pytest.skip(f"{item.id}: tariff {tariff} is not in the item's tariffs {item.tariffs}")
-    numbers = [p.number for p in positions]
-    rating = Rating.of(positions[0].config)
-    c = ACTIVE_C[direction]
-    total, own = f"1-1:{c}.8.0", f"1-1:{c}.8.{tariff}"
-    base = {"load": rating.multiple(item.current), "pf": item.pf, "direction": direction,
-            "tariff": tariff, "energy_kwh": item.energy_kwh}
-    descs = {what: {**base, "register": what} for what in (total, own, "others")}
-    done = recorder.all_done(numbers, descs.values())
-    if done is not None:
-        Recorder.assert_all_pass(done)
-        return
-    if bench.energy is None:
-        pytest.fail(f"{item.id}: the bench has no reference energy register: the dosage method "
-                    "needs it")
-    load = point_for(rating, "active", item.current, item.pf, direction)
-    idle = LoadPoint.voltage_only(rating.un)
-    dose_s = item.energy_kwh * 3.6e6 / metered_power(load, "active", rating.wiring)
-    links = {p.number: rig.link(p) for p in positions}
-    started = time.time()
-    for d in descs.values():
-        recorder.started(numbers, d)
-    settle(bench, timebase, idle, SETTLING_S)
-    with tariff_in_force(rig, positions, links, tariff):
-        before = each(links, _energy_registers)
-        bench.reference.set_mode(rating.wiring, Quantity.ACTIVE)
-        t_on = timebase.now()
-        bench.energy.start()
-        bench.energise(load)
-        timebase.dwell(dose_s, label=f"dosage T{tariff} {direction}")
-        bench.energise(idle)
-        timebase.dwell(QUIET_S, label="after dosage")
-        bench.energy.stop()
-        reference = abs(bench.energy.energy())
-        after = each(links, _energy_registers)
-    applied = (f"{reference:.4f} kWh {direction} at {current_label(item.current)} PF {item.pf} "
-               f"with tariff {tariff} programmed, {dose_s:.0f} s from bench time {t_on:.0f} s")
-    budget = combine([rectangular("register digit, two readings",
-                                  2 * ENERGY_DIGIT / reference * 100.0)])
-    rows = []
-    with recorder.batch():
-        for n in numbers:
-            b, a = before[n], after[n]
-            in_force = (str(b[TARIFF]), str(a[TARIFF]))
-            for register in (total, own):
-                advance = None if a[register] is None or b[register] is None else float(
-                    a[register] - b[register])
-                error = None if advance is None else (advance - reference) / reference * 100.0
-                limit = item.limit + ENERGY_DIGIT / reference * 100.0
-                rows.append(recorder.record(
-                    n, descs[register], f"{register} error by dosage", error, "%",
-                    limit_low=-limit, limit_high=limit, budget=budget,
-                    raw={"before": str(b[register]), "after": str(a[register]),
-                         "reference_kwh": reference, "tariff_in_force": in_force},
-                    started_at=started,
-                    message="" if error is not None and abs(error) <= limit else
-                    f"{applied}: {register} {b[register]} -> {a[register]} kWh, expected an "
-                    f"advance of {reference:.4f} kWh; {TARIFF} read {in_force[0]} before and "
-                    f"{in_force[1]} after"))
-            moved = {r: float(a[r] - b[r]) for r in b
-                     if r not in (total, own, TARIFF) and a[r] is not None and b[r] is not None
-                     and a[r] != b[r]}
-            rows.append(recorder.record(
-                n, descs["others"], "other energy registers' advance", float(len(moved)),
-                "registers", limit_low=0.0, limit_high=0.0,
-                raw={"moved_kwh": moved, "tariff_in_force": in_force}, started_at=started,
-                message="" if not moved else
-                f"{applied}: " + ", ".join(f"{r} +{v:.2f} kWh" for r, v in moved.items())
-                + f" (expected only {total} and {own} to move; {TARIFF} read {in_force[0]} "
-                f"before and {in_force[1]} after)"))
-    Recorder.assert_all_pass(rows)
+    run(RegisterDosage(item, Rating.of(positions[0].config), direction, tariff), recorder, rig)
 
 
 @pytest.mark.family("register_capacity")
-def test_register_capacity(plan_item, rig, bench, timebase, positions, recorder):
-    """IEC 62052-11 (standards.md 5.1 [H]): the register does not roll over within 1500 h at
-    Imax, Un, PF 1. Dosed in virtual time on the simulated bench (62.5 days on a real one):
-    the advance of 1-1:1.8.0 equals the reference energy; a roll-over shows as a shortfall of
-    the register's whole range."""
+def test_register_capacity(plan_item, rig, positions, recorder):
+    """IEC 62052-11 (standards.md 5.1 [H]): no roll-over within 1500 h at Imax, Un, PF 1."""
     item: RegisterCapacityItem = plan_item
-    numbers = [p.number for p in positions]
-    rating = Rating.of(positions[0].config)
-    desc = {"load": rating.multiple(item.current), "pf": item.pf, "hours": item.hours}
-    done = recorder.done(numbers, desc)
-    if done is None:
-        if bench.energy is None:
-            pytest.fail(f"{item.id}: the bench has no reference energy register")
-        load = point_for(rating, "active", item.current, item.pf)
-        idle = LoadPoint.voltage_only(rating.un)
-        links = {p.number: rig.link(p) for p in positions}
-        settle(bench, timebase, idle, SETTLING_S)
-        started = time.time()
-        recorder.started(numbers, desc)
-        register = f"1-1:{ACTIVE_C['import']}.8.0"
-        before = each(links, lambda link: link.value(register))
-        bench.reference.set_mode(rating.wiring, Quantity.ACTIVE)
-        bench.energy.start()
-        bench.energise(load)
-        timebase.dwell(item.hours * 3600.0, label=f"{item.hours:g} h at {item.current}")
-        bench.energise(idle)
-        timebase.dwell(QUIET_S, label="after dosage")
-        bench.energy.stop()
-        reference = abs(bench.energy.energy())
-        after = each(links, lambda link: link.value(register))
-        limit = item.limit + ENERGY_DIGIT / reference * 100.0
-        with recorder.batch():
-            done = []
-            for n in numbers:
-                advance = float(after[n] - before[n])
-                error = (advance - reference) / reference * 100.0
-                done.append(recorder.record(
-                    n, desc, f"{register} advance error over {item.hours:g} h", error, "%",
-                    limit_low=-limit, limit_high=limit,
-                    raw={"before": str(before[n]), "after": str(after[n]),
-                         "reference_kwh": reference},
-                    started_at=started,
-                    message="" if abs(error) <= limit else
-                    f"{reference:.2f} kWh at {current_label(item.current)} PF {item.pf} for "
-                    f"{item.hours:g} h: {register} {before[n]} -> {after[n]} kWh"
-                    + (" (lower after: the register rolled over)" if advance < 0 else "")))
-    Recorder.assert_all_pass(done)
+    run(RegisterCapacity(item, Rating.of(positions[0].config)), recorder, rig)

@@ -12,9 +12,9 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reports.decision import decide, error_budget, symmetric
 from reports.records import DecisionRule, Measurement, PositionRecord, Repetitions, Verdict
 from reports.store import ResultsStore
+from rig.metrology import decide, error_budget, symmetric
 
 BENCH_YAML = """\
 name: lab-bench-A

@@ -133,8 +133,8 @@ def _bench_with_reference(uncertainty):
 
 
 def test_reference_uncertainty_takes_k_from_the_certificate() -> None:
-    from reports.decision import error_budget
     from rig.measure import DEFAULT_REFERENCE_UNCERTAINTY, reference_uncertainty
+    from rig.metrology import error_budget
 
     # U = 0.03 % at k = 3 (certificate): u = 0.01 %, handed on as 0.02 % at k = 2.
     u, note = reference_uncertainty(_bench_with_reference({"value": 0.03, "unit": "%", "k": 3}))

@@ -113,3 +113,89 @@ def test_a_measurement_that_could_not_be_taken_fails_with_its_reason(recorder):
     with pytest.raises(AssertionError, match=r"billing counter ERROR: no value against no limit "
                        r".*R1 0\.1\.2\*101: NOT READABLE"):
         Recorder.assert_all_pass([m])
+
+
+# --- the point protocol (Recorder.measure / start / Take) -----------------------------------
+
+def _resumed(store, run_id: str) -> Recorder:
+    return Recorder(store, run_id, "simple", "testplans/test_x.py::test_y", "accuracy", "8.1",
+                    completed=store.completed_keys(run_id))
+
+
+def _measure_all(recorder: Recorder, points: list[dict], values: dict[int, float],
+                 **options) -> list[list[dict]]:
+    """One plan test on the protocol: what it was asked to measure, take by take."""
+    asked = []
+    for take in recorder.measure([1, 2], points, **options):
+        asked.append(list(take.points))
+        for point in take.points:
+            for n, v in values.items():
+                take.record(n, point, "active energy error", v, "%",
+                            limit_low=-0.5, limit_high=0.5)
+    return asked
+
+
+def test_measure_takes_each_point_once_and_commits_each_when_the_next_begins(recorder):
+    points = [{"load": 0.1}, {"load": 1.0}]
+    seen = []
+    for take in recorder.measure([1, 2], points):
+        seen.append(other_connection_sees(recorder))  # the previous take is committed
+        take.record(1, take.points[0], "active energy error", 0.1, "%",
+                    limit_low=-0.5, limit_high=0.5)
+        take.record(2, take.points[0], "active energy error", 0.2, "%",
+                    limit_low=-0.5, limit_high=0.5)
+        assert other_connection_sees(recorder) == seen[-1]  # a take's records wait for its end
+    assert seen == [0, 2]
+    assert other_connection_sees(recorder) == 4
+    events = [e for e in recorder.store.events(recorder.run_id) if e.kind == "point_started"]
+    assert len(events) == 4  # each point marked started at both positions
+
+
+def test_measure_asserts_every_verdict_when_the_loop_ends(recorder):
+    with pytest.raises(AssertionError, match=r"position 2 active energy error FAIL: 0\.7 %"):
+        _measure_all(recorder, [{"load": 1.0}], {1: 0.1, 2: 0.7})
+    assert other_connection_sees(recorder) == 2  # stored before the verdict
+
+
+def test_a_take_that_raises_stores_nothing_and_a_resumed_run_measures_only_that_point(tmp_path):
+    points = [{"load": 0.1}, {"load": 0.5}, {"load": 1.0}]
+    with ResultsStore.in_runs_dir(tmp_path / "runs") as store:
+        run = store.create_run(plan_name="p", plan_version="1", operator="op",
+                               software_version="0")
+        first = _resumed(store, run.run_id)
+        with pytest.raises(RuntimeError, match="killed"):
+            for take in first.measure([1, 2], points):
+                for n in (1, 2):
+                    take.record(n, take.points[0], "active energy error", 0.1, "%",
+                                limit_low=-0.5, limit_high=0.5)
+                if take.points[0] == points[1]:
+                    raise RuntimeError("killed in the second point")
+        assert len(store.measurements(run.run_id)) == 2  # the first point only
+        resumed = _resumed(store, run.run_id)
+        assert _measure_all(resumed, points, {1: 0.2, 2: 0.2}) == [[points[1]], [points[2]]]
+        # The stored point's rows are asserted with the new ones; nothing was taken twice.
+        assert len(resumed.taken) == 6
+        assert sorted(m.value for m in store.measurements(run.run_id)) == [0.1, 0.1] + [0.2] * 4
+
+
+def test_together_measures_the_experiment_again_as_a_whole_or_not_at_all(tmp_path):
+    points = [{"check": "register"}, {"check": "constant"}]
+    with ResultsStore.in_runs_dir(tmp_path / "runs") as store:
+        run = store.create_run(plan_name="p", plan_version="1", operator="op",
+                               software_version="0")
+        first = _resumed(store, run.run_id)
+        assert _measure_all(first, points, {1: 0.1, 2: 0.1}, together=True) == [points]
+        again = _resumed(store, run.run_id)
+        assert _measure_all(again, points, {1: 0.3, 2: 0.3}, together=True) == []
+        assert [m.value for m in again.taken] == [0.1] * 4  # the stored ones, re-asserted
+
+
+def test_a_take_record_keeps_the_start_it_is_given(recorder):
+    take = recorder.start([1], {"load": 1.0})
+    take.record(1, {"load": 1.0}, "active energy error", 0.1, "%", limit_low=-0.5,
+                limit_high=0.5, started_at=12.5)
+    assert other_connection_sees(recorder) == 0
+    take.commit()
+    (m,) = recorder.store.measurements(recorder.run_id)
+    assert m.started_at == 12.5
+    assert m.ended_at >= take.started_at

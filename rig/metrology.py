@@ -1,4 +1,8 @@
-"""Decision rules and measurement-uncertainty budgets: pure functions the test plans use.
+"""Metrology: acceptance (decision) rules and measurement-uncertainty budgets.
+
+Pure functions the procedures and plans use. This module imports nothing else from rig/ and
+from reports/ only the stored record's enums (reports.records, a leaf module), so the report
+side may import it too without a cycle: it sits below both.
 
 Decision rules (the rule is stored with every verdict, DESIGN.md key decision 7):
 

@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from reports.decision import (
+from reports.records import DecisionRule, Verdict
+from rig.metrology import (
     combine,
     decide,
     error_budget,
@@ -14,7 +15,6 @@ from reports.decision import (
     source_stability,
     symmetric,
 )
-from reports.records import DecisionRule, Verdict
 
 G = DecisionRule.GUARDED
 

@@ -1,11 +1,11 @@
-"""The switch-delay method's boundaries (testplans/test_tou.py), worked by hand."""
+"""The switch-delay method's boundaries (rig/procedures/tou.py), worked by hand."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from rig.meterlink import meter_datetime
-from testplans.test_tou import boundaries_ahead
+from rig.procedures.tou import boundaries_ahead
 
 
 def _times(meter_now: dt.datetime, count: int = 9) -> list[tuple[str, int, int]]:

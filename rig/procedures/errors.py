@@ -1,0 +1,231 @@
+"""Procedures that take percentage errors with the error calculators: accuracy at a point, the
+error variation under an influence quantity, single-element against balanced.
+
+Accuracy: IEC 60687 Tables 9 and 10 (= IEC 62053-22:2003 Tables 4 and 5) for active energy,
+IEC 62053-23 Table 6 for reactive energy; limits per point in the plan file. All positions are
+measured at each point at once (rig.measure).
+
+Influence: the change of error when one quantity departs from reference (IEC 60687 Table 11;
+0.5S limits [M] in standards.md 1.6), and the single-element against balanced difference
+(IEC 60687 Table 10 note, standards.md 1.3): the error at the reference point and at the
+influenced point, measured on all positions back to back with the same pulse count; the
+variation is their difference in percentage points.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reports.records import Repetitions
+from rig.instruments.loadpoint import Harmonic, LoadPoint
+from rig.loads import Rating, point_for
+from rig.measure import ErrorReading, measure_errors, reference_uncertainty, settle
+from rig.metrology import combine
+from rig.plan import (
+    AccuracyItem,
+    InfluenceItem,
+    Measure,
+    Point,
+    SingleVsBalancedItem,
+    current_label,
+)
+from rig.procedures import Context, Declared, EachPoint
+from rig.recorder import Recorder, Take
+
+# The harmonics test signal: 5th harmonic, 10 % of U and 40 % of I, in phase (standards.md
+# 1.6 note [L]).
+HARMONIC_ORDER = 5
+HARMONIC_U = 0.10
+HARMONIC_I = 0.40
+
+
+def accuracy_family(item: AccuracyItem) -> str:
+    """The report's family of an accuracy item: reactive, single element or (balanced active)
+    accuracy."""
+    if item.energy == "reactive":
+        return "reactive"
+    return "accuracy" if item.element == "balanced" else "single_element"
+
+
+@dataclass(frozen=True)
+class ErrorAtPoint(EachPoint):
+    """The percentage error at one load point in one direction, all positions at once."""
+
+    item: AccuracyItem
+    point: Point
+    direction: str
+    rating: Rating
+    @property
+    def declared(self) -> tuple[Declared, ...]:
+        return (Declared(f"{self.item.energy} energy error", "%", self.item.clause,
+                         limit_low=-self.point.limit, limit_high=self.point.limit),)
+
+    def points(self) -> list[dict[str, Any]]:
+        return [{"load": self.rating.multiple(self.point.current), "pf": self.item.pf,
+                 "direction": self.direction, "element": self.item.element}]
+
+    def load(self) -> LoadPoint:
+        item = self.item
+        return point_for(self.rating, item.energy, self.point.current, item.pf, self.direction,
+                         item.element)
+
+    def measure(self, ctx: Context, take: Take) -> None:
+        item, point = self.item, self.point
+        (desc,) = take.points
+        (declared,) = self.declared
+        load = self.load()
+        settle(ctx.bench, ctx.timebase, load, item.measure.settling_s)
+        at = ctx.timebase.now()
+        readings = measure_errors(ctx.bench, ctx.timebase, load, item.energy, item.measure,
+                                  ctx.numbers, self.rating)
+        u_ref, u_note = reference_uncertainty(ctx.bench)
+        for p, r in readings.items():
+            declared.record(
+                take, p, desc, r.mean,
+                budget=r.budget(u_ref),
+                repetitions=Repetitions(len(r.errors), r.mean, r.stdev),
+                raw={
+                    "errors": list(r.errors),
+                    "reference_counts": list(r.reference_counts),
+                    "pulses": r.pulses,
+                    "limit_confidence": point.confidence,
+                    "reference_uncertainty": u_note,
+                },
+                # What was applied, read and when; the report shows it for a point outside
+                # its limit.
+                message="" if abs(r.mean) <= point.limit else
+                f"{item.energy} {self.direction} at {self._current_text(desc)}, "
+                f"{self._pf_text()}, {item.element}: errors "
+                + ", ".join(f"{e:+.4f}" for e in r.errors)
+                + f" % over {r.pulses} pulse(s) each, gates from "
+                + time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) + " (bench clock)",
+            )
+
+    def _current_text(self, desc: Mapping[str, Any]) -> str:
+        current = self.point.current
+        label = current_label(current)
+        return label if not isinstance(current, str) else f"{label} = {desc['load']:g} In"
+
+    def _pf_text(self) -> str:
+        item = self.item
+        return f"sin phi {item.pf}" if item.energy == "reactive" else f"PF {item.pf}"
+
+
+def influenced(item: InfluenceItem, reference: LoadPoint) -> LoadPoint:
+    """The reference point with the item's influence quantity applied."""
+    if item.quantity == "voltage":
+        return reference.scaled_voltage(1.0 + item.change)
+    if item.quantity == "frequency":
+        return reference.scaled_frequency(1.0 + item.change)
+    if item.quantity == "phase_sequence":
+        return reference.reversed_sequence()
+    if item.quantity == "voltage_unbalance":
+        volts = [ph.voltage for ph in reference.phases]
+        for element in item.interrupted:
+            volts[int(element[1]) - 1] = 0.0
+        return reference.with_voltages(*volts)
+    if item.quantity == "harmonics":
+        return reference.with_harmonics(
+            voltage=(Harmonic(HARMONIC_ORDER, HARMONIC_U),),
+            current=(Harmonic(HARMONIC_ORDER, HARMONIC_I),),
+        )
+    raise ValueError(f"{item.id}: no influence method for {item.quantity!r}")
+
+
+def _errors(ctx: Context, load: LoadPoint, measure: Measure,
+            rating: Rating) -> dict[int, ErrorReading]:
+    settle(ctx.bench, ctx.timebase, load, measure.settling_s)
+    return measure_errors(ctx.bench, ctx.timebase, load, "active", measure, ctx.numbers, rating)
+
+
+def _record_differences(ctx: Context, take: Take, declared: Declared, desc: Mapping[str, Any],
+                        base: dict[int, ErrorReading], other: dict[int, ErrorReading],
+                        applied: str) -> None:
+    """Each position's error with the change minus its error without."""
+    u_ref, _ = reference_uncertainty(ctx.bench)
+    for p, a in base.items():
+        b = other[p]
+        # Both readings carry their own budget; the reference standard's systematic part
+        # cancels in a difference only partly, so it is kept in both (conservative).
+        budget = combine(list(a.budget(u_ref).components) + list(b.budget(u_ref).components))
+        declared.record(
+            take, p, desc, b.mean - a.mean,
+            budget=budget,
+            repetitions=Repetitions(len(b.errors), b.mean, b.stdev),
+            raw={"reference_error": a.mean, "influenced_error": b.mean,
+                 "reference_errors": list(a.errors), "influenced_errors": list(b.errors)},
+            message="" if abs(b.mean - a.mean) <= declared.limit_high else
+            f"at {desc['load']:g} In PF {desc['pf']}: error {a.mean:+.4f} % at reference "
+            f"conditions, {b.mean:+.4f} % with {applied}",
+        )
+
+
+@dataclass(frozen=True)
+class Influence(EachPoint):
+    """The error variation under one influence quantity, all positions at once."""
+
+    item: InfluenceItem
+    rating: Rating
+    @property
+    def declared(self) -> tuple[Declared, ...]:
+        return (Declared(f"error variation ({self.item.quantity})", "%", self.item.clause,
+                         limit_low=-self.item.limit, limit_high=self.item.limit),)
+
+    def points(self) -> list[dict[str, Any]]:
+        item = self.item
+        return [{
+            "load": self.rating.multiple(item.current),
+            "pf": item.pf,
+            "direction": "import",
+            "influence": {"quantity": item.quantity,
+                          "value": item.change or list(item.interrupted) or None},
+        }]
+
+    def measure(self, ctx: Context, take: Take) -> None:
+        item = self.item
+        (desc,) = take.points
+        (declared,) = self.declared
+        reference = point_for(self.rating, "active", item.current, item.pf)
+        base = _errors(ctx, reference, item.measure, self.rating)
+        other = _errors(ctx, influenced(item, reference), item.measure, self.rating)
+        influence = desc["influence"]
+        _record_differences(ctx, take, declared, desc, base, other,
+                            f"{influence['quantity']} {influence['value']}")
+
+
+@dataclass(frozen=True)
+class SingleAgainstBalanced:
+    """Each element alone against the balanced error at the same point; the balanced error is
+    measured once, before the first element still to measure."""
+
+    item: SingleVsBalancedItem
+    rating: Rating
+
+    @property
+    def declared(self) -> tuple[Declared, ...]:
+        return (Declared("single-element minus balanced error", "%", self.item.clause,
+                         limit_low=-self.item.limit, limit_high=self.item.limit),)
+
+    def points(self) -> list[dict[str, Any]]:
+        item = self.item
+        return [{"load": self.rating.multiple(item.current), "pf": item.pf,
+                 "direction": "import", "element": element, "against": "balanced"}
+                for element in item.elements]
+
+    def run(self, ctx: Context, recorder: Recorder) -> None:
+        """Every element still to measure, each in its own take."""
+        item, rating = self.item, self.rating
+        (declared,) = self.declared
+        balanced = None
+        for take in recorder.measure(ctx.numbers, self.points()):
+            (desc,) = take.points
+            if balanced is None:
+                balanced = _errors(ctx, point_for(rating, "active", item.current, item.pf),
+                                   item.measure, rating)
+            single = _errors(ctx, point_for(rating, "active", item.current, item.pf, "import",
+                                            desc["element"]), item.measure, rating)
+            _record_differences(ctx, take, declared, desc, balanced, single,
+                                f"element {desc['element']} alone")

@@ -1,0 +1,297 @@
+"""Energy registers by dosage: the four reactive quadrants, active import and export in each
+tariff, and the capacity over 1500 h at Imax.
+
+Four-quadrant reactive registers: a load in quadrant k advances register 5.8.0 + (k - 1)
+(OBIS C = 5..8: Q1..Q4, standards.md 7) by the reference reactive energy, and leaves the other
+three alone (IEC quadrant convention, standards.md 2.1 [H]). A meter that books reactive energy
+in the wrong quadrant fails here even when its pulse outputs are right.
+
+Method: registers read with the current off; the load applied for energy_kvarh / |Q|; the
+current removed (voltage kept); registers read again. The reference energy comes from the
+reference standard's energy register (or its reactive power times the dwell). Resolution: one
+register digit (0.01 kvarh) on each reading.
+
+Active registers by tariff and direction: with the calendar programmed so tariff k is in force
+all day, a dose in one direction must advance c.8.0 and c.8.k (c = 1 import, 2 export, A1000
+manual Appendix A) by the reference energy within the item's limit plus one digit, and no other
+active energy register; C.14.0 is read before and after as the fact of the tariff in force.
+
+Capacity: IEC 62052-11 (standards.md 5.1 [H]): the register does not roll over within 1500 h at
+Imax, Un, PF 1. Dosed in virtual time on the simulated bench (62.5 days on a real one): the
+advance of 1-1:1.8.0 equals the reference energy; a roll-over shows as a shortfall of the
+register's whole range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from reports.records import Verdict
+from rig.instruments.loadpoint import NORMAL_SEQUENCE, LoadPoint, PhaseSetting, normalise_angle
+from rig.instruments.roles import Quantity
+from rig.loads import Rating, metered_power, point_for
+from rig.measure import settle
+from rig.meterlink import MeterLink, each
+from rig.metrology import combine, rectangular
+from rig.plan import RegisterCapacityItem, RegisterDosageItem, RegisterItem, current_label
+from rig.procedures import Context, Declared, EachPoint
+from rig.recorder import Take
+from rig.tariffs import TARIFF, tariff_in_force
+
+REGISTERS = {1: "1-1:5.8.0", 2: "1-1:6.8.0", 3: "1-1:7.8.0", 4: "1-1:8.8.0"}
+# phi per quadrant (docs/conventions.md 1: P = UI cos phi, Q = UI sin phi):
+# Q1 (+P +Q) ... Q4 (+P -Q).
+PHI = {1: 60.0, 2: 120.0, 3: -120.0, 4: -60.0}
+DIGIT = 0.01  # kvarh, register format 99999.99 (A1000 manual 1.1 item 5)
+SETTLING_S = 2.0
+
+
+def quadrant_point(rating: Rating, x: float, quadrant: int) -> LoadPoint:
+    phi = PHI[quadrant]
+    phases = tuple(
+        PhaseSetting(rating.un, x * rating.in_, ua, normalise_angle(ua - phi))
+        for ua in NORMAL_SEQUENCE
+    )
+    return LoadPoint(phases)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class QuadrantRegister(EachPoint):
+    """A load in one reactive quadrant: its register advances by the reference energy, the
+    other three stay (a stray advance of more than a digit fails the point)."""
+
+    item: RegisterItem
+    rating: Rating
+    quadrant: int
+
+    @property
+    def declared(self) -> tuple[Declared, ...]:
+        return (Declared(f"Q{self.quadrant} register error", "%", self.item.clause,
+                         limit_low=-self.item.limit, limit_high=self.item.limit),)
+
+    def points(self) -> list[dict[str, Any]]:
+        return [{"load": self.item.current, "quadrant": self.quadrant}]
+
+    def load(self) -> LoadPoint:
+        return quadrant_point(self.rating, self.item.current, self.quadrant)
+
+    def dose_s(self) -> float:
+        """How long the quadrant's load runs: the item's energy at the point's |Q|."""
+        return self.item.energy_kvarh * 3.6e6 / abs(self.load().reactive_power)
+
+    def measure(self, ctx: Context, take: Take) -> None:
+        rating, quadrant = self.rating, self.quadrant
+        rig, bench, timebase, positions = ctx.rig, ctx.bench, ctx.timebase, ctx.positions
+        (declared,) = self.declared
+        (desc,) = take.points
+        load = self.load()
+        idle = load.scaled_current(0.0)
+        settle(bench, timebase, idle, SETTLING_S)
+        links = {p.number: rig.link(p) for p in positions}
+        before = each(links, lambda link: link.values(REGISTERS.values()))
+        bench.reference.set_mode(rating.wiring, Quantity.REACTIVE)
+        q_var = abs(load.reactive_power)
+        seconds = self.dose_s()
+        if bench.energy is not None:
+            bench.energy.start()
+        bench.energise(load)
+        timebase.dwell(seconds, label=f"Q{quadrant} energy")
+        bench.energise(idle)
+        if bench.energy is not None:
+            bench.energy.stop()
+            reference = abs(bench.energy.energy())
+        else:
+            reference = q_var * seconds / 3.6e6
+        afters = each(links, lambda link: link.values(REGISTERS.values()))
+        for n, after in afters.items():
+            advance = {k: float(after[a] - before[n][a]) for k, a in REGISTERS.items()}
+            own = advance[quadrant]
+            others = {k: v for k, v in advance.items() if k != quadrant}
+            error = (own - reference) / reference * 100.0
+            budget = combine([rectangular("register digit, two readings",
+                                          2 * DIGIT / reference * 100.0)])
+            stray = max(others.values())
+            message = (
+                f"Q{quadrant} load: Q{quadrant} register +{own:.2f} kvarh for "
+                f"{reference:.3f} kvarh reference; other quadrants "
+                + ", ".join(f"Q{k} +{v:.2f}" for k, v in others.items())
+            )
+            verdict = None
+            if stray > DIGIT:
+                verdict = Verdict.FAIL
+                message += ": energy booked in the wrong quadrant register"
+            declared.record(
+                take, n, desc, error, budget=budget,
+                raw={"advance_kvarh": {f"Q{k}": v for k, v in advance.items()},
+                     "reference_kvarh": reference},
+                message=message, verdict=verdict,
+            )
+
+
+# --- energy registers by dosage, per direction and tariff -----------------------------------
+
+#: Active energy registers (OBIS C = 1 import, 2 export; E = 0 total, 1..4 tariffs: A1000
+#: manual Appendix A, 1.1 item 4).
+ACTIVE_C = {"import": 1, "export": 2}
+ENERGY_DIGIT = 0.01  # kWh, register format 99999.99 (A1000 manual 1.1 item 5)
+#: After the current is taken off, before the registers are read.
+QUIET_S = 2.0
+#: The register the capacity test doses (active import total).
+CAPACITY_REGISTER = f"1-1:{ACTIVE_C['import']}.8.0"
+
+
+def _energy_registers(link: MeterLink) -> dict[str, Decimal | None]:
+    addresses = [f"1-1:{c}.8.{e}" for c in ACTIVE_C.values() for e in range(5)]
+    readings = link.read(TARIFF, *addresses)
+    return {a: r.value for a, r in readings.items()}
+
+
+@dataclass(frozen=True)
+class RegisterDosage(EachPoint):
+    """Every energy register before and after a dose at the tariff: the total and the tariff's
+    own register advance by the reference energy, no other register moves."""
+
+    item: RegisterDosageItem
+    rating: Rating
+    direction: str
+    tariff: int
+    together = True
+
+    def registers(self) -> tuple[str, str]:
+        """The direction's total register and the tariff's own."""
+        c = ACTIVE_C[self.direction]
+        return f"1-1:{c}.8.0", f"1-1:{c}.8.{self.tariff}"
+
+    @property
+    def declared(self) -> tuple[Declared, ...]:
+        rule = (f"+-({self.item.limit:g} % + one {ENERGY_DIGIT} kWh digit in the reference "
+                "energy)")
+        return (*(Declared(f"{r} error by dosage", "%", self.item.clause, rule=rule)
+                  for r in self.registers()),
+                Declared("other energy registers' advance", "registers", self.item.clause,
+                         limit_low=0.0, limit_high=0.0))
+
+    def points(self) -> list[dict[str, Any]]:
+        item = self.item
+        base = {"load": self.rating.multiple(item.current), "pf": item.pf,
+                "direction": self.direction, "tariff": self.tariff,
+                "energy_kwh": item.energy_kwh}
+        return [{**base, "register": what} for what in (*self.registers(), "others")]
+
+    def measure(self, ctx: Context, take: Take) -> None:
+        item, rating, direction, tariff = self.item, self.rating, self.direction, self.tariff
+        rig, bench, timebase, positions, numbers = (ctx.rig, ctx.bench, ctx.timebase,
+                                                    ctx.positions, ctx.numbers)
+        descs = {d["register"]: d for d in take.points}
+        by_register = dict(zip((*self.registers(), "others"), self.declared, strict=True))
+        c = ACTIVE_C[direction]
+        total, own = f"1-1:{c}.8.0", f"1-1:{c}.8.{tariff}"
+        if bench.energy is None:
+            pytest.fail(f"{item.id}: the bench has no reference energy register: the dosage method "
+                        "needs it")
+        load = point_for(rating, "active", item.current, item.pf, direction)
+        idle = LoadPoint.voltage_only(rating.un)
+        dose_s = item.energy_kwh * 3.6e6 / metered_power(load, "active", rating.wiring)
+        links = {p.number: rig.link(p) for p in positions}
+        settle(bench, timebase, idle, SETTLING_S)
+        with tariff_in_force(rig, positions, links, tariff):
+            before = each(links, _energy_registers)
+            bench.reference.set_mode(rating.wiring, Quantity.ACTIVE)
+            t_on = timebase.now()
+            bench.energy.start()
+            bench.energise(load)
+            timebase.dwell(dose_s, label=f"dosage T{tariff} {direction}")
+            bench.energise(idle)
+            timebase.dwell(QUIET_S, label="after dosage")
+            bench.energy.stop()
+            reference = abs(bench.energy.energy())
+            after = each(links, _energy_registers)
+        applied = (f"{reference:.4f} kWh {direction} at {current_label(item.current)} PF {item.pf} "
+                   f"with tariff {tariff} programmed, {dose_s:.0f} s from bench time {t_on:.0f} s")
+        budget = combine([rectangular("register digit, two readings",
+                                      2 * ENERGY_DIGIT / reference * 100.0)])
+        for n in numbers:
+            b, a = before[n], after[n]
+            in_force = (str(b[TARIFF]), str(a[TARIFF]))
+            for register in (total, own):
+                advance = None if a[register] is None or b[register] is None else float(
+                    a[register] - b[register])
+                error = None if advance is None else (advance - reference) / reference * 100.0
+                limit = item.limit + ENERGY_DIGIT / reference * 100.0
+                by_register[register].record(
+                    take, n, descs[register], error, limits=(-limit, limit), budget=budget,
+                    raw={"before": str(b[register]), "after": str(a[register]),
+                         "reference_kwh": reference, "tariff_in_force": in_force},
+                    message="" if error is not None and abs(error) <= limit else
+                    f"{applied}: {register} {b[register]} -> {a[register]} kWh, expected an "
+                    f"advance of {reference:.4f} kWh; {TARIFF} read {in_force[0]} before and "
+                    f"{in_force[1]} after")
+            moved = {r: float(a[r] - b[r]) for r in b
+                     if r not in (total, own, TARIFF) and a[r] is not None and b[r] is not None
+                     and a[r] != b[r]}
+            by_register["others"].record(
+                take, n, descs["others"], float(len(moved)),
+                raw={"moved_kwh": moved, "tariff_in_force": in_force},
+                message="" if not moved else
+                f"{applied}: " + ", ".join(f"{r} +{v:.2f} kWh" for r, v in moved.items())
+                + f" (expected only {total} and {own} to move; {TARIFF} read {in_force[0]} "
+                f"before and {in_force[1]} after)")
+
+
+@dataclass(frozen=True)
+class RegisterCapacity(EachPoint):
+    """1-1:1.8.0 over `hours` at the item's load: its advance against the reference energy."""
+
+    item: RegisterCapacityItem
+    rating: Rating
+
+    @property
+    def declared(self) -> tuple[Declared, ...]:
+        return (Declared(f"{CAPACITY_REGISTER} advance error over {self.item.hours:g} h", "%",
+                         self.item.clause,
+                         rule=f"+-({self.item.limit:g} % + one {ENERGY_DIGIT} kWh digit in the "
+                         "reference energy)"),)
+
+    def points(self) -> list[dict[str, Any]]:
+        item = self.item
+        return [{"load": self.rating.multiple(item.current), "pf": item.pf,
+                 "hours": item.hours}]
+
+    def measure(self, ctx: Context, take: Take) -> None:
+        item, rating, register = self.item, self.rating, CAPACITY_REGISTER
+        rig, bench, timebase, numbers = ctx.rig, ctx.bench, ctx.timebase, ctx.numbers
+        positions = ctx.positions
+        (declared,) = self.declared
+        (desc,) = take.points
+        if bench.energy is None:
+            pytest.fail(f"{item.id}: the bench has no reference energy register")
+        load = point_for(rating, "active", item.current, item.pf)
+        idle = LoadPoint.voltage_only(rating.un)
+        links = {p.number: rig.link(p) for p in positions}
+        settle(bench, timebase, idle, SETTLING_S)
+        before = each(links, lambda link: link.value(register))
+        bench.reference.set_mode(rating.wiring, Quantity.ACTIVE)
+        bench.energy.start()
+        bench.energise(load)
+        timebase.dwell(item.hours * 3600.0, label=f"{item.hours:g} h at {item.current}")
+        bench.energise(idle)
+        timebase.dwell(QUIET_S, label="after dosage")
+        bench.energy.stop()
+        reference = abs(bench.energy.energy())
+        after = each(links, lambda link: link.value(register))
+        limit = item.limit + ENERGY_DIGIT / reference * 100.0
+        for n in numbers:
+            advance = float(after[n] - before[n])
+            error = (advance - reference) / reference * 100.0
+            declared.record(
+                take, n, desc, error, limits=(-limit, limit),
+                raw={"before": str(before[n]), "after": str(after[n]),
+                     "reference_kwh": reference},
+                message="" if abs(error) <= limit else
+                f"{reference:.2f} kWh at {current_label(item.current)} PF {item.pf} for "
+                f"{item.hours:g} h: {register} {before[n]} -> {after[n]} kWh"
+                + (" (lower after: the register rolled over)" if advance < 0 else ""))

@@ -1,0 +1,119 @@
+"""Procedures declare their measurements and record through the declarations."""
+
+from __future__ import annotations
+
+import pytest
+
+from reports.records import Verdict
+from rig.loads import Rating
+from rig.plan import load_plan
+from rig.procedures import Declarations, Declared, describe
+from rig.procedures.errors import ErrorAtPoint, SingleAgainstBalanced
+from rig.procedures.pulses import NoLoad, Starting
+from tests.rig import test_recorder
+
+recorder = test_recorder.recorder  # the fixture: a recorder on a fresh store
+
+
+def test_a_record_through_a_declaration_carries_its_quantity_unit_and_limits(recorder):
+    creep = Declared("active pulses without current", "pulses", "IEC 60687 8.3.2",
+                     limit_low=None, limit_high=1.0)
+    take = recorder.start([1, 2], {"voltage_factor": 1.15})
+    creep.record(take, 1, {"voltage_factor": 1.15}, 0.0)
+    creep.record(take, 2, {"voltage_factor": 1.15}, 2.0, message="2 pulses: the meter creeps")
+    take.commit()
+    rows = {m.position: m for m in recorder.store.measurements(recorder.run_id)}
+    assert {(m.quantity, m.unit, m.limit_low, m.limit_high) for m in rows.values()} == {
+        ("active pulses without current", "pulses", None, 1.0)}
+    assert (rows[1].verdict, rows[2].verdict) == (Verdict.PASS, Verdict.FAIL)
+
+
+def test_a_declaration_needs_limits_in_order_or_a_rule_for_them():
+    with pytest.raises(ValueError, match="fixed limits or a rule"):
+        Declared("x", "%", "c", limit_low=None, limit_high=None)
+    with pytest.raises(ValueError, match="fixed limits or a rule"):
+        Declared("x", "%", "c", limit_high=1.0, rule="one digit")
+    with pytest.raises(ValueError, match="above"):
+        Declared("x", "%", "c", limit_low=1.0, limit_high=-1.0)
+
+
+def test_limits_by_rule_come_with_each_record_and_fixed_ones_cannot_be_changed(recorder):
+    dosage = Declared("1-1:1.8.0 error by dosage", "%", "c",
+                      rule="+-(limit + one 0.01 kWh digit in the reference energy)")
+    fixed = Declared("pulses", "pulses", "c", limit_high=1.0)
+    take = recorder.start([1], {"p": 1})
+    with pytest.raises(ValueError, match="must give them"):
+        dosage.record(take, 1, {"p": 1}, 0.1)
+    with pytest.raises(ValueError, match="cannot change them"):
+        fixed.record(take, 1, {"p": 1}, 0.0, limits=(None, 5.0))
+    dosage.record(take, 1, {"p": 1}, 0.1, limits=(-0.2, 0.2))
+    take.commit()
+    (m,) = recorder.store.measurements(recorder.run_id)
+    assert (m.limit_low, m.limit_high, m.verdict) == (-0.2, 0.2, Verdict.PASS)
+
+
+# The simulated bench's meters (benches/sim.yaml) at the bench's 230 V.
+RATING = Rating(un=230.0, in_=5.0, imax=10.0, meter_constant=1000.0, reactive_constant=1000.0,
+                wiring="3P4W")
+
+
+def _item(family: str, **where):
+    plan = load_plan("iec60687-class0.5S")
+    return next(i for i in plan.items if i.family == family
+                and all(getattr(i, k) == v for k, v in where.items()))
+
+
+def test_the_default_plan_procedures_declare_their_clause_unit_and_limit():
+    rating = RATING
+    acc = _item("accuracy", element="balanced", energy="active")
+    point = acc.points[0]
+    lines = describe(ErrorAtPoint(acc, point, "import", rating))
+    # The plan item's limit for the point, symmetric, in %, with the item's clause.
+    assert lines == [f"active energy error [%] +-{point.limit:g} % ({acc.clause})"]
+    no_load = _item("no_load", energy="active")
+    assert describe(NoLoad(no_load, rating)) == [
+        f"active pulses without current [pulses] <= {no_load.max_pulses:g} pulses "
+        f"({no_load.clause})"]
+    starting = _item("starting", energy="active")
+    assert describe(Starting(starting, rating, "export")) == [
+        f"pulses at starting current [pulses] >= {starting.pulses:g} pulses ({starting.clause})"]
+    svb = _item("single_vs_balanced")
+    procedure = SingleAgainstBalanced(svb, rating)
+    # One point per element, each a resume key of its own.
+    assert [p["element"] for p in procedure.points()] == list(svb.elements)
+
+
+def test_no_load_window_is_the_formula_time():
+    """standards.md 1.4: Delta-t >= 600e6 / (k m Un Imax) min; k = 1000 imp/kWh, m = 3,
+    Un = 230 V, Imax = 10 A: 600e6 / (1000 * 3 * 230 * 10) = 86.957 min = 5217.4 s."""
+    no_load = _item("no_load", energy="active")
+    procedure = NoLoad(no_load, RATING)
+    assert procedure.minutes() == pytest.approx(86.957, abs=1e-3)
+    assert procedure.window_s() == pytest.approx(5217.39 * no_load.time_factor, abs=0.01)
+
+
+def test_the_recorder_refuses_what_the_running_procedure_did_not_declare(recorder):
+    """As an OpenHTF phase refuses a measurement it did not declare: a record whose quantity,
+    unit or fixed limits differ from the declarations is refused by name, and nothing of the
+    take is stored."""
+    declared = (Declared("active pulses without current", "pulses", "c", limit_high=1.0),
+                Declared("ERR 1 voltage loss bit", "bit", "c", limit_low=1.0, limit_high=1.0),
+                Declared("ERR 1 voltage loss bit", "bit", "c", limit_low=0.0, limit_high=0.0))
+    recorder.expected = Declarations(declared)
+
+    def one(quantity, unit, low, high):
+        take = recorder.start([1], {"q": quantity, "low": low})
+        take.record(1, {"q": quantity, "low": low}, quantity, 0.0, unit, limit_low=low,
+                    limit_high=high)
+        take.commit()
+
+    with pytest.raises(ValueError, match="'reactive pulses' is not a declared measurement"):
+        one("reactive pulses", "pulses", None, 1.0)
+    with pytest.raises(ValueError, match="recorded in 'kWh'"):
+        one("active pulses without current", "kWh", None, 1.0)
+    with pytest.raises(ValueError, match=r"limits None\.\.2\.0: declared as 'pulses' <= 1 pulses"):
+        one("active pulses without current", "pulses", None, 2.0)
+    assert recorder.store.measurements(recorder.run_id) == []
+    one("ERR 1 voltage loss bit", "bit", 1.0, 1.0)  # during the event
+    one("ERR 1 voltage loss bit", "bit", 0.0, 0.0)  # after it: the second declaration
+    assert len(recorder.store.measurements(recorder.run_id)) == 2
