@@ -47,6 +47,7 @@ class Instrument:
 class BenchInfo:
     name: str = ""
     lab: str = ""
+    report_templates: str = ""  # the lab's template folder, as the bench file names it
     instruments: list[Instrument] = field(default_factory=list)
     problem: str = ""
 

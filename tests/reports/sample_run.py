@@ -86,7 +86,8 @@ def _rule_verdict(value: float | None, limit: tuple[float | None, float | None],
 
 def build_sample(store: ResultsStore, *, positions: int = 3, finish: bool = True,
                  rule: DecisionRule = DecisionRule.GUARDED, seed: int = 7,
-                 t0: float = 1_790_000_000.0, bench_file: str = BENCH_YAML) -> SampleRun:
+                 t0: float = 1_790_000_000.0, bench_file: str = BENCH_YAML,
+                 report_templates: str | None = None) -> SampleRun:
     rng = random.Random(seed)
     run = store.create_run(
         plan_name="iec60687-0.5S-type", plan_version="1.2.0", operator="A. Tester",
@@ -96,7 +97,8 @@ def build_sample(store: ResultsStore, *, positions: int = 3, finish: bool = True
         started_at=t0,
     )
     store.log(run.run_id, "bench configuration validated", kind="bench_config",
-              data=BENCH_CONFIG, t=t0)
+              data=(BENCH_CONFIG if report_templates is None
+                    else {**BENCH_CONFIG, "report_templates": report_templates}), t=t0)
     sample = SampleRun(run.run_id)
     t = t0
 

@@ -23,7 +23,9 @@ LOGO = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR
 def _store(tmp_path, templates: str) -> tuple:
     runs = tmp_path / "runs"
     with ResultsStore.in_runs_dir(runs) as store:
-        sample = build_sample(store, positions=2,
+        # The report reads the validated bench configuration stored with the run; the bench
+        # file's text (stored too) says the same.
+        sample = build_sample(store, positions=2, report_templates=templates.strip("'") or None,
                               bench_file=BENCH_YAML + f"report_templates: {templates}\n")
     return runs, sample
 
