@@ -33,10 +33,11 @@ from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating
 from rig.measure import settle
 from rig.meterlink import clock_offsets
-from rig.metrology import combine, rectangular
+from rig.metrology import UncertaintyComponent, combine, rectangular
 from rig.plan import ClockItem
 from rig.procedures import Context, Declared
 from rig.recorder import Recorder
+from rig.timeref import TimeReference
 
 CHECKPOINTS = 4
 SETTLING_S = 5.0
@@ -99,6 +100,8 @@ class ClockDrift:
                                     f"vernier bracket of {first[n].probes} polls"),
                         rectangular("this reading", now.resolution_s / 2,
                                     f"vernier bracket of {now.probes} polls"),
+                        *_reference_components("first reading", first[n].reference),
+                        *_reference_components("this reading", now.reference),
                     ])
                     limit = item.limit_s_per_day * elapsed / 86400.0
                     final = math.isclose(elapsed, duration)
@@ -117,6 +120,8 @@ class ClockDrift:
                             "resolution_s": now.resolution_s,
                             "polls": now.probes,
                             "load_in": item.current,
+                            "time_reference_start": _reference_dict(first[n].reference),
+                            "time_reference": _reference_dict(now.reference),
                         },
                         started_at=started,
                         message=f"drift {error / span * 86400.0:+.3f} s/day over "
@@ -125,6 +130,19 @@ class ClockDrift:
                         f"+-{max(first[n].resolution_s, now.resolution_s) / 2 * 1000:.0f} ms)",
                     )
         recorder.verdicts()
+
+
+def _reference_components(label: str, ref: TimeReference | None) -> list[UncertaintyComponent]:
+    """The time reference's own error at one reading: the kernel's bound on the host clock
+    (maxerror, rig.timeref), taken as rectangular. None or no bound (virtual time is exact; an
+    unsynchronised host has no bound, which the stored reference says) adds nothing."""
+    if ref is None or not ref.max_error_s:
+        return []
+    return [rectangular(f"time reference, {label}", ref.max_error_s, str(ref))]
+
+
+def _reference_dict(ref: TimeReference | None) -> dict[str, Any] | None:
+    return None if ref is None else ref.as_dict()
 
 
 def _load_text(current: float) -> str:
