@@ -33,7 +33,6 @@ from typing import Any, ClassVar
 
 from rig.instruments.base import Instrument
 from rig.instruments.errors import InstrumentError
-from rig.instruments.registry import register_driver
 from rig.instruments.roles import ECResult, ECState, ECStatus, Quantity, ReferenceMeter
 from rig.instruments.sharedquery import SharedQuery
 
@@ -227,7 +226,6 @@ class MadErrorCalculator:
         return self.parent.reference_constant()
 
 
-@register_driver("zera_mad")
 class ZeraMad(Instrument):
     """A ZERA MAD error calculator (one calculator: the place it is bound to)."""
 
