@@ -115,10 +115,7 @@ def run_together(
                 continue
             f.instrument.lock.acquire()
             locked.append(f)
-            try:
-                f.instrument._send(f.step.command)
-            except TRANSPORT_ERRORS as exc:
-                f.failed = exc  # retried on its own below
+            _send(f)
         if meanwhile is not None:
             try:
                 meanwhile()
@@ -132,6 +129,8 @@ def run_together(
                     f.step, f.error = None, exc
                     break
                 f.advance(replies, None)
+                if f.step is not None:  # a further exchange: the others are done with
+                    _send(f)
     finally:
         for f in locked:
             if f.step is not None:  # interrupted before its reply was read
@@ -143,6 +142,15 @@ def run_together(
     if errors:
         raise errors[0]
     return [f.result for f in flights]
+
+
+def _send(f: _Flight) -> None:
+    """Send `f.step`; a transport failure is kept for `_reply`, which retries on its own."""
+    assert f.step is not None
+    try:
+        f.instrument._send(f.step.command)
+    except TRANSPORT_ERRORS as exc:
+        f.failed = exc
 
 
 def _reply(f: _Flight) -> list[str]:

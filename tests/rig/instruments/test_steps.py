@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from rig.instruments.base import Instrument
 from rig.instruments.errors import InstrumentError
 from rig.instruments.roles import ECState, Quantity
 from rig.instruments.sharedquery import SharedQuery
-from rig.instruments.steps import run, run_together
+from rig.instruments.steps import Exchange, run, run_together
 from rig.instruments.testing import Fail, FailWrite, TranscriptAdapter
 from rig.instruments.zera_mad import ZeraMad
 from tests.rig.instruments.test_zera_mad import POLL, START, doc, ok, status
@@ -144,3 +145,20 @@ def test_run_alone_answers_a_shared_query_and_exchanges_in_order() -> None:
     run(ec.parent, ec.start_steps())
     assert run(ec.parent, ec.state_steps()) is ECState.WAITING
     ec.parent.adapter.assert_done()
+
+
+def test_an_operation_of_several_exchanges_sends_each_before_reading_it() -> None:
+    def two(first: str, second: str):
+        a = (yield Exchange(first, 1))[0]
+        b = (yield Exchange(second, 2))
+        return [a, *b]
+
+    log: list[str] = []
+    one = Instrument(Logged("a", [("A?", "1"), ("B?", ["2", "3"])], log), name="a")
+    other = Instrument(Logged("b", [("C?", "4"), ("D?", ["5", "6"])], log), name="b")
+    assert run_together([(one, two("A?", "B?")), (other, two("C?", "D?"))]) == [
+        ["1", "2", "3"], ["4", "5", "6"]]
+    assert log == ["write a", "write b", "read a", "write a", "read a", "read a", "read b",
+                   "write b", "read b", "read b"]
+    one.adapter.assert_done()
+    other.adapter.assert_done()
