@@ -129,7 +129,7 @@ def run_together(
                     f.step, f.error = None, exc
                     break
                 f.advance(replies, None)
-                if f.step is not None:  # a further exchange: the others are done with
+                if f.step is not None:  # its next exchange: sent now, read next
                     _send(f)
     finally:
         for f in locked:
