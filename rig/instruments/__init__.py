@@ -1,11 +1,12 @@
 """Instrument drivers by role: power source, reference meter, error calculators, energy register.
 
-Drivers register under a name (`rig.instruments.registry`); bench files refer to that name.
+Drivers are declared under a name by entry points (`rig.instruments.registry`); bench files
+refer to that name.
 """
 
 from rig.instruments.errors import InstrumentError, LoadPointRefused, SettingError
 from rig.instruments.loadpoint import Harmonic, LoadPoint, PhaseSetting
-from rig.instruments.registry import driver_class, known_drivers, register_driver
+from rig.instruments.registry import driver_class, known_drivers
 from rig.instruments.roles import (
     ECState,
     ECStatus,
@@ -38,5 +39,4 @@ __all__ = [
     "SourceStatus",
     "driver_class",
     "known_drivers",
-    "register_driver",
 ]

@@ -51,27 +51,47 @@ class Instrument:
         with self.lock:
             return self._exchange_locked(command, lines, idempotent=idempotent)
 
-    def _exchange_locked(self, command: str, lines: int, *, idempotent: bool) -> list[str]:
+    def _exchange_locked(
+        self,
+        command: str,
+        lines: int,
+        *,
+        idempotent: bool,
+        failed: BaseException | None = None,
+    ) -> list[str]:
+        """The exchange with its retries; `failed`: the first attempt was made elsewhere
+        (rig.instruments.steps sends before it reads) and failed so: the remaining attempts."""
         attempts = self.retries + 1 if idempotent else 1
         last: BaseException | None = None
         for attempt in range(1, attempts + 1):
             try:
-                self._log.debug("> %s", command)
-                self.adapter.write(command)
-                replies = [self.adapter.read() for _ in range(lines)]
+                if attempt == 1 and failed is not None:
+                    raise failed  # the first attempt, made elsewhere
+                self._send(command)
+                replies = self._receive(lines)
             except TRANSPORT_ERRORS as exc:
                 last = exc
                 self._log.warning("%s: attempt %d/%d failed: %r", command, attempt, attempts, exc)
                 if attempt < attempts:
                     self._reset_transport()
                 continue
-            for r in replies:
-                self._log.debug("< %s", r)
             return replies
         assert last is not None
         raise InstrumentError(
             self.name, command, f"{type(last).__name__}: {last} (after {attempts} attempt(s))"
         ) from last
+
+    def _send(self, command: str) -> None:
+        """Write one command (lines the caller reads with `_receive`); the lock is held."""
+        self._log.debug("> %s", command)
+        self.adapter.write(command)
+
+    def _receive(self, lines: int) -> list[str]:
+        """Read `lines` reply lines of the command last sent."""
+        replies = [self.adapter.read() for _ in range(lines)]
+        for r in replies:
+            self._log.debug("< %s", r)
+        return replies
 
     def _reset_transport(self) -> None:
         reset = getattr(self.adapter, "reset", None)

@@ -25,7 +25,6 @@ from rig.instruments.loadpoint import (
     normalise_angle,
     total_rms,
 )
-from rig.instruments.registry import register_driver
 from rig.instruments.roles import SourceCapabilities, SourceStatus
 
 ANGLE = in_range(-180.0, 180.0)
@@ -161,7 +160,6 @@ class FlukePhase(Channel):
     )
 
 
-@register_driver("fluke6105a", "fluke6100a")
 class Fluke6105A(ScpiInstrument):
     """Fluke 6105A source; implements the PowerSource role."""
 

@@ -19,7 +19,6 @@ from rig.instruments.base import Channel, Instrument
 from rig.instruments.descriptors import Setting, in_range, int_range, one_of
 from rig.instruments.errors import InstrumentError, SettingError
 from rig.instruments.loadpoint import Harmonic, LoadPoint, PhaseSetting
-from rig.instruments.registry import register_driver
 from rig.instruments.roles import SourceCapabilities, SourceStatus
 
 # Harmonic limits of the PPS 400.3 ([Cli] ParameterCatalog.cs): order 2..31, <= 40 % for orders
@@ -104,7 +103,6 @@ class MtePhase(Channel):
             self.write(f"OW{kind}{self.ch},{order},{pct:.2f},{angle:.2f}")
 
 
-@register_driver("mte_pps4003")
 class MtePps4003(Instrument):
     """MTE PPS 400.3; implements the PowerSource role."""
 

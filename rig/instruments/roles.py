@@ -190,6 +190,25 @@ class CountsAgainstReference(Protocol):
 
 
 @runtime_checkable
+class StepsErrorCalculator(Protocol):
+    """An error calculator that also offers each operation as steps (rig.instruments.steps:
+    generators yielding the exchanges with `parent`, its instrument), so a group of such
+    calculators, each on its own instrument, is driven in one pass: every request out, then
+    every reply read (rig.instruments.ecgroup). Optional; the blocking methods stay."""
+
+    parent: Any
+
+    def configure_steps(
+        self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
+    ) -> Any: ...
+    def start_steps(self) -> Any: ...
+    def abort_steps(self) -> Any: ...
+    def state_steps(self) -> Any: ...
+    def status_steps(self) -> Any: ...
+    def result_steps(self) -> Any: ...
+
+
+@runtime_checkable
 class BatchesErrorCalculators(Protocol):
     """An instrument that drives several of its own error calculators in one exchange.
 

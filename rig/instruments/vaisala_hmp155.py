@@ -19,7 +19,6 @@ from pyvisa import constants
 
 from rig.instruments.base import Instrument
 from rig.instruments.errors import InstrumentError
-from rig.instruments.registry import register_driver
 
 #: One quantity of the SEND reply: name, '=', value, unit ("RH= 43.0 %RH", "T= 21.0 'C").
 _FIELD = re.compile(r"(?P<name>[A-Za-z]+)\s*=\s*(?P<value>[-+]?\d+(?:\.\d*)?)\s*(?P<unit>\S+)")
@@ -39,7 +38,6 @@ def parse_reading(reply: str) -> tuple[float, float]:
     return t, rh
 
 
-@register_driver("vaisala_hmp155")
 class VaisalaHmp155(Instrument):
     """Vaisala HMP155 on its serial line; implements the EnvironmentSensor role."""
 

@@ -45,7 +45,6 @@ from typing import Any, ClassVar, TypeVar
 from rig.instruments.base import Channel, ScpiInstrument, error_code
 from rig.instruments.descriptors import Setting, compact_number, in_range, int_range, one_of
 from rig.instruments.errors import InstrumentError
-from rig.instruments.registry import register_driver
 from rig.instruments.roles import (
     ECResult,
     ECState,
@@ -343,7 +342,6 @@ def _number(inst: ZeraCom5003, command: str, reply: str, kind):
         raise InstrumentError(inst.name, command, f"unexpected reply {reply!r}") from None
 
 
-@register_driver("zera_com5003")
 class ZeraCom5003(ScpiInstrument):
     """ZERA COM5003: ReferenceMeter role, its two error calculators and the energy register."""
 
@@ -685,7 +683,6 @@ class ZeraCom5003(ScpiInstrument):
         return ZeraEnergyRegister(self)
 
 
-@register_driver("zera_mt310s2")
 class ZeraMt310s2(ZeraCom5003):
     """ZERA MT310s2: as the COM5003 with one error calculator and no 3-wire apparent mode."""
 

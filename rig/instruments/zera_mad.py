@@ -30,12 +30,13 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from typing import Any, ClassVar
+from xml.sax.saxutils import escape
 
 from rig.instruments.base import Instrument
 from rig.instruments.errors import InstrumentError
-from rig.instruments.registry import register_driver
 from rig.instruments.roles import ECResult, ECState, ECStatus, Quantity, ReferenceMeter
 from rig.instruments.sharedquery import SharedQuery
+from rig.instruments.steps import Exchange, Steps, run
 
 ROOT = "KMA_XML_0_01"
 #: The meter inputs of a MAD (sm:...ConfigureErrorMeasurement.cs _supportedMeterConnections).
@@ -59,28 +60,27 @@ REFERENCE_INPUTS = {Quantity.ACTIVE: "src-ref-1", Quantity.REACTIVE: "src-ref-2"
 MAX_COUNTS = 2**32 - 1  # [L] the counters' width is not public; ZERA's EC takes up to 2^32-1
 
 
-def element(tag: str, *children: ET.Element, text: str | None = None) -> ET.Element:
-    """An XML element with children or text."""
-    e = ET.Element(tag)
-    e.extend(children)
-    if text is not None:
-        e.text = text
-    return e
+def element(tag: str, *children: str, text: str | None = None) -> str:
+    """An XML element with children (elements already written) or text. Written as text: the
+    requests are small and fixed in shape, and ElementTree's writer cost more than the rest of
+    an exchange (bench_sim)."""
+    inner = escape(text) if text is not None else "".join(children)
+    return f"<{tag}>{inner}</{tag}>" if inner else f"<{tag} />"
 
 
-def leaves(tag: str, **values: object) -> ET.Element:
+def leaves(tag: str, **values: object) -> str:
     """`<tag><key>value</key>...</tag>`, in the order given."""
     return element(tag, *(element(k, text=str(v)) for k, v in values.items()))
 
 
-def document(*content: ET.Element) -> str:
+def document(*content: str) -> str:
     """One request: the KMA root with a container holding `content`, on one line."""
-    root = element(ROOT, element("kmaContainer", *content))
-    return ET.tostring(root, encoding="unicode")
+    return element(ROOT, element("kmaContainer", *content))
 
 
 class MadErrorCalculator:
-    """The error calculator of one place (ErrorCalculator role)."""
+    """The error calculator of one place (ErrorCalculator). Each operation is also offered as
+    steps (`*_steps`, rig.instruments.steps), so a group of MADs is driven in one pass."""
 
     def __init__(self, parent: ZeraMad, position: int, pulse_input: str) -> None:
         self.parent = parent
@@ -93,9 +93,9 @@ class MadErrorCalculator:
         self._last: ECStatus | None = None  # the last poll of the job
         self._aborted = False
 
-    def configure(
+    def configure_steps(
         self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
-    ) -> None:
+    ) -> Steps[None]:
         """Bind the place to its meter input and the reference output of `quantity` (only if
         that changed) and compute the expected reference counts floor(N * C_ref / C_dut)."""
         if not 1 <= pulses <= MAX_COUNTS or not meter_constant > 0:
@@ -103,10 +103,12 @@ class MadErrorCalculator:
                 self.name, "configure", f"pulses {pulses} / constant {meter_constant} out of range"
             )
         ref_input = REFERENCE_INPUTS[Quantity(quantity)]
+        reference = yield self.parent.reference_query()
         if self._bound != (self.pulse_input, ref_input):
             self._bound = None
-            self.parent.request(
+            yield from self.parent.request_steps(
                 "bindErrorCalculatorsRes",
+                "bindErrorCalculatorsReq",
                 element(
                     "bindErrorCalculatorsReq",
                     leaves("envSettings", placeId=f"{self.position:02d}"),
@@ -122,18 +124,19 @@ class MadErrorCalculator:
                 ),
             )
             self._bound = (self.pulse_input, ref_input)
-        target = math.floor(pulses * self.reference_constant() / meter_constant)
+        target = math.floor(pulses * reference / meter_constant)
         if not 1 <= target <= MAX_COUNTS:
             raise InstrumentError(self.name, "configure", f"reference counts {target} out of range")
         self._run = (pulses, target, bool(continuous))
 
-    def start(self) -> None:
+    def start_steps(self) -> Steps[None]:
         """Start a job: it opens its gate on the next meter pulse."""
         if self._run is None:
             raise InstrumentError(self.name, "start", "configure the calculator first")
         pulses, target, continuous = self._run
-        reply = self.parent.request(
+        reply = yield from self.parent.request_steps(
             "runErrorMeasureRes",
+            "runErrorMeasureReq",
             element(
                 "runErrorMeasureReq",
                 leaves(
@@ -154,22 +157,26 @@ class MadErrorCalculator:
             raise InstrumentError(self.name, "runErrorMeasureReq", "got no job identifier")
         self._job, self._last, self._aborted = job, None, False
 
-    def abort(self) -> None:
+    def abort_steps(self) -> Steps[None]:
         """Abort the running job (if any)."""
         job, self._job = self._job, None
         if job is None:
             return
         self._aborted = True
-        self.parent.request("runErrorMeasureRes", leaves("jobDetails", jobId=job, jobAbort="true"))
+        yield from self.parent.request_steps(
+            "runErrorMeasureRes", "jobDetails", leaves("jobDetails", jobId=job, jobAbort="true")
+        )
 
-    def status(self) -> ECStatus:
+    def status_steps(self) -> Steps[ECStatus]:
         """Poll the job: state, progress, error, expected and counted reference pulses."""
         if self._job is None:
             if self._last is not None:
                 return self._last  # a closed job keeps its result
             state = ECState.ABORTED if self._aborted else ECState.IDLE
             return ECStatus(state, 0.0, None, self._run[1] if self._run else 0, 0, 0)
-        reply = self.parent.request("runErrorMeasureRes", leaves("jobDetails", jobId=self._job))
+        reply = yield from self.parent.request_steps(
+            "runErrorMeasureRes", "jobDetails", leaves("jobDetails", jobId=self._job)
+        )
         assert self._run is not None
         pulses, target, _ = self._run
         values = reply.find("kmaContainer/runErrorMeasureRes/errorValues")
@@ -211,23 +218,42 @@ class MadErrorCalculator:
             self._job, self._last = None, status
         return status
 
-    def state(self) -> ECState:
+    def state_steps(self) -> Steps[ECState]:
         """The job's state (one poll; the poll also holds the result)."""
-        return self.status().state
+        return (yield from self.status_steps()).state
 
-    def result(self) -> ECResult:
+    def result_steps(self) -> Steps[ECResult]:
         """Error and reference counts of the job just polled READY (no further exchange)."""
-        status = self.status()
+        status = yield from self.status_steps()
         if status.state is not ECState.READY or status.error is None:
             raise InstrumentError(self.name, "result", f"no result: {status.state}")
         return ECResult(status.error, status.reference_counts)
+
+    def configure(
+        self, meter_constant: float, pulses: int, quantity: Quantity, continuous: bool = False
+    ) -> None:
+        run(self.parent, self.configure_steps(meter_constant, pulses, quantity, continuous))
+
+    def start(self) -> None:
+        run(self.parent, self.start_steps())
+
+    def abort(self) -> None:
+        run(self.parent, self.abort_steps())
+
+    def status(self) -> ECStatus:
+        return run(self.parent, self.status_steps())
+
+    def state(self) -> ECState:
+        return run(self.parent, self.state_steps())
+
+    def result(self) -> ECResult:
+        return run(self.parent, self.result_steps())
 
     def reference_constant(self) -> float:
         """The reference standard's constant for the quantity it is set to."""
         return self.parent.reference_constant()
 
 
-@register_driver("zera_mad")
 class ZeraMad(Instrument):
     """A ZERA MAD error calculator (one calculator: the place it is bound to)."""
 
@@ -245,30 +271,32 @@ class ZeraMad(Instrument):
         self._reference: SharedQuery[float] | None = None
         self._calculator: MadErrorCalculator | None = None
 
-    def request(
-        self, reply_tag: str, content: ET.Element, *, idempotent: bool = True
-    ) -> ET.Element:
-        """Send one request, return the reply's root; raise unless the job and the command
-        report OK (sm:MadTcpConnection.cs)."""
-        text = document(element("kmaVersion", text="01"), content)
-        if content.tag == "jobDetails":
+    def request_steps(
+        self, reply_tag: str, request: str, content: str, *, idempotent: bool = True
+    ) -> Steps[ET.Element]:
+        """Send one request (`content`, the element `request`), return the reply's root; raise
+        unless the job and the command report OK (sm:MadTcpConnection.cs)."""
+        if request == "jobDetails":
             text = document(content)  # job requests carry no kmaVersion (sm:...JobStatus.cs)
-        reply = self._exchange(text, 1, idempotent=idempotent)[0]
+        else:
+            text = document(element("kmaVersion", text="01"), content)
+        reply = (yield Exchange(text, 1, idempotent))[0]
         try:
             root = ET.fromstring(reply)
         except ET.ParseError as exc:
-            raise InstrumentError(self.name, content.tag, f"reply is not XML: {exc}") from None
+            raise InstrumentError(self.name, request, f"reply is not XML: {exc}") from None
         job = root.findtext("kmaContainer/jobDetails/jobResult", "").strip()
         code = root.findtext(f"kmaContainer/{reply_tag}/cmdResCode", "").strip()
         if job != "OK" or code != "OK":
             raise InstrumentError(
-                self.name, content.tag, f"refused: jobResult {job!r}, cmdResCode {code!r}"
+                self.name, request, f"refused: jobResult {job!r}, cmdResCode {code!r}"
             )
         return root
 
     def identify(self) -> str:
         """Model and firmware version (`serverVerReq`)."""
-        root = self.request("serverVerRes", element("serverVerReq"))
+        request = element("serverVerReq")
+        root = run(self, self.request_steps("serverVerRes", "serverVerReq", request))
         name = root.findtext("kmaContainer/serverVerRes/hwZeraName", "").strip()
         version = root.findtext("kmaContainer/serverVerRes/versionValue", "").strip()
         return f"{name} {version}".strip()
@@ -284,11 +312,16 @@ class ZeraMad(Instrument):
         shared with the other units counting it (the Bench passes one per reference)."""
         self._reference = constant or SharedQuery(reference.reference_constant)
 
-    def reference_constant(self) -> float:
-        """The attached reference's constant (imp/kWh or imp/kvarh, as it is set)."""
+    def reference_query(self) -> SharedQuery[float]:
+        """The attached reference's constant (imp/kWh or imp/kvarh, as it is set), as the query
+        every unit counting it shares."""
         if self._reference is None:
             raise InstrumentError(self.name, "configure", "no reference meter attached")
-        return self._reference.get()
+        return self._reference
+
+    def reference_constant(self) -> float:
+        """The attached reference's constant (imp/kWh or imp/kvarh, as it is set)."""
+        return self.reference_query().get()
 
     def error_calculator(self, position: int, pulse_input: str, unit: int) -> MadErrorCalculator:
         """The calculator of place `position` on input `pulse_input` (unit 1: a MAD has one)."""

@@ -211,7 +211,10 @@ class Simulator:
                 by_name[name].roles += (role,)
                 continue
             driver = inst.driver
-            cls = dialect_for(driver)
+            try:
+                cls = dialect_for(driver)
+            except ValueError as exc:  # declared, but its module cannot be imported
+                raise SimBenchError(f"instruments.{role}.driver: {exc}") from exc
             if cls is None:
                 raise SimBenchError(
                     f"instruments.{role}.driver: {driver!r} has no simulator "

@@ -28,8 +28,9 @@ lab_fluke = rig.sim.dialects.fluke:Fluke6105A
 """
 
 
-def write_lab_package(where: Path) -> Path:
-    """Write the package under `where`; return the directory to put on sys.path."""
+def write_lab_package(where: Path, entry_points: str = ENTRY_POINTS) -> Path:
+    """Write the package under `where` (its `entry_points.txt` as given); return the directory
+    to put on sys.path."""
     where.mkdir(parents=True, exist_ok=True)
     (where / "labfluke.py").write_text(DRIVER, encoding="utf-8")
     info = where / "labfluke-1.0.dist-info"
@@ -37,5 +38,5 @@ def write_lab_package(where: Path) -> Path:
     (info / "METADATA").write_text(
         "Metadata-Version: 2.1\nName: labfluke\nVersion: 1.0\n", encoding="utf-8"
     )
-    (info / "entry_points.txt").write_text(ENTRY_POINTS, encoding="utf-8")
+    (info / "entry_points.txt").write_text(entry_points, encoding="utf-8")
     return where

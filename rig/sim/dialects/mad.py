@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
 
 from rig.sim.dialects.base import Dialect
 from rig.sim.reference import EcStatus
@@ -44,8 +45,19 @@ REFERENCES = {"src-ref-1": "P", "src-ref-2": "Q"}
 MAX_COUNTS = 2**32 - 1
 
 
-def _leaf(parent: ET.Element, tag: str, text: str) -> None:
-    ET.SubElement(parent, tag).text = text
+def _xml(tag: str, *parts: str) -> str:
+    """`<tag>parts</tag>` (`<tag />` when empty). Replies are written as text, the parts already
+    escaped: ElementTree's writer was most of a simulated MAD's time per request."""
+    body = "".join(parts)
+    return f"<{tag}>{body}</{tag}>" if body else f"<{tag} />"
+
+
+def _text(tag: str, value: object) -> str:
+    return _xml(tag, escape(str(value)))
+
+
+def _document(*parts: str) -> str:
+    return _xml("KMA_XML_0_01", _xml("kmaContainer", *parts))
 
 
 class ZeraMad(Dialect):
@@ -104,19 +116,11 @@ class ZeraMad(Dialect):
         return [self._reply(False, None)]
 
     def _reply(self, ok: bool, res_tag: str | None, job: str | None = None) -> str:
-        root, container = self._document()
-        details = ET.SubElement(container, "jobDetails")
-        _leaf(details, "jobResult", "OK" if ok else "ERROR")
-        if job is not None:
-            _leaf(details, "jobId", job)
-        if res_tag is not None:
-            _leaf(ET.SubElement(container, res_tag), "cmdResCode", "OK" if ok else "ERROR")
-        return ET.tostring(root, encoding="unicode")
-
-    @staticmethod
-    def _document() -> tuple[ET.Element, ET.Element]:
-        root = ET.Element("KMA_XML_0_01")
-        return root, ET.SubElement(root, "kmaContainer")
+        result = "OK" if ok else "ERROR"
+        details = _xml("jobDetails", _text("jobResult", result),
+                       _text("jobId", job) if job is not None else "")
+        res = _xml(res_tag, _text("cmdResCode", result)) if res_tag is not None else ""
+        return _document(details, res)
 
     def _bind(self, req: ET.Element) -> str:
         ec = req.find("fctErrorCalculators/errorCalculator")
@@ -179,14 +183,7 @@ class ZeraMad(Dialect):
         if details.findtext("jobAbort", "").strip() == "true":
             self._abort()
             return self._reply(True, "runErrorMeasureRes", job)
-        root, container = self._document()
-        info = ET.SubElement(container, "jobDetails")
-        _leaf(info, "jobResult", "OK")
-        _leaf(info, "jobId", job)
-        res = ET.SubElement(container, "runErrorMeasureRes")
-        _leaf(res, "cmdResCode", "OK")
-        values = ET.SubElement(res, "errorValues")
-        status, seen = "running", 0
+        status, seen, results = "running", 0, ""
         if self.job_position is not None:
             engine = self.world.ec(self.job_position)
             new = engine.results[self.results_at_start :]
@@ -201,18 +198,21 @@ class ZeraMad(Dialect):
                 target = self.job_counts[1]
                 counted = last.ref_counts
                 raw = round((target - counted) / counted * 100 * 1e4) if counted else None
-                _leaf(values, "lastDeviationRaw", "" if raw is None else str(raw))
-                _leaf(values, "lastSeenRefCounts", str(last.ref_counts))
-                _leaf(values, "lastSeenMeterCounts", str(last.dut_pulses))
-        _leaf(values, "actSeenCounts", str(seen))
-        _leaf(info, "jobStatusRes", status)
-        return ET.tostring(root, encoding="unicode")
+                results = (
+                    _text("lastDeviationRaw", "" if raw is None else raw)
+                    + _text("lastSeenRefCounts", last.ref_counts)
+                    + _text("lastSeenMeterCounts", last.dut_pulses)
+                )
+        return _document(
+            _xml("jobDetails", _text("jobResult", "OK"), _text("jobId", job),
+                 _text("jobStatusRes", status)),
+            _xml("runErrorMeasureRes", _text("cmdResCode", "OK"),
+                 _xml("errorValues", results, _text("actSeenCounts", seen))),
+        )
 
     def _version(self, req: ET.Element) -> str:
-        root, container = self._document()
-        _leaf(ET.SubElement(container, "jobDetails"), "jobResult", "OK")
-        res = ET.SubElement(container, "serverVerRes")
-        _leaf(res, "cmdResCode", "OK")
-        _leaf(res, "hwZeraName", "MAD1 (simulated)")
-        _leaf(res, "versionValue", "SIM-1.0")
-        return ET.tostring(root, encoding="unicode")
+        return _document(
+            _xml("jobDetails", _text("jobResult", "OK")),
+            _xml("serverVerRes", _text("cmdResCode", "OK"), _text("hwZeraName", "MAD1 (simulated)"),
+                 _text("versionValue", "SIM-1.0")),
+        )

@@ -8,6 +8,8 @@ import pytest
 
 from rig.instruments.ecgroup import ECGroup
 from rig.instruments.roles import ECResult, ECState, ECStatus, Quantity
+from rig.instruments.sharedquery import SharedQuery
+from tests.rig.instruments.test_steps import POLL, RUNNING, START, Logged, mads, ok
 
 
 @dataclass
@@ -145,3 +147,28 @@ def test_a_failing_instrument_raises_after_every_other_finished():
         group.abort()
     assert sorted(finished) == [2, 3]  # nothing left half done when the error is raised
     group.close()
+
+
+def test_stepped_calculators_are_driven_in_one_pass_around_the_batches():
+    # Positions 2 and 3 on a ZERA MAD each (transcripts as in test_zera_mad), 1 and 4 batched:
+    # both MAD requests go out, the batch runs while they are in flight, then both replies
+    # are read; one thread.
+    log: list[str] = []
+    owner = Owner()
+    start_many = owner.start_many
+    owner.start_many = lambda ecs: (log.append("batch"), start_many(ecs))[1]
+    stepped = mads({p: [(START, ok("runErrorMeasureRes", job="j1")), (POLL, RUNNING)]
+                    for p in (2, 3)}, log, SharedQuery(lambda: 5e8))
+    for ec in stepped.values():
+        ec._run = (20, 10_000_000, False)  # configured (the bind is test_steps' business)
+    ecs = {1: OwnedEC(1, parent=owner), 2: stepped[2], 3: stepped[3], 4: OwnedEC(4, parent=owner)}
+    group = ECGroup(ecs)
+    group.start()
+    assert log == ["write mad2", "write mad3", "batch", "read mad2", "read mad3"]
+    assert owner.batches == [("start", [1, 4])]
+    assert group.states() == {1: ECState.READY, 2: ECState.WAITING, 3: ECState.WAITING,
+                              4: ECState.READY}
+    assert group._pool is None  # no thread was needed
+    for ec in stepped.values():
+        assert isinstance(ec.parent.adapter, Logged)
+        ec.parent.adapter.assert_done()

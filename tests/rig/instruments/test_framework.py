@@ -1,8 +1,8 @@
-"""The driver framework: registry, descriptors, transcript helper, conventions of every driver."""
+"""The driver framework: lookup, descriptors, transcript helper, conventions of every driver."""
 
 import pytest
 
-from rig.instruments import known_drivers, register_driver
+from rig.instruments import known_drivers
 from rig.instruments.base import Instrument
 from rig.instruments.descriptors import Setting, compact_number, each, in_range, int_range, one_of
 from rig.instruments.errors import SettingError
@@ -16,7 +16,7 @@ from rig.instruments.roles import (
 from rig.instruments.testing import TranscriptAdapter, expected_protocol
 
 
-def test_builtin_drivers_are_registered_with_their_roles():
+def test_builtin_drivers_are_declared_with_their_roles():
     assert {"fluke6105a", "mte_pps4003", "zera_com5003", "zera_mt310s2"} <= set(known_drivers())
     for name in ("fluke6105a", "mte_pps4003"):
         assert isinstance(driver_class(name)(TranscriptAdapter([])), PowerSource)
@@ -24,11 +24,6 @@ def test_builtin_drivers_are_registered_with_their_roles():
     assert isinstance(zera, ReferenceMeter)
     assert isinstance(zera, ProvidesErrorCalculators) and isinstance(zera, ProvidesEnergy)
     assert not isinstance(zera, PowerSource)
-
-
-def test_register_driver_refuses_a_taken_name():
-    with pytest.raises(ValueError, match="already taken"):
-        register_driver("fluke6105a")(type("Other", (), {}))
 
 
 def test_every_setting_docstring_starts_with_a_verb():
