@@ -160,6 +160,9 @@ def main() -> int:
                     help="the signal comes uniformly within this many seconds of the start")
     ap.add_argument("--served-tries", type=int, default=5,
                     help="tries of each signal on a wall-clock served bench (0: none)")
+    ap.add_argument("--signals", default="SIGINT,SIGTERM",
+                    help="which signals stop the full plan, comma-separated (default "
+                    "SIGINT,SIGTERM; one each in two processes halves the time)")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
@@ -168,7 +171,7 @@ def main() -> int:
     ok = True
     with tempfile.TemporaryDirectory(prefix="bench-stop-") as tmp:
         base = Path(tmp)
-        signals = (signal.SIGINT, signal.SIGTERM) if args.tries > 0 else ()
+        signals = _signals(ap, args.signals) if args.tries > 0 else []
         reference = reference_keys(base / "reference") if signals else set()
         if signals:
             print(f"reference run: {len(reference)} measurements")
@@ -194,6 +197,14 @@ def main() -> int:
             ok &= served(args.served_tries, base, rng)
     print(f"load average at the end {_load()} (/proc/loadavg: 1, 5, 15 min)")
     return 0 if ok else 1
+
+
+def _signals(ap: argparse.ArgumentParser, names: str) -> list[signal.Signals]:
+    try:
+        return [signal.Signals[n.strip()] for n in names.split(",") if n.strip()]
+    except KeyError as exc:
+        ap.error(f"--signals: no signal {exc} (e.g. SIGINT,SIGTERM)")
+        raise  # not reached: ap.error exits
 
 
 def _load() -> str:
