@@ -48,6 +48,10 @@ from tests.rig.stoprun import (  # noqa: E402
 OFF_LIMIT_S = 2.0  # the issue's target: source off within 2 s of the signal
 
 
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.3f} s"
+
+
 def reference_keys(runs: Path) -> set[tuple[str, int, str]]:
     import subprocess
 
@@ -96,9 +100,9 @@ def run_signal(sig: signal.Signals, tries: int, spread: float, base: Path,
             good += not bad
             problems += [f"{sig.name} try {len(stopped)}: {p}" for p in bad]
             print(f"  {sig.name} try {len(stopped):2d}: {r.sent_after_s:5.2f} s into the "
-                  f"session, source off after {r.off_after_s or float('nan'):.3f} s, exit "
-                  f"after {r.exit_after_s:.2f} s: {'ok' if not bad else '; '.join(bad)}",
-                  flush=True)
+                  f"session, watcher woke after {_s(r.woke_after_s)}, source off after "
+                  f"{_s(r.off_after_s)}, exit after {r.exit_after_s:.2f} s: "
+                  f"{'ok' if not bad else '; '.join(bad)}", flush=True)
             # Resume: stopped again at a random moment, or (enough tries) left to finish.
             delay = rng.uniform(0.0, spread) if len(stopped) < tries else 1e9
             r = stop_run(runs, sig, delay, "--resume", run_id)
@@ -156,15 +160,18 @@ def main() -> int:
                     help="the signal comes uniformly within this many seconds of the start")
     ap.add_argument("--served-tries", type=int, default=5,
                     help="tries of each signal on a wall-clock served bench (0: none)")
+    ap.add_argument("--signals", default="SIGINT,SIGTERM",
+                    help="which signals stop the full plan, comma-separated (default "
+                    "SIGINT,SIGTERM; one each in two processes halves the time)")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
-    print(f"seed {seed}; full plan on the simulated bench")
+    print(f"seed {seed}; full plan on the simulated bench; load average {_load()}")
     ok = True
     with tempfile.TemporaryDirectory(prefix="bench-stop-") as tmp:
         base = Path(tmp)
-        signals = (signal.SIGINT, signal.SIGTERM) if args.tries > 0 else ()
+        signals = _signals(ap, args.signals) if args.tries > 0 else []
         reference = reference_keys(base / "reference") if signals else set()
         if signals:
             print(f"reference run: {len(reference)} measurements")
@@ -172,12 +179,15 @@ def main() -> int:
             stopped, good, chains_ok, problems = run_signal(sig, args.tries, args.spread, base,
                                                             reference, rng)
             offs = [r.off_after_s for r in stopped if r.off_after_s is not None]
+            woke = [r.woke_after_s for r in stopped if r.woke_after_s is not None]
             exits = [r.exit_after_s for r in stopped]
             chains = len({r.runs_dir for r in stopped})
             print(f"{sig.name}: {good}/{len(stopped)} stopped safely (exit 2, aborted, source "
                   f"off and verified within {OFF_LIMIT_S:g} s, report INCOMPLETE/ABORTED); "
                   f"source off after median {statistics.median(offs):.3f} s, max "
-                  f"{max(offs):.3f} s; process exit (report built) median "
+                  f"{max(offs):.3f} s (stop watcher woke after median "
+                  f"{statistics.median(woke) if woke else float('nan'):.3f} s, max "
+                  f"{max(woke, default=float('nan')):.3f} s); process exit (report built) median "
                   f"{statistics.median(exits):.2f} s, max {max(exits):.2f} s; "
                   f"{chains_ok}/{chains} resumed run(s) complete, every measurement once")
             for p in problems:
@@ -185,7 +195,24 @@ def main() -> int:
             ok &= not problems and good == len(stopped)
         if args.served_tries:
             ok &= served(args.served_tries, base, rng)
+    print(f"load average at the end {_load()} (/proc/loadavg: 1, 5, 15 min)")
     return 0 if ok else 1
+
+
+def _signals(ap: argparse.ArgumentParser, names: str) -> list[signal.Signals]:
+    try:
+        return [signal.Signals[n.strip()] for n in names.split(",") if n.strip()]
+    except KeyError as exc:
+        ap.error(f"--signals: no signal {exc} (e.g. SIGINT,SIGTERM)")
+        raise  # not reached: ap.error exits
+
+
+def _load() -> str:
+    """The machine's load averages (1, 5, 15 min): the figures depend on them."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
+    except OSError:
+        return "unknown"
 
 
 if __name__ == "__main__":

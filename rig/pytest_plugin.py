@@ -13,9 +13,9 @@ Registered by the root conftest.py and as the `pytest11` entry point `meter_test
 Nothing starts until a test asks for a fixture, so `pytest tests/` never touches a bench.
 
 Stopping: while the rig is up, SIGINT (Ctrl-C) and SIGTERM are stop requests (rig.safety): the
-test running ends at its next wait or meter exchange (StopRequested), pytest stops after it
-(`session.shouldstop`), the bench is de-energised and verified off, the run is closed as
-`aborted` and its report marked so; pytest exits with code 2 (interrupted).
+stop watcher de-energises and verifies at once (rig.stopwatch), the test running ends at its
+next wait or meter exchange (StopRequested), pytest stops after it (`session.shouldstop`), the
+run is closed as `aborted` and its report marked so; pytest exits with code 2 (interrupted).
 """
 
 from __future__ import annotations

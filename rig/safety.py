@@ -1,10 +1,11 @@
 """Structural safety (DESIGN.md decision 4): de-energise on every exit path, and verify it.
 
 `safe_off` ramps the currents to zero, switches the output off and reads the off state back.
-`StopRequest` turns SIGINT/SIGTERM into a request the rig sees at its next wait or meter exchange
-(never an exception raised inside whatever code runs: an instrument exchange in progress ends
-normally, its reply read, so no later query reads a stale answer); the rig then unwinds with
-`StopRequested`, de-energises and verifies. `ExitGuard` adds an atexit hook for interpreter exit
+`StopRequest` turns SIGINT/SIGTERM into a request (never an exception raised inside whatever
+code runs: an instrument exchange in progress ends normally, its reply read, so no later query
+reads a stale answer). The stop watcher (rig.stopwatch) de-energises and verifies at once, in
+its own thread; the plan sees the request at its next wait or meter exchange and unwinds with
+`StopRequested`. `ExitGuard` adds an atexit hook for interpreter exit
 while a bench is energised. The last line of defence, a killed controller, is the source's
 communication watchdog (`safety.watchdog_s` in the bench file).
 """
@@ -124,8 +125,9 @@ class StopRequested(Exception):
 class StopRequest:
     """The stop request of one rig: set once by SIGINT/SIGTERM (while installed) or `request()`.
 
-    The signal handler only records the request; timebase waits and meter exchanges `check()` it
-    and raise StopRequested, and a wall-clock wait (`wait`) wakes at once. `at` is when the
+    The signal handler only records the request and tells the `listeners` (the stop watcher
+    wakes and switches the source off); timebase waits and meter exchanges `check()` it and
+    raise StopRequested, and a wall-clock wait (`wait`) wakes at once. `at` is when the
     request came (time.time). Signals after the first are recorded in `repeated` (name, time)
     and logged, and change nothing: the de-energising and its
     verification always run to their end. `listeners` are called with the reason when the

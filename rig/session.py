@@ -5,7 +5,8 @@ test plans reach everything through its fixtures. The session owns the order of 
 stop: results store first (a `--resume` is checked against it before anything starts),
 simulator next, bench (a safety context) inside it, the run recorded from the first measurement
 to the last. SIGINT/SIGTERM are stop requests for the whole session (rig.safety.StopRequest):
-the bench is de-energised and verified off, then the run is closed as `aborted`.
+the stop watcher de-energises the bench and verifies it off at once (rig.stopwatch), then the
+run is closed as `aborted`, its log lines at the times things happened.
 """
 
 from __future__ import annotations
@@ -221,6 +222,9 @@ class RigSession:
         self._admit(config)
         bench = Bench.open(config, visa_library=opts.visa_library, stop=self.stop)
         self.bench = self._stack.enter_context(bench)
+        # From here a stop request switches the source off at once, in its own thread, even
+        # while a test is computing (rig.stopwatch); close() logs what it did.
+        bench.watch_stop()
         if self.sim is None:  # a bench served by `python -m rig.sim serve` in virtual time
             from rig.served import attach
 
@@ -327,13 +331,17 @@ class RigSession:
             raise SessionError(str(exc)) from None
 
     def log(self, message: str, *, level: str = "info", position: int | None = None,
-            kind: str = "log", data: dict[str, Any] | None = None) -> None:
-        """A line of the run log (shown in the report, and in runs/<run_id>/run.log)."""
+            kind: str = "log", at: float | None = None,
+            data: dict[str, Any] | None = None) -> None:
+        """A line of the run log (shown in the report, and in runs/<run_id>/run.log); `kind`:
+        the store's event kind; `at`: when it happened (time.time), if not now; `data`: facts
+        kept with it in the store. Main thread only (the store's connection is the main
+        thread's)."""
         if self.store is not None and self.run is not None:
             self.store.log(self.run.run_id, message, level=level, position=position, kind=kind,
-                           data=data)
+                           t=at, data=data)
         if self.run_log is not None:
-            self.run_log.line(message, level=level, position=position)
+            self.run_log.line(message, level=level, position=position, at=at)
 
     def _defect_options(self) -> dict[int, Any]:
         count = self.options.positions or 1
@@ -517,11 +525,18 @@ class RigSession:
             status = RunStatus.ABORTED
         unsafe: SafetyError | None = None
         off = ""
+        off_at: float | None = None  # when the source was verified off (None: now)
+        watched = None
         try:
             if self.bench is not None:
+                # The stop watcher's switch-off first (it may still be verifying): then the
+                # main thread's own, which verifies again whatever the watcher found.
+                watched = self.bench.stop_outcome()
                 try:
                     self.bench.de_energise()
                     off = "source off (verified)"
+                    if watched is not None and watched.verified_off:
+                        off_at = watched.ended_at
                 except SafetyError as exc:
                     unsafe = exc
                     off = f"SOURCE NOT VERIFIED OFF: {exc}"
@@ -539,8 +554,15 @@ class RigSession:
                         level="warning",
                         t=t,
                     )
+                if watched is not None and not watched.verified_off:
+                    self.log(f"switching off on the stop request failed: {watched.error}",
+                             level="error", at=watched.ended_at)
                 if off:
-                    self.log(off, level="error" if unsafe else "info")
+                    # When the stop watcher began and ended its switch-off (time.time): the
+                    # split of a stop's time between waking and the instrument exchanges.
+                    facts = ({"watcher_started": watched.started_at,
+                              "watcher_ended": watched.ended_at} if watched else None)
+                    self.log(off, level="error" if unsafe else "info", at=off_at, data=facts)
                 self.log(
                     f"run {RunStatus(status).value}",
                     level="info" if status is RunStatus.COMPLETED else "warning",

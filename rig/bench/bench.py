@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,7 @@ from rig.instruments.roles import (
 from rig.instruments.sharedquery import SharedQuery
 from rig.instruments.transport import TRANSPORT_ERRORS, VisaAdapter
 from rig.safety import ExitGuard, SafetyError, StopRequest, ramp_currents, safe_off
+from rig.stopwatch import StopOutcome, StopWatcher
 
 log = logging.getLogger("rig.bench")
 
@@ -143,6 +145,12 @@ class Bench:
         # Set by SIGINT/SIGTERM (see rig.safety): nothing is energised once it is.
         self.stop = stop if stop is not None else StopRequest()
         self._guard = ExitGuard(self._shutdown_at_exit, self.stop)
+        # Held by every switching of the source, so the stop watcher's switch-off (another
+        # thread) and the main thread's energising never interleave. The driver's own lock
+        # (rig.instruments.base.Instrument.lock) where it has one: an exchange in progress
+        # then ends, its reply read, before the switch-off begins.
+        self._source_lock: Any = getattr(source, "lock", None) or threading.RLock()
+        self._watcher: StopWatcher | None = None
 
     # --- building ------------------------------------------------------------------------------
     @classmethod
@@ -271,11 +279,13 @@ class Bench:
         ramp_up = ramp and not self.energised and rate is not None and point.max_current > 0
         first = point.scaled_current(0.0) if ramp_up else point
         try:
-            self.source.apply(first)
-            self.point = first  # what the source holds: safe_off ramps down from here
-            if not self.energised:
-                self.energised = True
-                self.source.output_on()
+            with self._source_lock:  # a stop watcher's switch-off is either all before or after
+                self.stop.check()
+                self.source.apply(first)
+                self.point = first  # what the source holds: safe_off ramps down from here
+                if not self.energised:
+                    self.energised = True
+                    self.source.output_on()
             if ramp_up:
                 ramp_currents(
                     self.source,
@@ -316,6 +326,13 @@ class Bench:
         Signals meanwhile are recorded by the stop request and interrupt nothing: the
         verification always runs."""
         try:
+            self._switch_off()
+        finally:
+            self._guard.uninstall()
+
+    def _switch_off(self) -> None:
+        """safe_off from where the source stands, holding the source lock throughout."""
+        with self._source_lock:
             safe_off(
                 self.source,
                 self.point if self.energised else None,
@@ -325,8 +342,21 @@ class Bench:
             )
             self.energised = False
             self.point = None
-        finally:
-            self._guard.uninstall()
+
+    # --- the stop watcher ----------------------------------------------------------------------
+    def watch_stop(self) -> StopWatcher:
+        """Start a thread that de-energises and verifies as soon as a stop is requested, while
+        the main thread may still be computing (rig.stopwatch); `stop_outcome` ends it."""
+        if self._watcher is None:
+            self._watcher = StopWatcher(self.stop, self._switch_off).start()
+        return self._watcher
+
+    def stop_outcome(self) -> StopOutcome | None:
+        """Wait for the stop watcher's switch-off (if a stop was requested) and end the
+        watcher; what it did, or None (no watcher, or no stop)."""
+        if self._watcher is None:
+            return None
+        return self._watcher.finish()
 
     def keepalive(self) -> bool:
         """Ask the source for its output state (feeds a communication watchdog during dwells).
@@ -336,6 +366,7 @@ class Bench:
         """
         on = self.source.is_on()
         if self.energised and not on:
+            self.stop.check()  # switched off by the stop watcher: a stop, not a fault
             status = self.source.status()
             raise SafetyError(
                 f"{self.source.name}: output switched off unexpectedly "
@@ -344,7 +375,8 @@ class Bench:
         return on
 
     def close(self) -> None:
-        """Close every instrument transport."""
+        """End the stop watcher, close every instrument transport."""
+        self.stop_outcome()
         for group in self._ec_groups.values():
             group.close()
         for close in self._closers:

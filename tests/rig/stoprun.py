@@ -45,6 +45,9 @@ class StoppedRun:
     off_after_s: float | None  # signal -> source read back off; None if never logged
     exit_after_s: float  # signal -> process exit (report included)
     status: str | None
+    # signal -> the stop watcher began its switch-off (the rest of off_after_s is the
+    # switch-off's instrument exchanges); None if the watcher did not switch off.
+    woke_after_s: float | None = None
     events: list[tuple[float, str, str]] = field(default_factory=list)  # (t, kind, message)
     stdout: str = ""
     stderr: str = ""
@@ -123,6 +126,7 @@ def stop_run(
             proc.communicate(timeout=30)
     run_id, status, events = run_record(runs_dir)
     offs = [t for t, _, message in events if message == OFF_VERIFIED]  # the last: this session
+    woke = _off_facts(runs_dir, run_id).get("watcher_started") if run_id else None
     return StoppedRun(
         signal=sig.name,
         runs_dir=runs_dir,
@@ -130,6 +134,7 @@ def stop_run(
         returncode=proc.returncode,
         sent_after_s=sent_mono - created,
         off_after_s=offs[-1] - sent if offs else None,
+        woke_after_s=woke - sent if woke is not None else None,
         exit_after_s=exited,
         status=status,
         events=events,
@@ -149,6 +154,17 @@ def run_record(runs_dir: Path) -> tuple[str | None, str | None, list[tuple[float
             "SELECT t, kind, message FROM event WHERE run_id = ? ORDER BY t, id", (run_id,)
         ).fetchall()
     return run_id, status, [tuple(e) for e in events]
+
+
+def _off_facts(runs_dir: Path, run_id: str) -> dict:
+    """The facts the rig kept with its last `source off (verified)` line (the stop watcher's
+    start and end times), or {}."""
+    with sqlite3.connect(runs_dir / STORE) as db:
+        row = db.execute(
+            "SELECT data FROM event WHERE run_id = ? AND message = ? ORDER BY t DESC, id DESC",
+            (run_id, OFF_VERIFIED),
+        ).fetchone()
+    return json.loads(row[0]) if row and row[0] else {}
 
 
 def resume(runs_dir: Path, run_id: str, *args: str, timeout_s: float = 900.0

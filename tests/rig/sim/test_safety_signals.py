@@ -15,6 +15,7 @@ from tests.rig.sim.conftest import REPO, SIM_BENCH
 
 CHILD = [sys.executable, "-m", "tests.rig.sim.controller_child"]
 WATCHDOG_S = 1.0
+GENEROUS_S = 10.0  # a loaded machine; the figure is benchmarks/bench_stop.py's
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -36,3 +37,19 @@ def test_sigkill_with_watchdog_armed_switches_off_within_the_watchdog_time() -> 
         assert r.off_after_s <= WATCHDOG_S + 0.05, r
         assert r.child_exit == -signal.SIGKILL
         assert sim.control.source()["tripped"] == "watchdog"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_controller_computes_switches_off_through_the_stop_watcher(
+    sig: signal.Signals,
+) -> None:
+    # The child computes for a minute after energising and looks at nothing: only the stop
+    # watcher's thread can switch off before then. It is still computing when the source goes
+    # off, so run_once kills it after waiting GENEROUS_S for its exit.
+    with SimBench(SIM_BENCH) as sim:
+        r = run_once(sim, [*CHILD, str(sim.bench_file), "compute"], sig, cwd=str(REPO),
+                     off_timeout_s=GENEROUS_S)
+        assert r.why != "watchdog", r  # the rig switched it off, not the 5 s watchdog
+        assert r.off_after_s < GENEROUS_S, r
+        assert not sim.control.output_on()
+        assert r.child_exit == -signal.SIGKILL, r  # still computing: not the main thread's stop
