@@ -291,6 +291,9 @@ class BenchConfig(_Strict):
     environment: Environment
     #: Options of the simulated bench (rig.sim reads them; the rig itself ignores them).
     sim: dict[str, object] | None = None
+    #: The lab's shared results database (postgresql://USER@HOST:PORT/DB) or a SQLite file;
+    #: --store and METER_TEST_RIG_STORE come first; unset: the runs directory's SQLite file.
+    store: str | None = Field(None, min_length=1)
     source_file: str | None = Field(None, exclude=True)
 
     @field_validator("positions")

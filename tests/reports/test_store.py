@@ -44,9 +44,14 @@ def _m(run_id: str, test: str = "t.py::test_a", pos: int = 1, load: float = 1.0,
     return Measurement(**fields)
 
 
-@pytest.fixture
-def store(tmp_path):
-    with ResultsStore.in_runs_dir(tmp_path / "runs", clock=FakeClock()) as s:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    """The same store tests on both backends."""
+    if request.param == "sqlite":
+        location = tmp_path / "runs" / "results.sqlite"
+    else:
+        location = request.getfixturevalue("pg_url")
+    with ResultsStore(location, clock=FakeClock()) as s:
         yield s
 
 
@@ -331,7 +336,15 @@ def test_stores_created_at_the_same_moment_agree(tmp_path):
         assert db.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
 
 
-def test_a_non_numeric_time_stamp_is_named_not_a_traceback(store):
+@pytest.fixture
+def sqlite_store(tmp_path):
+    with ResultsStore(tmp_path / "results.sqlite", clock=FakeClock()) as s:
+        yield s
+
+
+def test_a_non_numeric_time_stamp_is_named_not_a_traceback(sqlite_store):
+    # SQLite only: a PostgreSQL column of type double precision cannot hold text.
+    store = sqlite_store
     run = _run(store)
     store._db.execute("UPDATE run SET ended_at = 'soon' WHERE run_id = ?", (run.run_id,))
     with pytest.raises(StoreError, match=rf"run {run.run_id}: ended_at 'soon' is not a number"):
