@@ -2,6 +2,8 @@
 
     python -m reports build RUN [--runs-dir DIR] [--format html,csv,json]
     python -m reports list [--runs-dir DIR]
+    python -m reports serve [--store URL] [--host H] [--port P] [--token T]   the lab panel
+    python -m reports localdb start|stop|url DIR [--port P]   a local PostgreSQL for the lab
 
 RUN is a run id or 'latest'. Exit status: 0 report built (a warning on stderr when it is
 incomplete), 2 the store or the run could not be read.
@@ -27,6 +29,15 @@ def _formats(text: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_given = sys.argv[1:] if argv is None else argv
+    if args_given[:1] == ["serve"]:  # the lab panel has its own options (reports.panel)
+        from reports.panel import main as serve
+
+        return serve(args_given[1:])
+    if args_given[:1] == ["localdb"]:  # a PostgreSQL server for the lab (reports.localdb)
+        from reports.localdb import main as localdb
+
+        return localdb(args_given[1:])
     parser = argparse.ArgumentParser(prog="python -m reports",
                                      description="Accuracy reports from the results store.")
     sub = parser.add_subparsers(dest="command", required=True)

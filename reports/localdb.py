@@ -4,6 +4,11 @@
     python -m reports localdb start DIR [--port 5432]   create if new, start; prints the URL
     python -m reports localdb stop DIR
 
+The server keeps running after the command (pg_ctl starts it in the background); its log is
+DIR/server.log. Only connections from this machine are accepted (127.0.0.1, trust), so for
+benches on other machines a lab gives an existing server's URL instead, or edits
+DIR/data/pg_hba.conf and listen_addresses itself.
+
 PostgreSQL's programs refuse to run as root ("initdb: error: cannot be run as root"; the
 server likewise, PostgreSQL docs "Creating a Database Cluster"), so when this runs as root the
 folder is handed to an unprivileged account (`postgres` if it exists, else `nobody`) and the
@@ -121,6 +126,14 @@ class LocalPostgres:
         """initdb, once: trust for local connections only (it listens on 127.0.0.1 only)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self._chown(self.folder)
+        if self.account is not None:
+            for parent in self.folder.parents:
+                if not parent.stat().st_mode & 0o001:
+                    raise LocalDbError(
+                        f"{self.folder}: the server runs as {self.account.pw_name!r} (not as "
+                        f"root), which cannot pass through {parent} (mode "
+                        f"{parent.stat().st_mode & 0o777:o}); choose a folder outside it, "
+                        "e.g. under /var/lib or /srv")
         if (self.data / "PG_VERSION").exists():
             return
         self._program("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
@@ -167,3 +180,28 @@ def throwaway_server() -> Iterator[LocalPostgres]:
             server.stop()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m reports localdb", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=("start", "stop", "url"))
+    parser.add_argument("folder", type=Path, help="the server's folder (made if new)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: kept, or a free one)")
+    args = parser.parse_args(argv)
+    try:
+        server = LocalPostgres(args.folder, port=args.port)
+        if args.action == "start":
+            server.start()
+        elif args.action == "stop":
+            server.stop()
+            print(f"stopped the server in {server.folder}")
+            return 0
+    except LocalDbError as exc:
+        print(f"python -m reports localdb: {exc}", file=sys.stderr)
+        return 2
+    print(server.url)
+    return 0

@@ -167,6 +167,7 @@ class ResultsStore:
     ) -> None:
         self._clock = clock
         self.read_only = False
+        self.closed = False
         self.owner = owner_name()
         # Runs this store created or resumed: the only ones it writes rows of.
         self._owned: set[str] = set()
@@ -296,6 +297,7 @@ class ResultsStore:
 
     def close(self) -> None:
         self._db.close()
+        self.closed = True
 
     def __enter__(self) -> ResultsStore:
         return self
@@ -331,6 +333,11 @@ class ResultsStore:
                 )
         self._owned.add(run_id)
         self._db.execute("UPDATE run SET owner = ? WHERE run_id = ?", (self.owner, run_id))
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Rows of a read-only SELECT written in the store's portable SQL (`?` parameters),
+        on either backend; each row reads by index or by column name (the lab panel)."""
+        return list(self._db.execute(sql, params).fetchall())
 
     def run_owner(self, run_id: str) -> str:
         """Who last created or resumed the run ('' for a run from before schema version 2)."""

@@ -315,6 +315,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             lambda: config.stash.get(SESSION_KEY, None),
         )
         config.pluginmanager.register(progress, PROGRESS_PLUGIN)
+        from rig.progressfeed import ProgressFeed
+
+        # The same facts into the store, for the lab panel (python -m reports serve).
+        config.pluginmanager.register(
+            ProgressFeed(progress.state, lambda: config.stash.get(SESSION_KEY, None)),
+            f"{PROGRESS_PLUGIN}-feed",
+        )
 
 
 def _rating(config: pytest.Config) -> Rating:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from reports.records import Measurement
 from reports.store import ResultsStore, StoreError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,10 +22,11 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 # Columns that differ between two runs of the same plan on the same backend: row ids, the run,
 # and wall-clock times.
 VOLATILE = {"id", "run_id", "started_at", "ended_at", "read_at"}
-# The TOU switch delay is measured against the controller's own clock by polling the meter
-# (testplans/test_tou.py), so its value, limits and raw data follow the machine's load and
-# differ between two runs into the same SQLite file; its verdict and keys are compared.
-WALL_CLOCK_TESTS = ("test_tou.py::test_switch_delay",)
+# The TOU switch delay and the clock readings are taken by polling the meter against the
+# controller's own clock (testplans/test_tou.py, test_clock.py: a vernier bracket of polls), so
+# their values, limits and raw data follow the machine's load and differ between two runs into
+# the same SQLite file; their verdicts and keys are compared.
+WALL_CLOCK_TESTS = ("test_tou.py::test_switch_delay", "test_clock.py::test_clock_drift")
 WALL_CLOCK_FIELDS = {"value", "limit_low", "limit_high", "expanded_uncertainty", "message",
                      "raw", "uncertainty_budget", "repetitions"}
 
@@ -34,20 +36,27 @@ def plan_command(store: str | Path, runs: Path, *args: str) -> list[str]:
             str(ROOT / "testplans"), "--store", str(store), "--runs-dir", str(runs), *args]
 
 
+def comparable(m: Measurement) -> dict[str, Any]:
+    row = {k: v for k, v in vars(m).items() if k not in VOLATILE}
+    if m.test_id.endswith(WALL_CLOCK_TESTS, 0, m.test_id.find("[")):
+        row = {k: v for k, v in row.items() if k not in WALL_CLOCK_FIELDS}
+    return row
+
+
 def comparable_rows(store: str | Path) -> tuple[dict[str, Any], list[dict], list[dict]]:
     """The single run of a store: its row, positions and measurements without VOLATILE."""
     with ResultsStore(store, create=False) as s:
         (run,) = s.list_runs()
-        measurements = []
-        for m in s.measurements(run.run_id):
-            row = {k: v for k, v in vars(m).items() if k not in VOLATILE}
-            if m.test_id.endswith(WALL_CLOCK_TESTS, 0, m.test_id.find("[")):
-                row = {k: v for k, v in row.items() if k not in WALL_CLOCK_FIELDS}
-            measurements.append(row)
+        measurements = [comparable(m) for m in s.measurements(run.run_id)]
         positions = [{k: v for k, v in vars(p).items() if k not in VOLATILE}
                      for p in s.positions(run.run_id)]
         info = {k: v for k, v in vars(run).items() if k not in VOLATILE | {"environment"}}
     return info, positions, measurements
+
+
+def key(row: dict[str, Any]) -> tuple:
+    return (row["test_id"], row["position"], str(sorted(row["point"].items())),
+            row["quantity"])
 
 
 def run_on_both(tmp_path: Path, pg_url: str, *args: str, timeout: float) -> None:
@@ -64,13 +73,40 @@ def run_on_both(tmp_path: Path, pg_url: str, *args: str, timeout: float) -> None
     assert len(pg_rows) == len(sqlite_rows) > 0
     for pg_row, sqlite_row in zip(pg_rows, sqlite_rows, strict=True):
         assert pg_row == sqlite_row
+    # The lab panel's progress feed (rig.progressfeed) went into the store with the rows.
+    with ResultsStore(pg_url, create=False) as s:
+        (run,) = s.list_runs()
+        progress = [ev for ev in s.events(run.run_id) if ev.kind == "progress"]
+    assert progress and progress[-1].data["count"] == progress[0].data["count"] > 0
     # The report reads the PostgreSQL run as it reads the file.
     assert list((tmp_path / "runs-postgresql").glob("*/report.html"))
+    return sqlite_rows
 
 
 @pytest.mark.postgres
-def test_smoke_plan_stores_the_same_rows_in_sqlite_and_postgresql(tmp_path, pg_url):
-    run_on_both(tmp_path, pg_url, "--plan", "smoke", "--positions", "2", timeout=300)
+def test_smoke_plan_stores_the_same_rows_in_sqlite_postgresql_and_xdist_workers(
+    tmp_path, pg_url, pg_server
+):
+    """One process into SQLite, one into PostgreSQL, then four pytest-xdist workers (four
+    simulated benches, each its own run) into one PostgreSQL database: every row of the
+    one-process run once, none lost, none twice."""
+    smoke = ("--plan", "smoke", "--positions", "2")
+    reference = run_on_both(tmp_path, pg_url, *smoke, timeout=300)
+    shared = pg_server.create_database(pg_url.rsplit("/", 1)[1] + "_xdist")
+    done = subprocess.run(plan_command(shared, tmp_path / "runs-xdist", *smoke, "-n", "4",
+                                       "--no-report"),
+                          cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    with ResultsStore(shared, create=False) as s:
+        runs = s.list_runs()
+        rows = [comparable(m) for r in runs for m in s.measurements(r.run_id)]
+        owners = {s.run_owner(r.run_id) for r in runs}
+    assert 2 <= len(runs) <= 4 and len(owners) == len(runs)  # one writer per worker's run
+    assert all(r.status == "completed" for r in runs)
+    # Each worker's simulated meters see another sequence of items than the one-process run
+    # (their registers and clocks differ), so values differ; every point must be there once.
+    assert sorted(key(r) for r in rows) == sorted(key(r) for r in reference)
+    assert len({key(r) for r in rows}) == len(rows)
 
 
 @pytest.mark.slow
