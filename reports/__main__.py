@@ -1,7 +1,7 @@
 """Command line: rebuild a run's report from the store, or list the stored runs.
 
-    python -m reports build RUN [--runs-dir DIR] [--format html,csv,json]
-    python -m reports list [--runs-dir DIR]
+    python -m reports build RUN [--runs-dir DIR] [--store URL] [--format html,csv,json]
+    python -m reports list [--runs-dir DIR] [--store URL]
     python -m reports serve [--store URL] [--host H] [--port P] [--token T]   the lab panel
     python -m reports localdb start|stop|url DIR [--port P]   a local PostgreSQL for the lab
 
@@ -12,11 +12,13 @@ incomplete), 2 the store or the run could not be read.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from reports.backends import STORE_ENV
 from reports.build import FORMATS, build_report, resolve_store
 from reports.numbers import fmt_time
-from reports.store import ResultsStore, SchemaVersionError, StoreError
+from reports.store import ResultsStore, SchemaVersionError, StoreError, store_location
 
 
 def _formats(text: str) -> list[str]:
@@ -48,10 +50,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated: html,csv,json (default: all)")
     ls = sub.add_parser("list", help="list the runs in the store")
     ls.add_argument("--runs-dir", default="runs", help="runs directory (default: runs)")
+    for p in (b, ls):
+        p.add_argument("--store", default=None, metavar="URL",
+                       help="a PostgreSQL URL or store file (default: $METER_TEST_RIG_STORE, "
+                       "else the runs directory's store)")
     args = parser.parse_args(argv)
     try:
+        shared = args.store or os.environ.get(STORE_ENV) or None
         if args.command == "list":
-            path = resolve_store(args.runs_dir)
+            path = (resolve_store(args.runs_dir) if shared is None
+                    else store_location(shared, args.runs_dir))
             try:
                 store = ResultsStore(path, create=False)
             except SchemaVersionError:
@@ -61,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{run.run_id}  {run.status:<9}  {fmt_time(run.started_at)}  "
                           f"{run.plan_name} {run.plan_version}")
             return 0
-        result = build_report(args.run, args.runs_dir, args.format)
+        result = build_report(args.run, args.runs_dir, args.format,
+                              store=None if shared is None
+                              else store_location(shared, args.runs_dir))
     except StoreError as exc:
         print(f"python -m reports: {exc}", file=sys.stderr)
         return 2

@@ -13,10 +13,11 @@ Framework: Starlette served by uvicorn: a small, maintained ASGI toolkit whose s
 responses give server-sent events without a websocket layer or a template engine, and whose
 synchronous endpoints run in a thread pool, so the store's blocking reads stay as they are.
 
-Live updates: the store is polled (`poll_s`, 0.25 s) for a change of its largest measurement
-and event ids and its number of runs and running runs; on a change a new snapshot is sent, so a
-commit shows in the browser within about poll_s plus the rendering (benchmarks/bench_store.py
-measures it). Polling works the same on both backends and needs no trigger in the database.
+Live updates: one thread polls the store on one connection (`poll_s`, 0.2 s) for a change of
+its largest measurement and event ids and its number of runs and running runs; on a change a
+new snapshot is sent, so a commit shows in the browser within about poll_s plus the reading and
+rendering (benchmarks/bench_store.py measures it). Polling works the same on both backends
+and needs no trigger in the database.
 
 On 127.0.0.1 no login is needed; bound to any other address the panel refuses to start without
 a token (--token or METER_TEST_RIG_PANEL_TOKEN), and then every request must carry it (?token=
@@ -359,9 +360,14 @@ def meter_page(serial: str, history: list[dict[str, Any]]) -> str:
 class Panel:
     """The panel over one store (a SQLite file or a PostgreSQL URL)."""
 
-    def __init__(self, location: str | Path, poll_s: float = 0.25) -> None:
+    def __init__(self, location: str | Path, poll_s: float = 0.2) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self.location = location
         self.poll_s = poll_s
+        # One thread and one store connection poll for every open page.
+        self._poller = ThreadPoolExecutor(max_workers=1, thread_name_prefix="panel-poll")
+        self._poll_store: ResultsStore | None = None
         self.shown = redacted(location) if isinstance(location, str) else str(location)
 
     def open(self) -> ResultsStore:
@@ -371,14 +377,25 @@ class Panel:
         with self.open() as store:
             return fn(store, *args)
 
-    async def events(self) -> AsyncIterator[str]:
-        from starlette.concurrency import run_in_threadpool
+    def _polled(self, fn: Any) -> Any:
+        """`fn(store)` on the poller's own connection, opened once in the poller's thread (a
+        SQLite connection stays in the thread that made it): each poll is one query, not a
+        new connection."""
+        if self._poll_store is None or self._poll_store.closed:
+            self._poll_store = self.open()
+        try:
+            return fn(self._poll_store)
+        except Exception:
+            self._poll_store.close()  # a dropped connection is made anew at the next poll
+            raise
 
+    async def events(self) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
         last: tuple | None = None
         while True:
-            sig = await run_in_threadpool(self.read, signature)
+            sig = await loop.run_in_executor(self._poller, self._polled, signature)
             if sig != last:
-                data = await run_in_threadpool(self.read, snapshot)
+                data = await loop.run_in_executor(self._poller, self._polled, snapshot)
                 last = sig
                 yield f"data: {json.dumps(data, allow_nan=False, default=str)}\n\n"
             await asyncio.sleep(self.poll_s)
@@ -470,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8750, help="port (default 8750; 0: any)")
     parser.add_argument("--token", default=None,
                         help=f"required off 127.0.0.1 (or set {TOKEN_ENV})")
-    parser.add_argument("--poll", type=float, default=0.25, help="store poll interval, s")
+    parser.add_argument("--poll", type=float, default=0.2, help="store poll interval, s")
     args = parser.parse_args(argv)
     token = args.token or os.environ.get(TOKEN_ENV) or None
     if args.host not in LOOPBACK and not token:

@@ -121,15 +121,15 @@ def _holder_text(row: object) -> str:
 def database_benches(url: str) -> list[BenchState]:
     """Every bench with a reservation row; `held` is False for a crashed holder's row."""
     with ResultsStore(url, create=False) as store:
-        db = store._db
-        rows = db.execute("SELECT bench, holder, since, run_id, what FROM bench_lease"
-                          " ORDER BY bench").fetchall()
+        rows = store.query("SELECT bench, holder, since, run_id, what FROM bench_lease"
+                           " ORDER BY bench")
         # pg_locks shows a bigint advisory key as classid (high 32 bits) and objid (low 32
         # bits), objsubid 1 (PostgreSQL docs, "pg_locks").
         held = {
             (int(r[0]) << 32) | int(r[1])
-            for r in db.execute("SELECT classid::bigint, objid::bigint FROM pg_locks"
-                                " WHERE locktype = 'advisory' AND objsubid = 1 AND granted")
+            for r in store.query("SELECT CAST(classid AS bigint), CAST(objid AS bigint)"
+                                 " FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
+                                 " AND granted")
         }
     out = []
     for bench, holder, since, run_id, what in rows:

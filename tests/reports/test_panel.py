@@ -117,6 +117,7 @@ def test_binding_off_loopback_needs_a_token(tmp_path):
 
 
 @pytest.mark.skipif(chromium.missing() is not None, reason=str(chromium.missing()))
+@pytest.mark.timeout(900)
 def test_panel_shows_a_simulated_run_live_and_opens_its_report(tmp_path):
     """The page is opened on an empty store; a simulated run is started; its progress changes
     on the page without a reload; the finished run's report opens from the panel."""

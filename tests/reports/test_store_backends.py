@@ -59,14 +59,17 @@ def key(row: dict[str, Any]) -> tuple:
             row["quantity"])
 
 
+def run_plan(store: str | Path, runs: Path, *args: str, timeout: float) -> None:
+    done = subprocess.run(plan_command(store, runs, *args), cwd=runs.parent, env=ENV,
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
 def run_on_both(tmp_path: Path, pg_url: str, *args: str, timeout: float) -> None:
-    stores = {"sqlite": tmp_path / "results.sqlite", "postgresql": pg_url}
-    for name, store in stores.items():
-        done = subprocess.run(plan_command(store, tmp_path / f"runs-{name}", *args),
-                              cwd=tmp_path, env=ENV, capture_output=True, text=True,
-                              timeout=timeout)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    sqlite_run, sqlite_positions, sqlite_rows = comparable_rows(stores["sqlite"])
+    sqlite_store = tmp_path / "results.sqlite"
+    run_plan(sqlite_store, tmp_path / "runs-sqlite", *args, timeout=timeout)
+    run_plan(pg_url, tmp_path / "runs-postgresql", *args, timeout=timeout)
+    sqlite_run, sqlite_positions, sqlite_rows = comparable_rows(sqlite_store)
     pg_run, pg_positions, pg_rows = comparable_rows(pg_url)
     assert pg_run == sqlite_run
     assert pg_positions == sqlite_positions
@@ -78,26 +81,34 @@ def run_on_both(tmp_path: Path, pg_url: str, *args: str, timeout: float) -> None
         (run,) = s.list_runs()
         progress = [ev for ev in s.events(run.run_id) if ev.kind == "progress"]
     assert progress and progress[-1].data["count"] == progress[0].data["count"] > 0
-    # The report reads the PostgreSQL run as it reads the file.
+    # The report reads the PostgreSQL run as it reads the file, and so does `reports list`.
     assert list((tmp_path / "runs-postgresql").glob("*/report.html"))
-    return sqlite_rows
+    listed = subprocess.run([sys.executable, "-m", "reports", "list", "--store", pg_url],
+                            env=ENV, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and run.run_id in listed.stdout, listed.stderr
+
+
+SMOKE = ("--plan", "smoke", "--positions", "2")
 
 
 @pytest.mark.postgres
-def test_smoke_plan_stores_the_same_rows_in_sqlite_postgresql_and_xdist_workers(
-    tmp_path, pg_url, pg_server
+@pytest.mark.timeout(900)  # two runs of the plan; a loaded machine is several times slower
+def test_smoke_plan_stores_the_same_rows_in_sqlite_and_postgresql(tmp_path, pg_url):
+    run_on_both(tmp_path, pg_url, *SMOKE, timeout=600)
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(900)
+def test_four_xdist_workers_write_one_postgresql_store_without_a_lost_or_repeated_row(
+    tmp_path, pg_url
 ):
-    """One process into SQLite, one into PostgreSQL, then four pytest-xdist workers (four
-    simulated benches, each its own run) into one PostgreSQL database: every row of the
-    one-process run once, none lost, none twice."""
-    smoke = ("--plan", "smoke", "--positions", "2")
-    reference = run_on_both(tmp_path, pg_url, *smoke, timeout=300)
-    shared = pg_server.create_database(pg_url.rsplit("/", 1)[1] + "_xdist")
-    done = subprocess.run(plan_command(shared, tmp_path / "runs-xdist", *smoke, "-n", "4",
-                                       "--no-report"),
-                          cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    with ResultsStore(shared, create=False) as s:
+    """Four pytest-xdist workers (four simulated benches, each its own run) into one
+    PostgreSQL database: every row of a one-process run once, none lost, none twice."""
+    reference_store = tmp_path / "results.sqlite"
+    run_plan(reference_store, tmp_path / "runs-one", *SMOKE, "--no-report", timeout=600)
+    _, _, reference = comparable_rows(reference_store)
+    run_plan(pg_url, tmp_path / "runs-xdist", *SMOKE, "-n", "4", "--no-report", timeout=600)
+    with ResultsStore(pg_url, create=False) as s:
         runs = s.list_runs()
         rows = [comparable(m) for r in runs for m in s.measurements(r.run_id)]
         owners = {s.run_owner(r.run_id) for r in runs}
@@ -111,6 +122,7 @@ def test_smoke_plan_stores_the_same_rows_in_sqlite_postgresql_and_xdist_workers(
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.timeout(3600)
 def test_full_type_test_stores_the_same_rows_in_sqlite_and_postgresql(tmp_path, pg_url):
     run_on_both(tmp_path, pg_url, "--no-report", timeout=3600)
 
@@ -140,6 +152,7 @@ def count_measurements(store: str | Path) -> int:
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
                                                             marks=pytest.mark.postgres)])
+@pytest.mark.timeout(900)
 def test_sigkill_then_resume_stores_every_point_once(tmp_path, backend, request):
     points = 60  # a point takes milliseconds on the simulated bench: the kill lands mid-plan
     plan = tmp_path / "many.yaml"
