@@ -1,12 +1,14 @@
 """Command line: rebuild a run's report from the store, list the stored runs, sign a report.
 
-    python -m reports build RUN [--runs-dir DIR] [--format html,csv,json] [--meta FILE]
-                                [--no-pdf]
-    python -m reports list [--runs-dir DIR]
+    python -m reports build RUN [--runs-dir DIR] [--store URL] [--format html,csv,json]
+                                [--meta FILE] [--no-pdf]
+    python -m reports list [--runs-dir DIR] [--store URL]
     python -m reports keygen FILE                 # Ed25519 key: FILE (private), FILE.pub
-    python -m reports sign RUN --key FILE [--runs-dir DIR]
-    python -m reports verify RUN [--public-key FILE.pub] [--runs-dir DIR]
-    python -m reports history SERIAL [--runs-dir DIR] [--out FILE]
+    python -m reports sign RUN --key FILE [--runs-dir DIR] [--store URL]
+    python -m reports verify RUN [--public-key FILE.pub] [--runs-dir DIR] [--store URL]
+    python -m reports history SERIAL [--runs-dir DIR] [--store URL] [--out FILE]
+    python -m reports serve [--store URL] [--host H] [--port P] [--token T]   the lab panel
+    python -m reports localdb start|stop|url DIR [--port P]   a local PostgreSQL for the lab
 
 RUN is a run id or 'latest'. Exit status: 0 done (a warning on stderr when the report is
 incomplete or report.pdf could not be printed), 1 verification failed or no run tested the
@@ -17,16 +19,18 @@ the metadata file, the template folder or the key could not be used.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from reports.backends import STORE_ENV
 from reports.build import FORMATS, build_report, load_for_report, resolve_store
 from reports.history import write_history
 from reports.numbers import fmt_time
 from reports.page import TemplateFolderError
 from reports.reportmeta import ReportMetaError
 from reports.signing import SignatureError, sign, verify, write_key
-from reports.store import ResultsStore, SchemaVersionError, StoreError
+from reports.store import ResultsStore, SchemaVersionError, StoreError, store_location
 
 
 def _formats(text: str) -> list[str]:
@@ -39,6 +43,15 @@ def _formats(text: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_given = sys.argv[1:] if argv is None else argv
+    if args_given[:1] == ["serve"]:  # the lab panel has its own options (reports.panel)
+        from reports.panel import main as serve
+
+        return serve(args_given[1:])
+    if args_given[:1] == ["localdb"]:  # a PostgreSQL server for the lab (reports.localdb)
+        from reports.localdb import main as localdb
+
+        return localdb(args_given[1:])
     parser = argparse.ArgumentParser(prog="python -m reports",
                                      description="Accuracy reports from the results store.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     hs.add_argument("--runs-dir", default="runs", help="runs directory (default: runs)")
     hs.add_argument("--out", default=None,
                     help="HTML file to write (default: <runs-dir>/history-<serial>.html)")
+    for p in (b, ls, sg, vf, hs):
+        p.add_argument("--store", default=None, metavar="URL",
+                       help="a PostgreSQL URL or store file (default: $METER_TEST_RIG_STORE, "
+                       "else the runs directory's store)")
     args = parser.parse_args(argv)
     try:
         if args.command == "history":
@@ -81,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("sign", "verify"):
             return _sign_or_verify(args)
         if args.command == "list":
-            path = resolve_store(args.runs_dir)
+            path = _store_path(args)
             try:
                 store = ResultsStore(path, create=False)
             except SchemaVersionError:
@@ -92,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{run.plan_name} {run.plan_version}")
             return 0
         result = build_report(args.run, args.runs_dir, args.format, meta=args.meta,
-                              pdf=not args.no_pdf)
+                              pdf=not args.no_pdf, store=_shared(args))
     except (StoreError, ReportMetaError, TemplateFolderError, SignatureError) as exc:
         print(f"python -m reports: {exc}", file=sys.stderr)
         return 2
@@ -110,9 +127,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _shared(args: argparse.Namespace) -> str | Path | None:
+    """The store named by --store or the environment (None: the runs directory's own)."""
+    shared = args.store or os.environ.get(STORE_ENV) or None
+    return None if shared is None else store_location(shared, args.runs_dir)
+
+
+def _store_path(args: argparse.Namespace) -> str | Path:
+    shared = _shared(args)
+    return resolve_store(args.runs_dir) if shared is None else shared
+
+
+def _run_folder(args: argparse.Namespace, run_id: str) -> Path:
+    # A shared store keeps no files: the run's folder is in the runs directory (as build_report).
+    base = resolve_store(args.runs_dir).parent if _shared(args) is None else Path(args.runs_dir)
+    return base / run_id
+
+
 def _history(args: argparse.Namespace) -> int:
-    path = resolve_store(args.runs_dir)
-    out = Path(args.out) if args.out else path.parent / f"history-{args.serial}.html"
+    path = _store_path(args)
+    folder = Path(args.runs_dir) if _shared(args) is not None else Path(path).parent
+    out = Path(args.out) if args.out else folder / f"history-{args.serial}.html"
     with ResultsStore(path, create=False) as store:
         h = write_history(store, args.serial, out)
     for r in h.runs:
@@ -125,8 +160,8 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _sign_or_verify(args: argparse.Namespace) -> int:
-    data = load_for_report(args.run, args.runs_dir)
-    folder = resolve_store(args.runs_dir).parent / data.run.run_id
+    data = load_for_report(args.run, args.runs_dir, _shared(args))
+    folder = _run_folder(args, data.run.run_id)
     if args.command == "sign":
         print(f"signed: {sign(folder, Path(args.key))}")
         return 0

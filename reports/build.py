@@ -58,12 +58,14 @@ def resolve_store(runs_dir: str | Path) -> Path:
     return path if path.is_file() else store_path(path)
 
 
-def load_for_report(run_id: str, runs_dir: str | Path = "runs") -> RunData:
-    """Open the store of `runs_dir` (or a store file) and read one run leniently.
+def load_for_report(run_id: str, runs_dir: str | Path = "runs",
+                    store: str | Path | None = None) -> RunData:
+    """Open the store of `runs_dir` (or a store file, or `store`: a file or a PostgreSQL URL)
+    and read one run leniently.
 
     run_id 'latest' picks the most recently started run. A store of a newer schema is read
     as far as this version understands it (RunData.problems says so)."""
-    path = resolve_store(runs_dir)
+    path = resolve_store(runs_dir) if store is None else store
     try:
         store = ResultsStore(path, create=False)
     except SchemaVersionError:
@@ -158,22 +160,24 @@ def build_report(
     meta: str | Path | None = None,
     pdf: bool = True,
     issued: dt.date | None = None,
+    store: str | Path | None = None,
 ) -> BuildResult:
     """Write the report files of a run under <runs_dir>/<run_id>/ (or out_dir).
 
     meta: a report metadata file (reports/reportmeta.py); pdf: print report.pdf too (with
     the HTML; reports.pdf.NO_PDF_ENV turns it off); issued: the date of issue (default
-    today). Raises ReportMetaError or TemplateFolderError for a bad metadata file or lab
-    template folder."""
+    today); store: read the run from there (a file or a PostgreSQL URL) instead of the runs
+    directory's file. Raises ReportMetaError or TemplateFolderError for a bad metadata file or
+    lab template folder."""
     formats = list(formats)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown report format(s) {', '.join(unknown)}; choose from "
                          f"{', '.join(FORMATS)}")
-    data = load_for_report(run_id, runs_dir)
+    data = load_for_report(run_id, runs_dir, store)
     a = analyse(data)  # once for every format
     reasons = incomplete_reasons(data, a.interrupted)
-    base = resolve_store(runs_dir).parent
+    base = resolve_store(runs_dir).parent if store is None else Path(runs_dir)
     target = Path(out_dir) if out_dir is not None else base / data.run.run_id
     inputs = PageInputs(meta=_meta_for(target, meta),
                         lab_templates=lab_template_folder(bench_info(data),

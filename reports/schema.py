@@ -1,4 +1,5 @@
-"""SQLite schema of the results store, and its version.
+"""Schema of the results store (SQLite and PostgreSQL alike, see reports.backends), and its
+version.
 
 Bump SCHEMA_VERSION when a table changes, and add the step from the previous version to
 MIGRATIONS so that older stores are upgraded when opened for writing. Readers cope with
@@ -7,7 +8,7 @@ older or partial stores by selecting only the columns that exist (see reports.st
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 STORE_FILENAME = "results.sqlite"
 
@@ -17,6 +18,8 @@ RUN_COLUMNS = (
     "started_at", "ended_at", "status", "bench_file", "bench_path", "bench_hash", "lab",
     "environment", "notes",
 )
+# Added in version 2 (not read into RunInfo): who writes the run's rows.
+RUN_OWNER_COLUMN = "owner"
 POSITION_COLUMNS = (
     "run_id", "position", "serial", "manufacturer", "meter_type", "firmware", "constants",
     "identity", "read_at",
@@ -36,6 +39,18 @@ JSON_COLUMNS = {
     "measurement": ("point", "uncertainty_budget", "raw"),
     "event": ("data",),
 }
+
+# A bench reserved for a run in a shared (PostgreSQL) store: the row says who and since when;
+# the reservation itself is an advisory lock of the holder's database session (reports.leases).
+BENCH_LEASE_DDL = """
+CREATE TABLE bench_lease (
+    bench     TEXT PRIMARY KEY,
+    holder    TEXT NOT NULL,
+    run_id    TEXT NOT NULL DEFAULT '',
+    what      TEXT NOT NULL DEFAULT '',
+    since     REAL NOT NULL
+);
+"""
 
 # The schema of the current version (what a new store gets).
 DDL = """
@@ -59,7 +74,8 @@ CREATE TABLE run (
     bench_hash        TEXT NOT NULL DEFAULT '',
     lab               TEXT NOT NULL DEFAULT '',
     environment       TEXT NOT NULL DEFAULT '{}',
-    notes             TEXT NOT NULL DEFAULT ''
+    notes             TEXT NOT NULL DEFAULT '',
+    owner             TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE position (
     run_id        TEXT NOT NULL REFERENCES run(run_id),
@@ -115,7 +131,10 @@ CREATE TABLE event (
     data      TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX event_run ON event(run_id, t);
-"""
+""" + BENCH_LEASE_DDL
 
 # version -> SQL that upgrades a store from that version to version + 1.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    # 1 -> 2: the writer of a run (many benches in one database), bench reservations.
+    1: "ALTER TABLE run ADD COLUMN owner TEXT NOT NULL DEFAULT '';" + BENCH_LEASE_DDL,
+}

@@ -1,8 +1,15 @@
-"""Crash-safe results store: one SQLite file per runs directory.
+"""Crash-safe results store: one SQLite file per runs directory, or a lab's shared PostgreSQL
+database (`ResultsStore("postgresql://...")`, see reports.backends).
 
-Every write is its own committed transaction in WAL mode with synchronous=FULL, so a
-controller killed at any instant (SIGKILL, power cut) leaves a store that opens cleanly
-and holds every measurement whose `record` call returned (DESIGN.md key decision 5).
+Every write is its own committed transaction (SQLite: WAL mode with synchronous=FULL;
+PostgreSQL: synchronous_commit on, its default), so a controller killed at any instant
+(SIGKILL, power cut) leaves a store that opens cleanly and holds every measurement whose
+`record` call returned (DESIGN.md key decision 5).
+
+Many writers in one database: run ids carry a random part and are retried on the rare clash;
+row ids come from the database; a run's rows are written only by the store that created or
+resumed it (its owner, named in the run row; on PostgreSQL a second owner of a running run is
+refused while the first one's session lives).
 
 Writers: `create_run`, `add_position`, `record`, `mark_started`, `log`, `finish_run`,
 `resume_run`. Readers: `get_run`, `list_runs`, `positions`, `measurements`,
@@ -12,9 +19,13 @@ damaged stores: what cannot be read becomes a problem line, not an exception).
 
 from __future__ import annotations
 
+import dataclasses
+import getpass
 import hashlib
 import json
 import math
+import os
+import platform
 import secrets
 import sqlite3
 import time
@@ -27,6 +38,15 @@ from typing import Any
 
 import pandas as pd
 
+from reports.backends import (
+    STORE_ENV,
+    Dialect,
+    PostgresConnection,
+    is_postgres_url,
+    lock_key,
+    redacted,
+    split_statements,
+)
 from reports.records import (
     DecisionRule,
     Event,
@@ -55,11 +75,11 @@ _BUSY_TIMEOUT_MS = 30_000
 
 
 class StoreError(Exception):
-    """The store file cannot be used; the message names the file and the reason."""
+    """The store cannot be used; the message names the file (or database) and the reason."""
 
 
 class SchemaVersionError(StoreError):
-    def __init__(self, path: Path, found: int, supported: int) -> None:
+    def __init__(self, path: Path | str, found: int, supported: int) -> None:
         self.path, self.found, self.supported = path, found, supported
         super().__init__(
             f"{path}: results store has schema version {found}, newer than version "
@@ -77,6 +97,30 @@ def store_path(runs_dir: str | Path) -> Path:
     return Path(runs_dir) / STORE_FILENAME
 
 
+def store_location(
+    store: str | None, runs_dir: str | Path, environ: Mapping[str, str] | None = None
+) -> str | Path:
+    """Where a run's results go: `store` (--store or the bench file's `store:`) if given, else
+    the environment variable METER_TEST_RIG_STORE, else the SQLite file of the runs directory.
+    A PostgreSQL URL is returned as it is, anything else as a path."""
+    chosen = store or (os.environ if environ is None else environ).get(STORE_ENV) or ""
+    if not chosen:
+        return store_path(runs_dir)
+    if is_postgres_url(chosen):
+        return chosen
+    if chosen.startswith("sqlite:///"):
+        return Path(chosen.removeprefix("sqlite://"))
+    if "://" in chosen:
+        raise StoreError(f"store {redacted(chosen)!r}: unknown kind of store; give a "
+                         "postgresql://USER@HOST:PORT/DATABASE URL or a SQLite file path")
+    return Path(chosen)
+
+
+def owner_name() -> str:
+    """Who writes a run: user, host and process (named when another writer is refused)."""
+    return f"{getpass.getuser()}@{platform.node()} pid {os.getpid()}"
+
+
 def new_run_id(t: float) -> str:
     """Readable, sortable and unique: UTC start time plus a short random suffix."""
     stamp = datetime.fromtimestamp(t, UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -91,7 +135,7 @@ def _dumps(value: Any) -> str:
 class RunData:
     """Everything stored for one run, as read (leniently) for reports and analysis."""
 
-    store_path: Path
+    store_path: Path | str
     run: RunInfo
     positions: pd.DataFrame
     measurements: pd.DataFrame
@@ -110,7 +154,8 @@ class RunData:
 
 
 class ResultsStore:
-    """The results store file. Use as a context manager, or call close()."""
+    """The results store: a SQLite file, or a PostgreSQL URL (postgresql://...). Use as a
+    context manager, or call close()."""
 
     def __init__(
         self,
@@ -120,17 +165,27 @@ class ResultsStore:
         allow_newer: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.path = Path(path)
         self._clock = clock
         self.read_only = False
-        if not self.path.exists():
+        self.closed = False
+        self.owner = owner_name()
+        # Runs this store created or resumed: the only ones it writes rows of.
+        self._owned: set[str] = set()
+        if is_postgres_url(path):
+            self._open_postgres(str(path), create, allow_newer)
+            return
+        self.dialect = Dialect("sqlite")
+        file = Path(path)
+        self.path: Path | str = file
+        self.location = str(file)
+        if not file.exists():
             if not create:
-                raise StoreError(f"{self.path}: no results store here")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+                raise StoreError(f"{self.location}: no results store here")
+            file.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(file, isolation_level=None, timeout=30)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open results store: {exc}") from exc
+            raise StoreError(f"{self.location}: cannot open results store: {exc}") from exc
         try:
             self._db.row_factory = sqlite3.Row
             self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
@@ -141,8 +196,25 @@ class ResultsStore:
             self.schema_version = self._prepare(create, allow_newer)
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise StoreError(f"{self.path}: not a readable SQLite results store: {exc}") from exc
+            raise StoreError(
+                f"{self.location}: not a readable SQLite results store: {exc}") from exc
         except StoreError:
+            self._db.close()
+            raise
+
+    def _open_postgres(self, url: str, create: bool, allow_newer: bool) -> None:
+        self.dialect = Dialect("postgresql")
+        self.path = self.location = redacted(url)
+        try:
+            self._db: Any = PostgresConnection(url)
+        except ImportError as exc:
+            raise StoreError(f"{self.location}: {exc}") from exc
+        except self.dialect.database_errors() as exc:
+            raise StoreError(f"{self.location}: cannot connect to the results database: "
+                             f"{str(exc).strip()}") from exc
+        try:
+            self.schema_version = self._prepare(create, allow_newer)
+        except BaseException:
             self._db.close()
             raise
 
@@ -153,18 +225,16 @@ class ResultsStore:
     # -- lifecycle ---------------------------------------------------------------------
 
     def _tables(self) -> set[str]:
-        rows = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        return {r[0] for r in rows}
+        return self.dialect.tables(self._db)
 
     def _create_schema(self) -> None:
         """Create the tables and the version row in one transaction; a second process
         creating the same store at the same moment waits, then finds it made."""
-        self._db.execute("BEGIN IMMEDIATE")
+        self.dialect.begin_exclusive(self._db)
         try:
             if "schema_version" not in self._tables():
-                for statement in DDL.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
+                for statement in split_statements(DDL):
+                    self._db.execute(self.dialect.ddl(statement))
                 self._db.execute(
                     "INSERT INTO schema_version (version, written_by, created_at)"
                     " VALUES (?, ?, ?)",
@@ -180,16 +250,16 @@ class ResultsStore:
         if "schema_version" not in tables:
             if tables:
                 raise StoreError(
-                    f"{self.path}: not a meter-test-rig results store (no schema_version "
+                    f"{self.location}: not a meter-test-rig results store (no schema_version "
                     f"table; it holds tables {', '.join(sorted(tables))})"
                 )
             if not create:
-                raise StoreError(f"{self.path}: empty file, not a results store")
+                raise StoreError(f"{self.location}: empty file, not a results store")
             self._create_schema()
         row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
         found = row[0]
         if found is None:
-            raise StoreError(f"{self.path}: schema_version table is empty")
+            raise StoreError(f"{self.location}: schema_version table is empty")
         found = int(found)
         if found > SCHEMA_VERSION:
             if not allow_newer:
@@ -207,16 +277,27 @@ class ResultsStore:
                 # No upgrade path: still readable, but do not write into it.
                 self.read_only = True
                 return version
-            self._db.executescript(
-                "BEGIN IMMEDIATE;" + step
-                + f"INSERT INTO schema_version (version, written_by, created_at) "
-                f"VALUES ({version + 1}, 'reports.store migration', {self._clock()!r});"
-                + "COMMIT;"
-            )
+            self.dialect.begin_exclusive(self._db)
+            try:
+                # Another writer may have migrated while this one waited for the lock.
+                row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+                if int(row[0]) == version:
+                    for statement in split_statements(step):
+                        self._db.execute(self.dialect.ddl(statement))
+                    self._db.execute(
+                        "INSERT INTO schema_version (version, written_by, created_at)"
+                        " VALUES (?, 'reports.store migration', ?)",
+                        (version + 1, self._clock()),
+                    )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
         return SCHEMA_VERSION
 
     def close(self) -> None:
         self._db.close()
+        self.closed = True
 
     def __enter__(self) -> ResultsStore:
         return self
@@ -224,12 +305,46 @@ class ResultsStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _writable(self) -> None:
+    def _writable(self, run_id: str | None = None) -> None:
         if self.read_only:
             raise StoreError(
-                f"{self.path}: store schema version {self.schema_version} is opened read-only "
+                f"{self.location}: store schema version {self.schema_version} is opened read-only "
                 f"by this software (version {SCHEMA_VERSION})"
             )
+        if run_id is not None and run_id not in self._owned:
+            self._claim(run_id)
+
+    def _claim(self, run_id: str) -> None:
+        """Make this store the writer of a run: on PostgreSQL a session advisory lock on the
+        run, refused (naming the owner) while another live session holds it; the lock goes
+        with the session, however it ends, so a killed run can be resumed at once."""
+        row = self._db.execute("SELECT owner, status FROM run WHERE run_id = ?",
+                               (run_id,)).fetchone()
+        if row is None:
+            self.get_run(run_id)  # raises RunNotFoundError naming the latest runs
+        if self.dialect.postgres:
+            got = self._db.execute("SELECT pg_try_advisory_lock(?)",
+                                   (lock_key("run", run_id),)).fetchone()[0]
+            if not got:
+                raise StoreError(
+                    f"{self.location}: run {run_id!r} is being written by {row[0] or 'another'}"
+                    " session; a run's rows are written only by its owner (wait for it to "
+                    "end, or stop it)"
+                )
+        self._owned.add(run_id)
+        self._db.execute("UPDATE run SET owner = ? WHERE run_id = ?", (self.owner, run_id))
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Rows of a read-only SELECT written in the store's portable SQL (`?` parameters),
+        on either backend; each row reads by index or by column name (the lab panel)."""
+        return list(self._db.execute(sql, params).fetchall())
+
+    def run_owner(self, run_id: str) -> str:
+        """Who last created or resumed the run ('' for a run from before schema version 2)."""
+        row = self._db.execute("SELECT owner FROM run WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            self.get_run(run_id)
+        return str(row[0])
 
     # -- runs --------------------------------------------------------------------------
 
@@ -271,17 +386,27 @@ class ResultsStore:
             env = _dumps(run.environment)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"run environment is not JSON-serialisable: {exc}") from exc
-        try:
-            self._db.execute(
-                "INSERT INTO run (run_id, plan_name, plan_version, operator, software_version,"
-                " decision_rule, started_at, status, bench_file, bench_path, bench_hash, lab,"
-                " environment, notes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run.run_id, plan_name, plan_version, operator, software_version, rule.value,
-                 t, RunStatus.RUNNING.value, bench_file, run.bench_path, run.bench_hash, lab,
-                 env, notes),
-            )
-        except sqlite3.IntegrityError:
-            raise StoreError(f"{self.path}: run {run.run_id!r} already exists") from None
+        # A generated id that another bench took in the same second (1 in 2^24 per pair) is
+        # drawn again; an id the caller chose is refused.
+        for attempt in range(5 if run_id is None else 1):
+            if attempt:
+                run = dataclasses.replace(run, run_id=new_run_id(t))
+            try:
+                self._db.execute(
+                    "INSERT INTO run (run_id, plan_name, plan_version, operator,"
+                    " software_version, decision_rule, started_at, status, bench_file,"
+                    " bench_path, bench_hash, lab, environment, notes, owner)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (run.run_id, plan_name, plan_version, operator, software_version,
+                     rule.value, t, RunStatus.RUNNING.value, bench_file, run.bench_path,
+                     run.bench_hash, lab, env, notes, self.owner),
+                )
+                break
+            except self.dialect.integrity_errors():
+                if run_id is not None or attempt == 4:
+                    raise StoreError(
+                        f"{self.location}: run {run.run_id!r} already exists") from None
+        self._claim(run.run_id)
         return run
 
     def get_run(self, run_id: str) -> RunInfo:
@@ -289,7 +414,7 @@ class ResultsStore:
         if row is None:
             known = [r.run_id for r in self.list_runs()][-5:]
             hint = f" (latest: {', '.join(known)})" if known else " (the store has no runs)"
-            raise RunNotFoundError(f"{self.path}: no run {run_id!r}{hint}")
+            raise RunNotFoundError(f"{self.location}: no run {run_id!r}{hint}")
         run, _ = _run_from_row(dict(row))
         return run
 
@@ -298,9 +423,12 @@ class ResultsStore:
         return [_run_from_row(dict(r))[0] for r in rows]
 
     def resume_run(self, run_id: str) -> RunInfo:
-        """Reopen a run to continue it: completed measurements stay and are not repeated."""
+        """Reopen a run to continue it: completed measurements stay and are not repeated.
+        This store becomes the run's writer (refused on PostgreSQL while another session
+        still writes it)."""
         self._writable()
         self.get_run(run_id)
+        self._claim(run_id)
         self._db.execute(
             "UPDATE run SET status = ?, ended_at = NULL WHERE run_id = ?",
             (RunStatus.RUNNING.value, run_id),
@@ -315,7 +443,7 @@ class ResultsStore:
         status: RunStatus | str = RunStatus.COMPLETED,
         ended_at: float | None = None,
     ) -> RunInfo:
-        self._writable()
+        self._writable(run_id)
         status = RunStatus(status)
         self.get_run(run_id)
         t = self._clock() if ended_at is None else ended_at
@@ -329,7 +457,7 @@ class ResultsStore:
 
     def add_position(self, pos: PositionRecord) -> None:
         """Record (or, on resume, refresh) the identity of the meter at a position."""
-        self._writable()
+        self._writable(pos.run_id)
         self.get_run(pos.run_id)
         self._db.execute(
             "INSERT INTO position (run_id, position, serial, manufacturer, meter_type, firmware,"
@@ -368,7 +496,7 @@ class ResultsStore:
         replaces the values of the first (the latest measurement of a point wins) and
         counts the repeat in `recorded_count`.
         """
-        self._writable()
+        self._writable(m.run_id)
         reps = m.repetitions or Repetitions(n=0)
         params = {
             "run_id": m.run_id, "test_id": m.test_id, "position": m.position,
@@ -394,16 +522,16 @@ class ResultsStore:
             f"INSERT INTO measurement ({', '.join(cols)}) "
             f"VALUES ({', '.join(':' + c for c in cols)}) "
             "ON CONFLICT (run_id, test_id, position, point_key) DO UPDATE SET "
-            f"{updates}, recorded_count = recorded_count + 1 RETURNING id"
+            f"{updates}, recorded_count = measurement.recorded_count + 1 RETURNING id"
         )
         try:
             # fetchall drains the RETURNING statement, which ends (commits) its transaction.
             rows = self._db.execute(sql, params).fetchall()
-        except sqlite3.IntegrityError as exc:
-            if "FOREIGN KEY" in str(exc):
-                raise RunNotFoundError(f"{self.path}: cannot record {m.test_id!r}: no run "
+        except self.dialect.integrity_errors() as exc:
+            if self.dialect.is_foreign_key(exc):
+                raise RunNotFoundError(f"{self.location}: cannot record {m.test_id!r}: no run "
                                        f"{m.run_id!r} in the store") from exc
-            raise StoreError(f"{self.path}: cannot record {m.test_id!r}: {exc}") from exc
+            raise StoreError(f"{self.location}: cannot record {m.test_id!r}: {exc}") from exc
         return int(rows[0][0])
 
     def measurements(self, run_id: str) -> list[Measurement]:
@@ -445,7 +573,7 @@ class ResultsStore:
         data: Mapping[str, Any] | None = None,
         t: float | None = None,
     ) -> None:
-        self._writable()
+        self._writable(run_id)
         self._db.execute(
             "INSERT INTO event (run_id, t, level, kind, position, message, data)"
             " VALUES (?,?,?,?,?,?,?)",
@@ -457,7 +585,7 @@ class ResultsStore:
                      point: Mapping[str, Any]) -> None:
         """Note that a point's measurement began at `positions` (one commit for a whole batch
         of meters); a report lists started points without a result as interrupted."""
-        self._writable()
+        self._writable(run_id)
         t = self._clock()
         data = {"test_id": test_id, "point_key": point_key(point)}
         with self.transaction():
@@ -494,19 +622,19 @@ class ResultsStore:
     # -- lenient reading for reports -----------------------------------------------------
 
     def _columns(self, table: str) -> list[str]:
-        return [r[1] for r in self._db.execute(f"PRAGMA table_info({table})")]
+        return self.dialect.columns(self._db, table)
 
     def _read_table(self, table: str, wanted: Iterable[str], where: str, args: tuple,
                     problems: list[str]) -> pd.DataFrame:
         wanted = list(wanted)
         present = self._columns(table)
         if not present:
-            problems.append(f"{self.path}: table {table!r} is missing")
+            problems.append(f"{self.location}: table {table!r} is missing")
             return pd.DataFrame(columns=wanted)
         missing = [c for c in wanted if c not in present]
         if missing:
             problems.append(
-                f"{self.path}: table {table!r} lacks column(s) {', '.join(missing)} "
+                f"{self.location}: table {table!r} lacks column(s) {', '.join(missing)} "
                 "(older or damaged store); shown as empty"
             )
         cols = [c for c in wanted if c in present]
@@ -536,9 +664,9 @@ class ResultsStore:
                             + "; showing the columns this version knows")
         runs = self._read_table("run", RUN_COLUMNS, "run_id = ?", (run_id,), problems)
         if runs.empty:
-            raise RunNotFoundError(f"{self.path}: no run {run_id!r}")
+            raise RunNotFoundError(f"{self.location}: no run {run_id!r}")
         run, run_problems = _run_from_row(runs.iloc[0].to_dict(), lenient=True)
-        problems.extend(f"{self.path}: run {run_id}: {p}" for p in run_problems)
+        problems.extend(f"{self.location}: run {run_id}: {p}" for p in run_problems)
         positions = self._read_table("position", POSITION_COLUMNS, "run_id = ?", (run_id,),
                                      problems)
         positions = positions.sort_values("position", kind="stable").reset_index(drop=True)
@@ -557,18 +685,18 @@ class ResultsStore:
         meas["decision_rule"] = meas["decision_rule"].fillna("").astype(str)
         lost = meas["verdict"].isna()
         if lost.any():
-            problems.append(f"{self.path}: run {run_id}: {int(lost.sum())} measurement(s) "
+            problems.append(f"{self.location}: run {run_id}: {int(lost.sum())} measurement(s) "
                             "without a verdict; shown as 'error'")
         meas["verdict"] = meas["verdict"].fillna(Verdict.ERROR.value).astype(str)
         unplaced = meas["position"].isna()
         if unplaced.any():
-            problems.append(f"{self.path}: run {run_id}: {int(unplaced.sum())} measurement(s) "
+            problems.append(f"{self.location}: run {run_id}: {int(unplaced.sum())} measurement(s) "
                             "without a position; shown under position 0")
             meas["position"] = meas["position"].fillna(0)
         if "verdict" in meas:
             unknown = sorted(set(meas["verdict"].dropna()) - {v.value for v in Verdict})
             if unknown:
-                problems.append(f"{self.path}: run {run_id}: unknown verdict value(s) "
+                problems.append(f"{self.location}: run {run_id}: unknown verdict value(s) "
                                 f"{', '.join(map(repr, unknown))}")
         return RunData(store_path=self.path, run=run, positions=positions, measurements=meas,
                        events=events, schema_version=self.schema_version, problems=problems)

@@ -6,6 +6,7 @@
     meter-test-rig meter serve ...           serve one software A1000 (python -m meter)
     meter-test-rig sim serve ...             serve a simulated bench (python -m rig.sim)
     meter-test-rig check-bench FILE.yaml     validate a bench file and its calibrations
+    meter-test-rig benches [--store URL]     the lab benches reserved: who holds each, since when
     meter-test-rig paths                     where the installed plans and bench files are
 
 Every command but `check-bench` and `paths` hands its arguments to the module named, so each
@@ -66,6 +67,37 @@ def check_bench(args: list[str]) -> int:
     return 0
 
 
+def benches(args: list[str]) -> int:
+    """List the reserved lab benches: from the lab's shared store (--store URL or
+    METER_TEST_RIG_STORE) when it is a PostgreSQL database, else this machine's bench locks."""
+    from reports.store import StoreError, store_location
+    from rig.benchlease import database_benches, file_benches
+    from rig.benchlock import DEFAULT_LOCK_DIR
+
+    parser = argparse.ArgumentParser(prog=f"{PROG} benches", description=benches.__doc__)
+    parser.add_argument("--store", default=None, metavar="URL",
+                        help="the lab's store (default: $METER_TEST_RIG_STORE)")
+    parser.add_argument("--lock-dir", type=Path, default=DEFAULT_LOCK_DIR,
+                        help="where this machine's bench lock files live")
+    opts = parser.parse_args(args)
+    try:
+        location = store_location(opts.store, Path("runs"))
+        if isinstance(location, str):
+            states, where = database_benches(location), "the lab's store"
+        else:
+            states, where = file_benches(opts.lock_dir), f"bench locks in {opts.lock_dir}"
+    except StoreError as exc:
+        print(f"{PROG} benches: {exc}", file=sys.stderr)
+        return 2
+    if not states:
+        print(f"no bench is reserved ({where})")
+    for b in states:  # the holder names user, host, process and since when
+        run = f", run {b.run_id}" if b.run_id else ""
+        state = "held by" if b.held else "free: its holder is gone (crashed), was"
+        print(f"{b.bench}\n  {state} {b.holder}{run}")
+    return 0
+
+
 def paths(args: list[str]) -> int:
     print(f"plans:   {TESTPLANS_DIR}")
     print(f"benches: {BENCHES_DIR}")
@@ -87,6 +119,7 @@ COMMANDS = {
     "meter": _delegate("meter.__main__"),
     "sim": _delegate("rig.sim.__main__"),
     "check-bench": check_bench,
+    "benches": benches,
     "paths": paths,
 }
 

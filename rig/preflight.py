@@ -21,7 +21,13 @@ from rig.importpath import import_object
 from rig.instruments.errors import InstrumentError
 from rig.plan import PlanError
 from rig.served import ServedBenchError
-from rig.session import SessionError, SessionOptions, parse_defect, simulator_only_problem
+from rig.session import (
+    SessionError,
+    SessionOptions,
+    parse_defect,
+    simulator_only_problem,
+    store_of,
+)
 
 _DEFECT_INDEX = re.compile(r"^defect 1(?: \([^)]*\))?: ")
 MAX_POSITIONS = 99  # bench-file position ids are 1..99 (rig.bench.config.Position)
@@ -41,12 +47,19 @@ def check_options(opts: SessionOptions) -> None:
         if misplaced:
             problems.append(misplaced)
         problems += check_lab_bench(Path(opts.bench))
+    try:
+        location = store_of(opts)
+    except StoreError as exc:
+        problems.append(f"--store: {exc}")
+        location = store_path(opts.runs_dir)
     if opts.runs_dir.exists() and not opts.runs_dir.is_dir():
         problems.append(f"--runs-dir {opts.runs_dir}: not a directory")
+    elif isinstance(location, str):
+        problems += _database(location, opts.resume)
     elif opts.resume is not None:
-        problems += _resume(opts.runs_dir, opts.resume)
-    elif store_path(opts.runs_dir).exists():
-        problems += _store_readable(store_path(opts.runs_dir))
+        problems += _resume(location, opts.resume)
+    elif location.exists():
+        problems += _store_readable(location)
     if problems:
         raise PreflightError("\n".join(problems))
 
@@ -141,8 +154,18 @@ def _meter_ports(config: BenchConfig) -> list[str]:
     ]
 
 
-def _resume(runs_dir: Path, run_id: str) -> list[str]:
-    path = store_path(runs_dir)
+def _database(url: str, resume: str | None) -> list[str]:
+    """A PostgreSQL store must answer (and hold the run to resume) before anything starts."""
+    try:
+        with ResultsStore(url, create=resume is None) as store:
+            if resume is not None:
+                store.get_run(resume)
+    except StoreError as exc:
+        return [f"--resume {resume}: {exc}" if resume else f"--store: {exc}"]
+    return []
+
+
+def _resume(path: Path, run_id: str) -> list[str]:
     if not path.exists():
         return [f"--resume {run_id}: no results store {path} (see --runs-dir)"]
     try:

@@ -3,7 +3,7 @@
 Registered by the root conftest.py and as the `pytest11` entry point `meter_test_rig`.
 
 - Options (group "meter-test-rig"): --bench, --plan, --positions, --meter-model, --runs-dir,
-  --resume, --operator, --decision-rule, --defect, --no-report, --coverage.
+  --store, --resume, --operator, --decision-rule, --defect, --no-report, --coverage.
 - Markers: `family(name)` on a plan test says which plan items it runs (the plugin
   parametrises it with them); `clause(text)` is put on every parametrised test from its item.
 - Fixtures: `rig` (the session), `bench` (safe state guaranteed on every exit path),
@@ -80,6 +80,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "bench file's visa_library",
     )
     group.addoption("--runs-dir", default="runs", help="where the results store lives")
+    group.addoption(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="results store: postgresql://USER@HOST:PORT/DB (a lab's shared database) or a "
+        "SQLite file (default: the bench file's store, then $METER_TEST_RIG_STORE, then "
+        "RUNS_DIR/results.sqlite)",
+    )
     group.addoption("--resume", default=None, metavar="RUN_ID", help="continue a killed run")
     group.addoption("--operator", default=None, help="operator name for the report")
     group.addoption(
@@ -159,6 +167,7 @@ def _in_use(config: pytest.Config) -> bool:
         or opt.meter_model
         or opt.defect
         or opt.resume
+        or opt.store
     )
     return bool(given) or any("testplans" in str(arg) for arg in config.args)
 
@@ -208,6 +217,7 @@ def _options(config: pytest.Config) -> SessionOptions:
         report=not opt.no_report,
         allow_overdue=opt.allow_overdue,
         lock_dir=Path(opt.lock_dir) if opt.lock_dir else None,
+        store=opt.store,
     )
 
 
@@ -334,6 +344,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             lambda: config.stash.get(SESSION_KEY, None),
         )
         config.pluginmanager.register(progress, PROGRESS_PLUGIN)
+        from rig.progressfeed import ProgressFeed
+
+        # The same facts into the store, for the lab panel (python -m reports serve).
+        config.pluginmanager.register(
+            ProgressFeed(progress.state, lambda: config.stash.get(SESSION_KEY, None)),
+            f"{PROGRESS_PLUGIN}-feed",
+        )
 
 
 def _rating(config: pytest.Config) -> Rating:
@@ -475,7 +492,7 @@ def _finish(config: pytest.Config, session: RigSession, status: RunStatus) -> No
 
     try:
         result = build_report(run.run_id, runs_dir, meta=_report_meta(config),
-                              pdf=not config.option.no_pdf)
+                              pdf=not config.option.no_pdf, store=session.store_location)
     except Exception as exc:  # a report problem must never hide the run's results
         _write(config, f"meter-test-rig: report for run {run.run_id} failed: {exc}")
         return

@@ -28,11 +28,11 @@ from meter.iec62056_21 import Client, ProtocolError
 from meter.iec62056_21.timing import Timing
 from reports.benchinfo import BENCH_CONFIG_EVENT, BENCH_JSON
 from reports.records import DecisionRule, MeasurementKey, PositionRecord, RunInfo, RunStatus
-from reports.store import ResultsStore, StoreError
+from reports.store import ResultsStore, StoreError, store_location
 from rig.bench import Bench
 from rig.bench.bench import open_instrument, open_visa_library
-from rig.bench.config import BenchConfig, Position, load_bench_file
-from rig.benchlock import BenchBusy, lab_bench_lock
+from rig.bench.config import BenchConfig, BenchFileError, Position, load_bench_file
+from rig.benchlock import BenchBusy, Holder, lab_bench_lock
 from rig.calibration import CalibrationOverdue, check_calibration
 from rig.environment import EnvironmentLog, EnvironmentReading
 from rig.hands import Hands, HandsError, OperatorHands, SimulatorHands, positions_text
@@ -74,6 +74,9 @@ class SessionOptions:
     allow_overdue: bool = False
     #: Where lab-bench lock files live (None: rig.benchlock.DEFAULT_LOCK_DIR).
     lock_dir: Path | None = None
+    #: --store: a PostgreSQL URL or a SQLite file (None: the bench file's `store`, then
+    #: METER_TEST_RIG_STORE, then runs_dir's SQLite file; see store_of).
+    store: str | None = None
 
     @property
     def simulated(self) -> bool:
@@ -101,6 +104,20 @@ class MeterPosition:
     def client(self) -> Client:
         """A new client on the position's link (use as a context manager)."""
         return Client(self.config.link, device_address=self.config.address, timing=self.timing)
+
+
+def store_of(opts: SessionOptions, config: BenchConfig | None = None) -> str | Path:
+    """Where the run's results go: --store, the lab bench file's `store`, the environment
+    variable METER_TEST_RIG_STORE, or the SQLite file of the runs directory (in that order)."""
+    chosen = opts.store
+    if chosen is None and not opts.simulated:
+        if config is None:
+            try:
+                config = load_bench_file(opts.bench)
+            except BenchFileError:
+                config = None  # named by the bench file's own check
+        chosen = config.store if config is not None else None
+    return store_location(chosen, opts.runs_dir)
 
 
 def simulator_only_problem(opts: SessionOptions) -> str:
@@ -159,6 +176,9 @@ class RigSession:
         self.bench: Bench | None = None
         self.timebase: Timebase | None = None
         self.store: ResultsStore | None = None
+        self.store_location: str | Path | None = None
+        # The bench's reservation in a shared database store (lab benches only).
+        self.lease: Any = None
         self.run: RunInfo | None = None
         self.positions: list[MeterPosition] = []
         self.bench_path: Path | None = None
@@ -197,7 +217,8 @@ class RigSession:
             bench_text = bench_path.read_text(encoding="utf-8")
         except OSError as exc:
             raise SessionError(f"--bench {bench_path}: cannot read the bench file: {exc}") from exc
-        self.store = self._stack.enter_context(ResultsStore.in_runs_dir(opts.runs_dir))
+        self.store_location = store_of(opts)
+        self.store = self._stack.enter_context(ResultsStore(self.store_location))
         if opts.resume:
             self._check_resume(opts.resume, bench_path, bench_text)
         if opts.simulated:
@@ -262,6 +283,8 @@ class RigSession:
                 environment=self._environment(),
                 started_at=time.time(),
             )
+        if self.lease is not None:
+            self.lease.note_run(self.run.run_id)
         self.run_log = self._stack.enter_context(
             RunLogFile(opts.runs_dir / self.run.run_id / "run.log")
         )
@@ -324,6 +347,14 @@ class RigSession:
                 self._stack.enter_context(
                     lab_bench_lock(config, self.options.lock_dir, f"plan {self.plan.plan}")
                 )
+                if isinstance(self.store_location, str):  # a lab's shared database
+                    from rig.benchlease import DatabaseBenchLease, bench_id
+
+                    assert self.bench_path is not None
+                    self.lease = self._stack.enter_context(DatabaseBenchLease(
+                        self.store_location, bench_id(config, self.bench_path),
+                        Holder(what=f"plan {self.plan.plan}"),
+                    ))
             self.calibration_notes = check_calibration(
                 config, dt.date.today(), allow_overdue=self.options.allow_overdue
             )

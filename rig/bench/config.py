@@ -313,6 +313,9 @@ class BenchConfig(_Strict):
     report_templates: str | None = Field(None, min_length=1)
     #: Options of the simulated bench (rig.sim reads them; the rig itself ignores them).
     sim: dict[str, object] | None = None
+    #: The lab's shared results database (postgresql://USER@HOST:PORT/DB) or a SQLite file;
+    #: --store and METER_TEST_RIG_STORE come first; unset: the runs directory's SQLite file.
+    store: str | None = Field(None, min_length=1)
     source_file: str | None = Field(None, exclude=True)
 
     @field_validator("positions")

@@ -44,9 +44,14 @@ def _m(run_id: str, test: str = "t.py::test_a", pos: int = 1, load: float = 1.0,
     return Measurement(**fields)
 
 
-@pytest.fixture
-def store(tmp_path):
-    with ResultsStore.in_runs_dir(tmp_path / "runs", clock=FakeClock()) as s:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    """The same store tests on both backends."""
+    if request.param == "sqlite":
+        location = tmp_path / "runs" / "results.sqlite"
+    else:
+        location = request.getfixturevalue("pg_url")
+    with ResultsStore(location, clock=FakeClock()) as s:
         yield s
 
 
@@ -331,10 +336,73 @@ def test_stores_created_at_the_same_moment_agree(tmp_path):
         assert db.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
 
 
-def test_a_non_numeric_time_stamp_is_named_not_a_traceback(store):
+@pytest.fixture
+def sqlite_store(tmp_path):
+    with ResultsStore(tmp_path / "results.sqlite", clock=FakeClock()) as s:
+        yield s
+
+
+def test_a_non_numeric_time_stamp_is_named_not_a_traceback(sqlite_store):
+    # SQLite only: a PostgreSQL column of type double precision cannot hold text.
+    store = sqlite_store
     run = _run(store)
     store._db.execute("UPDATE run SET ended_at = 'soon' WHERE run_id = ?", (run.run_id,))
     with pytest.raises(StoreError, match=rf"run {run.run_id}: ended_at 'soon' is not a number"):
         store.get_run(run.run_id)
     data = store.load_run(run.run_id)  # the report reads on and lists it
     assert any("ended_at 'soon' is not a number" in p for p in data.problems)
+
+
+def test_the_store_is_chosen_by_option_then_environment_then_runs_dir(tmp_path):
+    from reports.store import store_location
+
+    url = "postgresql://lab@127.0.0.1:5433/lab"
+    env = {"METER_TEST_RIG_STORE": url}
+    assert store_location(None, tmp_path, {}) == tmp_path / "results.sqlite"
+    assert store_location(None, tmp_path, env) == url
+    assert store_location("/data/lab.sqlite", tmp_path, env) == Path("/data/lab.sqlite")
+    assert store_location("sqlite:///data/x.sqlite", tmp_path, {}) == Path("/data/x.sqlite")
+    with pytest.raises(StoreError, match=r"'mysql://u:\*\*\*@h/db': unknown kind of store"):
+        store_location("mysql://u:secret@h/db", tmp_path, {})
+
+
+def test_an_unreachable_database_is_named_without_its_password():
+    from reports.localdb import free_port
+
+    url = f"postgresql://lab:secret@127.0.0.1:{free_port()}/lab"
+    with pytest.raises(StoreError, match="cannot connect to the results database") as err:
+        ResultsStore(url)
+    assert "secret" not in str(err.value) and "lab:***@127.0.0.1" in str(err.value)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
+                                                            marks=pytest.mark.postgres)])
+def test_a_version_1_store_is_migrated_the_same_way_on_both_backends(backend, tmp_path,
+                                                                     request):
+    from reports.backends import Dialect, PostgresConnection, split_statements
+    from reports.schema import BENCH_LEASE_DDL, DDL
+
+    # Version 1 as it was made: no run.owner, no bench_lease.
+    v1 = DDL.replace(BENCH_LEASE_DDL, "").replace(
+        "    notes             TEXT NOT NULL DEFAULT '',\n    owner             TEXT NOT NULL"
+        " DEFAULT ''\n", "    notes             TEXT NOT NULL DEFAULT ''\n")
+    assert "owner" not in v1 and "bench_lease" not in v1
+    if backend == "sqlite":
+        location = tmp_path / "results.sqlite"
+        db = sqlite3.connect(location, isolation_level=None)
+    else:
+        location = request.getfixturevalue("pg_url")
+        db = PostgresConnection(location)
+    for statement in split_statements(v1):
+        db.execute(Dialect(backend).ddl(statement))
+    db.execute("INSERT INTO schema_version VALUES (1, 'v1', 0)")
+    db.execute("INSERT INTO run (run_id, started_at) VALUES ('old', 1.0)")
+    db.close()
+    with ResultsStore(location) as s:
+        assert s.schema_version == SCHEMA_VERSION == 2 and not s.read_only
+        assert s.get_run("old").started_at == 1.0 and s.run_owner("old") == ""
+        s.record(_m("old"))  # written by this store from now on
+        assert s.run_owner("old") == s.owner
+        assert s.query("SELECT COUNT(*) FROM bench_lease")[0][0] == 0
+        assert [r[0] for r in s.query("SELECT version FROM schema_version ORDER BY version")
+                ] == [1, 2]
