@@ -136,7 +136,9 @@ def test_meter_constant(plan_item, rig, bench, timebase, positions, recorder):
             const_parts = [*resolution, quantisation(min(p.reference_counts))]
             if p.stdev is not None and len(p.errors) > 1:
                 const_parts.append(repeatability(p.stdev, len(p.errors)))
-            implied = rating.meter_constant * (1 + p.mean / 100) / (1 + e_reg / 100)
+            # None: the register did not advance (no constant is implied by a dead register).
+            implied = (rating.meter_constant * (1 + p.mean / 100) / (1 + e_reg / 100)
+                       if advance > 0 else None)
             rows_const.append(recorder.record(
                 n, desc_const, "meter constant error (register against pulses)", e_const, "%",
                 limit_low=-item.limit, limit_high=item.limit, budget=combine(const_parts),
@@ -144,6 +146,9 @@ def test_meter_constant(plan_item, rig, bench, timebase, positions, recorder):
                 message=f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %: the pulse "
                         f"output runs at {implied:.2f} imp/kWh against the nameplate "
                         f"{rating.meter_constant:g} imp/kWh"
-                        if abs(e_const) > item.limit else
+                        if abs(e_const) > item.limit and implied is not None else
+                        f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %: the "
+                        f"register did not advance ({before[n]} -> {after[n]} kWh)"
+                        if implied is None else
                         f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %"))
     Recorder.assert_all_pass(rows_reg + rows_const)

@@ -54,6 +54,15 @@ class Watchdog:
         d = self.deadline()
         return d is not None and wall_now >= d
 
+    def discount(self, busy_from: float, busy_to: float) -> None:
+        """The simulator computed from busy_from to busy_to (wall) while answering the rig:
+        that time is not the controller's silence. A feed during it counts from its end (the
+        command completed then); else the deadline moves on by its length."""
+        if self.last_feed_wall >= busy_from:
+            self.last_feed_wall = max(self.last_feed_wall, busy_to)
+        else:
+            self.last_feed_wall += busy_to - busy_from
+
 
 @dataclass
 class SourceState:

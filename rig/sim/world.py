@@ -148,6 +148,7 @@ class World:
         waited for its answers) and marks the instant the rig has got to (`line_epoch`)."""
         with self.lock:
             self._depth += 1
+            busy_from = self.wall()
             try:
                 if self._depth == 1:
                     self.check_watchdog()
@@ -160,8 +161,12 @@ class World:
                         self._advance(self._line_owed)
                 yield self
             finally:
-                if self._depth == 1 and not line:
-                    self.line_epoch = self.t  # what the rig did ended here
+                if self._depth == 1:
+                    if not line:
+                        self.line_epoch = self.t  # what the rig did ended here
+                    # Catching meters up (a long dwell at many positions) takes wall time
+                    # the controller waits through: not silence for the source's watchdog.
+                    self.source.watchdog.discount(busy_from, self.wall())
                 self._depth -= 1
 
     def set_realtime(self, on: bool) -> None:
