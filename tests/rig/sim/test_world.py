@@ -212,6 +212,24 @@ def test_watchdog_switches_the_output_off_after_wall_timeout() -> None:
     assert world.source.transitions[-1][:2] == (103.6, False)
 
 
+def test_the_simulators_own_work_is_not_controller_silence() -> None:
+    """A meter catch-up inside an access (many positions after a long dose) takes wall time the
+    controller spends waiting for the answer: the watchdog's deadline moves on by it."""
+    wall = [100.0]
+    world = World(WorldConfig(start_time=T0, watchdog_s=2.0),
+                  [Position(1, "3P4W", MeterDouble(start_time=T0))], wall_clock=lambda: wall[0])
+    energise(world, balanced(230.0, 5.0, 0.0))
+    world.feed_watchdog()
+    wall[0] += 1.0
+    with world.access():
+        wall[0] += 5.0  # the simulator computing
+    wall[0] += 0.9
+    assert not world.check_watchdog() and world.source.state.output_on
+    wall[0] += 0.2  # 2.1 s of silence outside the access
+    assert world.check_watchdog()
+    assert world.source.state.tripped == "watchdog"
+
+
 def test_interlock_refuses_output_on_and_overload_trips() -> None:
     world = make_world([0.0])
     energise(world, balanced(230.0, 5.0, 0.0))
