@@ -33,7 +33,7 @@ from rig.measure import settle
 from rig.meterlink import MeterLink, each
 from rig.plan import RegisterCapacityItem, RegisterDosageItem, RegisterItem, current_label
 from rig.recorder import Recorder
-from rig.tariffs import TARIFF, tariff_in_force
+from rig.tariffs import TARIFF, dose_in_tariff
 
 pytestmark = pytest.mark.family("register")
 
@@ -157,18 +157,11 @@ def test_register_by_dosage(plan_item, direction, tariff, rig, bench, timebase, 
     for d in descs.values():
         recorder.started(numbers, d)
     settle(bench, timebase, idle, SETTLING_S)
-    with tariff_in_force(rig, positions, links, tariff):
-        before = each(links, _energy_registers)
-        bench.reference.set_mode(rating.wiring, Quantity.ACTIVE)
-        t_on = timebase.now()
-        bench.energy.start()
-        bench.energise(load)
-        timebase.dwell(dose_s, label=f"dosage T{tariff} {direction}")
-        bench.energise(idle)
-        timebase.dwell(QUIET_S, label="after dosage")
-        bench.energy.stop()
-        reference = abs(bench.energy.energy())
-        after = each(links, _energy_registers)
+    dose = dose_in_tariff(rig, bench, timebase, positions, links, tariff, load=load, idle=idle,
+                          seconds=dose_s, wiring=rating.wiring, quantity=Quantity.ACTIVE,
+                          read=_energy_registers, label=f"dosage T{tariff} {direction}",
+                          quiet_s=QUIET_S)
+    before, after, reference, t_on = dose.before, dose.after, dose.reference, dose.t_on
     applied = (f"{reference:.4f} kWh {direction} at {current_label(item.current)} PF {item.pf} "
                f"with tariff {tariff} programmed, {dose_s:.0f} s from bench time {t_on:.0f} s")
     budget = combine([rectangular("register digit, two readings",
