@@ -14,8 +14,10 @@ from rig.mutants import (
     MutationRunError,
     Outcome,
     all_mutants,
+    load,
     load_explained,
     run_batch,
+    save,
     table_markdown,
 )
 
@@ -62,3 +64,13 @@ def test_explanations_name_real_mutants_and_the_readme_has_the_table(tmp_path: P
     with pytest.raises(ValueError, match="row 1: expected"):
         load_explained(bad)
     assert "<!-- mutation-table:start -->" in README.read_text(encoding="utf-8")
+
+
+def test_outcomes_saved_by_parts_load_in_the_generators_order(tmp_path: Path) -> None:
+    first = [Outcome(BY_ID["history.events.depth"], [], 40, ["t::crashed"])]
+    second = [Outcome(BY_ID["element.L1.gain"], ["t::a", "t::b"], 40)]
+    save(first, tmp_path / "a.json")
+    save(second, tmp_path / "b.json")
+    got = load([tmp_path / "a.json", tmp_path / "b.json"])
+    assert [o.mutant.id for o in got] == ["element.L1.gain", "history.events.depth"]
+    assert got[0].killed_by == ["t::a", "t::b"] and got[1].crashed == ["t::crashed"]
