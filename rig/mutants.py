@@ -189,7 +189,9 @@ def table_markdown(outcomes: list[Outcome], explained: dict[str, str]) -> str:
         lines += ["", "| Survivor | Effect | Why it is not a type-test matter |", "|---|---|---|"]
         lines += [
             f"| `{o.mutant.id}` | {o.mutant.effect} | "
-            f"{explained.get(o.mutant.id, '**unexplained: a gap of the plan**')} |"
+            f"{explained.get(o.mutant.id, '**unexplained: a gap of the plan**')}"
+            + (f" (its run: {len(o.crashed)} plan tests judged no mutant)" if o.crashed else "")
+            + " |"
             for o in survivors
         ]
     return "\n".join(lines)
