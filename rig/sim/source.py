@@ -55,12 +55,10 @@ class Watchdog:
         return d is not None and wall_now >= d
 
     def discount(self, busy_from: float, busy_to: float) -> None:
-        """The simulator computed from busy_from to busy_to (wall) while answering the rig:
-        that time is not the controller's silence. A feed during it counts from its end (the
-        command completed then); else the deadline moves on by its length."""
-        if self.last_feed_wall >= busy_from:
-            self.last_feed_wall = max(self.last_feed_wall, busy_to)
-        else:
+        """The simulator computed from busy_from to busy_to (wall) between two commands (the
+        meters' catch-up): that time is not the controller's silence; the deadline moves on
+        by it."""
+        if busy_to > busy_from:
             self.last_feed_wall += busy_to - busy_from
 
 

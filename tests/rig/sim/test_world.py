@@ -213,19 +213,25 @@ def test_watchdog_switches_the_output_off_after_wall_timeout() -> None:
 
 
 def test_the_simulators_own_work_is_not_controller_silence() -> None:
-    """A meter catch-up inside an access (many positions after a long dose) takes wall time the
-    controller spends waiting for the answer: the watchdog's deadline moves on by it."""
+    """The meters' catch-up (many positions after a long dose) takes wall time the controller
+    spends waiting for the answer: the watchdog's deadline moves on by it."""
     wall = [100.0]
-    world = World(WorldConfig(start_time=T0, watchdog_s=2.0),
-                  [Position(1, "3P4W", MeterDouble(start_time=T0))], wall_clock=lambda: wall[0])
+    pos = Position(1, "3P4W", MeterDouble(start_time=T0))
+    world = World(WorldConfig(start_time=T0, watchdog_s=2.0), [pos], wall_clock=lambda: wall[0])
     energise(world, balanced(230.0, 5.0, 0.0))
     world.feed_watchdog()
+    set_inputs = pos.set_inputs
+
+    def slow(t: float, inputs: object) -> None:
+        wall[0] += 5.0  # the meter model computing its catch-up
+        set_inputs(t, inputs)  # type: ignore[arg-type]
+
+    pos.set_inputs = slow  # type: ignore[method-assign]
     wall[0] += 1.0
-    with world.access():
-        wall[0] += 5.0  # the simulator computing
-    wall[0] += 0.9
+    energise(world, balanced(230.0, 2.0, 0.0))
+    world.advance(60.0)  # the meters get the new inputs: 5 s of computing
     assert not world.check_watchdog() and world.source.state.output_on
-    wall[0] += 0.2  # 2.1 s of silence outside the access
+    wall[0] += 2.0  # 2 s of silence after the last command
     assert world.check_watchdog()
     assert world.source.state.tripped == "watchdog"
 
