@@ -34,6 +34,19 @@ LOAD_PROFILE_QUADRANT = {("import", "L"): "5.29.0", ("export", "C"): "6.29.0",
                          ("export", "L"): "7.29.0", ("import", "C"): "8.29.0"}
 
 
+def booked_registers(quadrant: int) -> dict[int, str]:
+    """Energy registers (OBIS C) a load in IEC quadrant 1..4 advances, with the energy each
+    books (standards.md 7: 1 A+ = QI+QIV, 2 A- = QII+QIII, 3 R+ = QI+QII, 4 R- = QIII+QIV,
+    5..8 QI..QIV, 9 S+ = QI+QIV, 10 S- = QII+QIII)."""
+    importing = quadrant in (1, 4)
+    return {
+        1 if importing else 2: "active",
+        3 if quadrant in (1, 2) else 4: "reactive",
+        4 + quadrant: "reactive",
+        9 if importing else 10: "apparent",
+    }
+
+
 @dataclass(frozen=True, order=True)
 class Cell:
     """One cell of the matrix."""
@@ -114,6 +127,13 @@ def item_cells(item: Any) -> Iterator[Cell]:
                 for register in (f"{c}.8.0", f"{c}.8.{tariff}"):
                     yield Cell("active register by dosage", "balanced", direction, register,
                                f"tariff {tariff}")
+    elif family == "register_map":
+        for quadrant in (1, 2, 3, 4):
+            for tariff in item.tariffs:
+                for c in booked_registers(quadrant):
+                    for e in (0, tariff):
+                        yield Cell("register booking by dosage", "balanced", f"Q{quadrant}",
+                                   f"{c}.8.{e}", f"tariff {tariff}")
     elif family == "register_capacity":
         yield Cell("register capacity", "balanced", "import", "1.8.0",
                    f"{item.hours:g} h at {current_label(item.current)}")

@@ -99,6 +99,12 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
         load = point_for(rating, "active", item.current, item.pf, direction or "import")
         power = metered_power(load, "active", rating.wiring)
         return 2 * PROGRAMMING_S + item.energy_kwh * 3.6e6 / power + 2 * READ_S
+    if family == "register_map":
+        # One collected test is one quadrant in one tariff: the calendar programmed twice, the
+        # reactive dose at PF 0.5, the reads.
+        load = point_for(rating, "reactive", item.current, "0.5L")
+        return (2 * PROGRAMMING_S + 2 * READ_S
+                + item.energy_kvarh * 3.6e6 / metered_power(load, "reactive", rating.wiring))
     if family == "register_capacity":
         return item.hours * 3600.0 + 2 * READ_S
     if family == "influence":

@@ -161,6 +161,19 @@ class RegisterDosageItem(_Item):
     confidence: Confidence = "H"
 
 
+class RegisterMapItem(_Item):
+    """Every energy register by dosage: a dose in each quadrant with each tariff in force
+    advances exactly the registers that quadrant books (total and tariff) by the reference
+    energy, and no other energy register moves (testplans/test_register_map.py)."""
+
+    family: Literal["register_map"]
+    current: CurrentSpec = 1.0
+    tariffs: tuple[int, ...] = Field((1, 2, 3, 4), min_length=1)
+    energy_kvarh: float = Field(gt=0, description="reactive dose per quadrant and tariff")
+    limit: float = Field(gt=0, description="percent of the expected energy")
+    confidence: Confidence = "H"
+
+
 class RegisterCapacityItem(_Item):
     """The register takes `hours` at the current without rolling over (IEC 62052-11)."""
 
@@ -313,6 +326,7 @@ Item = Annotated[
     | RegisterItem
     | RegisterDosageItem
     | RegisterCapacityItem
+    | RegisterMapItem
     | InfluenceItem
     | DemandItem
     | TouItem

@@ -9,8 +9,9 @@ state (rig.session.RigSession.programming: the reset button held, then P1).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from rig.meterlink import MeterLink, each
@@ -43,3 +44,39 @@ def tariff_in_force(rig: Any, positions: Sequence[Any], links: Mapping[int, Mete
     finally:
         with rig.programming(*positions):
             each(links, lambda link: link.write(list(saved[link.number].items())))
+
+
+@dataclass(frozen=True)
+class Dose:
+    """Registers read before and after a dose given with one tariff in force."""
+
+    before: dict[int, Any]  # position -> what `read` returned
+    after: dict[int, Any]
+    reference: float  # |energy| the reference standard's register counted
+    t_on: float  # bench time the load went on
+
+
+def dose_in_tariff(rig: Any, bench: Any, timebase: Any, positions: Sequence[Any],
+                   links: Mapping[int, MeterLink], tariff: int, *, load: Any, idle: Any,
+                   seconds: float, wiring: str, quantity: Any,
+                   read: Callable[[MeterLink], Any], label: str, quiet_s: float) -> Dose:
+    """Tariff `tariff` in force: read every meter, apply `load` for `seconds` counting
+    `quantity` (measured as `wiring`) on the reference's energy register, take the current
+    off (`idle`), wait
+    `quiet_s`, read again. The calendars are written back afterwards."""
+    if bench.energy is None:
+        raise RuntimeError(f"{label}: the bench has no reference energy register: the dosage "
+                           "method needs it")
+    with tariff_in_force(rig, positions, links, tariff):
+        before = each(links, read)
+        bench.reference.set_mode(wiring, quantity)
+        t_on = timebase.now()
+        bench.energy.start()
+        bench.energise(load)
+        timebase.dwell(seconds, label=label)
+        bench.energise(idle)
+        timebase.dwell(quiet_s, label="after dosage")
+        bench.energy.stop()
+        reference = abs(bench.energy.energy())
+        after = each(links, read)
+    return Dose(before, after, reference, t_on)

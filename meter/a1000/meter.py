@@ -43,6 +43,7 @@ from meter.a1000.demand import make_demand  # part 2
 from meter.a1000.display import make_display  # part 2
 from meter.a1000.events import make_events  # part 2
 from meter.a1000.load_profile import make_load_profile  # part 2
+from meter.a1000.mutations import apply_mutants
 from meter.a1000.programming import ProgrammingState
 from meter.a1000.registers import QUANTITIES, EnergyRegisters, PulseOutput, format_register
 from meter.a1000.store import StateStore
@@ -188,6 +189,7 @@ class A1000:
         names = [c.name for c in self.components]
         if len(set(names)) != len(names):
             raise ValueError(f"component names must be unique, got {names}")
+        apply_mutants(self)  # generated faults (mutation testing); none on a healthy meter
         if self.store is not None:
             self._load_state()
         self._schedule_tariff(initial=True)

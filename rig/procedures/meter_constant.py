@@ -154,12 +154,17 @@ def _measure(procedure: MeterConstant, ctx: Context, take: Take) -> None:
         const_parts = [*resolution, quantisation(min(p.reference_counts))]
         if p.stdev is not None and len(p.errors) > 1:
             const_parts.append(repeatability(p.stdev, len(p.errors)))
-        implied = rating.meter_constant * (1 + p.mean / 100) / (1 + e_reg / 100)
+        # None: the register did not advance (no constant is implied by a dead register).
+        implied = (rating.meter_constant * (1 + p.mean / 100) / (1 + e_reg / 100)
+                   if advance > 0 else None)
         constant_error.record(
             take, n, desc_const, e_const, budget=combine(const_parts),
             raw={**raw, "implied_constant_imp_per_kwh": implied},
             message=f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %: the pulse "
                     f"output runs at {implied:.2f} imp/kWh against the nameplate "
                     f"{rating.meter_constant:g} imp/kWh"
-                    if abs(e_const) > item.limit else
+                    if abs(e_const) > item.limit and implied is not None else
+                    f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %: the "
+                    f"register did not advance ({before[n]} -> {after[n]} kWh)"
+                    if implied is None else
                     f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %")

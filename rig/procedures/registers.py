@@ -40,7 +40,7 @@ from rig.metrology import combine, rectangular
 from rig.plan import RegisterCapacityItem, RegisterDosageItem, RegisterItem, current_label
 from rig.procedures import Context, Declared, EachPoint
 from rig.recorder import Take
-from rig.tariffs import TARIFF, tariff_in_force
+from rig.tariffs import TARIFF, dose_in_tariff
 
 REGISTERS = {1: "1-1:5.8.0", 2: "1-1:6.8.0", 3: "1-1:7.8.0", 4: "1-1:8.8.0"}
 # phi per quadrant (docs/conventions.md 1: P = UI cos phi, Q = UI sin phi):
@@ -198,18 +198,11 @@ class RegisterDosage(EachPoint):
         dose_s = item.energy_kwh * 3.6e6 / metered_power(load, "active", rating.wiring)
         links = {p.number: rig.link(p) for p in positions}
         settle(bench, timebase, idle, SETTLING_S)
-        with tariff_in_force(rig, positions, links, tariff):
-            before = each(links, _energy_registers)
-            bench.reference.set_mode(rating.wiring, Quantity.ACTIVE)
-            t_on = timebase.now()
-            bench.energy.start()
-            bench.energise(load)
-            timebase.dwell(dose_s, label=f"dosage T{tariff} {direction}")
-            bench.energise(idle)
-            timebase.dwell(QUIET_S, label="after dosage")
-            bench.energy.stop()
-            reference = abs(bench.energy.energy())
-            after = each(links, _energy_registers)
+        dose = dose_in_tariff(rig, bench, timebase, positions, links, tariff, load=load,
+                              idle=idle, seconds=dose_s, wiring=rating.wiring,
+                              quantity=Quantity.ACTIVE, read=_energy_registers,
+                              label=f"dosage T{tariff} {direction}", quiet_s=QUIET_S)
+        before, after, reference, t_on = dose.before, dose.after, dose.reference, dose.t_on
         applied = (f"{reference:.4f} kWh {direction} at {current_label(item.current)} PF {item.pf} "
                    f"with tariff {tariff} programmed, {dose_s:.0f} s from bench time {t_on:.0f} s")
         budget = combine([rectangular("register digit, two readings",

@@ -54,6 +54,13 @@ class Watchdog:
         d = self.deadline()
         return d is not None and wall_now >= d
 
+    def discount(self, busy_from: float, busy_to: float) -> None:
+        """The simulator computed from busy_from to busy_to (wall) between two commands (the
+        meters' catch-up): that time is not the controller's silence; the deadline moves on
+        by it."""
+        if busy_to > busy_from:
+            self.last_feed_wall += busy_to - busy_from
+
 
 @dataclass
 class SourceState:

@@ -282,10 +282,14 @@ class World:
         phases, freq = self._pending_inputs
         self._pending_inputs = None
         terminals: dict[str, ElectricalInputs] = {}  # meters of one wiring see the same ones
+        busy_from = self.wall()
         for pos in self.positions.values():
             if pos.wiring not in terminals:
                 terminals[pos.wiring] = electrical_inputs(phases, freq, pos.wiring)
             pos.set_inputs(self.t, terminals[pos.wiring])
+        # Catching the meters up to now (after a long dwell, at many positions) takes wall time
+        # the controller waits through: not silence for the source's watchdog.
+        self.source.watchdog.discount(busy_from, self.wall())
 
     def change_source(self, change: Callable[[SimSource], None]) -> None:
         """Apply a source command now; the meters and the reference see it at this instant."""
@@ -446,5 +450,7 @@ class World:
                 f"no position {number} (positions: {sorted(self.positions)})"
             ) from None
         if pos.meter.now < self.t:
+            busy_from = self.wall()
             pos.advance_to(self.t)
+            self.source.watchdog.discount(busy_from, self.wall())  # as in flush_inputs
         return pos

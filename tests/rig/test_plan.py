@@ -41,6 +41,7 @@ def test_full_plan_covers_every_family_of_the_type_test() -> None:
         "register",
         "register_dosage",
         "register_capacity",
+        "register_map",
         "influence",
         "demand",
         "tou",

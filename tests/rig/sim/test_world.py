@@ -212,6 +212,30 @@ def test_watchdog_switches_the_output_off_after_wall_timeout() -> None:
     assert world.source.transitions[-1][:2] == (103.6, False)
 
 
+def test_the_simulators_own_work_is_not_controller_silence() -> None:
+    """The meters' catch-up (many positions after a long dose) takes wall time the controller
+    spends waiting for the answer: the watchdog's deadline moves on by it."""
+    wall = [100.0]
+    pos = Position(1, "3P4W", MeterDouble(start_time=T0))
+    world = World(WorldConfig(start_time=T0, watchdog_s=2.0), [pos], wall_clock=lambda: wall[0])
+    energise(world, balanced(230.0, 5.0, 0.0))
+    world.feed_watchdog()
+    set_inputs = pos.set_inputs
+
+    def slow(t: float, inputs: object) -> None:
+        wall[0] += 5.0  # the meter model computing its catch-up
+        set_inputs(t, inputs)  # type: ignore[arg-type]
+
+    pos.set_inputs = slow  # type: ignore[method-assign]
+    wall[0] += 1.0
+    energise(world, balanced(230.0, 2.0, 0.0))
+    world.advance(60.0)  # the meters get the new inputs: 5 s of computing
+    assert not world.check_watchdog() and world.source.state.output_on
+    wall[0] += 2.0  # 2 s of silence after the last command
+    assert world.check_watchdog()
+    assert world.source.state.tripped == "watchdog"
+
+
 def test_interlock_refuses_output_on_and_overload_trips() -> None:
     world = make_world([0.0])
     energise(world, balanced(230.0, 5.0, 0.0))

@@ -1,0 +1,26 @@
+"""Every energy register by dosage, in each quadrant with each tariff in force: a dose in
+quadrant k advances exactly the registers that quadrant books (OBIS C = 1..10, the total and
+the tariff in force) and no other energy register moves.
+
+The method and its declared measurement: rig.procedures.register_map.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rig.loads import Rating
+from rig.plan import RegisterMapItem
+from rig.procedures import run
+from rig.procedures.register_map import RegisterMap
+
+pytestmark = pytest.mark.family("register_map")
+
+
+@pytest.mark.parametrize("quadrant", [1, 2, 3, 4])
+@pytest.mark.parametrize("tariff", [1, 2, 3, 4])
+def test_register_map(plan_item, quadrant, tariff, rig, positions, recorder):
+    item: RegisterMapItem = plan_item
+    if tariff not in item.tariffs:
+        pytest.skip(f"{item.id}: tariff {tariff} is not in the item's tariffs {item.tariffs}")
+    run(RegisterMap(item, Rating.of(positions[0].config), quadrant, tariff), recorder, rig)
