@@ -418,15 +418,28 @@ class Panel:
 
         def report(request: Request) -> HTMLResponse:
             from reports.analysis import analyse
+            from reports.benchinfo import bench_info
             from reports.build import load_for_report
-            from reports.html import render_analysed
+            from reports.page import (
+                PageInputs,
+                TemplateFolderError,
+                lab_template_folder,
+                render_page,
+            )
 
             run_id = request.path_params["run_id"]
             try:
                 data = load_for_report(run_id, store=self.location)
             except RunNotFoundError as exc:
                 return HTMLResponse(page("No such run", f"<p>{e(exc)}</p>"), status_code=404)
-            return HTMLResponse(render_analysed(analyse(data)))
+            # The same page as the run's report.html, with the lab's templates where the bench
+            # names them and they are reachable from here.
+            try:
+                inputs = PageInputs(lab_templates=lab_template_folder(bench_info(data),
+                                                                      data.run.bench_path))
+            except TemplateFolderError:
+                inputs = PageInputs()
+            return HTMLResponse(render_page(analyse(data), inputs)[0])
 
         def meter(request: Request) -> HTMLResponse:
             serial = request.path_params["serial"]
