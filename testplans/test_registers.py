@@ -1,24 +1,6 @@
-"""Energy registers by dosage: the four reactive quadrants, active import and export in each
-tariff, and the capacity over 1500 h at Imax.
+"""Energy registers by dosage: quadrants, direction and tariff, and the capacity.
 
-Four-quadrant reactive registers: a load in quadrant k advances register 5.8.0 + (k - 1)
-(OBIS C = 5..8: Q1..Q4, standards.md 7) by the reference reactive energy, and leaves the other
-three alone (IEC quadrant convention, standards.md 2.1 [H]). A meter that books reactive energy
-in the wrong quadrant fails here even when its pulse outputs are right.
-
-Method: registers read with the current off; the load applied for energy_kvarh / |Q|; the
-current removed (voltage kept); registers read again. The reference energy comes from the
-reference standard's energy register (or its reactive power times the dwell). Resolution: one
-register digit (0.01 kvarh) on each reading.
-
-Active registers by tariff and direction: with the calendar programmed so tariff k is in force
-all day, a dose in one direction must advance c.8.0 and c.8.k (c = 1 import, 2 export, A1000
-manual Appendix A) by the reference energy within the item's limit plus one digit, and no other
-active energy register; C.14.0 is read before and after as the fact of the tariff in force.
-
-Capacity: 1-1:1.8.0 does not roll over within 1500 h at Imax (IEC 62052-11).
-
-The methods and their declared measurements: rig.procedures.registers.
+The methods, their sources and their declared measurements: rig.procedures.registers.
 """
 
 from __future__ import annotations
