@@ -134,6 +134,8 @@ def test_a_signal_sets_the_stop_request_and_raises_nothing():
     import os
     import signal
 
+    # What was there before (SIG_IGN when the suite runs in the background, e.g. under nohup).
+    before = signal.getsignal(signal.SIGINT)
     stop = StopRequest()
     seen = []
     stop.listeners.append(seen.append)
@@ -151,7 +153,7 @@ def test_a_signal_sets_the_stop_request_and_raises_nothing():
             stop.check()
     finally:
         stop.uninstall()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_stop_wait_wakes_at_once():
@@ -213,6 +215,7 @@ def test_a_second_signal_while_de_energising_is_recorded_and_the_verification_st
             time.sleep(0.01)
             super().output_off()
 
+    before = signal.getsignal(signal.SIGINT)  # restored at the end, whatever it was
     source = SignalledSource()
     bench = _fake_bench(source)
     bench.energise(LoadPoint.balanced(230, 5))  # installs the stop request's handlers
@@ -222,4 +225,4 @@ def test_a_second_signal_while_de_energising_is_recorded_and_the_verification_st
     bench.de_energise()  # raises nothing: the second Ctrl-C interrupts nothing
     assert source.calls[-2:] == [("output_off",), ("is_on",)]
     assert [name for name, _ in bench.stop.repeated] == ["SIGINT"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    assert signal.getsignal(signal.SIGINT) is before  # restored
