@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from reports.backends import STORE_ENV
-from reports.build import FORMATS, build_report, load_for_report, resolve_store
+from reports.build import FORMATS, build_report, load_for_report, resolve_store, runs_folder
 from reports.history import write_history
 from reports.numbers import fmt_time
 from reports.page import TemplateFolderError
@@ -138,15 +138,9 @@ def _store_path(args: argparse.Namespace) -> str | Path:
     return resolve_store(args.runs_dir) if shared is None else shared
 
 
-def _run_folder(args: argparse.Namespace, run_id: str) -> Path:
-    # A shared store keeps no files: the run's folder is in the runs directory (as build_report).
-    base = resolve_store(args.runs_dir).parent if _shared(args) is None else Path(args.runs_dir)
-    return base / run_id
-
-
 def _history(args: argparse.Namespace) -> int:
     path = _store_path(args)
-    folder = Path(args.runs_dir) if _shared(args) is not None else Path(path).parent
+    folder = runs_folder(args.runs_dir, _shared(args))
     out = Path(args.out) if args.out else folder / f"history-{args.serial}.html"
     with ResultsStore(path, create=False) as store:
         h = write_history(store, args.serial, out)
@@ -161,7 +155,7 @@ def _history(args: argparse.Namespace) -> int:
 
 def _sign_or_verify(args: argparse.Namespace) -> int:
     data = load_for_report(args.run, args.runs_dir, _shared(args))
-    folder = _run_folder(args, data.run.run_id)
+    folder = runs_folder(args.runs_dir, _shared(args)) / data.run.run_id
     if args.command == "sign":
         print(f"signed: {sign(folder, Path(args.key))}")
         return 0

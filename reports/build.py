@@ -58,6 +58,13 @@ def resolve_store(runs_dir: str | Path) -> Path:
     return path if path.is_file() else store_path(path)
 
 
+def runs_folder(runs_dir: str | Path, store: str | Path | None = None) -> Path:
+    """The folder that holds the runs' files (runs/<run_id>/...): the store file's folder, or,
+    with a store named apart from the runs directory (a PostgreSQL URL keeps no files), the
+    runs directory itself."""
+    return resolve_store(runs_dir).parent if store is None else Path(runs_dir)
+
+
 def load_for_report(run_id: str, runs_dir: str | Path = "runs",
                     store: str | Path | None = None) -> RunData:
     """Open the store of `runs_dir` (or a store file, or `store`: a file or a PostgreSQL URL)
@@ -177,8 +184,8 @@ def build_report(
     data = load_for_report(run_id, runs_dir, store)
     a = analyse(data)  # once for every format
     reasons = incomplete_reasons(data, a.interrupted)
-    base = resolve_store(runs_dir).parent if store is None else Path(runs_dir)
-    target = Path(out_dir) if out_dir is not None else base / data.run.run_id
+    target = (Path(out_dir) if out_dir is not None
+              else runs_folder(runs_dir, store) / data.run.run_id)
     inputs = PageInputs(meta=_meta_for(target, meta),
                         lab_templates=lab_template_folder(bench_info(data),
                                                           data.run.bench_path),
