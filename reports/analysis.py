@@ -1,11 +1,8 @@
-"""What a report says, computed from stored results (pure functions, no output format).
+"""What a report says, computed from a run's rows (pure functions, no output format).
 
-Conventions read from a measurement's `point` (set by the test plans):
-  load       multiple of In (number)        pf        "1", "0.5L", "0.8C" (or a number;
-  direction  "import" / "export"                       a negative number = capacitive)
-  element    "balanced" / "L1" / "L2" / "L3"  influence  influence quantity (no curve point)
-  window / window_start   demand window index / start (epoch s); raw {"meter", "reference"}
-  elapsed_s / elapsed_h   time since the clock was set, for clock error over time
+The rows are the records of reports.records as reports.rows reads them from the store: each
+measurement a StoredMeasurement (its test point's load, pf, direction, element and text are
+properties of it: reports.points), each position a PositionRecord, each log line an Event.
 """
 
 from __future__ import annotations
@@ -13,24 +10,28 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
-import pandas as pd
 
 from reports.numbers import (
-    fmt_compact,
-    fmt_duration,
     fmt_limits,
-    fmt_time,
     fmt_uncertainty,
     fmt_value,
     is_number,
     with_unit,
 )
-from reports.records import FAMILY_ORDER, Verdict
+from reports.points import pf_sort_key
+from reports.records import (
+    FAMILY_ORDER,
+    Event,
+    PositionRecord,
+    StoredMeasurement,
+    Verdict,
+)
+from reports.rows import run_rows
 from reports.store import RunData
 
 CURVE_FAMILIES = ("accuracy", "single_element", "reactive")
@@ -41,11 +42,9 @@ DIRECTION_ORDER = ("import", "export")
 # an unmeasured point (error) or an inconclusive one leaves conformity undetermined.
 SEVERITY = {Verdict.PASS: 0, Verdict.INCONCLUSIVE: 1, Verdict.ERROR: 2, Verdict.FAIL: 3}
 
-# A measurement as a dict of plain Python values (see plain_rows); ROW is the key of its row
-# number in the frame it was taken from.
-Row = dict[str, Any]
+# The report's row: one stored measurement.
+Row = StoredMeasurement
 K = TypeVar("K", bound=Hashable)
-ROW = "_row"
 
 FAMILY_TITLES = {
     "accuracy": "Accuracy, balanced load",
@@ -78,85 +77,6 @@ def family_sort_key(family: str) -> tuple[int, str]:
         return (len(FAMILY_ORDER), family)
 
 
-def pf_label(pf: Any) -> str:
-    """Normalised power-factor label: '1', '0.5L' (inductive, lagging), '0.8C' (capacitive)."""
-    if pf is None:
-        return ""
-    if is_number(pf):
-        mag = abs(float(pf))
-        if math.isclose(mag, 1.0):
-            return "1"
-        return f"{mag:g}" + ("C" if pf < 0 else "L")
-    text = str(pf).strip().upper().replace(" ", "")
-    for suffix, kind in (("IND", "L"), ("LAG", "L"), ("CAP", "C"), ("LEAD", "C"), ("I", "L"),
-                         ("L", "L"), ("C", "C")):
-        if text.endswith(suffix) and text[: -len(suffix)]:
-            try:
-                mag = float(text[: -len(suffix)])
-            except ValueError:
-                break
-            return "1" if math.isclose(mag, 1.0) else f"{mag:g}{kind}"
-    try:
-        return pf_label(float(text))
-    except ValueError:
-        return str(pf)
-
-
-def pf_sort_key(label: str) -> tuple[int, float]:
-    if label == "1":
-        return (0, 0.0)
-    try:
-        mag = float(label[:-1])
-    except ValueError:
-        return (3, 0.0)
-    return (1 if label.endswith("L") else 2, -mag)
-
-
-def describe_point(point: Mapping[str, Any]) -> str:
-    """Human text of a test point, e.g. '0.05 In, PF 0.5L, import, L1'."""
-    if not isinstance(point, Mapping):
-        return str(point)
-    parts: list[str] = []
-    load = point.get("load")
-    if is_number(load):
-        parts.append(f"{fmt_compact(load)} In")
-    if point.get("pf") is not None:
-        parts.append(f"PF {pf_label(point.get('pf'))}")
-    for key in ("direction", "element"):
-        if point.get(key):
-            parts.append(str(point[key]))
-    inf = point.get("influence")
-    if inf:
-        if isinstance(inf, Mapping):
-            q = inf.get("quantity", "influence")
-            v = inf.get("value")
-            parts.append(f"{q} {fmt_compact(v) if is_number(v) else v}".strip())
-        else:
-            parts.append(str(inf))
-    skip = {"load", "pf", "direction", "element", "influence"}
-    for key, value in point.items():
-        if key in skip:
-            continue
-        parts.append(_point_item(str(key), value))
-    return ", ".join(parts) if parts else "-"
-
-
-def _point_item(key: str, value: Any) -> str:
-    """'window start 2026-09-21 14:28:20', 'elapsed 6 h 00 min', 'voltage factor 1.15'."""
-    if is_number(value):
-        if key.endswith(("_start", "_at", "_time")) and value > 1e8:  # epoch seconds
-            return f"{_words(key)} {fmt_time(value).removesuffix(' UTC')}"
-        if key.endswith("_s"):
-            return f"{_words(key[:-2])} {fmt_duration(value) or fmt_compact(value) + ' s'}"
-        return f"{_words(key)} {fmt_compact(value)}"
-    return f"{_words(key)} {value}"
-
-
-def _words(key: str) -> str:
-    """A plan's point key as words for the reader ('voltage_factor' -> 'voltage factor')."""
-    return key.replace("_", " ")
-
-
 def _severity(verdict: Any) -> int:
     try:
         return SEVERITY[Verdict(verdict)]
@@ -165,8 +85,8 @@ def _severity(verdict: Any) -> int:
 
 
 def is_missing(value: Any) -> bool:
-    """None, NaN or NA: what pandas' dropna / fillna treat as missing (scalars only)."""
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    """None or NaN (a number the store does not have)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def verdict_of(values: Iterable[Any]) -> Verdict | None:
@@ -184,44 +104,6 @@ def verdict_of(values: Iterable[Any]) -> Verdict | None:
     return worst
 
 
-def with_point_columns(meas: pd.DataFrame) -> pd.DataFrame:
-    """Add load, pf (label), direction, element, influenced columns from the point JSON."""
-    df = meas.copy()
-    points = [p if isinstance(p, Mapping) else {} for p in df["point"]]
-    df["p_load"] = [float(p["load"]) if is_number(p.get("load")) else math.nan for p in points]
-    df["p_pf"] = [pf_label(p.get("pf")) for p in points]
-    df["p_direction"] = [str(p.get("direction") or "") for p in points]
-    df["p_element"] = [str(p.get("element") or "balanced") for p in points]
-    df["p_influenced"] = [bool(p.get("influence")) for p in points]
-    df["p_text"] = [describe_point(p) for p in points]
-    return df
-
-
-def plain_rows(frame: pd.DataFrame) -> list[Row]:
-    """The frame's rows as dicts of plain Python values, as DataFrame.to_dict("records") gives
-    them for the store's frames (several times faster), each with its row number in the frame
-    under ROW, so that `frame.take` gives any selection of rows back as a frame (for the plots).
-
-    The report works on these: pandas filtering and to_dict per table, figure or group of a
-    few rows cost far more than the work done on them."""
-    names = [*frame.columns, ROW]
-    columns = [_plain_values(frame[c]) for c in frame.columns]
-    return [dict(zip(names, values, strict=True))
-            for values in zip(*columns, range(len(frame)), strict=True)]
-
-
-def _plain_values(column: pd.Series) -> list[Any]:
-    values = column.tolist()
-    # to_dict gives None for pandas' NA (of nullable integer columns such as position)
-    return [None if v is pd.NA else v for v in values] if column.hasnans else values
-
-
-def frame_of(frame: pd.DataFrame, rows: list[Row]) -> pd.DataFrame:
-    """The rows (plain_rows of `frame`, or of a frame with the same rows) as a frame, in
-    their order."""
-    return frame.take([r[ROW] for r in rows])
-
-
 def group_rows(rows: Iterable[Row], key: Callable[[Row], K]) -> dict[K, list[Row]]:
     """The rows by `key`, keys in order of first appearance, rows in theirs."""
     groups: dict[K, list[Row]] = {}
@@ -231,15 +113,14 @@ def group_rows(rows: Iterable[Row], key: Callable[[Row], K]) -> dict[K, list[Row
 
 
 def is_curve_row(r: Row) -> bool:
-    """A measurement that belongs on an error curve: % error at a load and PF, no influence.
-    `r` is a row with the point columns (with_point_columns)."""
-    return (r["family"] in CURVE_FAMILIES and r["unit"] == "%" and r["p_load"] > 0
-            and r["p_pf"] != "" and not r["p_influenced"])
+    """A measurement that belongs on an error curve: % error at a load and PF, no influence."""
+    return (r.family in CURVE_FAMILIES and r.unit == "%" and r.load > 0
+            and r.pf != "" and not r.influenced)
 
 
-def curve_groups(rows: list[Row]) -> dict[tuple[str, str, str], list[Row]]:
+def curve_groups(rows: Sequence[Row]) -> dict[tuple[str, str, str], list[Row]]:
     """The curve rows by (quantity, direction, pf), keys in report order, rows in theirs."""
-    groups = group_rows(rows, lambda r: (r["quantity"], r["p_direction"], r["p_pf"]))
+    groups = group_rows(rows, lambda r: (r.quantity, r.direction, r.pf))
 
     def order(key: tuple[str, str, str]) -> tuple:
         q, d, p = key
@@ -269,7 +150,7 @@ class PositionSummary:
     serial: str
     verdict: Verdict | None
     counts: dict[str, int]
-    rows: list[Row]  # the position's measurements (plain rows with the point columns)
+    rows: list[Row]  # the position's measurements
     bad: list[Row]  # those that are not 'pass', worst first
 
 
@@ -280,25 +161,22 @@ class Conformity:
     text: str
 
 
-def position_summaries(data: RunData, rows: list[Row]) -> list[PositionSummary]:
-    """One summary per position; `rows` are the run's measurements as plain rows with the
-    point columns (plain_rows of with_point_columns)."""
-    meas = data.measurements
-    positions = sorted({int(p) for p in meas["position"].dropna()}
-                       | {int(p) for p in data.positions["position"].dropna()})
-    serials = {int(r["position"]): str(r["serial"] or "")
-               for r in data.positions.to_dict("records") if is_number(r["position"])}
-    by_position = group_rows((r for r in rows if not is_missing(r["position"])),
-                             lambda r: r["position"])
+def position_summaries(rows: Sequence[Row],
+                       positions: Sequence[PositionRecord]) -> list[PositionSummary]:
+    """One summary per position, of those with measurements or a stored identity."""
+    numbers = sorted({r.position for r in rows if r.position is not None}
+                     | {p.position for p in positions})
+    serials = {p.position: p.serial for p in positions}
+    by_position = group_rows((r for r in rows if r.position is not None), lambda r: r.position)
     out = []
-    for pos in positions:
+    for pos in numbers:
         pos_rows = by_position.get(pos, [])
-        tally = Counter(r["verdict"] for r in pos_rows)
+        tally = Counter(r.verdict for r in pos_rows)
         counts = {v.value: tally[v.value] for v in Verdict}
-        bad = sorted((r for r in pos_rows if r["verdict"] != Verdict.PASS.value),
-                     key=lambda r: (-_severity(r["verdict"]), r["id"]))
+        bad = sorted((r for r in pos_rows if r.verdict != Verdict.PASS.value),
+                     key=lambda r: (-_severity(r.verdict), r.id))
         out.append(PositionSummary(pos, serials.get(pos, ""),
-                                   verdict_of(r["verdict"] for r in pos_rows), counts,
+                                   verdict_of(r.verdict for r in pos_rows), counts,
                                    pos_rows, bad))
     return out
 
@@ -332,8 +210,8 @@ def conformity(summary: PositionSummary, data: RunData, clauses: list[str],
     scope = f"the requirements tested by {plan}"
     if clauses:
         scope += f" (clauses: {'; '.join(clauses)})"
-    rules = sorted({str(r["decision_rule"]) for r in summary.rows
-                    if not is_missing(r["decision_rule"])})
+    rules = sorted({str(r.decision_rule) for r in summary.rows
+                    if not is_missing(r.decision_rule)})
     rule = (" and ".join(rules) + (" decision rules" if len(rules) > 1 else " decision rule")
             if rules else f"{run.decision_rule} decision rule")
     caveat = ""
@@ -409,13 +287,12 @@ def batch_conformity(summaries: list[PositionSummary], data: RunData,
     return Conformity("CONFORMS", "pass", text)
 
 
-def why_text(row: Mapping[str, Any]) -> str:
+def why_text(row: Row) -> str:
     """One line saying why a point did not pass."""
-    unit = row.get("unit") or ""
-    v = row.get("value")
-    u = row.get("expanded_uncertainty")
-    lim = fmt_limits(row.get("limit_low"), row.get("limit_high"), unit)
-    verdict = row.get("verdict")
+    unit = row.unit or ""
+    v, u = row.value, row.expanded_uncertainty
+    lim = fmt_limits(row.limit_low, row.limit_high, unit)
+    verdict = row.verdict
     if verdict == Verdict.ERROR.value or not is_number(v):
         text = "no value could be measured"
     else:
@@ -428,9 +305,8 @@ def why_text(row: Mapping[str, Any]) -> str:
             text = f"{val} ({verdict})"
         if is_number(u):
             text += f" (U = {with_unit(fmt_uncertainty(u), unit)})"
-    msg = row.get("message")
-    if isinstance(msg, str) and msg:
-        text += f"; {msg}"
+    if row.message:
+        text += f"; {row.message}"
     return text
 
 
@@ -453,29 +329,20 @@ class BatchPoint:
     typical_u: float = math.nan
 
 
-def batch_points(rows: list[Row]) -> list[BatchPoint]:
+def batch_points(rows: Iterable[Row]) -> list[BatchPoint]:
     """Per test point across positions: mean, spread (max - min), stdev and the worst meter
-    (the one closest to, or furthest beyond, a limit; largest |value| without limits).
-    `rows`: the run's measurements as plain rows with the point columns."""
-    groups = group_rows(
-        (r for r in rows if not is_missing(r["value"])),
-        lambda r: (r["family"], r["quantity"], _text_or_empty(r["unit"]), r["point_key"],
-                   _text_or_empty(r["clause"])),
-    )
+    (the one closest to, or furthest beyond, a limit; largest |value| without limits)."""
+    groups = group_rows((r for r in rows if r.value is not None),
+                        lambda r: (r.family, r.quantity, r.unit, r.point_key, r.clause))
     out = [_batch_point(key, g) for key, g in groups.items()]
     out.sort(key=lambda b: (family_sort_key(b.family), b.quantity))
     return out
 
 
-def _text_or_empty(value: Any) -> Any:
-    return "" if is_missing(value) else value
-
-
 def _batch_point(key: tuple[Any, ...], g: list[Row]) -> BatchPoint:
     family, quantity, unit, _pk, clause = key
-    values = np.array([r["value"] for r in g], dtype=float)
-    margins = [margin(r["value"], r["limit_low"] if is_number(r["limit_low"]) else None,
-                      r["limit_high"] if is_number(r["limit_high"]) else None) for r in g]
+    values = np.array([r.value for r in g], dtype=float)
+    margins = [margin(r.value, r.limit_low, r.limit_high) for r in g]
     if all(math.isinf(m) for m in margins):
         worst = g[int(np.abs(values).argmax())]
     else:
@@ -487,11 +354,11 @@ def _batch_point(key: tuple[Any, ...], g: list[Row]) -> BatchPoint:
     stdev = float(np.sqrt(((mean - values) ** 2).sum() / (n - 1))) if n > 1 else math.nan
     return BatchPoint(
         family=str(family), quantity=str(quantity), unit=str(unit),
-        point_text=str(g[0]["p_text"]), clause=str(clause), n=n,
+        point_text=g[0].point_text, clause=str(clause), n=n,
         mean=float(mean), spread=float(values.max() - values.min()), stdev=stdev,
-        worst_position=int(worst["position"]), worst_value=float(worst["value"]),
-        verdicts=dict(Counter(str(r["verdict"]) for r in g if not is_missing(r["verdict"]))),
-        typical_u=_median_positive(r["expanded_uncertainty"] for r in g),
+        worst_position=int(worst.position), worst_value=float(worst.value),
+        verdicts=dict(Counter(str(r.verdict) for r in g if not is_missing(r.verdict))),
+        typical_u=_median_positive(r.expanded_uncertainty for r in g),
     )
 
 
@@ -501,37 +368,37 @@ def _median_positive(values: Iterable[Any]) -> float:
     return float(statistics.median(us)) if us else math.nan
 
 
-def interrupted_points(data: RunData) -> pd.DataFrame:
-    """'point started' marks without a recorded measurement: points a kill interrupted."""
-    ev = data.events
-    if ev.empty or "kind" not in ev:
-        return ev.iloc[0:0]
-    started = ev[ev["kind"] == "point_started"]
-    done = {(str(t), int(p), str(k)) for t, p, k in zip(
-        data.measurements["test_id"], data.measurements["position"].fillna(-1),
-        data.measurements["point_key"], strict=True)}
-    keep = []
-    for d, pos in zip(started["data"], started["position"], strict=True):
-        d = d if isinstance(d, Mapping) else {}
-        key = (str(d.get("test_id")), int(pos) if is_number(pos) else -1,
-               str(d.get("point_key")))
-        keep.append(key not in done)
-    return started[keep].drop_duplicates(subset=["message", "position"], keep="last")
+POINT_STARTED = "point_started"
+
+
+def interrupted_points(events: Iterable[Event], rows: Iterable[Row]) -> list[Event]:
+    """'point started' marks without a recorded measurement: points a kill interrupted (the
+    last mark of each point and position, in the log's order)."""
+    done = {(r.test_id, r.position, r.point_key) for r in rows}
+    last: dict[tuple[str, int | None], int] = {}
+    started = [e for e in events if e.kind == POINT_STARTED]
+    for i, e in enumerate(started):
+        d = e.data if isinstance(e.data, Mapping) else {}
+        if (str(d.get("test_id")), e.position, str(d.get("point_key"))) not in done:
+            last[(e.message, e.position)] = i
+    return [started[i] for i in sorted(last.values())]
 
 
 @dataclass
 class Analysed:
     """What every part of a report needs of a run, computed once per build."""
 
-    data: RunData
-    meas: pd.DataFrame  # data.measurements with the point columns (with_point_columns)
-    rows: list[Row]  # meas as plain rows (plain_rows): rows[i] is row i of meas
+    data: RunData  # as the store read it (its frames are read once, into the rows below)
+    rows: list[Row]  # the measurements, in the store's order (by id)
+    positions: list[PositionRecord]  # by position number
+    events: list[Event]  # the run log, by time
     summaries: list[PositionSummary]
-    interrupted: pd.DataFrame  # interrupted_points(data)
+    interrupted: list[Event]  # interrupted_points
 
 
 def analyse(data: RunData) -> Analysed:
-    """The point columns, plain rows, position summaries and interrupted points of a run."""
-    meas = with_point_columns(data.measurements)
-    rows = plain_rows(meas)
-    return Analysed(data, meas, rows, position_summaries(data, rows), interrupted_points(data))
+    """The rows, position summaries and interrupted points of a run."""
+    read = run_rows(data)
+    rows, positions, events = list(read.measurements), list(read.positions), list(read.events)
+    return Analysed(data, rows, positions, events, position_summaries(rows, positions),
+                    interrupted_points(events, rows))

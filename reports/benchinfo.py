@@ -13,10 +13,14 @@ instruments by role (`source`, `reference`, `error_calculators.<name>`, `energy`
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from reports.records import Event
+from reports.rows import event_rows
+from reports.store import RunData
 
 #: The store event that holds the validated bench configuration (its `data`).
 BENCH_CONFIG_EVENT = "bench_config"
@@ -91,25 +95,23 @@ def from_config(config: Mapping[str, Any]) -> BenchInfo:
     return info
 
 
-def stored_config(data: Any) -> Mapping[str, Any] | None:
-    """The validated bench configuration stored with the run (`data`: reports.store.RunData):
-    the store's `bench_config` event, else `bench.json` in the run folder; None if neither."""
-    events = data.events
-    if {"kind", "data"} <= set(events.columns):
-        rows = events[events["kind"] == BENCH_CONFIG_EVENT]
-        if len(rows) and isinstance(rows.iloc[-1]["data"], Mapping) and rows.iloc[-1]["data"]:
-            return rows.iloc[-1]["data"]
-    path = Path(data.store_path).parent / data.run.run_id / BENCH_JSON
+def stored_config(events: Iterable[Event], run_folder: Path) -> Mapping[str, Any] | None:
+    """The validated bench configuration stored with a run: its last `bench_config` event's
+    data, else `bench.json` in the run's folder; None if neither."""
+    stored = [e.data for e in events if e.kind == BENCH_CONFIG_EVENT]
+    if stored and isinstance(stored[-1], Mapping) and stored[-1]:
+        return stored[-1]
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        loaded = json.loads((run_folder / BENCH_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return loaded if isinstance(loaded, Mapping) else None
 
 
-def bench_info(data: Any) -> BenchInfo:
+def bench_info(data: RunData) -> BenchInfo:
     """Header facts of a run's bench; never raises (nothing stored gives BenchInfo.problem)."""
-    config = stored_config(data)
+    config = stored_config(event_rows(data.events),
+                           Path(data.store_path).parent / data.run.run_id)
     if config is None:
         return BenchInfo(problem="no validated bench configuration stored with the run (a run "
                          "made before it was stored: the bench file's text is shown below)")

@@ -9,12 +9,14 @@ are written atomically (temporary file, then rename), so a report is never half-
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -24,7 +26,9 @@ from reports.html import incomplete_reasons
 from reports.numbers import iso_time
 from reports.page import PageInputs, lab_template_folder, render_page
 from reports.pdf import pdf_wanted, write_pdf
+from reports.records import StoredMeasurement
 from reports.reportmeta import ReportMeta, load_meta
+from reports.schema import POSITION_COLUMNS
 from reports.signing import CONTENT_FILES, MANIFEST, PDF, content_hash, manifest_text
 from reports.store import ResultsStore, RunData, SchemaVersionError, StoreError, store_path
 
@@ -87,15 +91,29 @@ def load_for_report(run_id: str, runs_dir: str | Path = "runs",
 
 
 def export_frame(a: Analysed) -> pd.DataFrame:
-    """All measurements of the run, one row each, in export form."""
-    meas = a.meas.copy()
-    serials = {r["position"]: r["serial"] for r in a.data.positions.to_dict("records")}
-    meas["serial"] = [serials.get(p, "") for p in meas["position"]]
-    meas["load"], meas["pf"] = meas["p_load"], meas["p_pf"]
-    meas["direction"], meas["element"] = meas["p_direction"], meas["p_element"]
-    meas["started_at_utc"] = [iso_time(t) for t in meas["started_at"]]
-    meas["ended_at_utc"] = [iso_time(t) for t in meas["ended_at"]]
-    return meas[EXPORT_COLUMNS].reset_index(drop=True)
+    """All measurements of the run, one row each, in export form: the one place pandas
+    earns its keep (CSV and JSON writing)."""
+    serials = {p.position: p.serial for p in a.positions}
+    return pd.DataFrame([_export_record(r, serials.get(r.position, "")) for r in a.rows],
+                        columns=EXPORT_COLUMNS)
+
+
+def _export_record(r: StoredMeasurement, serial: str) -> dict[str, Any]:
+    reps = r.repetitions
+    return {
+        "id": r.id, "run_id": r.run_id, "position": r.position, "serial": serial,
+        "test_id": r.test_id, "family": r.family, "clause": r.clause, "quantity": r.quantity,
+        "value": r.value, "unit": r.unit, "limit_low": r.limit_low, "limit_high": r.limit_high,
+        "expanded_uncertainty": r.expanded_uncertainty, "coverage_factor": r.coverage_factor,
+        "verdict": str(r.verdict), "decision_rule": str(r.decision_rule),
+        "rep_n": reps.n if reps else None, "rep_mean": reps.mean if reps else None,
+        "rep_stdev": reps.stdev if reps else None, "load": r.load, "pf": r.pf,
+        "direction": r.direction, "element": r.element, "point": r.point, "raw": r.raw,
+        "uncertainty_budget": r.uncertainty_budget, "started_at": r.started_at,
+        "ended_at": r.ended_at, "started_at_utc": iso_time(r.started_at),
+        "ended_at_utc": iso_time(r.ended_at), "recorded_count": r.recorded_count,
+        "message": r.message,
+    }
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -140,7 +158,9 @@ def json_text(a: Analysed, reasons: list[str], export: pd.DataFrame) -> str:
         "incomplete": bool(reasons),
         "incomplete_reasons": reasons,
         "schema_version": data.schema_version,
-        "positions": json.loads(data.positions.to_json(orient="records", double_precision=15)),
+        "positions": json.loads(pd.DataFrame([dataclasses.asdict(p) for p in a.positions],
+                                             columns=POSITION_COLUMNS)
+                                .to_json(orient="records", double_precision=15)),
         "verdicts": {str(s.position): (s.verdict.value if s.verdict else None)
                      for s in a.summaries},
         "measurements": records,
@@ -183,7 +203,7 @@ def build_report(
                          f"{', '.join(FORMATS)}")
     data = load_for_report(run_id, runs_dir, store)
     a = analyse(data)  # once for every format
-    reasons = incomplete_reasons(data, a.interrupted)
+    reasons = incomplete_reasons(a)
     target = (Path(out_dir) if out_dir is not None
               else runs_folder(runs_dir, store) / data.run.run_id)
     inputs = PageInputs(meta=_meta_for(target, meta),

@@ -1,4 +1,4 @@
-"""The report page: a Jinja2 template (autoescape on) around the section builders' fragments.
+"""The report page: Jinja2 templates (autoescape on) render what reports.html computes.
 
 Templates are looked up first in the lab's own folder (`report_templates` in the bench file,
 relative to it), then in reports/templates/. The package's templates are also reachable as
@@ -27,6 +27,7 @@ from reports.iso17025 import (
     missing_items,
 )
 from reports.planitems import PlanCoverage, plan_coverage
+from reports.records import Verdict
 from reports.reportmeta import Laboratory, ReportMeta
 
 PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
@@ -89,6 +90,7 @@ def environment(lab_folder: Path | None) -> jinja2.Environment:
         return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
     env.globals["lab_file_uri"] = lab_file_uri
+    env.globals.update(html.TEMPLATE_GLOBALS)
     return env
 
 
@@ -97,7 +99,7 @@ def _stopped(a: Analysed) -> bool:
 
 
 def coverage_of(a: Analysed) -> PlanCoverage:
-    return plan_coverage(a.data.events, a.data.measurements, _stopped(a))
+    return plan_coverage(a.events, a.rows, _stopped(a))
 
 
 def _partial_text(coverage: PlanCoverage) -> str:
@@ -118,33 +120,27 @@ def render_page(a: Analysed, inputs: PageInputs = PageInputs()) -> tuple[str, Id
     coverage = coverage_of(a)
     ident = identification(meta, run, coverage, issued)
     partial = _partial_text(coverage)
-    reasons = html.incomplete_reasons(data, a.interrupted)
+    reasons = html.incomplete_reasons(a)
     summaries = a.summaries
-    positions = data.positions.to_dict("records")
-    # The plots get their rows as frames: taking rows of few object columns is much cheaper
-    # than of all of them (the plots read the same Python values either way).
-    plot_meas = a.meas[list(html.plots.COLUMNS)].astype(object)
     iso_items = entries(meta, run, bench, coverage, ident, n_positions=len(summaries),
                         n_results=len(a.rows))
     lab = (meta.laboratory if meta and meta.laboratory
            else Laboratory(name=run.lab or bench.lab or "Laboratory not named"))
-    parts = {
-        "summary": Markup(html.summary(summaries, batch_conformity(summaries, data, partial),
-                                       positions)),
-        "meters": [Markup(html.meter_section(data, s, positions, plot_meas, partial))
-                   for s in summaries],
-        "batch": Markup(html.batch_section(a, plot_meas, batch_points(a.rows),
-                                           len(summaries))),
-    }
+    records = {p.position: p for p in a.positions}
     template = environment(inputs.lab_templates).get_template("report.html")
     text = template.render(
         css=Markup(html.CSS + PRINT_CSS), run=run, ident=ident, lab=lab, meta=meta,
-        iso_items=iso_items, coverage=coverage, parts=parts, incomplete=bool(reasons),
+        iso_items=iso_items, coverage=coverage, incomplete=bool(reasons),
         results_relate=RESULTS_RELATE, not_fit_to_sign=missing_items(iso_items),
         authoriser=(f"{meta.authoriser.name}, {meta.authoriser.function}" if meta
                     else "not named (no report metadata file)"),
         schema_version=data.schema_version, n_results=len(a.rows),
-        **html.header_context(data, bench, reasons),
-        **html.run_log_context(data, a.interrupted),
+        summaries=summaries, position_records=records,
+        batch_conformity=batch_conformity(summaries, data, partial),
+        failing=[s for s in summaries if s.verdict not in (Verdict.PASS, None)],
+        meters=[html.meter_view(data, s, records.get(s.position), partial) for s in summaries],
+        batch=html.batch_view(a, batch_points(a.rows), len(summaries)),
+        **html.header_context(a, bench, reasons),
+        **html.run_log_context(a),
     )
     return text, ident

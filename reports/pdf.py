@@ -20,9 +20,10 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from html import escape
 from pathlib import Path
 from typing import Any
+
+from reports.page import environment
 
 # Set (to anything but "" or "0") to build reports without report.pdf, as --no-pdf does:
 # the project's own test suite sets it (tests/conftest.py) for the many runs that do not test
@@ -41,10 +42,6 @@ FLAGS = (
 # A4 in inches (210 x 297 mm), margins leaving room for the header and footer templates.
 PAGE = {"paperWidth": 8.27, "paperHeight": 11.69, "marginTop": 0.75, "marginBottom": 0.75,
         "marginLeft": 0.4, "marginRight": 0.4}
-
-# The templates are drawn outside the page's CSS: they carry their own (small) font size.
-_STYLE = "font-family: 'DejaVu Sans', Arial, sans-serif; font-size: 7.5pt; width: 100%; " \
-         "margin: 0 0.4in; display: flex; justify-content: space-between;"
 
 
 def pdf_wanted(asked: bool) -> bool:
@@ -111,16 +108,10 @@ def chromium() -> Iterator[Any]:
 
 def header_footer(title: str, number: str, content_hash: str) -> dict[str, str]:
     """Header (report identification, page x of y) and footer (the content hash) of every
-    page. Chromium fills the spans of class pageNumber and totalPages."""
-    pages = ('Page <span class="pageNumber"></span> of <span class="totalPages"></span>')
-    header = (f'<div style="{_STYLE}"><span>{escape(title)}</span>'
-              f"<span>Report {escape(number)} &middot; {pages}</span></div>")
-    # Monospace without ligatures: the hash must read (and copy) as its hex digits ("ff"
-    # would otherwise become one glyph).
-    mono = "font-family: 'DejaVu Sans Mono', monospace; font-variant-ligatures: none;"
-    footer = (f'<div style="{_STYLE}"><span>Content hash (SHA-256): <span style="{mono}">'
-              f"{escape(content_hash)}</span></span><span>{pages}</span></div>")
-    return {"headerTemplate": header, "footerTemplate": footer}
+    page, from templates/pdf_page.html."""
+    page = environment(None).get_template("pdf_page.html").make_module(
+        {"title": title, "number": number, "content_hash": content_hash})
+    return {"headerTemplate": str(page.header()), "footerTemplate": str(page.footer())}
 
 
 def print_pdf(driver: Any, html_path: Path, pdf_path: Path, *, title: str, number: str,

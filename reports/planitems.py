@@ -13,11 +13,11 @@ conformity identifies what it applies to).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
+from reports.records import Event, Measurement
 
 PLAN_ITEMS = "plan_items"
 ITEM_OUTCOME = "item_outcome"
@@ -66,14 +66,13 @@ def _data(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def plan_coverage(events: pd.DataFrame, measurements: pd.DataFrame, stopped: bool) -> PlanCoverage:
+def plan_coverage(events: Sequence[Event], measurements: Iterable[Measurement],
+                  stopped: bool) -> PlanCoverage:
     """The state of every plan item from the run's events and measurements.
 
     `stopped`: the run ended before its plan did (aborted, failed or never ended), which is
     why a collected item without an outcome did not run."""
-    if events.empty or "kind" not in events:
-        return PlanCoverage(known=False)
-    declared = [_data(d) for d in events.loc[events["kind"] == PLAN_ITEMS, "data"]]
+    declared = [_data(e.data) for e in events if e.kind == PLAN_ITEMS]
     if not declared:
         return PlanCoverage(known=False)
     last = declared[-1]  # a resumed run declares again; its plan is the same (the rig checks)
@@ -84,13 +83,12 @@ def plan_coverage(events: pd.DataFrame, measurements: pd.DataFrame, stopped: boo
             collected[str(k)] = max(collected.get(str(k), 0), int(n))
         deselected.update({str(k): str(v) for k, v in _data(d.get("deselected")).items()})
     outcomes: dict[str, list[Mapping[str, Any]]] = {}
-    for d in events.loc[events["kind"] == ITEM_OUTCOME, "data"]:
-        d = _data(d)
+    for e in events:
+        if e.kind != ITEM_OUTCOME:
+            continue
+        d = _data(e.data)
         outcomes.setdefault(str(d.get("item")), []).append(d)
-    failing_tests = set()
-    if not measurements.empty:
-        bad = measurements[measurements["verdict"] == "fail"]
-        failing_tests = {str(t) for t in bad["test_id"]}
+    failing_tests = {str(m.test_id) for m in measurements if m.verdict == "fail"}
     cov = PlanCoverage(known=True, plan=str(last.get("plan", "")),
                        version=str(last.get("version", "")), title=str(last.get("title", "")),
                        standards=[str(s) for s in last.get("standards") or []])

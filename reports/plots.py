@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
-import pandas as pd
-
 from reports import svgplot as sp
-from reports.analysis import element_sort_key
+from reports.analysis import Row, element_sort_key
 from reports.numbers import is_number
+from reports.points import elapsed_hours
 
 FAIL_COLOUR = "#c62828"
 LIMIT_COLOUR = "#555555"
@@ -39,10 +38,8 @@ GREY = "#9e9e9e"
 # legend entry: forty-eight coloured lines cannot be told apart.
 MAX_COLOURED_SERIES = 8
 
-# The measurement columns the plots read (with the point columns of
-# analysis.with_point_columns): a caller may pass frames of only these.
-COLUMNS = ("position", "p_load", "p_element", "point", "raw", "value", "unit",
-           "expanded_uncertainty", "limit_low", "limit_high", "verdict")
+# What splits a plot's rows into lines: a row's key (its position, its run), None for one line.
+Series = Callable[[Row], Hashable] | None
 
 PT = 72.0  # points per inch
 CURVE_AXES_HEIGHT = 102.0  # pt: a figure 2.6 in high with one legend row
@@ -77,17 +74,13 @@ class _Point:
     fail: bool
 
 
-def _points(rows: pd.DataFrame, x: list[float], series: str | None,
-            group: str | None = None) -> list[_Point]:
-    """The rows as plain records: pandas per series and axes would cost more than drawing."""
-    n = len(rows)
-    keys = rows[series].tolist() if series is not None else [None] * n
-    groups = [str(g) for g in rows[group].tolist()] if group is not None else [""] * n
-    return [_Point(k, g, float(xi), _num(v), _num(u), _num(lo), _num(hi), verdict == "fail")
-            for k, g, xi, v, u, lo, hi, verdict in zip(
-                keys, groups, x, rows["value"].tolist(),
-                rows["expanded_uncertainty"].tolist(), rows["limit_low"].tolist(),
-                rows["limit_high"].tolist(), rows["verdict"].tolist(), strict=True)]
+def _points(rows: Sequence[Row], x: list[float], series: Series,
+            by_element: bool = False) -> list[_Point]:
+    """The rows as a plot needs them (x given per row)."""
+    return [_Point(series(r) if series is not None else None, r.element if by_element else "",
+                   float(xi), _num(r.value), _num(r.expanded_uncertainty), _num(r.limit_low),
+                   _num(r.limit_high), r.verdict == "fail")
+            for r, xi in zip(rows, x, strict=True)]
 
 
 def _first_per_x(points: list[_Point]) -> list[_Point]:
@@ -190,17 +183,17 @@ def _mean_line(ax: sp.Axes, points: list[_Point], n_series: int) -> None:
                    label=f"mean of {n_series}"))
 
 
-def curve_svg(rows: pd.DataFrame, *, series: str | None, title: str, prefix: str) -> str:
+def curve_svg(rows: Sequence[Row], *, series: Series, title: str, prefix: str) -> str:
     """The error curves of `rows` as SVG (see curve_figure)."""
     return sp.render(curve_figure(rows, series=series, title=title, prefix=prefix))
 
 
-def curve_figure(rows: pd.DataFrame, *, series: str | None, title: str,
+def curve_figure(rows: Sequence[Row], *, series: Series, title: str,
                  prefix: str) -> sp.Figure:
     """Percentage error against current (log x, multiples of In), one axes per element
     (balanced first, single elements beside it), limit envelope, U bars (k = 2), failed
-    points marked with a red cross. `series` = column that splits lines (e.g. 'position')."""
-    points = _points(rows, rows["p_load"].tolist(), series, group="p_element")
+    points marked with a red cross. `series` gives the key that splits lines (a position)."""
+    points = _points(rows, [r.load for r in rows], series, by_element=True)
     elements = sorted({p.group for p in points}, key=element_sort_key)
     colours = _Colours(points)
     fig = sp.Figure(width=_axes_row_width(len(elements)), axes_height=CURVE_AXES_HEIGHT,
@@ -224,19 +217,19 @@ def curve_figure(rows: pd.DataFrame, *, series: str | None, title: str,
     return fig
 
 
-def demand_svg(rows: pd.DataFrame, *, title: str, prefix: str) -> str:
+def demand_svg(rows: Sequence[Row], *, title: str, prefix: str) -> str:
     """The demand plot of `rows` as SVG (see demand_figure)."""
     return sp.render(demand_figure(rows, title=title, prefix=prefix))
 
 
-def demand_figure(rows: pd.DataFrame, *, title: str, prefix: str) -> sp.Figure:
+def demand_figure(rows: Sequence[Row], *, title: str, prefix: str) -> sp.Figure:
     """Each demand window: the meter's demand against the reference demand (bars), and
     beside it the demand error per window with its limits and U bars."""
     labels, ref, met = [], [], []
     unit = ""
-    for i, r in enumerate(rows.to_dict("records")):
-        raw = r["raw"] if isinstance(r["raw"], dict) else {}
-        point = r["point"] if isinstance(r["point"], dict) else {}
+    for i, r in enumerate(rows):
+        raw = r.raw if isinstance(r.raw, dict) else {}
+        point = r.point if isinstance(r.point, dict) else {}
         labels.append(str(point.get("window", i)))
         ref.append(_num(raw.get("reference")))
         met.append(_num(raw.get("meter")))
@@ -251,7 +244,7 @@ def demand_figure(rows: pd.DataFrame, *, title: str, prefix: str) -> sp.Figure:
     ax.add(sp.Bars(x, ref, width=0.6, colour="#90caf9", label="reference"))
     ax.add(sp.Line(x, met, colour="#0d47a1", width=0, marker="o", marker_size=6,
                    label="meter"))
-    err_unit = str(rows["unit"].iloc[0]) if len(rows) else ""
+    err_unit = str(rows[0].unit) if rows else ""
     ax_err = fig.add(sp.Axes(xticks=ticks, xlabel="demand window",
                              ylabel=f"demand error / {err_unit}" if err_unit
                              else "demand error"))
@@ -269,26 +262,17 @@ def demand_figure(rows: pd.DataFrame, *, title: str, prefix: str) -> sp.Figure:
     return fig
 
 
-def elapsed_hours(point: object) -> float:
-    if isinstance(point, dict):
-        if is_number(point.get("elapsed_s")):
-            return float(point["elapsed_s"]) / 3600.0
-        if is_number(point.get("elapsed_h")):
-            return float(point["elapsed_h"])
-    return math.nan
-
-
-def clock_svg(rows: pd.DataFrame, *, series: str | None, title: str, prefix: str) -> str:
+def clock_svg(rows: Sequence[Row], *, series: Series, title: str, prefix: str) -> str:
     """The clock plot of `rows` as SVG (see clock_figure)."""
     return sp.render(clock_figure(rows, series=series, title=title, prefix=prefix))
 
 
-def clock_figure(rows: pd.DataFrame, *, series: str | None, title: str,
+def clock_figure(rows: Sequence[Row], *, series: Series, title: str,
                  prefix: str) -> sp.Figure:
     """Clock error against elapsed time, with the limits and U bars."""
-    points = _points(rows, [elapsed_hours(p) for p in rows["point"]], series)
+    points = _points(rows, [elapsed_hours(r.point) for r in rows], series)
     colours = _Colours(points)
-    unit = str(rows["unit"].iloc[0]) if len(rows) else ""
+    unit = str(rows[0].unit) if rows else ""
     fig = sp.Figure(width=_axes_row_width(1), axes_height=CLOCK_AXES_HEIGHT, title=title,
                     id_prefix=_id_prefix(prefix))
     ax = fig.add(sp.Axes(xlabel="elapsed time / h",

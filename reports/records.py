@@ -15,7 +15,11 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
+
+from reports.numbers import is_number
+from reports.points import describe_point, pf_label
 
 
 class Verdict(StrEnum):
@@ -218,6 +222,65 @@ class Measurement:
     @property
     def key(self) -> MeasurementKey:
         return MeasurementKey(self.test_id, self.position, self.point_key)
+
+    # What the point says, as the report groups, sorts, plots and exports it (reports.points).
+    # Cached: a frozen dataclass keeps them in the instance's __dict__, outside its fields.
+
+    @cached_property
+    def load(self) -> float:
+        """Current as a multiple of In; NaN when the point names none."""
+        load = self._point.get("load")
+        return float(load) if is_number(load) else math.nan
+
+    @cached_property
+    def pf(self) -> str:
+        """Power-factor label ('1', '0.5L', '0.8C'), '' when the point names none."""
+        return pf_label(self._point.get("pf"))
+
+    @cached_property
+    def direction(self) -> str:
+        return str(self._point.get("direction") or "")
+
+    @cached_property
+    def element(self) -> str:
+        return str(self._point.get("element") or "balanced")
+
+    @cached_property
+    def influenced(self) -> bool:
+        """Measured under an influence quantity (not a point of an error curve)."""
+        return bool(self._point.get("influence"))
+
+    @cached_property
+    def point_text(self) -> str:
+        return describe_point(self._point)
+
+    @property
+    def _point(self) -> Mapping[str, Any]:
+        # A point read back from a damaged store may be any JSON value.
+        return self.point if isinstance(self.point, Mapping) else {}
+
+
+@dataclass(frozen=True)
+class StoredMeasurement(Measurement):
+    """A measurement as read back from the store: the one row type of a report, from the
+    store through the analysis (reports.analysis) to the templates and the exports.
+
+    Unlike a new Measurement it is not checked: a row of an older, newer or damaged store is
+    shown as it is (an unknown verdict, no value), and what is wrong with it is listed in the
+    report's reasons (reports.store.RunData.problems). Missing numbers are None.
+    """
+
+    stored_point_key: str = ""  # the key as stored (for a damaged point, not its recomputation)
+    coverage_factor: float | None = None
+    recorded_at: float | None = None
+    recorded_count: int = 1
+
+    def __post_init__(self) -> None:
+        """No checks: the store checked the measurement when it was recorded."""
+
+    @property
+    def point_key(self) -> str:
+        return self.stored_point_key
 
 
 @dataclass(frozen=True)

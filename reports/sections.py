@@ -1,56 +1,79 @@
 """The figures of a family in a meter's section, from a registry: family -> section builder.
 
-A builder gets the meter's context and the family's rows and returns HTML fragments (figures)
-shown above the family's table of points. A new family gets its figures by registering a
-builder here (`SECTIONS[family] = builder`); the page template is not edited. A family
-without a builder shows its table alone.
+A builder gets the meter's context and the family's rows and returns the figures shown above
+the family's table of points (Figure, or Plots: figures side by side); the templates render
+them (reports/templates/figures.html). A new family gets its figures by registering a builder
+here (`SECTIONS[family] = builder`); no template is edited. A family without a builder shows
+its table alone.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import pandas as pd
+from markupsafe import Markup
 
 from reports import plots
-from reports.analysis import CURVE_FAMILIES, Row, curve_groups, frame_of, is_curve_row
-from reports.markup import e, slug
+from reports.analysis import CURVE_FAMILIES, Row, curve_groups, is_curve_row
 from reports.numbers import is_number
+from reports.points import elapsed_hours
 
 HALF_WIDTH_PT = 300.0
 _SVG_WIDTH = re.compile(r'<svg[^>]*?\swidth="([0-9.]+)pt"')
 
 
-def figure(svg: str, fig_id: str, caption: str) -> str:
-    # The figure is as wide as its plot, so that the caption wraps under it and plots
-    # of a group sit side by side on a wide screen.
-    m = _SVG_WIDTH.search(svg)
-    width = f' style="width: {m.group(1)}pt"' if m else ""
-    # Plots of one axes are narrow enough to print two abreast on A4 (slightly scaled).
-    half = " half" if m and float(m.group(1)) <= HALF_WIDTH_PT else ""
-    return (f'<figure class="plot{half}" id="{e(fig_id)}"{width}>{svg}'
-            f"<figcaption>{e(caption)}</figcaption></figure>")
+@dataclass(frozen=True)
+class Figure:
+    """One plot: its inline SVG (reports.plots; svgplot escapes the text it draws), an id
+    and a caption."""
+
+    fig_id: str
+    svg: Markup
+    caption: str
+
+    @property
+    def width(self) -> str:
+        """The plot's width in pt as the SVG states it ('' if it does not): the figure is as
+        wide as its plot, so that the caption wraps under it and the plots of a group sit
+        side by side on a wide screen."""
+        m = _SVG_WIDTH.search(self.svg)
+        return m.group(1) if m else ""
+
+    @property
+    def half(self) -> bool:
+        """Narrow enough (one axes) to print two abreast on A4 (slightly scaled)."""
+        return bool(self.width) and float(self.width) <= HALF_WIDTH_PT
 
 
-def plots_div(figures: list[str]) -> str:
-    return f'<div class="plots">{"".join(figures)}</div>' if figures else ""
+@dataclass(frozen=True)
+class Plots:
+    """Figures side by side (div.plots)."""
+
+    figures: list[Figure]
 
 
-def curve_figures(meas: pd.DataFrame, rows: list[Row], *, series: str | None, id_base: str,
-                  caption_base: str) -> list[str]:
-    """The error curves of the curve rows `rows` (plain rows of `meas`)."""
+def figure(svg: str, fig_id: str, caption: str) -> Figure:
+    return Figure(fig_id, Markup(svg), caption)
+
+
+def curve_figures(rows: Sequence[Row], *, series: plots.Series, id_base: str,
+                  caption_base: str) -> list[Figure]:
+    """The error curves of the curve rows `rows`, one figure per quantity, direction and PF."""
     out = []
     for (quantity, direction, pf), group in curve_groups(rows).items():
-        sub = frame_of(meas, group)
         fig_id = f"{id_base}-curve-{slug(quantity)}-{slug(direction or 'any')}-pf-{slug(pf)}"
         title = f"{quantity}, {direction or 'any direction'}, PF {pf}"
-        svg = plots.curve_svg(sub, series=series, title=title, prefix=fig_id)
+        svg = plots.curve_svg(group, series=series, title=title, prefix=fig_id)
         out.append(figure(svg, fig_id, f"{caption_base}: {title}. Dashed: limits; bars: "
                                        "expanded uncertainty (k = 2); red crosses: failed."))
     return out
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x"
 
 
 @dataclass
@@ -59,42 +82,41 @@ class MeterContext:
 
     position: int
     rows: list[Row]  # all the meter's rows
-    plot_meas: pd.DataFrame  # the run's measurements in the plots' columns
     curves_shown: bool = False  # the curve families share one set of figures
 
 
-SectionBuilder = Callable[[MeterContext, list[Row]], list[str]]
+SectionItem = Figure | Plots
+SectionBuilder = Callable[[MeterContext, list[Row]], list[SectionItem]]
 
 
-def curves(ctx: MeterContext, rows: list[Row]) -> list[str]:
+def curves(ctx: MeterContext, rows: list[Row]) -> list[SectionItem]:
     """All curve families of the meter together (single elements beside balanced), once."""
     curve_rows = [r for r in ctx.rows if is_curve_row(r)]
     if ctx.curves_shown or not curve_rows:
         return []
     ctx.curves_shown = True
-    return [plots_div(curve_figures(ctx.plot_meas, curve_rows, series=None,
-                                    id_base=f"plot-pos{ctx.position}",
-                                    caption_base=f"Position {ctx.position}"))]
+    return [Plots(curve_figures(curve_rows, series=None, id_base=f"plot-pos{ctx.position}",
+                                caption_base=f"Position {ctx.position}"))]
 
 
-def demand(ctx: MeterContext, rows: list[Row]) -> list[str]:
-    has = [r for r in rows if isinstance(r["raw"], Mapping)
-           and is_number(r["raw"].get("meter")) and is_number(r["raw"].get("reference"))]
+def demand(ctx: MeterContext, rows: list[Row]) -> list[SectionItem]:
+    has = [r for r in rows if isinstance(r.raw, Mapping)
+           and is_number(r.raw.get("meter")) and is_number(r.raw.get("reference"))]
     if not has:
         return []
     fig_id = f"plot-pos{ctx.position}-demand"
-    svg = plots.demand_svg(frame_of(ctx.plot_meas, has), title=f"Position {ctx.position}: "
-                           "demand per window", prefix=fig_id)
+    svg = plots.demand_svg(has, title=f"Position {ctx.position}: demand per window",
+                           prefix=fig_id)
     return [figure(svg, fig_id, f"Position {ctx.position}: meter demand (points) against "
                                 "reference demand (bars) per window.")]
 
 
-def clock(ctx: MeterContext, rows: list[Row]) -> list[str]:
-    timed = [r for r in rows if not math.isnan(plots.elapsed_hours(r["point"]))]
+def clock(ctx: MeterContext, rows: list[Row]) -> list[SectionItem]:
+    timed = [r for r in rows if not math.isnan(elapsed_hours(r.point))]
     if not timed:
         return []
     fig_id = f"plot-pos{ctx.position}-clock"
-    svg = plots.clock_svg(frame_of(ctx.plot_meas, timed), series=None,
+    svg = plots.clock_svg(timed, series=None,
                           title=f"Position {ctx.position}: clock error over time", prefix=fig_id)
     return [figure(svg, fig_id, f"Position {ctx.position}: clock error against elapsed time, "
                                 "with limits.")]
@@ -108,6 +130,6 @@ SECTIONS: dict[str, SectionBuilder] = {
 
 
 def family_figures(ctx: MeterContext, family: str, rows: list[Row],
-                   registry: Mapping[str, SectionBuilder] = SECTIONS) -> list[str]:
+                   registry: Mapping[str, SectionBuilder] = SECTIONS) -> list[SectionItem]:
     builder = registry.get(family)
     return builder(ctx, rows) if builder is not None else []

@@ -5,17 +5,16 @@ import pandas as pd
 import pytest
 
 from reports.analysis import (
-    ROW,
     batch_points,
     curve_groups,
-    describe_point,
+    is_curve_row,
     margin,
-    pf_label,
-    pf_sort_key,
-    plain_rows,
     verdict_of,
 )
-from reports.records import Verdict
+from reports.points import describe_point, pf_label, pf_sort_key
+from reports.records import Repetitions, StoredMeasurement, Verdict
+from reports.rows import measurement_rows
+from reports.schema import MEASUREMENT_COLUMNS
 
 
 @pytest.mark.parametrize(
@@ -46,33 +45,55 @@ def test_margin_to_the_nearest_limit():
     assert margin(3, None, 1) == -2
 
 
-def test_plain_rows_hold_what_to_dict_gives_and_their_row_number():
-    frame = pd.DataFrame({
-        "id": [3, 1, 2],
-        "position": pd.array([1, None, 2], dtype="Int64"),
-        "value": [0.25, math.nan, -1e-20],
-        "text": pd.Series(["a", None, "\u2713"]),
-        "point": [{"load": 1.0}, {}, None],
-        "flag": [True, False, True],
-    })
-    rows = plain_rows(frame)
-    assert [r.pop(ROW) for r in rows] == [0, 1, 2]
-    expected = frame.to_dict("records")
-    for row, want in zip(rows, expected, strict=True):
-        assert list(row) == list(want)
-        for k in want:
-            assert type(row[k]) is type(want[k]), k
-            assert row[k] is want[k] or row[k] == want[k] or (
-                isinstance(want[k], float) and math.isnan(want[k]) and math.isnan(row[k]))
+def _stored(**kw) -> dict:
+    """A measurement row as reports.store.load_run's frame holds it."""
+    row = dict.fromkeys(MEASUREMENT_COLUMNS)
+    row.update(id=1, run_id="r", test_id="t::x", position=1, point_key='{"load":0.5}',
+               family="accuracy", clause="", point={"load": 0.5}, quantity="q", unit="%",
+               coverage_factor=2.0, verdict="pass", decision_rule="simple", raw={},
+               recorded_count=1, message="")
+    row.update(kw)
+    return row
 
 
-def _row(position: int, value: float | None, u: float | None = 0.02, **kw) -> dict:
-    r = {"family": "accuracy", "quantity": "active energy error", "unit": "%",
-         "point_key": '{"load":1.0}', "clause": "c", "value": value, "limit_low": -0.5,
-         "limit_high": 0.5, "position": position, "verdict": "pass",
-         "expanded_uncertainty": u, "p_text": "1 In"}
-    r.update(kw)
-    return r
+def test_the_store_frame_becomes_one_row_each_with_none_for_missing_numbers():
+    frame = pd.DataFrame([
+        _stored(id=3, value=0.25, rep_n=5, rep_mean=0.25, rep_stdev=0.01),
+        _stored(id=1, value=math.nan, verdict="maybe", point=[1, 2], point_key="[1, 2]"),
+        _stored(id=2, position=2, value=-1e-20, point={"load": 0.05, "pf": -0.8,
+                                                        "direction": "export"}),
+    ])
+    frame["position"] = frame["position"].astype("Int64")  # as load_run types it
+    rows = measurement_rows(frame)
+    assert all(type(r) is StoredMeasurement for r in rows)
+    assert [r.id for r in rows] == [3, 1, 2]  # the store's order, kept
+    assert [r.position for r in rows] == [1, 1, 2]
+    assert all(type(r.position) is int for r in rows)
+    assert rows[0].repetitions == Repetitions(n=5, mean=0.25, stdev=0.01)
+    assert rows[1].repetitions is None
+    # NaN is no number: None, as a Measurement has it
+    assert rows[1].value is None and rows[2].value == -1e-20
+    # a damaged row is shown as it is, not refused as a new Measurement would be
+    assert rows[1].verdict == "maybe"
+    assert rows[1].point == [1, 2] and rows[1].point_text == "-"
+    assert rows[1].point_key == "[1, 2]"  # the key as stored, not recomputed
+    assert math.isnan(rows[1].load) and rows[1].element == "balanced"
+    r = rows[2]
+    assert (r.load, r.pf, r.direction, r.element, r.influenced) == (
+        0.05, "0.8C", "export", "balanced", False)
+    assert r.point_text == "0.05 In, PF 0.8C, export"
+    assert is_curve_row(r) and not is_curve_row(rows[1])
+
+
+def _row(position: int, value: float | None, u: float | None = 0.02,
+         **kw) -> StoredMeasurement:
+    fields = {"run_id": "r", "test_id": "t", "family": "accuracy",
+              "quantity": "active energy error", "unit": "%", "stored_point_key": '{"load":1.0}',
+              "point": {"load": 1.0}, "clause": "c", "value": value, "limit_low": -0.5,
+              "limit_high": 0.5, "position": position, "verdict": "pass",
+              "expanded_uncertainty": u}
+    fields.update(kw)
+    return StoredMeasurement(**fields)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 12, 48, 130])
@@ -96,8 +117,9 @@ def test_batch_figures_are_those_of_pandas_to_the_last_bit(n):
 def test_batch_point_worst_meter_and_grouping():
     rows = [_row(1, 0.1), _row(2, 0.45, verdict="inconclusive"), _row(3, -0.3),
             _row(4, None, verdict="error"),  # no value: not in the figures
-            _row(1, 5.0, limit_low=None, limit_high=None, point_key="other", family="starting"),
-            _row(2, -7.0, limit_low=None, limit_high=None, point_key="other",
+            _row(1, 5.0, limit_low=None, limit_high=None, stored_point_key="other",
+                 family="starting"),
+            _row(2, -7.0, limit_low=None, limit_high=None, stored_point_key="other",
                  family="starting")]
     acc, start = batch_points(rows)
     assert (acc.family, acc.n, acc.worst_position, acc.worst_value) == ("accuracy", 3, 2, 0.45)
@@ -108,18 +130,18 @@ def test_batch_point_worst_meter_and_grouping():
 
 def test_curve_groups_in_report_order_with_their_rows_in_order():
     def r(i, d, pf):
-        return {"id": i, "quantity": "q", "p_direction": d, "p_pf": pf}
+        return _row(1, 0.0, id=i, quantity="q", point={"load": 1.0, "direction": d, "pf": pf})
     rows = [r(1, "export", "1"), r(2, "import", "0.8C"), r(3, "import", "1"),
             r(4, "import", "0.5L"), r(5, "import", "1")]
     groups = curve_groups(rows)
     assert list(groups) == [("q", "import", "1"), ("q", "import", "0.5L"),
                             ("q", "import", "0.8C"), ("q", "export", "1")]
-    assert [x["id"] for x in groups[("q", "import", "1")]] == [3, 5]
+    assert [x.id for x in groups[("q", "import", "1")]] == [3, 5]
 
 
 def test_verdict_of_skips_missing_and_takes_the_worst():
     assert verdict_of([]) is None
-    assert verdict_of([None, math.nan, pd.NA]) is None
+    assert verdict_of([None, math.nan]) is None
     assert verdict_of(["pass", None, "inconclusive"]) is Verdict.INCONCLUSIVE
     assert verdict_of(["pass", "bogus"]) is Verdict.ERROR
     assert verdict_of(["error", "fail", "pass"]) is Verdict.FAIL

@@ -1,31 +1,40 @@
+import dataclasses
 import hashlib
 import math
 import re
+from operator import attrgetter
 
-import pandas as pd
 import pytest
 
 from reports import plots
 from reports import svgplot as sp
+from reports.records import StoredMeasurement
 from tests.reports.test_svgplot import NS, cross_centres, frames, parse, texts
 
 LOADS = (0.01, 0.05, 0.1, 0.5, 1.0)
+BY_POSITION = attrgetter("position")
+
+
+def row(**kw) -> StoredMeasurement:
+    fields = {"run_id": "r", "test_id": "t", "family": "accuracy", "position": 1,
+              "quantity": "q", "value": None, "unit": "%", "verdict": "pass"}
+    return StoredMeasurement(**{**fields, **kw})
 
 
 def curve_rows(positions: int = 1, elements: tuple[str, ...] = ("balanced",),
-               fails: tuple[tuple[int, str, float], ...] = ()) -> pd.DataFrame:
-    """Curve rows as html.py passes them (with_point_columns), one value per point."""
+               fails: tuple[tuple[int, str, float], ...] = ()) -> list[StoredMeasurement]:
+    """Curve rows, one value per point."""
     rows = []
     for pos in range(1, positions + 1):
         for element in elements:
             for load in LOADS:
                 lim = 1.0 if load < 0.05 else 0.5
                 bad = (pos, element, load) in fails
-                rows.append({"position": pos, "p_element": element, "p_load": load,
-                             "value": 1.37 if bad else 0.02 * pos, "unit": "%",
-                             "expanded_uncertainty": 0.05, "limit_low": -lim,
-                             "limit_high": lim, "verdict": "fail" if bad else "pass"})
-    return pd.DataFrame(rows)
+                rows.append(row(position=pos, point={"element": element, "load": load},
+                                value=1.37 if bad else 0.02 * pos, unit="%",
+                                expanded_uncertainty=0.05, limit_low=-lim, limit_high=lim,
+                                verdict="fail" if bad else "pass"))
+    return rows
 
 
 def legend(fig: sp.Figure) -> list[str]:
@@ -75,7 +84,7 @@ def test_log_axis_shows_labelled_1_2_5_ticks_within_the_data_and_limits():
 
 def test_a_single_current_still_gets_a_decade_wide_axis():
     rows = curve_rows()
-    fig = plots.curve_figure(rows[rows["p_load"] == 1.0], series=None, title="t", prefix="p")
+    fig = plots.curve_figure([r for r in rows if r.load == 1.0], series=None, title="t", prefix="p")
     sx, _ = sp.layout(fig).scales[0]
     assert sx.hi / sx.lo >= 10
     assert len(sp.x_ticks(sx)[1]) >= 2
@@ -92,7 +101,7 @@ def test_limit_envelope_is_dashed_steps_over_a_green_band():
 
 def test_few_series_each_get_a_colour_and_an_entry():
     rows = curve_rows(positions=3, elements=("balanced", "L1"))
-    fig = plots.curve_figure(rows, series="position", title="t", prefix="p")
+    fig = plots.curve_figure(rows, series=BY_POSITION, title="t", prefix="p")
     assert legend(fig) == ["limit", "pos 1", "pos 2", "pos 3"]
     # a position has the same colour in every axes
     colours = [{a.label: a.colour for a in ax.artists if isinstance(a, sp.Line)}
@@ -103,14 +112,15 @@ def test_few_series_each_get_a_colour_and_an_entry():
 def test_many_series_are_grey_with_a_black_mean_and_only_failing_ones_coloured():
     n = plots.MAX_COLOURED_SERIES + 4
     rows = curve_rows(positions=n, fails=((3, "balanced", 0.1), (n, "balanced", 1.0)))
-    fig = plots.curve_figure(rows, series="position", title="t", prefix="p")
+    fig = plots.curve_figure(rows, series=BY_POSITION, title="t", prefix="p")
     assert legend(fig) == ["limit", "pos 3", f"pos {n}", f"mean of {n}", "fail"]
     lines = [a for a in fig.axes[0].artists if isinstance(a, sp.Line)]
     grey = [a for a in lines if a.colour == plots.GREY]
     assert len(grey) == n - 2 and all(a.label is None and a.opacity < 1 for a in grey)
     mean = next(a for a in lines if a.label == f"mean of {n}")
     assert mean.colour == "#000000" and list(mean.x) == list(LOADS)
-    at_01 = rows[rows["p_load"] == 0.1]["value"].mean()
+    at_01 = [r.value for r in rows if r.load == 0.1]
+    at_01 = sum(at_01) / len(at_01)
     assert mean.y[LOADS.index(0.1)] == pytest.approx(at_01)
     svg = sp.render(fig)
     assert len(cross_centres(parse(svg), plots.FAIL_COLOUR)) == 2
@@ -119,10 +129,10 @@ def test_many_series_are_grey_with_a_black_mean_and_only_failing_ones_coloured()
 
 def test_non_finite_values_and_uncertainties_are_skipped():
     rows = curve_rows()
-    rows.loc[1, "value"] = None
-    rows.loc[2, "value"] = math.inf
-    rows.loc[3, "expanded_uncertainty"] = math.nan
-    rows.loc[0, "limit_high"] = None
+    rows[1] = dataclasses.replace(rows[1], value=None)
+    rows[2] = dataclasses.replace(rows[2], value=math.inf)
+    rows[3] = dataclasses.replace(rows[3], expanded_uncertainty=math.nan)
+    rows[0] = dataclasses.replace(rows[0], limit_high=None)
     svg = plots.curve_svg(rows, series=None, title="t", prefix="p")
     root = parse(svg)
     assert not re.search(r"nan|inf", svg, re.I)
@@ -145,22 +155,22 @@ def test_ids_are_prefixed_from_the_figure_id_and_unique_across_figures():
 def test_title_text_is_escaped_and_output_deterministic():
     rows = curve_rows(positions=2, elements=("balanced", "L3"))
     title = "reactive <energy> error & more"
-    svg = plots.curve_svg(rows, series="position", title=title, prefix="p")
+    svg = plots.curve_svg(rows, series=BY_POSITION, title=title, prefix="p")
     assert "&lt;energy&gt; error &amp; more" in svg
     assert title in {t.text for t in texts(parse(svg))}
-    assert svg == plots.curve_svg(rows.copy(), series="position", title=title, prefix="p")
+    assert svg == plots.curve_svg(list(rows), series=BY_POSITION, title=title, prefix="p")
 
 
-def demand_rows(fail_window: int | None = None) -> pd.DataFrame:
+def demand_rows(fail_window: int | None = None) -> list[StoredMeasurement]:
     rows = []
     for w in range(4):
         ref = 3.45 if w % 2 == 0 else 1.725
         err = 0.9 if w == fail_window else 0.05
-        rows.append({"raw": {"meter": ref * (1 + err / 100), "reference": ref, "unit": "kW"},
-                     "point": {"window": w}, "value": err, "unit": "%",
-                     "expanded_uncertainty": 0.05, "limit_low": -0.56, "limit_high": 0.56,
-                     "verdict": "fail" if w == fail_window else "pass"})
-    return pd.DataFrame(rows)
+        rows.append(row(raw={"meter": ref * (1 + err / 100), "reference": ref, "unit": "kW"},
+                        point={"window": w}, value=err, unit="%", expanded_uncertainty=0.05,
+                        limit_low=-0.56, limit_high=0.56,
+                        verdict="fail" if w == fail_window else "pass"))
+    return rows
 
 
 def test_demand_plot_bars_points_and_the_error_with_a_failed_window():
@@ -178,16 +188,17 @@ def test_demand_plot_bars_points_and_the_error_with_a_failed_window():
     assert lay.scales[0][1].lo == 0  # bars stand on the axis
 
 
-def clock_rows(positions: int = 1, fail: tuple[int, float] | None = None) -> pd.DataFrame:
+def clock_rows(positions: int = 1,
+               fail: tuple[int, float] | None = None) -> list[StoredMeasurement]:
     rows = []
     for pos in range(1, positions + 1):
         for hours in (6, 12, 24, 48):
             bad = (pos, hours) == fail
-            rows.append({"position": pos, "point": {"elapsed_s": hours * 3600.0},
-                         "value": 1.5 if bad else 0.01 * pos * hours, "unit": "s",
-                         "expanded_uncertainty": 0.02, "limit_low": -hours / 48,
-                         "limit_high": hours / 48, "verdict": "fail" if bad else "pass"})
-    return pd.DataFrame(rows)
+            rows.append(row(position=pos, point={"elapsed_s": hours * 3600.0},
+                            value=1.5 if bad else 0.01 * pos * hours, unit="s",
+                            expanded_uncertainty=0.02, limit_low=-hours / 48,
+                            limit_high=hours / 48, verdict="fail" if bad else "pass"))
+    return rows
 
 
 def test_clock_plot_against_elapsed_hours_with_a_failed_point():
@@ -203,7 +214,7 @@ def test_clock_plot_against_elapsed_hours_with_a_failed_point():
 
 def test_batch_clock_of_many_positions_colours_only_the_failing_one():
     n = plots.MAX_COLOURED_SERIES + 2
-    fig = plots.clock_figure(clock_rows(positions=n, fail=(4, 48)), series="position",
+    fig = plots.clock_figure(clock_rows(positions=n, fail=(4, 48)), series=BY_POSITION,
                              title="clock", prefix="c")
     assert legend(fig) == ["limit", "pos 4", "fail"]
 
