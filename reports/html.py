@@ -150,16 +150,34 @@ def verdict_mark(verdict: Any, none: str | None = None) -> str:
     return VERDICT_MARK.get(v, v if none is None else none)
 
 
-def value_text(r: Row) -> str:
-    return with_unit(fmt_value(r.value, r.expanded_uncertainty, signed=r.unit == "%"), r.unit)
+@dataclass(frozen=True)
+class RowTexts:
+    """The texts of one measurement's table row: numbers rounded as the GUM habit has them
+    (reports.numbers), exact in the data- attributes. One call per row: a template calling a
+    function per cell costs more than the formatting."""
+
+    value: str
+    value_attr: str
+    limits: str
+    low_attr: str
+    high_attr: str
+    uncertainty: str
+    uncertainty_attr: str
+    budget: str  # the uncertainty budget, as the U cell's tooltip
+    repetitions: str
+    mark: str  # the verdict with its sign
 
 
-def uncertainty_text(r: Row) -> str:
-    return with_unit(fmt_uncertainty(r.expanded_uncertainty), r.unit)
-
-
-def limits_text(r: Row) -> str:
-    return fmt_limits(r.limit_low, r.limit_high, r.unit)
+def row_texts(r: Row) -> RowTexts:
+    u, unit = r.expanded_uncertainty, r.unit
+    return RowTexts(
+        value=with_unit(fmt_value(r.value, u, signed=unit == "%"), unit),
+        value_attr=num_attr(r.value),
+        limits=fmt_limits(r.limit_low, r.limit_high, unit),
+        low_attr=num_attr(r.limit_low), high_attr=num_attr(r.limit_high),
+        uncertainty=with_unit(fmt_uncertainty(u), unit), uncertainty_attr=num_attr(u),
+        budget=budget_title(r), repetitions=repetitions_text(r),
+        mark=verdict_mark(r.verdict))
 
 
 def repetitions_text(r: Row) -> str:
@@ -406,9 +424,7 @@ def incomplete_reasons(a: Analysed) -> list[str]:
 
 # The helpers the templates call (page.environment makes them globals).
 TEMPLATE_GLOBALS = {
-    "num_attr": num_attr, "verdict_mark": verdict_mark, "value_text": value_text,
-    "uncertainty_text": uncertainty_text, "limits_text": limits_text,
-    "repetitions_text": repetitions_text, "budget_title": budget_title,
-    "count_text": count_text, "family_title": family_title, "why_text": why_text,
+    "verdict_mark": verdict_mark, "row_texts": row_texts, "count_text": count_text,
+    "family_title": family_title, "why_text": why_text,
     "batch_text": batch_text,
 }
