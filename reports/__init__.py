@@ -7,7 +7,9 @@
     store.finish_run(run.run_id)
     reports.build.build_report(run.run_id, "runs")      # runs/<run_id>/report.html, .csv, .json
 
-The report builder (reports.build) is imported on demand: it pulls in pandas.
+The report builder (reports.build) is imported on demand. A report reads a run's rows once
+(reports.rows) as these records: each measurement a StoredMeasurement, each position a
+PositionRecord, each log line an Event.
 """
 
 from reports.records import (
@@ -19,6 +21,7 @@ from reports.records import (
     Repetitions,
     RunInfo,
     RunStatus,
+    StoredMeasurement,
     Verdict,
 )
 from reports.store import (
@@ -44,6 +47,7 @@ __all__ = [
     "RunStatus",
     "SchemaVersionError",
     "StoreError",
+    "StoredMeasurement",
     "Verdict",
     "store_path",
 ]
