@@ -115,11 +115,26 @@ class LineClock:
 
     def received(self, nbytes: int, baud: int, answer_due: bool) -> None:
         with self.world.lock:
-            start = max(self.free_at, self.world.line_epoch)
+            start = self._start(answer_due)
             answer_at = start + self.settings.duration(nbytes, baud) + self.settings.reaction_s
             self.free_at = answer_at
             if answer_due:  # the rig waits for the answer; for a break it does not
                 self.world.catch_up(answer_at)
+
+    def _start(self, answer_due: bool) -> float:
+        """When a message the rig sent starts on this line (call with the world's lock held).
+
+        The rig waits for an answer, so it cannot reach the world between sending a message
+        that is answered and this call: the world's `line_epoch` is still the instant it was
+        sent from. A message that is not answered (the break that ends a session) the rig
+        does not wait for: its next command, a dwell say, may reach the world before this
+        line's thread takes the break up, and `line_epoch` would then date the break by the
+        machine's scheduling, moving every later exchange on this line with it. The client
+        sends the break as soon as it has the last answer (meter/iec62056_21/client.py
+        `close`), which is the line's own free instant."""
+        if answer_due or self.free_at == -math.inf:
+            return max(self.free_at, self.world.line_epoch)
+        return self.free_at
 
     def sent(self, nbytes: int, baud: int) -> None:
         with self.world.lock:
@@ -127,3 +142,4 @@ class LineClock:
             # moved by another line, whose time is not this one's.
             self.free_at += self.settings.duration(nbytes, baud) + self.settings.reaction_s
             self.world.owe_time(self.free_at)
+
