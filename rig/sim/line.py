@@ -14,12 +14,13 @@ position's optical head, or the one RS485 bus all its meters share):
 - a message from the rig starts when both its line is free and the rig has got there (the
   world's time at its latest access from elsewhere: a dwell, a source command);
 - the meter answers at the end of the message plus tr: the world is brought to that instant
-  before the meter is asked, so the answer is the meter's state then (or a little later, if
-  another line has moved the world further meanwhile: lines that start the same exchange at
-  the same instant, as the rig's parallel polls do, answer at the same instant);
+  before the meter is asked, and the meter answers as it is then (`answer_time`), also when
+  another line has moved the world further meanwhile (a meter is brought up to the instant
+  it is looked at, rig.sim.world; one stepped with the world answers at its own time);
 - the line is busy until the answer has gone out and the rig's own tr has passed; the world is
   brought there at the rig's next access from elsewhere (`World.owe_time`). A message that
-  is not answered (the break that ends a session) keeps the line busy but not the rig.
+  is not answered (the break that ends a session) keeps the line busy but not the rig, and
+  starts when the line is free (`_start`).
 
 Ports work side by side: exchanges on different lines that the rig starts at the same instant
 (`rig.meterlink.each`) overlap in virtual time as they would on a bench with one head per
@@ -112,6 +113,7 @@ class LineClock:
         self.world = world
         self.settings = settings
         self.free_at = -math.inf  # virtual time from which the rig may send again
+        self.answer_at = -math.inf  # when the meter answers the message it was last sent
 
     def received(self, nbytes: int, baud: int, answer_due: bool) -> None:
         with self.world.lock:
@@ -119,7 +121,17 @@ class LineClock:
             answer_at = start + self.settings.duration(nbytes, baud) + self.settings.reaction_s
             self.free_at = answer_at
             if answer_due:  # the rig waits for the answer; for a break it does not
+                self.answer_at = answer_at
                 self.world.catch_up(answer_at)
+
+    def answer_time(self) -> float:
+        """The instant this line's meter answers at (its bank's time source): the end of the
+        message it answers plus tr, although another line may have moved the world further
+        meanwhile. Lines the rig drives in parallel then answer each at its own instant,
+        whichever thread ran first (a meter not stepped with the world is at or before it;
+        one that is answers at its own time). Before any message: the world's time."""
+        with self.world.lock:
+            return self.answer_at if self.answer_at > -math.inf else self.world.t
 
     def _start(self, answer_due: bool) -> float:
         """When a message the rig sent starts on this line (call with the world's lock held).

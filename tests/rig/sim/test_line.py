@@ -167,3 +167,42 @@ def test_a_break_is_dated_the_same_however_late_its_line_takes_it_up() -> None:
     # then the 180 s dwell; the next request (5 at 300 Bd) and tr from there.
     first = 17 * 10 / 300 + 2 * 0.2
     assert early[0] - T0 == pytest.approx(first + 180.0 + 5 * 10 / 300 + 0.2)
+
+
+def test_a_meter_answers_at_its_own_line_instant_when_another_line_is_ahead() -> None:
+    """Two heads driven in parallel: line a's thread has sent its next message before line b's
+    thread takes up its first one. Meter b still answers at its own instant, not at the time
+    line a has moved the world to (which depends on which thread ran first)."""
+    world = make_world([0.0, 0.0])
+    a = LineClock(world, LineSettings())
+    b = LineClock(world, LineSettings())
+    with world.access():
+        pass
+    a.received(13, 9600, True)
+    a.sent(16, 9600)
+    a.received(13, 9600, True)  # a's second R1: the world is at its answer
+    b.received(13, 9600, True)  # b's first R1, from the same instant as a's first
+    assert world.t - T0 == pytest.approx(13 / 960 + 0.2 + 16 / 960 + 0.2 + 13 / 960 + 0.2)
+    assert a.answer_time() == world.t
+    assert b.answer_time() - T0 == pytest.approx(13 / 960 + 0.2)
+    assert LineClock(world, LineSettings()).answer_time() == world.t  # nothing received yet
+
+
+def test_parallel_meters_answer_their_clocks_at_their_own_line_instants() -> None:
+    """Through the real stack: meter 2's clock read, after meter 1's line has gone 30 R1s
+    ahead, shows the time of meter 2's own answer instant."""
+    with SimBench(SIM_BENCH, positions=2) as sim:
+        assert sim.control is not None
+        one, two = (Client(sim.substitutions[f"sim:meter{k}"], timing=FAST) for k in (1, 2))
+        with one, two:
+            one.program()
+            two.program()
+            start = sim.control.time()  # both lines are free from here
+            for _ in range(30):  # about 13 s of line 1's time
+                one.read("0.9.1")
+            shown = two.read("0.9.1")[0].raw
+        with sim.world.access():
+            latched = sim.world.position(2).meter.clock.meter_seconds(
+                start + R1_CLOCK * 10 / 9600 + TR)
+    assert shown == f"{int(latched) // 3600 % 24:02d}{int(latched) // 60 % 60:02d}" \
+                    f"{int(latched) % 60:02d}"
