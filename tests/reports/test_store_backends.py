@@ -158,7 +158,7 @@ def count_measurements(store: str | Path) -> int:
                                                             marks=pytest.mark.postgres)])
 @pytest.mark.timeout(900)
 def test_sigkill_then_resume_stores_every_point_once(tmp_path, backend, request):
-    points = 60  # a point takes milliseconds on the simulated bench: the kill lands mid-plan
+    points, positions = 60, 3  # a point takes milliseconds here: the kill lands mid-plan
     plan = tmp_path / "many.yaml"
     plan.write_text(TINY_PLAN + "".join(
         f"      - {{current: {0.2 + 0.02 * k:.2f}, limit: 1.0, confidence: H}}\n"
@@ -167,23 +167,31 @@ def test_sigkill_then_resume_stores_every_point_once(tmp_path, backend, request)
              else request.getfixturevalue("pg_url"))
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
            str(ROOT / "testplans" / "test_accuracy.py"), "--plan", str(plan),
-           "--store", str(store), "--runs-dir", str(tmp_path / "runs"), "--no-report"]
+           "--positions", str(positions), "--store", str(store), "--runs-dir",
+           str(tmp_path / "runs"), "--no-report"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     taken = 0
     try:
-        while time.monotonic() < deadline and proc.poll() is None and taken < 3:
+        while time.monotonic() < deadline and proc.poll() is None and taken < 3 * positions:
             taken = count_measurements(store)
             time.sleep(0.01)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     taken = count_measurements(store)
-    assert 3 <= taken < points, f"the run was not killed mid-plan ({taken} measurements)"
+    assert 3 * positions <= taken < points * positions, \
+        f"the run was not killed mid-plan ({taken} measurements)"
     with ResultsStore(store, create=False) as s:
         (run,) = s.list_runs()
-        before = {(m.test_id, m.position): (m.id, m.value) for m in s.measurements(run.run_id)}
+        killed = s.measurements(run.run_id)
+    before = {(m.test_id, m.position): (m.id, m.value) for m in killed}
+    # A point's results at every position were committed together: none half-stored.
+    by_point: dict[tuple[str, str], set[int]] = {}
+    for m in killed:
+        by_point.setdefault((m.test_id, m.point_key), set()).add(m.position)
+    assert all(p == set(range(1, positions + 1)) for p in by_point.values()), by_point
     resumed = subprocess.run([*cmd, "--resume", run.run_id], cwd=tmp_path, env=ENV,
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-3000:]
@@ -191,7 +199,7 @@ def test_sigkill_then_resume_stores_every_point_once(tmp_path, backend, request)
         rows = s.measurements(run.run_id)
         assert s.get_run(run.run_id).status == "completed"
     keys = [(m.test_id, m.position) for m in rows]
-    assert len(keys) == points and len(set(keys)) == points
+    assert len(keys) == points * positions and len(set(keys)) == points * positions
     # What was committed before the kill stands as it was (not measured again).
     after = {(m.test_id, m.position): (m.id, m.value) for m in rows}
     assert all(after[k] == v for k, v in before.items())
