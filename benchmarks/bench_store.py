@@ -5,9 +5,11 @@
 
 Prints:
   - commit rate per point batch (one transaction holding a point's results at every position,
-    as rig.recorder.Recorder.batch commits them) on SQLite (a file in a temporary folder) and
-    on PostgreSQL (a local durable server started for the benchmark in a temporary folder, or
-    --store URL for an existing one), in records/s and batches/s;
+    as rig.recorder.Take.commit stores them: ResultsStore.record_many, one round trip on
+    PostgreSQL; and, for the comparison, one statement at a time in one transaction) on SQLite
+    (a file in a temporary folder) and on PostgreSQL (a local durable server started for the
+    benchmark in a temporary folder, or --store URL for an existing one), in records/s and
+    batches/s;
   - the lab panel's update latency from a commit to the browser: `python -m reports serve` on
     the PostgreSQL store, the page open in headless Chromium, one measurement committed a
     second; latency = the page's update time (Date.now() when the server-sent event was
@@ -44,8 +46,12 @@ def measurement(run_id: str, position: int, k: int) -> Measurement:
         raw={"n_ref": 123456 + k, "pulses": 40})
 
 
-def commit_rate(location: str | Path, positions: int, points: int) -> tuple[float, float]:
-    """(records/s, batches/s) of `points` batches of `positions` records each."""
+def commit_rate(location: str | Path, positions: int, points: int,
+                one_by_one: bool = False) -> tuple[float, float]:
+    """(records/s, batches/s) of `points` batches of `positions` records each, stored as
+    rig.recorder.Take.commit stores a point (`record_many`: one round trip on PostgreSQL), or
+    `one_by_one`: a `record` call per position inside one transaction (how points were
+    committed before; a round trip per statement)."""
     with ResultsStore(location) as store:
         run = store.create_run(plan_name="bench_store", plan_version="1", operator="bench",
                                software_version="0")
@@ -53,9 +59,13 @@ def commit_rate(location: str | Path, positions: int, points: int) -> tuple[floa
             store.add_position(PositionRecord(run.run_id, p, serial=f"S{p:04d}"))
         t0 = time.perf_counter()
         for k in range(points):
-            with store.transaction():
-                for p in range(1, positions + 1):
-                    store.record(measurement(run.run_id, p, k))
+            batch = [measurement(run.run_id, p, k) for p in range(1, positions + 1)]
+            if one_by_one:
+                with store.transaction():
+                    for m in batch:
+                        store.record(m)
+            else:
+                store.record_many(batch)
         elapsed = time.perf_counter() - t0
         assert len(store.measurements(run.run_id)) == positions * points
     return positions * points / elapsed, points / elapsed
@@ -109,6 +119,11 @@ def panel_latency(url: str, commits: int) -> list[float]:
     return latencies
 
 
+# How a point batch is stored: as the recorder does (one round trip), and one statement at a
+# time (as before, for the comparison).
+WAYS = ("batch", "one by one")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -119,9 +134,12 @@ def main() -> int:
     parser.add_argument("--no-browser", action="store_true", help="skip the latency figure")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
-        rate, batches = commit_rate(Path(tmp) / "results.sqlite", args.positions, args.points)
-        print(f"sqlite:     {rate:8.0f} records/s  ({batches:6.1f} point batches/s of "
-              f"{args.positions} positions; WAL, synchronous=FULL)")
+        for ways in WAYS:
+            rate, batches = commit_rate(Path(tmp) / f"results-{ways}.sqlite", args.positions,
+                                        args.points, ways == "one by one")
+            print(f"{'sqlite, ' + ways + ':':24s} {rate:6.0f} records/s  "
+                  f"({batches:6.1f} point batches/s of {args.positions} positions; WAL, "
+                  "synchronous=FULL)")
         server = None
         url = args.store
         if url is None:
@@ -133,9 +151,12 @@ def main() -> int:
             server.start()
             url = server.create_database("bench")
         try:
-            rate, batches = commit_rate(url, args.positions, args.points)
-            print(f"postgresql: {rate:8.0f} records/s  ({batches:6.1f} point batches/s of "
-                  f"{args.positions} positions; local server over TCP, fsync on)")
+            for ways in WAYS:
+                rate, batches = commit_rate(url, args.positions, args.points,
+                                            ways == "one by one")
+                print(f"{'postgresql, ' + ways + ':':24s} {rate:6.0f} records/s  "
+                      f"({batches:6.1f} point batches/s of {args.positions} positions; "
+                      "local server over TCP, fsync on)")
             if not args.no_browser:
                 lat = panel_latency(url, args.latency_commits)
                 print(f"panel latency commit -> browser over {len(lat)} commits: median "

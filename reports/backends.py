@@ -115,6 +115,37 @@ class PostgresConnection:
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         return self._conn.execute(to_psycopg(sql), params or None)  # type: ignore[arg-type]
 
+    def execute_batch(self, sql: str, params_seq: Sequence[Sequence[Any] | dict[str, Any]],
+                      *, returning: bool = False) -> list[Row]:
+        """`sql` once for each parameter set, in one transaction (the enclosing one, else one
+        of its own), sent in one round trip: pipeline mode queues the statements and waits
+        for the server once, at the pipeline's Sync (psycopg docs, "Pipeline mode support";
+        PostgreSQL docs, libpq "Pipeline Mode"), where a statement at a time waits for each.
+        `returning`: the first row each statement returned, in order. A failed statement
+        raises at that Sync, its transaction rolled back: nothing of the batch is stored."""
+        if not params_seq:
+            return []
+        conn, own = self._conn, not self.in_transaction
+        cursor = conn.cursor()
+        try:
+            with conn.pipeline():
+                if own:
+                    conn.execute("BEGIN")
+                cursor.executemany(to_psycopg(sql), params_seq,  # type: ignore[arg-type]
+                                   returning=returning)
+                if own:
+                    conn.execute("COMMIT")
+        except BaseException:
+            if own and self.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        if not returning:
+            return []
+        rows = [cursor.fetchone()]
+        while cursor.nextset():
+            rows.append(cursor.fetchone())
+        return rows
+
     def executescript(self, script: str) -> None:
         for statement in split_statements(script):
             self._conn.execute(statement)  # type: ignore[arg-type]

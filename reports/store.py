@@ -29,7 +29,7 @@ import platform
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,6 +72,24 @@ from reports.schema import (
 )
 
 _BUSY_TIMEOUT_MS = 30_000
+
+# A measurement row, idempotent on its key: a second record of a point replaces the values of
+# the first (the latest measurement of a point wins) and counts the repeat.
+_RECORD_COLUMNS = (
+    "run_id", "test_id", "position", "point_key", "family", "clause", "point", "quantity",
+    "value", "unit", "limit_low", "limit_high", "expanded_uncertainty", "uncertainty_budget",
+    "verdict", "decision_rule", "rep_n", "rep_mean", "rep_stdev", "raw", "started_at",
+    "ended_at", "recorded_at", "message",
+)
+_RECORD_SQL = (
+    f"INSERT INTO measurement ({', '.join(_RECORD_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _RECORD_COLUMNS)}) "
+    "ON CONFLICT (run_id, test_id, position, point_key) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _RECORD_COLUMNS[4:])
+    + ", recorded_count = measurement.recorded_count + 1 RETURNING id"
+)
+_EVENT_SQL = ("INSERT INTO event (run_id, t, level, kind, position, message, data)"
+              " VALUES (?,?,?,?,?,?,?)")
 
 
 class StoreError(Exception):
@@ -496,9 +514,35 @@ class ResultsStore:
         replaces the values of the first (the latest measurement of a point wins) and
         counts the repeat in `recorded_count`.
         """
-        self._writable(m.run_id)
+        return self.record_many([m])[0]
+
+    def record_many(self, measurements: Sequence[Measurement]) -> list[int]:
+        """Store the measurements of one point batch (a point at every position), committed
+        together, as `record` stores one; returns their row ids in order. On PostgreSQL the
+        batch goes in one round trip to the server (`PostgresConnection.execute_batch`), on
+        SQLite in one sync to disk. If one cannot be stored, none is."""
+        for m in measurements:
+            self._writable(m.run_id)
+        params = [self._measurement_params(m) for m in measurements]
+        try:
+            if self.dialect.postgres:
+                rows = self._db.execute_batch(_RECORD_SQL, params, returning=True)
+            else:
+                with self.transaction():
+                    # fetchall drains each RETURNING statement (sqlite3 would leave it open).
+                    rows = [self._db.execute(_RECORD_SQL, p).fetchall()[0] for p in params]
+        except self.dialect.integrity_errors() as exc:
+            what = ", ".join(sorted({repr(m.test_id) for m in measurements}))
+            if self.dialect.is_foreign_key(exc):
+                runs = ", ".join(sorted({repr(m.run_id) for m in measurements}))
+                raise RunNotFoundError(f"{self.location}: cannot record {what}: no run "
+                                       f"{runs} in the store") from exc
+            raise StoreError(f"{self.location}: cannot record {what}: {exc}") from exc
+        return [int(r[0]) for r in rows]
+
+    def _measurement_params(self, m: Measurement) -> dict[str, Any]:
         reps = m.repetitions or Repetitions(n=0)
-        params = {
+        return {
             "run_id": m.run_id, "test_id": m.test_id, "position": m.position,
             "point_key": m.point_key, "family": m.family, "clause": m.clause,
             "point": _dumps(dict(m.point)), "quantity": m.quantity, "value": m.value,
@@ -513,26 +557,6 @@ class ResultsStore:
             "started_at": m.started_at, "ended_at": m.ended_at,
             "recorded_at": self._clock(), "message": m.message,
         }
-        cols = list(params)
-        updates = ", ".join(
-            f"{c} = excluded.{c}" for c in cols
-            if c not in ("run_id", "test_id", "position", "point_key")
-        )
-        sql = (
-            f"INSERT INTO measurement ({', '.join(cols)}) "
-            f"VALUES ({', '.join(':' + c for c in cols)}) "
-            "ON CONFLICT (run_id, test_id, position, point_key) DO UPDATE SET "
-            f"{updates}, recorded_count = measurement.recorded_count + 1 RETURNING id"
-        )
-        try:
-            # fetchall drains the RETURNING statement, which ends (commits) its transaction.
-            rows = self._db.execute(sql, params).fetchall()
-        except self.dialect.integrity_errors() as exc:
-            if self.dialect.is_foreign_key(exc):
-                raise RunNotFoundError(f"{self.location}: cannot record {m.test_id!r}: no run "
-                                       f"{m.run_id!r} in the store") from exc
-            raise StoreError(f"{self.location}: cannot record {m.test_id!r}: {exc}") from exc
-        return int(rows[0][0])
 
     def measurements(self, run_id: str) -> list[Measurement]:
         rows = self._db.execute(
@@ -574,24 +598,24 @@ class ResultsStore:
         t: float | None = None,
     ) -> None:
         self._writable(run_id)
-        self._db.execute(
-            "INSERT INTO event (run_id, t, level, kind, position, message, data)"
-            " VALUES (?,?,?,?,?,?,?)",
-            (run_id, self._clock() if t is None else t, level, kind, position, message,
-             _dumps(dict(data or {}))),
-        )
+        self._db.execute(_EVENT_SQL, (run_id, self._clock() if t is None else t, level, kind,
+                                      position, message, _dumps(dict(data or {}))))
 
     def mark_started(self, run_id: str, test_id: str, positions: Iterable[int],
                      point: Mapping[str, Any]) -> None:
         """Note that a point's measurement began at `positions` (one commit for a whole batch
-        of meters); a report lists started points without a result as interrupted."""
+        of meters, one round trip on PostgreSQL); a report lists started points without a
+        result as interrupted."""
         self._writable(run_id)
+        data = _dumps({"test_id": test_id, "point_key": point_key(point)})
         t = self._clock()
-        data = {"test_id": test_id, "point_key": point_key(point)}
-        with self.transaction():
-            for p in positions:
-                self.log(run_id, f"started {test_id}", kind="point_started", position=p,
-                         data=data, t=t)
+        rows = [(run_id, t, "info", "point_started", p, f"started {test_id}", data)
+                for p in positions]
+        if self.dialect.postgres:
+            self._db.execute_batch(_EVENT_SQL, rows)
+        else:
+            with self.transaction():
+                self._db.executemany(_EVENT_SQL, rows)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

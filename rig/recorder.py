@@ -94,6 +94,8 @@ class Recorder:
         # Asked before each measurement is stored (quantity, unit, limit_low, limit_high): the
         # running procedure's declarations refuse one it did not declare (rig.procedures).
         self.expected: Callable[[str, str, float | None, float | None], None] | None = None
+        # The records of the open `batch`, stored when it ends; None outside a batch.
+        self._batch: list[Measurement] | None = None
 
     def done(self, positions: Iterable[int], point: Mapping[str, Any]) -> list[Measurement] | None:
         """The stored measurements of this point if every position completed it before."""
@@ -132,15 +134,29 @@ class Recorder:
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Records made in the block are committed together when it ends (the results of one
-        point at every position: one sync to disk instead of one per position). If the block
-        raises, none of them is stored."""
-        taken = len(self.taken)
+        point at every position: one sync to disk instead of one per position, and on
+        PostgreSQL one round trip to the server, ResultsStore.record_many). If the block
+        raises, none of them is stored. A batch inside a batch is part of it."""
+        if self._batch is not None:
+            yield
+            return
+        self._batch = []
         try:
-            with self.store.transaction():
-                yield
-        except BaseException:
-            del self.taken[taken:]
-            raise
+            yield
+            pending = self._batch
+        finally:
+            self._batch = None
+        self._keep(pending)
+
+    def _keep(self, measurements: list[Measurement]) -> None:
+        """Store decided measurements in one commit, then count them as taken."""
+        if not measurements:
+            return
+        self.store.record_many(measurements)
+        self.taken.extend(measurements)
+        if self.on_record is not None:
+            for m in measurements:
+                self.on_record(m)
 
     def todo(
         self,
@@ -219,7 +235,8 @@ class Recorder:
         message: str = "",
         verdict: Verdict | None = None,
     ) -> Measurement:
-        """Decide and store one measurement; returns the stored record.
+        """Decide and store one measurement (inside a `batch`: when it ends); returns the
+        record.
 
         Raises RecordedBefore for a point an earlier session of this run completed: its first
         values stand (a plan asks `done`/`pending` before measuring)."""
@@ -262,10 +279,10 @@ class Recorder:
             ended_at=time.time(),
             message=message,
         )
-        self.store.record(m)
-        self.taken.append(m)
-        if self.on_record is not None:
-            self.on_record(m)
+        if self._batch is not None:
+            self._batch.append(m)  # stored when the batch ends
+        else:
+            self._keep([m])
         return m
 
     def properties(self) -> list[tuple[str, object]]:

@@ -61,10 +61,13 @@ class Instrument:
 
 class PositionBank(CurrentBank):
     """The IEC 62056-21 bank of a position: always the position's current meter (a meter can be
-    swapped, e.g. to inject a defect), answering at the world's current time."""
+    swapped, e.g. to inject a defect), answering at its line's answer instant
+    (rig.sim.line.LineClock.answer_time), or at the world's current time on a line that takes
+    no virtual time."""
 
-    def __init__(self, position: Position, world: World) -> None:
-        super().__init__(lambda: position.meter, lambda: world.t, world.lock)
+    def __init__(self, position: Position, world: World, line: LineClock | None = None) -> None:
+        now = line.answer_time if line is not None else (lambda: world.t)
+        super().__init__(lambda: position.meter, now, world.lock)
 
 
 def _placeholder(value: Any) -> str | None:
@@ -253,13 +256,13 @@ class Simulator:
             key = tuple(p.number for p in group)
             server = servers.get(key)
             if server is None:
-                banks = [PositionBank(p, self.world) for p in group]
+                line = self._line_clock()
                 server = MeterServer(
-                    banks,
+                    [PositionBank(p, self.world, line) for p in group],
                     transport=transport,
                     timing=self._meter_timing(),
                     call_in_owner=self._call_in_world,
-                    line=self._line_clock(),
+                    line=line,
                 )
                 server.start()
                 servers[key] = server

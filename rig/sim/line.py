@@ -14,12 +14,13 @@ position's optical head, or the one RS485 bus all its meters share):
 - a message from the rig starts when both its line is free and the rig has got there (the
   world's time at its latest access from elsewhere: a dwell, a source command);
 - the meter answers at the end of the message plus tr: the world is brought to that instant
-  before the meter is asked, so the answer is the meter's state then (or a little later, if
-  another line has moved the world further meanwhile: lines that start the same exchange at
-  the same instant, as the rig's parallel polls do, answer at the same instant);
+  before the meter is asked, and the meter answers as it is then (`answer_time`), also when
+  another line has moved the world further meanwhile (a meter is brought up to the instant
+  it is looked at, rig.sim.world; one stepped with the world answers at its own time);
 - the line is busy until the answer has gone out and the rig's own tr has passed; the world is
   brought there at the rig's next access from elsewhere (`World.owe_time`). A message that
-  is not answered (the break that ends a session) keeps the line busy but not the rig.
+  is not answered (the break that ends a session) keeps the line busy but not the rig, and
+  starts when the line is free (`_start`).
 
 Ports work side by side: exchanges on different lines that the rig starts at the same instant
 (`rig.meterlink.each`) overlap in virtual time as they would on a bench with one head per
@@ -112,14 +113,40 @@ class LineClock:
         self.world = world
         self.settings = settings
         self.free_at = -math.inf  # virtual time from which the rig may send again
+        self.answer_at = -math.inf  # when the meter answers the message it was last sent
 
     def received(self, nbytes: int, baud: int, answer_due: bool) -> None:
         with self.world.lock:
-            start = max(self.free_at, self.world.line_epoch)
+            start = self._start(answer_due)
             answer_at = start + self.settings.duration(nbytes, baud) + self.settings.reaction_s
             self.free_at = answer_at
             if answer_due:  # the rig waits for the answer; for a break it does not
+                self.answer_at = answer_at
                 self.world.catch_up(answer_at)
+
+    def answer_time(self) -> float:
+        """The instant this line's meter answers at (its bank's time source): the end of the
+        message it answers plus tr, although another line may have moved the world further
+        meanwhile. Lines the rig drives in parallel then answer each at its own instant,
+        whichever thread ran first (a meter not stepped with the world is at or before it;
+        one that is answers at its own time). Before any message: the world's time."""
+        with self.world.lock:
+            return self.answer_at if self.answer_at > -math.inf else self.world.t
+
+    def _start(self, answer_due: bool) -> float:
+        """When a message the rig sent starts on this line (call with the world's lock held).
+
+        The rig waits for an answer, so it cannot reach the world between sending a message
+        that is answered and this call: the world's `line_epoch` is still the instant it was
+        sent from. A message that is not answered (the break that ends a session) the rig
+        does not wait for: its next command, a dwell say, may reach the world before this
+        line's thread takes the break up, and `line_epoch` would then date the break by the
+        machine's scheduling, moving every later exchange on this line with it. The client
+        sends the break as soon as it has the last answer (meter/iec62056_21/client.py
+        `close`), which is the line's own free instant."""
+        if answer_due or self.free_at == -math.inf:
+            return max(self.free_at, self.world.line_epoch)
+        return self.free_at
 
     def sent(self, nbytes: int, baud: int) -> None:
         with self.world.lock:
@@ -127,3 +154,4 @@ class LineClock:
             # moved by another line, whose time is not this one's.
             self.free_at += self.settings.duration(nbytes, baud) + self.settings.reaction_s
             self.world.owe_time(self.free_at)
+

@@ -274,6 +274,77 @@ def test_recording_into_an_unknown_run_is_refused(store):
         store.record(_m("ghost"))
 
 
+def test_a_point_batch_is_stored_together_with_its_ids_in_order(store):
+    run = _run(store)
+    batch = [_m(run.run_id, pos=p, value=p / 100) for p in (3, 1, 2)]
+    ids = store.record_many(batch)
+    stored = {m.id: m for m in store.measurements(run.run_id)}
+    assert [(stored[i].position, stored[i].value) for i in ids] == [(3, 0.03), (1, 0.01),
+                                                                     (2, 0.02)]
+    # The same key again: replaced and counted, as `record` does.
+    assert store.record_many([_m(run.run_id, pos=1, value=0.5)]) == [ids[1]]
+    assert store.measurements(run.run_id)[1].value == 0.5
+
+
+def _refuse_position_9(store) -> None:
+    """A constraint the database itself enforces (not the store's own checks), to fail a
+    batch half-way through."""
+    if store.dialect.postgres:
+        store._db.execute("ALTER TABLE measurement ADD CONSTRAINT no_nine CHECK (position <> 9)")
+    else:
+        store._db.execute("CREATE TRIGGER no_nine BEFORE INSERT ON measurement WHEN "
+                          "NEW.position = 9 BEGIN SELECT RAISE(ABORT, 'position 9'); END")
+
+
+def test_a_batch_the_database_refuses_half_way_stores_none_of_it(store):
+    run = _run(store)
+    store.record(_m(run.run_id, load=0.5))
+    _refuse_position_9(store)
+    with pytest.raises(StoreError, match=r"cannot record 't\.py::test_a'"):
+        store.record_many([_m(run.run_id, pos=p) for p in (1, 9, 2)])
+    assert [m.point["load"] for m in store.measurements(run.run_id)] == [0.5]
+    # The store goes on: the failed batch's transaction was rolled back, not left open.
+    store.record_many([_m(run.run_id, pos=p) for p in (1, 2)])
+    assert len(store.measurements(run.run_id)) == 3
+
+
+def test_a_batch_inside_a_transaction_is_part_of_it(store):
+    run = _run(store)
+    with pytest.raises(RuntimeError, match="meter 2 unreadable"), store.transaction():
+        store.record_many([_m(run.run_id, pos=1)])
+        raise RuntimeError("meter 2 unreadable")
+    assert store.measurements(run.run_id) == []
+
+
+@pytest.mark.postgres
+def test_a_point_batch_goes_to_postgresql_in_one_round_trip(pg_url, tmp_path):
+    """The records of a point at 12 positions, and the marks that it started, each reach the
+    server in one exchange: libpq's protocol trace shows one Sync sent and one ReadyForQuery
+    awaited per batch (PostgreSQL docs, "Message Flow", Extended Query: the client waits for
+    ReadyForQuery after a Sync), where a statement at a time shows one per statement."""
+    import psycopg
+
+    with ResultsStore(pg_url) as store:
+        run = _run(store)
+        store.record(_m(run.run_id))  # the run is claimed (its advisory lock) before tracing
+        trace = tmp_path / "libpq.trace"
+        with trace.open("w") as out:
+            pgconn = store._db._conn.pgconn  # psycopg's libpq connection of this store
+            pgconn.trace(out.fileno())
+            pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+            store.mark_started(run.run_id, "t.py::test_b", range(1, 13), {"load": 1.0})
+            ids = store.record_many([_m(run.run_id, "t.py::test_b", pos=p)
+                                     for p in range(1, 13)])
+            pgconn.untrace()
+        messages = [line.split("\t")[:3] for line in trace.read_text().splitlines()]
+        assert len(ids) == 12 and len(store.measurements(run.run_id)) == 13
+    syncs = [m for m in messages if m[0] == "F" and m[2] == "Sync"]
+    ready = [m for m in messages if m[0] == "B" and m[2] == "ReadyForQuery"]
+    inserts = [m for m in messages if m[0] == "F" and m[2] == "Execute"]
+    assert len(inserts) >= 2 * 12  # BEGIN, COMMIT and the 24 inserts went out ...
+    assert len(syncs) == len(ready) == 2  # ... in two exchanges, one per batch
+
+
 def test_numpy_numbers_are_accepted_as_plain_numbers(store):
     import numpy as np
 

@@ -41,6 +41,20 @@ def test_a_batch_is_committed_when_it_ends_and_not_before(recorder):
     assert other_connection_sees(recorder) == 3
 
 
+def test_a_batch_goes_to_the_store_in_one_call(recorder, monkeypatch):
+    """One `record_many` per point batch: one round trip on PostgreSQL (its own test in
+    tests/reports/test_store.py counts the protocol's exchanges)."""
+    calls = []
+    keep = recorder.store.record_many
+    monkeypatch.setattr(recorder.store, "record_many", lambda ms: calls.append(
+        [m.position for m in ms]) or keep(ms))
+    with recorder.batch():
+        for n in (1, 2, 3):
+            record(recorder, n)
+    assert calls == [[1, 2, 3]]
+    assert [m.position for m in recorder.taken] == [1, 2, 3]
+
+
 def test_a_failing_batch_stores_nothing_and_forgets_its_records(recorder):
     record(recorder, 1)
     with pytest.raises(RuntimeError, match="meter 3 unreadable"), recorder.batch():

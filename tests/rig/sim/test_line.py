@@ -121,17 +121,88 @@ def test_two_clocks_of_one_world_do_not_push_each_other() -> None:
     b = LineClock(world, LineSettings())
     with world.access():  # the rig got to T0 (an instrument command, a dwell)
         pass
+    # (Differences from T0: pytest.approx's relative tolerance on ~1.8e9 s would be ~30 min.)
     # Both lines carry a 13-character request at 9600 Bd from T0: answers at T0 + 0.2135 s.
     a.received(13, 9600, True)
     b.received(13, 9600, True)
-    assert world.t == pytest.approx(T0 + 13 / 960 + 0.2)
+    assert world.t - T0 == pytest.approx(13 / 960 + 0.2)
     a.sent(16, 9600)
     b.sent(16, 9600)
     # The world is not moved by the answers; the rig's next access waits for them and tr.
-    assert world.t == pytest.approx(T0 + 13 / 960 + 0.2)
+    assert world.t - T0 == pytest.approx(13 / 960 + 0.2)
     world.advance(1.0)  # a dwell of 1 s counts from there
-    assert world.t == pytest.approx(T0 + 29 / 960 + 0.4 + 1.0)
-    # A break is not waited for: the line is busy, the world is not moved.
+    assert world.t - T0 == pytest.approx(29 / 960 + 0.4 + 1.0)
+    # A break is not waited for: the line is busy, the world is not moved. It went out when
+    # the rig had the answer (and its tr), however late this line's thread takes it up.
     a.received(5, 9600, False)
-    assert world.t == pytest.approx(T0 + 29 / 960 + 1.4)
-    assert a.free_at == pytest.approx(T0 + 29 / 960 + 1.4 + 5 / 960 + 0.2)
+    assert world.t - T0 == pytest.approx(29 / 960 + 1.4)
+    assert a.free_at - T0 == pytest.approx(29 / 960 + 0.4 + 5 / 960 + 0.2)
+
+
+def _session_then_dwell(break_before_dwell: bool) -> tuple[float, float]:
+    """A sign-on request and its answer, then the break and a 180 s dwell in the order given;
+    then the next sign-on request. Its answer instant and the world's time after it."""
+    world = make_world([0.0])
+    line = LineClock(world, LineSettings())
+    with world.access():
+        pass
+    line.received(5, 300, True)  # /?! CR LF
+    line.sent(12, 300)  # the identification
+    if break_before_dwell:
+        line.received(5, 9600, False)
+        world.advance(180.0)
+    else:  # the rig's dwell reaches the world before this line's thread takes the break up
+        world.advance(180.0)
+        line.received(5, 9600, False)
+    line.received(5, 300, True)
+    return line.free_at, world.t
+
+
+def test_a_break_is_dated_the_same_however_late_its_line_takes_it_up() -> None:
+    # Two runs of one plan differed by this: the break dated by the rig's next command (a
+    # dwell) when the line's thread ran after it, so the next sign-on started later.
+    early, late = _session_then_dwell(True), _session_then_dwell(False)
+    assert early == late
+    # Hand arithmetic: request 5 + identification 12 characters at 300 Bd with tr twice,
+    # then the 180 s dwell; the next request (5 at 300 Bd) and tr from there.
+    first = 17 * 10 / 300 + 2 * 0.2
+    assert early[0] - T0 == pytest.approx(first + 180.0 + 5 * 10 / 300 + 0.2)
+
+
+def test_a_meter_answers_at_its_own_line_instant_when_another_line_is_ahead() -> None:
+    """Two heads driven in parallel: line a's thread has sent its next message before line b's
+    thread takes up its first one. Meter b still answers at its own instant, not at the time
+    line a has moved the world to (which depends on which thread ran first)."""
+    world = make_world([0.0, 0.0])
+    a = LineClock(world, LineSettings())
+    b = LineClock(world, LineSettings())
+    with world.access():
+        pass
+    a.received(13, 9600, True)
+    a.sent(16, 9600)
+    a.received(13, 9600, True)  # a's second R1: the world is at its answer
+    b.received(13, 9600, True)  # b's first R1, from the same instant as a's first
+    assert world.t - T0 == pytest.approx(13 / 960 + 0.2 + 16 / 960 + 0.2 + 13 / 960 + 0.2)
+    assert a.answer_time() == world.t
+    assert b.answer_time() - T0 == pytest.approx(13 / 960 + 0.2)
+    assert LineClock(world, LineSettings()).answer_time() == world.t  # nothing received yet
+
+
+def test_parallel_meters_answer_their_clocks_at_their_own_line_instants() -> None:
+    """Through the real stack: meter 2's clock read, after meter 1's line has gone 30 R1s
+    ahead, shows the time of meter 2's own answer instant."""
+    with SimBench(SIM_BENCH, positions=2) as sim:
+        assert sim.control is not None
+        one, two = (Client(sim.substitutions[f"sim:meter{k}"], timing=FAST) for k in (1, 2))
+        with one, two:
+            one.program()
+            two.program()
+            start = sim.control.time()  # both lines are free from here
+            for _ in range(30):  # about 13 s of line 1's time
+                one.read("0.9.1")
+            shown = two.read("0.9.1")[0].raw
+        with sim.world.access():
+            latched = sim.world.position(2).meter.clock.meter_seconds(
+                start + R1_CLOCK * 10 / 9600 + TR)
+    assert shown == f"{int(latched) // 3600 % 24:02d}{int(latched) // 60 % 60:02d}" \
+                    f"{int(latched) % 60:02d}"
