@@ -20,7 +20,7 @@ is also recorded against the class limit of the point.
 Resolution: the A1000 register shows 0.01 kWh (format 99999.99); two readings give at most one
 digit over the dose, so the plan's energy_kwh is chosen for digit / energy_kwh well below the
 0.05 % limit (0.01 kWh in 200 kWh = 0.005 %). The simulated bench doses it in virtual time; the
-estimate (rig.estimate) shows the hours a real bench needs.
+procedure's planned time (the plan's estimate) shows the hours a real bench needs.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from typing import Any
 import pytest
 
 from rig.instruments.loadpoint import LoadPoint
+from rig.linetime import read_s
 from rig.loads import Rating, metered_power, point_for
-from rig.measure import measure_errors, reference_uncertainty, settle
+from rig.measure import expected_error_seconds, measure_errors, reference_uncertainty, settle
 from rig.meterlink import MeterLink, each
 from rig.metrology import (
     combine,
@@ -87,6 +88,23 @@ class MeterConstant(EachPoint):
                     "check": "register error"}
         return [register, {**register, "check": "constant error"}]
 
+    def load(self) -> LoadPoint:
+        return point_for(self.rating, "active", self.item.current, self.item.pf)
+
+    def power_w(self) -> float:
+        return metered_power(self.load(), "active", self.rating.wiring)
+
+    def dose_s(self) -> float:
+        """How long the dosage runs: the item's energy at the point's power."""
+        return self.item.energy_kwh * 3.6e6 / self.power_w()
+
+    def planned_seconds(self) -> float:
+        """The error by pulses at the point, the register read before and after the dosage
+        (each after the quiet time), the dosage."""
+        pulses = expected_error_seconds(self.power_w(), self.rating.meter_constant,
+                                        self.item.measure)
+        return pulses + 2 * (QUIET_S + read_s()) + self.dose_s()
+
     def measure(self, ctx: Context, take: Take) -> None:
         _measure(self, ctx, take)
 
@@ -101,9 +119,7 @@ def _measure(procedure: MeterConstant, ctx: Context, take: Take) -> None:
     if bench.energy is None:
         pytest.fail(f"{item.id}: the bench has no reference energy register (instruments."
                     "energy or a reference providing one): the dosage method needs it")
-    load = point_for(rating, "active", item.current, item.pf)
-    power_w = metered_power(load, "active", rating.wiring)
-    dose_s = item.energy_kwh * 3.6e6 / power_w
+    load, power_w, dose_s = procedure.load(), procedure.power_w(), procedure.dose_s()
     links = {p.number: rig.link(p) for p in ctx.positions}
 
     # a) error by pulses at the point.

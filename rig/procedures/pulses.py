@@ -55,6 +55,10 @@ class Starting(EachPoint):
                                 self.rating.constant(item.energy))
         return (item.pulses + 1) * period * item.time_factor, period
 
+    def planned_seconds(self) -> float:
+        """Settling, then the counting window."""
+        return SETTLING_S + self.window_s()[0]
+
     def measure(self, ctx: Context, take: Take) -> None:
         item, rating = self.item, self.rating
         (desc,) = take.points
@@ -95,6 +99,10 @@ class NoLoad(EachPoint):
 
     def window_s(self) -> float:
         return self.minutes() * 60.0 * self.item.time_factor
+
+    def planned_seconds(self) -> float:
+        """Settling, then the formula time times the item's factor."""
+        return SETTLING_S + self.window_s()
 
     def points(self) -> list[dict[str, Any]]:
         item = self.item

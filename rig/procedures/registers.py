@@ -33,6 +33,7 @@ import pytest
 from reports.records import Verdict
 from rig.instruments.loadpoint import NORMAL_SEQUENCE, LoadPoint, PhaseSetting, normalise_angle
 from rig.instruments.roles import Quantity
+from rig.linetime import read_s
 from rig.loads import Rating, metered_power, point_for
 from rig.measure import settle
 from rig.meterlink import MeterLink, each
@@ -40,7 +41,7 @@ from rig.metrology import combine, rectangular
 from rig.plan import RegisterCapacityItem, RegisterDosageItem, RegisterItem, current_label
 from rig.procedures import Context, Declared, EachPoint
 from rig.recorder import Take
-from rig.tariffs import TARIFF, dose_in_tariff
+from rig.tariffs import TARIFF, dose_in_tariff, in_force_s
 
 REGISTERS = {1: "1-1:5.8.0", 2: "1-1:6.8.0", 3: "1-1:7.8.0", 4: "1-1:8.8.0"}
 # phi per quadrant (docs/conventions.md 1: P = UI cos phi, Q = UI sin phi):
@@ -82,6 +83,10 @@ class QuadrantRegister(EachPoint):
     def dose_s(self) -> float:
         """How long the quadrant's load runs: the item's energy at the point's |Q|."""
         return self.item.energy_kvarh * 3.6e6 / abs(self.load().reactive_power)
+
+    def planned_seconds(self) -> float:
+        """Settling, the four registers read before and after, the quadrant's dose."""
+        return SETTLING_S + 2 * read_s(len(REGISTERS)) + self.dose_s()
 
     def measure(self, ctx: Context, take: Take) -> None:
         rating, quadrant = self.rating, self.quadrant
@@ -144,9 +149,13 @@ QUIET_S = 2.0
 CAPACITY_REGISTER = f"1-1:{ACTIVE_C['import']}.8.0"
 
 
+#: The registers a dose by tariff reads before and after: the tariff in force and every active
+#: energy register.
+DOSAGE_READ = (TARIFF, *(f"1-1:{c}.8.{e}" for c in ACTIVE_C.values() for e in range(5)))
+
+
 def _energy_registers(link: MeterLink) -> dict[str, Decimal | None]:
-    addresses = [f"1-1:{c}.8.{e}" for c in ACTIVE_C.values() for e in range(5)]
-    readings = link.read(TARIFF, *addresses)
+    readings = link.read(*DOSAGE_READ)
     return {a: r.value for a, r in readings.items()}
 
 
@@ -182,6 +191,20 @@ class RegisterDosage(EachPoint):
                 "energy_kwh": item.energy_kwh}
         return [{**base, "register": what} for what in (*self.registers(), "others")]
 
+    def load(self) -> LoadPoint:
+        return point_for(self.rating, "active", self.item.current, self.item.pf, self.direction)
+
+    def dose_s(self) -> float:
+        """How long the load runs: the item's energy at the point's power."""
+        return self.item.energy_kwh * 3.6e6 / metered_power(self.load(), "active",
+                                                           self.rating.wiring)
+
+    def planned_seconds(self) -> float:
+        """Settling, the calendar programmed for the tariff and back (rig.tariffs), the
+        registers read before and after, the dose and the quiet time after it."""
+        return (SETTLING_S + in_force_s() + 2 * read_s(len(DOSAGE_READ))
+                + self.dose_s() + QUIET_S)
+
     def measure(self, ctx: Context, take: Take) -> None:
         item, rating, direction, tariff = self.item, self.rating, self.direction, self.tariff
         rig, bench, timebase, positions, numbers = (ctx.rig, ctx.bench, ctx.timebase,
@@ -193,9 +216,9 @@ class RegisterDosage(EachPoint):
         if bench.energy is None:
             pytest.fail(f"{item.id}: the bench has no reference energy register: the dosage method "
                         "needs it")
-        load = point_for(rating, "active", item.current, item.pf, direction)
+        load = self.load()
         idle = LoadPoint.voltage_only(rating.un)
-        dose_s = item.energy_kwh * 3.6e6 / metered_power(load, "active", rating.wiring)
+        dose_s = self.dose_s()
         links = {p.number: rig.link(p) for p in positions}
         settle(bench, timebase, idle, SETTLING_S)
         dose = dose_in_tariff(rig, bench, timebase, positions, links, tariff, load=load,
@@ -253,6 +276,10 @@ class RegisterCapacity(EachPoint):
         item = self.item
         return [{"load": self.rating.multiple(item.current), "pf": item.pf,
                  "hours": item.hours}]
+
+    def planned_seconds(self) -> float:
+        """Settling, the register read before and after, the hours, the quiet time."""
+        return SETTLING_S + 2 * read_s() + self.item.hours * 3600.0 + QUIET_S
 
     def measure(self, ctx: Context, take: Take) -> None:
         item, rating, register = self.item, self.rating, CAPACITY_REGISTER
