@@ -6,10 +6,11 @@ Four-quadrant reactive registers: a load in quadrant k advances register 5.8.0 +
 three alone (IEC quadrant convention, standards.md 2.1 [H]). A meter that books reactive energy
 in the wrong quadrant fails here even when its pulse outputs are right.
 
-Method: registers read with the current off; the load applied for energy_kvarh / |Q|; the
-current removed (voltage kept); registers read again. The reference energy comes from the
-reference standard's energy register (or its reactive power times the dwell). Resolution: one
-register digit (0.01 kvarh) on each reading.
+Method: registers read with the current off; the load applied for dose / |Q| (the item's
+energy_kvarh, or the dose that resolves one register digit to the item's resolution of the
+limit, rig.plan.register_dose); the current removed (voltage kept); registers read again. The
+reference energy comes from the reference standard's energy register (or its reactive power
+times the dwell). Resolution: one register digit (0.01 kvarh) on each reading.
 
 Active registers by tariff and direction: with the calendar programmed so tariff k is in force
 all day, a dose in one direction must advance c.8.0 and c.8.k (c = 1 import, 2 export, A1000
@@ -38,7 +39,13 @@ from rig.loads import Rating, metered_power, point_for
 from rig.measure import settle
 from rig.meterlink import MeterLink, each
 from rig.metrology import combine, rectangular
-from rig.plan import RegisterCapacityItem, RegisterDosageItem, RegisterItem, current_label
+from rig.plan import (
+    RegisterCapacityItem,
+    RegisterDosageItem,
+    RegisterItem,
+    current_label,
+    register_dose,
+)
 from rig.procedures import Context, Declared, EachPoint
 from rig.recorder import Take
 from rig.tariffs import TARIFF, dose_in_tariff, in_force_s
@@ -75,14 +82,21 @@ class QuadrantRegister(EachPoint):
                          limit_low=-self.item.limit, limit_high=self.item.limit),)
 
     def points(self) -> list[dict[str, Any]]:
-        return [{"load": self.item.current, "quadrant": self.quadrant}]
+        return [{"load": self.rating.multiple(self.item.current), "quadrant": self.quadrant}]
 
     def load(self) -> LoadPoint:
-        return quadrant_point(self.rating, self.item.current, self.quadrant)
+        return quadrant_point(self.rating, self.rating.multiple(self.item.current),
+                              self.quadrant)
+
+    def energy_kvarh(self) -> float:
+        """The dose: the item's, or one register digit at the item's resolution of the
+        limit."""
+        item = self.item
+        return item.energy_kvarh or register_dose(DIGIT, item.limit, item.resolution)
 
     def dose_s(self) -> float:
-        """How long the quadrant's load runs: the item's energy at the point's |Q|."""
-        return self.item.energy_kvarh * 3.6e6 / abs(self.load().reactive_power)
+        """How long the quadrant's load runs: the dose at the point's |Q|."""
+        return self.energy_kvarh() * 3.6e6 / abs(self.load().reactive_power)
 
     def planned_seconds(self) -> float:
         """Settling, the four registers read before and after, the quadrant's dose."""
@@ -188,16 +202,22 @@ class RegisterDosage(EachPoint):
         item = self.item
         base = {"load": self.rating.multiple(item.current), "pf": item.pf,
                 "direction": self.direction, "tariff": self.tariff,
-                "energy_kwh": item.energy_kwh}
+                "energy_kwh": self.energy_kwh()}
         return [{**base, "register": what} for what in (*self.registers(), "others")]
 
     def load(self) -> LoadPoint:
         return point_for(self.rating, "active", self.item.current, self.item.pf, self.direction)
 
+    def energy_kwh(self) -> float:
+        """The dose: the item's, or one register digit at the item's resolution of the
+        limit."""
+        item = self.item
+        return item.energy_kwh or register_dose(ENERGY_DIGIT, item.limit, item.resolution)
+
     def dose_s(self) -> float:
-        """How long the load runs: the item's energy at the point's power."""
-        return self.item.energy_kwh * 3.6e6 / metered_power(self.load(), "active",
-                                                           self.rating.wiring)
+        """How long the load runs: the dose at the point's power."""
+        return self.energy_kwh() * 3.6e6 / metered_power(self.load(), "active",
+                                                         self.rating.wiring)
 
     def planned_seconds(self) -> float:
         """Settling, the calendar programmed for the tariff and back (rig.tariffs), the
