@@ -127,9 +127,13 @@ class MeterConstantItem(_Item):
     """Register advance against the pulses and the dosed energy."""
 
     family: Literal["meter_constant"]
+    # The highest current the plan measures at shortens the dose.
     current: CurrentSpec
     pf: PowerFactor = "1"
-    energy_kwh: float = Field(gt=0)
+    energy_kwh: float | None = Field(
+        None, gt=0, description="the dose; default from the register digit (register_dose)")
+    resolution: float = Field(0.1, gt=0, le=1, description="one register digit over the dose, "
+                              "as a fraction of the limit")
     limit: float = Field(gt=0, description="percent")
     confidence: Confidence = "H"
     # The error by pulses at the same point, subtracted from the register error.
@@ -141,8 +145,12 @@ class RegisterItem(_Item):
     energy of a load in that quadrant, and no other quadrant register moves."""
 
     family: Literal["register"]
-    current: float = Field(gt=0, description="multiple of In")
-    energy_kvarh: float = Field(gt=0, description="reactive energy per quadrant")
+    current: CurrentSpec = Field(description="multiple of In, or Imax")
+    energy_kvarh: float | None = Field(
+        None, gt=0, description="reactive energy per quadrant; default from the register "
+        "digit (register_dose)")
+    resolution: float = Field(0.1, gt=0, le=1, description="one register digit over the dose, "
+                              "as a fraction of the limit")
     limit: float = Field(gt=0, description="percent of the reference energy")
     confidence: Confidence = "M"
 
@@ -156,7 +164,11 @@ class RegisterDosageItem(_Item):
     pf: PowerFactor = "1"
     directions: tuple[Direction, ...] = ("import", "export")
     tariffs: tuple[int, ...] = Field((1, 2, 3, 4), min_length=1)
-    energy_kwh: float = Field(gt=0, description="dose per tariff and direction")
+    energy_kwh: float | None = Field(
+        None, gt=0, description="dose per tariff and direction; default from the register "
+        "digit (register_dose)")
+    resolution: float = Field(0.1, gt=0, le=1, description="one register digit over the dose, "
+                              "as a fraction of the limit")
     limit: float = Field(gt=0, description="percent of the reference energy")
     confidence: Confidence = "H"
 
@@ -436,6 +448,15 @@ def no_load_minutes(
     (standards.md 1.4, [M]; worked example 3x57.7 V, Imax 6 A, k 10000, m 3 -> 57.8 min).
     """
     return constant * 1e6 / (meter_constant * elements * un * imax)
+
+
+def register_dose(digit: float, limit_pct: float, resolution: float) -> float:
+    """The energy a register test doses: enough that one register digit (two readings'
+    difference is known to one digit) is `resolution` of the limit, digit / (resolution x
+    limit). standards.md 1.4: the meter constant is "measured at one current for long enough
+    to resolve the register", its error within 1/10 of the MPE [H]; the plans resolve the
+    register to a tenth of the limit they decide against (0.01 kWh, 0.05 %: 200 kWh)."""
+    return digit / (resolution * limit_pct / 100.0)
 
 
 def pulses_for(meter_constant: float, power_w: float, measure: Measure) -> int:

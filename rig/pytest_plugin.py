@@ -45,7 +45,8 @@ SESSION_KEY = pytest.StashKey[RigSession]()
 PLAN_KEY = pytest.StashKey[Plan]()
 SUMMARY_KEY = pytest.StashKey[list[str]]()
 UNSAFE_KEY = pytest.StashKey[str]()  # the source could not be verified off at the end
-PLANNED_KEY = pytest.StashKey[dict[str, float]]()
+PLANNED_KEY = pytest.StashKey[dict[str, float]]()  # test id -> its planned seconds
+PLANNED_TESTS_KEY = pytest.StashKey[list[Any]]()  # rig.benchtime.PlannedTest of each plan test
 PROGRESS_PLUGIN = "meter-test-rig-progress"
 STOPPED_KEY = pytest.StashKey[str]()  # on a test cut short by a stop request: why
 DESELECTED_KEY = pytest.StashKey[list[pytest.Item]]()  # for the report's coverage statement
@@ -134,6 +135,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "`name` (whose fields equal `fields`)",
     )
     config.addinivalue_line("markers", "clause(text): the standard's clause a test verifies")
+    config.addinivalue_line(
+        "markers",
+        "procedure(cls): a plan test's procedure class (rig.procedures), built from the test's "
+        "parameters for the `procedure` fixture and for the plan's estimate (rig.benchtime)",
+    )
     # A bad --plan or option is a usage error before anything is collected. The plugin stays
     # dormant in a pytest run that uses neither its options nor the plans.
     if not config.option.help and _in_use(config):
@@ -292,48 +298,70 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         config.stash.setdefault(DESELECTED_KEY, []).extend(items)
 
 
-def _plan_params(test: pytest.Item) -> tuple[Any, Any, str | None] | None:
-    """(plan item, point, direction) of a parametrised plan test, else None."""
+def _plan_params(test: pytest.Item) -> dict[str, Any] | None:
+    """The parameters of a parametrised plan test (its plan item under "plan_item"), else
+    None."""
     callspec = getattr(test, "callspec", None)
     if test.get_closest_marker("family") is None or callspec is None:
         return None
-    item = callspec.params.get("plan_item")
-    if not hasattr(item, "family"):
+    if not hasattr(callspec.params.get("plan_item"), "family"):
         return None
-    return item, callspec.params.get("point"), callspec.params.get("direction")
+    return dict(callspec.params)
+
+
+def _procedure(test: pytest.Item, params: dict[str, Any], rating: Rating) -> Any:
+    """The procedure a plan test runs (its `procedure` marker, built from its parameters)."""
+    from rig.benchtime import NoPlannedTime, build_procedure
+
+    marker = test.get_closest_marker("procedure")
+    if marker is None or len(marker.args) != 1:
+        raise NoPlannedTime(
+            f"{test.nodeid}: plan family {params['plan_item'].family!r} names no procedure "
+            "(pytest.mark.procedure.with_args(cls)): its planned bench time is unknown")
+    return build_procedure(marker.args[0], params, rating, test.nodeid)
 
 
 def _plan_time_limits(config: pytest.Config, tests: list[pytest.Item]) -> None:
-    """Each plan test's planned wall time on a real bench (kept for the progress line), and its
-    own time limit from it: pytest-timeout's ini `timeout` is for the project's tests only."""
-    from rig.estimate import planned_seconds, time_limit_s
+    """Each plan test's planned wall time on a real bench, from its own procedure (kept for the
+    estimate and the progress line), and its own time limit from it: pytest-timeout's ini
+    `timeout` is for the project's tests only."""
+    from rig.benchtime import NoPlannedTime, PlannedTest, planned_seconds, time_limit_s
 
-    params = {t.nodeid: p for t in tests if (p := _plan_params(t)) is not None}
+    params = {t.nodeid: (t, p) for t in tests if (p := _plan_params(t)) is not None}
     if not params:
         return
     rating = _rating(config)
-    planned = {nodeid: planned_seconds(*p, rating) for nodeid, p in params.items()}
-    config.stash[PLANNED_KEY] = planned
+    planned: list[PlannedTest] = []
+    try:
+        for nodeid, (test, p) in params.items():
+            family = p["plan_item"].family
+            seconds = planned_seconds(_procedure(test, p, rating), family, nodeid)
+            planned.append(PlannedTest(nodeid, family, seconds))
+    except NoPlannedTime as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[PLANNED_TESTS_KEY] = planned
+    config.stash[PLANNED_KEY] = {t.nodeid: t.seconds for t in planned}
     if config.pluginmanager.hasplugin("timeout"):
         for test in tests:
-            if test.nodeid in planned:
-                test.add_marker(pytest.mark.timeout(time_limit_s(planned[test.nodeid])))
+            if test.nodeid in config.stash[PLANNED_KEY]:
+                test.add_marker(pytest.mark.timeout(
+                    time_limit_s(config.stash[PLANNED_KEY][test.nodeid])))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Print the estimated wall time of the collected plan tests on a real bench, and show the
     run's progress while they run."""
-    plan_tests = [p for t in session.items if (p := _plan_params(t)) is not None]
+    plan_tests = session.config.stash.get(PLANNED_TESTS_KEY, [])
     if not plan_tests:
         return
-    from rig.estimate import estimate_lines
+    from rig.benchtime import estimate_lines
     from rig.progress import RunProgress
 
     config = session.config
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
         return
-    for line in estimate_lines(plan_tests, _rating(config)):
+    for line in estimate_lines(plan_tests):
         reporter.write_line(line)
     planned = config.stash.get(PLANNED_KEY, {})
     if planned and not config.pluginmanager.has_plugin(PROGRESS_PLUGIN):
@@ -563,6 +591,21 @@ def sim(rig: RigSession) -> Any:
     if rig.sim is None:
         pytest.skip("needs the simulated bench (fault injection / meter buttons)")
     return rig.sim.control
+
+
+@pytest.fixture
+def procedure(request: pytest.FixtureRequest, positions: Any) -> Any:
+    """The plan test's procedure (its `procedure` marker) built from the test's parameters and
+    the meters' rating: the object whose planned time the estimate summed."""
+    from rig.benchtime import NoPlannedTime
+
+    params = _plan_params(request.node)
+    if params is None:
+        raise pytest.UsageError(f"{request.node.nodeid}: the procedure fixture is for plan tests")
+    try:
+        return _procedure(request.node, params, Rating.of(positions[0].config))
+    except NoPlannedTime as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.fixture

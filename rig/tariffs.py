@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from rig.linetime import programming_s, read_s
 from rig.meterlink import MeterLink, each
 
 #: The tariff in force (manual 1.4; standards.md 4.3).
@@ -44,6 +45,12 @@ def tariff_in_force(rig: Any, positions: Sequence[Any], links: Mapping[int, Mete
     finally:
         with rig.programming(*positions):
             each(links, lambda link: link.write(list(saved[link.number].items())))
+
+
+def in_force_s() -> float:
+    """Planned bench time of `tariff_in_force` around what it holds: the calendar read, the
+    writes, the calendar written back."""
+    return read_s(len(CALENDAR)) + 2 * programming_s(len(CALENDAR))
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from rig.loads import Rating
-from rig.plan import AccuracyItem, Point
+from rig.plan import Point
 from rig.procedures import run
 from rig.procedures.errors import ErrorAtPoint, accuracy_family
 
-pytestmark = pytest.mark.family("accuracy")
+pytestmark = [pytest.mark.family("accuracy"), pytest.mark.procedure.with_args(ErrorAtPoint)]
 
 
-def test_error(plan_item, point: Point, direction: str, rig, positions, recorder):
-    item: AccuracyItem = plan_item
-    recorder.family = accuracy_family(item)
-    procedure = ErrorAtPoint(item, point, direction, Rating.of(positions[0].config))
+def test_error(plan_item, point: Point, direction: str, rig, procedure, recorder):
+    recorder.family = accuracy_family(plan_item)
     run(procedure, recorder, rig)

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from rig.loads import Rating
-from rig.plan import BillingItem
 from rig.procedures import run
 from rig.procedures.billing import AutomaticReading
 
-pytestmark = pytest.mark.family("billing")
+pytestmark = [pytest.mark.family("billing"), pytest.mark.procedure.with_args(AutomaticReading)]
 
 
-def test_automatic_reading(plan_item, rig, positions, recorder):
-    item: BillingItem = plan_item
-    run(AutomaticReading(item, Rating.of(positions[0].config)), recorder, rig)
+def test_automatic_reading(plan_item, rig, procedure, recorder):
+    run(procedure, recorder, rig)

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from rig.loads import Rating
-from rig.plan import ClockItem
 from rig.procedures import run
 from rig.procedures.clock import ClockDrift
 
-pytestmark = pytest.mark.family("clock")
+pytestmark = [pytest.mark.family("clock"), pytest.mark.procedure.with_args(ClockDrift)]
 
 
-def test_clock_drift(plan_item, rig, positions, recorder):
-    item: ClockItem = plan_item
-    run(ClockDrift(item, Rating.of(positions[0].config)), recorder, rig)
+def test_clock_drift(plan_item, rig, procedure, recorder):
+    run(procedure, recorder, rig)

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from rig.loads import Rating
-from rig.plan import DemandItem
 from rig.procedures import run
 from rig.procedures.demand import MaximumDemand
 
-pytestmark = pytest.mark.family("demand")
+pytestmark = [pytest.mark.family("demand"), pytest.mark.procedure.with_args(MaximumDemand)]
 
 
-def test_maximum_demand(plan_item, rig, positions, recorder):
-    item: DemandItem = plan_item
-    run(MaximumDemand(item, Rating.of(positions[0].config)), recorder, rig)
+def test_maximum_demand(plan_item, rig, procedure, recorder):
+    run(procedure, recorder, rig)

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from rig.loads import Rating
-from rig.plan import EventsItem
 from rig.procedures import run
 from rig.procedures.events import Event
 
-pytestmark = pytest.mark.family("events")
+pytestmark = [pytest.mark.family("events"), pytest.mark.procedure.with_args(Event)]
 
 
-def test_event(plan_item, rig, positions, recorder):
-    item: EventsItem = plan_item
-    run(Event(item, Rating.of(positions[0].config)), recorder, rig)
+def test_event(plan_item, rig, procedure, recorder):
+    run(procedure, recorder, rig)

@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import pytest
 
-from rig.loads import Rating
-from rig.plan import InfluenceItem, SingleVsBalancedItem
 from rig.procedures import run
 from rig.procedures.errors import Influence, SingleAgainstBalanced
 
 
 @pytest.mark.family("influence")
-def test_influence(plan_item, rig, positions, recorder):
-    item: InfluenceItem = plan_item
-    procedure = Influence(item, Rating.of(positions[0].config))
+@pytest.mark.procedure.with_args(Influence)
+def test_influence(plan_item, rig, procedure, recorder):
     run(procedure, recorder, rig)
 
 
 @pytest.mark.family("single_vs_balanced")
-def test_single_against_balanced(plan_item, rig, positions, recorder):
-    item: SingleVsBalancedItem = plan_item
+@pytest.mark.procedure.with_args(SingleAgainstBalanced)
+def test_single_against_balanced(plan_item, rig, procedure, recorder):
     recorder.family = "single_element"
-    procedure = SingleAgainstBalanced(item, Rating.of(positions[0].config))
     run(procedure, recorder, rig)

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from rig.loads import Rating
-from rig.plan import InterruptionItem
 from rig.procedures import run
 from rig.procedures.interruption import Retention
 
-pytestmark = pytest.mark.family("interruption")
+pytestmark = [pytest.mark.family("interruption"), pytest.mark.procedure.with_args(Retention)]
 
 
-def test_retention(plan_item, rig, positions, recorder):
-    item: InterruptionItem = plan_item
-    run(Retention(item, Rating.of(positions[0].config)), recorder, rig)
+def test_retention(plan_item, rig, procedure, recorder):
+    run(procedure, recorder, rig)

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from rig.loads import Rating
-from rig.plan import LoadProfileItem
 from rig.procedures import run
 from rig.procedures.load_profile import LoadProfile
 
-pytestmark = pytest.mark.family("load_profile")
+pytestmark = [pytest.mark.family("load_profile"), pytest.mark.procedure.with_args(LoadProfile)]
 
 
-def test_load_profile(plan_item, rig, positions, recorder):
-    item: LoadProfileItem = plan_item
-    run(LoadProfile(item, Rating.of(positions[0].config)), recorder, rig)
+def test_load_profile(plan_item, rig, procedure, recorder):
+    run(procedure, recorder, rig)

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from rig.loads import Rating
-from rig.plan import MeterConstantItem
 from rig.procedures import run
 from rig.procedures.meter_constant import MeterConstant
 
-pytestmark = pytest.mark.family("meter_constant")
+pytestmark = [pytest.mark.family("meter_constant"), pytest.mark.procedure.with_args(MeterConstant)]
 
 
-def test_meter_constant(plan_item, rig, positions, recorder):
-    item: MeterConstantItem = plan_item
-    run(MeterConstant(item, Rating.of(positions[0].config)), recorder, rig)
+def test_meter_constant(plan_item, rig, procedure, recorder):
+    run(procedure, recorder, rig)

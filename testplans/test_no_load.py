@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from rig.loads import Rating
-from rig.plan import NoLoadItem
 from rig.procedures import run
 from rig.procedures.pulses import NoLoad
 
-pytestmark = pytest.mark.family("no_load")
+pytestmark = [pytest.mark.family("no_load"), pytest.mark.procedure.with_args(NoLoad)]
 
 
-def test_no_creep(plan_item, rig, positions, recorder):
-    item: NoLoadItem = plan_item
-    procedure = NoLoad(item, Rating.of(positions[0].config))
+def test_no_creep(plan_item, rig, procedure, recorder):
     run(procedure, recorder, rig)

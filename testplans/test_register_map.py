@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from rig.loads import Rating
-from rig.plan import RegisterMapItem
 from rig.procedures import run
 from rig.procedures.register_map import RegisterMap
 
-pytestmark = pytest.mark.family("register_map")
+pytestmark = [pytest.mark.family("register_map"), pytest.mark.procedure.with_args(RegisterMap)]
 
 
 @pytest.mark.parametrize("quadrant", [1, 2, 3, 4])
 @pytest.mark.parametrize("tariff", [1, 2, 3, 4])
-def test_register_map(plan_item, quadrant, tariff, rig, positions, recorder):
-    item: RegisterMapItem = plan_item
-    if tariff not in item.tariffs:
-        pytest.skip(f"{item.id}: tariff {tariff} is not in the item's tariffs {item.tariffs}")
-    run(RegisterMap(item, Rating.of(positions[0].config), quadrant, tariff), recorder, rig)
+def test_register_map(plan_item, quadrant, tariff, rig, procedure, recorder):
+    if tariff not in plan_item.tariffs:
+        pytest.skip(f"{plan_item.id}: tariff {tariff} is not in the item's tariffs "
+                    f"{plan_item.tariffs}")
+    run(procedure, recorder, rig)

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from rig.loads import Rating
-from rig.plan import StartingItem
 from rig.procedures import run
 from rig.procedures.pulses import Starting
 
-pytestmark = pytest.mark.family("starting")
+pytestmark = [pytest.mark.family("starting"), pytest.mark.procedure.with_args(Starting)]
 
 
-def test_starts(plan_item, direction: str, rig, positions, recorder):
-    item: StartingItem = plan_item
-    procedure = Starting(item, Rating.of(positions[0].config), direction)
+def test_starts(plan_item, direction: str, rig, procedure, recorder):
     run(procedure, recorder, rig)

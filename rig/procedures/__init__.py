@@ -8,6 +8,10 @@ procedure, the recorder checks each record against the declarations and refuses,
 whose quantity is not declared or whose unit or fixed limits differ (`Declarations`); a
 procedure may record through a declaration itself (`Declared.record`).
 
+A procedure also states the bench time it plans from its own parameters (`planned_seconds`,
+beside its `run`, from the same helpers that choose its waits and doses); the plan's estimate
+is their sum (rig.benchtime); meter communication is planned at real line timing (rig.linetime).
+
 A plan module says which points and which procedure; `run` does the rest on the recorder's
 point protocol (rig.recorder: resume, started mark, one commit per point, the verdicts).
 """
@@ -113,7 +117,8 @@ class Context:
 class Procedure(Protocol):
     """A plan test's method. `points`: the point descriptions it records (the resume keys);
     `run`: the measurement on the recorder's point protocol (rig.recorder), only the points an
-    earlier session of a resumed run did not complete, then every verdict asserted."""
+    earlier session of a resumed run did not complete, then every verdict asserted;
+    `planned_seconds`: its bench time."""
 
     @property
     def declared(self) -> tuple[Declared, ...]: ...
@@ -121,6 +126,10 @@ class Procedure(Protocol):
     def points(self) -> list[dict[str, Any]]: ...
 
     def run(self, ctx: Context, recorder: Recorder) -> None: ...
+
+    def planned_seconds(self) -> float:
+        """Wall seconds the procedure takes on a real bench, from its own parameters."""
+        ...
 
 
 class EachPoint(ABC):

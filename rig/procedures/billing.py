@@ -45,6 +45,7 @@ from typing import Any
 
 from reports.records import Verdict
 from rig.instruments.loadpoint import LoadPoint
+from rig.linetime import clock_reading_s, programming_s, read_s
 from rig.loads import Rating, active_point
 from rig.measure import settle
 from rig.meterlink import (
@@ -250,6 +251,18 @@ class AutomaticReading:
 
     def run(self, ctx: Context, recorder: Recorder) -> None:
         _automatic_reading(self, ctx, recorder)
+
+    def planned_seconds(self) -> float:
+        """Settling, the clock reading, the settings read and the reading time written; per
+        month the load, the clock set LEAD_S before the reading time (in block demand mode,
+        the meter's default), the reading, AFTER_S, the registers read (the power-down month
+        powers up POWER_UP_S after the reading time); the history read; the clock (date and
+        time) and the reading time set back (one position: each is set back on its own)."""
+        month = (LOAD_S + programming_s(2) + LEAD_S
+                 + AFTER_S + read_s(3 + len(ENERGY)))
+        return (SETTLING_S + clock_reading_s(CLOCK_STEP_S) + read_s(4) + programming_s(1)
+                + self.item.months * month + POWER_UP_S + read_s(1 + HISTORY_DEPTH)
+                + programming_s(3))
 
 
 def _automatic_reading(procedure: AutomaticReading, ctx: Context, recorder: Recorder) -> None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rig.instruments.loadpoint import LoadPoint
+from rig.linetime import clock_reading_s
 from rig.loads import Rating
 from rig.measure import settle
 from rig.meterlink import clock_offsets
@@ -59,6 +60,12 @@ class ClockDrift:
     def elapsed_points(self) -> list[float]:
         duration = self.item.duration_h * 3600.0
         return [duration * (k + 1) / CHECKPOINTS for k in range(CHECKPOINTS)]
+
+    def planned_seconds(self) -> float:
+        """Settling, the first clock reading, the duration (the last checkpoint is at its
+        end), the last reading."""
+        return (SETTLING_S + 2 * clock_reading_s(self.item.resolution_s)
+                + self.item.duration_h * 3600.0)
 
     def points(self) -> list[dict[str, Any]]:
         return [{"elapsed_s": round(e, 3), "load": self.item.current}

@@ -188,6 +188,15 @@ class MaximumDemand:
     def run(self, ctx: Context, recorder: Recorder) -> None:
         _maximum_demand(self, ctx, recorder)
 
+    def planned_seconds(self) -> float:
+        """The test runs on the meter's cycle boundaries: the write half a cycle + WRITE_SKEW_S
+        after a boundary, B0 half a cycle later, B1 a cycle after B0, then the reads and the
+        settings written back. In a plan, demand tests follow each other: each starts just
+        after the boundary the one before ended on (its reads take seconds), so from its start
+        to the same point past its B1 is two cycles."""
+        cycle_s, _, _ = _steps(self.item)
+        return 2 * cycle_s
+
 
 def _maximum_demand(procedure: MaximumDemand, ctx: Context, recorder: Recorder) -> None:
     """The module's method at every position, one experiment."""

@@ -21,8 +21,14 @@ from typing import Any
 
 from reports.records import Repetitions
 from rig.instruments.loadpoint import Harmonic, LoadPoint
-from rig.loads import Rating, point_for
-from rig.measure import ErrorReading, measure_errors, reference_uncertainty, settle
+from rig.loads import Rating, metered_power, point_for
+from rig.measure import (
+    ErrorReading,
+    expected_error_seconds,
+    measure_errors,
+    reference_uncertainty,
+    settle,
+)
 from rig.metrology import combine
 from rig.plan import (
     AccuracyItem,
@@ -72,6 +78,10 @@ class ErrorAtPoint(EachPoint):
         return point_for(self.rating, item.energy, self.point.current, item.pf, self.direction,
                          item.element)
 
+    def planned_seconds(self) -> float:
+        """Settling and the repetitions' gates at the point (rig.measure)."""
+        return error_seconds(self.rating, self.load(), self.item.energy, self.item.measure)
+
     def measure(self, ctx: Context, take: Take) -> None:
         item, point = self.item, self.point
         (desc,) = take.points
@@ -112,6 +122,12 @@ class ErrorAtPoint(EachPoint):
     def _pf_text(self) -> str:
         item = self.item
         return f"sin phi {item.pf}" if item.energy == "reactive" else f"PF {item.pf}"
+
+
+def error_seconds(rating: Rating, load: LoadPoint, energy: str, measure: Measure) -> float:
+    """Planned seconds of one error measurement at `load` (settling, the repetitions' gates)."""
+    return expected_error_seconds(metered_power(load, energy, rating.wiring),
+                                  rating.constant(energy), measure)
 
 
 def influenced(item: InfluenceItem, reference: LoadPoint) -> LoadPoint:
@@ -184,6 +200,14 @@ class Influence(EachPoint):
                           "value": item.change or list(item.interrupted) or None},
         }]
 
+    def planned_seconds(self) -> float:
+        """The error at the reference point, then at the influenced point."""
+        item = self.item
+        reference = point_for(self.rating, "active", item.current, item.pf)
+        return (error_seconds(self.rating, reference, "active", item.measure)
+                + error_seconds(self.rating, influenced(item, reference), "active",
+                                item.measure))
+
     def measure(self, ctx: Context, take: Take) -> None:
         item = self.item
         (desc,) = take.points
@@ -214,6 +238,16 @@ class SingleAgainstBalanced:
         return [{"load": self.rating.multiple(item.current), "pf": item.pf,
                  "direction": "import", "element": element, "against": "balanced"}
                 for element in item.elements]
+
+    def planned_seconds(self) -> float:
+        """The balanced error once, then each element's."""
+        item, rating = self.item, self.rating
+        balanced = error_seconds(rating, point_for(rating, "active", item.current, item.pf),
+                                 "active", item.measure)
+        return balanced + sum(
+            error_seconds(rating, point_for(rating, "active", item.current, item.pf, "import",
+                                            element), "active", item.measure)
+            for element in item.elements)
 
     def run(self, ctx: Context, recorder: Recorder) -> None:
         """Every element still to measure, each in its own take."""

@@ -40,6 +40,7 @@ from typing import Any
 
 from meter.iec62056_21.readings import Reading
 from rig.instruments.loadpoint import LoadPoint, normalise_angle
+from rig.linetime import clock_reading_s, read_s
 from rig.loads import Rating
 from rig.measure import settle
 from rig.meterlink import (
@@ -285,6 +286,23 @@ class Event:
 
     def run(self, ctx: Context, recorder: Recorder) -> None:
         _event(self, ctx, recorder)
+
+    def planned_seconds(self) -> float:
+        """The event's checks (settling, the clock reading, the logs read before, the fault,
+        the end's confirmation, the reads after), then the voltage-loss debounce check (two
+        short dips with a gap, then a debounce, the count read before and after)."""
+        item = self.item
+        inj = injection(item, self.rating)
+        energy = 1 if inj.energy_e is not None else 0
+        seconds = (SETTLING_S + clock_reading_s(CLOCK_STEP_S) + read_s(len(inj.logs) + energy)
+                   + item.duration_s + item.debounce_s + READ_MARGIN_S
+                   + read_s(2 * len(inj.logs) + energy))
+        if inj.bit is not None:  # the bit read after the fault, before the end's confirmation
+            seconds += read_s()
+        if item.event == "voltage_loss":
+            seconds += ((2 * DIP_FRACTION + GAP_FRACTION + 1) * item.debounce_s
+                        + READ_MARGIN_S + 2 * read_s())
+        return seconds
 
 
 def _event(procedure: Event, ctx: Context, recorder: Recorder) -> None:

@@ -61,6 +61,9 @@ SAVE_INTERVAL_S = 60.0
 #: 6.3 s each on the simulated line at its real timing, rig.sim.line): at Imax on 3x220 V this
 #: is 0.073 kWh, seven register digits that only a power-down save keeps.
 LOAD_S = 40.0
+#: A full readout (the readouts before and after each test) at real line timing: the 6.3 s of
+#: LOAD_S's note, rounded up.
+READOUT_S = 7.0
 #: Class 0.5S limit at Imax, PF 1 (IEC 60687 Table 9, standards.md 1.2 [H]), allowed on the
 #: energy delivered in the power-down test.
 CLASS_LIMIT_PCT = 0.5
@@ -256,6 +259,16 @@ class Retention(EachPoint):
 
     def points(self) -> list[dict[str, Any]]:
         return list(_descs(self.item, self.rating).values())
+
+    def planned_seconds(self) -> float:
+        """Rest at Un beyond the save interval, a readout, the disturbance (the power-down
+        test loads first and reads again), the start-up, a readout."""
+        item = self.item
+        disturbance = item.duration_s * item.repetitions + item.gap_s * (item.repetitions - 1)
+        seconds = SAVE_INTERVAL_S + SETTLING_S + 2 * READOUT_S + disturbance + STARTUP_S
+        if item.kind == "power_down":
+            seconds += LOAD_S + READOUT_S
+        return seconds
 
     def measure(self, ctx: Context, take: Take) -> None:
         links: dict[int, MeterLink] = {p.number: ctx.rig.link(p) for p in ctx.positions}

@@ -156,6 +156,14 @@ class LoadProfile:
     def run(self, ctx: Context, recorder: Recorder) -> None:
         _load_profile(self, ctx, recorder)
 
+    def planned_seconds(self) -> float:
+        """The test runs from boundary to boundary of the meter's intervals: the next boundary
+        after the clock reading, the partial, whole and power-down intervals, then the entries
+        read. In a plan, load-profile tests follow each other: each starts just after the
+        boundary the one before ended on (its reads take seconds), so it waits a whole
+        interval to its first boundary and ends as far past its last."""
+        return (self.item.intervals + 4) * INTERVAL_S
+
 
 def _load_profile(procedure: LoadProfile, ctx: Context, recorder: Recorder) -> None:
     """The module's method at every position, one experiment."""

@@ -18,9 +18,11 @@ whose pulse output runs on a wrong constant shows e_pulse != e_reg). The registe
 is also recorded against the class limit of the point.
 
 Resolution: the A1000 register shows 0.01 kWh (format 99999.99); two readings give at most one
-digit over the dose, so the plan's energy_kwh is chosen for digit / energy_kwh well below the
-0.05 % limit (0.01 kWh in 200 kWh = 0.005 %). The simulated bench doses it in virtual time; the
-estimate (rig.estimate) shows the hours a real bench needs.
+digit over the dose, so the dose is derived from the item's `resolution` of the limit
+(rig.plan.register_dose: 0.01 kWh in 200 kWh = 0.005 %, a tenth of the 0.05 % limit) unless
+the item gives `energy_kwh`; the plan doses at the highest current it measures at (Imax), where
+it takes least time. The simulated bench doses it in virtual time; the procedure's planned time
+(the plan's estimate) shows the hours a real bench needs.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from typing import Any
 import pytest
 
 from rig.instruments.loadpoint import LoadPoint
+from rig.linetime import read_s
 from rig.loads import Rating, metered_power, point_for
-from rig.measure import measure_errors, reference_uncertainty, settle
+from rig.measure import expected_error_seconds, measure_errors, reference_uncertainty, settle
 from rig.meterlink import MeterLink, each
 from rig.metrology import (
     combine,
@@ -42,7 +45,7 @@ from rig.metrology import (
     reference_standard,
     repeatability,
 )
-from rig.plan import MeterConstantItem
+from rig.plan import MeterConstantItem, register_dose
 from rig.procedures import Context, Declared, EachPoint
 from rig.recorder import Take
 
@@ -50,8 +53,8 @@ from rig.recorder import Take
 REGISTER = "1-1:1.8.0"
 #: The register's last digit, kWh (A1000 display format 99999.99, manual 2.1.2).
 REGISTER_DIGIT_KWH = 0.01
-#: The class 0.5S limit at In, PF 1 (IEC 60687 Table 9, standards.md 1.2 [H]) for the register
-#: error; the plan item's `limit` is the constant's (1/10 of it).
+#: The class 0.5S limit from 0.05 In to Imax, PF 1 (IEC 60687 Table 9, standards.md 1.2 [H]) for
+#: the register error; the plan item's `limit` is the constant's (1/10 of it).
 CLASS_LIMIT_PCT = 0.5
 #: After the current is taken off, before the register is read: the meter has booked the
 #: energy of the dose (the register is integrated to the instant the inputs changed).
@@ -83,9 +86,32 @@ class MeterConstant(EachPoint):
     def points(self) -> list[dict[str, Any]]:
         item = self.item
         register = {"load": self.rating.multiple(item.current), "pf": item.pf,
-                    "direction": "import", "energy_kwh": item.energy_kwh,
+                    "direction": "import", "energy_kwh": self.energy_kwh(),
                     "check": "register error"}
         return [register, {**register, "check": "constant error"}]
+
+    def load(self) -> LoadPoint:
+        return point_for(self.rating, "active", self.item.current, self.item.pf)
+
+    def power_w(self) -> float:
+        return metered_power(self.load(), "active", self.rating.wiring)
+
+    def energy_kwh(self) -> float:
+        """The dose: the item's, or one register digit at the item's resolution of the
+        limit."""
+        item = self.item
+        return item.energy_kwh or register_dose(REGISTER_DIGIT_KWH, item.limit, item.resolution)
+
+    def dose_s(self) -> float:
+        """How long the dosage runs: the dose at the point's power."""
+        return self.energy_kwh() * 3.6e6 / self.power_w()
+
+    def planned_seconds(self) -> float:
+        """The error by pulses at the point, the register read before and after the dosage
+        (each after the quiet time), the dosage."""
+        pulses = expected_error_seconds(self.power_w(), self.rating.meter_constant,
+                                        self.item.measure)
+        return pulses + 2 * (QUIET_S + read_s()) + self.dose_s()
 
     def measure(self, ctx: Context, take: Take) -> None:
         _measure(self, ctx, take)
@@ -101,9 +127,7 @@ def _measure(procedure: MeterConstant, ctx: Context, take: Take) -> None:
     if bench.energy is None:
         pytest.fail(f"{item.id}: the bench has no reference energy register (instruments."
                     "energy or a reference providing one): the dosage method needs it")
-    load = point_for(rating, "active", item.current, item.pf)
-    power_w = metered_power(load, "active", rating.wiring)
-    dose_s = item.energy_kwh * 3.6e6 / power_w
+    load, power_w, dose_s = procedure.load(), procedure.power_w(), procedure.dose_s()
     links = {p.number: rig.link(p) for p in ctx.positions}
 
     # a) error by pulses at the point.
@@ -115,7 +139,7 @@ def _measure(procedure: MeterConstant, ctx: Context, take: Take) -> None:
     before = _register_kwh(links)
     bench.energy.start()
     bench.energise(load)
-    timebase.dwell(dose_s, label=f"dosage {item.energy_kwh:g} kWh")
+    timebase.dwell(dose_s, label=f"dosage {procedure.energy_kwh():g} kWh")
     bench.energise(LoadPoint.voltage_only(rating.un))
     timebase.dwell(QUIET_S, label="after dosage")
     bench.energy.stop()

@@ -2,8 +2,10 @@
 
 Starting: the meter starts and continues to register at 0.001 In (active) and 0.003 In
 (reactive class 2), PF 1, each direction (standards.md 1.4 [H], 2.1 [H]). The point is applied,
-then the error calculators count meter pulses for the time `pulses` pulses take at the ideal
-rate times the item's `time_factor`.
+then the error calculators count meter pulses until `pulses` have come, for at most the time
+`pulses` + 1 pulses take at the ideal rate times the item's `time_factor` (the limit): a meter
+that starts ends the test at its pulse, within `pulses` ideal periods (the first pulse comes
+within one period of the load, the others a period apart), not at the end of the window.
 
 No-load: 115 % Un on the voltage circuits, current circuits open; the test output produces at
 most one pulse in Delta-t >= C 1e6 / (k m Un Imax) minutes: the active output with C = 600
@@ -55,14 +57,26 @@ class Starting(EachPoint):
                                 self.rating.constant(item.energy))
         return (item.pulses + 1) * period * item.time_factor, period
 
+    def planned_seconds(self) -> float:
+        """Settling, then the pulses of a meter that starts, a period apart after the first:
+        that comes on average half an ideal period after the load is applied, but a whole
+        period after the item's previous direction, whose test ended on a pulse of the same
+        output (the meter's pulse accumulator was empty then); and half a poll step of the
+        count (rig.measure.count_pulses polls every 1/20 of the window)."""
+        window, period = self.window_s()
+        first = 0.5 if self.direction == self.item.directions[0] else 1.0
+        return SETTLING_S + (first + self.item.pulses - 1) * period + window / 40
+
     def measure(self, ctx: Context, take: Take) -> None:
         item, rating = self.item, self.rating
         (desc,) = take.points
         (declared,) = self.declared
         window, period = self.window_s()
         settle(ctx.bench, ctx.timebase, self.load(), SETTLING_S)
+        # The gate closes pulses - 1 periods after the first pulse at the earliest.
         counts = count_pulses(ctx.bench, ctx.timebase, item.energy, rating.constant(item.energy),
-                              ctx.numbers, item.pulses, window)
+                              ctx.numbers, item.pulses, window,
+                              expected_s=(item.pulses - 1) * period)
         for p, n in counts.items():
             declared.record(
                 take, p, desc, float(n),
@@ -95,6 +109,10 @@ class NoLoad(EachPoint):
 
     def window_s(self) -> float:
         return self.minutes() * 60.0 * self.item.time_factor
+
+    def planned_seconds(self) -> float:
+        """Settling, then the formula time times the item's factor."""
+        return SETTLING_S + self.window_s()
 
     def points(self) -> list[dict[str, Any]]:
         item = self.item

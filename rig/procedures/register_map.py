@@ -27,6 +27,7 @@ from reports.records import Verdict
 from rig.coverage import booked_registers
 from rig.instruments.loadpoint import LoadPoint
 from rig.instruments.roles import Quantity
+from rig.linetime import read_s
 from rig.loads import Rating
 from rig.measure import settle
 from rig.meterlink import MeterLink
@@ -35,7 +36,7 @@ from rig.plan import RegisterMapItem, current_label
 from rig.procedures import Context, Declared, EachPoint
 from rig.procedures.registers import PHI, quadrant_point
 from rig.recorder import Take
-from rig.tariffs import TARIFF, dose_in_tariff
+from rig.tariffs import TARIFF, dose_in_tariff, in_force_s
 
 DIGIT = 0.01  # kWh / kvarh / kVAh, register format 99999.99 (A1000 manual 1.1 item 5)
 QUIET_S = 2.0  # current off before the registers are read
@@ -73,6 +74,11 @@ class RegisterMap(EachPoint):
     def dose_s(self) -> float:
         """How long the load runs: the item's reactive energy at the point's |Q|."""
         return self.item.energy_kvarh * 3.6e6 / abs(self.load().reactive_power)
+
+    def planned_seconds(self) -> float:
+        """Settling, the calendar programmed for the tariff and back (rig.tariffs), the 50
+        registers read before and after, the dose and the quiet time after it."""
+        return 2 * QUIET_S + in_force_s() + 2 * read_s(1 + len(REGISTERS)) + self.dose_s()
 
     def measure(self, ctx: Context, take: Take) -> None:
         item, rating, quadrant, tariff = self.item, self.rating, self.quadrant, self.tariff

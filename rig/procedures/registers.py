@@ -6,10 +6,11 @@ Four-quadrant reactive registers: a load in quadrant k advances register 5.8.0 +
 three alone (IEC quadrant convention, standards.md 2.1 [H]). A meter that books reactive energy
 in the wrong quadrant fails here even when its pulse outputs are right.
 
-Method: registers read with the current off; the load applied for energy_kvarh / |Q|; the
-current removed (voltage kept); registers read again. The reference energy comes from the
-reference standard's energy register (or its reactive power times the dwell). Resolution: one
-register digit (0.01 kvarh) on each reading.
+Method: registers read with the current off; the load applied for dose / |Q| (the item's
+energy_kvarh, or the dose that resolves one register digit to the item's resolution of the
+limit, rig.plan.register_dose); the current removed (voltage kept); registers read again. The
+reference energy comes from the reference standard's energy register (or its reactive power
+times the dwell). Resolution: one register digit (0.01 kvarh) on each reading.
 
 Active registers by tariff and direction: with the calendar programmed so tariff k is in force
 all day, a dose in one direction must advance c.8.0 and c.8.k (c = 1 import, 2 export, A1000
@@ -33,14 +34,21 @@ import pytest
 from reports.records import Verdict
 from rig.instruments.loadpoint import NORMAL_SEQUENCE, LoadPoint, PhaseSetting, normalise_angle
 from rig.instruments.roles import Quantity
+from rig.linetime import read_s
 from rig.loads import Rating, metered_power, point_for
 from rig.measure import settle
 from rig.meterlink import MeterLink, each
 from rig.metrology import combine, rectangular
-from rig.plan import RegisterCapacityItem, RegisterDosageItem, RegisterItem, current_label
+from rig.plan import (
+    RegisterCapacityItem,
+    RegisterDosageItem,
+    RegisterItem,
+    current_label,
+    register_dose,
+)
 from rig.procedures import Context, Declared, EachPoint
 from rig.recorder import Take
-from rig.tariffs import TARIFF, dose_in_tariff
+from rig.tariffs import TARIFF, dose_in_tariff, in_force_s
 
 REGISTERS = {1: "1-1:5.8.0", 2: "1-1:6.8.0", 3: "1-1:7.8.0", 4: "1-1:8.8.0"}
 # phi per quadrant (docs/conventions.md 1: P = UI cos phi, Q = UI sin phi):
@@ -74,14 +82,25 @@ class QuadrantRegister(EachPoint):
                          limit_low=-self.item.limit, limit_high=self.item.limit),)
 
     def points(self) -> list[dict[str, Any]]:
-        return [{"load": self.item.current, "quadrant": self.quadrant}]
+        return [{"load": self.rating.multiple(self.item.current), "quadrant": self.quadrant}]
 
     def load(self) -> LoadPoint:
-        return quadrant_point(self.rating, self.item.current, self.quadrant)
+        return quadrant_point(self.rating, self.rating.multiple(self.item.current),
+                              self.quadrant)
+
+    def energy_kvarh(self) -> float:
+        """The dose: the item's, or one register digit at the item's resolution of the
+        limit."""
+        item = self.item
+        return item.energy_kvarh or register_dose(DIGIT, item.limit, item.resolution)
 
     def dose_s(self) -> float:
-        """How long the quadrant's load runs: the item's energy at the point's |Q|."""
-        return self.item.energy_kvarh * 3.6e6 / abs(self.load().reactive_power)
+        """How long the quadrant's load runs: the dose at the point's |Q|."""
+        return self.energy_kvarh() * 3.6e6 / abs(self.load().reactive_power)
+
+    def planned_seconds(self) -> float:
+        """Settling, the four registers read before and after, the quadrant's dose."""
+        return SETTLING_S + 2 * read_s(len(REGISTERS)) + self.dose_s()
 
     def measure(self, ctx: Context, take: Take) -> None:
         rating, quadrant = self.rating, self.quadrant
@@ -144,9 +163,13 @@ QUIET_S = 2.0
 CAPACITY_REGISTER = f"1-1:{ACTIVE_C['import']}.8.0"
 
 
+#: The registers a dose by tariff reads before and after: the tariff in force and every active
+#: energy register.
+DOSAGE_READ = (TARIFF, *(f"1-1:{c}.8.{e}" for c in ACTIVE_C.values() for e in range(5)))
+
+
 def _energy_registers(link: MeterLink) -> dict[str, Decimal | None]:
-    addresses = [f"1-1:{c}.8.{e}" for c in ACTIVE_C.values() for e in range(5)]
-    readings = link.read(TARIFF, *addresses)
+    readings = link.read(*DOSAGE_READ)
     return {a: r.value for a, r in readings.items()}
 
 
@@ -179,8 +202,28 @@ class RegisterDosage(EachPoint):
         item = self.item
         base = {"load": self.rating.multiple(item.current), "pf": item.pf,
                 "direction": self.direction, "tariff": self.tariff,
-                "energy_kwh": item.energy_kwh}
+                "energy_kwh": self.energy_kwh()}
         return [{**base, "register": what} for what in (*self.registers(), "others")]
+
+    def load(self) -> LoadPoint:
+        return point_for(self.rating, "active", self.item.current, self.item.pf, self.direction)
+
+    def energy_kwh(self) -> float:
+        """The dose: the item's, or one register digit at the item's resolution of the
+        limit."""
+        item = self.item
+        return item.energy_kwh or register_dose(ENERGY_DIGIT, item.limit, item.resolution)
+
+    def dose_s(self) -> float:
+        """How long the load runs: the dose at the point's power."""
+        return self.energy_kwh() * 3.6e6 / metered_power(self.load(), "active",
+                                                         self.rating.wiring)
+
+    def planned_seconds(self) -> float:
+        """Settling, the calendar programmed for the tariff and back (rig.tariffs), the
+        registers read before and after, the dose and the quiet time after it."""
+        return (SETTLING_S + in_force_s() + 2 * read_s(len(DOSAGE_READ))
+                + self.dose_s() + QUIET_S)
 
     def measure(self, ctx: Context, take: Take) -> None:
         item, rating, direction, tariff = self.item, self.rating, self.direction, self.tariff
@@ -193,9 +236,9 @@ class RegisterDosage(EachPoint):
         if bench.energy is None:
             pytest.fail(f"{item.id}: the bench has no reference energy register: the dosage method "
                         "needs it")
-        load = point_for(rating, "active", item.current, item.pf, direction)
+        load = self.load()
         idle = LoadPoint.voltage_only(rating.un)
-        dose_s = item.energy_kwh * 3.6e6 / metered_power(load, "active", rating.wiring)
+        dose_s = self.dose_s()
         links = {p.number: rig.link(p) for p in positions}
         settle(bench, timebase, idle, SETTLING_S)
         dose = dose_in_tariff(rig, bench, timebase, positions, links, tariff, load=load,
@@ -253,6 +296,10 @@ class RegisterCapacity(EachPoint):
         item = self.item
         return [{"load": self.rating.multiple(item.current), "pf": item.pf,
                  "hours": item.hours}]
+
+    def planned_seconds(self) -> float:
+        """Settling, the register read before and after, the hours, the quiet time."""
+        return SETTLING_S + 2 * read_s() + self.item.hours * 3600.0 + QUIET_S
 
     def measure(self, ctx: Context, take: Take) -> None:
         item, rating, register = self.item, self.rating, CAPACITY_REGISTER

@@ -34,6 +34,7 @@ from typing import Any
 
 from meter.iec62056_21.readings import Reading
 from rig.instruments.loadpoint import LoadPoint
+from rig.linetime import clock_reading_s, programming_s, read_s
 from rig.loads import Rating
 from rig.measure import settle
 from rig.meterlink import (
@@ -54,6 +55,10 @@ from rig.session import MeterPosition
 TARIFF = "C.14.0"
 TABLES = ("C.90.1", "C.90.2", "C.90.3", "C.90.4", "C.90.5", "C.90.6", "C.90.7")
 SETTLING_S = 2.0
+#: Per date of the priority check: the clock written (date and time), the tariff read.
+DATE_S = read_s(2) + read_s(1)
+#: The clock offset the priority check restores the clocks by, bracketed to this.
+PRIORITY_CLOCK_S = 0.05
 CLOCK_RESOLUTION_S = 0.02  # the clock readings the boundaries are placed by (vernier)
 LEAD = dt.timedelta(minutes=2)  # clock reading, programming state (8 s) and writes fit in it
 # The tariff poll's request is one character longer than the clock poll's, so the meter
@@ -163,6 +168,20 @@ class SwitchDelay(EachPoint):
     def points(self) -> list[dict[str, Any]]:
         return [{"check": "switch_delay", "boundaries": self.item.boundaries}]
 
+    def planned_seconds(self) -> float:
+        """Settling, the clock read before and after; per daily profile written: LEAD, on
+        average half a minute to the whole minute, one minute per further boundary, the polls
+        after the last, the meter's tables written back."""
+        item = self.item
+        seconds = SETTLING_S + 2 * clock_reading_s(CLOCK_RESOLUTION_S)
+        left = item.boundaries
+        while left > 0:
+            count = min(TOU_BOUNDARIES_PER_PROFILE, left)
+            seconds += (LEAD.total_seconds() + 30.0 + (count - 1) * 60.0
+                        + poll_window_s(item) + programming_s(len(TABLES)))
+            left -= count
+        return seconds
+
     def measure(self, ctx: Context, take: Take) -> None:
         item, rating = self.item, self.rating
         (desc,) = take.points
@@ -200,6 +219,11 @@ def boundaries_ahead(meter_now: dt.datetime, count: int) -> list[Boundary]:
     return out
 
 
+def poll_window_s(item: TouItem) -> float:
+    """How long the polls go on after each boundary."""
+    return max(2.0, 10 * item.limit_s)
+
+
 def _switch_all(rig, timebase, positions, item, take: Take, desc, declared: Declared) -> None:
     """Every position's switch delay over `item.boundaries` boundaries, polled together.
 
@@ -214,7 +238,7 @@ def _switch_all(rig, timebase, positions, item, take: Take, desc, declared: Decl
     instants disagree leaves no bracket: a failure stating the polls."""
     links = {p.number: rig.link(p) for p in positions}
     clock_before = clock_offsets(links, timebase, CLOCK_RESOLUTION_S)
-    window = max(2.0, 10 * item.limit_s)  # polls go on this long after each boundary
+    window = poll_window_s(item)
     polls: dict[int, list[tuple[int, Probe]]] = {n: [] for n in links}
     marks: list[Boundary] = []
     period = 0.0
@@ -327,6 +351,13 @@ class Priority:
     def points(self) -> list[dict[str, Any]]:
         return [{"date": day, "time": clock} for day, clock, _ in EXPECTED]
 
+    def planned_seconds(self) -> float:
+        """Settling, the clock reading, the tables written; per date the clock set and the
+        tariff read; the tables and the clock written back."""
+        return (SETTLING_S + clock_reading_s(PRIORITY_CLOCK_S)
+                + 2 * programming_s(len(PRIORITY_TABLES)) + len(EXPECTED) * DATE_S
+                + read_s(2))
+
     def run(self, ctx: Context, recorder: Recorder) -> None:
         rating = self.rating
         rig, bench, timebase, positions, numbers = (ctx.rig, ctx.bench, ctx.timebase,
@@ -335,7 +366,8 @@ class Priority:
         settle(bench, timebase, LoadPoint.voltage_only(rating.un), SETTLING_S)
         started = time.time()
         links = {p.number: rig.link(p) for p in positions}
-        offsets = {n: c.offset_s for n, c in clock_offsets(links, timebase, 0.05).items()}
+        offsets = {n: c.offset_s for n, c in clock_offsets(links, timebase,
+                                                            PRIORITY_CLOCK_S).items()}
         descs = self.points()
         todo = recorder.todo(numbers, descs)
         with programmed(rig, positions, links, PRIORITY_TABLES, writing=True):

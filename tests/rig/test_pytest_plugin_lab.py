@@ -53,6 +53,7 @@ import time
 
 import pytest
 
+from rig.procedures.clock import ClockDrift
 from rig.timebase import WallTimebase
 
 
@@ -77,6 +78,7 @@ def dwell_two_hours():
 
 
 @pytest.mark.family("clock")
+@pytest.mark.procedure.with_args(ClockDrift)
 def test_plan_item(plan_item):
     assert plan_item.duration_h == 2
     assert dwell_two_hours() == 7200.0
@@ -91,7 +93,7 @@ def test_a_two_hour_item_is_not_killed_by_the_tests_time_limit(
     pytester: pytest.Pytester,
 ) -> None:
     """The ini `timeout` (2 s here, 300 s in the project) kills an ordinary test; a plan item
-    runs under its own limit from its planned time (2 h of clock test: 1.5 x 7255 s + 900 s)."""
+    runs under its own limit from its planned time (2 h of clock test: 1.5 x 7244.52 s + 900 s)."""
     pytester.makeini("[pytest]\ntimeout = 2\n")
     (pytester.path / "long.yaml").write_text(LONG_PLAN)
     pytester.makepyfile(test_long=LONG_TESTS)
@@ -102,12 +104,13 @@ def test_a_two_hour_item_is_not_killed_by_the_tests_time_limit(
                                  "PASSED*"])
     result.stdout.fnmatch_lines(["FAILED test_long.py::test_not_a_plan_item - Failed: Timeout "
                                  "(>2.0s)*"])
-    # The plan item's own limit: planned 2 h + 2 reads of 15 s + the vernier clock reading of
-    # 25 s (rig/estimate.py) = 7255 s, x 1.5 + 900 s.
+    # The plan item's own limit from ClockDrift's planned time: settling 5 s, 2 h, and two
+    # vernier clock readings to 0.025 s, each a sign-on (1.7 s) and 2 + 40 R1 exchanges of
+    # 0.43 s (rig.linetime) = 19.76 s: 7244.52 s, x 1.5 + 900 s.
     items, _ = pytester.inline_genitems("-p", "rig.pytest_plugin", "--plan",
                                         str(pytester.path / "long.yaml"))
     limits = {i.name: m.args[0] for i in items if (m := i.get_closest_marker("timeout"))}
-    assert limits == {"test_plan_item[clock.2h]": pytest.approx(7255 * 1.5 + 900)}
+    assert limits == {"test_plan_item[clock.2h]": pytest.approx(7244.52 * 1.5 + 900)}
 
 
 def _overdue_sim_bench(tmp_path: Path) -> Path:

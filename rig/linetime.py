@@ -1,0 +1,41 @@
+"""How long talking to a meter takes at real line timing: the figures procedures plan their
+meter communication with (their `planned_seconds`).
+
+IEC 62056-21 mode C (standards.md 6.1, 6.2, 6.6): 7E1 characters (10 bits), the sign-on at
+300 Bd up to the option select, the agreed 9600 Bd after it, and each side's reaction time
+tr = 200 ms before it answers.
+
+- Sign-on: `/?!CRLF` (5 characters, 0.17 s at 300 Bd), tr, the identification (`/XXX5` and an
+  ident, about 12 characters, 0.40 s), tr, the option select `ACK 0 5 1 CRLF` (6 characters,
+  0.20 s), the baud switch (0.2-0.4 s around it, standards.md 6.6), the P0 answer at 9600 Bd
+  (about 20 characters, 0.02 s) and tr: about 1.7 s.
+- One R1 (or W1) exchange in an open session at 9600 Bd: a request and an answer of about 15
+  characters each (0.016 s each) and tr on both sides: about 0.43 s, answer to answer.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rig.hands import HOLD_RESET_S
+
+SIGN_ON_S = 1.7
+EXCHANGE_S = 0.43
+
+
+def read_s(registers: int = 1) -> float:
+    """A session that reads `registers` values: the sign-on, one exchange each."""
+    return SIGN_ON_S + registers * EXCHANGE_S
+
+
+def programming_s(writes: int = 1) -> float:
+    """Entering the programming state (the reset button held HOLD_RESET_S, A1000 manual 2.2.1)
+    and a session writing `writes` values after the password (P1)."""
+    return HOLD_RESET_S + SIGN_ON_S + (1 + writes) * EXCHANGE_S
+
+
+def clock_reading_s(resolution_s: float) -> float:
+    """One clock offset bracketed to `resolution_s` by vernier polling
+    (rig.meterlink.clock_offsets): the sign-on, the date before and after, and up to
+    ceil(1 / resolution_s) polls an exchange apart."""
+    return SIGN_ON_S + (2 + math.ceil(1.0 / resolution_s - 1e-9)) * EXCHANGE_S
