@@ -16,6 +16,7 @@ from typing import Any
 from rig.loads import Rating, metered_power, point_for, pulse_period_s
 from rig.measure import expected_error_seconds
 from rig.plan import TOU_BOUNDARIES_PER_PROFILE, Measure, no_load_minutes
+from rig.procedures.register_rollover import RegisterRollover
 from rig.procedures.registers import QuadrantRegister
 
 #: Meter communication per test (sign-on, readouts before and after) on a lab bench.
@@ -105,6 +106,11 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
         load = point_for(rating, "reactive", item.current, "0.5L")
         return (2 * PROGRAMMING_S + 2 * READ_S
                 + item.energy_kvarh * 3.6e6 / metered_power(load, "reactive", rating.wiring))
+    if family == "register_rollover":
+        # One collected test is one quadrant in one tariff: the calendar programmed twice, the
+        # dose (hours / sin 60 deg), the reads.
+        return (2 * PROGRAMMING_S + 2 * READ_S
+                + RegisterRollover(item, rating, 1, 1).dose_s())
     if family == "register_capacity":
         return item.hours * 3600.0 + 2 * READ_S
     if family == "influence":

@@ -185,6 +185,19 @@ class RegisterCapacityItem(_Item):
     confidence: Confidence = "H"
 
 
+class RegisterRolloverItem(_Item):
+    """Every energy register takes the energy of `hours` at the current without rolling over
+    (IEC 62052-11): a dose in each quadrant with each tariff in force, read before and after
+    on all 50 registers (testplans/test_register_rollover.py)."""
+
+    family: Literal["register_rollover"]
+    current: CurrentSpec = "Imax"
+    tariffs: tuple[int, ...] = Field((1, 2, 3, 4), min_length=1)
+    hours: float = Field(gt=0)
+    limit: float = Field(gt=0, description="percent of the expected energy")
+    confidence: Confidence = "H"
+
+
 class InfluenceItem(_Item):
     """Error variation when one influence quantity departs from reference."""
 
@@ -327,6 +340,7 @@ Item = Annotated[
     | RegisterDosageItem
     | RegisterCapacityItem
     | RegisterMapItem
+    | RegisterRolloverItem
     | InfluenceItem
     | DemandItem
     | TouItem
