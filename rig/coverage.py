@@ -114,8 +114,9 @@ def item_cells(item: Any) -> Iterator[Cell]:
         yield Cell(f"{item.energy} no-load", "none", "none", f"{item.energy} pulse output",
                    f"{item.voltage_factor:g} Un")
     elif family == "meter_constant":
-        yield Cell("meter constant", "balanced", "import", "1.8.0 against active pulse output",
-                   f"PF {item.pf}")
+        register = "1.8.0" if item.energy == "active" else "3.8.0"
+        yield Cell("meter constant", "balanced", "import",
+                   f"{register} against {item.energy} pulse output", _pf(item.energy, item.pf))
     elif family == "register":
         for q in (1, 2, 3, 4):
             yield Cell("reactive register by dosage", "balanced", "quadrant", f"{4 + q}.8.0",

@@ -85,10 +85,10 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
         )
         return minutes * 60.0 * item.time_factor
     if family == "meter_constant":
-        load = point_for(rating, "active", item.current, item.pf)
-        power = metered_power(load, "active", rating.wiring)
+        load = point_for(rating, item.energy, item.current, item.pf)
+        power = metered_power(load, item.energy, rating.wiring)
         # The error by pulses at the point, then the dosage.
-        pulses = expected_error_seconds(power, rating.meter_constant, item.measure)
+        pulses = expected_error_seconds(power, rating.constant(item.energy), item.measure)
         return pulses + item.energy_kwh * 3.6e6 / power + 2 * READ_S
     if family == "register":
         # One collected test is one quadrant; every quadrant's load has the same |Q|, so the

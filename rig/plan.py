@@ -127,6 +127,9 @@ class MeterConstantItem(_Item):
     """Register advance against the pulses and the dosed energy."""
 
     family: Literal["meter_constant"]
+    # active: the active LED against 1.8.0; reactive: the reactive LED against 3.8.0 (R+),
+    # `pf` then being sin phi and `energy_kwh` kvarh.
+    energy: Literal["active", "reactive"] = "active"
     current: CurrentSpec
     pf: PowerFactor = "1"
     energy_kwh: float = Field(gt=0)
