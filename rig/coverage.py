@@ -114,8 +114,9 @@ def item_cells(item: Any) -> Iterator[Cell]:
         yield Cell(f"{item.energy} no-load", "none", "none", f"{item.energy} pulse output",
                    f"{item.voltage_factor:g} Un")
     elif family == "meter_constant":
-        yield Cell("meter constant", "balanced", "import", "1.8.0 against active pulse output",
-                   f"PF {item.pf}")
+        register = "1.8.0" if item.energy == "active" else "3.8.0"
+        yield Cell("meter constant", "balanced", "import",
+                   f"{register} against {item.energy} pulse output", _pf(item.energy, item.pf))
     elif family == "register":
         for q in (1, 2, 3, 4):
             yield Cell("reactive register by dosage", "balanced", "quadrant", f"{4 + q}.8.0",
@@ -127,13 +128,18 @@ def item_cells(item: Any) -> Iterator[Cell]:
                 for register in (f"{c}.8.0", f"{c}.8.{tariff}"):
                     yield Cell("active register by dosage", "balanced", direction, register,
                                f"tariff {tariff}")
-    elif family == "register_map":
+    elif family in ("register_map", "register_rollover"):
+        # The same doses: in each quadrant with each tariff in force, every register booked.
+        capacity = family == "register_rollover"
         for quadrant in (1, 2, 3, 4):
             for tariff in item.tariffs:
                 for c in booked_registers(quadrant):
                     for e in (0, tariff):
-                        yield Cell("register booking by dosage", "balanced", f"Q{quadrant}",
-                                   f"{c}.8.{e}", f"tariff {tariff}")
+                        yield Cell(
+                            "register capacity" if capacity else "register booking by dosage",
+                            "balanced", f"Q{quadrant}", f"{c}.8.{e}",
+                            f"{item.hours:g} h at {current_label(item.current)}" if capacity
+                            else f"tariff {tariff}")
     elif family == "register_capacity":
         yield Cell("register capacity", "balanced", "import", "1.8.0",
                    f"{item.hours:g} h at {current_label(item.current)}")

@@ -113,30 +113,34 @@ def run_batch(
     return outcomes
 
 
-#: The one plan test whose meter catch-up (1500 h at Imax) grows with positions enough to stall
-#: a 12-position run on a loaded machine (benchmarks/bench_typetest.py); only a rollover mutant
-#: can fail it, so the others run without it.
-CAPACITY_TEST = "testplans/test_registers.py::test_register_capacity[registers.capacity]"
+#: The plan's register-capacity tests: 1500 h doses at Imax whose meters' catch-up grows with
+#: positions enough to stall a 12-position run on a loaded machine (benchmarks/bench_typetest.py).
+CAPACITY_TESTS = ("testplans/test_registers.py::test_register_capacity",
+                  "testplans/test_register_rollover.py")
 
 
-def plan_for(mutant: Mutant) -> tuple[str, ...]:
-    """Extra pytest arguments for the mutant's runs: the capacity test for rollovers only."""
-    return () if mutant.family == "register rollover" else ("--deselect", CAPACITY_TEST)
+def plan_for(mutant: Mutant) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The pytest modules and extra arguments of the mutant's runs. A rollover (at 1/20 of the
+    register's range, 5 000 units) shows only under a dose that takes a register past it, and
+    only the capacity tests dose that much (the rest of the plan puts a few hundred units into
+    any register): rollover mutants run against those; every other mutant runs against the
+    whole plan without them."""
+    if mutant.family == "register rollover":
+        return CAPACITY_TESTS, ()
+    return ("testplans",), tuple(a for t in CAPACITY_TESTS for a in ("--deselect", t))
 
 
 def run_all(
-    selected: list[Mutant], *, positions: int, plan: str, modules: Iterable[str] = ("testplans",),
-    progress: bool = False,
+    selected: list[Mutant], *, positions: int, plan: str, progress: bool = False,
 ) -> list[Outcome]:
-    """Every selected mutant, `positions - 1` a run (rollover mutants in runs of a third as
-    many: their runs include the capacity test's catch-up)."""
+    """Every selected mutant, `positions - 1` a run, grouped by the tests they run against
+    (`plan_for`)."""
     outcomes: list[Outcome] = []
-    modules = list(modules)
-    groups: dict[tuple[str, ...], list[Mutant]] = {}
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Mutant]] = {}
     for m in selected:
         groups.setdefault(plan_for(m), []).append(m)
-    for args, group in groups.items():
-        per_run = max(1, (positions - 1) // (3 if not args else 1))
+    per_run = positions - 1
+    for (modules, args), group in groups.items():
         for start in range(0, len(group), per_run):
             outcomes += run_batch(group[start:start + per_run], plan=plan, modules=modules,
                                   pytest_args=args)

@@ -127,7 +127,10 @@ class MeterConstantItem(_Item):
     """Register advance against the pulses and the dosed energy."""
 
     family: Literal["meter_constant"]
-    # The highest current the plan measures at shortens the dose.
+    # active: the active LED against 1.8.0; reactive: the reactive LED against 3.8.0 (R+),
+    # `pf` then being sin phi and `energy_kwh` kvarh. The highest current the plan measures at
+    # shortens the dose.
+    energy: Literal["active", "reactive"] = "active"
     current: CurrentSpec
     pf: PowerFactor = "1"
     energy_kwh: float | None = Field(
@@ -194,6 +197,19 @@ class RegisterCapacityItem(_Item):
     pf: PowerFactor = "1"
     hours: float = Field(gt=0)
     limit: float = Field(gt=0, description="percent of the reference energy")
+    confidence: Confidence = "H"
+
+
+class RegisterRolloverItem(_Item):
+    """Every energy register takes the energy of `hours` at the current without rolling over
+    (IEC 62052-11): a dose in each quadrant with each tariff in force, read before and after
+    on all 50 registers (testplans/test_register_rollover.py)."""
+
+    family: Literal["register_rollover"]
+    current: CurrentSpec = "Imax"
+    tariffs: tuple[int, ...] = Field((1, 2, 3, 4), min_length=1)
+    hours: float = Field(gt=0)
+    limit: float = Field(gt=0, description="percent of the expected energy")
     confidence: Confidence = "H"
 
 
@@ -339,6 +355,7 @@ Item = Annotated[
     | RegisterDosageItem
     | RegisterCapacityItem
     | RegisterMapItem
+    | RegisterRolloverItem
     | InfluenceItem
     | DemandItem
     | TouItem

@@ -36,7 +36,7 @@ def attach(config: BenchConfig, stack: ExitStack) -> ServedSim | None:
         return None
     where = config.source_file or "bench file"
     try:
-        control = SimControl(str(address), timeout_s=30.0)
+        control = SimControl(str(address))
     except (OSError, ValueError) as exc:
         raise ServedBenchError(
             f"{where}: sim.control {address}: the served simulator does not answer ({exc}); "

@@ -60,7 +60,6 @@ from rig.plan import DemandItem, demand_limit_pct
 from rig.procedures import Context, Declared
 from rig.recorder import Recorder, Take
 from rig.tariffs import TARIFF, tariff_in_force
-from rig.timebase import Timebase
 
 SETTLING_S = 5.0
 CLOCK_STEP_S = 0.05
@@ -252,9 +251,16 @@ def _maximum_demand(procedure: MaximumDemand, ctx: Context, recorder: Recorder) 
             with rig.programming(*positions):
                 dwell_until(timebase, true_of(write_at), "demand settings")
                 t0, e0 = timebase.now(), reference.now()
-                write_times = each(
-                    links, lambda link: _write_and_reset(link, old, new, timebase))
+                each(links, lambda link: link.write(
+                    settings_writes(old[link.number], new[link.number])))
+                # The lines run in parallel, each its own session of the same writes: they end
+                # together, at this instant. (Read in the line threads, the clock would depend
+                # on how the threads interleave: on the simulated bench a clock reading lets
+                # the time the other lines are owed pass first, pushing their exchanges on.)
+                written_at = timebase.now()
+                each(links, lambda link: link.execute("0.1.0"))  # the maxima start from zero
                 t1, e1 = timebase.now(), reference.now()
+            write_times = dict.fromkeys(numbers, written_at)
             # Meter time of each write and the reference energy then: the load is constant while
             # the writes go out, so the energy is interpolated between the readings around them.
             share = {n: (t - t0) / (t1 - t0) if t1 > t0 else 0.0 for n, t in write_times.items()}
@@ -393,14 +399,6 @@ def _record_tariff_maxima(take: Take, n, descs, item, maxima, ref_kw, pm_w, load
         message="" if not nonzero else
         f"tariff {item.tariff} in force all test, maxima reset at its start: "
         + ", ".join(f"{a} = {v}" for a, v in nonzero.items()) + ", expected 0")
-
-
-def _write_and_reset(link: MeterLink, old: dict, new: dict, timebase: Timebase) -> float:
-    """Write the new demand settings, note the true time, reset the maxima (E2 0.1.0)."""
-    link.write(settings_writes(old[link.number], new[link.number]))
-    at = timebase.now()
-    link.execute("0.1.0")  # demand reset: the maxima start from zero
-    return at
 
 
 def _record_demand(

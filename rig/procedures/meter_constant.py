@@ -12,6 +12,11 @@ b) the register error by dosage e_reg: read 1-1:1.8.0 with the currents off (vol
    energy_kwh / P, take the current off (keep the voltage), stop the reference, read 1-1:1.8.0
    again: e_reg = (dR - E_ref) / E_ref.
 
+The reactive LED (plan item `energy: reactive`) is checked the same way against the total
+reactive import register R+ (3.8.0) at sin phi 1, with the limit 1/10 of reactive class 2
+(0.2 %) and the reactive constant: a reactive LED on a wrong constant is within the reactive
+accuracy limits at 1 % off, so only this check sees it.
+
 Both errors are against the same reference, so its systematic error cancels in
 e_const = e_reg - e_pulse: the error of the pulse constant relative to the register (a meter
 whose pulse output runs on a wrong constant shows e_pulse != e_reg). The register error itself
@@ -49,20 +54,24 @@ from rig.plan import MeterConstantItem, register_dose
 from rig.procedures import Context, Declared, EachPoint
 from rig.recorder import Take
 
-#: Total active import energy register (A1000 manual 2.1.2 "->0 Energy"; OBIS 1.8.0).
-REGISTER = "1-1:1.8.0"
-#: The register's last digit, kWh (A1000 display format 99999.99, manual 2.1.2).
+#: The register each LED is checked against: total active import (A1000 manual 2.1.2 "->0
+#: Energy"; OBIS 1.8.0) and total reactive import R+ = QI + QII (OBIS 3.8.0, standards.md 7),
+#: which a load at sin phi 1 (inductive, Q1/Q2 boundary) advances by all its reactive energy.
+REGISTERS = {"active": "1-1:1.8.0", "reactive": "1-1:3.8.0"}
+UNITS = {"active": "kWh", "reactive": "kvarh"}
+#: The register's last digit, kWh or kvarh (A1000 display format 99999.99, manual 2.1.2).
 REGISTER_DIGIT_KWH = 0.01
-#: The class 0.5S limit from 0.05 In to Imax, PF 1 (IEC 60687 Table 9, standards.md 1.2 [H]) for
-#: the register error; the plan item's `limit` is the constant's (1/10 of it).
-CLASS_LIMIT_PCT = 0.5
+#: The class limit from 0.05 In to Imax, PF 1 (sin phi 1) for the register error: class 0.5S
+#: (IEC 60687 Table 9, standards.md 1.2 [H]) and reactive class 2 (IEC 62053-23 Table 6,
+#: standards.md 2.1 [M]); the plan item's `limit` is the constant's (1/10 of it).
+CLASS_LIMIT_PCT = {"active": 0.5, "reactive": 2.0}
 #: After the current is taken off, before the register is read: the meter has booked the
 #: energy of the dose (the register is integrated to the instant the inputs changed).
 QUIET_S = 2.0
 
 
-def _register_kwh(links: dict[int, MeterLink]) -> dict[int, Decimal]:
-    return each(links, lambda link: link.value(REGISTER))
+def _register_kwh(links: dict[int, MeterLink], energy: str) -> dict[int, Decimal]:
+    return each(links, lambda link: link.value(REGISTERS[energy]))
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,8 @@ class MeterConstant(EachPoint):
     def declared(self) -> tuple[Declared, ...]:
         return (
             Declared("register error by dosage", "%", self.item.clause,
-                     limit_low=-CLASS_LIMIT_PCT, limit_high=CLASS_LIMIT_PCT),
+                     limit_low=-CLASS_LIMIT_PCT[self.item.energy],
+                     limit_high=CLASS_LIMIT_PCT[self.item.energy]),
             Declared("meter constant error (register against pulses)", "%", self.item.clause,
                      limit_low=-self.item.limit, limit_high=self.item.limit),
         )
@@ -86,15 +96,16 @@ class MeterConstant(EachPoint):
     def points(self) -> list[dict[str, Any]]:
         item = self.item
         register = {"load": self.rating.multiple(item.current), "pf": item.pf,
-                    "direction": "import", "energy_kwh": self.energy_kwh(),
+                    "direction": "import", "energy": item.energy,
+                    "energy_kwh": self.energy_kwh(),
                     "check": "register error"}
         return [register, {**register, "check": "constant error"}]
 
     def load(self) -> LoadPoint:
-        return point_for(self.rating, "active", self.item.current, self.item.pf)
+        return point_for(self.rating, self.item.energy, self.item.current, self.item.pf)
 
     def power_w(self) -> float:
-        return metered_power(self.load(), "active", self.rating.wiring)
+        return metered_power(self.load(), self.item.energy, self.rating.wiring)
 
     def energy_kwh(self) -> float:
         """The dose: the item's, or one register digit at the item's resolution of the
@@ -109,7 +120,7 @@ class MeterConstant(EachPoint):
     def planned_seconds(self) -> float:
         """The error by pulses at the point, the register read before and after the dosage
         (each after the quiet time), the dosage."""
-        pulses = expected_error_seconds(self.power_w(), self.rating.meter_constant,
+        pulses = expected_error_seconds(self.power_w(), self.rating.constant(self.item.energy),
                                         self.item.measure)
         return pulses + 2 * (QUIET_S + read_s()) + self.dose_s()
 
@@ -127,26 +138,27 @@ def _measure(procedure: MeterConstant, ctx: Context, take: Take) -> None:
     if bench.energy is None:
         pytest.fail(f"{item.id}: the bench has no reference energy register (instruments."
                     "energy or a reference providing one): the dosage method needs it")
+    energy, unit = item.energy, UNITS[item.energy]
     load, power_w, dose_s = procedure.load(), procedure.power_w(), procedure.dose_s()
     links = {p.number: rig.link(p) for p in ctx.positions}
 
     # a) error by pulses at the point.
     settle(bench, timebase, load, item.measure.settling_s)
-    pulse = measure_errors(bench, timebase, load, "active", item.measure, numbers, rating)
+    pulse = measure_errors(bench, timebase, load, energy, item.measure, numbers, rating)
 
     # b) register error over a dosage; the reference register counts only while current flows.
     settle(bench, timebase, LoadPoint.voltage_only(rating.un), QUIET_S)
-    before = _register_kwh(links)
+    before = _register_kwh(links, energy)
     bench.energy.start()
     bench.energise(load)
-    timebase.dwell(dose_s, label=f"dosage {procedure.energy_kwh():g} kWh")
+    timebase.dwell(dose_s, label=f"dosage {procedure.energy_kwh():g} {unit}")
     bench.energise(LoadPoint.voltage_only(rating.un))
     timebase.dwell(QUIET_S, label="after dosage")
     bench.energy.stop()
     reference_kwh = bench.energy.energy()
-    after = _register_kwh(links)
+    after = _register_kwh(links, energy)
     if not reference_kwh > 0:
-        pytest.fail(f"{item.id}: the reference energy register read {reference_kwh} kWh "
+        pytest.fail(f"{item.id}: the reference energy register read {reference_kwh} {unit} "
                     "after the dosage")
 
     u_ref, u_note = reference_uncertainty(bench)
@@ -154,9 +166,11 @@ def _measure(procedure: MeterConstant, ctx: Context, take: Take) -> None:
     # rectangular half-digits).
     digit_pct = 100.0 * REGISTER_DIGIT_KWH / reference_kwh
     resolution = [rectangular("register reading before", digit_pct / 2,
-                              note=f"{REGISTER_DIGIT_KWH} kWh digit in {reference_kwh:.3f} kWh"),
+                              note=f"{REGISTER_DIGIT_KWH} {unit} digit in {reference_kwh:.3f} "
+                                   f"{unit}"),
                   rectangular("register reading after", digit_pct / 2,
-                              note=f"{REGISTER_DIGIT_KWH} kWh digit in {reference_kwh:.3f} kWh")]
+                              note=f"{REGISTER_DIGIT_KWH} {unit} digit in {reference_kwh:.3f} "
+                                   f"{unit}")]
     for n in numbers:
         advance = float(after[n] - before[n])
         e_reg = 100.0 * (advance - reference_kwh) / reference_kwh
@@ -167,11 +181,12 @@ def _measure(procedure: MeterConstant, ctx: Context, take: Take) -> None:
                "dose_s": dose_s, "power_w": power_w, "pulse_errors": list(p.errors),
                "pulse_error_mean": p.mean, "pulses": p.pulses,
                "register_digit_pct": digit_pct, "reference_uncertainty": u_note,
-               "constant_imp_per_kwh": rating.meter_constant}
+               "constant_imp_per_kwh": rating.constant(energy)}
         reg_budget = combine([*resolution, reference_standard(u_ref)])
         register_error.record(
             take, n, desc_reg, e_reg, budget=reg_budget, raw=raw,
-            message=f"register advanced {advance:.2f} kWh for {reference_kwh:.4f} kWh "
+            message=f"{REGISTERS[energy]} advanced {advance:.2f} {unit} for "
+                    f"{reference_kwh:.4f} {unit} "
                     "of reference energy")
         # The reference's systematic error cancels in the difference; what remains is the
         # register resolution and the pulse measurement's own scatter and count quantisation.
@@ -179,16 +194,16 @@ def _measure(procedure: MeterConstant, ctx: Context, take: Take) -> None:
         if p.stdev is not None and len(p.errors) > 1:
             const_parts.append(repeatability(p.stdev, len(p.errors)))
         # None: the register did not advance (no constant is implied by a dead register).
-        implied = (rating.meter_constant * (1 + p.mean / 100) / (1 + e_reg / 100)
+        implied = (rating.constant(energy) * (1 + p.mean / 100) / (1 + e_reg / 100)
                    if advance > 0 else None)
         constant_error.record(
             take, n, desc_const, e_const, budget=combine(const_parts),
             raw={**raw, "implied_constant_imp_per_kwh": implied},
             message=f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %: the pulse "
-                    f"output runs at {implied:.2f} imp/kWh against the nameplate "
-                    f"{rating.meter_constant:g} imp/kWh"
+                    f"output runs at {implied:.2f} imp/{unit} against the nameplate "
+                    f"{rating.constant(energy):g} imp/{unit}"
                     if abs(e_const) > item.limit and implied is not None else
                     f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %: the "
-                    f"register did not advance ({before[n]} -> {after[n]} kWh)"
+                    f"register did not advance ({before[n]} -> {after[n]} {unit})"
                     if implied is None else
                     f"pulse error {p.mean:+.4f} %, register error {e_reg:+.4f} %")

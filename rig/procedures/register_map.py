@@ -41,6 +41,19 @@ from rig.tariffs import TARIFF, dose_in_tariff, in_force_s
 DIGIT = 0.01  # kWh / kvarh / kVAh, register format 99999.99 (A1000 manual 1.1 item 5)
 QUIET_S = 2.0  # current off before the registers are read
 REGISTERS = tuple(f"1-1:{c}.8.{e}" for c in range(1, 11) for e in range(5))
+#: Characters of a register's reading, the decimal point included (99999.99 or 999999.9,
+#: A1000 manual 1.1 item 5): the register's range follows from the decimals it shows.
+REGISTER_WIDTH = 8
+
+
+def register_advance(before: Decimal, after: Decimal) -> float:
+    """How far a register moved from `before` to `after`, across its designed roll-over at the
+    end of its range (99999.99 -> 00000.00): a register that passes its full range has not
+    lost energy; one that rolls over earlier shows a shortfall of its false range."""
+    decimals = max(-int(after.as_tuple().exponent), 0)
+    full_range = Decimal(10) ** (REGISTER_WIDTH - 1 - decimals)
+    moved = after - before
+    return float(moved + full_range if moved < 0 else moved)
 
 
 def _registers(link: MeterLink) -> dict[str, Decimal | None]:
@@ -112,7 +125,7 @@ class RegisterMap(EachPoint):
                 if a[register] is None or b[register] is None:
                     wrong[register] = "not read"
                     continue
-                advance = float(a[register] - b[register])
+                advance = register_advance(b[register], a[register])
                 if abs(advance - want) > item.limit / 100.0 * want + DIGIT:
                     wrong[register] = f"+{advance:.2f} (expected +{want:.2f})"
                 if want:

@@ -197,7 +197,17 @@ class ControlServer:
 
 
 class SimControl(JsonLinesClient):
-    """Client of the control endpoint. Thread-safe (one request at a time)."""
+    """Client of the control endpoint. Thread-safe (one request at a time).
+
+    By default it waits for an answer without a wall-clock limit: a request that moves virtual
+    time brings every meter up to it (rig.sim.world), which takes wall time in proportion to
+    the virtual time, the positions and the machine's load (1500 h at 12 positions: seconds on
+    an idle machine, minutes on a loaded one), so any fixed limit is a guess that a slow
+    machine turns into a broken run. A hung simulator is stopped by the plan test's own time
+    limit (rig.pytest_plugin), a dead one closes the connection."""
+
+    def __init__(self, address: str | tuple[str, int], timeout_s: float | None = None) -> None:
+        super().__init__(address, timeout_s)  # type: ignore[arg-type]
 
     # Convenience wrappers (each is one request).
     def time(self) -> float:

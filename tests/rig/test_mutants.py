@@ -11,11 +11,13 @@ import pytest
 from meter.a1000.mutations import Mutant
 from meter.readme import README
 from rig.mutants import (
+    CAPACITY_TESTS,
     MutationRunError,
     Outcome,
     all_mutants,
     load,
     load_explained,
+    plan_for,
     run_batch,
     save,
     table_markdown,
@@ -36,6 +38,28 @@ def test_a_sample_batch_kills_what_the_plan_measures() -> None:
     assert gain.killed and register.measured == gain.measured > 0
     assert all("acc.l2.pf1" in t for t in gain.killed_by)
     assert not register.killed
+
+
+def test_a_rollover_is_killed_by_the_capacity_dose_of_its_register() -> None:
+    """Import tariff 1 rolling over at 5 000 kWh: the 1500 h dose in Q1 with tariff 1 in force
+    (3 x 220 V x 10 A x 1732 h x cos 60 deg = 5 716 kWh into 1.8.1) takes it past; the export
+    total's rollover is not dosed by that test."""
+    import_t1 = BY_ID["register.import-t1.rollover"]
+    export_t0 = BY_ID["register.export-t0.rollover"]
+    assert plan_for(import_t1) == (CAPACITY_TESTS, ())
+    killed, survived = run_batch(
+        [import_t1, export_t0], plan="iec60687-class0.5S",
+        modules=["testplans/test_register_rollover.py"], pytest_args=["-k", "rollover-1-1"],
+    )
+    assert killed.killed_by == [
+        "testplans/test_register_rollover.py::test_register_rollover[registers.rollover-1-1]"]
+    assert not survived.killed and survived.measured == killed.measured == 1
+
+
+def test_other_mutants_run_against_the_whole_plan_without_the_capacity_doses() -> None:
+    modules, args = plan_for(BY_ID["element.L1.gain"])
+    assert modules == ("testplans",)
+    assert args == ("--deselect", CAPACITY_TESTS[0], "--deselect", CAPACITY_TESTS[1])
 
 
 def test_a_batch_that_cannot_run_says_so(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ def test_full_plan_covers_every_family_of_the_type_test() -> None:
         "register_dosage",
         "register_capacity",
         "register_map",
+        "register_rollover",
         "influence",
         "demand",
         "tou",
