@@ -16,6 +16,7 @@ MeterError, PasswordRefused, ConnectionLost).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import socket
@@ -341,6 +342,9 @@ class Client:
                 continue
             if isinstance(event, Incident):
                 if event.gave_up:
+                    if event.reply:  # the break that ends the session (standards.md 6.6)
+                        with contextlib.suppress(ConnectionLost):  # the failure is the news
+                            self._write(event.reply)
                     self._apply_baud()
                     if isinstance(event, TimedOut):
                         raise ProtocolTimeout(
