@@ -262,6 +262,9 @@ class Client:
                 f"{command.name} needs programming mode (call program() first); "
                 f"client is in {self.conn.state.value}"
             )
+        # Nothing is owed to us between commands: what came meanwhile is stale (an answer sent
+        # again for a NAK that crossed it) and must not pass for the answer to this one.
+        self.port.reset_input_buffer()
         self._send(command)
         lines: list[tuple[DataSet, ...]] = []
         while True:

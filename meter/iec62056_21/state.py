@@ -241,6 +241,11 @@ _AWAITED = {
 
 
 # ---- events the connection produces besides messages ----------------------------------------
+def _short(address: str) -> str:
+    """An address without its medium and channel (`1-1:1.8.0` -> `1.8.0`), for comparing."""
+    return address.rsplit(":", 1)[-1]
+
+
 @dataclass(frozen=True)
 class Incident:
     """Something went wrong on the line; `reply` is what to send, `gave_up` ends the session."""
@@ -308,6 +313,7 @@ class Connection:
         self._splitter = FrameSplitter(self.max_frame)
         self._last_sent = b""
         self._last_command = ""
+        self._read_address = ""  # the address of the R1 awaited
         self._repeats_used = 0
         self._password_pending = False
 
@@ -357,6 +363,9 @@ class Connection:
             self._repeats_used = 0
         if isinstance(message, Command):
             self._last_command = message.name
+            self._read_address = (
+                message.data.address if message.name == "R1" and message.data is not None else ""
+            )
         self._apply(action, message)
         return data
 
@@ -431,11 +440,28 @@ class Connection:
             return Ignored(
                 f"{self.role.value} in {self.state.value} ignores {kind}", data=message.encode()
             )
+        if self._answers_another_read(message):
+            return Ignored(
+                f"client awaiting R1 {self._read_address} ignores an answer for another address"
+                " (stale: an earlier answer sent again)", data=message.encode()
+            )
         self.last_received = message
         self._repeats_used = 0
         self._enter(target)
         self._apply(action, message)
         return message
+
+    def _answers_another_read(self, message: Message) -> bool:
+        """Client: `message` is data for an address other than the R1 awaited. A meter answers
+        R1 with the address asked for (standards.md 6.3: `addr(value)`), in full or short form;
+        data for another one is an answer of an earlier command that came twice (a NAK crossing
+        the late answer it asked for)."""
+        if self.role is not Role.CLIENT or self.state is not S.AWAIT_ANSWER:
+            return False
+        if not (self._read_address and isinstance(message, DataMessage) and message.lines):
+            return False
+        answered = message.datasets[0].address
+        return bool(answered) and _short(answered) != _short(self._read_address)
 
     def _incident(self, cls: type[Incident], kind: str, reason: str, **extra: object) -> Incident:
         """Look up what the state does about a broken/missing frame or a NAK, and do it."""

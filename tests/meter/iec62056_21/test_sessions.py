@@ -18,6 +18,7 @@ from meter.iec62056_21 import (
     BREAK,
     Client,
     Command,
+    DataMessage,
     DataSet,
     Identification,
     MeterServer,
@@ -143,6 +144,12 @@ class PtyPeer:
                 return
             splitter.feed(data)
 
+    def __enter__(self) -> PtyPeer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         os.close(self._slave)
         os.close(self.master)
@@ -173,13 +180,42 @@ def test_the_client_discards_a_second_identification_it_did_not_ask_for() -> Non
             elif frame == BREAK.encode():
                 return
 
-    peer = PtyPeer(script)
-    try:
+    with PtyPeer(script) as peer:
         with Client(peer.url, timing=FAST) as client:
             client.program()
             assert client.conn.state is State.PROG
             client.sign_off()
         peer.thread.join(timeout=5)
-        assert seen[:2] == [b"/?!\r\n", b"/?!\r\n"] and seen[-1] == BREAK.encode()
-    finally:
-        peer.close()
+    assert seen[:2] == [b"/?!\r\n", b"/?!\r\n"] and seen[-1] == BREAK.encode()
+
+
+def test_an_answer_sent_twice_does_not_pass_for_the_next_one() -> None:
+    # A meter that answers an R1 twice (a NAK crossed its late answer): the copy either waits
+    # in the port when the next R1 goes out (emptied before it) or comes just after it (data
+    # for another address, discarded); each R1 gets its own answer.
+    def answer(frame: bytes) -> bytes:
+        address = frame[4:frame.index(b"(")].decode()
+        return DataMessage.of([DataSet.of(address, address.replace(".", ""))]).encode()
+
+    def script(write, frames):
+        previous = b""
+        for frame in frames:
+            if frame.startswith(b"/?"):
+                write(Identification("XYZ", "5", "TWICE").encode())
+            elif frame.startswith(b"\x06"):
+                write(Command("P", "0", DataSet.of("", "")).encode())
+            elif frame.startswith(b"\x01R1"):
+                if previous:
+                    write(previous)  # the copy comes first, then the answer
+                write(answer(frame))
+                write(answer(frame))  # and a copy left in the port
+                previous = answer(frame)
+            elif frame == BREAK.encode():
+                return
+
+    with PtyPeer(script) as peer, Client(peer.url, timing=FAST) as client:
+        client.program()
+        for address in ("0.9.1", "0.9.2", "F.F"):
+            time.sleep(0.05)  # the copy is in the port before the next R1
+            assert client.read(address)[0].raw == address.replace(".", "")
+        client.sign_off()

@@ -371,3 +371,17 @@ def test_idle_meter_drops_the_rest_of_an_ended_session_before_a_request():
     got = events(meter, partial + Request().encode())
     assert isinstance(got[0], Ignored) and got[0].data == partial
     assert got[1:] == [Request()] and meter.state is State.IDENT_DUE
+
+
+def test_an_answer_for_another_address_is_not_taken_for_the_r1_awaited():
+    # A NAK crossing a late answer makes the meter send that answer twice; the copy must not
+    # pass for the answer to the next R1. A meter answers `addr(value)` with the address asked
+    # for (standards.md 6.3), in full or short form.
+    client, meter = pair()
+    enter_programming(client, meter)
+    one(meter, client.send(Command("R", "1", DataSet.of("0.9.1", ""))))
+    stale = DataMessage.of([DataSet.of("F.F.1", "00000001")])
+    assert isinstance(one(client, stale.encode()), Ignored)
+    assert client.state is State.AWAIT_ANSWER
+    answer = DataMessage.of([DataSet.of("1-1:0.9.1", "120000")])
+    assert one(client, meter.send(answer)) == answer and client.state is State.PROG
