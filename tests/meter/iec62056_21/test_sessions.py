@@ -219,3 +219,13 @@ def test_an_answer_sent_twice_does_not_pass_for_the_next_one() -> None:
             time.sleep(0.05)  # the copy is in the port before the next R1
             assert client.read(address)[0].raw == address.replace(".", "")
         client.sign_off()
+
+
+def test_a_transport_without_a_descriptor_is_polled() -> None:
+    # pyserial's loop:// has no file descriptor to wait on (no fileno): the client polls it.
+    # What it writes comes back; its own request is not an identification, so it times out.
+    with Client("loop://", timing=FAST, repeats=0) as client:
+        start = time.monotonic()
+        with pytest.raises(ProtocolTimeout, match="identification"):
+            client.readout()
+        assert time.monotonic() - start >= FAST.answer_timeout
