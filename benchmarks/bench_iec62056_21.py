@@ -15,12 +15,16 @@ line time, so the floor of each exchange is its meter answers x tr: a readout 2 
 (identification, readout), a programming sign-on + P1 3 tr (identification, P0, ACK), an R1
 in a session 1 tr. Each figure is printed with its ratio to that floor.
 
+   The readout over TCP against the one over a pty is printed at each timing (target 1.2x).
 3. Idle ports: the CPU time 48 served ptys with no client take in 2 s of wall time (a
    48-position bench between its meter sessions).
 4. Side by side at tr 200 ms, the same exchanges by an outside client against the same served
    bank in the same run: pwitab's `iec62056-21` (a dev extra; tests/meter/iec62056_21/
    pwitab_peer.py). It rests 1.25 x 200 ms after its request and its option select whatever the
    meter's tr, so it is not run at 2 ms.
+5. Many positions at once: the CPU per R1 round of 48 clients each reading its own served pty
+   (the meter-line part of a 48-position type test), with the client's reads waiting in
+   select() and, side by side, polled every 20 ms as before.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain checkout
@@ -233,10 +238,38 @@ def idle_ports(count: int, seconds: float) -> float:
             server.close()
 
 
+def many_positions(count: int, reads: int, polled: bool = False) -> tuple[float, float]:
+    """(CPU ms, wall ms) of this process per R1 round while `count` clients, each on its own
+    served pty, read at once at the standard timing (a `count`-position bench polling its
+    meters: rig.meterlink.each). `polled`: the client's reads poll every 20 ms, as before they
+    waited in select() (the A/B of that change, side by side)."""
+    servers = [MeterServer(BenchBank(), transport="pty", timing=STANDARD).start()
+               for _ in range(count)]
+    clients = [Client(server.url, timing=STANDARD) for server in servers]
+    if polled:
+        for client in clients:
+            client._descriptor = lambda port: None  # type: ignore[method-assign]
+    try:
+        with ThreadPoolExecutor(count) as pool:
+            list(pool.map(lambda c: c.open().program(), clients))
+            cpu, wall = time.process_time(), time.perf_counter()
+            for _ in range(reads):
+                list(pool.map(lambda c: c.read("1.8.0"), clients))
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    finally:
+        for client in clients:
+            client.close()
+        for server in servers:
+            server.close()
+    return cpu * 1000 / reads, wall * 1000 / reads
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5, help="runs at 200 ms (default 5)")
     ap.add_argument("--fast-runs", type=int, default=21, help="runs at 2 ms (default 21)")
+    ap.add_argument("--positions", type=int, default=48, help="clients read at once (48)")
+    ap.add_argument("--position-reads", type=int, default=10, help="R1 rounds of those (10)")
     args = ap.parse_args()
     if args.runs < 1 or args.fast_runs < 1:
         ap.error("--runs and --fast-runs must be >= 1")
@@ -249,12 +282,25 @@ def main() -> int:
           "Client, pwitab = iec62056-21 0.0.2:")
     print(f"  {'client':7s} {'transport':9s} {'tr':>6s} {'runs':>4s} {'readout':>16s}"
           f" {'sign-on+P1':>16s} {'R1':>16s}   (x floor)")
+    readouts: dict[tuple[float, str], float] = {}
     for timing, runs in ((STANDARD, args.runs), (FAST, args.fast_runs)):
         for transport in ("pty", "tcp"):
-            print_row("ours", transport, timing, runs, round_trips(transport, timing, runs))
+            ours = round_trips(transport, timing, runs)
+            readouts[timing.reaction_min, transport] = ours["readout"]
+            print_row("ours", transport, timing, runs, ours)
             if timing is STANDARD:
                 print_row("pwitab", transport, timing, runs,
                           outside_round_trips(transport, runs))
+    for timing in (STANDARD, FAST):
+        tr = timing.reaction_min
+        print(f"readout over TCP / over a pty at tr {tr * 1000:.0f} ms: "
+              f"{readouts[tr, 'tcp'] / readouts[tr, 'pty']:.2f}x (target <= 1.2x)")
+    print(f"{args.positions} positions read at once (tr 200 ms, {args.position_reads} R1 rounds;"
+          " this process, per round):")
+    for polled in (False, True):
+        cpu_ms, wall_ms = many_positions(args.positions, args.position_reads, polled)
+        label = "reads polled every 20 ms (before)" if polled else "reads wait in select()"
+        print(f"  {label:34s} CPU {cpu_ms:7.1f} ms   wall {wall_ms:7.1f} ms")
     print(f"total {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -473,7 +473,13 @@ class BillingComponent(ComponentBase):
         # component through the meter they are given): built once, shared by all.
         return rows + list(_history_rows())
 
-    def _hist(self, base: str, f: int) -> tuple[str, ...]:
+    def historical_value(self, base: str, f: int) -> tuple[tuple[str, str | None], ...] | None:
+        """Billing record F = 101.. (1st, 2nd... last) of `base` as stored (value, time stamp
+        or None); None where the record holds no such value."""
+        return self.registers.historical_value(base, f)
+
+    def history_value(self, base: str, f: int) -> tuple[str, ...]:
+        """The texts an R1 of `base*f` answers; RegisterError where there is no such value."""
         v = self.registers.historical_value(base, f)
         if v is None:
             raise RegisterError("NO SUCH BILLING RECORD")
@@ -508,7 +514,7 @@ def _history_rows() -> tuple[ObisRow, ...]:
     src = "manual 1.5; standards.md 6.8, 7.1"
 
     def hist(base: str, f: int) -> Callable[[Any], tuple[str, ...]]:
-        return lambda m: m.component("billing")._hist(base, f)
+        return lambda m: m.component("billing").history_value(base, f)
 
     rows = [ObisRow(f"0.1.2*{vz:02d}", f"Time stamp of demand reset {vz:02d}", None, src,
                     hist("0.1.2", vz)) for vz in range(VZ_MODULO)]

@@ -438,28 +438,43 @@ class DemandComponent(ComponentBase):
         defects: frozenset[str] = frozenset(),
     ) -> None:
         self.clock = clock
-        self.registers = DemandRegisters(
+        self._registers = DemandRegisters(
             settings, clock.meter_seconds(start_time), tariff, frozenset(defects) & set(DEFECTS)
         )
         self._due = self._boundary_true()
 
+    # -- the read interface other parts use (the display, billing) --------------------------
+
+    @property
+    def registers(self) -> DemandRegisters:
+        """The demand registers (billing freezes and resets them: manual 1.5 item 3)."""
+        return self._registers
+
+    def maximum(self, quantity: str, tariff: int = 0) -> MaxDemand:
+        """Maximum demand (OBIS D = 6) of `quantity` in `tariff` (0 = total), with its time."""
+        return self._registers.maximum(quantity, tariff)
+
+    def cumulative(self, quantity: str, tariff: int = 0) -> float:
+        """Cumulative maximum demand (OBIS D = 2): the sum of the maxima at every reset."""
+        return self._registers.cumulative[tariff][QUANTITIES.index(quantity)]
+
     def _boundary_true(self) -> float | None:
-        b = self.registers.next_boundary
+        b = self._registers.next_boundary
         return None if b is None else self.clock.true_time(b)
 
     def _catch_up(self, now: float) -> None:
         while self._due is not None and now >= self._due:
-            self.registers.close_window(self.registers.window_end)
+            self._registers.close_window(self._registers.window_end)
             self._due = self._boundary_true()
 
     def start_unpowered(self) -> None:
         """A new meter without supply: no sub-interval runs until the first power-up."""
-        self.registers.powered = False
+        self._registers.powered = False
         self._due = None
 
     def configure(self, now: float, settings: DemandSettings) -> None:
         self._catch_up(now)
-        self.registers.configure(settings, self.clock.meter_seconds(now))
+        self._registers.configure(settings, self.clock.meter_seconds(now))
         self._due = self._boundary_true()
 
     # Component protocol
@@ -467,7 +482,7 @@ class DemandComponent(ComponentBase):
         return self._due
 
     def accumulate(self, t0: float, t1: float, flow: Any) -> None:
-        r = self.registers
+        r = self._registers
         if flow.tariff != r.tariff:
             # The core sets its first tariff after building the components without notifying
             # them: follow the flow (at the start nothing is skipped, see change_tariff).
@@ -483,25 +498,25 @@ class DemandComponent(ComponentBase):
     def on_power(self, now: float, up: bool) -> None:
         self._catch_up(now)
         if up:
-            self.registers.power_up(self.clock.meter_seconds(now))
+            self._registers.power_up(self.clock.meter_seconds(now))
         else:
-            self.registers.power_down(self.clock.meter_seconds(now))
+            self._registers.power_down(self.clock.meter_seconds(now))
         self._due = self._boundary_true()
 
     def on_clock_set(self, now: float, old_meter_s: float, new_meter_s: float) -> None:
         self._catch_up(now)
-        self.registers.clock_set(old_meter_s, new_meter_s)
+        self._registers.clock_set(old_meter_s, new_meter_s)
         self._due = self._boundary_true()
 
     def on_tariff(self, now: float, old: int, new: int) -> None:
         self._catch_up(now)
-        self.registers.change_tariff(new, self.clock.meter_seconds(now))
+        self._registers.change_tariff(new, self.clock.meter_seconds(now))
 
     def snapshot(self) -> dict[str, Any]:
-        return self.registers.snapshot()
+        return self._registers.snapshot()
 
     def restore(self, d: dict[str, Any]) -> None:
-        self.registers.restore(d)
+        self._registers.restore(d)
         self._due = self._boundary_true()
 
     # Registers for the OBIS map (standards.md 3.3 and 7.1)
@@ -510,7 +525,7 @@ class DemandComponent(ComponentBase):
         2.1.2 item 7: 051, 052, 071, 072, DI)."""
         def average(kind: str, quantity: str, unit: str) -> DisplayValue:
             def value(now: float, rec: int | None) -> tuple[str, str]:
-                r = self.registers
+                r = self._registers
                 v = r.window_average(quantity) if kind == "window" else r.cycle_average(quantity)
                 return f"{v:.4f}", unit
             return value
@@ -520,15 +535,15 @@ class DemandComponent(ComponentBase):
             "052P": average("cycle", "import", "kW"),
             "051Q": average("window", "r_import", "kvar"),
             "052Q": average("cycle", "r_import", "kvar"),
-            "071": lambda now, rec: (f"{self.registers.window_power_factor():.3f}", ""),
-            "072": lambda now, rec: (f"{self.registers.cycle_power_factor():.3f}", ""),
-            "DI": lambda now, rec: (f"{self.registers.settings.cycle_min}", "min"),
+            "071": lambda now, rec: (f"{self._registers.window_power_factor():.3f}", ""),
+            "072": lambda now, rec: (f"{self._registers.cycle_power_factor():.3f}", ""),
+            "DI": lambda now, rec: (f"{self._registers.settings.cycle_min}", "min"),
         }
 
     def obis_rows(self) -> list[ObisRow]:
         """D = 6 maximum (value, time stamp YYMMDDhhmm), 2 cumulative, 4 current average, 5 last
         average; E = 0 total, 1..4 tariff. Appendix A rows are in the readout."""
-        r = self.registers
+        r = self._registers
         rows: list[ObisRow] = []
         src = "manual 1.2, Appendix A; standards.md 3.3, 7.1"
         for q in QUANTITIES:
@@ -586,13 +601,13 @@ class DemandComponent(ComponentBase):
     def _put_cycle(self, meter: Any, values: tuple[str, ...]) -> None:
         if len(values) != 1 or not values[0].strip().isdigit():
             raise RegisterError("demand cycle: minutes expected")
-        s = self.registers.settings
+        s = self._registers.settings
         self._apply(meter, (s.mode, int(values[0]), s.window_min))
 
     def _put_mode(self, meter: Any, values: tuple[str, ...]) -> None:
         if len(values) not in (1, 2):
             raise RegisterError("mode: (BLOCK|ROLLING)(min)")
-        s = self.registers.settings
+        s = self._registers.settings
         mode = values[0].strip().lower()
         window = s.window_min
         if len(values) == 2:

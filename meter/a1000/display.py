@@ -316,8 +316,6 @@ class DisplayValues:
             demand = self._comp("demand")
             if demand is None:
                 return "--", unit
-            r = demand.registers
-            i = list(_DEMAND_Q).index(c)
             if rec is not None:
                 v = self._history(f"{c}.{d}.{t}", rec)
                 if v is None:
@@ -327,8 +325,8 @@ class DisplayValues:
                     return f"{stamp[2:4]}-{stamp[4:6]} {stamp[6:8]}:{stamp[8:10]}", ""
                 return v[0][0], unit
             if d == "2":
-                return f"{r.cumulative[t][i]:.4f}", unit
-            mx = r.maximum(_DEMAND_Q[c], t)
+                return f"{demand.cumulative(_DEMAND_Q[c], t):.4f}", unit
+            mx = demand.maximum(_DEMAND_Q[c], t)
             if tm:
                 return lcd_stamp(mx.meter_time, with_seconds=False), ""
             return f"{mx.value:.4f}", unit
@@ -343,7 +341,7 @@ class DisplayValues:
         if billing is None:
             return None
         try:
-            return billing.registers.historical_value(base, 101 + rec)
+            return billing.historical_value(base, 101 + rec)
         except RegisterError:
             return None
 
@@ -356,7 +354,7 @@ class DisplayValues:
             key = f"{prefix}_{code[2]}"
         if events is None:
             return "--", ""
-        log = events.monitor.logs[key]
+        log = events.log(key)
         if what == "count_time":
             minutes = int(log.duration(self.m.now) // 60)
             return f"{log.count}  {minutes}", "min"
@@ -653,7 +651,7 @@ class DisplayComponent(ComponentBase):
         lost = ""
         try:
             ev = m.component("events")
-            lost = "".join(p for p in "ABC" if ev.monitor.logs[f"voltage_loss_{p}"].active)
+            lost = "".join(p for p in "ABC" if ev.log(f"voltage_loss_{p}").active)
         except KeyError:
             pass
         overload = any(x > m.config.imax_a for x in i)

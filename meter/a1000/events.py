@@ -535,6 +535,11 @@ class EventsComponent(ComponentBase):
         self.publish_err1 = publish_err1
         self.error_registers = error_registers  # the meter's (ERR 1, ERR 2) for the LCD
 
+    def log(self, key: str) -> EventLog:
+        """The record of one event type (`EVENT_TYPES`, e.g. 'voltage_loss_A'): count,
+        duration, energies, latest occurrences; what the display shows of it."""
+        return self.monitor.logs[key]
+
     def _fire(self, now: float) -> None:
         self.monitor.fire(now)
 

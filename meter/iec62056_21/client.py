@@ -16,8 +16,10 @@ MeterError, PasswordRefused, ConnectionLost).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
+import select
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -63,7 +65,8 @@ from .timing import Timing
 
 log = logging.getLogger(__name__)
 PasswordSource = str | Callable[[str], str]
-# Read poll interval: a read returns as soon as a byte is there; this only bounds how late a
+# Read poll interval where the transport has no descriptor to wait on (elsewhere the read
+# waits in select()): a read returns as soon as a byte is there; this only bounds how late a
 # deadline is noticed. Fixed, because setting a posix port's timeout re-applies termios.
 _POLL = 0.02
 _CHUNK = 65536
@@ -261,6 +264,9 @@ class Client:
                 f"{command.name} needs programming mode (call program() first); "
                 f"client is in {self.conn.state.value}"
             )
+        # Nothing is owed to us between commands: what came meanwhile is stale (an answer sent
+        # again for a NAK that crossed it) and must not pass for the answer to this one.
+        self.port.reset_input_buffer()
         self._send(command)
         lines: list[tuple[DataSet, ...]] = []
         while True:
@@ -341,6 +347,9 @@ class Client:
                 continue
             if isinstance(event, Incident):
                 if event.gave_up:
+                    if event.reply:  # the break that ends the session (standards.md 6.6)
+                        with contextlib.suppress(ConnectionLost):  # the failure is the news
+                            self._write(event.reply)
                     self._apply_baud()
                     if isinstance(event, TimedOut):
                         raise ProtocolTimeout(
@@ -391,8 +400,19 @@ class Client:
             out += port.read(waiting)
         return out
 
+    @staticmethod
+    def _descriptor(port: serial.SerialBase) -> int | None:
+        """The port's file descriptor to wait on (a serial device, a pty, socket://); None
+        where the transport has none (loop://, rfc2217://): those are polled."""
+        try:
+            return int(port.fileno())
+        except (AttributeError, NotImplementedError, OSError, ValueError,
+                serial.SerialException):
+            return None
+
     def _read(self, seconds: float, what: str) -> bytes:
         port = self.port
+        fd = self._descriptor(port)
         deadline = time.monotonic() + seconds
         while True:
             remaining = deadline - time.monotonic()
@@ -400,6 +420,11 @@ class Client:
                 return b""
             data = b""
             try:
+                # Sleep until the first byte comes or the time-out is due (no wake-ups while
+                # the meter keeps its reaction time: 48 waiting clients cost no CPU); the
+                # read then takes it, or raises if the peer hung up.
+                if fd is not None and not select.select([fd], [], [], remaining)[0]:
+                    continue
                 data = port.read(1)  # waits up to _POLL for the first byte
                 if data:
                     data += self._available(port)

@@ -60,6 +60,16 @@ class FrameSplitter:
         self._scanned = 1
         return data
 
+    def skip_to(self, start: int) -> bytes:
+        """Drop the bytes before the first `start` byte (all of them if there is none), so the
+        next frame cut begins there; return what was dropped."""
+        n = self._buf.find(bytes((start,)))
+        data = bytes(self._buf[: n if n >= 0 else len(self._buf)])
+        if data:
+            del self._buf[: len(data)]
+            self._scanned = 1
+        return data
+
     def next_frame(self, option_select_expected: bool = False) -> bytes | Garbage | NeedData:
         """Cut the next frame. With `option_select_expected`, ACK followed by a digit starts
         `ACK V Z Y CRLF` (the meter awaiting an option select); otherwise ACK is one byte."""

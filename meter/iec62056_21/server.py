@@ -6,14 +6,18 @@
 
 One background thread serves one session at a time (an optical port has one head on it),
 blocked in select() until bytes come or a time-out of the protocol is due: an idle port costs
-nothing. On a pty the slave path is a real serial device. Between clients the server holds
-the slave open itself, so the master does not hang up and select() sleeps until a client
-writes; it lets go of it when a client's first bytes come, so that the client's close is seen
-(the master reads EIO): the session ends there, what the client left unread is discarded, and
-the server takes the port again for the next one. On TCP it accepts one connection after the
-other on one port. Several banks on one port form
-a multi-drop bus: each answers only its own device address; `/?!` is answered only when one
-bank is served.
+nothing. On a pty the slave path is a real serial device that the server holds open for its
+whole life, as a meter's port is always there: the master never hangs up, clients open and
+close the slave, and the meter cannot see them leave. A session therefore ends as on a real
+line, by the protocol (standards.md 6.3, 6.6): a break, a time-out (option select, readout
+repeat, programming-mode inactivity) or the next sign-on, a request being answered in any
+state. Nothing of an ended session reaches the next: the meter sends no answer once its client
+has spoken again (a client is silent while it waits, so input then means it gave up waiting:
+the answer is dropped and the input served), an idle meter drops everything before a request,
+and output the last client left unread in the port is flushed before the next identification
+goes out. On TCP it accepts one connection after the other on one port. Several banks on one
+port form a multi-drop bus: each answers only its own device address; `/?!` is answered only
+when one bank is served.
 
 The server never crashes: broken frames are NAKed or ignored as the state machine says,
 intact but invalid commands get an error message, a bank's RegisterError gives `(text)`,
@@ -92,6 +96,12 @@ class _Link:
             if error.errno in (errno.EIO, errno.ECONNRESET, errno.EBADF):
                 return CLOSED  # pty: every client closed the slave (anchors.md 17)
             raise
+
+    def input_within(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True as soon as the client sends (or hangs up, or the server
+        is woken to stop)."""
+        ready, _, _ = select.select([self.fd, self.wake_fd], [], [], seconds)
+        return bool(ready)
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -173,6 +183,7 @@ class MeterServer:
         self.sessions = 0  # sign-ons answered, for tests and logs
         self.disconnects = 0  # clients that went away after sending something
         self.idle_closes = 0  # TCP connections closed after the inactivity time-out
+        self.dropped = 0  # answers not sent: the client spoke before they went out
         self._conn: Connection | None = None
         self._master = self._slave = -1
         self._listener: socket.socket | None = None
@@ -240,16 +251,7 @@ class MeterServer:
                 self._stop.wait(_FAILED_RETRY)
 
     def _serve_pty(self) -> None:
-        """Wait (holding the port) until a client writes, then serve it until it closes."""
-        if self._slave < 0:
-            self._slave = os.open(self.address, os.O_RDWR | os.O_NOCTTY)
-            # What went out to the client that left is not for the next one.
-            termios.tcflush(self._slave, termios.TCIFLUSH)
-        ready, _, _ = select.select([self._master, self._wake_r], [], [])
-        if self._wake_r in ready or self._stop.is_set():
-            return
-        os.close(self._slave)  # the client's close must reach the master as EIO
-        self._slave = -1
+        """Serve the port for the server's life: clients come and go on the held slave."""
         self._serve(_Link(self._master, self._wake_r, is_socket=False))
 
     def _accept_one(self) -> None:
@@ -331,20 +333,36 @@ class MeterServer:
                 except Exception:  # never leave an answer owed, never drop the link
                     log.exception("IEC 62056-21 server %s: answer failed", self.address)
                     answer = self._fallback(conn)
-                if answer:
-                    self._reply(link, answer, last_rx, reaction)
-                    last_rx = time.monotonic()
+                if not answer:
+                    continue
+                if not self._reply(link, answer, last_rx, reaction):
+                    if conn.must_answer:  # modes A/B: the readout after a dropped identification
+                        conn.abandon()
+                    break
+                last_rx = time.monotonic()
 
-    def _reply(self, link: _Link, data: bytes, last_rx: float, reaction: float) -> None:
-        pause = last_rx + reaction - time.monotonic()
-        if pause > 0 and self._stop.wait(pause):
-            return
+    def _reply(self, link: _Link, data: bytes, last_rx: float, reaction: float) -> bool:
+        """Send `data` once the reaction time has passed since `last_rx`; False if it was not
+        sent: the server stops, or the client spoke meanwhile. A client says nothing while it
+        waits for an answer, so input now means it stopped waiting (it timed out and repeats,
+        NAKs, breaks or signs on again, or it hung up): the answer is stale and is dropped, and
+        the input is served instead (a NAK gets this answer, a request a new identification)."""
+        pause = max(0.0, last_rx + reaction - time.monotonic())
+        spoke = link.input_within(pause)
+        if self._stop.is_set():
+            return False
+        if spoke:
+            log.info("IEC 62056-21 server %s: the client spoke before the answer went out; "
+                     "%d bytes dropped", self.address, len(data))
+            self.dropped += 1
+            return False
         if self._line is not None:
             self._line.sent(len(data), self._conn.baud if self._conn is not None else 0)
         try:
             link.write(data)
         except OSError as error:
             log.info("IEC 62056-21 server %s: write failed (%s)", self.address, error)
+        return True
 
     # ---- answers ----
     def _call(self, fn: Callable[[], T]) -> T:
@@ -361,6 +379,10 @@ class MeterServer:
             if bank is None:
                 conn.decline()
                 return b""
+            if self._slave >= 0:
+                # A new session: output of the one before that its client left unread in the
+                # port (an answer it gave up on) is not for this client.
+                termios.tcflush(self._slave, termios.TCIFLUSH)
             try:
                 ident = self._call(bank.identification)
                 data = conn.send(ident)

@@ -13,7 +13,10 @@ only object that reads the table:
 
 Incidents tell the wrapper what the standard wants done about a broken or missing frame:
 `reply` holds the bytes to send (NAK, or the last message again), `gave_up` says the repeat
-count (standards.md 6.6 [L], default 3) is spent and the session has returned to IDLE.
+count (standards.md 6.6 [L], default 3) is spent and the session has returned to IDLE (a
+client that gives up inside a session then sends the break in `reply`). A client ignores what
+it did not ask for: anything but an identification before its sign-on is answered, and an
+identification after (stale output of an earlier session, the answer to a repeated request).
 
 Covered: mode C sign-on, identification, option select (readout / programming, with the
 baud character), readout (modes A and B: readout straight after the identification, mode B
@@ -36,6 +39,7 @@ from .errors import (
 )
 from .framing import NEED_DATA, FrameSplitter, Garbage, NeedData
 from .messages import (
+    BREAK,
     MODE_B_BAUD,
     SOH,
     START_BAUD,
@@ -86,6 +90,7 @@ SEND = "send"
 RECV = "recv"
 LOCAL = "local"  # time-outs and the meter's decision not to answer
 
+REQUEST_START = ord("/")  # the first character of a request (and of an identification)
 # Commands given a row of their own; every other command is kind "command".
 KNOWN_COMMANDS = ("P0", "P1", "P2", "B0", "R1", "R5", "R6", "W1", "E2")
 
@@ -124,6 +129,11 @@ _CLIENT_STATES = (
     S.BLOCK_ACK_DUE,
 )  # fmt: skip
 _CLIENT_WAITING = (S.AWAIT_READOUT, S.AWAIT_P0, S.AWAIT_ANSWER)
+# Every kind of message `kind_of` can give (the row of a state may name any of them).
+_MESSAGE_KINDS = frozenset({
+    "request", "ident.C", "ident.AB", "option.readout", "option.programming", "option.other",
+    "readout", "command", "data", "data.partial", "error", "ack", "nak", *KNOWN_COMMANDS,
+})  # fmt: skip
 
 TRANSITIONS: dict[tuple[Role, State, str, str], tuple[State, str | None]] = {}
 
@@ -168,6 +178,13 @@ _row(C, S.AWAIT_ANSWER, RECV, "nak", None, "repeat")
 _row(C, S.AWAIT_ANSWER, RECV, "B0", S.IDLE)  # the meter signed off (e.g. password refused)
 _row(C, S.BLOCK_ACK_DUE, SEND, "ack", S.AWAIT_ANSWER)
 _row(C, _CLIENT_STATES, RECV, "garbage", None, "ignore")  # noise between frames
+# Stale output a client did not ask for: a meter answers each request it got, so a request
+# repeated after a late identification is answered twice, and a session that ended (a client
+# that gave up, then a new sign-on) may leave answers on their way. Before its identification
+# a client takes nothing else; after it, no second identification (a head-end discards both).
+_row(C, S.AWAIT_IDENT, RECV, tuple(sorted(_MESSAGE_KINDS - {"ident.C", "ident.AB"})), None,
+     "ignore")
+_row(C, _CLIENT_WAITING, RECV, ("ident.C", "ident.AB"), None, "ignore")
 # Signing on again is allowed at any point; it abandons the current session.
 _row(C, tuple(s for s in _CLIENT_STATES if s is not S.IDLE), SEND, "request", S.AWAIT_IDENT)
 
@@ -179,6 +196,9 @@ _row(M, tuple(S), RECV, "request", S.IDENT_DUE)
 _row(M, S.IDENT_DUE, SEND, "ident.C", S.AWAIT_OPTION, "ident")
 _row(M, S.IDENT_DUE, SEND, "ident.AB", S.READOUT_DUE, "ident")
 _row(M, S.IDENT_DUE, LOCAL, "decline", S.IDLE)  # request for another device address
+# The answer owed was dropped (the client spoke first): the session ends without it.
+_row(M, (S.IDENT_DUE, S.READOUT_DUE, S.P0_DUE, S.PASSWORD_DUE, S.ANSWER_DUE), LOCAL, "abandon",
+     S.IDLE)
 _row(M, S.AWAIT_OPTION, RECV, "option.readout", S.READOUT_DUE, "baud")
 _row(M, S.AWAIT_OPTION, RECV, "option.programming", S.P0_DUE, "baud")
 _row(M, S.AWAIT_OPTION, RECV, ("*", "corrupt", "invalid"), S.IDLE)
@@ -221,6 +241,11 @@ _AWAITED = {
 
 
 # ---- events the connection produces besides messages ----------------------------------------
+def _short(address: str) -> str:
+    """An address without its medium and channel (`1-1:1.8.0` -> `1.8.0`), for comparing."""
+    return address.rsplit(":", 1)[-1]
+
+
 @dataclass(frozen=True)
 class Incident:
     """Something went wrong on the line; `reply` is what to send, `gave_up` ends the session."""
@@ -288,6 +313,7 @@ class Connection:
         self._splitter = FrameSplitter(self.max_frame)
         self._last_sent = b""
         self._last_command = ""
+        self._read_address = ""  # the address of the R1 awaited
         self._repeats_used = 0
         self._password_pending = False
 
@@ -337,6 +363,9 @@ class Connection:
             self._repeats_used = 0
         if isinstance(message, Command):
             self._last_command = message.name
+            self._read_address = (
+                message.data.address if message.name == "R1" and message.data is not None else ""
+            )
         self._apply(action, message)
         return data
 
@@ -345,10 +374,22 @@ class Connection:
         target, _ = self._lookup(LOCAL, "decline", "decline")
         self._enter(target)
 
+    def abandon(self) -> None:
+        """Meter: give up the answer owed (it was not sent); back to idle."""
+        target, _ = self._lookup(LOCAL, "abandon", "abandon")
+        self._enter(target)
+
     def receive_data(self, data: bytes) -> None:
         self._splitter.feed(data)
 
     def next_event(self) -> Event | NeedData:
+        if self.role is Role.METER and self.state is S.IDLE:
+            # An idle meter waits for a request (standards.md 6.3: `/?...!`); what comes before
+            # one is the rest of a session that ended (its partial frame would otherwise hold
+            # a following request until the inter-character time-out).
+            dropped = self._splitter.skip_to(REQUEST_START)
+            if dropped:
+                return Ignored("meter in IDLE ignores all but a request", data=dropped)
         frame = self._splitter.next_frame(
             option_select_expected=self.role is Role.METER and self.state is S.AWAIT_OPTION
         )
@@ -399,11 +440,28 @@ class Connection:
             return Ignored(
                 f"{self.role.value} in {self.state.value} ignores {kind}", data=message.encode()
             )
+        if self._answers_another_read(message):
+            return Ignored(
+                f"client awaiting R1 {self._read_address} ignores an answer for another address"
+                " (stale: an earlier answer sent again)", data=message.encode()
+            )
         self.last_received = message
         self._repeats_used = 0
         self._enter(target)
         self._apply(action, message)
         return message
+
+    def _answers_another_read(self, message: Message) -> bool:
+        """Client: `message` is data for an address other than the R1 awaited. A meter answers
+        R1 with the address asked for (standards.md 6.3: `addr(value)`), in full or short form;
+        data for another one is an answer of an earlier command that came twice (a NAK crossing
+        the late answer it asked for)."""
+        if self.role is not Role.CLIENT or self.state is not S.AWAIT_ANSWER:
+            return False
+        if not (self._read_address and isinstance(message, DataMessage) and message.lines):
+            return False
+        answered = message.datasets[0].address
+        return bool(answered) and _short(answered) != _short(self._read_address)
 
     def _incident(self, cls: type[Incident], kind: str, reason: str, **extra: object) -> Incident:
         """Look up what the state does about a broken/missing frame or a NAK, and do it."""
@@ -433,6 +491,11 @@ class Connection:
         elif action == "fail":
             gave_up = True
             target = State.IDLE
+        if gave_up and self.role is Role.CLIENT and self.state in _CLIENT_WAITING:
+            # standards.md 6.6: after its failed repeats the HHU aborts with a break, so a meter
+            # still in the session (a late answer, a lost frame) returns to idle now rather than
+            # at its time-out, and answers nothing more of it.
+            reply = BREAK.encode()
         if action == "ignore":
             return Ignored(f"{self.role.value} in {self.state.value} ignores: {reason}")
         self._enter(target)

@@ -13,6 +13,7 @@ import serial
 
 from meter.iec62056_21 import (
     Client,
+    DataSet,
     MeterError,
     MeterServer,
     ObisCode,
@@ -166,7 +167,7 @@ def test_bank_calls_are_serialised_through_the_owner_hook():
         client.read("1.8.0")
         # the owner's own world update, holding its lock while the client reads again
         with owner_lock:
-            bank.registers["1.8.0"] = bank.registers["1.8.1"]
+            bank.registers["1.8.0"] = DataSet("1.8.0", bank.registers["1.8.1"].values)
         assert client.read("1.8.0")[0].raw == bank.registers["1.8.1"].values[0].value
     assert len(seen) >= 5 and bank.overlaps == 0
 

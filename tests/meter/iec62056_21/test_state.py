@@ -158,8 +158,11 @@ def test_bad_bcc_is_naked_and_repeated_until_the_limit():
     incident = one(client, bad)
     assert incident.reply == Nak().encode()
     incident = one(client, bad)
+    # Giving up inside a session, the client aborts with a break (standards.md 6.6).
     assert (
-        incident.gave_up and incident.reply == b"" and "gave up after 2 repeat" in incident.reason
+        incident.gave_up
+        and incident.reply == BREAK.encode()
+        and "gave up after 2 repeat" in incident.reason
     )
     assert client.state is State.IDLE
 
@@ -259,8 +262,10 @@ def test_unexpected_messages_name_state_and_message():
     with pytest.raises(UnexpectedMessage, match="client in state IDLE cannot send"):
         client.send(READOUT)
     client.send(Request())
-    with pytest.raises(UnexpectedMessage, match="AWAIT_IDENT cannot recv Command"):
-        events(client, Command("P", "0", DataSet.of("", "")).encode())
+    events(client, IDENT.encode())
+    client.send(OptionSelect("0", "5", "1"))
+    with pytest.raises(UnexpectedMessage, match="AWAIT_P0 cannot recv Readout"):
+        events(client, READOUT.encode())
     meter = Connection(Role.METER)
     with pytest.raises(UnexpectedMessage, match="meter in state IDLE cannot send"):
         meter.send(READOUT)
@@ -306,3 +311,77 @@ def test_table_rows_use_each_roles_own_states():
             assert target in client_only | {State.IDLE, State.PROG}
         else:
             assert target not in client_only
+
+
+def test_client_ignores_what_it_did_not_ask_for_before_its_identification():
+    # Output of a session that ended (a late answer, a readout nobody read) may still reach a
+    # client that signs on: before the identification it takes nothing else.
+    client = Connection(Role.CLIENT)
+    client.send(Request())
+    stale = (
+        DataMessage.of([DataSet.of("0.9.1", "120000")]).encode()
+        + ErrorMessage("ERROR").encode()
+        + Ack().encode()
+        + Command("P", "0", DataSet.of("", "")).encode()
+        + READOUT.encode()
+    )
+    got = events(client, stale + IDENT.encode())
+    assert all(isinstance(ev, Ignored) for ev in got[:-1]) and len(got) == 6
+    assert got[-1] == IDENT and client.state is State.OPTION_DUE
+
+
+@pytest.mark.parametrize("mode", ["1", "0"])
+def test_a_second_identification_is_discarded_after_the_option_select(mode):
+    # The client repeated its request after its time-out; a slow meter answers both requests,
+    # so the second identification comes after the option select (AWAIT_P0 / AWAIT_READOUT).
+    client, meter = pair()
+    client.send(Request())
+    client.timeout()  # the time-out repeats the request
+    for _ in range(2):
+        assert one(meter, Request().encode()) == Request()
+        second = meter.send(IDENT)
+    assert one(client, second) == IDENT
+    option = OptionSelect("0", "5", mode)
+    assert one(meter, client.send(option)) == option
+    assert isinstance(one(client, IDENT.encode()), Ignored)  # the stale identification
+    if mode == "1":
+        p0 = Command("P", "0", DataSet.of("", ""))
+        assert one(client, meter.send(p0)) == p0 and client.state is State.PROG
+    else:
+        assert one(client, meter.send(READOUT)) == READOUT and client.state is State.IDLE
+
+
+def test_a_client_giving_up_in_programming_mode_breaks_and_the_meter_goes_idle():
+    client, meter = pair(repeats=1)
+    enter_programming(client, meter)
+    one(meter, client.send(Command("R", "1", DataSet.of("1.8.0", ""))))
+    assert client.timeout().reply == Nak().encode()  # first: ask for a repeat
+    gave_up = client.timeout()
+    assert gave_up.gave_up and gave_up.reply == BREAK.encode()
+    assert client.state is State.IDLE
+    meter.send(DataMessage.of([DataSet.of("1.8.0", "1")]))  # the late answer went out
+    assert one(meter, gave_up.reply) == BREAK and meter.state is State.IDLE
+
+
+def test_idle_meter_drops_the_rest_of_an_ended_session_before_a_request():
+    # A client left mid-frame (no ETX); the next client's request must not wait behind it for
+    # the inter-character time-out.
+    meter = Connection(Role.METER)
+    partial = Command("R", "1", DataSet.of("1.8.0", "")).encode()[:6]
+    got = events(meter, partial + Request().encode())
+    assert isinstance(got[0], Ignored) and got[0].data == partial
+    assert got[1:] == [Request()] and meter.state is State.IDENT_DUE
+
+
+def test_an_answer_for_another_address_is_not_taken_for_the_r1_awaited():
+    # A NAK crossing a late answer makes the meter send that answer twice; the copy must not
+    # pass for the answer to the next R1. A meter answers `addr(value)` with the address asked
+    # for (standards.md 6.3), in full or short form.
+    client, meter = pair()
+    enter_programming(client, meter)
+    one(meter, client.send(Command("R", "1", DataSet.of("0.9.1", ""))))
+    stale = DataMessage.of([DataSet.of("F.F.1", "00000001")])
+    assert isinstance(one(client, stale.encode()), Ignored)
+    assert client.state is State.AWAIT_ANSWER
+    answer = DataMessage.of([DataSet.of("1-1:0.9.1", "120000")])
+    assert one(client, meter.send(answer)) == answer and client.state is State.PROG
