@@ -16,6 +16,7 @@ from typing import Any
 from rig.loads import Rating, metered_power, point_for, pulse_period_s
 from rig.measure import expected_error_seconds
 from rig.plan import TOU_BOUNDARIES_PER_PROFILE, Measure, no_load_minutes
+from rig.procedures.pulse_outputs import PulseOutputConstant
 from rig.procedures.registers import QuadrantRegister
 
 #: Meter communication per test (sign-on, readouts before and after) on a lab bench.
@@ -89,6 +90,8 @@ def planned_seconds(item: Any, point: Any, direction: str | None, rating: Rating
         # The error by pulses at the point, then the dosage.
         pulses = expected_error_seconds(power, rating.meter_constant, item.measure)
         return pulses + item.energy_kwh * 3.6e6 / power + 2 * READ_S
+    if family == "pulse_output":
+        return PulseOutputConstant(item, rating).planned_s()
     if family == "register":
         # One collected test is one quadrant; every quadrant's load has the same |Q|, so the
         # dose of Q1 as the procedure runs it (its own load angle) stands for each.
