@@ -15,6 +15,8 @@ docs/dialects.md 3 lists each behaviour with its source.
   zc:modulemanager/sessions, aliases zs:com5003d/configs/com5003d.xml). STATUS is a bit field
   (zenux-services secinterface.h ECALCSTATUS), PULSES the DUT pulse count, REFSOURCE the power type
   P/Q/S of the frequency output counted (zc:modules/sec1module/lib/sec1modulemeasprogram.cpp).
+  The DUT input counts the meter output the bench cabled to it (the bench file's `pulse_wiring`,
+  base.Cabling): a scanning head on the LEDs reads the LED of the REFSOURCE's energy.
 - EM01 stops by itself after MTIME s in MODE 1, the default (zc:modules/sem1module).
 - Firmware before 2026-07 does not answer a message's queries in query order (zc: a51157753
   "Revamp ScpiCmdResponseSorter", 2026-06-24); this simulator answers them sorted by header then
