@@ -127,7 +127,7 @@ def test_old_firmware_answers_a_messages_queries_out_of_order(sim):
 
 
 def test_a_calculator_counts_the_output_its_input_is_cabled_to(sim):
-    """benches/sim.yaml cables SC1 to the LEDs (pulse_wiring {SC1: led}); moved to a pulse
+    """benches/sim.yaml leaves SC1 on the LEDs (no pulse_wiring: `led`); moved to a pulse
     output, EC01:0001 counts that output whatever the reference counts (A1000 manual 1.1: at
     an import load at PF 1 the export output and the reactive outputs give no pulse)."""
     zera = sim.simulator.instrument("reference").dialect
