@@ -7,6 +7,9 @@ machine; with 12 positions under 2x the 1-position time. Each run is a real `pyt
 in a subprocess (report building included, as a user would run it). On a shared machine the
 load drifts between runs: `--rounds N` alternates the position counts N times and compares the
 fastest run of each (the least disturbed), and every line shows /proc/loadavg at its end.
+`--split` runs the plan with `--no-report` and then builds its report with `python -m reports
+build` (the same report, built after the run as the plugin builds it at its end), printing both
+times: where a run's time goes, plan (simulator, meters, rig) or report (HTML, PDF by Chromium).
 """
 
 from __future__ import annotations
@@ -21,14 +24,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(positions: int, plan: str) -> tuple[float, str]:
+def run(positions: int, plan: str, split: bool = False) -> tuple[float, str]:
+    """Wall time of the plan at `positions` and pytest's summary line; split: the plan without
+    its report, then the report built from the store, both times in the summary."""
     with tempfile.TemporaryDirectory(prefix="bench-typetest-") as tmp:
         cmd = [sys.executable, "-m", "pytest", "testplans", "-q", "-p", "no:cacheprovider",
                "--plan", plan, "--positions", str(positions), "--runs-dir", tmp]
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        proc = subprocess.run(cmd + (["--no-report"] if split else []), cwd=ROOT,
+                              capture_output=True, text=True)
         wall = time.perf_counter() - t0
-    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]
+        summary = (proc.stdout.strip().splitlines()[-1] if proc.stdout.strip()
+                   else proc.stderr[-300:])
+        if split:
+            t1 = time.perf_counter()
+            report = subprocess.run([sys.executable, "-m", "reports", "build", "latest",
+                                     "--runs-dir", tmp], cwd=ROOT, capture_output=True,
+                                    text=True)
+            built = time.perf_counter() - t1
+            state = "built" if report.returncode == 0 else f"exit {report.returncode}"
+            summary += f"; plan {wall:.1f} s + report {built:.1f} s ({state})"
+            wall += built
     return wall, summary
 
 
@@ -44,12 +60,14 @@ def main() -> int:
     parser.add_argument("--positions", default="1,12")
     parser.add_argument("--plan", default="iec60687-class0.5S")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--split", action="store_true",
+                        help="time the plan and its report apart (plan run with --no-report)")
     args = parser.parse_args()
     counts = [int(n) for n in args.positions.split(",")]
     results: dict[int, float] = {}
     for _ in range(args.rounds):
         for n in counts:
-            wall, summary = run(n, args.plan)
+            wall, summary = run(n, args.plan, args.split)
             results[n] = min(wall, results.get(n, wall))
             print(f"{args.plan}, {n:2d} position(s): {wall:7.1f} s wall   ({summary})   "
                   f"load {loadavg()}", flush=True)

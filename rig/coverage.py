@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rig.bench.outputs import LED_OF, METER_OUTPUTS
 from rig.plan import Plan, current_label
 
 #: Billing records the A1000 keeps (manual 1.5 item 3): a plan fills the overwrite cell only
@@ -117,6 +118,10 @@ def item_cells(item: Any) -> Iterator[Cell]:
         register = "1.8.0" if item.energy == "active" else "3.8.0"
         yield Cell("meter constant", "balanced", "import",
                    f"{register} against {item.energy} pulse output", _pf(item.energy, item.pf))
+    elif family == "pulse_output":
+        output = METER_OUTPUTS[item.output]
+        yield Cell("pulse output constant", "balanced", output.direction,
+                   f"{item.output} against {LED_OF[output.energy]}", _pf(output.energy, item.pf))
     elif family == "register":
         for q in (1, 2, 3, 4):
             yield Cell("reactive register by dosage", "balanced", "quadrant", f"{4 + q}.8.0",

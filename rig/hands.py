@@ -1,5 +1,6 @@
-"""The hands on the bench: what a person does at a meter (open the seal, hold the reset button),
-done by the simulator's control on a simulated bench or asked of the operator on a lab bench.
+"""The hands on the bench: what a person does at a meter (open the seal, hold the reset button,
+move a scanning head or pulse cable to another output), done by the simulator's control on a
+simulated bench or asked of the operator on a lab bench.
 
 The session is given one `Hands` implementation and calls it the same way on either bench (as
 labgrid's strategies sit on interchangeable drivers). Button sequences are the A1000 manual's:
@@ -9,8 +10,10 @@ reset button ends it (2.1.1).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
+
+from rig.bench.outputs import METER_OUTPUTS
 
 #: How long the reset button is held to enter the programming state (A1000 manual 2.2.1).
 HOLD_RESET_S = 8.0
@@ -32,6 +35,10 @@ class Hands(Protocol):
     def leave_programming(self, numbers: Sequence[int]) -> None:
         """Every meter in `numbers` out of its programming state, its seal closed."""
 
+    def connect(self, inputs: Mapping[int, str], output: str) -> None:
+        """At each position (key), the error-calculator input `inputs[position]` cabled to the
+        meter's pulse output `output` (rig.bench.outputs), all before any is measured."""
+
     def act(self, text: str) -> None:
         """A step only a person at the bench can do, confirmed when done."""
 
@@ -44,6 +51,14 @@ def positions_text(numbers: Sequence[int]) -> str:
     if len(numbers) == 1:
         return f"Position {numbers[0]}"
     return "Positions " + ", ".join(str(n) for n in numbers) + " (each meter)"
+
+
+def connection_text(output: str) -> str:
+    """A meter output as the operator finds it on the meter (the manual's words)."""
+    known = METER_OUTPUTS.get(output)
+    if known is None:  # `led`: the head on the LED each test measures
+        return "LEDs (scanning head on the LED of the energy measured)"
+    return f"{known.text} ({output})"
 
 
 class SimulatorHands:
@@ -65,6 +80,10 @@ class SimulatorHands:
         numbers = list(numbers)
         self.control.meters(numbers, "reset_button")
         self.control.meters(numbers, "seal_open", open=False)
+
+    def connect(self, inputs: Mapping[int, str], output: str) -> None:
+        for number, pulse_input in inputs.items():
+            self.control.connect(number, pulse_input, output)
 
     def act(self, text: str) -> None:
         raise HandsError(f"operator action needed on the simulated bench, which has none: {text}")
@@ -94,6 +113,13 @@ class OperatorHands:
 
     def ask(self, text: str) -> str:
         return self._line(text).strip()
+
+    def connect(self, inputs: Mapping[int, str], output: str) -> None:
+        where = ", ".join(f"{n}: input {i}" for n, i in inputs.items())
+        self.act(
+            f"{positions_text(list(inputs))}: move the scanning head or pulse cable of the "
+            f"error calculator ({where}) to the meter's {connection_text(output)}."
+        )
 
     def enter_programming(self, numbers: Sequence[int]) -> None:
         self.act(

@@ -143,6 +143,21 @@ class MeterConstantItem(_Item):
     measure: Measure = Measure()
 
 
+class PulseOutputItem(_Item):
+    """One pulse output's constant against the LED of its energy: the error of each at one
+    load driving the output, the counted input cabled to one then the other
+    (rig/procedures/pulse_outputs.py). The LEDs themselves are the comparison: the active one
+    is checked against the register by the meter-constant item."""
+
+    family: Literal["pulse_output"]
+    output: Literal["active_import", "active_export", "reactive_q1q2", "reactive_q3q4"]
+    current: CurrentSpec = "Imax"
+    pf: PowerFactor = Field("1", description="cos phi for active outputs, sin phi for reactive")
+    limit: float = Field(gt=0, description="percent: the output's error less the LED's")
+    confidence: Confidence = "M"
+    measure: Measure = Measure()
+
+
 class RegisterItem(_Item):
     """Four-quadrant reactive registers: each quadrant's register advances by the reference
     energy of a load in that quadrant, and no other quadrant register moves."""
@@ -351,6 +366,7 @@ Item = Annotated[
     | StartingItem
     | NoLoadItem
     | MeterConstantItem
+    | PulseOutputItem
     | RegisterItem
     | RegisterDosageItem
     | RegisterCapacityItem

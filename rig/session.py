@@ -17,7 +17,7 @@ import hashlib
 import logging
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -31,7 +31,9 @@ from reports.records import DecisionRule, MeasurementKey, PositionRecord, RunInf
 from reports.store import ResultsStore, StoreError, store_location
 from rig.bench import Bench
 from rig.bench.bench import open_instrument, open_visa_library
+from rig.bench.calculators import assign
 from rig.bench.config import BenchConfig, BenchFileError, Position, load_bench_file
+from rig.bench.outputs import check_output, sees
 from rig.benchlock import BenchBusy, Holder, lab_bench_lock
 from rig.calibration import CalibrationOverdue, check_calibration
 from rig.environment import EnvironmentLog, EnvironmentReading
@@ -193,6 +195,10 @@ class RigSession:
         self.run_log: RunLogFile | None = None
         # Ambient temperature and humidity (rig.environment), from the start of the run.
         self.environment: EnvironmentLog | None = None
+        # Each position's counted calculator input and the meter output it is cabled to now
+        # (the bench file's pulse_wiring until connect_output moves a cable).
+        self._counted_inputs: dict[int, str] | None = None
+        self._cabled: dict[int, str] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> RigSession:
@@ -544,6 +550,57 @@ class RigSession:
     def ask_operator(self, text: str) -> None:
         """A bench step only a person can do, confirmed when done (rig.hands)."""
         self._hands().act(text)
+
+    def connect_output(self, positions: Sequence[MeterPosition], output: str) -> dict[int, str]:
+        """Each position's counted error-calculator input (rig.bench.calculators) cabled to
+        meter output `output` (rig.bench.outputs): where it is cabled to another, the session's
+        hands move it (the operator on a lab bench, the simulator's control on a simulated
+        one), logged with the run. Returns each position's counted input."""
+        check_output(output)
+        counted, cabled = self._wiring()
+        inputs = {p.number: counted[p.number] for p in positions}
+        move = {n: i for n, i in inputs.items() if not sees(cabled[n], output)}
+        if move:
+            self.stop.check()
+            self._hands().connect(move, output)
+            cabled.update(dict.fromkeys(move, output))
+            self.log(f"{positions_text(list(move))}: error-calculator input cabled to {output}",
+                     kind="pulse_wiring", data={"output": output,
+                                                "inputs": {str(n): i for n, i in move.items()}})
+        return inputs
+
+    @contextmanager
+    def cabled_to(self, positions: Sequence[MeterPosition],
+                  output: str) -> Iterator[dict[int, str]]:
+        """Each position's counted input on meter output `output` for the block
+        (`connect_output`), cabled back as it was afterwards; yields the inputs. When the run
+        is stopping, nobody is asked to move a cable: the log says where each was left."""
+        before = {p.number: self.cabled_output(p.number) for p in positions}
+        inputs = self.connect_output(positions, output)
+        try:
+            yield inputs
+        finally:
+            if self.stop.requested:
+                self.log(f"{positions_text(list(before))}: error-calculator input left cabled to "
+                         f"{output} ({self.stop.reason})", level="warning")
+            else:
+                for was in dict.fromkeys(before.values()):
+                    self.connect_output([p for p in positions if before[p.number] == was], was)
+
+    def cabled_output(self, number: int) -> str:
+        """What position `number`'s counted input is cabled to now (the bench file's wiring
+        until `connect_output` moved it)."""
+        return self._wiring()[1][number]
+
+    def _wiring(self) -> tuple[dict[int, str], dict[int, str]]:
+        """(counted input, output it is cabled to) by position, from the bench file at first."""
+        if self._counted_inputs is None or self._cabled is None:
+            assert self.bench is not None, "the session has not started"
+            config = self.bench.config
+            self._counted_inputs = {a.position: a.pulse_input for a in assign(config)}
+            self._cabled = {n: config.position(n).wired_output(i)
+                            for n, i in self._counted_inputs.items()}
+        return self._counted_inputs, self._cabled
 
     def close(self, status: RunStatus = RunStatus.COMPLETED) -> None:
         """De-energise and verify, then log what happened in the order it happened and close

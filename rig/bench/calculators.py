@@ -6,7 +6,8 @@ A position names an instrument (`error_calculator: reference`, or a name under
 holds error calculators says what it has in `error_calculator_inputs`: one tuple of input names per
 calculator (ZERA COM5003: EC01:0001 on SC1/HK1, EC01:0002 on Fin1..Fin4). A calculator measures
 one position; a position without `pulse_input` gets the first free calculator's first input. More
-positions than calculators is refused here, before any instrument is opened.
+positions than calculators, or a `pulse_wiring` input its calculator does not have, is refused
+here, before any instrument is opened.
 """
 
 from __future__ import annotations
@@ -66,17 +67,28 @@ def assign(config: BenchConfig) -> list[Assignment]:
                 "calculators; name one under instruments.error_calculators"
             )
             continue
+        inputs = "; ".join(f"calculator {k}: {', '.join(u)}" for k, u in enumerate(units, 1))
         if pos.pulse_input is not None and not any(pos.pulse_input in u for u in units):
-            inputs = "; ".join(f"calculator {k}: {', '.join(u)}" for k, u in enumerate(units, 1))
             problems.append(
                 f"{where}.pulse_input: {pos.pulse_input!r} is not an input of {inst.driver} "
                 f"({key}; {inputs})"
             )
             continue
+        # The inputs cabled (pulse_wiring) and the one counted belong to one calculator.
+        cabled = set(pos.pulse_wiring) | ({pos.pulse_input} if pos.pulse_input else set())
+        unknown = sorted(i for i in cabled if not any(i in u for u in units))
+        if unknown or not any(cabled <= set(u) for u in units):
+            problems.append(
+                f"{where}.pulse_wiring: {', '.join(map(repr, unknown))} not an input of "
+                f"{inst.driver} ({key}; {inputs})" if unknown else
+                f"{where}.pulse_wiring: inputs {', '.join(sorted(cabled))} are not inputs of "
+                f"one calculator of {inst.driver} ({key}; {inputs})"
+            )
+            continue
         free = [
             k
             for k, inputs in enumerate(units, 1)
-            if (key, k) not in taken and (pos.pulse_input is None or pos.pulse_input in inputs)
+            if (key, k) not in taken and cabled <= set(inputs)
         ]
         if not free:
             users = sorted(p for (k, _), p in taken.items() if k == key)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pyvisa.rname import InvalidResourceName, parse_resource_name
 
 from rig.bench.calculators import AssignmentError, assign
+from rig.bench.outputs import LED, check_output
 from rig.instruments.registry import driver_class
 from rig.textfile import not_utf8
 
@@ -203,7 +204,32 @@ class Position(_Strict):
     pulse_input: str | None = Field(
         None, description="that calculator's input (e.g. ZERA SC1, Fin1); its first free if absent"
     )
+    pulse_wiring: dict[str, str] = Field(
+        default_factory=dict,
+        description="what each input of that calculator is cabled to: a meter output "
+        "(rig.bench.outputs: active_import, active_export, reactive_q1q2, reactive_q3q4, "
+        "led_active, led_reactive) or led (a scanning head read on the LED of the energy "
+        "measured); absent: the counted input on led",
+    )
     options: dict[str, object] = Field(default_factory=dict)
+
+    @field_validator("pulse_wiring")
+    @classmethod
+    def _known_outputs(cls, wiring: dict[str, str]) -> dict[str, str]:
+        bad = []
+        for pulse_input, output in wiring.items():
+            try:
+                check_output(output)
+            except ValueError as exc:
+                bad.append(f"{pulse_input}: {exc}")
+        if bad:
+            raise ValueError("; ".join(bad))
+        return wiring
+
+    def wired_output(self, pulse_input: str) -> str:
+        """What input `pulse_input` of this position's calculator is cabled to (led when the
+        bench file does not say)."""
+        return self.pulse_wiring.get(pulse_input, LED)
 
     @field_validator("accuracy_class")
     @classmethod

@@ -24,6 +24,7 @@ from meter.control import CurrentBank, meter_action, with_defects
 from meter.iec62056_21.server import MeterServer
 from meter.iec62056_21.timing import Timing
 from rig.bench.config import BenchConfig, BenchFileError, validate_bench
+from rig.bench.outputs import check_output
 from rig.sim.control import ControlApi, ControlError, ControlServer, SimControl
 from rig.sim.dialects import Dialect, dialect_for, simulated_drivers
 from rig.sim.line import LineClock, LineSettings
@@ -97,6 +98,7 @@ def expand_positions(bench: dict[str, Any], count: int) -> dict[str, Any]:
         if k > 1:
             p["error_calculator"] = f"mad{k}"
             p["pulse_input"] = "src-intern-1"
+            p.pop("pulse_wiring", None)  # the first one's inputs: the MAD's head on the LEDs
             calculators[f"mad{k}"] = {"driver": "zera_mad", "resource": f"{PLACEHOLDER}mad{k}"}
         out["positions"].append(p)
     if calculators:
@@ -170,21 +172,46 @@ class Simulator:
         self._stop = threading.Event()
         self._watchdog_thread: threading.Thread | None = None
 
+    def _calculator(self, number: int) -> Dialect | None:
+        """The simulated instrument whose error calculator measures position `number` (the
+        bench file's `error_calculator`); None when it is not simulated or has none."""
+        name = self.config.position(number).error_calculator
+        role = "reference" if name == "reference" else f"error_calculators.{name}"
+        for inst in self.instruments.values():
+            if role in inst.roles and hasattr(inst.dialect, "wire"):
+                return inst.dialect
+        return None
+
     def _wire_positions(self) -> None:
-        """Cable each position's meter to the input of the error calculator the bench file
-        names for it (`error_calculator`, `pulse_input`)."""
-        by_role = {role: inst for inst in self.instruments.values() for role in inst.roles}
+        """Cable each position's meter to the inputs of the error calculator the bench file
+        names for it (`error_calculator`, `pulse_input`, `pulse_wiring`)."""
         for n, pos in enumerate(self.config.positions):
-            name = pos.error_calculator
-            role = "reference" if name == "reference" else f"error_calculators.{name}"
-            inst = by_role.get(role)
-            wire = getattr(inst.dialect, "wire", None) if inst is not None else None
-            if wire is None:
+            dialect = self._calculator(pos.id)
+            if dialect is None:
                 continue  # not a simulated instrument with error calculators
+            key = f"positions.{n}.pulse_input"
             try:
-                wire(pos.id, pos.pulse_input)
+                counted = dialect.wire(pos.id, pos.pulse_input)  # type: ignore[attr-defined]
+                for pulse_input, output in pos.pulse_wiring.items():
+                    key = f"positions.{n}.pulse_wiring.{pulse_input}"
+                    if pulse_input == counted:
+                        dialect.cabling.connect(counted, output)  # type: ignore[attr-defined]
+                    else:
+                        dialect.wire(pos.id, pulse_input, output)  # type: ignore[attr-defined]
             except ValueError as e:
-                raise SimBenchError(f"positions.{n}.pulse_input: {e}") from None
+                raise SimBenchError(f"{key}: {e}") from None
+
+    def connect(self, number: int, pulse_input: str, output: str) -> None:
+        """Move the cable on `pulse_input` of position `number`'s calculator to meter output
+        `output` (what the operator does on a real bench, rig.hands)."""
+        dialect = self._calculator(number)
+        if dialect is None:
+            raise SimBenchError(f"position {number}: no simulated error calculator")
+        cabling = dialect.cabling  # type: ignore[attr-defined]
+        if cabling.wired.get(pulse_input) != number:
+            raise SimBenchError(f"position {number}: input {pulse_input} of its error "
+                                "calculator is not cabled to its meter")
+        cabling.connect(pulse_input, check_output(output))
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Simulator:

@@ -4,7 +4,8 @@
 
 Ops: time, advance {dt}, advance_to {t}, source, reference, arm_watchdog {timeout_s},
 fault {instrument, kind: error|slow|drop|silent|clear, count, delay_s}, overload {phase},
-interlock {open}, meter {position, action, ...}, display {position}, pulses {position},
+interlock {open}, meter {position, action, ...}, connect {position, pulse_input, output},
+display {position}, pulses {position},
 positions, ec {position}, dosage {energy_kwh}, dosage_state, resources, realtime.
 """
 
@@ -158,6 +159,10 @@ class ControlApi:
     def op_meters(self, positions: list[int], action: str, **kw: Any) -> list[Any]:
         return self.sim.meters_action([int(p) for p in positions], action, **kw)
 
+    def op_connect(self, position: int, pulse_input: str, output: str) -> None:
+        with self.world.access():
+            self.sim.connect(int(position), str(pulse_input), str(output))
+
     def op_display(self, position: int) -> str:
         return self.sim.meter_action(int(position), "display_text")
 
@@ -247,6 +252,11 @@ class SimControl(JsonLinesClient):
         """`action` on several meters at the same instant (e.g. every reset button held for
         the same 8 s); one result per position, in order."""
         return self.request("meters", positions=list(positions), action=action, **kw)
+
+    def connect(self, position: int, pulse_input: str, output: str) -> None:
+        """Move the cable on `pulse_input` of the position's error calculator to meter output
+        `output` (rig.bench.outputs)."""
+        self.request("connect", position=position, pulse_input=pulse_input, output=output)
 
     def display(self, position: int) -> str:
         return self.request("display", position=position)

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # PF 1 and 0.5 L (1.6); starting and no-load for active and reactive energy (1.4, 2.1); the
 # registers by dosage in each direction and tariff (62053-22 8.4; A1000 manual Appendix A);
 # the register capacity (5.1 [H]); events on every phase (A1000 manual 2.1.2); a history longer
-# than its 16 records (manual 1.5 item 3).
+# than its 16 records (manual 1.5 item 3); each of the four pulse outputs counted on its own
+# (manual 1.1, Appendix C; the meter-constant rule of 1.4).
 REQUIRED = [
     *(Cell("active energy error", "balanced", d, "active pulse output", f"PF {pf}{imax}")
       for d in ("import", "export") for pf in ("1", "0.5L", "0.8C") for imax in ("", " at Imax")),
@@ -43,6 +44,11 @@ REQUIRED = [
       for ev in ("voltage_loss", "phase_failure", "over_current")),
     Cell("automatic reading", "balanced", "import", "history *101..*116", "history overwritten"),
     Cell("retention", "balanced", "import", "energy registers", "power_down after PF 0.5L"),
+    *(Cell("pulse output constant", "balanced", d, f"{o} against led_{e}", pf)
+      for o, e, d, pf in (("active_import", "active", "import", "PF 1"),
+                          ("active_export", "active", "export", "PF 1"),
+                          ("reactive_q1q2", "reactive", "import", "sin phi 1"),
+                          ("reactive_q3q4", "reactive", "export", "sin phi 1"))),
 ]
 
 

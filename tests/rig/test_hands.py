@@ -64,3 +64,33 @@ def test_operator_hands_prompt_once_for_all_and_need_confirmation() -> None:
 def test_no_terminal_is_a_clear_error() -> None:
     with pytest.raises(HandsError, match="operator action needed but no terminal: Position 1"):
         OperatorHands(None).enter_programming([1])
+
+
+def test_operator_hands_ask_for_a_cable_move_in_the_meters_words() -> None:
+    shown: list[str] = []
+    answers = iter(["", "cannot"])
+
+    def read(text: str) -> str:
+        shown.append(text)
+        return next(answers)
+
+    hands = OperatorHands(read)
+    hands.connect({1: "SC1", 2: "src-intern-1"}, "active_export")
+    # A1000 manual 1.1 / Appendix C: output 2 is active export energy.
+    assert shown[0] == ("Positions 1, 2 (each meter): move the scanning head or pulse cable of "
+                        "the error calculator (1: input SC1, 2: input src-intern-1) to the "
+                        "meter's output 2, active export energy (active_export). "
+                        "[Enter: done, n: cannot]")
+    with pytest.raises(HandsError, match="could not do it \\('cannot'\\): Position 3: move"):
+        hands.connect({3: "Fin1"}, "led")
+    assert "to the meter's LEDs (scanning head on the LED of the energy measured)" in shown[1]
+
+
+def test_simulator_hands_move_the_simulated_cable() -> None:
+    with SimBench(SIM_BENCH, positions=2) as sim:
+        SimulatorHands(sim.control).connect({1: "SC1", 2: "src-intern-1"}, "reactive_q3q4")
+        # Each input is cabled to output 4 now.
+        zera = sim.simulator.instrument("reference").dialect
+        mad = sim.simulator.instrument("mad2").dialect
+        assert zera.cabling.outputs == {"SC1": "reactive_q3q4"}
+        assert mad.cabling.outputs == {"src-intern-1": "reactive_q3q4"}

@@ -38,6 +38,7 @@ def test_full_plan_covers_every_family_of_the_type_test() -> None:
         "starting",
         "no_load",
         "meter_constant",
+        "pulse_output",
         "register",
         "register_dosage",
         "register_capacity",

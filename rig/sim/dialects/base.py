@@ -80,3 +80,43 @@ class Dialect(ABC):
             self.injected_errors -= 1
             return True
         return False
+
+
+#: The bench wiring of a scanning head read on the LED of the energy measured
+#: (rig.bench.outputs `led`).
+ON_LEDS = "led"
+#: Which LED a head on the LEDs sees while a calculator counts a power type.
+METER_OUTPUTS = {"P": "LED_ACTIVE", "Q": "LED_REACTIVE", "S": "LED_ACTIVE"}
+
+
+class Cabling:
+    """The bench's cables from meter outputs to an instrument's pulse inputs: which position's
+    meter each input sees, and on which of its outputs (a PulseOutput name in lower case, as
+    rig.bench.outputs names them, or `led`)."""
+
+    def __init__(self, instrument: str) -> None:
+        self.instrument = instrument
+        self.wired: dict[str, int] = {}  # input -> position
+        self.outputs: dict[str, str] = {}  # input -> meter output
+
+    def plug(self, pulse_input: str, position: int, output: str) -> None:
+        if pulse_input in self.wired:
+            raise ValueError(f"{self.instrument} input {pulse_input} is cabled already")
+        self.wired[pulse_input] = position
+        self.outputs[pulse_input] = output
+
+    def connect(self, pulse_input: str, output: str) -> None:
+        """Move the meter end of the cable on `pulse_input` to `output` (the operator's step on
+        a real bench). A measurement started before goes on with the output it started on: the
+        simulated calculator takes its input's output at START."""
+        if pulse_input not in self.wired:
+            raise ValueError(f"{self.instrument} input {pulse_input} is not cabled to a meter")
+        self.outputs[pulse_input] = output
+
+    def counted(self, pulse_input: str, power_type: str) -> str:
+        """The meter output (PulseOutput member name) `pulse_input` counts while the calculator
+        measures `power_type`: the LED of that power for a head on the LEDs, else the output its
+        cable is on, whatever that pulses for."""
+        wired = self.outputs[pulse_input]
+        return METER_OUTPUTS[power_type] if wired == ON_LEDS else wired.upper()
+

@@ -15,7 +15,7 @@ import itertools
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
-from rig.sim.dialects.base import Dialect
+from rig.sim.dialects.base import ON_LEDS, Cabling, Dialect
 from rig.sim.reference import EcStatus
 from rig.sim.world import WorldError
 
@@ -67,7 +67,7 @@ class ZeraMad(Dialect):
 
     def __init__(self, world) -> None:
         super().__init__(world)
-        self.wired: dict[str, int] = {}  # evaluationSrc -> position whose meter it sees
+        self.cabling = Cabling("the MAD")  # evaluationSrc -> the meter and output it sees
         self.place: int | None = None
         self.source: str | None = None
         self.reference = "src-ref-1"
@@ -77,14 +77,16 @@ class ZeraMad(Dialect):
         self.results_at_start = 0
         self._ids = itertools.count(1)
 
-    def wire(self, position: int, pulse_input: str | None) -> str:
-        """Cable position `position`'s meter to `pulse_input` (default src-intern-1)."""
+    def wire(self, position: int, pulse_input: str | None, output: str = ON_LEDS) -> str:
+        """Cable meter output `output` of position `position` (default: a scanning head on its
+        LEDs) to `pulse_input` (default src-intern-1). A MAD measures one place; its several
+        inputs may all be cabled to that place's meter."""
         pulse_input = pulse_input or "src-intern-1"
         if pulse_input not in INPUTS:
             raise ValueError(f"a MAD has no input {pulse_input!r}")
-        if self.wired:
+        if any(p != position for p in self.cabling.wired.values()):
             raise ValueError("a MAD measures one place")
-        self.wired[pulse_input] = position
+        self.cabling.plug(pulse_input, position, output)
         return pulse_input
 
     def dispatch(self, line: str) -> list[str]:
@@ -154,7 +156,7 @@ class ZeraMad(Dialect):
         w = self.world
         self.job = f"job-{next(self._ids)}"
         self.job_counts = (n_dut, n_ref)
-        self.job_position = self.wired.get(source)
+        self.job_position = self.cabling.wired.get(source)
         if self.job_position is not None:
             engine = w.ec(self.job_position)
             engine.input_position = self.job_position
@@ -164,7 +166,7 @@ class ZeraMad(Dialect):
             engine.configure(
                 dut_constant=n_dut * constant / n_ref if n_ref else constant,
                 mrate=n_dut,
-                output="LED_REACTIVE" if power == "Q" else "LED_ACTIVE",
+                output=self.cabling.counted(source, power),
                 continuous=mode == "repetition",
             )
             self.results_at_start = len(engine.results)

@@ -15,6 +15,8 @@ docs/dialects.md 3 lists each behaviour with its source.
   zc:modulemanager/sessions, aliases zs:com5003d/configs/com5003d.xml). STATUS is a bit field
   (zenux-services secinterface.h ECALCSTATUS), PULSES the DUT pulse count, REFSOURCE the power type
   P/Q/S of the frequency output counted (zc:modules/sec1module/lib/sec1modulemeasprogram.cpp).
+  The DUT input counts the meter output the bench cabled to it (the bench file's `pulse_wiring`,
+  base.Cabling): a scanning head on the LEDs reads the LED of the REFSOURCE's energy.
 - EM01 stops by itself after MTIME s in MODE 1, the default (zc:modules/sem1module).
 - Firmware before 2026-07 does not answer a message's queries in query order (zc: a51157753
   "Revamp ScpiCmdResponseSorter", 2026-06-24); this simulator answers them sorted by header then
@@ -30,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from rig.sim.dialects.base import CommandError, Dialect
+from rig.sim.dialects.base import ON_LEDS, Cabling, CommandError, Dialect
 from rig.sim.reference import EcStatus
 from rig.sim.world import WorldError
 
@@ -57,8 +59,6 @@ TX_UNITS = {
     "S": {"MVAh": 1000.0, "kVAh": 1.0, "VAh": 0.001},
 }
 MEASURE_UNITS = {"P": "W", "Q": "Var", "S": "VA"}  # POW1 [W], POW2 [Var], POW3 [VA] (the dump)
-#: Which pulse output of a meter a scanning head sees when counting a power type.
-METER_OUTPUTS = {"P": "LED_ACTIVE", "Q": "LED_REACTIVE", "S": "LED_ACTIVE"}
 #: EM01 MTIME validator 1 .. maxSecCounterInitVal/1000 s (sem1modulemeasprogram.cpp) [L: the
 #: counter's maximum, taken as 2^32-1 ms].
 MTIME_MAX = (2**32 - 1) // 1000
@@ -175,26 +175,26 @@ class ZeraCom5003(Dialect):
         self.release = release
         self.ordered_replies = _release_month(release) >= (2026, 7)
         self.units = [EcUnit(inputs, inputs[0]) for inputs in self.ec_inputs]
-        # Input alias -> the position whose meter it sees (the bench's cabling).
-        self.wired: dict[str, int] = {}
+        # Input alias -> the position whose meter it sees, and on which output.
+        self.cabling = Cabling(self.model)
         self.modes = {"POW1": "4LW", "POW2": "4LB", "POW3": "4LS"}
         self.em = EmModule()
         self._outputs_changed()
 
     # -- the bench's cabling -------------------------------------------------------------------
-    def wire(self, position: int, pulse_input: str | None) -> str:
-        """Cable the scanning head of `position` to input `pulse_input` (default: the first input
-        of the first calculator not yet cabled); return the input. ValueError if there is none."""
+    def wire(self, position: int, pulse_input: str | None, output: str = ON_LEDS) -> str:
+        """Cable meter output `output` of `position` (default: a scanning head on its LEDs) to
+        input `pulse_input` (default: the first input of the first calculator not yet cabled);
+        return the input. ValueError if there is none."""
+        wired = self.cabling.wired
         if pulse_input is None:
-            free = [u.inputs[0] for u in self.units if not set(u.inputs) & set(self.wired)]
+            free = [u.inputs[0] for u in self.units if not set(u.inputs) & set(wired)]
             if not free:
                 raise ValueError(f"{self.model}: every error calculator is cabled already")
             pulse_input = free[0]
         if not any(pulse_input in u.inputs for u in self.units):
             raise ValueError(f"{self.model} has no input {pulse_input!r}")
-        if pulse_input in self.wired:
-            raise ValueError(f"{self.model} input {pulse_input} is cabled to another position")
-        self.wired[pulse_input] = position
+        self.cabling.plug(pulse_input, position, output)
         return pulse_input
 
     # -- lines ---------------------------------------------------------------------------------
@@ -435,7 +435,7 @@ class ZeraCom5003(Dialect):
     def _start(self, u: EcUnit) -> None:
         w = self.world
         self._stop(u)
-        u.position = self.wired.get(u.dut_source)
+        u.position = self.cabling.wired.get(u.dut_source)
         u.started = True
         if u.position is None:
             return  # nothing cabled to the input: armed, waiting for a first pulse for ever
@@ -444,7 +444,7 @@ class ZeraCom5003(Dialect):
         engine.configure(
             dut_constant=self._imp_per_kxh(u),
             mrate=u.mrate,
-            output=METER_OUTPUTS[u.ref_source],
+            output=self.cabling.counted(u.dut_source, u.ref_source),
             continuous=bool(u.continuous),
         )
         u.results_at_start = len(engine.results)

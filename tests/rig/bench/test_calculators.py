@@ -85,3 +85,45 @@ def test_unknown_calculators_and_inputs_are_named(tmp_path):
     path = bench(tmp_path, [position(1)], reference="fluke6105a")
     with pytest.raises(BenchFileError, match=r"driver 'fluke6105a' .* has no error calculators"):
         load_bench_file(path)
+
+
+def test_pulse_wiring_says_what_each_input_is_cabled_to(tmp_path):
+    from rig.bench.calculators import assign
+
+    path = bench(tmp_path, [
+        position(1, ", pulse_wiring: {SC1: led, HK1: active_export}"),
+        # Cabled inputs of the second calculator only: that one measures the position.
+        position(2, ", pulse_wiring: {Fin1: reactive_q1q2, Fin2: led_active}"),
+        position(3, ", error_calculator: mad3, pulse_input: src-s0-3, "
+                    "pulse_wiring: {src-s0-3: active_import}"),
+    ])
+    config = load_bench_file(path)
+    assert [a.unit for a in assign(config)] == [1, 2, 1]
+    assert config.position(1).wired_output("HK1") == "active_export"
+    assert config.position(1).wired_output("SC1") == "led"
+    assert config.position(2).wired_output("Fin3") == "led"  # not cabled: the head on the LEDs
+    assert config.position(3).wired_output("src-s0-3") == "active_import"
+
+
+@pytest.mark.parametrize("extra, line", [
+    # Not a meter output (the A1000 manual's outputs, rig.bench.outputs).
+    (", pulse_wiring: {SC1: output_5}",
+     "positions.0.pulse_wiring: SC1: 'output_5' is not a meter output; one of led, "
+     "active_import, active_export, reactive_q1q2, reactive_q3q4, led_active, led_reactive"),
+    # Not an input of the instrument.
+    (", pulse_wiring: {SC2: led}",
+     "positions.0.pulse_wiring: 'SC2' not an input of zera_com5003 (reference; calculator 1: "
+     "SC1, HK1; calculator 2: Fin1, Fin2, Fin3, Fin4)"),
+    # Inputs of two calculators: one calculator measures a position.
+    (", pulse_wiring: {SC1: led, Fin1: active_import}",
+     "positions.0.pulse_wiring: inputs Fin1, SC1 are not inputs of one calculator of "
+     "zera_com5003 (reference; calculator 1: SC1, HK1; calculator 2: Fin1, Fin2, Fin3, Fin4)"),
+    (", pulse_input: SC1, pulse_wiring: {Fin1: active_import}",
+     "positions.0.pulse_wiring: inputs Fin1, SC1 are not inputs of one calculator of "
+     "zera_com5003 (reference; calculator 1: SC1, HK1; calculator 2: Fin1, Fin2, Fin3, Fin4)"),
+])
+def test_bad_pulse_wiring_names_file_field_and_reason(tmp_path, extra, line):
+    path = bench(tmp_path, [position(1, extra)])
+    with pytest.raises(BenchFileError) as e:
+        load_bench_file(path)
+    assert str(e.value) == f"{path}: {line}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from meter.control import ControlError
 from rig.sim import SimBench
 from rig.sim.dialects.zera import ZeraCom5003, ZeraMt310s2
 from tests.rig.sim.conftest import SIM_BENCH
@@ -123,3 +124,43 @@ def test_old_firmware_answers_a_messages_queries_out_of_order(sim):
     replies = old.handle_lines(lines)
     assert replies[0].startswith("ZERA") and replies[1:] == ["10", "0"]  # not query order
     assert [old.handle_lines([x])[0] for x in lines[:2]] == ["0", "10"]  # one at a time: fine
+
+
+def test_a_calculator_counts_the_output_its_input_is_cabled_to(sim):
+    """benches/sim.yaml leaves SC1 on the LEDs (no pulse_wiring: `led`); moved to a pulse
+    output, EC01:0001 counts that output whatever the reference counts (A1000 manual 1.1: at
+    an import load at PF 1 the export output and the reactive outputs give no pulse)."""
+    zera = sim.simulator.instrument("reference").dialect
+    energise(sim)
+    ec = "CALCULATE:EC01:0001:"
+    setup = [f"{ec}DUTSOURCE SC1;", f"{ec}REFSOURCE P;", f"{ec}DUTCONSTANT 1000;",
+             f"{ec}MRATE 3;"]
+    assert ask(zera, *setup) == ["+0,No error"] * 4
+
+    def gate(output: str) -> tuple[str, str]:
+        """Cable SC1 to `output`, run a gate for 60 s of bench time: (STATUS, the output)."""
+        sim.simulator.connect(1, "SC1", output)
+        assert ask(zera, f"{ec}START 1;") == ["+0,No error"]
+        sim.world.advance(60.0)
+        return ask(zera, f"{ec}STATUS?")[0], sim.control.ec(1)["output"]
+
+    # 3 x 230 V x 5 A = 3.45 kW at 1000 imp/kWh: 0.96 pulses/s, 3 pulses in 60 s.
+    assert gate("led") == ("4", "LED_ACTIVE")  # READY: the active LED
+    assert gate("active_import") == ("4", "ACTIVE_IMPORT")
+    assert gate("active_export") == ("1", "ACTIVE_EXPORT")  # ARMED: no export pulse comes
+    assert gate("reactive_q1q2") == ("1", "REACTIVE_Q1Q2")
+    assert gate("led_reactive") == ("1", "LED_REACTIVE")
+    # A head on the LEDs reads the reactive one while the reference counts reactive energy.
+    sim.simulator.connect(1, "SC1", "led")
+    assert ask(zera, f"{ec}REFSOURCE Q;", f"{ec}START 1;") == ["+0,No error"] * 2
+    assert sim.control.ec(1)["output"] == "LED_REACTIVE"
+
+
+def test_moving_a_cable_is_refused_where_none_is(sim):
+    with pytest.raises(ValueError, match="input HK1 of its error calculator is not cabled"):
+        sim.simulator.connect(1, "HK1", "active_import")
+    with pytest.raises(ValueError, match="'output_5' is not a meter output"):
+        sim.simulator.connect(1, "SC1", "output_5")
+    # Through the control endpoint (what the simulator's hands use).
+    with pytest.raises(ControlError, match="op 'connect': position 1: input HK1"):
+        sim.control.connect(1, "HK1", "active_import")
