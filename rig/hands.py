@@ -17,6 +17,10 @@ from rig.bench.outputs import METER_OUTPUTS
 
 #: How long the reset button is held to enter the programming state (A1000 manual 2.2.1).
 HOLD_RESET_S = 8.0
+#: An operator moving the scanning heads or pulse cables of the positions and confirming it (an
+#: allowance, not a measured figure): the plan's estimate counts it, and the simulated bench's
+#: hands let that much virtual time pass, so its timeline is a lab bench's.
+CABLE_MOVE_S = 30.0
 #: Answers by which the operator says a step could not be done.
 DECLINED = ("n", "no", "abort", "cannot")
 
@@ -84,6 +88,7 @@ class SimulatorHands:
     def connect(self, inputs: Mapping[int, str], output: str) -> None:
         for number, pulse_input in inputs.items():
             self.control.connect(number, pulse_input, output)
+        self.control.advance(CABLE_MOVE_S)
 
     def act(self, text: str) -> None:
         raise HandsError(f"operator action needed on the simulated bench, which has none: {text}")

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from rig.loads import Rating
-from rig.plan import PulseOutputItem
 from rig.procedures import run
 from rig.procedures.pulse_outputs import PulseOutputConstant
 
-pytestmark = pytest.mark.family("pulse_output")
+pytestmark = [pytest.mark.family("pulse_output"),
+              pytest.mark.procedure.with_args(PulseOutputConstant)]
 
 
-def test_pulse_output(plan_item, rig, positions, recorder):
-    item: PulseOutputItem = plan_item
-    run(PulseOutputConstant(item, Rating.of(positions[0].config)), recorder, rig)
+def test_pulse_output(plan_item, rig, procedure, recorder):
+    run(procedure, recorder, rig)

@@ -31,6 +31,7 @@ from typing import Any
 
 from reports.records import Repetitions
 from rig.bench.outputs import LED_OF, METER_OUTPUTS
+from rig.hands import CABLE_MOVE_S
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating, metered_power, point_for
 from rig.measure import (
@@ -47,9 +48,6 @@ from rig.recorder import Take
 
 #: What is recorded per position (the declared measurement's quantity).
 QUANTITY = "pulse output constant against the LED"
-#: An operator moving the scanning heads or pulse cables and confirming it (an allowance for the
-#: estimate, not a measured figure); twice per output, there and back.
-CABLE_MOVE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -82,11 +80,12 @@ class PulseOutputConstant(EachPoint):
         return point_for(self.rating, self.energy, item.current, item.pf,
                          METER_OUTPUTS[item.output].direction)
 
-    def planned_s(self) -> float:
-        """Bench time on a real bench: settling, the gates of both errors, two cable moves."""
+    def planned_seconds(self) -> float:
+        """Bench time on a real bench: the settling once, the gates of both errors (each
+        expected_error_seconds counts a settling), two cable moves (rig.hands)."""
         power = metered_power(self.load(), self.energy, self.rating.wiring)
-        return 2 * CABLE_MOVE_S + 2 * expected_error_seconds(
-            power, self.rating.constant(self.energy), self.item.measure)
+        gates = expected_error_seconds(power, self.rating.constant(self.energy), self.item.measure)
+        return 2 * CABLE_MOVE_S + 2 * gates - self.item.measure.settling_s
 
     def measure(self, ctx: Context, take: Take) -> None:
         item, rig = self.item, ctx.rig
