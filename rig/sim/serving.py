@@ -1,0 +1,161 @@
+"""One thread serving every simulated instrument: a selector loop with timers.
+
+A bench of 12 positions has some fifteen instrument endpoints (source, reference, a ZERA MAD per
+position, the control endpoint). With a thread per connection, a round of requests to the MADs
+wakes a thread each, and they queue for the GIL behind one another and behind the rig; here one
+thread wakes, finds every request that has arrived ready at once, and answers them in turn.
+
+Everything registered runs in the loop's thread: the callbacks for ready file descriptors, the
+timers, and the calls handed over from other threads (`call`, `call_soon`). A callback must not
+block: what takes time on a real instrument (an injected slow reply) is a timer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import logging
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+log = logging.getLogger("rig.sim")
+
+T = TypeVar("T")
+Callback = Callable[[], None]
+
+
+class ServingLoop:
+    """Selector loop in one daemon thread. `start()`, register file descriptors with
+    `watch(fd, read=..., write=...)` from the loop's thread (or through `call`), `stop()`."""
+
+    def __init__(self, name: str = "sim-serving") -> None:
+        self.name = name
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, (self._drain_wake, None))
+        self._handed: deque[Callback] = deque()  # calls from other threads, in order
+        self._timers: list[tuple[float, int, Callback]] = []
+        self._seq = itertools.count()  # timers due at the same instant run in order
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> ServingLoop:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread (what is still registered is left as it is) and free the loop; from
+        any thread but the loop's own."""
+        if self.in_loop():
+            raise RuntimeError(f"{self.name}: stop() from the loop's own thread")
+        if self._stopping:
+            return
+        if self._thread is not None:
+            self.call_soon(self._stop_now)
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._stopping = True
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def _stop_now(self) -> None:
+        self._stopping = True
+
+    def in_loop(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    # -- registration (loop thread only) -----------------------------------------------------
+    def watch(
+        self, fileobj: Any, read: Callback | None = None, write: Callback | None = None
+    ) -> None:
+        """Call `read` when `fileobj` is readable and `write` when it is writable (None: not
+        watched for that); both None: not watched at all."""
+        events = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
+        if not events:
+            with contextlib.suppress(KeyError, ValueError):  # not registered, or closed
+                self._selector.unregister(fileobj)
+            return
+        try:
+            self._selector.modify(fileobj, events, (read, write))
+        except KeyError:
+            self._selector.register(fileobj, events, (read, write))
+
+    def call_later(self, delay_s: float, fn: Callback) -> None:
+        """Run `fn` in the loop after `delay_s` seconds (loop thread only)."""
+        heapq.heappush(self._timers, (time.monotonic() + delay_s, next(self._seq), fn))
+
+    # -- from any thread ---------------------------------------------------------------------
+    def call_soon(self, fn: Callback) -> None:
+        """Run `fn` in the loop's thread, as soon as it is free."""
+        self._handed.append(fn)
+        with contextlib.suppress(BlockingIOError, OSError):  # a wake-up already pending
+            self._wake_w.send(b"x")
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` in the loop's thread and return its value (or raise its exception); from the
+        loop's own thread, or before it started, it is called directly."""
+        if self._thread is None or self.in_loop():
+            return fn()
+        done = threading.Event()
+        outcome: list[Any] = []
+
+        def run() -> None:
+            try:
+                outcome.append((fn(), None))
+            except BaseException as exc:  # handed back to the caller
+                outcome.append((None, exc))
+            done.set()
+
+        self.call_soon(run)
+        if not done.wait(timeout=10):
+            raise TimeoutError(f"{self.name}: the serving loop did not answer within 10 s")
+        value, exc = outcome[0]
+        if exc is not None:
+            raise exc
+        return value
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            self._wake_r.recv(4096)
+
+    def _run(self) -> None:
+        while not self._stopping:
+            timeout = None
+            if self._handed:
+                timeout = 0.0
+            elif self._timers:
+                timeout = max(0.0, self._timers[0][0] - time.monotonic())
+            for key, mask in self._selector.select(timeout):
+                # A callback may close another file object ready in this same pass: every
+                # callback of a connection checks that it is still open.
+                read, write = key.data
+                if mask & selectors.EVENT_WRITE and write is not None:
+                    self._guarded(write)
+                if mask & selectors.EVENT_READ and read is not None:
+                    self._guarded(read)
+            while self._handed:
+                self._guarded(self._handed.popleft())
+            now = time.monotonic()
+            while self._timers and self._timers[0][0] <= now:
+                self._guarded(heapq.heappop(self._timers)[2])
+
+    def _guarded(self, fn: Callback) -> None:
+        """Run one callback; one that raises is logged and the loop goes on (every instrument
+        it serves stays up)."""
+        try:
+            fn()
+        except Exception:
+            log.exception("%s: a callback failed", self.name)
