@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import socket
 import threading
 import tty
@@ -38,7 +37,7 @@ log = logging.getLogger("rig.sim")
 
 Handler = Callable[[list[str]], list[str]]
 Callback = Callable[[], None]
-_LINE_END = re.compile(rb"[\r\n]")  # either ends a line; empty lines are skipped
+_LINE_ENDS = (b"\r", b"\n")  # either ends a line; empty lines are skipped
 
 
 @dataclass
@@ -56,7 +55,11 @@ class _LineSplitter:
         self._buf = b""
 
     def feed(self, data: bytes) -> list[str]:
-        *complete, self._buf = _LINE_END.split(self._buf + data)  # the last piece is unfinished
+        buf = self._buf + data if self._buf else data
+        # bytes.splitlines splits at CR, LF and CR LF only (and costs half a regex split); a
+        # last piece with no line end is unfinished.
+        complete = buf.splitlines()
+        self._buf = b"" if buf[-1:] in _LINE_ENDS or not complete else complete.pop()
         lines = [x.decode("ascii", errors="replace").strip() for x in complete if x.strip()]
         if len(self._buf) > 65536:  # no terminator in 64 KiB: garbage, drop it
             self._buf = b""
@@ -115,8 +118,8 @@ class _LineServer(ABC):
             return b""
         if self.faults.silent or not replies:
             return b""
-        end = self.reply_terminator
-        return b"".join(r.encode("ascii", errors="replace") + end for r in replies)
+        end = self.reply_terminator.decode("ascii")
+        return (end.join(replies) + end).encode("ascii", errors="replace")
 
     def _delay(self, reply: bytes) -> float:
         """How long `reply` is held back (the injected slow reply; the link is not read
@@ -148,12 +151,22 @@ class _Client:
             self.close()
             return
         reply = self.server._reply(self.splitter, data)
+        if not reply:
+            return
         delay = self.server._delay(reply)
         if delay > 0:
             self.watch(None)
             self.server.loop.call_later(delay, lambda: self.send(reply))
-        elif reply:
-            self.send(reply)
+            return
+        try:  # the usual case, straight out: the socket takes the whole reply at once
+            sent = self.sock.send(reply)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.close()
+            return
+        if sent < len(reply):
+            self.send(reply[sent:])
 
     def send(self, data: bytes) -> None:
         """Send `data` after what is waiting; read again once everything is out."""

@@ -8,6 +8,10 @@ thread wakes, finds every request that has arrived ready at once, and answers th
 Everything registered runs in the loop's thread: the callbacks for ready file descriptors, the
 timers, and the calls handed over from other threads (`call`, `call_soon`). A callback must not
 block: what takes time on a real instrument (an injected slow reply) is a timer.
+
+The loop waits in epoll (Linux, as the ptys of rig.sim are) and dispatches by file descriptor:
+a request costs the loop one wait and a dictionary look-up, so one instrument on one connection
+is answered as fast as by a thread of its own (benchmarks/bench_sim.py, bare-socket queries).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import contextlib
 import heapq
 import itertools
 import logging
-import selectors
+import select
 import socket
 import threading
 import time
@@ -28,6 +32,7 @@ log = logging.getLogger("rig.sim")
 
 T = TypeVar("T")
 Callback = Callable[[], None]
+_NONE: tuple[None, None] = (None, None)
 
 
 class ServingLoop:
@@ -36,11 +41,12 @@ class ServingLoop:
 
     def __init__(self, name: str = "sim-serving") -> None:
         self.name = name
-        self._selector = selectors.DefaultSelector()
+        self._epoll = select.epoll()
+        self._handlers: dict[int, tuple[Callback | None, Callback | None]] = {}  # fd -> r, w
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, (self._drain_wake, None))
+        self.watch(self._wake_r, read=self._drain_wake)
         self._handed: deque[Callback] = deque()  # calls from other threads, in order
         self._timers: list[tuple[float, int, Callback]] = []
         self._seq = itertools.count()  # timers due at the same instant run in order
@@ -66,7 +72,7 @@ class ServingLoop:
             self._thread.join(timeout=5)
             self._thread = None
         self._stopping = True
-        self._selector.close()
+        self._epoll.close()
         self._wake_r.close()
         self._wake_w.close()
 
@@ -80,17 +86,23 @@ class ServingLoop:
     def watch(
         self, fileobj: Any, read: Callback | None = None, write: Callback | None = None
     ) -> None:
-        """Call `read` when `fileobj` is readable and `write` when it is writable (None: not
-        watched for that); both None: not watched at all."""
-        events = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
+        """Call `read` when `fileobj` (a file descriptor or an object with `fileno()`, still
+        open) is readable or at its end, and `write` when it is writable (None: not watched for
+        that); both None: not watched at all. Unwatch a file object before closing it."""
+        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+        events = (select.EPOLLIN if read else 0) | (select.EPOLLOUT if write else 0)
+        known = fd in self._handlers
         if not events:
-            with contextlib.suppress(KeyError, ValueError):  # not registered, or closed
-                self._selector.unregister(fileobj)
+            if known:
+                del self._handlers[fd]
+                with contextlib.suppress(OSError):  # already closed elsewhere
+                    self._epoll.unregister(fd)
             return
-        try:
-            self._selector.modify(fileobj, events, (read, write))
-        except KeyError:
-            self._selector.register(fileobj, events, (read, write))
+        if known:
+            self._epoll.modify(fd, events)
+        else:
+            self._epoll.register(fd, events)
+        self._handlers[fd] = (read, write)
 
     def call_later(self, delay_s: float, fn: Callback) -> None:
         """Run `fn` in the loop after `delay_s` seconds (loop thread only)."""
@@ -132,25 +144,34 @@ class ServingLoop:
             self._wake_r.recv(4096)
 
     def _run(self) -> None:
+        poll, handlers = self._epoll.poll, self._handlers
+        timers, handed = self._timers, self._handed
+        readable = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
+        writable = select.EPOLLOUT | select.EPOLLHUP | select.EPOLLERR
         while not self._stopping:
-            timeout = None
-            if self._handed:
+            timeout = -1.0
+            if handed:
                 timeout = 0.0
-            elif self._timers:
-                timeout = max(0.0, self._timers[0][0] - time.monotonic())
-            for key, mask in self._selector.select(timeout):
-                # A callback may close another file object ready in this same pass: every
-                # callback of a connection checks that it is still open.
-                read, write = key.data
-                if mask & selectors.EVENT_WRITE and write is not None:
-                    self._guarded(write)
-                if mask & selectors.EVENT_READ and read is not None:
-                    self._guarded(read)
-            while self._handed:
-                self._guarded(self._handed.popleft())
-            now = time.monotonic()
-            while self._timers and self._timers[0][0] <= now:
-                self._guarded(heapq.heappop(self._timers)[2])
+            elif timers:
+                timeout = max(0.0, timers[0][0] - time.monotonic())
+            for fd, mask in poll(timeout):
+                # Looked up now: a callback earlier in this pass may have unwatched (closed)
+                # this descriptor, and each callback checks that its file is still open.
+                read, write = handlers.get(fd, _NONE)
+                try:
+                    if write is not None and mask & writable:
+                        write()
+                        read = handlers.get(fd, _NONE)[0]  # the write may have ended it
+                    if read is not None and mask & readable:
+                        read()
+                except Exception:  # the loop goes on: every other instrument stays up
+                    log.exception("%s: serving descriptor %d failed", self.name, fd)
+            while handed:
+                self._guarded(handed.popleft())
+            if timers:
+                now = time.monotonic()
+                while timers and timers[0][0] <= now:
+                    self._guarded(heapq.heappop(timers)[2])
 
     def _guarded(self, fn: Callback) -> None:
         """Run one callback; one that raises is logged and the loop goes on (every instrument
