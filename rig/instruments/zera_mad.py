@@ -78,6 +78,14 @@ def document(*content: str) -> str:
     return element(ROOT, element("kmaContainer", *content))
 
 
+def request_document(request: str, content: str) -> str:
+    """The whole request of the element `request` (`content`): job requests carry no
+    kmaVersion (sm:...JobStatus.cs), every other one version 01."""
+    if request == "jobDetails":
+        return document(content)
+    return document(element("kmaVersion", text="01"), content)
+
+
 def find(root: ET.Element | None, *path: str) -> ET.Element | None:
     """The element at `path` below `root`, one tag at a time: Element.find of a plain tag runs
     in C, a path with '/' in ElementPath's Python (most of a poll's parsing time, bench_sim)."""
@@ -107,6 +115,7 @@ class MadErrorCalculator:
         self._run: tuple[int, int, bool] | None = None  # (DUT pulses, target, continuous)
         self._job: str | None = None
         self._poll = ""  # the request polling `_job`
+        self._start: tuple[tuple[int, int, bool] | None, str] = (None, "")  # (_run, request)
         self._last: ECStatus | None = None  # the last poll of the job
         self._aborted = False
 
@@ -150,30 +159,32 @@ class MadErrorCalculator:
         """Start a job: it opens its gate on the next meter pulse."""
         if self._run is None:
             raise InstrumentError(self.name, "start", "configure the calculator first")
-        pulses, target, continuous = self._run
-        reply = yield from self.parent.request_steps(
-            "runErrorMeasureRes",
-            "runErrorMeasureReq",
-            element(
+        if self._start[0] != self._run:  # written once per configuration, sent every start
+            pulses, target, continuous = self._run
+            self._start = (self._run, request_document(
                 "runErrorMeasureReq",
-                leaves(
-                    "fctErrorMeasurement",
-                    evaluationSrc=self.pulse_input,
-                    runMode="repetition" if continuous else "oneShot",
-                    metrologicalCounts=pulses,
-                    referenceCounts=target,
-                    offsetPPM=0,
-                    upperTolerancePPM=999900,
-                    lowerTolerancePPM=-999900,
+                element(
+                    "runErrorMeasureReq",
+                    leaves(
+                        "fctErrorMeasurement",
+                        evaluationSrc=self.pulse_input,
+                        runMode="repetition" if continuous else "oneShot",
+                        metrologicalCounts=pulses,
+                        referenceCounts=target,
+                        offsetPPM=0,
+                        upperTolerancePPM=999900,
+                        lowerTolerancePPM=-999900,
+                    ),
                 ),
-            ),
-            idempotent=False,
+            ))
+        reply = yield from self.parent.exchange_steps(
+            "runErrorMeasureRes", "runErrorMeasureReq", self._start[1], idempotent=False
         )
         job = (text(reply, "kmaContainer", "jobDetails", "jobId") or "").strip()
         if not job:
             raise InstrumentError(self.name, "runErrorMeasureReq", "got no job identifier")
         self._job, self._last, self._aborted = job, None, False
-        self._poll = document(leaves("jobDetails", jobId=job))  # the same for every poll
+        self._poll = request_document("jobDetails", leaves("jobDetails", jobId=job))
 
     def abort_steps(self) -> Steps[None]:
         """Abort the running job (if any)."""
@@ -295,10 +306,7 @@ class ZeraMad(Instrument):
     ) -> Steps[ET.Element]:
         """Send one request (`content`, the element `request`), return the reply's root; raise
         unless the job and the command report OK (sm:MadTcpConnection.cs)."""
-        if request == "jobDetails":
-            whole = document(content)  # job requests carry no kmaVersion (sm:...JobStatus.cs)
-        else:
-            whole = document(element("kmaVersion", text="01"), content)
+        whole = request_document(request, content)
         return (yield from self.exchange_steps(reply_tag, request, whole, idempotent=idempotent))
 
     def exchange_steps(
