@@ -67,11 +67,15 @@ class ServingLoop:
             raise RuntimeError(f"{self.name}: stop() from the loop's own thread")
         if self._stopping:
             return
+        self._stopping = True
         if self._thread is not None:
             self.call_soon(self._stop_now)
-            self._thread.join(timeout=5)
+            # It ends after the callback in progress (a long control operation may be one).
+            self._thread.join(timeout=60)
+            if self._thread.is_alive():
+                log.warning("%s: still in a callback after 60 s; left running", self.name)
+                return
             self._thread = None
-        self._stopping = True
         self._epoll.close()
         self._wake_r.close()
         self._wake_w.close()
@@ -131,8 +135,12 @@ class ServingLoop:
             done.set()
 
         self.call_soon(run)
-        if not done.wait(timeout=10):
-            raise TimeoutError(f"{self.name}: the serving loop did not answer within 10 s")
+        thread = self._thread
+        # No time limit: a callback in progress may be a long control operation (the world
+        # advanced by months at many positions); only a loop that has ended never answers.
+        while not done.wait(timeout=1.0):
+            if not thread.is_alive():
+                raise RuntimeError(f"{self.name}: the serving loop has stopped")
         value, exc = outcome[0]
         if exc is not None:
             raise exc
