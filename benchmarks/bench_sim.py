@@ -22,11 +22,13 @@ figure.
 from __future__ import annotations
 
 import argparse
+import select
 import signal
 import socket
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -170,6 +172,114 @@ def print_overhead(batches: int) -> bool:
     return median < 1.5
 
 
+def _cpu_us(fn: Callable[[], object], n: int = 3000) -> float:
+    """This thread's CPU time per call of `fn` (us), the median of 5 runs of `n` calls: the
+    client's own work, kernel included, whatever the other processes of the machine do."""
+    runs = []
+    for _ in range(5):
+        c = time.thread_time()
+        for _ in range(n):
+            fn()
+        runs.append((time.thread_time() - c) / n * 1e6)
+    return statistics.median(runs)
+
+
+def _split_cpu_us(
+    first: Callable[[], object], then: Callable[[], object], n: int = 3000
+) -> tuple[float, float]:
+    """This thread's CPU time per call (us) of `first` and of `then`, called in turn: the
+    medians of 5 runs of `n` pairs (the clock read around each costs both alike)."""
+    runs: list[tuple[float, float]] = []
+    clock = time.thread_time
+    for _ in range(5):
+        a = b = 0.0
+        for _ in range(n):
+            t0 = clock()
+            first()
+            t1 = clock()
+            then()
+            t2 = clock()
+            a, b = a + t1 - t0, b + t2 - t1
+        runs.append((a / n * 1e6, b / n * 1e6))
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+
+
+def where_the_time_goes() -> None:
+    """Where a VISA query's extra microseconds go: the rig's CPU per query through the VISA
+    transport and through the bare socket (same simulated instrument, same query), and the
+    pieces of pyvisa-py 0.8.1's TCPIPSocketSession read and write (tcpip.py), each timed alone:
+    what no public setting of a resource removes."""
+    import pyvisa
+    from pyvisa.constants import ResourceAttribute
+
+    query = "OUTP:STAT?"
+    with SimBench(SIM_BENCH) as sim:
+        resource = sim.substitutions["sim:source"]
+        _, host, port, _ = resource.split("::")
+        adapter = VisaAdapter.open(pyvisa.ResourceManager("@py"), resource,
+                                   write_termination="\n", read_termination="\n")
+        session = adapter._session  # pyvisa-py's TCPIPSocketSession
+        ready, other = socket.socketpair()
+        with socket.create_connection((host, int(port))) as sock, ready, other:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            lines = sock.makefile("rb")
+            request = query.encode() + b"\n"
+
+            def over_visa() -> None:
+                adapter.write(query)
+                adapter.read()
+
+            def over_socket() -> None:
+                sock.sendall(request)
+                lines.readline()
+
+            visa, bare = _cpu_us(over_visa), _cpu_us(over_socket)
+            print(f"the rig's CPU per query (thread time, kernel included): VISA {visa:.1f} us, "
+                  f"bare socket {bare:.1f} us: {visa - bare:.1f} us more through VISA")
+            split = {k: _split_cpu_us(*fns) for k, fns in (
+                ("VISA", (lambda: adapter.write(query), adapter.read)),
+                ("socket", (lambda: sock.sendall(request), lines.readline)),
+            )}
+            for k, (w, r) in split.items():
+                print(f"  {k:6s}: write {w:5.1f} us, read {r:5.1f} us")
+
+            def twice() -> None:  # two queries, their replies in one segment
+                adapter.write(query + "\n" + query)
+                adapter.read()
+
+            second = _split_cpu_us(twice, adapter.read)[1]
+            chunk = adapter.resource.chunk_size
+            bare_second = _split_cpu_us(twice, lambda: session.read(chunk))[1]
+            print(f"  a VISA read of a reply already received (no system call): {second:.1f} us, "
+                  f"of which pyvisa-py's session read {bare_second:.1f} us, the adapter's "
+                  f"{second - bare_second:.1f} us (status, termination, decode)")
+            other.send(b"x")  # `ready` stays readable: select returns at once
+            buffer = bytearray()
+
+            def scan() -> None:  # what read does with a reply: extend, find the termchar, copy
+                buffer.extend(b"1\n")
+                end = buffer.index(b"\n") + 1
+                bytes(buffer[:end])
+                del buffer[:end]
+
+            pieces = {
+                "3 x session.get_attribute (termchar, termchar_en, suppress_end_en), "
+                "every read": 3 * _cpu_us(
+                    lambda: session.get_attribute(ResourceAttribute.termchar)),
+                "select() before each recv, socket ready": _cpu_us(
+                    lambda: select.select([ready], [], [], 1.0)),
+                "select() before each send": _cpu_us(lambda: select.select([], [ready], [])),
+                "the pending buffer: extend, termchar scan, copy out": _cpu_us(scan),
+                "time.time() for the deadline, every read": _cpu_us(time.time),
+            }
+            for what, us in pieces.items():
+                print(f"  {us:5.2f} us  {what}")
+            rest = bare_second - sum(v for k, v in pieces.items() if "select" not in k)
+            print(f"  {rest:5.2f} us  the rest of the session read's own Python (select "
+                  "timeouts worked out, status codes, loop)")
+        adapter.close()
+
+
 def safety(repeats: int) -> bool:
     child = [sys.executable, "-m", "tests.rig.sim.controller_child"]
     ok = True
@@ -197,7 +307,13 @@ def main() -> int:
     ap.add_argument("--no-safety", action="store_true")
     ap.add_argument("--overhead-only", action="store_true",
                     help="only the VISA query overhead over a bare socket")
+    ap.add_argument("--where", action="store_true",
+                    help="where a VISA query's extra time goes (the rig's CPU per query, and "
+                    "the pieces of pyvisa-py's read and write)")
     args = ap.parse_args()
+    if args.where:
+        where_the_time_goes()
+        return 0
     if args.overhead_only:
         return 0 if print_overhead(args.rounds) else 1
 

@@ -78,6 +78,30 @@ def document(*content: str) -> str:
     return element(ROOT, element("kmaContainer", *content))
 
 
+def request_document(request: str, content: str) -> str:
+    """The whole request of the element `request` (`content`): job requests carry no
+    kmaVersion (sm:...JobStatus.cs), every other one version 01."""
+    if request == "jobDetails":
+        return document(content)
+    return document(element("kmaVersion", text="01"), content)
+
+
+def find(root: ET.Element | None, *path: str) -> ET.Element | None:
+    """The element at `path` below `root`, one tag at a time: Element.find of a plain tag runs
+    in C, a path with '/' in ElementPath's Python (most of a poll's parsing time, bench_sim)."""
+    for tag in path:
+        if root is None:
+            return None
+        root = root.find(tag)
+    return root
+
+
+def text(root: ET.Element | None, *path: str) -> str | None:
+    """The text of the element at `path` ("" when it has none), None when there is none."""
+    found = find(root, *path)
+    return None if found is None else found.text or ""
+
+
 class MadErrorCalculator:
     """The error calculator of one place (ErrorCalculator). Each operation is also offered as
     steps (`*_steps`, rig.instruments.steps), so a group of MADs is driven in one pass."""
@@ -90,6 +114,8 @@ class MadErrorCalculator:
         self._bound: tuple[str, str] | None = None  # (evaluationSrc, referenceSrc) bound
         self._run: tuple[int, int, bool] | None = None  # (DUT pulses, target, continuous)
         self._job: str | None = None
+        self._poll = ""  # the request polling `_job`
+        self._start: tuple[tuple[int, int, bool] | None, str] = (None, "")  # (_run, request)
         self._last: ECStatus | None = None  # the last poll of the job
         self._aborted = False
 
@@ -133,29 +159,32 @@ class MadErrorCalculator:
         """Start a job: it opens its gate on the next meter pulse."""
         if self._run is None:
             raise InstrumentError(self.name, "start", "configure the calculator first")
-        pulses, target, continuous = self._run
-        reply = yield from self.parent.request_steps(
-            "runErrorMeasureRes",
-            "runErrorMeasureReq",
-            element(
+        if self._start[0] != self._run:  # written once per configuration, sent every start
+            pulses, target, continuous = self._run
+            self._start = (self._run, request_document(
                 "runErrorMeasureReq",
-                leaves(
-                    "fctErrorMeasurement",
-                    evaluationSrc=self.pulse_input,
-                    runMode="repetition" if continuous else "oneShot",
-                    metrologicalCounts=pulses,
-                    referenceCounts=target,
-                    offsetPPM=0,
-                    upperTolerancePPM=999900,
-                    lowerTolerancePPM=-999900,
+                element(
+                    "runErrorMeasureReq",
+                    leaves(
+                        "fctErrorMeasurement",
+                        evaluationSrc=self.pulse_input,
+                        runMode="repetition" if continuous else "oneShot",
+                        metrologicalCounts=pulses,
+                        referenceCounts=target,
+                        offsetPPM=0,
+                        upperTolerancePPM=999900,
+                        lowerTolerancePPM=-999900,
+                    ),
                 ),
-            ),
-            idempotent=False,
+            ))
+        reply = yield from self.parent.exchange_steps(
+            "runErrorMeasureRes", "runErrorMeasureReq", self._start[1], idempotent=False
         )
-        job = reply.findtext("kmaContainer/jobDetails/jobId", "").strip()
+        job = (text(reply, "kmaContainer", "jobDetails", "jobId") or "").strip()
         if not job:
             raise InstrumentError(self.name, "runErrorMeasureReq", "got no job identifier")
         self._job, self._last, self._aborted = job, None, False
+        self._poll = request_document("jobDetails", leaves("jobDetails", jobId=job))
 
     def abort_steps(self) -> Steps[None]:
         """Abort the running job (if any)."""
@@ -174,23 +203,24 @@ class MadErrorCalculator:
                 return self._last  # a closed job keeps its result
             state = ECState.ABORTED if self._aborted else ECState.IDLE
             return ECStatus(state, 0.0, None, self._run[1] if self._run else 0, 0, 0)
-        reply = yield from self.parent.request_steps(
-            "runErrorMeasureRes", "jobDetails", leaves("jobDetails", jobId=self._job)
+        reply = yield from self.parent.exchange_steps(
+            "runErrorMeasureRes", "jobDetails", self._poll
         )
         assert self._run is not None
         pulses, target, _ = self._run
-        values = reply.find("kmaContainer/runErrorMeasureRes/errorValues")
+        values = find(reply, "kmaContainer", "runErrorMeasureRes", "errorValues")
 
         def count(tag: str) -> int | None:
-            text = values.findtext(tag) if values is not None else None
-            if text is None or not text.strip():
+            value = text(values, tag)
+            if value is None or not value.strip():
                 return None
             try:
-                return int(text)
+                return int(value)
             except ValueError:
-                raise InstrumentError(self.name, "jobStatus", f"{tag} {text!r}") from None
+                raise InstrumentError(self.name, "jobStatus", f"{tag} {value!r}") from None
 
-        running = reply.findtext("kmaContainer/jobDetails/jobStatusRes", "").strip() == "running"
+        status_text = text(reply, "kmaContainer", "jobDetails", "jobStatusRes") or ""
+        running = status_text.strip() == "running"
         seen, deviation, ref_counts = (
             count("actSeenCounts"),
             count("lastDeviationRaw"),
@@ -276,17 +306,20 @@ class ZeraMad(Instrument):
     ) -> Steps[ET.Element]:
         """Send one request (`content`, the element `request`), return the reply's root; raise
         unless the job and the command report OK (sm:MadTcpConnection.cs)."""
-        if request == "jobDetails":
-            text = document(content)  # job requests carry no kmaVersion (sm:...JobStatus.cs)
-        else:
-            text = document(element("kmaVersion", text="01"), content)
-        reply = (yield Exchange(text, 1, idempotent))[0]
+        whole = request_document(request, content)
+        return (yield from self.exchange_steps(reply_tag, request, whole, idempotent=idempotent))
+
+    def exchange_steps(
+        self, reply_tag: str, request: str, whole: str, *, idempotent: bool = True
+    ) -> Steps[ET.Element]:
+        """`request_steps` of a request document already written (`whole`)."""
+        reply = (yield Exchange(whole, 1, idempotent))[0]
         try:
             root = ET.fromstring(reply)
         except ET.ParseError as exc:
             raise InstrumentError(self.name, request, f"reply is not XML: {exc}") from None
-        job = root.findtext("kmaContainer/jobDetails/jobResult", "").strip()
-        code = root.findtext(f"kmaContainer/{reply_tag}/cmdResCode", "").strip()
+        job = (text(root, "kmaContainer", "jobDetails", "jobResult") or "").strip()
+        code = (text(root, "kmaContainer", reply_tag, "cmdResCode") or "").strip()
         if job != "OK" or code != "OK":
             raise InstrumentError(
                 self.name, request, f"refused: jobResult {job!r}, cmdResCode {code!r}"
@@ -297,8 +330,8 @@ class ZeraMad(Instrument):
         """Model and firmware version (`serverVerReq`)."""
         request = element("serverVerReq")
         root = run(self, self.request_steps("serverVerRes", "serverVerReq", request))
-        name = root.findtext("kmaContainer/serverVerRes/hwZeraName", "").strip()
-        version = root.findtext("kmaContainer/serverVerRes/versionValue", "").strip()
+        name = (text(root, "kmaContainer", "serverVerRes", "hwZeraName") or "").strip()
+        version = (text(root, "kmaContainer", "serverVerRes", "versionValue") or "").strip()
         return f"{name} {version}".strip()
 
     def initialise(self) -> None:

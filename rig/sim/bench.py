@@ -32,6 +32,7 @@ from rig.sim.lineserver import PtyLineServer, TcpLineServer
 from rig.sim.meters import build_meter
 from rig.sim.positions import Position
 from rig.sim.reference import ReferenceSpec
+from rig.sim.serving import ServingLoop
 from rig.sim.source import SourceSpec
 from rig.sim.world import World, WorldConfig
 from rig.textfile import not_utf8
@@ -169,6 +170,8 @@ class Simulator:
         self.meter_servers: list[MeterServer] = []
         self.substitutions: dict[str, str] = {}
         self.control: ControlServer | None = None
+        # One thread serves every instrument and the control endpoint (rig.sim.serving).
+        self.loop = ServingLoop()
         self._stop = threading.Event()
         self._watchdog_thread: threading.Thread | None = None
 
@@ -216,10 +219,11 @@ class Simulator:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Simulator:
         try:
+            self.loop.start()
             self._start_instruments()
             self._wire_positions()
             self._start_meter_ports()
-            self.control = ControlServer(ControlApi(self))
+            self.control = ControlServer(ControlApi(self), self.loop)
             self.control.start()
             self._watchdog_thread = threading.Thread(
                 target=self._watch, daemon=True, name="sim-source-watchdog"
@@ -253,7 +257,7 @@ class Simulator:
             dialect = cls(self.world)
             transport = self.options.get(f"{driver.split('_')[0]}_transport", cls.transport)
             server_cls = PtyLineServer if transport == "pty" else TcpLineServer
-            server = server_cls(dialect.handle_lines, cls.terminator, name)
+            server = server_cls(dialect.handle_lines, cls.terminator, name, self.loop)
             server.reply_terminator = getattr(cls, "reply_terminator", cls.terminator).encode()
             server.start()
             by_name[name] = Instrument(name, driver, (role,), dialect, server)
@@ -347,6 +351,7 @@ class Simulator:
             self.control.close()
         for inst in self.instruments.values():
             inst.server.close()
+        self.loop.stop()
         for server in self.meter_servers:
             server.close()
         with self.world.access():

@@ -23,6 +23,7 @@ from rig.sim.world import WorldError
 
 if TYPE_CHECKING:
     from rig.sim.bench import Simulator
+    from rig.sim.serving import ServingLoop
 
 
 
@@ -178,9 +179,9 @@ class ControlServer:
     """Line-based JSON over TCP on 127.0.0.1, port chosen by the OS: one request object per
     line, one answer object per line (the instruments' line server, speaking JSON)."""
 
-    def __init__(self, api: ControlApi) -> None:
+    def __init__(self, api: ControlApi, loop: ServingLoop | None = None) -> None:
         self.api = api
-        self._server = TcpLineServer(self._handle, "\n", "control")
+        self._server = TcpLineServer(self._handle, "\n", "control", loop)
         self.port: int = self._server.port
 
     @property
