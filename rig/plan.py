@@ -69,6 +69,10 @@ class _Item(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
     clause: str = Field(min_length=3)
     title: str = ""
+    # An item whose dose only virtual time affords (hundreds or thousands of hours) runs on the
+    # simulated bench only; the text is what a lab does instead, and a lab bench skips the item
+    # with it, so neither its tests nor its hours reach a lab's run or estimate.
+    simulated_only: str | None = Field(None, min_length=10)
 
 
 class AccuracyItem(_Item):

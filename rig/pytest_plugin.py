@@ -274,6 +274,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark each plan test with its clause; deselect plan tests the plan has no items for."""
     keep, drop = [], []
+    on_lab_bench = not _options(config).simulated
     for test in items:
         if test.get_closest_marker("family") is None:
             keep.append(test)
@@ -283,12 +284,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if hasattr(item, "clause"):  # pytest's NOTSET stands in for an empty family
             test.add_marker(pytest.mark.clause(item.clause))
             keep.append(test)
+            if item.simulated_only and on_lab_bench:
+                test.add_marker(pytest.mark.skip(
+                    reason=f"{item.id}: simulated bench only (virtual time); on a lab bench: "
+                           f"{item.simulated_only}"))
         else:
             drop.append(test)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-    _plan_time_limits(config, keep)
+    # Skipped tests take no bench time: they stay out of the estimate and its time limits.
+    _plan_time_limits(config, [t for t in keep if t.get_closest_marker("skip") is None])
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:

@@ -249,3 +249,48 @@ def test_the_plugin_is_dormant_in_an_unrelated_run(
     assert "meter-test-rig:" not in out and "estimated wall time" not in out
     # Asking for a plan still checks it up front.
     assert _run(pytester, "--plan", "no-such-plan").ret == pytest.ExitCode.USAGE_ERROR
+
+
+CAPACITY_PLAN = """plan: capacity
+version: "0.1"
+title: the register capacity and one dosage
+meter_class: 0.5S
+standards: [IEC 62052-11]
+items:
+  - id: registers.capacity
+    family: register_capacity
+    clause: IEC 62052-11 register capacity
+    current: Imax
+    hours: 1500
+    limit: 0.5
+    simulated_only: the range read from the display format against 1500 h at Imax
+"""
+
+
+def test_a_simulated_only_item_is_skipped_on_a_lab_bench_naming_the_labs_method(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """A 1500 h dose (62.5 days) is virtual time only: on the simulated bench it is planned
+    (the estimate counts its 1500 h and more), on a lab bench it is skipped with what the lab
+    does instead, and its hours stay out of the estimate."""
+    from rig.sim.bench import SimBench
+
+    shutil.copy(ROOT / "testplans" / "test_registers.py", pytester.path / "test_registers.py")
+    plan = pytester.path / "capacity.yaml"
+    plan.write_text(CAPACITY_PLAN)
+    common = ("--plan", str(plan), "--runs-dir", str(tmp_path / "runs"), "--no-report")
+
+    simulated = _run(pytester, *common, "--collect-only", "-q")
+    lines = [ln for ln in simulated.outlines if ln.strip().startswith("register_capacity")]
+    assert lines, simulated.stdout.str()[-3000:]
+    hours = int(lines[0].split()[1])  # "register_capacity  1500 h 00 min"
+    assert hours >= 1500, lines[0]
+
+    with SimBench(SIM_YAML) as served:
+        lab = _run(pytester, *common, "--bench", str(served.bench_file),
+                   "--lock-dir", str(tmp_path / "locks"), "-rs")
+    out = lab.stdout.str()
+    lab.assert_outcomes(skipped=1)
+    assert ("registers.capacity: simulated bench only (virtual time); on a lab bench: the "
+            "range read from the display format") in out, out[-3000:]
+    assert not [ln for ln in lab.outlines if ln.strip().startswith("register_capacity")], out
