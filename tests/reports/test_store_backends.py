@@ -116,11 +116,14 @@ def test_four_xdist_workers_write_one_postgresql_store_without_a_lost_or_repeate
 @pytest.mark.postgres
 @pytest.mark.timeout(3600)
 def test_full_type_test_stores_the_same_rows_in_sqlite_and_postgresql(tmp_path, pg_url):
-    """The whole plan into both, every family: the run, its positions and every measurement
-    row identical but for VOLATILE. The simulated bench runs in virtual time, so two runs
-    measure the same values however loaded the machine is (rig/sim/line.py `_start`: the
-    one place the machine's scheduling had leaked into virtual time)."""
-    run_on_both(tmp_path, pg_url, timeout=3000)
+    """The whole plan into both, every family, on three positions driven in parallel: the
+    run, its positions and every measurement row identical but for VOLATILE. The simulated
+    bench runs in virtual time, so two runs measure the same values however loaded the
+    machine is. Three places had let the machine's scheduling into virtual time: the dating
+    of a line's closing break (rig/sim/line.py `_start`), the demand items' settings writes
+    timed inside the parallel lines (rig/procedures/demand.py), and the virtual timebase's
+    keep-alives spaced by the wall clock (rig/timebase.py)."""
+    run_on_both(tmp_path, pg_url, "--positions", "3", timeout=3000)
     with ResultsStore(tmp_path / "results.sqlite", create=False) as s:
         (run,) = s.list_runs()
         cases = {m.test_id.partition("[")[2].rstrip("]") for m in s.measurements(run.run_id)}

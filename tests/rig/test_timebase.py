@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
+from rig import timebase
 from rig.timebase import TimebaseTimeout, VirtualTimebase, WallTimebase
 
 
@@ -213,3 +216,31 @@ def test_after_a_stop_request_no_wait_step_is_taken(kind: str) -> None:
         tb.dwell(5.0)
     assert clock.sleeps == [] or sum(clock.sleeps) <= 12.0
     assert sum(control.advances) <= 11.0
+
+
+def test_virtual_keepalives_fall_at_the_same_virtual_instants_however_slow_the_machine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each keep-alive is a request to the simulator; made when the wall clock says so, it
+    moved the meters on in steps that differed run to run (83 of 698 rows of two full-plan
+    runs differed by a digit or a pulse). On the virtual timebase they are spaced by the
+    virtual time moved: a run on a machine whose wall clock races ahead feeds at exactly the
+    same virtual instants as one on an idle machine."""
+
+    def instants(wall_step: float) -> list[float]:
+        ctl = FakeControl()
+        fed: list[float] = []
+        tb = VirtualTimebase(ctl, keepalive=lambda: fed.append(ctl.t), keepalive_s=0.5)
+        ticks = iter(range(0, 10**6))
+        # The machine's clocks as rig.timebase sees them, each reading wall_step later.
+        monkeypatch.setattr(timebase, "time", SimpleNamespace(
+            monotonic=lambda: next(ticks) * wall_step, time=lambda: next(ticks) * wall_step))
+        # A wait polled in 0.2 s steps for 3 s, then a dwell: as the plans take them.
+        tb.wait_until(lambda: ctl.t >= 5003.0, expected_s=1.0, timeout_s=10, poll_s=0.2)
+        tb.dwell(60.0)
+        return fed
+
+    idle, loaded = instants(0.001), instants(5.0)
+    assert idle == loaded
+    # Fed at the wait's first step, then every 0.5 s of virtual time, then around the dwell.
+    assert idle[0] == 5001.0 and len(idle) >= 6
