@@ -44,6 +44,8 @@ class PlannedTest:
     nodeid: str
     family: str
     seconds: float
+    # The plan item runs on the simulated bench only (`simulated_only`): a lab bench skips it.
+    simulated_only: bool = False
 
 
 def build_procedure(cls: type, params: Mapping[str, Any], rating: Rating, where: str) -> Any:
@@ -95,11 +97,17 @@ def by_family(tests: list[PlannedTest]) -> dict[str, float]:
 
 def estimate_lines(tests: list[PlannedTest]) -> list[str]:
     """The estimate as the plugin prints it before a run: per family, longest first, and the
-    total."""
-    totals = by_family(tests)
+    total; the items a lab bench skips (`simulated_only`, run here in virtual time) apart."""
     lines = ["meter-test-rig: estimated wall time on a real bench (the procedures' planned "
              "times):"]
+    lab = [t for t in tests if not t.simulated_only]
+    totals = by_family(lab)
     for family, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
         lines.append(f"  {family:<20} {hms(seconds):>14}")
     lines.append(f"  {'total':<20} {hms(sum(totals.values())):>14}")
+    virtual = by_family([t for t in tests if t.simulated_only])
+    if virtual:
+        lines.append("  simulated bench only, in virtual time (a lab bench skips them):")
+        for family, seconds in sorted(virtual.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {family:<20} {hms(seconds):>14}")
     return lines

@@ -342,7 +342,8 @@ def _plan_time_limits(config: pytest.Config, tests: list[pytest.Item]) -> None:
         for nodeid, (test, p) in params.items():
             family = p["plan_item"].family
             seconds = planned_seconds(_procedure(test, p, rating), family, nodeid)
-            planned.append(PlannedTest(nodeid, family, seconds))
+            planned.append(PlannedTest(nodeid, family, seconds,
+                                       bool(p["plan_item"].simulated_only)))
     except NoPlannedTime as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[PLANNED_TESTS_KEY] = planned
