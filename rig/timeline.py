@@ -2,9 +2,9 @@
 (its timebase's clock before and after its call: virtual time on the simulated bench), and
 writes them as JSON at the end: `pytest testplans -p rig.timeline --timeline FILE`.
 
-Rows: {"nodeid", "family", "estimate_s", "timeline_s"}. The benchmark of bench time
-(benchmarks/bench_benchtime.py) and the test of the estimate (tests/rig/test_benchtime.py)
-read them.
+Rows: {"nodeid", "family", "simulated_only", "estimate_s", "timeline_s"}. The benchmark of
+bench time (benchmarks/bench_benchtime.py) and the test of the estimate
+(tests/rig/test_benchtime.py) read them.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         return (yield)
     finally:
         item.config.stash.setdefault(_TIMES, {})[item.nodeid] = {
-            "family": plan_item.family, "timeline_s": session.timebase.now() - start}
+            "family": plan_item.family, "simulated_only": bool(plan_item.simulated_only),
+            "timeline_s": session.timebase.now() - start}
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
