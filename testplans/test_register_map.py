@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from rig.procedures import run
+from rig.procedures import run, skip_tariff_not_in
 from rig.procedures.register_map import RegisterMap
 
 pytestmark = [pytest.mark.family("register_map"), pytest.mark.procedure.with_args(RegisterMap)]
@@ -18,7 +18,5 @@ pytestmark = [pytest.mark.family("register_map"), pytest.mark.procedure.with_arg
 @pytest.mark.parametrize("quadrant", [1, 2, 3, 4])
 @pytest.mark.parametrize("tariff", [1, 2, 3, 4])
 def test_register_map(plan_item, quadrant, tariff, rig, procedure, recorder):
-    if tariff not in plan_item.tariffs:
-        pytest.skip(f"{plan_item.id}: tariff {tariff} is not in the item's tariffs "
-                    f"{plan_item.tariffs}")
+    skip_tariff_not_in(plan_item, tariff)
     run(procedure, recorder, rig)

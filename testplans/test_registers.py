@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from rig.procedures import run
+from rig.procedures import run, skip_tariff_not_in
 from rig.procedures.registers import QuadrantRegister, RegisterCapacity, RegisterDosage
 
 pytestmark = pytest.mark.family("register")
@@ -23,9 +23,7 @@ def test_quadrant_register(plan_item, quadrant, rig, procedure, recorder):
 @pytest.mark.procedure.with_args(RegisterDosage)
 @pytest.mark.parametrize("tariff", [1, 2, 3, 4])
 def test_register_by_dosage(plan_item, direction, tariff, rig, procedure, recorder):
-    if tariff not in plan_item.tariffs:
-        pytest.skip(f"{plan_item.id}: tariff {tariff} is not in the item's tariffs "
-                    f"{plan_item.tariffs}")
+    skip_tariff_not_in(plan_item, tariff)
     run(procedure, recorder, rig)
 
 

@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import pytest
+
 from rig.bench import Bench
 from rig.loads import Rating
 from rig.recorder import Recorder, Take
@@ -179,6 +181,13 @@ def run(procedure: Procedure, recorder: Recorder, rig: RigSession) -> None:
         procedure.run(Context.of(rig), recorder)
     finally:
         recorder.expected = None
+
+
+def skip_tariff_not_in(plan_item: Any, tariff: int) -> None:
+    """Skip a plan test parametrised over tariffs 1..4 for a tariff its item leaves out."""
+    if tariff not in plan_item.tariffs:
+        pytest.skip(f"{plan_item.id}: tariff {tariff} is not in the item's tariffs "
+                    f"{plan_item.tariffs}")
 
 
 def describe(procedure: Procedure) -> list[str]:
