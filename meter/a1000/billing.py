@@ -50,8 +50,10 @@ from typing import Any
 
 from meter.a1000.clock import MeterClock, lcd_stamp, meter_datetime, meter_seconds_of
 from meter.a1000.component import (
+    IDLE,
     ComponentBase,
     DisplayValue,
+    Repeat,
     config_section,
     defect_names,
     register_defects,
@@ -354,6 +356,9 @@ class BillingComponent(ComponentBase):
 
     def accumulate(self, t0: float, t1: float, flow: Any) -> None:
         return None
+
+    def repeats(self, now: float, steady_since: float) -> Repeat | None:
+        return IDLE  # no energy of its own; its next reading bounds a fast-forward
 
     def on_event(self, now: float) -> None:
         self._catch_up(now)

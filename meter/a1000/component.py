@@ -17,6 +17,9 @@ display: the part-2 modules) plugs into that loop:
   ``"reset"`` (a reset press outside the programming state, e.g. a manual demand reset).
 * ``display_items()`` (optional) contributes display codes and their values to the LCD
   (``meter.a1000.display``), as ``obis_rows`` does to the OBIS map.
+* ``repeats(now, steady_since)`` and ``fast_forward(jump)`` (optional, ``ComponentBase``) let
+  the loop close many boundaries of a constant span at once (``meter.A1000._fast_forward``):
+  a component that returns None from ``repeats`` (the default) keeps the loop event by event.
 * ``obis_rows()`` (optional) contributes rows to the meter's OBIS map; see
   ``meter.a1000.obis_map`` for the row type. That is how part-2 quantities (demand,
   billing values ``*101``, load profile ``P.01``...) reach the readout, R1 and W1.
@@ -79,6 +82,38 @@ class EnergyFlow:
     @property
     def apparent(self) -> float:
         return self.apparent_import + self.apparent_export
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """How a component's boundaries repeat while the inputs stay constant (the fast-forward).
+
+    ``at``: meter seconds of the boundary the component has just closed (None: it has no
+    periodic boundary and is idle; its ``next_event`` then only bounds the jump); ``step``: meter
+    seconds between its boundaries; ``period``: meter seconds after which its state (other than
+    what the jump replays) repeats, a multiple of ``step``."""
+
+    at: float | None
+    step: int = 0
+    period: int = 0
+
+
+#: A component without periodic boundaries, untouched by a jump (only its next event bounds it).
+IDLE = Repeat(None)
+
+
+@dataclass(frozen=True)
+class Jump:
+    """A fast-forward over a constant span (``meter.A1000._fast_forward``): the loop's events
+    at the meter times ``ends`` (every boundary of every component, ascending; the last one is
+    the landing point, a boundary of all), and ``hours[j]``, the length of the span that ends at
+    ``ends[j]`` exactly as the event loop computes it ((t1 - t0) / 3600 of the true times).
+    ``unit`` is the span's EnergyFlow for one hour (its energies equal its powers)."""
+
+    ends: list[float]
+    hours: list[float]
+    unit: EnergyFlow
+    t_end: float  # true time of ends[-1]
 
 
 @runtime_checkable
@@ -146,6 +181,17 @@ class ComponentBase:
 
     def obis_rows(self) -> list[ObisRow]:
         return []
+
+    def repeats(self, now: float, steady_since: float) -> Repeat | None:
+        """How this component may be fast-forwarded from now; None: not now (event by event).
+        ``steady_since``: true time since which the meter's inputs, registered powers, tariff,
+        power state, clock setting and programming state have not changed."""
+        return None
+
+    def fast_forward(self, jump: Jump) -> None:
+        """Do what the event loop would do over ``jump`` (called only when every component's
+        ``repeats`` allowed it); an idle component has nothing to do."""
+        return None
 
     def display_items(self) -> dict[str, DisplayValue]:
         """Display codes (manual 2.1.2 item 7) whose values this component keeps."""

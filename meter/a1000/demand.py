@@ -45,6 +45,8 @@ from meter.a1000.clock import MeterClock, meter_datetime
 from meter.a1000.component import (
     ComponentBase,
     DisplayValue,
+    Jump,
+    Repeat,
     config_section,
     defect_names,
     register_defects,
@@ -70,7 +72,11 @@ NQ = len(QUANTITIES)
 TARIFFS = 4  # A1000 manual 1.1 item 4: 4 tariffs and total.
 
 DEMAND_MAX = 99.9999  # A1000 manual 1.2 item 1 and 3.2.2: recording range 0..99.9999 kW/kvar.
-_EQUAL_KW = 1e-9  # far below the register's 0.0001 kW, far above float noise
+# Equal demand: far below the register's 0.0001 kW, above the float noise of one constant load.
+# Interval ends are true times near 1.8e9 s, whose float spacing is 2.4e-7 s: two 15-min blocks
+# of one load differ by up to ~5e-10 of their value (5e-8 kW at the 99.9999 kW top), so a
+# tolerance of 1e-9 kW let a later block of the same load take the maximum's stamp.
+_EQUAL_KW = 1e-6
 CYCLES_MIN = (5, 10, 15, 30, 60)  # manual 1.2 item 2, 3.2.2
 WINDOWS_MIN = (1, 2, 3, 5)  # manual 1.2 item 2, 1.3 item 3
 WINDOWS_FOR_60 = (2, 3, 5)  # manual 1.2 item 2: a 60 min cycle allows only 2, 3 or 5 min
@@ -334,6 +340,24 @@ class DemandRegisters:
         self.close_window_early(old_meter_s)
         self._start_window(new_meter_s)
 
+    def repeats(self, steady_since_meter_s: float) -> Repeat | None:
+        """Fast-forward (DemandComponent.repeats) from the sub-interval start where this stands,
+        if the last cycle was all under the flow constant since ``steady_since_meter_s`` (one
+        sub-interval of margin), its demand is no more than the maxima, and no defect acts."""
+        if (self.defects or not self.powered or not self._cur_valid_for_tariff
+                or steady_since_meter_s > self.window_start - self.cycle_s - self.window_s):
+            return None
+        for row in (0, self.tariff):
+            mx, last = self.maxima[row], self.last_average[row]
+            if any(last[i] > mx[i] + _EQUAL_KW / 2 for i in range(NQ)):
+                return None
+        step = int(self.window_s)
+        return Repeat(self.window_start, step, step if self._rolling else int(self.cycle_s))
+
+    def jump_to(self, meter_s: float) -> None:
+        """Land a fast-forward on the sub-interval end ``meter_s`` (DemandComponent)."""
+        self._start_window(meter_s)
+
     def reset(self) -> None:
         """Demand reset: maxima added to the cumulative registers, then cleared (standards.md
         3.3)."""
@@ -442,6 +466,10 @@ class DemandComponent(ComponentBase):
             settings, clock.meter_seconds(start_time), tariff, frozenset(defects) & set(DEFECTS)
         )
         self._due = self._boundary_true()
+        # Fast-forward (meter.A1000._fast_forward): sub-intervals closed since the last change
+        # this component heard of, and the true time of the last close.
+        self._steady = 0
+        self._closed_at: float | None = None
 
     # -- the read interface other parts use (the display, billing) --------------------------
 
@@ -465,7 +493,35 @@ class DemandComponent(ComponentBase):
     def _catch_up(self, now: float) -> None:
         while self._due is not None and now >= self._due:
             self._registers.close_window(self._registers.window_end)
+            self._closed_at = self._due
+            self._steady += 1
             self._due = self._boundary_true()
+
+    def _unsteady(self) -> None:
+        self._steady = 0
+
+    def repeats(self, now: float, steady_since: float) -> Repeat | None:
+        """Fast-forward from a sub-interval end reached under one flow (constant since
+        ``steady_since``) for at least 2n + 1 sub-intervals (n per cycle): the last n of them
+        hold a whole block, evaluated at the constant power, and the maxima are at least that
+        demand. Every later block of the load
+        gives the same demand (within float noise far below ``_EQUAL_KW``), so skipped blocks
+        would change no maximum nor stamp; the sub-intervals before the landing point that the
+        state keeps (the rolling window, the last averages) are closed by the loop after it
+        (two periods are left to it, ``meter.A1000._fast_forward``)."""
+        r = self._registers
+        if self._closed_at != now or self._steady < 2 * r.settings.n_windows + 1:
+            return None
+        return r.repeats(self.clock.meter_seconds(steady_since))
+
+    def fast_forward(self, jump: Jump) -> None:
+        # Block mode: the landing point is a block end, where the window restarts empty as here.
+        # Rolling mode: the window keeps earlier sub-intervals of the same load, replaced by the
+        # ones the loop closes after the landing point before anything reads them (repeats).
+        self._registers.jump_to(jump.ends[-1])
+        self._closed_at = jump.t_end
+        self._steady += len(jump.ends)
+        self._due = self._boundary_true()
 
     def start_unpowered(self) -> None:
         """A new meter without supply: no sub-interval runs until the first power-up."""
@@ -474,6 +530,7 @@ class DemandComponent(ComponentBase):
 
     def configure(self, now: float, settings: DemandSettings) -> None:
         self._catch_up(now)
+        self._unsteady()
         self._registers.configure(settings, self.clock.meter_seconds(now))
         self._due = self._boundary_true()
 
@@ -497,6 +554,7 @@ class DemandComponent(ComponentBase):
 
     def on_power(self, now: float, up: bool) -> None:
         self._catch_up(now)
+        self._unsteady()
         if up:
             self._registers.power_up(self.clock.meter_seconds(now))
         else:
@@ -505,11 +563,13 @@ class DemandComponent(ComponentBase):
 
     def on_clock_set(self, now: float, old_meter_s: float, new_meter_s: float) -> None:
         self._catch_up(now)
+        self._unsteady()
         self._registers.clock_set(old_meter_s, new_meter_s)
         self._due = self._boundary_true()
 
     def on_tariff(self, now: float, old: int, new: int) -> None:
         self._catch_up(now)
+        self._unsteady()
         self._registers.change_tariff(new, self.clock.meter_seconds(now))
 
     def snapshot(self) -> dict[str, Any]:
@@ -517,6 +577,7 @@ class DemandComponent(ComponentBase):
 
     def restore(self, d: dict[str, Any]) -> None:
         self._registers.restore(d)
+        self._unsteady()
         self._due = self._boundary_true()
 
     # Registers for the OBIS map (standards.md 3.3 and 7.1)

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meter.a1000.clock import MeterClock, lcd_stamp, meter_datetime
-from meter.a1000.component import ComponentBase, DisplayValue, config_section
+from meter.a1000.component import IDLE, ComponentBase, DisplayValue, Repeat, config_section
 from meter.a1000.obis_rows import ObisRow, format_energy
 from meter.a1000.registers import ZERO
 from meter.iec62056_21.bank import RegisterError
@@ -553,6 +553,9 @@ class DisplayComponent(ComponentBase):
 
     def accumulate(self, t0: float, t1: float, flow: Any) -> None:
         return None
+
+    def repeats(self, now: float, steady_since: float) -> Repeat | None:
+        return IDLE  # shows values on request only
 
     def on_event(self, now: float) -> None:
         return None

@@ -63,8 +63,10 @@ from typing import Any
 
 from meter.a1000.clock import MeterClock, meter_datetime
 from meter.a1000.component import (
+    IDLE,
     ComponentBase,
     DisplayValue,
+    Repeat,
     config_section,
     defect_names,
     register_defects,
@@ -366,6 +368,11 @@ class EventMonitor:
             else:
                 log.stop(t, meter_s)
 
+    @property
+    def collects_energy(self) -> bool:
+        """Is an event in progress collecting the energy of every span?"""
+        return bool(self._energy_logs)
+
     def add_energy(self, phase_import: tuple[float, ...], phase_export: tuple[float, ...]) -> None:
         for k, log in self._energy_logs:
             log.energy_import += phase_import[k]
@@ -552,6 +559,11 @@ class EventsComponent(ComponentBase):
 
     def accumulate(self, t0: float, t1: float, flow: Any) -> None:
         self.monitor.add_energy(flow.phase_import, flow.phase_export)
+
+    def repeats(self, now: float, steady_since: float) -> Repeat | None:
+        """Idle unless an event in progress collects energy span by span (then the loop goes
+        event by event); its next confirmation bounds a fast-forward."""
+        return None if self.monitor.collects_energy else IDLE
 
     def on_event(self, now: float) -> None:
         if self.monitor.next_due() is not None:

@@ -53,7 +53,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from meter.a1000.clock import MeterClock, meter_datetime, meter_seconds_of
-from meter.a1000.component import ComponentBase, config_section, defect_names, register_defects
+from meter.a1000.component import (
+    ComponentBase,
+    Jump,
+    Repeat,
+    config_section,
+    defect_names,
+    register_defects,
+)
 from meter.a1000.obis_rows import ObisRow
 from meter.iec62056_21.bank import DataSet, RegisterError, Value
 
@@ -107,6 +114,12 @@ class RingStore:
         self.head = (self.head + 1) % CAPACITY
         self.count = min(self.count + 1, CAPACITY)
 
+    def skip(self, n: int) -> None:
+        """Advance past n records that later appends overwrite before anything reads them (the
+        fast-forward writes only the last CAPACITY entries of a long jump)."""
+        self.head = (self.head + n) % CAPACITY
+        self.count = min(self.count + n, CAPACITY)
+
     def entries(self) -> list[Entry]:
         """All stored entries, oldest first."""
         out = []
@@ -128,8 +141,20 @@ class RingStore:
         self.head, self.count = int(d["head"]), int(d["count"])
 
 
-def _counts(values: list[float]) -> list[int]:
-    return [min(max(round(v / UNIT_KWH), 0), 0xFFFFFFFF) for v in values]
+def _count(value: float) -> tuple[int, float]:
+    """Counts of 0.1 Wh of one channel's energy and the remainder carried into the next entry."""
+    c = min(max(round(value / UNIT_KWH), 0), 0xFFFFFFFF)
+    return c, value - c * UNIT_KWH
+
+
+def _counts(values: list[float]) -> tuple[list[int], list[float]]:
+    """`_count` of an entry's channels: counts and the carried remainders."""
+    counts = [0] * 6
+    carry = list(values)  # a channel at exactly 0 counts 0 and carries itself (0.0 or -0.0)
+    for i, v in enumerate(values):
+        if v:
+            counts[i], carry[i] = _count(v)
+    return counts, carry
 
 
 # Rounding to 0.1 Wh leaves a remainder; it is carried into the next interval so that the sum
@@ -163,14 +188,41 @@ class LoadProfile:
             cur[i] += values[i]
 
     def _write(self, status: int) -> None:
-        counts = _counts(self.cur)
-        self._carry = [v - c * UNIT_KWH for v, c in zip(self.cur, counts, strict=True)]
+        counts, self._carry = _counts(self.cur)
         self.store.append(int(self.slot_end), status, counts)
 
     def close(self) -> None:
         """Nominal end of the interval in progress (meter time `slot_end`)."""
         self._write(self.status)
         self._open(self.slot_end, 0)
+
+    def close_run(self, ends: list[float], energies: list[tuple[int, list[float]]]) -> None:
+        """``close`` at every interval end of a constant span (the fast-forward), the energy of
+        each of its spans added first as ``add`` would: ``energies`` pairs a channel with its
+        energy in each span, the spans ending at ``ends`` (the entry in progress is at its
+        start, status 0). Only the channels listed or already carrying a remainder can count:
+        a channel at exactly 0 counts 0 and carries itself. Entries before the last CAPACITY
+        are overwritten within the run: only their remainders are computed."""
+        cur = self.cur
+        active = sorted({i for i, _ in energies} | {i for i, v in enumerate(cur) if v})
+        closes = int((ends[-1] - self.slot_end) // INTERVAL_S) + 1
+        first_kept = closes - CAPACITY
+        span_energy = [(i, e) for i, e in energies]
+        k = 0
+        for j, end in enumerate(ends):
+            for i, e in span_energy:
+                cur[i] += e[j]
+            if end != self.slot_end:
+                continue
+            counts = [0] * 6
+            for i in active:
+                counts[i], cur[i] = _count(cur[i])
+            if k >= first_kept:
+                self.store.append(int(self.slot_end), 0, counts)
+            else:
+                self.store.skip(1)
+            self.slot_end += INTERVAL_S
+            k += 1
 
     def mark(self, flag: int) -> None:
         self.status |= flag
@@ -300,6 +352,7 @@ class LoadProfileComponent(ComponentBase):
         self.powered = True
         self.programming = False  # volatile: not in the snapshot
         self._due = self._boundary_true()
+        self._closed_at: float | None = None  # true time of the last close (fast-forward)
 
     def _boundary_true(self) -> float | None:
         b = self.profile.next_boundary
@@ -308,6 +361,7 @@ class LoadProfileComponent(ComponentBase):
     def _catch_up(self, now: float) -> None:
         while self._due is not None and now >= self._due:
             self.profile.close()
+            self._closed_at = self._due
             self._due = self._boundary_true()
 
     def start_unpowered(self) -> None:
@@ -323,16 +377,53 @@ class LoadProfileComponent(ComponentBase):
     def next_event(self, now: float) -> float | None:
         return self._due
 
+    def channels(self, flow: Any) -> tuple[float, ...]:
+        """The energies of a flow the six channels record (CHANNELS order): the one booking of
+        both the event loop and the fast-forward (what a channel mutant patches)."""
+        return (flow.import_, flow.export, flow.q1, flow.q2, flow.q3, flow.q4)
+
     def accumulate(self, t0: float, t1: float, flow: Any) -> None:
         if self.programming:
             return  # not recorded in programming mode (module doc)
+        c = self.channels(flow)
         cur = self.profile.cur
-        cur[0] += flow.import_
-        cur[1] += flow.export
-        cur[2] += flow.q1
-        cur[3] += flow.q2
-        cur[4] += flow.q3
-        cur[5] += flow.q4
+        cur[0] += c[0]
+        cur[1] += c[1]
+        cur[2] += c[2]
+        cur[3] += c[3]
+        cur[4] += c[4]
+        cur[5] += c[5]
+
+    def repeats(self, now: float, steady_since: float) -> Repeat | None:
+        """Fast-forward from an interval end while recording (not powered down, not in
+        programming mode)."""
+        p = self.profile
+        if not p.powered or self.programming or self._closed_at != now:
+            return None
+        return Repeat(float(p.slot_end - INTERVAL_S), INTERVAL_S, INTERVAL_S)
+
+    def fast_forward(self, jump: Jump) -> None:
+        """Replay the jump's spans as the loop books them: each span adds power x its hours to
+        the entry in progress, in the loop's order (float sums depend on it, and the carried
+        remainder makes each entry depend on all before it), and an interval end writes the
+        entry (``LoadProfile.close``). A channel without energy adds 0.0, which changes no sum."""
+        p = self.profile
+        ends, hours = jump.ends, jump.hours
+        rates = [(i, r) for i, r in enumerate(self.channels(jump.unit)) if r]
+        # The first entry through `close` (its status may carry a flag); the rest of the run
+        # with status 0 (LoadProfile.close_run). Energies as the loop's flows: power x hours.
+        n = 0
+        for i, r in rates:
+            p.cur[i] += r * hours[0]
+        while ends[n] != p.slot_end:
+            n += 1
+            for i, r in rates:
+                p.cur[i] += r * hours[n]
+        p.close()
+        if n + 1 < len(ends):
+            p.close_run(ends[n + 1:], [(i, [r * h for h in hours[n + 1:]]) for i, r in rates])
+        self._closed_at = jump.t_end
+        self._due = self._boundary_true()
 
     def on_event(self, now: float) -> None:
         self._catch_up(now)

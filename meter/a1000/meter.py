@@ -7,6 +7,14 @@ input is constant: the registers integrate exactly (``registers.EnergyRegisters`
 edges are computed on demand, and each component receives the span's ``EnergyFlow``.
 The same model runs in wall-clock time when a server feeds it wall time (``meter.__main__``).
 
+Fast-forward (``_fast_forward``): over a span of constant inputs, tariff and configuration the
+loop closes the components' repeating boundaries (demand sub-intervals, load-profile entries)
+in one jump instead of event by event, with the same result to the last bit: each component
+replays or skips what it may (``Component.repeats`` / ``fast_forward``), anything that can
+change inside the span (a tariff switch, a billing date, an event, programming, the caller's
+target) ends it, and a meter built with ``fast_forward=False`` goes event by event throughout
+(tests/meter/a1000/test_fast_forward.py compares the two).
+
 Power: the meter runs from its voltage circuits; below ``POWER_THRESHOLD`` x nominal on
 every element it is powered down: nothing registers, the clock runs on (battery), the
 state is saved. Persistence: see ``store.py``; a periodic save runs every
@@ -24,12 +32,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from gmpy2 import mpq
 
 from meter.a1000.bank import A1000RegisterBank
 from meter.a1000.billing import make_billing  # part 2
 from meter.a1000.clock import MeterClock, meter_datetime, ppm_from_seconds_per_day
-from meter.a1000.component import Component, EnergyFlow
+from meter.a1000.component import Component, EnergyFlow, Jump
 from meter.a1000.config import (
     ANTI_CREEP_IN,
     LED_DUTY,
@@ -128,10 +137,16 @@ class A1000:
         state_dir: str | Path | None = None,
         defects: Iterable[Any] = (),
         components: Iterable[ComponentFactory] | None = None,
+        fast_forward: bool = True,
     ) -> None:
         self.config = config
+        self.fast_forward = fast_forward  # False: event by event throughout (module doc)
         self.defects: Defects = build_defects([*config.defects, *defects])
         self.now = float(start_time)
+        # True time of the last change of what a span holds constant (the fast-forward's
+        # components ask how long it has held): rates, tariff, power, clock, programming.
+        self._steady_since = self.now
+        self.jumps = 0  # fast-forwards made (what tests and benchmarks read)
         drift = config.clock.drift_ppm
         if self.defects.clock_seconds_per_day is not None:
             drift = ppm_from_seconds_per_day(self.defects.clock_seconds_per_day)
@@ -223,6 +238,8 @@ class A1000:
             raise ValueError(f"advance_to({t}) is before now ({self.now}); time runs forward")
         components = self.components
         while True:
+            if self.fast_forward and components:
+                self._fast_forward(t)
             now = self.now
             t_next = t
             switch = self._switch_at
@@ -244,9 +261,66 @@ class A1000:
         if self.now - self._last_save >= self.config.persistence.save_interval_s:
             self.save()
 
+    def _fast_forward(self, t: float) -> None:
+        """Jump over the constant span ahead when every component allows it (module doc).
+
+        Where all components stand on a common boundary S (``repeats``), the jump lands on
+        S + k x P, P the least common multiple of their periods, at least two periods before
+        the first thing that can change the span: the target t, a tariff switch, the end of
+        programming, an idle component's next event. The two periods left are closed by the
+        loop itself (demand relies on them, DemandComponent.repeats). The jump hands each
+        component every boundary on the way with the span lengths the loop would compute."""
+        now = self.now
+        limit = t
+        for e in (self._switch_at, self._prg_end):
+            if e is not None and e < limit:
+                limit = e
+        at: float | None = None
+        steps: list[int] = []
+        period = 1
+        for c in self.components:
+            repeats = getattr(c, "repeats", None)
+            rep = repeats(now, self._steady_since) if repeats is not None else None
+            if rep is None:
+                return
+            if rep.at is None:  # idle: only its next event bounds the jump
+                e = c.next_event(now)
+                if e is not None and e < limit:
+                    limit = e
+                continue
+            if at is None:
+                at = rep.at
+            elif rep.at != at:
+                return
+            steps.append(rep.step)
+            period = math.lcm(period, rep.period)
+        clock = self.clock
+        if at is None or at % period or clock.true_time(at) != now:
+            return
+        k = int((clock.meter_seconds(limit) - at) // period) - 2
+        if k < 1:
+            return
+        span = k * period
+        # numpy's float64 operations round as Python's: the true times and span lengths below
+        # are bit for bit those of the loop (MeterClock.true_time, _span).
+        ends = np.unique(np.concatenate([at + np.arange(step, span + 1, step) for step in steps]))
+        times = clock.true_time(ends)  # type: ignore[arg-type]
+        hours = np.diff(times, prepend=now) / 3600.0
+        t_end = float(times[-1])
+        jump = Jump(ends.tolist(), hours.tolist(), self._flow(1.0), t_end)
+        for c in self.components:
+            c.fast_forward(jump)  # type: ignore[attr-defined]
+        self.now = t_end
+        self.jumps += 1
+
     def _span(self, t0: float, t1: float) -> None:
         """Hand the energy of [t0, t1) (inputs, tariff, power constant) to the components."""
-        h = (t1 - t0) / 3600.0
+        flow = self._flow((t1 - t0) / 3600.0)
+        for c in self.components:
+            c.accumulate(t0, t1, flow)
+
+    def _flow(self, h: float) -> EnergyFlow:
+        """The EnergyFlow of h hours at the present rates, tariff and power state."""
         r = self._rates
         ph_i, ph_e = self._phase_rates
         # Filling __dict__ directly skips the frozen dataclass's 19 guarded setattr calls;
@@ -273,8 +347,7 @@ class A1000:
             tariff=self.tariff,
             powered=self.powered,
         )
-        for c in self.components:
-            c.accumulate(t0, t1, flow)
+        return flow
 
     def _fire(self) -> None:
         now = self.now
@@ -318,6 +391,7 @@ class A1000:
 
     def _set_tariff(self, new: int, notify: bool) -> None:
         old = self.tariff
+        self._steady_since = self.now
         self.energy.set_tariff(self.now, new)
         self.tariff = new
         if notify and old != new:
@@ -337,6 +411,7 @@ class A1000:
         """Set the meter clock at true time t to read meter_s (protocol W1 0.9.1/0.9.2)."""
         self.advance_to(t)
         old = self.clock.set(self.now, float(meter_s))
+        self._steady_since = self.now
         self.last_clock_set_meter_s = float(meter_s)
         self._schedule_tariff()
         for c in self.components:
@@ -357,6 +432,7 @@ class A1000:
             self.programming.prg_active = False
             self._programming_changed()
         self.powered = powered
+        self._steady_since = self.now
         if changed and powered:
             self._schedule_tariff()
         self._update_rates()
@@ -377,6 +453,7 @@ class A1000:
         )
         self._rates = rates
         self._phase_rates = (ph_i, ph_e)
+        self._steady_since = self.now
         if not self.energy.keeps_after_change(self._emitted_from):
             self._fold_pulses()
         self.energy.set_rates(self.now, rates)
@@ -559,6 +636,7 @@ class A1000:
         (``on_programming(now, active)``, optional like ``on_button``)."""
         was = self._prg_end is not None
         active = self.programming.in_programming(self.now)
+        self._steady_since = self.now
         self._prg_end = self.programming.last_button + PROGRAMMING_TIMEOUT_S if active else None
         if active != was:
             for c in self.components:

@@ -55,7 +55,6 @@ PHASE_NAMES = ("L1", "L2", "L3")
 PARTNER = {"import": "export", "export": "import", "q1": "q2", "q2": "q1", "q3": "q4",
            "q4": "q3", "s_import": "s_export", "s_export": "s_import"}
 #: Load-profile channels by the flow field they record (load_profile.CHANNELS order).
-CHANNEL_FIELDS = ("import_", "export", "q1", "q2", "q3", "q4")
 CHANNEL_NAMES = ("import", "export", "q1", "q2", "q3", "q4")
 #: Calendar rules of A1000 manual 1.4 and what the mutant does instead.
 CALENDAR_RULES = {
@@ -285,13 +284,15 @@ def _event(meter: A1000, rest: str) -> None:
 def _channel(meter: A1000, rest: str) -> None:
     k = CHANNEL_NAMES.index(rest.split(".")[0])
     lp = meter.component("load_profile")
-    accumulate = lp.accumulate
-    field = CHANNEL_FIELDS[k]
+    channels = lp.channels  # type: ignore[attr-defined]
 
-    def faulty(t0: float, t1: float, flow: Any) -> None:
-        accumulate(t0, t1, dataclasses.replace(flow, **{field: 0.0}))
+    # The channels a flow books: the one function the event loop and the fast-forward share.
+    def faulty(flow: Any) -> tuple[float, ...]:
+        values = list(channels(flow))
+        values[k] = 0.0
+        return tuple(values)
 
-    lp.accumulate = faulty  # type: ignore[method-assign]
+    lp.channels = faulty  # type: ignore[attr-defined]
 
 
 class MutatedCalendar:
