@@ -7,6 +7,11 @@ One meter, 31 days, balanced load at In PF 0.866 L, a 10-section daily profile e
 billing, events) unless --core-only. Prints wall time and virtual seconds per wall second
 (target >= 1e7), for one advance over the month and for 15-minute steps (the way a
 simulated bench polls), plus the cost of computing pulse edges on demand.
+
+`--dose` measures the fast-forward instead (meter.a1000.meter, `A1000._fast_forward`): one dose
+of the register-rollover plan item, 1732 h at Imax, 60 deg, one tariff, in one `advance_to`,
+fast-forwarded and event by event (`fast_forward=False`) side by side, `--rounds` times
+alternating, medians and their ratio, with /proc/loadavg.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -99,10 +105,43 @@ def run_pulses() -> None:
           f"{(time.perf_counter() - w0) * 1e6:.0f} us (never stored)")
 
 
+DOSE_H = 1732.0  # rig.procedures.register_rollover: 1500 h / sin 60 deg
+
+
+def _dose(fast: bool) -> float:
+    obj = copy.deepcopy(default_config().to_obj())
+    obj["tou"] = {"daily_profiles": {}, "seasons": [{"start": "01-01", "tariff": 2}]}
+    cfg = config_from_obj(obj, "bench")
+    m = A1000(cfg, start_time=T0, fast_forward=fast)
+    m.set_inputs(T0, ElectricalInputs.balanced(cfg.element_voltage, cfg.imax_a, 60))
+    w0 = time.perf_counter()
+    m.advance_to(T0 + DOSE_H * 3600)
+    return time.perf_counter() - w0
+
+
+def run_dose(rounds: int) -> None:
+    fast: list[float] = []
+    slow: list[float] = []
+    for _ in range(rounds):
+        fast.append(_dose(True))
+        slow.append(_dose(False))
+    f, s = statistics.median(fast), statistics.median(slow)
+    load = Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3]
+    print(f"[dose] {DOSE_H:g} h at Imax, 60 deg, one tariff, one advance_to, {rounds} rounds: "
+          f"fast-forward {f * 1e3:.1f} ms, event by event {s * 1e3:.1f} ms (medians) = "
+          f"{s / f:.1f}x; load {' '.join(load)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--core-only", action="store_true", help="skip the full-meter run")
+    parser.add_argument("--dose", action="store_true",
+                        help="only the fast-forward against event by event over one dose")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    if args.dose:
+        run_dose(args.rounds)
+        return
     target = 1e7
     run(core_only=True)
     if not args.core_only:
