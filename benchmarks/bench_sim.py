@@ -8,10 +8,16 @@
    round on the simulated bench's own clock beside it.
 3. Safety: a controller process mid-dwell gets SIGINT / SIGTERM (source off within 1 s) or
    SIGKILL with the source watchdog armed (off within the watchdog time); 10 times each.
-4. VISA query overhead over a bare socket (target: under 1.5x): the same query to the same
-   simulated instrument, through the rig's VISA transport (rig.instruments.transport.VisaAdapter
-   on pyvisa-py) and through a plain TCP socket, in alternating batches in one run; the ratio
-   of the median batches.
+4. VISA query overhead over a bare socket (target: under 1.5x): the query a plan makes (the
+   6105A driver's `is_on`, `OUTP:STAT?`) through the driver on the rig's VISA transport
+   (rig.instruments.transport.VisaAdapter on pyvisa-py, or `--visa-library`) and through the
+   same driver on a plain TCP socket, to the simulated bench served by a process of its own
+   (`python -m rig.sim serve`), as a lab's instruments are apart from the rig's computer; in
+   alternating batches in one run, the ratio of the median batches judged. Beside it: the bare
+   line exchange (adapter against socket, no driver) to the same process, the same pair with
+   the simulator in the rig's process (both sides' CPU on one GIL), and a setting write with
+   its error check (`OUTP:STAT OFF`, `SYST:ERR?`), which a backend that cannot switch Nagle's
+   algorithm off delays.
 
 The rig and the simulator share one process, so every figure is CPU work handed between threads:
 on a 2-core machine the 1-position time moves with where the scheduler puts them (4.1-6 ms over
@@ -22,19 +28,23 @@ figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import select
 import signal
 import socket
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rig.bench.bench import Bench  # noqa: E402
+from rig.instruments.fluke6105a import Fluke6105A  # noqa: E402
 from rig.instruments.loadpoint import LoadPoint  # noqa: E402
 from rig.instruments.roles import ECState, Quantity  # noqa: E402
 from rig.instruments.transport import VisaAdapter  # noqa: E402
@@ -122,54 +132,147 @@ def timed_rounds(rounds: int) -> dict[str, dict[int, list[float]]]:
     return times
 
 
-def query_overhead(batches: int, per_batch: int = 100) -> dict[str, list[float]]:
-    """Times per query (s) of each batch through the VISA transport and through a bare socket:
-    the simulated Fluke's `OUTP:STAT?`, batches alternating so machine load affects both alike."""
-    import pyvisa
+@contextlib.contextmanager
+def served(positions: int = 1) -> Iterator[dict[str, str]]:
+    """The simulated bench in a process of its own (`python -m rig.sim serve`): the lines it
+    prints before `ready` (`sim:source = TCPIP::...`, `control = ...`, `bench file = ...`)
+    and `pid`. Stopped (SIGTERM) on leaving."""
+    command = [sys.executable, "-m", "rig.sim", "serve", "--bench", str(SIM_BENCH),
+               "--positions", str(positions)]
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        info = {"pid": str(proc.pid)}
+        for line in proc.stdout:
+            if line.strip() == "ready":
+                break
+            key, _, value = line.partition(" = ")
+            info[key.strip()] = value.strip()
+        else:
+            raise RuntimeError(f"{' '.join(command)} ended before it was ready")
+        yield info
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
-    query = "OUTP:STAT?"
-    with SimBench(SIM_BENCH) as sim:
-        resource = sim.substitutions["sim:source"]  # TCPIP::127.0.0.1::<port>::SOCKET
-        _, host, port, _ = resource.split("::")
-        adapter = VisaAdapter.open(pyvisa.ResourceManager("@py"), resource,
-                                   write_termination="\n", read_termination="\n")
-        with socket.create_connection((host, int(port))) as sock:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            lines = sock.makefile("rb")
 
-            def over_socket() -> str:
-                sock.sendall(query.encode() + b"\n")
-                return lines.readline().decode().rstrip("\n")
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds of every thread of process `pid` so far (the scheduler's nanosecond
+    count, /proc/<pid>/task/*/schedstat)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            total += int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[0])
+    return total / 1e9
 
-            def over_visa() -> str:
-                adapter.write(query)
-                return adapter.read()
 
-            assert over_socket() == over_visa() in ("0", "1")
-            times: dict[str, list[float]] = {"visa": [], "socket": []}
-            for _ in range(batches):
-                for name, ask in (("visa", over_visa), ("socket", over_socket)):
-                    t = time.perf_counter()
-                    for _ in range(per_batch):
-                        ask()
-                    times[name].append((time.perf_counter() - t) / per_batch)
-        adapter.close()
+class SocketLines:
+    """The driver's line transport on a bare TCP socket (no VISA): Nagle off as the VISA side
+    has it, lines read through Python's buffered reader."""
+
+    def __init__(self, resource: str) -> None:
+        _, host, port, _ = resource.split("::")  # TCPIP::<host>::<port>::SOCKET
+        self.sock = socket.create_connection((host, int(port)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.lines = self.sock.makefile("rb")
+
+    def write(self, line: str) -> None:
+        self.sock.sendall(line.encode() + b"\n")
+
+    def read(self) -> str:
+        return self.lines.readline().decode().rstrip("\n")
+
+    def close(self) -> None:
+        self.lines.close()
+        self.sock.close()
+
+
+def _alternating(asks: dict[str, Callable[[], object]], batches: int,
+                 per_batch: int) -> dict[str, list[float]]:
+    """Time per call (s) of each batch of each of `asks`, the batches taken in turn so machine
+    load affects them alike."""
+    times: dict[str, list[float]] = {name: [] for name in asks}
+    for _ in range(batches):
+        for name, ask in asks.items():
+            t = time.perf_counter()
+            for _ in range(per_batch):
+                ask()
+            times[name].append((time.perf_counter() - t) / per_batch)
     return times
 
 
-def print_overhead(batches: int) -> bool:
-    """The ratio of the median batches (the figure judged: each batch of VISA queries beside a
-    batch of socket queries, alternating, so load moves both), and of the fastest batches
-    beside it (as timeit advises: slower ones are other processes interfering)."""
-    times = query_overhead(batches)
-    best = min(times["visa"]) / min(times["socket"])
-    median = statistics.median(times["visa"]) / statistics.median(times["socket"])
-    print(f"VISA query overhead over a bare socket (simulated 6105A, OUTP:STAT?, {batches} x "
-          f"100 queries each way, alternating): median batch VISA "
-          f"{statistics.median(times['visa']) * 1e6:.1f} us, socket "
-          f"{statistics.median(times['socket']) * 1e6:.1f} us per query = {median:.2f}x "
-          f"(target < 1.5x: {'met' if median < 1.5 else 'MISSED'}); fastest batches {best:.2f}x")
-    return median < 1.5
+def query_overhead(batches: int, library: str, per_batch: int = 100) -> dict[str, list[float]]:
+    """Times per query (s) of each batch: 'driver visa' / 'driver socket' (the 6105A driver's
+    `is_on` on each transport) and 'line visa' / 'line socket' (one `OUTP:STAT?` line
+    exchange, no driver) to the simulator in its own process; 'in-process visa' /
+    'in-process socket' the line exchange with the simulator in this process; 'write visa' /
+    'write socket' the driver's `output_off` (a write and its `SYST:ERR?`, 20 a batch)."""
+    import pyvisa
+
+    manager = pyvisa.ResourceManager(library)
+
+    def transports(resource: str) -> tuple[VisaAdapter, SocketLines]:
+        return (VisaAdapter.open(manager, resource, write_termination="\n",
+                                 read_termination="\n"), SocketLines(resource))
+
+    def line(adapter: VisaAdapter | SocketLines) -> Callable[[], str]:
+        def ask() -> str:
+            adapter.write("OUTP:STAT?")
+            return adapter.read()
+        return ask
+
+    times: dict[str, list[float]] = {}
+    with served() as info:
+        visa, bare = transports(info["sim:source"])
+        drivers = Fluke6105A(visa), Fluke6105A(bare)
+        assert drivers[0].is_on() is drivers[1].is_on() is False
+        assert line(visa)() == line(bare)() == "0"
+        times |= _alternating({"driver visa": drivers[0].is_on, "driver socket": drivers[1].is_on,
+                               "line visa": line(visa), "line socket": line(bare)},
+                              batches, per_batch)
+        times |= _alternating({"write visa": drivers[0].output_off,
+                               "write socket": drivers[1].output_off},
+                              max(3, batches // 4), 20)
+        visa.close()
+        bare.close()
+    with SimBench(SIM_BENCH) as sim:
+        visa, bare = transports(sim.substitutions["sim:source"])
+        times |= _alternating({"in-process visa": line(visa), "in-process socket": line(bare)},
+                              batches, per_batch)
+        visa.close()
+        bare.close()
+    return times
+
+
+def print_overhead(batches: int, library: str) -> bool:
+    """The ratio of the median batches of the driver's query (the figure judged), and beside
+    it the fastest batches' ratio (as timeit advises: slower ones are other processes
+    interfering), the bare line exchange, the simulator in this process, and a write."""
+    times = query_overhead(batches, library)
+    med = {k: statistics.median(v) for k, v in times.items()}
+
+    def ratio(kind: str) -> float:
+        return med[f"{kind} visa"] / med[f"{kind} socket"]
+
+    judged = ratio("driver")
+    fastest = min(times["driver visa"]) / min(times["driver socket"])
+    print(f"VISA query overhead over a bare socket ({library}; the 6105A driver's is_on, "
+          f"OUTP:STAT?, to the simulator in its own process; {batches} x 100 queries each way, "
+          f"alternating): median batch VISA {med['driver visa'] * 1e6:.1f} us, socket "
+          f"{med['driver socket'] * 1e6:.1f} us per query = {judged:.2f}x (target < 1.5x: "
+          f"{'met' if judged < 1.5 else 'MISSED'}); fastest batches {fastest:.2f}x")
+    print(f"  the line exchange alone (no driver): VISA {med['line visa'] * 1e6:.1f} us, socket "
+          f"{med['line socket'] * 1e6:.1f} us = {ratio('line'):.2f}x; with the simulator in "
+          f"the rig's process (one GIL for both): {med['in-process visa'] * 1e6:.1f} against "
+          f"{med['in-process socket'] * 1e6:.1f} us = {ratio('in-process'):.2f}x")
+    print(f"  a setting write and its error check (output_off: OUTP:STAT OFF, SYST:ERR?): VISA "
+          f"{med['write visa'] * 1e3:.3f} ms, socket {med['write socket'] * 1e3:.3f} ms = "
+          f"{ratio('write'):.2f}x")
+    return judged < 1.5
 
 
 def _cpu_us(fn: Callable[[], object], n: int = 3000) -> float:
@@ -307,6 +410,8 @@ def main() -> int:
     ap.add_argument("--no-safety", action="store_true")
     ap.add_argument("--overhead-only", action="store_true",
                     help="only the VISA query overhead over a bare socket")
+    ap.add_argument("--visa-library", default="@py",
+                    help="the VISA library of the overhead figure (default @py: pyvisa-py)")
     ap.add_argument("--where", action="store_true",
                     help="where a VISA query's extra time goes (the rig's CPU per query, and "
                     "the pieces of pyvisa-py's read and write)")
@@ -315,7 +420,7 @@ def main() -> int:
         where_the_time_goes()
         return 0
     if args.overhead_only:
-        return 0 if print_overhead(args.rounds) else 1
+        return 0 if print_overhead(args.rounds, args.visa_library) else 1
 
     times = timed_rounds(args.rounds)
 
@@ -344,7 +449,7 @@ def main() -> int:
           f"{median_ms('bench', 1) / 1000:.3f} s, 12 positions "
           f"{median_ms('bench', 12) / 1000:.3f} s = "
           f"{median_ms('bench', 12) / median_ms('bench', 1):.3f}x")
-    ok = print_overhead(args.rounds)
+    ok = print_overhead(args.rounds, args.visa_library)
     if not args.no_safety:
         print("safety (simulated source, controller process mid-dwell):")
         ok &= safety(args.safety_repeats)
