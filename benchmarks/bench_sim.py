@@ -60,14 +60,19 @@ SIM_BENCH = REPO / "benches" / "sim.yaml"
 PULSES = 20          # 3.45 kW at 1000 imp/kWh: ~0.96 pulse/s, so ~21 s of virtual time
 
 
-def measure(bench: Bench, tb: VirtualTimebase, ids: list[int]) -> list[float]:
+def measure(bench: Bench, tb: VirtualTimebase, ids: list[int],
+            starts: list[float] | None = None) -> list[float]:
     """What rig.measure.measure_errors does per repetition: configure, start, poll the state,
     read every result (all positions together: the COM5003's calculator for position 1, a
-    ZERA MAD each for the others, one exchange per instrument and step)."""
+    ZERA MAD each for the others, one exchange per instrument and step). `starts` gets the
+    wall time of configuring and starting."""
     group = bench.ec_group(ids)
     constant = bench.positions[0].meter_constant
+    t = time.perf_counter()
     group.configure(constant, PULSES, Quantity.ACTIVE)
     group.start()
+    if starts is not None:
+        starts.append(time.perf_counter() - t)
     tb.wait_until(lambda: all(s is ECState.READY for s in group.states().values()),
                   expected_s=PULSES * 1.1, timeout_s=600, poll_s=1.0, check_first=False)
     return [r.error for r in group.results().values()]
@@ -89,11 +94,11 @@ def load_point(bench: Bench, tb: VirtualTimebase, ids: list[int], point: LoadPoi
 def timed_rounds(rounds: int) -> dict[str, dict[int, list[float]]]:
     """Wall times of 1 and 12 positions, alternating so machine load affects both alike:
     'point' = load_point (the points alternate, so the source really changes), 'point_cpu' =
-    its CPU time (all threads), 'ec' = the error-calculator round alone, 'bench' = the
-    simulated bench's own clock for 'ec' plus its wall time (the time a lab bench would
-    take)."""
+    its CPU time (all threads), 'ec' = the error-calculator round alone, 'start' = its
+    configuring and starting, 'bench' = the simulated bench's own clock for 'ec' plus its wall
+    time (the time a lab bench would take)."""
     times: dict[str, dict[int, list[float]]] = {
-        k: {1: [], 12: []} for k in ("point", "point_cpu", "ec", "bench")
+        k: {1: [], 12: []} for k in ("point", "point_cpu", "ec", "start", "bench")
     }
     with SimBench(SIM_BENCH, positions=1) as sim1, SimBench(SIM_BENCH, positions=12) as sim12, \
             Bench.from_file(sim1.bench_file) as b1, Bench.from_file(sim12.bench_file) as b12:
@@ -115,7 +120,7 @@ def timed_rounds(rounds: int) -> dict[str, dict[int, list[float]]]:
             for n, (bench, tb, ids) in setups.items():
                 v = tb.now()
                 t = time.perf_counter()
-                errors = measure(bench, tb, ids)
+                errors = measure(bench, tb, ids, times["start"][n])
                 wall = time.perf_counter() - t
                 times["ec"][n].append(wall)
                 times["bench"][n].append(tb.now() - v + wall)
@@ -481,7 +486,10 @@ def main() -> int:
           f"{median_ms('point_cpu', 12) / median_ms('point_cpu', 1):.2f}x")
     print(f"the error-calculator round alone: 1 position {median_ms('ec', 1):.1f} ms, "
           f"12 positions {median_ms('ec', 12):.1f} ms = "
-          f"{median_ms('ec', 12) / median_ms('ec', 1):.2f}x")
+          f"{median_ms('ec', 12) / median_ms('ec', 1):.2f}x; of it configuring and starting "
+          f"every calculator {median_ms('start', 1):.2f} / {median_ms('start', 12):.2f} ms "
+          "(a point's second repetition starts them again: a chained run, runMode repetition, "
+          "would not)")
     # Virtual time skips the gates, so the wall figures above are the rig's and the simulator's
     # work alone. On a bench's clock a round is the gate plus that work (all of it counted,
     # although on a real bench the polls overlap the gate).
