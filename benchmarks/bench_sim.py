@@ -4,8 +4,10 @@
    error calculator, dwell (virtual time), read the result. Median wall time.
 2. One load point measured on 12 positions at once versus 1 position (target: under 2x):
    apply the point, settle, run the error calculators of every position, read them (wall time,
-   the figure judged; its CPU time beside it); the error-calculator round alone and the same
-   round on the simulated bench's own clock beside it.
+   the figure judged; its CPU time beside it); the error-calculator round alone (and its
+   configuring and starting) and the same round on the simulated bench's own clock beside it;
+   and the same point with the simulated bench in a process of its own (wall, the rig's CPU,
+   the simulator's CPU).
 3. Safety: a controller process mid-dwell gets SIGINT / SIGTERM (source off within 1 s) or
    SIGKILL with the source watchdog armed (off within the watchdog time); 10 times each.
 4. VISA query overhead over a bare socket (target: under 1.5x): the query a plan makes (the
@@ -19,10 +21,11 @@
    its error check (`OUTP:STAT OFF`, `SYST:ERR?`), which a backend that cannot switch Nagle's
    algorithm off delays.
 
-The rig and the simulator share one process, so every figure is CPU work handed between threads:
-on a 2-core machine the 1-position time moves with where the scheduler puts them (4.1-6 ms over
-runs). `taskset -c 0 .venv/bin/python benchmarks/bench_sim.py` pins them to one CPU for a steady
-figure.
+Where the rig and the simulator share one process, every figure is CPU work handed between
+threads: on a 2-core machine the 1-position time moves with where the scheduler puts them (4.1-6
+ms over runs). `taskset -c 0 .venv/bin/python benchmarks/bench_sim.py` pins them to one CPU for a
+steady figure. Where the simulator has a process of its own, each exchange waits for the other
+process to be scheduled: on a loaded machine its figures swing more; run it twice.
 """
 
 from __future__ import annotations
