@@ -79,7 +79,7 @@ class VisaAdapter:
         def reopen() -> Any:
             resource = resource_manager.open_resource(resource_name, **kwargs)
             if "::SOCKET" in resource_name.upper():
-                _disable_nagle(resource)
+                _disable_nagle(resource, resource_name)
             return resource
 
         return cls(reopen(), reopen)
@@ -139,14 +139,15 @@ def _pyvisa_py_session(resource: Any) -> Any:
     return sessions.get(resource.session) if isinstance(sessions, dict) else None
 
 
-def _disable_nagle(resource: Any) -> None:
+def _disable_nagle(resource: Any, resource_name: str) -> None:
     """Switch Nagle's algorithm off on a SOCKET resource.
 
     SCPI writes get no reply, so with Nagle on, the error query after a write waits for the delayed
     ACK of the write (about 40 ms on Linux loopback, measured: 45 ms per write + SYST:ERR?, 0.1 ms
     per query). pyvisa-py 0.8.1 wires VI_ATTR_TCPIP_NODELAY to a setter that rejects it, so fall
-    back
-    to its session's socket.
+    back to its session's socket. The message names `resource_name` as opened: asking the
+    resource for it is one more attribute a backend may not serve (pyvisa-rs 0.1.8 raises
+    OverflowError on VI_ATTR_RSRC_NAME, 0xBFFF0002).
     """
     try:
         resource.set_visa_attribute(constants.ResourceAttribute.tcpip_nodelay, constants.VI_TRUE)
@@ -159,4 +160,5 @@ def _disable_nagle(resource: Any) -> None:
     if isinstance(sock, socket.socket):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     else:
-        log.info("could not disable Nagle on %s: writes may be slow", resource.resource_name)
+        log.warning("could not disable Nagle on %s: a write and its error check wait for the "
+                    "delayed ACK (about 40 ms on Linux)", resource_name)

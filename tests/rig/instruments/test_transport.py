@@ -52,3 +52,39 @@ def test_read_keeps_a_line_without_termination_and_honours_other_terminations() 
 def test_a_timeout_reaches_the_driver_as_a_visa_error() -> None:
     with pytest.raises(VisaIOError):
         VisaAdapter(Resource(Library([]))).read()
+
+
+class NoNodelayResource(Resource):
+    """A backend that serves neither VI_ATTR_TCPIP_NODELAY nor VI_ATTR_RSRC_NAME, as pyvisa-rs
+    0.1.8 (VI_ERROR_NSUP_ATTR on the one, OverflowError on the other, 0xBFFF0002)."""
+
+    def set_visa_attribute(self, attribute: object, value: object) -> None:
+        raise VisaIOError(constants.StatusCode.error_nonsupported_attribute)
+
+    @property
+    def resource_name(self) -> str:
+        raise OverflowError("number too large to fit in target type")
+
+
+class Manager:
+    def __init__(self, resource: Resource) -> None:
+        self.resource = resource
+        self.opened: list[tuple[str, dict[str, object]]] = []
+
+    def open_resource(self, name: str, **kwargs: object) -> Resource:
+        self.opened.append((name, kwargs))
+        return self.resource
+
+
+def test_a_backend_without_nodelay_opens_with_a_warning_naming_the_resource(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    name = "TCPIP::127.0.0.1::5025::SOCKET"
+    manager = Manager(NoNodelayResource(Library([(b"1\n", DONE)])))
+    adapter = VisaAdapter.open(manager, name, write_termination="\n", read_termination="\n")
+    assert adapter.read() == "1"
+    assert manager.opened == [
+        (name, {"write_termination": "\n", "read_termination": "\n", "timeout": 5000})
+    ]
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert f"could not disable Nagle on {name}" in caplog.text
