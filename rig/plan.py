@@ -46,6 +46,9 @@ class Measure(_Strict):
     max_s: float = Field(120.0, gt=0)
     settling_s: float = Field(10.0, ge=0)
     repetitions: int = Field(2, ge=1)
+    # Repetitions chained on the closing edge where the error calculators do (rig.measure);
+    # false: each repetition restarts and waits for its first edge.
+    chain: bool = True
 
 
 #: A current in the meter's own terms: a multiple of In (0.05), of Imax ("Imax", "0.5Imax"),
