@@ -263,6 +263,10 @@ class InfluenceItem(_Item):
     limit: float = Field(gt=0, description="percentage points")
     confidence: Confidence = "M"
     measure: Measure = Measure()
+    reference_from: str | None = Field(
+        None, description="an earlier influence item at the same current, PF and measure: its "
+        "error at the reference point is reused when no other test ran since "
+        "(rig.procedures.errors.Influence)")
 
 
 class DemandItem(_Item):
@@ -432,6 +436,31 @@ class Plan(_Strict):
             if item.id in seen:
                 raise ValueError(f"item id {item.id!r} is used twice")
             seen.add(item.id)
+        return self
+
+    @model_validator(mode="after")
+    def _reference_sources(self) -> Plan:
+        """An influence item's `reference_from` names an earlier influence item that measures
+        the same reference point (current, PF, measure) and measures it itself."""
+        earlier: dict[str, InfluenceItem] = {}
+        for item in self.items:
+            if not isinstance(item, InfluenceItem):
+                continue
+            source_id = item.reference_from
+            if source_id is not None:
+                source = earlier.get(source_id)
+                if source is None:
+                    raise ValueError(f"item {item.id!r}: reference_from {source_id!r} is not "
+                                     "an earlier influence item")
+                if source.reference_from is not None:
+                    raise ValueError(f"item {item.id!r}: reference_from {source_id!r} reuses "
+                                     "a reference itself; name the item that measures it")
+                if (source.current, source.pf, source.measure) != (item.current, item.pf,
+                                                                  item.measure):
+                    raise ValueError(f"item {item.id!r}: reference_from {source_id!r} "
+                                     "measures another reference point (current, pf or "
+                                     "measure differ)")
+            earlier[item.id] = item
         return self
 
     def families(self) -> list[str]:
