@@ -5,6 +5,18 @@ every position's error calculator with a pulse count N chosen from the meter con
 power (rig.plan.pulses_for), wait through the bench timebase until all are ready, read the
 errors; repeat. The gate opens and closes on meter pulse edges, so the only quantisation is
 +-1 reference count. All positions are measured at the same time.
+
+Repetitions chained on the closing edge: a calculator that restarts waits for the meter's next
+pulse edge to open its gate, up to one pulse period per repetition. In continuous mode a ZERA
+COM5003 error calculator on a scanning-head or frequency input runs on instead: its result is
+set at each gate's end and the calculator is not restarted (STATUS READY + STARTED, MEASNUM
+counting up; zera-classes sec1modulemeasprogram.cpp setECResultAndResetInt, checkForRestart:
+a restart, with MWAIT, only on an HK input), so the closing edge opens the next gate. Where
+every calculator of the group does (`chains_repetitions`, rig.instruments) and the point's
+`measure.chain` allows, the repetitions run as one continuous measurement and each gate's
+result is read while the next one counts; the planned time is one first-edge wait and N pulse
+periods per repetition. Other calculators (a ZERA MAD, whose repetition mode's gate timing is
+not documented) restart per repetition, one pulse period more each than planned.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ from dataclasses import dataclass
 from rig.bench import Bench
 from rig.instruments.ecgroup import ECGroup
 from rig.instruments.loadpoint import LoadPoint
-from rig.instruments.roles import ECState, Quantity
+from rig.instruments.roles import ECState, ECStatus, Quantity
 from rig.loads import Rating, metered_power, pulse_period_s
 from rig.metrology import DEFAULT_COVERAGE_FACTOR, UncertaintyBudget, error_budget
 from rig.plan import Measure, pulses_for
@@ -108,6 +120,11 @@ def measure_errors(
     errors: dict[int, list[float]] = {p: [] for p in positions}
     counts: dict[int, list[int]] = {p: [] for p in positions}
     group = bench.ec_group(positions)
+    if measure.chain and measure.repetitions > 1 and chains_repetitions(group):
+        _chained(group, timebase, constant, pulses, quantity, period, measure.repetitions,
+                 errors, counts)
+        return {p: ErrorReading(p, pulses, tuple(errors[p]), tuple(counts[p]))
+                for p in positions}
     for _ in range(measure.repetitions):
         group.configure(constant, pulses, quantity)
         group.start()
@@ -123,6 +140,50 @@ def measure_errors(
             errors[p].append(r.error)
             counts[p].append(r.reference_counts)
     return {p: ErrorReading(p, pulses, tuple(errors[p]), tuple(counts[p])) for p in positions}
+
+
+def chains_repetitions(group: ECGroup) -> bool:
+    """Whether every calculator of the group opens its next gate on the closing edge in
+    continuous mode (an optional attribute of the drivers: module doc)."""
+    return all(getattr(ec, "chains_repetitions", False) for ec in group.ecs.values())
+
+
+def _chained(group: ECGroup, timebase: Timebase, constant: float, pulses: int,
+             quantity: Quantity, period: float, repetitions: int,
+             errors: dict[int, list[float]], counts: dict[int, list[int]]) -> None:
+    """`repetitions` gates of `pulses` pulses as one continuous measurement (module doc): each
+    gate's error read after it closed, while the next one counts. A gate that closed unread
+    (a meter much faster than its constant) is skipped: the next one read stands in for it,
+    every result still a whole gate of the same pulses."""
+    group.configure(constant, pulses, quantity, continuous=True)
+    group.start()
+    seen = {p: 0 for p in group.positions}
+    latest: dict[int, ECStatus] = {}
+
+    def closed() -> bool:
+        latest.update(group.statuses())
+        return all(s.state is ECState.ABORTED or s.measurements > seen[p]
+                   for p, s in latest.items())
+
+    try:
+        for k in range(repetitions):
+            # The first gate opens on the next edge; the others on the closing edge.
+            expected = period * (pulses + (1 if k == 0 else 0))
+            timebase.wait_until(closed, expected_s=expected, timeout_s=expected * 3 + 30.0,
+                                poll_s=max(period / 4, 0.05), label=f"{pulses} pulses",
+                                check_first=False)
+            for p, status in latest.items():
+                if status.state is ECState.ABORTED or status.error is None:
+                    raise MeasurementError(
+                        f"position {p}: error calculator {status.state.value} after "
+                        f"{status.progress:.0f} % of {pulses} pulses (repetition {k + 1}, "
+                        "continuous)")
+                seen[p] = status.measurements
+                errors[p].append(status.error)
+                # The gate's reference count from its error and target, as a single result's.
+                counts[p].append(round(status.target / (1 + status.error / 100)))
+    finally:
+        group.abort()
 
 
 def _stopped_states(
@@ -222,11 +283,15 @@ def pulses_seen(state: ECState, progress: float, gate: int) -> int:
 
 
 def expected_error_seconds(power: float, constant: float, measure: Measure) -> float:
-    """Wall time of one error point on a real bench: settling plus the repetitions' gates."""
+    """Wall time of one error point on a real bench: settling plus the repetitions' gates,
+    each waiting for its first edge, or chained on the closing edge (one first edge in all:
+    module doc)."""
     if power <= 0:
         return measure.settling_s
     pulses = pulses_for(constant, power, measure)
-    return measure.settling_s + measure.repetitions * pulse_period_s(power, constant) * (pulses + 1)
+    first_edges = 1 if measure.chain and measure.repetitions > 1 else measure.repetitions
+    return measure.settling_s + pulse_period_s(power, constant) * (
+        measure.repetitions * pulses + first_edges)
 
 
 def is_finite(value: float | None) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -25,6 +25,8 @@ PowerFactor = Literal["1", "0.5L", "0.8C", "0.25L", "0.5C"]
 Element = Literal["balanced", "L1", "L2", "L3"]
 Direction = Literal["import", "export"]
 Confidence = Literal["H", "M", "L"]
+#: How a register dose reads the register (rig.register_edge).
+RegisterMethod = Literal["whole-digit", "edge"]
 
 
 class PlanError(ValueError):
@@ -44,6 +46,9 @@ class Measure(_Strict):
     max_s: float = Field(120.0, gt=0)
     settling_s: float = Field(10.0, ge=0)
     repetitions: int = Field(2, ge=1)
+    # Repetitions chained on the closing edge where the error calculators do (rig.measure);
+    # false: each repetition restarts and waits for its first edge.
+    chain: bool = True
 
 
 #: A current in the meter's own terms: a multiple of In (0.05), of Imax ("Imax", "0.5Imax"),
@@ -127,6 +132,19 @@ class NoLoadItem(_Item):
     confidence: Confidence = "M"
 
 
+def _resolution_field() -> Any:
+    """A register dose's `resolution` (rig.plan.register_dose)."""
+    return Field(0.1, gt=0, le=1, description="what two register readings are known to (one "
+                 "digit, or the edges' bracket) over the dose, as a fraction of the limit")
+
+
+def _method_field() -> Any:
+    """How a register dose reads the register (rig.register_edge)."""
+    return Field("whole-digit", description="whole-digit: the register read with the current "
+                 "off, to one digit; edge: read at the instant its last digit steps "
+                 "(rig.register_edge)")
+
+
 class MeterConstantItem(_Item):
     """Register advance against the pulses and the dosed energy."""
 
@@ -139,8 +157,8 @@ class MeterConstantItem(_Item):
     pf: PowerFactor = "1"
     energy_kwh: float | None = Field(
         None, gt=0, description="the dose; default from the register digit (register_dose)")
-    resolution: float = Field(0.1, gt=0, le=1, description="one register digit over the dose, "
-                              "as a fraction of the limit")
+    resolution: float = _resolution_field()
+    method: RegisterMethod = _method_field()
     limit: float = Field(gt=0, description="percent")
     confidence: Confidence = "H"
     # The error by pulses at the same point, subtracted from the register error.
@@ -171,8 +189,8 @@ class RegisterItem(_Item):
     energy_kvarh: float | None = Field(
         None, gt=0, description="reactive energy per quadrant; default from the register "
         "digit (register_dose)")
-    resolution: float = Field(0.1, gt=0, le=1, description="one register digit over the dose, "
-                              "as a fraction of the limit")
+    resolution: float = _resolution_field()
+    method: RegisterMethod = _method_field()
     limit: float = Field(gt=0, description="percent of the reference energy")
     confidence: Confidence = "M"
 
@@ -189,8 +207,8 @@ class RegisterDosageItem(_Item):
     energy_kwh: float | None = Field(
         None, gt=0, description="dose per tariff and direction; default from the register "
         "digit (register_dose)")
-    resolution: float = Field(0.1, gt=0, le=1, description="one register digit over the dose, "
-                              "as a fraction of the limit")
+    resolution: float = _resolution_field()
+    method: RegisterMethod = _method_field()
     limit: float = Field(gt=0, description="percent of the reference energy")
     confidence: Confidence = "H"
 
@@ -245,6 +263,10 @@ class InfluenceItem(_Item):
     limit: float = Field(gt=0, description="percentage points")
     confidence: Confidence = "M"
     measure: Measure = Measure()
+    reference_from: str | None = Field(
+        None, description="an earlier influence item at the same current, PF and measure: its "
+        "error at the reference point is reused when no other test ran since "
+        "(rig.procedures.errors.Influence)")
 
 
 class DemandItem(_Item):
@@ -416,6 +438,31 @@ class Plan(_Strict):
             seen.add(item.id)
         return self
 
+    @model_validator(mode="after")
+    def _reference_sources(self) -> Plan:
+        """An influence item's `reference_from` names an earlier influence item that measures
+        the same reference point (current, PF, measure) and measures it itself."""
+        earlier: dict[str, InfluenceItem] = {}
+        for item in self.items:
+            if not isinstance(item, InfluenceItem):
+                continue
+            source_id = item.reference_from
+            if source_id is not None:
+                source = earlier.get(source_id)
+                if source is None:
+                    raise ValueError(f"item {item.id!r}: reference_from {source_id!r} is not "
+                                     "an earlier influence item")
+                if source.reference_from is not None:
+                    raise ValueError(f"item {item.id!r}: reference_from {source_id!r} reuses "
+                                     "a reference itself; name the item that measures it")
+                if (source.current, source.pf, source.measure) != (item.current, item.pf,
+                                                                  item.measure):
+                    raise ValueError(f"item {item.id!r}: reference_from {source_id!r} "
+                                     "measures another reference point (current, pf or "
+                                     "measure differ)")
+            earlier[item.id] = item
+        return self
+
     def families(self) -> list[str]:
         return sorted({item.family for item in self.items})
 
@@ -488,8 +535,9 @@ def no_load_minutes(
 
 
 def register_dose(digit: float, limit_pct: float, resolution: float) -> float:
-    """The energy a register test doses: enough that one register digit (two readings'
-    difference is known to one digit) is `resolution` of the limit, digit / (resolution x
+    """The energy a register test doses: enough that what two readings' difference is known to
+    (`digit`: one register digit, or for the edge method one poll's energy,
+    rig.register_edge.reading_kwh) is `resolution` of the limit, digit / (resolution x
     limit). standards.md 1.4: the meter constant is "measured at one current for long enough
     to resolve the register", its error within 1/10 of the MPE [H]; the plans resolve the
     register to a tenth of the limit they decide against (0.01 kWh, 0.05 %: 200 kWh)."""

@@ -61,16 +61,20 @@ class Dose:
     after: dict[int, Any]
     reference: float  # |energy| the reference standard's register counted
     t_on: float  # bench time the load went on
+    timed: Any = None  # what `during` returned (None: the dose was a plain dwell)
 
 
 def dose_in_tariff(rig: Any, bench: Any, timebase: Any, positions: Sequence[Any],
                    links: Mapping[int, MeterLink], tariff: int, *, load: Any, idle: Any,
                    seconds: float, wiring: str, quantity: Any,
-                   read: Callable[[MeterLink], Any], label: str, quiet_s: float) -> Dose:
+                   read: Callable[[MeterLink], Any], label: str, quiet_s: float,
+                   during: Callable[[], Any] | None = None) -> Dose:
     """Tariff `tariff` in force: read every meter, apply `load` for `seconds` counting
     `quantity` (measured as `wiring`) on the reference's energy register, take the current
     off (`idle`), wait
-    `quiet_s`, read again. The calendars are written back afterwards."""
+    `quiet_s`, read again. The calendars are written back afterwards. `during`, if given,
+    takes the place of the dwell while the load is on (it times the dose itself, the reference
+    register running) and what it returns is the Dose's `timed`."""
     if bench.energy is None:
         raise RuntimeError(f"{label}: the bench has no reference energy register: the dosage "
                            "method needs it")
@@ -80,10 +84,14 @@ def dose_in_tariff(rig: Any, bench: Any, timebase: Any, positions: Sequence[Any]
         t_on = timebase.now()
         bench.energy.start()
         bench.energise(load)
-        timebase.dwell(seconds, label=label)
+        timed = None
+        if during is None:
+            timebase.dwell(seconds, label=label)
+        else:
+            timed = during()
         bench.energise(idle)
         timebase.dwell(quiet_s, label="after dosage")
         bench.energy.stop()
         reference = abs(bench.energy.energy())
         after = each(links, read)
-    return Dose(before, after, reference, t_on)
+    return Dose(before, after, reference, t_on, timed)

@@ -186,6 +186,14 @@ class ZeraErrorCalculator(Channel):
         self.pulse_input = pulse_input
         self._commands: tuple[tuple[Any, ...], tuple[str, ...]] | None = None
 
+    @property
+    def chains_repetitions(self) -> bool:
+        """In continuous mode the next gate opens on the closing edge (rig.measure): the
+        module sets each result and runs on without a restart, except on an HK input, where a
+        continuous measurement is restarted as a multiple one (zc:modules/sec1module/lib/
+        sec1modulemeasprogram.cpp checkForRestart)."""
+        return not self.pulse_input.upper().startswith("HK")
+
     def write_setting(self, command: str) -> None:
         """Write a setting of this EC unless the connection already holds it (see module doc)."""
         self.parent.write_setting(command)

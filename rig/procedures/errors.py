@@ -9,7 +9,9 @@ Influence: the change of error when one quantity departs from reference (IEC 606
 0.5S limits [M] in standards.md 1.6), and the single-element against balanced difference
 (IEC 60687 Table 10 note, standards.md 1.3): the error at the reference point and at the
 influenced point, measured on all positions back to back with the same pulse count; the
-variation is their difference in percentage points.
+variation is their difference in percentage points. An influence item naming an earlier item
+in `reference_from` takes that item's error at the reference point when nothing since can have
+changed it (`reference_source`), the reuse noted with the stored difference.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reports.records import Repetitions
+from reports.records import Measurement, Repetitions
 from rig.instruments.loadpoint import Harmonic, LoadPoint
 from rig.loads import Rating, metered_power, point_for
 from rig.measure import (
@@ -159,8 +161,11 @@ def _errors(ctx: Context, load: LoadPoint, measure: Measure,
 
 def _record_differences(ctx: Context, take: Take, declared: Declared, desc: Mapping[str, Any],
                         base: dict[int, ErrorReading], other: dict[int, ErrorReading],
-                        applied: str) -> None:
-    """Each position's error with the change minus its error without."""
+                        applied: str, *, item: str | None = None,
+                        reused: Mapping[int, Mapping[str, Any]] | None = None) -> None:
+    """Each position's error with the change minus its error without. `item`: the plan item,
+    noted for a later item that reuses the reference error (reference_source); `reused`: by
+    position, the measurement whose reference error `base` holds (noted and said)."""
     u_ref, _ = reference_uncertainty(ctx.bench)
     for p, a in base.items():
         b = other[p]
@@ -172,10 +177,18 @@ def _record_differences(ctx: Context, take: Take, declared: Declared, desc: Mapp
             budget=budget,
             repetitions=Repetitions(len(b.errors), b.mean, b.stdev),
             raw={"reference_error": a.mean, "influenced_error": b.mean,
-                 "reference_errors": list(a.errors), "influenced_errors": list(b.errors)},
-            message="" if abs(b.mean - a.mean) <= declared.limit_high else
-            f"at {desc['load']:g} In PF {desc['pf']}: error {a.mean:+.4f} % at reference "
-            f"conditions, {b.mean:+.4f} % with {applied}",
+                 "reference_errors": list(a.errors), "influenced_errors": list(b.errors),
+                 "reference_counts": list(a.reference_counts), "pulses": a.pulses,
+                 **({"item": item} if item else {}),
+                 **({"reused_from": {str(p): reused[p]}} if reused else {})},
+            message=" ".join(filter(None, (
+                "" if abs(b.mean - a.mean) <= declared.limit_high else
+                f"at {desc['load']:g} In PF {desc['pf']}: error {a.mean:+.4f} % at reference "
+                f"conditions, {b.mean:+.4f} % with {applied}",
+                "" if not reused else
+                f"Reference error reused from {reused[p]['item']} (measurement "
+                f"{reused[p]['measurement_id']}): the same load, pulses and repetitions, no "
+                "other test since."))),
         )
 
 
@@ -201,23 +214,86 @@ class Influence(EachPoint):
         }]
 
     def planned_seconds(self) -> float:
-        """The error at the reference point, then at the influenced point."""
+        """The error at the reference point (unless reused from `reference_from`), then at
+        the influenced point."""
         item = self.item
         reference = point_for(self.rating, "active", item.current, item.pf)
-        return (error_seconds(self.rating, reference, "active", item.measure)
-                + error_seconds(self.rating, influenced(item, reference), "active",
-                                item.measure))
+        own = 0.0 if item.reference_from else error_seconds(self.rating, reference, "active",
+                                                             item.measure)
+        return own + error_seconds(self.rating, influenced(item, reference), "active",
+                                   item.measure)
+
+    def run(self, ctx: Context, recorder: Recorder) -> None:
+        for take in recorder.measure(ctx.numbers, self.points()):
+            source = (reference_source(recorder, self.item.reference_from, ctx.numbers)
+                      if self.item.reference_from else None)
+            self._measure(ctx, take, source)
 
     def measure(self, ctx: Context, take: Take) -> None:
+        self._measure(ctx, take, None)
+
+    def _measure(self, ctx: Context, take: Take, source: dict[int, Measurement] | None) -> None:
+        """`source`: the measurements whose reference errors stand for this item's (each
+        position's), or None: measured here."""
         item = self.item
         (desc,) = take.points
         (declared,) = self.declared
         reference = point_for(self.rating, "active", item.current, item.pf)
-        base = _errors(ctx, reference, item.measure, self.rating)
+        if source is None:
+            base = _errors(ctx, reference, item.measure, self.rating)
+        else:
+            base = {p: ErrorReading(p, m.raw["pulses"], tuple(m.raw["reference_errors"]),
+                                    tuple(m.raw["reference_counts"]))
+                    for p, m in source.items()}
         other = _errors(ctx, influenced(item, reference), item.measure, self.rating)
         influence = desc["influence"]
+        reused = None if source is None else {
+            p: {"measurement_id": m.id, "test_id": m.test_id, "item": m.raw["item"]}
+            for p, m in source.items()}
         _record_differences(ctx, take, declared, desc, base, other,
-                            f"{influence['quantity']} {influence['value']}")
+                            f"{influence['quantity']} {influence['value']}",
+                            item=item.id, reused=reused)
+
+
+def reference_source(recorder: Recorder, source_item: str,
+                     numbers: list[int]) -> dict[int, Measurement] | None:
+    """The stored measurements of influence item `source_item` whose errors at the reference
+    point this test may take as its own, by position; None: measure it again.
+
+    Reused only when nothing since can have changed the meters' error at that point: the same
+    run and session (no "run started/resumed" since: a resumed session may follow a power-down
+    or a new bench set-up), every position measured by the source, and every test started
+    since the source (the store's point_started events) an influence test reusing the same
+    source, so the meters were energised throughout at influence points of the same current
+    and PF, with no interruption, programming or other family in between. The plan validated
+    that the source measures the same reference point (current, PF, measure: rig.plan)."""
+    store, run_id = recorder.store, recorder.run_id
+    rows = store.measurements(run_id)
+    own = {m.position: m for m in rows
+           if m.family == "influence" and m.raw.get("item") == source_item
+           and "reference_errors" in m.raw and "reference_counts" in m.raw
+           and not m.raw.get("reused_from")}
+    if not own or not set(numbers) <= set(own):
+        return None
+    source_test = next(iter(own.values())).test_id
+    reusing = {m.test_id for m in rows
+               if any(r.get("item") == source_item
+                      for r in (m.raw.get("reused_from") or {}).values())}
+    since = None
+    for e in store.events(run_id):
+        if e.kind == "point_started" and e.data.get("test_id") == source_test:
+            since = []
+        elif since is not None:
+            since.append(e)
+    if since is None:
+        return None
+    for e in since:
+        if e.kind == "log" and e.message.startswith(("run started", "run resumed")):
+            return None
+        test = e.data.get("test_id") if e.kind == "point_started" else None
+        if test is not None and test not in (source_test, recorder.test_id, *reusing):
+            return None
+    return {n: own[n] for n in numbers}
 
 
 @dataclass(frozen=True)

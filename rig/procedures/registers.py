@@ -10,12 +10,19 @@ Method: registers read with the current off; the load applied for dose / |Q| (th
 energy_kvarh, or the dose that resolves one register digit to the item's resolution of the
 limit, rig.plan.register_dose); the current removed (voltage kept); registers read again. The
 reference energy comes from the reference standard's energy register (or its reactive power
-times the dwell). Resolution: one register digit (0.01 kvarh) on each reading.
+times the dwell). Resolution: one register digit (0.01 kvarh) on each reading. By `method: edge`
+(rig.register_edge) the quadrant's own register is read at the instants its last digit steps
+with the load on, the reference's running energy read at each poll: each reading known to one
+poll of energy (5.72 kvar x 0.43 s = 0.68 varh at Imax), the dose shorter by digit / that; the
+other three registers are still read before and after, with the current off.
 
 Active registers by tariff and direction: with the calendar programmed so tariff k is in force
 all day, a dose in one direction must advance c.8.0 and c.8.k (c = 1 import, 2 export, A1000
 manual Appendix A) by the reference energy within the item's limit plus one digit, and no other
 active energy register; C.14.0 is read before and after as the fact of the tariff in force.
+By `method: edge` the total and the tariff's register are each read at the instants their last
+digit steps, within the dose (rig.register_edge), and their errors are against the reference
+energy between their own edges, the limit widened by the edges' brackets instead of a digit.
 
 Capacity: IEC 62052-11 (standards.md 5.1 [H]): the register does not roll over within 1500 h at
 Imax, Un, PF 1. Dosed in virtual time on the simulated bench (62.5 days on a real one): the
@@ -48,6 +55,7 @@ from rig.plan import (
 )
 from rig.procedures import Context, Declared, EachPoint
 from rig.recorder import Take
+from rig.register_edge import Edge, catch_edges, edge_budget, edge_s, reading_kwh
 from rig.tariffs import TARIFF, dose_in_tariff, in_force_s
 
 REGISTERS = {1: "1-1:5.8.0", 2: "1-1:6.8.0", 3: "1-1:7.8.0", 4: "1-1:8.8.0"}
@@ -89,18 +97,22 @@ class QuadrantRegister(EachPoint):
                               self.quadrant)
 
     def energy_kvarh(self) -> float:
-        """The dose: the item's, or one register digit at the item's resolution of the
-        limit."""
+        """The dose: the item's, or the reading resolution (rig.register_edge.reading_kwh) at
+        the item's resolution of the limit."""
         item = self.item
-        return item.energy_kvarh or register_dose(DIGIT, item.limit, item.resolution)
+        reading = reading_kwh(item.method, DIGIT, self.load().reactive_power)
+        return item.energy_kvarh or register_dose(reading, item.limit, item.resolution)
 
     def dose_s(self) -> float:
         """How long the quadrant's load runs: the dose at the point's |Q|."""
         return self.energy_kvarh() * 3.6e6 / abs(self.load().reactive_power)
 
     def planned_seconds(self) -> float:
-        """Settling, the four registers read before and after, the quadrant's dose."""
-        return SETTLING_S + 2 * read_s(len(REGISTERS)) + self.dose_s()
+        """Settling, the four registers read before and after, the quadrant's dose; by the
+        edge method also the quadrant register's two edges."""
+        edges = (2 * edge_s(DIGIT, self.load().reactive_power) if self.item.method == "edge"
+                 else 0.0)
+        return SETTLING_S + 2 * read_s(len(REGISTERS)) + self.dose_s() + edges
 
     def measure(self, ctx: Context, take: Take) -> None:
         rating, quadrant = self.rating, self.quadrant
@@ -115,10 +127,19 @@ class QuadrantRegister(EachPoint):
         bench.reference.set_mode(rating.wiring, Quantity.REACTIVE)
         q_var = abs(load.reactive_power)
         seconds = self.dose_s()
+        edge = self.item.method == "edge"
+        if edge and bench.energy is None:
+            pytest.fail(f"{self.item.id}: the edge method needs the reference's energy register")
         if bench.energy is not None:
             bench.energy.start()
         bench.energise(load)
-        timebase.dwell(seconds, label=f"Q{quadrant} energy")
+        if edge:
+            own_register = REGISTERS[quadrant]
+            starts = catch_edges(links, timebase, bench.energy, own_register, DIGIT, q_var)
+            timebase.dwell(seconds, label=f"Q{quadrant} energy")
+            ends = catch_edges(links, timebase, bench.energy, own_register, DIGIT, q_var)
+        else:
+            timebase.dwell(seconds, label=f"Q{quadrant} energy")
         bench.energise(idle)
         if bench.energy is not None:
             bench.energy.stop()
@@ -128,15 +149,24 @@ class QuadrantRegister(EachPoint):
         afters = each(links, lambda link: link.values(REGISTERS.values()))
         for n, after in afters.items():
             advance = {k: float(after[a] - before[n][a]) for k, a in REGISTERS.items()}
-            own = advance[quadrant]
             others = {k: v for k, v in advance.items() if k != quadrant}
-            error = (own - reference) / reference * 100.0
-            budget = combine([rectangular("register digit, two readings",
-                                          2 * DIGIT / reference * 100.0)])
+            raw: dict[str, Any] = {"advance_kvarh": {f"Q{k}": v for k, v in advance.items()},
+                                   "method": self.item.method}
+            if edge:
+                start, end = starts[n], ends[n]
+                own, ref = end.meter - start.meter, end.reference - start.reference
+                budget = combine(edge_budget(start, end, ref, "kvarh"))
+                raw.update(edge_start=start.as_dict(), edge_end=end.as_dict())
+            else:
+                own, ref = advance[quadrant], reference
+                budget = combine([rectangular("register digit, two readings",
+                                              2 * DIGIT / reference * 100.0)])
+            raw["reference_kvarh"] = ref
+            error = (own - ref) / ref * 100.0
             stray = max(others.values())
             message = (
                 f"Q{quadrant} load: Q{quadrant} register +{own:.2f} kvarh for "
-                f"{reference:.3f} kvarh reference; other quadrants "
+                f"{ref:.3f} kvarh reference; other quadrants "
                 + ", ".join(f"Q{k} +{v:.2f}" for k, v in others.items())
             )
             verdict = None
@@ -144,9 +174,7 @@ class QuadrantRegister(EachPoint):
                 verdict = Verdict.FAIL
                 message += ": energy booked in the wrong quadrant register"
             declared.record(
-                take, n, desc, error, budget=budget,
-                raw={"advance_kvarh": {f"Q{k}": v for k, v in advance.items()},
-                     "reference_kvarh": reference},
+                take, n, desc, error, budget=budget, raw=raw,
                 message=message, verdict=verdict,
             )
 
@@ -192,7 +220,8 @@ class RegisterDosage(EachPoint):
     @property
     def declared(self) -> tuple[Declared, ...]:
         rule = (f"+-({self.item.limit:g} % + one {ENERGY_DIGIT} kWh digit in the reference "
-                "energy)")
+                "energy)" if self.item.method == "whole-digit" else
+                f"+-({self.item.limit:g} % + the two edges' brackets in the reference energy)")
         return (*(Declared(f"{r} error by dosage", "%", self.item.clause, rule=rule)
                   for r in self.registers()),
                 Declared("other energy registers' advance", "registers", self.item.clause,
@@ -208,22 +237,31 @@ class RegisterDosage(EachPoint):
     def load(self) -> LoadPoint:
         return point_for(self.rating, "active", self.item.current, self.item.pf, self.direction)
 
+    def power_w(self) -> float:
+        return metered_power(self.load(), "active", self.rating.wiring)
+
+    def reading_kwh(self) -> float:
+        """What two register readings' difference is known to by the item's method."""
+        return reading_kwh(self.item.method, ENERGY_DIGIT, self.power_w())
+
     def energy_kwh(self) -> float:
-        """The dose: the item's, or one register digit at the item's resolution of the
+        """The dose: the item's, or the reading resolution at the item's resolution of the
         limit."""
         item = self.item
-        return item.energy_kwh or register_dose(ENERGY_DIGIT, item.limit, item.resolution)
+        return item.energy_kwh or register_dose(self.reading_kwh(), item.limit, item.resolution)
 
     def dose_s(self) -> float:
         """How long the load runs: the dose at the point's power."""
-        return self.energy_kwh() * 3.6e6 / metered_power(self.load(), "active",
-                                                         self.rating.wiring)
+        return self.energy_kwh() * 3.6e6 / self.power_w()
 
     def planned_seconds(self) -> float:
         """Settling, the calendar programmed for the tariff and back (rig.tariffs), the
-        registers read before and after, the dose and the quiet time after it."""
+        registers read before and after, the dose and the quiet time after it; by the edge
+        method also each register's two edges."""
+        edges = (4 * edge_s(ENERGY_DIGIT, self.power_w()) if self.item.method == "edge"
+                 else 0.0)
         return (SETTLING_S + in_force_s() + 2 * read_s(len(DOSAGE_READ))
-                + self.dose_s() + QUIET_S)
+                + self.dose_s() + QUIET_S + edges)
 
     def measure(self, ctx: Context, take: Take) -> None:
         item, rating, direction, tariff = self.item, self.rating, self.direction, self.tariff
@@ -241,30 +279,55 @@ class RegisterDosage(EachPoint):
         dose_s = self.dose_s()
         links = {p.number: rig.link(p) for p in positions}
         settle(bench, timebase, idle, SETTLING_S)
+        label = f"dosage T{tariff} {direction}"
+        power_w = self.power_w()
+
+        def at_edges() -> tuple[dict[str, dict[int, Edge]], dict[str, dict[int, Edge]]]:
+            """Each register's edges at the start and the end of the dose (rig.register_edge)."""
+            def edges() -> dict[str, dict[int, Edge]]:
+                return {r: catch_edges(links, timebase, bench.energy, r, ENERGY_DIGIT, power_w)
+                        for r in (total, own)}
+            starts = edges()
+            timebase.dwell(dose_s, label=label)
+            return starts, edges()
+
         dose = dose_in_tariff(rig, bench, timebase, positions, links, tariff, load=load,
                               idle=idle, seconds=dose_s, wiring=rating.wiring,
                               quantity=Quantity.ACTIVE, read=_energy_registers,
-                              label=f"dosage T{tariff} {direction}", quiet_s=QUIET_S)
+                              label=label, quiet_s=QUIET_S,
+                              during=at_edges if item.method == "edge" else None)
         before, after, reference, t_on = dose.before, dose.after, dose.reference, dose.t_on
         applied = (f"{reference:.4f} kWh {direction} at {current_label(item.current)} PF {item.pf} "
                    f"with tariff {tariff} programmed, {dose_s:.0f} s from bench time {t_on:.0f} s")
-        budget = combine([rectangular("register digit, two readings",
-                                      2 * ENERGY_DIGIT / reference * 100.0)])
         for n in numbers:
             b, a = before[n], after[n]
             in_force = (str(b[TARIFF]), str(a[TARIFF]))
             for register in (total, own):
-                advance = None if a[register] is None or b[register] is None else float(
-                    a[register] - b[register])
-                error = None if advance is None else (advance - reference) / reference * 100.0
-                limit = item.limit + ENERGY_DIGIT / reference * 100.0
+                raw: dict[str, Any] = {"before": str(b[register]), "after": str(a[register]),
+                                       "tariff_in_force": in_force, "method": item.method}
+                if dose.timed is not None:
+                    start, end = dose.timed[0][register][n], dose.timed[1][register][n]
+                    advance: float | None = end.meter - start.meter
+                    ref = end.reference - start.reference
+                    parts = edge_budget(start, end, ref, "kWh")
+                    resolution_pct = 100.0 * (start.half + end.half) / ref
+                    raw.update(edge_start=start.as_dict(), edge_end=end.as_dict())
+                else:
+                    advance = None if a[register] is None or b[register] is None else float(
+                        a[register] - b[register])
+                    ref = reference
+                    parts = [rectangular("register digit, two readings",
+                                         2 * ENERGY_DIGIT / reference * 100.0)]
+                    resolution_pct = ENERGY_DIGIT / reference * 100.0
+                raw["reference_kwh"] = ref
+                error = None if advance is None else (advance - ref) / ref * 100.0
+                limit = item.limit + resolution_pct
                 by_register[register].record(
-                    take, n, descs[register], error, limits=(-limit, limit), budget=budget,
-                    raw={"before": str(b[register]), "after": str(a[register]),
-                         "reference_kwh": reference, "tariff_in_force": in_force},
+                    take, n, descs[register], error, limits=(-limit, limit),
+                    budget=combine(parts), raw=raw,
                     message="" if error is not None and abs(error) <= limit else
                     f"{applied}: {register} {b[register]} -> {a[register]} kWh, expected an "
-                    f"advance of {reference:.4f} kWh; {TARIFF} read {in_force[0]} before and "
+                    f"advance of {ref:.4f} kWh; {TARIFF} read {in_force[0]} before and "
                     f"{in_force[1]} after")
             moved = {r: float(a[r] - b[r]) for r in b
                      if r not in (total, own, TARIFF) and a[r] is not None and b[r] is not None

@@ -22,10 +22,12 @@ def test_a_register_dose_resolves_one_digit_to_its_share_of_the_limit():
     assert register_dose(0.01, 0.5, 0.1) == pytest.approx(20.0)
 
 
-def test_the_default_plan_doses_the_meter_constant_at_imax_in_half_the_time_of_in():
+def test_the_whole_digit_method_doses_the_meter_constant_at_imax_in_half_the_time_of_in():
     """200 kWh at Imax, PF 1: 3 x 220 V x 10 A = 6600 W, 200 x 3.6e6 / 6600 = 109 090.9 s
     (30.3 h); at In (3300 W) the same dose took 60.6 h."""
     item = next(i for i in PLAN.items if i.family == "meter_constant")
+    assert item.method == "edge"  # the plan's; its dose: tests/rig/test_register_edge.py
+    item = item.model_copy(update={"method": "whole-digit"})
     procedure = MeterConstant(item, RATING)
     assert item.energy_kwh is None and item.current == "Imax"
     assert procedure.energy_kwh() == pytest.approx(200.0)
@@ -34,9 +36,10 @@ def test_the_default_plan_doses_the_meter_constant_at_imax_in_half_the_time_of_i
     assert MeterConstant(item.model_copy(update={"energy_kwh": 50.0}), RATING).energy_kwh() == 50
 
 
-def test_the_default_plan_doses_each_tariff_register_at_imax():
+def test_the_whole_digit_method_doses_each_tariff_register_at_imax():
     """20 kWh at 6600 W: 20 x 3.6e6 / 6600 = 10 909.1 s (3.0 h) per tariff and direction."""
     item = next(i for i in PLAN.items if i.family == "register_dosage")
-    procedure = RegisterDosage(item, RATING, "export", 3)
+    procedure = RegisterDosage(item.model_copy(update={"method": "whole-digit"}), RATING,
+                               "export", 3)
     assert procedure.energy_kwh() == pytest.approx(20.0)
     assert procedure.dose_s() == pytest.approx(10909.1, abs=0.1)
