@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from reports.benchtime import BENCH_TIME
 from reports.records import Verdict
 from reports.store import ResultsStore
 from rig.instruments.loadpoint import LoadPoint
@@ -146,9 +147,11 @@ def test_the_default_plans_order_never_puts_a_conflicting_host_in_a_window() -> 
     assert seen > 0  # the default plan does host something
 
 
-def _run_plan(tmp_path: Path, hosts: list[dict], *args: str) -> tuple[int, str, list]:
+def _run_plan(tmp_path: Path, hosts: list[dict],
+              *args: str) -> tuple[int, str, list, list[dict]]:
     """clock.drift (no load) shortened to 4 h (checkpoints every hour) with `hosts` from the
-    default plan, on one simulated position; pytest's code, output and the stored rows."""
+    default plan, on one simulated position; pytest's code, output, the stored rows and the
+    stored bench times."""
     raw = yaml.safe_load((PLANS_DIR / "iec60687-class0.5S.yaml").read_text())
     clock = next(i for i in raw["items"] if i["id"] == "clock.drift")
     raw["items"] = [{**clock, "duration_h": 4}, *hosts]
@@ -166,7 +169,8 @@ def _run_plan(tmp_path: Path, hosts: list[dict], *args: str) -> tuple[int, str, 
     with ResultsStore.in_runs_dir(runs) as store:
         (run,) = store.list_runs()
         rows = store.measurements(run.run_id)
-    return proc.returncode, proc.stdout + proc.stderr, rows
+        times = [e.data for e in store.events(run.run_id) if e.kind == BENCH_TIME]
+    return proc.returncode, proc.stdout + proc.stderr, rows, times
 
 
 def _default_items(*ids: str) -> list[dict]:
@@ -180,7 +184,7 @@ NO_LOAD_HOSTS = ("no-load", "no-load.reactive", "start.active", "start.reactive"
 def test_a_clock_run_across_its_hosts_passes_with_readings_taken_between_them(
     tmp_path: Path,
 ) -> None:
-    code, out, rows = _run_plan(tmp_path, _default_items(*NO_LOAD_HOSTS))
+    code, out, rows, times = _run_plan(tmp_path, _default_items(*NO_LOAD_HOSTS))
     assert code == 0, out[-3000:]
     clock = sorted((r for r in rows if r.quantity.startswith("clock error")),
                    key=lambda r: r.point["elapsed_s"])
@@ -194,12 +198,17 @@ def test_a_clock_run_across_its_hosts_passes_with_readings_taken_between_them(
     assert first.limit_high == pytest.approx(0.5 * first.raw["span_s"] / 86400.0)
     # +1 ppm (the healthy model) over the span, within the two brackets (+-0.025 s).
     assert abs(first.value - 1e-6 * first.raw["span_s"]) <= 0.025 + 1e-9
+    # Every test's bench time is stored with the run, the end's estimate without the 4 h 14 min
+    # its hosts cover: the clock's whole window (4 h) is covered, so its end plans its own
+    # readings only, and took less than a minute of bench time.
+    end = next(t for t in times if t["nodeid"].endswith("test_clock_drift[clock.drift]"))
+    assert len(times) == 1 + 6 + 1 and end["estimate_s"] < 60.0 and end["timeline_s"] < 60.0
 
 
 def test_a_fast_clock_is_still_caught_in_the_background(tmp_path: Path) -> None:
     """fast_clock gains 2 s/day: after 1 h and more about +0.083 s against +-0.021 s."""
-    code, out, rows = _run_plan(tmp_path, _default_items(*NO_LOAD_HOSTS), "--defect",
-                                "fast_clock")
+    code, out, rows, _ = _run_plan(tmp_path, _default_items(*NO_LOAD_HOSTS), "--defect",
+                                   "fast_clock")
     assert code == 1, out[-3000:]
     clock = [r for r in rows if r.quantity.startswith("clock error")]
     assert clock and all(Verdict(r.verdict) is Verdict.FAIL for r in clock)
@@ -213,7 +222,7 @@ def test_a_conflicting_host_fails_the_clock_naming_the_test_and_its_load(
     applies In in the no-load clock's window: the clock's end fails and names it."""
     acc = _default_items("acc.bal.pf1")[0]
     acc = {**acc, "directions": ["import"], "points": [{"current": 1.0, "limit": 0.5}]}
-    code, out, rows = _run_plan(tmp_path, [acc], "-p", "tests.rig.conflicting_host")
+    code, out, rows, _ = _run_plan(tmp_path, [acc], "-p", "tests.rig.conflicting_host")
     assert code == 1, out[-3000:]
     assert ("clock.drift: a load applied in its window broke its condition (no current, "
             "voltage on)") in out, out[-3000:]
