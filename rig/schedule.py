@@ -22,8 +22,8 @@ the meter makes):
   meter's temperature rise is linear in its dissipation (first-order thermal path), and the
   clock's accumulated error is linear in its temperature over the window, so a window whose mean
   I^2 is at least In^2 heats the clock at least as much, on average, as In held throughout: at
-  least as severe as the single-load test. Hosts: the doses (meter constant, register dosage),
-  at Imax with register reads at Un in between.
+  least as severe as the single-load test. Hosts: the doses (meter constant, register dosage,
+  quadrant registers, register map), at Imax with register reads at Un in between.
 Power-down families (interruption, events' voltage loss, load profile's outage) host nothing.
 """
 
@@ -51,13 +51,17 @@ class Condition(enum.Enum):
 
 #: The condition every load of a family's procedures meets (checked at run time by LoadLog):
 #: no_load applies 1.15 Un alone (rig.procedures.pulses); starting 0.001 In / 0.003 In (plan
-#: items start.*); meter_constant and register_dosage dose at the item's current (Imax in the
-#: default plan) and read the registers at Un alone (rig.procedures.meter_constant, registers).
+#: items start.*); meter_constant, register_dosage, register (quadrants) and register_map dose
+#: at the item's current (Imax in the default plan) and read the registers at Un alone
+#: (rig.procedures.meter_constant, registers, register_map). Not hosts: demand (its rolling
+#: item runs at 0.5 In), load_profile, interruption and events (power down, voltage loss).
 HOST_LOADS: dict[str, Condition] = {
     "no_load": Condition.NO_CURRENT,
     "starting": Condition.NO_CURRENT,
     "meter_constant": Condition.AT_LEAST_IN,
     "register_dosage": Condition.AT_LEAST_IN,
+    "register": Condition.AT_LEAST_IN,
+    "register_map": Condition.AT_LEAST_IN,
 }
 
 

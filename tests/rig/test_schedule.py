@@ -147,22 +147,21 @@ def test_the_default_plans_order_never_puts_a_conflicting_host_in_a_window() -> 
     assert seen > 0  # the default plan does host something
 
 
-def _run_plan(tmp_path: Path, hosts: list[dict],
-              *args: str) -> tuple[int, str, list, list[dict]]:
-    """clock.drift (no load) shortened to 4 h (checkpoints every hour) with `hosts` from the
-    default plan, on one simulated position; pytest's code, output, the stored rows and the
+def _run_plan(tmp_path: Path, hosts: list[dict], *args: str,
+              clock_id: str = "clock.drift") -> tuple[int, str, list, list[dict]]:
+    """The clock item `clock_id` shortened to 4 h (checkpoints every hour) with `hosts` from
+    the default plan, on one simulated position; pytest's code, output, the stored rows and the
     stored bench times."""
     raw = yaml.safe_load((PLANS_DIR / "iec60687-class0.5S.yaml").read_text())
-    clock = next(i for i in raw["items"] if i["id"] == "clock.drift")
+    clock = next(i for i in raw["items"] if i["id"] == clock_id)
     raw["items"] = [{**clock, "duration_h": 4}, *hosts]
     raw["coverage"] = []
     plan = tmp_path / "plan.yaml"
     plan.write_text(yaml.safe_dump(raw))
     runs = tmp_path / "runs"
-    modules = sorted({f"test_{h['family']}.py" for h in hosts} | {"test_clock.py"})
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--no-report",
-         "--rootdir", str(ROOT), *(str(ROOT / "testplans" / m) for m in modules),
+         "--rootdir", str(ROOT), str(ROOT / "testplans"),
          "--plan", str(plan), "--positions", "1", "--runs-dir", str(runs), *args],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
         timeout=900)
@@ -203,6 +202,19 @@ def test_a_clock_run_across_its_hosts_passes_with_readings_taken_between_them(
     # readings only, and took less than a minute of bench time.
     end = next(t for t in times if t["nodeid"].endswith("test_clock_drift[clock.drift]"))
     assert len(times) == 1 + 6 + 1 and end["estimate_s"] < 60.0 and end["timeline_s"] < 60.0
+
+
+def test_the_rated_current_clock_runs_across_the_quadrant_and_map_doses(tmp_path: Path) -> None:
+    """The register families dose at Imax and read at Un alone: every load meets the rated
+    current condition and the window's mean I^2 is above In^2, so the clock passes there."""
+    code, out, rows, _ = _run_plan(tmp_path, _default_items("registers.quadrants",
+                                                            "registers.map"),
+                                   clock_id="clock.drift-in")
+    assert code == 0, out[-3000:]
+    assert "clock.drift-in (current >= In on every phase (mean I^2), voltage on" in out
+    clock = [r for r in rows if r.quantity.startswith("clock error")]
+    assert len(clock) == 4 and all(r.raw["background"] and r.raw["load_in"] == 1.0
+                                   for r in clock)
 
 
 def test_a_fast_clock_is_still_caught_in_the_background(tmp_path: Path) -> None:
