@@ -29,6 +29,7 @@ from reports.iso17025 import (
 from reports.planitems import PlanCoverage, plan_coverage
 from reports.records import Verdict
 from reports.reportmeta import Laboratory, ReportMeta
+from reports.sections import RUN_SECTIONS
 
 PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
 
@@ -142,5 +143,7 @@ def render_page(a: Analysed, inputs: PageInputs = PageInputs()) -> tuple[str, Id
         batch=html.batch_view(a, batch_points(a.rows), len(summaries)),
         **html.header_context(a, bench, reasons),
         **html.run_log_context(a),
+        run_sections=list(RUN_SECTIONS),
+        **{k: v for build in RUN_SECTIONS.values() for k, v in build(a.events).items()},
     )
     return text, ident

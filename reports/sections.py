@@ -13,13 +13,16 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from markupsafe import Markup
 
 from reports import plots
 from reports.analysis import CURVE_FAMILIES, Row, curve_groups, is_curve_row
+from reports.benchtime import bench_time
 from reports.numbers import is_number
 from reports.points import elapsed_hours
+from reports.records import Event
 
 HALF_WIDTH_PT = 300.0
 _SVG_WIDTH = re.compile(r'<svg[^>]*?\swidth="([0-9.]+)pt"')
@@ -133,3 +136,11 @@ def family_figures(ctx: MeterContext, family: str, rows: list[Row],
                    registry: Mapping[str, SectionBuilder] = SECTIONS) -> list[SectionItem]:
     builder = registry.get(family)
     return builder(ctx, rows) if builder is not None else []
+
+
+#: Sections of the whole run after the coverage statement: each template (reports/templates/)
+#: with the builder of the values it shows, from the run's events (the page passes them by
+#: name). A new run-level section registers here and brings its own template.
+RUN_SECTIONS: dict[str, Callable[[Sequence[Event]], dict[str, Any]]] = {
+    "benchtime.html": lambda events: {"bench_time": bench_time(events)},
+}

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rig.linetime import without_line
 from rig.loads import Rating
 from rig.progress import hms
 
@@ -46,6 +47,8 @@ class PlannedTest:
     seconds: float
     # The plan item runs on the simulated bench only (`simulated_only`): a lab bench skips it.
     simulated_only: bool = False
+    # Its physical minimum (`minimum_seconds`): no meter communication.
+    minimum: float = 0.0
 
 
 def build_procedure(cls: type, params: Mapping[str, Any], rating: Rating, where: str) -> Any:
@@ -80,6 +83,14 @@ def planned_seconds(procedure: Any, family: str, where: str) -> float:
         raise NoPlannedTime(f"{where}: plan family {family!r}: procedure "
                             f"{type(procedure).__name__} planned {seconds!r} s")
     return seconds
+
+
+def minimum_seconds(procedure: Any) -> float:
+    """The procedure's physical minimum: its planned seconds without the meter communication
+    (rig.linetime.without_line), i.e. its measuring times, settling and inherent waits (the
+    meter's own periods, the quiet times, an operator's button hold)."""
+    with without_line():
+        return float(procedure.planned_seconds())
 
 
 def time_limit_s(planned_s: float) -> float:

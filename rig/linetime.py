@@ -16,6 +16,10 @@ tr = 200 ms before it answers.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from rig.hands import HOLD_RESET_S
 
@@ -23,19 +27,52 @@ SIGN_ON_S = 1.7
 EXCHANGE_S = 0.43
 
 
+@dataclass(frozen=True)
+class Line:
+    """The line's time per sign-on and per exchange."""
+
+    sign_on_s: float = SIGN_ON_S
+    exchange_s: float = EXCHANGE_S
+
+
+REAL_LINE = Line()
+NO_LINE = Line(0.0, 0.0)
+#: Set inside `without_line`: the planned times are computed without the line.
+_WITHOUT_LINE: ContextVar[bool] = ContextVar("without_line", default=False)
+
+
+def _line() -> Line:
+    return NO_LINE if _WITHOUT_LINE.get() else REAL_LINE
+
+
+@contextmanager
+def without_line() -> Iterator[None]:
+    """Planned times with the meter communication taking no time: what is left of a
+    procedure's planned seconds is its measuring, settling and inherent waits (the physical
+    minimum, rig.benchtime.minimum_seconds)."""
+    token = _WITHOUT_LINE.set(True)
+    try:
+        yield
+    finally:
+        _WITHOUT_LINE.reset(token)
+
+
 def read_s(registers: int = 1) -> float:
     """A session that reads `registers` values: the sign-on, one exchange each."""
-    return SIGN_ON_S + registers * EXCHANGE_S
+    line = _line()
+    return line.sign_on_s + registers * line.exchange_s
 
 
 def programming_s(writes: int = 1) -> float:
     """Entering the programming state (the reset button held HOLD_RESET_S, A1000 manual 2.2.1)
     and a session writing `writes` values after the password (P1)."""
-    return HOLD_RESET_S + SIGN_ON_S + (1 + writes) * EXCHANGE_S
+    line = _line()
+    return HOLD_RESET_S + line.sign_on_s + (1 + writes) * line.exchange_s
 
 
 def clock_reading_s(resolution_s: float) -> float:
     """One clock offset bracketed to `resolution_s` by vernier polling
     (rig.meterlink.clock_offsets): the sign-on, the date before and after, and up to
     ceil(1 / resolution_s) polls an exchange apart."""
-    return SIGN_ON_S + (2 + math.ceil(1.0 / resolution_s - 1e-9)) * EXCHANGE_S
+    line = _line()
+    return line.sign_on_s + (2 + math.ceil(1.0 / resolution_s - 1e-9)) * line.exchange_s

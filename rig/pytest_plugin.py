@@ -20,6 +20,7 @@ run is closed as `aborted` and its report marked so; pytest exits with code 2 (i
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,10 +47,13 @@ PLAN_KEY = pytest.StashKey[Plan]()
 SUMMARY_KEY = pytest.StashKey[list[str]]()
 UNSAFE_KEY = pytest.StashKey[str]()  # the source could not be verified off at the end
 PLANNED_KEY = pytest.StashKey[dict[str, float]]()  # test id -> its planned seconds
+MINIMUM_KEY = pytest.StashKey[dict[str, float]]()  # test id -> its physical minimum
+TIMES_KEY = pytest.StashKey[dict[str, dict]]()  # test id -> its bench time (_bench_time)
 PLANNED_TESTS_KEY = pytest.StashKey[list[Any]]()  # rig.benchtime.PlannedTest of each plan test
 PROGRESS_PLUGIN = "meter-test-rig-progress"
 STOPPED_KEY = pytest.StashKey[str]()  # on a test cut short by a stop request: why
 DESELECTED_KEY = pytest.StashKey[list[pytest.Item]]()  # for the report's coverage statement
+SCHEDULE_KEY = pytest.StashKey[Any]()  # rig.schedule.Schedule of the collected plan tests
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -271,8 +275,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize(names, params)
 
 
+@pytest.hookimpl(trylast=True)  # after -k / -m: the estimate and schedule of what runs
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each plan test with its clause; deselect plan tests the plan has no items for."""
+    """Mark each plan test with its clause; deselect plan tests the plan has no items for;
+    order the background items around their hosts (rig.schedule)."""
     keep, drop = [], []
     on_lab_bench = not _options(config).simulated
     for test in items:
@@ -295,6 +301,52 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
     # Skipped tests take no bench time: they stay out of the estimate and its time limits.
     _plan_time_limits(config, [t for t in keep if t.get_closest_marker("skip") is None])
+    _schedule_background(config, items)
+
+
+def _schedule_background(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order background items around their hosts (rig.schedule) and count their overlapped
+    time once: the scheduled block runs where its first test was collected."""
+    from rig.schedule import schedule, scheduled_test
+
+    present = {t.nodeid for t in items}
+    planned = {n: s for n, s in config.stash.get(PLANNED_KEY, {}).items() if n in present}
+    planned_tests = [t for t in config.stash.get(PLANNED_TESTS_KEY, []) if t.nodeid in present]
+    minimum = {t.nodeid: t.minimum for t in planned_tests}
+    tests, durations = [], {}
+    for t in items:
+        p = _plan_params(t)
+        if p is None or t.nodeid not in planned:
+            continue
+        marker = t.get_closest_marker("procedure")
+        test = scheduled_test(t.nodeid, p["plan_item"], planned[t.nodeid],
+                              marker.args[0] if marker and marker.args else None,
+                              minimum[t.nodeid])
+        if test.condition is not None:
+            durations[test.item_id] = p["plan_item"].duration_h * 3600.0
+        tests.append(test)
+    plan = schedule(tests, durations)
+    config.stash[SCHEDULE_KEY] = plan
+    if plan.windows:
+        by_id = {t.nodeid: t for t in items}
+        block = set(plan.order)
+        first = next(t.nodeid for t in items if t.nodeid in block)
+        ordered: list[pytest.Item] = []
+        for t in items:
+            if t.nodeid not in block:
+                ordered.append(t)
+            elif t.nodeid == first:
+                ordered += [by_id[n] for n in plan.order]
+        items[:] = ordered
+    # The end test's own time is what its hosts do not cover.
+    for w in plan.windows:
+        planned[w.end] -= w.overlap_s
+        minimum[w.end] -= w.minimum_overlap_s
+    config.stash[PLANNED_KEY] = planned
+    config.stash[MINIMUM_KEY] = minimum
+    config.stash[PLANNED_TESTS_KEY] = [
+        dataclasses.replace(t, seconds=planned[t.nodeid], minimum=minimum[t.nodeid])
+        for t in planned_tests]
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -331,7 +383,13 @@ def _plan_time_limits(config: pytest.Config, tests: list[pytest.Item]) -> None:
     """Each plan test's planned wall time on a real bench, from its own procedure (kept for the
     estimate and the progress line), and its own time limit from it: pytest-timeout's ini
     `timeout` is for the project's tests only."""
-    from rig.benchtime import NoPlannedTime, PlannedTest, planned_seconds, time_limit_s
+    from rig.benchtime import (
+        NoPlannedTime,
+        PlannedTest,
+        minimum_seconds,
+        planned_seconds,
+        time_limit_s,
+    )
 
     params = {t.nodeid: (t, p) for t in tests if (p := _plan_params(t)) is not None}
     if not params:
@@ -341,9 +399,11 @@ def _plan_time_limits(config: pytest.Config, tests: list[pytest.Item]) -> None:
     try:
         for nodeid, (test, p) in params.items():
             family = p["plan_item"].family
-            seconds = planned_seconds(_procedure(test, p, rating), family, nodeid)
+            procedure = _procedure(test, p, rating)
+            seconds = planned_seconds(procedure, family, nodeid)
             planned.append(PlannedTest(nodeid, family, seconds,
-                                       bool(p["plan_item"].simulated_only)))
+                                       bool(p["plan_item"].simulated_only),
+                                       minimum_seconds(procedure)))
     except NoPlannedTime as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[PLANNED_TESTS_KEY] = planned
@@ -369,6 +429,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if reporter is None:
         return
     for line in estimate_lines(plan_tests):
+        reporter.write_line(line)
+    plan_schedule = config.stash.get(SCHEDULE_KEY, None)
+    for line in plan_schedule.lines() if plan_schedule is not None else ():
         reporter.write_line(line)
     planned = config.stash.get(PLANNED_KEY, {})
     if planned and not config.pluginmanager.has_plugin(PROGRESS_PLUGIN):
@@ -456,13 +519,53 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     de-energised, and it says nothing about the meter. Before it, a reading of the room if one
     is due (rig.environment: the operator is asked between items, not in the middle of one)."""
     session = item.config.stash.get(SESSION_KEY, None)
+    start = None
     if session is not None:
         session.environment_check()
+        session.loads.test = item.nodeid  # the loads it applies are logged with its id
+        start = session.timebase.now()
     try:
-        return (yield)
+        result = yield
     except StopRequested as exc:
         item.stash[STOPPED_KEY] = str(exc)
         pytest.fail(f"{item.nodeid}: {exc} (not finished)", pytrace=False)
+    finally:
+        if session is not None and not session.stop.requested:
+            _background_readings(session)
+            _bench_time(item, session, start)
+    return result
+
+
+def _bench_time(item: pytest.Item, session: RigSession, start: float | None) -> None:
+    """A plan test's bench time (its timebase's clock: virtual time on the simulated bench)
+    beside its estimate, kept for rig.timeline and stored with the run for the report's
+    actual-against-estimate section (reports/benchtime.py)."""
+    params = _plan_params(item)
+    if params is None or start is None or session.store is None or session.run is None:
+        return
+    from reports.benchtime import BENCH_TIME
+
+    plan_item = params["plan_item"]
+    row = {"nodeid": item.nodeid, "family": plan_item.family,
+           "simulated_only": bool(plan_item.simulated_only),
+           "timeline_s": session.timebase.now() - start,
+           "estimate_s": item.config.stash.get(PLANNED_KEY, {}).get(item.nodeid),
+           "minimum_s": item.config.stash.get(MINIMUM_KEY, {}).get(item.nodeid)}
+    item.config.stash.setdefault(TIMES_KEY, {})[item.nodeid] = row
+    session.store.log(session.run.run_id, f"{item.nodeid}: {row['timeline_s']:.1f} s on the "
+                      "bench", kind=BENCH_TIME, data=row)
+
+
+def _background_readings(session: RigSession) -> None:
+    """Between two tests: each background item's readings that fell due (rig.procedures.clock;
+    a failure is kept for the item's end test)."""
+    if not session.background:
+        return
+    from rig.procedures import Context
+
+    ctx = Context.of(session)
+    for clock in session.background.values():
+        clock.read_due(ctx)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -43,6 +43,7 @@ from rig.meterlink import MeterLink, each
 from rig.plan import DEFAULT_PLAN, Plan, load_plan
 from rig.runlog import RunLogFile
 from rig.safety import SafetyError, StopRequest
+from rig.schedule import LoadLog
 from rig.timebase import Timebase, VirtualTimebase, WallTimebase
 from rig.timeref import TimeReference, host_clock, virtual_clock
 
@@ -199,6 +200,10 @@ class RigSession:
         # (the bench file's pulse_wiring until connect_output moves a cable).
         self._counted_inputs: dict[int, str] | None = None
         self._cabled: dict[int, str] | None = None
+        # Every load the bench applied, with the plan test applying it (rig.schedule), and the
+        # background items open (rig.procedures.clock.BackgroundClock by plan item id).
+        self.loads = LoadLog()
+        self.background: dict[str, Any] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> RigSession:
@@ -266,6 +271,8 @@ class RigSession:
             self.timebase = WallTimebase(keepalive=self._keepalive, stop=self.stop)
             timing = Timing()
         self.positions = [MeterPosition(p, timing) for p in bench.positions]
+        timebase = self.timebase
+        bench.load_listeners.append(lambda point: self.loads.note(timebase.now(), point))
         if self.hands is None:
             self.hands = self._default_hands()
         self.environment = self._environment_log(bench.config)
@@ -617,6 +624,8 @@ class RigSession:
         watched = None
         try:
             if self.bench is not None:
+                # The run's loads end here (the log would ask a timebase that may be closing).
+                self.bench.load_listeners.clear()
                 # The stop watcher's switch-off first (it may still be verifying): then the
                 # main thread's own, which verifies again whatever the watcher found.
                 watched = self.bench.stop_outcome()

@@ -151,6 +151,9 @@ class Bench:
         # then ends, its reply read, before the switch-off begins.
         self._source_lock: Any = getattr(source, "lock", None) or threading.RLock()
         self._watcher: StopWatcher | None = None
+        # Called with each load applied (None: switched off): the session's load log
+        # (rig.schedule.LoadLog), which proves a background item's load condition.
+        self.load_listeners: list[Callable[[LoadPoint | None], None]] = []
 
     # --- building ------------------------------------------------------------------------------
     @classmethod
@@ -300,6 +303,8 @@ class Bench:
         except BaseException:
             self.de_energise()
             raise
+        for listener in self.load_listeners:
+            listener(point)
         log.info("energised: %s", point)
 
     def verify_load(self, point: LoadPoint) -> None:
@@ -329,6 +334,10 @@ class Bench:
             self._switch_off()
         finally:
             self._guard.uninstall()
+        # Here, not in _switch_off: the stop watcher's thread switches off too, and a run it
+        # stopped ends its background items unfinished anyway.
+        for listener in self.load_listeners:
+            listener(None)
 
     def _switch_off(self) -> None:
         """safe_off from where the source stands, holding the source lock throughout."""

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from rig.benchtime import NoPlannedTime, build_procedure
+from rig.benchtime import NoPlannedTime, build_procedure, minimum_seconds
 from rig.loads import Rating
-from rig.plan import AccuracyItem, Point, load_plan
+from rig.plan import AccuracyItem, ClockItem, Point, load_plan
+from rig.procedures.clock import ClockDrift
 from rig.procedures.errors import ErrorAtPoint
 from rig.procedures.pulses import Starting
 
@@ -38,6 +39,21 @@ def test_a_procedure_is_built_from_the_tests_parameters_and_plans_its_own_time()
     procedure = build_procedure(ErrorAtPoint, params, RATING, "t")
     assert procedure == ErrorAtPoint(ITEM, ITEM.points[0], "import", RATING)
     assert procedure.planned_seconds() == pytest.approx(52.55, abs=0.01)
+
+
+def test_the_minimum_is_the_planned_time_without_the_meter_line():
+    """A 24 h clock item at 0.025 s: planned = 5 s settling + 2 clock readings + 86400 s; one
+    reading is the sign-on 1.7 s + (2 + ceil(1 / 0.025)) x 0.43 s = 1.7 + 42 x 0.43 = 19.76 s
+    (rig.linetime), so 86444.52 s; without the line 86405 s. An error at In has no meter
+    communication: its minimum is its planned time (53.64 s, above)."""
+    item = ClockItem(id="c", clause="A1000 manual 3.2.3", family="clock", duration_h=24,
+                     limit_s_per_day=0.5)
+    clock = ClockDrift(item, RATING)
+    assert clock.planned_seconds() == pytest.approx(86444.52)
+    assert minimum_seconds(clock) == pytest.approx(86405.0)
+    assert clock.planned_seconds() == pytest.approx(86444.52)  # the line is back after it
+    error = ErrorAtPoint(ITEM, ITEM.points[0], "import", RATING)
+    assert minimum_seconds(error) == pytest.approx(error.planned_seconds())
 
 
 def test_a_parameter_the_procedure_needs_and_the_test_lacks_is_named():
