@@ -1,18 +1,25 @@
 """Speed figures of the results store and the report builder.
 
     .venv/bin/python benchmarks/bench_reports.py [--positions 1,12,48] [--records N] [--no-pdf]
+                                                 [--rounds N]
 
 Prints: committed measurements per second (each one its own durable transaction), and for
 each batch size N the time (wall and CPU, with the load average) and size of a full report
 for N meters with the usual 0.5S point
 set (standards.md 1.8: PF 1 / 0.5L / 0.8C balanced in both directions, single elements), and
-the time of its PDF print (headless Chromium; a run prints it after the build).
+the time of its PDF print (headless Chromium; a run prints it after the build) in its phases:
+browser start, page load, print (Page.printToPDF), close; with the CPU time of the browser's
+processes (its process group, read from /proc) and the PDF's size and pages. `--rounds N`
+prints each PDF N times and gives the median wall time (the machine's load drifts).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import re
+import statistics
 import sys
 import tempfile
 import time
@@ -22,7 +29,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from reports.build import build_report  # noqa: E402
-from reports.pdf import write_pdf  # noqa: E402
+from reports.pdf import (  # noqa: E402
+    chromium,
+    load_for_print,
+    print_loaded,
+    why_no_pdf,
+)
 from reports.records import DecisionRule, Measurement, PositionRecord  # noqa: E402
 from reports.store import ResultsStore  # noqa: E402
 from rig.metrology import decide, error_budget, symmetric  # noqa: E402
@@ -81,6 +93,41 @@ def _load() -> str:
         return "unknown"
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of the live processes of a process group (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended while we looked
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[2]) == pgid:
+                total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def print_phases(html: Path, pdf: Path, *, number: str, content_hash: str) -> tuple[float, str]:
+    """Print report.pdf as a run does, timing each phase; (wall seconds, one line)."""
+    t0 = time.perf_counter()
+    with chromium() as driver:
+        t1 = time.perf_counter()
+        load_for_print(driver, html)
+        t2 = time.perf_counter()
+        data = print_loaded(driver, pdf, title="bench", number=number,
+                            content_hash=content_hash)
+        t3 = time.perf_counter()
+        cpu = group_cpu_seconds(driver.service.process.pid)  # chromedriver leads the group
+    t4 = time.perf_counter()
+    pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", data))
+    return t4 - t0, (f"report.pdf printed in {t4 - t0:.2f} s (start {t1 - t0:.2f}, load "
+                     f"{t2 - t1:.2f}, print {t3 - t2:.2f}, close {t4 - t3:.2f}); browser CPU "
+                     f"{cpu:.2f} s; {len(data) / 1e6:.2f} MB, {pages} pages; load average "
+                     f"{_load()}")
+
+
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.split(",") if s.strip()]
@@ -98,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=True,
                         help="time the PDF print of each report too (default: yes)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="print each PDF this many times; the median is shown")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp) / "runs"
@@ -130,15 +179,20 @@ def main(argv: list[str] | None = None) -> None:
                   f"measurements.csv {result.files['csv'].stat().st_size / 1e6:.2f} MB; "
                   f"load average {_load()}")
             if args.pdf:
-                pdf = runs / run_id / "report.pdf"
-                t0 = time.perf_counter()
-                why = write_pdf(html, pdf, title="bench", number=run_id,
-                                content_hash=result.content_hash)
-                dt = time.perf_counter() - t0
-                print(f"  report.pdf: {why}" if why else
-                      f"  report.pdf printed in {dt:.2f} s (Chromium start included), "
-                      f"{pdf.stat().st_size / 1e6:.2f} MB")
-
+                why = why_no_pdf()
+                if why:
+                    print(f"  report.pdf not printed: {why}")
+                    continue
+                walls = []
+                for _ in range(max(1, args.rounds)):
+                    wall, line = print_phases(html, runs / run_id / "report.pdf",
+                                              number=run_id,
+                                              content_hash=result.content_hash)
+                    walls.append(wall)
+                    print(f"  {line}", flush=True)
+                if len(walls) > 1:
+                    print(f"  report.pdf, {positions} position(s): median "
+                          f"{statistics.median(walls):.2f} s of {len(walls)}")
 
 if __name__ == "__main__":
     main()

@@ -120,6 +120,9 @@ pre.bench { background: #f6f6f6; padding: .5em; font-size: 8pt; white-space: pre
 .muted { color: #666; }
 @media print {
   body { margin: 0; max-width: none; font-size: 9pt; }
+  /* Long words may break: no table is wider than the paper. A wider one would make Chromium
+     shrink every page to fit and lay the whole report out again (reports/pdf.py). */
+  th, td, code { overflow-wrap: anywhere; }
   section.meter, section#batch, section#run-log { break-before: page;
          page-break-before: always; }
   tr, figure.plot { break-inside: avoid; page-break-inside: avoid; }

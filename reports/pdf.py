@@ -10,14 +10,27 @@ with its own CSS support (and its own native libraries: Pango, HarfBuzz).
 Chromium is driven through selenium over the system chromedriver (Debian packages chromium
 and chromium-driver); selenium-manager is never asked to download anything. A machine without
 them gets no PDF and one line saying why (`why_no_pdf`); the run and the HTML are unaffected.
+
+What a print costs (a 12-position type-test report: 8 MB of HTML, 95 000 table cells, 200
+plots): almost all of it is Chromium laying out and painting the per-position tables; the
+plots cost little. Two things are avoided: the tagged-PDF structure tree (one tag per table
+cell: a quarter of the print's CPU and 7x the file size; the text, links, header and footer
+are the same without it), and laying the page out for the screen before laying it out for
+paper (the page is hidden from screen media while it loads for printing). The browser's
+shutdown is bounded: chromedriver runs in its own process group, and whatever a graceful
+quit has not ended after a grace time is killed with that group (a `WebDriver.quit` once
+hung for minutes after a 48-position print on a loaded machine).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +55,24 @@ FLAGS = (
 # A4 in inches (210 x 297 mm), margins leaving room for the header and footer templates.
 PAGE = {"paperWidth": 8.27, "paperHeight": 11.69, "marginTop": 0.75, "marginBottom": 0.75,
         "marginLeft": 0.4, "marginRight": 0.4}
+
+# Page.printToPDF options beyond the page: no tagged-PDF structure tree and no outline (both
+# built from the whole document's accessibility tree; see the module's doc).
+PRINT = {"printBackground": True, "displayHeaderFooter": True, "preferCSSPageSize": False,
+         "generateTaggedPDF": False, "generateDocumentOutline": False}
+
+# Run in the page before its own content when it is loaded to be printed: the page is not
+# laid out for the screen (media "screen" shows nothing), only once for paper by the print.
+HIDE_FROM_SCREEN = ("(() => { const sheet = new CSSStyleSheet();"
+                    " sheet.replaceSync('@media screen { html { display: none; } }');"
+                    " document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];"
+                    " })();")
+
+# Seconds a graceful quit of the browser may take before its process group is killed.
+QUIT_GRACE_S = 10.0
+# Seconds one command to the browser may take (selenium's own default is 120 s): a
+# 12-position print took 116 s on the 2-core machine at load 22, a 48-position one longer.
+COMMAND_TIMEOUT_S = 900.0
 
 
 def pdf_wanted(asked: bool) -> bool:
@@ -74,8 +105,10 @@ def why_no_pdf() -> str | None:
 
 
 @contextmanager
-def chromium() -> Iterator[Any]:
-    """A headless Chromium session with a fresh profile, closed (driver and browser) on exit."""
+def chromium(quit_grace: float = QUIT_GRACE_S) -> Iterator[Any]:
+    """A headless Chromium session with a fresh profile, closed (driver and browser) on exit:
+    gracefully when that takes under `quit_grace` seconds, else by killing their process
+    group (`close`)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -92,18 +125,44 @@ def chromium() -> Iterator[Any]:
                 options.add_argument(flag)
             options.add_argument(f"--user-data-dir={profile}")
             options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-            # An explicit driver path: selenium then skips selenium-manager altogether.
-            driver = webdriver.Chrome(options=options,
-                                      service=Service(executable_path=str(driver_path)))
+            # An explicit driver path: selenium then skips selenium-manager altogether. A
+            # session of its own makes chromedriver the leader of a process group that the
+            # browser's processes join, so `close` can end them all.
+            service = Service(executable_path=str(driver_path),
+                              popen_kw={"start_new_session": True})
+            driver = webdriver.Chrome(options=options, service=service)
+            driver.command_executor.client_config.timeout = COMMAND_TIMEOUT_S
             try:
                 yield driver
             finally:
-                driver.quit()
+                close(driver, quit_grace)
     finally:
         if before is None:
             os.environ.pop("SE_OFFLINE", None)
         else:
             os.environ["SE_OFFLINE"] = before
+
+
+def close(driver: Any, grace: float = QUIT_GRACE_S) -> None:
+    """Quit the session (browser, then chromedriver) in a thread, waiting at most `grace`
+    seconds; then kill what is left of chromedriver's process group and reap chromedriver.
+    Returns within about twice `grace` whatever the browser does."""
+    process = driver.service.process
+    quitter = threading.Thread(target=_quit_quietly, args=(driver,), daemon=True,
+                               name="chromium-quit")
+    quitter.start()
+    quitter.join(grace)
+    # The group outlives its leader while any member lives, so its id is still ours; none
+    # left (ProcessLookupError): the quit ended them all.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=grace)  # a killed chromedriver exits at once; reap it
+
+
+def _quit_quietly(driver: Any) -> None:
+    # A failed quit changes nothing: the PDF is written and the group is killed after it.
+    with contextlib.suppress(Exception):
+        driver.quit()
 
 
 def header_footer(title: str, number: str, content_hash: str) -> dict[str, str]:
@@ -117,11 +176,27 @@ def header_footer(title: str, number: str, content_hash: str) -> dict[str, str]:
 def print_pdf(driver: Any, html_path: Path, pdf_path: Path, *, title: str, number: str,
               content_hash: str) -> bytes:
     """Open the report page and print it to `pdf_path` (A4, backgrounds, header, footer)."""
-    driver.get(html_path.resolve().as_uri())
+    load_for_print(driver, html_path)
+    return print_loaded(driver, pdf_path, title=title, number=number,
+                        content_hash=content_hash)
+
+
+def load_for_print(driver: Any, html_path: Path) -> None:
+    """Open the page hidden from screen media, so that only the print lays it out."""
+    hidden = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                                    {"source": HIDE_FROM_SCREEN})
+    try:
+        driver.get(html_path.resolve().as_uri())
+    finally:  # later pages of this session are shown as they are
+        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument",
+                               {"identifier": hidden["identifier"]})
+
+
+def print_loaded(driver: Any, pdf_path: Path, *, title: str, number: str,
+                 content_hash: str) -> bytes:
+    """Print the open page to `pdf_path` (written atomically); its bytes."""
     result = driver.execute_cdp_cmd("Page.printToPDF", {
-        "printBackground": True, "displayHeaderFooter": True, "preferCSSPageSize": False,
-        **PAGE, **header_footer(title, number, content_hash),
-    })
+        **PRINT, **PAGE, **header_footer(title, number, content_hash)})
     data = base64.b64decode(result["data"])
     tmp = pdf_path.with_name(f".{pdf_path.name}.{os.getpid()}.tmp")
     try:
