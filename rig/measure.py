@@ -24,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import math
 import statistics
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from rig.bench import Bench
@@ -282,14 +284,32 @@ def pulses_seen(state: ECState, progress: float, gate: int) -> int:
     return 0
 
 
+#: Whether the bench the plan is planned for chains repetitions: every position's calculator
+#: does (rig.bench.calculators.chains_repetitions). A group that cannot chain restarts each
+#: gate, so an estimate that assumed chaining would be short by a first edge per repetition.
+_BENCH_CHAINS: ContextVar[bool] = ContextVar("bench_chains", default=True)
+
+
+@contextlib.contextmanager
+def planned_for_bench(chains: bool) -> Iterator[None]:
+    """Planned error-point times inside this block are for a bench whose calculators chain
+    (`chains`) or restart each repetition."""
+    token = _BENCH_CHAINS.set(chains)
+    try:
+        yield
+    finally:
+        _BENCH_CHAINS.reset(token)
+
+
 def expected_error_seconds(power: float, constant: float, measure: Measure) -> float:
     """Wall time of one error point on a real bench: settling plus the repetitions' gates,
     each waiting for its first edge, or chained on the closing edge (one first edge in all:
-    module doc)."""
+    module doc) where the plan allows it and the bench's calculators chain."""
     if power <= 0:
         return measure.settling_s
     pulses = pulses_for(constant, power, measure)
-    first_edges = 1 if measure.chain and measure.repetitions > 1 else measure.repetitions
+    chained = measure.chain and _BENCH_CHAINS.get() and measure.repetitions > 1
+    first_edges = 1 if chained else measure.repetitions
     return measure.settling_s + pulse_period_s(power, constant) * (
         measure.repetitions * pulses + first_edges)
 

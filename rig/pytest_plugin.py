@@ -390,6 +390,7 @@ def _plan_time_limits(config: pytest.Config, tests: list[pytest.Item]) -> None:
         planned_seconds,
         time_limit_s,
     )
+    from rig.measure import planned_for_bench
 
     params = {t.nodeid: (t, p) for t in tests if (p := _plan_params(t)) is not None}
     if not params:
@@ -397,13 +398,14 @@ def _plan_time_limits(config: pytest.Config, tests: list[pytest.Item]) -> None:
     rating = _rating(config)
     planned: list[PlannedTest] = []
     try:
-        for nodeid, (test, p) in params.items():
-            family = p["plan_item"].family
-            procedure = _procedure(test, p, rating)
-            seconds = planned_seconds(procedure, family, nodeid)
-            planned.append(PlannedTest(nodeid, family, seconds,
-                                       bool(p["plan_item"].simulated_only),
-                                       minimum_seconds(procedure)))
+        with planned_for_bench(_bench_chains(config)):
+            for nodeid, (test, p) in params.items():
+                family = p["plan_item"].family
+                procedure = _procedure(test, p, rating)
+                seconds = planned_seconds(procedure, family, nodeid)
+                planned.append(PlannedTest(nodeid, family, seconds,
+                                           bool(p["plan_item"].simulated_only),
+                                           minimum_seconds(procedure)))
     except NoPlannedTime as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[PLANNED_TESTS_KEY] = planned
@@ -449,6 +451,28 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             ProgressFeed(progress.state, lambda: config.stash.get(SESSION_KEY, None)),
             f"{PROGRESS_PLUGIN}-feed",
         )
+
+
+def _bench_chains(config: pytest.Config) -> bool:
+    """Whether the run's bench chains error-calculator repetitions (rig.measure), from its
+    bench file as the session will build it (the simulated one with --positions' separate
+    calculators), before anything is opened."""
+    import yaml
+
+    from rig.bench.calculators import AssignmentError, chains_repetitions
+    from rig.bench.config import validate_bench
+    from rig.sim.bench import SimBenchError, expand_positions
+
+    options = _options(config)
+    try:
+        if not options.simulated:
+            return chains_repetitions(load_bench_file(options.bench))
+        bench = yaml.safe_load(SIM_BENCH_FILE.read_text(encoding="utf-8"))
+        if options.positions is not None:
+            bench = expand_positions(bench, options.positions)
+        return chains_repetitions(validate_bench(bench, str(SIM_BENCH_FILE)))
+    except (BenchFileError, AssignmentError, SimBenchError, OSError) as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _rating(config: pytest.Config) -> Rating:

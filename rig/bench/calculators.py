@@ -106,3 +106,15 @@ def assign(config: BenchConfig) -> list[Assignment]:
     if problems:
         raise AssignmentError("\n".join(problems))
     return out
+
+
+def chains_repetitions(config: BenchConfig) -> bool:
+    """Whether every position's calculator chains repetitions on the closing edge (rig.measure):
+    its driver says so for the input it counts (`chains_repetitions_on`); a driver that does
+    not say restarts each gate."""
+    instruments = config.instruments.named()
+    for a in assign(config):
+        on = getattr(driver_class(instruments[a.instrument].driver), "chains_repetitions_on", None)
+        if on is None or not on(a.pulse_input):
+            return False
+    return True

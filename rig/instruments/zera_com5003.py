@@ -192,7 +192,7 @@ class ZeraErrorCalculator(Channel):
         module sets each result and runs on without a restart, except on an HK input, where a
         continuous measurement is restarted as a multiple one (zc:modules/sec1module/lib/
         sec1modulemeasprogram.cpp checkForRestart)."""
-        return not self.pulse_input.upper().startswith("HK")
+        return ZeraCom5003.chains_repetitions_on(self.pulse_input)
 
     def write_setting(self, command: str) -> None:
         """Write a setting of this EC unless the connection already holds it (see module doc)."""
@@ -661,6 +661,13 @@ class ZeraCom5003(ScpiInstrument):
         if not all(math.isfinite(v) for v in (readings.p, readings.q, readings.s, readings.pf)):
             raise InstrumentError(self.name, "read", f"non-finite reading {readings}")
         return readings
+
+    @staticmethod
+    def chains_repetitions_on(pulse_input: str) -> bool:
+        """Whether a calculator counting `pulse_input` runs on in continuous mode: every input
+        but HK (ZeraErrorCalculator.chains_repetitions); read before any instrument is opened,
+        for the plan's estimate."""
+        return not pulse_input.upper().startswith("HK")
 
     def error_calculator(self, position: int, pulse_input: str, unit: int) -> ZeraErrorCalculator:
         """Error calculator `unit` (1 = EC01:0001, ...) on DUT input `pulse_input`, for meter

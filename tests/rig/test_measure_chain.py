@@ -124,3 +124,19 @@ def test_chained_repetitions_count_and_decide_as_restarted_ones(pytester, defect
         if ".chain" in test:
             restarted = times[test.replace(".chain", ".restart")]
             assert row["timeline_s"] < restarted["timeline_s"]
+
+
+def test_the_planned_time_of_a_bench_that_cannot_chain_waits_each_first_edge():
+    """The plan allows chaining (Measure.chain), but a bench with a ZERA MAD restarts every
+    gate (the MAD documents no chained repetition), so the estimate for that bench counts a
+    first edge per repetition: 10 + 3 x 1.0909 x 20 s, as restarting above."""
+    from rig.measure import planned_for_bench
+
+    chained = Measure(repetitions=3)
+    period = pulse_period_s(3300.0, 1000.0)
+    with planned_for_bench(False):
+        assert expected_error_seconds(3300.0, 1000.0, chained) == pytest.approx(
+            10 + 3 * period * 20)
+    with planned_for_bench(True):
+        assert expected_error_seconds(3300.0, 1000.0, chained) == pytest.approx(
+            10 + period * 58)

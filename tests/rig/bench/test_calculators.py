@@ -127,3 +127,30 @@ def test_bad_pulse_wiring_names_file_field_and_reason(tmp_path, extra, line):
     with pytest.raises(BenchFileError) as e:
         load_bench_file(path)
     assert str(e.value) == f"{path}: {line}"
+
+
+def test_a_bench_chains_repetitions_only_where_every_calculator_does(tmp_path):
+    """zera-classes sec1modulemeasprogram.cpp checkForRestart: a COM5003 calculator in
+    continuous mode runs on, except on an HK input; a MAD says nothing of chaining, so a bench
+    with one restarts (rig.measure)."""
+    from rig.bench.calculators import chains_repetitions
+
+    assert chains_repetitions(load_bench_file(bench(tmp_path, [position(1)])))
+    assert not chains_repetitions(load_bench_file(bench(tmp_path, [
+        position(1, ", pulse_input: HK1")])))
+    assert not chains_repetitions(load_bench_file(bench(tmp_path, [
+        position(1), position(3, ", error_calculator: mad3")])))
+
+
+def test_the_simulated_bench_of_12_positions_does_not_chain():
+    """`--positions 12` gives positions 2-12 a simulated MAD each (rig.sim.bench)."""
+    import yaml
+
+    from rig.bench.calculators import chains_repetitions
+    from rig.bench.config import validate_bench
+    from rig.session import SIM_BENCH_FILE
+    from rig.sim.bench import expand_positions
+
+    raw = yaml.safe_load(SIM_BENCH_FILE.read_text(encoding="utf-8"))
+    assert chains_repetitions(validate_bench(expand_positions(raw, 1), "sim"))
+    assert not chains_repetitions(validate_bench(expand_positions(raw, 12), "sim"))
