@@ -346,6 +346,8 @@ class Client:
             if isinstance(event, Ignored):
                 continue
             if isinstance(event, Incident):
+                log.info("IEC 62056-21 client %s: %s while waiting for %s: %s", self.url,
+                         type(event).__name__, what, event.reason)
                 if event.gave_up:
                     if event.reply:  # the break that ends the session (standards.md 6.6)
                         with contextlib.suppress(ConnectionLost):  # the failure is the news

@@ -294,6 +294,7 @@ class Simulator:
                     timing=self._meter_timing(),
                     call_in_owner=self._call_in_world,
                     line=line,
+                    clock=line,
                 )
                 server.start()
                 servers[key] = server
