@@ -313,3 +313,23 @@ def test_the_meter_ends_a_session_after_its_inactivity_time_in_virtual_time() ->
             sim.control.advance(121.0)
             with pytest.raises(ProtocolTimeout):
                 client.read("0.9.1")
+
+
+def test_meter_sessions_keep_the_source_watchdog_fed() -> None:
+    """The simulated source's watchdog (wall time) guards against a dead controller: one that
+    reads its meters for longer than the watchdog's time, sending the source nothing, is
+    alive, and the source stays on. Silent afterwards, it trips."""
+    with SimBench(SIM_BENCH, positions=1) as sim:
+        assert sim.control is not None
+        world = sim.world
+        world.change_source(lambda source: setattr(source.state, "output_on", True))
+        sim.control.arm_watchdog(1.0)
+        started = time.monotonic()
+        with Client(sim.substitutions["sim:meter1"], timing=SIMULATED_LINE_TIMING) as client:
+            client.program()
+            while time.monotonic() - started < 2.5:
+                client.read("0.9.1")
+        assert not world.check_watchdog() and world.source.state.output_on
+        time.sleep(1.5)
+        world.check_watchdog()  # if the simulator's watchdog thread has not yet
+        assert not world.source.state.output_on
