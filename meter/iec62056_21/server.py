@@ -351,7 +351,7 @@ class MeterServer:
                         deadline, idle_close = idle_at, True
                 data = link.read(None if deadline is None else clock.wall_wait(deadline - now))
                 if (data not in (None, CLOSED) and deadline is not None
-                        and self._input_time(data) >= deadline):
+                        and self._input_time(data, conn) >= deadline):
                     # Input that came after a timer was due (on a virtual line the timers are
                     # checked as input comes): the time-out happened first.
                     if idle_close:
@@ -393,11 +393,18 @@ class MeterServer:
                     break
                 last_rx = clock.now()
 
-    def _input_time(self, data: bytes) -> float:
-        """When `data` came, for the timers. A break the client sends as soon as it has its
-        last answer and does not wait for (client.py `close`): it came at the line's own
-        instant, whatever the client has done since (rig.sim.line `_start` dates it so)."""
-        return self.clock.now() if data.startswith(_BREAK) else self.clock.input_time()
+    def _input_time(self, data: bytes, conn: Connection) -> float:
+        """When `data` came, for the timers (the same instant on a wall clock). Only the
+        programming-mode inactivity timer can run out while the client does something else
+        (a dwell): there the input came when the client sent it (`input_time`). The other
+        timers (option select, readout repeat, the rest of a frame) run between messages a
+        client sends back to back, and a break it sends as soon as it has its last answer and
+        does not wait for (client.py `close`): those came at the line's own instant, whatever
+        the client has done since (rig.sim.line `_start` dates a break so)."""
+        waiting = conn.state in (State.PROG, State.AWAIT_BLOCK_ACK) and not conn.pending
+        if waiting and not data.startswith(_BREAK):
+            return self.clock.input_time()
+        return self.clock.now()
 
     def _timed_out(self, link: _Link, conn: Connection, last_rx: float) -> None:
         """A protocol timer expired: the state's time-out (a NAK for a frame cut short, or
