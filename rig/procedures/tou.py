@@ -425,9 +425,15 @@ class Priority:
                                         f"expected {expected}",
                             )
             finally:
-                # Back to true time plus each meter's own offset (to the second).
+                # Back to true time plus each meter's own offset (to the second). The time is
+                # read once, before the parallel writes: read in each position's thread it was
+                # dated by how far the other lines had got (the machine's scheduling), and the
+                # store comparison's clock rows differed by it (tests/reports/
+                # test_store_backends.py).
+                now = timebase.now()
+
                 def restore(link: MeterLink) -> None:
-                    back = meter_datetime(timebase.now() + offsets[link.number])
+                    back = meter_datetime(now + offsets[link.number])
                     link.write([("0.9.2", (f"{back:%y%m%d}",)), ("0.9.1", (f"{back:%H%M%S}",))])
 
                 each(links, restore)
