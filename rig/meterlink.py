@@ -27,11 +27,20 @@ from typing import TypeVar
 
 from meter.iec62056_21 import Client, MeterError
 from meter.iec62056_21.readings import Reading
+from meter.iec62056_21.timing import Timing
 from rig.safety import StopRequest
 from rig.timebase import Timebase
 from rig.timeref import TimeReference
 
 EPOCH = dt.datetime(1970, 1, 1)
+#: The rig's client timing on the simulated bench. The line's protocol times are virtual there
+#: (rig.sim.line: the meter keeps tr and its time-outs in the world's time), and a meter that
+#: answers does so after tr <= 1.5 s of virtual time, which takes no wall time: how long the
+#: answer takes in wall time is the machine's scheduling (a loaded machine, a database commit
+#: in the same process), which must not change the exchanges. So the client's wall waits for
+#: an answer and between characters are only a guard against a simulator that stopped.
+SIMULATED_LINE_TIMING = Timing(reaction_min=0.0, reaction_min_fast=0.0, answer_slack=20.0,
+                               inter_character=20.0)
 CLOCK_ADDRESSES = ("0.9.2", "0.9.1")  # date YYMMDD, time hhmmss (A1000 manual, OBIS table)
 T = TypeVar("T")
 
@@ -235,6 +244,20 @@ def each(
         for part in threads.map(on_port, by_port.values()):
             out.update(part)
     return {n: out[n] for n in links}
+
+
+def kept_errors(fn: Callable[[MeterLink], T]) -> Callable[[MeterLink], T | MeterReadError]:
+    """`fn` at one position, its read error kept as the result (for `each`): one meter that
+    does not answer fails its own point with the reason, and the others and the next points
+    go on (issue 13: a read error fails that point and the family goes on)."""
+
+    def kept(link: MeterLink) -> T | MeterReadError:
+        try:
+            return fn(link)
+        except MeterReadError as exc:
+            return exc
+
+    return kept
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from rig.calibration import CalibrationOverdue, check_calibration
 from rig.environment import EnvironmentLog, EnvironmentReading
 from rig.hands import Hands, HandsError, OperatorHands, SimulatorHands, positions_text
 from rig.instruments.errors import InstrumentError
-from rig.meterlink import MeterLink, each
+from rig.meterlink import SIMULATED_LINE_TIMING, MeterLink, each
 from rig.plan import DEFAULT_PLAN, Plan, load_plan
 from rig.runlog import RunLogFile
 from rig.safety import SafetyError, StopRequest
@@ -265,8 +265,8 @@ class RigSession:
             self.timebase = VirtualTimebase(
                 self.sim.control, keepalive=self._keepalive, stop=self.stop
             )
-            # The software meter answers fast on the simulated bench (sim.yaml says how fast).
-            timing = Timing(reaction_min=0.0, reaction_min_fast=0.0)
+            # The line's protocol times are virtual there (rig.meterlink).
+            timing = SIMULATED_LINE_TIMING
         else:
             self.timebase = WallTimebase(keepalive=self._keepalive, stop=self.stop)
             timing = Timing()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
 import select
 import socket
 import time
@@ -346,6 +347,8 @@ class Client:
             if isinstance(event, Ignored):
                 continue
             if isinstance(event, Incident):
+                log.info("IEC 62056-21 client %s: %s while waiting for %s: %s", self.url,
+                         type(event).__name__, what, event.reason)
                 if event.gave_up:
                     if event.reply:  # the break that ends the session (standards.md 6.6)
                         with contextlib.suppress(ConnectionLost):  # the failure is the news
@@ -425,6 +428,19 @@ class Client:
                 # read then takes it, or raises if the peer hung up.
                 if fd is not None and not select.select([fd], [], [], remaining)[0]:
                     continue
+                if fd is not None and not isinstance(port, SocketSerial):
+                    # A serial device or pty that select() found readable: one read takes
+                    # all that is there (pyserial's read(1) then in_waiting and read(n) took
+                    # five system calls, each a wait on a loaded machine). b'' here is a
+                    # hang-up, as pyserial reports it.
+                    try:
+                        data = os.read(fd, _CHUNK)  # pyserial opens it non-blocking
+                    except BlockingIOError:
+                        continue  # taken meanwhile (another reader of the port)
+                    if not data:
+                        raise serial.SerialException("the device reports readiness to read "
+                                                     "but returned no data (disconnected?)")
+                    return data
                 data = port.read(1)  # waits up to _POLL for the first byte
                 if data:
                     data += self._available(port)

@@ -34,9 +34,10 @@ def check_field(
     `offset` is where the field starts in the enclosing frame, so errors point at the byte.
     Printable means ISO 646 0x20..0x7E (standards.md 6.1: 7-bit characters).
     """
-    for i, ch in enumerate(text):
-        if not (" " <= ch <= "~") or ch in forbidden:
-            raise IllegalCharacter(ch, offset + i, field, text)
+    if not (text.isascii() and text.isprintable() and forbidden.isdisjoint(text)):
+        for i, ch in enumerate(text):  # the one at fault, named with its place
+            if not (" " <= ch <= "~") or ch in forbidden:
+                raise IllegalCharacter(ch, offset + i, field, text)
     if limit is not None and len(text) > limit:
         raise FieldTooLong(field, len(text), limit, text)
 

@@ -18,6 +18,13 @@ FRAME_STARTS = frozenset((ord("/"), ACK, NAK, SOH, STX))
 LINE_MAX = 40  # longest request: `/?` + 32-char address + `!` + CRLF = 37 bytes
 DEFAULT_FRAME_MAX = 1 << 20
 _DIGITS = frozenset(b"0123456789")
+_FRAME_CONTROLS = (SOH, STX, ETX, EOT)
+
+
+def _next_control(buf: bytearray, start: int) -> int:
+    """Index of the first SOH, STX, ETX or EOT at or after `start`; -1 if there is none."""
+    found = [i for i in (buf.find(c, start) for c in _FRAME_CONTROLS) if i >= 0]
+    return min(found, default=-1)
 _OPTION_SHAPE = (frozenset((ACK,)), _DIGITS, _DIGITS, _DIGITS, frozenset(b"\r"), frozenset(b"\n"))
 
 
@@ -108,7 +115,10 @@ class FrameSplitter:
 
     def _bcc_frame(self, first: int) -> bytes | Garbage | NeedData:
         buf = self._buf
-        for i in range(self._scanned, len(buf)):
+        # Only the control bytes matter here: found by bytearray.find, not a loop per byte in
+        # Python (a readout is kilobytes).
+        i = self._scanned - 1
+        while (i := _next_control(buf, i + 1)) >= 0:
             b = buf[i]
             if b in (ETX, EOT):
                 if i + 1 < len(buf):

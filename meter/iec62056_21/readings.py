@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from .datasets import DataSet, Value
 from .obiscode import ObisCode, try_parse
 
+_NUMERIC = re.compile(r"[0-9.+-]+")
+
 
 def to_decimal(text: str) -> Decimal | None:
     """Decimal of a numeric value string ('001234.5', '-0.2'), None for anything else."""
-    if not text or not all(ch.isdigit() or ch in ".-+" for ch in text):
+    if not _NUMERIC.fullmatch(text):
         return None
     try:
         return Decimal(text)

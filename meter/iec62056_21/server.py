@@ -49,6 +49,7 @@ from .datasets import ERROR_TEXT_FORBIDDEN, ERROR_TEXT_MAX, DataSet, Value
 from .errors import ProtocolError
 from .framing import NEED_DATA
 from .messages import (
+    BREAK,
     Ack,
     Command,
     DataMessage,
@@ -68,6 +69,7 @@ _FAILED_RETRY = 0.02  # after a session failed: a pause before serving the next
 # A pty whose client stopped reading fills up; after this long the rest of an answer is
 # dropped (a meter's transmitter does not wait for a listener).
 _WRITE_STALL_S = 2.0
+_BREAK = BREAK.encode()
 
 
 def error_text(text: str) -> str:
@@ -121,6 +123,33 @@ class _Link:
             view = view[n:]
 
 
+class ProtocolClock(Protocol):
+    """The time the server's protocol timers run in (the `clock` option)."""
+
+    def now(self) -> float:
+        """The line's current instant in seconds (any origin): timers start from it."""
+
+    def input_time(self) -> float:
+        """The instant input that is here now came at: timers are checked against it."""
+
+    def wall_wait(self, seconds: float) -> float | None:
+        """Wall seconds to wait for input before a timer `seconds` ahead on this clock is due
+        (None: wait for input alone; the timer is checked against `now` when input comes)."""
+
+
+class WallClock:
+    """Protocol timers in wall time: a real line (`python -m meter serve`, tests)."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def input_time(self) -> float:
+        return time.monotonic()
+
+    def wall_wait(self, seconds: float) -> float | None:
+        return max(0.0, seconds)
+
+
 class LineObserver(Protocol):
     """What a MeterServer tells of its line (the `line` option)."""
 
@@ -149,6 +178,7 @@ class MeterServer:
         block_size: int = 32,
         p0_operand: str = "",
         line: LineObserver | None = None,
+        clock: ProtocolClock | None = None,
     ) -> None:
         """
         timing: reaction_min applies (reaction_min_fast once an identification with a
@@ -159,6 +189,10 @@ class MeterServer:
         p0_operand: the operand sent in P0 after the programming-mode option select.
         line: told of every message's bytes and speed as it is received (before it is
             answered) and sent, e.g. to let a simulated line take its time (rig.sim.line).
+        clock: the time of the protocol's timers (reaction time, option select, inter-character
+            and inactivity time-outs): the wall clock unless given, the line's virtual time on
+            the simulated bench (rig.sim.line.LineClock), where the machine's scheduling must
+            not change what the meter does.
         """
         self.banks: tuple[RegisterBank, ...] = (
             (banks,) if isinstance(banks, RegisterBank) else tuple(banks)
@@ -177,6 +211,7 @@ class MeterServer:
         self._lock = lock or threading.Lock()
         self._call_in_owner = call_in_owner
         self._line = line
+        self.clock: ProtocolClock = clock or WallClock()
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self._thread: threading.Thread | None = None
@@ -274,53 +309,70 @@ class MeterServer:
 
     def _serve_link(self, link: _Link, conn: Connection) -> None:
         session = _Session()
-        last_rx = time.monotonic()
+        clock = self.clock
+        last_rx = clock.now()
         received = False
         fed = framed = 0  # bytes received; of those, bytes of the messages taken so far
         idle_from: float | None = None
+        rx_baud: int | None = None  # the speed input came at, kept across a time-out it ended
         while not self._stop.is_set():
-            baud = conn.baud  # the speed the pending bytes came at
+            baud = rx_baud if rx_baud is not None else conn.baud  # the pending bytes' speed
             event = conn.next_event()
+            if isinstance(event, Request):
+                # A client signs on at the start speed whatever the meter's state (one that
+                # ended its session by going silent, after a readout, say: standards.md 6.3).
+                baud = conn.start_baud
             if self._line is not None and event is not NEED_DATA:
                 taken = fed - len(conn.pending)
                 self._line.received(taken - framed, baud, conn.must_answer)
                 framed = taken
+            if isinstance(event, Incident):
+                log.info("IEC 62056-21 server %s at %.3f: %s %s", self.address, clock.now(),
+                         type(event).__name__, event.reason)
             if event is NEED_DATA:
+                rx_baud = None
                 wait = conn.wait()
-                timeout = wait[0] if wait else None
-                idle_timer = False
+                now = clock.now()
+                deadline = now + wait[0] if wait else None
+                idle_close = False
                 if conn.state is not State.IDLE or conn.pending:
                     idle_from = None
                 elif idle_from is None:
-                    idle_from = time.monotonic()
+                    idle_from = now
                 if link.is_socket and idle_from is not None:
                     # A connection that says nothing must not hold the port for good: idle (no
                     # session, nothing received) for the inactivity time-out (standards.md 6.6:
                     # 60..120 s; Timing.inactivity) it is closed.
-                    idle_left = max(idle_from, last_rx) + self.timing.inactivity - time.monotonic()
-                    if idle_left <= 0:
-                        self.idle_closes += 1
-                        log.info("IEC 62056-21 server %s: connection idle for %.0f s, closed",
-                                 self.address, self.timing.inactivity)
+                    idle_at = max(idle_from, last_rx) + self.timing.inactivity
+                    if idle_at <= now:
+                        self._idle_close()
                         return
-                    if timeout is None or idle_left < timeout:
-                        timeout, idle_timer = idle_left, True
-                data = link.read(timeout)
-                if data is None and idle_timer:
+                    if deadline is None or idle_at < deadline:
+                        deadline, idle_close = idle_at, True
+                data = link.read(None if deadline is None else clock.wall_wait(deadline - now))
+                if (data not in (None, CLOSED) and deadline is not None
+                        and self._input_time(data, conn) >= deadline):
+                    # Input that came after a timer was due (on a virtual line the timers are
+                    # checked as input comes): the time-out happened first.
+                    if idle_close:
+                        self._idle_close()
+                        return
+                    rx_baud = conn.baud
+                    self._timed_out(link, conn, last_rx)
+                elif data is None and idle_close:
                     continue  # the inactivity time-out: closed at the top of the loop
-                if data is None:
-                    incident = conn.timeout()
-                    if incident.reply:
-                        self._reply(link, incident.reply, last_rx, conn.reaction_time)
+                elif data is None:
+                    self._timed_out(link, conn, last_rx)
                     continue
                 if data == CLOSED:
                     if received:
                         self.disconnects += 1
                     return
+                assert data is not None
                 received = True
                 fed += len(data)
                 conn.receive_data(data)
-                last_rx = time.monotonic()
+                last_rx = clock.now()
                 continue
             if isinstance(event, Incident) and event.reply:
                 self._reply(link, event.reply, last_rx, conn.reaction_time)
@@ -339,21 +391,49 @@ class MeterServer:
                     if conn.must_answer:  # modes A/B: the readout after a dropped identification
                         conn.abandon()
                     break
-                last_rx = time.monotonic()
+                last_rx = clock.now()
+
+    def _input_time(self, data: bytes, conn: Connection) -> float:
+        """When `data` came, for the timers (the same instant on a wall clock). Only the
+        programming-mode inactivity timer can run out while the client does something else
+        (a dwell): there the input came when the client sent it (`input_time`). The other
+        timers (option select, readout repeat, the rest of a frame) run between messages a
+        client sends back to back, and a break it sends as soon as it has its last answer and
+        does not wait for (client.py `close`): those came at the line's own instant, whatever
+        the client has done since (rig.sim.line `_start` dates a break so)."""
+        waiting = conn.state in (State.PROG, State.AWAIT_BLOCK_ACK) and not conn.pending
+        if waiting and not data.startswith(_BREAK):
+            return self.clock.input_time()
+        return self.clock.now()
+
+    def _timed_out(self, link: _Link, conn: Connection, last_rx: float) -> None:
+        """A protocol timer expired: the state's time-out (a NAK for a frame cut short, or
+        back to idle)."""
+        incident = conn.timeout()
+        log.info("IEC 62056-21 server %s at %.3f: %s", self.address, self.clock.now(),
+                 incident.reason)
+        if incident.reply:
+            self._reply(link, incident.reply, last_rx, conn.reaction_time)
+
+    def _idle_close(self) -> None:
+        self.idle_closes += 1
+        log.info("IEC 62056-21 server %s: connection idle for %.0f s, closed",
+                 self.address, self.timing.inactivity)
 
     def _reply(self, link: _Link, data: bytes, last_rx: float, reaction: float) -> bool:
         """Send `data` once the reaction time has passed since `last_rx`; False if it was not
         sent: the server stops, or the client spoke meanwhile. A client says nothing while it
         waits for an answer, so input now means it stopped waiting (it timed out and repeats,
         NAKs, breaks or signs on again, or it hung up): the answer is stale and is dropped, and
-        the input is served instead (a NAK gets this answer, a request a new identification)."""
-        pause = max(0.0, last_rx + reaction - time.monotonic())
-        spoke = link.input_within(pause)
+        the input is served instead (a NAK gets this answer, a request a new identification).
+        On a virtual line the reaction time is the line's (rig.sim.line): no wall pause."""
+        pause = self.clock.wall_wait(last_rx + reaction - self.clock.now())
+        spoke = link.input_within(pause or 0.0)
         if self._stop.is_set():
             return False
         if spoke:
-            log.info("IEC 62056-21 server %s: the client spoke before the answer went out; "
-                     "%d bytes dropped", self.address, len(data))
+            log.info("IEC 62056-21 server %s at %.3f: the client spoke before the answer went "
+                     "out; %d bytes dropped", self.address, self.clock.now(), len(data))
             self.dropped += 1
             return False
         if self._line is not None:

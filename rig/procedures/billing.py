@@ -53,6 +53,7 @@ from rig.meterlink import (
     MeterReadError,
     clock_offsets,
     each,
+    kept_errors,
     meter_datetime,
     meter_seconds,
 )
@@ -172,19 +173,6 @@ def _decimal(reading, what: str) -> Decimal:
     if reading.value is None:
         raise ValueUnreadable(f"{what}({reading.raw}) is not a number")
     return reading.value
-
-
-def _read(fn: Callable[[MeterLink], dict]) -> Callable[[MeterLink], dict | MeterReadError]:
-    """`fn` at one position, its read error kept as the result: one meter that does not answer
-    fails its own checks, and the others' months and its next month go on."""
-
-    def read(link: MeterLink) -> dict | MeterReadError:
-        try:
-            return fn(link)
-        except MeterReadError as exc:
-            return exc
-
-    return read
 
 
 def _digit(reading) -> float:
@@ -330,7 +318,8 @@ def _automatic_reading(procedure: AutomaticReading, ctx: Context, recorder: Reco
                 label="to the reading time",
             )
             pre_at = timebase.now()
-            pre = each(links, _read(lambda link: link.read("0.1.0", *ENERGY, MAX_DEMAND)))
+            pre = each(links, kept_errors(
+                lambda link: link.read("0.1.0", *ENERGY, MAX_DEMAND)))
             expected = dict.fromkeys(numbers, rt)
             up = None
             if m == power_down_month:
@@ -355,7 +344,7 @@ def _automatic_reading(procedure: AutomaticReading, ctx: Context, recorder: Reco
                     label="past the reading time",
                 )
             post_at = timebase.now()
-            post = each(links, _read(lambda link: link.read(
+            post = each(links, kept_errors(lambda link: link.read(
                 "0.1.0",
                 "0.1.2*101",
                 *(f"{a}*101" for a in ENERGY),
@@ -373,7 +362,7 @@ def _automatic_reading(procedure: AutomaticReading, ctx: Context, recorder: Reco
             take.commit()  # every position's results of the month in one commit
             rt = next_reading_time(rt + DAY, item)
         history_at = timebase.now()
-        history = each(links, _read(lambda link: link.read(
+        history = each(links, kept_errors(lambda link: link.read(
             "0.1.1", *(f"{ENERGY[0]}*{100 + k}" for k in range(1, HISTORY_DEPTH + 1)))))
         take = recorder.start(numbers)
         for n in numbers:

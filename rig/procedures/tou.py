@@ -33,17 +33,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from meter.iec62056_21.readings import Reading
+from reports.records import Verdict
 from rig.instruments.loadpoint import LoadPoint
 from rig.linetime import clock_reading_s, programming_s, read_s
 from rig.loads import Rating
 from rig.measure import settle
 from rig.meterlink import (
+    ClockReading,
     MeterLink,
+    MeterReadError,
     MeterSessions,
     Probe,
     clock_offsets,
     dwell_until,
     each,
+    kept_errors,
     meter_datetime,
 )
 from rig.metrology import combine, rectangular
@@ -61,6 +65,7 @@ DATE_S = read_s(2) + read_s(1)
 PRIORITY_CLOCK_S = 0.05
 CLOCK_RESOLUTION_S = 0.02  # the clock readings the boundaries are placed by (vernier)
 LEAD = dt.timedelta(minutes=2)  # clock reading, programming state (8 s) and writes fit in it
+SESSION_LEAD_S = 5.0  # the poll sessions' sign-on (about 2 s at 300 Bd, rig.sim.line) fits in it
 # The tariff poll's request is one character longer than the clock poll's, so the meter
 # latches it one character time later: 10 bits at 9600 Bd (the A1000's speed, manual ident 5).
 LATCH_DIFFERENCE_S = (len(TARIFF) - len("0.9.1")) * 10 / 9600
@@ -144,6 +149,12 @@ def programmed(rig, positions: Sequence[MeterPosition], links: Mapping[int, Mete
 
 def _tariff(link: MeterLink) -> int:
     return int(link.value(TARIFF))
+
+
+def _tariff_at(link: MeterLink, at: Sequence[tuple[str, Sequence[str]]]) -> int:
+    """The tariff in force once the meter's clock is written (`at`: date and time)."""
+    link.write(at)
+    return _tariff(link)
 
 
 def _tariff_of(reading: Reading) -> int:
@@ -250,30 +261,45 @@ def _switch_all(rig, timebase, positions, item, take: Take, desc, declared: Decl
         profile = ("00:00=1", *(f"{meter_datetime(b.meter_s):%H:%M}={b.after}" for b in batch))
         tables = {"C.90.1": profile, "C.90.5": ("01-01=P1",), "C.90.6": ("", "T1"),
                   "C.90.7": ("",)}
-        with programmed(rig, positions, links, tables), MeterSessions(links) as sessions:
+        with programmed(rig, positions, links, tables):
             if not period:  # one exchange, the same for every boundary: the vernier's step
-                first = sessions.read_timed(timebase, TARIFF)
+                with MeterSessions(links) as sessions:
+                    first = sessions.read_timed(timebase, TARIFF)
                 period = math.ceil(max(p.taken - p.sent for p in first.values()) * 1000) / 1000
-            for mark in batch:
-                i = len(marks)
-                marks.append(mark)
-                true_at = {n: mark.meter_s - c.sent_offset_s for n, c in clock_before.items()}
-                start = min(true_at.values()) - 2 * period + i * period / item.boundaries
-                end = max(true_at.values()) + window
-                dwell_until(timebase, start - 0.01, "to boundary")
-                j = 0
-                while (t := start + j * period) <= end:
-                    dwell_until(timebase, t, "tariff poll")
-                    for n, probe in sessions.read_timed(timebase, TARIFF).items():
-                        polls[n].append((i, probe))
-                    j += 1
-                    if all(ps[-1][0] == i and _tariff_of(ps[-1][1].reading) == mark.after
-                           for ps in polls.values()):
-                        break  # every meter has switched
+            # The sessions open shortly before the first boundary, not across LEAD: a meter
+            # ends a session silent for its inactivity time-out (60..120 s, standards.md 6.6).
+            # Between boundaries a minute apart a session is silent less than that.
+            first_poll = _poll_start(batch[0], len(marks), clock_before, period, item.boundaries)
+            dwell_until(timebase, first_poll - SESSION_LEAD_S, "to boundary")
+            with MeterSessions(links) as sessions:
+                for mark in batch:
+                    i = len(marks)
+                    marks.append(mark)
+                    start = _poll_start(mark, i, clock_before, period, item.boundaries)
+                    end = max(mark.meter_s - c.sent_offset_s for c in clock_before.values()) \
+                        + window
+                    dwell_until(timebase, start - 0.01, "to boundary")
+                    j = 0
+                    while (t := start + j * period) <= end:
+                        dwell_until(timebase, t, "tariff poll")
+                        for n, probe in sessions.read_timed(timebase, TARIFF).items():
+                            polls[n].append((i, probe))
+                        j += 1
+                        if all(ps[-1][0] == i and _tariff_of(ps[-1][1].reading) == mark.after
+                               for ps in polls.values()):
+                            break  # every meter has switched
     clock_after = clock_offsets(links, timebase, CLOCK_RESOLUTION_S)
     for n in links:
         _delay_row(declared, take, n, desc, item, marks, polls[n],
                    (clock_before[n], clock_after[n]))
+
+
+def _poll_start(mark: Boundary, i: int, clocks: Mapping[int, ClockReading], period: float,
+                boundaries: int) -> float:
+    """True time of the first poll around boundary `i` (the vernier's staggered phases, see
+    `_switch_all`): two exchanges before the earliest meter reaches it, i/K of one later."""
+    true_at = min(mark.meter_s - c.sent_offset_s for c in clocks.values())
+    return true_at - 2 * period + i * period / boundaries
 
 
 def _delay_row(declared: Declared, take: Take, n, desc, item, marks, polls, clocks) -> None:
@@ -378,10 +404,19 @@ class Priority:
                     with recorder.point(numbers, desc) as take:
                         at = [("0.9.2", (day[2:].replace("-", ""),)),
                               ("0.9.1", (clock.replace(":", ""),))]
-                        each(links, lambda link, at=at: link.write(at))
-                        got = each(links, _tariff)
+                        got = each(links, kept_errors(
+                            lambda link, at=at: _tariff_at(link, at)))
                         weekday = f"{dt.date.fromisoformat(day):%A}"
                         for n, tariff in got.items():
+                            if isinstance(tariff, MeterReadError):
+                                declared.record(
+                                    take, n, desc, None,
+                                    limits=(float(expected), float(expected)),
+                                    started_at=started, verdict=Verdict.ERROR,
+                                    raw={"expected": expected},
+                                    message=f"{day} ({weekday}) {clock}: the clock set, the "
+                                            f"tariff read: {tariff}")
+                                continue
                             declared.record(
                                 take, n, desc, float(tariff),
                                 limits=(float(expected), float(expected)),
@@ -390,9 +425,15 @@ class Priority:
                                         f"expected {expected}",
                             )
             finally:
-                # Back to true time plus each meter's own offset (to the second).
+                # Back to true time plus each meter's own offset (to the second). The time is
+                # read once, before the parallel writes: read in each position's thread it was
+                # dated by how far the other lines had got (the machine's scheduling), and the
+                # store comparison's clock rows differed by it (tests/reports/
+                # test_store_backends.py).
+                now = timebase.now()
+
                 def restore(link: MeterLink) -> None:
-                    back = meter_datetime(timebase.now() + offsets[link.number])
+                    back = meter_datetime(now + offsets[link.number])
                     link.write([("0.9.2", (f"{back:%y%m%d}",)), ("0.9.1", (f"{back:%H%M%S}",))])
 
                 each(links, restore)

@@ -294,6 +294,7 @@ class Simulator:
                     timing=self._meter_timing(),
                     call_in_owner=self._call_in_world,
                     line=line,
+                    clock=line,
                 )
                 server.start()
                 servers[key] = server
@@ -326,6 +327,11 @@ class Simulator:
             raise SimBenchError(f"sim.meter_reaction_s: {e}") from None
 
     def _call_in_world(self, fn: Any) -> Any:
+        # A controller reading its meters is alive: the source's watchdog (wall time, there
+        # for a controller that died) must not trip while a long stretch of meter sessions
+        # takes the wall time a loaded machine gives it (it did, in tou.priority at 12
+        # positions: the meters lost their voltage and left their programming state).
+        self.world.feed_watchdog()
         with self.world.access(line=True):
             self.world.flush_inputs()  # the meter answers with the source's latest inputs
             return fn()

@@ -133,6 +133,28 @@ class LineClock:
         with self.world.lock:
             return self.answer_at if self.answer_at > -math.inf else self.world.t
 
+    def now(self) -> float:
+        """The line's own latest instant, the start of the meter's protocol timers
+        (meter/iec62056_21/server.py `clock`): the end of its last exchange (`free_at`),
+        whatever the rig has done since, which the meter's thread may or may not have seen
+        yet. Before any exchange: the instant the rig has got to."""
+        with self.world.lock:
+            return self.free_at if self.free_at > -math.inf else self.world.line_epoch
+
+    def input_time(self) -> float:
+        """When input that is here now started on the line, the instant the meter's timers
+        are checked against: the rig sent it at `_start` (it waits for the answer, so it has
+        not moved the world since). A break it does not wait for may be dated later here (the
+        rig moved on); it ends the session as the time-out it may pass would."""
+        with self.world.lock:
+            return self._start(True)
+
+    def wall_wait(self, seconds: float) -> None:
+        """The timers run in virtual time, which does not pass while the meter waits for input
+        (the rig is waiting for the meter, or has moved the world on and will send at that
+        instant): no wall time-out; the timer is checked when input comes (`now`)."""
+        return None
+
     def _start(self, answer_due: bool) -> float:
         """When a message the rig sent starts on this line (call with the world's lock held).
 

@@ -3,19 +3,23 @@ IEC 62056-21 client (rig/sim/line.py)."""
 
 from __future__ import annotations
 
+import logging
+import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from meter.iec62056_21 import Client
+from meter.iec62056_21 import Client, ProtocolTimeout
+from meter.iec62056_21.messages import Message, OptionSelect
 from meter.iec62056_21.timing import Timing
+from rig.meterlink import SIMULATED_LINE_TIMING
 from rig.sim import SimBench
 from rig.sim.bench import SimBenchError
 from rig.sim.line import LineClock, LineSettings
 from tests.rig.sim.conftest import SIM_BENCH
 from tests.rig.sim.test_world import T0, make_world
 
-FAST = Timing(reaction_min=0.0, reaction_min_fast=0.0)  # the wall time is not what is measured
 TR = 0.2  # benches/sim.yaml sim.line.reaction_s
 # Characters on the wire (standards.md 6.3), 10 bits each (7E1):
 REQUEST = len("/?!\r\n")  # at 300 Bd
@@ -30,7 +34,7 @@ def test_a_sign_on_and_an_r1_take_their_time_on_the_wire() -> None:
     with SimBench(SIM_BENCH, positions=1) as sim:
         assert sim.control is not None
         t0 = sim.control.time()
-        with Client(sim.substitutions["sim:meter1"], timing=FAST) as client:
+        with Client(sim.substitutions["sim:meter1"], timing=SIMULATED_LINE_TIMING) as client:
             client.program()
             t1 = sim.control.time()
             client.read("0.9.1")
@@ -50,7 +54,7 @@ def test_lines_of_different_positions_take_their_time_side_by_side() -> None:
         urls = [sim.substitutions[f"sim:meter{k}"] for k in (1, 2, 3)]
 
         def sign_on(url: str) -> None:
-            with Client(url, timing=FAST) as client:
+            with Client(url, timing=SIMULATED_LINE_TIMING) as client:
                 client.program()
                 client.read("0.9.1")
 
@@ -71,7 +75,7 @@ def test_lines_of_different_positions_take_their_time_side_by_side() -> None:
 def test_the_meter_answers_at_the_end_of_its_reaction_time() -> None:
     with SimBench(SIM_BENCH, positions=1) as sim:
         assert sim.control is not None
-        with Client(sim.substitutions["sim:meter1"], timing=FAST) as client:
+        with Client(sim.substitutions["sim:meter1"], timing=SIMULATED_LINE_TIMING) as client:
             client.program()
             sent = sim.control.time()
             shown = client.read("0.9.1")[0].raw
@@ -87,7 +91,7 @@ def test_a_line_turned_off_takes_no_virtual_time() -> None:
     with SimBench(SIM_BENCH, positions=1, sim_options={"line": {"enabled": False}}) as sim:
         assert sim.control is not None
         t0 = sim.control.time()
-        with Client(sim.substitutions["sim:meter1"], timing=FAST) as client:
+        with Client(sim.substitutions["sim:meter1"], timing=SIMULATED_LINE_TIMING) as client:
             client.program()
             client.read("0.9.1")
         assert sim.control.time() == t0
@@ -193,7 +197,8 @@ def test_parallel_meters_answer_their_clocks_at_their_own_line_instants() -> Non
     ahead, shows the time of meter 2's own answer instant."""
     with SimBench(SIM_BENCH, positions=2) as sim:
         assert sim.control is not None
-        one, two = (Client(sim.substitutions[f"sim:meter{k}"], timing=FAST) for k in (1, 2))
+        one, two = (Client(sim.substitutions[f"sim:meter{k}"], timing=SIMULATED_LINE_TIMING)
+                    for k in (1, 2))
         with one, two:
             one.program()
             two.program()
@@ -206,3 +211,125 @@ def test_parallel_meters_answer_their_clocks_at_their_own_line_instants() -> Non
                 start + R1_CLOCK * 10 / 9600 + TR)
     assert shown == f"{int(latched) // 3600 % 24:02d}{int(latched) // 60 % 60:02d}" \
                     f"{int(latched) % 60:02d}"
+
+
+# ---- protocol times in virtual time (meter/iec62056_21/server.py `clock`) ------------------
+
+def _protocol_events(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What the meter and client ends logged of time-outs, NAKs, repeats and dropped answers,
+    without the port (each SimBench has its own)."""
+    return [re.sub(r"/dev/pts/\d+|127\.0\.0\.1:\d+", "PORT", r.getMessage())
+            for r in caplog.records if r.name.startswith("meter.iec62056_21")
+            and "refused 7E1" not in r.getMessage()]
+
+
+class _SlowClient(Client):
+    """The rig's client, slow for `stall_s` of wall time before it sends an option select
+    (its thread descheduled on a loaded machine): the meter waits for it meanwhile."""
+
+    stall_s = 0.0
+
+    def _send(self, message: Message) -> None:
+        if isinstance(message, OptionSelect):
+            time.sleep(self.stall_s)
+        super()._send(message)
+
+
+def _reads_with_a_slow_moment(where: str, timing: Timing,
+                              caplog: pytest.LogCaptureFixture, stall_s: float = 2.5) -> tuple:
+    """A readout, then a programming session with three R1s, the machine slow for `stall_s`
+    of wall time at one moment (`where`): "meter", the meter's handler of the first R1 (load,
+    a database commit in the same process), or "rig", the rig's client before each option
+    select. What was read, the virtual time it took, the server's counters and the protocol
+    events of both ends."""
+    caplog.clear()
+    calls = 0
+    with SimBench(SIM_BENCH, positions=1) as sim:
+        assert sim.control is not None and sim.simulator is not None
+        simulator = sim.simulator
+        plain = simulator._call_in_world
+
+        def handler(fn):  # the world's request handler, slow once
+            nonlocal calls
+            calls += 1
+            if where == "meter" and calls == 4:  # ident, readout, ident, (P0: none), R1
+                time.sleep(stall_s)
+            return plain(fn)
+
+        (server,) = simulator.meter_servers
+        server._call_in_owner = handler
+        url = sim.substitutions["sim:meter1"]
+        _SlowClient.stall_s = stall_s if where == "rig" else 0.0
+        t0 = sim.control.time()
+        with _SlowClient(url, timing=timing) as client:
+            readout = {r.address: r.raw for r in client.readout()}
+        with _SlowClient(url, timing=timing) as client:
+            client.program()
+            read = [client.read(a)[0].raw for a in ("0.9.1", "1.8.0", "0.9.1")]
+        elapsed = sim.control.time() - t0
+        counters = (server.sessions, server.dropped, server.disconnects)
+    return readout, read, round(elapsed, 9), counters, _protocol_events(caplog)
+
+
+@pytest.mark.parametrize("where", ["meter", "rig"])
+def test_a_slow_moment_on_the_machine_changes_no_exchange(
+        where: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The meter's protocol times run in the line's virtual time and the rig's client waits
+    on the simulated bench only as a guard (rig.meterlink.SIMULATED_LINE_TIMING): a stall of
+    2.5 s of wall time, longer than the 1.8 s an answer may take (tr max 1.5 s + 0.3 s) and
+    the 2.2 s the meter waits for an option select (standards.md 6.6), changes neither the
+    exchanges nor what is read nor the virtual time they took."""
+    caplog.set_level(logging.INFO, logger="meter.iec62056_21")
+    steady = _reads_with_a_slow_moment(where, SIMULATED_LINE_TIMING, caplog, stall_s=0.0)
+    stalled = _reads_with_a_slow_moment(where, SIMULATED_LINE_TIMING, caplog)
+    assert stalled == steady
+    assert steady[4] == []  # no time-out, NAK, repeat or dropped answer at all
+
+
+def test_a_slow_moment_changes_the_exchanges_where_time_outs_are_wall_time(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The same stall in the meter's handler against a client that times out in wall time
+    (the standard's 1.8 s, as on a real line): it NAKs, the meter drops its late answer and
+    sends it again. What the test above would see if a wall time-out were left on the line."""
+    caplog.set_level(logging.INFO, logger="meter.iec62056_21")
+    steady = _reads_with_a_slow_moment("meter", SIMULATED_LINE_TIMING, caplog, stall_s=0.0)
+    wall = _reads_with_a_slow_moment("meter", Timing(reaction_min=0.0, reaction_min_fast=0.0),
+                                     caplog)
+    assert wall[4] != [] and wall[2:4] != steady[2:4]
+
+
+def test_the_meter_ends_a_session_after_its_inactivity_time_in_virtual_time() -> None:
+    """Programming-mode inactivity (Timing.inactivity 120 s; standards.md 6.6: 60..120 s)
+    counts virtual time: 119 s of dwell keeps the session, 121 s ends it (the meter, back to
+    idle, answers no command). Neither takes wall time."""
+    quick = Timing(reaction_min=0.0, reaction_min_fast=0.0, answer_slack=0.5)
+    with SimBench(SIM_BENCH, positions=1) as sim:
+        assert sim.control is not None
+        url = sim.substitutions["sim:meter1"]
+        with Client(url, timing=quick, repeats=0) as client:
+            client.program()
+            sim.control.advance(119.0)
+            assert client.read("0.9.1")
+            sim.control.advance(121.0)
+            with pytest.raises(ProtocolTimeout):
+                client.read("0.9.1")
+
+
+def test_meter_sessions_keep_the_source_watchdog_fed() -> None:
+    """The simulated source's watchdog (wall time) guards against a dead controller: one that
+    reads its meters for longer than the watchdog's time, sending the source nothing, is
+    alive, and the source stays on. Silent afterwards, it trips."""
+    with SimBench(SIM_BENCH, positions=1) as sim:
+        assert sim.control is not None
+        world = sim.world
+        world.change_source(lambda source: setattr(source.state, "output_on", True))
+        sim.control.arm_watchdog(1.0)
+        started = time.monotonic()
+        with Client(sim.substitutions["sim:meter1"], timing=SIMULATED_LINE_TIMING) as client:
+            client.program()
+            while time.monotonic() - started < 2.5:
+                client.read("0.9.1")
+        assert not world.check_watchdog() and world.source.state.output_on
+        time.sleep(1.5)
+        world.check_watchdog()  # if the simulator's watchdog thread has not yet
+        assert not world.source.state.output_on
