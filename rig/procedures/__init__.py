@@ -176,6 +176,11 @@ class Declarations:
 def run(procedure: Procedure, recorder: Recorder, rig: RigSession) -> None:
     """The procedure on the rig's bench at every position; the recorder stores only what the
     procedure declared."""
+    # The controller is alive between procedures too: a resumed run skips what is stored
+    # without a word to any instrument, and an energised source's communication watchdog
+    # (the simulated one: 5 s of wall time) would switch off under the next test. It also
+    # checks, before anything is measured, that an energised source is still on.
+    rig.bench.keepalive()
     recorder.expected = Declarations(tuple(procedure.declared))
     try:
         procedure.run(Context.of(rig), recorder)

@@ -117,3 +117,57 @@ def test_the_recorder_refuses_what_the_running_procedure_did_not_declare(recorde
     one("ERR 1 voltage loss bit", "bit", 1.0, 1.0)  # during the event
     one("ERR 1 voltage loss bit", "bit", 0.0, 0.0)  # after it: the second declaration
     assert len(recorder.store.measurements(recorder.run_id)) == 2
+
+
+class _Bench:
+    """A bench whose source is energised: the rig's keep-alive asks it (Bench.keepalive)."""
+
+    def __init__(self, on: bool) -> None:
+        self.asked = 0
+        self.on = on
+
+    def keepalive(self) -> bool:
+        from rig.safety import SafetyError
+
+        self.asked += 1
+        if not self.on:
+            raise SafetyError("source: output switched off unexpectedly (faults: none reported)")
+        return True
+
+
+class _Nothing:
+    """A procedure with nothing left to do: every point of it stored (a resumed run)."""
+
+    declared = ()
+    ran = False
+
+    def run(self, ctx, recorder) -> None:
+        self.ran = True
+
+
+def test_a_procedure_with_nothing_left_to_do_still_keeps_the_source_alive(recorder):
+    """tests/rig/test_stopping.py found it: a resumed run skips its stored tests without a word
+    to the source, and the simulated source's 5 s wall-time watchdog switched off under the
+    next test that measured."""
+    from types import SimpleNamespace
+
+    from rig.procedures import run
+
+    bench = _Bench(on=True)
+    rig = SimpleNamespace(bench=bench, timebase=None, positions=[])
+    for _ in range(3):
+        run(_Nothing(), recorder, rig)
+    assert bench.asked == 3
+
+
+def test_a_source_switched_off_under_the_plan_stops_the_next_procedure_before_it_runs(recorder):
+    from types import SimpleNamespace
+
+    from rig.procedures import run
+    from rig.safety import SafetyError
+
+    procedure = _Nothing()
+    rig = SimpleNamespace(bench=_Bench(on=False), timebase=None, positions=[])
+    with pytest.raises(SafetyError, match="switched off unexpectedly"):
+        run(procedure, recorder, rig)
+    assert not procedure.ran
