@@ -32,7 +32,7 @@ from typing import Any
 from rig.linetime import EXCHANGE_S, SIGN_ON_S
 from rig.meterlink import MeterLink, MeterReadError, MeterSessions, Probe
 from rig.metrology import UncertaintyComponent, rectangular
-from rig.plan import RegisterMethod
+from rig.plan import RegisterMethod, register_dose
 from rig.timebase import Timebase
 
 #: Polls wait this many digit periods (at the nominal power) for a step before reading the
@@ -60,9 +60,22 @@ def reading_kwh(method: RegisterMethod, digit: float, power_w: float) -> float:
     return edge
 
 
+def dose_kwh(method: RegisterMethod, digit: float, power_w: float, limit_pct: float,
+             resolution: float) -> float:
+    """The dose a register test needs by its method: what two readings' difference is known
+    to (`reading_kwh`) at `resolution` of the limit (rig.plan.register_dose)."""
+    return register_dose(reading_kwh(method, digit, power_w), limit_pct, resolution)
+
+
+def passing_s(energy_kwh: float, power_w: float) -> float:
+    """How long `energy_kwh` (kWh, or kvarh at a reactive power in var) takes to pass at
+    `power_w`: a dose's duration, or one digit's period."""
+    return energy_kwh * 3.6e6 / abs(power_w)
+
+
 def digit_period_s(digit: float, power_w: float) -> float:
     """How long one register digit takes to pass at `power_w`."""
-    return digit * 3.6e6 / abs(power_w)
+    return passing_s(digit, power_w)
 
 
 def edge_s(digit: float, power_w: float) -> float:

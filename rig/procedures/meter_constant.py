@@ -57,10 +57,10 @@ from rig.metrology import (
     reference_standard,
     repeatability,
 )
-from rig.plan import MeterConstantItem, register_dose
+from rig.plan import MeterConstantItem
 from rig.procedures import Context, Declared, EachPoint
 from rig.recorder import Take
-from rig.register_edge import catch_edges, edge_budget, edge_s, reading_kwh
+from rig.register_edge import catch_edges, dose_kwh, edge_budget, edge_s, passing_s
 
 #: The register each LED is checked against: total active import (A1000 manual 2.1.2 "->0
 #: Energy"; OBIS 1.8.0) and total reactive import R+ = QI + QII (OBIS 3.8.0, standards.md 7),
@@ -115,19 +115,15 @@ class MeterConstant(EachPoint):
     def power_w(self) -> float:
         return metered_power(self.load(), self.item.energy, self.rating.wiring)
 
-    def reading_kwh(self) -> float:
-        """What two register readings' difference is known to by the item's method."""
-        return reading_kwh(self.item.method, REGISTER_DIGIT_KWH, self.power_w())
-
     def energy_kwh(self) -> float:
-        """The dose: the item's, or the reading resolution at the item's resolution of the
-        limit."""
+        """The dose: the item's, or the one its method needs (rig.register_edge.dose_kwh)."""
         item = self.item
-        return item.energy_kwh or register_dose(self.reading_kwh(), item.limit, item.resolution)
+        return item.energy_kwh or dose_kwh(item.method, REGISTER_DIGIT_KWH, self.power_w(),
+                                           item.limit, item.resolution)
 
     def dose_s(self) -> float:
         """How long the dosage runs: the dose at the point's power."""
-        return self.energy_kwh() * 3.6e6 / self.power_w()
+        return passing_s(self.energy_kwh(), self.power_w())
 
     def planned_seconds(self) -> float:
         """The error by pulses at the point, the register read before and after the dosage

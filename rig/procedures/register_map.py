@@ -36,6 +36,7 @@ from rig.plan import RegisterMapItem, current_label
 from rig.procedures import Context, Declared, EachPoint
 from rig.procedures.registers import PHI, quadrant_point
 from rig.recorder import Take
+from rig.register_edge import passing_s
 from rig.tariffs import TARIFF, dose_in_tariff, in_force_s
 
 DIGIT = 0.01  # kWh / kvarh / kVAh, register format 99999.99 (A1000 manual 1.1 item 5)
@@ -86,7 +87,7 @@ class RegisterMap(EachPoint):
 
     def dose_s(self) -> float:
         """How long the load runs: the item's reactive energy at the point's |Q|."""
-        return self.item.energy_kvarh * 3.6e6 / abs(self.load().reactive_power)
+        return passing_s(self.item.energy_kvarh, self.load().reactive_power)
 
     def planned_seconds(self) -> float:
         """Settling, the calendar programmed for the tariff and back (rig.tariffs), the 50

@@ -51,11 +51,10 @@ from rig.plan import (
     RegisterDosageItem,
     RegisterItem,
     current_label,
-    register_dose,
 )
 from rig.procedures import Context, Declared, EachPoint
 from rig.recorder import Take
-from rig.register_edge import Edge, catch_edges, edge_budget, edge_s, reading_kwh
+from rig.register_edge import Edge, catch_edges, dose_kwh, edge_budget, edge_s, passing_s
 from rig.tariffs import TARIFF, dose_in_tariff, in_force_s
 
 REGISTERS = {1: "1-1:5.8.0", 2: "1-1:6.8.0", 3: "1-1:7.8.0", 4: "1-1:8.8.0"}
@@ -97,15 +96,14 @@ class QuadrantRegister(EachPoint):
                               self.quadrant)
 
     def energy_kvarh(self) -> float:
-        """The dose: the item's, or the reading resolution (rig.register_edge.reading_kwh) at
-        the item's resolution of the limit."""
+        """The dose: the item's, or the one its method needs (rig.register_edge.dose_kwh)."""
         item = self.item
-        reading = reading_kwh(item.method, DIGIT, self.load().reactive_power)
-        return item.energy_kvarh or register_dose(reading, item.limit, item.resolution)
+        return item.energy_kvarh or dose_kwh(item.method, DIGIT, self.load().reactive_power,
+                                             item.limit, item.resolution)
 
     def dose_s(self) -> float:
         """How long the quadrant's load runs: the dose at the point's |Q|."""
-        return self.energy_kvarh() * 3.6e6 / abs(self.load().reactive_power)
+        return passing_s(self.energy_kvarh(), self.load().reactive_power)
 
     def planned_seconds(self) -> float:
         """Settling, the four registers read before and after, the quadrant's dose; by the
@@ -240,19 +238,15 @@ class RegisterDosage(EachPoint):
     def power_w(self) -> float:
         return metered_power(self.load(), "active", self.rating.wiring)
 
-    def reading_kwh(self) -> float:
-        """What two register readings' difference is known to by the item's method."""
-        return reading_kwh(self.item.method, ENERGY_DIGIT, self.power_w())
-
     def energy_kwh(self) -> float:
-        """The dose: the item's, or the reading resolution at the item's resolution of the
-        limit."""
+        """The dose: the item's, or the one its method needs (rig.register_edge.dose_kwh)."""
         item = self.item
-        return item.energy_kwh or register_dose(self.reading_kwh(), item.limit, item.resolution)
+        return item.energy_kwh or dose_kwh(item.method, ENERGY_DIGIT, self.power_w(),
+                                           item.limit, item.resolution)
 
     def dose_s(self) -> float:
         """How long the load runs: the dose at the point's power."""
-        return self.energy_kwh() * 3.6e6 / self.power_w()
+        return passing_s(self.energy_kwh(), self.power_w())
 
     def planned_seconds(self) -> float:
         """Settling, the calendar programmed for the tariff and back (rig.tariffs), the
