@@ -30,7 +30,7 @@ import pytest
 
 from reports.records import RunStatus
 from rig import itemlog
-from rig.bench.config import BenchFileError, load_bench_file
+from rig.bench.config import BenchConfig, BenchFileError, load_bench_file
 from rig.bench.loadcheck import LoadMismatch
 from rig.loads import Rating
 from rig.plan import DEFAULT_PLAN, Plan, PlanError, current_label, load_plan
@@ -383,6 +383,7 @@ def _plan_time_limits(config: pytest.Config, tests: list[pytest.Item]) -> None:
     """Each plan test's planned wall time on a real bench, from its own procedure (kept for the
     estimate and the progress line), and its own time limit from it: pytest-timeout's ini
     `timeout` is for the project's tests only."""
+    from rig.bench.calculators import AssignmentError, chains_repetitions
     from rig.benchtime import (
         NoPlannedTime,
         PlannedTest,
@@ -395,10 +396,15 @@ def _plan_time_limits(config: pytest.Config, tests: list[pytest.Item]) -> None:
     params = {t.nodeid: (t, p) for t in tests if (p := _plan_params(t)) is not None}
     if not params:
         return
-    rating = _rating(config)
+    bench = _bench_config(config)
+    rating = Rating.of(bench.positions[0])
+    try:
+        chains = chains_repetitions(bench)
+    except AssignmentError as exc:
+        raise pytest.UsageError(str(exc)) from None
     planned: list[PlannedTest] = []
     try:
-        with planned_for_bench(_bench_chains(config)):
+        with planned_for_bench(chains):
             for nodeid, (test, p) in params.items():
                 family = p["plan_item"].family
                 procedure = _procedure(test, p, rating)
@@ -453,34 +459,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
 
 
-def _bench_chains(config: pytest.Config) -> bool:
-    """Whether the run's bench chains error-calculator repetitions (rig.measure), from its
-    bench file as the session will build it (the simulated one with --positions' separate
-    calculators), before anything is opened."""
-    import yaml
-
-    from rig.bench.calculators import AssignmentError, chains_repetitions
-    from rig.bench.config import validate_bench
-    from rig.sim.bench import SimBenchError, expand_positions
-
+def _bench_config(config: pytest.Config) -> BenchConfig:
+    """The run's bench as the session will build it (the simulated one through SimBench, with
+    --positions' separate calculators), read and validated before anything is opened."""
     options = _options(config)
     try:
         if not options.simulated:
-            return chains_repetitions(load_bench_file(options.bench))
-        bench = yaml.safe_load(SIM_BENCH_FILE.read_text(encoding="utf-8"))
-        if options.positions is not None:
-            bench = expand_positions(bench, options.positions)
-        return chains_repetitions(validate_bench(bench, str(SIM_BENCH_FILE)))
-    except (BenchFileError, AssignmentError, SimBenchError, OSError) as exc:
-        raise pytest.UsageError(str(exc)) from None
+            return load_bench_file(options.bench)
+        from rig.sim.bench import SimBench, SimBenchError
 
-
-def _rating(config: pytest.Config) -> Rating:
-    """The first position's ratings from the bench file (before the bench starts)."""
-    options = _options(config)
-    path = SIM_BENCH_FILE if options.simulated else Path(options.bench)
-    try:
-        return Rating.of(load_bench_file(path).positions[0])
+        try:
+            return SimBench(SIM_BENCH_FILE, positions=options.positions).config
+        except SimBenchError as exc:
+            raise pytest.UsageError(str(exc)) from None
     except (BenchFileError, OSError) as exc:
         raise pytest.UsageError(str(exc)) from None
 
