@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from reports.benchtime import BENCH_TIME
 from reports.records import Verdict
 from reports.store import ResultsStore
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating
-from rig.plan import PLANS_DIR, load_plan
+from rig.plan import load_plan
 from rig.schedule import (
     HOST_LOADS,
     Applied,
@@ -29,6 +28,7 @@ from rig.schedule import (
     meets,
     schedule,
 )
+from tests.plans import default_items, plan_with
 
 ROOT = Path(__file__).resolve().parents[2]
 # The simulated bench's meters (benches/sim.yaml): 3x220 V, In 5 A, Imax 10 A.
@@ -152,12 +152,8 @@ def _run_plan(tmp_path: Path, hosts: list[dict], *args: str,
     """The clock item `clock_id` shortened to 4 h (checkpoints every hour) with `hosts` from
     the default plan, on one simulated position; pytest's code, output, the stored rows and the
     stored bench times."""
-    raw = yaml.safe_load((PLANS_DIR / "iec60687-class0.5S.yaml").read_text())
-    clock = next(i for i in raw["items"] if i["id"] == clock_id)
-    raw["items"] = [{**clock, "duration_h": 4}, *hosts]
-    raw["coverage"] = []
-    plan = tmp_path / "plan.yaml"
-    plan.write_text(yaml.safe_dump(raw))
+    (clock,) = default_items(clock_id)
+    plan = plan_with(tmp_path / "plan.yaml", [{**clock, "duration_h": 4}, *hosts])
     runs = tmp_path / "runs"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--no-report",
@@ -172,18 +168,13 @@ def _run_plan(tmp_path: Path, hosts: list[dict], *args: str,
     return proc.returncode, proc.stdout + proc.stderr, rows, times
 
 
-def _default_items(*ids: str) -> list[dict]:
-    raw = yaml.safe_load((PLANS_DIR / "iec60687-class0.5S.yaml").read_text())
-    return [i for i in raw["items"] if i["id"] in ids]
-
-
 NO_LOAD_HOSTS = ("no-load", "no-load.reactive", "start.active", "start.reactive")
 
 
 def test_a_clock_run_across_its_hosts_passes_with_readings_taken_between_them(
     tmp_path: Path,
 ) -> None:
-    code, out, rows, times = _run_plan(tmp_path, _default_items(*NO_LOAD_HOSTS))
+    code, out, rows, times = _run_plan(tmp_path, default_items(*NO_LOAD_HOSTS))
     assert code == 0, out[-3000:]
     clock = sorted((r for r in rows if r.quantity.startswith("clock error")),
                    key=lambda r: r.point["elapsed_s"])
@@ -207,7 +198,7 @@ def test_a_clock_run_across_its_hosts_passes_with_readings_taken_between_them(
 def test_the_rated_current_clock_runs_across_the_quadrant_and_map_doses(tmp_path: Path) -> None:
     """The register families dose at Imax and read at Un alone: every load meets the rated
     current condition and the window's mean I^2 is above In^2, so the clock passes there."""
-    code, out, rows, _ = _run_plan(tmp_path, _default_items("registers.quadrants",
+    code, out, rows, _ = _run_plan(tmp_path, default_items("registers.quadrants",
                                                             "registers.map"),
                                    clock_id="clock.drift-in")
     assert code == 0, out[-3000:]
@@ -219,7 +210,7 @@ def test_the_rated_current_clock_runs_across_the_quadrant_and_map_doses(tmp_path
 
 def test_a_fast_clock_is_still_caught_in_the_background(tmp_path: Path) -> None:
     """fast_clock gains 2 s/day: after 1 h and more about +0.083 s against +-0.021 s."""
-    code, out, rows, _ = _run_plan(tmp_path, _default_items(*NO_LOAD_HOSTS), "--defect",
+    code, out, rows, _ = _run_plan(tmp_path, default_items(*NO_LOAD_HOSTS), "--defect",
                                    "fast_clock")
     assert code == 1, out[-3000:]
     clock = [r for r in rows if r.quantity.startswith("clock error")]
@@ -232,7 +223,7 @@ def test_a_conflicting_host_fails_the_clock_naming_the_test_and_its_load(
 ) -> None:
     """The accuracy family, wrongly declared a no-current host (tests/rig/conflicting_host.py),
     applies In in the no-load clock's window: the clock's end fails and names it."""
-    acc = _default_items("acc.bal.pf1")[0]
+    acc = default_items("acc.bal.pf1")[0]
     acc = {**acc, "directions": ["import"], "points": [{"current": 1.0, "limit": 0.5}]}
     code, out, rows, _ = _run_plan(tmp_path, [acc], "-p", "tests.rig.conflicting_host")
     assert code == 1, out[-3000:]

@@ -8,22 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
 from reports.records import Verdict
 from reports.store import ResultsStore
-from rig.plan import PLANS_DIR
+from tests.plans import default_items, plan_with
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_read_error_fails_its_month_and_the_next_months_are_recorded(tmp_path: Path) -> None:
-    raw = yaml.safe_load((PLANS_DIR / "iec60687-class0.5S.yaml").read_text())
-    billing = next(i for i in raw["items"] if i["id"] == "billing.monthly")
-    raw["items"] = [{**billing, "months": 3}]
-    raw["coverage"] = []
-    plan = tmp_path / "billing3.yaml"
-    plan.write_text(yaml.safe_dump(raw))
+    (billing,) = default_items("billing.monthly")
+    plan = plan_with(tmp_path / "billing3.yaml", [{**billing, "months": 3}])
     runs = tmp_path / "runs"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--no-report",
