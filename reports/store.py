@@ -558,10 +558,18 @@ class ResultsStore:
             "recorded_at": self._clock(), "message": m.message,
         }
 
-    def measurements(self, run_id: str) -> list[Measurement]:
-        rows = self._db.execute(
-            "SELECT * FROM measurement WHERE run_id = ? ORDER BY id", (run_id,)
-        ).fetchall()
+    def measurements(self, run_id: str, family: str | None = None) -> list[Measurement]:
+        """The run's measurements in the order stored; only `family`'s when given (a test that
+        looks back at one family must not decode the whole run's rows: that grew with the run)."""
+        if family is None:
+            rows = self._db.execute(
+                "SELECT * FROM measurement WHERE run_id = ? ORDER BY id", (run_id,)
+            ).fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT * FROM measurement WHERE run_id = ? AND family = ? ORDER BY id",
+                (run_id, family),
+            ).fetchall()
         return [_measurement_from_row(dict(r)) for r in rows]
 
     def completed_keys(self, run_id: str, *, include_errors: bool = False) -> set[MeasurementKey]:
@@ -635,10 +643,18 @@ class ResultsStore:
             raise
         self._db.execute("COMMIT")
 
-    def events(self, run_id: str) -> list[Event]:
-        rows = self._db.execute(
-            "SELECT * FROM event WHERE run_id = ? ORDER BY t, id", (run_id,)
-        ).fetchall()
+    def events(self, run_id: str, kinds: tuple[str, ...] = ()) -> list[Event]:
+        """The run's events in time order; only those of `kinds` when given."""
+        if kinds:
+            marks = ", ".join("?" for _ in kinds)
+            rows = self._db.execute(
+                f"SELECT * FROM event WHERE run_id = ? AND kind IN ({marks}) ORDER BY t, id",
+                (run_id, *kinds),
+            ).fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT * FROM event WHERE run_id = ? ORDER BY t, id", (run_id,)
+            ).fetchall()
         return [Event(run_id=r["run_id"], message=r["message"], t=r["t"], level=r["level"],
                       kind=r["kind"], position=r["position"], data=json.loads(r["data"]),
                       id=r["id"]) for r in rows]

@@ -268,7 +268,7 @@ def reference_source(recorder: Recorder, source_item: str,
     and PF, with no interruption, programming or other family in between. The plan validated
     that the source measures the same reference point (current, PF, measure: rig.plan)."""
     store, run_id = recorder.store, recorder.run_id
-    rows = store.measurements(run_id)
+    rows = store.measurements(run_id, family="influence")
     own = {m.position: m for m in rows
            if m.family == "influence" and m.raw.get("item") == source_item
            and "reference_errors" in m.raw and "reference_counts" in m.raw
@@ -280,7 +280,7 @@ def reference_source(recorder: Recorder, source_item: str,
                if any(r.get("item") == source_item
                       for r in (m.raw.get("reused_from") or {}).values())}
     since = None
-    for e in store.events(run_id):
+    for e in store.events(run_id, kinds=("point_started", "log")):
         if e.kind == "point_started" and e.data.get("test_id") == source_test:
             since = []
         elif since is not None:

@@ -103,6 +103,20 @@ def test_record_is_idempotent_on_key_and_latest_wins(store):
     assert data.measurements.set_index("id").loc[first, "recorded_count"] == 2
 
 
+def test_measurements_and_events_are_read_by_family_and_kind(store):
+    run = _run(store)
+    store.record(_m(run.run_id, family="accuracy"))
+    influence = store.record(_m(run.run_id, family="influence", load=0.5))
+    store.log(run.run_id, "run started", t=1.0)
+    store.log(run.run_id, "a", kind="point_started", t=2.0, data={"test_id": "x"})
+    store.log(run.run_id, "b", kind="point_stopped", t=3.0)
+    assert [m.id for m in store.measurements(run.run_id, family="influence")] == [influence]
+    assert len(store.measurements(run.run_id)) == 2
+    assert [e.kind for e in store.events(run.run_id, kinds=("point_started", "log"))
+            ] == ["log", "point_started"]
+    assert len(store.events(run.run_id)) == 3
+
+
 def test_point_key_ignores_dict_order(store):
     run = _run(store)
     a = store.record(_m(run.run_id, point={"load": 1.0, "pf": "1"}))
