@@ -17,6 +17,13 @@ every calculator of the group does (`chains_repetitions`, rig.instruments) and t
 result is read while the next one counts; the planned time is one first-edge wait and N pulse
 periods per repetition. Other calculators (a ZERA MAD, whose repetition mode's gate timing is
 not documented) restart per repetition, one pulse period more each than planned.
+
+A position whose gate does not close within the point's window (`gate_window_s`: three times
+the expected time and 30 s) does not stop the others: the wait ends when every gate closed or
+the window is over; the gates that closed are read as always, and each one still open is a
+`PulseShortfall`: the facts of a meter that was energised at the point and gave fewer pulses
+than the window allowed (the procedures record it as a failure at that position), not measured
+again at this point's later repetitions. The next point measures every position again.
 """
 
 from __future__ import annotations
@@ -24,10 +31,13 @@ from __future__ import annotations
 import contextlib
 import math
 import statistics
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
+from reports.records import Verdict
 from rig.bench import Bench
 from rig.instruments.ecgroup import ECGroup
 from rig.instruments.loadpoint import LoadPoint
@@ -35,7 +45,8 @@ from rig.instruments.roles import ECState, ECStatus, Quantity
 from rig.loads import Rating, metered_power, pulse_period_s
 from rig.metrology import DEFAULT_COVERAGE_FACTOR, UncertaintyBudget, error_budget
 from rig.plan import Measure, pulses_for
-from rig.timebase import Timebase
+from rig.progress import load_text
+from rig.timebase import Timebase, TimebaseTimeout
 
 # Stated expanded uncertainty of the reference when the bench file gives none (k = 2), in %:
 # a class 0.02 reference standard (instruments.md 1: PRS 600.3 class 0.02).
@@ -71,6 +82,13 @@ class ErrorReading:
         mean = self.mean
         return math.sqrt(sum((e - mean) ** 2 for e in self.errors) / (len(self.errors) - 1))
 
+    def facts(self) -> str:
+        return f"error {self.mean:+.4f} %"
+
+    def raw(self) -> dict[str, Any]:
+        return {"errors": list(self.errors), "reference_counts": list(self.reference_counts),
+                "pulses": self.pulses}
+
     def budget(self, reference_expanded: float) -> UncertaintyBudget:
         return error_budget(
             reference_expanded=reference_expanded,
@@ -79,6 +97,73 @@ class ErrorReading:
             readings_n=len(self.errors),
             source_half_width=SOURCE_STABILITY,
         )
+
+
+@dataclass(frozen=True)
+class PulseShortfall:
+    """A position whose error calculator's gate did not close within the point's window: the
+    meter, energised at `load`, gave `seen` of the `needed` pulses the gate waits for between
+    `start` and `end` (the bench clock: virtual time on the simulated bench, wall time on a lab
+    bench), at repetition `repetition` of `repetitions`; `errors`: the repetitions before it.
+    `gate`: the gate's pulse count N; it needs N + 1 edges when it opens on the first, N when it
+    opened on the previous gate's closing edge (chained)."""
+
+    position: int
+    load: LoadPoint
+    energy: str
+    gate: int
+    needed: int
+    seen: int
+    period_s: float  # ideal pulse period at the load's power and the nameplate constant
+    start: float  # the gate armed (read after the start command returned)
+    end: float  # the window over (read before the gate's last status)
+    repetition: int
+    repetitions: int
+    errors: tuple[float, ...] = ()
+
+    @property
+    def window_s(self) -> float:
+        return self.end - self.start
+
+    @property
+    def error_bound(self) -> float:
+        """The meter's error is below this, in %: what the pulses seen prove.
+
+        A meter emits a pulse each time its registered energy crosses a multiple of 1/C, so
+        in any interval it registers less than (n + 1)/C for n pulses seen. The calculator
+        counted over at least [start, end] (armed before `start`, read after `end`), in which
+        the reference standard saw P (end - start) at the load it verified after settling;
+        so the error E/E_ref - 1 < (n + 1) T0 / (end - start) - 1, T0 = 3.6e6 / (P C) the
+        ideal period. An upper bound, not an estimate: with the window at least three times
+        the expected time it is below -60 %, outside every limit of the plan."""
+        return 100.0 * ((self.seen + 1) * self.period_s / self.window_s - 1.0)
+
+    def facts(self) -> str:
+        """What was applied, expected, seen and when, as a message states it."""
+        def clock(t: float) -> str:
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+
+        before = ("" if not self.errors else
+                  "; earlier repetitions " + ", ".join(f"{e:+.4f} %" for e in self.errors))
+        return (f"{load_text(self.load)}, {self.energy} energy: {self.seen} meter pulse(s) "
+                f"counted in {self.window_s:.1f} s ({clock(self.start)} to {clock(self.end)} "
+                f"bench clock, repetition {self.repetition} of {self.repetitions}), "
+                f"{self.needed} expected in {self.needed * self.period_s:.1f} s at the ideal "
+                f"period {self.period_s:.4g} s: error below {self.error_bound:+.1f} %{before}")
+
+    def raw(self) -> dict[str, Any]:
+        """The facts for a record's raw data."""
+        return {"pulses": self.gate, "pulses_needed": self.needed, "pulses_seen": self.seen,
+                "ideal_period_s": self.period_s, "window_start": self.start,
+                "window_end": self.end, "repetition": self.repetition,
+                "errors_before": list(self.errors), "error_upper_bound": self.error_bound}
+
+
+def gate_window_s(expected_s: float) -> float:
+    """How long a point's gates may take before a gate still open counts as a shortfall: three
+    times the expected time and 30 s (a meter's own error, the first edge's wait and the
+    simulated bench's poll steps stay far inside it)."""
+    return expected_s * 3 + 30.0
 
 
 def reference_uncertainty(bench: Bench) -> tuple[float, str]:
@@ -109,39 +194,84 @@ def measure_errors(
     measure: Measure,
     positions: list[int],
     rating: Rating,
-) -> dict[int, ErrorReading]:
-    """Percentage error of every position at `point` (already applied and settled)."""
+) -> dict[int, ErrorReading | PulseShortfall]:
+    """Percentage error of every position at `point` (already applied and settled); a position
+    whose gate did not close within the window: its shortfall (module doc)."""
     quantity = Quantity.ACTIVE if energy == "active" else Quantity.REACTIVE
     bench.reference.set_mode(rating.wiring, quantity)  # type: ignore[arg-type]
     power = metered_power(point, energy, rating.wiring)
     constant = rating.constant(energy)
     pulses = pulses_for(constant, power, measure)
     period = pulse_period_s(power, constant)
-    # Up to one period until the first edge opens the gate, then N periods.
-    expected = period * (pulses + 1)
     errors: dict[int, list[float]] = {p: [] for p in positions}
     counts: dict[int, list[int]] = {p: [] for p in positions}
+    short: dict[int, PulseShortfall] = {}
+
+    def shortfall(p: int, needed: int, status: ECStatus, start: float, end: float,
+                  k: int) -> PulseShortfall:
+        return PulseShortfall(p, point, energy, pulses, needed,
+                              pulses_seen(status.state, status.progress, pulses), period,
+                              start, end, k + 1, measure.repetitions, tuple(errors[p]))
+
     group = bench.ec_group(positions)
     if measure.chain and measure.repetitions > 1 and chains_repetitions(group):
         _chained(group, timebase, constant, pulses, quantity, period, measure.repetitions,
-                 errors, counts)
-        return {p: ErrorReading(p, pulses, tuple(errors[p]), tuple(counts[p]))
-                for p in positions}
-    for _ in range(measure.repetitions):
-        group.configure(constant, pulses, quantity)
-        group.start()
-        states = _stopped_states(group, timebase, expected, period, pulses)
-        failed = [p for p, state in states.items() if state is not ECState.READY]
-        if failed:
-            status = group.subset(failed[:1]).statuses()[failed[0]]  # its progress, for the message
-            raise MeasurementError(
-                f"position {failed[0]}: error calculator {status.state.value} "
-                f"after {status.progress:.0f} % of {pulses} pulses"
-            )
-        for p, r in group.results().items():
-            errors[p].append(r.error)
-            counts[p].append(r.reference_counts)
-    return {p: ErrorReading(p, pulses, tuple(errors[p]), tuple(counts[p])) for p in positions}
+                 errors, counts, short, shortfall)
+    else:
+        live = group
+        for k in range(measure.repetitions):
+            live.configure(constant, pulses, quantity)
+            live.start()
+            start = timebase.now()
+            # Up to one period until the first edge opens the gate, then N periods.
+            states = _stopped_states(live, timebase, period * (pulses + 1), period, pulses)
+            aborted = [p for p, state in states.items() if state is ECState.ABORTED]
+            if aborted:
+                # its progress, for the message
+                status = live.subset(aborted[:1]).statuses()[aborted[0]]
+                raise MeasurementError(
+                    f"position {aborted[0]}: error calculator {status.state.value} "
+                    f"after {status.progress:.0f} % of {pulses} pulses"
+                )
+            open_ = [p for p, state in states.items() if state is not ECState.READY]
+            if open_:
+                end = timebase.now()
+                still = live.subset(open_)
+                for p, status in still.statuses().items():
+                    short[p] = shortfall(p, pulses + 1, status, start, end, k)
+                still.abort()
+                live = live.subset([p for p in live.positions if p not in short])
+                if not live.positions:
+                    break
+            for p, r in live.results().items():
+                errors[p].append(r.error)
+                counts[p].append(r.reference_counts)
+    return {p: short[p] if p in short else
+            ErrorReading(p, pulses, tuple(errors[p]), tuple(counts[p])) for p in positions}
+
+
+def shortfall_difference(minuend: float | ErrorReading | PulseShortfall,
+                         subtrahend: float | ErrorReading | PulseShortfall,
+                         what: str) -> tuple[float | None, Verdict, str]:
+    """`minuend - subtrahend` of two errors in % (a float, a reading) where a shortfall stands
+    for one or both: the value, the verdict and the conclusion that states it (`what`: the
+    difference's name). A shortfall's error bound (PulseShortfall.error_bound) is an upper
+    bound of its error, so the difference is "at most" the value with it as the minuend, "at
+    least" as the subtrahend; the meter, energised at a load it must register, fails. Two
+    shortfalls bound no difference: no value, and so the verdict error (a failed verdict needs
+    a value, reports.records); the facts of both windows say why."""
+    def value(x: float | ErrorReading | PulseShortfall) -> float:
+        if isinstance(x, PulseShortfall):
+            return x.error_bound
+        return x.mean if isinstance(x, ErrorReading) else x
+
+    first, second = isinstance(minuend, PulseShortfall), isinstance(subtrahend, PulseShortfall)
+    if not (first or second):
+        raise ValueError("shortfall_difference: neither error is a shortfall")
+    if first and second:
+        return None, Verdict.ERROR, f"{what} is not bounded by two shortfalls"
+    diff = value(minuend) - value(subtrahend)
+    return diff, Verdict.FAIL, f"{what} is {'at most' if first else 'at least'} {diff:+.2f} %"
 
 
 def chains_repetitions(group: ECGroup) -> bool:
@@ -152,60 +282,91 @@ def chains_repetitions(group: ECGroup) -> bool:
 
 def _chained(group: ECGroup, timebase: Timebase, constant: float, pulses: int,
              quantity: Quantity, period: float, repetitions: int,
-             errors: dict[int, list[float]], counts: dict[int, list[int]]) -> None:
+             errors: dict[int, list[float]], counts: dict[int, list[int]],
+             short: dict[int, PulseShortfall],
+             shortfall: Callable[[int, int, ECStatus, float, float, int], PulseShortfall],
+             ) -> None:
     """`repetitions` gates of `pulses` pulses as one continuous measurement (module doc): each
     gate's error read after it closed, while the next one counts. A gate that closed unread
     (a meter much faster than its constant) is skipped: the next one read stands in for it,
-    every result still a whole gate of the same pulses."""
+    every result still a whole gate of the same pulses. A gate still open when its window is
+    over goes into `short` (made by `shortfall`); the others go on."""
     group.configure(constant, pulses, quantity, continuous=True)
     group.start()
     seen = {p: 0 for p in group.positions}
     latest: dict[int, ECStatus] = {}
+    live = group
 
     def closed() -> bool:
-        latest.update(group.statuses())
-        return all(s.state is ECState.ABORTED or s.measurements > seen[p]
-                   for p, s in latest.items())
+        latest.update(live.statuses())
+        return all(latest[p].state is ECState.ABORTED or latest[p].measurements > seen[p]
+                   for p in live.positions)
 
     try:
         for k in range(repetitions):
+            start = timebase.now()
             # The first gate opens on the next edge; the others on the closing edge.
-            expected = period * (pulses + (1 if k == 0 else 0))
-            timebase.wait_until(closed, expected_s=expected, timeout_s=expected * 3 + 30.0,
-                                poll_s=max(period / 4, 0.05), label=f"{pulses} pulses",
-                                check_first=False)
-            for p, status in latest.items():
-                if status.state is ECState.ABORTED or status.error is None:
+            needed = pulses + (1 if k == 0 else 0)
+            expected = period * needed
+            with contextlib.suppress(TimebaseTimeout):  # the window is over: see below
+                timebase.wait_until(closed, expected_s=expected,
+                                    timeout_s=gate_window_s(expected),
+                                    poll_s=max(period / 4, 0.05), label=f"{pulses} pulses",
+                                    check_first=False)
+            end = timebase.now()
+            for p in live.positions:
+                status = latest[p]
+                if status.state is ECState.ABORTED or (
+                        status.measurements > seen[p] and status.error is None):
                     raise MeasurementError(
                         f"position {p}: error calculator {status.state.value} after "
                         f"{status.progress:.0f} % of {pulses} pulses (repetition {k + 1}, "
                         "continuous)")
+                if status.measurements <= seen[p] or status.error is None:
+                    short[p] = shortfall(p, needed, status, start, end, k)
+                    continue
                 seen[p] = status.measurements
                 errors[p].append(status.error)
                 # The gate's reference count from its error and target, as a single result's.
                 counts[p].append(round(status.target / (1 + status.error / 100)))
+            if short.keys() & set(live.positions):
+                if not set(live.positions) - short.keys():
+                    break
+                live = group.subset([p for p in live.positions if p not in short])
     finally:
         group.abort()
+
+
+#: The states in which a gate has stopped.
+STOPPED = (ECState.READY, ECState.ABORTED)
 
 
 def _stopped_states(
     group: ECGroup, timebase: Timebase, expected: float, period: float, pulses: int
 ) -> dict[int, ECState]:
-    """Poll the states (the cheap query) until every gate has stopped; the states last read."""
+    """Poll the states (the cheap query) until every gate has stopped or the window is over
+    (`gate_window_s`); the states last read: a gate still open then had fewer pulses than the
+    window allowed. Once a gate has stopped, only the others are polled."""
     states: dict[int, ECState] = {}
+    polled = group
 
     def stopped() -> bool:
-        states.update(group.states())
-        return all(s in (ECState.READY, ECState.ABORTED) for s in states.values())
+        nonlocal polled
+        states.update(polled.states())
+        open_ = [p for p in polled.positions if states[p] not in STOPPED]
+        if open_ and len(open_) < len(polled.positions):
+            polled = group.subset(open_)
+        return not open_
 
-    timebase.wait_until(
-        stopped,
-        expected_s=expected,
-        timeout_s=expected * 3 + 30.0,
-        poll_s=max(period / 4, 0.05),
-        label=f"{pulses} pulses",
-        check_first=False,  # just armed: no gate has closed yet
-    )
+    with contextlib.suppress(TimebaseTimeout):  # the window is over: the states tell who
+        timebase.wait_until(
+            stopped,
+            expected_s=expected,
+            timeout_s=gate_window_s(expected),
+            poll_s=max(period / 4, 0.05),
+            label=f"{pulses} pulses",
+            check_first=False,  # just armed: no gate has closed yet
+        )
     return states
 
 

@@ -21,15 +21,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reports.records import Measurement, Repetitions
+from reports.records import Measurement, Repetitions, Verdict
 from rig.instruments.loadpoint import Harmonic, LoadPoint
 from rig.loads import Rating, metered_power, point_for
 from rig.measure import (
     ErrorReading,
+    PulseShortfall,
     expected_error_seconds,
     measure_errors,
     reference_uncertainty,
     settle,
+    shortfall_difference,
 )
 from rig.metrology import combine
 from rig.plan import (
@@ -94,7 +96,18 @@ class ErrorAtPoint(EachPoint):
         readings = measure_errors(ctx.bench, ctx.timebase, load, item.energy, item.measure,
                                   ctx.numbers, self.rating)
         u_ref, u_note = reference_uncertainty(ctx.bench)
+        where = (f"{item.energy} {self.direction} at {self._current_text(desc)}, "
+                 f"{self._pf_text()}, {item.element}")
         for p, r in readings.items():
+            if isinstance(r, PulseShortfall):
+                # The meter was energised at a load it must register and gave fewer pulses
+                # than the window allowed: it fails the point. The value is the upper bound of
+                # its error that the pulses seen prove (PulseShortfall.error_bound), stated as
+                # such; no cause is named, the facts are.
+                declared.record(take, p, desc, r.error_bound, verdict=Verdict.FAIL,
+                                raw={**r.raw(), "limit_confidence": point.confidence},
+                                message=f"{where}: {r.facts()}")
+                continue
             declared.record(
                 take, p, desc, r.mean,
                 budget=r.budget(u_ref),
@@ -109,8 +122,7 @@ class ErrorAtPoint(EachPoint):
                 # What was applied, read and when; the report shows it for a point outside
                 # its limit.
                 message="" if abs(r.mean) <= point.limit else
-                f"{item.energy} {self.direction} at {self._current_text(desc)}, "
-                f"{self._pf_text()}, {item.element}: errors "
+                f"{where}: errors "
                 + ", ".join(f"{e:+.4f}" for e in r.errors)
                 + f" % over {r.pulses} pulse(s) each, gates from "
                 + time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) + " (bench clock)",
@@ -153,22 +165,30 @@ def influenced(item: InfluenceItem, reference: LoadPoint) -> LoadPoint:
     raise ValueError(f"{item.id}: no influence method for {item.quantity!r}")
 
 
+Reading = ErrorReading | PulseShortfall
+
+
 def _errors(ctx: Context, load: LoadPoint, measure: Measure,
-            rating: Rating) -> dict[int, ErrorReading]:
+            rating: Rating) -> dict[int, Reading]:
     settle(ctx.bench, ctx.timebase, load, measure.settling_s)
     return measure_errors(ctx.bench, ctx.timebase, load, "active", measure, ctx.numbers, rating)
 
 
 def _record_differences(ctx: Context, take: Take, declared: Declared, desc: Mapping[str, Any],
-                        base: dict[int, ErrorReading], other: dict[int, ErrorReading],
+                        base: Mapping[int, Reading], other: Mapping[int, Reading],
                         applied: str, *, item: str | None = None,
                         reused: Mapping[int, Mapping[str, Any]] | None = None) -> None:
     """Each position's error with the change minus its error without. `item`: the plan item,
     noted for a later item that reuses the reference error (reference_source); `reused`: by
     position, the measurement whose reference error `base` holds (noted and said)."""
     u_ref, _ = reference_uncertainty(ctx.bench)
+    where = f"at {desc['load']:g} In PF {desc['pf']}"
     for p, a in base.items():
         b = other[p]
+        if isinstance(a, PulseShortfall) or isinstance(b, PulseShortfall):
+            _record_shortfall(take, declared, desc, p, a, b, f"{where}: at reference conditions",
+                              f"with {applied}", item)
+            continue
         # Both readings carry their own budget; the reference standard's systematic part
         # cancels in a difference only partly, so it is kept in both (conservative).
         budget = combine(list(a.budget(u_ref).components) + list(b.budget(u_ref).components))
@@ -183,13 +203,28 @@ def _record_differences(ctx: Context, take: Take, declared: Declared, desc: Mapp
                  **({"reused_from": {str(p): reused[p]}} if reused else {})},
             message=" ".join(filter(None, (
                 "" if abs(b.mean - a.mean) <= declared.limit_high else
-                f"at {desc['load']:g} In PF {desc['pf']}: error {a.mean:+.4f} % at reference "
+                f"{where}: error {a.mean:+.4f} % at reference "
                 f"conditions, {b.mean:+.4f} % with {applied}",
                 "" if not reused else
                 f"Reference error reused from {reused[p]['item']} (measurement "
                 f"{reused[p]['measurement_id']}): the same load, pulses and repetitions, no "
                 "other test since."))),
         )
+
+
+def _record_shortfall(take: Take, declared: Declared, desc: Mapping[str, Any], position: int,
+                      base: Reading, other: Reading, base_text: str, other_text: str,
+                      item: str | None) -> None:
+    """A difference `other - base` at a position where either gave fewer pulses than its
+    window allowed: the value, verdict and conclusion of rig.measure.shortfall_difference, the
+    facts of both as the message. No raw "reference_errors": a later item does not reuse a
+    reference point that was not measured at every position (reference_source)."""
+    value, verdict, conclusion = shortfall_difference(other, base, "the difference")
+    declared.record(
+        take, position, desc, value, verdict=verdict,
+        raw={"reference": base.raw(), "influenced": other.raw(),
+             **({"item": item} if item else {})},
+        message=f"{base_text}: {base.facts()}; {other_text}: {other.facts()}: {conclusion}")
 
 
 @dataclass(frozen=True)

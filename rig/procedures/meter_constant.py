@@ -47,7 +47,14 @@ import pytest
 from rig.instruments.loadpoint import LoadPoint
 from rig.linetime import read_s
 from rig.loads import Rating, metered_power, point_for
-from rig.measure import expected_error_seconds, measure_errors, reference_uncertainty, settle
+from rig.measure import (
+    PulseShortfall,
+    expected_error_seconds,
+    measure_errors,
+    reference_uncertainty,
+    settle,
+    shortfall_difference,
+)
 from rig.meterlink import MeterLink, each
 from rig.metrology import (
     UncertaintyComponent,
@@ -178,18 +185,29 @@ def _measure(procedure: MeterConstant, ctx: Context, take: Take) -> None:
         advance, reference_kwh, resolution = got.advance, got.reference, got.resolution
         e_reg = 100.0 * (advance - reference_kwh) / reference_kwh
         p = pulse[n]
-        e_const = e_reg - p.mean
         raw = {**got.raw, "register_advance_kwh": advance, "reference_kwh": reference_kwh,
-               "dose_s": dose_s, "power_w": power_w, "pulse_errors": list(p.errors),
-               "pulse_error_mean": p.mean, "pulses": p.pulses, "method": item.method,
+               "dose_s": dose_s, "power_w": power_w, "method": item.method,
                "reference_uncertainty": u_note,
-               "constant_imp_per_kwh": rating.constant(energy)}
+               "constant_imp_per_kwh": rating.constant(energy),
+               **({"pulse": p.raw()} if isinstance(p, PulseShortfall) else
+                  {"pulse_errors": list(p.errors), "pulse_error_mean": p.mean,
+                   "pulses": p.pulses})}
         reg_budget = combine([*resolution, reference_standard(u_ref)])
         register_error.record(
             take, n, desc_reg, e_reg, budget=reg_budget, raw=raw,
             message=f"{REGISTERS[energy]} advanced {advance:.2f} {unit} for "
                     f"{reference_kwh:.4f} {unit} "
                     "of reference energy")
+        if isinstance(p, PulseShortfall):
+            # The pulses fell short of the window at the point (rig.measure): the register
+            # error stands on its own, the constant's is bounded by the pulses seen.
+            value, verdict, conclusion = shortfall_difference(
+                e_reg, p, "the register error minus the pulse error")
+            constant_error.record(
+                take, n, desc_const, value, verdict=verdict, raw=raw,
+                message=f"pulses: {p.facts()}; register error {e_reg:+.4f} %: {conclusion}")
+            continue
+        e_const = e_reg - p.mean
         # The reference's systematic error cancels in the difference; what remains is the
         # register resolution and the pulse measurement's own scatter and count quantisation.
         const_parts = [*resolution, quantisation(min(p.reference_counts))]

@@ -37,9 +37,11 @@ from rig.loads import Rating, metered_power, point_for
 from rig.measure import (
     SOURCE_STABILITY,
     ErrorReading,
+    PulseShortfall,
     expected_error_seconds,
     measure_errors,
     settle,
+    shortfall_difference,
 )
 from rig.metrology import combine, quantisation, repeatability, source_stability
 from rig.plan import PulseOutputItem
@@ -94,7 +96,7 @@ class PulseOutputConstant(EachPoint):
         load = self.load()
         settle(ctx.bench, ctx.timebase, load, item.measure.settling_s)
 
-        def errors() -> dict[int, ErrorReading]:
+        def errors() -> dict[int, ErrorReading | PulseShortfall]:
             return measure_errors(ctx.bench, ctx.timebase, load, self.energy, item.measure,
                                   ctx.numbers, self.rating)
 
@@ -102,8 +104,15 @@ class PulseOutputConstant(EachPoint):
             at_led = errors()
         with rig.cabled_to(ctx.positions, item.output) as out_inputs:
             at_out = errors()
+        constant = self.rating.constant(self.energy)
         for n in ctx.numbers:
             led, out = at_led[n], at_out[n]
+            output = (f"{METER_OUTPUTS[item.output].text} ({item.output}) on input "
+                      f"{out_inputs[n]}")
+            if isinstance(led, PulseShortfall) or isinstance(out, PulseShortfall):
+                self._record_shortfall(take, n, desc, led, out, led_inputs[n], output,
+                                       out_inputs[n])
+                continue
             difference = out.mean - led.mean
             parts = [quantisation(min(out.reference_counts)),
                      quantisation(min(led.reference_counts)),
@@ -119,14 +128,32 @@ class PulseOutputConstant(EachPoint):
                      "led": self.led, "led_input": led_inputs[n],
                      "led_errors": list(led.errors),
                      "led_reference_counts": list(led.reference_counts),
-                     "pulses": out.pulses, "constant": self.rating.constant(self.energy)},
+                     "pulses": out.pulses, "constant": constant},
                 message="" if abs(difference) <= item.limit else
-                f"{METER_OUTPUTS[item.output].text} ({item.output}) on input {out_inputs[n]}: "
-                f"error {out.mean:+.4f} %, {self.led} on input {led_inputs[n]}: "
+                f"{output}: error {out.mean:+.4f} %, {self.led} on input {led_inputs[n]}: "
                 f"{led.mean:+.4f} %, at the same load ({desc['load']:g} In, {self._pf_text()}, "
                 f"{desc['direction']}, {out.pulses} pulses at the nameplate "
-                f"{self.rating.constant(self.energy):g} imp/k{self._unit()}h): the output gives "
+                f"{constant:g} imp/k{self._unit()}h): the output gives "
                 f"{1 + difference / 100:.4f} of the LED's pulses per k{self._unit()}h")
+
+    def _record_shortfall(self, take: Take, n: int, desc: dict[str, Any],
+                          led: ErrorReading | PulseShortfall, out: ErrorReading | PulseShortfall,
+                          led_input: str, output: str, out_input: str) -> None:
+        """e_out - e_led where the LED or the output gave fewer pulses than its window allowed:
+        the value, verdict and conclusion of rig.measure.shortfall_difference, the facts of
+        each as the message. No cause is named: a cable, the output and its wiring look the
+        same from the calculator."""
+        (declared,) = self.declared
+        value, verdict, conclusion = shortfall_difference(
+            out, led, "the output's error against the LED's")
+        declared.record(
+            take, n, desc, value, verdict=verdict,
+            raw={"output": self.item.output, "output_input": out_input, "led": self.led,
+                 "led_input": led_input, "at_output": out.raw(), "at_led": led.raw(),
+                 "constant": self.rating.constant(self.energy)},
+            message=f"at {desc['load']:g} In, {self._pf_text()}, {desc['direction']}: "
+                    f"{output}: {out.facts()}; {self.led} on input {led_input}: {led.facts()}: "
+                    f"{conclusion}")
 
     def _pf_text(self) -> str:
         return f"PF {self.item.pf}" if self.energy == "active" else f"sin phi {self.item.pf}"
