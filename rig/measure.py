@@ -132,10 +132,14 @@ class PulseShortfall:
         A meter emits a pulse each time its registered energy crosses a multiple of 1/C, so
         in any interval it registers less than (n + 1)/C for n pulses seen. The calculator
         counted over at least [start, end] (armed before `start`, read after `end`), in which
-        the reference standard saw P (end - start) at the load it verified after settling;
-        so the error E/E_ref - 1 < (n + 1) T0 / (end - start) - 1, T0 = 3.6e6 / (P C) the
-        ideal period. An upper bound, not an estimate: with the window at least three times
-        the expected time it is below -60 %, outside every limit of the plan."""
+        the load delivered P (end - start); so the error E/E_ref - 1 < (n + 1) T0 /
+        (end - start) - 1, T0 = 3.6e6 / (P C) the ideal period. P is the set point's, which
+        the reference standard verified after settling within the bench file's load check
+        (rig.bench.loadcheck: a few %, which moves the bound by that share of (n + 1) T0 / T,
+        itself under 2/3: see below). An upper bound, not an estimate: a gate that
+        did not close saw at most the N + 1 pulses (N chained) it needed minus one, in a
+        window of three times their ideal time and 30 s, so the bound is below -66 % (-33 %
+        for a chained gate of one pulse), outside every limit of the plan."""
         return 100.0 * ((self.seen + 1) * self.period_s / self.window_s - 1.0)
 
     def facts(self) -> str:
