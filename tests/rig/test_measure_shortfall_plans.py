@@ -49,7 +49,7 @@ items:
 """
 
 
-def _run(tmp: Path, name: str, modules: list[str], *args: str) -> tuple[int, str, dict]:
+def _run(tmp: Path, name: str, modules: list[str], *args: str) -> tuple[int, str, list]:
     runs = tmp / name
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--no-report",
@@ -59,9 +59,15 @@ def _run(tmp: Path, name: str, modules: list[str], *args: str) -> tuple[int, str
     out = proc.stdout + proc.stderr
     with ResultsStore.in_runs_dir(runs) as store:
         (run,) = store.list_runs()
-        rows = {(m.test_id.split("[")[-1].rstrip("]"), m.position): m
-                for m in store.measurements(run.run_id)}
+        rows = store.measurements(run.run_id)
     return proc.returncode, out, rows
+
+
+def _by_point(rows: list[Measurement]) -> dict[tuple[str, int], Measurement]:
+    """Rows by plan point and position (one measurement each)."""
+    out = {(m.test_id.split("[")[-1].rstrip("]"), m.position): m for m in rows}
+    assert len(out) == len(rows)
+    return out
 
 
 def _same_at_position_1(healthy: dict[tuple[str, int], Measurement],
@@ -82,8 +88,9 @@ def _same_at_position_1(healthy: dict[tuple[str, int], Measurement],
 
 def test_a_silent_pulse_output_fails_its_position_and_the_other_is_measured(tmp_path) -> None:
     modules = [str(ROOT / "testplans" / "test_pulse_outputs.py")]
-    code, out, rows = _run(tmp_path, "defect", modules,
-                           "--defect", "2=mutant:id=quadrant.q4.booking")
+    code, out, found = _run(tmp_path, "defect", modules,
+                            "--defect", "2=mutant:id=quadrant.q4.booking")
+    rows = _by_point(found)
     assert code == 1, out[-3000:]
     # Verdicts, no raise: the one failing test names position 2 only.
     assert "1 failed, 3 passed" in out and "TimebaseTimeout" not in out, out[-3000:]
@@ -105,9 +112,9 @@ def test_a_silent_pulse_output_fails_its_position_and_the_other_is_measured(tmp_
     assert "cable" not in message and "defect" not in message
     others = [k for k in rows if k != ("pulse-output.reactive-q3q4", 2)]
     assert all(Verdict(rows[k].verdict) is Verdict.PASS for k in others)
-    code, out, healthy = _run(tmp_path, "healthy", modules)
+    code, out, found = _run(tmp_path, "healthy", modules)
     assert code == 0, out[-3000:]
-    _same_at_position_1(healthy, rows, counts="output_reference_counts")
+    _same_at_position_1(_by_point(found), rows, counts="output_reference_counts")
 
 
 def test_a_silent_accuracy_point_fails_its_position_and_the_next_measures_it_again(
@@ -116,8 +123,9 @@ def test_a_silent_accuracy_point_fails_its_position_and_the_next_measures_it_aga
     plan.write_text(PLAN)
     modules = [str(ROOT / "testplans" / "test_accuracy.py"),
                str(ROOT / "testplans" / "test_influence.py"), "--plan", str(plan)]
-    code, out, rows = _run(tmp_path, "defect", modules,
-                           "--defect", "2=starting_threshold_high:threshold_in=0.1")
+    code, out, found = _run(tmp_path, "defect", modules,
+                            "--defect", "2=starting_threshold_high:threshold_in=0.1")
+    rows = _by_point(found)
     assert code == 1, out[-3000:]
     assert "3 failed, 1 passed" in out and "Timeout" not in out, out[-3000:]
     for point in ("acc.pf1-0.05In-import0", "acc.pf1-0.05In-import1"):
@@ -142,11 +150,39 @@ def test_a_silent_accuracy_point_fails_its_position_and_the_next_measures_it_aga
     assert infl.message.count("0 meter pulse(s) counted") == 2
     assert infl.message.endswith("the difference is not bounded by two shortfalls")
     assert "reference_errors" not in infl.raw  # never reused as a measured reference
-    code, out, healthy = _run(tmp_path, "healthy", modules)
+    code, out, found = _run(tmp_path, "healthy", modules)
     assert code == 0, out[-3000:]
+    healthy = _by_point(found)
     _same_at_position_1({k: m for k, m in healthy.items() if k[0].startswith("acc.")},
                         {k: m for k, m in rows.items() if k[0].startswith("acc.")},
                         counts="reference_counts")
     _same_at_position_1({k: m for k, m in healthy.items() if k[0].startswith("infl.")},
                         {k: m for k, m in rows.items() if k[0].startswith("infl.")},
                         counts="reference_counts")
+
+
+def test_a_short_pulse_count_bounds_the_meter_constant_error_from_below(tmp_path) -> None:
+    """`wrong_pulse_constant` at 0.15 (meter.a1000.defects: the LEDs pulse at 0.15 x the
+    nameplate constant, an error of -85 % by pulses): at 10 A, 3 x 220 V, PF 1 the ideal
+    period is 0.5455 s and N = 37, so 38 pulses in 20.7 s, but one comes every 3.64 s; by the
+    window's end (3 x 20.7 + 30 = 92.2 s) 26 came, so the pulse error is below
+    27 x 0.5455 / 92.2 - 1 = -84.0 % (true of -85 %), and the register error minus it at
+    least +84 %. The register error stands as measured; position 1 passes both."""
+    code, out, rows = _run(tmp_path, "defect",
+                           [str(ROOT / "testplans" / "test_meter_constant.py")],
+                           "--defect", "2=wrong_pulse_constant:factor=0.15")
+    assert code == 1 and "2 failed" in out, out[-3000:]
+    for item in ("meter-constant", "meter-constant.reactive"):
+        by_quantity = {m.quantity: m for m in rows
+                       if m.test_id.endswith(f"[{item}]") and m.position == 2}
+        register = by_quantity["register error by dosage"]
+        constant = by_quantity["meter constant error (register against pulses)"]
+        assert Verdict(register.verdict) is Verdict.PASS
+        assert Verdict(constant.verdict) is Verdict.FAIL
+        pulse = constant.raw["pulse"]
+        assert (pulse["pulses_needed"], pulse["pulses_seen"]) == (38, 26)
+        assert -85.0 < pulse["error_upper_bound"] < -83.5
+        assert constant.value == pytest.approx(register.value - pulse["error_upper_bound"])
+        assert "26 meter pulse(s) counted in 92.2 s" in constant.message
+        assert "the register error minus the pulse error is at least +84.0" in constant.message
+    assert all(Verdict(m.verdict) is Verdict.PASS for m in rows if m.position == 1)
