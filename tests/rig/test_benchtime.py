@@ -149,12 +149,12 @@ def test_the_estimate_agrees_with_the_simulated_timeline_per_family(tmp_path: Pa
     # half a cycle more or less; a load-profile test waits 0 to one interval for its first
     # boundary (planned: half, rig.schedule.unaligned_waits). The rows are in run order.
     spread: dict[str, float] = defaultdict(float)
-    items = {i.id: i for i in plan.items}
+    items = {i.id: i for i in plan.by_family("demand")}
     for before, r in zip([None, *rows], rows, strict=False):
         if before is not None and before["family"] == r["family"]:
             continue
-        item = items[r["nodeid"].split("[", 1)[1].rstrip("]")] if "[" in r["nodeid"] else None
-        if r["family"] == "demand" and item is not None:
+        if r["family"] == "demand":  # test ids test_maximum_demand[ITEM]
+            item = items[r["nodeid"].split("[", 1)[1].rstrip("]")]
             spread["demand"] += item.cycle_min * 60.0 / 2
         elif r["family"] == "load_profile":
             spread["load_profile"] += INTERVAL_S / 2
