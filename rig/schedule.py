@@ -29,8 +29,9 @@ the meter makes):
   In would, and was always admitted. Hosts: the doses (meter constant, register dosage,
   quadrant registers, register map) at Imax with register reads at Un between; the block-demand
   items at In (a base of 0.5 In around their one cycle at In); the load-profile items at In
-  without a power-down; the balanced accuracy points at In and above; the events whose fault
-  keeps the voltages at Un (their normal load is In).
+  without a power-down; the accuracy points at In and above (balanced or one element) and the
+  single-vs-balanced items at In; the events whose fault keeps the voltages at Un (their normal
+  load is In).
 Power-down (interruption, events' voltage loss, the load-profile item with its outage) and a
 programmed clock (TOU switching, billing set the meter clock) host nothing. Meter access that
 only reads, or writes demand settings, tariff calendars and resets the maxima (as the register
@@ -95,8 +96,11 @@ def host_condition(item: Any, point: Any = None) -> Condition | None:
       alone, then the item's load (rig.procedures.load_profile).
     - events: the faults that keep every phase's voltage at Un (`EVENTS_AT_UN`) around the
       normal load Un, In, PF 1 (rig.procedures.events.injection).
-    - accuracy: the point's load alone (rig.procedures.errors): a balanced point at In or above
-      (Imax too) meets AT_LEAST_IN; any point at most 0.01 In NO_CURRENT."""
+    - accuracy: the point's load alone (rig.procedures.errors): a point at In or above (Imax
+      too), balanced or on one element (the other phases at Un without current), meets
+      AT_LEAST_IN; any point at most 0.01 In NO_CURRENT.
+    - single_vs_balanced: its item's current balanced, then on each element alone: at In or
+      above, AT_LEAST_IN."""
     family = getattr(item, "family", None)
     if family in HOST_LOADS:
         return HOST_LOADS[family]
@@ -106,12 +110,15 @@ def host_condition(item: Any, point: Any = None) -> Condition | None:
         if item.current >= 1.0 and not item.power_down:
             return Condition.AT_LEAST_IN
         return None
+    if family == "single_vs_balanced":
+        return Condition.AT_LEAST_IN if item.current == "Imax" or (
+            isinstance(item.current, float | int) and item.current >= 1.0) else None
     if family == "events":
         return Condition.AT_LEAST_IN if item.event in EVENTS_AT_UN else None
     if family == "accuracy" and point is not None:
         current = point.current
         if current == "Imax" or (isinstance(current, float | int) and current >= 1.0):
-            return Condition.AT_LEAST_IN if item.element == "balanced" else None
+            return Condition.AT_LEAST_IN
         if isinstance(current, float | int) and current <= NO_CURRENT_MAX_IN:
             return Condition.NO_CURRENT
     return None

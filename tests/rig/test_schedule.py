@@ -88,8 +88,8 @@ def test_a_base_below_in_counts_in_the_mean_with_its_own_current() -> None:
 def test_each_plan_test_hosts_by_its_own_item_and_point() -> None:
     """Per item, not per family: the block-demand items at In host the rated-current clock and
     the rolling one at 0.5 In does not; the load-profile items without their power-down do and
-    the one with it does not; accuracy points by their current and element; the events whose
-    fault keeps the voltages at Un."""
+    the one with it does not; accuracy points by their current; the events whose fault keeps the
+    voltages at Un."""
     plan = load_plan("iec60687-class0.5S")
     by_id = {i.id: i for i in plan.items}
     at_in = Condition.AT_LEAST_IN
@@ -106,7 +106,10 @@ def test_each_plan_test_hosts_by_its_own_item_and_point() -> None:
     assert host_condition(acc, by_label["0.5"]) is None
     assert host_condition(acc, by_label["0.01"]) is Condition.NO_CURRENT
     assert host_condition(acc, by_label["0.02"]) is None
-    assert host_condition(l1, l1.points[1]) is None  # L1 at In: not balanced
+    # L1 alone at In: L2 and L3 at Un without current, counted in the window's mean.
+    assert host_condition(l1, l1.points[1]) is at_in
+    assert host_condition(l1, l1.points[0]) is None  # 0.05 In
+    assert host_condition(by_id["acc.single-vs-balanced-pf05l"]) is at_in
     assert host_condition(by_id["event.over-current.l2"]) is at_in
     assert host_condition(by_id["event.err1-phase-sequence"]) is at_in
     assert host_condition(by_id["event.voltage-loss.l1"]) is None
