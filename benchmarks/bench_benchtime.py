@@ -1,5 +1,5 @@
 """Bench time of a plan: the estimate against the simulated bench's timeline, per family (run:
-`.venv/bin/python benchmarks/bench_benchtime.py [--plan NAME] [--positions N]`).
+`.venv/bin/python benchmarks/bench_benchtime.py [--plan NAME] [--positions N] [--save FILE]`).
 
 The plan runs as `pytest testplans` on the simulated bench (virtual time, the meter link at
 real line timing: the simulator's default) with the rig.timeline plugin, which notes for each
@@ -53,9 +53,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plan", default="iec60687-class0.5S")
     parser.add_argument("--positions", type=int, default=12)
+    parser.add_argument("--save", type=Path, default=None, metavar="FILE",
+                        help="also write the timeline's rows (rig.timeline, in run order) here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-benchtime-") as tmp:
         rows, summary = run_plan(args.plan, args.positions, Path(tmp))
+    if args.save is not None:
+        args.save.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for r in rows:
         for key in ("estimate_s", "timeline_s", "minimum_s"):

@@ -370,6 +370,9 @@ class LoadProfileItem(_Item):
     limit: float = Field(gt=0, description="percent of the interval energy")
     reactive_limit: float = Field(2.0, gt=0, description="percent, reactive channels")
     confidence: Confidence = "M"
+    # The power-down part (the entries of the interval the power fails in and the one it
+    # returns in, their status flags): one item of a plan checks it, the others need not.
+    power_down: bool = True
 
 
 class InterruptionItem(_Item):

@@ -321,7 +321,7 @@ def _schedule_background(config: pytest.Config, items: list[pytest.Item]) -> Non
         marker = t.get_closest_marker("procedure")
         test = scheduled_test(t.nodeid, p["plan_item"], planned[t.nodeid],
                               marker.args[0] if marker and marker.args else None,
-                              minimum[t.nodeid])
+                              minimum[t.nodeid], p.get("point"))
         if test.condition is not None:
             durations[test.item_id] = p["plan_item"].duration_h * 3600.0
         tests.append(test)
@@ -342,6 +342,10 @@ def _schedule_background(config: pytest.Config, items: list[pytest.Item]) -> Non
     for w in plan.windows:
         planned[w.end] -= w.overlap_s
         minimum[w.end] -= w.minimum_overlap_s
+    # A boundary-aligned test after another family's waits half an interval on average.
+    for nodeid, early in plan.unaligned.items():
+        planned[nodeid] -= early
+        minimum[nodeid] -= early
     config.stash[PLANNED_KEY] = planned
     config.stash[MINIMUM_KEY] = minimum
     config.stash[PLANNED_TESTS_KEY] = [

@@ -13,7 +13,9 @@ Method, all positions at once:
    interval (as on a lab bench) and comes back 2 min into the one after. The entry of the
    interval the power failed in (written at its nominal end or at power-up) and the entry of
    the interval the power returned in must both exist, carry the power-down status flag (0x01,
-   meter docs) and hold their intervals' energy: nothing is lost (standards.md 5.1).
+   meter docs) and hold their intervals' energy: nothing is lost (standards.md 5.1). An item
+   with `power_down: false` skips this part (the plan checks the outage once, in its main
+   item; the entries before it are measured the same way with or without it).
 4. The reference energy is read at every boundary; P.01 is read with R5 for K0..the last
    boundary and every channel of each entry (1.29.0 active import, 2.29.0 active export,
    5.29.0..8.29.0 reactive Q1..Q4: standards.md 7) is compared with the energy its channel
@@ -120,6 +122,9 @@ class LoadProfile:
 
     item: LoadProfileItem
     rating: Rating
+    #: It starts at the next boundary of the meter's intervals (rig.schedule.unaligned_waits:
+    #: its planned time counts a whole interval's wait, what it waits after a load-profile test).
+    aligned_to_s = INTERVAL_S
 
     @property
     def declared(self) -> tuple[Declared, ...]:
@@ -145,7 +150,7 @@ class LoadProfile:
         intervals = [{**base, "interval": k, "partial": k == 0}
                      for k in range(item.intervals + 1)]
         outage = [{**base, "interval": item.intervals + 1 + j, "power_down": what}
-                  for j, what in enumerate(("fails", "returns"))]
+                  for j, what in enumerate(("fails", "returns"))] if item.power_down else []
         flags = [{**d, "check": "power-down flag"} for d in outage]
         return flags, [[{**d, "channel": c} for c in CHANNELS] for d in [*intervals, *outage]]
 
@@ -159,10 +164,12 @@ class LoadProfile:
     def planned_seconds(self) -> float:
         """The test runs from boundary to boundary of the meter's intervals: the next boundary
         after the clock reading, the partial, whole and power-down intervals, then the entries
-        read. In a plan, load-profile tests follow each other: each starts just after the
-        boundary the one before ended on (its reads take seconds), so it waits a whole
-        interval to its first boundary and ends as far past its last."""
-        return (self.item.intervals + 4) * INTERVAL_S
+        read. After a load-profile test, which ended just past a boundary (its reads take
+        seconds), it waits a whole interval to its first boundary and ends as far past its
+        last; after another family's test half an interval on average, which the plan's
+        schedule takes off (rig.schedule.unaligned_waits). Without the power-down
+        its two intervals go."""
+        return (self.item.intervals + (4 if self.item.power_down else 2)) * INTERVAL_S
 
 
 def _load_profile(procedure: LoadProfile, ctx: Context, recorder: Recorder) -> None:
@@ -194,7 +201,9 @@ def _load_profile(procedure: LoadProfile, ctx: Context, recorder: Recorder) -> N
     reference = ReferenceEnergy(bench, timebase, rating.wiring)
     k_start = (math.floor((timebase.now() + offsets[first].offset_s) / INTERVAL_S) + 1) * INTERVAL_S
     # Entry ends: K0 (partial), K1..Kn (whole), then the two intervals of the power-down.
-    ends = [k_start + INTERVAL_S * (k + 1) for k in range(item.intervals + 3)]
+    outage = 2 if item.power_down else 0
+    ends = [k_start + INTERVAL_S * (k + 1) for k in range(item.intervals + 1 + outage)]
+    loaded = ends[:len(ends) - outage]
     cumulative: dict[float, float] = {}
     try:
         dwell_until(timebase, true_of(k_start), "to a load-profile boundary")
@@ -203,19 +212,20 @@ def _load_profile(procedure: LoadProfile, ctx: Context, recorder: Recorder) -> N
         dwell_until(timebase, true_of(k_start + LOAD_DELAY_S), "partial interval")
         bench.energise(load)
         reference.changed()
-        for end in ends[:-2]:
+        for end in loaded:
             dwell_until(timebase, true_of(end), "load-profile interval")
             cumulative[end] = reference.now()
-        dwell_until(timebase, true_of(ends[-3] + OUTAGE_AT_S), "to the power-down")
-        bench.de_energise()
-        reference.changed(off=True)
-        dwell_until(timebase, true_of(ends[-2]), "power-down")
-        cumulative[ends[-2]] = reference.now()
-        dwell_until(timebase, true_of(ends[-2] + RETURN_AT_S), "power-down")
-        bench.energise(load)
-        reference.changed()
-        dwell_until(timebase, true_of(ends[-1]), "load-profile interval")
-        cumulative[ends[-1]] = reference.now()
+        if outage:
+            dwell_until(timebase, true_of(ends[-3] + OUTAGE_AT_S), "to the power-down")
+            bench.de_energise()
+            reference.changed(off=True)
+            dwell_until(timebase, true_of(ends[-2]), "power-down")
+            cumulative[ends[-2]] = reference.now()
+            dwell_until(timebase, true_of(ends[-2] + RETURN_AT_S), "power-down")
+            bench.energise(load)
+            reference.changed()
+            dwell_until(timebase, true_of(ends[-1]), "load-profile interval")
+            cumulative[ends[-1]] = reference.now()
         bench.energise(voltage_only)
         reference.changed()
         timebase.dwell(READ_DELAY_S, label="entry written")
@@ -235,7 +245,7 @@ def _load_profile(procedure: LoadProfile, ctx: Context, recorder: Recorder) -> N
                 expected = ref_kwh[k] * shares.get(channel, 0.0)
                 _record_entry(take, n, desc, entry, channel, end, expected, item, load_w,
                               edge_s, u_ref, u_note)
-        for desc, end in zip(flags, ends[-2:], strict=True):
+        for desc, end in zip(flags, ends[len(loaded):], strict=True):
             entry = profiles[n].get(end)
             flagged = None if entry is None else float(bool(entry[0] & POWER_DOWN))
             message = ""

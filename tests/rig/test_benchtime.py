@@ -17,6 +17,7 @@ from rig.loads import Rating
 from rig.plan import AccuracyItem, ClockItem, Point, load_plan
 from rig.procedures.clock import ClockDrift
 from rig.procedures.errors import ErrorAtPoint
+from rig.procedures.load_profile import INTERVAL_S
 from rig.procedures.pulses import Starting
 
 pytest_plugins = ["pytester"]
@@ -126,7 +127,8 @@ def test_the_estimate_agrees_with_the_simulated_timeline_per_family(tmp_path: Pa
     """The default plan on the simulated bench at real line timing (the simulator's default):
     every family's estimate (the procedures' planned times summed before the run) within 5 % of
     the virtual time its tests took, and the total too (issue 14); the starting family within
-    the spread of the meter's pulse phase."""
+    the spread of the meter's pulse phase, demand and load profile within 5 % or the spread of
+    the meter's boundary phase."""
     out = tmp_path / "timeline.json"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "testplans", "-q", "-p", "no:cacheprovider",
@@ -142,8 +144,23 @@ def test_the_estimate_agrees_with_the_simulated_timeline_per_family(tmp_path: Pa
         timeline[r["family"]] += r["timeline_s"]
     plan = load_plan("iec60687-class0.5S")
     assert set(timeline) == set(plan.families())
+    # A demand or load-profile test after another family's test meets the meter's interval
+    # boundaries at an unknown phase: a demand test (planned: two cycles, the mean) takes up to
+    # half a cycle more or less; a load-profile test waits 0 to one interval for its first
+    # boundary (planned: half, rig.schedule.unaligned_waits). The rows are in run order.
+    spread: dict[str, float] = defaultdict(float)
+    items = {i.id: i for i in plan.by_family("demand")}
+    for before, r in zip([None, *rows], rows, strict=False):
+        if before is not None and before["family"] == r["family"]:
+            continue
+        if r["family"] == "demand":  # test ids test_maximum_demand[ITEM]
+            item = items[r["nodeid"].split("[", 1)[1].rstrip("]")]
+            spread["demand"] += item.cycle_min * 60.0 / 2
+        elif r["family"] == "load_profile":
+            spread["load_profile"] += INTERVAL_S / 2
     off = {f: round(estimate[f] / timeline[f], 3) for f in timeline
-           if f != "starting" and abs(estimate[f] / timeline[f] - 1) > 0.05}
+           if f != "starting" and abs(estimate[f] / timeline[f] - 1) > 0.05
+           and abs(estimate[f] - timeline[f]) > spread[f]}
     assert not off, f"estimate / timeline off by more than 5 %: {off}"
     assert sum(estimate.values()) == pytest.approx(sum(timeline.values()), rel=0.05)
     # The starting tests end at the meter's pulses, whose phase is the meter's: the estimate

@@ -16,15 +16,15 @@ from reports.records import Verdict
 from reports.store import ResultsStore
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating
-from rig.plan import load_plan
+from rig.plan import current_label, load_plan
 from rig.schedule import (
-    HOST_LOADS,
     Applied,
     Condition,
     LoadLog,
     ScheduledTest,
     background_condition,
     conflicts,
+    host_condition,
     meets,
     schedule,
 )
@@ -53,14 +53,70 @@ def test_the_no_current_condition_admits_creep_and_starting_loads_only() -> None
                                           RATING)
 
 
-def test_the_rated_current_condition_admits_doses_above_in_and_reads_at_un() -> None:
+def test_the_rated_current_condition_admits_any_energised_load_the_mean_decides() -> None:
+    """Each load needs only the voltage on (the meter energised); what heats the clock is the
+    window's mean I^2 (the next test): a read at Un alone, a base of 0.5 In or one element at
+    In all heat less than In would, and the mean counts them so."""
     assert meets(Condition.AT_LEAST_IN, LoadPoint.at(220.0, 5.0, 2.0), RATING) == ""  # Imax
     assert meets(Condition.AT_LEAST_IN, LoadPoint.voltage_only(220.0), RATING) == ""  # a read
-    assert "L1 2.5 A, L2 2.5 A, L3 2.5 A below In (5 A)" in meets(
-        Condition.AT_LEAST_IN, LoadPoint.at(220.0, 5.0, 0.5), RATING)
-    # One phase alone at In: the other two carry nothing while the first does.
-    assert "L2 0 A, L3 0 A below In" in meets(
-        Condition.AT_LEAST_IN, LoadPoint.at(220.0, 5.0, 1.0, element="L1"), RATING)
+    assert meets(Condition.AT_LEAST_IN, LoadPoint.at(220.0, 5.0, 0.5), RATING) == ""
+    assert meets(Condition.AT_LEAST_IN, LoadPoint.at(220.0, 5.0, 1.0, element="L1"),
+                 RATING) == ""
+    # A power-down or a voltage out of range is a conflict on its own.
+    assert "L1 at 0 V" in meets(Condition.AT_LEAST_IN, LoadPoint.balanced(0.0, 0.0), RATING)
+    assert "source is off" in meets(Condition.AT_LEAST_IN, None, RATING)
+    # 1.2 Un (the over-voltage event) is above the extended range (1.15 Un = 253 V).
+    over = LoadPoint.at(220.0, 5.0, 1.0).with_voltages(264.0, 220.0, 220.0)
+    assert "L1 at 264 V, outside 0.8-1.15 Un" in meets(Condition.AT_LEAST_IN, over, RATING)
+
+
+def test_a_base_below_in_counts_in_the_mean_with_its_own_current() -> None:
+    """A block-demand host: 25 min at the base 0.5 In (2.5 A, 6.25 A^2) and 15 min at In
+    (25 A^2) average (25 x 6.25 + 15 x 25) / 40 = 13.28 A^2, below In^2 alone; with 1 h at Imax
+    (100 A^2) after it the window averages (156.25 + 375 + 6000) / 100 = 65.3 A^2."""
+    log = LoadLog()
+    log.test = "demand"
+    log.note(0.0, LoadPoint.at(220.0, 5.0, 0.5))
+    log.note(25 * 60.0, LoadPoint.at(220.0, 5.0, 1.0))
+    (short, *_) = conflicts(Condition.AT_LEAST_IN, log.between(0.0, 40 * 60.0), RATING)
+    assert short.startswith("L1: mean I^2 over the window 13.28 A^2 is below In^2 (25 A^2)")
+    log.test = "dose"
+    log.note(40 * 60.0, LoadPoint.at(220.0, 5.0, 2.0))
+    assert conflicts(Condition.AT_LEAST_IN, log.between(0.0, 100 * 60.0), RATING) == []
+
+
+def test_each_plan_test_hosts_by_its_own_item_and_point() -> None:
+    """Per item, not per family: the block-demand items at In host the rated-current clock and
+    the rolling one at 0.5 In does not; the load-profile items without their power-down do and
+    the one with it does not; accuracy points by their current; the events whose fault keeps the
+    voltages at Un."""
+    plan = load_plan("iec60687-class0.5S")
+    by_id = {i.id: i for i in plan.items}
+    at_in = Condition.AT_LEAST_IN
+    assert host_condition(by_id["demand.block15"]) is at_in
+    assert host_condition(by_id["demand.block15.t3"]) is at_in
+    assert host_condition(by_id["demand.rolling15-5"]) is None
+    assert host_condition(by_id["load-profile"]) is None  # its outage powers the meter down
+    assert all(host_condition(by_id[f"load-profile.{q}"]) is at_in
+               for q in ("export", "q1", "q2", "q3", "q4"))
+    acc, l1 = by_id["acc.bal.pf1"], by_id["acc.l1.pf1"]
+    by_label = {str(p.current): p for p in acc.points}
+    assert host_condition(acc, by_label["1.0"]) is at_in
+    assert host_condition(acc, by_label["Imax"]) is at_in
+    assert host_condition(acc, by_label["0.5"]) is None
+    assert host_condition(acc, by_label["0.01"]) is Condition.NO_CURRENT
+    assert host_condition(acc, by_label["0.02"]) is None
+    # L1 alone at In: L2 and L3 at Un without current, counted in the window's mean.
+    assert host_condition(l1, l1.points[1]) is at_in
+    assert host_condition(l1, l1.points[0]) is None  # 0.05 In
+    assert host_condition(by_id["acc.single-vs-balanced-pf05l"]) is at_in
+    assert host_condition(by_id["event.over-current.l2"]) is at_in
+    assert host_condition(by_id["event.err1-phase-sequence"]) is at_in
+    assert host_condition(by_id["event.voltage-loss.l1"]) is None
+    assert host_condition(by_id["event.err1-over-voltage.l1"]) is None
+    assert host_condition(by_id["tou.priority"]) is None  # sets the meter clock
+    assert host_condition(by_id["billing.monthly"]) is None
+    assert host_condition(by_id["no-load"]) is Condition.NO_CURRENT
 
 
 def test_a_window_mostly_at_un_alone_is_below_rated_current_on_average() -> None:
@@ -101,8 +157,8 @@ def test_each_window_gets_the_families_that_meet_its_condition() -> None:
              ScheduledTest("c0e", "clock", "c0", 100.0, "end", Condition.NO_CURRENT),
              ScheduledTest("c1s", "clock", "c1", 10.0, "start", Condition.AT_LEAST_IN),
              ScheduledTest("c1e", "clock", "c1", 100.0, "end", Condition.AT_LEAST_IN),
-             ScheduledTest("dose", "meter_constant", "mc", 300.0),
-             ScheduledTest("creep", "no_load", "nl", 40.0),
+             ScheduledTest("dose", "meter_constant", "mc", 300.0, hosts=Condition.AT_LEAST_IN),
+             ScheduledTest("creep", "no_load", "nl", 40.0, hosts=Condition.NO_CURRENT),
              ScheduledTest("irq", "interruption", "i", 5.0)]
     plan = schedule(tests, {"c0": 100.0, "c1": 100.0})
     assert plan.order == ["acc", "c0s", "creep", "c0e", "c1s", "dose", "c1e", "irq"]
@@ -126,8 +182,8 @@ def _collected_order() -> list[str]:
 
 def test_the_default_plans_order_never_puts_a_conflicting_host_in_a_window() -> None:
     """Static proof on the order pytest runs: between each clock item's start and end every
-    test's family declares loads that meet the item's condition (HOST_LOADS; the loads
-    themselves are checked at run time by the item's end)."""
+    test's item (and point) declares loads that meet the item's condition (host_condition; the
+    loads themselves are checked at run time by the item's end)."""
     plan = load_plan("iec60687-class0.5S")
     order = _collected_order()
     seen = 0
@@ -140,9 +196,15 @@ def test_the_default_plans_order_never_puts_a_conflicting_host_in_a_window() -> 
             # The test's plan item: the longest item id its parameters start with.
             param = nodeid.split("[", 1)[1]
             host = max((i for i in plan.items if param.startswith(i.id)), key=lambda i: len(i.id))
-            assert HOST_LOADS.get(host.family) is condition, (
+            # An accuracy test's point: the current label after the item id (test ids
+            # `item-0.01In-import`, `item-Imax-export`).
+            label = param[len(host.id) + 1:].split("-", 1)[0]
+            point = next((p for p in getattr(host, "points", ())
+                          if current_label(p.current) == label), None)
+            declared = host_condition(host, point)
+            assert declared is condition, (
                 f"{nodeid} ({host.family}) runs inside {item.id}'s window "
-                f"({condition.value}) but its family declares {HOST_LOADS.get(host.family)}")
+                f"({condition.value}) but its item declares {declared}")
             seen += 1
     assert seen > 0  # the default plan does host something
 
@@ -202,10 +264,34 @@ def test_the_rated_current_clock_runs_across_the_quadrant_and_map_doses(tmp_path
                                                             "registers.map"),
                                    clock_id="clock.drift-in")
     assert code == 0, out[-3000:]
-    assert "clock.drift-in (current >= In on every phase (mean I^2), voltage on" in out
+    assert "clock.drift-in (mean I^2 >= In^2 on every phase, voltage on" in out
     clock = [r for r in rows if r.quantity.startswith("clock error")]
     assert len(clock) == 4 and all(r.raw["background"] and r.raw["load_in"] == 1.0
                                    for r in clock)
+
+
+def test_the_rated_current_clock_runs_across_its_per_item_hosts(tmp_path: Path) -> None:
+    """The hosts per item: a block-demand item at In with a tariff held (it enters the
+    programming state, writes the demand settings and the tariff calendar, resets the maxima),
+    a load-profile item without its power-down, an over-current event and a balanced accuracy
+    point at Imax, beside the quadrant doses at Imax: every load is energised, the window's mean
+    I^2 stays above In^2, and the clock's readings across them (the A1000 model keeps one clock
+    whatever is programmed) pass at +1 ppm."""
+    acc = {**default_items("acc.bal.pf1")[0], "directions": ["import"],
+           "points": [{"current": "Imax", "limit": 0.5}]}
+    hosts = [acc, *default_items("demand.block15.t1", "load-profile.q1",
+                                 "event.over-current.l1", "registers.quadrants")]
+    code, out, rows, _ = _run_plan(tmp_path, hosts, clock_id="clock.drift-in")
+    assert code == 0, out[-3000:]
+    for name in ("accuracy: acc.bal.pf1", "demand: demand.block15.t1",
+                 "load_profile: load-profile.q1", "events: event.over-current.l1",
+                 "register: registers.quadrants"):
+        assert f"    {name}\n" in out, name
+    clock = sorted((r for r in rows if r.quantity.startswith("clock error")),
+                   key=lambda r: r.point["elapsed_s"])
+    assert len(clock) == 4 and all(r.raw["background"] and Verdict(r.verdict) is Verdict.PASS
+                                   for r in clock)
+    assert all(abs(r.value - 1e-6 * r.raw["span_s"]) <= 0.025 + 1e-9 for r in clock)
 
 
 def test_a_fast_clock_is_still_caught_in_the_background(tmp_path: Path) -> None:
