@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from rig.instruments.sharedquery import SharedQuery
 from rig.instruments.transport import TRANSPORT_ERRORS
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Exchange:
-    """Write `command`, read `lines` reply lines; `idempotent`: may be retried."""
+class Exchange(NamedTuple):
+    """Write `command`, read `lines` reply lines; `idempotent`: may be retried. (A tuple: one
+    is made per request, and a frozen dataclass costs several times as much to make.)"""
 
     command: str
     lines: int

@@ -87,6 +87,15 @@ def request_document(request: str, content: str) -> str:
     return document(element("kmaVersion", text="01"), content)
 
 
+#: A poll's request around its job id (sm:...JobStatus.cs): one is written per job.
+_POLL = request_document("jobDetails", leaves("jobDetails", jobId="\0")).split("\0")
+
+
+def poll_document(job: str) -> str:
+    """The request polling job `job`: `jobDetails/jobId`, no kmaVersion."""
+    return escape(job).join(_POLL)
+
+
 @functools.lru_cache(maxsize=64)
 def parse_reply(reply: str) -> ET.Element:
     """The reply's document (ET.ParseError if it is not XML), read only: the same text gives
@@ -194,7 +203,7 @@ class MadErrorCalculator:
         if not job:
             raise InstrumentError(self.name, "runErrorMeasureReq", "got no job identifier")
         self._job, self._last, self._aborted = job, None, False
-        self._poll = request_document("jobDetails", leaves("jobDetails", jobId=job))
+        self._poll = poll_document(job)
 
     def abort_steps(self) -> Steps[None]:
         """Abort the running job (if any)."""

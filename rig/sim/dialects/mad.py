@@ -66,6 +66,27 @@ def _request(line: str) -> ET.Element | None:
         return None
 
 
+@functools.lru_cache(maxsize=256)
+def _start(req: ET.Element) -> tuple[str, str, int, int] | None:
+    """evaluationSrc, runMode, metrologicalCounts, referenceCounts of a `runErrorMeasureReq`
+    (a request `_request` gave: read only, so read once); None unless the counts are numbers
+    in 1..2^32-1 and the mode one of oneShot / repetition."""
+    fct = req.find("fctErrorMeasurement")
+    if fct is None:
+        return None
+    try:
+        n_dut = int(fct.findtext("metrologicalCounts", ""))
+        n_ref = int(fct.findtext("referenceCounts", ""))
+    except ValueError:
+        return None
+    mode = fct.findtext("runMode", "")
+    if mode not in ("oneShot", "repetition") or not (
+        1 <= n_dut <= MAX_COUNTS and 1 <= n_ref <= MAX_COUNTS
+    ):
+        return None
+    return fct.findtext("evaluationSrc", ""), mode, n_dut, n_ref
+
+
 def _text(tag: str, value: object) -> str:
     return _xml(tag, escape(str(value)))
 
@@ -110,17 +131,17 @@ class ZeraMad(Dialect):
         container = None if request is None else request.find("kmaContainer")
         if request is None or request.tag != "KMA_XML_0_01" or container is None:
             return [self._reply(False, None)]
+        children = {child.tag: child for child in reversed(container)}  # the first of a tag
         try:
             for tag, handler in (
                 ("bindErrorCalculatorsReq", self._bind),
                 ("runErrorMeasureReq", self._run),
                 ("serverVerReq", self._version),
+                ("jobDetails", self._job),
             ):
-                req = container.find(tag)
+                req = children.get(tag)
                 if req is not None:
                     return [handler(req)]
-            if container.find("jobDetails") is not None:
-                return [self._job(container.find("jobDetails"))]
         except (ValueError, WorldError):
             pass
         return [self._reply(False, None)]
@@ -152,19 +173,11 @@ class ZeraMad(Dialect):
         return self._reply(True, "bindErrorCalculatorsRes")
 
     def _run(self, req: ET.Element) -> str:
-        fct = req.find("fctErrorMeasurement")
-        if fct is None or self.source is None:
+        start = _start(req)
+        if start is None or self.source is None:
             return self._reply(False, "runErrorMeasureRes")
-        try:
-            source = fct.findtext("evaluationSrc", "")
-            mode = fct.findtext("runMode", "")
-            n_dut = int(fct.findtext("metrologicalCounts", ""))
-            n_ref = int(fct.findtext("referenceCounts", ""))
-        except ValueError:
-            return self._reply(False, "runErrorMeasureRes")
-        if source != self.source or mode not in ("oneShot", "repetition"):
-            return self._reply(False, "runErrorMeasureRes")
-        if not (1 <= n_dut <= MAX_COUNTS and 1 <= n_ref <= MAX_COUNTS):
+        source, mode, n_dut, n_ref = start
+        if source != self.source:
             return self._reply(False, "runErrorMeasureRes")
         self._abort()
         w = self.world

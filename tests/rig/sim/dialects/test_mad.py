@@ -60,3 +60,16 @@ def test_what_is_not_a_kma_document_is_refused_each_time() -> None:
     for line in ("<KMA_XML_0_01><kmaContainer>", "<other><kmaContainer /></other>", "x") * 2:
         leaves = answer(unit, line)
         assert leaves["jobResult"] == "ERROR", line
+
+
+def test_a_start_out_of_its_catalogs_is_refused_each_time() -> None:
+    # runMode oneShot | repetition, counts 1..2^32-1 (StartErrorMeasurement.cs; the width [L]).
+    unit = ZeraMad(World(WorldConfig(), []))
+    assert answer(unit, BIND)["cmdResCode"] == "OK"
+    for bad in (START.replace("oneShot", "twice"),
+                START.replace("<metrologicalCounts>20<", "<metrologicalCounts>0<"),
+                START.replace("<referenceCounts>10000000<", "<referenceCounts>4294967296<"),
+                START.replace("<referenceCounts>10000000<", "<referenceCounts>ten<"),
+                START.replace("src-intern-1", "src-intern-2")) * 2:  # not the input bound
+        assert answer(unit, bad)["cmdResCode"] == "ERROR", bad
+    assert answer(unit, START)["jobId"] == "job-1"
