@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from rig.instruments.sharedquery import SharedQuery
 from rig.instruments.transport import TRANSPORT_ERRORS
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Exchange:
-    """Write `command`, read `lines` reply lines; `idempotent`: may be retried."""
+class Exchange(NamedTuple):
+    """Write `command`, read `lines` reply lines; `idempotent`: may be retried. (A tuple: one
+    is made per request, and a frozen dataclass costs several times as much to make.)"""
 
     command: str
     lines: int
@@ -40,7 +40,8 @@ Steps = Generator["Exchange | SharedQuery[Any]", Any, T]
 
 
 def run(instrument: Instrument, op: Steps[T]) -> T:
-    """Carry `op` out on `instrument` alone, under its lock."""
+    """Carry `op` out on `instrument` alone, under its lock. An exchange that fails closes
+    `op` (GeneratorExit where it waits: its cleanup runs now) before the failure is raised."""
     with instrument.lock:
         value: Any = None
         while True:
@@ -48,12 +49,16 @@ def run(instrument: Instrument, op: Steps[T]) -> T:
                 step = op.send(value)
             except StopIteration as done:
                 return done.value
-            if isinstance(step, SharedQuery):
-                value = step.get()
-            else:
-                value = instrument._exchange_locked(
-                    step.command, step.lines, idempotent=step.idempotent
-                )
+            try:
+                if isinstance(step, SharedQuery):
+                    value = step.get()
+                else:
+                    value = instrument._exchange_locked(
+                        step.command, step.lines, idempotent=step.idempotent
+                    )
+            except BaseException:
+                op.close()
+                raise
 
 
 @dataclass
@@ -127,6 +132,7 @@ def run_together(
                     replies = _reply(f)
                 except Exception as exc:
                     f.step, f.error = None, exc
+                    f.op.close()  # as `run` does
                     break
                 f.advance(replies, None)
                 if f.step is not None:  # its next exchange: sent now, read next
@@ -134,6 +140,7 @@ def run_together(
     finally:
         for f in locked:
             if f.step is not None:  # interrupted before its reply was read
+                f.op.close()
                 f.instrument._reset_transport()
             f.instrument.lock.release()
     errors = [f.error for f in flights if f.error is not None]

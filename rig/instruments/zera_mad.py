@@ -27,6 +27,7 @@ cabled by the lab), and the codes of a refusal (anything but `OK`).
 
 from __future__ import annotations
 
+import functools
 import math
 import xml.etree.ElementTree as ET
 from typing import Any, ClassVar
@@ -84,6 +85,24 @@ def request_document(request: str, content: str) -> str:
     if request == "jobDetails":
         return document(content)
     return document(element("kmaVersion", text="01"), content)
+
+
+#: A poll's request around its job id (sm:...JobStatus.cs): one is written per job.
+_POLL = request_document("jobDetails", leaves("jobDetails", jobId="\0")).split("\0")
+
+
+def poll_document(job: str) -> str:
+    """The request polling job `job`: `jobDetails/jobId`, no kmaVersion."""
+    return escape(job).join(_POLL)
+
+
+@functools.lru_cache(maxsize=64)
+def parse_reply(reply: str) -> ET.Element:
+    """The reply's document (ET.ParseError if it is not XML), read only: the same text gives
+    the same object. A group's MADs answer a start with the same document (one per job number)
+    and a unit repeats its replies, so most are parsed once (bench_sim: parsing was a quarter of
+    the rig's CPU per MAD exchange)."""
+    return ET.fromstring(reply)
 
 
 def find(root: ET.Element | None, *path: str) -> ET.Element | None:
@@ -184,7 +203,7 @@ class MadErrorCalculator:
         if not job:
             raise InstrumentError(self.name, "runErrorMeasureReq", "got no job identifier")
         self._job, self._last, self._aborted = job, None, False
-        self._poll = request_document("jobDetails", leaves("jobDetails", jobId=job))
+        self._poll = poll_document(job)
 
     def abort_steps(self) -> Steps[None]:
         """Abort the running job (if any)."""
@@ -192,6 +211,7 @@ class MadErrorCalculator:
         if job is None:
             return
         self._aborted = True
+        self._bound = None  # an abort may be an operator's: bind again before the next job
         yield from self.parent.request_steps(
             "runErrorMeasureRes", "jobDetails", leaves("jobDetails", jobId=job, jobAbort="true")
         )
@@ -208,7 +228,8 @@ class MadErrorCalculator:
         )
         assert self._run is not None
         pulses, target, _ = self._run
-        values = find(reply, "kmaContainer", "runErrorMeasureRes", "errorValues")
+        container = reply.find("kmaContainer")
+        values = find(container, "runErrorMeasureRes", "errorValues")
 
         def count(tag: str) -> int | None:
             value = text(values, tag)
@@ -219,7 +240,7 @@ class MadErrorCalculator:
             except ValueError:
                 raise InstrumentError(self.name, "jobStatus", f"{tag} {value!r}") from None
 
-        status_text = text(reply, "kmaContainer", "jobDetails", "jobStatusRes") or ""
+        status_text = text(container, "jobDetails", "jobStatusRes") or ""
         running = status_text.strip() == "running"
         seen, deviation, ref_counts = (
             count("actSeenCounts"),
@@ -313,18 +334,35 @@ class ZeraMad(Instrument):
         self, reply_tag: str, request: str, whole: str, *, idempotent: bool = True
     ) -> Steps[ET.Element]:
         """`request_steps` of a request document already written (`whole`)."""
-        reply = (yield Exchange(whole, 1, idempotent))[0]
         try:
-            root = ET.fromstring(reply)
-        except ET.ParseError as exc:
-            raise InstrumentError(self.name, request, f"reply is not XML: {exc}") from None
-        job = (text(root, "kmaContainer", "jobDetails", "jobResult") or "").strip()
-        code = (text(root, "kmaContainer", reply_tag, "cmdResCode") or "").strip()
-        if job != "OK" or code != "OK":
-            raise InstrumentError(
-                self.name, request, f"refused: jobResult {job!r}, cmdResCode {code!r}"
-            )
+            reply = (yield Exchange(whole, 1, idempotent))[0]
+            try:
+                root = parse_reply(reply)
+            except ET.ParseError as exc:
+                raise InstrumentError(self.name, request, f"reply is not XML: {exc}") from None
+            container = root.find("kmaContainer")
+            job = (text(container, "jobDetails", "jobResult") or "").strip()
+            code = (text(container, reply_tag, "cmdResCode") or "").strip()
+            if job != "OK" or code != "OK":
+                raise InstrumentError(
+                    self.name, request, f"refused: jobResult {job!r}, cmdResCode {code!r}"
+                )
+        except BaseException:
+            self.forget_settings()  # failed, timed out or interrupted: bind again next time
+            raise
         return root
+
+    def forget_settings(self) -> None:
+        """Bind the calculator again at its next configure: after a failure, an abort or a new
+        connection the unit may no longer hold the binding the driver sent (SourceMock says
+        nothing of a binding outliving an error or a reconnection; someone may have changed it
+        at the unit meanwhile)."""
+        if self._calculator is not None:
+            self._calculator._bound = None
+
+    def _reset_transport(self) -> None:
+        self.forget_settings()
+        super()._reset_transport()
 
     def identify(self) -> str:
         """Model and firmware version (`serverVerReq`)."""

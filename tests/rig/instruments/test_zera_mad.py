@@ -7,8 +7,8 @@ import pytest
 
 from rig.instruments.errors import InstrumentError
 from rig.instruments.roles import ECResult, ECState, ErrorCalculator, Quantity
-from rig.instruments.testing import expected_protocol
-from rig.instruments.zera_mad import ZeraMad
+from rig.instruments.testing import Fail, expected_protocol
+from rig.instruments.zera_mad import ZeraMad, parse_reply
 
 
 def doc(inner: str) -> str:
@@ -119,3 +119,58 @@ def test_a_gate_without_reference_pulses_is_ready_without_an_error():
         assert (status_.state, status_.error, status_.reference_counts) == (ECState.READY, None, 0)
         with pytest.raises(InstrumentError, match="no result"):
             ec.result()
+
+
+ABORT = doc("<jobDetails><jobId>j1</jobId><jobAbort>true</jobAbort></jobDetails>")
+REFUSED_START = doc("<jobDetails><jobResult>OK</jobResult></jobDetails><runErrorMeasureRes>"
+                    "<cmdResCode>ERROR</cmdResCode></runErrorMeasureRes>")
+
+
+def test_the_binding_is_sent_again_after_an_abort_a_failure_or_a_new_connection():
+    # SourceMock says nothing of a binding outliving an abort, a refusal or a reconnection, and
+    # a lab's unit may have been rebound by hand meanwhile: the driver binds again after each.
+    transcript = [
+        (BIND, ok("bindErrorCalculatorsRes")),
+        (START, ok("runErrorMeasureRes", job="j1")),
+        (ABORT, ok("runErrorMeasureRes")),
+        (BIND, ok("bindErrorCalculatorsRes")),  # after the abort
+        (START, REFUSED_START),
+        (BIND, ok("bindErrorCalculatorsRes")),  # after the refusal
+        (START, ok("runErrorMeasureRes", job="j1")),
+        (POLL, Fail(TimeoutError("no reply"))),  # no retries: the poll fails
+        (BIND, ok("bindErrorCalculatorsRes")),  # after the time-out (a new connection)
+        (START, ok("runErrorMeasureRes", job="j1")),
+        (POLL, status("running", "<actSeenCounts>0</actSeenCounts>")),
+        (START, ok("runErrorMeasureRes", job="j1")),  # the same settings, nothing failed
+    ]
+    with expected_protocol(ZeraMad, transcript, retries=0) as mad:
+        mad.attach_reference(Reference())
+        ec = mad.error_calculator(7, "src-s0-3", 1)
+        ec.configure(1000, 20, Quantity.ACTIVE)
+        ec.start()
+        ec.abort()
+        ec.configure(1000, 20, Quantity.ACTIVE)
+        with pytest.raises(InstrumentError, match=r"runErrorMeasureReq.*cmdResCode 'ERROR'"):
+            ec.start()
+        ec.configure(1000, 20, Quantity.ACTIVE)
+        ec.start()
+        with pytest.raises(InstrumentError, match="TimeoutError"):
+            ec.state()
+        ec.configure(1000, 20, Quantity.ACTIVE)
+        ec.start()
+        assert ec.state() is ECState.WAITING
+        ec.configure(1000, 20, Quantity.ACTIVE)
+        ec.start()
+
+
+def test_a_reply_text_is_parsed_once_and_a_reply_that_is_not_xml_fails_each_time():
+    # A group's units answer a start with the same document: one parse serves them all.
+    reply = ok("runErrorMeasureRes", job="j1")
+    assert parse_reply(reply) is parse_reply(reply)
+    assert parse_reply(ok("runErrorMeasureRes", job="j2")) is not parse_reply(reply)
+    for _ in range(2):  # a failed parse is not remembered
+        with expected_protocol(ZeraMad, [(BIND, "<KMA_XML_0_01><kmaContainer>")]) as mad:
+            mad.attach_reference(Reference())
+            ec = mad.error_calculator(7, "src-s0-3", 1)
+            with pytest.raises(InstrumentError, match="reply is not XML"):
+                ec.configure(1000, 20, Quantity.ACTIVE)
