@@ -164,7 +164,10 @@ def test_serve_command_reports_a_bad_bench_file(tmp_path) -> None:
     assert r.returncode == 2 and "positions" in r.stderr
 
 
-def test_mte_source_can_be_served_over_tcp_and_refuses_out_of_range() -> None:
+def test_mte_source_can_be_served_over_tcp_and_refuses_out_of_range(monkeypatch) -> None:
+    # The unit's busy time after SET is 50 ms of wall time; on a loaded machine the next query
+    # can come later than that, so the test lengthens it to see BSY=1 for sure.
+    monkeypatch.setattr("rig.sim.dialects.mte.BUSY_S", 1.0)
     bench = yaml.safe_load(SIM_BENCH.read_text())
     bench["instruments"]["source"] = {"driver": "mte_pps4003", "resource": "sim:source"}
     with SimBench(bench=bench, sim_options={"mte_transport": "tcp"}) as sim:
