@@ -26,7 +26,7 @@ from reports.benchinfo import bench_info
 from reports.html import incomplete_reasons
 from reports.numbers import iso_time
 from reports.page import PageInputs, lab_template_folder, render_pages
-from reports.pdf import pdf_wanted, write_pdf
+from reports.pdf import Printer, pdf_wanted
 from reports.records import StoredMeasurement
 from reports.reportmeta import ReportMeta, load_meta
 from reports.schema import POSITION_COLUMNS
@@ -210,46 +210,59 @@ def build_report(
     if unknown:
         raise ValueError(f"unknown report format(s) {', '.join(unknown)}; choose from "
                          f"{', '.join(FORMATS)}")
-    data = load_for_report(run_id, runs_dir, store)
-    a = analyse(data)  # once for every format
-    reasons = incomplete_reasons(a)
-    target = (Path(out_dir) if out_dir is not None
-              else runs_folder(runs_dir, store) / data.run.run_id)
-    inputs = PageInputs(meta=_meta_for(target, meta),
-                        lab_templates=lab_template_folder(bench_info(data),
-                                                          data.run.bench_path),
-                        issued=issued)
+    # The browser starts while the run is read and analysed.
+    printer = Printer() if pdf_wanted(pdf) and "html" in formats else None
+    try:
+        data = load_for_report(run_id, runs_dir, store)
+        a = analyse(data)  # once for every format
+        reasons = incomplete_reasons(a)
+        target = (Path(out_dir) if out_dir is not None
+                  else runs_folder(runs_dir, store) / data.run.run_id)
+        inputs = PageInputs(meta=_meta_for(target, meta),
+                            lab_templates=lab_template_folder(bench_info(data),
+                                                              data.run.bench_path),
+                            issued=issued)
+        with tempfile.TemporaryDirectory(prefix="report-print-") as tmp:
+            result = _write_files(a, inputs, formats, target, reasons, printer, Path(tmp))
+    finally:
+        if printer is not None:
+            printer.cancel()  # the build failed before the print: close the browser
+    return result
+
+
+def _write_files(a: Analysed, inputs: PageInputs, formats: list[str], target: Path,
+                 reasons: list[str], printer: Printer | None, tmp: Path) -> BuildResult:
+    """The report files, then report.pdf from the printed page (reports/matrix.py: the
+    report with the results matrix in place of the per-position tables), which is not one
+    of the run's files: `printer` loads it from `tmp` while the other files are written."""
     files: dict[str, Path] = {}
     export: pd.DataFrame | None = None
     pages = None
-    printing = pdf_wanted(pdf)
     for fmt in formats:
         path = target / FILENAMES[fmt]
         if fmt == "html":
-            pages = render_pages(a, inputs, printed=printing)
+            pages = render_pages(a, inputs, printed=printer is not None)
             text = pages.html
+            if printer is not None and pages.printed is not None:
+                page = tmp / FILENAMES["html"]
+                page.write_text(pages.printed, encoding="utf-8")
+                printer.load(page)
         else:
             if export is None:
                 export = export_frame(a)
             text = csv_text(export) if fmt == "csv" else json_text(a, reasons, export)
         _write_atomic(path, text)
         files[fmt] = path
-    result = BuildResult(data.run.run_id, target, files, bool(reasons), reasons)
+    result = BuildResult(a.data.run.run_id, target, files, bool(reasons), reasons)
     if all((target / name).is_file() for name in CONTENT_FILES) and len(formats) == len(FORMATS):
         manifest = manifest_text(target)
         _write_atomic(target / MANIFEST, manifest)
         files["sha256"] = target / MANIFEST
         result.content_hash = content_hash(manifest)
-    if printing and pages is not None and pages.printed is not None:
-        # The printed page (the report with the results matrix in place of the per-position
-        # tables: reports/matrix.py) is not one of the run's files: written, printed, dropped.
-        with tempfile.TemporaryDirectory(prefix="report-print-") as tmp:
-            page = Path(tmp) / FILENAMES["html"]
-            page.write_text(pages.printed, encoding="utf-8")
-            why = write_pdf(page, target / PDF, title=pages.ident.title,
-                            number=pages.ident.number,
-                            content_hash=result.content_hash or "not computed (not every "
-                            "format was built)")
+    if printer is not None and pages is not None:
+        why = printer.finish(target / PDF, title=pages.ident.title, number=pages.ident.number,
+                             content_hash=result.content_hash or "not computed (not every "
+                             "format was built)")
         if why is None:
             files["pdf"] = target / PDF
         else:

@@ -130,3 +130,37 @@ def test_the_report_fits_the_papers_width(tmp_path):
             page_width, too_wide = wide
             assert page_width > 600 and too_wide == [], (page.name, wide)
         assert driver.find_elements("css selector", "table.matrix")
+
+
+def _printer_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "report-pdf" and t.is_alive()]
+
+
+def test_a_build_that_fails_after_the_browser_started_closes_it(tmp_path):
+    # The build starts the browser first (reports.pdf.Printer), then reads the run: a bad
+    # report metadata file fails the build, and the browser must not outlive it.
+    from reports.build import build_report
+    from reports.pdf import NO_PDF_ENV
+    from reports.reportmeta import ReportMetaError
+    from tests.reports.sample_run import make_store
+
+    runs, sample = make_store(tmp_path, positions=1)
+    bad = tmp_path / "meta.yaml"
+    bad.write_text("laboratory: [not, a, mapping\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(NO_PDF_ENV, raising=False)
+        with pytest.raises(ReportMetaError):
+            build_report(sample.run_id, runs, meta=bad)
+    assert _printer_threads() == []
+    assert not (runs / sample.run_id / "report.pdf").exists()
+
+
+def test_a_printer_given_no_page_says_so_and_ends(tmp_path):
+    from reports.pdf import Printer
+
+    printer = Printer()
+    why = printer.finish(tmp_path / "report.pdf", title="T", number="N", content_hash="h")
+    assert why == "report.pdf not written: no page was given"
+    assert _printer_threads() == [] and not (tmp_path / "report.pdf").exists()
