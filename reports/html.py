@@ -132,9 +132,8 @@ pre.bench { background: #f6f6f6; padding: .5em; font-size: 8pt; white-space: pre
   table.points, table#batch-points { font-size: 8pt; }
   section#results-matrix { break-before: page; page-break-before: always; }
   table.matrix { font-size: 7pt; }
-  table.matrix td.cell { white-space: pre-line; text-align: right;
-         font-variant-numeric: tabular-nums; }
-  table.matrix th.pos { text-align: right; }
+  table.matrix .values { white-space: pre; text-align: right; font-size: 6.5pt;
+         font-family: "DejaVu Sans Mono", monospace; overflow-wrap: normal; }
   ol.clauses, p.clauses, ul.notes { font-size: 8pt; }
   td.clause, td.rule { font-size: 7pt; }
   thead { display: table-header-group; }

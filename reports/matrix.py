@@ -25,10 +25,14 @@ from reports.html import curve_table_key, sign
 from reports.numbers import fmt_limits, fmt_uncertainty, fmt_value, with_unit
 from reports.sections import slug
 
-# Positions per column block at most: with the test point, quantity, limit and U columns,
-# eight value columns fit A4 portrait at the matrix's 7 pt (tests/reports/test_pdf_session.py
-# checks the width). Blocks are as even as they can be (12 positions: 6 and 6).
+# Positions per column block at most, and the characters their values may take on a line
+# beside the test point, quantity, limit and U columns: A4 portrait at the matrix's 6.5 pt
+# monospace (tests/reports/test_pdf_session.py checks the width). A family with wider values
+# gets fewer positions a block; blocks are as even as they can be (12 positions: 6 and 6).
 POSITIONS_PER_BLOCK = 8
+LINE_CHARS = 76
+GAP = "  "  # between two positions' columns
+NOT_MEASURED = "\u2014"
 
 # (test_id, stored point key, occurrence at the position): the same point at every position.
 PointKey = tuple[str, str, int]
@@ -55,11 +59,24 @@ class MatrixRow:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A piece of a row's values text: a cell that did not pass (verdict, the measurement's
+    id: coloured, a link target), or the plain text between such cells (verdict '')."""
+
+    text: str
+    verdict: str = ""
+    mid: int | None = None
+
+
+@dataclass(frozen=True)
 class Block:
-    """The columns of a few positions: the rows are repeated, the cells are theirs."""
+    """The columns of a few positions: the rows are repeated, the cells are theirs. All of a
+    row's cells are one text of fixed-width columns (one table cell, not one per value:
+    Chromium's layout of the matrix costs by the table cell), `header` their headings."""
 
     positions: tuple[int, ...]
-    rows: tuple[tuple[MatrixRow, tuple[Cell | None, ...]], ...]
+    header: str
+    rows: tuple[tuple[MatrixRow, tuple[Cell | None, ...], tuple[Segment, ...]], ...]
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,42 @@ def _cell(r: Row, *, unit_shown: bool, limits: bool, uncertainty: bool) -> Cell:
     return Cell(text, str(r.verdict), r.id)
 
 
+def _block(positions: tuple[int, ...],
+           rows: list[tuple[MatrixRow, tuple[Cell | None, ...]]]) -> Block:
+    """The block's rows as texts of columns as wide as the block's widest line of each."""
+    widths = [len(f"Pos. {p}") for p in positions]
+    for _, cells in rows:
+        for j, c in enumerate(cells):
+            if c is not None:
+                widths[j] = max(widths[j], *(len(line) for line in c.text.split("\n")))
+    header = GAP.join(f"Pos. {p}".rjust(w) for p, w in zip(positions, widths, strict=True))
+    return Block(positions, header,
+                 tuple((m, cells, _segments(cells, widths)) for m, cells in rows))
+
+
+def _segments(cells: tuple[Cell | None, ...], widths: list[int]) -> tuple[Segment, ...]:
+    """One row's values as lines of right-aligned columns; a cell that did not pass is a
+    segment of its own on the first line."""
+    lines = [c.text.split("\n") if c is not None else [NOT_MEASURED] for c in cells]
+    out: list[Segment] = []
+    plain = ""
+    for k in range(max(len(cell_lines) for cell_lines in lines)):
+        if k:
+            plain = plain.rstrip() + "\n"
+        for j, (c, cell_lines, w) in enumerate(zip(cells, lines, widths, strict=True)):
+            text = (cell_lines[k] if k < len(cell_lines) else "").rjust(w)
+            if j:
+                plain += GAP
+            if k == 0 and c is not None and c.verdict != "pass":
+                out.append(Segment(plain))
+                out.append(Segment(text, c.verdict, c.mid))
+                plain = ""
+            else:
+                plain += text
+    out.append(Segment(plain.rstrip()))
+    return tuple(seg for seg in out if seg.text)
+
+
 def block_slices(n: int, per_block: int) -> list[slice]:
     """`n` columns in as few blocks of at most `per_block` as they need, as even as can be
     (the first blocks one wider where they cannot all be equal)."""
@@ -162,8 +215,12 @@ def family_matrix(family: str, rows: Sequence[Row], positions: Sequence[int],
             clause_no.get(str(first.clause), 0), tuple(cells)))
         notes.extend(Note(r.position, r.point_text, r.quantity, str(r.verdict), r.message)
                      for r in sorted(point_rows, key=lambda r: r.position) if r.message)
-    blocks = [Block(tuple(positions[cols]), tuple((m, m.cells[cols]) for m in matrix_rows))
-              for cols in block_slices(len(positions), per_block)]
+    widest = max((len(line) for m in matrix_rows for c in m.cells if c is not None
+                  for line in c.text.split("\n")), default=1)
+    fits = max(1, min(per_block, LINE_CHARS // (max(widest, len(f"Pos. {positions[-1]}"))
+                                                 + len(GAP))))
+    blocks = [_block(tuple(positions[cols]), [(m, m.cells[cols]) for m in matrix_rows])
+              for cols in block_slices(len(positions), fits)]
     return FamilyMatrix(family, slug(family), family_title(family), len(matrix_rows),
                         sum(str(r.verdict) == "fail" for r in rows), clauses, tuple(blocks),
                         tuple(notes))

@@ -47,7 +47,7 @@ def test_a_point_is_one_row_with_each_positions_value_and_sign_in_its_column():
     m = family_matrix("accuracy", rows, [1, 2, 3])
     (block,) = m.blocks
     assert block.positions == (1, 2, 3)
-    texts = [[c.text if c else None for c in cells] for _, cells in block.rows]
+    texts = [[c.text if c else None for c in cells] for _, cells, _ in block.rows]
     # 0.1 In: positions 1 and 2; 1 In: positions 1 and 3 (not measured at 2)
     assert texts == [["+0.012 \u2713", "+0.712 \u2717", None],
                      ["-0.050 \u2713", None, "+0.010 \u2713"]]
@@ -61,7 +61,7 @@ def test_a_point_is_one_row_with_each_positions_value_and_sign_in_its_column():
 def test_limits_and_uncertainty_that_differ_between_positions_go_into_the_cells():
     rows = [row(1, 1, 0.1, u=0.02), row(2, 2, 0.1, u=0.05, low=-1.0, high=1.0)]
     (block,) = family_matrix("accuracy", rows, [1, 2]).blocks
-    ((point, cells),) = block.rows
+    ((point, cells, _),) = block.rows
     assert (point.limits, point.uncertainty) == ("per position", "per position")
     assert [c.text for c in cells] == ["+0.100 \u2713\nlimit \u00b10.5 %\nU 0.020 %",
                                        "+0.100 \u2713\nlimit \u00b11 %\nU 0.050 %"]
@@ -70,7 +70,7 @@ def test_limits_and_uncertainty_that_differ_between_positions_go_into_the_cells(
 def test_units_that_differ_are_shown_with_each_value():
     rows = [row(1, 1, 0.5, unit="kWh", u=None), row(2, 2, 0.5, unit="kvarh", u=None)]
     (block,) = family_matrix("accuracy", rows, [1, 2]).blocks
-    ((point, cells),) = block.rows
+    ((point, cells, _),) = block.rows
     assert point.quantity == "active energy error"
     # no U: four significant digits (reports.numbers); the limits differ by their units
     assert [c.text for c in cells] == ["0.5000 kWh \u2713\nlimit \u00b10.5 kWh",
@@ -83,11 +83,32 @@ def test_positions_wrap_into_even_blocks_of_at_most_eight(n, widths):
     assert [s.stop - s.start for s in block_slices(n, 8)] == widths
 
 
+def test_a_rows_values_are_one_text_of_aligned_columns_a_failed_one_apart():
+    rows = [row(1, 1, 0.0123), row(2, 2, 0.712, verdict="fail"), row(3, 4, 0.02)]
+    (block,) = family_matrix("accuracy", rows, [1, 2, 3, 4]).blocks
+    ((_, _, segments),) = block.rows
+    assert block.header == "  Pos. 1    Pos. 2  Pos. 3    Pos. 4"
+    assert [(g.text, g.verdict, g.mid) for g in segments] == [
+        ("+0.012 \u2713  ", "", None), ("+0.712 \u2717", "fail", 2),
+        ("       \u2014  +0.020 \u2713", "", None)]
+    # each value ends under the end of its position's heading
+    line = "".join(g.text for g in segments)
+    assert len(line) == len(block.header)
+
+
+def test_wide_values_get_fewer_positions_a_block():
+    rows = [row(p, p, 123456.789, unit="kWh", u=0.001, low=None, high=None)
+            for p in range(1, 9)]
+    m = family_matrix("accuracy", rows, list(range(1, 9)))
+    # "123456.789 ✓" is 12 characters: 76 // 14 = 5 a block at most, 8 as 4 and 4
+    assert [b.positions for b in m.blocks] == [(1, 2, 3, 4), (5, 6, 7, 8)]
+
+
 def test_every_position_gets_its_column_in_each_block():
     rows = [row(i, p, 0.01 * p) for i, p in enumerate(range(1, 13), start=1)]
     m = family_matrix("accuracy", rows, list(range(1, 13)))
     assert [b.positions for b in m.blocks] == [tuple(range(1, 7)), tuple(range(7, 13))]
-    assert all(len(cells) == 6 and all(cells) for b in m.blocks for _, cells in b.rows)
+    assert all(len(cells) == 6 and all(cells) for b in m.blocks for _, cells, _ in b.rows)
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +122,12 @@ def pages(tmp_path_factory):
 
 def matrix_cells(page: str) -> tuple[Counter, str]:
     """The first lines of the matrix's value cells (a multiset: the value and the sign), and
-    the matrix section's text. The template writes one value a <td class="cell...">."""
-    cells = Counter(html.unescape(m.group(1)).split("\n")[0]
-                    for m in re.finditer(r'<td class="cell[^"]*"[^>]*>(.*?)</td>', page, re.S))
-    del cells["\u2014"]  # not measured at that position
+    the matrix section's text. A row's values are one <td class="values"> of right-aligned
+    columns at least two spaces apart."""
+    cells: Counter = Counter()
+    for m in re.finditer(r'<td class="values">(.*?)</td>', page, re.S):
+        first = html.unescape(re.sub(r"<[^>]+>", "", m.group(1))).split("\n")[0]
+        cells.update(c for c in re.split(r"\s{2,}", first.strip()) if c != "\u2014")
     return cells, ReportScan(page).by_id_text.get("results-matrix", "")
 
 
@@ -139,5 +162,5 @@ def test_results_matrix_gives_every_family_its_matrix(pages):
     _, stored, a = pages
     matrices = results_matrix(a.rows, [s.position for s in a.summaries])
     assert {m.family for m in matrices} == {m.family for m in stored}
-    assert sum(c is not None for f in matrices for b in f.blocks for _, cells in b.rows
+    assert sum(c is not None for f in matrices for b in f.blocks for _, cells, _ in b.rows
                for c in cells) == len(stored)
