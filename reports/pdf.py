@@ -1,7 +1,7 @@
 """report.pdf: the report page printed by headless Chromium (DevTools Page.printToPDF).
 
 Why Chromium and not WeasyPrint: the report is tested in Chromium already (the browser test),
-so the PDF is the page a reader sees, with its inline SVG plots and print CSS; and
+so the PDF is laid out as a reader sees the report, with its inline SVG plots and print CSS; and
 Page.printToPDF draws a header and a footer template on every page with the page number and
 the page count filled in (`pageNumber`, `totalPages`: the Chrome DevTools Protocol's
 Page.printToPDF, headerTemplate / footerTemplate). WeasyPrint would be a second layout engine
@@ -11,12 +11,16 @@ Chromium is driven through selenium over the system chromedriver (Debian package
 and chromium-driver); selenium-manager is never asked to download anything. A machine without
 them gets no PDF and one line saying why (`why_no_pdf`); the run and the HTML are unaffected.
 
-What a print costs (a 12-position type-test report: 8 MB of HTML, 95 000 table cells, 200
-plots): almost all of it is Chromium laying out and painting the per-position tables; the
-plots cost little. Two things are avoided: the tagged-PDF structure tree (one tag per table
+What a print costs: almost all of it is Chromium laying out and painting tables, by the table
+cell (a 12-position type-test report.html: 8 MB, 95 000 cells); the plots cost little. So the
+page printed is not report.html but the report with the results matrix (reports/matrix.py)
+in place of the per-position tables: a fifth of the cells at 12 positions. Two more things
+are avoided: the tagged-PDF structure tree (one tag per table
 cell: a quarter of the print's CPU and 7x the file size; the text, links, header and footer
 are the same without it), and laying the page out for the screen before laying it out for
-paper (the page is hidden from screen media while it loads for printing). The browser's
+paper (the page is hidden from screen media while it loads for printing). `Printer` runs the
+browser in a thread of its own, started with the build, so that its start and the page's
+layout overlap the build's other files. The browser's
 shutdown is bounded: chromedriver runs in its own process group, and whatever a graceful
 quit has not ended after a grace time is killed with that group (a `WebDriver.quit` once
 hung for minutes after a 48-position print on a loaded machine).
