@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
 import pytest
 
@@ -17,6 +18,12 @@ POSITIONS = 12
 
 pytestmark = pytest.mark.skipif(chromium.missing() is not None,
                                 reason=chromium.missing() or "")
+
+
+def page_text(page) -> str:
+    """A PDF page's text, whitespace collapsed; ligatures the font drew (a run id's "ff"
+    comes back as U+FB00) as their letters (NFKC)."""
+    return " ".join(unicodedata.normalize("NFKC", page.extract_text()).split())
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +49,7 @@ def test_every_page_says_page_x_of_y_and_the_content_hash(printed):
     n = len(pages)
     assert n >= 1 + POSITIONS
     for i, page in enumerate(pages, start=1):
-        text = " ".join(page.extract_text().split())
+        text = page_text(page)
         assert text.count(f"Page {i} of {n}") == 2, (i, text[:300])  # header and footer
         assert f"Report run {run.run_id}" in text, i  # no metadata file: the run id
         assert f"Content hash (SHA-256): {expected}" in text, i
@@ -75,8 +82,7 @@ def test_every_measurement_is_in_the_pdfs_text(printed):
     with ResultsStore.in_runs_dir(run.runs_dir, create=False) as store:
         stored = store.measurements(run.run_id)
     assert {m.position for m in stored} == set(range(1, POSITIONS + 1))
-    text = " ".join(" ".join(p.extract_text().split())
-                    for p in PdfReader(str(folder / "report.pdf")).pages)
+    text = " ".join(page_text(p) for p in PdfReader(str(folder / "report.pdf")).pages)
     wanted = Counter(cell_text(m) for m in stored)
     for cell, n in wanted.items():
         # a value's text may also stand elsewhere (the batch table): at least as often
