@@ -1,7 +1,7 @@
 """Speed figures of the results store and the report builder.
 
     .venv/bin/python benchmarks/bench_reports.py [--positions 1,12,48] [--records N] [--no-pdf]
-                                                 [--rounds N]
+                                                 [--rounds N] [--runs DIR,DIR...]
 
 Prints: committed measurements per second (each one its own durable transaction), and for
 each batch size N the time (wall and CPU, with the load average) and size of a full report
@@ -11,6 +11,10 @@ the time of its PDF print (headless Chromium; a run prints it after the build) i
 browser start, page load, print (Page.printToPDF), close; with the CPU time of the browser's
 processes (its process group, read from /proc) and the PDF's size and pages. `--rounds N`
 prints each PDF N times and gives the median wall time (the machine's load drifts).
+`--runs DIR,...` times the reports of real runs instead (runs folders of `pytest testplans
+--no-report --runs-dir DIR`, e.g. the type test at 1, 12 and 48 positions): each folder is
+copied, its latest run's report built and its PDF printed as above. The PDF printed is the
+page a run prints (report.html with the results matrix in place of the per-position tables).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import os
 import random
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -28,7 +33,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from reports.build import build_report  # noqa: E402
+from reports.analysis import analyse  # noqa: E402
+from reports.build import build_report, load_for_report  # noqa: E402
+from reports.page import render_pages  # noqa: E402
 from reports.pdf import (  # noqa: E402
     chromium,
     load_for_print,
@@ -138,6 +145,58 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def printed_page(run_id: str, runs: Path) -> Path:
+    """The page a run prints to report.pdf (reports.page.Pages.printed), written beside
+    the run's files as print.html."""
+    pages = render_pages(analyse(load_for_report(run_id, runs)))
+    assert pages.printed is not None
+    path = runs / run_id / "print.html"
+    path.write_text(pages.printed, encoding="utf-8")
+    return path
+
+
+def report(runs: Path, run_id: str, what: str, args: argparse.Namespace) -> None:
+    """Build the run's report (no PDF) timing it, then print its PDF `args.rounds` times."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = build_report(run_id, runs, pdf=False)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    html = result.files["html"]
+    figures = html.read_text(encoding="utf-8").count('<figure class="plot')
+    # CPU time beside the wall time: on a shared machine the wall time is mostly waiting.
+    print(f"report, {what}, {figures} plots, built in {dt:.2f} s (CPU {cpu:.2f} s; "
+          f"html, csv, json, sha256); report.html {html.stat().st_size / 1e6:.2f} MB, "
+          f"measurements.csv {result.files['csv'].stat().st_size / 1e6:.2f} MB; "
+          f"load average {_load()}", flush=True)
+    if not args.pdf:
+        return
+    why = why_no_pdf()
+    if why:
+        print(f"  report.pdf not printed: {why}")
+        return
+    t0, c0 = time.perf_counter(), time.process_time()
+    page = printed_page(run_id, runs)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"  printed page rendered in {dt:.2f} s (CPU {cpu:.2f} s; with the analysis): "
+          f"{page.stat().st_size / 1e6:.2f} MB", flush=True)
+    walls = []
+    for _ in range(max(1, args.rounds)):
+        wall, line = print_phases(page, runs / run_id / "report.pdf", number=run_id,
+                                  content_hash=result.content_hash)
+        walls.append(wall)
+        print(f"  {line}", flush=True)
+    if len(walls) > 1:
+        print(f"  report.pdf, {what}: median {statistics.median(walls):.2f} s of "
+              f"{len(walls)}")
+
+
+def _latest_run(store: Path) -> tuple[str, int, int]:
+    """The latest run of a store: its id, measurements and positions."""
+    with ResultsStore(store, create=False) as s:
+        run_id = s.list_runs()[-1].run_id
+    data = load_for_report(run_id, store.parent)
+    return run_id, len(data.measurements), len(data.positions)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="benchmarks/bench_reports.py")
     parser.add_argument("--positions", type=_sizes, default=[1, 12, 48],
@@ -147,8 +206,18 @@ def main(argv: list[str] | None = None) -> None:
                         help="time the PDF print of each report too (default: yes)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="print each PDF this many times; the median is shown")
+    parser.add_argument("--runs", default="",
+                        help="comma-separated runs folders of real runs to report on instead")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
+        if args.runs:
+            for i, folder in enumerate(f for f in args.runs.split(",") if f):
+                runs = Path(tmp) / f"runs-{i}"
+                shutil.copytree(folder, runs)
+                run_id, n, positions = _latest_run(runs / "results.sqlite")
+                report(runs, run_id, f"{folder}: {positions} position(s), {n} measurements",
+                       args)
+            return
         runs = Path(tmp) / "runs"
         with ResultsStore.in_runs_dir(runs) as store:
             run = store.create_run(plan_name="rate", plan_version="0", operator="b",
@@ -167,32 +236,9 @@ def main(argv: list[str] | None = None) -> None:
                 t0 = time.perf_counter()
                 run_id, n = fill(store, positions)
                 written = time.perf_counter() - t0
-            t0, c0 = time.perf_counter(), time.process_time()
-            result = build_report(run_id, runs, pdf=False)
-            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-            html = result.files["html"]
-            figures = html.read_text(encoding="utf-8").count('<figure class="plot')
-            # CPU time beside the wall time: on a shared machine the wall time is mostly waiting.
-            print(f"report, {positions} position(s): {n} measurements (written in "
-                  f"{written:.2f} s), {figures} plots, built in {dt:.2f} s (CPU {cpu:.2f} s; "
-                  f"html, csv, json, sha256); report.html {html.stat().st_size / 1e6:.2f} MB, "
-                  f"measurements.csv {result.files['csv'].stat().st_size / 1e6:.2f} MB; "
-                  f"load average {_load()}")
-            if args.pdf:
-                why = why_no_pdf()
-                if why:
-                    print(f"  report.pdf not printed: {why}")
-                    continue
-                walls = []
-                for _ in range(max(1, args.rounds)):
-                    wall, line = print_phases(html, runs / run_id / "report.pdf",
-                                              number=run_id,
-                                              content_hash=result.content_hash)
-                    walls.append(wall)
-                    print(f"  {line}", flush=True)
-                if len(walls) > 1:
-                    print(f"  report.pdf, {positions} position(s): median "
-                          f"{statistics.median(walls):.2f} s of {len(walls)}")
+            report(runs, run_id, f"{positions} position(s): {n} measurements (written in "
+                   f"{written:.2f} s)", args)
+
 
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,8 @@ from reports.analysis import Analysed, analyse
 from reports.benchinfo import bench_info
 from reports.html import incomplete_reasons
 from reports.numbers import iso_time
-from reports.page import PageInputs, lab_template_folder, render_page
-from reports.pdf import pdf_wanted, write_pdf
+from reports.page import PageInputs, lab_template_folder, render_pages
+from reports.pdf import Printer, pdf_wanted
 from reports.records import StoredMeasurement
 from reports.reportmeta import ReportMeta, load_meta
 from reports.schema import POSITION_COLUMNS
@@ -139,12 +140,10 @@ def csv_text(export: pd.DataFrame) -> str:
 
 
 def json_text(a: Analysed, reasons: list[str], export: pd.DataFrame) -> str:
-    """The run, its positions and the export frame as one JSON document."""
+    """The run, its positions and the export frame as one JSON document: one measurement a
+    line (the numbers as pandas writes them, to 15 decimal places, as the export always had),
+    the rest indented."""
     data = a.data
-    # The numbers as pandas writes them (to 15 decimal places, as the export always had),
-    # read back as plain Python values for the document.
-    records = json.loads(export.to_json(orient="records", double_precision=15,
-                                        force_ascii=False))
     run = data.run
     doc = {
         "run": {
@@ -163,9 +162,19 @@ def json_text(a: Analysed, reasons: list[str], export: pd.DataFrame) -> str:
                                 .to_json(orient="records", double_precision=15)),
         "verdicts": {str(s.position): (s.verdict.value if s.verdict else None)
                      for s in a.summaries},
-        "measurements": records,
+        "measurements": [],
     }
-    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    head = json.dumps(doc, indent=1, ensure_ascii=False)
+    # pandas writes the records itself, one a line: an indented json.dumps of them runs
+    # Python's pure encoder (indent turns the C one off), a fifth of a 12-position build.
+    lines = (export.to_json(orient="records", lines=True, double_precision=15,
+                            force_ascii=False).strip() if len(export) else "")
+    if not lines:
+        return head + "\n"
+    empty = ' "measurements": []\n}'
+    assert head.endswith(empty)
+    return (head[:-len(empty)] + ' "measurements": [\n  ' + lines.replace("\n", ",\n  ")
+            + "\n ]\n}\n")
 
 
 def _meta_for(target: Path, meta: str | Path | None) -> ReportMeta | None:
@@ -201,38 +210,59 @@ def build_report(
     if unknown:
         raise ValueError(f"unknown report format(s) {', '.join(unknown)}; choose from "
                          f"{', '.join(FORMATS)}")
-    data = load_for_report(run_id, runs_dir, store)
-    a = analyse(data)  # once for every format
-    reasons = incomplete_reasons(a)
-    target = (Path(out_dir) if out_dir is not None
-              else runs_folder(runs_dir, store) / data.run.run_id)
-    inputs = PageInputs(meta=_meta_for(target, meta),
-                        lab_templates=lab_template_folder(bench_info(data),
-                                                          data.run.bench_path),
-                        issued=issued)
+    # The browser starts while the run is read and analysed.
+    printer = Printer() if pdf_wanted(pdf) and "html" in formats else None
+    try:
+        data = load_for_report(run_id, runs_dir, store)
+        a = analyse(data)  # once for every format
+        reasons = incomplete_reasons(a)
+        target = (Path(out_dir) if out_dir is not None
+                  else runs_folder(runs_dir, store) / data.run.run_id)
+        inputs = PageInputs(meta=_meta_for(target, meta),
+                            lab_templates=lab_template_folder(bench_info(data),
+                                                              data.run.bench_path),
+                            issued=issued)
+        with tempfile.TemporaryDirectory(prefix="report-print-") as tmp:
+            result = _write_files(a, inputs, formats, target, reasons, printer, Path(tmp))
+    finally:
+        if printer is not None:
+            printer.cancel()  # the build failed before the print: close the browser
+    return result
+
+
+def _write_files(a: Analysed, inputs: PageInputs, formats: list[str], target: Path,
+                 reasons: list[str], printer: Printer | None, tmp: Path) -> BuildResult:
+    """The report files, then report.pdf from the printed page (reports/matrix.py: the
+    report with the results matrix in place of the per-position tables), which is not one
+    of the run's files: `printer` loads it from `tmp` while the other files are written."""
     files: dict[str, Path] = {}
     export: pd.DataFrame | None = None
-    ident = None
+    pages = None
     for fmt in formats:
         path = target / FILENAMES[fmt]
         if fmt == "html":
-            text, ident = render_page(a, inputs)
+            pages = render_pages(a, inputs, printed=printer is not None)
+            text = pages.html
+            if printer is not None and pages.printed is not None:
+                page = tmp / FILENAMES["html"]
+                page.write_text(pages.printed, encoding="utf-8")
+                printer.load(page)
         else:
             if export is None:
                 export = export_frame(a)
             text = csv_text(export) if fmt == "csv" else json_text(a, reasons, export)
         _write_atomic(path, text)
         files[fmt] = path
-    result = BuildResult(data.run.run_id, target, files, bool(reasons), reasons)
+    result = BuildResult(a.data.run.run_id, target, files, bool(reasons), reasons)
     if all((target / name).is_file() for name in CONTENT_FILES) and len(formats) == len(FORMATS):
         manifest = manifest_text(target)
         _write_atomic(target / MANIFEST, manifest)
         files["sha256"] = target / MANIFEST
         result.content_hash = content_hash(manifest)
-    if pdf_wanted(pdf) and ident is not None:
-        why = write_pdf(files["html"], target / PDF, title=ident.title, number=ident.number,
-                        content_hash=result.content_hash or "not computed (not every format "
-                        "was built)")
+    if printer is not None and pages is not None:
+        why = printer.finish(target / PDF, title=pages.ident.title, number=pages.ident.number,
+                             content_hash=result.content_hash or "not computed (not every "
+                             "format was built)")
         if why is None:
             files["pdf"] = target / PDF
         else:

@@ -130,6 +130,11 @@ pre.bench { background: #f6f6f6; padding: .5em; font-size: 8pt; white-space: pre
   .plots { gap: 0 1em; }
   figure.plot.half { max-width: calc(50% - .5em); }
   table.points, table#batch-points { font-size: 8pt; }
+  section#results-matrix { break-before: page; page-break-before: always; }
+  table.matrix { font-size: 7pt; }
+  table.matrix .values { white-space: pre; text-align: right; font-size: 6.5pt;
+         font-family: "DejaVu Sans Mono", monospace; overflow-wrap: normal; }
+  ol.clauses, p.clauses, ul.notes { font-size: 8pt; }
   td.clause, td.rule { font-size: 7pt; }
   thead { display: table-header-group; }
   a { color: inherit; text-decoration: none; }
@@ -146,6 +151,15 @@ pre.bench { background: #f6f6f6; padding: .5em; font-size: 8pt; white-space: pre
 def num_attr(value: Any) -> str:
     """A number for a data- attribute: exact (repr), '' when there is none."""
     return repr(float(value)) if is_number(value) else ""
+
+
+# A verdict as one sign (the results matrix's cells; its legend spells them out).
+VERDICT_SIGN = {"pass": "\u2713", "fail": "\u2717", "inconclusive": "?", "error": "!"}
+
+
+def sign(verdict: Any) -> str:
+    v = str(verdict)
+    return VERDICT_SIGN.get(v, v)
 
 
 def verdict_mark(verdict: Any, none: str | None = None) -> str:
@@ -277,11 +291,11 @@ class MeterView:
 
 def _sort_for_table(rows: list[Row], family: str) -> list[Row]:
     if family in CURVE_FAMILIES:
-        return sorted(rows, key=_curve_table_key)
+        return sorted(rows, key=curve_table_key)
     return sorted(rows, key=lambda r: r.id)
 
 
-def _curve_table_key(r: Row) -> tuple:
+def curve_table_key(r: Row) -> tuple:
     """Direction, element, PF, load (missing last), id."""
     d, load = r.direction, r.load
     missing = math.isnan(load)
@@ -429,5 +443,5 @@ def incomplete_reasons(a: Analysed) -> list[str]:
 TEMPLATE_GLOBALS = {
     "verdict_mark": verdict_mark, "row_texts": row_texts, "count_text": count_text,
     "family_title": family_title, "why_text": why_text,
-    "batch_text": batch_text,
+    "batch_text": batch_text, "sign": sign,
 }

@@ -26,6 +26,7 @@ from reports.iso17025 import (
     identification,
     missing_items,
 )
+from reports.matrix import results_matrix
 from reports.planitems import PlanCoverage, plan_coverage
 from reports.records import Verdict
 from reports.reportmeta import Laboratory, ReportMeta
@@ -110,8 +111,27 @@ def _partial_text(coverage: PlanCoverage) -> str:
     return f"{full} of {len(coverage.items)} plan items run in full"
 
 
+@dataclass(frozen=True)
+class Pages:
+    """The report page (report.html) and, when asked for, the page printed to report.pdf:
+    the same report with the results matrix (reports/matrix.py) in place of the
+    per-position tables."""
+
+    html: str
+    printed: str | None
+    ident: Identification
+
+
 def render_page(a: Analysed, inputs: PageInputs = PageInputs()) -> tuple[str, Identification]:
     """The whole report page of an analysed run, and its identification."""
+    pages = render_pages(a, inputs, printed=False)
+    return pages.html, pages.ident
+
+
+def render_pages(a: Analysed, inputs: PageInputs = PageInputs(), *,
+                 printed: bool = True) -> Pages:
+    """The report page and (printed) the page for report.pdf, from one computation of what
+    they show (plots, views, coverage)."""
     data = a.data
     run = data.run
     bench = bench_info(data)
@@ -129,7 +149,7 @@ def render_page(a: Analysed, inputs: PageInputs = PageInputs()) -> tuple[str, Id
            else Laboratory(name=run.lab or bench.lab or "Laboratory not named"))
     records = {p.position: p for p in a.positions}
     template = environment(inputs.lab_templates).get_template("report.html")
-    text = template.render(
+    context = dict(
         css=Markup(html.CSS + PRINT_CSS), run=run, ident=ident, lab=lab, meta=meta,
         iso_items=iso_items, coverage=coverage, incomplete=bool(reasons),
         results_relate=RESULTS_RELATE, not_fit_to_sign=missing_items(iso_items),
@@ -146,4 +166,9 @@ def render_page(a: Analysed, inputs: PageInputs = PageInputs()) -> tuple[str, Id
         run_sections=list(RUN_SECTIONS),
         **{k: v for build in RUN_SECTIONS.values() for k, v in build(a.events).items()},
     )
-    return text, ident
+    text = template.render(**context, printing=False, matrix=[])
+    printed_text = (template.render(
+        **context, printing=True,
+        matrix=results_matrix(a.rows, [s.position for s in summaries]))
+        if printed else None)
+    return Pages(text, printed_text, ident)

@@ -1,7 +1,7 @@
 """report.pdf: the report page printed by headless Chromium (DevTools Page.printToPDF).
 
 Why Chromium and not WeasyPrint: the report is tested in Chromium already (the browser test),
-so the PDF is the page a reader sees, with its inline SVG plots and print CSS; and
+so the PDF is laid out as a reader sees the report, with its inline SVG plots and print CSS; and
 Page.printToPDF draws a header and a footer template on every page with the page number and
 the page count filled in (`pageNumber`, `totalPages`: the Chrome DevTools Protocol's
 Page.printToPDF, headerTemplate / footerTemplate). WeasyPrint would be a second layout engine
@@ -11,12 +11,16 @@ Chromium is driven through selenium over the system chromedriver (Debian package
 and chromium-driver); selenium-manager is never asked to download anything. A machine without
 them gets no PDF and one line saying why (`why_no_pdf`); the run and the HTML are unaffected.
 
-What a print costs (a 12-position type-test report: 8 MB of HTML, 95 000 table cells, 200
-plots): almost all of it is Chromium laying out and painting the per-position tables; the
-plots cost little. Two things are avoided: the tagged-PDF structure tree (one tag per table
+What a print costs: almost all of it is Chromium laying out and painting tables, by the table
+cell (a 12-position type-test report.html: 8 MB, 95 000 cells); the plots cost little. So the
+page printed is not report.html but the report with the results matrix (reports/matrix.py)
+in place of the per-position tables: a fifth of the cells at 12 positions. Two more things
+are avoided: the tagged-PDF structure tree (one tag per table
 cell: a quarter of the print's CPU and 7x the file size; the text, links, header and footer
 are the same without it), and laying the page out for the screen before laying it out for
-paper (the page is hidden from screen media while it loads for printing). The browser's
+paper (the page is hidden from screen media while it loads for printing). `Printer` runs the
+browser in a thread of its own, started with the build, so that its start and the page's
+layout overlap the build's other files. The browser's
 shutdown is bounded: chromedriver runs in its own process group, and whatever a graceful
 quit has not ended after a grace time is killed with that group (a `WebDriver.quit` once
 hung for minutes after a 48-position print on a loaded machine).
@@ -27,6 +31,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import queue
 import shutil
 import signal
 import tempfile
@@ -208,17 +213,71 @@ def print_loaded(driver: Any, pdf_path: Path, *, title: str, number: str,
     return data
 
 
+class Printer:
+    """report.pdf printed in a thread of its own: the browser starts as soon as the build
+    does, and lays the page out (`load`) while the build writes its other files; `finish`
+    prints it once the content hash for the footer is known. On a machine with two cores
+    the browser's start and the page's layout then cost the build no wall time of its own.
+
+    Never raises for a missing or failing browser: `finish` returns one line saying why no
+    PDF was written (the PDF is a copy of the report, whose files are already written)."""
+
+    def __init__(self) -> None:
+        self._page: queue.Queue[Path | None] = queue.Queue(maxsize=1)
+        self._job: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=1)
+        self._why: str | None = why_no_pdf()
+        self._loaded = self._printed = False
+        self._thread = threading.Thread(target=self._run, name="report-pdf", daemon=True)
+        if self._why is None:
+            self._thread.start()
+
+    def load(self, html_path: Path) -> None:
+        """Open the page to print (it is read now: it must stay until `finish`)."""
+        if self._thread.is_alive():
+            self._page.put(html_path)
+            self._loaded = True
+
+    def finish(self, pdf_path: Path, *, title: str, number: str,
+               content_hash: str) -> str | None:
+        """Print the loaded page to `pdf_path`; None when written, else why not."""
+        if not self._loaded:
+            self.cancel()
+            return f"{pdf_path.name} not written: {self._why or 'no page was given'}"
+        self._job.put({"pdf_path": pdf_path, "title": title, "number": number,
+                       "content_hash": content_hash})
+        self._thread.join()
+        if self._printed:
+            return None
+        return f"{pdf_path.name} not written: {self._why or 'the browser ended early'}"
+
+    def cancel(self) -> None:
+        """Close the browser without printing (the build failed before the PDF)."""
+        if self._thread.is_alive():
+            with contextlib.suppress(queue.Full):
+                self._page.put_nowait(None)
+            with contextlib.suppress(queue.Full):
+                self._job.put_nowait(None)
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            with chromium() as driver:
+                page = self._page.get()
+                if page is None:
+                    return
+                load_for_print(driver, page)
+                job = self._job.get()
+                if job is not None:
+                    print_loaded(driver, job.pop("pdf_path"), **job)
+                    self._printed = True
+        except Exception as exc:  # a browser failure must not fail the run or the report
+            self._why = f"Chromium failed: {type(exc).__name__}: {exc}"
+
+
 def write_pdf(html_path: Path, pdf_path: Path, *, title: str, number: str,
               content_hash: str) -> str | None:
     """Print report.pdf; None when written, else one line saying why not (never raises for a
     missing or failing browser: the PDF is a copy of the HTML, which is already written)."""
-    why = why_no_pdf()
-    if why is not None:
-        return f"{pdf_path.name} not written: {why}"
-    try:
-        with chromium() as driver:
-            print_pdf(driver, html_path, pdf_path, title=title, number=number,
-                      content_hash=content_hash)
-    except Exception as exc:  # a browser failure must not fail the run or the report
-        return f"{pdf_path.name} not written: Chromium failed: {type(exc).__name__}: {exc}"
-    return None
+    printer = Printer()
+    printer.load(html_path)
+    return printer.finish(pdf_path, title=title, number=number, content_hash=content_hash)

@@ -6,6 +6,8 @@ targets by tests/reports/chromium.py. Skipped when Chromium or chromedriver is a
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 
 import pytest
 
@@ -16,6 +18,12 @@ POSITIONS = 12
 
 pytestmark = pytest.mark.skipif(chromium.missing() is not None,
                                 reason=chromium.missing() or "")
+
+
+def page_text(page) -> str:
+    """A PDF page's text, whitespace collapsed; ligatures the font drew (a run id's "ff"
+    comes back as U+FB00) as their letters (NFKC)."""
+    return " ".join(unicodedata.normalize("NFKC", page.extract_text()).split())
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +49,7 @@ def test_every_page_says_page_x_of_y_and_the_content_hash(printed):
     n = len(pages)
     assert n >= 1 + POSITIONS
     for i, page in enumerate(pages, start=1):
-        text = " ".join(page.extract_text().split())
+        text = page_text(page)
         assert text.count(f"Page {i} of {n}") == 2, (i, text[:300])  # header and footer
         assert f"Report run {run.run_id}" in text, i  # no metadata file: the run id
         assert f"Content hash (SHA-256): {expected}" in text, i
@@ -56,6 +64,35 @@ def test_each_meter_starts_on_a_new_page(printed):
     pages = [page for page, _ in starts]
     assert pages == sorted(set(pages)) and pages[0] >= 1, pages  # one page start each, in order
     assert all(y > top for _, y in starts), starts  # at the top of its page
+
+
+def test_every_measurement_is_in_the_pdfs_text(printed):
+    # The PDF prints the results matrix in place of the per-position tables: every stored
+    # value with its verdict's sign, its limit and U, and every note with its position must
+    # still be in the signed PDF (read back by pypdf, as a reader's tools would).
+    from collections import Counter
+
+    from pypdf import PdfReader
+
+    from reports.numbers import fmt_limits, fmt_uncertainty, with_unit
+    from reports.store import ResultsStore
+    from tests.reports.test_matrix import cell_text
+
+    run, folder = printed
+    with ResultsStore.in_runs_dir(run.runs_dir, create=False) as store:
+        stored = store.measurements(run.run_id)
+    assert {m.position for m in stored} == set(range(1, POSITIONS + 1))
+    text = " ".join(page_text(p) for p in PdfReader(str(folder / "report.pdf")).pages)
+    wanted = Counter(cell_text(m) for m in stored)
+    for cell, n in wanted.items():
+        # a value's text may also stand elsewhere (the batch table): at least as often
+        found = re.findall(rf"(?<!\S){re.escape(cell)}(?!\S)", text)
+        assert len(found) >= n, (cell, len(found), n)
+    for m in stored:
+        assert fmt_limits(m.limit_low, m.limit_high, m.unit) in text
+        assert with_unit(fmt_uncertainty(m.expanded_uncertainty), m.unit) in text
+        if m.message:
+            assert " ".join(m.message.split()) in text, m.message
 
 
 def test_no_pdf_skips_it(tmp_path):

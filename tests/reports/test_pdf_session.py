@@ -101,22 +101,66 @@ def test_the_report_fits_the_papers_width(tmp_path):
     # A table wider than the printable width makes Chromium shrink every page and lay the
     # whole report out again. Laid out for print at the width printToPDF gives it (A4 less
     # the side margins of reports.pdf.PAGE, in CSS pixels of 1/96 in), nothing sticks out.
-    from reports.build import build_report
+    # Both pages: report.html and the page printed to report.pdf, whose results matrix has
+    # a full block of positions (reports.matrix.POSITIONS_PER_BLOCK) side by side.
+    from reports.analysis import analyse
+    from reports.build import build_report, load_for_report
+    from reports.matrix import POSITIONS_PER_BLOCK
+    from reports.page import render_pages
     from reports.pdf import PAGE
     from tests.reports.sample_run import make_store
 
-    runs, sample = make_store(tmp_path, positions=3)
+    runs, sample = make_store(tmp_path, positions=POSITIONS_PER_BLOCK)
     html = build_report(sample.run_id, runs, pdf=False).files["html"]
+    printed = tmp_path / "printed.html"
+    printed.write_text(render_pages(analyse(load_for_report(sample.run_id, runs))).printed,
+                       encoding="utf-8")
     width = round((PAGE["paperWidth"] - PAGE["marginLeft"] - PAGE["marginRight"]) * 96)
     with chromium() as driver:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
             "width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
-        driver.get(html.as_uri())
-        wide = driver.execute_script("""
-            const w = document.documentElement.clientWidth;
-            return [w, Array.from(document.querySelectorAll('table, pre, figure'))
-                .filter(e => e.getBoundingClientRect().right > w + 0.5)
-                .map(e => e.id || e.className || e.tagName)];""")
-    page_width, too_wide = wide
-    assert page_width > 600 and too_wide == [], wide
+        for page in (html, printed):
+            driver.get(page.as_uri())
+            wide = driver.execute_script("""
+                const w = document.documentElement.clientWidth;
+                return [w, Array.from(document.querySelectorAll('table, pre, figure'))
+                    .filter(e => e.getBoundingClientRect().right > w + 0.5)
+                    .map(e => e.id || e.className || e.tagName)];""")
+            page_width, too_wide = wide
+            assert page_width > 600 and too_wide == [], (page.name, wide)
+        assert driver.find_elements("css selector", "table.matrix")
+
+
+def _printer_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "report-pdf" and t.is_alive()]
+
+
+def test_a_build_that_fails_after_the_browser_started_closes_it(tmp_path):
+    # The build starts the browser first (reports.pdf.Printer), then reads the run: a bad
+    # report metadata file fails the build, and the browser must not outlive it.
+    from reports.build import build_report
+    from reports.pdf import NO_PDF_ENV
+    from reports.reportmeta import ReportMetaError
+    from tests.reports.sample_run import make_store
+
+    runs, sample = make_store(tmp_path, positions=1)
+    bad = tmp_path / "meta.yaml"
+    bad.write_text("laboratory: [not, a, mapping\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(NO_PDF_ENV, raising=False)
+        with pytest.raises(ReportMetaError):
+            build_report(sample.run_id, runs, meta=bad)
+    assert _printer_threads() == []
+    assert not (runs / sample.run_id / "report.pdf").exists()
+
+
+def test_a_printer_given_no_page_says_so_and_ends(tmp_path):
+    from reports.pdf import Printer
+
+    printer = Printer()
+    why = printer.finish(tmp_path / "report.pdf", title="T", number="N", content_hash="h")
+    assert why == "report.pdf not written: no page was given"
+    assert _printer_threads() == [] and not (tmp_path / "report.pdf").exists()
