@@ -64,6 +64,11 @@ class FrameSplitter:
         """Bytes of an unfinished frame (what an inter-character timeout would discard)."""
         return bytes(self._buf)
 
+    @property
+    def pending_count(self) -> int:
+        """How many bytes `pending` holds (without copying them)."""
+        return len(self._buf)
+
     def discard(self) -> bytes:
         """Drop the unfinished frame (inter-character timeout) and return it."""
         data = bytes(self._buf)
