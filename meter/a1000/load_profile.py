@@ -126,19 +126,22 @@ class RingStore:
         self.head = (self.head + n) % CAPACITY
         self.count = min(self.count + n, CAPACITY)
 
-    def write_run(self, first_end: int, skipped: int, counts: list[list[int]]) -> None:
+    def write_run(self, first_end: int, skipped: int, counts: np.ndarray) -> None:
         """Entries of status 0 every INTERVAL_S from ``first_end``, ``skipped`` of them only
-        counted (later ones of the run overwrite them), then one per element of the channels'
-        ``counts`` lists, written at once: the bytes ``append`` would leave."""
-        n = len(counts[0])
+        counted (later ones of the run overwrite them), then one per row of ``counts`` (entries
+        x 6 channels), written at once: the bytes ``append`` would leave."""
+        n = len(counts)
         self.skip(skipped)
         if not n:
             return
         rows = np.frombuffer(self.buf, dtype=RECORD_DTYPE, count=CAPACITY)
-        at = (self.head + np.arange(n)) % CAPACITY
-        rows["time"][at] = first_end + INTERVAL_S * (skipped + np.arange(n, dtype=np.int64))
-        rows["status"][at] = 0
-        rows["counts"][at] = np.array(counts, dtype=np.uint32).T
+        times = first_end + INTERVAL_S * (skipped + np.arange(n, dtype=np.int64))
+        first = min(n, CAPACITY - self.head)  # up to the end of the buffer, then from its start
+        for part, at in ((slice(0, first), slice(self.head, self.head + first)),
+                         (slice(first, n), slice(0, n - first))):
+            rows["time"][at] = times[part]
+            rows["status"][at] = 0
+            rows["counts"][at] = counts[part]
         self.head = (self.head + n) % CAPACITY
         self.count = min(self.count + n, CAPACITY)
 
@@ -228,7 +231,7 @@ def _chain(value: float, energy: list[float], closes: list[int], first_kept: int
     return value
 
 
-def _settle(value: float, n: int, first_kept: int, out: list[int]) -> float:
+def _settle(value: float, n: int, first_kept: int, out: np.ndarray) -> float:
     """A channel without energy in a run of ``n`` entries that carries a remainder: each entry
     counts it (``_count``) until it counts 0, after which the remainder carries itself on
     unchanged; counts from entry ``first_kept`` on go to ``out`` (zeros already)."""
@@ -301,14 +304,16 @@ class LoadProfile:
                     self.cur[i] += x
             return
         first_kept = max(n - CAPACITY, 0)
-        counts = [[0] * (n - first_kept) for _ in range(6)]
+        counts = np.zeros((n - first_kept, 6), dtype=np.uint32)
         listed = dict(energies)
         cur = self.cur
         for i in range(6):
             if i in listed:
-                cur[i] = _chain(cur[i], listed[i], closes, first_kept, counts[i])
+                kept = [0] * (n - first_kept)
+                cur[i] = _chain(cur[i], listed[i], closes, first_kept, kept)
+                counts[:, i] = kept
             elif cur[i]:
-                cur[i] = _settle(cur[i], n, first_kept, counts[i])
+                cur[i] = _settle(cur[i], n, first_kept, counts[:, i])
         self.store.write_run(slot_end, first_kept, counts)
         self.slot_end = slot_end + n * INTERVAL_S
 
