@@ -49,8 +49,12 @@ import math
 import re
 import struct
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
+
+import numpy as np
 
 from meter.a1000.clock import MeterClock, meter_datetime, meter_seconds_of
 from meter.a1000.component import (
@@ -67,6 +71,8 @@ from meter.iec62056_21.bank import DataSet, RegisterError, Value
 INTERVAL_S = 900  # manual 1.6 item 1: 15 minutes
 STORAGE_BYTES = 128 * 1024  # manual 1.6 item 2
 RECORD = struct.Struct("<IB6I")
+# The same record as a numpy type (packed, little endian) for writing runs of entries at once.
+RECORD_DTYPE = np.dtype([("time", "<u4"), ("status", "u1"), ("counts", "<u4", (6,))])
 CAPACITY = STORAGE_BYTES // RECORD.size  # 4519
 UNIT_KWH = 1e-4  # one count = 0.1 Wh
 CHANNELS: tuple[tuple[str, str], ...] = (
@@ -120,6 +126,25 @@ class RingStore:
         self.head = (self.head + n) % CAPACITY
         self.count = min(self.count + n, CAPACITY)
 
+    def write_run(self, first_end: int, skipped: int, counts: np.ndarray) -> None:
+        """Entries of status 0 every INTERVAL_S from ``first_end``, ``skipped`` of them only
+        counted (later ones of the run overwrite them), then one per row of ``counts`` (entries
+        x 6 channels), written at once: the bytes ``append`` would leave."""
+        n = len(counts)
+        self.skip(skipped)
+        if not n:
+            return
+        rows = np.frombuffer(self.buf, dtype=RECORD_DTYPE, count=CAPACITY)
+        times = first_end + INTERVAL_S * (skipped + np.arange(n, dtype=np.int64))
+        first = min(n, CAPACITY - self.head)  # up to the end of the buffer, then from its start
+        for part, at in ((slice(0, first), slice(self.head, self.head + first)),
+                         (slice(first, n), slice(0, n - first))):
+            rows["time"][at] = times[part]
+            rows["status"][at] = 0
+            rows["counts"][at] = counts[part]
+        self.head = (self.head + n) % CAPACITY
+        self.count = min(self.count + n, CAPACITY)
+
     def entries(self) -> list[Entry]:
         """All stored entries, oldest first."""
         out = []
@@ -155,6 +180,68 @@ def _counts(values: list[float]) -> tuple[list[int], list[float]]:
         if v:
             counts[i], carry[i] = _count(v)
     return counts, carry
+
+
+def _closes(ends: list[float], slot_end: int) -> list[int]:
+    """Indices of the ends that close an entry: ``slot_end`` and every INTERVAL_S after it, as
+    long as each one is there (what ``close`` at ``end == slot_end`` does span by span)."""
+    at = np.asarray(ends)
+    found = np.flatnonzero(((at - slot_end) % INTERVAL_S == 0) & (at >= slot_end))
+    if np.array_equal(at[found], slot_end + INTERVAL_S * np.arange(len(found))):
+        return found.tolist()
+    closes = []  # a slot missing: the entries stop at it, as the loop's would
+    due = slot_end
+    for j, end in enumerate(ends):
+        if end == due:
+            closes.append(j)
+            due += INTERVAL_S
+    return closes
+
+
+def _chain(value: float, energy: list[float], closes: list[int], first_kept: int,
+           out: list[int]) -> float:
+    """One channel through a run of entries: ``energy[j]`` added span by span, and at each
+    span index in ``closes`` (an entry's end) the sum counted (``_count``) with its remainder
+    carried on; the counts from entry ``first_kept`` on go to ``out``. Returns the remainder
+    after the last entry plus the spans after it. Bit for bit the loop's ``add`` / ``close``:
+    the same additions in the same order."""
+    u = UNIT_KWH
+    top = 0xFFFFFFFF
+    last = closes[-1] + 1
+    spans = iter(energy[:last])
+    per = closes[0] + 1
+    if closes == list(range(per - 1, last, per)):  # `per` spans each: take them in groups
+        groups: Iterable[tuple[float, ...]] = zip(*[spans] * per, strict=False)
+    else:
+        groups = (tuple(islice(spans, b - a)) for a, b in zip([-1, *closes], closes, strict=False))
+    k = -first_kept
+    for group in groups:
+        for x in group:
+            value += x
+        c = round(value / u)
+        if c > 0:
+            if c > top:
+                c = top
+            value -= c * u
+            if k >= 0:
+                out[k] = c
+        k += 1  # a count <= 0 is 0, and value - 0 * u is value itself: `out` holds 0 already
+    for x in energy[last:]:
+        value += x
+    return value
+
+
+def _settle(value: float, n: int, first_kept: int, out: np.ndarray) -> float:
+    """A channel without energy in a run of ``n`` entries that carries a remainder: each entry
+    counts it (``_count``) until it counts 0, after which the remainder carries itself on
+    unchanged; counts from entry ``first_kept`` on go to ``out`` (zeros already)."""
+    for k in range(n):
+        c, value = _count(value)
+        if not c:
+            break
+        if k >= first_kept:
+            out[k - first_kept] = c
+    return value
 
 
 # Rounding to 0.1 Wh leaves a remainder; it is carried into the next interval so that the sum
@@ -201,28 +288,34 @@ class LoadProfile:
         each of its spans added first as ``add`` would: ``energies`` pairs a channel with its
         energy in each span, the spans ending at ``ends`` (the entry in progress is at its
         start, status 0). Only the channels listed or already carrying a remainder can count:
-        a channel at exactly 0 counts 0 and carries itself. Entries before the last CAPACITY
-        are overwritten within the run: only their remainders are computed."""
+        a channel at exactly 0 counts 0 and carries itself.
+
+        The channels do not mix (each entry's count and remainder of a channel depend on that
+        channel's spans and remainders only), so each channel's chain of sums and roundings
+        runs alone, in the loop's order of additions (``_chain``); entries before the last
+        CAPACITY are overwritten within the run, so only their remainders are computed, and
+        the kept ones are written in one go (``RingStore.write_run``)."""
+        slot_end = self.slot_end
+        closes = _closes(ends, slot_end)
+        n = len(closes)
+        if not n:
+            for i, e in energies:
+                for x in e:
+                    self.cur[i] += x
+            return
+        first_kept = max(n - CAPACITY, 0)
+        counts = np.zeros((n - first_kept, 6), dtype=np.uint32)
+        listed = dict(energies)
         cur = self.cur
-        active = sorted({i for i, _ in energies} | {i for i, v in enumerate(cur) if v})
-        closes = int((ends[-1] - self.slot_end) // INTERVAL_S) + 1
-        first_kept = closes - CAPACITY
-        span_energy = [(i, e) for i, e in energies]
-        k = 0
-        for j, end in enumerate(ends):
-            for i, e in span_energy:
-                cur[i] += e[j]
-            if end != self.slot_end:
-                continue
-            counts = [0] * 6
-            for i in active:
-                counts[i], cur[i] = _count(cur[i])
-            if k >= first_kept:
-                self.store.append(int(self.slot_end), 0, counts)
-            else:
-                self.store.skip(1)
-            self.slot_end += INTERVAL_S
-            k += 1
+        for i in range(6):
+            if i in listed:
+                kept = [0] * (n - first_kept)
+                cur[i] = _chain(cur[i], listed[i], closes, first_kept, kept)
+                counts[:, i] = kept
+            elif cur[i]:
+                cur[i] = _settle(cur[i], n, first_kept, counts[:, i])
+        self.store.write_run(slot_end, first_kept, counts)
+        self.slot_end = slot_end + n * INTERVAL_S
 
     def mark(self, flag: int) -> None:
         self.status |= flag
@@ -421,7 +514,8 @@ class LoadProfileComponent(ComponentBase):
                 p.cur[i] += r * hours[n]
         p.close()
         if n + 1 < len(ends):
-            p.close_run(ends[n + 1:], [(i, [r * h for h in hours[n + 1:]]) for i, r in rates])
+            rest = np.asarray(hours[n + 1:])  # numpy's products round as Python's
+            p.close_run(ends[n + 1:], [(i, (r * rest).tolist()) for i, r in rates])
         self._closed_at = jump.t_end
         self._due = self._boundary_true()
 

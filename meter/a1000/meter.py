@@ -98,6 +98,12 @@ ERR1_ENERGY_REVERSAL = 0x20
 ERR1_MISSING_CURRENT = 0x40
 ERR1_PHASE_SEQUENCE = 0x80
 
+# A jump spans at least three periods (``_fast_forward``: k >= 1 with two periods left), and a
+# period is a whole number of meter seconds (``Repeat``): at least 3 s of meter time, more than
+# 2.99 s of true time at the clock's largest drift (config: |drift_ppm| <= 1000). A target
+# closer than this cannot be jumped to.
+_NO_JUMP_S = 2.0
+
 # The components plugged into the event loop, in call order. Part 2 adds its factories
 # here (demand, billing, load profile, events, display); each gets the meter and returns a
 # Component (see component.py). Keep this the one list.
@@ -271,6 +277,8 @@ class A1000:
         loop itself (demand relies on them, DemandComponent.repeats). The jump hands each
         component every boundary on the way with the span lengths the loop would compute."""
         now = self.now
+        if t - now < _NO_JUMP_S:
+            return  # too short for any jump: spare asking every component (each R1 lands here)
         limit = t
         for e in (self._switch_at, self._prg_end):
             if e is not None and e < limit:

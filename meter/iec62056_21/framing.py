@@ -10,6 +10,7 @@ Frame ends (standards.md 6.3): `/...CRLF`; `ACK V Z Y CRLF` or a lone ACK; NAK;
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .messages import ACK, EOT, ETX, NAK, SOH, STX
@@ -19,12 +20,15 @@ LINE_MAX = 40  # longest request: `/?` + 32-char address + `!` + CRLF = 37 bytes
 DEFAULT_FRAME_MAX = 1 << 20
 _DIGITS = frozenset(b"0123456789")
 _FRAME_CONTROLS = (SOH, STX, ETX, EOT)
+_CONTROL = re.compile(b"[" + bytes(_FRAME_CONTROLS) + b"]")  # one C scan for any of them
 
 
 def _next_control(buf: bytearray, start: int) -> int:
     """Index of the first SOH, STX, ETX or EOT at or after `start`; -1 if there is none."""
-    found = [i for i in (buf.find(c, start) for c in _FRAME_CONTROLS) if i >= 0]
-    return min(found, default=-1)
+    found = _CONTROL.search(buf, start)
+    return found.start() if found else -1
+
+
 _OPTION_SHAPE = (frozenset((ACK,)), _DIGITS, _DIGITS, _DIGITS, frozenset(b"\r"), frozenset(b"\n"))
 
 
@@ -59,6 +63,11 @@ class FrameSplitter:
     def pending(self) -> bytes:
         """Bytes of an unfinished frame (what an inter-character timeout would discard)."""
         return bytes(self._buf)
+
+    @property
+    def pending_count(self) -> int:
+        """How many bytes `pending` holds (without copying them)."""
+        return len(self._buf)
 
     def discard(self) -> bytes:
         """Drop the unfinished frame (inter-character timeout) and return it."""

@@ -351,11 +351,12 @@ def decode(frame: bytes) -> Message:
     """Decode exactly one complete frame (as cut by framing.FrameSplitter)."""
     if not frame:
         raise FramingError("empty frame")
-    for i, byte in enumerate(frame):
-        if byte > 0x7F:
-            raise IllegalCharacter(
-                chr(byte), i, "frame (7-bit ISO 646 only)", frame.decode("latin-1")
-            )
+    if not frame.isascii():  # one C scan; the loop only names the byte at fault
+        for i, byte in enumerate(frame):
+            if byte > 0x7F:
+                raise IllegalCharacter(
+                    chr(byte), i, "frame (7-bit ISO 646 only)", frame.decode("latin-1")
+                )
     first = frame[0]
     if first == ord("/"):
         return _decode_slash(frame)

@@ -323,7 +323,7 @@ class MeterServer:
                 # ended its session by going silent, after a readout, say: standards.md 6.3).
                 baud = conn.start_baud
             if self._line is not None and event is not NEED_DATA:
-                taken = fed - len(conn.pending)
+                taken = fed - conn.pending_count
                 self._line.received(taken - framed, baud, conn.must_answer)
                 framed = taken
             if isinstance(event, Incident):
@@ -335,7 +335,7 @@ class MeterServer:
                 now = clock.now()
                 deadline = now + wait[0] if wait else None
                 idle_close = False
-                if conn.state is not State.IDLE or conn.pending:
+                if conn.state is not State.IDLE or conn.pending_count:
                     idle_from = None
                 elif idle_from is None:
                     idle_from = now
@@ -401,7 +401,7 @@ class MeterServer:
         client sends back to back, and a break it sends as soon as it has its last answer and
         does not wait for (client.py `close`): those came at the line's own instant, whatever
         the client has done since (rig.sim.line `_start` dates a break so)."""
-        waiting = conn.state in (State.PROG, State.AWAIT_BLOCK_ACK) and not conn.pending
+        waiting = conn.state in (State.PROG, State.AWAIT_BLOCK_ACK) and not conn.pending_count
         if waiting and not data.startswith(_BREAK):
             return self.clock.input_time()
         return self.clock.now()

@@ -332,10 +332,15 @@ class Connection:
     def pending(self) -> bytes:
         return self._splitter.pending
 
+    @property
+    def pending_count(self) -> int:
+        """len(pending), without copying the bytes (the server asks at every event)."""
+        return self._splitter.pending_count
+
     def wait(self) -> tuple[float, str] | None:
         """The timer to run while waiting for input: (seconds, what is awaited), or None."""
         t = self.timing
-        if self._splitter.pending:
+        if self._splitter.pending_count:
             return t.inter_character, "the rest of a frame (inter-character time-out)"
         if self.role is Role.CLIENT:
             if self.state in _AWAITED:

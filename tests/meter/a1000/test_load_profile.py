@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from meter.a1000.clock import MeterClock, meter_seconds_of
 from meter.a1000.load_profile import (
     CAPACITY,
     CLOCK_SET,
+    INTERVAL_S,
     POWER_DOWN,
     PROGRAMMING,
     RECORD,
@@ -25,6 +29,7 @@ from meter.a1000.load_profile import (
 )
 
 T0 = meter_seconds_of(datetime(2026, 3, 1))
+INTERVAL = float(INTERVAL_S)
 
 
 @dataclass(frozen=True)
@@ -345,3 +350,61 @@ def test_entries_add_up_to_the_energy_registers() -> None:
     for k, q in enumerate(names):
         # Each entry is rounded to 0.1 Wh with the remainder carried: the sum stays within it.
         assert sums[k] == pytest.approx(m2.register(q), abs=1e-4), q
+
+
+def _runs() -> st.SearchStrategy[tuple[list[int], list[int], list[float], list[float], int]]:
+    """A run for ``LoadProfile.close_run``: spans per entry (even or uneven), the channels with
+    energy, their energies per hour, the remainders carried in, and spans after the last end."""
+    per_entry = st.one_of(
+        st.tuples(st.integers(1, 4), st.integers(1, CAPACITY + 300)).map(lambda t: [t[0]] * t[1]),
+        st.lists(st.integers(1, 4), min_size=1, max_size=60),
+    )
+    return st.tuples(
+        per_entry,
+        st.lists(st.integers(0, 5), max_size=3, unique=True),
+        st.lists(st.floats(0.0, 5000.0), min_size=6, max_size=6),
+        st.lists(st.sampled_from([0.0, -0.0, 3e-5, -4.9e-5, 2.5e-4, 1.7e-4]), min_size=6,
+                 max_size=6),
+        st.integers(0, 2),
+    )
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(_runs())
+@example(([3] * (CAPACITY + 77), [0, 5], [1.04, 0, 0, 0, 0, 0.6], [3e-5, 0, 2.5e-4, 0, 0, -0.0], 1))
+@example(([1, 2, 3] * (CAPACITY // 2), [2], [0.0, 0, 7.3, 0, 0, 0], [0.0] * 6, 0))
+def test_close_run_writes_what_close_by_close_writes(
+    run: tuple[list[int], list[int], list[float], list[float], int],
+) -> None:
+    # close_run counts each channel's chain alone and writes the kept entries at once; the
+    # event loop adds span by span and closes entry by entry. Same bytes, remainders and slot:
+    # even and uneven spans per entry, runs shorter and longer than the ring, idle channels
+    # carrying a remainder (one of 2.5e-4 kWh counts 2 x 0.1 Wh once, then carries 0.5e-4),
+    # and spans after the last entry's end.
+    per_entry, channels, kw, carried, tail = run
+    ends: list[float] = []
+    t = T0
+    for n in per_entry:
+        ends += [t + INTERVAL * (k + 1) / n for k in range(n)]
+        t += INTERVAL
+    ends += [t + 60.0 * (k + 1) for k in range(tail)]
+    energies = [(i, [kw[i] * (0.25 / 3) * (1 + 1e-9 * j) for j in range(len(ends))])
+                for i in channels]
+    fast, slow = LoadProfile(T0), LoadProfile(T0 - 7 * INTERVAL)
+    slow.store.append(1, 0, [9] * 6)  # something in the ring before the run, in both
+    fast.store.append(1, 0, [9] * 6)
+    for p in (fast, slow):
+        p.slot_end = T0 + INTERVAL
+        p.cur = list(carried)
+    fast.close_run(ends, energies)
+    for j, end in enumerate(ends):
+        for i, e in energies:
+            slow.cur[i] += e[j]
+        if end == slow.slot_end:
+            slow.close()
+    assert fast.store.buf == slow.store.buf
+    assert (fast.store.head, fast.store.count) == (slow.store.head, slow.store.count)
+    assert fast.slot_end == slow.slot_end
+    assert fast.cur == slow.cur
+    assert [math.copysign(1.0, v) for v in fast.cur] == [math.copysign(1.0, v) for v in slow.cur]
