@@ -113,7 +113,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=SIM_PROCESS_CHOICES,
         default="auto",
         help="simulated bench: serve it in a process of its own beside the rig (yes), in the "
-        "rig's process (no), or in its own from 2 positions on (auto, the default)",
+        "rig's process (no), or as measured best (auto, the default: README 'The simulated "
+        "bench in a process of its own')",
     )
     group.addoption("--no-report", action="store_true", help="do not build the report at the end")
     group.addoption("--no-pdf", action="store_true", help="build the report without report.pdf")

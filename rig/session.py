@@ -53,8 +53,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SIM_BENCH_FILE = ROOT / "benches" / "sim.yaml"
 SIM_PROCESS_CHOICES = ("auto", "yes", "no")
 #: `--sim-process auto` serves the simulated bench in a child process from this many positions
-#: on (README "The simulated bench in a process of its own": where the child pays).
-SIM_PROCESS_AUTO_POSITIONS = 2
+#: on; None: never. Measured side by side (README "The simulated bench in a process of its
+#: own", benchmarks/bench_sim_process.py) at 1, 2, 6 and 12 positions, the child was slower at
+#: every count on the 2-core machine under load 11-20 (1.17x-1.78x wall, the same CPU), so
+#: auto keeps it in the rig's process until an idle machine's figures show where it pays.
+SIM_PROCESS_AUTO_POSITIONS: int | None = None
 
 
 class SessionError(RuntimeError):
@@ -96,7 +99,8 @@ class SessionOptions:
     def sim_in_child(self) -> bool:
         """Whether the simulated bench runs in a process of its own (rig.served.spawn)."""
         if self.sim_process == "auto":
-            return (self.positions or 1) >= SIM_PROCESS_AUTO_POSITIONS
+            first = SIM_PROCESS_AUTO_POSITIONS
+            return first is not None and (self.positions or 1) >= first
         return self.sim_process == "yes"
 
 

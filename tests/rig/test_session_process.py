@@ -77,12 +77,23 @@ def test_the_session_serves_the_simulated_bench_in_a_child_and_ends_it_on_close(
     assert _gone(pid)  # reaped by the session: no zombie either
 
 
-def test_no_serves_it_in_the_rig_process_and_auto_follows_the_positions() -> None:
+def test_no_serves_it_in_the_rig_process_and_auto_follows_the_positions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert not SessionOptions(sim_process="no", positions=12).sim_in_child
     assert SessionOptions(sim_process="yes").sim_in_child
-    first = rig.session.SIM_PROCESS_AUTO_POSITIONS
-    assert not SessionOptions(positions=first - 1).sim_in_child
-    assert SessionOptions(positions=first).sim_in_child
+    monkeypatch.setattr(rig.session, "SIM_PROCESS_AUTO_POSITIONS", None)  # as measured: never
+    assert not SessionOptions(positions=99).sim_in_child
+    monkeypatch.setattr(rig.session, "SIM_PROCESS_AUTO_POSITIONS", 6)
+    assert not SessionOptions(positions=5).sim_in_child
+    assert SessionOptions(positions=6).sim_in_child
+    assert not SessionOptions(positions=6, sim_process="no").sim_in_child
+
+
+def test_a_lab_bench_refuses_the_option() -> None:
+    problem = rig.session.simulator_only_problem(SessionOptions(bench="lab.yaml",
+                                                                sim_process="yes"))
+    assert problem.startswith("--sim-process: for the simulated bench only")
 
 
 def test_a_failure_in_start_after_the_child_started_ends_it(
