@@ -1,6 +1,7 @@
 """The full IEC 60687 plan against software meters on the simulated bench: wall time.
 
     .venv/bin/python benchmarks/bench_typetest.py [--positions 1,12] [--plan NAME] [--rounds N]
+        [--sim-process auto|yes|no]
 
 Targets (the type-test issue): the full plan against one meter under 120 s on a 2-core
 machine; with 12 positions under 2x the 1-position time. Each run is a real `pytest testplans`
@@ -24,12 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(positions: int, plan: str, split: bool = False) -> tuple[float, str]:
+def run(positions: int, plan: str, split: bool = False,
+        extra: tuple[str, ...] = ()) -> tuple[float, str]:
     """Wall time of the plan at `positions` and pytest's summary line; split: the plan without
     its report, then the report built from the store, both times in the summary."""
     with tempfile.TemporaryDirectory(prefix="bench-typetest-") as tmp:
         cmd = [sys.executable, "-m", "pytest", "testplans", "-q", "-p", "no:cacheprovider",
-               "--plan", plan, "--positions", str(positions), "--runs-dir", tmp]
+               "--plan", plan, "--positions", str(positions), "--runs-dir", tmp, *extra]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd + (["--no-report"] if split else []), cwd=ROOT,
                               capture_output=True, text=True)
@@ -62,12 +64,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--split", action="store_true",
                         help="time the plan and its report apart (plan run with --no-report)")
+    parser.add_argument("--sim-process", choices=("auto", "yes", "no"), default=None,
+                        help="passed to the plan run (default: the plugin's, auto)")
     args = parser.parse_args()
+    extra = ("--sim-process", args.sim_process) if args.sim_process else ()
     counts = [int(n) for n in args.positions.split(",")]
     results: dict[int, float] = {}
     for _ in range(args.rounds):
         for n in counts:
-            wall, summary = run(n, args.plan, args.split)
+            wall, summary = run(n, args.plan, args.split, extra)
             results[n] = min(wall, results.get(n, wall))
             print(f"{args.plan}, {n:2d} position(s): {wall:7.1f} s wall   ({summary})   "
                   f"load {loadavg()}", flush=True)

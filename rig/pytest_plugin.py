@@ -37,7 +37,7 @@ from rig.plan import DEFAULT_PLAN, Plan, PlanError, current_label, load_plan
 from rig.preflight import START_ERRORS, PreflightError, check_options, start_failure
 from rig.recorder import Recorder
 from rig.safety import SafetyError, StopRequested
-from rig.session import SIM_BENCH_FILE, RigSession, SessionOptions
+from rig.session import SIM_BENCH_FILE, SIM_PROCESS_CHOICES, RigSession, SessionOptions
 
 # A failing plan test shows its measurement facts, not the rig's traceback.
 pytest_plugins = ["rig.plan_failures"]
@@ -107,6 +107,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="[POS,..=]NAME[:k=v,..]",
         help="simulated bench: give the meters (or the listed positions) a named defect",
+    )
+    group.addoption(
+        "--sim-process",
+        choices=SIM_PROCESS_CHOICES,
+        default="auto",
+        help="simulated bench: serve it in a process of its own beside the rig (yes), in the "
+        "rig's process (no), or as measured best (auto, the default: README 'The simulated "
+        "bench in a process of its own')",
     )
     group.addoption("--no-report", action="store_true", help="do not build the report at the end")
     group.addoption("--no-pdf", action="store_true", help="build the report without report.pdf")
@@ -228,6 +236,7 @@ def _options(config: pytest.Config) -> SessionOptions:
         allow_overdue=opt.allow_overdue,
         lock_dir=Path(opt.lock_dir) if opt.lock_dir else None,
         store=opt.store,
+        sim_process=opt.sim_process,
     )
 
 

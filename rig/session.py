@@ -51,6 +51,13 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_BENCH_FILE = ROOT / "benches" / "sim.yaml"
+SIM_PROCESS_CHOICES = ("auto", "yes", "no")
+#: `--sim-process auto` serves the simulated bench in a child process from this many positions
+#: on; None: never. Measured side by side (README "The simulated bench in a process of its
+#: own", benchmarks/bench_sim_process.py) at 1, 2, 6 and 12 positions, the child was slower at
+#: every count on the 2-core machine under load 11-20 (1.17x-1.78x wall, the same CPU), so
+#: auto keeps it in the rig's process until an idle machine's figures show where it pays.
+SIM_PROCESS_AUTO_POSITIONS: int | None = None
 
 
 class SessionError(RuntimeError):
@@ -80,10 +87,21 @@ class SessionOptions:
     #: --store: a PostgreSQL URL or a SQLite file (None: the bench file's `store`, then
     #: METER_TEST_RIG_STORE, then runs_dir's SQLite file; see store_of).
     store: str | None = None
+    #: --sim-process: serve the simulated bench in a child process ('yes'), in this one
+    #: ('no'), or as `SIM_PROCESS_AUTO_POSITIONS` says ('auto').
+    sim_process: str = "auto"
 
     @property
     def simulated(self) -> bool:
         return self.bench == "sim"
+
+    @property
+    def sim_in_child(self) -> bool:
+        """Whether the simulated bench runs in a process of its own (rig.served.spawn)."""
+        if self.sim_process == "auto":
+            first = SIM_PROCESS_AUTO_POSITIONS
+            return first is not None and (self.positions or 1) >= first
+        return self.sim_process == "yes"
 
 
 def software_version() -> str:
@@ -131,6 +149,7 @@ def simulator_only_problem(opts: SessionOptions) -> str:
             ("--positions", opts.positions is not None),
             ("--meter-model", opts.meter_model),
             ("--defect", opts.defects),
+            ("--sim-process", opts.sim_process != "auto"),
         )
         if value
     ]
@@ -239,10 +258,17 @@ class RigSession:
             if opts.meter_model:
                 sim_options["meter"] = {"model": opts.meter_model}
             sim_options["positions"] = self._defect_options()
-            self.sim = self._stack.enter_context(
-                SimBench(SIM_BENCH_FILE, positions=opts.positions, sim_options=sim_options)
-            )
-            bench_file = self.sim.bench_file
+            if opts.sim_in_child:
+                from rig.served import spawn
+
+                self.sim, bench_file = spawn(SIM_BENCH_FILE, self._stack,
+                                             positions=opts.positions, sim_options=sim_options,
+                                             stop=self.stop)
+            else:
+                self.sim = self._stack.enter_context(
+                    SimBench(SIM_BENCH_FILE, positions=opts.positions, sim_options=sim_options)
+                )
+                bench_file = self.sim.bench_file
             self.bench_path = SIM_BENCH_FILE
         else:
             misplaced = simulator_only_problem(opts)
@@ -307,6 +333,10 @@ class RigSession:
             f"operator {opts.operator}"
             + (f", defects {', '.join(opts.defects)}" if opts.defects else "")
         )
+        pid = getattr(self.sim, "pid", None)
+        if pid is not None:
+            self.log(f"simulated bench served by process {pid} (--sim-process)",
+                     kind="sim_process", data={"pid": pid})
         for note in self.calibration_notes:
             self.log(note, level="warning")
         self._store_bench_config(bench.config)

@@ -2,11 +2,17 @@
 
 Runs a simulated bench on 127.0.0.1 until interrupted, printing every resource string, meter
 port and the control endpoint, so plans and drivers can be developed with no hardware.
+`--options JSON` adds simulator options as a bench file's `sim:` section gives them (the meter
+model, each position's defects); `--stdin-lifeline` ends it when its standard input closes,
+which is how a rig session that started it (rig.served.spawn) makes sure it never outlives the
+rig, even one killed with SIGKILL (the kernel closes a dead process's pipes).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
 import sys
 import threading
@@ -43,11 +49,29 @@ def main(argv: list[str] | None = None) -> int:
         help="keep each meter's non-volatile memory in files here (meter<N>/), so it "
         "survives a restart of the simulator (default: in memory)",
     )
+    serve.add_argument(
+        "--options",
+        type=_options,
+        default=None,
+        metavar="JSON",
+        help="simulator options, as the bench file's `sim:` section takes them, e.g. "
+        '\'{"meter": {"model": "module:Class"}, "positions": {"2": {"defects": '
+        '[{"name": "..."}]}}}\'',
+    )
+    serve.add_argument(
+        "--stdin-lifeline",
+        action="store_true",
+        help="stop when standard input reaches its end (the process that started it and "
+        "holds the pipe's other end has ended)",
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if args.stdin_lifeline:
+        threading.Thread(target=_until_eof, args=(stop,), daemon=True,
+                         name="sim-stdin-lifeline").start()
     try:
         # The rig's own schema (wrong or misspelt keys, bad values): the simulator must not
         # say "ready" for a file the rig then refuses.
@@ -57,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             positions=args.positions,
             realtime=args.realtime,
             state_dir=args.state_dir,
+            sim_options=args.options,
         ) as sim:
             for line in sim.describe():
                 print(line)
@@ -67,6 +92,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _options(text: str) -> dict[str, object]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def _until_eof(stop: threading.Event) -> None:
+    """Read standard input to its end (nothing is expected on it), then stop the bench. On
+    the raw file descriptor: a daemon thread blocked in sys.stdin's buffered reader holds its
+    lock, and the interpreter aborts at exit when it cannot take it."""
+    try:
+        while os.read(sys.stdin.fileno(), 4096):
+            pass
+    finally:
+        stop.set()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,102 @@
+"""Where serving the simulated bench in a process of its own pays (`--sim-process`): the plan at
+each position count both ways, side by side, wall and CPU.
+
+    .venv/bin/python benchmarks/bench_sim_process.py [--positions 1,2,3,6,12] [--plan NAME]
+        [--rounds N]
+
+Each run is `pytest testplans --no-report` in a subprocess; its CPU (user + system) counts the
+rig and, with `--sim-process yes`, the child serving the bench (pytest reaps it, so it is among
+pytest's children). The child's own share is sampled from /proc every 0.1 s while it runs (the
+last sample before it exits; its closing is left out). On a loaded machine compare the two
+modes of one round, and the CPU figures before the wall ones; each line shows /proc/loadavg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
+SAMPLE_S = 0.1
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU of a running process, from /proc/PID/stat (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (proc(5) fields 14, 15)
+
+
+def run(positions: int, mode: str, plan: str) -> tuple[float, float, float, str]:
+    """(wall s, CPU s of the whole run, CPU s of the simulator's child, pytest's summary)."""
+    with tempfile.TemporaryDirectory(prefix="bench-simproc-") as tmp:
+        cmd = [sys.executable, "-m", "pytest", "testplans", "-q", "-p", "no:cacheprovider",
+               "--no-report", "--plan", plan, "--positions", str(positions), "--runs-dir", tmp,
+               "--sim-process", mode]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+        child_cpu: dict[int, float] = {}
+        while proc.poll() is None:
+            for pid in _children(proc.pid):
+                cpu = _cpu_s(pid)
+                if cpu is not None:
+                    child_cpu[pid] = cpu
+            time.sleep(SAMPLE_S)
+        wall = time.perf_counter() - t0
+        out = proc.stdout.read() if proc.stdout else ""
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    summary = next((line for line in reversed(out.splitlines())
+                    if re.search(r"\b(passed|failed|error)", line)), out[-200:])
+    return wall, cpu, sum(child_cpu.values()), summary.strip("= ")
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--positions", default="1,2,3,6,12")
+    parser.add_argument("--plan", default="iec60687-class0.5S")
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    for _ in range(args.rounds):
+        for n in (int(p) for p in args.positions.split(",")):
+            walls = {}
+            for mode in ("no", "yes"):
+                wall, cpu, child, summary = run(n, mode, args.plan)
+                walls[mode] = wall
+                print(f"{n:2d} position(s) --sim-process {mode:3s}: {wall:7.1f} s wall  "
+                      f"{cpu:6.1f} s CPU (rig {cpu - child:6.1f}, child {child:5.1f})  "
+                      f"({summary})  load {loadavg()}", flush=True)
+            print(f"{n:2d} position(s): child / in-process wall {walls['yes'] / walls['no']:.2f}x",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
