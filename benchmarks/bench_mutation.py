@@ -18,14 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from machine import loadavg  # benchmarks/ is the script's own folder on sys.path
+
 from rig.mutants import all_mutants, load_explained, run_all, table_markdown
-
-
-def loadavg() -> str:
-    try:
-        return Path("/proc/loadavg").read_text(encoding="utf-8").strip()
-    except OSError:
-        return "n/a"
 
 
 def main() -> int:

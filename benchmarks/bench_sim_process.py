@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import loadavg  # benchmarks/ is the script's own folder on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
 SAMPLE_S = 0.1
@@ -70,12 +72,6 @@ def run(positions: int, mode: str, plan: str) -> tuple[float, float, float, str]
                     if re.search(r"\b(passed|failed|error)", line)), out[-200:])
     return wall, cpu, sum(child_cpu.values()), summary.strip("= ")
 
-
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])
-    except OSError:
-        return "n/a"
 
 
 def main() -> int:

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import loadavg  # benchmarks/ is the script's own folder on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -49,12 +51,6 @@ def run(positions: int, plan: str, split: bool = False,
             wall += built
     return wall, summary
 
-
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])
-    except OSError:
-        return "n/a"
 
 
 def main() -> int:
