@@ -1,11 +1,11 @@
-"""The results matrix of the printed report (report.pdf): per family, one row per test point
-and one column per meter position, as commercial meter test systems print a batch (MTE's and
-ZERA's bench software print the test points as rows and the positions as columns,
-/work/shared/instruments.md). A cell holds the position's measured value, rounded to its
-uncertainty as everywhere in the report, and its verdict mark; the point's limit and expanded
-uncertainty have a column of their own where every position shows the same text, and go into
-each cell where they differ. Positions beyond what the paper's width holds wrap into further
-column blocks. Every note a measurement carries (a failed point's reason, a register's
+"""The results matrix of the printed report (report.pdf): per family, one row per test point and
+one column per meter position, as commercial meter test systems print a batch (MTE's and ZERA's
+bench software print the test points as rows and the positions as columns: instruments.md, the
+background notes beside the checkout). A cell holds the position's measured value, rounded to
+its uncertainty as everywhere in the report, and its verdict mark; the point's limit and
+expanded uncertainty have a column of their own where every position shows the same text, and go
+into each cell where they differ. Positions beyond what the paper's width holds wrap into
+further column blocks. Every note a measurement carries (a failed point's reason, a register's
 advance) is listed under its family's matrix with its position.
 
 Why a matrix: the per-position tables (one row per measurement, ten fields) print about 700
