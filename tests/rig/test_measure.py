@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from rig.instruments.ecgroup import ECGroup
-from rig.instruments.loadpoint import LoadPoint
 from rig.instruments.roles import ECResult, ECState, ECStatus
-from rig.loads import Rating
 from rig.measure import MeasurementError, measure_errors
 from rig.plan import Measure
 from rig.timebase import VirtualTimebase
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def time(self) -> float:
-        return self.t
-
-    def advance(self, dt: float) -> float:
-        self.t += dt
-        return self.t
+from tests.rig.ecbench import EC, POINT, RATING, Bench, Clock
 
 
 class Calculators:
@@ -67,34 +53,6 @@ class Calculators:
         self.calls.append("results")
         assert all(self._state(ec) is ECState.READY for ec in ecs)  # only finished gates are read
         return [ECResult(self.errors[ec.position].pop(0), 1000 + ec.position) for ec in ecs]
-
-
-class EC:
-    def __init__(self, parent: Calculators, position: int) -> None:
-        self.parent = parent
-        self.position = position
-
-
-class Reference:
-    def __init__(self) -> None:
-        self.modes: list[tuple[str, str]] = []
-
-    def set_mode(self, wiring, quantity) -> None:
-        self.modes.append((wiring, str(quantity)))
-
-
-class Bench:
-    def __init__(self, calculators: Calculators) -> None:
-        self.reference = Reference()
-        self.calculators = calculators
-
-    def ec_group(self, positions):
-        return ECGroup({p: EC(self.calculators, p) for p in positions})
-
-
-RATING = Rating(un=230.0, in_=5.0, imax=60.0, meter_constant=1000.0, reactive_constant=1000.0,
-                wiring="3P4W")
-POINT = LoadPoint.at(230.0, 5.0, 1.0, "1")
 
 
 def run(errors: dict[int, list[float | None]]):

@@ -18,33 +18,16 @@ import math
 
 import pytest
 
-from rig.instruments.ecgroup import ECGroup
-from rig.instruments.loadpoint import LoadPoint
 from rig.instruments.roles import ECResult, ECState, ECStatus
-from rig.loads import Rating
 from rig.measure import ErrorReading, PulseShortfall, measure_errors, shortfall_difference
 from rig.plan import Measure
 from rig.timebase import VirtualTimebase
+from tests.rig.ecbench import EC, POINT, RATING, Bench, Clock
 
-RATING = Rating(un=230.0, in_=5.0, imax=60.0, meter_constant=1000.0, reactive_constant=1000.0,
-                wiring="3P4W")
-POINT = LoadPoint.at(230.0, 5.0, 1.0, "1")
 PERIOD = 3.6e6 / (3 * 230.0 * 5.0 * 1000.0)
 N = 20
 WINDOW = 3 * (N + 1) * PERIOD + 30.0
 EPS = 1e-9  # the virtual clock's sums of steps
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def time(self) -> float:
-        return self.t
-
-    def advance(self, dt: float) -> float:
-        self.t += dt
-        return self.t
 
 
 class Calculators:
@@ -113,27 +96,6 @@ class Calculators:
         self._log("results", ecs)
         assert all(self._status(ec).state is ECState.READY for ec in ecs)  # finished gates only
         return [ECResult(self.errors[ec.position], 100000) for ec in ecs]
-
-
-class EC:
-    def __init__(self, parent: Calculators, position: int) -> None:
-        self.parent = parent
-        self.position = position
-        self.chains_repetitions = parent.chains
-
-
-class Reference:
-    def set_mode(self, wiring, quantity) -> None:
-        pass
-
-
-class Bench:
-    def __init__(self, calculators: Calculators) -> None:
-        self.reference = Reference()
-        self.calculators = calculators
-
-    def ec_group(self, positions):
-        return ECGroup({p: EC(self.calculators, p) for p in positions})
 
 
 def run(periods: dict[int, float | None], chains: bool = False):
