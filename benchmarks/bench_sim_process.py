@@ -73,7 +73,6 @@ def run(positions: int, mode: str, plan: str) -> tuple[float, float, float, str]
     return wall, cpu, sum(child_cpu.values()), summary.strip("= ")
 
 
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--positions", default="1,2,3,6,12")

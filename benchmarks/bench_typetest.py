@@ -52,7 +52,6 @@ def run(positions: int, plan: str, split: bool = False,
     return wall, summary
 
 
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--positions", default="1,12")
