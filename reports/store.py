@@ -561,15 +561,11 @@ class ResultsStore:
     def measurements(self, run_id: str, family: str | None = None) -> list[Measurement]:
         """The run's measurements in the order stored; only `family`'s when given (a test that
         looks back at one family must not decode the whole run's rows: that grew with the run)."""
-        if family is None:
-            rows = self._db.execute(
-                "SELECT * FROM measurement WHERE run_id = ? ORDER BY id", (run_id,)
-            ).fetchall()
-        else:
-            rows = self._db.execute(
-                "SELECT * FROM measurement WHERE run_id = ? AND family = ? ORDER BY id",
-                (run_id, family),
-            ).fetchall()
+        only = "" if family is None else " AND family = ?"
+        rows = self._db.execute(
+            f"SELECT * FROM measurement WHERE run_id = ?{only} ORDER BY id",
+            (run_id,) if family is None else (run_id, family),
+        ).fetchall()
         return [_measurement_from_row(dict(r)) for r in rows]
 
     def completed_keys(self, run_id: str, *, include_errors: bool = False) -> set[MeasurementKey]:
@@ -645,16 +641,10 @@ class ResultsStore:
 
     def events(self, run_id: str, kinds: tuple[str, ...] = ()) -> list[Event]:
         """The run's events in time order; only those of `kinds` when given."""
-        if kinds:
-            marks = ", ".join("?" for _ in kinds)
-            rows = self._db.execute(
-                f"SELECT * FROM event WHERE run_id = ? AND kind IN ({marks}) ORDER BY t, id",
-                (run_id, *kinds),
-            ).fetchall()
-        else:
-            rows = self._db.execute(
-                "SELECT * FROM event WHERE run_id = ? ORDER BY t, id", (run_id,)
-            ).fetchall()
+        only = f" AND kind IN ({', '.join('?' for _ in kinds)})" if kinds else ""
+        rows = self._db.execute(
+            f"SELECT * FROM event WHERE run_id = ?{only} ORDER BY t, id", (run_id, *kinds)
+        ).fetchall()
         return [Event(run_id=r["run_id"], message=r["message"], t=r["t"], level=r["level"],
                       kind=r["kind"], position=r["position"], data=json.loads(r["data"]),
                       id=r["id"]) for r in rows]
