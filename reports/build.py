@@ -25,7 +25,7 @@ from reports.analysis import Analysed, analyse
 from reports.benchinfo import bench_info
 from reports.html import incomplete_reasons
 from reports.numbers import iso_time
-from reports.page import PageInputs, lab_template_folder, render_pages
+from reports.page import PageInputs, PageRenderer, lab_template_folder, page_renderer
 from reports.pdf import Printer, pdf_wanted
 from reports.records import StoredMeasurement
 from reports.reportmeta import ReportMeta, load_meta
@@ -237,16 +237,18 @@ def _write_files(a: Analysed, inputs: PageInputs, formats: list[str], target: Pa
     of the run's files: `printer` loads it from `tmp` while the other files are written."""
     files: dict[str, Path] = {}
     export: pd.DataFrame | None = None
-    pages = None
+    pages: PageRenderer | None = None
     for fmt in formats:
         path = target / FILENAMES[fmt]
         if fmt == "html":
-            pages = render_pages(a, inputs, printed=printer is not None)
-            text = pages.html
-            if printer is not None and pages.printed is not None:
+            pages = page_renderer(a, inputs)
+            if printer is not None:
+                # The printed page first: the browser loads it while report.html, the CSV
+                # and the JSON are rendered.
                 page = tmp / FILENAMES["html"]
-                page.write_text(pages.printed, encoding="utf-8")
+                page.write_text(pages.printed(), encoding="utf-8")
                 printer.load(page)
+            text = pages.html()
         else:
             if export is None:
                 export = export_frame(a)

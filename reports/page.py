@@ -10,14 +10,16 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import mimetypes
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
 from reports import html
-from reports.analysis import Analysed, batch_conformity, batch_points
+from reports.analysis import Analysed, Row, batch_conformity, batch_points
 from reports.benchinfo import BenchInfo, bench_info
 from reports.iso17025 import (
     RESULTS_RELATE,
@@ -132,6 +134,34 @@ def render_pages(a: Analysed, inputs: PageInputs = PageInputs(), *,
                  printed: bool = True) -> Pages:
     """The report page and (printed) the page for report.pdf, from one computation of what
     they show (plots, views, coverage)."""
+    pages = page_renderer(a, inputs)
+    return Pages(pages.html(), pages.printed() if printed else None, pages.ident)
+
+
+@dataclass(frozen=True)
+class PageRenderer:
+    """What both pages show, computed once (plots, views, coverage); each page is rendered
+    when asked for, so that a build can hand the printed page to the browser to load before
+    it renders report.html (reports/build.py)."""
+
+    template: jinja2.Template
+    context: dict[str, Any]
+    ident: Identification
+    rows: Sequence[Row]
+    positions: list[int]
+
+    def html(self) -> str:
+        """report.html: the per-position tables."""
+        return self.template.render(**self.context, printing=False, matrix=[])
+
+    def printed(self) -> str:
+        """The page printed to report.pdf: the results matrix in place of the tables."""
+        return self.template.render(**self.context, printing=True,
+                                    matrix=results_matrix(self.rows, self.positions))
+
+
+def page_renderer(a: Analysed, inputs: PageInputs = PageInputs()) -> PageRenderer:
+    """What the report page and the printed page show, ready to render either."""
     data = a.data
     run = data.run
     bench = bench_info(data)
@@ -166,9 +196,4 @@ def render_pages(a: Analysed, inputs: PageInputs = PageInputs(), *,
         run_sections=list(RUN_SECTIONS),
         **{k: v for build in RUN_SECTIONS.values() for k, v in build(a.events).items()},
     )
-    text = template.render(**context, printing=False, matrix=[])
-    printed_text = (template.render(
-        **context, printing=True,
-        matrix=results_matrix(a.rows, [s.position for s in summaries]))
-        if printed else None)
-    return Pages(text, printed_text, ident)
+    return PageRenderer(template, context, ident, a.rows, [s.position for s in summaries])
