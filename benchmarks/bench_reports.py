@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_reports.py [--positions 1,12,48] [--records N] [--no-pdf]
                                                  [--rounds N] [--runs DIR,DIR...]
+                                                 [--trees TREE,TREE...]
 
 Prints: committed measurements per second (each one its own durable transaction), and for
 each batch size N the time (wall and CPU, with the load average) and size of a full report
@@ -15,6 +16,10 @@ prints each PDF N times and gives the median wall time (the machine's load drift
 --no-report --runs-dir DIR`, e.g. the type test at 1, 12 and 48 positions): each folder is
 copied, its latest run's report built and its PDF printed as above. The PDF printed is the
 page a run prints (report.html with the results matrix in place of the per-position tables).
+`--runs DIR,... --trees TREE,...` times whole builds instead, as a run builds its report
+(`python -m reports build latest`, PDF included) with the reports package of each source tree
+(e.g. the main checkout and a branch's), the trees alternating round by round on fresh copies
+of each runs folder: wall and CPU time (the build's and its browser's), medians of --rounds.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import random
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,8 +41,9 @@ sys.path.insert(0, str(REPO))
 
 from reports.analysis import analyse  # noqa: E402
 from reports.build import build_report, load_for_report  # noqa: E402
-from reports.page import render_pages  # noqa: E402
+from reports.page import page_renderer  # noqa: E402
 from reports.pdf import (  # noqa: E402
+    NO_PDF_ENV,
     chromium,
     load_for_print,
     print_loaded,
@@ -148,10 +155,9 @@ def _sizes(text: str) -> list[int]:
 def printed_page(run_id: str, runs: Path) -> Path:
     """The page a run prints to report.pdf (reports.page.Pages.printed), written beside
     the run's files as print.html."""
-    pages = render_pages(analyse(load_for_report(run_id, runs)))
-    assert pages.printed is not None
     path = runs / run_id / "print.html"
-    path.write_text(pages.printed, encoding="utf-8")
+    path.write_text(page_renderer(analyse(load_for_report(run_id, runs))).printed(),
+                    encoding="utf-8")
     return path
 
 
@@ -189,6 +195,47 @@ def report(runs: Path, run_id: str, what: str, args: argparse.Namespace) -> None
               f"{len(walls)}")
 
 
+def whole_builds(folders: list[str], trees: list[Path], rounds: int) -> None:
+    """`python -m reports build latest` (the PDF included, as a run builds its report) of
+    each runs folder with the reports package of each source tree, the trees alternating
+    round by round on fresh copies of the folder; medians of wall and CPU time, the CPU of
+    the build's children (chromedriver, Chromium) included."""
+    for folder in folders:
+        walls: dict[Path, list[float]] = {t: [] for t in trees}
+        cpus: dict[Path, list[float]] = {t: [] for t in trees}
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in range(rounds):
+                for tree in trees:
+                    runs = Path(tmp) / f"runs-{r}-{len(walls[tree])}-{tree.name}"
+                    shutil.copytree(folder, runs)
+                    wall, cpu, code = _timed_build(tree, runs)
+                    walls[tree].append(wall)
+                    cpus[tree].append(cpu)
+                    print(f"{folder} with {tree}: {wall:.2f} s wall, CPU {cpu:.2f} s "
+                          f"(build and browser){'' if code == 0 else f', exit {code}'}; "
+                          f"load average {_load()}", flush=True)
+                    shutil.rmtree(runs)
+        for tree in trees:
+            print(f"{folder} with {tree}: median of {rounds}: "
+                  f"{statistics.median(walls[tree]):.2f} s wall, "
+                  f"CPU {statistics.median(cpus[tree]):.2f} s", flush=True)
+
+
+def _timed_build(tree: Path, runs: Path) -> tuple[float, float, int]:
+    """Wall and CPU seconds (the process and its reaped descendants) of one build."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "reports", "build", "latest", "--runs-dir",
+                             str(runs)], cwd=tree, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                            env={k: v for k, v in os.environ.items() if k != NO_PDF_ENV})
+    # wait4 gives the child's resource usage, which holds that of the descendants it reaped
+    # (chromedriver reaps the browser's processes, the build reaps chromedriver).
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    return wall, usage.ru_utime + usage.ru_stime, proc.returncode
+
+
 def _latest_run(store: Path) -> tuple[str, int, int]:
     """The latest run of a store: its id, measurements and positions."""
     with ResultsStore(store, create=False) as s:
@@ -208,7 +255,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="print each PDF this many times; the median is shown")
     parser.add_argument("--runs", default="",
                         help="comma-separated runs folders of real runs to report on instead")
+    parser.add_argument("--trees", default="",
+                        help="with --runs: time whole builds (python -m reports build, PDF "
+                             "included) with the reports package of each of these "
+                             "comma-separated source trees, alternating (--rounds each)")
     args = parser.parse_args(argv)
+    if args.trees:
+        whole_builds([f for f in args.runs.split(",") if f],
+                     [Path(t).resolve() for t in args.trees.split(",") if t],
+                     max(1, args.rounds))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         if args.runs:
             for i, folder in enumerate(f for f in args.runs.split(",") if f):
