@@ -222,18 +222,46 @@ def whole_builds(folders: list[str], trees: list[Path], rounds: int) -> None:
 
 
 def _timed_build(tree: Path, runs: Path) -> tuple[float, float, int]:
-    """Wall and CPU seconds (the process and its reaped descendants) of one build."""
+    """Wall and CPU seconds of one build: the CPU time of the build and of every process
+    it starts (chromedriver, Chromium's processes), read from /proc every 0.1 s while they
+    live (a process's time after the last look is missed: a few ticks)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "reports", "build", "latest", "--runs-dir",
                              str(runs)], cwd=tree, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL,
                             env={k: v for k, v in os.environ.items() if k != NO_PDF_ENV})
-    # wait4 gives the child's resource usage, which holds that of the descendants it reaped
-    # (chromedriver reaps the browser's processes, the build reaps chromedriver).
-    _, status, usage = os.wait4(proc.pid, 0)
+    seen: dict[int, int] = {}  # pid -> its last CPU ticks
+    while proc.poll() is None:
+        seen.update(_tree_ticks(proc.pid, seen))
+        time.sleep(0.1)
     wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    return wall, usage.ru_utime + usage.ru_stime, proc.returncode
+    return wall, sum(seen.values()) / os.sysconf("SC_CLK_TCK"), proc.returncode
+
+
+def _tree_ticks(root: int, known: dict[int, int]) -> dict[int, int]:
+    """CPU ticks (user + system) of `root` and its live descendants, and of live processes
+    in the sessions of these (Chromium's helpers that left the tree)."""
+    stats: dict[int, tuple[int, int, int]] = {}  # pid -> (ppid, session, ticks)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended while we looked
+            fields = stat[stat.rindex(")") + 2:].split()
+            stats[int(entry.name)] = (int(fields[1]), int(fields[3]),
+                                      int(fields[11]) + int(fields[12]))
+    ours = {root} | {pid for pid in known if pid in stats}
+    grew = True
+    while grew:
+        grew = False
+        for pid, (ppid, _, _) in stats.items():
+            if ppid in ours and pid not in ours:
+                ours.add(pid)
+                grew = True
+    sessions = {stats[pid][1] for pid in ours if pid in stats} - {stats.get(root, (0, 0, 0))[1]}
+    ours |= {pid for pid, (_, sid, _) in stats.items() if sid in sessions}
+    return {pid: stats[pid][2] for pid in ours if pid in stats}
 
 
 def _latest_run(store: Path) -> tuple[str, int, int]:
