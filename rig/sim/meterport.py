@@ -47,6 +47,7 @@ class MeterPort:
         self._sock: socket.socket | None = None  # the accepted TCP connection
         self._out = b""  # output the port has not taken yet
         self._token = 0  # the current wait's timer (a timer of an older wait does nothing)
+        self._watching = ""  # what the link is watched for: "read", "write" or ""
         self._closed = False
 
     # -- lifecycle (any thread) --------------------------------------------------------------
@@ -102,8 +103,7 @@ class MeterPort:
 
     def _end_link(self) -> None:
         """The link is no longer served: unwatched, a TCP connection closed."""
-        if self._fd >= 0:
-            self.loop.watch(self._fd)
+        self._watch("")
         if self._sock is not None:
             self._sock.close()
         self._fd, self._sock, self._out = -1, None, b""
@@ -150,10 +150,22 @@ class MeterPort:
                     session.receive(data)
                 continue
             self._token += 1
-            self.loop.watch(self._fd, read=self._readable)
+            self._watch("read")
             if wait is not None:
                 self.loop.call_later(wait, functools.partial(self._timer, self._token))
             return
+
+    def _watch(self, what: str) -> None:
+        """Watch the link for "read", "write" or nothing (""); unchanged, no system call."""
+        if what == self._watching or self._fd < 0:
+            return
+        if what == "read":
+            self.loop.watch(self._fd, read=self._readable)
+        elif what == "write":
+            self.loop.watch(self._fd, write=self._writable)
+        else:
+            self.loop.watch(self._fd)
+        self._watching = what
 
     def _readable(self) -> None:
         session = self._session
@@ -200,7 +212,7 @@ class MeterPort:
         # The port is full: wait for it to drain (not reading meanwhile, as a thread blocked
         # in write does not), dropping the rest after a stall.
         self._token += 1
-        self.loop.watch(self._fd, write=self._writable)
+        self._watch("write")
         self.loop.call_later(WRITE_STALL_S, functools.partial(self._stalled, self._token))
         return False
 
