@@ -116,7 +116,9 @@ class MeterPort:
         self._end_link()
         if self._closed:
             return
-        if session.failed:
+        if session.failed or self.server.listener is None:
+            # A pty's session ends only by a failure or a hang-up (EIO, which the held slave
+            # should prevent): a pause, lest a port that keeps failing take the loop.
             self.loop.call_later(FAILED_RETRY_S, self._next_link)
         else:
             self._next_link()
