@@ -4,20 +4,25 @@
         print(server.address)   # /dev/pts/N  or  127.0.0.1:PORT
         Client(server.url) ...  # server.url is what pyserial's serial_for_url opens
 
-One background thread serves one session at a time (an optical port has one head on it),
-blocked in select() until bytes come or a time-out of the protocol is due: an idle port costs
-nothing. On a pty the slave path is a real serial device that the server holds open for its
-whole life, as a meter's port is always there: the master never hangs up, clients open and
-close the slave, and the meter cannot see them leave. A session therefore ends as on a real
-line, by the protocol (standards.md 6.3, 6.6): a break, a time-out (option select, readout
-repeat, programming-mode inactivity) or the next sign-on, a request being answered in any
-state. Nothing of an ended session reaches the next: the meter sends no answer once its client
-has spoken again (a client is silent while it waits, so input then means it gave up waiting:
-the answer is dropped and the input served), an idle meter drops everything before a request,
-and output the last client left unread in the port is flushed before the next identification
-goes out. On TCP it accepts one connection after the other on one port. Several banks on one
-port form a multi-drop bus: each answers only its own device address; `/?!` is answered only
-when one bank is served.
+One session is served at a time (an optical port has one head on it). What is done with the
+bytes of a link is sans-IO (meter.iec62056_21.session.LineSession); `start()` drives it from a
+background thread blocked in select() until bytes come or a time-out of the protocol is due (an
+idle port costs nothing), and an event loop may drive it instead, for many ports in one thread
+(rig.sim.meterport: the simulated bench's serving loop; it uses `pty_master` / `listener`,
+`open_session` and `close`, not `start`).
+
+On a pty the slave path is a real serial device that the server holds open for its whole life,
+as a meter's port is always there: the master never hangs up, clients open and close the slave,
+and the meter cannot see them leave. A session therefore ends as on a real line, by the
+protocol (standards.md 6.3, 6.6): a break, a time-out (option select, readout repeat,
+programming-mode inactivity) or the next sign-on, a request being answered in any state.
+Nothing of an ended session reaches the next: the meter sends no answer once its client has
+spoken again (a client is silent while it waits, so input then means it gave up waiting: the
+answer is dropped and the input served), an idle meter drops everything before a request, and
+output the last client left unread in the port is flushed before the next identification goes
+out. On TCP it accepts one connection after the other on one port. Several banks on one port
+form a multi-drop bus: each answers only its own device address; `/?!` is answered only when
+one bank is served.
 
 The server never crashes: broken frames are NAKed or ignored as the state machine says,
 intact but invalid commands get an error message, a bank's RegisterError gives `(text)`,
@@ -42,14 +47,12 @@ import time
 import tty
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from .bank import RegisterBank, RegisterError, command_args
 from .datasets import ERROR_TEXT_FORBIDDEN, ERROR_TEXT_MAX, DataSet, Value
 from .errors import ProtocolError
-from .framing import NEED_DATA
 from .messages import (
-    BREAK,
     Ack,
     Command,
     DataMessage,
@@ -58,18 +61,17 @@ from .messages import (
     Readout,
     Request,
 )
-from .state import Connection, Incident, Invalid, Role, State
+from .session import CLOSED, LineObserver, LineSession, ProtocolClock, SignOn
+from .state import Connection, Invalid, State
 from .timing import Timing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-CLOSED = b""  # link.read result: the peer went away
-_FAILED_RETRY = 0.02  # after a session failed: a pause before serving the next
+FAILED_RETRY_S = 0.02  # after a session failed: a pause before serving the next
 # A pty whose client stopped reading fills up; after this long the rest of an answer is
 # dropped (a meter's transmitter does not wait for a listener).
-_WRITE_STALL_S = 2.0
-_BREAK = BREAK.encode()
+WRITE_STALL_S = 2.0
 
 
 def error_text(text: str) -> str:
@@ -99,12 +101,6 @@ class _Link:
                 return CLOSED  # pty: every client closed the slave (anchors.md 17)
             raise
 
-    def input_within(self, seconds: float) -> bool:
-        """Wait up to `seconds`; True as soon as the client sends (or hangs up, or the server
-        is woken to stop)."""
-        ready, _, _ = select.select([self.fd, self.wake_fd], [], [], seconds)
-        return bool(ready)
-
     def write(self, data: bytes) -> None:
         view = memoryview(data)
         stalled_from: float | None = None
@@ -114,27 +110,13 @@ class _Link:
             except BlockingIOError:
                 now = time.monotonic()
                 stalled_from = stalled_from or now
-                if now - stalled_from > _WRITE_STALL_S:
+                if now - stalled_from > WRITE_STALL_S:
                     log.info("IEC 62056-21: nobody reads the port, %d bytes dropped", len(view))
                     return
-                select.select([], [self.fd], [], _WRITE_STALL_S)
+                select.select([], [self.fd], [], WRITE_STALL_S)
                 continue
             stalled_from = None
             view = view[n:]
-
-
-class ProtocolClock(Protocol):
-    """The time the server's protocol timers run in (the `clock` option)."""
-
-    def now(self) -> float:
-        """The line's current instant in seconds (any origin): timers start from it."""
-
-    def input_time(self) -> float:
-        """The instant input that is here now came at: timers are checked against it."""
-
-    def wall_wait(self, seconds: float) -> float | None:
-        """Wall seconds to wait for input before a timer `seconds` ahead on this clock is due
-        (None: wait for input alone; the timer is checked against `now` when input comes)."""
 
 
 class WallClock:
@@ -148,17 +130,6 @@ class WallClock:
 
     def wall_wait(self, seconds: float) -> float | None:
         return max(0.0, seconds)
-
-
-class LineObserver(Protocol):
-    """What a MeterServer tells of its line (the `line` option)."""
-
-    def received(self, nbytes: int, baud: int, answer_due: bool) -> None:
-        """A message (or a broken frame) of `nbytes` has been taken at `baud`, not yet
-        answered; `answer_due`: the meter owes an answer to it (a break is not answered)."""
-
-    def sent(self, nbytes: int, baud: int) -> None:
-        """An answer of `nbytes` is going out at `baud`."""
 
 
 class MeterServer:
@@ -210,16 +181,17 @@ class MeterServer:
         self.p0_operand = p0_operand
         self._lock = lock or threading.Lock()
         self._call_in_owner = call_in_owner
-        self._line = line
+        self.line = line
         self.clock: ProtocolClock = clock or WallClock()
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self._thread: threading.Thread | None = None
+        self.log = log
         self.sessions = 0  # sign-ons answered, for tests and logs
         self.disconnects = 0  # clients that went away after sending something
         self.idle_closes = 0  # TCP connections closed after the inactivity time-out
         self.dropped = 0  # answers not sent: the client spoke before they went out
-        self._conn: Connection | None = None
+        self._session: LineSession | None = None
         self._master = self._slave = -1
         self._listener: socket.socket | None = None
         if transport == "pty":
@@ -237,8 +209,18 @@ class MeterServer:
     @property
     def state(self) -> State:
         """Protocol state of the session being served (IDLE between clients)."""
-        conn = self._conn
-        return conn.state if conn is not None else State.IDLE
+        session = self._session
+        return session.state if session is not None else State.IDLE
+
+    @property
+    def pty_master(self) -> int:
+        """The pty's master fd (the meter's end of the port; -1 on TCP or once closed)."""
+        return self._master
+
+    @property
+    def listener(self) -> socket.socket | None:
+        """The TCP listening socket (None on a pty or once closed)."""
+        return self._listener
 
     # ---- lifecycle ----
     def start(self) -> MeterServer:
@@ -250,7 +232,11 @@ class MeterServer:
         return self
 
     def close(self) -> None:
+        """Stop serving (from any thread) and free the port."""
         self._stop.set()
+        session = self._session
+        if session is not None:
+            session.stop()
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"x")
         if self._thread is not None:
@@ -283,7 +269,7 @@ class MeterServer:
                     self._accept_one()
             except Exception:  # the server must outlive anything a session does
                 log.exception("IEC 62056-21 server %s: session failed", self.address)
-                self._stop.wait(_FAILED_RETRY)
+                self._stop.wait(FAILED_RETRY_S)
 
     def _serve_pty(self) -> None:
         """Serve the port for the server's life: clients come and go on the held slave."""
@@ -300,149 +286,42 @@ class MeterServer:
             self._serve(_Link(sock.fileno(), self._wake_r, is_socket=True))
 
     def _serve(self, link: _Link) -> None:
-        """Serve sessions on one link until the client goes away or the server stops."""
-        self._conn = Connection(Role.METER, self.timing, self.repeats)
+        """Serve sessions on one link until the client goes away or the server stops: this
+        thread drives the link's LineSession with select()."""
+        session = self.open_session(link.is_socket)
         try:
-            self._serve_link(link, self._conn)
-        finally:
-            self._conn = None  # IDLE between clients
-
-    def _serve_link(self, link: _Link, conn: Connection) -> None:
-        session = _Session()
-        clock = self.clock
-        last_rx = clock.now()
-        received = False
-        fed = framed = 0  # bytes received; of those, bytes of the messages taken so far
-        idle_from: float | None = None
-        rx_baud: int | None = None  # the speed input came at, kept across a time-out it ended
-        while not self._stop.is_set():
-            baud = rx_baud if rx_baud is not None else conn.baud  # the pending bytes' speed
-            event = conn.next_event()
-            if isinstance(event, Request):
-                # A client signs on at the start speed whatever the meter's state (one that
-                # ended its session by going silent, after a readout, say: standards.md 6.3).
-                baud = conn.start_baud
-            if self._line is not None and event is not NEED_DATA:
-                taken = fed - conn.pending_count
-                self._line.received(taken - framed, baud, conn.must_answer)
-                framed = taken
-            if isinstance(event, Incident):
-                log.info("IEC 62056-21 server %s at %.3f: %s %s", self.address, clock.now(),
-                         type(event).__name__, event.reason)
-            if event is NEED_DATA:
-                rx_baud = None
-                wait = conn.wait()
-                now = clock.now()
-                deadline = now + wait[0] if wait else None
-                idle_close = False
-                if conn.state is not State.IDLE or conn.pending_count:
-                    idle_from = None
-                elif idle_from is None:
-                    idle_from = now
-                if link.is_socket and idle_from is not None:
-                    # A connection that says nothing must not hold the port for good: idle (no
-                    # session, nothing received) for the inactivity time-out (standards.md 6.6:
-                    # 60..120 s; Timing.inactivity) it is closed.
-                    idle_at = max(idle_from, last_rx) + self.timing.inactivity
-                    if idle_at <= now:
-                        self._idle_close()
-                        return
-                    if deadline is None or idle_at < deadline:
-                        deadline, idle_close = idle_at, True
-                data = link.read(None if deadline is None else clock.wall_wait(deadline - now))
-                if (data not in (None, CLOSED) and deadline is not None
-                        and self._input_time(data, conn) >= deadline):
-                    # Input that came after a timer was due (on a virtual line the timers are
-                    # checked as input comes): the time-out happened first.
-                    if idle_close:
-                        self._idle_close()
-                        return
-                    rx_baud = conn.baud
-                    self._timed_out(link, conn, last_rx)
-                elif data is None and idle_close:
-                    continue  # the inactivity time-out: closed at the top of the loop
-                elif data is None:
-                    self._timed_out(link, conn, last_rx)
-                    continue
-                if data == CLOSED:
-                    if received:
-                        self.disconnects += 1
-                    return
-                assert data is not None
-                received = True
-                fed += len(data)
-                conn.receive_data(data)
-                last_rx = clock.now()
-                continue
-            if isinstance(event, Incident) and event.reply:
-                self._reply(link, event.reply, last_rx, conn.reaction_time)
-            # Modes A and B: the readout follows the identification with no input between,
-            # so keep answering while the state owes one (each answer changes the state).
-            while conn.must_answer and not self._stop.is_set():
-                reaction = conn.reaction_time  # before send: the identification itself uses 200 ms
-                try:
-                    answer = self._answer(conn, session, event)
-                except Exception:  # never leave an answer owed, never drop the link
-                    log.exception("IEC 62056-21 server %s: answer failed", self.address)
-                    answer = self._fallback(conn)
-                if not answer:
-                    continue
-                if not self._reply(link, answer, last_rx, reaction):
-                    if conn.must_answer:  # modes A/B: the readout after a dropped identification
-                        conn.abandon()
+            while not self._stop.is_set():
+                out = session.data_to_send()
+                if out:
+                    try:
+                        link.write(out)
+                    except OSError as error:
+                        log.info("IEC 62056-21 server %s: write failed (%s)", self.address, error)
+                if session.ended:
                     break
-                last_rx = clock.now()
+                data = link.read(session.wait)
+                if self._stop.is_set():
+                    break
+                if data is None:
+                    session.time_out()
+                else:
+                    session.receive(data)
+        finally:
+            session.stop()
+            self.session_ended(session)
+        if session.failed:
+            self._stop.wait(FAILED_RETRY_S)
 
-    def _input_time(self, data: bytes, conn: Connection) -> float:
-        """When `data` came, for the timers (the same instant on a wall clock). Only the
-        programming-mode inactivity timer can run out while the client does something else
-        (a dwell): there the input came when the client sent it (`input_time`). The other
-        timers (option select, readout repeat, the rest of a frame) run between messages a
-        client sends back to back, and a break it sends as soon as it has its last answer and
-        does not wait for (client.py `close`): those came at the line's own instant, whatever
-        the client has done since (rig.sim.line `_start` dates a break so)."""
-        waiting = conn.state in (State.PROG, State.AWAIT_BLOCK_ACK) and not conn.pending_count
-        if waiting and not data.startswith(_BREAK):
-            return self.clock.input_time()
-        return self.clock.now()
+    def open_session(self, is_socket: bool) -> LineSession:
+        """A new client's link (a pty's for the server's life, or one TCP connection), for a
+        driver to serve (meter.iec62056_21.session); `state` follows it."""
+        self._session = LineSession(self, is_socket)
+        return self._session
 
-    def _timed_out(self, link: _Link, conn: Connection, last_rx: float) -> None:
-        """A protocol timer expired: the state's time-out (a NAK for a frame cut short, or
-        back to idle)."""
-        incident = conn.timeout()
-        log.info("IEC 62056-21 server %s at %.3f: %s", self.address, self.clock.now(),
-                 incident.reason)
-        if incident.reply:
-            self._reply(link, incident.reply, last_rx, conn.reaction_time)
-
-    def _idle_close(self) -> None:
-        self.idle_closes += 1
-        log.info("IEC 62056-21 server %s: connection idle for %.0f s, closed",
-                 self.address, self.timing.inactivity)
-
-    def _reply(self, link: _Link, data: bytes, last_rx: float, reaction: float) -> bool:
-        """Send `data` once the reaction time has passed since `last_rx`; False if it was not
-        sent: the server stops, or the client spoke meanwhile. A client says nothing while it
-        waits for an answer, so input now means it stopped waiting (it timed out and repeats,
-        NAKs, breaks or signs on again, or it hung up): the answer is stale and is dropped, and
-        the input is served instead (a NAK gets this answer, a request a new identification).
-        On a virtual line the reaction time is the line's (rig.sim.line): no wall pause."""
-        pause = self.clock.wall_wait(last_rx + reaction - self.clock.now())
-        spoke = link.input_within(pause or 0.0)
-        if self._stop.is_set():
-            return False
-        if spoke:
-            log.info("IEC 62056-21 server %s at %.3f: the client spoke before the answer went "
-                     "out; %d bytes dropped", self.address, self.clock.now(), len(data))
-            self.dropped += 1
-            return False
-        if self._line is not None:
-            self._line.sent(len(data), self._conn.baud if self._conn is not None else 0)
-        try:
-            link.write(data)
-        except OSError as error:
-            log.info("IEC 62056-21 server %s: write failed (%s)", self.address, error)
-        return True
+    def session_ended(self, session: LineSession) -> None:
+        """The driver is done with `session`'s link: IDLE until the next one."""
+        if self._session is session:
+            self._session = None
 
     # ---- answers ----
     def _call(self, fn: Callable[[], T]) -> T:
@@ -451,7 +330,7 @@ class MeterServer:
         with self._lock:
             return fn()
 
-    def _answer(self, conn: Connection, session: _Session, event: object) -> bytes:
+    def _answer(self, conn: Connection, session: SignOn, event: object) -> bytes:
         state = conn.state
         if state is State.IDENT_DUE:
             assert isinstance(event, Request)
@@ -519,7 +398,7 @@ class MeterServer:
             return conn.send(ErrorMessage("ERROR"))
 
     def _command(
-        self, conn: Connection, session: _Session, bank: RegisterBank, event: object
+        self, conn: Connection, session: SignOn, bank: RegisterBank, event: object
     ) -> Message:
         if isinstance(event, Invalid):
             return ErrorMessage(error_text(f"INVALID {type(event.error).__name__}"))
@@ -551,11 +430,11 @@ class MeterServer:
             return DataMessage.of(result) if result else Ack()
         return ErrorMessage(f"UNKNOWN COMMAND {name}")
 
-    def _first_block(self, session: _Session) -> Message:
+    def _first_block(self, session: SignOn) -> Message:
         block = session.blocks.pop(0)
         return DataMessage.of(block, partial=bool(session.blocks))
 
-    def _next_block(self, conn: Connection, session: _Session) -> bytes:
+    def _next_block(self, conn: Connection, session: SignOn) -> bytes:
         return conn.send(self._first_block(session))
 
     def _select(self, address: str) -> RegisterBank | None:
@@ -568,18 +447,6 @@ class MeterServer:
             except Exception:
                 log.exception("IEC 62056-21 server %s: device_address failed", self.address)
         return None
-
-
-class _Session:
-    """Per sign-on data of the server: the bank addressed and queued partial blocks."""
-
-    def __init__(self) -> None:
-        self.bank: RegisterBank | None = None
-        self.blocks: list[list[DataSet]] = []
-
-    def start(self, bank: RegisterBank) -> None:
-        self.bank = bank
-        self.blocks = []
 
 
 def _values(data: DataSet | None) -> tuple[str, ...]:

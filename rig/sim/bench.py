@@ -29,6 +29,7 @@ from rig.sim.control import ControlApi, ControlError, ControlServer, SimControl
 from rig.sim.dialects import Dialect, dialect_for, simulated_drivers
 from rig.sim.line import LineClock, LineSettings
 from rig.sim.lineserver import PtyLineServer, TcpLineServer
+from rig.sim.meterport import MeterPort
 from rig.sim.meters import build_meter
 from rig.sim.positions import Position
 from rig.sim.reference import ReferenceSpec
@@ -167,7 +168,7 @@ class Simulator:
         if realtime:
             self.world.set_realtime(True)
         self.instruments: dict[str, Instrument] = {}
-        self.meter_servers: list[MeterServer] = []
+        self.meter_ports: list[MeterPort] = []  # a MeterServer each, served in `loop`
         self.substitutions: dict[str, str] = {}
         self.control: ControlServer | None = None
         # One thread serves every instrument and the control endpoint (rig.sim.serving).
@@ -296,12 +297,19 @@ class Simulator:
                     line=line,
                     clock=line,
                 )
-                server.start()
+                # Served by the simulator's one loop thread, not a thread of its own.
+                port = MeterPort(server, self.loop)
+                self.meter_ports.append(port)
+                port.start()
                 servers[key] = server
-                self.meter_servers.append(server)
             for p in group:
                 p.link = server.url
             self.substitutions[ph] = server.url
+
+    @property
+    def meter_servers(self) -> list[MeterServer]:
+        """The meter ports' servers (their counters and settings), in position order."""
+        return [port.server for port in self.meter_ports]
 
     def _line_clock(self) -> LineClock | None:
         """The virtual time of one meter line (rig.sim.line), unless the bench file turns it
@@ -357,9 +365,9 @@ class Simulator:
             self.control.close()
         for inst in self.instruments.values():
             inst.server.close()
+        for port in self.meter_ports:
+            port.close()  # in the loop's thread while it runs
         self.loop.stop()
-        for server in self.meter_servers:
-            server.close()
         with self.world.access():
             for number in self.world.positions:
                 pos = self.world.position(number)  # up to now first: its last state is now's

@@ -128,15 +128,15 @@ class LineClock:
         """The instant this line's meter answers at (its bank's time source): the end of the
         message it answers plus tr, although another line may have moved the world further
         meanwhile. Lines the rig drives in parallel then answer each at its own instant,
-        whichever thread ran first (a meter not stepped with the world is at or before it;
+        whichever line was served first (a meter not stepped with the world is at or before it;
         one that is answers at its own time). Before any message: the world's time."""
         with self.world.lock:
             return self.answer_at if self.answer_at > -math.inf else self.world.t
 
     def now(self) -> float:
         """The line's own latest instant, the start of the meter's protocol timers
-        (meter/iec62056_21/server.py `clock`): the end of its last exchange (`free_at`),
-        whatever the rig has done since, which the meter's thread may or may not have seen
+        (meter/iec62056_21/session.py `ProtocolClock`): the end of its last exchange (`free_at`),
+        whatever the rig has done since, which the serving loop may or may not have seen
         yet. Before any exchange: the instant the rig has got to."""
         with self.world.lock:
             return self.free_at if self.free_at > -math.inf else self.world.line_epoch
@@ -161,8 +161,8 @@ class LineClock:
         The rig waits for an answer, so it cannot reach the world between sending a message
         that is answered and this call: the world's `line_epoch` is still the instant it was
         sent from. A message that is not answered (the break that ends a session) the rig
-        does not wait for: its next command, a dwell say, may reach the world before this
-        line's thread takes the break up, and `line_epoch` would then date the break by the
+        does not wait for: its next command, a dwell say, may reach the world before the
+        serving loop takes the break up, and `line_epoch` would then date the break by the
         machine's scheduling, moving every later exchange on this line with it. The client
         sends the break as soon as it has the last answer (meter/iec62056_21/client.py
         `close`), which is the line's own free instant."""

@@ -82,8 +82,11 @@ def _newest_run(runs_dir: Path) -> str | None:
     path = runs_dir / STORE
     if not path.exists():
         return None
-    with sqlite3.connect(path, timeout=5) as db:
-        row = db.execute("SELECT run_id FROM run ORDER BY started_at DESC LIMIT 1").fetchone()
+    try:
+        with sqlite3.connect(path, timeout=5) as db:
+            row = db.execute("SELECT run_id FROM run ORDER BY started_at DESC LIMIT 1").fetchone()
+    except sqlite3.OperationalError:  # the file is there, its schema still being written
+        return None
     return row[0] if row else None
 
 

@@ -20,6 +20,7 @@ SANS_IO = [
     "state",
     "readings",
     "bank",
+    "session",
 ]
 FORBIDDEN = {
     "socket",

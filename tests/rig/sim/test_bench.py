@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -89,6 +90,33 @@ def test_rs485_bus_several_meters_on_one_pty() -> None:
             with Client(link, device_address=f"10{k}") as meter:
                 rows = {r.address: r.value for r in meter.readout()}
             assert int(rows["C.1.0"]) == k          # meter number = position (bench build)
+
+
+def test_every_meter_line_is_served_by_the_simulators_serving_loop() -> None:
+    # 12 positions, 12 ports: no thread per meter (a MeterServer's own is named
+    # "iec62056-21 <port>"); each answers its own meter through the one loop.
+    before = {t.ident for t in threading.enumerate()}
+    with SimBench(SIM_BENCH, positions=12) as sim:
+        assert sim.simulator is not None and len(sim.simulator.meter_servers) == 12
+        new = [t.name for t in threading.enumerate() if t.ident not in before]
+        assert not [name for name in new if name.startswith("iec62056-21")], new
+        for k in (12, 1):
+            with Client(sim.substitutions[f"sim:meter{k}"]) as meter:
+                rows = {r.address: r.value for r in meter.readout()}
+            assert int(rows["C.1.0"]) == k  # meter number = position (bench build)
+
+
+def test_meter_links_over_tcp() -> None:
+    # `sim.link: tcp`: a listening port per position, one connection served at a time.
+    with SimBench(SIM_BENCH, positions=2, sim_options={"link": "tcp"}) as sim:
+        urls = [sim.substitutions[f"sim:meter{k}"] for k in (1, 2)]
+        assert all(url.startswith("socket://127.0.0.1:") for url in urls)
+        for k, url in enumerate(urls, start=1):
+            with Client(url) as meter:
+                meter.program()
+                assert int(meter.read("C.1.0")[0].value) == k
+                meter.sign_off()
+        assert [s.sessions for s in sim.simulator.meter_servers] == [1, 1]
 
 
 def test_bus_needs_distinct_addresses() -> None:
