@@ -198,35 +198,51 @@ def _closes(ends: list[float], slot_end: int) -> list[int]:
     return closes
 
 
+# Adding then subtracting 1.5 x 2**52 rounds a float below 2**51 in magnitude to an integer,
+# half to even, as round() does (there the float step is 1), and keeps it a float: the chain runs
+# on floats only. Larger counts are clipped (to 0 or the uint32 top) all the same.
+_ROUND = 6755399441055744.0
+_TOP = float(0xFFFFFFFF)
+
+
 def _chain(value: float, energy: list[float], closes: list[int], first_kept: int,
-           out: list[int]) -> float:
+           out: list[float]) -> float:
     """One channel through a run of entries: ``energy[j]`` added span by span, and at each
     span index in ``closes`` (an entry's end) the sum counted (``_count``) with its remainder
     carried on; the counts from entry ``first_kept`` on go to ``out``. Returns the remainder
     after the last entry plus the spans after it. Bit for bit the loop's ``add`` / ``close``:
-    the same additions in the same order."""
+    the same additions in the same order (``value + a + b + x`` adds left to right)."""
     u = UNIT_KWH
-    top = 0xFFFFFFFF
     last = closes[-1] + 1
     spans = iter(energy[:last])
     per = closes[0] + 1
+    k = -first_kept
     if closes == list(range(per - 1, last, per)):  # `per` spans each: take them in groups
         groups: Iterable[tuple[float, ...]] = zip(*[spans] * per, strict=False)
     else:
         groups = (tuple(islice(spans, b - a)) for a, b in zip([-1, *closes], closes, strict=False))
-    k = -first_kept
+        per = 0
     for group in groups:
-        for x in group:
-            value += x
-        c = round(value / u)
+        if per == 3:  # the default demand sub-interval (5 min) splits each entry in three
+            a, b, x = group
+            value = value + a + b + x
+        else:
+            for x in group:
+                value += x
+        c = value / u + _ROUND - _ROUND
         if c > 0:
-            if c > top:
-                c = top
+            if c > _TOP:
+                c = _TOP
             value -= c * u
             if k >= 0:
-                out[k] = c
+                out[k] = c  # an integral float
         k += 1  # a count <= 0 is 0, and value - 0 * u is value itself: `out` holds 0 already
-    for x in energy[last:]:
+    return _add_all(value, energy[last:])
+
+
+def _add_all(value: float, energy: list[float]) -> float:
+    """``value`` with every energy added, one by one in order (the loop's sums)."""
+    for x in energy:
         value += x
     return value
 
@@ -300,8 +316,7 @@ class LoadProfile:
         n = len(closes)
         if not n:
             for i, e in energies:
-                for x in e:
-                    self.cur[i] += x
+                self.cur[i] = _add_all(self.cur[i], e)
             return
         first_kept = max(n - CAPACITY, 0)
         counts = np.zeros((n - first_kept, 6), dtype=np.uint32)
@@ -309,7 +324,7 @@ class LoadProfile:
         cur = self.cur
         for i in range(6):
             if i in listed:
-                kept = [0] * (n - first_kept)
+                kept = [0.0] * (n - first_kept)  # counts as integral floats
                 cur[i] = _chain(cur[i], listed[i], closes, first_kept, kept)
                 counts[:, i] = kept
             elif cur[i]:

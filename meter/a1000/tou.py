@@ -373,6 +373,23 @@ class TouTables:
         day, sec = divmod(int(meter_s // 1), _DAY)
         return self.tariff_on(dt.date.fromordinal(_EPOCH_ORDINAL + day), sec // 60)
 
+    def tariffs(self) -> frozenset[int]:
+        """Every tariff a day can have: those of the selections the calendar can make (seasons,
+        the weekend if it has days, holidays) through their profiles' sections (an empty
+        frozenset if a selection names a profile the tables lack)."""
+        selections = [*(s.selection for s in self.seasons), *self.holidays.values()]
+        if self.weekend is not None and self.weekend_days:
+            selections.append(self.weekend)
+        out: set[int] = set()
+        for sel in selections:
+            if sel.tariff is not None:
+                out.add(sel.tariff)
+            elif sel.profile in self.profiles:
+                out.update(sec.tariff for sec in self.profiles[sel.profile])
+            else:
+                return frozenset()
+        return frozenset(out)
+
     def next_change(self, meter_s: float, horizon_days: int = 800) -> tuple[int, int] | None:
         """First boundary after ``meter_s`` where the tariff changes: (meter second, tariff).
 
@@ -380,6 +397,8 @@ class TouTables:
         change); they are visited in order, day by day, never second by second. None if the
         tariff does not change within ``horizon_days``.
         """
+        if len(self.tariffs()) == 1:
+            return None  # one tariff in every selection: it never changes (spare the scan)
         current = self.tariff_at(meter_s)
         day0, sec = divmod(int(meter_s // 1), _DAY)
         minute0 = sec // 60

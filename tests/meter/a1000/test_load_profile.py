@@ -374,6 +374,10 @@ def _runs() -> st.SearchStrategy[tuple[list[int], list[int], list[float], list[f
 @given(_runs())
 @example(([3] * (CAPACITY + 77), [0, 5], [1.04, 0, 0, 0, 0, 0.6], [3e-5, 0, 2.5e-4, 0, 0, -0.0], 1))
 @example(([1, 2, 3] * (CAPACITY // 2), [2], [0.0, 0, 7.3, 0, 0, 0], [0.0] * 6, 0))
+# Counts of exactly half a unit (2.5 x 0.1 Wh carried, spans of no energy) round half to even,
+# in three spans per entry and in two.
+@example(([3] * 4, [1], [0.0] * 6, [0.0, 2.5e-4, 0, 0, 0, 0], 0))
+@example(([2] * 4, [4], [0.0] * 6, [0, 0, 0, 0, 2.5e-4, 0], 1))
 def test_close_run_writes_what_close_by_close_writes(
     run: tuple[list[int], list[int], list[float], list[float], int],
 ) -> None:

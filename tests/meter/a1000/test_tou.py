@@ -100,6 +100,29 @@ def test_fixed_tariff_all_year_has_no_switch() -> None:
     assert tou.next_change(_ms("2026-01-01 00:00")) is None
 
 
+def test_one_tariff_through_profiles_weekend_and_holidays_has_no_switch() -> None:
+    # Every selection leads to tariff 3 (a profile of two sections, a fixed tariff, the weekend,
+    # a holiday): no switch ever, as the 800-day scan would find.
+    tou = TouTables.from_obj({
+        "daily_profiles": {1: [{"start": "00:00", "tariff": 3}, {"start": "12:00", "tariff": 3}]},
+        "seasons": [{"start": "01-01", "profile": 1}, {"start": "06-01", "tariff": 3}],
+        "weekend": {"days": [6, 7], "profile": 1},
+        "holidays": [{"date": "2026-12-25", "tariff": 3}],
+    })
+    assert tou.tariffs() == {3}
+    assert tou.next_change(_ms("2026-01-01 00:00")) is None
+    # One holiday with tariff 1 on 2026-12-25 (a Friday): the scan finds its midnight.
+    obj = tou.to_obj()
+    obj["holidays"] = [{"date": "2026-12-25", "tariff": 1}]
+    with_holiday = TouTables.from_obj(obj)
+    assert with_holiday.tariffs() == {1, 3}
+    assert with_holiday.next_change(_ms("2026-12-20 10:00")) == (_ms("2026-12-25 00:00"), 1)
+    # A weekend without days selects nothing: its tariff is not one a day can have.
+    obj = tou.to_obj()
+    obj["weekend"] = {"days": [], "tariff": 4}
+    assert TouTables.from_obj(obj).tariffs() == {3}
+
+
 def _sec(start: str, tariff: int) -> dict:
     return {"start": start, "tariff": tariff}
 
