@@ -7,7 +7,8 @@ Method, all positions at once, for each of the item's `months`:
 2. The meter clock is set (W1 0.9.2 date, 0.9.1 time, programming state + P1) to LEAD_S before
    the next reading time of the item's day/hour (written to 1-1:0.8.6 DDhh at the start). The
    date and time are separate commands: their order is chosen so that no intermediate clock
-   reading steps forward over a reading time (that would be a reading at the setting).
+   reading steps forward over a reading time (that would be a reading at the setting). Its
+   offset is then read to one second (MONTH_CLOCK_S): enough to time the reads below.
 3. Just before the reading time the registers are read: 0.1.0 (billing counter VZ), 1-1:1.8.0..4
    (active import total and tariffs), 1-1:1.6.0 (maximum demand).
 4. Past the reading time: the counter must have advanced by one, 1-1:1.8.x*101 must equal the
@@ -65,6 +66,10 @@ from rig.timebase import Timebase
 
 SETTLING_S = 5.0
 CLOCK_STEP_S = 0.1
+#: The clock offset read each month after the clock is set: it only times the waits to the
+#: reading time (PRE_READ_S, AFTER_S: 30 s either side) and places the power-up 30 s into a
+#: minute (POWER_UP_S), so one second does; the stamps are checked to the minute.
+MONTH_CLOCK_S = 1.0
 LOAD_S = 60.0  # load per month: energy registers move, a demand is recorded
 LOAD_IN = 1.0  # multiple of In, PF 1
 LEAD_S = 150.0  # the clock is set this long before the reading time
@@ -310,7 +315,7 @@ def _automatic_reading(procedure: AutomaticReading, ctx: Context, recorder: Reco
             bench.energise(voltage_only)
             set_clocks(rig, positions, links, timebase, lambda _now, t=rt - lead: t, offsets, item)
             offsets = {
-                n: c.offset_s for n, c in clock_offsets(links, timebase, CLOCK_STEP_S).items()
+                n: c.offset_s for n, c in clock_offsets(links, timebase, MONTH_CLOCK_S).items()
             }
             true_rt = {n: rt - offsets[n] for n in numbers}
             timebase.dwell(
