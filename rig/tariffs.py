@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from meter.iec62056_21.readings import Reading
+from rig.linesession import read_write_read
 from rig.linetime import programming_s, read_s
 from rig.meterlink import MeterLink, each
 
@@ -54,19 +57,27 @@ def _calendars(rig: Any, links: Mapping[int, MeterLink]) -> dict[int, dict[str, 
 
 @contextmanager
 def tariff_in_force(rig: Any, positions: Sequence[Any], links: Mapping[int, MeterLink],
-                    k: int) -> Iterator[None]:
+                    k: int, *, end_read: Sequence[str] = ()
+                    ) -> Iterator[dict[int, dict[str, Reading]]]:
     """Tariff k in force on every meter; each meter's own calendar written back afterwards
-    (read first, or known from the tariff test before: `_calendars`)."""
+    (read first, or known from the tariff test before: `_calendars`). `end_read`: addresses
+    read when the block has ended, still with tariff k in force, in the session that writes
+    the calendar back (rig.linesession); what they read is in the dict the block is given."""
     writes = forced_tariff(k)
     saved = _calendars(rig, links)
     rig.tariff_carry.calendars = None  # known again only once written back
     with rig.programming(*positions):
         each(links, lambda link: link.write(writes))
+    ended: dict[int, dict[str, Reading]] = {}
+    completed = False
     try:
-        yield
+        yield ended
+        completed = True
     finally:
+        read = end_read if completed else ()  # nothing to read for a block that failed
         with rig.programming(*positions):
-            each(links, lambda link: link.write(list(saved[link.number].items())))
+            ended.update(each(links, lambda link: read_write_read(
+                link, read, write=list(saved[link.number].items()))))
         rig.tariff_carry.calendars = WrittenBack(saved, rig.programming_entries)
 
 
@@ -99,12 +110,12 @@ class Dose:
 
 @dataclass(frozen=True)
 class QuietReading:
-    """What `read` returned on every meter at the end of a dose, the current off, and how many
-    loads the session's bench had applied by then (rig.schedule.LoadLog): the next dose's
-    before-reading while no current has flowed since (`dose_in_tariff`)."""
+    """What `read` (addresses) showed on every meter at the end of a dose, the current off, and
+    how many loads the session's bench had applied by then (rig.schedule.LoadLog): the next
+    dose's before-reading while no current has flowed since (`dose_in_tariff`)."""
 
-    read: Callable[[MeterLink], Any]
-    values: dict[int, Any]
+    read: tuple[str, ...]
+    values: dict[int, dict[str, Decimal | None]]
     loads_applied: int
     label: str
 
@@ -119,12 +130,12 @@ class TariffCarry:
 
 
 def carried_before(rig: Any, links: Mapping[int, MeterLink],
-                   read: Callable[[MeterLink], Any]) -> QuietReading | None:
+                   read: Sequence[str]) -> QuietReading | None:
     """The session's last dose's after-reading, if it can stand as this dose's before-reading:
     the same registers (`read`) of the same meters, and every load applied since it was taken
     carried no current (voltage only, or the source off)."""
     last = rig.tariff_carry.dose_reading
-    if last is None or last.read is not read or set(last.values) != set(links):
+    if last is None or last.read != tuple(read) or set(last.values) != set(links):
         return None
     since = rig.loads.entries[last.loads_applied:]
     if any(e.point is not None and e.point.max_current > 0 for e in since):
@@ -135,11 +146,12 @@ def carried_before(rig: Any, links: Mapping[int, MeterLink],
 def dose_in_tariff(rig: Any, bench: Any, timebase: Any, positions: Sequence[Any],
                    links: Mapping[int, MeterLink], tariff: int, *, load: Any, idle: Any,
                    seconds: float, wiring: str, quantity: Any,
-                   read: Callable[[MeterLink], Any], label: str, quiet_s: float,
+                   read: Sequence[str], label: str, quiet_s: float,
                    during: Callable[[], Any] | None = None) -> Dose:
-    """Tariff `tariff` in force: read every meter, apply `load` for `seconds` counting
-    `quantity` (measured as `wiring`) on the reference's energy register, take the current
-    off (`idle`), wait `quiet_s`, read again. The calendars are written back afterwards.
+    """Tariff `tariff` in force: read the addresses `read` on every meter (their values by
+    address: a Dose's `before` and `after`), apply `load` for `seconds` counting `quantity`
+    (measured as `wiring`) on the reference's energy register, take the current off (`idle`),
+    wait `quiet_s`, read again, in the session that writes the calendar back.
     `during`, if given, takes the place of the dwell while the load is on (it times the dose
     itself, the reference register running) and what it returns is the Dose's `timed`.
 
@@ -156,10 +168,12 @@ def dose_in_tariff(rig: Any, bench: Any, timebase: Any, positions: Sequence[Any]
     if bench.energy is None:
         raise RuntimeError(f"{label}: the bench has no reference energy register: the dosage "
                            "method needs it")
+    read = tuple(read)
     carried = carried_before(rig, links, read)
     rig.tariff_carry.dose_reading = None  # set again only by a complete after-reading
-    with tariff_in_force(rig, positions, links, tariff):
-        before = carried.values if carried is not None else each(links, read)
+    with tariff_in_force(rig, positions, links, tariff, end_read=read) as ended:
+        before = (carried.values if carried is not None
+                  else each(links, lambda link: _values(link.read(*read))))
         bench.reference.set_mode(wiring, quantity)
         t_on = timebase.now()
         bench.energy.start()
@@ -173,7 +187,11 @@ def dose_in_tariff(rig: Any, bench: Any, timebase: Any, positions: Sequence[Any]
         timebase.dwell(quiet_s, label="after dosage")
         bench.energy.stop()
         reference = abs(bench.energy.energy())
-        after = each(links, read)
+    after = {n: _values(ended[n]) for n in links}
     rig.tariff_carry.dose_reading = QuietReading(read, after, len(rig.loads.entries), label)
     return Dose(before, after, reference, t_on, timed,
                 before_from=carried.label if carried is not None else "")
+
+
+def _values(readings: Mapping[str, Reading]) -> dict[str, Decimal | None]:
+    return {a: r.value for a, r in readings.items()}

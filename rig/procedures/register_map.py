@@ -31,7 +31,6 @@ from rig.instruments.roles import Quantity
 from rig.linetime import read_s
 from rig.loads import Rating
 from rig.measure import settle
-from rig.meterlink import MeterLink
 from rig.metrology import combine, rectangular
 from rig.plan import RegisterMapItem, current_label
 from rig.procedures import Context, Declared, EachPoint
@@ -56,11 +55,6 @@ def register_advance(before: Decimal, after: Decimal) -> float:
     full_range = Decimal(10) ** (REGISTER_WIDTH - 1 - decimals)
     moved = after - before
     return float(moved + full_range if moved < 0 else moved)
-
-
-def _registers(link: MeterLink) -> dict[str, Decimal | None]:
-    readings = link.read(TARIFF, *REGISTERS)
-    return {a: r.value for a, r in readings.items()}
 
 
 @dataclass(frozen=True)
@@ -109,7 +103,7 @@ class RegisterMap(EachPoint):
         settle(ctx.bench, ctx.timebase, idle, QUIET_S)
         dose = dose_in_tariff(ctx.rig, ctx.bench, ctx.timebase, ctx.positions, links, tariff,
                               load=load, idle=idle, seconds=dose_s, wiring=rating.wiring,
-                              quantity=Quantity.REACTIVE, read=_registers,
+                              quantity=Quantity.REACTIVE, read=(TARIFF, *REGISTERS),
                               label=f"Q{quadrant} dose, tariff {tariff}", quiet_s=QUIET_S)
         before, after, e_q = dose.before, dose.after, dose.reference
         phi = math.radians(abs(PHI[quadrant]))

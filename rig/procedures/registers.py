@@ -35,7 +35,6 @@ register's whole range.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -46,7 +45,7 @@ from rig.instruments.roles import Quantity
 from rig.linetime import read_s
 from rig.loads import Rating, metered_power, point_for
 from rig.measure import settle
-from rig.meterlink import MeterLink, each
+from rig.meterlink import each
 from rig.metrology import combine, rectangular
 from rig.plan import (
     RegisterCapacityItem,
@@ -196,11 +195,6 @@ CAPACITY_REGISTER = f"1-1:{ACTIVE_C['import']}.8.0"
 DOSAGE_READ = (TARIFF, *(f"1-1:{c}.8.{e}" for c in ACTIVE_C.values() for e in range(5)))
 
 
-def _energy_registers(link: MeterLink) -> dict[str, Decimal | None]:
-    readings = link.read(*DOSAGE_READ)
-    return {a: r.value for a, r in readings.items()}
-
-
 @dataclass(frozen=True)
 class RegisterDosage(EachPoint):
     """Every energy register before and after a dose at the tariff: the total and the tariff's
@@ -290,7 +284,7 @@ class RegisterDosage(EachPoint):
 
         dose = dose_in_tariff(rig, bench, timebase, positions, links, tariff, load=load,
                               idle=idle, seconds=dose_s, wiring=rating.wiring,
-                              quantity=Quantity.ACTIVE, read=_energy_registers,
+                              quantity=Quantity.ACTIVE, read=DOSAGE_READ,
                               label=label, quiet_s=QUIET_S,
                               during=at_edges if item.method == "edge" else None)
         before, after, reference, t_on = dose.before, dose.after, dose.reference, dose.t_on

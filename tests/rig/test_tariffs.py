@@ -35,8 +35,15 @@ class Meter:
     def __post_init__(self) -> None:
         self.port = f"port {self.number}"
 
+    password = "P1 password"
+    sessions: int = 0
+
     def read(self, *addresses: str) -> dict[str, SimpleNamespace]:
-        self.reads.append(addresses)
+        with self.session() as client:
+            return self.read_in(client, addresses)
+
+    def read_in(self, client, addresses) -> dict[str, SimpleNamespace]:
+        self.reads.append(tuple(addresses))
         out = {}
         for a in addresses:
             values = self.calendar[a] if a in self.calendar else [str(self.register)]
@@ -45,9 +52,32 @@ class Meter:
         return out
 
     def write(self, writes) -> None:
-        self.writes.append(list(writes))
-        for address, values in writes:
-            self.calendar[address] = list(values)
+        with self.session() as client:
+            client.password(self.password)
+            for address, values in writes:
+                client.write(address, values)
+
+    @contextmanager
+    def session(self):
+        """One session (rig.meterlink.MeterLink.session): its W1s need the P1 password."""
+        self.sessions += 1
+        meter = self
+
+        class Client:
+            unlocked = False
+
+            def password(self, text: str) -> None:
+                self.unlocked = text == meter.password
+
+            def write(self, address: str, values) -> None:
+                assert self.unlocked, "W1 without the P1 password"
+                meter.store(address, list(values))
+
+        yield Client()
+
+    def store(self, address: str, values: list[str]) -> None:
+        self.writes.append([(address, values)])
+        self.calendar[address] = values
 
 
 @dataclass
@@ -90,8 +120,7 @@ class Rig:
         yield
 
 
-def _energy(link: Meter) -> dict[str, Decimal]:
-    return {a: r.value for a, r in link.read("1-1:1.8.0").items()}
+ENERGY = ("1-1:1.8.0",)
 
 
 def _bench(positions: int = 2) -> tuple[Rig, Bench, dict[int, Meter]]:
@@ -106,7 +135,7 @@ def _dose(rig: Rig, bench: Bench, links: dict[int, Meter], tariff: int, label: s
     bench.energise(IDLE)  # each dose settles with the current off first, as the procedures do
     return dose_in_tariff(rig, bench, SimpleNamespace(now=lambda: bench.now, dwell=bench.dwell),
                           [], links, tariff, load=LOAD, idle=IDLE, seconds=10.0,
-                          wiring="3P4W", quantity="active", read=_energy, label=label,
+                          wiring="3P4W", quantity="active", read=ENERGY, label=label,
                           quiet_s=2.0)
 
 
@@ -121,8 +150,12 @@ def test_a_dose_after_a_dose_takes_its_after_reading_as_the_before_reading() -> 
     assert first.before_from == "" and second.before_from == "dose T1"
     assert second.before == first.after
     assert second.after[1]["1-1:1.8.0"] - second.before[1]["1-1:1.8.0"] == 10
-    # Three register readings for two doses (not four), on each meter.
+    # Three register readings for two doses (not four), on each meter; the after-reading in
+    # the session that writes the calendar back.
     assert [_register_reads(m) for m in links.values()] == [3, 3]
+    # Sessions: the calendar read, the tariff written, the registers read, the registers read
+    # and the calendar written back; then the tariff written, the read and the write back.
+    assert [m.sessions for m in links.values()] == [6, 6]
     assert "at the end of dose T1" in second.before_when
 
 
@@ -133,13 +166,14 @@ def test_a_register_moving_between_two_doses_is_charged_to_the_second() -> None:
     rig, bench, links = _bench(1)
     _dose(rig, bench, links, 1, "dose T1")
     meter = links[1]
-    plain_write = meter.write
+    plain_store = meter.store
 
-    def booking_write(writes) -> None:
-        meter.register += Decimal("0.50")
-        plain_write(writes)
+    def booking_store(address: str, values: list[str]) -> None:
+        if address == "C.90.5":  # the seasons table, once per calendar write
+            meter.register += Decimal("0.50")
+        plain_store(address, values)
 
-    meter.write = booking_write  # type: ignore[method-assign]
+    meter.store = booking_store  # type: ignore[method-assign]
     second = _dose(rig, bench, links, 2, "dose T2")
     assert second.after[1]["1-1:1.8.0"] - second.before[1]["1-1:1.8.0"] == Decimal("10.50")
 
@@ -172,8 +206,7 @@ def test_another_read_or_other_meters_read_their_own_before() -> None:
                                                         dwell=bench.dwell),
                             [], fewer, 3, load=LOAD, idle=IDLE, seconds=1.0, wiring="3P4W",
                             quantity="active",
-                            read=lambda link: {TARIFF: link.read(TARIFF)[TARIFF].value},
-                            label="tariff read", quiet_s=1.0)
+                            read=(TARIFF,), label="tariff read", quiet_s=1.0)
     assert second.before_from == ""
 
 
@@ -181,13 +214,16 @@ def test_a_failed_dose_leaves_nothing_to_carry() -> None:
     rig, bench, links = _bench()
     _dose(rig, bench, links, 1, "dose T1")
 
-    def broken(link: Meter):
+    def broken(*addresses: str):
         raise RuntimeError("no answer")
 
+    links[2].read = broken  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
+        # Another read: the before-reading is read, and fails at position 2.
         dose_in_tariff(rig, bench, SimpleNamespace(now=lambda: bench.now, dwell=bench.dwell),
                        [], links, 2, load=LOAD, idle=IDLE, seconds=1.0, wiring="3P4W",
-                       quantity="active", read=broken, label="broken", quiet_s=1.0)
+                       quantity="active", read=(TARIFF,), label="broken", quiet_s=1.0)
+    del links[2].read
     assert rig.tariff_carry.dose_reading is None
     assert _dose(rig, bench, links, 3, "dose T3").before_from == ""
 
