@@ -44,6 +44,7 @@ from rig.plan import DEFAULT_PLAN, Plan, load_plan
 from rig.runlog import RunLogFile
 from rig.safety import SafetyError, StopRequest
 from rig.schedule import LoadLog
+from rig.tariffs import TariffCarry
 from rig.timebase import Timebase, VirtualTimebase, WallTimebase
 from rig.timeref import TimeReference, host_clock, virtual_clock
 
@@ -223,6 +224,10 @@ class RigSession:
         # background items open (rig.procedures.clock.BackgroundClock by plan item id).
         self.loads = LoadLog()
         self.background: dict[str, Any] = {}
+        # What a tariff test leaves the next (rig.tariffs.TariffCarry), and how many times the
+        # meters were put in their programming state (no write reaches a meter outside it).
+        self.tariff_carry = TariffCarry()
+        self.programming_entries = 0
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> RigSession:
@@ -557,6 +562,7 @@ class RigSession:
         if not numbers:
             return
         self.stop.check()
+        self.programming_entries += 1
         self._hands().enter_programming(numbers)
 
     def leave_programming(self, *positions: MeterPosition) -> None:

@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from meter.iec62056_21.readings import Reading
+from rig.linesession import read_write_read
 from rig.linetime import programming_s, read_s
 from rig.meterlink import MeterLink, each
 
@@ -31,26 +34,59 @@ def forced_tariff(k: int) -> list[tuple[str, list[str]]]:
     return [("C.90.5", [f"01-01=T{k}"]), ("C.90.6", ["", f"T{k}"]), ("C.90.7", [""])]
 
 
+@dataclass(frozen=True)
+class WrittenBack:
+    """The calendars `tariff_in_force` wrote back to each meter, and the session's count of
+    programming states entered by then (RigSession.programming_entries)."""
+
+    calendars: dict[int, dict[str, list[str]]]
+    entries: int
+
+
+def _calendars(rig: Any, links: Mapping[int, MeterLink]) -> dict[int, dict[str, list[str]]]:
+    """Each meter's calendar tables: the ones the last `tariff_in_force` wrote back if no
+    programming state was entered since (no write can reach a meter outside one, A1000 manual
+    2.2.1), else read."""
+    known = rig.tariff_carry.calendars
+    if (known is not None and known.entries == rig.programming_entries
+            and set(known.calendars) == set(links)):
+        return known.calendars
+    return each(links, lambda link: {a: [v.value for v in r.values]
+                                     for a, r in link.read(*CALENDAR).items()})
+
+
 @contextmanager
 def tariff_in_force(rig: Any, positions: Sequence[Any], links: Mapping[int, MeterLink],
-                    k: int) -> Iterator[None]:
-    """Tariff k in force on every meter; each meter's own calendar written back afterwards."""
+                    k: int, *, end_read: Sequence[str] = ()
+                    ) -> Iterator[dict[int, dict[str, Reading]]]:
+    """Tariff k in force on every meter; each meter's own calendar written back afterwards
+    (read first, or known from the tariff test before: `_calendars`). `end_read`: addresses
+    read when the block has ended, still with tariff k in force, in the session that writes
+    the calendar back (rig.linesession); what they read is in the dict the block is given."""
     writes = forced_tariff(k)
-    saved = each(links, lambda link: {a: [v.value for v in r.values]
-                                      for a, r in link.read(*CALENDAR).items()})
+    saved = _calendars(rig, links)
+    rig.tariff_carry.calendars = None  # known again only once written back
     with rig.programming(*positions):
         each(links, lambda link: link.write(writes))
+    ended: dict[int, dict[str, Reading]] = {}
+    completed = False
     try:
-        yield
+        yield ended
+        completed = True
     finally:
+        read = end_read if completed else ()  # nothing to read for a block that failed
         with rig.programming(*positions):
-            each(links, lambda link: link.write(list(saved[link.number].items())))
+            ended.update(each(links, lambda link: read_write_read(
+                link, read, write=list(saved[link.number].items()))))
+        rig.tariff_carry.calendars = WrittenBack(saved, rig.programming_entries)
 
 
-def in_force_s() -> float:
-    """Planned bench time of `tariff_in_force` around what it holds: the calendar read, the
-    writes, the calendar written back."""
-    return read_s(len(CALENDAR)) + 2 * programming_s(len(CALENDAR))
+def in_force_s(calendars_known: bool = False) -> float:
+    """Planned bench time of `tariff_in_force` around what it holds: the calendar read (none
+    when `calendars_known`: a tariff test right before wrote them back), the writes, the
+    calendar written back."""
+    return ((0.0 if calendars_known else read_s(len(CALENDAR)))
+            + 2 * programming_s(len(CALENDAR)))
 
 
 @dataclass(frozen=True)
@@ -62,24 +98,82 @@ class Dose:
     reference: float  # |energy| the reference standard's register counted
     t_on: float  # bench time the load went on
     timed: Any = None  # what `during` returned (None: the dose was a plain dwell)
+    #: Where the before-reading comes from: "" read for this dose, else the label of the dose
+    #: whose after-reading it is (`dose_in_tariff`).
+    before_from: str = ""
+
+    @property
+    def before_when(self) -> str:
+        """When the before-reading was taken, for a record's message."""
+        return f"before (at the end of {self.before_from})" if self.before_from else "before"
+
+
+@dataclass(frozen=True)
+class QuietReading:
+    """What `read` (addresses) showed on every meter at the end of a dose, the current off, and
+    how many loads the session's bench had applied by then (rig.schedule.LoadLog): the next
+    dose's before-reading while no current has flowed since (`dose_in_tariff`)."""
+
+    read: tuple[str, ...]
+    values: dict[int, dict[str, Decimal | None]]
+    loads_applied: int
+    label: str
+
+
+@dataclass
+class TariffCarry:
+    """What one tariff test leaves the next in a session (`tariff_in_force`, `dose_in_tariff`):
+    the calendars written back, the registers read at the end of the last dose."""
+
+    calendars: WrittenBack | None = None
+    dose_reading: QuietReading | None = None
+
+
+def carried_before(rig: Any, links: Mapping[int, MeterLink],
+                   read: Sequence[str]) -> QuietReading | None:
+    """The session's last dose's after-reading, if it can stand as this dose's before-reading:
+    the same registers (`read`) of the same meters, and every load applied since it was taken
+    carried no current (voltage only, or the source off)."""
+    last = rig.tariff_carry.dose_reading
+    if last is None or last.read != tuple(read) or set(last.values) != set(links):
+        return None
+    since = rig.loads.entries[last.loads_applied:]
+    if any(e.point is not None and e.point.max_current > 0 for e in since):
+        return None
+    return last
 
 
 def dose_in_tariff(rig: Any, bench: Any, timebase: Any, positions: Sequence[Any],
                    links: Mapping[int, MeterLink], tariff: int, *, load: Any, idle: Any,
                    seconds: float, wiring: str, quantity: Any,
-                   read: Callable[[MeterLink], Any], label: str, quiet_s: float,
+                   read: Sequence[str], label: str, quiet_s: float,
                    during: Callable[[], Any] | None = None) -> Dose:
-    """Tariff `tariff` in force: read every meter, apply `load` for `seconds` counting
-    `quantity` (measured as `wiring`) on the reference's energy register, take the current
-    off (`idle`), wait
-    `quiet_s`, read again. The calendars are written back afterwards. `during`, if given,
-    takes the place of the dwell while the load is on (it times the dose itself, the reference
-    register running) and what it returns is the Dose's `timed`."""
+    """Tariff `tariff` in force: read the addresses `read` on every meter (their values by
+    address: a Dose's `before` and `after`), apply `load` for `seconds` counting `quantity`
+    (measured as `wiring`) on the reference's energy register, take the current off (`idle`),
+    wait `quiet_s`, read again, in the session that writes the calendar back.
+    `during`, if given, takes the place of the dwell while the load is on (it times the dose
+    itself, the reference register running) and what it returns is the Dose's `timed`.
+
+    Doses in a row share a reading: when the previous dose of the session read the same
+    registers of the same meters (`read`) and no load with current has been applied since
+    (`carried_before`), its after-reading is this dose's before-reading, not read again.
+    Between the two only the calendars are written (back, and for this tariff) and the meters
+    stand with no current, where a good meter books less than a register digit (no-load: not
+    more than one pulse, standards.md 1.4; the calendar only chooses the tariff register that
+    books, A1000 manual 1.4). A register that moves in between, at a calendar write or in the
+    quiet, is charged to this dose and fails it: stricter than a before-reading taken after
+    the writes, which would not see that move at all. The doses' records say which reading
+    was carried (`Dose.before_from`)."""
     if bench.energy is None:
         raise RuntimeError(f"{label}: the bench has no reference energy register: the dosage "
                            "method needs it")
-    with tariff_in_force(rig, positions, links, tariff):
-        before = each(links, read)
+    read = tuple(read)
+    carried = carried_before(rig, links, read)
+    rig.tariff_carry.dose_reading = None  # set again only by a complete after-reading
+    with tariff_in_force(rig, positions, links, tariff, end_read=read) as ended:
+        before = (carried.values if carried is not None
+                  else each(links, lambda link: _values(link.read(*read))))
         bench.reference.set_mode(wiring, quantity)
         t_on = timebase.now()
         bench.energy.start()
@@ -93,5 +187,11 @@ def dose_in_tariff(rig: Any, bench: Any, timebase: Any, positions: Sequence[Any]
         timebase.dwell(quiet_s, label="after dosage")
         bench.energy.stop()
         reference = abs(bench.energy.energy())
-        after = each(links, read)
-    return Dose(before, after, reference, t_on, timed)
+    after = {n: _values(ended[n]) for n in links}
+    rig.tariff_carry.dose_reading = QuietReading(read, after, len(rig.loads.entries), label)
+    return Dose(before, after, reference, t_on, timed,
+                before_from=carried.label if carried is not None else "")
+
+
+def _values(readings: Mapping[str, Reading]) -> dict[str, Decimal | None]:
+    return {a: r.value for a, r in readings.items()}

@@ -7,7 +7,9 @@ Method, all positions at once, for each of the item's `months`:
 2. The meter clock is set (W1 0.9.2 date, 0.9.1 time, programming state + P1) to LEAD_S before
    the next reading time of the item's day/hour (written to 1-1:0.8.6 DDhh at the start). The
    date and time are separate commands: their order is chosen so that no intermediate clock
-   reading steps forward over a reading time (that would be a reading at the setting).
+   reading steps forward over a reading time (that would be a reading at the setting). The
+   clock's offset then follows from the setting (`set_clocks`), to a second or two: enough to
+   time the reads below, 30 s either side of the reading time; it is not read.
 3. Just before the reading time the registers are read: 0.1.0 (billing counter VZ), 1-1:1.8.0..4
    (active import total and tariffs), 1-1:1.6.0 (maximum demand).
 4. Past the reading time: the counter must have advanced by one, 1-1:1.8.x*101 must equal the
@@ -145,11 +147,16 @@ def set_clocks(
     offsets: Mapping[int, float],
     item: BillingItem,
     extra: Mapping[int, Sequence[tuple[str, list[str]]]] | None = None,
-) -> None:
+) -> dict[int, tuple[float, float]]:
     """Set the clocks of `positions` to `target_of(true now)`, at a moment that makes it whole
     seconds (the clock is written to the second), in one programming state with the writes
     going to every meter at once; `offsets[n]` = meter - true before the setting, `extra[n]`
-    more writes for position n in the same session."""
+    more writes for position n in the same session.
+
+    Returns the bracket of each clock's offset (meter - true) after the setting: the meter
+    shows the target second from the instant it takes the time write, between the writes going
+    out (t0) and their end (t1), and within that second at its own sub-second phase, so the
+    offset lies in [target - t1, target + 1 - t0] (a few seconds wide at real line timing)."""
     with rig.programming(*positions):
         target = target_of(timebase.now())
         if target != math.floor(target):
@@ -163,6 +170,8 @@ def set_clocks(
             link.write([*clock_writes(old, target, item), *more])
 
         each({p.number: links[p.number] for p in positions}, write)
+        written = timebase.now()
+    return {p.number: (target - written, target + 1.0 - now) for p in positions}
 
 
 class ValueUnreadable(ValueError):
@@ -308,10 +317,9 @@ def _automatic_reading(procedure: AutomaticReading, ctx: Context, recorder: Reco
             bench.energise(load)
             timebase.dwell(LOAD_S, label="load")
             bench.energise(voltage_only)
-            set_clocks(rig, positions, links, timebase, lambda _now, t=rt - lead: t, offsets, item)
-            offsets = {
-                n: c.offset_s for n, c in clock_offsets(links, timebase, CLOCK_STEP_S).items()
-            }
+            brackets = set_clocks(rig, positions, links, timebase,
+                                  lambda _now, t=rt - lead: t, offsets, item)
+            offsets = {n: (lo + hi) / 2 for n, (lo, hi) in brackets.items()}
             true_rt = {n: rt - offsets[n] for n in numbers}
             timebase.dwell(
                 max(0.0, min(true_rt.values()) - PRE_READ_S - timebase.now()),

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from meter.iec62056_21.readings import Reading
 from rig.instruments.loadpoint import LoadPoint
 from rig.loads import Rating, active_point, metered_power
 from rig.measure import (
@@ -50,6 +51,7 @@ from rig.measure import (
 from rig.meterlink import (
     ClockReading,
     MeterLink,
+    MeterReadError,
     clock_offsets,
     each,
     meter_datetime,
@@ -83,6 +85,8 @@ STAMP_RESOLUTION_S = 60.0
 WINDOWS_MIN = (5, 3, 2, 1)
 #: Maximum demand import, total and tariffs 1..4 (A1000 manual 1.2, Appendix A).
 MAXIMA = tuple(f"1-1:1.6.{t}" for t in range(5))
+#: The last average demand import, read after each window (module doc).
+AVERAGE = "1-1:1.5.0"
 
 
 def stamp_seconds(stamp: str) -> float | None:
@@ -115,6 +119,16 @@ def read_settings(link: MeterLink) -> tuple[int, str, int]:
             f"C.50.0{tuple(v.value for v in mode_values)} not understood"
         )
     return int(cycle), mode_values[0].value.lower(), int(mode_values[1].value)
+
+
+def read_average(link: MeterLink, more: Sequence[str] = ()) -> tuple[Decimal, dict[str, Reading]]:
+    """The last average demand (a number) and `more` addresses, in one session."""
+    readings = link.read(AVERAGE, *more)
+    value = readings[AVERAGE].value
+    if value is None:
+        raise MeterReadError(
+            f"position {link.number}: {AVERAGE}({readings[AVERAGE].raw}) is not a number")
+    return value, readings
 
 
 def item_settings(item: DemandItem, old: tuple[int, str, int]) -> tuple[int, str, int]:
@@ -293,6 +307,7 @@ def _maximum_demand(procedure: MaximumDemand, ctx: Context, recorder: Recorder) 
             bench.energise(load)
             reference.changed()
             meter_avg: dict[int, list[Decimal]] = {n: [] for n in numbers}
+            maxima: dict[int, dict[str, Reading]] = {}
             load_on = True
             for end in ends:
                 if load_on and end >= b1:
@@ -304,9 +319,12 @@ def _maximum_demand(procedure: MaximumDemand, ctx: Context, recorder: Recorder) 
                 cumulative[end] = reference.now()
                 dwell_until(timebase, max(true_of(end, n) for n in numbers) + READ_DELAY_S,
                             "meter evaluation")
-                for n, value in each(links, lambda link: link.value("1-1:1.5.0")).items():
+                # The maxima are read with the last window's average, in its session.
+                more = MAXIMA if end == ends[-1] else ()
+                got = each(links, lambda link, more=more: read_average(link, more))
+                for n, (value, readings) in got.items():
                     meter_avg[n].append(value)
-            maxima = each(links, lambda link: link.read(*MAXIMA))
+                    maxima[n] = readings
         finally:
             reference.stop()
             bench.energise(voltage_only)

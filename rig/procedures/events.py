@@ -63,7 +63,8 @@ OVER_CURRENT_IMAX = 1.3  # x Imax: above 1.2 Imax
 OVER_VOLTAGE_U = 1.20  # x Un: above 1.15 Un
 UNDER_VOLTAGE_U = 0.70  # x Un: below 0.80 Un, above the 60 % phase-failure level
 
-# ERR 1 bits (A1000 manual Appendix B).
+# ERR 1 bits (A1000 manual Appendix B), read as the byte F.F.1.
+ERR1 = "F.F.1"
 OVER_VOLTAGE, UNDER_VOLTAGE, PHASE_VOLTAGE_LOSS, PHASE_FAILURE = 0x01, 0x02, 0x04, 0x08
 CURRENT_REVERSAL, ENERGY_REVERSAL, MISSING_CURRENT, PHASE_SEQUENCE = 0x10, 0x20, 0x40, 0x80
 BIT_NAMES = {
@@ -214,9 +215,13 @@ def _energy(readings: Mapping[str, Reading], e: int) -> float:
 
 
 def _err1(link: MeterLink) -> int:
-    text = _fields(link.read("F.F.1"), "F.F.1")[0].replace(" ", "")
+    return _err1_byte(link.read(ERR1), link.number)
+
+
+def _err1_byte(readings: Mapping[str, Reading], position: int) -> int:
+    text = _fields(readings, ERR1)[0].replace(" ", "")
     if len(text) != 8 or set(text) - {"0", "1"}:
-        raise MeterReadError(f"position {link.number}: F.F.1 {text!r} is not 8 bits")
+        raise MeterReadError(f"position {position}: {ERR1} {text!r} is not 8 bits")
     return int(text, 2)
 
 
@@ -288,20 +293,22 @@ class Event:
         _event(self, ctx, recorder)
 
     def planned_seconds(self) -> float:
-        """The event's checks (settling, the clock reading, the logs read before, the fault,
-        the end's confirmation, the reads after), then the voltage-loss debounce check (two
-        short dips with a gap, then a debounce, the count read before and after)."""
+        """The event's checks (settling, the clock reading and the logs read before where
+        the event has logs, the fault, the end's confirmation, the logs and the bit read after
+        in one session; the bit read during the fault falls within it), then the voltage-loss
+        debounce check (two short dips with a gap, then a debounce, the count read after; the
+        count before is the one the event's checks read last)."""
         item = self.item
         inj = injection(item, self.rating)
         energy = 1 if inj.energy_e is not None else 0
-        seconds = (SETTLING_S + clock_reading_s(CLOCK_STEP_S) + read_s(len(inj.logs) + energy)
-                   + item.duration_s + item.debounce_s + READ_MARGIN_S
-                   + read_s(2 * len(inj.logs) + energy))
-        if inj.bit is not None:  # the bit read after the fault, before the end's confirmation
-            seconds += read_s()
+        bit = 1 if inj.bit is not None else 0
+        before = (clock_reading_s(CLOCK_STEP_S) + read_s(len(inj.logs) + energy)
+                  if inj.logs else 0.0)
+        seconds = (SETTLING_S + before + item.duration_s + item.debounce_s + READ_MARGIN_S
+                   + read_s(2 * len(inj.logs) + energy + bit))
         if item.event == "voltage_loss":
             seconds += ((2 * DIP_FRACTION + GAP_FRACTION + 1) * item.debounce_s
-                        + READ_MARGIN_S + 2 * read_s())
+                        + READ_MARGIN_S + read_s())
         return seconds
 
 
@@ -322,26 +329,32 @@ def _event(procedure: Event, ctx: Context, recorder: Recorder) -> None:
         recorder.verdicts()
         return
     links = {p.number: rig.link(p) for p in positions}
+    counts: dict[int, int] | None = None
     if event_todo:
         with recorder.point(numbers, *event_todo) as take:
-            _event_checks(item, inj, _Rows(take, descs, item), bench, timebase, links)
+            counts = _event_checks(item, inj, _Rows(take, descs, item), bench, timebase, links)
     if debounce_todo:
         with recorder.point(numbers, *debounce_todo) as take:
             if not event_todo:
                 settle(bench, timebase, inj.normal, SETTLING_S)
-            _debounce_check(item, inj, bench, timebase, links, _Rows(take, descs, item))
+            _debounce_check(item, inj, bench, timebase, links, _Rows(take, descs, item),
+                            counts)
     recorder.verdicts()
 
 
-def _event_checks(item, inj, rec, bench, timebase, links) -> None:
-    """The fault with the source, and every check of the event's logs, energy and bits."""
+def _event_checks(item, inj, rec, bench, timebase, links) -> dict[int, int]:
+    """The fault with the source, and every check of the event's logs, energy and bits; the
+    count of the first log read at the end (the debounce check's count before)."""
     settle(bench, timebase, inj.normal, SETTLING_S)
-    clocks = clock_offsets(links, timebase, CLOCK_STEP_S)
+    # The clock offset stands for the stamps only, the logs read before for the counts: an
+    # ERR 1 condition has neither (no log), its bit alone is read.
+    clocks = clock_offsets(links, timebase, CLOCK_STEP_S) if inj.logs else {}
     # Everything of a meter in one session: counts and durations, stamps, event energy.
     counters = [f"C.60.{e}" for _, e in inj.logs]
     energies = [f"C.63.{inj.energy_e}"] if inj.energy_e is not None else []
     stamps = [f"C.61.{e}" for _, e in inj.logs]
-    before = each(links, lambda link: link.read(*counters, *energies))
+    before = (each(links, lambda link: link.read(*counters, *energies)) if inj.logs
+              else {n: {} for n in links})
     logs_before = {n: {e: _log(r, e) for _, e in inj.logs} for n, r in before.items()}
     energy_before = ({n: _energy(r, inj.energy_e) for n, r in before.items()}
                      if inj.energy_e is not None else {})
@@ -357,21 +370,21 @@ def _event_checks(item, inj, rec, bench, timebase, links) -> None:
     _until(timebase, t_on + item.duration_s, "fault")
     bench.energise(inj.normal)
     t_off = timebase.now()
-    bits_after: dict[int, int] = {}
-    if inj.bit is not None:
-        _until(timebase, t_off + bit_delay + READ_MARGIN_S, "after the fault")
-        bits_after = each(links, _err1)
+    # The bit clears bit_delay after the condition, as the end is confirmed debounce_s after
+    # it (Injection.bit): both are read at the same instant, in one session.
     _until(timebase, t_off + item.debounce_s + READ_MARGIN_S, "end confirmation")
+    bit_read = [ERR1] if inj.bit is not None else []
 
-    def read_after(link: MeterLink) -> tuple[dict, Any]:
-        r = link.read(*counters, *stamps, *energies)
+    def read_after(link: MeterLink) -> tuple[dict, Any, int | None]:
+        r = link.read(*counters, *stamps, *energies, *bit_read)
         logs = {e: (_log(r, e), _stamps(r, e, link.number)) for _, e in inj.logs}
         energy = _energy(r, inj.energy_e) if inj.energy_e is not None else None
-        return logs, energy
+        return logs, energy, _err1_byte(r, link.number) if bit_read else None
 
     after = each(links, read_after)
+    bits_after = {n: a[2] for n, a in after.items() if a[2] is not None}
     for n in links:
-        logs_after, energy_after = after[n]
+        logs_after, energy_after, _ = after[n]
         for name, e in inj.logs:
             log_after, stamps = logs_after[e]
             rec.log(n, name, logs_before[n][e], log_after, stamps, clocks[n], t_on, t_off)
@@ -381,6 +394,7 @@ def _event_checks(item, inj, rec, bench, timebase, links) -> None:
         if inj.bit is not None:
             rec.bit(n, "ERR 1 bit during", bits_during.get(n), inj.bit, True)
             rec.bit(n, "ERR 1 bit after", bits_after.get(n), inj.bit, False)
+    return {n: after[n][0][inj.logs[0][1]][0][0] for n in links} if inj.logs else {}
 
 
 def _phase_energy_kwh(inj: Injection, item: EventsItem, held_s: float) -> float:
@@ -395,14 +409,18 @@ def _phase_energy_kwh(inj: Injection, item: EventsItem, held_s: float) -> float:
     return (fault_w * max(held_s - d, 0.0) + normal_w * min(d, held_s)) / 3.6e6
 
 
-def _debounce_check(item, inj, bench, timebase, links, rec) -> None:
+def _debounce_check(item, inj, bench, timebase, links, rec,
+                    counts: Mapping[int, int] | None) -> None:
     """Two dips shorter than the debounce with a gap between: no voltage loss may be counted
-    (a meter that does not cancel its timer when the condition clears counts one)."""
+    (a meter that does not cancel its timer when the condition clears counts one). `counts`:
+    the count the event's checks read at their end, just before (nothing happens between);
+    None: read here."""
     dip = DIP_FRACTION * item.debounce_s
     gap = GAP_FRACTION * item.debounce_s
     e = inj.logs[0][1]
     address = f"C.60.{e}"
-    before = each(links, lambda link: _log(link.read(address), e)[0])
+    before = (dict(counts) if counts is not None
+              else each(links, lambda link: _log(link.read(address), e)[0]))
     for k in range(2):
         bench.energise(inj.fault)
         timebase.dwell(dip, label=f"short dip {k + 1}")

@@ -9,8 +9,9 @@ item 4). Every other energy register stays where it was. A meter that books a re
 its partner, a tariff into another or a quadrant into the next fails here.
 
 Method: tariff t in force all day (rig.tariffs.dose_in_tariff), the current off; all 50
-registers read; the load applied at PF 0.5 in quadrant k until the reference standard's reactive
-energy register shows the dose; the current off; the registers read again. Expected advances
+registers read (or the previous dose's after-reading carried, no current between); the load
+applied at PF 0.5 in quadrant k until the reference standard's reactive energy register shows
+the dose; the current off; the registers read again. Expected advances
 from the reference's reactive energy E_Q and the applied displacement phi = 60 deg: active
 E_Q / tan(phi), reactive E_Q, apparent E_Q / sin(phi). Each advance within the item's limit plus
 one register digit (0.01, A1000 manual 1.1 item 5) of the expected energy.
@@ -30,7 +31,6 @@ from rig.instruments.roles import Quantity
 from rig.linetime import read_s
 from rig.loads import Rating
 from rig.measure import settle
-from rig.meterlink import MeterLink
 from rig.metrology import combine, rectangular
 from rig.plan import RegisterMapItem, current_label
 from rig.procedures import Context, Declared, EachPoint
@@ -55,11 +55,6 @@ def register_advance(before: Decimal, after: Decimal) -> float:
     full_range = Decimal(10) ** (REGISTER_WIDTH - 1 - decimals)
     moved = after - before
     return float(moved + full_range if moved < 0 else moved)
-
-
-def _registers(link: MeterLink) -> dict[str, Decimal | None]:
-    readings = link.read(TARIFF, *REGISTERS)
-    return {a: r.value for a, r in readings.items()}
 
 
 @dataclass(frozen=True)
@@ -90,9 +85,12 @@ class RegisterMap(EachPoint):
         return passing_s(self.item.energy_kvarh, self.load().reactive_power)
 
     def planned_seconds(self) -> float:
-        """Settling, the calendar programmed for the tariff and back (rig.tariffs), the 50
-        registers read before and after, the dose and the quiet time after it."""
-        return 2 * QUIET_S + in_force_s() + 2 * read_s(1 + len(REGISTERS)) + self.dose_s()
+        """Settling, the calendar programmed for the tariff and back, the 50 registers read
+        after the dose, the dose and the quiet time after it. The calendar read and the
+        registers read before come from the dose before (rig.tariffs), but in the first dose
+        of a series."""
+        return (2 * QUIET_S + in_force_s(calendars_known=True) + read_s(1 + len(REGISTERS))
+                + self.dose_s())
 
     def measure(self, ctx: Context, take: Take) -> None:
         item, rating, quadrant, tariff = self.item, self.rating, self.quadrant, self.tariff
@@ -105,7 +103,7 @@ class RegisterMap(EachPoint):
         settle(ctx.bench, ctx.timebase, idle, QUIET_S)
         dose = dose_in_tariff(ctx.rig, ctx.bench, ctx.timebase, ctx.positions, links, tariff,
                               load=load, idle=idle, seconds=dose_s, wiring=rating.wiring,
-                              quantity=Quantity.REACTIVE, read=_registers,
+                              quantity=Quantity.REACTIVE, read=(TARIFF, *REGISTERS),
                               label=f"Q{quadrant} dose, tariff {tariff}", quiet_s=QUIET_S)
         before, after, e_q = dose.before, dose.after, dose.reference
         phi = math.radians(abs(PHI[quadrant]))
@@ -134,8 +132,9 @@ class RegisterMap(EachPoint):
             in_force = (str(b[TARIFF]), str(a[TARIFF]))
             declared.record(
                 take, n, desc, worst, budget=budget,
-                raw={"expected": expected, "wrong": wrong, "tariff_in_force": in_force},
+                raw={"expected": expected, "wrong": wrong, "tariff_in_force": in_force,
+                     "before_from": dose.before_from},
                 verdict=Verdict.FAIL if wrong else None,
                 message="" if not wrong else
                 f"{applied}: " + ", ".join(f"{r} {w}" for r, w in wrong.items())
-                + f"; {TARIFF} read {in_force[0]} before and {in_force[1]} after")
+                + f"; {TARIFF} read {in_force[0]} {dose.before_when} and {in_force[1]} after")

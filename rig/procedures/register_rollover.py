@@ -13,7 +13,8 @@ ones get exactly the reactive energy of `hours` at Imax, Un (3 x 220 V x 10 A x 
 9 900 kvarh on the 5(10) A bench meter); the apparent register S+ or S- gets 1.15 times it; the
 active register A+ or A- gets 0.58 times it in each of the two quadrants that book it (Q1 and
 Q4 import, Q2 and Q3 export), 1.15 times it over both. All 50 registers are read before and
-after each dose; each advance must equal what the quadrant books there. A register that rolls
+after each dose (a dose's after-reading is the next one's before-reading, rig.tariffs
+.dose_in_tariff); each advance must equal what the quadrant books there. A register that rolls
 over before its 1500 h energy shows a shortfall of its false range in the dose that passes it;
 passing the register's full range (99999.99 -> 00000.00, A1000 manual 1.1 item 5) is its design
 and is counted across (register_map.register_advance).

@@ -20,6 +20,8 @@ Active registers by tariff and direction: with the calendar programmed so tariff
 all day, a dose in one direction must advance c.8.0 and c.8.k (c = 1 import, 2 export, A1000
 manual Appendix A) by the reference energy within the item's limit plus one digit, and no other
 active energy register; C.14.0 is read before and after as the fact of the tariff in force.
+The before-reading of a dose that follows another with no current between is the previous
+dose's after-reading (rig.tariffs.dose_in_tariff states why that is stricter).
 By `method: edge` the total and the tariff's register are each read at the instants their last
 digit steps, within the dose (rig.register_edge), and their errors are against the reference
 energy between their own edges, the limit widened by the edges' brackets instead of a digit.
@@ -33,7 +35,6 @@ register's whole range.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -44,7 +45,7 @@ from rig.instruments.roles import Quantity
 from rig.linetime import read_s
 from rig.loads import Rating, metered_power, point_for
 from rig.measure import settle
-from rig.meterlink import MeterLink, each
+from rig.meterlink import each
 from rig.metrology import combine, rectangular
 from rig.plan import (
     RegisterCapacityItem,
@@ -194,11 +195,6 @@ CAPACITY_REGISTER = f"1-1:{ACTIVE_C['import']}.8.0"
 DOSAGE_READ = (TARIFF, *(f"1-1:{c}.8.{e}" for c in ACTIVE_C.values() for e in range(5)))
 
 
-def _energy_registers(link: MeterLink) -> dict[str, Decimal | None]:
-    readings = link.read(*DOSAGE_READ)
-    return {a: r.value for a, r in readings.items()}
-
-
 @dataclass(frozen=True)
 class RegisterDosage(EachPoint):
     """Every energy register before and after a dose at the tariff: the total and the tariff's
@@ -249,12 +245,13 @@ class RegisterDosage(EachPoint):
         return passing_s(self.energy_kwh(), self.power_w())
 
     def planned_seconds(self) -> float:
-        """Settling, the calendar programmed for the tariff and back (rig.tariffs), the
-        registers read before and after, the dose and the quiet time after it; by the edge
-        method also each register's two edges."""
+        """Settling, the calendar programmed for the tariff and back, the registers read
+        after the dose, the dose and the quiet time after it; by the edge method also each
+        register's two edges. The calendar read and the registers read before come from the
+        dose before (rig.tariffs), but in the first dose of a series."""
         edges = (4 * edge_s(ENERGY_DIGIT, self.power_w()) if self.item.method == "edge"
                  else 0.0)
-        return (SETTLING_S + in_force_s() + 2 * read_s(len(DOSAGE_READ))
+        return (SETTLING_S + in_force_s(calendars_known=True) + read_s(len(DOSAGE_READ))
                 + self.dose_s() + QUIET_S + edges)
 
     def measure(self, ctx: Context, take: Take) -> None:
@@ -287,7 +284,7 @@ class RegisterDosage(EachPoint):
 
         dose = dose_in_tariff(rig, bench, timebase, positions, links, tariff, load=load,
                               idle=idle, seconds=dose_s, wiring=rating.wiring,
-                              quantity=Quantity.ACTIVE, read=_energy_registers,
+                              quantity=Quantity.ACTIVE, read=DOSAGE_READ,
                               label=label, quiet_s=QUIET_S,
                               during=at_edges if item.method == "edge" else None)
         before, after, reference, t_on = dose.before, dose.after, dose.reference, dose.t_on
@@ -298,7 +295,8 @@ class RegisterDosage(EachPoint):
             in_force = (str(b[TARIFF]), str(a[TARIFF]))
             for register in (total, own):
                 raw: dict[str, Any] = {"before": str(b[register]), "after": str(a[register]),
-                                       "tariff_in_force": in_force, "method": item.method}
+                                       "tariff_in_force": in_force, "method": item.method,
+                                       "before_from": dose.before_from}
                 if dose.timed is not None:
                     start, end = dose.timed[0][register][n], dose.timed[1][register][n]
                     advance: float | None = end.meter - start.meter
@@ -321,18 +319,19 @@ class RegisterDosage(EachPoint):
                     budget=combine(parts), raw=raw,
                     message="" if error is not None and abs(error) <= limit else
                     f"{applied}: {register} {b[register]} -> {a[register]} kWh, expected an "
-                    f"advance of {ref:.4f} kWh; {TARIFF} read {in_force[0]} before and "
-                    f"{in_force[1]} after")
+                    f"advance of {ref:.4f} kWh; {TARIFF} read {in_force[0]} "
+                    f"{dose.before_when} and {in_force[1]} after")
             moved = {r: float(a[r] - b[r]) for r in b
                      if r not in (total, own, TARIFF) and a[r] is not None and b[r] is not None
                      and a[r] != b[r]}
             by_register["others"].record(
                 take, n, descs["others"], float(len(moved)),
-                raw={"moved_kwh": moved, "tariff_in_force": in_force},
+                raw={"moved_kwh": moved, "tariff_in_force": in_force,
+                     "before_from": dose.before_from},
                 message="" if not moved else
                 f"{applied}: " + ", ".join(f"{r} +{v:.2f} kWh" for r, v in moved.items())
                 + f" (expected only {total} and {own} to move; {TARIFF} read {in_force[0]} "
-                f"before and {in_force[1]} after)")
+                f"{dose.before_when} and {in_force[1]} after)")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from typing import Any
 from meter.iec62056_21.readings import Reading
 from reports.records import Verdict
 from rig.instruments.loadpoint import LoadPoint
+from rig.linesession import read_write_read
 from rig.linetime import clock_reading_s, programming_s, read_s
 from rig.loads import Rating
 from rig.measure import settle
@@ -59,8 +60,9 @@ from rig.session import MeterPosition
 TARIFF = "C.14.0"
 TABLES = ("C.90.1", "C.90.2", "C.90.3", "C.90.4", "C.90.5", "C.90.6", "C.90.7")
 SETTLING_S = 2.0
-#: Per date of the priority check: the clock written (date and time), the tariff read.
-DATE_S = read_s(2) + read_s(1)
+#: Per date of the priority check: the clock written (date and time), the tariff read, in one
+#: session.
+DATE_S = read_s(2 + 1)
 #: The clock offset the priority check restores the clocks by, bracketed to this.
 PRIORITY_CLOCK_S = 0.05
 CLOCK_RESOLUTION_S = 0.02  # the clock readings the boundaries are placed by (vernier)
@@ -147,14 +149,13 @@ def programmed(rig, positions: Sequence[MeterPosition], links: Mapping[int, Mete
             each(links, restore)
 
 
-def _tariff(link: MeterLink) -> int:
-    return int(link.value(TARIFF))
-
-
 def _tariff_at(link: MeterLink, at: Sequence[tuple[str, Sequence[str]]]) -> int:
-    """The tariff in force once the meter's clock is written (`at`: date and time)."""
-    link.write(at)
-    return _tariff(link)
+    """The tariff in force once the meter's clock is written (`at`: date and time), read in
+    the session that writes it (rig.linesession)."""
+    reading = read_write_read(link, write=at, then_read=(TARIFF,))[TARIFF]
+    if reading.value is None:
+        raise MeterReadError(f"position {link.number}: {TARIFF}({reading.raw}) is not a number")
+    return int(reading.value)
 
 
 def _tariff_of(reading: Reading) -> int:

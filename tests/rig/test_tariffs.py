@@ -1,0 +1,252 @@
+"""Doses with a tariff in force: what one dose leaves the next (rig.tariffs: the after-reading
+as the next before-reading while no current flows between, the calendars written back)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+
+from rig.instruments.loadpoint import LoadPoint
+from rig.schedule import LoadLog
+from rig.tariffs import CALENDAR, TARIFF, TariffCarry, dose_in_tariff, tariff_in_force
+
+IDLE = LoadPoint.voltage_only(230.0)
+LOAD = LoadPoint.balanced(230.0, 5.0, "1")
+MEMORY_CALENDAR = {"C.90.5": ["01-01=P1"], "C.90.6": ["6", "P2"], "C.90.7": ["12-25"]}
+
+
+@dataclass
+class Meter:
+    """A meter at one position: its 1.8.0 advances by 1 kWh per second with current on (the
+    bench's `energised` load), its calendar is what was written last."""
+
+    number: int
+    bench: Bench
+    port: str = ""
+    register: Decimal = Decimal("100.00")
+    calendar: dict[str, list[str]] = field(default_factory=lambda: dict(MEMORY_CALENDAR))
+    reads: list[tuple[str, ...]] = field(default_factory=list)
+    writes: list[list[tuple[str, list[str]]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.port = f"port {self.number}"
+
+    password = "P1 password"
+    sessions: int = 0
+
+    def read(self, *addresses: str) -> dict[str, SimpleNamespace]:
+        with self.session() as client:
+            return self.read_in(client, addresses)
+
+    def read_in(self, client, addresses) -> dict[str, SimpleNamespace]:
+        self.reads.append(tuple(addresses))
+        out = {}
+        for a in addresses:
+            values = self.calendar[a] if a in self.calendar else [str(self.register)]
+            out[a] = SimpleNamespace(values=[SimpleNamespace(value=v) for v in values],
+                                     value=Decimal(values[0]) if a == "1-1:1.8.0" else None)
+        return out
+
+    def write(self, writes) -> None:
+        with self.session() as client:
+            client.password(self.password)
+            for address, values in writes:
+                client.write(address, values)
+
+    @contextmanager
+    def session(self):
+        """One session (rig.meterlink.MeterLink.session): its W1s need the P1 password."""
+        self.sessions += 1
+        meter = self
+
+        class Client:
+            unlocked = False
+
+            def password(self, text: str) -> None:
+                self.unlocked = text == meter.password
+
+            def write(self, address: str, values) -> None:
+                assert self.unlocked, "W1 without the P1 password"
+                meter.store(address, list(values))
+
+        yield Client()
+
+    def store(self, address: str, values: list[str]) -> None:
+        self.writes.append([(address, values)])
+        self.calendar[address] = values
+
+
+@dataclass
+class Bench:
+    """Energises loads on a virtual clock; the meters book current time as energy."""
+
+    rig: Rig
+    meters: list[Meter] = field(default_factory=list)
+    now: float = 0.0
+    point: LoadPoint = IDLE
+
+    def energise(self, point: LoadPoint) -> None:
+        self.point = point
+        self.rig.loads.note(self.now, point)
+
+    def dwell(self, seconds: float, label: str = "") -> None:
+        if self.point.max_current > 0:
+            for m in self.meters:
+                m.register += Decimal(int(seconds))
+        self.now += seconds
+
+    @property
+    def energy(self) -> SimpleNamespace:
+        return SimpleNamespace(start=lambda: None, stop=lambda: None, energy=lambda: 1.0)
+
+    @property
+    def reference(self) -> SimpleNamespace:
+        return SimpleNamespace(set_mode=lambda *a: None)
+
+
+@dataclass
+class Rig:
+    loads: LoadLog = field(default_factory=LoadLog)
+    tariff_carry: TariffCarry = field(default_factory=TariffCarry)
+    programming_entries: int = 0
+
+    @contextmanager
+    def programming(self, *positions):
+        self.programming_entries += 1
+        yield
+
+
+ENERGY = ("1-1:1.8.0",)
+
+
+def _bench(positions: int = 2) -> tuple[Rig, Bench, dict[int, Meter]]:
+    rig = Rig()
+    bench = Bench(rig)
+    links = {n: Meter(n, bench) for n in range(1, positions + 1)}
+    bench.meters = list(links.values())
+    return rig, bench, links
+
+
+def _dose(rig: Rig, bench: Bench, links: dict[int, Meter], tariff: int, label: str):
+    bench.energise(IDLE)  # each dose settles with the current off first, as the procedures do
+    return dose_in_tariff(rig, bench, SimpleNamespace(now=lambda: bench.now, dwell=bench.dwell),
+                          [], links, tariff, load=LOAD, idle=IDLE, seconds=10.0,
+                          wiring="3P4W", quantity="active", read=ENERGY, label=label,
+                          quiet_s=2.0)
+
+
+def _register_reads(meter: Meter) -> int:
+    return sum(1 for r in meter.reads if r == ("1-1:1.8.0",))
+
+
+def test_a_dose_after_a_dose_takes_its_after_reading_as_the_before_reading() -> None:
+    rig, bench, links = _bench()
+    first = _dose(rig, bench, links, 1, "dose T1")
+    second = _dose(rig, bench, links, 2, "dose T2")
+    assert first.before_from == "" and second.before_from == "dose T1"
+    assert second.before == first.after
+    assert second.after[1]["1-1:1.8.0"] - second.before[1]["1-1:1.8.0"] == 10
+    # Three register readings for two doses (not four), on each meter; the after-reading in
+    # the session that writes the calendar back.
+    assert [_register_reads(m) for m in links.values()] == [3, 3]
+    # Sessions: the calendar read, the tariff written, the registers read, the registers read
+    # and the calendar written back; then the tariff written, the read and the write back.
+    assert [m.sessions for m in links.values()] == [6, 6]
+    assert "at the end of dose T1" in second.before_when
+
+
+def test_a_register_moving_between_two_doses_is_charged_to_the_second() -> None:
+    # A meter that books 0.50 kWh when its calendar is written (no current): read before the
+    # second dose's calendar write, the carried reading puts the move into that dose's advance,
+    # where the limit (here: the 10 kWh dose) fails it; read after the write it would be unseen.
+    rig, bench, links = _bench(1)
+    _dose(rig, bench, links, 1, "dose T1")
+    meter = links[1]
+    plain_store = meter.store
+
+    def booking_store(address: str, values: list[str]) -> None:
+        if address == "C.90.5":  # the seasons table, once per calendar write
+            meter.register += Decimal("0.50")
+        plain_store(address, values)
+
+    meter.store = booking_store  # type: ignore[method-assign]
+    second = _dose(rig, bench, links, 2, "dose T2")
+    assert second.after[1]["1-1:1.8.0"] - second.before[1]["1-1:1.8.0"] == Decimal("10.50")
+
+
+@pytest.mark.parametrize("between", [LOAD, LoadPoint.balanced(230.0, 0.001, "1")])
+def test_any_current_between_two_doses_makes_the_second_read_its_own_before(between) -> None:
+    rig, bench, links = _bench()
+    _dose(rig, bench, links, 1, "dose T1")
+    bench.energise(between)
+    bench.dwell(5.0)
+    second = _dose(rig, bench, links, 2, "dose T2")
+    assert second.before_from == ""
+    assert [_register_reads(m) for m in links.values()] == [4, 4]
+
+
+def test_the_source_off_between_two_doses_keeps_the_carried_reading() -> None:
+    # Off or voltage only, a good meter books nothing (standards.md 1.4, no-load).
+    rig, bench, links = _bench()
+    _dose(rig, bench, links, 1, "dose T1")
+    rig.loads.note(bench.now, None)
+    assert _dose(rig, bench, links, 2, "dose T2").before_from == "dose T1"
+
+
+def test_another_read_or_other_meters_read_their_own_before() -> None:
+    rig, bench, links = _bench()
+    _dose(rig, bench, links, 1, "dose T1")
+    fewer = {1: links[1]}
+    assert _dose(rig, bench, fewer, 2, "dose T2").before_from == ""
+    second = dose_in_tariff(rig, bench, SimpleNamespace(now=lambda: bench.now,
+                                                        dwell=bench.dwell),
+                            [], fewer, 3, load=LOAD, idle=IDLE, seconds=1.0, wiring="3P4W",
+                            quantity="active",
+                            read=(TARIFF,), label="tariff read", quiet_s=1.0)
+    assert second.before_from == ""
+
+
+def test_a_failed_dose_leaves_nothing_to_carry() -> None:
+    rig, bench, links = _bench()
+    _dose(rig, bench, links, 1, "dose T1")
+
+    def broken(*addresses: str):
+        raise RuntimeError("no answer")
+
+    links[2].read = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        # Another read: the before-reading is read, and fails at position 2.
+        dose_in_tariff(rig, bench, SimpleNamespace(now=lambda: bench.now, dwell=bench.dwell),
+                       [], links, 2, load=LOAD, idle=IDLE, seconds=1.0, wiring="3P4W",
+                       quantity="active", read=(TARIFF,), label="broken", quiet_s=1.0)
+    del links[2].read
+    assert rig.tariff_carry.dose_reading is None
+    assert _dose(rig, bench, links, 3, "dose T3").before_from == ""
+
+
+def test_the_calendars_written_back_are_not_read_again_while_nothing_else_is_programmed() -> None:
+    rig, _, links = _bench()
+    for k in (1, 2):
+        with tariff_in_force(rig, [], links, k):
+            assert links[1].calendar["C.90.5"] == [f"01-01=T{k}"]
+    calendar_reads = [r for r in links[1].reads if r == CALENDAR]
+    assert len(calendar_reads) == 1
+    assert links[1].calendar == MEMORY_CALENDAR  # each meter's own calendar written back
+
+
+def test_the_calendars_are_read_again_after_any_other_programming() -> None:
+    # Anything written to a meter goes through its programming state (A1000 manual 2.2.1):
+    # a clock or table written between may have changed the calendar too.
+    rig, _, links = _bench()
+    with tariff_in_force(rig, [], links, 1):
+        pass
+    with rig.programming():
+        links[1].write([("C.90.7", ["01-01"])])
+    with tariff_in_force(rig, [], links, 2):
+        pass
+    assert len([r for r in links[1].reads if r == CALENDAR]) == 2
+    assert links[1].calendar["C.90.7"] == ["01-01"]  # the newer calendar is the one restored
