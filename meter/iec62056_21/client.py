@@ -22,6 +22,7 @@ import logging
 import os
 import select
 import socket
+import stat
 import time
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -91,6 +92,16 @@ def wait_in_place(fd: int | None, seconds: float) -> bool:
     return bool(select.select([fd], [], [], seconds)[0])
 
 
+def is_pty(url: str) -> bool:
+    """Whether `url` is the path of a Linux pty slave: a character device of major 136-143,
+    "Unix98 PTY slaves" in the kernel's Documentation/admin-guide/devices.txt."""
+    try:
+        found = os.stat(url)
+    except (OSError, ValueError):  # a URL (socket://, loop://), or no such path
+        return False
+    return stat.S_ISCHR(found.st_mode) and 136 <= os.major(found.st_rdev) <= 143
+
+
 def _wait(fd: int | None, seconds: float) -> bool:
     return (INPUT_WAIT.get() or wait_in_place)(fd, seconds)
 
@@ -140,19 +151,25 @@ class Client:
     def open(self) -> Client:
         if self._port is not None:
             return self
+        # A pty carries 8-bit bytes with no parity and may refuse 7E1 (anchors.md 17): it is
+        # opened 8N1 at once (a refused open and a warning per session otherwise).
+        self.framing = "8N1" if is_pty(self.url) else "7E1"
+        seven = self.framing == "7E1"
         port = self._port_factory(
             self.url,
             do_not_open=True,
             baudrate=self.start_baud,
-            bytesize=serial.SEVENBITS,
-            parity=serial.PARITY_EVEN,
+            bytesize=serial.SEVENBITS if seven else serial.EIGHTBITS,
+            parity=serial.PARITY_EVEN if seven else serial.PARITY_NONE,
             stopbits=serial.STOPBITS_ONE,
             timeout=_POLL,
         )
         try:
             port.open()
         except Exception as error:
-            # A pty may refuse 7E1 (anchors.md 17); its bytes carry no parity anyway.
+            if not seven:
+                raise
+            # Another device that refuses 7E1 (anchors.md 17 names ptys; this port is none).
             log.warning("%s refused 7E1 (%s); using 8N1", self.url, error)
             port.bytesize = serial.EIGHTBITS
             port.parity = serial.PARITY_NONE
