@@ -20,7 +20,6 @@ import datetime as dt
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
@@ -28,6 +27,7 @@ from typing import TypeVar
 from meter.iec62056_21 import Client, MeterError
 from meter.iec62056_21.readings import Reading
 from meter.iec62056_21.timing import Timing
+from rig.meterhub import run_tasks
 from rig.safety import StopRequest
 from rig.timebase import Timebase
 from rig.timeref import TimeReference
@@ -219,30 +219,27 @@ class MeterLink:
         return clock_offsets({self.number: self}, timebase, resolution_s)[self.number]
 
 
-def each(
-    links: Mapping[int, MeterLink],
-    fn: Callable[[MeterLink], T],
-    pool: ThreadPoolExecutor | None = None,
-) -> dict[int, T]:
-    """`fn(link)` for every position at once, one thread per port: meters on their own ports
+def each(links: Mapping[int, MeterLink], fn: Callable[[MeterLink], T]) -> dict[int, T]:
+    """`fn(link)` for every position at once, one task per port: meters on their own ports
     (optical heads, ptys) talk in parallel as on a bench with one head per position; meters
-    sharing a port (an RS485 bus) take turns on it. `pool`: threads to reuse (a series of
-    polls need not start a thread per meter each time); a pool of its own otherwise."""
+    sharing a port (an RS485 bus) take turns on it, inside their port's task.
+
+    The tasks run in the calling thread (rig.meterhub): each yields while its meter has not
+    answered, and one poll() waits for all of them. Results come in `links` order; every port
+    finishes its work, then the first position (in order) whose `fn` raised has its exception
+    raised here (`kept_errors` keeps each position's read error as its result instead)."""
     by_port: dict[str, list[int]] = {}
     for n, link in links.items():
         by_port.setdefault(link.port, []).append(n)
     if len(by_port) <= 1:
         return {n: fn(link) for n, link in links.items()}
 
-    def on_port(numbers: list[int]) -> dict[int, T]:
-        return {n: fn(links[n]) for n in numbers}
+    def on_port(numbers: list[int]) -> Callable[[], dict[int, T]]:
+        return lambda: {n: fn(links[n]) for n in numbers}
 
     out: dict[int, T] = {}
-    workers = contextlib.nullcontext(pool) if pool is not None else ThreadPoolExecutor(
-        max_workers=len(by_port), thread_name_prefix="meter")
-    with workers as threads:
-        for part in threads.map(on_port, by_port.values()):
-            out.update(part)
+    for part in run_tasks([on_port(numbers) for numbers in by_port.values()]):
+        out.update(part)
     return {n: out[n] for n in links}
 
 
@@ -396,23 +393,17 @@ class MeterSessions:
         self._own_port = {n for n, link in self.links.items() if ports[link.port] == 1}
         self._active = set(self.links)
         self._open: dict[int, tuple[contextlib.ExitStack, Client]] = {}
-        # One thread per port for the whole series of polls.
-        self._pool = ThreadPoolExecutor(max_workers=max(len(ports), 1),
-                                        thread_name_prefix="meter-poll")
 
     def __enter__(self) -> MeterSessions:
         try:
-            each({n: self.links[n] for n in self._own_port}, self._start, self._pool)
+            each({n: self.links[n] for n in self._own_port}, self._start)
         except BaseException:
             self.__exit__()
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            self.end(list(self.links))
-        finally:
-            self._pool.shutdown()
+        self.end(list(self.links))
 
     def _start(self, link: MeterLink) -> None:
         own = contextlib.ExitStack()
@@ -428,7 +419,7 @@ class MeterSessions:
     def read(self, *addresses: str) -> dict[int, dict[str, Reading]]:
         """R1 of `addresses` on every meter not yet ended, all meters at once."""
         links = {n: link for n, link in self.links.items() if n in self._active}
-        return each(links, lambda link: self._read(link, addresses), self._pool)
+        return each(links, lambda link: self._read(link, addresses))
 
     def read_timed(self, timebase: Timebase, address: str) -> dict[int, Probe]:
         """R1 of `address` on every meter not yet ended, each with the true time its request
@@ -439,7 +430,7 @@ class MeterSessions:
         out: dict[int, Probe] = {}
         if own:
             sent = timebase.now()
-            got = each(own, lambda link: self._read(link, (address,)), self._pool)
+            got = each(own, lambda link: self._read(link, (address,)))
             taken = timebase.now()
             out.update({n: Probe(sent, taken, r[address]) for n, r in got.items()})
         for n in active:
@@ -454,4 +445,4 @@ class MeterSessions:
         numbers = list(numbers)
         self._active.difference_update(numbers)
         links = {n: self.links[n] for n in numbers if n in self._open}
-        each(links, lambda link: self._open.pop(link.number)[0].close(), self._pool)
+        each(links, lambda link: self._open.pop(link.number)[0].close())

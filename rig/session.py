@@ -492,7 +492,7 @@ class RigSession:
         assert self.store is not None and self.run is not None
         by_number = {pos.number: pos for pos in self.positions}
         links = {pos.number: self.link(pos) for pos in self.positions}
-        # Every meter's readout at once (one thread per port, as for every other read).
+        # Every meter's readout at once (one task per port, as for every other read).
         identities = each(links, lambda link: _identity(by_number[link.number]))
         for pos in self.positions:
             identity = identities[pos.number]

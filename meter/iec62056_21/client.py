@@ -22,8 +22,10 @@ import logging
 import os
 import select
 import socket
+import stat
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from types import TracebackType
 
 import serial
@@ -71,6 +73,37 @@ PasswordSource = str | Callable[[str], str]
 # deadline is noticed. Fixed, because setting a posix port's timeout re-applies termios.
 _POLL = 0.02
 _CHUNK = 65536
+#: How a client waits for input: (descriptor, at most seconds) -> True once it is readable or
+#: hung up, False at the time-out; descriptor None: a pause, no input awaited.
+InputWait = Callable[[int | None, float], bool]
+#: The wait of the task a client runs in (rig.meterhub sets it in each task's own context):
+#: one thread then runs many clients, each yielding while it waits. A context variable and
+#: not a Client argument, because the wait belongs to whoever runs the client at that moment,
+#: not to the client: a session opened in one batch of tasks is read from the next batch's
+#: tasks, and clients are made by factories that know nothing of tasks. Unset: `wait_in_place`.
+INPUT_WAIT: ContextVar[InputWait | None] = ContextVar("iec62056_21_input_wait", default=None)
+
+
+def wait_in_place(fd: int | None, seconds: float) -> bool:
+    """`InputWait` that blocks the calling thread (select(); time.sleep for a pause)."""
+    if fd is None:
+        time.sleep(seconds)
+        return False
+    return bool(select.select([fd], [], [], seconds)[0])
+
+
+def is_pty(url: str) -> bool:
+    """Whether `url` is the path of a Linux pty slave: a character device of major 136-143,
+    "Unix98 PTY slaves" in the kernel's Documentation/admin-guide/devices.txt."""
+    try:
+        found = os.stat(url)
+    except (OSError, ValueError):  # a URL (socket://, loop://), or no such path
+        return False
+    return stat.S_ISCHR(found.st_mode) and 136 <= os.major(found.st_rdev) <= 143
+
+
+def _wait(fd: int | None, seconds: float) -> bool:
+    return (INPUT_WAIT.get() or wait_in_place)(fd, seconds)
 
 
 class Client:
@@ -118,19 +151,25 @@ class Client:
     def open(self) -> Client:
         if self._port is not None:
             return self
+        # A pty carries 8-bit bytes with no parity and may refuse 7E1 (anchors.md 17): it is
+        # opened 8N1 at once (a refused open and a warning per session otherwise).
+        self.framing = "8N1" if is_pty(self.url) else "7E1"
+        seven = self.framing == "7E1"
         port = self._port_factory(
             self.url,
             do_not_open=True,
             baudrate=self.start_baud,
-            bytesize=serial.SEVENBITS,
-            parity=serial.PARITY_EVEN,
+            bytesize=serial.SEVENBITS if seven else serial.EIGHTBITS,
+            parity=serial.PARITY_EVEN if seven else serial.PARITY_NONE,
             stopbits=serial.STOPBITS_ONE,
             timeout=_POLL,
         )
         try:
             port.open()
         except Exception as error:
-            # A pty may refuse 7E1 (anchors.md 17); its bytes carry no parity anyway.
+            if not seven:
+                raise
+            # Another device that refuses 7E1 (anchors.md 17 names ptys; this port is none).
             log.warning("%s refused 7E1 (%s); using 8N1", self.url, error)
             port.bytesize = serial.EIGHTBITS
             port.parity = serial.PARITY_NONE
@@ -300,12 +339,30 @@ class Client:
     def _write(self, data: bytes) -> None:
         # No pause before our own messages: the reaction time tr is the answering side's wait
         # (standards.md 6.6: end of received message -> start of the answer), kept by the meter.
+        port = self.port
         try:
-            self.port.write(data)
+            fd = self._descriptor(port)
+            if fd is not None and not isinstance(port, SocketSerial):
+                self._write_all(fd, data)
+            else:
+                port.write(data)
             self._drain()
         except (serial.SerialException, OSError) as error:
             raise ConnectionLost(f"writing to {self.url} failed: {error}") from error
         self._apply_baud()
+
+    @staticmethod
+    def _write_all(fd: int, data: bytes) -> None:
+        """Every byte to a serial device or pty, whose output queue takes a whole message
+        at once: pyserial's write waits in select() after each os.write even then (a second
+        system call, and on a loaded machine a second wait, per message). The descriptor is
+        non-blocking (pyserial opens it so): a full queue waits here until it has room."""
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                select.select([], [fd], [], None)
 
     def _drain(self) -> None:
         """Wait until the bytes are out. tcdrain is not restarted after a signal (PEP 475 does
@@ -325,7 +382,7 @@ class Client:
         if port is None or not self.switch_baud or port.baudrate == self.conn.baud:
             return
         if self.timing.baud_switch_delay:
-            time.sleep(self.timing.baud_switch_delay)
+            _wait(None, self.timing.baud_switch_delay)
         port.baudrate = self.conn.baud  # on the open port: never close/reopen (anchors.md 17)
 
     def _abandon(self) -> None:
@@ -426,10 +483,10 @@ class Client:
                 # Sleep until the first byte comes or the time-out is due (no wake-ups while
                 # the meter keeps its reaction time: 48 waiting clients cost no CPU); the
                 # read then takes it, or raises if the peer hung up.
-                if fd is not None and not select.select([fd], [], [], remaining)[0]:
+                if fd is not None and not _wait(fd, remaining):
                     continue
                 if fd is not None and not isinstance(port, SocketSerial):
-                    # A serial device or pty that select() found readable: one read takes
+                    # A serial device or pty found readable: one read takes
                     # all that is there (pyserial's read(1) then in_waiting and read(n) took
                     # five system calls, each a wait on a loaded machine). b'' here is a
                     # hang-up, as pyserial reports it.

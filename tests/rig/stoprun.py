@@ -82,11 +82,13 @@ def _newest_run(runs_dir: Path) -> str | None:
     path = runs_dir / STORE
     if not path.exists():
         return None
-    try:
-        with sqlite3.connect(path, timeout=5) as db:
+    with sqlite3.connect(path, timeout=5) as db:
+        try:
             row = db.execute("SELECT run_id FROM run ORDER BY started_at DESC LIMIT 1").fetchone()
-    except sqlite3.OperationalError:  # the file is there, its schema still being written
-        return None
+        except sqlite3.OperationalError as error:
+            if "no such table" not in str(error):
+                raise
+            return None  # the store's file is there, its schema not yet: no run so far
     return row[0] if row else None
 
 

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 import yaml
 
 from meter.iec62056_21 import Client
+from meter.iec62056_21.readings import Reading
 from meter.iec62056_21.timing import Timing
 from rig.meterlink import (
+    SIMULATED_LINE_TIMING,
     MeterLink,
     MeterReadError,
     MeterSessions,
     clock_offsets,
+    each,
+    kept_errors,
     vernier_period,
 )
+from rig.safety import StopRequest
 from rig.sim import SimBench
 from rig.timebase import VirtualTimebase
 from tests.rig.sim.conftest import SIM_BENCH
@@ -24,7 +35,8 @@ FAST = Timing(reaction_min=0.0, reaction_min_fast=0.0)
 MIDNIGHT = 1767225600.0  # 2026-01-01T00:00:00Z
 
 
-def links_of(sim: SimBench, addresses: dict[int, str] | None = None) -> dict[int, MeterLink]:
+def links_of(sim: SimBench, addresses: dict[int, str] | None = None,
+             stop: StopRequest | None = None, timing: Timing = FAST) -> dict[int, MeterLink]:
     out = {}
     for n in sim.bench["positions"]:
         number = n["id"]
@@ -32,9 +44,9 @@ def links_of(sim: SimBench, addresses: dict[int, str] | None = None) -> dict[int
         address = (addresses or {}).get(number, "")
 
         def factory(url: str = url, address: str = address) -> Client:
-            return Client(url, device_address=address, timing=FAST)
+            return Client(url, device_address=address, timing=timing)
 
-        out[number] = MeterLink(number, factory, "00000000", url)
+        out[number] = MeterLink(number, factory, "00000000", url, stop=stop)
     return out
 
 
@@ -126,7 +138,7 @@ def test_meters_on_a_shared_bus_take_a_session_per_read() -> None:
 
 
 def test_after_a_stop_request_a_link_starts_no_exchange() -> None:
-    from rig.safety import StopRequest, StopRequested
+    from rig.safety import StopRequested
 
     opened = []
 
@@ -141,6 +153,73 @@ def test_after_a_stop_request_a_link_starts_no_exchange() -> None:
         with pytest.raises(StopRequested):
             call()
     assert opened == []
+
+
+@contextlib.contextmanager
+def silent_link(number: int, answer_timeout_s: float) -> Iterator[MeterLink]:
+    """A link to a pty nobody answers on: a meter that is silent (unplugged head)."""
+    master, slave = os.openpty()
+    url = os.ttyname(slave)
+    timing = Timing(reaction_min=0.0, reaction_min_fast=0.0, reaction_max=answer_timeout_s,
+                    answer_slack=0.0)
+    try:
+        yield MeterLink(number, lambda: Client(url, timing=timing, repeats=0), "00000000", url)
+    finally:
+        os.close(slave)
+        os.close(master)
+
+
+def test_one_silent_meter_times_out_while_the_others_answer_in_one_thread() -> None:
+    """The ports' work runs as tasks of the calling thread: a silent meter first in order
+    waits out its time-out while the meters after it are read meanwhile, not after it.
+    The served meters' wall waits are the rig's guards on the simulated bench (their times
+    are virtual): a loaded machine must not time them out."""
+    with SimBench(SIM_BENCH, positions=3, sim_options={"meter_reaction_s": 0.0}) as sim, \
+            silent_link(0, 8.0) as silent, silent_link(0, 1.0) as quick:
+        links = {0: silent, **links_of(sim, timing=SIMULATED_LINE_TIMING)}
+        caller = threading.get_ident()
+        seen: dict[int, tuple[int, float]] = {}
+
+        def read(link: MeterLink) -> dict[str, Reading]:
+            try:
+                return link.read("C.1.0", "0.9.1")
+            finally:
+                seen[link.number] = (threading.get_ident(), time.monotonic())
+
+        start = time.monotonic()
+        got = each(links, kept_errors(read))
+        assert list(got) == [0, 1, 2, 3]
+        assert isinstance(got[0], MeterReadError)
+        assert re.match(r"position 0: session: .*identification", str(got[0]))
+        assert seen[0][1] - start >= 8.0  # its own time-out, in full
+        for n in (1, 2, 3):  # each meter answered for itself (serial number = position)
+            assert int(got[n]["C.1.0"].value) == n
+            assert seen[n][1] < seen[0][1]
+        assert {ident for ident, _ in seen.values()} == {caller}
+
+        # Without kept_errors: every port finishes, then the first error in order is raised.
+        seen.clear()
+        links[0] = quick
+        with pytest.raises(MeterReadError, match="position 0: session"):
+            each(links, read)
+        assert set(seen) == {0, 1, 2, 3}
+
+
+def test_a_stop_request_ends_the_reads_of_every_port() -> None:
+    from rig.safety import StopRequest, StopRequested
+
+    stop = StopRequest()
+    with SimBench(SIM_BENCH, positions=3, sim_options={"meter_reaction_s": 0.0}) as sim:
+        links = links_of(sim, stop=stop, timing=SIMULATED_LINE_TIMING)
+        before = sign_ons(sim)
+        with MeterSessions(links) as sessions:
+            assert set(sessions.read("0.9.1")) == {1, 2, 3}
+            stop.request("operator stop")
+            with pytest.raises(StopRequested):
+                sessions.read("0.9.1")
+        with pytest.raises(StopRequested):
+            each(links, lambda link: link.read("0.9.1"))
+        assert sign_ons(sim) - before == 3  # no exchange started after the request
 
 
 def test_vernier_polls_fall_on_every_phase_of_the_second() -> None:

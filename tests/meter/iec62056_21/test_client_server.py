@@ -22,6 +22,7 @@ from meter.iec62056_21 import (
     ProtocolTimeout,
     Timing,
 )
+from meter.iec62056_21.client import is_pty
 
 from .conftest import FAST
 from .demo_bank import PASSWORD, DemoBank
@@ -265,6 +266,8 @@ def test_switch_baud_off_keeps_the_port_at_the_start_speed(served):
 
 
 def test_client_falls_back_to_8n1_when_the_port_refuses_7e1(served):
+    """A pty is opened 8N1 at once (its bytes carry no parity and it may refuse 7E1,
+    anchors.md 17); another port that refuses 7E1 is opened again in 8N1."""
     server, bank = served
     opened = []
 
@@ -284,7 +287,15 @@ def test_client_falls_back_to_8n1_when_the_port_refuses_7e1(served):
     with Client(server.url, timing=FAST, port_factory=factory) as client:
         assert client.framing == "8N1"
         assert len(client.readout()) == len(bank.registers)
-    assert opened == [(7, "E"), (8, "N")]
+    assert opened == ([(8, "N")] if server.url.startswith("/dev/pts/") else [(7, "E"), (8, "N")])
+
+
+def test_only_a_pty_slave_counts_as_a_pty(served, tmp_path):
+    server, _ = served
+    assert is_pty(server.url) is server.url.startswith("/dev/")  # socket:// is a URL
+    assert not is_pty("/dev/null")  # a character device, major 1
+    assert not is_pty(str(tmp_path))
+    assert not is_pty("loop://")
 
 
 def test_a_signal_during_the_drain_is_not_a_lost_link(served):
