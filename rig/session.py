@@ -15,6 +15,7 @@ import datetime as dt
 import getpass
 import hashlib
 import logging
+import os
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -54,11 +55,48 @@ ROOT = Path(__file__).resolve().parent.parent
 SIM_BENCH_FILE = ROOT / "benches" / "sim.yaml"
 SIM_PROCESS_CHOICES = ("auto", "yes", "no")
 #: `--sim-process auto` serves the simulated bench in a child process from this many positions
-#: on; None: never. Measured side by side (README "The simulated bench in a process of its
-#: own", benchmarks/bench_sim_process.py) at 1, 2, 6 and 12 positions, the child was slower at
-#: every count on the 2-core machine under load 11-20 (1.17x-1.78x wall, the same CPU), so
-#: auto keeps it in the rig's process until an idle machine's figures show where it pays.
-SIM_PROCESS_AUTO_POSITIONS: int | None = None
+#: on (None: never), when a core is free for it (`spare_core`). Measured side by side (README
+#: "The simulated bench in a process of its own", benchmarks/bench_sim_process.py) once the
+#: rig talks to its meters from one thread (rig.meterhub) and the simulator serves every line
+#: from one (rig.sim.meterport): on the idle 2-core machine the child took 0.92x the wall time
+#: at 1 position and 0.71x at 12; under load 10-20 it was slower (each exchange waits for the
+#: other process to be scheduled), hence the free-core condition.
+SIM_PROCESS_AUTO_POSITIONS: int | None = 1
+#: What `--sim-process auto` means when this environment variable says `yes` or `no` (the test
+#: suite pins `no`, so a test's plan run does not change with the machine's load).
+SIM_PROCESS_ENV = "METER_TEST_RIG_SIM_PROCESS"
+
+
+def idle_cores(sample_s: float = 0.1) -> float | None:
+    """How many cores were idle over the next `sample_s` (the aggregate `cpu` line of
+    /proc/stat, proc(5): idle + iowait jiffies against all); None where there is no /proc/stat.
+    A measure of now: the load average trails a run that has just ended by minutes."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:]]
+        return ticks[3] + ticks[4], sum(ticks)
+
+    try:
+        idle0, total0 = sample()
+        time.sleep(sample_s)
+        idle1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return (idle1 - idle0) / (total1 - total0) * (os.cpu_count() or 1)
+
+
+def spare_core(idle: float | None = None, cpus: int | None = None) -> bool:
+    """Whether a core is free for a second busy process beside this rig: the machine has two
+    or more, and about one was idle just now (`idle_cores`; the rig itself keeps one busy
+    while it starts). Unknown (no /proc/stat): not free."""
+    if cpus is None:
+        cpus = os.cpu_count() or 1
+    if idle is None:
+        idle = idle_cores()
+    return idle is not None and cpus >= 2 and idle >= 0.75
 
 
 class SessionError(RuntimeError):
@@ -100,8 +138,14 @@ class SessionOptions:
     def sim_in_child(self) -> bool:
         """Whether the simulated bench runs in a process of its own (rig.served.spawn)."""
         if self.sim_process == "auto":
+            pinned = os.environ.get(SIM_PROCESS_ENV, "auto")
+            if pinned not in SIM_PROCESS_CHOICES:
+                raise SessionError(f"{SIM_PROCESS_ENV}={pinned!r}: expected one of "
+                                   f"{', '.join(SIM_PROCESS_CHOICES)}")
+            if pinned != "auto":
+                return pinned == "yes"
             first = SIM_PROCESS_AUTO_POSITIONS
-            return first is not None and (self.positions or 1) >= first
+            return first is not None and (self.positions or 1) >= first and spare_core()
         return self.sim_process == "yes"
 
 
@@ -340,7 +384,8 @@ class RigSession:
         )
         pid = getattr(self.sim, "pid", None)
         if pid is not None:
-            self.log(f"simulated bench served by process {pid} (--sim-process)",
+            self.log(f"simulated bench served by process {pid} (--sim-process "
+                     f"{opts.sim_process})",
                      kind="sim_process", data={"pid": pid})
         for note in self.calibration_notes:
             self.log(note, level="warning")

@@ -6,6 +6,10 @@ when no PostgreSQL server programs can be found (CI installs Debian's `postgresq
 
 The tests build many reports whose PDF they do not test: each print starts a headless browser
 (seconds). The tests of report.pdf clear NO_PDF_ENV for their own builds.
+
+Plan runs serve the simulated bench in the rig's process (SIM_PROCESS_ENV=no) unless a test asks
+otherwise: `--sim-process auto` follows the machine's load, which must not change what a test
+runs. The tests of the child process set the option or clear the variable themselves.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import pytest
 
 from reports.localdb import LocalPostgres, find_bin_dir, throwaway_server
 from reports.pdf import NO_PDF_ENV
+from rig.session import SIM_PROCESS_ENV
 
 os.environ[NO_PDF_ENV] = "1"
+os.environ.setdefault(SIM_PROCESS_ENV, "no")
 
 _databases = itertools.count(1)
 

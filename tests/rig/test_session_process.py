@@ -77,17 +77,50 @@ def test_the_session_serves_the_simulated_bench_in_a_child_and_ends_it_on_close(
     assert _gone(pid)  # reaped by the session: no zombie either
 
 
-def test_no_serves_it_in_the_rig_process_and_auto_follows_the_positions(
+def test_no_serves_it_in_the_rig_process_and_auto_follows_the_positions_and_the_load(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv(rig.session.SIM_PROCESS_ENV, raising=False)
     assert not SessionOptions(sim_process="no", positions=12).sim_in_child
     assert SessionOptions(sim_process="yes").sim_in_child
     monkeypatch.setattr(rig.session, "SIM_PROCESS_AUTO_POSITIONS", None)  # as measured: never
     assert not SessionOptions(positions=99).sim_in_child
     monkeypatch.setattr(rig.session, "SIM_PROCESS_AUTO_POSITIONS", 6)
+    monkeypatch.setattr(rig.session, "spare_core", lambda: True)
     assert not SessionOptions(positions=5).sim_in_child
     assert SessionOptions(positions=6).sim_in_child
     assert not SessionOptions(positions=6, sim_process="no").sim_in_child
+    monkeypatch.setattr(rig.session, "spare_core", lambda: False)  # a busy machine
+    assert not SessionOptions(positions=6).sim_in_child
+    assert SessionOptions(positions=6, sim_process="yes").sim_in_child
+
+
+def test_the_environment_pins_auto_and_a_wrong_value_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rig.session, "spare_core", lambda: True)
+    monkeypatch.setenv(rig.session.SIM_PROCESS_ENV, "no")
+    assert not SessionOptions(positions=12).sim_in_child
+    assert SessionOptions(positions=12, sim_process="yes").sim_in_child  # the option wins
+    monkeypatch.setenv(rig.session.SIM_PROCESS_ENV, "yes")
+    assert SessionOptions(positions=1).sim_in_child
+    monkeypatch.setenv(rig.session.SIM_PROCESS_ENV, "maybe")
+    with pytest.raises(rig.session.SessionError, match="METER_TEST_RIG_SIM_PROCESS='maybe'"):
+        _ = SessionOptions(positions=1).sim_in_child
+
+
+def test_a_core_is_spare_when_about_one_was_idle_just_now(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert rig.session.spare_core(idle=0.9, cpus=2)  # the rig busy on one of two cores
+    assert not rig.session.spare_core(idle=0.3, cpus=2)  # other work on the machine
+    assert not rig.session.spare_core(idle=1.0, cpus=1)  # one core: nothing runs beside
+    monkeypatch.setattr(rig.session, "idle_cores", lambda: None)  # no /proc/stat
+    assert not rig.session.spare_core(cpus=2)  # unknown: not free
+    monkeypatch.undo()
+    measured = rig.session.idle_cores(0.05)
+    if measured is not None:  # Linux: a share of the machine's cores
+        assert 0.0 <= measured <= (os.cpu_count() or 1) + 1e-9
 
 
 def test_a_lab_bench_refuses_the_option() -> None:
