@@ -107,20 +107,24 @@ def _load() -> str:
         return "unknown"
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU time of the live processes of a process group (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+def _proc_stats() -> dict[int, list[str]]:
+    """The fields after the command name of every live process's /proc/PID/stat (proc(5):
+    [1] ppid, [2] process group, [3] session, [11] utime, [12] stime, in ticks)."""
+    out: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue  # ended while we looked
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[2]) == pgid:
-                total += int(fields[11]) + int(fields[12])
-    return total / tick
+            out[int(entry.name)] = stat[stat.rindex(")") + 2:].split()
+    return out
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of the live processes of a process group (Linux /proc)."""
+    total = sum(int(f[11]) + int(f[12]) for f in _proc_stats().values() if int(f[2]) == pgid)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def print_phases(html: Path, pdf: Path, *, number: str, content_hash: str) -> tuple[float, str]:
@@ -241,16 +245,8 @@ def _timed_build(tree: Path, runs: Path) -> tuple[float, float, int]:
 def _tree_ticks(root: int, known: dict[int, int]) -> dict[int, int]:
     """CPU ticks (user + system) of `root` and its live descendants, and of live processes
     in the sessions of these (Chromium's helpers that left the tree)."""
-    stats: dict[int, tuple[int, int, int]] = {}  # pid -> (ppid, session, ticks)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue  # ended while we looked
-            fields = stat[stat.rindex(")") + 2:].split()
-            stats[int(entry.name)] = (int(fields[1]), int(fields[3]),
-                                      int(fields[11]) + int(fields[12]))
+    stats = {pid: (int(f[1]), int(f[3]), int(f[11]) + int(f[12]))  # ppid, session, ticks
+             for pid, f in _proc_stats().items()}
     ours = {root} | {pid for pid in known if pid in stats}
     grew = True
     while grew:
