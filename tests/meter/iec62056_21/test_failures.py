@@ -114,7 +114,10 @@ def test_silent_peer_times_out_after_repeating_the_request(fake):
         client.readout()
     elapsed = time.monotonic() - start
     assert "identification message (after 2 repeat(s))" in str(info.value)
-    assert elapsed < 3 * FAST.answer_timeout + 0.5
+    # Three FAST waits, then it gives up (the default timing's three would take 5.4 s; the count of
+    # requests below is the exact check); the slack is for a loaded machine (it took 1.30 s
+    # against a 1.25 s bound under load 11-21).
+    assert elapsed < 3 * FAST.answer_timeout + 2.5
     assert peer.received == [b"/?!\r\n"] * 3
 
 
