@@ -157,24 +157,21 @@ class MeterLink:
             out[address] = readings[0]
         return out
 
-    def value(self, address: str) -> Decimal:
-        reading = self.read(address)[address]
+    def numeric(self, readings: Mapping[str, Reading], address: str) -> Decimal:
+        """The value `address` read as, a MeterReadError naming the position if it is none."""
+        reading = readings[address]
         if reading.value is None:
             raise MeterReadError(
                 f"position {self.number}: {address}({reading.raw}) is not a number"
             )
         return reading.value
 
+    def value(self, address: str) -> Decimal:
+        return self.numeric(self.read(address), address)
+
     def values(self, addresses: Iterable[str]) -> dict[str, Decimal]:
         readings = self.read(*addresses)
-        out = {}
-        for address, reading in readings.items():
-            if reading.value is None:
-                raise MeterReadError(
-                    f"position {self.number}: {address}({reading.raw}) is not a number"
-                )
-            out[address] = reading.value
-        return out
+        return {address: self.numeric(readings, address) for address in readings}
 
     def read_range(self, address: str, args: Sequence[str], command: str = "R5") -> list[Reading]:
         with self._client() as client:

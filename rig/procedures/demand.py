@@ -51,7 +51,6 @@ from rig.measure import (
 from rig.meterlink import (
     ClockReading,
     MeterLink,
-    MeterReadError,
     clock_offsets,
     each,
     meter_datetime,
@@ -124,11 +123,7 @@ def read_settings(link: MeterLink) -> tuple[int, str, int]:
 def read_average(link: MeterLink, more: Sequence[str] = ()) -> tuple[Decimal, dict[str, Reading]]:
     """The last average demand (a number) and `more` addresses, in one session."""
     readings = link.read(AVERAGE, *more)
-    value = readings[AVERAGE].value
-    if value is None:
-        raise MeterReadError(
-            f"position {link.number}: {AVERAGE}({readings[AVERAGE].raw}) is not a number")
-    return value, readings
+    return link.numeric(readings, AVERAGE), readings
 
 
 def item_settings(item: DemandItem, old: tuple[int, str, int]) -> tuple[int, str, int]:

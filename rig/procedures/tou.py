@@ -152,10 +152,7 @@ def programmed(rig, positions: Sequence[MeterPosition], links: Mapping[int, Mete
 def _tariff_at(link: MeterLink, at: Sequence[tuple[str, Sequence[str]]]) -> int:
     """The tariff in force once the meter's clock is written (`at`: date and time), read in
     the session that writes it (rig.linesession)."""
-    reading = read_write_read(link, write=at, then_read=(TARIFF,))[TARIFF]
-    if reading.value is None:
-        raise MeterReadError(f"position {link.number}: {TARIFF}({reading.raw}) is not a number")
-    return int(reading.value)
+    return int(link.numeric(read_write_read(link, write=at, then_read=(TARIFF,)), TARIFF))
 
 
 def _tariff_of(reading: Reading) -> int:

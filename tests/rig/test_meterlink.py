@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from meter.iec62056_21 import Client
+from meter.iec62056_21.datasets import DataSet
 from meter.iec62056_21.readings import Reading
 from meter.iec62056_21.timing import Timing
 from rig.meterlink import (
@@ -232,3 +233,14 @@ def test_vernier_polls_fall_on_every_phase_of_the_second() -> None:
     assert vernier_period(0.4302, 0.025) == (0.475, 40)  # 17.2 -> 18 shares 2 with 40: 19
     with pytest.raises(ValueError, match="resolution must be in"):
         vernier_period(0.43, 0.0)
+
+
+def test_a_reading_that_must_be_a_number_names_the_position_address_and_text() -> None:
+    # C.14.0 answers the tariff as a number (A1000 manual Appendix A); a text there is a fault
+    # of the meter's answer, reported with what it read.
+    link = MeterLink(7, lambda: Client("loop://"), "00000000", "port")
+    readings = {"C.14.0": Reading.of(DataSet.of("C.14.0", "2")),
+                "0.9.1": Reading.of(DataSet.of("0.9.1", "T2"))}
+    assert link.numeric(readings, "C.14.0") == 2
+    with pytest.raises(MeterReadError, match=r"^position 7: 0\.9\.1\(T2\) is not a number$"):
+        link.numeric(readings, "0.9.1")
