@@ -72,6 +72,9 @@ FAILED_RETRY_S = 0.02  # after a session failed: a pause before serving the next
 # A pty whose client stopped reading fills up; after this long the rest of an answer is
 # dropped (a meter's transmitter does not wait for a listener).
 WRITE_STALL_S = 2.0
+# Errors of a read that mean the client went away: EIO on a pty whose every client closed the
+# slave (anchors.md 17), a reset or closed TCP connection.
+GONE_ERRNOS = (errno.EIO, errno.ECONNRESET, errno.EBADF)
 
 
 def error_text(text: str) -> str:
@@ -97,7 +100,7 @@ class _Link:
         try:
             return os.read(self.fd, 4096)  # b'' = TCP EOF
         except OSError as error:
-            if error.errno in (errno.EIO, errno.ECONNRESET, errno.EBADF):
+            if error.errno in GONE_ERRNOS:
                 return CLOSED  # pty: every client closed the slave (anchors.md 17)
             raise
 

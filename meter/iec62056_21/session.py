@@ -283,8 +283,8 @@ class LineSession:
             yield from self._reply(incident.reply, last_rx, self.conn.reaction_time)
 
     def _idle_close(self) -> None:
-        self.server.idle_closes += 1
         server = self.server
+        server.idle_closes += 1
         server.log.info("IEC 62056-21 server %s: connection idle for %.0f s, closed",
                         server.address, server.timing.inactivity)
 

@@ -19,20 +19,18 @@ does (a meter's transmitter does not wait for a listener).
 
 from __future__ import annotations
 
-import errno
 import functools
 import logging
 import os
 import socket
 
-from meter.iec62056_21.server import FAILED_RETRY_S, WRITE_STALL_S, MeterServer
+from meter.iec62056_21.server import FAILED_RETRY_S, GONE_ERRNOS, WRITE_STALL_S, MeterServer
 from meter.iec62056_21.session import CLOSED, LineSession
 from rig.sim.serving import ServingLoop
 
 log = logging.getLogger("rig.sim")
 
 _READ_SIZE = 4096
-_GONE = (errno.EIO, errno.ECONNRESET, errno.EBADF)  # pty: every client closed the slave
 
 
 class MeterPort:
@@ -63,11 +61,9 @@ class MeterPort:
     # -- in the loop's thread ----------------------------------------------------------------
     def _open(self) -> None:
         listener = self.server.listener
-        if listener is None:
-            self._begin(self.server.pty_master, None)
-        else:
+        if listener is not None:
             listener.setblocking(False)
-            self.loop.watch(listener, read=self._accept)
+        self._next_link()
 
     def _shut(self) -> None:
         if self._closed:
@@ -194,7 +190,7 @@ class MeterPort:
         except (BlockingIOError, InterruptedError):
             return None
         except OSError as error:
-            if error.errno in _GONE:
+            if error.errno in GONE_ERRNOS:
                 return CLOSED
             raise
 
