@@ -22,6 +22,7 @@ previous tables in force (they only swap in a fully validated ``TouTables``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -390,6 +391,13 @@ class TouTables:
                 return frozenset()
         return frozenset(out)
 
+    @functools.cached_property
+    def _one_tariff(self) -> bool:
+        """Whether every selection gives one and the same tariff (`tariffs`), worked out once:
+        the tables do not change (a new calendar is a new TouTables), `next_change` asks at
+        every boundary."""
+        return len(self.tariffs()) == 1
+
     def next_change(self, meter_s: float, horizon_days: int = 800) -> tuple[int, int] | None:
         """First boundary after ``meter_s`` where the tariff changes: (meter second, tariff).
 
@@ -397,7 +405,7 @@ class TouTables:
         change); they are visited in order, day by day, never second by second. None if the
         tariff does not change within ``horizon_days``.
         """
-        if len(self.tariffs()) == 1:
+        if self._one_tariff:
             return None  # one tariff in every selection: it never changes (spare the scan)
         current = self.tariff_at(meter_s)
         day0, sec = divmod(int(meter_s // 1), _DAY)
