@@ -39,6 +39,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from machine import loadavg, proc_stats  # noqa: E402  (benchmarks/ is on sys.path)
+
 from reports.analysis import analyse  # noqa: E402
 from reports.build import build_report, load_for_report  # noqa: E402
 from reports.page import page_renderer  # noqa: E402
@@ -100,30 +102,9 @@ def fill(store: ResultsStore, positions: int, seed: int = 1) -> tuple[str, int]:
     return run.run_id, n
 
 
-def _load() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
-
-
-def _proc_stats() -> dict[int, list[str]]:
-    """The fields after the command name of every live process's /proc/PID/stat (proc(5):
-    [1] ppid, [2] process group, [3] session, [11] utime, [12] stime, in ticks)."""
-    out: dict[int, list[str]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue  # ended while we looked
-            out[int(entry.name)] = stat[stat.rindex(")") + 2:].split()
-    return out
-
-
 def group_cpu_seconds(pgid: int) -> float:
     """User + system CPU time of the live processes of a process group (Linux /proc)."""
-    total = sum(int(f[11]) + int(f[12]) for f in _proc_stats().values() if int(f[2]) == pgid)
+    total = sum(int(f[11]) + int(f[12]) for f in proc_stats().values() if int(f[2]) == pgid)
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -143,7 +124,7 @@ def print_phases(html: Path, pdf: Path, *, number: str, content_hash: str) -> tu
     return t4 - t0, (f"report.pdf printed in {t4 - t0:.2f} s (start {t1 - t0:.2f}, load "
                      f"{t2 - t1:.2f}, print {t3 - t2:.2f}, close {t4 - t3:.2f}); browser CPU "
                      f"{cpu:.2f} s; {len(data) / 1e6:.2f} MB, {pages} pages; load average "
-                     f"{_load()}")
+                     f"{loadavg()}")
 
 
 def _sizes(text: str) -> list[int]:
@@ -176,7 +157,7 @@ def report(runs: Path, run_id: str, what: str, args: argparse.Namespace) -> None
     print(f"report, {what}, {figures} plots, built in {dt:.2f} s (CPU {cpu:.2f} s; "
           f"html, csv, json, sha256); report.html {html.stat().st_size / 1e6:.2f} MB, "
           f"measurements.csv {result.files['csv'].stat().st_size / 1e6:.2f} MB; "
-          f"load average {_load()}", flush=True)
+          f"load average {loadavg()}", flush=True)
     if not args.pdf:
         return
     why = why_no_pdf()
@@ -217,7 +198,7 @@ def whole_builds(folders: list[str], trees: list[Path], rounds: int) -> None:
                     cpus[tree].append(cpu)
                     print(f"{folder} with {tree}: {wall:.2f} s wall, CPU {cpu:.2f} s "
                           f"(build and browser){'' if code == 0 else f', exit {code}'}; "
-                          f"load average {_load()}", flush=True)
+                          f"load average {loadavg()}", flush=True)
                     shutil.rmtree(runs)
         for tree in trees:
             print(f"{folder} with {tree}: median of {rounds}: "
@@ -246,7 +227,7 @@ def _tree_ticks(root: int, known: dict[int, int]) -> dict[int, int]:
     """CPU ticks (user + system) of `root` and its live descendants, and of live processes
     in the sessions of these (Chromium's helpers that left the tree)."""
     stats = {pid: (int(f[1]), int(f[3]), int(f[11]) + int(f[12]))  # ppid, session, ticks
-             for pid, f in _proc_stats().items()}
+             for pid, f in proc_stats().items()}
     ours = {root} | {pid for pid in known if pid in stats}
     grew = True
     while grew:

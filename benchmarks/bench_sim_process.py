@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import loadavg  # benchmarks/ is the script's own folder on sys.path
+from machine import loadavg, proc_stat  # benchmarks/ is the script's own folder on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
@@ -40,9 +40,8 @@ def _children(pid: int) -> list[int]:
 
 def _cpu_s(pid: int) -> float | None:
     """User + system CPU of a running process, from /proc/PID/stat (None once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
+    fields = proc_stat(pid)
+    if fields is None:
         return None
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (proc(5) fields 14, 15)
 

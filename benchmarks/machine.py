@@ -12,3 +12,22 @@ def loadavg() -> str:
         return " ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])
     except OSError:
         return "n/a"
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields after the command name of /proc/PID/stat (proc(5): [1] ppid, [2] process
+    group, [3] session, [11] utime, [12] stime, in clock ticks); None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()
+
+
+def proc_stats() -> dict[int, list[str]]:
+    """`proc_stat` of every live process, by pid."""
+    out: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := proc_stat(int(entry.name))) is not None:
+            out[int(entry.name)] = fields
+    return out
