@@ -56,6 +56,7 @@ from rig.instruments.transport import VisaAdapter  # noqa: E402
 from rig.loads import Rating  # noqa: E402
 from rig.measure import measure_errors, settle  # noqa: E402
 from rig.plan import Measure  # noqa: E402
+from rig.served import ready_facts  # noqa: E402
 from rig.sim import SimBench  # noqa: E402
 from rig.sim.control import SimControl  # noqa: E402
 from rig.sim.safetycheck import run_once  # noqa: E402
@@ -179,15 +180,10 @@ def served(positions: int = 1) -> Iterator[dict[str, str]]:
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        info = {"pid": str(proc.pid)}
-        for line in proc.stdout:
-            if line.strip() == "ready":
-                break
-            key, _, value = line.partition(" = ")
-            info[key.strip()] = value.strip()
-        else:
+        facts = ready_facts(proc.stdout)
+        if facts is None:
             raise RuntimeError(f"{' '.join(command)} ended before it was ready")
-        yield info
+        yield {"pid": str(proc.pid), **facts}
     finally:
         proc.terminate()
         try:

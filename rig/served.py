@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,16 +117,31 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
 
 
+def ready_facts(lines: Iterable[str]) -> dict[str, str] | None:
+    """The `name = value` lines `python -m rig.sim serve` prints before its "ready" line
+    (`control = ...`, `bench file = ...`, `sim:source = TCPIP::...`), by name; None if the
+    lines end before it (it did not start). Reads no further than "ready": a pipe can be
+    passed and stays open."""
+    facts: dict[str, str] = {}
+    for line in lines:
+        text = line.strip()
+        if text == READY:
+            return facts
+        name, sep, value = text.partition(" = ")
+        if sep:
+            facts[name.strip()] = value.strip()
+    return None
+
+
 def _wait_ready(proc: subprocess.Popen, out_path: Path, err_path: Path, timeout_s: float,
                 stop: StopRequest | None) -> dict[str, str]:
     """The `name = value` lines the child printed before "ready"; ServedBenchError with its
     standard error if it ends or stays silent for `timeout_s` first."""
     deadline = time.monotonic() + timeout_s
     while True:
-        lines = out_path.read_text(encoding="utf-8", errors="replace").splitlines()
-        if READY in (line.strip() for line in lines):
-            pairs = (line.partition(" = ") for line in lines)
-            return {name.strip(): value.strip() for name, sep, value in pairs if sep}
+        facts = ready_facts(out_path.read_text(encoding="utf-8", errors="replace").splitlines())
+        if facts is not None:
+            return facts
         code = proc.poll()
         if code is not None or time.monotonic() > deadline:
             said = err_path.read_text(encoding="utf-8", errors="replace").strip()

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rig.served import ready_facts
 from rig.sim.control import SimControl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -242,15 +243,10 @@ def served_realtime() -> Iterator[tuple[Path, SimControl]]:
         [sys.executable, "-m", "rig.sim", "serve", "--bench", "benches/sim.yaml", "--realtime"],
         cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        lines = []
         assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.strip())
-            if line.strip() == "ready":
-                break
-        described = dict(line.split(" = ", 1) for line in lines if " = " in line)
-        if "control" not in described:
-            raise RuntimeError(f"rig.sim serve did not start: {lines} {proc.stderr.read()}")
+        described = ready_facts(proc.stdout)
+        if described is None or "control" not in described:
+            raise RuntimeError(f"rig.sim serve did not start: {described} {proc.stderr.read()}")
         with SimControl(described["control"]) as control:
             yield Path(described["bench file"]), control
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rig.served import ready_facts
 from tests.processes import stop
 from tests.rig.test_pytest_plugin import PLAN
 
@@ -29,14 +30,9 @@ def served() -> Iterator[dict[str, str]]:
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None and proc.stderr is not None
-    values: dict[str, str] = {}
     try:
-        for line in proc.stdout:
-            if line.strip() == "ready":
-                break
-            name, _, value = line.strip().partition(" = ")
-            values[name] = value
-        else:
+        values = ready_facts(proc.stdout)
+        if values is None:
             pytest.fail(f"serve ended early: {proc.stderr.read()}")
         yield values
     finally:
@@ -64,3 +60,13 @@ def test_a_plan_on_a_served_virtual_time_bench_runs_to_the_end(
     # clock this waited for the time-out; driven, it is virtual time and passes at once.
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert re.search(r"\b2 passed\b", proc.stdout)
+
+
+def test_ready_facts_are_the_name_value_lines_before_ready_and_none_without_it() -> None:
+    # What `python -m rig.sim serve` prints (rig/sim/__main__.py): name = value lines, then
+    # "ready"; a value may hold " = " itself, a line without one is no fact.
+    lines = iter(["starting\n", "control = 127.0.0.1:4000\n", "sim:source = TCPIP::a = b\n",
+                  "ready\n", "after = ready\n"])
+    assert ready_facts(lines) == {"control": "127.0.0.1:4000", "sim:source": "TCPIP::a = b"}
+    assert next(lines) == "after = ready\n"  # read no further than "ready"
+    assert ready_facts(["control = 127.0.0.1:4000\n"]) is None  # ended before it was ready

@@ -19,6 +19,7 @@ from meter.iec62056_21 import Client
 from rig.bench.bench import Bench
 from rig.instruments.loadpoint import LoadPoint
 from rig.instruments.roles import ECState, Quantity
+from rig.served import ready_facts
 from rig.sim import SimBench, SimBenchError, SimControl
 from rig.sim.bench import expand_positions
 from rig.sim.meters import MeterBuildError
@@ -159,15 +160,10 @@ def test_serve_command_prints_resources_and_stops_on_sigterm() -> None:
                              str(SIM_BENCH), "--positions", "2"], cwd=str(REPO),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        lines = []
         assert proc.stdout is not None
-        while True:
-            line = proc.stdout.readline()
-            assert line, f"serve ended early: {proc.stderr.read() if proc.stderr else ''}"
-            lines.append(line.strip())
-            if line.strip() == "ready":
-                break
-        values = dict(x.split(" = ", 1) for x in lines if " = " in x)
+        values = ready_facts(proc.stdout)
+        assert values is not None, (
+            f"serve ended early: {proc.stderr.read() if proc.stderr else ''}")
         assert values["sim:source"].startswith("TCPIP::127.0.0.1::")
         assert values["sim:meter2"].startswith("/dev/pts/")
         with SimControl(values["control"]) as ctl:
