@@ -113,8 +113,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=SIM_PROCESS_CHOICES,
         default="auto",
         help="simulated bench: serve it in a process of its own beside the rig (yes), in the "
-        "rig's process (no), or as measured best (auto, the default: README 'The simulated "
-        "bench in a process of its own')",
+        "rig's process (no), or (auto, the default) in its own when a core is free for it; "
+        "$METER_TEST_RIG_SIM_PROCESS pins auto (README 'The simulated bench in a process of "
+        "its own')",
     )
     group.addoption("--no-report", action="store_true", help="do not build the report at the end")
     group.addoption("--no-pdf", action="store_true", help="build the report without report.pdf")
