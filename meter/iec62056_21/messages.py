@@ -23,6 +23,7 @@ from .datasets import (
     check_field,
     parse_line,
     parse_lines,
+    trusted,
 )
 from .errors import BccError, FramingError, IllegalCharacter, MissingEtx, TrailingData
 
@@ -460,7 +461,8 @@ def _decode_command(body: bytes, partial: bool) -> Command:
         raise FramingError(
             f"command {command}{type_} carries {len(sets)} data sets, expected one: {data!r}"
         )
-    return Command(command, type_, sets[0], partial)
+    # Identifier and type were checked above, the data set by parse_line.
+    return trusted(Command, command=command, type=type_, data=sets[0], partial=partial)
 
 
 def _decode_stx(body: bytes, partial: bool) -> Readout | DataMessage | ErrorMessage:
@@ -470,11 +472,12 @@ def _decode_stx(body: bytes, partial: bool) -> Readout | DataMessage | ErrorMess
     if text.endswith("!\r\n"):
         if partial:
             raise FramingError("a data readout ends with ETX, not EOT")
-        return Readout(parse_lines(text[:-3], 1, VALUE_MAX))
+        # parse_lines gives what Readout checks: a tuple of lines of at least one data set.
+        return trusted(Readout, lines=parse_lines(text[:-3], 1, VALUE_MAX))
     if text.startswith("(") and text.endswith(")") and text.count("(") == 1 and "*" not in text:
         if partial:
             raise FramingError(f"error message {text!r} ends with EOT")
         return ErrorMessage(text[1:-1])
     if not text:
         raise FramingError("empty data message")
-    return DataMessage(parse_lines(text, 1, VALUE_MAX_PROGRAMMING), partial)
+    return trusted(DataMessage, lines=parse_lines(text, 1, VALUE_MAX_PROGRAMMING), partial=partial)

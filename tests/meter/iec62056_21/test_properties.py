@@ -21,7 +21,7 @@ from meter.iec62056_21 import (
     Value,
     decode,
 )
-from meter.iec62056_21.datasets import parse_line
+from meter.iec62056_21.datasets import _parse_checked, parse_line
 from meter.iec62056_21.framing import NEED_DATA, FrameSplitter, Garbage
 
 PRINTABLE = [chr(c) for c in range(0x20, 0x7F)]
@@ -46,6 +46,30 @@ lines = st.tuples(first_datasets, st.lists(datasets, max_size=2)).map(lambda t: 
 @given(first_datasets)
 def test_every_valid_data_set_round_trips(ds):
     assert parse_line(ds.encode()) == (ds,)
+
+
+def _outcome(parse, line: str, max_value: int) -> object:
+    try:
+        return parse(line, 3, max_value)
+    except ProtocolError as error:
+        return type(error), str(error)
+
+
+# Text near the edge of the rules: delimiters, forbidden and control characters, fields just
+# over their limits.
+edgy_lines = st.lists(
+    st.sampled_from(["(", ")", "*", "/", "!", "\x01", "\x7f", "é", "a", "1.8.0", "1" * 16,
+                     "2" * 17, "v" * 32, "*kWh", "()", "(1)"]),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(edgy_lines, lines.map(lambda ds: "".join(d.encode() for d in ds))),
+       st.sampled_from([32, 128]))
+def test_the_fast_parse_agrees_with_the_field_by_field_one(line, max_value):
+    """parse_line's whole-line path gives the data sets, or the error, of the checked one."""
+    assert _outcome(parse_line, line, max_value) == _outcome(_parse_checked, line, max_value)
 
 
 @settings(max_examples=150, deadline=None)
