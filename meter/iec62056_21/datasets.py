@@ -97,17 +97,39 @@ class DataSet:
         return cls(address, tuple(v if isinstance(v, Value) else Value(v) for v in values))
 
     def encode(self, max_value: int = VALUE_MAX) -> str:
-        for v in self.values:
-            if len(v.value) > max_value:
-                raise FieldTooLong(f"value of {self.address!r}", len(v.value), max_value, v.value)
-        return self.address + "".join(v.encode() for v in self.values)
+        parts = [self.address]
+        for v in self.values:  # Value.encode inline: this runs for every data set sent
+            value, unit = v.value, v.unit
+            if len(value) > max_value:
+                raise FieldTooLong(f"value of {self.address!r}", len(value), max_value, value)
+            parts.append(f"({value})" if unit is None else f"({value}*{unit})")
+        return "".join(parts)
 
 
-# A line of well-formed data sets, and one set's address and value with its unit: the field
-# limits above but for the lengths, which the parser checks after a match.
-_FIELDS = r"([^()/!]*)\(([^()*/!]*)(?:\*([^()/!]+))?\)"
-_WELL_FORMED = re.compile(r"(?:[^()/!]*\([^()*/!]*(?:\*[^()/!]+)?\))+")
-_SET = re.compile(_FIELDS)
+# One data set's address and value with its unit, as the field limits above allow them (but
+# for the value's length, which depends on the mode).
+_SET = re.compile(r"([^()/!]{0,16})\(([^()*/!]*)(?:\*([^()/!]{1,16}))?\)")
+# The same, for the values that follow the first one of a data set.
+_MORE = re.compile(r"()\(([^()*/!]*)(?:\*([^()/!]{1,16}))?\)")
+_new = object.__new__
+
+
+def _value(value: str, unit: str | None) -> Value:
+    """`trusted(Value, ...)` for the parser's inner loop (no keyword dict)."""
+    v = _new(Value)
+    fields = v.__dict__
+    fields["value"] = value
+    fields["unit"] = unit
+    return v
+
+
+def _data_set(address: str, values: list[Value]) -> DataSet:
+    """`trusted(DataSet, ...)` likewise."""
+    ds = _new(DataSet)
+    fields = ds.__dict__
+    fields["address"] = address
+    fields["values"] = tuple(values)
+    return ds
 
 
 def parse_line(text: str, offset: int = 0, max_value: int = VALUE_MAX) -> tuple[DataSet, ...]:
@@ -117,25 +139,36 @@ def parse_line(text: str, offset: int = 0, max_value: int = VALUE_MAX) -> tuple[
 
 
 def _parse_well_formed(text: str, max_value: int) -> tuple[DataSet, ...] | None:
-    """The data sets of a line that breaks no rule of the module doc, checked as a whole by
-    two regular expressions (a per-character check of every field was most of the time spent
-    decoding); None for any other line, which `_parse_checked` then names the fault of."""
-    if not (text.isascii() and text.isprintable() and _WELL_FORMED.fullmatch(text)):
+    """The data sets of a line that breaks no rule of the module doc, matched a data set (or a
+    further value) at a time by a regular expression (a per-character check of every field
+    was most of the time spent decoding); None for any other line, which `_parse_checked`
+    then names the fault of."""
+    if not (text.isascii() and text.isprintable()):
         return None
     sets: list[DataSet] = []
     values: list[Value] = []
-    address = ""
-    for i, (addr, value, unit) in enumerate(_SET.findall(text)):
-        if len(value) > max_value or len(unit) > UNIT_MAX or len(addr) > ADDRESS_MAX:
+    set_address = ""
+    pos, end = 0, len(text)
+    match = _SET.match
+    while pos < end:
+        # After a value, another value of the same data set, else the next data set (an
+        # empty address only at the start of a line, as `_parse_checked` reads it).
+        found = (_MORE.match(text, pos) if values else None) or match(text, pos)
+        if found is None:
             return None
-        # An address can only be empty at the start of a line: after a value, an empty one is
-        # the next value of the same data set (as `_parse_checked` reads it).
-        if addr or i == 0:
+        address, value, unit = found.groups()
+        if len(value) > max_value:
+            return None
+        if found.re is _SET:  # a new data set: the one before is complete
             if values:
-                sets.append(trusted(DataSet, address=address, values=tuple(values)))
-            address, values = addr, []
-        values.append(trusted(Value, value=value, unit=unit or None))
-    sets.append(trusted(DataSet, address=address, values=tuple(values)))
+                sets.append(_data_set(set_address, values))
+                values = []
+            set_address = address
+        values.append(_value(value, unit))
+        pos = found.end()
+    if not values:
+        return None
+    sets.append(_data_set(set_address, values))
     return tuple(sets)
 
 

@@ -204,8 +204,9 @@ class Readout:
 
     @classmethod
     def of(cls, datasets: list[DataSet] | tuple[DataSet, ...]) -> Readout:
-        """One data set per line."""
-        return cls(tuple((ds,) for ds in datasets))
+        """One data set per line (lines of one data set each: nothing for the constructor's
+        check to find)."""
+        return trusted(cls, lines=tuple((ds,) for ds in datasets))
 
     @property
     def datasets(self) -> tuple[DataSet, ...]:
@@ -268,7 +269,11 @@ class DataMessage:
     def of(
         cls, datasets: list[DataSet] | tuple[DataSet, ...], partial: bool = False
     ) -> DataMessage:
-        return cls(tuple((ds,) for ds in datasets), partial)
+        """One data set per line (a meter's answer: built for every read it serves)."""
+        if not datasets:
+            return cls((), partial)  # raises: a data message needs a data set
+        # Lines of one data set each are what the constructor's check would let through.
+        return trusted(cls, lines=tuple((ds,) for ds in datasets), partial=partial)
 
     @property
     def datasets(self) -> tuple[DataSet, ...]:
