@@ -61,6 +61,13 @@ class A1000RegisterBank:
         self.map: ObisMap = build_map(meter)
         self._readout_rows = self.map.readout_rows(meter.config.readout)
         self._password_ok = False
+        # The display's port indicator, found once: a meter's components are fixed when it is
+        # built, and `sync` runs before every answer.
+        try:
+            display = meter.component("display")
+        except KeyError:
+            display = None  # a model without the display component
+        self._note_comm: Callable[..., None] | None = getattr(display, "note_comm", None)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -71,11 +78,7 @@ class A1000RegisterBank:
             t = self.time_source()
             if t > self.meter.now:
                 self.meter.advance_to(t)
-        try:
-            display = self.meter.component("display")
-        except KeyError:
-            return  # a model without the display component
-        note = getattr(display, "note_comm", None)
+        note = self._note_comm
         if note is not None:
             note(self.meter.now, rx=True)
             note(self.meter.now, rx=False)

@@ -139,6 +139,10 @@ class Client:
         self.start_baud = start_baud
         self._port_factory = port_factory
         self._port: serial.SerialBase | None = None
+        # The open port's descriptor (`_descriptor`) and whether it is pyserial's socket://,
+        # found once at `open`: every write and read asks.
+        self._fd: int | None = None
+        self._is_socket = False
         self.framing = "7E1"
         self.conn = self._new_connection()
         self.identification: Identification | None = None
@@ -182,6 +186,8 @@ class Client:
             with socket.fromfd(port.fileno(), socket.AF_INET, socket.SOCK_STREAM) as sock:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._port = port
+        self._fd = self._descriptor(port)
+        self._is_socket = isinstance(port, SocketSerial)
         return self
 
     def close(self) -> None:
@@ -341,8 +347,8 @@ class Client:
         # (standards.md 6.6: end of received message -> start of the answer), kept by the meter.
         port = self.port
         try:
-            fd = self._descriptor(port)
-            if fd is not None and not isinstance(port, SocketSerial):
+            fd = self._fd
+            if fd is not None and not self._is_socket:
                 self._write_all(fd, data)
             else:
                 port.write(data)
@@ -472,7 +478,7 @@ class Client:
 
     def _read(self, seconds: float, what: str) -> bytes:
         port = self.port
-        fd = self._descriptor(port)
+        fd = self._fd
         deadline = time.monotonic() + seconds
         while True:
             remaining = deadline - time.monotonic()
@@ -485,7 +491,7 @@ class Client:
                 # read then takes it, or raises if the peer hung up.
                 if fd is not None and not _wait(fd, remaining):
                     continue
-                if fd is not None and not isinstance(port, SocketSerial):
+                if fd is not None and not self._is_socket:
                     # A serial device or pty found readable: one read takes
                     # all that is there (pyserial's read(1) then in_waiting and read(n) took
                     # five system calls, each a wait on a loaded machine). b'' here is a

@@ -106,6 +106,11 @@ def kind_of(message: Message) -> str:
     kind = _KIND_OF_TYPE.get(type(message))
     if kind is not None:  # one dict look-up for the messages whose type is their kind
         return kind
+    if type(message) is Command:  # the commonest two next (a command, its answer)
+        name = message.command + message.type
+        return name if name in KNOWN_COMMANDS else "command"
+    if type(message) is DataMessage:
+        return "data.partial" if message.partial else "data"
     if isinstance(message, Request):
         return "request"
     if isinstance(message, Identification):
