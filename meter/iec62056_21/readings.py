@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from .datasets import DataSet, Value
+from .datasets import DataSet, Value, trusted
 from .obiscode import ObisCode, try_parse
 
 _NUMERIC = re.compile(r"[0-9.+-]+")
@@ -35,7 +35,10 @@ class Reading:
     @classmethod
     def of(cls, dataset: DataSet) -> Reading:
         first = dataset.values[0]
-        return cls(
+        # No field to check: built without the frozen dataclass's setattr per field (a
+        # readout makes a hundred of these).
+        return trusted(
+            cls,
             address=dataset.address,
             obis=try_parse(dataset.address),
             value=to_decimal(first.value),

@@ -484,7 +484,7 @@ class Connection:
             return False
         if not (self._read_address and isinstance(message, DataMessage) and message.lines):
             return False
-        answered = message.datasets[0].address
+        answered = message.lines[0][0].address  # the first data set's
         return bool(answered) and _short(answered) != _short(self._read_address)
 
     def _incident(self, cls: type[Incident], kind: str, reason: str, **extra: object) -> Incident:
