@@ -254,7 +254,7 @@ class Command:
     def encode(self) -> bytes:
         body = self.name.encode("ascii")
         if self.data is not None:
-            body += bytes([STX]) + self.data.encode(VALUE_MAX_PROGRAMMING).encode("ascii")
+            body += _BYTES[STX] + self.data.encode(VALUE_MAX_PROGRAMMING).encode("ascii")
         return _bcc_frame(SOH, body, EOT if self.partial else ETX)
 
 
@@ -353,9 +353,12 @@ Message = (
 )
 
 
+_BYTES = [bytes((b,)) for b in range(256)]  # one-byte strings, made once
+
+
 def _bcc_frame(start: int, body: bytes, end: int) -> bytes:
-    protected = body + bytes([end])
-    return bytes([start]) + protected + bytes([bcc(protected)])
+    protected = body + _BYTES[end]
+    return b"".join((_BYTES[start], protected, _BYTES[bcc(protected)]))
 
 
 # ---------------------------------------------------------------------------- decoding

@@ -417,9 +417,9 @@ class Connection:
         frame = self._splitter.next_frame(
             option_select_expected=self.role is Role.METER and self.state is S.AWAIT_OPTION
         )
-        if isinstance(frame, NeedData):
+        if frame is NEED_DATA:  # the one NeedData there is
             return NEED_DATA
-        if isinstance(frame, Garbage):
+        if type(frame) is Garbage:
             if frame.reason.startswith("frame cut short"):
                 error = MissingEtx(frame.data, frame.reason)
                 return self._incident(Corrupt, "corrupt", str(error), error=error)
