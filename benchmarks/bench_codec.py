@@ -5,15 +5,18 @@ side: the server's LineSession), so the CPU of one exchange, times 5000, is a sh
 each added position costs. Figures, CPU microseconds per exchange (medians):
 
 1. sans-IO, the protocol objects alone (no I/O, no threads):
-   - client R1: `Connection.send(R1)`, the answer's bytes in, `next_event`, `Reading.of`;
-   - meter R1: the request's bytes into a LineSession of a MeterServer (tr 0), its answer out;
+   - client R1: `Connection.send(R1)`, the answer's bytes in, `next_event`, `Reading.of`,
+     every answer a different value (as a meter's register counts on);
+   - meter R1: the same request's bytes into a LineSession of a MeterServer (tr 0), again and
+     again (as a plan asks for the same registers), its answer out;
    - client / meter readout of 105 data sets: sign-on, identification, option select, readout.
 2. Real stack: a Client in this process reading R1 over a pty from a MeterServer (tr 0) served
-   by its own thread in a child process; each side's process CPU, per R1.
+   by its own thread in a child process, every answer a different value; each side's process
+   CPU, per R1.
 
-The bank is benchmarks/bench_iec62056_21.BenchBank (fixed data sets), so the figures are the
-codec's, not a meter model's. `--compare DIR` runs the same figures with the package imported
-from DIR (a checkout of another commit) in a second process, side by side.
+The banks are benchmarks/bench_iec62056_21.BenchBank (fixed data sets) and a counting variant,
+so the figures are the codec's, not a meter model's. `--compare DIR` runs the same figures with
+the package imported from DIR (a checkout of another commit) in a second process, side by side.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from meter.iec62056_21 import (  # noqa: E402
     Command,
     Connection,
     DataMessage,
+    DataSet,
     Identification,
     MeterServer,
     OptionSelect,
@@ -52,6 +56,7 @@ from meter.iec62056_21 import (  # noqa: E402
     Role,
     State,
     Timing,
+    Value,
 )
 from meter.iec62056_21.bank import args_dataset  # noqa: E402
 from meter.iec62056_21.session import LineSession  # noqa: E402
@@ -62,12 +67,14 @@ ADDRESS = "1.8.1"
 IDENT = Identification("BNC", "6", "BENCH105")
 
 
-def cpu_per_call(fn: Callable[[int], None], n: int, runs: int) -> float:
-    """Median over `runs` of the process CPU seconds per call of `fn(n)` (n calls)."""
+def cpu_per_call(make: Callable[[int], Callable[[], None]], n: int, runs: int) -> float:
+    """Median over `runs` of the process CPU seconds per call: `make(n)` sets up (untimed) and
+    gives what makes the `n` calls."""
     times = []
     for _ in range(runs):
+        run = make(n)
         t = time.process_time()
-        fn(n)
+        run()
         times.append((time.process_time() - t) / n)
     return statistics.median(times)
 
@@ -86,28 +93,43 @@ def _client_in_programming() -> Connection:
     return conn
 
 
-def client_r1(n: int) -> None:
-    answer = DataMessage.of(BenchBank().read(ADDRESS, ())).encode()
+def _answers(n: int) -> list[bytes]:
+    """`n` different R1 answers (an energy register that counts on): the codec's cache of
+    short frames must not make the figure, as a meter's values change from read to read."""
+    return [DataMessage.of([DataSet.of(ADDRESS, Value(f"{i / 1000:010.3f}", "kWh"))]).encode()
+            for i in range(n)]
+
+
+def client_r1(n: int) -> Callable[[], None]:
+    answers = _answers(n)
     conn = _client_in_programming()
-    for _ in range(n):
-        conn.send(Command("R", "1", args_dataset(ADDRESS, ())))
-        conn.receive_data(answer)
-        event = conn.next_event()
-        [Reading.of(ds) for ds in event.datasets]  # type: ignore[union-attr]
+
+    def run() -> None:
+        for answer in answers:
+            conn.send(Command("R", "1", args_dataset(ADDRESS, ())))
+            conn.receive_data(answer)
+            event = conn.next_event()
+            [Reading.of(ds) for ds in event.datasets]  # type: ignore[union-attr]
+
+    return run
 
 
-def client_readout(n: int) -> None:
+def client_readout(n: int) -> Callable[[], None]:
     frame = Readout.of(readout_datasets()).encode()
-    for _ in range(n):
-        conn = Connection(Role.CLIENT, INSTANT)
-        conn.send(Request())
-        conn.receive_data(IDENT.encode())
-        conn.next_event()
-        conn.send(OptionSelect.for_rate(19200, OptionSelect.READOUT))
-        conn.receive_data(frame)
-        event = conn.next_event()
-        readings = [Reading.of(ds) for ds in event.datasets]  # type: ignore[union-attr]
-    assert len(readings) == 105, len(readings)
+
+    def run() -> None:
+        for _ in range(n):
+            conn = Connection(Role.CLIENT, INSTANT)
+            conn.send(Request())
+            conn.receive_data(IDENT.encode())
+            conn.next_event()
+            conn.send(OptionSelect.for_rate(19200, OptionSelect.READOUT))
+            conn.receive_data(frame)
+            event = conn.next_event()
+            readings = [Reading.of(ds) for ds in event.datasets]  # type: ignore[union-attr]
+        assert len(readings) == 105, len(readings)
+
+    return run
 
 
 def _feed(session: LineSession, data: bytes) -> bytes:
@@ -118,16 +140,22 @@ def _feed(session: LineSession, data: bytes) -> bytes:
     return session.data_to_send()
 
 
-def _meter(fn: Callable[[LineSession], None]) -> None:
-    server = MeterServer(BenchBank(), transport="tcp", timing=INSTANT)  # not started: no thread
-    try:
-        fn(server.open_session(is_socket=False))
-    finally:
-        server.close()
+def _meter(serve: Callable[[LineSession], None]) -> Callable[[], None]:
+    """`serve` run on a LineSession of a MeterServer (not started: no thread)."""
+    def run() -> None:
+        server = MeterServer(BenchBank(), transport="tcp", timing=INSTANT)
+        try:
+            serve(server.open_session(is_socket=False))
+        finally:
+            server.close()
+
+    return run
 
 
-def meter_r1(n: int) -> None:
-    def run(session: LineSession) -> None:
+def meter_r1(n: int) -> Callable[[], None]:
+    """The same R1 again and again, as a plan asks a meter the same registers (the codec's
+    cache of short frames takes the repeats)."""
+    def serve(session: LineSession) -> None:
         _feed(session, Request().encode())
         _feed(session, OptionSelect.for_rate(19200, OptionSelect.PROGRAMMING).encode())
         request = Command("R", "1", args_dataset(ADDRESS, ())).encode()
@@ -135,11 +163,11 @@ def meter_r1(n: int) -> None:
             out = _feed(session, request)
         assert out.startswith(b"\x02" + ADDRESS.encode()), out
 
-    _meter(run)
+    return _meter(serve)
 
 
-def meter_readout(n: int) -> None:
-    def run(session: LineSession) -> None:
+def meter_readout(n: int) -> Callable[[], None]:
+    def serve(session: LineSession) -> None:
         request = Request().encode()
         option = OptionSelect.for_rate(19200, OptionSelect.READOUT).encode()
         for _ in range(n):
@@ -147,14 +175,26 @@ def meter_readout(n: int) -> None:
             out = _feed(session, option)
         assert out.endswith(b"!\r\n\x03" + out[-1:]), out[-8:]
 
-    _meter(run)
+    return _meter(serve)
 
 
 # ---- real stack --------------------------------------------------------------------------
 
+class CountingBank(BenchBank):
+    """BenchBank whose R1 answers count on, as an energy register does (no two alike)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def read(self, address: str, args: tuple[str, ...]) -> list[DataSet]:
+        self.reads += 1
+        return [DataSet.of(address, Value(f"{self.reads / 1000:010.3f}", "kWh"))]
+
+
 def _serve(pipe: Pipe) -> None:
-    """Child: serve BenchBank on a pty; report this process's CPU between "start" and "stop"."""
-    with MeterServer(BenchBank(), transport="pty", timing=INSTANT) as server:
+    """Child: serve a CountingBank on a pty; answer "cpu" with this process's CPU seconds."""
+    with MeterServer(CountingBank(), transport="pty", timing=INSTANT) as server:
         pipe.send(server.url)
         while (command := pipe.recv()) != "quit":
             pipe.send(time.process_time() if command == "cpu" else None)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 import select
@@ -104,6 +105,13 @@ def is_pty(url: str) -> bool:
 
 def _wait(fd: int | None, seconds: float) -> bool:
     return (INPUT_WAIT.get() or wait_in_place)(fd, seconds)
+
+
+@functools.lru_cache(maxsize=4096)
+def _command_of(name: str, address: str, args: tuple[str, ...]) -> Command:
+    """Command `name` (R1..R6, E2) of `address` with `args`. Immutable, so each one a plan sends
+    thousands of times is built, checked and encoded once (a bad one raises every time)."""
+    return Command(name[0], name[1], args_dataset(address, args))
 
 
 class Client:
@@ -267,7 +275,7 @@ class Client:
         command='R5') sends `P.01(2301010000;2301020000)`. Partial blocks are collected."""
         if command not in ("R1", "R2", "R3", "R4", "R5", "R6"):
             raise ValueError(f"read command must be R1..R6, got {command!r}")
-        answer = self._command(Command("R", command[1], args_dataset(address, tuple(args))))
+        answer = self._command(_command_of(command, address, tuple(args)))
         return self._readings(answer, f"{command} {address}")
 
     def write(self, address: str, values: str | Sequence[str], *, unit: str | None = None) -> None:
@@ -282,7 +290,7 @@ class Client:
 
     def execute(self, address: str, values: Sequence[str] = ()) -> list[Reading]:
         """E2 `address(values)`; returns the data the meter sends back (empty on ACK)."""
-        answer = self._command(Command("E", "2", args_dataset(address, tuple(values))))
+        answer = self._command(_command_of("E2", address, tuple(values)))
         return self._readings(answer, f"E2 {address}")
 
     def sign_off(self) -> None:

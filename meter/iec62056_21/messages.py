@@ -252,6 +252,11 @@ class Command:
         return self.command + self.type
 
     def encode(self) -> bytes:
+        return self._frame
+
+    @functools.cached_property
+    def _frame(self) -> bytes:
+        # Built once per command (immutable): a client sends the same ones again and again.
         body = self.name.encode("ascii")
         if self.data is not None:
             body += _BYTES[STX] + self.data.encode(VALUE_MAX_PROGRAMMING).encode("ascii")
@@ -364,8 +369,21 @@ def _bcc_frame(start: int, body: bytes, end: int) -> bytes:
 # ---------------------------------------------------------------------------- decoding
 
 
+# A meter is sent the same few dozen commands thousands of times in a type test, and a client
+# gets many answers that repeat: the message of a short frame comes from a cache (messages are
+# immutable; a frame that raises is not cached, so its error is raised again).
+CACHED_FRAME_MAX = 128
+_CACHED_FRAMES = 4096
+
+
 def decode(frame: bytes) -> Message:
     """Decode exactly one complete frame (as cut by framing.FrameSplitter)."""
+    if len(frame) <= CACHED_FRAME_MAX:
+        return _decode_short(bytes(frame))
+    return _decode(frame)
+
+
+def _decode(frame: bytes) -> Message:
     if not frame:
         raise FramingError("empty frame")
     if not frame.isascii():  # one C scan; the loop only names the byte at fault
@@ -388,6 +406,9 @@ def decode(frame: bytes) -> Message:
     if first in (SOH, STX):
         return _decode_bcc_frame(frame)
     raise FramingError(f"byte 0x{first:02X} at offset 0 starts no message of IEC 62056-21")
+
+
+_decode_short = functools.lru_cache(maxsize=_CACHED_FRAMES)(_decode)
 
 
 def _decode_slash(frame: bytes) -> Request | Identification:
