@@ -11,6 +11,10 @@ tr = 200 ms before it answers.
   (about 20 characters, 0.02 s) and tr: about 1.7 s.
 - One R1 (or W1) exchange in an open session at 9600 Bd: a request and an answer of about 15
   characters each (0.016 s each) and tr on both sides: about 0.43 s, answer to answer.
+- A data readout (option select '0', standards.md 6.2): the sign-on, then one message of the
+  meter's whole readout list at 9600 Bd, 10 bits a character: the A1000's (the bundled model's
+  list, 171 data sets with the energy registers of Appendix A, the demands, the previous
+  month's values and the event counters) is about 4 600 characters, 4.8 s.
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ from rig.hands import HOLD_RESET_S
 
 SIGN_ON_S = 1.7
 EXCHANGE_S = 0.43
+#: One character at the agreed 9600 Bd (standards.md 6.2, the A1000's baud character 5) in 7E1:
+#: start, 7 data, parity, stop (standards.md 6.1).
+CHARACTER_S = 10 / 9600
+#: The A1000's data readout, characters (module doc).
+A1000_READOUT_CHARACTERS = 4600
 
 
 @dataclass(frozen=True)
@@ -33,10 +42,11 @@ class Line:
 
     sign_on_s: float = SIGN_ON_S
     exchange_s: float = EXCHANGE_S
+    character_s: float = CHARACTER_S
 
 
 REAL_LINE = Line()
-NO_LINE = Line(0.0, 0.0)
+NO_LINE = Line(0.0, 0.0, 0.0)
 #: Set inside `without_line`: the planned times are computed without the line.
 _WITHOUT_LINE: ContextVar[bool] = ContextVar("without_line", default=False)
 
@@ -61,6 +71,12 @@ def read_s(registers: int = 1) -> float:
     """A session that reads `registers` values: the sign-on, one exchange each."""
     line = _line()
     return line.sign_on_s + registers * line.exchange_s
+
+
+def readout_s(characters: int = A1000_READOUT_CHARACTERS) -> float:
+    """A data readout session: the sign-on and a readout of `characters`."""
+    line = _line()
+    return line.sign_on_s + characters * line.character_s
 
 
 def programming_s(writes: int = 1) -> float:
