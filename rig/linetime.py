@@ -86,9 +86,9 @@ def programming_s(writes: int = 1) -> float:
     return HOLD_RESET_S + line.sign_on_s + (1 + writes) * line.exchange_s
 
 
-def clock_reading_s(resolution_s: float) -> float:
+def clock_reading_s(resolution_s: float, reads: int = 0) -> float:
     """One clock offset bracketed to `resolution_s` by vernier polling
     (rig.meterlink.clock_offsets): the sign-on, the date before and after, and up to
-    ceil(1 / resolution_s) polls an exchange apart."""
+    ceil(1 / resolution_s) polls an exchange apart; then `reads` values read in its session."""
     line = _line()
-    return line.sign_on_s + (2 + math.ceil(1.0 / resolution_s - 1e-9)) * line.exchange_s
+    return line.sign_on_s + (2 + math.ceil(1.0 / resolution_s - 1e-9) + reads) * line.exchange_s

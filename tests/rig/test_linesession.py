@@ -10,8 +10,9 @@ from meter.iec62056_21.messages import Readout
 from rig.hands import SimulatorHands
 from rig.linesession import in_order, not_in, read_by_readout, read_write_read, readout_part
 from rig.linetime import A1000_READOUT_CHARACTERS, SIGN_ON_S, readout_s
-from rig.meterlink import MeterReadError
+from rig.meterlink import MeterReadError, MeterSessions, clock_offsets
 from rig.sim import SimBench
+from rig.timebase import VirtualTimebase
 from tests.meter.a1000.helpers import T0, VirtualTime, ideal_config
 from tests.rig.sim.conftest import SIM_BENCH
 from tests.rig.test_meterlink import links_of, sign_ons
@@ -94,3 +95,26 @@ def test_the_planned_readout_time_is_the_a1000_readouts_length_at_9600_bd(tmp_pa
     assert len(message) == pytest.approx(A1000_READOUT_CHARACTERS, rel=0.1)
     # 10 bits a character at 9600 Bd (standards.md 6.1, 6.2), after the sign-on.
     assert readout_s() == pytest.approx(SIGN_ON_S + A1000_READOUT_CHARACTERS * 10 / 9600)
+
+
+def test_reads_join_the_session_of_the_clock_polls() -> None:
+    # The procedures read a clock offset and, at the same moment, logs or settings: one sign-on
+    # a meter for both (rig.meterlink.clock_offsets given the sessions), the same offsets.
+    with SimBench(SIM_BENCH, positions=2, sim_options={"meter_reaction_s": 0.0}) as sim:
+        assert sim.control is not None
+        links = links_of(sim)
+        timebase = VirtualTimebase(sim.control)
+        before = sign_ons(sim)
+        with MeterSessions(links) as sessions:
+            offsets = clock_offsets(links, timebase, 0.1, sessions)
+            settings = sessions.read("1-1:0.8.0", "C.50.0")
+        assert sign_ons(sim) - before == 2
+        assert set(settings) == {1, 2} and all(set(r) == {"1-1:0.8.0", "C.50.0"}
+                                               for r in settings.values())
+        again = clock_offsets(links, timebase, 0.1)
+        for n in links:
+            # Two readings of one clock a few seconds apart (+-0.5 s/day, manual 3.2.3).
+            assert abs(again[n].offset_s - offsets[n].offset_s) <= (
+                again[n].half_width_s + offsets[n].half_width_s)
+        with MeterSessions({1: links[1]}) as one, pytest.raises(ValueError, match="positions"):
+            clock_offsets(links, timebase, 0.1, one)
