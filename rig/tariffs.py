@@ -18,7 +18,7 @@ from typing import Any
 from meter.iec62056_21.readings import Reading
 from rig.linesession import in_order, not_in, read_by_readout, read_write_read, readout_part
 from rig.linetime import programming_s, read_s
-from rig.meterlink import MeterLink, each
+from rig.meterlink import MeterLink, MeterReadError, each
 
 #: The tariff in force (manual 1.4; standards.md 4.3).
 TARIFF = "C.14.0"
@@ -64,7 +64,8 @@ def tariff_in_force(rig: Any, positions: Sequence[Any], links: Mapping[int, Mete
     read when the block has ended, still with tariff k in force, in the session that writes
     the calendar back (rig.linesession); what they read is in the dict the block is given.
     `by_readout`: what the meters' data readout carries of `end_read` is taken from one readout
-    right before that session (rig.linesession.readout_part); only the rest is read by R1."""
+    right before that session, in the same programming state (rig.linesession.readout_part);
+    only the rest is read by R1."""
     writes = forced_tariff(k)
     saved = _calendars(rig, links)
     rig.tariff_carry.calendars = None  # known again only once written back
@@ -77,13 +78,17 @@ def tariff_in_force(rig: Any, positions: Sequence[Any], links: Mapping[int, Mete
         completed = True
     finally:
         read = end_read if completed else ()  # nothing to read for a block that failed
-        parts = (each(links, lambda link: readout_part(link, read)) if read and by_readout
-                 else {n: {} for n in links})
 
         def write_back(link: MeterLink) -> dict[str, Reading]:
-            part = parts[link.number]
-            return in_order(read, part, read_write_read(
-                link, not_in(part, read), write=list(saved[link.number].items())))
+            # Each meter on its own: one that fails leaves the others' calendars written back.
+            calendar = list(saved[link.number].items())
+            try:
+                part = readout_part(link, read) if read and by_readout else {}
+            except MeterReadError:
+                read_write_read(link, write=calendar)  # its own calendar back all the same
+                raise
+            return in_order(read, part, read_write_read(link, not_in(part, read),
+                                                        write=calendar))
 
         with rig.programming(*positions):
             ended.update(each(links, write_back))

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from rig.instruments.loadpoint import LoadPoint
+from rig.meterlink import MeterReadError
 from rig.schedule import LoadLog
 from rig.tariffs import CALENDAR, TARIFF, TariffCarry, dose_in_tariff, tariff_in_force
 
@@ -276,3 +277,25 @@ def test_a_dose_by_readout_takes_the_registers_the_readout_carries_from_it() -> 
     assert meter.readouts == [["01-01=T2"], ["01-01=T2"]]
     assert _register_reads(meter) == 0
     assert [r for r in meter.reads if r] == [CALENDAR, (TARIFF,), (TARIFF,)]
+
+
+def test_a_readout_that_fails_at_one_meter_leaves_the_others_calendars_written_back() -> None:
+    rig, bench, links = _bench(2)
+    plain_readout = links[2].readout
+
+    def readout_once():  # the before-reading's readout answers, the after-reading's does not
+        if links[2].readouts:
+            raise MeterReadError("position 2: readout: no answer")
+        return plain_readout()
+
+    links[2].readout = readout_once  # type: ignore[method-assign]
+    bench.energise(IDLE)
+    with pytest.raises(MeterReadError, match="position 2: readout"):
+        dose_in_tariff(rig, bench, SimpleNamespace(now=lambda: bench.now, dwell=bench.dwell),
+                       [], {1: links[1], 2: links[2]}, 3, load=LOAD, idle=IDLE, seconds=1.0,
+                       wiring="3P4W", quantity="active", read=(TARIFF,), label="dose T3",
+                       quiet_s=1.0, by_readout=True)
+    # Position 1 read its registers; both got their own calendars back.
+    assert len(links[1].readouts) == 2
+    assert links[1].calendar == links[2].calendar == MEMORY_CALENDAR
+    assert rig.tariff_carry.dose_reading is None
