@@ -11,6 +11,10 @@ tr = 200 ms before it answers.
   (about 20 characters, 0.02 s) and tr: about 1.7 s.
 - One R1 (or W1) exchange in an open session at 9600 Bd: a request and an answer of about 15
   characters each (0.016 s each) and tr on both sides: about 0.43 s, answer to answer.
+- A data readout (option select '0', standards.md 6.2): the sign-on, then one message of the
+  meter's whole readout list at 9600 Bd, 10 bits a character: the A1000's (the bundled model's
+  list, 171 data sets with the energy registers of Appendix A, the demands, the previous
+  month's values and the event counters) is about 4 600 characters, 4.8 s.
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ from rig.hands import HOLD_RESET_S
 
 SIGN_ON_S = 1.7
 EXCHANGE_S = 0.43
+#: One character at the agreed 9600 Bd (standards.md 6.2, the A1000's baud character 5) in 7E1:
+#: start, 7 data, parity, stop (standards.md 6.1).
+CHARACTER_S = 10 / 9600
+#: The A1000's data readout, characters (module doc).
+A1000_READOUT_CHARACTERS = 4600
 
 
 @dataclass(frozen=True)
@@ -33,10 +42,11 @@ class Line:
 
     sign_on_s: float = SIGN_ON_S
     exchange_s: float = EXCHANGE_S
+    character_s: float = CHARACTER_S
 
 
 REAL_LINE = Line()
-NO_LINE = Line(0.0, 0.0)
+NO_LINE = Line(0.0, 0.0, 0.0)
 #: Set inside `without_line`: the planned times are computed without the line.
 _WITHOUT_LINE: ContextVar[bool] = ContextVar("without_line", default=False)
 
@@ -63,6 +73,12 @@ def read_s(registers: int = 1) -> float:
     return line.sign_on_s + registers * line.exchange_s
 
 
+def readout_s(characters: int = A1000_READOUT_CHARACTERS) -> float:
+    """A data readout session: the sign-on and a readout of `characters`."""
+    line = _line()
+    return line.sign_on_s + characters * line.character_s
+
+
 def programming_s(writes: int = 1) -> float:
     """Entering the programming state (the reset button held HOLD_RESET_S, A1000 manual 2.2.1)
     and a session writing `writes` values after the password (P1)."""
@@ -70,9 +86,9 @@ def programming_s(writes: int = 1) -> float:
     return HOLD_RESET_S + line.sign_on_s + (1 + writes) * line.exchange_s
 
 
-def clock_reading_s(resolution_s: float) -> float:
+def clock_reading_s(resolution_s: float, reads: int = 0) -> float:
     """One clock offset bracketed to `resolution_s` by vernier polling
     (rig.meterlink.clock_offsets): the sign-on, the date before and after, and up to
-    ceil(1 / resolution_s) polls an exchange apart."""
+    ceil(1 / resolution_s) polls an exchange apart; then `reads` values read in its session."""
     line = _line()
-    return line.sign_on_s + (2 + math.ceil(1.0 / resolution_s - 1e-9)) * line.exchange_s
+    return line.sign_on_s + (2 + math.ceil(1.0 / resolution_s - 1e-9) + reads) * line.exchange_s

@@ -288,7 +288,8 @@ def dwell_until(timebase: Timebase, t: float, label: str) -> None:
 
 
 def clock_offsets(
-    links: Mapping[int, MeterLink], timebase: Timebase, resolution_s: float
+    links: Mapping[int, MeterLink], timebase: Timebase, resolution_s: float,
+    sessions: MeterSessions | None = None,
 ) -> dict[int, ClockReading]:
     """The clock offset of every position, bracketed to `resolution_s` (vernier polling).
 
@@ -307,9 +308,15 @@ def clock_offsets(
     (`ClockReading`). Probes that leave no common bracket mean the clock does not advance one
     second per second, or the meter answers at varying instants: an error naming the meter.
     The date is read before and after the polls, so a midnight in between counts the new day.
+    `sessions`: the meters' sessions to poll in, open before and still open after (reads of the
+    same moment join them: one sign-on a meter); by default sessions of their own.
     """
     found: dict[int, ClockReading] = {}
-    with MeterSessions(links) as sessions:
+    if sessions is not None and set(sessions.links) != set(links):
+        raise ValueError(f"clock_offsets: sessions of positions {sorted(sessions.links)} "
+                         f"for the links of {sorted(links)}")
+    held = MeterSessions(links) if sessions is None else contextlib.nullcontext(sessions)
+    with held as sessions:
         dates = sessions.read_timed(timebase, "0.9.2")
         cycle = max(p.taken - p.sent for p in dates.values())
         period, count = vernier_period(cycle, resolution_s)

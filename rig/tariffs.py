@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from meter.iec62056_21.readings import Reading
-from rig.linesession import read_write_read
+from rig.linesession import in_order, not_in, read_by_readout, read_write_read, readout_part
 from rig.linetime import programming_s, read_s
-from rig.meterlink import MeterLink, each
+from rig.meterlink import MeterLink, MeterReadError, each
 
 #: The tariff in force (manual 1.4; standards.md 4.3).
 TARIFF = "C.14.0"
@@ -57,12 +57,15 @@ def _calendars(rig: Any, links: Mapping[int, MeterLink]) -> dict[int, dict[str, 
 
 @contextmanager
 def tariff_in_force(rig: Any, positions: Sequence[Any], links: Mapping[int, MeterLink],
-                    k: int, *, end_read: Sequence[str] = ()
+                    k: int, *, end_read: Sequence[str] = (), by_readout: bool = False
                     ) -> Iterator[dict[int, dict[str, Reading]]]:
     """Tariff k in force on every meter; each meter's own calendar written back afterwards
     (read first, or known from the tariff test before: `_calendars`). `end_read`: addresses
     read when the block has ended, still with tariff k in force, in the session that writes
-    the calendar back (rig.linesession); what they read is in the dict the block is given."""
+    the calendar back (rig.linesession); what they read is in the dict the block is given.
+    `by_readout`: what the meters' data readout carries of `end_read` is taken from one readout
+    right before that session, in the same programming state (rig.linesession.readout_part);
+    only the rest is read by R1."""
     writes = forced_tariff(k)
     saved = _calendars(rig, links)
     rig.tariff_carry.calendars = None  # known again only once written back
@@ -75,9 +78,20 @@ def tariff_in_force(rig: Any, positions: Sequence[Any], links: Mapping[int, Mete
         completed = True
     finally:
         read = end_read if completed else ()  # nothing to read for a block that failed
+
+        def write_back(link: MeterLink) -> dict[str, Reading]:
+            # Each meter on its own: one that fails leaves the others' calendars written back.
+            calendar = list(saved[link.number].items())
+            try:
+                part = readout_part(link, read) if read and by_readout else {}
+            except MeterReadError:
+                read_write_read(link, write=calendar)  # its own calendar back all the same
+                raise
+            return in_order(read, part, read_write_read(link, not_in(part, read),
+                                                        write=calendar))
+
         with rig.programming(*positions):
-            ended.update(each(links, lambda link: read_write_read(
-                link, read, write=list(saved[link.number].items()))))
+            ended.update(each(links, write_back))
         rig.tariff_carry.calendars = WrittenBack(saved, rig.programming_entries)
 
 
@@ -147,13 +161,15 @@ def dose_in_tariff(rig: Any, bench: Any, timebase: Any, positions: Sequence[Any]
                    links: Mapping[int, MeterLink], tariff: int, *, load: Any, idle: Any,
                    seconds: float, wiring: str, quantity: Any,
                    read: Sequence[str], label: str, quiet_s: float,
-                   during: Callable[[], Any] | None = None) -> Dose:
+                   during: Callable[[], Any] | None = None, by_readout: bool = False) -> Dose:
     """Tariff `tariff` in force: read the addresses `read` on every meter (their values by
     address: a Dose's `before` and `after`), apply `load` for `seconds` counting `quantity`
     (measured as `wiring`) on the reference's energy register, take the current off (`idle`),
     wait `quiet_s`, read again, in the session that writes the calendar back.
     `during`, if given, takes the place of the dwell while the load is on (it times the dose
     itself, the reference register running) and what it returns is the Dose's `timed`.
+    `by_readout`: each reading takes what the meters' data readout carries of `read` from one
+    readout and reads only the rest by R1 (rig.linesession; for long lists of registers).
 
     Doses in a row share a reading: when the previous dose of the session read the same
     registers of the same meters (`read`) and no load with current has been applied since
@@ -171,9 +187,11 @@ def dose_in_tariff(rig: Any, bench: Any, timebase: Any, positions: Sequence[Any]
     read = tuple(read)
     carried = carried_before(rig, links, read)
     rig.tariff_carry.dose_reading = None  # set again only by a complete after-reading
-    with tariff_in_force(rig, positions, links, tariff, end_read=read) as ended:
+    with tariff_in_force(rig, positions, links, tariff, end_read=read,
+                         by_readout=by_readout) as ended:
         before = (carried.values if carried is not None
-                  else each(links, lambda link: _values(link.read(*read))))
+                  else each(links, lambda link: _values(
+                      read_by_readout(link, read) if by_readout else link.read(*read))))
         bench.reference.set_mode(wiring, quantity)
         t_on = timebase.now()
         bench.energy.start()

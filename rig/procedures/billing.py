@@ -53,6 +53,7 @@ from rig.measure import settle
 from rig.meterlink import (
     MeterLink,
     MeterReadError,
+    MeterSessions,
     clock_offsets,
     each,
     kept_errors,
@@ -250,14 +251,15 @@ class AutomaticReading:
         _automatic_reading(self, ctx, recorder)
 
     def planned_seconds(self) -> float:
-        """Settling, the clock reading, the settings read and the reading time written; per
-        month the load, the clock set LEAD_S before the reading time (in block demand mode,
-        the meter's default), the reading, AFTER_S, the registers read (the power-down month
-        powers up POWER_UP_S after the reading time); the history read; the clock (date and
-        time) and the reading time set back (one position: each is set back on its own)."""
+        """Settling, the clock reading, the settings read in its session and the reading time
+        written; per month the load, the clock set LEAD_S before the reading time (in block
+        demand mode, the meter's default), the reading, AFTER_S, the registers read (the
+        power-down month powers up POWER_UP_S after the reading time); the history read; the
+        clock (date and time) and the reading time set back (one position: each is set back
+        on its own)."""
         month = (LOAD_S + programming_s(2) + LEAD_S
                  + AFTER_S + read_s(3 + len(ENERGY)))
-        return (SETTLING_S + clock_reading_s(CLOCK_STEP_S) + read_s(4) + programming_s(1)
+        return (SETTLING_S + clock_reading_s(CLOCK_STEP_S, reads=4) + programming_s(1)
                 + self.item.months * month + POWER_UP_S + read_s(1 + HISTORY_DEPTH)
                 + programming_s(3))
 
@@ -283,9 +285,12 @@ def _automatic_reading(procedure: AutomaticReading, ctx: Context, recorder: Reco
     links = {p.number: rig.link(p) for p in positions}
     by_number = {p.number: p for p in positions}
     settle(bench, timebase, voltage_only, SETTLING_S)
-    original = {n: c.offset_s for n, c in clock_offsets(links, timebase, CLOCK_STEP_S).items()}
+    # The settings and the records held are read in the session of the clock polls.
+    with MeterSessions(links) as sessions:
+        clocks = clock_offsets(links, timebase, CLOCK_STEP_S, sessions)
+        setup = sessions.read("1-1:0.8.6", "1-1:0.8.0", "C.50.0", "0.1.1")
+    original = {n: c.offset_s for n, c in clocks.items()}
     offsets = dict(original)
-    setup = each(links, lambda link: link.read("1-1:0.8.6", "1-1:0.8.0", "C.50.0", "0.1.1"))
     old_reading_time = {n: r["1-1:0.8.6"].values[0].value for n, r in setup.items()}
     # Records the meter held before this session's first reading (an earlier session of a
     # resumed run, or readings before the test): the history depth counts on from them.

@@ -4,7 +4,8 @@
 Method, all positions at once:
 
 1. Voltage only; the meter clock offset of every position is measured (MeterLink.clock_offset,
-   to +-CLOCK_STEP_S/2), so the meter's clock-aligned demand boundaries are known in true time.
+   to +-CLOCK_STEP_S/2), so the meter's clock-aligned demand boundaries are known in true time;
+   the demand settings are read in the same session.
 2. The item's mode, cycle and interval are written through W1 (programming state entered on
    every meter together, P1; the writes go to all positions in parallel) at a moment
    deliberately *not* on a boundary (half a cycle + 7 s), and the maxima are reset (E2
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -51,6 +52,7 @@ from rig.measure import (
 from rig.meterlink import (
     ClockReading,
     MeterLink,
+    MeterSessions,
     clock_offsets,
     each,
     meter_datetime,
@@ -108,13 +110,17 @@ def settings_writes(
     return [cycle_write, mode_write]
 
 
-def read_settings(link: MeterLink) -> tuple[int, str, int]:
-    readings = link.read("1-1:0.8.0", "C.50.0")
+#: The demand settings: the cycle (min) and the mode with its interval (A1000 manual 1.2).
+SETTINGS = ("1-1:0.8.0", "C.50.0")
+
+
+def settings_of(position: int, readings: Mapping[str, Reading]) -> tuple[int, str, int]:
+    """(cycle, mode, interval) from the readings of SETTINGS at `position`."""
     cycle = readings["1-1:0.8.0"].value
     mode_values = readings["C.50.0"].values
     if cycle is None or len(mode_values) != 2:
         raise AssertionError(
-            f"position {link.number}: demand settings 1-1:0.8.0({readings['1-1:0.8.0'].raw}) "
+            f"position {position}: demand settings 1-1:0.8.0({readings['1-1:0.8.0'].raw}) "
             f"C.50.0{tuple(v.value for v in mode_values)} not understood"
         )
     return int(cycle), mode_values[0].value.lower(), int(mode_values[1].value)
@@ -226,14 +232,16 @@ def _maximum_demand(procedure: MaximumDemand, ctx: Context, recorder: Recorder) 
                          rating.wiring)
     links = {p.number: rig.link(p) for p in positions}
     settle(bench, timebase, base_load, SETTLING_S)
-    offsets: dict[int, ClockReading] = clock_offsets(links, timebase, CLOCK_STEP_S)
+    # The settings are read in the session of the clock polls, right after them.
+    with MeterSessions(links) as sessions:
+        offsets: dict[int, ClockReading] = clock_offsets(links, timebase, CLOCK_STEP_S, sessions)
+        old = {n: settings_of(n, r) for n, r in sessions.read(*SETTINGS).items()}
     first = numbers[0]
     off1 = offsets[first].offset_s
 
     def true_of(meter_s: float, n: int = first) -> float:
         return meter_s - offsets[n].offset_s
 
-    old = each(links, read_settings)
     new = {n: item_settings(item, old[n]) for n in numbers}
     # One experiment, marked started by its first window, committed in one batch.
     take = recorder.start(numbers, window_descs[0])

@@ -47,6 +47,7 @@ from rig.meterlink import (
     ClockReading,
     MeterLink,
     MeterReadError,
+    MeterSessions,
     clock_offsets,
     each,
     meter_datetime,
@@ -293,16 +294,16 @@ class Event:
         _event(self, ctx, recorder)
 
     def planned_seconds(self) -> float:
-        """The event's checks (settling, the clock reading and the logs read before where
-        the event has logs, the fault, the end's confirmation, the logs and the bit read after
-        in one session; the bit read during the fault falls within it), then the voltage-loss
-        debounce check (two short dips with a gap, then a debounce, the count read after; the
-        count before is the one the event's checks read last)."""
+        """The event's checks (settling, the clock reading and the logs read before in its
+        session where the event has logs, the fault, the end's confirmation, the logs and the
+        bit read after in one session; the bit read during the fault falls within it), then the
+        voltage-loss debounce check (two short dips with a gap, then a debounce, the count read
+        after; the count before is the one the event's checks read last)."""
         item = self.item
         inj = injection(item, self.rating)
         energy = 1 if inj.energy_e is not None else 0
         bit = 1 if inj.bit is not None else 0
-        before = (clock_reading_s(CLOCK_STEP_S) + read_s(len(inj.logs) + energy)
+        before = (clock_reading_s(CLOCK_STEP_S, reads=len(inj.logs) + energy)
                   if inj.logs else 0.0)
         seconds = (SETTLING_S + before + item.duration_s + item.debounce_s + READ_MARGIN_S
                    + read_s(2 * len(inj.logs) + energy + bit))
@@ -346,15 +347,19 @@ def _event_checks(item, inj, rec, bench, timebase, links) -> dict[int, int]:
     """The fault with the source, and every check of the event's logs, energy and bits; the
     count of the first log read at the end (the debounce check's count before)."""
     settle(bench, timebase, inj.normal, SETTLING_S)
-    # The clock offset stands for the stamps only, the logs read before for the counts: an
-    # ERR 1 condition has neither (no log), its bit alone is read.
-    clocks = clock_offsets(links, timebase, CLOCK_STEP_S) if inj.logs else {}
     # Everything of a meter in one session: counts and durations, stamps, event energy.
     counters = [f"C.60.{e}" for _, e in inj.logs]
     energies = [f"C.63.{inj.energy_e}"] if inj.energy_e is not None else []
     stamps = [f"C.61.{e}" for _, e in inj.logs]
-    before = (each(links, lambda link: link.read(*counters, *energies)) if inj.logs
-              else {n: {} for n in links})
+    # The clock offset stands for the stamps only, the logs read before for the counts: an
+    # ERR 1 condition has neither (no log), its bit alone is read. The logs are read in the
+    # session of the clock polls, right after them (one sign-on a meter).
+    clocks: dict[int, ClockReading] = {}
+    before: dict[int, dict[str, Reading]] = {n: {} for n in links}
+    if inj.logs:
+        with MeterSessions(links) as sessions:
+            clocks = clock_offsets(links, timebase, CLOCK_STEP_S, sessions)
+            before = sessions.read(*counters, *energies)
     logs_before = {n: {e: _log(r, e) for _, e in inj.logs} for n, r in before.items()}
     energy_before = ({n: _energy(r, inj.energy_e) for n, r in before.items()}
                      if inj.energy_e is not None else {})

@@ -9,7 +9,8 @@ item 4). Every other energy register stays where it was. A meter that books a re
 its partner, a tariff into another or a quadrant into the next fails here.
 
 Method: tariff t in force all day (rig.tariffs.dose_in_tariff), the current off; all 50
-registers read (or the previous dose's after-reading carried, no current between); the load
+registers read (or the previous dose's after-reading carried, no current between), those the
+meter's data readout carries from one readout and the rest by R1 (rig.linesession); the load
 applied at PF 0.5 in quadrant k until the reference standard's reactive energy register shows
 the dose; the current off; the registers read again. Expected advances
 from the reference's reactive energy E_Q and the applied displacement phi = 60 deg: active
@@ -28,7 +29,7 @@ from reports.records import Verdict
 from rig.coverage import booked_registers
 from rig.instruments.loadpoint import LoadPoint
 from rig.instruments.roles import Quantity
-from rig.linetime import read_s
+from rig.linetime import read_s, readout_s
 from rig.loads import Rating
 from rig.measure import settle
 from rig.metrology import combine, rectangular
@@ -42,6 +43,10 @@ from rig.tariffs import TARIFF, dose_in_tariff, in_force_s
 DIGIT = 0.01  # kWh / kvarh / kVAh, register format 99999.99 (A1000 manual 1.1 item 5)
 QUIET_S = 2.0  # current off before the registers are read
 REGISTERS = tuple(f"1-1:{c}.8.{e}" for c in range(1, 11) for e in range(5))
+#: The energy registers of the A1000's data readout (manual Appendix A: A+, A-, the four
+#: quadrants; total and tariffs), for the planned time only: what a meter's readout carries is
+#: taken from the readout itself.
+A1000_READOUT = tuple(f"1-1:{c}.8.{e}" for c in (1, 2, 5, 6, 7, 8) for e in range(5))
 #: Characters of a register's reading, the decimal point included (99999.99 or 999999.9,
 #: A1000 manual 1.1 item 5): the register's range follows from the decimals it shows.
 REGISTER_WIDTH = 8
@@ -86,11 +91,11 @@ class RegisterMap(EachPoint):
 
     def planned_seconds(self) -> float:
         """Settling, the calendar programmed for the tariff and back, the 50 registers read
-        after the dose, the dose and the quiet time after it. The calendar read and the
-        registers read before come from the dose before (rig.tariffs), but in the first dose
-        of a series."""
-        return (2 * QUIET_S + in_force_s(calendars_known=True) + read_s(1 + len(REGISTERS))
-                + self.dose_s())
+        after the dose (the A1000's readout, the rest and the tariff by R1), the dose and the
+        quiet time after it. The calendar read and the registers read before come from the
+        dose before (rig.tariffs), but in the first dose of a series."""
+        return (2 * QUIET_S + in_force_s(calendars_known=True) + readout_s()
+                + read_s(1 + len(REGISTERS) - len(A1000_READOUT)) + self.dose_s())
 
     def measure(self, ctx: Context, take: Take) -> None:
         item, rating, quadrant, tariff = self.item, self.rating, self.quadrant, self.tariff
@@ -104,7 +109,8 @@ class RegisterMap(EachPoint):
         dose = dose_in_tariff(ctx.rig, ctx.bench, ctx.timebase, ctx.positions, links, tariff,
                               load=load, idle=idle, seconds=dose_s, wiring=rating.wiring,
                               quantity=Quantity.REACTIVE, read=(TARIFF, *REGISTERS),
-                              label=f"Q{quadrant} dose, tariff {tariff}", quiet_s=QUIET_S)
+                              label=f"Q{quadrant} dose, tariff {tariff}", quiet_s=QUIET_S,
+                              by_readout=True)
         before, after, e_q = dose.before, dose.after, dose.reference
         phi = math.radians(abs(PHI[quadrant]))
         energy = {"active": e_q / abs(math.tan(phi)), "reactive": e_q,

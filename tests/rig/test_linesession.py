@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from meter.a1000.meter import A1000
+from meter.electrical import ElectricalInputs
+from meter.iec62056_21.messages import Readout
 from rig.hands import SimulatorHands
-from rig.linesession import read_write_read
-from rig.meterlink import MeterReadError
+from rig.linesession import in_order, not_in, read_by_readout, read_write_read, readout_part
+from rig.linetime import A1000_READOUT_CHARACTERS, SIGN_ON_S, readout_s
+from rig.meterlink import MeterReadError, MeterSessions, clock_offsets
 from rig.sim import SimBench
+from rig.timebase import VirtualTimebase
+from tests.meter.a1000.helpers import T0, VirtualTime, ideal_config
 from tests.rig.sim.conftest import SIM_BENCH
 from tests.rig.test_meterlink import links_of, sign_ons
 
@@ -34,3 +40,81 @@ def test_a_write_the_meter_refuses_names_position_and_address() -> None:
         (link,) = links_of(sim).values()
         with pytest.raises(MeterReadError, match=r"position 1: (P1|W1 C\.90\.6)"):
             read_write_read(link, write=[("C.90.6", ["67", "T2"])])
+
+
+# The A1000's readout carries the energy registers of manual Appendix A (1.8, 2.8, 5.8..8.8,
+# total and tariffs); 3.8.0 (R+) and the tariff in force C.14.0 are not among them.
+ENERGY = ["1-1:1.8.0", "1-1:3.8.0", "C.14.0", "1-1:5.8.2"]
+
+
+def test_a_read_by_readout_takes_what_the_readout_carries_and_r1_the_rest() -> None:
+    with SimBench(SIM_BENCH, positions=1, sim_options={"meter_reaction_s": 0.0}) as sim:
+        (link,) = links_of(sim).values()
+        carried = readout_part(link, ENERGY)
+        assert list(carried) == ["1-1:1.8.0", "1-1:5.8.2"]
+        assert not_in(carried, ENERGY) == ["1-1:3.8.0", "C.14.0"]
+        before = sign_ons(sim)
+        got = read_by_readout(link, ENERGY)
+        # One readout and one R1 session for the two it does not carry.
+        assert sign_ons(sim) - before == 2
+        assert list(got) == ENERGY
+        by_r1 = link.read(*ENERGY)
+        assert {a: r.raw for a, r in got.items()} == {a: r.raw for a, r in by_r1.items()}
+
+
+def test_a_read_by_readout_never_assumes_the_meters_list() -> None:
+    # A meter configured to read out only its clock and A+ (the list is the meter's, not the
+    # rig's): everything else of the read comes by R1, the values as R1 reads them.
+    options = {"meter_reaction_s": 0.0,
+               "meter": {"overrides": {"readout": ["0.9.1", "1-1:1.8.0"]}}}
+    with SimBench(SIM_BENCH, positions=1, sim_options=options) as sim:
+        (link,) = links_of(sim).values()
+        assert list(readout_part(link, ENERGY)) == ["1-1:1.8.0"]
+        got = read_by_readout(link, ENERGY)
+        assert list(got) == ENERGY
+        assert {a: r.raw for a, r in got.items()} == {
+            a: r.raw for a, r in link.read(*ENERGY).items()}
+
+
+def test_a_read_the_readout_carries_whole_needs_no_r1_session() -> None:
+    with SimBench(SIM_BENCH, positions=1, sim_options={"meter_reaction_s": 0.0}) as sim:
+        (link,) = links_of(sim).values()
+        before = sign_ons(sim)
+        got = read_by_readout(link, ["1-1:2.8.0", "1-1:8.8.4"])
+        assert sign_ons(sim) - before == 1
+        assert in_order(["1-1:8.8.4", "1-1:2.8.0"], got) == {
+            "1-1:8.8.4": got["1-1:8.8.4"], "1-1:2.8.0": got["1-1:2.8.0"]}
+
+
+def test_the_planned_readout_time_is_the_a1000_readouts_length_at_9600_bd(tmp_path) -> None:
+    # The bundled A1000's readout list, encoded as it goes on the line (STX .. ETX BCC): the
+    # plan's estimate (rig.linetime.readout_s) takes its length within 10 %.
+    meter = A1000(ideal_config(), start_time=T0, state_dir=tmp_path)
+    meter.set_inputs(T0, ElectricalInputs.balanced(57.7, 5.0, 0))
+    message = Readout.of(meter.register_bank(VirtualTime(T0 + 86400)).readout()).encode()
+    assert len(message) == pytest.approx(A1000_READOUT_CHARACTERS, rel=0.1)
+    # 10 bits a character at 9600 Bd (standards.md 6.1, 6.2), after the sign-on.
+    assert readout_s() == pytest.approx(SIGN_ON_S + A1000_READOUT_CHARACTERS * 10 / 9600)
+
+
+def test_reads_join_the_session_of_the_clock_polls() -> None:
+    # The procedures read a clock offset and, at the same moment, logs or settings: one sign-on
+    # a meter for both (rig.meterlink.clock_offsets given the sessions), the same offsets.
+    with SimBench(SIM_BENCH, positions=2, sim_options={"meter_reaction_s": 0.0}) as sim:
+        assert sim.control is not None
+        links = links_of(sim)
+        timebase = VirtualTimebase(sim.control)
+        before = sign_ons(sim)
+        with MeterSessions(links) as sessions:
+            offsets = clock_offsets(links, timebase, 0.1, sessions)
+            settings = sessions.read("1-1:0.8.0", "C.50.0")
+        assert sign_ons(sim) - before == 2
+        assert set(settings) == {1, 2} and all(set(r) == {"1-1:0.8.0", "C.50.0"}
+                                               for r in settings.values())
+        again = clock_offsets(links, timebase, 0.1)
+        for n in links:
+            # Two readings of one clock a few seconds apart (+-0.5 s/day, manual 3.2.3).
+            assert abs(again[n].offset_s - offsets[n].offset_s) <= (
+                again[n].half_width_s + offsets[n].half_width_s)
+        with MeterSessions({1: links[1]}) as one, pytest.raises(ValueError, match="positions"):
+            clock_offsets(links, timebase, 0.1, one)

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from rig.instruments.loadpoint import LoadPoint
+from rig.meterlink import MeterReadError
 from rig.schedule import LoadLog
 from rig.tariffs import CALENDAR, TARIFF, TariffCarry, dose_in_tariff, tariff_in_force
 
@@ -30,6 +31,8 @@ class Meter:
     register: Decimal = Decimal("100.00")
     calendar: dict[str, list[str]] = field(default_factory=lambda: dict(MEMORY_CALENDAR))
     reads: list[tuple[str, ...]] = field(default_factory=list)
+    #: The seasons table (C.90.5) in force at each data readout.
+    readouts: list[list[str]] = field(default_factory=list)
     writes: list[list[tuple[str, list[str]]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -50,6 +53,13 @@ class Meter:
             out[a] = SimpleNamespace(values=[SimpleNamespace(value=v) for v in values],
                                      value=Decimal(values[0]) if a == "1-1:1.8.0" else None)
         return out
+
+    def readout(self) -> dict[str, SimpleNamespace]:
+        """The data readout: the clock and 1.8.0 (not the tariff in force, not the calendar)."""
+        self.readouts.append(self.calendar["C.90.5"])
+        register = SimpleNamespace(values=[SimpleNamespace(value=str(self.register))],
+                                   value=self.register)
+        return {"0.9.1": SimpleNamespace(values=[], value=None), "1-1:1.8.0": register}
 
     def write(self, writes) -> None:
         with self.session() as client:
@@ -250,3 +260,42 @@ def test_the_calendars_are_read_again_after_any_other_programming() -> None:
         pass
     assert len([r for r in links[1].reads if r == CALENDAR]) == 2
     assert links[1].calendar["C.90.7"] == ["01-01"]  # the newer calendar is the one restored
+
+
+def test_a_dose_by_readout_takes_the_registers_the_readout_carries_from_it() -> None:
+    rig, bench, links = _bench(1)
+    meter = links[1]
+    bench.energise(IDLE)
+    dose = dose_in_tariff(rig, bench, SimpleNamespace(now=lambda: bench.now, dwell=bench.dwell),
+                          [], links, 2, load=LOAD, idle=IDLE, seconds=10.0, wiring="3P4W",
+                          quantity="active", read=(TARIFF, "1-1:1.8.0"), label="dose T2",
+                          quiet_s=2.0, by_readout=True)
+    assert dose.after[1]["1-1:1.8.0"] - dose.before[1]["1-1:1.8.0"] == 10
+    assert list(dose.before[1]) == list(dose.after[1]) == [TARIFF, "1-1:1.8.0"]
+    # 1.8.0 from the two readouts, before and after the dose, the second still with tariff 2's
+    # seasons in force (the calendar written back after it); only the tariff by R1.
+    assert meter.readouts == [["01-01=T2"], ["01-01=T2"]]
+    assert _register_reads(meter) == 0
+    assert [r for r in meter.reads if r] == [CALENDAR, (TARIFF,), (TARIFF,)]
+
+
+def test_a_readout_that_fails_at_one_meter_leaves_the_others_calendars_written_back() -> None:
+    rig, bench, links = _bench(2)
+    plain_readout = links[2].readout
+
+    def readout_once():  # the before-reading's readout answers, the after-reading's does not
+        if links[2].readouts:
+            raise MeterReadError("position 2: readout: no answer")
+        return plain_readout()
+
+    links[2].readout = readout_once  # type: ignore[method-assign]
+    bench.energise(IDLE)
+    with pytest.raises(MeterReadError, match="position 2: readout"):
+        dose_in_tariff(rig, bench, SimpleNamespace(now=lambda: bench.now, dwell=bench.dwell),
+                       [], {1: links[1], 2: links[2]}, 3, load=LOAD, idle=IDLE, seconds=1.0,
+                       wiring="3P4W", quantity="active", read=(TARIFF,), label="dose T3",
+                       quiet_s=1.0, by_readout=True)
+    # Position 1 read its registers; both got their own calendars back.
+    assert len(links[1].readouts) == 2
+    assert links[1].calendar == links[2].calendar == MEMORY_CALENDAR
+    assert rig.tariff_carry.dose_reading is None
