@@ -518,7 +518,7 @@ class DemandComponent(ComponentBase):
         # Block mode: the landing point is a block end, where the window restarts empty as here.
         # Rolling mode: the window keeps earlier sub-intervals of the same load, replaced by the
         # ones the loop closes after the landing point before anything reads them (repeats).
-        self._registers.jump_to(jump.ends[-1])
+        self._registers.jump_to(float(jump.ends[-1]))
         self._closed_at = jump.t_end
         self._steady += len(jump.ends)
         self._due = self._boundary_true()
