@@ -41,6 +41,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from meter.a1000.clock import MeterClock, meter_datetime
 from meter.a1000.component import (
     ComponentBase,
@@ -444,8 +446,19 @@ class DemandRegisters:
 
 def flow_vector(flow: Any) -> list[float]:
     """Energy vector in `QUANTITIES` order from the core's EnergyFlow (contracts 4)."""
-    q1, q2, q3, q4 = flow.q1, flow.q2, flow.q3, flow.q4
-    return [flow.import_, flow.export, q1 + q2, q3 + q4, q1, q2, q3, q4, flow.apparent]
+    return _vector(flow.import_, flow.export, flow.q1, flow.q2, flow.q3, flow.q4, flow.apparent)
+
+
+def scaled_vector(unit: Any, h: float) -> list[float]:
+    """`flow_vector` of the flow of ``h`` hours whose one-hour flow is ``unit`` (a Jump's): each
+    energy is power x hours, the product the meter's flow of that span holds."""
+    return _vector(unit.import_ * h, unit.export * h, unit.q1 * h, unit.q2 * h, unit.q3 * h,
+                   unit.q4 * h, unit.apparent_import * h + unit.apparent_export * h)
+
+
+def _vector(import_: float, export: float, q1: float, q2: float, q3: float, q4: float,
+            apparent: float) -> list[float]:
+    return [import_, export, q1 + q2, q3 + q4, q1, q2, q3, q4, apparent]
 
 
 class DemandComponent(ComponentBase):
@@ -504,21 +517,36 @@ class DemandComponent(ComponentBase):
         """Fast-forward from a sub-interval end reached under one flow (constant since
         ``steady_since``) for at least 2n + 1 sub-intervals (n per cycle): the last n of them
         hold a whole block, evaluated at the constant power, and the maxima are at least that
-        demand. Every later block of the load
-        gives the same demand (within float noise far below ``_EQUAL_KW``), so skipped blocks
-        would change no maximum nor stamp; the sub-intervals before the landing point that the
-        state keeps (the rolling window, the last averages) are closed by the loop after it
-        (two periods are left to it, ``meter.A1000._fast_forward``)."""
+        demand. Every later block of the load gives the same demand (within float noise far
+        below ``_EQUAL_KW``), so skipped blocks would change no maximum nor stamp; the
+        sub-intervals before the landing point that the state keeps (the rolling window, the
+        last averages) are closed by ``fast_forward`` itself."""
         r = self._registers
         if self._closed_at != now or self._steady < 2 * r.settings.n_windows + 1:
             return None
         return r.repeats(self.clock.meter_seconds(steady_since))
 
     def fast_forward(self, jump: Jump) -> None:
-        # Block mode: the landing point is a block end, where the window restarts empty as here.
-        # Rolling mode: the window keeps earlier sub-intervals of the same load, replaced by the
-        # ones the loop closes after the landing point before anything reads them (repeats).
-        self._registers.jump_to(float(jump.ends[-1]))
+        """Skip the jump's sub-intervals but the last n (one cycle), then close those as the
+        loop does, span by span from the jump's flow: what the state keeps of them (the rolling
+        window, the last averages, the last sub-interval and cycle) is then the loop's to the
+        last bit, and the skipped blocks change no maximum (``repeats``). Block mode: the
+        replay starts on a block end (the landing point less one cycle), where the window
+        restarts empty, as it does at the jump's start."""
+        r = self._registers
+        ends = jump.ends
+        closing = (ends - ends[-1]) % r.window_s == 0  # the sub-interval ends among the spans
+        closes = np.flatnonzero(closing)
+        n = r.settings.n_windows
+        first = 0
+        if len(closes) > n:
+            first = int(closes[-n - 1]) + 1
+            r.jump_to(float(ends[first - 1]))
+        unit = jump.unit
+        for h, close in zip(jump.hours[first:].tolist(), closing[first:].tolist(), strict=True):
+            r.add_energy(scaled_vector(unit, h))
+            if close:
+                r.close_window(r.window_end)
         self._closed_at = jump.t_end
         self._steady += len(jump.ends)
         self._due = self._boundary_true()
@@ -568,8 +596,10 @@ class DemandComponent(ComponentBase):
         self._due = self._boundary_true()
 
     def on_tariff(self, now: float, old: int, new: int) -> None:
+        # The count of steady sub-intervals runs on: the meter's steady_since restarts at a
+        # switch, and DemandRegisters.repeats then waits until the last cycle and one
+        # sub-interval before it lie after the switch, so the new tariff's window is full.
         self._catch_up(now)
-        self._unsteady()
         self._registers.change_tariff(new, self.clock.meter_seconds(now))
 
     def snapshot(self) -> dict[str, Any]:

@@ -141,3 +141,55 @@ def test_random_histories_equal_event_by_event(
             m.component("demand").configure(t, DemandSettings(mode, 15, 5))  # type: ignore[attr-defined]
         runs.append(state(m))
     assert runs[0] == runs[1]
+
+
+# The jump lands on the last common boundary before what ends the span, and demand closes the
+# last cycle of the jump itself (DemandComponent.fast_forward). The edges of that landing: a
+# switch exactly on a boundary (no switch delay, a clock without drift: the landing would be the
+# switch itself, so it is one period earlier), targets exactly on a boundary and just either
+# side of one, a demand cycle longer than the load-profile interval, spans that split a demand
+# sub-interval (window 2 min against the 15-min entries).
+EDGE_CLOCKS = [{"drift_ppm": 0.0, "tariff_switch_delay_s": 0.0}, {"drift_ppm": -37.0}]
+
+
+@pytest.mark.parametrize("clock", EDGE_CLOCKS, ids=["no-delay-no-drift", "drift"])
+@pytest.mark.parametrize("mode", [("block", 15, 5), ("rolling", 10, 2), ("block", 60, 5)])
+def test_landings_on_and_beside_boundaries_equal_event_by_event(
+    clock: dict[str, float], mode: tuple[str, int, int],
+) -> None:
+    cycle = dict(zip(("mode", "cycle_min", "window_min"), mode, strict=True))
+    runs = []
+    for fast in (True, False):
+        m = build(fast, clock=clock, demand=cycle)
+        m.set_inputs(T0, imax(m, -30.0))
+        t = T0
+        # 40 h to a boundary, 40 h to just before one, 40 h to just after one, then whole days.
+        for dt_ in (40 * H, 40 * H - 1e-3, 40 * H + 2e-3, 24 * H, 24 * H, 0.0):
+            t += dt_
+            m.advance_to(t)
+        runs.append((state(m), m.jumps))
+    assert runs[0][0] == runs[1][0]
+    assert runs[0][1] > 0
+
+
+def test_a_jump_lands_on_the_last_boundary_before_the_target() -> None:
+    # One tariff, a steady load, a clock without drift (the default UTC offset is whole
+    # hours): from 02:00 the jump lands on 50:00, the last 15-min boundary before the target
+    # 50:10, and the loop fires only demand's sub-interval end 50:05 and the target (a jump
+    # that left two periods to the loop landed on 49:30 and fired 8 events).
+    m = build(True, clock={"drift_ppm": 0.0}, tou=fixed_tariff_tou(1))
+    m.set_inputs(T0, imax(m, -30.0))
+    m.advance_to(T0 + 2 * H)  # steady: demand has its cycles, the profile its entries
+    fired: list[float] = []
+    jumps = m.jumps
+    original = m._fire
+
+    def counting() -> None:
+        fired.append(m.now)
+        original()
+
+    m._fire = counting  # type: ignore[method-assign]
+    target = T0 + 50 * H + 10 * 60.0  # 10 min after a 15-min boundary
+    m.advance_to(target)
+    assert m.jumps == jumps + 1
+    assert fired == [T0 + 50 * H + 300.0, target]
