@@ -117,6 +117,7 @@ class Jump:
     hours: np.ndarray
     unit: EnergyFlow
     t_end: float  # true time of ends[-1]
+    steady_since: float  # true time since which the flow has been constant (``repeats``)
 
 
 @runtime_checkable

@@ -342,19 +342,26 @@ class DemandRegisters:
         self.close_window_early(old_meter_s)
         self._start_window(new_meter_s)
 
-    def repeats(self, steady_since_meter_s: float) -> Repeat | None:
-        """Fast-forward (DemandComponent.repeats) from the sub-interval start where this stands,
-        if the last cycle was all under the flow constant since ``steady_since_meter_s`` (one
-        sub-interval of margin), its demand is no more than the maxima, and no defect acts."""
-        if (self.defects or not self.powered or not self._cur_valid_for_tariff
-                or steady_since_meter_s > self.window_start - self.cycle_s - self.window_s):
+    def repeats(self) -> Repeat | None:
+        """Fast-forward (DemandComponent.repeats) from the sub-interval start where this stands:
+        its boundaries, while no defect acts, powered, and the sub-interval in progress counts
+        for its tariff."""
+        if self.defects or not self.powered or not self._cur_valid_for_tariff:
             return None
+        step = int(self.window_s)
+        return Repeat(self.window_start, step, step if self._rolling else int(self.cycle_s))
+
+    def settled(self, steady_since_meter_s: float) -> bool:
+        """Was the last cycle all under the flow constant since ``steady_since_meter_s`` (one
+        sub-interval of margin), and its demand no more than the maxima? Then every later block
+        of that flow leaves the maxima and their stamps as they are (DemandComponent)."""
+        if steady_since_meter_s > self.window_start - self.cycle_s - self.window_s:
+            return False
         for row in (0, self.tariff):
             mx, last = self.maxima[row], self.last_average[row]
             if any(last[i] > mx[i] + _EQUAL_KW / 2 for i in range(NQ)):
-                return None
-        step = int(self.window_s)
-        return Repeat(self.window_start, step, step if self._rolling else int(self.cycle_s))
+                return False
+        return True
 
     def jump_to(self, meter_s: float) -> None:
         """Land a fast-forward on the sub-interval end ``meter_s`` (DemandComponent)."""
@@ -514,41 +521,57 @@ class DemandComponent(ComponentBase):
         self._steady = 0
 
     def repeats(self, now: float, steady_since: float) -> Repeat | None:
-        """Fast-forward from a sub-interval end reached under one flow (constant since
-        ``steady_since``) for at least 2n + 1 sub-intervals (n per cycle): the last n of them
-        hold a whole block, evaluated at the constant power, and the maxima are at least that
-        demand. Every later block of the load gives the same demand (within float noise far
-        below ``_EQUAL_KW``), so skipped blocks would change no maximum nor stamp; the
-        sub-intervals before the landing point that the state keeps (the rolling window, the
-        last averages) are closed by ``fast_forward`` itself."""
-        r = self._registers
-        if self._closed_at != now or self._steady < 2 * r.settings.n_windows + 1:
+        """Fast-forward from a sub-interval end (``fast_forward`` closes what it must)."""
+        if self._closed_at != now:
             return None
-        return r.repeats(self.clock.meter_seconds(steady_since))
+        return self._registers.repeats()
+
+    def _settled(self, steady_since_meter_s: float) -> bool:
+        """At least 2n + 1 sub-intervals (n per cycle) closed since the last change this
+        component heard of, under one flow: the last n of them hold a whole block, evaluated at
+        the constant power, and the maxima are at least that demand (``settled``). Every later
+        block of the load gives the same demand (within float noise far below ``_EQUAL_KW``),
+        so skipping blocks changes no maximum nor stamp."""
+        r = self._registers
+        return self._steady >= 2 * r.settings.n_windows + 1 and r.settled(steady_since_meter_s)
 
     def fast_forward(self, jump: Jump) -> None:
-        """Skip the jump's sub-intervals but the last n (one cycle), then close those as the
-        loop does, span by span from the jump's flow: what the state keeps of them (the rolling
-        window, the last averages, the last sub-interval and cycle) is then the loop's to the
-        last bit, and the skipped blocks change no maximum (``repeats``). Block mode: the
-        replay starts on a block end (the landing point less one cycle), where the window
-        restarts empty, as it does at the jump's start."""
+        """Close the jump's sub-intervals as the loop does, span by span from the jump's flow,
+        until the registers are settled (``_settled``) on a block end; skip the blocks after
+        that but the last n sub-intervals (one cycle), and close those span by span again:
+        what the state keeps of them (the rolling window, the last averages, the last
+        sub-interval and cycle) is then the loop's to the last bit. Block mode: both ends of
+        the skip are block ends, where the window restarts empty."""
         r = self._registers
+        rep = r.repeats()
+        assert rep is not None  # repeats allowed the jump and nothing has changed since
         ends = jump.ends
-        closing = (ends - ends[-1]) % r.window_s == 0  # the sub-interval ends among the spans
+        closing = (ends - ends[-1]) % rep.step == 0  # the sub-interval ends among the spans
         closes = np.flatnonzero(closing)
         n = r.settings.n_windows
-        first = 0
-        if len(closes) > n:
-            first = int(closes[-n - 1]) + 1
-            r.jump_to(float(ends[first - 1]))
+        tail = int(closes[-n - 1]) + 1 if len(closes) > n else 0  # the last cycle's first span
+        steady_m = self.clock.meter_seconds(jump.steady_since)
+        steady = self._steady
         unit = jump.unit
-        for h, close in zip(jump.hours[first:].tolist(), closing[first:].tolist(), strict=True):
+        j = 0
+        if tail and not self._settled(steady_m):
+            hours, flags = jump.hours[:tail].tolist(), closing[:tail].tolist()
+            while j < tail:
+                r.add_energy(scaled_vector(unit, hours[j]))
+                j += 1
+                if flags[j - 1]:
+                    r.close_window(r.window_end)
+                    self._steady += 1
+                    if r.window_start % rep.period == 0 and self._settled(steady_m):
+                        break
+        if j < tail:
+            r.jump_to(float(ends[tail - 1]))
+        for h, close in zip(jump.hours[tail:].tolist(), closing[tail:].tolist(), strict=True):
             r.add_energy(scaled_vector(unit, h))
             if close:
                 r.close_window(r.window_end)
         self._closed_at = jump.t_end
-        self._steady += len(jump.ends)
+        self._steady = steady + len(closes)  # every sub-interval of the jump, closed or skipped
         self._due = self._boundary_true()
 
     def start_unpowered(self) -> None:

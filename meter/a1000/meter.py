@@ -324,7 +324,7 @@ class A1000:
         times = clock.true_time(ends)  # type: ignore[arg-type]
         hours = np.diff(times, prepend=now) / 3600.0
         t_end = float(times[-1])
-        jump = Jump(ends, hours, self._flow(1.0), t_end)
+        jump = Jump(ends, hours, self._flow(1.0), t_end, self._steady_since)
         for c in self.components:
             c.fast_forward(jump)  # type: ignore[attr-defined]
         self.now = t_end

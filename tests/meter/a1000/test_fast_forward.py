@@ -11,6 +11,7 @@ path books through the functions they patch, so none is hidden."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -193,3 +194,41 @@ def test_a_jump_lands_on_the_last_boundary_before_the_target() -> None:
     m.advance_to(target)
     assert m.jumps == jumps + 1
     assert fired == [T0 + 50 * H + 300.0, target]
+
+
+@pytest.mark.parametrize("mode", [("block", 15, 5), ("rolling", 15, 5), ("block", 30, 3)])
+def test_a_jump_right_after_a_load_step_equals_event_by_event(mode: tuple[str, int, int]) -> None:
+    # A higher load from 10:07: its first blocks set new maxima (and their stamps) inside the
+    # jump, which demand closes span by span until settled (DemandComponent.fast_forward); the
+    # jump starts at the first boundary common to demand and the load profile, 10:15, and the
+    # loop fires only the events before it and in the last period before the target.
+    cycle = dict(zip(("mode", "cycle_min", "window_min"), mode, strict=True))
+    runs = []
+    fired: list[float] = []
+    for fast in (True, False):
+        m = build(fast, clock={"drift_ppm": 0.0}, demand=cycle, tou=fixed_tariff_tou(2))
+        m.set_inputs(T0, imax(m, -30.0, 0.2))
+        m.advance_to(T0 + 10 * H + 7 * 60.0)
+        m.set_inputs(m.now, imax(m, -30.0))
+        if fast:
+            original = m._fire
+
+            def counting(m: A1000 = m, original: Any = original) -> None:
+                fired.append(m.now - T0)
+                original()
+
+            m._fire = counting  # type: ignore[method-assign]
+        m.advance_to(T0 + 30 * H)
+        runs.append(state(m))
+    assert runs[0] == runs[1]
+    # The jump's period P: the demand period (the cycle in block mode, the sub-interval in
+    # rolling mode) and the profile's 15 min, least common multiple. Events: every sub-interval
+    # end from 10:07 to the first multiple of P, then those of the last period before 30:00.
+    window = mode[2] * 60
+    period = math.lcm(window if mode[0] == "rolling" else mode[1] * 60, 900)
+    step = 10 * H + 7 * 60
+    start = math.ceil(step / period) * period
+    before = range(math.ceil(step / window) * window, int(start) + 1, window)
+    after = range(int(30 * H - period + window), int(30 * H) + 1, window)
+    assert fired == [float(t) for t in (*before, *after)]
+    assert max(runs[0][0]["components"]["demand"]["maxima"][0]) > 0
