@@ -620,8 +620,8 @@ class DemandComponent(ComponentBase):
 
     def on_tariff(self, now: float, old: int, new: int) -> None:
         # The count of steady sub-intervals runs on: the meter's steady_since restarts at a
-        # switch, and DemandRegisters.repeats then waits until the last cycle and one
-        # sub-interval before it lie after the switch, so the new tariff's window is full.
+        # switch, and a jump skips no block until the last cycle and one sub-interval before
+        # it lie after the switch (``_settled``), so the new tariff's window is full.
         self._catch_up(now)
         self._registers.change_tariff(new, self.clock.meter_seconds(now))
 
