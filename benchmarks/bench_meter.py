@@ -11,7 +11,9 @@ simulated bench polls), plus the cost of computing pulse edges on demand.
 `--dose` measures the fast-forward instead (meter.a1000.meter, `A1000._fast_forward`): one dose
 of the register-rollover plan item, 1732 h at Imax, 60 deg, one tariff, in one `advance_to`,
 fast-forwarded and event by event (`fast_forward=False`) side by side, `--rounds` times
-alternating, medians and their ratio, with /proc/loadavg.
+alternating, medians and their ratio, with /proc/loadavg. `--capacity` does the same for the
+register-capacity plan item's 1500 h at Imax, 60 deg, under the default calendar (a tariff
+switch several times a day ends each jump), and counts the events each path fires.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import datetime as dt
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain checkout
@@ -119,17 +122,57 @@ def _dose(fast: bool) -> float:
     return time.perf_counter() - w0
 
 
-def run_dose(rounds: int) -> None:
+CAPACITY_H = 1500.0  # rig.procedures.registers: the register-capacity item's hours at Imax
+
+
+def _capacity(fast: bool) -> tuple[float, int]:
+    """CPU seconds of 1500 h at Imax, 60 deg, default calendar, and the events fired."""
+    cfg = default_config()
+    m = A1000(cfg, start_time=T0, fast_forward=fast)
+    m.set_inputs(T0, ElectricalInputs.balanced(cfg.element_voltage, cfg.imax_a, 60))
+    fired = 0
+    fire = m._fire
+
+    def counting() -> None:
+        nonlocal fired
+        fired += 1
+        fire()
+
+    m._fire = counting  # type: ignore[method-assign]
+    c0 = time.process_time()
+    m.advance_to(T0 + CAPACITY_H * 3600)
+    return time.process_time() - c0, fired
+
+
+def _side_by_side(tag: str, what: str, rounds: int, run_one: Callable[[bool], float]) -> None:
+    """``run_one(fast)`` alternately fast-forwarded and event by event; medians, ratio, load."""
     fast: list[float] = []
     slow: list[float] = []
     for _ in range(rounds):
-        fast.append(_dose(True))
-        slow.append(_dose(False))
+        fast.append(run_one(True))
+        slow.append(run_one(False))
     f, s = statistics.median(fast), statistics.median(slow)
     load = Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3]
-    print(f"[dose] {DOSE_H:g} h at Imax, 60 deg, one tariff, one advance_to, {rounds} rounds: "
-          f"fast-forward {f * 1e3:.1f} ms, event by event {s * 1e3:.1f} ms (medians) = "
-          f"{s / f:.1f}x; load {' '.join(load)}")
+    print(f"[{tag}] {what}, {rounds} rounds: fast-forward {f * 1e3:.1f} ms, event by event "
+          f"{s * 1e3:.1f} ms (medians) = {s / f:.1f}x; load {' '.join(load)}")
+
+
+def run_dose(rounds: int) -> None:
+    _side_by_side("dose", f"{DOSE_H:g} h at Imax, 60 deg, one tariff, one advance_to, wall time",
+                  rounds, _dose)
+
+
+def run_capacity(rounds: int) -> None:
+    events: dict[bool, int] = {}
+
+    def one(fast: bool) -> float:
+        cpu, events[fast] = _capacity(fast)
+        return cpu
+
+    _side_by_side("capacity", f"{CAPACITY_H:g} h at Imax, 60 deg, default calendar, CPU time",
+                  rounds, one)
+    print(f"[capacity] events fired: fast-forward {events[True]}, event by event "
+          f"{events[False]}")
 
 
 def main() -> None:
@@ -137,10 +180,16 @@ def main() -> None:
     parser.add_argument("--core-only", action="store_true", help="skip the full-meter run")
     parser.add_argument("--dose", action="store_true",
                         help="only the fast-forward against event by event over one dose")
+    parser.add_argument("--capacity", action="store_true",
+                        help="only the fast-forward against event by event over the capacity "
+                        "item's 1500 h under the default calendar")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     if args.dose:
         run_dose(args.rounds)
+        return
+    if args.capacity:
+        run_capacity(args.rounds)
         return
     target = 1e7
     run(core_only=True)

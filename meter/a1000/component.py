@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from meter.a1000.defects import DefectSpec, register_defect
@@ -108,12 +109,15 @@ class Jump:
     at the meter times ``ends`` (every boundary of every component, ascending; the last one is
     the landing point, a boundary of all), and ``hours[j]``, the length of the span that ends at
     ``ends[j]`` exactly as the event loop computes it ((t1 - t0) / 3600 of the true times).
-    ``unit`` is the span's EnergyFlow for one hour (its energies equal its powers)."""
+    ``unit`` is the span's EnergyFlow for one hour (its energies equal its powers). ``ends`` and
+    ``hours`` are float64 arrays (a long jump holds tens of thousands; a component converts only
+    what it walks one by one)."""
 
-    ends: list[float]
-    hours: list[float]
+    ends: np.ndarray
+    hours: np.ndarray
     unit: EnergyFlow
     t_end: float  # true time of ends[-1]
+    steady_since: float  # true time since which the flow has been constant (``repeats``)
 
 
 @runtime_checkable

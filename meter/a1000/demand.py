@@ -41,6 +41,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from meter.a1000.clock import MeterClock, meter_datetime
 from meter.a1000.component import (
     ComponentBase,
@@ -340,19 +342,26 @@ class DemandRegisters:
         self.close_window_early(old_meter_s)
         self._start_window(new_meter_s)
 
-    def repeats(self, steady_since_meter_s: float) -> Repeat | None:
-        """Fast-forward (DemandComponent.repeats) from the sub-interval start where this stands,
-        if the last cycle was all under the flow constant since ``steady_since_meter_s`` (one
-        sub-interval of margin), its demand is no more than the maxima, and no defect acts."""
-        if (self.defects or not self.powered or not self._cur_valid_for_tariff
-                or steady_since_meter_s > self.window_start - self.cycle_s - self.window_s):
+    def repeats(self) -> Repeat | None:
+        """Fast-forward (DemandComponent.repeats) from the sub-interval start where this stands:
+        its boundaries, while no defect acts, powered, and the sub-interval in progress counts
+        for its tariff."""
+        if self.defects or not self.powered or not self._cur_valid_for_tariff:
             return None
+        step = int(self.window_s)
+        return Repeat(self.window_start, step, step if self._rolling else int(self.cycle_s))
+
+    def settled(self, steady_since_meter_s: float) -> bool:
+        """Was the last cycle all under the flow constant since ``steady_since_meter_s`` (one
+        sub-interval of margin), and its demand no more than the maxima? Then every later block
+        of that flow leaves the maxima and their stamps as they are (DemandComponent)."""
+        if steady_since_meter_s > self.window_start - self.cycle_s - self.window_s:
+            return False
         for row in (0, self.tariff):
             mx, last = self.maxima[row], self.last_average[row]
             if any(last[i] > mx[i] + _EQUAL_KW / 2 for i in range(NQ)):
-                return None
-        step = int(self.window_s)
-        return Repeat(self.window_start, step, step if self._rolling else int(self.cycle_s))
+                return False
+        return True
 
     def jump_to(self, meter_s: float) -> None:
         """Land a fast-forward on the sub-interval end ``meter_s`` (DemandComponent)."""
@@ -444,8 +453,19 @@ class DemandRegisters:
 
 def flow_vector(flow: Any) -> list[float]:
     """Energy vector in `QUANTITIES` order from the core's EnergyFlow (contracts 4)."""
-    q1, q2, q3, q4 = flow.q1, flow.q2, flow.q3, flow.q4
-    return [flow.import_, flow.export, q1 + q2, q3 + q4, q1, q2, q3, q4, flow.apparent]
+    return _vector(flow.import_, flow.export, flow.q1, flow.q2, flow.q3, flow.q4, flow.apparent)
+
+
+def scaled_vector(unit: Any, h: float) -> list[float]:
+    """`flow_vector` of the flow of ``h`` hours whose one-hour flow is ``unit`` (a Jump's): each
+    energy is power x hours, the product the meter's flow of that span holds."""
+    return _vector(unit.import_ * h, unit.export * h, unit.q1 * h, unit.q2 * h, unit.q3 * h,
+                   unit.q4 * h, unit.apparent_import * h + unit.apparent_export * h)
+
+
+def _vector(import_: float, export: float, q1: float, q2: float, q3: float, q4: float,
+            apparent: float) -> list[float]:
+    return [import_, export, q1 + q2, q3 + q4, q1, q2, q3, q4, apparent]
 
 
 class DemandComponent(ComponentBase):
@@ -501,26 +521,57 @@ class DemandComponent(ComponentBase):
         self._steady = 0
 
     def repeats(self, now: float, steady_since: float) -> Repeat | None:
-        """Fast-forward from a sub-interval end reached under one flow (constant since
-        ``steady_since``) for at least 2n + 1 sub-intervals (n per cycle): the last n of them
-        hold a whole block, evaluated at the constant power, and the maxima are at least that
-        demand. Every later block of the load
-        gives the same demand (within float noise far below ``_EQUAL_KW``), so skipped blocks
-        would change no maximum nor stamp; the sub-intervals before the landing point that the
-        state keeps (the rolling window, the last averages) are closed by the loop after it
-        (two periods are left to it, ``meter.A1000._fast_forward``)."""
-        r = self._registers
-        if self._closed_at != now or self._steady < 2 * r.settings.n_windows + 1:
+        """Fast-forward from a sub-interval end (``fast_forward`` closes what it must)."""
+        if self._closed_at != now:
             return None
-        return r.repeats(self.clock.meter_seconds(steady_since))
+        return self._registers.repeats()
+
+    def _settled(self, steady_since_meter_s: float) -> bool:
+        """At least 2n + 1 sub-intervals (n per cycle) closed since the last change this
+        component heard of, under one flow: the last n of them hold a whole block, evaluated at
+        the constant power, and the maxima are at least that demand (``settled``). Every later
+        block of the load gives the same demand (within float noise far below ``_EQUAL_KW``),
+        so skipping blocks changes no maximum nor stamp."""
+        r = self._registers
+        return self._steady >= 2 * r.settings.n_windows + 1 and r.settled(steady_since_meter_s)
 
     def fast_forward(self, jump: Jump) -> None:
-        # Block mode: the landing point is a block end, where the window restarts empty as here.
-        # Rolling mode: the window keeps earlier sub-intervals of the same load, replaced by the
-        # ones the loop closes after the landing point before anything reads them (repeats).
-        self._registers.jump_to(jump.ends[-1])
+        """Close the jump's sub-intervals as the loop does, span by span from the jump's flow,
+        until the registers are settled (``_settled``) on a block end; skip the blocks after
+        that but the last n sub-intervals (one cycle), and close those span by span again:
+        what the state keeps of them (the rolling window, the last averages, the last
+        sub-interval and cycle) is then the loop's to the last bit. Block mode: both ends of
+        the skip are block ends, where the window restarts empty."""
+        r = self._registers
+        rep = r.repeats()
+        assert rep is not None  # repeats allowed the jump and nothing has changed since
+        ends = jump.ends
+        closing = (ends - ends[-1]) % rep.step == 0  # the sub-interval ends among the spans
+        closes = np.flatnonzero(closing)
+        n = r.settings.n_windows
+        tail = int(closes[-n - 1]) + 1 if len(closes) > n else 0  # the last cycle's first span
+        steady_m = self.clock.meter_seconds(jump.steady_since)
+        steady = self._steady
+        unit = jump.unit
+        j = 0
+        if tail and not self._settled(steady_m):
+            hours, flags = jump.hours[:tail].tolist(), closing[:tail].tolist()
+            while j < tail:
+                r.add_energy(scaled_vector(unit, hours[j]))
+                j += 1
+                if flags[j - 1]:
+                    r.close_window(r.window_end)
+                    self._steady += 1
+                    if r.window_start % rep.period == 0 and self._settled(steady_m):
+                        break
+        if j < tail:
+            r.jump_to(float(ends[tail - 1]))
+        for h, close in zip(jump.hours[tail:].tolist(), closing[tail:].tolist(), strict=True):
+            r.add_energy(scaled_vector(unit, h))
+            if close:
+                r.close_window(r.window_end)
         self._closed_at = jump.t_end
-        self._steady += len(jump.ends)
+        self._steady = steady + len(closes)  # every sub-interval of the jump, closed or skipped
         self._due = self._boundary_true()
 
     def start_unpowered(self) -> None:
@@ -568,8 +619,10 @@ class DemandComponent(ComponentBase):
         self._due = self._boundary_true()
 
     def on_tariff(self, now: float, old: int, new: int) -> None:
+        # The count of steady sub-intervals runs on: the meter's steady_since restarts at a
+        # switch, and a jump skips no block until the last cycle and one sub-interval before
+        # it lie after the switch (``_settled``), so the new tariff's window is full.
         self._catch_up(now)
-        self._unsteady()
         self._registers.change_tariff(new, self.clock.meter_seconds(now))
 
     def snapshot(self) -> dict[str, Any]:

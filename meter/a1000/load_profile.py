@@ -182,16 +182,16 @@ def _counts(values: list[float]) -> tuple[list[int], list[float]]:
     return counts, carry
 
 
-def _closes(ends: list[float], slot_end: int) -> list[int]:
-    """Indices of the ends that close an entry: ``slot_end`` and every INTERVAL_S after it, as
-    long as each one is there (what ``close`` at ``end == slot_end`` does span by span)."""
-    at = np.asarray(ends)
-    found = np.flatnonzero(((at - slot_end) % INTERVAL_S == 0) & (at >= slot_end))
-    if np.array_equal(at[found], slot_end + INTERVAL_S * np.arange(len(found))):
+def _closes(ends: np.ndarray, slot_end: int) -> list[int]:
+    """Indices of the ends (ascending) that close an entry: ``slot_end`` and every INTERVAL_S
+    after it, as long as each one is there (what ``close`` at ``end == slot_end`` does span by
+    span)."""
+    found = np.flatnonzero(((ends - slot_end) % INTERVAL_S == 0) & (ends >= slot_end))
+    if np.array_equal(ends[found], slot_end + INTERVAL_S * np.arange(len(found))):
         return found.tolist()
     closes = []  # a slot missing: the entries stop at it, as the loop's would
     due = slot_end
-    for j, end in enumerate(ends):
+    for j, end in enumerate(ends.tolist()):
         if end == due:
             closes.append(j)
             due += INTERVAL_S
@@ -299,7 +299,8 @@ class LoadProfile:
         self._write(self.status)
         self._open(self.slot_end, 0)
 
-    def close_run(self, ends: list[float], energies: list[tuple[int, list[float]]]) -> None:
+    def close_run(self, ends: np.ndarray | list[float],
+                  energies: list[tuple[int, list[float]]]) -> None:
         """``close`` at every interval end of a constant span (the fast-forward), the energy of
         each of its spans added first as ``add`` would: ``energies`` pairs a channel with its
         energy in each span, the spans ending at ``ends`` (the entry in progress is at its
@@ -312,7 +313,7 @@ class LoadProfile:
         CAPACITY are overwritten within the run, so only their remainders are computed, and
         the kept ones are written in one go (``RingStore.write_run``)."""
         slot_end = self.slot_end
-        closes = _closes(ends, slot_end)
+        closes = _closes(np.asarray(ends, dtype=float), slot_end)  # no copy of an array
         n = len(closes)
         if not n:
             for i, e in energies:
@@ -520,16 +521,15 @@ class LoadProfileComponent(ComponentBase):
         rates = [(i, r) for i, r in enumerate(self.channels(jump.unit)) if r]
         # The first entry through `close` (its status may carry a flag); the rest of the run
         # with status 0 (LoadProfile.close_run). Energies as the loop's flows: power x hours.
-        n = 0
-        for i, r in rates:
-            p.cur[i] += r * hours[0]
-        while ends[n] != p.slot_end:
-            n += 1
+        n = int(np.searchsorted(ends, p.slot_end))  # the jump starts on an entry's start
+        if n == len(ends) or ends[n] != p.slot_end:
+            raise ValueError(f"load profile fast-forward: no span ends at {p.slot_end}")
+        for h in hours[:n + 1].tolist():
             for i, r in rates:
-                p.cur[i] += r * hours[n]
+                p.cur[i] += r * h
         p.close()
         if n + 1 < len(ends):
-            rest = np.asarray(hours[n + 1:])  # numpy's products round as Python's
+            rest = hours[n + 1:]  # numpy's products round as Python's
             p.close_run(ends[n + 1:], [(i, (r * rest).tolist()) for i, r in rates])
         self._closed_at = jump.t_end
         self._due = self._boundary_true()

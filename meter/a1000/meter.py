@@ -98,11 +98,11 @@ ERR1_ENERGY_REVERSAL = 0x20
 ERR1_MISSING_CURRENT = 0x40
 ERR1_PHASE_SEQUENCE = 0x80
 
-# A jump spans at least three periods (``_fast_forward``: k >= 1 with two periods left), and a
-# period is a whole number of meter seconds (``Repeat``): at least 3 s of meter time, more than
-# 2.99 s of true time at the clock's largest drift (config: |drift_ppm| <= 1000). A target
-# closer than this cannot be jumped to.
-_NO_JUMP_S = 2.0
+# A jump spans at least one period (``_fast_forward``: k >= 1), and a period is a whole number
+# of meter seconds (``Repeat``): at least 1 s of meter time, more than 0.999 s of true time at
+# the clock's largest drift (config: |drift_ppm| <= 1000). A target closer than this cannot be
+# jumped to.
+_NO_JUMP_S = 0.99
 
 # The components plugged into the event loop, in call order. Part 2 adds its factories
 # here (demand, billing, load profile, events, display); each gets the meter and returns a
@@ -271,11 +271,11 @@ class A1000:
         """Jump over the constant span ahead when every component allows it (module doc).
 
         Where all components stand on a common boundary S (``repeats``), the jump lands on
-        S + k x P, P the least common multiple of their periods, at least two periods before
+        S + k x P, P the least common multiple of their periods, the last such boundary before
         the first thing that can change the span: the target t, a tariff switch, the end of
-        programming, an idle component's next event. The two periods left are closed by the
-        loop itself (demand relies on them, DemandComponent.repeats). The jump hands each
-        component every boundary on the way with the span lengths the loop would compute."""
+        programming, an idle component's next event. The jump hands each component every
+        boundary on the way with the span lengths the loop would compute; a component closes
+        itself the boundaries whose results its state keeps (DemandComponent.fast_forward)."""
         now = self.now
         if t - now < _NO_JUMP_S:
             return  # too short for any jump: spare asking every component (each R1 lands here)
@@ -305,17 +305,26 @@ class A1000:
         clock = self.clock
         if at is None or at % period or clock.true_time(at) != now:
             return
-        k = int((clock.meter_seconds(limit) - at) // period) - 2
+        # Land on the last common boundary strictly before the limit: what ends the span (a
+        # tariff switch, the target) then happens in the loop, after the landing.
+        k = int((clock.meter_seconds(limit) - at) // period)
+        if k >= 1 and clock.true_time(at + k * period) >= limit:
+            k -= 1
         if k < 1:
             return
         span = k * period
         # numpy's float64 operations round as Python's: the true times and span lengths below
         # are bit for bit those of the loop (MeterClock.true_time, _span).
-        ends = np.unique(np.concatenate([at + np.arange(step, span + 1, step) for step in steps]))
+        base = min(steps)
+        if all(step % base == 0 for step in steps):  # the usual: 5-min demand, 15-min profile
+            ends = at + np.arange(base, span + 1, base)
+        else:
+            ends = np.unique(np.concatenate([at + np.arange(step, span + 1, step)
+                                             for step in steps]))
         times = clock.true_time(ends)  # type: ignore[arg-type]
         hours = np.diff(times, prepend=now) / 3600.0
         t_end = float(times[-1])
-        jump = Jump(ends.tolist(), hours.tolist(), self._flow(1.0), t_end)
+        jump = Jump(ends, hours, self._flow(1.0), t_end, self._steady_since)
         for c in self.components:
             c.fast_forward(jump)  # type: ignore[attr-defined]
         self.now = t_end

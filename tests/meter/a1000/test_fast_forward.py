@@ -11,6 +11,7 @@ path books through the functions they patch, so none is hidden."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -141,3 +142,93 @@ def test_random_histories_equal_event_by_event(
             m.component("demand").configure(t, DemandSettings(mode, 15, 5))  # type: ignore[attr-defined]
         runs.append(state(m))
     assert runs[0] == runs[1]
+
+
+# The jump lands on the last common boundary before what ends the span, and demand closes the
+# last cycle of the jump itself (DemandComponent.fast_forward). The edges of that landing: a
+# switch exactly on a boundary (no switch delay, a clock without drift: the landing would be the
+# switch itself, so it is one period earlier), targets exactly on a boundary and just either
+# side of one, a demand cycle longer than the load-profile interval, spans that split a demand
+# sub-interval (window 2 min against the 15-min entries).
+EDGE_CLOCKS = [{"drift_ppm": 0.0, "tariff_switch_delay_s": 0.0}, {"drift_ppm": -37.0}]
+
+
+@pytest.mark.parametrize("clock", EDGE_CLOCKS, ids=["no-delay-no-drift", "drift"])
+@pytest.mark.parametrize("mode", [("block", 15, 5), ("rolling", 10, 2), ("block", 60, 5)])
+def test_landings_on_and_beside_boundaries_equal_event_by_event(
+    clock: dict[str, float], mode: tuple[str, int, int],
+) -> None:
+    cycle = dict(zip(("mode", "cycle_min", "window_min"), mode, strict=True))
+    runs = []
+    for fast in (True, False):
+        m = build(fast, clock=clock, demand=cycle)
+        m.set_inputs(T0, imax(m, -30.0))
+        t = T0
+        # 40 h to a boundary, 40 h to just before one, 40 h to just after one, then whole days.
+        for dt_ in (40 * H, 40 * H - 1e-3, 40 * H + 2e-3, 24 * H, 24 * H, 0.0):
+            t += dt_
+            m.advance_to(t)
+        runs.append((state(m), m.jumps))
+    assert runs[0][0] == runs[1][0]
+    assert runs[0][1] > 0
+
+
+def test_a_jump_lands_on_the_last_boundary_before_the_target() -> None:
+    # One tariff, a steady load, a clock without drift (the default UTC offset is whole
+    # hours): from 02:00 the jump lands on 50:00, the last 15-min boundary before the target
+    # 50:10, and the loop fires only demand's sub-interval end 50:05 and the target (a jump
+    # that left two periods to the loop landed on 49:30 and fired 8 events).
+    m = build(True, clock={"drift_ppm": 0.0}, tou=fixed_tariff_tou(1))
+    m.set_inputs(T0, imax(m, -30.0))
+    m.advance_to(T0 + 2 * H)  # steady: demand has its cycles, the profile its entries
+    fired: list[float] = []
+    jumps = m.jumps
+    original = m._fire
+
+    def counting() -> None:
+        fired.append(m.now)
+        original()
+
+    m._fire = counting  # type: ignore[method-assign]
+    target = T0 + 50 * H + 10 * 60.0  # 10 min after a 15-min boundary
+    m.advance_to(target)
+    assert m.jumps == jumps + 1
+    assert fired == [T0 + 50 * H + 300.0, target]
+
+
+@pytest.mark.parametrize("mode", [("block", 15, 5), ("rolling", 15, 5), ("block", 30, 3)])
+def test_a_jump_right_after_a_load_step_equals_event_by_event(mode: tuple[str, int, int]) -> None:
+    # A higher load from 10:07: its first blocks set new maxima (and their stamps) inside the
+    # jump, which demand closes span by span until settled (DemandComponent.fast_forward); the
+    # jump starts at the first boundary common to demand and the load profile, 10:15, and the
+    # loop fires only the events before it and in the last period before the target.
+    cycle = dict(zip(("mode", "cycle_min", "window_min"), mode, strict=True))
+    runs = []
+    fired: list[float] = []
+    for fast in (True, False):
+        m = build(fast, clock={"drift_ppm": 0.0}, demand=cycle, tou=fixed_tariff_tou(2))
+        m.set_inputs(T0, imax(m, -30.0, 0.2))
+        m.advance_to(T0 + 10 * H + 7 * 60.0)
+        m.set_inputs(m.now, imax(m, -30.0))
+        if fast:
+            original = m._fire
+
+            def counting(m: A1000 = m, original: Any = original) -> None:
+                fired.append(m.now - T0)
+                original()
+
+            m._fire = counting  # type: ignore[method-assign]
+        m.advance_to(T0 + 30 * H)
+        runs.append(state(m))
+    assert runs[0] == runs[1]
+    # The jump's period P: the demand period (the cycle in block mode, the sub-interval in
+    # rolling mode) and the profile's 15 min, least common multiple. Events: every sub-interval
+    # end from 10:07 to the first multiple of P, then those of the last period before 30:00.
+    window = mode[2] * 60
+    period = math.lcm(window if mode[0] == "rolling" else mode[1] * 60, 900)
+    step = 10 * H + 7 * 60
+    start = math.ceil(step / period) * period
+    before = range(math.ceil(step / window) * window, int(start) + 1, window)
+    after = range(int(30 * H - period + window), int(30 * H) + 1, window)
+    assert fired == [float(t) for t in (*before, *after)]
+    assert max(runs[0][0]["components"]["demand"]["maxima"][0]) > 0
