@@ -5,13 +5,13 @@
         [--sample-ms 4]
 
 Each run is `pytest testplans --no-report --sim-process yes` in a subprocess. Every
-`--sample-ms` the state of each thread of both processes is read from /proc/PID/task/TID/stat
-(proc(5): state R = running or waiting for a CPU); a sample counts a process as busy when any of
-its threads is in R. Printed per run: wall, the rig's and the child's CPU (utime + stime of
-/proc/PID/stat, the child's last sample before it exits), and the share of the samples in which
-both, only the rig, only the child or neither was busy. On a loaded machine a thread waiting for
-a CPU is R as well, so "both" is an upper bound there; compare runs of one invocation.
-The differences between the position counts are printed per added position.
+`--sample-ms` the time each process's threads have run on a CPU is read from
+/proc/PID/task/TID/schedstat (time waiting for a CPU is not counted); in an interval a process
+is busy when it ran for at least half of it. Printed per run: wall, the rig's and the child's
+CPU (utime + stime of /proc/PID/stat, the child's last sample before it exits), and the share of
+the intervals in which both, only the rig, only the child or neither ran. On a loaded machine
+"neither" includes the time both waited for a CPU; compare runs of one invocation. The
+differences between the position counts are printed per added position, in seconds.
 """
 
 from __future__ import annotations
@@ -31,20 +31,31 @@ from machine import children, cpu_s, loadavg  # benchmarks/ is the script's own 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _busy(pid: int) -> bool:
-    """Whether any thread of `pid` is running or runnable (state R)."""
+def _simulator(pid: int) -> int | None:
+    """The child of `pid` serving the simulated bench (`python -m rig.sim serve`), if started."""
+    for kid in children(pid):
+        try:
+            if b"rig.sim" in Path(f"/proc/{kid}/cmdline").read_bytes():
+                return kid
+        except OSError:
+            continue
+    return None
+
+
+def _on_cpu_ns(pid: int) -> int:
+    """Nanoseconds the threads of `pid` have run on a CPU (first field of
+    /proc/PID/task/TID/schedstat; time waiting in a run queue is the second, not counted)."""
+    total = 0
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return False
+        return 0
     for tid in tasks:
         try:
-            text = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-        except OSError:
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
             continue
-        if text[text.rindex(")") + 2] == "R":
-            return True
-    return False
+    return total
 
 
 @dataclass
@@ -75,15 +86,20 @@ def run(positions: int, plan: str, sample_s: float) -> Split:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True)
         child: int | None = None
+        last: tuple[float, int, int] | None = None
         while proc.poll() is None:
             if child is None:
-                kids = children(proc.pid)
-                child = kids[0] if kids else None
+                child = _simulator(proc.pid)
             if child is not None:
-                rig_busy, child_busy = _busy(proc.pid), _busy(child)
-                kind = ("both" if rig_busy and child_busy else "rig only" if rig_busy
-                        else "child only" if child_busy else "neither")
-                out.samples[kind] += 1
+                now, rig_ns, child_ns = time.perf_counter(), _on_cpu_ns(proc.pid), _on_cpu_ns(child)
+                if last is not None and now > last[0]:
+                    # Busy: on a CPU for at least half of the interval.
+                    half = (now - last[0]) * 5e8
+                    rig_busy, child_busy = rig_ns - last[1] >= half, child_ns - last[2] >= half
+                    kind = ("both" if rig_busy and child_busy else "rig only" if rig_busy
+                            else "child only" if child_busy else "neither")
+                    out.samples[kind] += 1
+                last = (now, rig_ns, child_ns)
                 cpu = cpu_s(child)
                 if cpu is not None:
                     out.child_cpu = cpu
