@@ -7,11 +7,13 @@
 Each run is `pytest testplans --no-report --sim-process yes` in a subprocess. Every
 `--sample-ms` the time each process's threads have run on a CPU is read from
 /proc/PID/task/TID/schedstat (time waiting for a CPU is not counted); in an interval a process
-is busy when it ran for at least half of it. Printed per run: wall, the rig's and the child's
-CPU (utime + stime of /proc/PID/stat, the child's last sample before it exits), and the share of
-the intervals in which both, only the rig, only the child or neither ran. On a loaded machine
-"neither" includes the time both waited for a CPU; compare runs of one invocation. The
-differences between the position counts are printed per added position, in seconds.
+counts with the share of it it ran (at most 1), and their running is taken to overlap as far
+as it can within one interval (short intervals: an estimate close to the truth). Printed per
+run: wall, the rig's and the child's CPU (utime + stime of /proc/PID/stat, the child's last
+sample before it exits), and the share of the sampled time in which both, only the rig, only
+the child or neither ran. On a loaded machine "neither" includes the time both waited for a
+CPU; compare runs of one invocation. The differences between the position counts are printed
+per added position, in seconds.
 """
 
 from __future__ import annotations
@@ -63,16 +65,17 @@ class Split:
     wall: float = 0.0
     rig_cpu: float = 0.0
     child_cpu: float = 0.0
-    samples: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("both", "rig only", "child only", "neither"), 0))
+    # Seconds of the sampled time in which both, one or neither ran.
+    samples: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("both", "rig only", "child only", "neither"), 0.0))
     summary: str = ""
 
     def shares(self) -> str:
-        total = sum(self.samples.values()) or 1
+        total = sum(self.samples.values()) or 1.0
         return "  ".join(f"{k} {v / total:4.0%}" for k, v in self.samples.items())
 
     def seconds(self, kind: str) -> float:
-        total = sum(self.samples.values()) or 1
+        total = sum(self.samples.values()) or 1.0
         return self.wall * self.samples[kind] / total
 
 
@@ -93,12 +96,15 @@ def run(positions: int, plan: str, sample_s: float) -> Split:
             if child is not None:
                 now, rig_ns, child_ns = time.perf_counter(), _on_cpu_ns(proc.pid), _on_cpu_ns(child)
                 if last is not None and now > last[0]:
-                    # Busy: on a CPU for at least half of the interval.
-                    half = (now - last[0]) * 5e8
-                    rig_busy, child_busy = rig_ns - last[1] >= half, child_ns - last[2] >= half
-                    kind = ("both" if rig_busy and child_busy else "rig only" if rig_busy
-                            else "child only" if child_busy else "neither")
-                    out.samples[kind] += 1
+                    # The share of the interval each ran, at most 1 (a second thread may run
+                    # at once), as if their running overlapped as far as it can.
+                    dt = now - last[0]
+                    r = min((rig_ns - last[1]) / 1e9 / dt, 1.0)
+                    c = min((child_ns - last[2]) / 1e9 / dt, 1.0)
+                    both = min(r, c)
+                    for kind, share in (("both", both), ("rig only", r - both),
+                                        ("child only", c - both), ("neither", 1 - max(r, c))):
+                        out.samples[kind] += share * dt
                 last = (now, rig_ns, child_ns)
                 cpu = cpu_s(child)
                 if cpu is not None:

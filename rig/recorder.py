@@ -24,7 +24,6 @@ instead of overwriting its values.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -295,7 +294,7 @@ class Recorder:
             fields = {
                 "position": m.position,
                 "quantity": m.quantity,
-                "point": json.dumps(dict(m.point), sort_keys=True, default=str),
+                "point": m.point_json,  # the stored text
                 "value": m.value,
                 "unit": m.unit,
                 "limit_low": m.limit_low,
