@@ -99,8 +99,9 @@ def run(positions: int, plan: str, sample_s: float) -> Split:
                     # The share of the interval each ran, at most 1 (a second thread may run
                     # at once), as if their running overlapped as far as it can.
                     dt = now - last[0]
-                    r = min((rig_ns - last[1]) / 1e9 / dt, 1.0)
-                    c = min((child_ns - last[2]) / 1e9 / dt, 1.0)
+                    # (A thread that ended takes its time out of the sum: a drop counts 0.)
+                    r = min(max(rig_ns - last[1], 0) / 1e9 / dt, 1.0)
+                    c = min(max(child_ns - last[2], 0) / 1e9 / dt, 1.0)
                     both = min(r, c)
                     for kind, share in (("both", both), ("rig only", r - both),
                                         ("child only", c - both), ("neither", 1 - max(r, c))):
