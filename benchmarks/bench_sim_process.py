@@ -14,7 +14,6 @@ modes of one round, and the CPU figures before the wall ones; each line shows /p
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import resource
 import subprocess
@@ -23,27 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import loadavg, proc_stat  # benchmarks/ is the script's own folder on sys.path
+from machine import children, cpu_s, loadavg  # benchmarks/ is the script's own folder on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
-TICK = os.sysconf("SC_CLK_TCK")
 SAMPLE_S = 0.1
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def _cpu_s(pid: int) -> float | None:
-    """User + system CPU of a running process, from /proc/PID/stat (None once it is gone)."""
-    fields = proc_stat(pid)
-    if fields is None:
-        return None
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (proc(5) fields 14, 15)
 
 
 def run(positions: int, mode: str, plan: str) -> tuple[float, float, float, str]:
@@ -58,8 +40,8 @@ def run(positions: int, mode: str, plan: str) -> tuple[float, float, float, str]
                                 stderr=subprocess.DEVNULL, text=True)
         child_cpu: dict[int, float] = {}
         while proc.poll() is None:
-            for pid in _children(proc.pid):
-                cpu = _cpu_s(pid)
+            for pid in children(proc.pid):
+                cpu = cpu_s(pid)
                 if cpu is not None:
                     child_cpu[pid] = cpu
             time.sleep(SAMPLE_S)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")  # clock ticks per second of /proc/PID/stat (Linux)
 
 
 def loadavg() -> str:
@@ -31,3 +34,20 @@ def proc_stats() -> dict[int, list[str]]:
         if entry.name.isdigit() and (fields := proc_stat(int(entry.name))) is not None:
             out[int(entry.name)] = fields
     return out
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid`'s main thread started (/proc/PID/task/PID/children), [] once gone."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def cpu_s(pid: int) -> float | None:
+    """User + system CPU of a running process, from /proc/PID/stat (None once it is gone)."""
+    fields = proc_stat(pid)
+    if fields is None:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (proc(5) fields 14, 15)

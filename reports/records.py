@@ -66,9 +66,16 @@ FAMILY_ORDER = (
 )
 
 
-def _check_json(value: Any, what: str) -> None:
+def json_text(value: Any) -> str:
+    """The stored text of a JSON column (keys sorted, no NaN): one encoding for the check of a
+    new record and for the store's row."""
+    return json.dumps(value, allow_nan=False, sort_keys=True)
+
+
+def _check_json(value: Any, what: str) -> str:
+    """`json_text(value)`, or a ValueError naming `what` and why it cannot be stored."""
     try:
-        json.dumps(value, allow_nan=False, sort_keys=True)
+        return json_text(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{what} is not JSON-serialisable: {exc}") from exc
 
@@ -181,7 +188,9 @@ class Measurement:
             object.__setattr__(self, "position", int(self.position))
         for name in _NUMBER_FIELDS:
             v = getattr(self, name)
-            if isinstance(v, numbers.Real) and not isinstance(v, bool | int | float):
+            # type() first: the ABC check of numbers.Real is slow, and most values are floats.
+            if (v is not None and type(v) not in (float, int) and isinstance(v, numbers.Real)
+                    and not isinstance(v, bool | int | float)):
                 object.__setattr__(self, name, float(v))
         where = f"measurement {self.test_id!r} position {self.position}"
         if not self.test_id:
@@ -211,11 +220,30 @@ class Measurement:
         if self.repetitions is not None:
             _check_number(self.repetitions.mean, f"{where}: repetitions.mean")
             _check_number(self.repetitions.stdev, f"{where}: repetitions.stdev")
-        _check_json(self.point, f"{where}: point")
-        _check_json(self.raw, f"{where}: raw")
-        _check_json(self.uncertainty_budget, f"{where}: uncertainty_budget")
+        # The texts the check encodes are the ones the store writes (cached: see below).
+        self.__dict__["point_json"] = _check_json(self.point, f"{where}: point")
+        self.__dict__["raw_json"] = _check_json(self.raw, f"{where}: raw")
+        budget = _check_json(self.uncertainty_budget, f"{where}: uncertainty_budget")
+        self.__dict__["uncertainty_budget_json"] = (None if self.uncertainty_budget is None
+                                                    else budget)
 
-    @property
+    # The stored texts of the JSON fields (reports.store writes them), encoded once: a new
+    # record's check above fills them in; a frozen dataclass keeps them in the instance's
+    # __dict__, outside its fields. The fields are not to be changed in place after that.
+
+    @cached_property
+    def point_json(self) -> str:
+        return json_text(self.point)
+
+    @cached_property
+    def raw_json(self) -> str:
+        return json_text(self.raw)
+
+    @cached_property
+    def uncertainty_budget_json(self) -> str | None:
+        return None if self.uncertainty_budget is None else json_text(self.uncertainty_budget)
+
+    @cached_property
     def point_key(self) -> str:
         return point_key(self.point)
 
@@ -294,6 +322,11 @@ class MeasurementKey:
     @classmethod
     def of(cls, test_id: str, position: int, point: Mapping[str, Any]) -> MeasurementKey:
         return cls(test_id, position, point_key(point))
+
+
+#: The kind of the event that marks a point's measurement begun at a position (the store's
+#: `mark_started`): a point started and never recorded was interrupted.
+POINT_STARTED = "point_started"
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from reports.backends import (
     split_statements,
 )
 from reports.records import (
+    POINT_STARTED,
     DecisionRule,
     Event,
     Measurement,
@@ -57,6 +58,7 @@ from reports.records import (
     RunInfo,
     RunStatus,
     Verdict,
+    json_text,
     point_key,
 )
 from reports.schema import (
@@ -143,10 +145,6 @@ def new_run_id(t: float) -> str:
     """Readable, sortable and unique: UTC start time plus a short random suffix."""
     stamp = datetime.fromtimestamp(t, UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{secrets.token_hex(3)}"
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, allow_nan=False)
 
 
 @dataclass
@@ -401,7 +399,7 @@ class ResultsStore:
             notes=notes,
         )
         try:
-            env = _dumps(run.environment)
+            env = json_text(run.environment)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"run environment is not JSON-serialisable: {exc}") from exc
         # A generated id that another bench took in the same second (1 in 2^24 per pair) is
@@ -485,7 +483,7 @@ class ResultsStore:
             " firmware = excluded.firmware, constants = excluded.constants,"
             " identity = excluded.identity, read_at = excluded.read_at",
             (pos.run_id, pos.position, pos.serial, pos.manufacturer, pos.meter_type,
-             pos.firmware, _dumps(dict(pos.constants)), _dumps(dict(pos.identity)),
+             pos.firmware, json_text(dict(pos.constants)), json_text(dict(pos.identity)),
              self._clock() if pos.read_at is None else pos.read_at),
         )
 
@@ -545,15 +543,14 @@ class ResultsStore:
         return {
             "run_id": m.run_id, "test_id": m.test_id, "position": m.position,
             "point_key": m.point_key, "family": m.family, "clause": m.clause,
-            "point": _dumps(dict(m.point)), "quantity": m.quantity, "value": m.value,
+            "point": m.point_json, "quantity": m.quantity, "value": m.value,
             "unit": m.unit, "limit_low": m.limit_low, "limit_high": m.limit_high,
             "expanded_uncertainty": m.expanded_uncertainty,
-            "uncertainty_budget": (None if m.uncertainty_budget is None
-                                   else _dumps(m.uncertainty_budget)),
+            "uncertainty_budget": m.uncertainty_budget_json,
             "verdict": Verdict(m.verdict).value,
             "decision_rule": DecisionRule(m.decision_rule).value,
             "rep_n": reps.n if m.repetitions else None, "rep_mean": reps.mean,
-            "rep_stdev": reps.stdev, "raw": _dumps(dict(m.raw)),
+            "rep_stdev": reps.stdev, "raw": m.raw_json,
             "started_at": m.started_at, "ended_at": m.ended_at,
             "recorded_at": self._clock(), "message": m.message,
         }
@@ -603,7 +600,7 @@ class ResultsStore:
     ) -> None:
         self._writable(run_id)
         self._db.execute(_EVENT_SQL, (run_id, self._clock() if t is None else t, level, kind,
-                                      position, message, _dumps(dict(data or {}))))
+                                      position, message, json_text(dict(data or {}))))
 
     def mark_started(self, run_id: str, test_id: str, positions: Iterable[int],
                      point: Mapping[str, Any]) -> None:
@@ -611,9 +608,9 @@ class ResultsStore:
         of meters, one round trip on PostgreSQL); a report lists started points without a
         result as interrupted."""
         self._writable(run_id)
-        data = _dumps({"test_id": test_id, "point_key": point_key(point)})
+        data = json_text({"test_id": test_id, "point_key": point_key(point)})
         t = self._clock()
-        rows = [(run_id, t, "info", "point_started", p, f"started {test_id}", data)
+        rows = [(run_id, t, "info", POINT_STARTED, p, _started_message(test_id), data)
                 for p in positions]
         if self.dialect.postgres:
             self._db.execute_batch(_EVENT_SQL, rows)
@@ -639,15 +636,34 @@ class ResultsStore:
             raise
         self._db.execute("COMMIT")
 
-    def events(self, run_id: str, kinds: tuple[str, ...] = ()) -> list[Event]:
-        """The run's events in time order; only those of `kinds` when given."""
-        only = f" AND kind IN ({', '.join('?' for _ in kinds)})" if kinds else ""
+    def events(self, run_id: str, kinds: tuple[str, ...] = (), *,
+               after: Event | None = None) -> list[Event]:
+        """The run's events in time order; only those of `kinds` when given, and only those
+        after event `after` in that order (a reader of the log since one event does not decode
+        the whole run's: that grows with the run, a point_started event per position)."""
+        sql, args = "SELECT * FROM event WHERE run_id = ?", [run_id]
+        if kinds:
+            sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            args += kinds
+        if after is not None:
+            sql += " AND (t > ? OR (t = ? AND id > ?))"
+            args += [after.t, after.t, after.id]
+        rows = self._db.execute(sql + " ORDER BY t, id", tuple(args)).fetchall()
+        return [_event_from_row(r) for r in rows]
+
+    def last_started(self, run_id: str, test_id: str) -> Event | None:
+        """The last `point_started` event of test `test_id` in the run's time order (the last
+        of its positions at its latest point, see `mark_started`); None if it started none."""
         rows = self._db.execute(
-            f"SELECT * FROM event WHERE run_id = ?{only} ORDER BY t, id", (run_id, *kinds)
-        ).fetchall()
-        return [Event(run_id=r["run_id"], message=r["message"], t=r["t"], level=r["level"],
-                      kind=r["kind"], position=r["position"], data=json.loads(r["data"]),
-                      id=r["id"]) for r in rows]
+            "SELECT * FROM event WHERE run_id = ? AND kind = ? AND message = ?"
+            " ORDER BY t DESC, id DESC",
+            (run_id, POINT_STARTED, _started_message(test_id)),
+        )
+        for row in rows:
+            event = _event_from_row(row)
+            if event.data.get("test_id") == test_id:
+                return event
+        return None
 
     # -- lenient reading for reports -----------------------------------------------------
 
@@ -730,6 +746,16 @@ class ResultsStore:
                                 f"{', '.join(map(repr, unknown))}")
         return RunData(store_path=self.path, run=run, positions=positions, measurements=meas,
                        events=events, schema_version=self.schema_version, problems=problems)
+
+
+def _started_message(test_id: str) -> str:
+    """The message of a point_started event (`ResultsStore.mark_started`)."""
+    return f"started {test_id}"
+
+
+def _event_from_row(r: Any) -> Event:
+    return Event(run_id=r["run_id"], message=r["message"], t=r["t"], level=r["level"],
+                 kind=r["kind"], position=r["position"], data=json.loads(r["data"]), id=r["id"])
 
 
 def _row_label(table: str, row: Mapping[str, Any]) -> str:

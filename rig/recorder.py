@@ -24,14 +24,13 @@ instead of overwriting its values.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from reports.records import Measurement, MeasurementKey, Repetitions, Verdict
+from reports.records import Measurement, MeasurementKey, Repetitions, Verdict, point_key
 from reports.store import ResultsStore
 from rig.metrology import UncertaintyBudget, decide
 
@@ -99,7 +98,10 @@ class Recorder:
 
     def done(self, positions: Iterable[int], point: Mapping[str, Any]) -> list[Measurement] | None:
         """The stored measurements of this point if every position completed it before."""
-        keys = {MeasurementKey.of(self.test_id, p, point) for p in positions}
+        if not self._completed:  # a new run: nothing was completed before
+            return None
+        key = point_key(point)  # one point, the same key text at every position
+        keys = {MeasurementKey(self.test_id, p, key) for p in positions}
         if not keys or not keys <= self._completed:
             return None
         rows = [m for m in self.store.measurements(self.run_id) if m.key in keys]
@@ -242,8 +244,7 @@ class Recorder:
         values stand (a plan asks `done`/`pending` before measuring)."""
         if self.expected is not None:
             self.expected(quantity, unit, limit_low, limit_high)
-        key = MeasurementKey.of(self.test_id, position, point)
-        if key in self._completed:
+        if self._completed and MeasurementKey.of(self.test_id, position, point) in self._completed:
             raise RecordedBefore(
                 f"{self.test_id}: position {position} point {dict(point)} was completed in an "
                 f"earlier session of run {self.run_id}; it is not measured twice"
@@ -293,7 +294,7 @@ class Recorder:
             fields = {
                 "position": m.position,
                 "quantity": m.quantity,
-                "point": json.dumps(dict(m.point), sort_keys=True, default=str),
+                "point": m.point_json,  # the stored text
                 "value": m.value,
                 "unit": m.unit,
                 "limit_low": m.limit_low,
@@ -309,7 +310,8 @@ class Recorder:
     @staticmethod
     def assert_all_pass(measurements: Iterable[Measurement]) -> None:
         """Fail with one line per measurement that did not pass."""
-        bad = [m for m in measurements if Verdict(m.verdict) is not Verdict.PASS]
+        # Compared as text (a Verdict is a StrEnum): no enum lookup per measurement.
+        bad = [m for m in measurements if m.verdict != Verdict.PASS]
         if not bad:
             return
         lines = []

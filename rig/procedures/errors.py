@@ -314,15 +314,11 @@ def reference_source(recorder: Recorder, source_item: str,
     reusing = {m.test_id for m in rows
                if any(r.get("item") == source_item
                       for r in (m.raw.get("reused_from") or {}).values())}
-    since = None
-    for e in store.events(run_id, kinds=("point_started", "log")):
-        if e.kind == "point_started" and e.data.get("test_id") == source_test:
-            since = []
-        elif since is not None:
-            since.append(e)
-    if since is None:
+    # The log since the source's last point (read from there: the run's log grows with it).
+    start = store.last_started(run_id, source_test)
+    if start is None:
         return None
-    for e in since:
+    for e in store.events(run_id, kinds=("point_started", "log"), after=start):
         if e.kind == "log" and e.message.startswith(("run started", "run resumed")):
             return None
         test = e.data.get("test_id") if e.kind == "point_started" else None

@@ -117,6 +117,46 @@ def test_measurements_and_events_are_read_by_family_and_kind(store):
     assert len(store.events(run.run_id)) == 3
 
 
+def test_the_log_since_a_tests_last_started_point(store):
+    """last_started finds a test's latest point_started event (the last position of its
+    latest point, in time order); events(after=) reads only what came after it, as
+    rig.procedures.errors.reference_source asks."""
+    run = _run(store)
+    store.mark_started(run.run_id, "t.py::test_a", [1, 2], {"load": 1.0})
+    store.mark_started(run.run_id, "t.py::test_a", [1, 2], {"load": 0.5})
+    store.log(run.run_id, "between", t=store._clock() + 0.5)
+    store.mark_started(run.run_id, "t.py::test_b", [1, 2], {"load": 1.0})
+    store.log(run.run_id, "earlier", t=1.0)  # logged late, at the time it happened
+    last = store.last_started(run.run_id, "t.py::test_a")
+    assert last is not None and last.position == 2
+    assert last.data == {"test_id": "t.py::test_a", "point_key": '{"load":0.5}'}
+    since = store.events(run.run_id, kinds=("point_started", "log"), after=last)
+    assert [(e.kind, e.message, e.position) for e in since] == [
+        ("log", "between", None),
+        ("point_started", "started t.py::test_b", 1),
+        ("point_started", "started t.py::test_b", 2),
+    ]
+    assert store.last_started(run.run_id, "t.py::test_c") is None
+    # Events at the same instant as `after` come after it by their row id.
+    assert [e.position for e in store.events(run.run_id, kinds=("point_started",),
+                                             after=store.events(run.run_id)[1])][:2] == [2, 1]
+
+
+def test_a_measurement_is_stored_as_the_texts_its_check_encoded(store):
+    """The JSON columns hold the text the record's own check made (json.dumps, keys sorted),
+    encoded once; point_key is the compact canonical form."""
+    run = _run(store)
+    m = _m(run.run_id, point={"pf": "1", "load": 1.0}, raw={"b": [1, 2.5], "a": "x"},
+           uncertainty_budget={"expanded": 0.08, "components": []})
+    assert (m.point_json, m.raw_json) == ('{"load": 1.0, "pf": "1"}', '{"a": "x", "b": [1, 2.5]}')
+    assert m.uncertainty_budget_json == '{"components": [], "expanded": 0.08}'
+    assert _m(run.run_id).uncertainty_budget_json is None
+    assert m.point_key == '{"load":1.0,"pf":"1"}'
+    store.record(m)
+    row = store.query("SELECT point, raw, uncertainty_budget, point_key FROM measurement")[0]
+    assert tuple(row) == (m.point_json, m.raw_json, m.uncertainty_budget_json, m.point_key)
+
+
 def test_point_key_ignores_dict_order(store):
     run = _run(store)
     a = store.record(_m(run.run_id, point={"load": 1.0, "pf": "1"}))

@@ -3,6 +3,7 @@ lock, overdue calibrations, JUnit properties, the run log file and the dormant p
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -168,6 +169,9 @@ def test_overdue_calibration_is_refused_then_allowed_with_the_flag_and_stated(
     assert props["measurement.1.expanded_uncertainty"] == str(first.expanded_uncertainty)
     assert props["measurement.1.verdict"] == "pass"
     assert props["measurement.1.unit"] == "%"
+    # The point as the store's text of it (JSON, keys sorted).
+    assert json.loads(props["measurement.1.point"]) == first.point
+    assert props["measurement.1.point"] == json.dumps(first.point, sort_keys=True)
 
 
 def test_a_second_run_on_a_locked_lab_bench_is_refused_naming_the_holder(
