@@ -5,7 +5,7 @@ background notes beside the checkout). A cell holds the position's measured valu
 its uncertainty as everywhere in the report, and its verdict mark; the point's limit and
 expanded uncertainty have a column of their own where every position shows the same text, and go
 into each cell where they differ. Positions beyond what the paper's width holds wrap into
-further column blocks. Every note a measurement carries (a failed point's reason, a register's
+further column blocks, printed as further lines of each row's values cell (FamilyMatrix.stacked). Every note a measurement carries (a failed point's reason, a register's
 advance) is listed under its family's matrix with its position.
 
 Why a matrix: the per-position tables (one row per measurement, ten fields) print about 700
@@ -98,6 +98,18 @@ class FamilyMatrix:
     clauses: tuple[str, ...]
     blocks: tuple[Block, ...]
     notes: tuple[Note, ...]
+
+    @property
+    def stacked(self) -> bool:
+        """Print the blocks as lines of one table (a row per point, its values cell a line
+        per block under the heading's line of that block) rather than a table per block:
+        when every cell is one line (limit and U in columns of their own), so that a cell's
+        lines are its blocks'. The browser's print costs by the table row (its test point,
+        quantity, limit and U cells: most of the matrix's layout), and a table per block
+        repeats every row once per block: at 48 positions 4400 rows instead of 630."""
+        return len(self.blocks) > 1 and not any(
+            "\n" in c.text for b in self.blocks for _, cells, _ in b.rows
+            for c in cells if c is not None)
 
 
 def _same(texts: Sequence[str]) -> bool:

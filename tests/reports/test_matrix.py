@@ -121,13 +121,18 @@ def pages(tmp_path_factory):
 
 
 def matrix_cells(page: str) -> tuple[Counter, str]:
-    """The first lines of the matrix's value cells (a multiset: the value and the sign), and
-    the matrix section's text. A row's values are one <td class="values"> of right-aligned
-    columns at least two spaces apart."""
+    """The values and signs in the matrix's value cells (a multiset), and the matrix
+    section's text. A row's values are one <td class="values"> of right-aligned columns at
+    least two spaces apart: a line per block of positions (stacked), or the value's line
+    and the cell's own limit and U lines under it (a table per block)."""
     cells: Counter = Counter()
     for m in re.finditer(r'<td class="values">(.*?)</td>', page, re.S):
-        first = html.unescape(re.sub(r"<[^>]+>", "", m.group(1))).split("\n")[0]
-        cells.update(c for c in re.split(r"\s{2,}", first.strip()) if c != "\u2014")
+        text = html.unescape(re.sub(r"<[^>]+>", "", m.group(1)))
+        lines = text.split("\n")
+        if any(re.match(r"\s*(limit|U) ", line) for line in lines):
+            lines = lines[:1]
+        for line in lines:
+            cells.update(c for c in re.split(r"\s{2,}", line.strip()) if c != "\u2014")
     return cells, ReportScan(page).by_id_text.get("results-matrix", "")
 
 
@@ -164,3 +169,54 @@ def test_results_matrix_gives_every_family_its_matrix(pages):
     assert {m.family for m in matrices} == {m.family for m in stored}
     assert sum(c is not None for f in matrices for b in f.blocks for _, cells, _ in b.rows
                for c in cells) == len(stored)
+
+
+def stacked_table(positions: int, *, limits_differ: bool = False) -> tuple[str, object]:
+    """The printed matrix of one point measured at `positions` positions (their limits
+    differing between positions when asked), and its FamilyMatrix."""
+    from reports.page import environment
+
+    rows = [row(p, p, 0.01 * p, low=-0.5 - (0.1 * p if limits_differ else 0))
+            for p in range(1, positions + 1)]
+    m = family_matrix("accuracy", rows, list(range(1, positions + 1)))
+    page = environment(None).from_string('{% include "matrix.html" %}').render(matrix=[m])
+    return page, m
+
+
+def test_blocks_of_one_line_cells_are_lines_of_one_table_under_the_headings_lines():
+    # 12 positions: two blocks of 6, printed as one table, a row per point, whose values
+    # cell has a line per block under the heading's line for that block (at 48 positions a
+    # table per block printed 4400 rows, each with its point, quantity, limit and U cells).
+    page, m = stacked_table(12)
+    assert m.stacked and [b.positions for b in m.blocks] == [tuple(range(1, 7)),
+                                                             tuple(range(7, 13))]
+    tables = re.findall(r'<table class="matrix stacked"[^>]*data-positions="([^"]+)"', page)
+    assert tables == [" ".join(str(p) for p in range(1, 13))]
+    assert page.count("<tr>") == 2  # the heading and the one point
+    head = html.unescape(re.search(r'<th class="values">(.*?)</th>', page, re.S).group(1))
+    values = html.unescape(re.search(r'<td class="values">(.*?)</td>', page, re.S).group(1))
+    head_lines, value_lines = head.split("\n"), values.split("\n")
+    assert [re.findall(r"Pos\. (\d+)", line) for line in head_lines] == [
+        [str(p) for p in range(1, 7)], [str(p) for p in range(7, 13)]]
+    # each value right-aligned under its position's heading
+    for h, v in zip(head_lines, value_lines, strict=True):
+        ends = [x.end() for x in re.finditer(r"Pos\. \d+", h)]
+        assert [x.end() for x in re.finditer(r"\S+ \u2713", v)] == ends
+    assert matrix_cells(page)[0] == Counter(cell_text(row(p, p, 0.01 * p))
+                                            for p in range(1, 13))
+
+
+def test_cells_of_more_than_one_line_keep_a_table_per_block():
+    # Limits that differ between positions go into the cells (three lines each): the
+    # blocks then stay tables of their own, each cell's lines its own.
+    page, m = stacked_table(12, limits_differ=True)
+    assert not m.stacked and len(m.blocks) == 4  # wide cells: 3 positions a block
+    assert re.findall(r'<table class="matrix"[^>]*data-positions="([^"]+)"', page) == [
+        "1 2 3", "4 5 6", "7 8 9", "10 11 12"]
+    assert "stacked" not in page
+
+
+def test_one_block_is_one_table_as_before():
+    page, m = stacked_table(3)
+    assert not m.stacked and len(m.blocks) == 1
+    assert re.findall(r'<table class="matrix"[^>]*data-positions="([^"]+)"', page) == ["1 2 3"]
