@@ -5,8 +5,9 @@ background notes beside the checkout). A cell holds the position's measured valu
 its uncertainty as everywhere in the report, and its verdict mark; the point's limit and
 expanded uncertainty have a column of their own where every position shows the same text, and go
 into each cell where they differ. Positions beyond what the paper's width holds wrap into
-further column blocks, printed as further lines of each row's values cell (FamilyMatrix.stacked). Every note a measurement carries (a failed point's reason, a register's
-advance) is listed under its family's matrix with its position.
+further column blocks, printed as further lines of each row's values cell
+(FamilyMatrix.stacked). Every note a measurement carries (a failed point's reason, a
+register's advance) is listed under its family's matrix with its position.
 
 Why a matrix: the per-position tables (one row per measurement, ten fields) print about 700
 rows per position, and Chromium's layout of them was most of a report's time, growing with
