@@ -26,6 +26,7 @@ from reports.numbers import (
 from reports.points import pf_sort_key
 from reports.records import (
     FAMILY_ORDER,
+    POINT_STARTED,
     Event,
     PositionRecord,
     StoredMeasurement,
@@ -367,8 +368,6 @@ def _median_positive(values: Iterable[Any]) -> float:
     # statistics.median: the middle value, or the mean of the two middle ones, as pandas
     return float(statistics.median(us)) if us else math.nan
 
-
-POINT_STARTED = "point_started"
 
 
 def interrupted_points(events: Iterable[Event], rows: Iterable[Row]) -> list[Event]:

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reports.benchtime import BENCH_TIME
-from reports.records import Event, Measurement
+from reports.records import POINT_STARTED, Event, Measurement
 
 PLAN_ITEMS = "plan_items"
 ITEM_OUTCOME = "item_outcome"
 # Events that are bookkeeping for the report, not lines of the run log.
-BOOKKEEPING_KINDS = ("point_started", PLAN_ITEMS, ITEM_OUTCOME, BENCH_TIME)
+BOOKKEEPING_KINDS = (POINT_STARTED, PLAN_ITEMS, ITEM_OUTCOME, BENCH_TIME)
 
 RUN, PASSED, FAILED, NOT_RUN = "run", "passed", "failed", "not run"
 

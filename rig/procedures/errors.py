@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reports.records import Measurement, Repetitions, Verdict
+from reports.records import POINT_STARTED, Measurement, Repetitions, Verdict
 from rig.instruments.loadpoint import Harmonic, LoadPoint
 from rig.loads import Rating, metered_power, point_for
 from rig.measure import (
@@ -318,10 +318,10 @@ def reference_source(recorder: Recorder, source_item: str,
     start = store.last_started(run_id, source_test)
     if start is None:
         return None
-    for e in store.events(run_id, kinds=("point_started", "log"), after=start):
+    for e in store.events(run_id, kinds=(POINT_STARTED, "log"), after=start):
         if e.kind == "log" and e.message.startswith(("run started", "run resumed")):
             return None
-        test = e.data.get("test_id") if e.kind == "point_started" else None
+        test = e.data.get("test_id") if e.kind == POINT_STARTED else None
         if test is not None and test not in (source_test, recorder.test_id, *reusing):
             return None
     return {n: own[n] for n in numbers}
