@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from machine import children, cpu_s, loadavg  # benchmarks/ is the script's own folder on sys.path
+from machine import (  # benchmarks/ is the script's own folder on sys.path
+    children,
+    cpu_s,
+    loadavg,
+    pytest_summary,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,8 +120,7 @@ def run(positions: int, plan: str, sample_s: float) -> Split:
             time.sleep(sample_s)
         out.wall = time.perf_counter() - t0
         text = proc.stdout.read() if proc.stdout else ""
-    out.summary = next((line for line in reversed(text.splitlines())
-                        if re.search(r"\b(passed|failed|error)", line)), text[-200:]).strip("= ")
+    out.summary = pytest_summary(text)
     return out
 
 

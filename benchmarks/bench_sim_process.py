@@ -14,7 +14,6 @@ modes of one round, and the CPU figures before the wall ones; each line shows /p
 from __future__ import annotations
 
 import argparse
-import re
 import resource
 import subprocess
 import sys
@@ -22,7 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import children, cpu_s, loadavg  # benchmarks/ is the script's own folder on sys.path
+from machine import (  # benchmarks/ is the script's own folder on sys.path
+    children,
+    cpu_s,
+    loadavg,
+    pytest_summary,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_S = 0.1
@@ -49,9 +53,7 @@ def run(positions: int, mode: str, plan: str) -> tuple[float, float, float, str]
         out = proc.stdout.read() if proc.stdout else ""
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    summary = next((line for line in reversed(out.splitlines())
-                    if re.search(r"\b(passed|failed|error)", line)), out[-200:])
-    return wall, cpu, sum(child_cpu.values()), summary.strip("= ")
+    return wall, cpu, sum(child_cpu.values()), pytest_summary(out)
 
 
 def main() -> int:

@@ -1,8 +1,9 @@
-"""What the benchmark scripts say about the machine they ran on."""
+"""What the benchmark scripts say about the machine they ran on and the processes they ran."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")  # clock ticks per second of /proc/PID/stat (Linux)
@@ -51,3 +52,11 @@ def cpu_s(pid: int) -> float | None:
     if fields is None:
         return None
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (proc(5) fields 14, 15)
+
+
+def pytest_summary(output: str) -> str:
+    """pytest's closing summary line ("209 passed in 8.2s") in a run's standard output, or its
+    last 200 characters when there is none (a run that crashed)."""
+    line = next((line for line in reversed(output.splitlines())
+                 if re.search(r"\b(passed|failed|error)", line)), output[-200:])
+    return line.strip("= ")
