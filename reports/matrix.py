@@ -81,6 +81,18 @@ class Block:
 
 
 @dataclass(frozen=True)
+class MatrixTable:
+    """One printed table of a family's matrix: its positions, the values heading (a line per
+    block it holds) and its rows, a test point with its values cell's lines (a line of
+    segments per block it holds)."""
+
+    positions: tuple[int, ...]
+    header: str
+    rows: tuple[tuple[MatrixRow, tuple[tuple[Segment, ...], ...]], ...]
+    stacked: bool
+
+
+@dataclass(frozen=True)
 class Note:
     position: int
     point: str
@@ -111,6 +123,21 @@ class FamilyMatrix:
         return len(self.blocks) > 1 and not any(
             "\n" in c.text for b in self.blocks for _, cells, _ in b.rows
             for c in cells if c is not None)
+
+    @property
+    def tables(self) -> tuple[MatrixTable, ...]:
+        """The tables to print: one holding every block (`stacked`), else one per block.
+        Every block has the family's rows in the same order (`family_matrix`), so a row's
+        lines are the same row of each block."""
+        groups = [self.blocks] if self.stacked else [(b,) for b in self.blocks]
+        return tuple(
+            MatrixTable(
+                positions=tuple(p for b in group for p in b.positions),
+                header="\n".join(b.header for b in group),
+                rows=tuple((m, tuple(b.rows[i][2] for b in group))
+                           for i, (m, _, _) in enumerate(group[0].rows)),
+                stacked=len(group) > 1)
+            for group in groups)
 
 
 def _same(texts: Sequence[str]) -> bool:
