@@ -106,29 +106,18 @@ def kind_of(message: Message) -> str:
     kind = _KIND_OF_TYPE.get(type(message))
     if kind is not None:  # one dict look-up for the messages whose type is their kind
         return kind
-    if type(message) is Command:  # the commonest two next (a command, its answer)
-        name = message.command + message.type
-        return name if name in KNOWN_COMMANDS else "command"
-    if type(message) is DataMessage:
-        return "data.partial" if message.partial else "data"
-    if isinstance(message, Request):
-        return "request"
-    if isinstance(message, Identification):
-        return "ident.C" if message.mode == "C" else "ident.AB"
-    if isinstance(message, OptionSelect):
-        return {"0": "option.readout", "1": "option.programming"}.get(message.mode, "option.other")
-    if isinstance(message, Readout):
-        return "readout"
+    # The commonest two first (a command, its answer).
     if isinstance(message, Command):
         return message.name if message.name in KNOWN_COMMANDS else "command"
     if isinstance(message, DataMessage):
         return "data.partial" if message.partial else "data"
-    if isinstance(message, ErrorMessage):
-        return "error"
-    if isinstance(message, Ack):
-        return "ack"
-    if isinstance(message, Nak):
-        return "nak"
+    if isinstance(message, Identification):
+        return "ident.C" if message.mode == "C" else "ident.AB"
+    if isinstance(message, OptionSelect):
+        return {"0": "option.readout", "1": "option.programming"}.get(message.mode, "option.other")
+    for cls, kind in _KIND_OF_TYPE.items():  # a subclass of one of those
+        if isinstance(message, cls):
+            return kind
     raise TypeError(f"not an IEC 62056-21 message: {message!r}")
 
 
