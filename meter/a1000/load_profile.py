@@ -49,9 +49,7 @@ import math
 import re
 import struct
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -126,10 +124,12 @@ class RingStore:
         self.head = (self.head + n) % CAPACITY
         self.count = min(self.count + n, CAPACITY)
 
-    def write_run(self, first_end: int, skipped: int, counts: np.ndarray) -> None:
-        """Entries of status 0 every INTERVAL_S from ``first_end``, ``skipped`` of them only
-        counted (later ones of the run overwrite them), then one per row of ``counts`` (entries
-        x 6 channels), written at once: the bytes ``append`` would leave."""
+    def write_run(self, first_end: int, skipped: int, counts: np.ndarray,
+                  first_status: int = 0) -> None:
+        """Entries every INTERVAL_S from ``first_end``, of status ``first_status`` for the
+        first and 0 for the others, ``skipped`` of them only counted (later ones of the run
+        overwrite them), then one per row of ``counts`` (entries x 6 channels), written at
+        once: the bytes ``append`` would leave."""
         n = len(counts)
         self.skip(skipped)
         if not n:
@@ -142,6 +142,8 @@ class RingStore:
             rows["time"][at] = times[part]
             rows["status"][at] = 0
             rows["counts"][at] = counts[part]
+        if not skipped:
+            rows["status"][self.head] = first_status
         self.head = (self.head + n) % CAPACITY
         self.count = min(self.count + n, CAPACITY)
 
@@ -166,102 +168,65 @@ class RingStore:
         self.head, self.count = int(d["head"]), int(d["count"])
 
 
-def _count(value: float) -> tuple[int, float]:
-    """Counts of 0.1 Wh of one channel's energy and the remainder carried into the next entry."""
-    c = min(max(round(value / UNIT_KWH), 0), 0xFFFFFFFF)
-    return c, value - c * UNIT_KWH
+# How an entry is counted (manual 1.6 says only "energy registered in each interval", 0.1 Wh
+# per count by the record layout above): each channel keeps the running total T of the energy
+# it has recorded (kWh, float, the spans' energies added in order) and the counts K already
+# stored; an entry holds round(T / 0.1 Wh) - K (half to even), clipped to the uint32 field.
+# The entries thus sum to the channel's total rounded to 0.1 Wh, as a meter storing the
+# differences of an energy register does, without a drift of up to 0.05 Wh per entry. Unlike
+# a carried remainder, every entry is known from its end's total alone, so a run of entries is
+# worked out at once (``_count_run``): the totals by a running sum, then one rounding each.
 
 
-def _counts(values: list[float]) -> tuple[list[int], list[float]]:
-    """`_count` of an entry's channels: counts and the carried remainders."""
-    counts = [0] * 6
-    carry = list(values)  # a channel at exactly 0 counts 0 and carries itself (0.0 or -0.0)
-    for i, v in enumerate(values):
-        if v:
-            counts[i], carry[i] = _count(v)
-    return counts, carry
+def _count(total: float, counted: int) -> int:
+    """Counts of 0.1 Wh of the entry ending at a channel's running ``total`` after ``counted``
+    counts stored: round(total / 0.1 Wh) - counted, clipped to the uint32 field."""
+    return min(max(round(total / UNIT_KWH) - counted, 0), 0xFFFFFFFF)
 
 
-def _closes(ends: np.ndarray, slot_end: int) -> list[int]:
+_TOP = float(0xFFFFFFFF)
+
+
+def _count_run(totals: np.ndarray, counted: int) -> tuple[np.ndarray, int]:
+    """``_count`` of the entries ending at each running total in turn (ascending), as floats
+    holding integers, and the counts stored after the last one. One rounding each: the counts
+    are differences of the rounded totals, unless one is clipped (an entry over 429 496 kWh, or
+    a total below what is stored), which only the step by step rule settles."""
+    rounded = np.rint(totals / UNIT_KWH)  # np.rint rounds half to even, as round() does
+    counts = rounded.copy()
+    counts[1:] -= rounded[:-1]
+    counts[:1] -= counted
+    if len(counts) and (counts.min() < 0 or counts.max() > _TOP):
+        k = counted
+        for j, r in enumerate(rounded.tolist()):
+            counts[j] = c = min(max(int(r) - k, 0), 0xFFFFFFFF)
+            k += c
+        return counts, k
+    return counts, int(rounded[-1]) if len(rounded) else counted
+
+
+def _closes(ends: np.ndarray, slot_end: int) -> np.ndarray:
     """Indices of the ends (ascending) that close an entry: ``slot_end`` and every INTERVAL_S
     after it, as long as each one is there (what ``close`` at ``end == slot_end`` does span by
     span)."""
     found = np.flatnonzero(((ends - slot_end) % INTERVAL_S == 0) & (ends >= slot_end))
-    if np.array_equal(ends[found], slot_end + INTERVAL_S * np.arange(len(found))):
-        return found.tolist()
+    if len(found) and ends[found[-1]] == slot_end + INTERVAL_S * (len(found) - 1):
+        return found  # ascending, on the grid, and the last is the len-th: none is missing
     closes = []  # a slot missing: the entries stop at it, as the loop's would
     due = slot_end
     for j, end in enumerate(ends.tolist()):
         if end == due:
             closes.append(j)
             due += INTERVAL_S
-    return closes
+    return np.array(closes, dtype=np.intp)
 
 
-# Adding then subtracting 1.5 x 2**52 rounds a float below 2**51 in magnitude to an integer,
-# half to even, as round() does (there the float step is 1), and keeps it a float: the chain runs
-# on floats only. Larger counts are clipped (to 0 or the uint32 top) all the same.
-_ROUND = 6755399441055744.0
-_TOP = float(0xFFFFFFFF)
-
-
-def _chain(value: float, energy: list[float], closes: list[int], first_kept: int,
-           out: list[float]) -> float:
-    """One channel through a run of entries: ``energy[j]`` added span by span, and at each
-    span index in ``closes`` (an entry's end) the sum counted (``_count``) with its remainder
-    carried on; the counts from entry ``first_kept`` on go to ``out``. Returns the remainder
-    after the last entry plus the spans after it. Bit for bit the loop's ``add`` / ``close``:
-    the same additions in the same order (``value + a + b + x`` adds left to right)."""
-    u = UNIT_KWH
-    last = closes[-1] + 1
-    spans = iter(energy[:last])
-    per = closes[0] + 1
-    k = -first_kept
-    if closes == list(range(per - 1, last, per)):  # `per` spans each: take them in groups
-        groups: Iterable[tuple[float, ...]] = zip(*[spans] * per, strict=False)
-    else:
-        groups = (tuple(islice(spans, b - a)) for a, b in zip([-1, *closes], closes, strict=False))
-        per = 0
-    for group in groups:
-        if per == 3:  # the default demand sub-interval (5 min) splits each entry in three
-            a, b, x = group
-            value = value + a + b + x
-        else:
-            for x in group:
-                value += x
-        c = value / u + _ROUND - _ROUND
-        if c > 0:
-            if c > _TOP:
-                c = _TOP
-            value -= c * u
-            if k >= 0:
-                out[k] = c  # an integral float
-        k += 1  # a count <= 0 is 0, and value - 0 * u is value itself: `out` holds 0 already
-    return _add_all(value, energy[last:])
-
-
-def _add_all(value: float, energy: list[float]) -> float:
-    """``value`` with every energy added, one by one in order (the loop's sums)."""
-    for x in energy:
-        value += x
-    return value
-
-
-def _settle(value: float, n: int, first_kept: int, out: np.ndarray) -> float:
-    """A channel without energy in a run of ``n`` entries that carries a remainder: each entry
-    counts it (``_count``) until it counts 0, after which the remainder carries itself on
-    unchanged; counts from entry ``first_kept`` on go to ``out`` (zeros already)."""
-    for k in range(n):
-        c, value = _count(value)
-        if not c:
-            break
-        if k >= first_kept:
-            out[k - first_kept] = c
-    return value
-
-
-# Rounding to 0.1 Wh leaves a remainder; it is carried into the next interval so that the sum
-# of the entries follows the energy registers without a drift of up to 0.05 Wh per entry.
+def _running(total: float, energy: np.ndarray) -> np.ndarray:
+    """``total`` plus each energy in turn: the running totals after each span. A cumulative
+    sum adds left to right one element at a time (np.add.accumulate has no pairwise
+    summation, unlike np.sum), so these are the loop's ``total += x`` to the last bit
+    (tests/meter/a1000/test_load_profile.py checks it)."""
+    return np.cumsum(np.concatenate(([total], energy)))[1:]
 
 
 class LoadProfile:
@@ -272,26 +237,32 @@ class LoadProfile:
         self.defects = frozenset(defects) & set(DEFECTS)
         self.powered = True
         self._pending = True  # False: nothing to write at power-up (meter new, never powered)
-        self._carry = [0.0] * 6
+        # Per channel the running total of the energy recorded (kWh / kvarh) and the counts of
+        # 0.1 Wh stored in entries so far: an entry holds what the total adds (``_count``).
+        self.total = [0.0] * 6
+        self.counted = [0] * 6
         self._open(start_meter_s, SHORT if start_meter_s % INTERVAL_S else 0)
 
     def _open(self, meter_s: float, status: int) -> None:
         self.slot_end = (math.floor(meter_s / INTERVAL_S + 1e-9) + 1) * INTERVAL_S
         self.status = status
-        self.cur = self._carry
-        self._carry = [0.0] * 6
 
     @property
     def next_boundary(self) -> float | None:
         return float(self.slot_end) if self.powered else None
 
     def add(self, values: list[float]) -> None:
-        cur = self.cur
+        total = self.total
         for i in range(6):
-            cur[i] += values[i]
+            total[i] += values[i]
 
     def _write(self, status: int) -> None:
-        counts, self._carry = _counts(self.cur)
+        counted = self.counted
+        counts = [0] * 6
+        for i, total in enumerate(self.total):
+            if total:  # a channel at 0 counts 0 (nothing can be stored below it)
+                counts[i] = c = _count(total, counted[i])
+                counted[i] += c
         self.store.append(int(self.slot_end), status, counts)
 
     def close(self) -> None:
@@ -299,39 +270,40 @@ class LoadProfile:
         self._write(self.status)
         self._open(self.slot_end, 0)
 
-    def close_run(self, ends: np.ndarray | list[float],
-                  energies: list[tuple[int, list[float]]]) -> None:
+    def close_run(self, ends: np.ndarray, energies: list[tuple[int, np.ndarray]]) -> None:
         """``close`` at every interval end of a constant span (the fast-forward), the energy of
         each of its spans added first as ``add`` would: ``energies`` pairs a channel with its
-        energy in each span, the spans ending at ``ends`` (the entry in progress is at its
-        start, status 0). Only the channels listed or already carrying a remainder can count:
-        a channel at exactly 0 counts 0 and carries itself.
+        energy in each span (float64 arrays), the spans ending at the meter times ``ends``.
+        The first entry keeps the status of the entry in progress, the others have status 0
+        (what ``close`` leaves).
 
-        The channels do not mix (each entry's count and remainder of a channel depend on that
-        channel's spans and remainders only), so each channel's chain of sums and roundings
-        runs alone, in the loop's order of additions (``_chain``); entries before the last
-        CAPACITY are overwritten within the run, so only their remainders are computed, and
-        the kept ones are written in one go (``RingStore.write_run``)."""
+        Each entry's count of a channel follows from the channel's running total at the
+        entry's end (``_count``): the running totals of the run come from one cumulative sum
+        in the loop's order of additions (``_running``), the counts from one rounding
+        (``_count_run``); entries before the last CAPACITY are overwritten within the run, so
+        only the kept ones are written, in one go (``RingStore.write_run``)."""
         slot_end = self.slot_end
-        closes = _closes(np.asarray(ends, dtype=float), slot_end)  # no copy of an array
+        closes = _closes(ends, slot_end)
         n = len(closes)
-        if not n:
-            for i, e in energies:
-                self.cur[i] = _add_all(self.cur[i], e)
-            return
+        total, counted = self.total, self.counted
+        listed = dict(energies)
         first_kept = max(n - CAPACITY, 0)
         counts = np.zeros((n - first_kept, 6), dtype=np.uint32)
-        listed = dict(energies)
-        cur = self.cur
         for i in range(6):
             if i in listed:
-                kept = [0.0] * (n - first_kept)  # counts as integral floats
-                cur[i] = _chain(cur[i], listed[i], closes, first_kept, kept)
-                counts[:, i] = kept
-            elif cur[i]:
-                cur[i] = _settle(cur[i], n, first_kept, counts[:, i])
-        self.store.write_run(slot_end, first_kept, counts)
-        self.slot_end = slot_end + n * INTERVAL_S
+                running = _running(total[i], listed[i])
+                total[i] = float(running[-1])
+                at_ends = running[closes]
+            elif n and _count(total[i], counted[i]):  # a clipped count left over: it goes on
+                at_ends = np.full(n, total[i])
+            else:
+                continue
+            got, counted[i] = _count_run(at_ends, counted[i])
+            counts[:, i] = got[first_kept:]
+        if n:
+            self.store.write_run(slot_end, first_kept, counts, self.status)
+            self.slot_end = slot_end + n * INTERVAL_S
+            self.status = 0
 
     def mark(self, flag: int) -> None:
         self.status |= flag
@@ -380,16 +352,23 @@ class LoadProfile:
 
     def snapshot(self) -> dict[str, Any]:
         return {"store": self.store.snapshot(), "powered": self.powered,
-                "slot_end": self.slot_end, "status": self.status, "cur": self.cur,
-                "carry": self._carry, "pending": self._pending}
+                "slot_end": self.slot_end, "status": self.status, "total": self.total,
+                "counted": self.counted, "pending": self._pending}
 
     def restore(self, d: dict[str, Any]) -> None:
         self.store.restore(d["store"])
         self.powered = d["powered"]
         self.slot_end = d["slot_end"]
         self.status = d["status"]
-        self.cur = list(d["cur"])
-        self._carry = list(d["carry"])
+        if "total" in d:
+            self.total = [float(v) for v in d["total"]]
+            self.counted = [int(v) for v in d["counted"]]
+        else:
+            # A snapshot of the carried-remainder booking: "cur" held the entry in progress
+            # plus the remainder carried into it ("carry" is always empty between calls). As a
+            # total with nothing counted yet, its entry counts what it counted then.
+            self.total = [float(v) for v in d["cur"]]
+            self.counted = [0] * 6
         self._pending = d["pending"]
 
 
@@ -495,13 +474,13 @@ class LoadProfileComponent(ComponentBase):
         if self.programming:
             return  # not recorded in programming mode (module doc)
         c = self.channels(flow)
-        cur = self.profile.cur
-        cur[0] += c[0]
-        cur[1] += c[1]
-        cur[2] += c[2]
-        cur[3] += c[3]
-        cur[4] += c[4]
-        cur[5] += c[5]
+        total = self.profile.total
+        total[0] += c[0]
+        total[1] += c[1]
+        total[2] += c[2]
+        total[3] += c[3]
+        total[4] += c[4]
+        total[5] += c[5]
 
     def repeats(self, now: float, steady_since: float) -> Repeat | None:
         """Fast-forward from an interval end while recording (not powered down, not in
@@ -512,25 +491,17 @@ class LoadProfileComponent(ComponentBase):
         return Repeat(float(p.slot_end - INTERVAL_S), INTERVAL_S, INTERVAL_S)
 
     def fast_forward(self, jump: Jump) -> None:
-        """Replay the jump's spans as the loop books them: each span adds power x its hours to
-        the entry in progress, in the loop's order (float sums depend on it, and the carried
-        remainder makes each entry depend on all before it), and an interval end writes the
-        entry (``LoadProfile.close``). A channel without energy adds 0.0, which changes no sum."""
+        """Book the jump's spans as the loop does: each span adds power x its hours to the
+        running totals, in the loop's order (float sums depend on it), and every interval end
+        writes an entry (``LoadProfile.close_run``). A channel without energy adds 0.0, which
+        changes no sum: only the channels with a power are summed."""
         p = self.profile
         ends, hours = jump.ends, jump.hours
-        rates = [(i, r) for i, r in enumerate(self.channels(jump.unit)) if r]
-        # The first entry through `close` (its status may carry a flag); the rest of the run
-        # with status 0 (LoadProfile.close_run). Energies as the loop's flows: power x hours.
-        n = int(np.searchsorted(ends, p.slot_end))  # the jump starts on an entry's start
-        if n == len(ends) or ends[n] != p.slot_end:
+        i = int(np.searchsorted(ends, p.slot_end))  # the jump starts on an entry's start
+        if i == len(ends) or ends[i] != p.slot_end:
             raise ValueError(f"load profile fast-forward: no span ends at {p.slot_end}")
-        for h in hours[:n + 1].tolist():
-            for i, r in rates:
-                p.cur[i] += r * h
-        p.close()
-        if n + 1 < len(ends):
-            rest = hours[n + 1:]  # numpy's products round as Python's
-            p.close_run(ends[n + 1:], [(i, (r * rest).tolist()) for i, r in rates])
+        # numpy's products round as Python's: the energies of the loop's flows, power x hours.
+        p.close_run(ends, [(i, r * hours) for i, r in enumerate(self.channels(jump.unit)) if r])
         self._closed_at = jump.t_end
         self._due = self._boundary_true()
 

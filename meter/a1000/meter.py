@@ -322,7 +322,10 @@ class A1000:
             ends = np.unique(np.concatenate([at + np.arange(step, span + 1, step)
                                              for step in steps]))
         times = clock.true_time(ends)  # type: ignore[arg-type]
-        hours = np.diff(times, prepend=now) / 3600.0
+        hours = np.empty_like(times)  # (t1 - t0) / 3600 of each span, as _span computes it
+        hours[0] = times[0] - now
+        np.subtract(times[1:], times[:-1], out=hours[1:])
+        hours /= 3600.0
         t_end = float(times[-1])
         jump = Jump(ends, hours, self._flow(1.0), t_end, self._steady_since)
         for c in self.components:
