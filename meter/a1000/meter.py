@@ -421,8 +421,13 @@ class A1000:
     def set_tou(self, t: float, tables: TouTables) -> None:
         """Replace the TOU tables (already validated) at true time t."""
         self.advance_to(t)
-        self.tou = tables
         self.last_tou_change_meter_s = self.meter_seconds()
+        if tables == self.tou:
+            # The same calendar written again (a rig writes it back after each dose): the
+            # tariff in force and the switch planned from it stand; the tables in force keep
+            # what they have worked out (TouTables caches).
+            return
+        self.tou = tables
         self._schedule_tariff()
 
     # ------------------------------------------------------------------ clock

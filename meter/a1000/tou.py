@@ -358,7 +358,10 @@ class TouTables:
         return chosen.selection
 
     def tariff_on(self, day: dt.date, minute: int) -> int:
-        sel = self.selection_for(day)
+        return self._tariff_of(self.selection_for(day), minute)
+
+    def _tariff_of(self, sel: Selection, minute: int) -> int:
+        """The tariff a day's selection gives at ``minute`` of the day."""
         if sel.tariff is not None:
             return sel.tariff
         secs = self.profiles[sel.profile]  # type: ignore[index]
@@ -421,7 +424,7 @@ class TouTables:
             for minute in starts:
                 if k == 0 and minute <= minute0:
                     continue
-                t = self.tariff_on(day, minute)
+                t = self._tariff_of(sel, minute)  # the day's selection, found once
                 if t != current:
                     return (day0 + k) * _DAY + minute * 60, t
         return None

@@ -228,3 +228,22 @@ def test_next_change_matches_a_scan_for_random_tables(tou: TouTables, offset_min
             assert nxt == (t, cur)
             return
     assert nxt is None or nxt[0] >= (int(start) // 60 + 2 * 1440) * 60
+
+
+def test_the_same_calendar_written_again_keeps_the_tariff_plan() -> None:
+    # A rig writes the calendar back after each dose: an equal TouTables is recorded as a
+    # change (last_tou_change) but keeps the tariff in force, the switch planned from it (by
+    # TABLE's profile 1 on Wed 2028-03-01: tariff 1 from 06:00, tariff 2 at 22:00) and the
+    # tables object with what it has worked out.
+    t0 = _ms("2028-03-01 10:00")
+    m = A1000(ideal_config(), start_time=t0)
+    first = TouTables.from_obj(TABLE)
+    m.set_tou(t0, first)
+    planned = (m.tariff, m._switch_meter_s, m._switch_tariff)
+    assert planned == (1, _ms("2028-03-01 22:00"), 2)
+    m.set_tou(t0 + 60, TouTables.from_obj(TABLE))
+    assert m.tou is first
+    assert (m.tariff, m._switch_meter_s, m._switch_tariff) == planned
+    assert m.last_tou_change_meter_s == m.meter_seconds(t0 + 60)
+    m.advance_to(_ms("2028-03-01 22:01"))
+    assert m.tariff == 2
