@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from meter.a1000 import load_profile
 from meter.a1000.clock import MeterClock, meter_seconds_of
 from meter.a1000.load_profile import (
     CAPACITY,
@@ -406,24 +408,27 @@ def test_close_run_writes_what_close_by_close_writes(
     ends += [t + 60.0 * (k + 1) for k in range(tail)]
     energies = [(i, [kw[i] * (0.25 / 3) * (1 + 1e-9 * j) for j in range(len(ends))])
                 for i in channels]
-    fast, slow = LoadProfile(T0), LoadProfile(T0 - 7 * INTERVAL)
-    for p in (fast, slow):
+    fast, numpy_path, slow = LoadProfile(T0), LoadProfile(T0), LoadProfile(T0 - 7 * INTERVAL)
+    for p in (fast, numpy_path, slow):
         p.store.append(1, 0, [9] * 6)  # something in the ring before the run, in both
         p.slot_end = T0 + INTERVAL
         p.status = RESET  # the entry in progress keeps its flag; the next ones have none
         p.total = [_STATES[k][0] for k in states]
         p.counted = [_STATES[k][1] for k in states]
     fast.close_run(np.array(ends), [(i, np.array(e)) for i, e in energies])
+    with mock.patch.object(load_profile, "_SHORT_RUN", 0):  # short runs through numpy too
+        numpy_path.close_run(np.array(ends), [(i, np.array(e)) for i, e in energies])
     for j, end in enumerate(ends):
         for i, e in energies:
             slow.total[i] += e[j]
         if end == slow.slot_end:
             slow.close()
-    assert fast.store.buf == slow.store.buf
-    assert (fast.store.head, fast.store.count) == (slow.store.head, slow.store.count)
-    assert (fast.slot_end, fast.status) == (slow.slot_end, slow.status)
-    assert fast.total == slow.total
-    assert fast.counted == slow.counted
+    for p in (fast, numpy_path):
+        assert p.store.buf == slow.store.buf
+        assert (p.store.head, p.store.count) == (slow.store.head, slow.store.count)
+        assert (p.slot_end, p.status) == (slow.slot_end, slow.status)
+        assert p.total == slow.total
+        assert p.counted == slow.counted
 
 
 @settings(max_examples=30, deadline=None, derandomize=True)
