@@ -2,12 +2,12 @@
 event-by-event loop: the same meter driven through the same calls, once with the fast path and
 once with ``fast_forward=False``, must end in the same state to the last bit: the non-volatile
 snapshot (energy registers, demand maxima with their stamps, rolling windows and last averages,
-the load profile's ring bytes and carried remainders, the billing history, the event logs), the
-registers as displayed (rollover, truncation) and the pulses emitted. The histories are long
-(1732 h at Imax, the register-rollover plan item's dose) and cross what ends a constant span:
-tariff switches, month ends with their billing, a power cut, a clock setting, a demand setting.
-The generated mutants and the named demand defects run through the same comparison: the fast
-path books through the functions they patch, so none is hidden."""
+the load profile's ring bytes, running totals and counts stored, the billing history, the event
+logs), the registers as displayed (rollover, truncation) and the pulses emitted. The histories
+are long (1732 h at Imax, the register-rollover plan item's dose) and cross what ends a constant
+span: tariff switches, month ends with their billing, a power cut, a clock setting, a demand
+setting. The generated mutants and the named demand defects run through the same comparison:
+the fast path books through the functions they patch, so none is hidden."""
 
 from __future__ import annotations
 
