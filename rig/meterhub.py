@@ -123,6 +123,8 @@ class Hub:
         for fd, _ in self._poller.poll(timeout):
             self._resume(self._readers[fd], True, ready)
         now = time.monotonic()
+        if now < due:  # no time-out is due: no task to look at (most wake-ups are input)
+            return
         for task, (_, deadline) in list(self._waits.items()):
             if deadline <= now:
                 self._resume(task, False, ready)

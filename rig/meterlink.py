@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -78,8 +79,11 @@ class ClockReading:
         return self.offset_s + self.latch_s
 
 
+@functools.lru_cache(maxsize=4096)
 def meter_seconds(date_text: str, time_text: str) -> float:
-    """Seconds since 1970 of the meter's naive date YYMMDD and time hhmmss."""
+    """Seconds since 1970 of the meter's naive date YYMMDD and time hhmmss. Cached (strptime
+    is slow, and `clock_offsets` brackets every poll again after each round of polls); a text
+    that is no date raises every time."""
     stamp = dt.datetime.strptime(date_text + time_text, "%y%m%d%H%M%S")
     return (stamp - EPOCH).total_seconds()
 

@@ -61,6 +61,8 @@ class A1000RegisterBank:
         self.map: ObisMap = build_map(meter)
         self._readout_rows = self.map.readout_rows(meter.config.readout)
         self._password_ok = False
+        # Per address answered: the model's raw values last read and the data set made of them.
+        self._formatted: dict[str, tuple[tuple[Any, ...], DataSet]] = {}
         # The display's port indicator, found once: a meter's components are fixed when it is
         # built, and `sync` runs before every answer.
         try:
@@ -85,14 +87,24 @@ class A1000RegisterBank:
 
     def _dataset(self, address: str, row: ObisRow) -> DataSet:
         assert row.get is not None
-        raw = row.get(self.meter)
+        raw = tuple(row.get(self.meter))  # a copy: what the model hands out may change later
+        # A register that reads as it did last time answers with the data set built then
+        # (immutable): a plan reads the same registers thousands of times, most of them
+        # unchanged, and checking and building the values was most of a read's time.
+        last = self._formatted.get(address)
+        if last is not None and last[0] == raw:
+            return last[1]
         values = []
         for i, v in enumerate(raw):
             if isinstance(v, Value):
                 values.append(v)
             else:
                 values.append(Value(str(v), row.unit if i == 0 and row.unit else None))
-        return DataSet(address, tuple(values) or (Value(""),))
+        dataset = DataSet(address, tuple(values) or (Value(""),))
+        if all(type(v) is str or type(v) is Value for v in raw):
+            # Kept only where equal raw values mean equal texts (1 == 1.0, str() differs).
+            self._formatted[address] = (raw, dataset)
+        return dataset
 
     def _row(self, address: str) -> ObisRow:
         row = self.map.find(address)

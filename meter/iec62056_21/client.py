@@ -84,6 +84,8 @@ InputWait = Callable[[int | None, float], bool]
 #: tasks, and clients are made by factories that know nothing of tasks. Unset: `wait_in_place`.
 INPUT_WAIT: ContextVar[InputWait | None] = ContextVar("iec62056_21_input_wait", default=None)
 
+_IDLE, _PROG = State.IDLE, State.PROG  # globals: `State.X` is slow in Python 3.11 (state.py)
+
 
 def wait_in_place(fd: int | None, seconds: float) -> bool:
     """`InputWait` that blocks the calling thread (select(); time.sleep for a pause)."""
@@ -303,7 +305,7 @@ class Client:
         return max(r for r in MODE_C_BAUD.values() if r <= max(cap, START_BAUD))
 
     def _sign_on(self) -> Identification:
-        if self.conn.state is not State.IDLE:
+        if self.conn.state is not _IDLE:
             self._abandon()
         self.port.reset_input_buffer()
         self._send(Request(self.device_address))
@@ -313,7 +315,7 @@ class Client:
         return event
 
     def _command(self, command: Command) -> Message:
-        if self.conn.state is not State.PROG:
+        if self.conn.state is not _PROG:
             raise ProtocolError(
                 f"{command.name} needs programming mode (call program() first); "
                 f"client is in {self.conn.state.value}"

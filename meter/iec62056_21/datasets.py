@@ -10,6 +10,7 @@ decoder does not enforce it and the encoder writes one data set per line.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -97,13 +98,23 @@ class DataSet:
         return cls(address, tuple(v if isinstance(v, Value) else Value(v) for v in values))
 
     def encode(self, max_value: int = VALUE_MAX) -> str:
-        parts = [self.address]
-        for v in self.values:  # Value.encode inline: this runs for every data set sent
-            value, unit = v.value, v.unit
-            if len(value) > max_value:
-                raise FieldTooLong(f"value of {self.address!r}", len(value), max_value, value)
-            parts.append(f"({value})" if unit is None else f"({value}*{unit})")
-        return "".join(parts)
+        # Text and longest value made once per data set (immutable): a meter sends the same
+        # unchanged registers again and again (meter.a1000.bank keeps their data sets).
+        made = self.__dict__.get("_encoded")
+        if made is None:
+            parts = [self.address]
+            longest = 0
+            for v in self.values:  # Value.encode inline
+                value, unit = v.value, v.unit
+                if len(value) > longest:
+                    longest = len(value)
+                parts.append(f"({value})" if unit is None else f"({value}*{unit})")
+            made = self.__dict__["_encoded"] = ("".join(parts), longest)
+        text, longest = made
+        if longest > max_value:
+            value = next(v.value for v in self.values if len(v.value) > max_value)
+            raise FieldTooLong(f"value of {self.address!r}", len(value), max_value, value)
+        return text
 
 
 # One data set's address and value with its unit, as the field limits above allow them (but
@@ -172,6 +183,13 @@ def _parse_well_formed(text: str, max_value: int) -> tuple[DataSet, ...] | None:
     return tuple(sets)
 
 
+# A client reads the same readout again and again with a few lines changed (the clock, the
+# energies): the data sets of a well-formed line of a message of several lines come from a
+# cache (immutable; a line that is not well formed gives None, and `_parse_checked` raises for
+# it every time). A message of one line is a short answer, cached whole (messages.decode).
+_parse_known = functools.lru_cache(maxsize=8192)(_parse_well_formed)
+
+
 def _parse_checked(text: str, offset: int, max_value: int) -> tuple[DataSet, ...]:
     """parse_line field by field, raising for the first fault with its offset."""
     sets: list[DataSet] = []
@@ -218,12 +236,14 @@ def parse_lines(
     parts = text.split("\r\n")
     if parts and parts[-1] == "":
         parts.pop()
+    well_formed = _parse_known if len(parts) > 1 else _parse_well_formed
     for part in parts:
         if "\r" in part or "\n" in part:
             j = min(k for k in (part.find("\r"), part.find("\n")) if k >= 0)
             raise IllegalCharacter(part[j], offset + pos + j, "data line", part)
         if not part:
             raise FramingError(f"empty data line at offset {offset + pos}")
-        lines.append(parse_line(part, offset + pos, max_value))
+        sets = well_formed(part, max_value)
+        lines.append(sets if sets is not None else _parse_checked(part, offset + pos, max_value))
         pos += len(part) + 2
     return tuple(lines)

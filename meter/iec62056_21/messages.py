@@ -247,8 +247,9 @@ class Command:
         if self.partial and self.data is None:
             raise FramingError("a partial block (EOT) needs a data set")
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
+        # Made once (immutable): the state machine asks for it at every command sent or taken.
         return self.command + self.type
 
     def encode(self) -> bytes:
@@ -285,17 +286,26 @@ class DataMessage:
         """One data set per line (a meter's answer: built for every read it serves)."""
         if not datasets:
             return cls((), partial)  # raises: a data message needs a data set
-        # Lines of one data set each are what the constructor's check would let through.
-        return trusted(cls, lines=tuple((ds,) for ds in datasets), partial=partial)
+        # Lines of one data set each are what the constructor's check would let through
+        # (`trusted`, written out: a meter builds one for every read it answers).
+        message = object.__new__(cls)
+        fields = message.__dict__
+        fields["lines"] = tuple([(ds,) for ds in datasets])
+        fields["partial"] = partial
+        return message
 
     @property
     def datasets(self) -> tuple[DataSet, ...]:
         return tuple(itertools.chain.from_iterable(self.lines))
 
     def encode(self) -> bytes:
-        block = "\r\n".join(
-            "".join(ds.encode(VALUE_MAX_PROGRAMMING) for ds in line) for line in self.lines
-        )
+        lines = self.lines
+        if len(lines) == 1 and len(lines[0]) == 1:  # the answer to an R1: one data set
+            block = lines[0][0].encode(VALUE_MAX_PROGRAMMING)
+        else:
+            block = "\r\n".join(
+                "".join(ds.encode(VALUE_MAX_PROGRAMMING) for ds in line) for line in lines
+            )
         if block.startswith("(") and len(self.lines) == 1 and _looks_like_error(self.lines[0]):
             raise FramingError(
                 f"data message {block!r} would read as an error message:"

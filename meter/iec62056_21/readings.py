@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -34,6 +35,12 @@ class Reading:
 
     @classmethod
     def of(cls, dataset: DataSet) -> Reading:
+        if cls is Reading:
+            return _reading_of(dataset)
+        return cls._of(dataset)
+
+    @classmethod
+    def _of(cls, dataset: DataSet) -> Reading:
         first = dataset.values[0]
         # No field to check: built without the frozen dataclass's setattr per field (a
         # readout makes a hundred of these).
@@ -55,3 +62,9 @@ class Reading:
     def values(self) -> tuple[Value, ...]:
         """All bracketed values, e.g. demand value and its time stamp."""
         return self.dataset.values
+
+
+# A client reads the same registers again and again, most of them unchanged (and a readout's
+# unchanged lines are the same data sets: meter.iec62056_21.datasets keeps them): the reading
+# of a data set comes from a cache (both immutable; equal data sets give equal readings).
+_reading_of = functools.lru_cache(maxsize=8192)(Reading._of)

@@ -34,16 +34,16 @@ from .bank import RegisterBank
 from .datasets import DataSet
 from .framing import NEED_DATA
 from .messages import BREAK, Request
-from .state import Connection, Incident, Role, State
+from .state import PROGRAMMING_STATES, Connection, Incident, Role, State
 from .timing import Timing
 
 CLOSED = b""  # what a read gives when the client went away
+_IDLE = State.IDLE  # a global: `State.X` is slow in Python 3.11 (see state.py)
 _BREAK = BREAK.encode()
 
 # What `_serve` and its parts yield (the wall seconds to wait for input) and are sent (what came,
 # or None), then return.
 _Steps = Generator[float | None, bytes | None, None]
-_Input = Generator[float | None, bytes | None, bytes | None]
 _Sent = Generator[float | None, bytes | None, bool]
 
 
@@ -163,13 +163,6 @@ class LineSession:
             self.ended = self.failed = True
 
     # ---- the serving logic ----
-    def _read(self, timeout: float | None) -> _Input:
-        """Input within `timeout` wall seconds: bytes, None on time-out, CLOSED."""
-        if self._held is not None:
-            data, self._held = self._held, None
-            return data
-        return (yield timeout)
-
     def _serve(self) -> _Steps:
         server, conn = self.server, self.conn
         clock, line = server.clock, server.line
@@ -198,7 +191,7 @@ class LineSession:
                 now = clock.now()
                 deadline = now + wait[0] if wait else None
                 idle_close = False
-                if conn.state is not State.IDLE or conn.pending_count:
+                if conn.state is not _IDLE or conn.pending_count:
                     idle_from = None
                 elif idle_from is None:
                     idle_from = now
@@ -212,8 +205,10 @@ class LineSession:
                         return
                     if deadline is None or idle_at < deadline:
                         deadline, idle_close = idle_at, True
-                data = yield from self._read(
-                    None if deadline is None else clock.wall_wait(deadline - now))
+                if self._held is not None:  # input that came while an answer waited
+                    data, self._held = self._held, None
+                else:  # written out here (not a generator of its own): once per message
+                    data = yield None if deadline is None else clock.wall_wait(deadline - now)
                 if (data not in (None, CLOSED) and deadline is not None
                         and self._input_time(data) >= deadline):
                     # Input that came after a timer was due (on a virtual line the timers are
@@ -267,7 +262,7 @@ class LineSession:
         does not wait for (client.py `close`): those came at the line's own instant, whatever
         the client has done since (rig.sim.line `_start` dates a break so)."""
         conn, clock = self.conn, self.server.clock
-        waiting = conn.state in (State.PROG, State.AWAIT_BLOCK_ACK) and not conn.pending_count
+        waiting = conn.state in PROGRAMMING_STATES and not conn.pending_count
         if waiting and not data.startswith(_BREAK):
             return clock.input_time()
         return clock.now()

@@ -130,16 +130,22 @@ class LineClock:
         meanwhile. Lines the rig drives in parallel then answer each at its own instant,
         whichever line was served first (a meter not stepped with the world is at or before it;
         one that is answers at its own time). Before any message: the world's time."""
+        answer_at = self.answer_at  # this line's own, set in the thread that asks: no lock
+        if answer_at > -math.inf:
+            return answer_at
         with self.world.lock:
-            return self.answer_at if self.answer_at > -math.inf else self.world.t
+            return self.world.t
 
     def now(self) -> float:
         """The line's own latest instant, the start of the meter's protocol timers
         (meter/iec62056_21/session.py `ProtocolClock`): the end of its last exchange (`free_at`),
         whatever the rig has done since, which the serving loop may or may not have seen
         yet. Before any exchange: the instant the rig has got to."""
+        free_at = self.free_at  # this line's own, set in the thread that asks: no lock
+        if free_at > -math.inf:
+            return free_at
         with self.world.lock:
-            return self.free_at if self.free_at > -math.inf else self.world.line_epoch
+            return self.world.line_epoch
 
     def input_time(self) -> float:
         """When input that is here now started on the line, the instant the meter's timers

@@ -25,6 +25,7 @@ from rig.meterlink import (
     clock_offsets,
     each,
     kept_errors,
+    meter_seconds,
     vernier_period,
 )
 from rig.safety import StopRequest
@@ -244,3 +245,13 @@ def test_a_reading_that_must_be_a_number_names_the_position_address_and_text() -
     assert link.numeric(readings, "C.14.0") == 2
     with pytest.raises(MeterReadError, match=r"^position 7: 0\.9\.1\(T2\) is not a number$"):
         link.numeric(readings, "0.9.1")
+
+
+def test_meter_seconds_of_a_date_and_time_and_a_bad_text_each_time() -> None:
+    # 2023-01-01 00:00:00 is 19358 days after 1970-01-01: 1672531200 s; %y 69..99 is 19xx.
+    assert meter_seconds("230101", "000000") == 1672531200.0
+    assert meter_seconds("230101", "000001") == 1672531201.0
+    assert meter_seconds("700101", "000000") == 0.0
+    for _ in range(2):  # cached answers, but a text that is no time raises every time
+        with pytest.raises(ValueError):
+            meter_seconds("230101", "250000")

@@ -51,3 +51,18 @@ def test_timing_rejects_nonsense():
         Timing(reaction_min=2)
     with pytest.raises(ValueError, match="inactivity must be a number >= 0"):
         Timing(inactivity=-1)
+
+
+def test_readings_of_equal_data_sets_agree_and_a_changed_one_reads_anew():
+    """Readings come from a cache keyed by the data set: equal ones give the same reading, a
+    changed value its own, and a subclass of Reading still gets its own class."""
+    first = Reading.of(DataSet.of("1.8.0", Value("0012.5", "kWh")))
+    again = Reading.of(DataSet.of("1.8.0", Value("0012.5", "kWh")))
+    moved = Reading.of(DataSet.of("1.8.0", Value("0012.6", "kWh")))
+    assert first == again and first.value == Decimal("12.5") and first.raw == "0012.5"
+    assert moved.value == Decimal("12.6") and moved.unit == "kWh"
+
+    class Mine(Reading):
+        pass
+
+    assert type(Mine.of(DataSet.of("1.8.0", Value("0012.5", "kWh")))) is Mine
