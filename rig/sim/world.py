@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from meter.electrical import ElectricalInputs
 from rig.sim.physics import PhaseSetting
 from rig.sim.positions import Position, electrical_inputs
-from rig.sim.reference import EcStatus, ErrorCalculator, ReferenceSpec, ReferenceStandard
+from rig.sim.reference import COUNTING, ErrorCalculator, ReferenceSpec, ReferenceStandard
 from rig.sim.source import SimSource, SourceError, SourceSpec
 
 
@@ -254,7 +254,7 @@ class World:
         if t1 <= t0:
             return
         for ec in self.ecs.values():
-            if ec.status in (EcStatus.WAITING, EcStatus.RUNNING):
+            if ec.status in COUNTING:
                 pos = self.positions[ec.input_position]
                 count = self.reference.count_function(ec.ref_key, ec.ref_constant, t0)
                 ec.advance(
