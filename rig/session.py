@@ -45,7 +45,7 @@ from rig.plan import DEFAULT_PLAN, Plan, load_plan
 from rig.runlog import RunLogFile
 from rig.safety import SafetyError, StopRequest
 from rig.schedule import LoadLog
-from rig.tariffs import TariffCarry
+from rig.tariffs import TariffCarry, left_forced, write_back
 from rig.timebase import Timebase, VirtualTimebase, WallTimebase
 from rig.timeref import TimeReference, host_clock, virtual_clock
 
@@ -690,6 +690,22 @@ class RigSession:
                             for n, i in self._counted_inputs.items()}
         return self._counted_inputs, self._cabled
 
+    def _calendars_back(self) -> None:
+        """Each meter's own calendar written back where the session ends after a series of
+        tariff tests (rig.tariffs.write_back), before the source goes off. After a stop request
+        nothing is sent to a meter: the run log says which tariff is left in force where, as
+        it does when the write back fails (the source goes off all the same)."""
+        left = left_forced(self)
+        if not left or self.bench is None:
+            return
+        if self.stop.requested:
+            self.log(f"{left}: {self.stop.reason}", level="warning")
+            return
+        try:
+            write_back(self)
+        except Exception as exc:  # the source goes off whatever failed here
+            self.log(f"{left}: {exc}", level="error")
+
     def close(self, status: RunStatus = RunStatus.COMPLETED) -> None:
         """De-energise and verify, then log what happened in the order it happened and close
         the run (`aborted` whenever a stop was requested), then everything else. Raises
@@ -704,6 +720,7 @@ class RigSession:
         off_at: float | None = None  # when the source was verified off (None: now)
         watched = None
         try:
+            self._calendars_back()
             if self.bench is not None:
                 # The run's loads end here (the log would ask a timebase that may be closing).
                 self.bench.load_listeners.clear()

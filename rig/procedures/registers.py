@@ -205,6 +205,7 @@ class RegisterDosage(EachPoint):
     direction: str
     tariff: int
     together = True
+    forces_tariff = True  # rig.procedures.forces_tariff
 
     def registers(self) -> tuple[str, str]:
         """The direction's total register and the tariff's own."""

@@ -1,0 +1,74 @@
+"""A session that ends after a series of tariff tests (rig.tariffs: the meters' own calendars
+go back once, after the series): written back at the session's end, before the source goes
+off; after a stop request nothing is sent, and the run log says what is left in force where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reports.store import ResultsStore
+from rig.session import RigSession, SessionOptions
+from rig.tariffs import tariff_in_force
+
+
+def _seasons(world: Any) -> dict[int, tuple[str, ...]]:
+    """Each simulated meter's seasons table (C.90.5, A1000 manual 1.4 item 6), from the model
+    (the session's simulated world, which stays readable after the session closed)."""
+    return {n: tuple(world.positions[n].meter.tou.encode_seasons()) for n in world.positions}
+
+
+def _session(tmp_path: Path) -> RigSession:
+    session = RigSession(SessionOptions(plan="smoke", runs_dir=tmp_path, positions=2,
+                                        sim_process="no"))
+    return session.start()
+
+
+def _tariff_3_left_in_force(session: RigSession) -> dict[int, tuple[str, ...]]:
+    """Tariff 3 forced by a tariff test that completed; the meters' own seasons before it."""
+    own = _seasons(session.sim.world)
+    links = {p.number: session.link(p) for p in session.positions}
+    with tariff_in_force(session, session.positions, links, 3):
+        pass
+    assert set(_seasons(session.sim.world).values()) == {("01-01=T3",)}
+    assert ("01-01=T3",) not in own.values()
+    return own
+
+
+def _log(session: RigSession) -> list[str]:
+    assert session.run is not None and session.store_location is not None
+    with ResultsStore(session.store_location) as store:
+        return [e.message for e in store.events(session.run.run_id)]
+
+
+def test_the_session_end_writes_each_meters_calendar_back(tmp_path: Path) -> None:
+    session = _session(tmp_path)
+    try:
+        own = _tariff_3_left_in_force(session)
+        world = session.sim.world
+        entries = session.programming_entries
+    finally:
+        session.close()
+        session.stop.uninstall()
+    assert _seasons(world) == own
+    assert session.programming_entries == entries + 1  # one programming state for both meters
+    assert not [m for m in _log(session) if "left in force" in m]
+
+
+def test_a_stopped_session_sends_nothing_and_logs_the_tariff_left_in_force(
+    tmp_path: Path,
+) -> None:
+    session = _session(tmp_path)
+    try:
+        _tariff_3_left_in_force(session)
+        world = session.sim.world
+        entries = session.programming_entries
+        session.stop.request("operator pressed Ctrl-C")
+    finally:
+        session.close()
+        session.stop.uninstall()
+    assert set(_seasons(world).values()) == {("01-01=T3",)}
+    assert session.programming_entries == entries  # nobody asked to hold a reset button
+    left = [m for m in _log(session) if "left in force" in m]
+    assert left == ["Positions 1, 2 (each meter): tariff 3 left in force (calendar tables "
+                    "C.90.5, C.90.6, C.90.7 not written back): operator pressed Ctrl-C"], left
