@@ -200,7 +200,7 @@ class QuietReading:
 class TariffCarry:
     """What one tariff test leaves the next in a session (`tariff_in_force`, `dose_in_tariff`):
     the calendars written back or the tariff still in force, the registers read at the end of
-    the last dose."""
+    the last dose (of a tariff test or of a register test: `carried_before`)."""
 
     calendars: WrittenBack | None = None
     dose_reading: QuietReading | None = None
@@ -211,15 +211,19 @@ class TariffCarry:
 def carried_before(rig: Any, links: Mapping[int, MeterLink],
                    read: Sequence[str]) -> QuietReading | None:
     """The session's last dose's after-reading, if it can stand as this dose's before-reading:
-    the same registers (`read`) of the same meters, and every load applied since it was taken
-    carried no current (voltage only, or the source off)."""
+    it read every register of `read` (those of this dose are taken from it, in `read`'s order)
+    of the same meters, and every load applied since it was taken carried no current (voltage
+    only, or the source off)."""
     last = rig.tariff_carry.dose_reading
-    if last is None or last.read != tuple(read) or set(last.values) != set(links):
+    if last is None or not set(read) <= set(last.read) or set(last.values) != set(links):
         return None
     since = rig.loads.entries[last.loads_applied:]
     if any(e.point is not None and e.point.max_current > 0 for e in since):
         return None
-    return last
+    if tuple(read) == last.read:
+        return last
+    return replace(last, read=tuple(read),
+                   values={n: {a: v[a] for a in read} for n, v in last.values.items()})
 
 
 def dose_in_tariff(rig: Any, bench: Any, timebase: Any, positions: Sequence[Any],

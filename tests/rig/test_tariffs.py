@@ -381,3 +381,29 @@ def test_a_readout_that_fails_at_one_meter_leaves_the_others_calendars_written_b
     assert len(links[1].readouts) == 2
     assert links[1].calendar == links[2].calendar == MEMORY_CALENDAR
     assert rig.tariff_carry.dose_reading is None
+
+
+def test_a_dose_reading_fewer_registers_takes_them_from_a_reading_of_more() -> None:
+    # The register map's after-reading holds every energy register: a dose after it that
+    # reads some of them (no current between) takes those from it, in its own order.
+    rig, bench, links = _bench()
+    bench.energise(IDLE)
+    first = dose_in_tariff(rig, bench, SimpleNamespace(now=lambda: bench.now,
+                                                       dwell=bench.dwell),
+                           [], links, 1, load=LOAD, idle=IDLE, seconds=10.0, wiring="3P4W",
+                           quantity="active", read=(TARIFF, "1-1:1.8.0"), label="dose T1",
+                           quiet_s=2.0)
+    reads = len(links[1].reads)
+    second = _dose(rig, bench, links, 2, "dose T2")
+    assert second.before_from == "dose T1"
+    assert second.before == {n: {"1-1:1.8.0": v["1-1:1.8.0"]} for n, v in first.after.items()}
+    assert list(second.before[1]) == list(ENERGY)
+    assert links[1].reads[reads:] == [ENERGY]  # the after-reading only
+    # The other way round, a reading of fewer registers does not stand for one of more.
+    assert _dose(rig, bench, links, 3, "dose T3").before_from == "dose T2"
+    third = dose_in_tariff(rig, bench, SimpleNamespace(now=lambda: bench.now,
+                                                       dwell=bench.dwell),
+                           [], links, 4, load=LOAD, idle=IDLE, seconds=1.0, wiring="3P4W",
+                           quantity="active", read=(TARIFF, "1-1:1.8.0"), label="dose T4",
+                           quiet_s=1.0)
+    assert third.before_from == ""
