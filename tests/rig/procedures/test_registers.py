@@ -4,34 +4,20 @@ dose before's after-reading as its before-reading (no current between), and says
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from reports.records import Verdict
-from reports.store import ResultsStore
-from tests.plans import default_items, plan_with
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.plans import default_items, plan_with, run_plan
 
 
 def test_each_quadrant_dose_after_the_first_carries_the_reading_before_it(
         tmp_path: Path) -> None:
     (quadrants,) = default_items("registers.quadrants")
     plan = plan_with(tmp_path / "quadrants.yaml", [quadrants])
-    runs = tmp_path / "runs"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--no-report",
-         "--rootdir", str(ROOT), str(ROOT / "testplans" / "test_registers.py"), "--plan",
-         str(plan), "--runs-dir", str(runs), "--positions", "2"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        timeout=600)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
-    with ResultsStore.in_runs_dir(runs) as store:
-        (run,) = store.list_runs()
-        rows = store.measurements(run.run_id)
+    run = run_plan(["test_registers.py"], tmp_path / "runs", "--plan", str(plan),
+                   "--positions", "2")
+    assert run.returncode == 0, run.out[-3000:]
+    rows = run.rows
     carried = {(m.position, m.point["quadrant"]): m.raw["before_from"] for m in rows}
     assert carried == {(n, k): "" if k == 1 else f"Q{k - 1} energy"
                        for n in (1, 2) for k in (1, 2, 3, 4)}
