@@ -695,16 +695,19 @@ class RigSession:
         tariff tests (rig.tariffs.write_back), before the source goes off. After a stop request
         nothing is sent to a meter: the run log says which tariff is left in force where, as
         it does when the write back fails (the source goes off all the same)."""
-        left = left_forced(self)
-        if not left or self.bench is None:
+        left, forced = left_forced(self), self.tariff_carry.forced
+        if forced is None or self.bench is None:
             return
+        # Each meter's own tables with the line, to write back by hand (or by a later run).
+        own = {"tariff": forced.tariff,
+               "calendars": {str(n): tables for n, tables in forced.saved.items()}}
         if self.stop.requested:
-            self.log(f"{left}: {self.stop.reason}", level="warning")
+            self.log(f"{left}: {self.stop.reason}", level="warning", data=own)
             return
         try:
             write_back(self)
         except Exception as exc:  # the source goes off whatever failed here
-            self.log(f"{left}: {exc}", level="error")
+            self.log(f"{left}: {exc}", level="error", data=own)
 
     def close(self, status: RunStatus = RunStatus.COMPLETED) -> None:
         """De-energise and verify, then log what happened in the order it happened and close

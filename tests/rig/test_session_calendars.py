@@ -35,10 +35,10 @@ def _tariff_3_left_in_force(session: RigSession) -> dict[int, tuple[str, ...]]:
     return own
 
 
-def _log(session: RigSession) -> list[str]:
+def _log(session: RigSession) -> list[Any]:
     assert session.run is not None and session.store_location is not None
     with ResultsStore(session.store_location) as store:
-        return [e.message for e in store.events(session.run.run_id)]
+        return store.events(session.run.run_id)
 
 
 def test_the_session_end_writes_each_meters_calendar_back(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ def test_the_session_end_writes_each_meters_calendar_back(tmp_path: Path) -> Non
         session.stop.uninstall()
     assert _seasons(world) == own
     assert session.programming_entries == entries + 1  # one programming state for both meters
-    assert not [m for m in _log(session) if "left in force" in m]
+    assert not [e for e in _log(session) if "left in force" in e.message]
 
 
 def test_a_stopped_session_sends_nothing_and_logs_the_tariff_left_in_force(
@@ -60,7 +60,7 @@ def test_a_stopped_session_sends_nothing_and_logs_the_tariff_left_in_force(
 ) -> None:
     session = _session(tmp_path)
     try:
-        _tariff_3_left_in_force(session)
+        own = _tariff_3_left_in_force(session)
         world = session.sim.world
         entries = session.programming_entries
         session.stop.request("operator pressed Ctrl-C")
@@ -69,6 +69,11 @@ def test_a_stopped_session_sends_nothing_and_logs_the_tariff_left_in_force(
         session.stop.uninstall()
     assert set(_seasons(world).values()) == {("01-01=T3",)}
     assert session.programming_entries == entries  # nobody asked to hold a reset button
-    left = [m for m in _log(session) if "left in force" in m]
-    assert left == ["Positions 1, 2 (each meter): tariff 3 left in force (calendar tables "
-                    "C.90.5, C.90.6, C.90.7 not written back): operator pressed Ctrl-C"], left
+    (left,) = [e for e in _log(session) if "left in force" in e.message]
+    assert left.message == ("Positions 1, 2 (each meter): tariff 3 left in force (calendar "
+                            "tables C.90.5, C.90.6, C.90.7 not written back): operator pressed "
+                            "Ctrl-C")
+    # Each meter's own tables go with it, to write back by hand.
+    assert left.data["tariff"] == 3
+    assert {n: tuple(t["C.90.5"]) for n, t in left.data["calendars"].items()} == {
+        str(n): seasons for n, seasons in own.items()}
