@@ -24,6 +24,9 @@ from rig.meterlink import MeterLink, each
 
 #: The tariff in force (manual 1.4; standards.md 4.3).
 TARIFF = "C.14.0"
+#: The run log's event kind of a tariff left in force at a session's end, with each meter's
+#: own calendar tables (rig.session.RigSession: a resumed run writes them back first).
+TARIFF_LEFT = "tariff_left"
 #: The calendar tables written: seasons, weekend, public holidays (meter OBIS map).
 CALENDAR = ("C.90.5", "C.90.6", "C.90.7")
 TARIFFS = (1, 2, 3, 4)  # A1000 manual 1.1 item 4

@@ -1,6 +1,7 @@
 """A session that ends after a series of tariff tests (rig.tariffs: the meters' own calendars
 go back once, after the series): written back at the session's end, before the source goes
-off; after a stop request nothing is sent, and the run log says what is left in force where."""
+off; after a stop request nothing is sent, and the run log says what is left in force where,
+with each meter's own tables, which a resumed run writes back before anything else."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from reports.store import ResultsStore
+from rig.meterlink import each
 from rig.session import RigSession, SessionOptions
-from rig.tariffs import tariff_in_force
+from rig.tariffs import TARIFF_LEFT, tariff_in_force
 
 
 def _seasons(world: Any) -> dict[int, tuple[str, ...]]:
@@ -77,3 +79,36 @@ def test_a_stopped_session_sends_nothing_and_logs_the_tariff_left_in_force(
     assert left.data["tariff"] == 3
     assert {n: tuple(t["C.90.5"]) for n, t in left.data["calendars"].items()} == {
         str(n): seasons for n, seasons in own.items()}
+
+
+def test_a_resumed_run_writes_back_first_the_calendars_its_stopped_session_left(
+    tmp_path: Path,
+) -> None:
+    # The meters' own seasons (A1000 manual 1.4 item 6): two profiles, none of the simulator's
+    # defaults, so that only the run log can bring them back to a fresh simulated bench.
+    own = ("01-01=P1", "07-01=P2")
+    session = _session(tmp_path)
+    try:
+        links = {p.number: session.link(p) for p in session.positions}
+        with session.programming(*session.positions):
+            each(links, lambda link: link.write([("C.90.5", own)]))
+        _tariff_3_left_in_force(session)
+        session.stop.request("operator pressed Ctrl-C")
+    finally:
+        session.close()
+        session.stop.uninstall()
+    assert session.run is not None
+    resumed = RigSession(SessionOptions(plan="smoke", runs_dir=tmp_path, positions=2,
+                                        sim_process="no", resume=session.run.run_id))
+    resumed.start()
+    try:
+        assert _seasons(resumed.sim.world) == {1: own, 2: own}
+        assert resumed.tariff_carry.forced is None
+        assert resumed.programming_entries == 1
+    finally:
+        resumed.close()
+        resumed.stop.uninstall()
+    back = [e for e in _log(resumed) if e.kind == TARIFF_LEFT]
+    assert [e.data["tariff"] for e in back] == [3, None]
+    assert back[-1].message == ("Positions 1, 2 (each meter): each meter's own calendar written "
+                                "back (tariff 3 was left in force when the run stopped)")
