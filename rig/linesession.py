@@ -5,7 +5,9 @@ A sign-on costs the line more than a read (the request, the identification, the 
 and its P0 answer, the break: IEC 62056-21 mode C), so reads and writes of the same moment go
 in one session: R1 needs no password, W1 the P1 password (A1000 manual 2.2.1), which is sent
 once the reads before it are done. The meter must be in its programming state for the writes
-(rig.session.RigSession.programming), as for MeterLink.write.
+(rig.session.RigSession.programming), as for MeterLink.write. A series of such steps (a clock
+set, the tariff read, again) keeps one session a meter open across the series
+(`ProgrammingSessions`).
 
 The data readout (mode C option select '0', standards.md 6.2: `ACK 0 5 0` = readout at
 9600 Bd) is one message of every data set on the meter's readout list: on the A1000 the energy
@@ -19,11 +21,13 @@ readout takes from it only the addresses it does carry and reads the others by R
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack, suppress
 
-from meter.iec62056_21 import MeterError
+from meter.iec62056_21 import Client, MeterError
 from meter.iec62056_21.readings import Reading
-from rig.meterlink import MeterLink, MeterReadError
+from rig.meterlink import MeterLink, MeterReadError, each
 
 
 def read_write_read(link: MeterLink, read: Sequence[str] = (),
@@ -34,17 +38,91 @@ def read_write_read(link: MeterLink, read: Sequence[str] = (),
     with link.session() as client:
         out = link.read_in(client, read)
         if write:
-            try:
-                client.password(link.password)
-            except MeterError as exc:
-                raise MeterReadError(f"position {link.number}: P1: {exc}") from exc
-        for address, values in write:
-            try:
-                client.write(address, list(values))
-            except MeterError as exc:
-                raise MeterReadError(f"position {link.number}: W1 {address}: {exc}") from exc
+            _password(link, client)
+        _write_read(link, client, write, ())
         out.update(link.read_in(client, then_read))
         return out
+
+
+def _password(link: MeterLink, client: Client) -> None:
+    try:
+        client.password(link.password)
+    except MeterError as exc:
+        raise MeterReadError(f"position {link.number}: P1: {exc}") from exc
+
+
+def _write_read(link: MeterLink, client: Client, write: Sequence[tuple[str, Sequence[str]]],
+                then_read: Sequence[str]) -> dict[str, Reading]:
+    """W1 of each (address, values) of `write`, then R1 of `then_read`, in `client`'s session
+    (the password given); none once a stop was requested (rig.meterlink)."""
+    for address, values in write:
+        if link.stop is not None:
+            link.stop.check()
+        try:
+            client.write(address, list(values))
+        except MeterError as exc:
+            raise MeterReadError(f"position {link.number}: W1 {address}: {exc}") from exc
+    return link.read_in(client, then_read)
+
+
+class ProgrammingSessions:
+    """One session per meter, the P1 password sent once, kept open for a series of steps of
+    writes then reads (`step`): a series of clock settings each with the tariff read after it
+    costs one sign-on a meter, not one a setting. A meter on a port of its own holds its
+    session; meters sharing a port (an RS485 bus) cannot hold sessions side by side, so each
+    of their steps is a session of its own (`read_write_read`), as rig.meterlink
+    .MeterSessions does for reads. A step that fails ends its meter's session; that meter's
+    next step signs on again. All sessions are signed off when the block ends.
+
+        with rig.programming(*positions), ProgrammingSessions(links) as held:
+            each(links, lambda link: held.step(link, write=[("0.9.1", ["120030"])],
+                                               then_read=["C.14.0"]))
+    """
+
+    def __init__(self, links: Mapping[int, MeterLink]) -> None:
+        ports = Counter(link.port for link in links.values())
+        self._alone = {n for n, link in links.items() if ports[link.port] == 1}
+        self.links = dict(links)
+        self._open: dict[int, tuple[ExitStack, Client]] = {}
+
+    def __enter__(self) -> ProgrammingSessions:
+        return self
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        held = {n: self.links[n] for n in self._open}
+        if kind is None:
+            each(held, lambda link: self._end(link.number))
+            return
+        with suppress(MeterReadError):  # the block's own failure is the one to say
+            each(held, lambda link: self._end(link.number))
+
+    def step(self, link: MeterLink, write: Sequence[tuple[str, Sequence[str]]] = (),
+             then_read: Sequence[str] = ()) -> dict[str, Reading]:
+        """W1 of each (address, values) of `write`, then R1 of `then_read`, in `link`'s held
+        session (signed on, with the password, at its first step); the readings by address."""
+        if link.number not in self._alone:
+            return read_write_read(link, write=write, then_read=then_read)
+        held = self._open.get(link.number)
+        if held is None:
+            stack = ExitStack()
+            try:
+                client = stack.enter_context(link.session())
+                _password(link, client)
+            except BaseException:
+                with suppress(MeterReadError):  # the failure is the one to say
+                    stack.close()
+                raise
+            held = self._open[link.number] = (stack, client)
+        try:
+            return _write_read(link, held[1], write, then_read)
+        except BaseException:
+            with suppress(MeterReadError):
+                self._end(link.number)
+            raise
+
+    def _end(self, number: int) -> None:
+        stack, _ = self._open.pop(number)
+        stack.close()
 
 
 def readout_part(link: MeterLink, read: Sequence[str]) -> dict[str, Reading]:

@@ -119,9 +119,12 @@ def catch_edges(links: Mapping[int, MeterLink], timebase: Timebase, energy: Any,
     with MeterSessions(links) as sessions:
         last_reference, last = _poll(sessions, timebase, energy, address)
         polls = 1
-        start = timebase.now()
-        while len(found) < len(links) and timebase.now() - start <= patience:
+        # The polls' own answer times stand for the time now: on a simulated bench each
+        # reading of the time is a request to it.
+        start = now = _answered(last)
+        while len(found) < len(links) and now - start <= patience:
             reference, probes = _poll(sessions, timebase, energy, address)
+            now = _answered(probes)
             polls += 1
             stepped = [n for n, probe in probes.items()
                        if probe.reading.value != last[n].reading.value]
@@ -140,6 +143,11 @@ def catch_edges(links: Mapping[int, MeterLink], timebase: Timebase, energy: Any,
                             reference=last_reference, reference_half=0.0, polls=polls,
                             stepped=False, at=probe.sent)
     return found
+
+
+def _answered(probes: Mapping[int, Probe]) -> float:
+    """When the last answer of a poll was taken (true time)."""
+    return max(probe.taken for probe in probes.values())
 
 
 def _poll(sessions: MeterSessions, timebase: Timebase, energy: Any,

@@ -45,7 +45,7 @@ from rig.plan import DEFAULT_PLAN, Plan, load_plan
 from rig.runlog import RunLogFile
 from rig.safety import SafetyError, StopRequest
 from rig.schedule import LoadLog
-from rig.tariffs import TariffCarry
+from rig.tariffs import TARIFF_LEFT, ForcedCalendar, TariffCarry, left_forced, write_back
 from rig.timebase import Timebase, VirtualTimebase, WallTimebase
 from rig.timeref import TimeReference, host_clock, virtual_clock
 
@@ -392,6 +392,8 @@ class RigSession:
         self._store_bench_config(bench.config)
         self._record_environment(self.environment.readings[0])
         self._record_identities()
+        if opts.resume:
+            self._tariff_left_before()
 
     def _store_bench_config(self, config: BenchConfig) -> None:
         """The validated bench configuration, as the run used it (resolved addresses), stored
@@ -690,6 +692,47 @@ class RigSession:
                             for n, i in self._counted_inputs.items()}
         return self._counted_inputs, self._cabled
 
+    def _calendars_back(self) -> None:
+        """Each meter's own calendar written back where the session ends after a series of
+        tariff tests (rig.tariffs.write_back), before the source goes off. After a stop request
+        nothing is sent to a meter: the run log says which tariff is left in force where, as
+        it does when the write back fails (the source goes off all the same)."""
+        left, forced = left_forced(self), self.tariff_carry.forced
+        if forced is None or self.bench is None:
+            return
+        # Each meter's own tables with the line, to write back by hand (or by a later run).
+        own = {"tariff": forced.tariff,
+               "calendars": {str(n): tables for n, tables in forced.saved.items()}}
+        if self.stop.requested:
+            self.log(f"{left}: {self.stop.reason}", level="warning", kind=TARIFF_LEFT, data=own)
+            return
+        try:
+            write_back(self)
+        except Exception as exc:  # the source goes off whatever failed here
+            self.log(f"{left}: {exc}", level="error", kind=TARIFF_LEFT, data=own)
+
+    def _tariff_left_before(self) -> None:
+        """A resumed run whose session before ended with a tariff left in force (its
+        `TARIFF_LEFT` line, `_calendars_back`): each meter's own calendar, logged with that
+        line, written back now, before any test reads it as the meter's own."""
+        assert self.store is not None and self.run is not None
+        left = self.store.events(self.run.run_id, kinds=(TARIFF_LEFT,))
+        if not left or not left[-1].data.get("calendars"):
+            return
+        data = left[-1].data
+        by_number = {p.number: p for p in self.positions}
+        saved = {int(n): tables for n, tables in data["calendars"].items()
+                 if int(n) in by_number}
+        if not saved:
+            return
+        positions = tuple(by_number[n] for n in saved)
+        self.tariff_carry.forced = ForcedCalendar(
+            positions, {n: self.link(by_number[n]) for n in saved}, int(data["tariff"]), saved)
+        write_back(self)
+        self.log(f"{positions_text(list(saved))}: each meter's own calendar written back "
+                 f"(tariff {data['tariff']} was left in force when the run stopped)",
+                 kind=TARIFF_LEFT, data={"tariff": None, "calendars": {}})
+
     def close(self, status: RunStatus = RunStatus.COMPLETED) -> None:
         """De-energise and verify, then log what happened in the order it happened and close
         the run (`aborted` whenever a stop was requested), then everything else. Raises
@@ -704,6 +747,7 @@ class RigSession:
         off_at: float | None = None  # when the source was verified off (None: now)
         watched = None
         try:
+            self._calendars_back()
             if self.bench is not None:
                 # The run's loads end here (the log would ask a timebase that may be closing).
                 self.bench.load_listeners.clear()

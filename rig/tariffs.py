@@ -4,24 +4,29 @@ The A1000 calendar (manual 1.4 items 4-9) chooses the tariff by holiday > weeken
 season, weekend or holiday may name a fixed tariff instead of a daily profile (`T<n>`). Writing
 one season from Jan 1 at tariff k, no weekend days and no holidays puts tariff k in force all
 year. The tables each meter had are read first and written back afterwards, in the programming
-state (rig.session.RigSession.programming: the reset button held, then P1).
+state (rig.session.RigSession.programming: the reset button held, then P1): once after a series
+of tariff tests, not after each (`tariff_in_force`, `write_back`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from meter.iec62056_21.readings import Reading
-from rig.linesession import in_order, not_in, read_by_readout, read_write_read, readout_part
+from rig.hands import positions_text
+from rig.linesession import read_by_readout
 from rig.linetime import programming_s, read_s
-from rig.meterlink import MeterLink, MeterReadError, each
+from rig.meterlink import MeterLink, each
 
 #: The tariff in force (manual 1.4; standards.md 4.3).
 TARIFF = "C.14.0"
+#: The run log's event kind of a tariff left in force at a session's end, with each meter's
+#: own calendar tables (rig.session.RigSession: a resumed run writes them back first).
+TARIFF_LEFT = "tariff_left"
 #: The calendar tables written: seasons, weekend, public holidays (meter OBIS map).
 CALENDAR = ("C.90.5", "C.90.6", "C.90.7")
 TARIFFS = (1, 2, 3, 4)  # A1000 manual 1.1 item 4
@@ -55,52 +60,112 @@ def _calendars(rig: Any, links: Mapping[int, MeterLink]) -> dict[int, dict[str, 
                                      for a, r in link.read(*CALENDAR).items()})
 
 
+@dataclass(frozen=True)
+class ForcedCalendar:
+    """A tariff left in force on the meters after a tariff test (`tariff_in_force`), their own
+    calendars still to be written back (`write_back`): the positions, the tariff, each meter's
+    own calendar tables."""
+
+    positions: tuple[Any, ...]
+    links: Mapping[int, MeterLink]
+    tariff: int
+    saved: dict[int, dict[str, list[str]]]
+    #: The session's count of programming states entered when the tariff test ended
+    #: (RigSession.programming_entries); -1 while it runs.
+    entries: int = -1
+
+
 @contextmanager
 def tariff_in_force(rig: Any, positions: Sequence[Any], links: Mapping[int, MeterLink],
                     k: int, *, end_read: Sequence[str] = (), by_readout: bool = False
                     ) -> Iterator[dict[int, dict[str, Reading]]]:
-    """Tariff k in force on every meter; each meter's own calendar written back afterwards
-    (read first, or known from the tariff test before: `_calendars`). `end_read`: addresses
-    read when the block has ended, still with tariff k in force, in the session that writes
-    the calendar back (rig.linesession); what they read is in the dict the block is given.
-    `by_readout`: what the meters' data readout carries of `end_read` is taken from one readout
-    right before that session, in the same programming state (rig.linesession.readout_part);
-    only the rest is read by R1."""
-    writes = forced_tariff(k)
-    saved = _calendars(rig, links)
+    """Tariff k in force on every meter for the block; each meter's own calendar (read first,
+    or known from the tariff test before: `_calendars`) written back after the series of tariff
+    tests the block belongs to. `end_read`: addresses read when the block has ended, still
+    with tariff k in force; what they read is in the dict the block is given. `by_readout`:
+    what the meters' data readout carries of `end_read` is taken from one readout right before
+    the R1 session of the rest (rig.linesession.readout_part).
+
+    A block that completes leaves tariff k in force (`TariffCarry.forced`): the next tariff
+    test writes only the tables of its own tariff that differ (none for the same tariff), and
+    the calendars go back once, before a plan test that needs the meter's own calendar
+    (rig.procedures.run, `keeps_forced_tariff`) and at the session's end (`write_back`). Two
+    tariff tests in a row then cost one calendar write between them instead of a write back
+    and a write, each in a programming state. A block that fails (the writes, the block or
+    the end reading) has the calendars written back at once."""
+    forced = rig.tariff_carry.forced
+    if forced is not None and set(forced.saved) != set(links):
+        write_back(rig)  # other meters: each set of meters has its own calendars back first
+        forced = None
+    if forced is None:
+        saved, on_meter = _calendars(rig, links), {}
+    else:
+        # The tables of the tariff left in force are on the meters while no programming state
+        # was entered since (no write can reach a meter outside one, A1000 manual 2.2.1).
+        saved = forced.saved
+        on_meter = (dict(forced_tariff(forced.tariff))
+                    if forced.entries == rig.programming_entries else {})
+    # What differs from the tables on the meters now (the forced tariff's, or all of them).
+    writes = [(a, v) for a, v in forced_tariff(k) if on_meter.get(a) != v]
     rig.tariff_carry.calendars = None  # known again only once written back
-    with rig.programming(*positions):
-        each(links, lambda link: link.write(writes))
+    rig.tariff_carry.forced = ForcedCalendar(tuple(positions), dict(links), k, saved)
     ended: dict[int, dict[str, Reading]] = {}
     completed = False
     try:
+        if writes:
+            with rig.programming(*positions):
+                each(links, lambda link: link.write(writes))
         yield ended
+        ended.update(each(links, lambda link: _end_reading(link, end_read, by_readout)))
         completed = True
+        rig.tariff_carry.forced = replace(rig.tariff_carry.forced,
+                                          entries=rig.programming_entries)
     finally:
-        read = end_read if completed else ()  # nothing to read for a block that failed
+        if not completed:
+            write_back(rig)
 
-        def write_back(link: MeterLink) -> dict[str, Reading]:
-            # Each meter on its own: one that fails leaves the others' calendars written back.
-            calendar = list(saved[link.number].items())
-            try:
-                part = readout_part(link, read) if read and by_readout else {}
-            except MeterReadError:
-                read_write_read(link, write=calendar)  # its own calendar back all the same
-                raise
-            return in_order(read, part, read_write_read(link, not_in(part, read),
-                                                        write=calendar))
 
-        with rig.programming(*positions):
-            ended.update(each(links, write_back))
-        rig.tariff_carry.calendars = WrittenBack(saved, rig.programming_entries)
+def _end_reading(link: MeterLink, read: Sequence[str], by_readout: bool
+                 ) -> dict[str, Reading]:
+    """What `read` shows at the end of a tariff block: from the readout where it carries it
+    (`by_readout`), the rest by R1 in one session."""
+    if not read:
+        return {}
+    return read_by_readout(link, read) if by_readout else link.read(*read)
+
+
+def write_back(rig: Any) -> None:
+    """Each meter's own calendar written back where a tariff test left a tariff in force
+    (`TariffCarry.forced`): all meters in one programming state, each in its own session (one
+    that fails leaves the others written back; its error is raised after). Not once a stop
+    was requested: no meter is talked to then (rig.meterlink), and the programming state is
+    not entered (rig.session.RigSession.programming)."""
+    forced = rig.tariff_carry.forced
+    if forced is None:
+        return
+    with rig.programming(*forced.positions):
+        rig.tariff_carry.forced = None  # tried once: a meter that fails says so in the error
+        each(forced.links, lambda link: link.write(list(forced.saved[link.number].items())))
+    rig.tariff_carry.calendars = WrittenBack(forced.saved, rig.programming_entries)
+
+
+def left_forced(rig: Any) -> str:
+    """What a session stopped in a series of tariff tests leaves on the meters, for the run log
+    ('' if nothing): the positions, the tariff, the calendar tables to write back by hand."""
+    forced = rig.tariff_carry.forced
+    if forced is None:
+        return ""
+    return (f"{positions_text(sorted(forced.saved))}: tariff {forced.tariff} left in force "
+            f"(calendar tables {', '.join(CALENDAR)} not written back)")
 
 
 def in_force_s(calendars_known: bool = False) -> float:
     """Planned bench time of `tariff_in_force` around what it holds: the calendar read (none
-    when `calendars_known`: a tariff test right before wrote them back), the writes, the
-    calendar written back."""
-    return ((0.0 if calendars_known else read_s(len(CALENDAR)))
-            + 2 * programming_s(len(CALENDAR)))
+    when `calendars_known`: a tariff test came right before) and the tariff's tables written
+    (at most all of them: fewer, or none, where the tariff test before forced another tariff,
+    or the same). The calendars go back once after the series (`write_back`), counted by
+    none of its tests."""
+    return (0.0 if calendars_known else read_s(len(CALENDAR))) + programming_s(len(CALENDAR))
 
 
 @dataclass(frozen=True)
@@ -137,24 +202,31 @@ class QuietReading:
 @dataclass
 class TariffCarry:
     """What one tariff test leaves the next in a session (`tariff_in_force`, `dose_in_tariff`):
-    the calendars written back, the registers read at the end of the last dose."""
+    the calendars written back or the tariff still in force, the registers read at the end of
+    the last dose (of a tariff test or of a register test: `carried_before`)."""
 
     calendars: WrittenBack | None = None
     dose_reading: QuietReading | None = None
+    #: A tariff left in force, the meters' own calendars still to be written back.
+    forced: ForcedCalendar | None = None
 
 
 def carried_before(rig: Any, links: Mapping[int, MeterLink],
                    read: Sequence[str]) -> QuietReading | None:
     """The session's last dose's after-reading, if it can stand as this dose's before-reading:
-    the same registers (`read`) of the same meters, and every load applied since it was taken
-    carried no current (voltage only, or the source off)."""
+    it read every register of `read` (those of this dose are taken from it, in `read`'s order)
+    of the same meters, and every load applied since it was taken carried no current (voltage
+    only, or the source off)."""
     last = rig.tariff_carry.dose_reading
-    if last is None or last.read != tuple(read) or set(last.values) != set(links):
+    if last is None or not set(read) <= set(last.read) or set(last.values) != set(links):
         return None
     since = rig.loads.entries[last.loads_applied:]
     if any(e.point is not None and e.point.max_current > 0 for e in since):
         return None
-    return last
+    if tuple(read) == last.read:
+        return last
+    return replace(last, read=tuple(read),
+                   values={n: {a: v[a] for a in read} for n, v in last.values.items()})
 
 
 def dose_in_tariff(rig: Any, bench: Any, timebase: Any, positions: Sequence[Any],

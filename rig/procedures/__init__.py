@@ -29,6 +29,7 @@ from rig.bench import Bench
 from rig.loads import Rating
 from rig.recorder import Recorder, Take
 from rig.session import MeterPosition, RigSession
+from rig.tariffs import write_back
 from rig.timebase import Timebase
 
 
@@ -181,11 +182,23 @@ def run(procedure: Procedure, recorder: Recorder, rig: RigSession) -> None:
     # (the simulated one: 5 s of wall time) would switch off under the next test. It also
     # checks, before anything is measured, that an energised source is still on.
     rig.bench.keepalive()
+    if not forces_tariff(procedure):
+        # A tariff the tariff tests before left in force goes before anything else runs: the
+        # meter's own calendar is what every other test measures with (rig.tariffs).
+        write_back(rig)
     recorder.expected = Declarations(tuple(procedure.declared))
     try:
         procedure.run(Context.of(rig), recorder)
     finally:
         recorder.expected = None
+
+
+def forces_tariff(procedure: Procedure) -> bool:
+    """Whether the procedure puts a tariff of its own in force (rig.tariffs.tariff_in_force,
+    its `forces_tariff`; False when it does not say): then a tariff the test before left in
+    force may stay until it writes its own, and the meters' calendars go back once after the
+    series (rig.tariffs.write_back)."""
+    return bool(getattr(procedure, "forces_tariff", False))
 
 
 def skip_tariff_not_in(plan_item: Any, tariff: int) -> None:

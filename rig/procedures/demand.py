@@ -160,6 +160,11 @@ class MaximumDemand:
     rating: Rating
 
     @property
+    def forces_tariff(self) -> bool:
+        """A tariff item puts its tariff in force (rig.procedures.forces_tariff)."""
+        return self.item.tariff is not None
+
+    @property
     def declared(self) -> tuple[Declared, ...]:
         item = self.item
         rule = "+-(0.5 + 0.05 Pm/Pn) % (A1000 manual 3.2.2)"

@@ -71,6 +71,7 @@ class RegisterMap(EachPoint):
     rating: Rating
     quadrant: int
     tariff: int
+    forces_tariff = True  # rig.procedures.forces_tariff
 
     @property
     def declared(self) -> tuple[Declared, ...]:

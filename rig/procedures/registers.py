@@ -14,7 +14,10 @@ times the dwell). Resolution: one register digit (0.01 kvarh) on each reading. B
 (rig.register_edge) the quadrant's own register is read at the instants its last digit steps
 with the load on, the reference's running energy read at each poll: each reading known to one
 poll of energy (5.72 kvar x 0.43 s = 0.68 varh at Imax), the dose shorter by digit / that; the
-other three registers are still read before and after, with the current off.
+other three registers are still read before and after, with the current off. The
+before-reading of a quadrant's dose that follows another dose with no current between (a
+quadrant's, or a register test's that read these registers) is that dose's after-reading
+(rig.tariffs.carried_before; rig.tariffs.dose_in_tariff states why that is stricter).
 
 Active registers by tariff and direction: with the calendar programmed so tariff k is in force
 all day, a dose in one direction must advance c.8.0 and c.8.k (c = 1 import, 2 export, A1000
@@ -56,7 +59,7 @@ from rig.plan import (
 from rig.procedures import Context, Declared, EachPoint
 from rig.recorder import Take
 from rig.register_edge import Edge, catch_edges, dose_kwh, edge_budget, edge_s, passing_s
-from rig.tariffs import TARIFF, dose_in_tariff, in_force_s
+from rig.tariffs import TARIFF, QuietReading, carried_before, dose_in_tariff, in_force_s
 
 REGISTERS = {1: "1-1:5.8.0", 2: "1-1:6.8.0", 3: "1-1:7.8.0", 4: "1-1:8.8.0"}
 # phi per quadrant (docs/conventions.md 1: P = UI cos phi, Q = UI sin phi):
@@ -107,11 +110,12 @@ class QuadrantRegister(EachPoint):
         return passing_s(self.energy_kvarh(), self.load().reactive_power)
 
     def planned_seconds(self) -> float:
-        """Settling, the four registers read before and after, the quadrant's dose; by the
-        edge method also the quadrant register's two edges."""
+        """Settling, the four registers read after the quadrant's dose, the dose; by the
+        edge method also the quadrant register's two edges. The registers read before come
+        from the dose before (rig.tariffs.carried_before), but in the first dose of a series."""
         edges = (2 * edge_s(DIGIT, self.load().reactive_power) if self.item.method == "edge"
                  else 0.0)
-        return SETTLING_S + 2 * read_s(len(REGISTERS)) + self.dose_s() + edges
+        return SETTLING_S + read_s(len(REGISTERS)) + self.dose_s() + edges
 
     def measure(self, ctx: Context, take: Take) -> None:
         rating, quadrant = self.rating, self.quadrant
@@ -122,7 +126,14 @@ class QuadrantRegister(EachPoint):
         idle = load.scaled_current(0.0)
         settle(bench, timebase, idle, SETTLING_S)
         links = {p.number: rig.link(p) for p in positions}
-        before = each(links, lambda link: link.values(REGISTERS.values()))
+        read = tuple(REGISTERS.values())
+        carried = carried_before(rig, links, read)
+        if carried is not None and any(v is None for r in carried.values.values()
+                                       for v in r.values()):
+            carried = None  # a register the last dose did not read is read here
+        rig.tariff_carry.dose_reading = None  # set again only by a complete after-reading
+        before = (carried.values if carried is not None
+                  else each(links, lambda link: link.values(read)))
         bench.reference.set_mode(rating.wiring, Quantity.REACTIVE)
         q_var = abs(load.reactive_power)
         seconds = self.dose_s()
@@ -145,12 +156,16 @@ class QuadrantRegister(EachPoint):
             reference = abs(bench.energy.energy())
         else:
             reference = q_var * seconds / 3.6e6
-        afters = each(links, lambda link: link.values(REGISTERS.values()))
+        afters = each(links, lambda link: link.values(read))
+        label = f"Q{quadrant} energy"
+        rig.tariff_carry.dose_reading = QuietReading(read, dict(afters),
+                                                     len(rig.loads.entries), label)
         for n, after in afters.items():
             advance = {k: float(after[a] - before[n][a]) for k, a in REGISTERS.items()}
             others = {k: v for k, v in advance.items() if k != quadrant}
             raw: dict[str, Any] = {"advance_kvarh": {f"Q{k}": v for k, v in advance.items()},
-                                   "method": self.item.method}
+                                   "method": self.item.method,
+                                   "before_from": carried.label if carried else ""}
             if edge:
                 start, end = starts[n], ends[n]
                 own, ref = end.meter - start.meter, end.reference - start.reference
@@ -172,6 +187,8 @@ class QuadrantRegister(EachPoint):
             if stray > DIGIT:
                 verdict = Verdict.FAIL
                 message += ": energy booked in the wrong quadrant register"
+                if carried is not None:
+                    message += f" (read before at the end of {carried.label})"
             declared.record(
                 take, n, desc, error, budget=budget, raw=raw,
                 message=message, verdict=verdict,
@@ -205,6 +222,7 @@ class RegisterDosage(EachPoint):
     direction: str
     tariff: int
     together = True
+    forces_tariff = True  # rig.procedures.forces_tariff
 
     def registers(self) -> tuple[str, str]:
         """The direction's total register and the tariff's own."""

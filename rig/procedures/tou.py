@@ -19,7 +19,9 @@ between the two readings, so a drifting clock does not bias the delay.
 
 Priority, method: tables worked by hand (below) are written, the meter clock is set to a date
 and time in turn and C.14.0 is read; the expected tariffs are the hand-worked calendar. The
-tables and the clock are restored afterwards.
+tables and the clock are restored afterwards. All of it in one programming state and one
+session a meter (rig.linesession.ProgrammingSessions): each date's tariff is read right after
+its clock setting, as in a session of its own.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from typing import Any
 from meter.iec62056_21.readings import Reading
 from reports.records import Verdict
 from rig.instruments.loadpoint import LoadPoint
-from rig.linesession import read_write_read
-from rig.linetime import clock_reading_s, programming_s, read_s
+from rig.linesession import ProgrammingSessions
+from rig.linetime import clock_reading_s, programming_s
 from rig.loads import Rating
 from rig.measure import settle
 from rig.meterlink import (
@@ -60,9 +62,9 @@ from rig.session import MeterPosition
 TARIFF = "C.14.0"
 TABLES = ("C.90.1", "C.90.2", "C.90.3", "C.90.4", "C.90.5", "C.90.6", "C.90.7")
 SETTLING_S = 2.0
-#: Per date of the priority check: the clock written (date and time), the tariff read, in one
-#: session.
-DATE_S = read_s(2 + 1)
+#: Per date of the priority check: the clock written (date and time), the tariff read, each an
+#: exchange of the one session the check holds a meter in.
+DATE_EXCHANGES = 2 + 1
 #: The clock offset the priority check restores the clocks by, bracketed to this.
 PRIORITY_CLOCK_S = 0.05
 CLOCK_RESOLUTION_S = 0.02  # the clock readings the boundaries are placed by (vernier)
@@ -122,37 +124,38 @@ EXPECTED = (
 
 @contextmanager
 def programmed(rig, positions: Sequence[MeterPosition], links: Mapping[int, MeterLink],
-               tables: dict[str, tuple[str, ...]], *, writing: bool = False) -> Iterator[None]:
+               tables: dict[str, tuple[str, ...]], *,
+               held: ProgrammingSessions | None = None) -> Iterator[None]:
     """Write `tables` to every meter at once; afterwards restore each meter's previous tables.
-    `writing`: the block writes too (the clock) and runs in the programming state; else the
-    meters leave it for the block and take it again to restore (the A1000 leaves it after 4
-    minutes without a button, manual 2.1.1: shorter than the switch-delay check)."""
-    before = each(links, lambda link: link.read(*TABLES))
+    `held`: the block writes too (the clock): the caller holds the meters in the programming
+    state and a session each (rig.linesession.ProgrammingSessions), in which the tables are
+    read, written and written back; else the meters leave the programming state for the block
+    and take it again to restore (the A1000 leaves it after 4 minutes without a button, manual
+    2.1.1: shorter than the switch-delay check)."""
+    if held is not None:
+        before = each(links, lambda link: held.step(link, then_read=TABLES))
+    else:
+        before = each(links, lambda link: link.read(*TABLES))
     saved = {n: {a: tuple(v.value for v in r.values) for a, r in b.items()}
              for n, b in before.items()}
 
-    def restore(link: MeterLink) -> None:
-        link.write([(a, v) for a, v in saved[link.number].items() if a in tables])
+    def back(link: MeterLink) -> list[tuple[str, tuple[str, ...]]]:
+        return [(a, v) for a, v in saved[link.number].items() if a in tables]
 
+    if held is not None:
+        each(links, lambda link: held.step(link, write=list(tables.items())))
+        try:
+            yield
+        finally:
+            each(links, lambda link: held.step(link, write=back(link)))
+        return
     with rig.programming(*positions):
         each(links, lambda link: link.write(list(tables.items())))
-        if writing:
-            try:
-                yield
-            finally:
-                each(links, restore)
-            return
     try:
         yield
     finally:
         with rig.programming(*positions):
-            each(links, restore)
-
-
-def _tariff_at(link: MeterLink, at: Sequence[tuple[str, Sequence[str]]]) -> int:
-    """The tariff in force once the meter's clock is written (`at`: date and time), read in
-    the session that writes it (rig.linesession)."""
-    return int(link.numeric(read_write_read(link, write=at, then_read=(TARIFF,)), TARIFF))
+            each(links, lambda link: link.write(back(link)))
 
 
 def _tariff_of(reading: Reading) -> int:
@@ -376,11 +379,12 @@ class Priority:
         return [{"date": day, "time": clock} for day, clock, _ in EXPECTED]
 
     def planned_seconds(self) -> float:
-        """Settling, the clock reading, the tables written; per date the clock set and the
-        tariff read; the tables and the clock written back."""
-        return (SETTLING_S + clock_reading_s(PRIORITY_CLOCK_S)
-                + 2 * programming_s(len(PRIORITY_TABLES)) + len(EXPECTED) * DATE_S
-                + read_s(2))
+        """Settling, the clock reading; then one programming state and one session a meter
+        (after P1, one exchange each): the tables read and written, per date the clock set and
+        the tariff read, the clock (date and time) and the tables written back."""
+        exchanges = (len(TABLES) + 2 * len(PRIORITY_TABLES) + len(EXPECTED) * DATE_EXCHANGES
+                     + 2)
+        return SETTLING_S + clock_reading_s(PRIORITY_CLOCK_S) + programming_s(exchanges)
 
     def run(self, ctx: Context, recorder: Recorder) -> None:
         rating = self.rating
@@ -394,7 +398,11 @@ class Priority:
                                                             PRIORITY_CLOCK_S).items()}
         descs = self.points()
         todo = recorder.todo(numbers, descs)
-        with programmed(rig, positions, links, PRIORITY_TABLES, writing=True):
+        # Every step in one session a meter, the programming state held throughout: the
+        # tables read and written, each date's clock setting with the tariff read after it,
+        # the clock and the tables written back (rig.linesession.ProgrammingSessions).
+        with rig.programming(*positions), ProgrammingSessions(links) as held, \
+                programmed(rig, positions, links, PRIORITY_TABLES, held=held):
             try:
                 for desc, (day, clock, expected) in zip(descs, EXPECTED, strict=True):
                     if desc not in todo:
@@ -402,8 +410,8 @@ class Priority:
                     with recorder.point(numbers, desc) as take:
                         at = [("0.9.2", (day[2:].replace("-", ""),)),
                               ("0.9.1", (clock.replace(":", ""),))]
-                        got = each(links, kept_errors(
-                            lambda link, at=at: _tariff_at(link, at)))
+                        got = each(links, kept_errors(lambda link, at=at: int(link.numeric(
+                            held.step(link, write=at, then_read=(TARIFF,)), TARIFF))))
                         weekday = f"{dt.date.fromisoformat(day):%A}"
                         for n, tariff in got.items():
                             if isinstance(tariff, MeterReadError):
@@ -432,7 +440,8 @@ class Priority:
 
                 def restore(link: MeterLink) -> None:
                     back = meter_datetime(now + offsets[link.number])
-                    link.write([("0.9.2", (f"{back:%y%m%d}",)), ("0.9.1", (f"{back:%H%M%S}",))])
+                    held.step(link, write=[("0.9.2", (f"{back:%y%m%d}",)),
+                                           ("0.9.1", (f"{back:%H%M%S}",))])
 
                 each(links, restore)
         recorder.verdicts()

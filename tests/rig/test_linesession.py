@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from meter.a1000.meter import A1000
 from meter.electrical import ElectricalInputs
 from meter.iec62056_21.messages import Readout
 from rig.hands import SimulatorHands
-from rig.linesession import in_order, not_in, read_by_readout, read_write_read, readout_part
+from rig.linesession import (
+    ProgrammingSessions,
+    in_order,
+    not_in,
+    read_by_readout,
+    read_write_read,
+    readout_part,
+)
 from rig.linetime import A1000_READOUT_CHARACTERS, SIGN_ON_S, readout_s
-from rig.meterlink import MeterReadError, MeterSessions, clock_offsets
+from rig.meterlink import MeterReadError, MeterSessions, clock_offsets, each
+from rig.safety import StopRequest, StopRequested
 from rig.sim import SimBench
+from rig.sim.bench import expand_positions
 from rig.timebase import VirtualTimebase
 from tests.meter.a1000.helpers import T0, VirtualTime, ideal_config
 from tests.rig.sim.conftest import SIM_BENCH
@@ -118,3 +128,76 @@ def test_reads_join_the_session_of_the_clock_polls() -> None:
                 again[n].half_width_s + offsets[n].half_width_s)
         with MeterSessions({1: links[1]}) as one, pytest.raises(ValueError, match="positions"):
             clock_offsets(links, timebase, 0.1, one)
+
+
+def _series(held: ProgrammingSessions, links, seasons: list[str]) -> list[dict[int, str]]:
+    """The seasons table written and read back, once per entry of `seasons`, at every meter."""
+    return [{n: r["C.90.5"].values[0].value for n, r in each(
+        links, lambda link, s=s: held.step(link, write=[("C.90.5", [s])],
+                                           then_read=["C.90.5"])).items()}
+            for s in seasons]
+
+
+def test_a_series_of_writes_and_reads_costs_one_sign_on_a_meter() -> None:
+    with SimBench(SIM_BENCH, positions=2, sim_options={"meter_reaction_s": 0.0}) as sim:
+        assert sim.control is not None
+        links = links_of(sim)
+        hands = SimulatorHands(sim.control)
+        hands.enter_programming([1, 2])
+        before = sign_ons(sim)
+        with ProgrammingSessions(links) as held:
+            got = _series(held, links, ["01-01=T1", "01-01=T2", "01-01=T3"])
+        # Each setting read back in the same session (A1000 manual 1.4 item 6: fixed tariff).
+        assert got == [dict.fromkeys((1, 2), f"01-01=T{k}") for k in (1, 2, 3)]
+        assert sign_ons(sim) - before == 2
+        hands.leave_programming([1, 2])
+
+
+def test_a_step_that_fails_ends_its_session_and_the_next_signs_on_again() -> None:
+    with SimBench(SIM_BENCH, positions=1, sim_options={"meter_reaction_s": 0.0}) as sim:
+        assert sim.control is not None
+        links = links_of(sim)
+        hands = SimulatorHands(sim.control)
+        hands.enter_programming([1])
+        before = sign_ons(sim)
+        with ProgrammingSessions(links) as held:
+            _series(held, links, ["01-01=T1"])
+            # The meter refuses a table it cannot hold (manual 1.4 item 6: MM-DD=P<n> or T<n>).
+            with pytest.raises(MeterReadError, match=r"position 1: W1 C\.90\.5"):
+                held.step(links[1], write=[("C.90.5", ["13-45=X9"])])
+            assert _series(held, links, ["01-01=T4"]) == [{1: "01-01=T4"}]
+        assert sign_ons(sim) - before == 2
+        hands.leave_programming([1])
+
+
+def test_meters_on_a_shared_bus_take_a_session_per_step() -> None:
+    # Two meters addressed 1 and 2 on one line (rig.sim.bench.expand_positions numbers them).
+    bench = yaml.safe_load(SIM_BENCH.read_text())
+    bench["positions"][0]["address"] = "1"
+    on_a_bus = {"bus": True, "meter_reaction_s": 0.0}
+    with SimBench(bench=expand_positions(bench, 2), sim_options=on_a_bus) as sim:
+        assert sim.control is not None
+        links = links_of(sim, {1: "1", 2: "2"})
+        hands = SimulatorHands(sim.control)
+        hands.enter_programming([1, 2])
+        before = sign_ons(sim)
+        with ProgrammingSessions(links) as held:
+            got = _series(held, links, ["01-01=T2", "01-01=T3"])
+        assert got == [dict.fromkeys((1, 2), f"01-01=T{k}") for k in (2, 3)]
+        assert sign_ons(sim) - before == 4  # two steps x two meters, one after the other
+        hands.leave_programming([1, 2])
+
+
+def test_after_a_stop_request_a_held_session_writes_nothing_more() -> None:
+    stop = StopRequest()
+    with SimBench(SIM_BENCH, positions=1, sim_options={"meter_reaction_s": 0.0}) as sim:
+        assert sim.control is not None
+        links = links_of(sim, stop=stop)
+        hands = SimulatorHands(sim.control)
+        hands.enter_programming([1])
+        with ProgrammingSessions(links) as held:
+            _series(held, links, ["01-01=T1"])
+            stop.request("operator pressed Ctrl-C")
+            with pytest.raises(StopRequested):
+                held.step(links[1], write=[("C.90.5", ["01-01=T2"])])
+        assert tuple(sim.world.position(1).meter.tou.encode_seasons()) == ("01-01=T1",)

@@ -13,7 +13,14 @@ import pytest
 from rig.instruments.loadpoint import LoadPoint
 from rig.meterlink import MeterReadError
 from rig.schedule import LoadLog
-from rig.tariffs import CALENDAR, TARIFF, TariffCarry, dose_in_tariff, tariff_in_force
+from rig.tariffs import (
+    CALENDAR,
+    TARIFF,
+    TariffCarry,
+    dose_in_tariff,
+    tariff_in_force,
+    write_back,
+)
 
 IDLE = LoadPoint.voltage_only(230.0)
 LOAD = LoadPoint.balanced(230.0, 5.0, "1")
@@ -238,28 +245,103 @@ def test_a_failed_dose_leaves_nothing_to_carry() -> None:
     assert _dose(rig, bench, links, 3, "dose T3").before_from == ""
 
 
-def test_the_calendars_written_back_are_not_read_again_while_nothing_else_is_programmed() -> None:
+def _calendar_writes(meter: Meter) -> list[str]:
+    return [address for write in meter.writes for address, _ in write]
+
+
+def test_a_series_of_tariff_tests_writes_each_meters_calendar_back_once_at_its_end() -> None:
     rig, _, links = _bench()
     for k in (1, 2):
         with tariff_in_force(rig, [], links, k):
             assert links[1].calendar["C.90.5"] == [f"01-01=T{k}"]
-    calendar_reads = [r for r in links[1].reads if r == CALENDAR]
-    assert len(calendar_reads) == 1
-    assert links[1].calendar == MEMORY_CALENDAR  # each meter's own calendar written back
+    # Tariff 2 stays in force after its test, until the series ends (rig.procedures.run).
+    assert links[1].calendar["C.90.5"] == ["01-01=T2"]
+    assert rig.programming_entries == 2
+    write_back(rig)
+    assert rig.tariff_carry.forced is None and rig.programming_entries == 3
+    for meter in links.values():
+        assert meter.calendar == MEMORY_CALENDAR  # each meter's own calendar written back
+        # Read once; tariff 1's three tables, of tariff 2's the two that differ (the holidays
+        # stay empty), the meter's own three back: 8 writes where a write back after each
+        # test made 12.
+        assert len([r for r in meter.reads if r == CALENDAR]) == 1
+        assert _calendar_writes(meter) == [*CALENDAR, "C.90.5", "C.90.6", *CALENDAR]
+    write_back(rig)  # nothing left to write back: no programming state entered
+    assert rig.programming_entries == 3
 
 
-def test_the_calendars_are_read_again_after_any_other_programming() -> None:
-    # Anything written to a meter goes through its programming state (A1000 manual 2.2.1):
-    # a clock or table written between may have changed the calendar too.
-    rig, _, links = _bench()
+def test_the_same_tariff_again_is_not_written_again() -> None:
+    rig, _, links = _bench(1)
+    for _ in range(3):
+        with tariff_in_force(rig, [], links, 4):
+            pass
+    assert _calendar_writes(links[1]) == list(CALENDAR)
+    assert rig.programming_entries == 1  # the meters are not put in programming for nothing
+
+
+def test_a_tariff_test_after_other_programming_writes_every_table_of_its_tariff() -> None:
+    # A programming state entered since the last tariff test (a demand setting, a clock)
+    # may have written any table: the tariff's tables are all written again, and the meters'
+    # own calendars, read before the series, are the ones written back.
+    rig, _, links = _bench(1)
     with tariff_in_force(rig, [], links, 1):
         pass
     with rig.programming():
         links[1].write([("C.90.7", ["01-01"])])
+    with tariff_in_force(rig, [], links, 1):
+        assert links[1].calendar["C.90.7"] == [""]
+    write_back(rig)
+    assert _calendar_writes(links[1]) == [*CALENDAR, "C.90.7", *CALENDAR, *CALENDAR]
+    assert links[1].calendar == MEMORY_CALENDAR
+
+
+def test_the_calendars_are_read_again_after_any_other_programming() -> None:
+    # Anything written to a meter goes through its programming state (A1000 manual 2.2.1):
+    # a clock or table written after the calendars went back may have changed them too.
+    rig, _, links = _bench()
+    with tariff_in_force(rig, [], links, 1):
+        pass
+    write_back(rig)
+    with rig.programming():
+        links[1].write([("C.90.7", ["01-01"])])
     with tariff_in_force(rig, [], links, 2):
         pass
+    write_back(rig)
     assert len([r for r in links[1].reads if r == CALENDAR]) == 2
     assert links[1].calendar["C.90.7"] == ["01-01"]  # the newer calendar is the one restored
+
+
+def test_a_tariff_test_on_other_meters_has_the_first_meters_calendars_back_first() -> None:
+    rig, _, links = _bench(2)
+    with tariff_in_force(rig, [], links, 1):
+        pass
+    with tariff_in_force(rig, [], {2: links[2]}, 3):
+        assert links[1].calendar == MEMORY_CALENDAR
+        assert links[2].calendar["C.90.5"] == ["01-01=T3"]
+    write_back(rig)
+    assert links[2].calendar == MEMORY_CALENDAR
+
+
+@pytest.mark.parametrize("where", ["block", "write"])
+def test_a_tariff_test_that_fails_has_the_calendars_written_back_at_once(where: str) -> None:
+    rig, _, links = _bench(2)
+    with tariff_in_force(rig, [], links, 1):
+        pass
+    if where == "write":  # position 2 refuses the tariff's tables: position 1 took them
+        plain_store = links[2].store
+
+        def refusing(address: str, values: list[str]) -> None:
+            if "T2" in values[-1]:
+                raise MeterReadError("position 2: W1 C.90.5: NAK")
+            plain_store(address, values)
+
+        links[2].store = refusing  # type: ignore[method-assign]
+    failure = "position 2: W1" if where == "write" else "the block failed"
+    with pytest.raises((MeterReadError, RuntimeError), match=failure), \
+            tariff_in_force(rig, [], links, 2):
+        raise RuntimeError("the block failed")
+    assert rig.tariff_carry.forced is None
+    assert links[1].calendar == links[2].calendar == MEMORY_CALENDAR
 
 
 def test_a_dose_by_readout_takes_the_registers_the_readout_carries_from_it() -> None:
@@ -299,3 +381,29 @@ def test_a_readout_that_fails_at_one_meter_leaves_the_others_calendars_written_b
     assert len(links[1].readouts) == 2
     assert links[1].calendar == links[2].calendar == MEMORY_CALENDAR
     assert rig.tariff_carry.dose_reading is None
+
+
+def test_a_dose_reading_fewer_registers_takes_them_from_a_reading_of_more() -> None:
+    # The register map's after-reading holds every energy register: a dose after it that
+    # reads some of them (no current between) takes those from it, in its own order.
+    rig, bench, links = _bench()
+    bench.energise(IDLE)
+    first = dose_in_tariff(rig, bench, SimpleNamespace(now=lambda: bench.now,
+                                                       dwell=bench.dwell),
+                           [], links, 1, load=LOAD, idle=IDLE, seconds=10.0, wiring="3P4W",
+                           quantity="active", read=(TARIFF, "1-1:1.8.0"), label="dose T1",
+                           quiet_s=2.0)
+    reads = len(links[1].reads)
+    second = _dose(rig, bench, links, 2, "dose T2")
+    assert second.before_from == "dose T1"
+    assert second.before == {n: {"1-1:1.8.0": v["1-1:1.8.0"]} for n, v in first.after.items()}
+    assert list(second.before[1]) == list(ENERGY)
+    assert links[1].reads[reads:] == [ENERGY]  # the after-reading only
+    # The other way round, a reading of fewer registers does not stand for one of more.
+    assert _dose(rig, bench, links, 3, "dose T3").before_from == "dose T2"
+    third = dose_in_tariff(rig, bench, SimpleNamespace(now=lambda: bench.now,
+                                                       dwell=bench.dwell),
+                           [], links, 4, load=LOAD, idle=IDLE, seconds=1.0, wiring="3P4W",
+                           quantity="active", read=(TARIFF, "1-1:1.8.0"), label="dose T4",
+                           quiet_s=1.0)
+    assert third.before_from == ""

@@ -3,35 +3,21 @@ family goes on (issue 13 item 4): the months after it are still measured and rec
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from reports.records import Verdict
-from reports.store import ResultsStore
-from tests.plans import default_items, plan_with
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.plans import default_items, plan_with, run_plan
 
 
 def test_a_read_error_fails_its_month_and_the_next_months_are_recorded(tmp_path: Path) -> None:
     (billing,) = default_items("billing.monthly")
     plan = plan_with(tmp_path / "billing3.yaml", [{**billing, "months": 3}])
-    runs = tmp_path / "runs"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--no-report",
-         "--rootdir", str(ROOT), str(ROOT / "testplans" / "test_billing.py"), "--plan", str(plan),
-         "--runs-dir", str(runs), "--meter-model", "tests.testplans.flaky_meter:FlakyA1000"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        timeout=600)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 1, out[-3000:]
+    run = run_plan(["test_billing.py"], tmp_path / "runs", "--plan", str(plan),
+                   "--meter-model", "tests.testplans.flaky_meter:FlakyA1000")
+    out, rows = run.out, run.rows
+    assert run.returncode == 1, out[-3000:]
     # The second month's post-reading read fails: each of its five checks says why and when.
     assert "R1 0.1.2*101" in out and "NOT READABLE" in out, out[-3000:]
-    with ResultsStore.in_runs_dir(runs) as store:
-        (run,) = store.list_runs()
-        rows = store.measurements(run.run_id)
     by_month: dict[int, list] = {}
     for m in rows:
         if "month" in m.point:

@@ -5,17 +5,13 @@ meter beside them; the cable moves are logged with the run, and the bench file's
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from reports.benchinfo import BENCH_CONFIG_EVENT
 from reports.records import Verdict
-from reports.store import ResultsStore
 from rig.mutants import all_mutants
+from tests.plans import run_plan
 
-ROOT = Path(__file__).resolve().parents[2]
 ITEMS = ("pulse-output.active-import", "pulse-output.active-export",
          "pulse-output.reactive-q1q2", "pulse-output.reactive-q3q4")
 #: Which items each mutant must fail: an S0 output's own item; a LED's, every item comparing an
@@ -37,19 +33,10 @@ def test_every_pulse_output_constant_mutant_is_killed_and_the_healthy_meter_pass
     # Position 1 is the healthy control; positions 2..7 each carry one mutant.
     defects = [a for k, mutant in enumerate(sorted(FAILS), start=2)
                for a in ("--defect", f"{k}=mutant:id={mutant}")]
-    runs = tmp_path / "runs"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--no-report",
-         "--rootdir", str(ROOT), str(ROOT / "testplans" / "test_pulse_outputs.py"),
-         "--positions", str(1 + len(FAILS)), "--runs-dir", str(runs), *defects],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        timeout=600)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 1, out[-3000:]
-    with ResultsStore.in_runs_dir(runs) as store:
-        (run,) = store.list_runs()
-        rows = store.measurements(run.run_id)
-        events = store.events(run.run_id)
+    run = run_plan(["test_pulse_outputs.py"], tmp_path / "runs",
+                   "--positions", str(1 + len(FAILS)), *defects)
+    assert run.returncode == 1, run.out[-3000:]
+    rows, events = run.rows, run.events
     verdicts = {(m.position, m.test_id.split("[")[-1].rstrip("]")): Verdict(m.verdict)
                 for m in rows}
     assert len(verdicts) == len(rows) == (1 + len(FAILS)) * len(ITEMS)

@@ -10,6 +10,7 @@ from rig.plan import load_plan
 from rig.procedures import Declarations, Declared, describe
 from rig.procedures.errors import ErrorAtPoint, SingleAgainstBalanced
 from rig.procedures.pulses import NoLoad, Starting
+from rig.tariffs import ForcedCalendar, TariffCarry
 from tests.rig import test_recorder
 
 recorder = test_recorder.recorder  # the fixture: a recorder on a fresh store
@@ -154,7 +155,7 @@ def test_a_procedure_with_nothing_left_to_do_still_keeps_the_source_alive(record
     from rig.procedures import run
 
     bench = _Bench(on=True)
-    rig = SimpleNamespace(bench=bench, timebase=None, positions=[])
+    rig = SimpleNamespace(bench=bench, timebase=None, positions=[], tariff_carry=TariffCarry())
     for _ in range(3):
         run(_Nothing(), recorder, rig)
     assert bench.asked == 3
@@ -167,7 +168,57 @@ def test_a_source_switched_off_under_the_plan_stops_the_next_procedure_before_it
     from rig.safety import SafetyError
 
     procedure = _Nothing()
-    rig = SimpleNamespace(bench=_Bench(on=False), timebase=None, positions=[])
+    rig = SimpleNamespace(bench=_Bench(on=False), timebase=None, positions=[],
+                          tariff_carry=TariffCarry())
     with pytest.raises(SafetyError, match="switched off unexpectedly"):
         run(procedure, recorder, rig)
     assert not procedure.ran
+
+
+class _Link:
+    """A meter's link that keeps what was written to it (rig.meterlink.MeterLink.write)."""
+
+    number = 1
+    port = "optical head 1"
+
+    def __init__(self) -> None:
+        self.written: list[tuple[str, list[str]]] = []
+
+    def write(self, writes) -> None:
+        self.written += [(a, list(v)) for a, v in writes]
+
+
+class _Forcing(_Nothing):
+    """A tariff test: it puts its own tariff in force (rig.procedures.forces_tariff)."""
+
+    forces_tariff = True
+
+
+@pytest.mark.parametrize("procedure, written_back", [(_Nothing, True), (_Forcing, False)])
+def test_a_tariff_left_in_force_goes_back_before_any_procedure_but_a_tariff_test(
+        recorder, procedure, written_back):
+    """rig.tariffs: a series of tariff tests leaves the last one's tariff in force; the next
+    procedure that puts no tariff of its own in force finds each meter's own calendar."""
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    from rig.procedures import run
+
+    link = _Link()
+    own = {"C.90.5": ["01-01=P1"], "C.90.6": ["6", "P2"], "C.90.7": ["12-25"]}
+    carry = TariffCarry(forced=ForcedCalendar((), {1: link}, 2, {1: own}, entries=0))
+    seen = []
+
+    class Seeing(procedure):
+        def run(self, ctx, recorder) -> None:
+            seen.append(carry.forced)
+
+    rig = SimpleNamespace(bench=_Bench(on=True), timebase=None, positions=[],
+                          tariff_carry=carry, programming_entries=0,
+                          programming=lambda *positions: nullcontext())
+    run(Seeing(), recorder, rig)
+    if written_back:
+        assert seen == [None] and link.written == list(own.items())
+        assert carry.calendars is not None and carry.calendars.calendars == {1: own}
+    else:
+        assert seen[0].tariff == 2 and link.written == []
