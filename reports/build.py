@@ -9,8 +9,10 @@ are written atomically (temporary file, then rename), so a report is never half-
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
+import io
 import json
 import os
 import tempfile
@@ -91,30 +93,33 @@ def load_for_report(run_id: str, runs_dir: str | Path = "runs",
         return store.load_run(run_id)
 
 
-def export_frame(a: Analysed) -> pd.DataFrame:
-    """All measurements of the run, one row each, in export form: the one place pandas
-    earns its keep (CSV and JSON writing)."""
+def export_rows(a: Analysed) -> list[tuple[Any, ...]]:
+    """All measurements of the run in export form, a tuple each in the order of
+    EXPORT_COLUMNS: the rows both exports are written from (the CSV by itself, the JSON
+    through their frame, export_frame)."""
     serials = {p.position: p.serial for p in a.positions}
-    return pd.DataFrame([_export_record(r, serials.get(r.position, "")) for r in a.rows],
-                        columns=EXPORT_COLUMNS)
+    return [_export_row(r, serials.get(r.position, "")) for r in a.rows]
 
 
-def _export_record(r: StoredMeasurement, serial: str) -> dict[str, Any]:
+def _export_row(r: StoredMeasurement, serial: str) -> tuple[Any, ...]:
     reps = r.repetitions
-    return {
-        "id": r.id, "run_id": r.run_id, "position": r.position, "serial": serial,
-        "test_id": r.test_id, "family": r.family, "clause": r.clause, "quantity": r.quantity,
-        "value": r.value, "unit": r.unit, "limit_low": r.limit_low, "limit_high": r.limit_high,
-        "expanded_uncertainty": r.expanded_uncertainty, "coverage_factor": r.coverage_factor,
-        "verdict": str(r.verdict), "decision_rule": str(r.decision_rule),
-        "rep_n": reps.n if reps else None, "rep_mean": reps.mean if reps else None,
-        "rep_stdev": reps.stdev if reps else None, "load": r.load, "pf": r.pf,
-        "direction": r.direction, "element": r.element, "point": r.point, "raw": r.raw,
-        "uncertainty_budget": r.uncertainty_budget, "started_at": r.started_at,
-        "ended_at": r.ended_at, "started_at_utc": iso_time(r.started_at),
-        "ended_at_utc": iso_time(r.ended_at), "recorded_count": r.recorded_count,
-        "message": r.message,
-    }
+    return (
+        r.id, r.run_id, r.position, serial, r.test_id, r.family, r.clause, r.quantity,
+        r.value, r.unit, r.limit_low, r.limit_high, r.expanded_uncertainty, r.coverage_factor,
+        str(r.verdict), str(r.decision_rule),
+        reps.n if reps else None, reps.mean if reps else None, reps.stdev if reps else None,
+        r.load, r.pf, r.direction, r.element, r.point, r.raw, r.uncertainty_budget,
+        r.started_at, r.ended_at, iso_time(r.started_at), iso_time(r.ended_at),
+        r.recorded_count, r.message,
+    )
+
+
+def export_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """The export rows as a frame, for the JSON export (pandas writes its numbers)."""
+    if not rows:
+        return pd.DataFrame([], columns=EXPORT_COLUMNS)
+    columns = zip(EXPORT_COLUMNS, zip(*rows, strict=True), strict=True)
+    return pd.DataFrame({c: list(v) for c, v in columns}, columns=EXPORT_COLUMNS)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -130,13 +135,42 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def csv_text(export: pd.DataFrame) -> str:
-    """The export frame as CSV, the JSON columns as JSON text."""
-    df = export.copy()
+# The export columns that hold JSON: the CSV writes them as JSON text.
+_JSON_EXPORT_COLUMNS = ("point", "raw", "uncertainty_budget")
+
+
+def csv_text(rows: list[tuple[Any, ...]]) -> str:
+    """The export rows as CSV, as pandas' DataFrame.to_csv wrote their frame (which was the
+    CSV export until it took a third of a 48-position build): Python's csv writer with
+    minimal quoting, numbers to 15 significant digits ('%.15g'), a missing one (None, NaN)
+    empty, the JSON columns as JSON text (keys sorted; each distinct object encoded once:
+    reports.store reads each distinct text into one object, shared by the rows that hold it).
+    Integers are written whole (pandas wrote an integer column with a missing value as
+    floats: the same text below 10**15)."""
     encode = json.JSONEncoder(sort_keys=True).encode  # json.dumps would make one per cell
-    for c in ("point", "raw", "uncertainty_budget"):
-        df[c] = [encode(v) if v is not None else "" for v in df[c]]
-    return df.to_csv(index=False, float_format="%.15g", lineterminator="\n")
+    encoded: dict[int, str] = {}
+
+    def json_cell(v: Any) -> str:
+        if v is None:
+            return ""
+        text = encoded.get(id(v))
+        if text is None:
+            text = encoded[id(v)] = encode(v)
+        return text
+
+    columns = []
+    # (no rows: no columns, and the header alone, as pandas wrote an empty frame)
+    for name, values in zip(EXPORT_COLUMNS, zip(*rows, strict=True), strict=False):
+        if name in _JSON_EXPORT_COLUMNS:
+            columns.append([json_cell(v) for v in values])
+        else:
+            columns.append([("" if v != v else f"{v:.15g}") if type(v) is float else v
+                            for v in values])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")  # minimal quoting, as pandas
+    writer.writerow(EXPORT_COLUMNS)
+    writer.writerows(zip(*columns, strict=True))
+    return out.getvalue()
 
 
 def json_text(a: Analysed, reasons: list[str], export: pd.DataFrame) -> str:
@@ -219,7 +253,7 @@ def build_report(
         target = (Path(out_dir) if out_dir is not None
                   else runs_folder(runs_dir, store) / data.run.run_id)
         inputs = PageInputs(meta=_meta_for(target, meta),
-                            lab_templates=lab_template_folder(bench_info(data),
+                            lab_templates=lab_template_folder(bench_info(data, a.events),
                                                               data.run.bench_path),
                             issued=issued)
         with tempfile.TemporaryDirectory(prefix="report-print-") as tmp:
@@ -236,7 +270,7 @@ def _write_files(a: Analysed, inputs: PageInputs, formats: list[str], target: Pa
     report with the results matrix in place of the per-position tables), which is not one
     of the run's files: `printer` loads it from `tmp` while the other files are written."""
     files: dict[str, Path] = {}
-    export: pd.DataFrame | None = None
+    export: list[tuple[Any, ...]] | None = None
     pages: PageRenderer | None = None
     for fmt in formats:
         path = target / FILENAMES[fmt]
@@ -251,8 +285,9 @@ def _write_files(a: Analysed, inputs: PageInputs, formats: list[str], target: Pa
             text = pages.html()
         else:
             if export is None:
-                export = export_frame(a)
-            text = csv_text(export) if fmt == "csv" else json_text(a, reasons, export)
+                export = export_rows(a)
+            text = (csv_text(export) if fmt == "csv"
+                    else json_text(a, reasons, export_frame(export)))
         _write_atomic(path, text)
         files[fmt] = path
     result = BuildResult(a.data.run.run_id, target, files, bool(reasons), reasons)

@@ -164,7 +164,7 @@ def page_renderer(a: Analysed, inputs: PageInputs = PageInputs()) -> PageRendere
     """What the report page and the printed page show, ready to render either."""
     data = a.data
     run = data.run
-    bench = bench_info(data)
+    bench = bench_info(data, a.events)
     meta = inputs.meta
     issued = (inputs.issued or (meta.issue_date if meta else None)
               or dt.datetime.now(dt.UTC).date())
