@@ -26,7 +26,7 @@ import pandas as pd
 from reports.analysis import Analysed, analyse
 from reports.benchinfo import bench_info
 from reports.html import incomplete_reasons
-from reports.numbers import iso_time
+from reports.numbers import iso_time, iso_times
 from reports.page import PageInputs, PageRenderer, lab_template_folder, page_renderer
 from reports.pdf import Printer, pdf_wanted
 from reports.records import StoredMeasurement
@@ -98,10 +98,15 @@ def export_rows(a: Analysed) -> list[tuple[Any, ...]]:
     EXPORT_COLUMNS: the rows both exports are written from (the CSV by itself, the JSON
     through their frame, export_frame)."""
     serials = {p.position: p.serial for p in a.positions}
-    return [_export_row(r, serials.get(r.position, "")) for r in a.rows]
+    starts, ends = (iso_times(r.started_at for r in a.rows),
+                    iso_times(r.ended_at for r in a.rows))
+    return [_export_row(r, serials.get(r.position, ""), start, end)
+            for r, start, end in zip(a.rows, starts, ends, strict=True)]
 
 
-def _export_row(r: StoredMeasurement, serial: str) -> tuple[Any, ...]:
+def _export_row(r: StoredMeasurement, serial: str, start: str | None,
+                end: str | None) -> tuple[Any, ...]:
+    """start, end: iso_time of r.started_at and r.ended_at."""
     reps = r.repetitions
     return (
         r.id, r.run_id, r.position, serial, r.test_id, r.family, r.clause, r.quantity,
@@ -109,7 +114,7 @@ def _export_row(r: StoredMeasurement, serial: str) -> tuple[Any, ...]:
         str(r.verdict), str(r.decision_rule),
         reps.n if reps else None, reps.mean if reps else None, reps.stdev if reps else None,
         r.load, r.pf, r.direction, r.element, r.point, r.raw, r.uncertainty_budget,
-        r.started_at, r.ended_at, iso_time(r.started_at), iso_time(r.ended_at),
+        r.started_at, r.ended_at, start, end,
         r.recorded_count, r.message,
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,6 +96,8 @@ def environment(lab_folder: Path | None) -> jinja2.Environment:
 
     env.globals["lab_file_uri"] = lab_file_uri
     env.globals.update(html.TEMPLATE_GLOBALS)
+    # The budgets' tooltips worked out once a budget object for the page.
+    env.globals["table_rows"] = functools.partial(html.table_rows, budget_titles={})
     return env
 
 
