@@ -1,23 +1,28 @@
-"""The build hands the printed page to the browser before it renders report.html, the CSV and
-the JSON (so that the browser loads it meanwhile), and the page it hands over is the page the
-report prints: the report with the results matrix."""
+"""The build hands the printed page to the browser before it renders report.html (so that the
+browser loads it meanwhile), and the page it hands over is the page the report prints: the
+report with the results matrix. The exports (CSV, JSON) are written from the same rows, by a
+child process while the pages are rendered, as pandas wrote them."""
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
+import os
 import sqlite3
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import reports.build
 from reports.analysis import analyse
 from reports.build import (
     EXPORT_COLUMNS,
     FILENAMES,
     FORMATS,
     _write_files,
+    build_report,
     csv_text,
     export_frame,
     export_rows,
@@ -51,7 +56,7 @@ class RecordingPrinter:
         self.finished = bool(content_hash)
 
 
-def test_the_printed_page_goes_to_the_browser_before_the_other_files(tmp_path, monkeypatch):
+def test_the_printed_page_goes_to_the_browser_before_report_html_is_made(tmp_path, monkeypatch):
     events: list[str] = []
     render_html = PageRenderer.html
 
@@ -72,7 +77,8 @@ def test_the_printed_page_goes_to_the_browser_before_the_other_files(tmp_path, m
     _write_files(a, PageInputs(issued=ISSUED), list(FORMATS), target, incomplete_reasons(a),
                  printer, tmp)  # type: ignore[arg-type]
     assert events == ["load the printed page", "render report.html"]
-    assert printer.files_at_load == []  # no report file written yet
+    # report.html not written yet (the exports' child may have written the CSV or JSON)
+    assert "report.html" not in printer.files_at_load
     assert printer.finished  # and the print came after the content hash
     monkeypatch.undo()
     pages = render_pages(a, PageInputs(issued=ISSUED))
@@ -165,3 +171,102 @@ def test_exports_of_a_damaged_store_and_of_no_rows_are_those_pandas_wrote(awkwar
     pd.testing.assert_frame_equal(export_frame(rows), pandas_frame(rows))
     assert csv_text([]) == pandas_csv([])
     pd.testing.assert_frame_equal(export_frame([]), pandas_frame([]))
+
+
+# -- the exports are written by a child process while the page is rendered ------------------
+
+
+def _noting_writers(monkeypatch, note: Path) -> None:
+    """Note the process that writes each report file."""
+    write = reports.build._write_atomic
+
+    def noted(path: Path, text: str) -> None:
+        with open(note, "a", encoding="utf-8") as f:
+            f.write(f"{path.name} {os.getpid()}\n")
+        write(path, text)
+
+    monkeypatch.setattr(reports.build, "_write_atomic", noted)
+
+
+def test_the_exports_come_from_a_child_and_are_what_one_process_writes(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    with ResultsStore.in_runs_dir(runs) as store:
+        run_id = build_sample(store, positions=3).run_id
+    note = tmp_path / "writers"
+    _noting_writers(monkeypatch, note)
+    forked = build_report(run_id, runs, issued=ISSUED, out_dir=tmp_path / "forked")
+    writers = dict(line.split() for line in note.read_text(encoding="utf-8").splitlines())
+    me = str(os.getpid())
+    assert writers["report.html"] == writers["report.sha256"] == me
+    assert writers["measurements.csv"] == writers["measurements.json"] != me
+    monkeypatch.setattr(reports.build, "_fork_exports", lambda *args: None)
+    alone = build_report(run_id, runs, issued=ISSUED, out_dir=tmp_path / "alone")
+    assert list(forked.files) == list(alone.files) == ["html", "csv", "json", "sha256"]
+    for name in ("report.html", "measurements.csv", "measurements.json", "report.sha256"):
+        assert ((tmp_path / "forked" / name).read_bytes()
+                == (tmp_path / "alone" / name).read_bytes()), name
+    assert forked.content_hash == alone.content_hash != ""
+
+
+def test_an_export_that_fails_in_the_child_fails_the_build_as_it_did(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    with ResultsStore.in_runs_dir(runs) as store:
+        run_id = build_sample(store, positions=1).run_id
+
+    def broken(rows):
+        raise RuntimeError(f"no CSV in process {os.getpid()}")
+
+    monkeypatch.setattr(reports.build, "csv_text", broken)
+    with pytest.raises(RuntimeError, match=f"no CSV in process {os.getpid()}$"):
+        build_report(run_id, runs, issued=ISSUED)  # raised again in the build's own process
+    assert sorted(p.name for p in (runs / run_id).iterdir()) == ["report.html"]
+
+
+def test_a_page_that_fails_ends_the_exports_child(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    with ResultsStore.in_runs_dir(runs) as store:
+        run_id = build_sample(store, positions=1).run_id
+    children: list[int] = []
+    fork = reports.build._fork_exports
+
+    def noted(*args):
+        children.append(fork(*args))
+        return children[-1]
+
+    def broken(self):
+        raise RuntimeError("no page")
+
+    monkeypatch.setattr(reports.build, "_fork_exports", noted)
+    monkeypatch.setattr(PageRenderer, "html", broken)
+    with pytest.raises(RuntimeError, match="no page"):
+        build_report(run_id, runs, issued=ISSUED)
+    assert len(children) == 1 and children[0] is not None
+    with pytest.raises(ChildProcessError):  # ended and reaped: no zombie left
+        os.waitpid(children[0], os.WNOHANG)
+
+
+def test_the_cycle_collector_is_off_during_a_build_and_as_it_was_after(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    with ResultsStore.in_runs_dir(runs) as store:
+        run_id = build_sample(store, positions=1).run_id
+    seen = []
+    analyse_run = reports.build.analyse
+
+    def noted(data):
+        seen.append(gc.isenabled())
+        return analyse_run(data)
+
+    monkeypatch.setattr(reports.build, "analyse", noted)
+    assert gc.isenabled()
+    build_report(run_id, runs, issued=ISSUED)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        build_report(run_id, runs, issued=ISSUED)
+        assert seen == [False, False] and not gc.isenabled()
+    finally:
+        gc.enable()
+    monkeypatch.setattr(reports.build, "analyse", lambda data: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        build_report(run_id, runs, issued=ISSUED)
+    assert gc.isenabled()
