@@ -108,9 +108,11 @@ def stored_config(events: Iterable[Event], run_folder: Path) -> Mapping[str, Any
     return loaded if isinstance(loaded, Mapping) else None
 
 
-def bench_info(data: RunData) -> BenchInfo:
-    """Header facts of a run's bench; never raises (nothing stored gives BenchInfo.problem)."""
-    config = stored_config(event_rows(data.events),
+def bench_info(data: RunData, events: Iterable[Event] | None = None) -> BenchInfo:
+    """Header facts of a run's bench; never raises (nothing stored gives BenchInfo.problem).
+    events: the run's log as records, when the caller has them already (the report's
+    analysis: reading them again from data.events costs as much as the analysis does)."""
+    config = stored_config(event_rows(data.events) if events is None else events,
                            Path(data.store_path).parent / data.run.run_id)
     if config is None:
         return BenchInfo(problem="no validated bench configuration stored with the run (a run "

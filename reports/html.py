@@ -187,7 +187,8 @@ class RowTexts:
     mark: str  # the verdict with its sign
 
 
-def row_texts(r: Row) -> RowTexts:
+def row_texts(r: Row, budget: str | None = None) -> RowTexts:
+    """budget: the row's budget_title, when the caller has it already."""
     u, unit = r.expanded_uncertainty, r.unit
     return RowTexts(
         value=with_unit(fmt_value(r.value, u, signed=unit == "%"), unit),
@@ -195,7 +196,7 @@ def row_texts(r: Row) -> RowTexts:
         limits=fmt_limits(r.limit_low, r.limit_high, unit),
         low_attr=num_attr(r.limit_low), high_attr=num_attr(r.limit_high),
         uncertainty=with_unit(fmt_uncertainty(u), unit), uncertainty_attr=num_attr(u),
-        budget=budget_title(r), repetitions=repetitions_text(r),
+        budget=budget_title(r) if budget is None else budget, repetitions=repetitions_text(r),
         mark=verdict_mark(r.verdict))
 
 
@@ -204,7 +205,8 @@ def row_texts(r: Row) -> RowTexts:
 _CELL_SEPARATOR = "\x1f"
 
 
-def table_rows(rows: Sequence[Row]) -> list[tuple[str, ...]]:
+def table_rows(rows: Sequence[Row], budget_titles: dict[int, tuple[Any, str]] | None = None
+               ) -> list[tuple[str, ...]]:
     """The cells of the measurements' table rows (templates/meter.html), escaped exactly as
     autoescape escapes a value (markupsafe.escape of its text), the template writing them
     as they are: verdict, id, test id, point, quantity, value (attribute, text), low and
@@ -215,10 +217,22 @@ def table_rows(rows: Sequence[Row]) -> list[tuple[str, ...]]:
     report has 30 000 rows of 18 values; its escaping was most of the page's rendering. A
     row is escaped in one call here (its cells joined by a separator that escaping leaves
     alone); a row whose text holds the separator is escaped cell by cell.
-    tests/reports/test_html.py checks the rows against the cell-at-a-time template."""
+    tests/reports/test_html.py checks the rows against the cell-at-a-time template.
+
+    budget_titles: the budgets' tooltips by the id of the budget object (with the object,
+    which keeps its id its own), kept between calls (a page's environment keeps one:
+    reports.page): the rows read from a store share the object of each distinct budget
+    (reports.store), and a budget recurs at every position."""
     out = []
     for r in rows:
-        t = row_texts(r)
+        budget = r.uncertainty_budget
+        known = None if budget_titles is None else budget_titles.get(id(budget))
+        if known is not None and known[0] is budget:
+            t = row_texts(r, known[1])
+        else:
+            t = row_texts(r)
+            if budget_titles is not None:
+                budget_titles[id(budget)] = (budget, t.budget)
         cells = [c if type(c) is str else str(c) for c in (
             r.verdict, r.id, r.test_id, r.point_text, r.quantity, t.value_attr, t.value,
             t.low_attr, t.high_attr, t.limits, t.uncertainty_attr, t.budget, t.uncertainty,

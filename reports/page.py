@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,6 +96,8 @@ def environment(lab_folder: Path | None) -> jinja2.Environment:
 
     env.globals["lab_file_uri"] = lab_file_uri
     env.globals.update(html.TEMPLATE_GLOBALS)
+    # The budgets' tooltips worked out once a budget object for the page.
+    env.globals["table_rows"] = functools.partial(html.table_rows, budget_titles={})
     return env
 
 
@@ -164,7 +167,7 @@ def page_renderer(a: Analysed, inputs: PageInputs = PageInputs()) -> PageRendere
     """What the report page and the printed page show, ready to render either."""
     data = a.data
     run = data.run
-    bench = bench_info(data)
+    bench = bench_info(data, a.events)
     meta = inputs.meta
     issued = (inputs.issued or (meta.issue_date if meta else None)
               or dt.datetime.now(dt.UTC).date())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -286,6 +286,28 @@ class Measurement:
     def _point(self) -> Mapping[str, Any]:
         # A point read back from a damaged store may be any JSON value.
         return self.point if isinstance(self.point, Mapping) else {}
+
+    def point_facts(self) -> dict[str, Any]:
+        """The cached properties above that follow from the point alone, by name."""
+        return {name: getattr(self, name) for name in POINT_FACTS}
+
+
+#: Measurement's cached properties that follow from its point alone (point_facts).
+POINT_FACTS = ("load", "pf", "direction", "element", "influenced", "point_text")
+
+
+def share_point_facts(rows: Iterable[Measurement]) -> None:
+    """Work the point facts out once per test point for rows that hold the same point object
+    (reports.store reads each distinct point text into one object), the other rows taking
+    them into their caches: a point recurs at every position, and its text
+    (reports.points.describe_point) was a tenth of a 48-position report's rendering."""
+    facts: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        known = facts.get(id(r.point))
+        if known is None:
+            facts[id(r.point)] = r.point_facts()
+        else:
+            r.__dict__.update(known)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,13 @@ from typing import Any
 import pandas as pd
 
 from reports.numbers import is_number
-from reports.records import Event, PositionRecord, Repetitions, StoredMeasurement
+from reports.records import (
+    Event,
+    PositionRecord,
+    Repetitions,
+    StoredMeasurement,
+    share_point_facts,
+)
 from reports.store import RunData
 
 # StoredMeasurement's fields as the store's measurement columns name them (the rest of
@@ -67,6 +73,7 @@ def measurement_rows(frame: pd.DataFrame) -> tuple[StoredMeasurement, ...]:
         fields["recorded_count"] = _int_or_none(fields.get("recorded_count")) or 1
         reps = None if n is None else Repetitions(n=int(n), mean=mean, stdev=stdev)
         out.append(StoredMeasurement(repetitions=reps, **fields))
+    share_point_facts(out)
     return tuple(out)
 
 

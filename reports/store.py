@@ -692,12 +692,7 @@ class ResultsStore:
             df[c] = None
         df = df[wanted]
         for c in JSON_COLUMNS.get(table, ()):
-            # The row's label is only needed for a cell that does not parse.
-            df[c] = [
-                _parse_json_cell(text, c, lambda i=i: _row_label(table, df.iloc[i].to_dict()),
-                                 self.path, problems)
-                for i, text in enumerate(df[c])
-            ]
+            df[c] = _parse_json_column(df, table, c, self.path, problems)
         return df
 
     def load_run(self, run_id: str) -> RunData:
@@ -783,6 +778,29 @@ def _row_label(table: str, row: Mapping[str, Any]) -> str:
     if table == "event":
         return f"event id {row.get('id')}"
     return f"run {row.get('run_id')}"
+
+
+def _parse_json_column(df: pd.DataFrame, table: str, column: str, path: Path,
+                       problems: list[str]) -> list[Any]:
+    """A JSON column's cells parsed, each distinct text once: the rows of a run repeat their
+    texts (a test point at every position; an uncertainty budget at every point with the same
+    reference counts), and the parse was a fifth of reading a 48-position run. Rows with the
+    same text share the parsed value, which no reader changes (the report's rows are frozen).
+    A cell that does not parse is named by its row and reported once per row."""
+    parsed: dict[str, Any] = {}
+    out = []
+    for i, text in enumerate(df[column]):
+        if type(text) is str and text in parsed:
+            out.append(parsed[text])
+            continue
+        before = len(problems)
+        # The row's label is only needed for a cell that does not parse.
+        value = _parse_json_cell(text, column, lambda i=i: _row_label(table, df.iloc[i].to_dict()),
+                                 path, problems)
+        if type(text) is str and len(problems) == before:
+            parsed[text] = value
+        out.append(value)
+    return out
 
 
 def _parse_json_cell(text: Any, column: str, label: Callable[[], str], path: Path,

@@ -91,3 +91,35 @@ def test_each_row_has_one_cell_per_value_escaped_once():
     assert cells[1] == "7" and cells[0] == "pass"
     assert cells[4] == "a\x1fb"  # the separator in a text: escaped cell by cell
     assert cells[-1] == "&lt;script&gt;alert(&#34;x&amp;y&#39;s&#34;)&lt;/script&gt;"
+
+
+def test_a_budgets_tooltip_is_worked_out_once_and_only_for_that_budget(monkeypatch):
+    """The page keeps the tooltips by budget object between tables (rows read from a store
+    share the object of a budget text): the same object gives the same text without a second
+    working out; another object, even one equal to it, is worked out again."""
+    import reports.html
+
+    shared = {"components": [{"name": "reference", "standard_uncertainty": 0.01}],
+              "coverage_factor": 2}
+    other = {"components": [{"name": "quantisation", "standard_uncertainty": 0.004}],
+             "coverage_factor": 2}
+    worked_out = []
+    title = reports.html.budget_title
+
+    def counted(r):
+        worked_out.append(r.uncertainty_budget)
+        return title(r)
+
+    monkeypatch.setattr(reports.html, "budget_title", counted)
+    first = [_row(i, uncertainty_budget=shared) for i in (1, 2)]
+    second = [_row(3, uncertainty_budget=shared), _row(4, uncertainty_budget=other),
+              _row(5, uncertainty_budget=dict(shared)), _row(6, uncertainty_budget=None)]
+    memo: dict = {}
+    cells = table_rows(first, memo) + table_rows(second, memo)
+    assert [c[11] for c in cells] == [
+        "reference: u = 0.010; RSS x k = 2", "reference: u = 0.010; RSS x k = 2",
+        "reference: u = 0.010; RSS x k = 2", "quantisation: u = 0.0040; RSS x k = 2",
+        "reference: u = 0.010; RSS x k = 2", ""]
+    assert worked_out == [shared, other, shared, None]  # the copy is an object of its own
+    assert worked_out[0] is shared and worked_out[2] is not shared
+    assert cells == table_rows(first + second)  # as without the memo

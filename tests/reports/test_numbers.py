@@ -1,3 +1,6 @@
+import math
+import random
+
 import pytest
 
 from reports.numbers import (
@@ -7,6 +10,8 @@ from reports.numbers import (
     fmt_time,
     fmt_uncertainty,
     fmt_value,
+    iso_time,
+    iso_times,
 )
 
 
@@ -50,3 +55,19 @@ def test_times():
     assert fmt_time(None) == ""
     assert fmt_duration(3725) == "1 h 02 min"
     assert fmt_duration(65) == "1 min 05 s"
+
+
+def test_many_times_are_the_texts_of_one_at_a_time():
+    """iso_times (the export's time columns) gives datetime's texts (iso_time): random times
+    over three centuries and, around whole seconds, the fractions where the rounding to
+    microseconds carries into the next second or stops short of it."""
+    rng = random.Random(5)
+    times = [rng.uniform(-2e9, 7e9) for _ in range(20_000)]
+    times += [math.floor(t) + f for t in times[:500]
+              for f in (0.0, 0.9999995, 0.0000005, 0.9999994999, 0.4999995, 0.9995, 0.0005,
+                        0.9999999999, 1e-7, -1e-7, -0.9999995)]
+    times += [1_790_000_000 + k * 5e-7 for k in range(-4000, 4000)]
+    times += [0, 0.0, -0.0, -0.5, 59.9999996, None, math.nan, math.inf, True, "x"]
+    assert iso_times(times) == [iso_time(t) for t in times]
+    assert iso_times([1_790_000_000.1234996, 1_790_000_059.9999996]) == [
+        "2026-09-21T14:13:20.123+00:00", "2026-09-21T14:14:20.000+00:00"]  # carried: 60 s on

@@ -267,6 +267,30 @@ def test_older_or_partial_store_is_read_with_problems(tmp_path):
     assert data.incomplete
 
 
+def test_each_distinct_json_text_is_read_once_and_each_bad_cell_named(tmp_path):
+    """Rows holding the same text share the value read (a point recurs at every position);
+    a cell that does not parse is named for every row that holds it."""
+    path = tmp_path / "results.sqlite"
+    with ResultsStore(path) as s:
+        run = _run(s)
+        for pos in (1, 2, 3):
+            s.record(_m(run.run_id, pos=pos, raw={"counts": [pos, 2.5]}))
+        s.record(_m(run.run_id, pos=4, load=0.5, raw={"counts": [1, 2.5]}))
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE measurement SET uncertainty_budget = '{bad' WHERE position > 2")
+    with ResultsStore(path, create=False) as s:
+        data = s.load_run(run.run_id)
+    points, raws = list(data.measurements["point"]), list(data.measurements["raw"])
+    assert points[0] is points[1] is points[2] and points[0] == {"load": 1.0, "pf": "1",
+                                                                 "direction": "import"}
+    assert points[3] == {"load": 0.5, "pf": "1", "direction": "import"}
+    assert [r["counts"][0] for r in raws] == [1, 2, 3, 1]
+    assert raws[0] is raws[3] and raws[0] is not raws[1]
+    bad = [p for p in data.problems if "invalid JSON" in p]
+    assert len(bad) == 2 and "measurement id 3" in bad[0] and "measurement id 4" in bad[1]
+    assert list(data.measurements["uncertainty_budget"]) == [None, None, None, None]
+
+
 def test_sigkill_while_recording_loses_no_committed_row(tmp_path):
     """A writer killed at an arbitrary moment leaves a readable store with every row whose
     record() returned (the child prints the index after each return)."""
