@@ -490,6 +490,7 @@ class Client:
         port = self.port
         fd = self._fd
         deadline = time.monotonic() + seconds
+        empty = False  # the last read found the port readable and returned nothing
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -511,6 +512,11 @@ class Client:
                     except BlockingIOError:
                         continue  # taken meanwhile (another reader of the port)
                     if not data:
+                        # Once can be a pty's race (readable, then nothing: seen in about 2 %
+                        # of one test's runs); a port that hung up says so again at once.
+                        if not empty:
+                            empty = True
+                            continue
                         raise serial.SerialException("the device reports readiness to read "
                                                      "but returned no data (disconnected?)")
                     return data

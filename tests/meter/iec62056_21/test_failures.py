@@ -386,3 +386,36 @@ def test_a_pty_client_that_leaves_mid_session_does_not_disturb_the_next():
             os.close(fd)
         with Client(server.url, timing=FAST) as client:
             assert len(client.readout()) == len(bank.registers)
+
+
+def test_one_empty_read_of_a_readable_pty_is_not_a_hang_up(monkeypatch):
+    # A pty found readable once gave nothing (about 2 % of the runs of
+    # test_sessions.py::test_a_client_that_gave_up_breaks_and_the_next_session_is_clean): the
+    # client reads again instead of reporting the port closed. A port that hung up answers
+    # every read with nothing, and that is still a ConnectionLost (the test above with
+    # server.close, and test_a_hung_up_pty_is_reported below).
+    real_read = os.read
+    skipped = []
+    with (MeterServer(DemoBank(), transport="pty", timing=FAST) as server,
+          Client(server.url, timing=FAST) as client):
+        fd = client._fd
+
+        def read(f, n):
+            if f == fd and not skipped:
+                skipped.append(f)
+                return b""
+            return real_read(f, n)
+
+        monkeypatch.setattr(os, "read", read)
+        assert client.readout()  # the data sets of the demo bank
+    assert skipped == [fd]
+
+
+def test_a_hung_up_pty_is_reported(monkeypatch):
+    real_read = os.read
+    with (MeterServer(DemoBank(), transport="pty", timing=FAST) as server,
+          Client(server.url, timing=FAST) as client):
+        fd = client._fd
+        monkeypatch.setattr(os, "read", lambda f, n: b"" if f == fd else real_read(f, n))
+        with pytest.raises(ConnectionLost, match="readiness to read but returned no data"):
+            client.readout()
