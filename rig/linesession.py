@@ -39,8 +39,7 @@ def read_write_read(link: MeterLink, read: Sequence[str] = (),
         out = link.read_in(client, read)
         if write:
             _password(link, client)
-        _write_read(link, client, write, ())
-        out.update(link.read_in(client, then_read))
+        out.update(_write_read(link, client, write, then_read))
         return out
 
 

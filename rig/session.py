@@ -697,9 +697,10 @@ class RigSession:
         tariff tests (rig.tariffs.write_back), before the source goes off. After a stop request
         nothing is sent to a meter: the run log says which tariff is left in force where, as
         it does when the write back fails (the source goes off all the same)."""
-        left, forced = left_forced(self), self.tariff_carry.forced
+        forced = self.tariff_carry.forced
         if forced is None or self.bench is None:
             return
+        left = left_forced(self)
         # Each meter's own tables with the line, to write back by hand (or by a later run).
         own = {"tariff": forced.tariff,
                "calendars": {str(n): tables for n, tables in forced.saved.items()}}

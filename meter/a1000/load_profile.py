@@ -520,8 +520,8 @@ class LoadProfileComponent(ComponentBase):
         changes no sum: only the channels with a power are summed."""
         p = self.profile
         ends, hours = jump.ends, jump.hours
-        i = int(np.searchsorted(ends, p.slot_end))  # the jump starts on an entry's start
-        if i == len(ends) or ends[i] != p.slot_end:
+        k = int(np.searchsorted(ends, p.slot_end))  # the jump starts on an entry's start
+        if k == len(ends) or ends[k] != p.slot_end:
             raise ValueError(f"load profile fast-forward: no span ends at {p.slot_end}")
         # numpy's products round as Python's: the energies of the loop's flows, power x hours.
         p.close_run(ends, [(i, r * hours) for i, r in enumerate(self.channels(jump.unit)) if r])

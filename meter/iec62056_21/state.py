@@ -296,8 +296,8 @@ class Ignored(Incident):
 
 
 # Python 3.11's EnumType has a __getattr__, which makes every `State.X` / `Role.X` a slow
-# look-up (about half a microsecond, ten times a global's): the code that runs for every
-# message compares with these globals instead.
+# look-up (timeit, idle machine: 0.16 us against 0.008 us for a global): the code that runs
+# for every message compares with these globals instead.
 _CLIENT, _METER = Role.CLIENT, Role.METER
 _IDLE, _PROG, _AWAIT_ANSWER, _AWAIT_OPTION, _READOUT_SENT = (
     S.IDLE, S.PROG, S.AWAIT_ANSWER, S.AWAIT_OPTION, S.READOUT_SENT)
