@@ -9,7 +9,11 @@ import datetime as dt
 import gc
 import json
 import os
+import re
 import sqlite3
+import sys
+import threading
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +24,7 @@ from reports.analysis import analyse
 from reports.build import (
     EXPORT_COLUMNS,
     FILENAMES,
+    FORK_WARNING,
     FORMATS,
     _write_files,
     build_report,
@@ -206,6 +211,50 @@ def test_the_exports_come_from_a_child_and_are_what_one_process_writes(tmp_path,
         assert ((tmp_path / "forked" / name).read_bytes()
                 == (tmp_path / "alone" / name).read_bytes()), name
     assert forked.content_hash == alone.content_hash != ""
+
+
+def test_the_fork_warning_pattern_is_pythons_text():
+    # CPython 3.12+ Modules/posixmodule.c, warn_about_fork_with_threads(): "This process
+    # (pid=%d) is multi-threaded, use of %s() may lead to deadlocks in the child."
+    text = ("This process (pid=4242) is multi-threaded, use of fork() may lead to deadlocks "
+            "in the child.")
+    assert re.match(FORK_WARNING, text)
+    assert not re.match(FORK_WARNING, text.replace("fork()", "forkpty()"))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="Python warns of fork with threads "
+                    "from 3.12 on")
+def test_exports_forked_beside_the_browsers_thread_give_no_warning(tmp_path):
+    runs = tmp_path / "runs"
+    with ResultsStore.in_runs_dir(runs) as store:
+        run_id = build_sample(store, positions=2).run_id
+    stop = threading.Event()
+    browser = threading.Thread(target=stop.wait, name="stands in for report-pdf")
+    browser.start()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = build_report(run_id, runs, issued=ISSUED, pdf=False)
+    finally:
+        stop.set()
+        browser.join()
+    assert "csv" in result.files and "json" in result.files
+    assert [str(w.message) for w in caught if "fork" in str(w.message)] == []
+    # The filter was the build's alone: a fork outside it still warns.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stop.clear()
+        other = threading.Thread(target=stop.wait)
+        other.start()
+        try:
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+        finally:
+            stop.set()
+            other.join()
+    assert any(re.match(FORK_WARNING, str(w.message)) for w in caught)
 
 
 def test_an_export_that_fails_in_the_child_fails_the_build_as_it_did(tmp_path, monkeypatch):
