@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -468,6 +469,19 @@ def _vector(import_: float, export: float, q1: float, q2: float, q3: float, q4: 
     return [import_, export, q1 + q2, q3 + q4, q1, q2, q3, q4, apparent]
 
 
+#: Spans handed over at a time while a fast-forward walks towards settled registers.
+_SPAN_CHUNK = 256
+
+
+def _spans(hours: np.ndarray, closing: np.ndarray, stop: int) -> Iterator[tuple[float, bool]]:
+    """(hours, closes a sub-interval) of the spans before `stop`, as Python numbers, a chunk
+    at a time: the walk usually settles within a few cycles of a jump of tens of thousands of
+    spans, and turning the whole of both arrays into lists was most of a jump's time here."""
+    for a in range(0, stop, _SPAN_CHUNK):
+        b = min(a + _SPAN_CHUNK, stop)
+        yield from zip(hours[a:b].tolist(), closing[a:b].tolist(), strict=True)
+
+
 class DemandComponent(ComponentBase):
     """Event-loop component (contracts 4) wrapping `DemandRegisters`; times are true times."""
 
@@ -555,11 +569,10 @@ class DemandComponent(ComponentBase):
         unit = jump.unit
         j = 0
         if tail and not self._settled(steady_m):
-            hours, flags = jump.hours[:tail].tolist(), closing[:tail].tolist()
-            while j < tail:
-                r.add_energy(scaled_vector(unit, hours[j]))
+            for h, close in _spans(jump.hours, closing, tail):
+                r.add_energy(scaled_vector(unit, h))
                 j += 1
-                if flags[j - 1]:
+                if close:
                     r.close_window(r.window_end)
                     self._steady += 1
                     if r.window_start % rep.period == 0 and self._settled(steady_m):

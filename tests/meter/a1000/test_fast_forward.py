@@ -14,10 +14,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from meter.a1000 import demand
 from meter.a1000.demand import DemandSettings
 from meter.a1000.meter import A1000
 from meter.a1000.registers import QUANTITIES, PulseOutput
@@ -89,6 +91,44 @@ def test_1732_hours_in_each_quadrant_equal_event_by_event(tou: Any) -> None:
 def test_demand_settings_equal_event_by_event(mode: tuple[str, int, int]) -> None:
     cycle = dict(zip(("mode", "cycle_min", "window_min"), mode, strict=True))
     assert compare(400.0, demand=cycle, tou=fixed_tariff_tou(2)) > 0
+
+
+@pytest.mark.parametrize("chunk", [1, 2])
+@pytest.mark.parametrize("mode", [("rolling", 15, 5), ("block", 60, 5), ("rolling", 30, 3)])
+def test_demand_walked_in_small_chunks_equals_event_by_event(
+        mode: tuple[str, int, int], chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # After a load step the jump walks its spans until the registers settle (as in the test
+    # below), a chunk of spans at a time; chunks shorter than the walk put chunk edges in it.
+    monkeypatch.setattr(demand, "_SPAN_CHUNK", chunk)
+    walked: list[int] = []
+    spans = demand._spans
+
+    def counted(hours: Any, closing: Any, stop: int) -> Any:
+        walked.append(0)
+        for pair in spans(hours, closing, stop):
+            walked[-1] += 1
+            yield pair
+
+    monkeypatch.setattr(demand, "_spans", counted)
+    cycle = dict(zip(("mode", "cycle_min", "window_min"), mode, strict=True))
+    runs = []
+    for fast in (True, False):
+        m = build(fast, clock={"drift_ppm": 0.0}, demand=cycle, tou=fixed_tariff_tou(2))
+        m.set_inputs(T0, imax(m, -30.0, 0.2))
+        m.advance_to(T0 + 10 * H + 7 * 60.0)
+        m.set_inputs(m.now, imax(m, -30.0))
+        m.advance_to(T0 + 30 * H)
+        runs.append(state(m))
+    assert runs[0] == runs[1]
+    assert max(walked) > chunk  # the walk crossed a chunk edge
+
+
+@pytest.mark.parametrize("stop", [0, 1, 255, 256, 257, 600])
+def test_the_walks_spans_are_the_arrays_up_to_stop(stop: int) -> None:
+    hours = np.arange(600, dtype=float) / 12.0
+    closing = np.arange(600) % 3 == 2
+    assert list(demand._spans(hours, closing, stop)) == list(
+        zip(hours[:stop].tolist(), closing[:stop].tolist(), strict=True))
 
 
 # Mutants of the families the fast path touches (meter.a1000.mutations: register booking and
