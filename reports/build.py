@@ -245,8 +245,8 @@ def _fork_exports(a: Analysed, reasons: list[str], formats: list[str],
     the import lock; the modules the child uses (pandas, json, csv) are imported before the
     fork, and the browser's thread imports only selenium's; the child writes two files with
     plain open() and ends with os._exit (no clean-up of the parent's state, no flush of its
-    buffers). If it fails, the parent writes the exports
-    itself, so that whatever failed raises where it always did."""
+    buffers). If it fails, the parent writes the exports itself, so that whatever failed
+    raises where it always did."""
     if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
         return None
     with warnings.catch_warnings():
