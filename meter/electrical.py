@@ -24,6 +24,8 @@ from __future__ import annotations
 import cmath
 import functools
 import math
+import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -233,6 +235,15 @@ def measure(inputs: ElectricalInputs, wiring: Wiring) -> Measurements:
     return _measure_cached(inputs, Wiring(wiring))
 
 
+def add_up(values: Iterable[float]) -> float:
+    """The floats added left to right, each sum rounded, as sum() added them before Python
+    3.12. From 3.12 on, sum() compensates the rounding of float sums (What's New in Python
+    3.12: Neumaier summation), so the same inputs give another last bit there, and the model's
+    powers, demand averages and registers would differ between the Pythons the project runs
+    on."""
+    return functools.reduce(operator.add, values, 0.0)
+
+
 def _measure(inputs: ElectricalInputs, wiring: Wiring) -> Measurements:
     ph = inputs.phases
     if wiring is Wiring.THREE_PHASE_FOUR_WIRE:
@@ -247,9 +258,9 @@ def _measure(inputs: ElectricalInputs, wiring: Wiring) -> Measurements:
             _ZERO,
             _element(u32, ph[2].current.complex, ph[2].harmonics),
         )
-    p = sum(e.p for e in elements)
-    q = sum(e.q for e in elements)
-    scale = sum(e.s for e in elements)
+    p = add_up(e.p for e in elements)
+    q = add_up(e.q for e in elements)
+    scale = add_up(e.s for e in elements)
     if abs(p) < 1e-12 * scale:
         p = 0.0
     if abs(q) < 1e-12 * scale:

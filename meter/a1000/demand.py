@@ -56,6 +56,7 @@ from meter.a1000.component import (
 )
 from meter.a1000.config import MAX_SWITCH_DELAY_S
 from meter.a1000.obis_rows import ObisRow
+from meter.electrical import add_up
 from meter.iec62056_21.bank import RegisterError, Value
 
 # Quantities with demand registers, in vector order. OBIS value group C for each (standards.md 7):
@@ -261,7 +262,7 @@ class DemandRegisters:
     def _evaluate(self, meter_s: float) -> None:
         inv_h = 60.0 / self.settings.cycle_min
         ring, tring = self._total_ring, self._tariff_ring
-        sums = [sum(col) for col in zip(*ring, strict=True)]
+        sums = [add_up(col) for col in zip(*ring, strict=True)]
         self.last_cycle = sums
         total = self._record(0, [e * inv_h for e in sums], meter_s)
         # Both rings hold the same list objects unless a tariff change happened within the
@@ -269,7 +270,7 @@ class DemandRegisters:
         if len(tring) == len(ring) and (not ring or tring[0] is ring[0]):
             self._record(self.tariff, total, meter_s)
         else:
-            tsums = [sum(col) for col in zip(*tring, strict=True)] if tring else [0.0] * NQ
+            tsums = [add_up(col) for col in zip(*tring, strict=True)] if tring else [0.0] * NQ
             self._record(self.tariff, [e * inv_h for e in tsums], meter_s)
         if not self._rolling:
             ring.clear()
@@ -392,7 +393,7 @@ class DemandRegisters:
         n_keep = self.settings.n_windows - 1 if self._rolling else len(ring)
         entries = list(ring)[-n_keep:] if n_keep > 0 else []
         cur = self._cur[i] if (tariff == 0 or self._cur_valid_for_tariff) else 0.0
-        e = sum(v[i] for v in entries) + cur
+        e = add_up(v[i] for v in entries) + cur
         return min(e / (self.cycle_s / 3600.0), DEMAND_MAX)
 
     def window_average(self, quantity: str) -> float:

@@ -7,8 +7,18 @@ Conventions are those of docs/conventions.md section 1: angles in degrees, mathe
 from __future__ import annotations
 
 import cmath
+import functools
 import math
+import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+
+def _added(values: Iterable[float]) -> float:
+    """Left to right, each sum rounded: the same last bit on every Python (sum() compensates
+    float rounding from 3.12 on), so a run's reference energies do not depend on the Python."""
+    return functools.reduce(operator.add, values, 0.0)
+
 
 WIRINGS = ("3P4W", "3P3W")
 
@@ -37,12 +47,12 @@ class PhaseSetting:
     @property
     def u_total_rms(self) -> float:
         """Voltage rms including the harmonics."""
-        return self.u_rms * math.sqrt(1 + sum(h.fraction ** 2 for h in self.u_harmonics))
+        return self.u_rms * math.sqrt(1 + _added(h.fraction ** 2 for h in self.u_harmonics))
 
     @property
     def i_total_rms(self) -> float:
         """Current rms including the harmonics."""
-        return self.i_rms * math.sqrt(1 + sum(h.fraction ** 2 for h in self.i_harmonics))
+        return self.i_rms * math.sqrt(1 + _added(h.fraction ** 2 for h in self.i_harmonics))
 
     def harmonic_pairs(self) -> list[tuple[int, float, float, float]]:
         """(order, u fraction, i fraction, displacement angle U_h - I_h) for every order that
@@ -127,7 +137,7 @@ def powers(phases: tuple[PhaseSetting, PhaseSetting, PhaseSetting], wiring: str)
     p_el = tuple(e[0] for e in elements)
     q_el = tuple(e[1] for e in elements)
     s_el = tuple(e[2] for e in elements)
-    return Powers(sum(p_el), sum(q_el), sum(s_el), p_el, q_el, s_el)
+    return Powers(_added(p_el), _added(q_el), _added(s_el), p_el, q_el, s_el)
 
 
 def power_factor(p: float, s: float) -> float:

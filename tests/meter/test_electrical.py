@@ -8,6 +8,7 @@ from meter.electrical import (
     PhaseInput,
     Phasor,
     Wiring,
+    add_up,
     measure,
     quadrant,
 )
@@ -92,3 +93,22 @@ def test_a_subnormal_component_does_not_overflow_the_angle() -> None:
     ))
     m = measure(inputs, Wiring.THREE_PHASE_THREE_WIRE)
     assert m.p == pytest.approx(6.0) and m.q == pytest.approx(0.0, abs=1e-12)
+
+
+def test_floats_are_added_left_to_right_on_every_python() -> None:
+    # By hand, in binary64: 1e16 + 1.0 rounds back to 1e16 (the spacing there is 2.0), and
+    # 1e16 - 1e16 = 0.0. Python 3.12+'s compensated sum() gives 1.0 for the same list.
+    assert add_up([1e16, 1.0, -1e16]) == 0.0
+    assert add_up(iter([0.1, 0.2, 0.3])) == (0.1 + 0.2) + 0.3 == 0.6000000000000001
+    assert add_up([]) == 0.0
+
+
+def test_the_measured_totals_are_the_elements_added_in_order() -> None:
+    # The balanced load of test_energy's month at constant load (57.7 V, 0.5 A, 30 deg), whose
+    # total differed by one last bit between Python 3.11 and 3.13: the elements are
+    # 24.984832899181058, 24.984832899181054 and 24.984832899181054 W; added left to right
+    # 74.95449869754317 W, by 3.12+'s compensated sum() 74.95449869754316 W.
+    m = measure(ElectricalInputs.balanced(57.7, 0.5, 30), W4)
+    p = [m.phases[k].p for k in range(3)]
+    assert p == [24.984832899181058, 24.984832899181054, 24.984832899181054]
+    assert m.p == (p[0] + p[1]) + p[2] == 74.95449869754317

@@ -39,6 +39,20 @@ def test_three_wire_powers_agree_with_the_meter_side(phases) -> None:
     assert ours.q == pytest.approx(theirs.q, rel=1e-9, abs=1e-6)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.tuples(phase, phase, phase))
+def test_totals_are_the_elements_added_in_order(phases) -> None:
+    # Left to right, each sum rounded, on every Python (3.12+'s sum() compensates).
+    for wiring in ("3P4W", "3P3W"):
+        ours = powers(phases, wiring)
+        for total, parts in ((ours.p, ours.p_elements), (ours.q, ours.q_elements),
+                             (ours.s, ours.s_elements)):
+            added = 0.0
+            for x in parts:
+                added += x
+            assert total == added
+
+
 def test_unknown_wiring_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown wiring '1P2W'"):
         powers((PhaseSetting(),) * 3, "1P2W")
