@@ -55,8 +55,10 @@ class StoppedRun:
 
     @property
     def finished_first(self) -> bool:
-        """The plan ended before the signal was sent (nothing was stopped)."""
-        return self.status == "completed" and self.returncode in (0, 1)
+        """The plan ended before the signal could stop it: the run is stored as completed.
+        The signal may still land while the report is built (the process then exits 2), as it
+        did under Python 3.13, which runs the plan faster than the signal's random moment."""
+        return self.status == "completed"
 
 
 def plan_command(runs_dir: Path, *args: str) -> list[str]:
