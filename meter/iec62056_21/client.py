@@ -64,7 +64,18 @@ from .messages import (
     Request,
 )
 from .readings import Reading
-from .state import Connection, Event, Ignored, Incident, Invalid, Role, State, TimedOut
+from .state import (
+    IDLE,
+    PROG,
+    Connection,
+    Event,
+    Ignored,
+    Incident,
+    Invalid,
+    Role,
+    State,
+    TimedOut,
+)
 from .timing import Timing
 
 log = logging.getLogger(__name__)
@@ -83,8 +94,6 @@ InputWait = Callable[[int | None, float], bool]
 #: not to the client: a session opened in one batch of tasks is read from the next batch's
 #: tasks, and clients are made by factories that know nothing of tasks. Unset: `wait_in_place`.
 INPUT_WAIT: ContextVar[InputWait | None] = ContextVar("iec62056_21_input_wait", default=None)
-
-_IDLE, _PROG = State.IDLE, State.PROG  # globals: `State.X` is slow in Python 3.11 (state.py)
 
 
 def wait_in_place(fd: int | None, seconds: float) -> bool:
@@ -305,7 +314,7 @@ class Client:
         return max(r for r in MODE_C_BAUD.values() if r <= max(cap, START_BAUD))
 
     def _sign_on(self) -> Identification:
-        if self.conn.state is not _IDLE:
+        if self.conn.state is not IDLE:
             self._abandon()
         self.port.reset_input_buffer()
         self._send(Request(self.device_address))
@@ -315,7 +324,7 @@ class Client:
         return event
 
     def _command(self, command: Command) -> Message:
-        if self.conn.state is not _PROG:
+        if self.conn.state is not PROG:
             raise ProtocolError(
                 f"{command.name} needs programming mode (call program() first); "
                 f"client is in {self.conn.state.value}"

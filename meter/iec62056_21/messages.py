@@ -286,13 +286,8 @@ class DataMessage:
         """One data set per line (a meter's answer: built for every read it serves)."""
         if not datasets:
             return cls((), partial)  # raises: a data message needs a data set
-        # Lines of one data set each are what the constructor's check would let through
-        # (`trusted`, written out: a meter builds one for every read it answers).
-        message = object.__new__(cls)
-        fields = message.__dict__
-        fields["lines"] = tuple([(ds,) for ds in datasets])
-        fields["partial"] = partial
-        return message
+        # Lines of one data set each are what the constructor's check would let through.
+        return trusted(cls, lines=tuple([(ds,) for ds in datasets]), partial=partial)
 
     @property
     def datasets(self) -> tuple[DataSet, ...]:

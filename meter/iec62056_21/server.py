@@ -62,7 +62,16 @@ from .messages import (
     Request,
 )
 from .session import CLOSED, LineObserver, LineSession, ProtocolClock, SignOn
-from .state import Connection, Invalid, State
+from .state import (
+    ANSWER_DUE,
+    IDENT_DUE,
+    P0_DUE,
+    PASSWORD_DUE,
+    READOUT_DUE,
+    Connection,
+    Invalid,
+    State,
+)
 from .timing import Timing
 
 log = logging.getLogger(__name__)
@@ -75,11 +84,6 @@ WRITE_STALL_S = 2.0
 # Errors of a read that mean the client went away: EIO on a pty whose every client closed the
 # slave (anchors.md 17), a reset or closed TCP connection.
 GONE_ERRNOS = (errno.EIO, errno.ECONNRESET, errno.EBADF)
-
-# Globals: `State.X` is a slow look-up in Python 3.11 (see meter/iec62056_21/state.py), and
-# `_answer` tells the states apart for every answer.
-_IDENT_DUE, _READOUT_DUE, _P0_DUE, _PASSWORD_DUE, _ANSWER_DUE = (
-    State.IDENT_DUE, State.READOUT_DUE, State.P0_DUE, State.PASSWORD_DUE, State.ANSWER_DUE)
 
 
 def error_text(text: str) -> str:
@@ -340,7 +344,7 @@ class MeterServer:
 
     def _answer(self, conn: Connection, session: SignOn, event: object) -> bytes:
         state = conn.state
-        if state is _IDENT_DUE:
+        if state is IDENT_DUE:
             assert isinstance(event, Request)
             bank = self._select(event.address)
             if bank is None:
@@ -363,11 +367,11 @@ class MeterServer:
         bank = session.bank
         if bank is None:  # cannot happen through the table; answer rather than crash
             return conn.send(ErrorMessage("ERROR"))
-        if state is _READOUT_DUE:
+        if state is READOUT_DUE:
             return self._guarded(conn, lambda: Readout.of(self._call(bank.readout)))
-        if state is _P0_DUE:
+        if state is P0_DUE:
             return conn.send(Command("P", "0", DataSet("", (Value(self.p0_operand),))))
-        if state is _PASSWORD_DUE:
+        if state is PASSWORD_DUE:
             assert isinstance(event, Command)
             level = event.name
             given = event.data.values[0].value if event.data is not None else ""
@@ -381,7 +385,7 @@ class MeterServer:
             # Wrong password: error message, the session stays open ([L]: meters differ;
             # some answer B0 instead).
             return conn.send(Ack() if ok else ErrorMessage("PASSWORD"))
-        if state is _ANSWER_DUE:
+        if state is ANSWER_DUE:
             if session.blocks and isinstance(event, Ack):  # a partial block was acknowledged
                 return self._next_block(conn, session)
             session.blocks = []  # any other message abandons the rest of a partial answer
@@ -389,7 +393,7 @@ class MeterServer:
         raise ProtocolError(f"meter state {state.value} owes no answer")
 
     def _fallback(self, conn: Connection) -> bytes:
-        if conn.state is _IDENT_DUE:
+        if conn.state is IDENT_DUE:
             conn.decline()
             return b""
         return conn.send(ErrorMessage("ERROR"))

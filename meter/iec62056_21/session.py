@@ -34,11 +34,10 @@ from .bank import RegisterBank
 from .datasets import DataSet
 from .framing import NEED_DATA
 from .messages import BREAK, Request
-from .state import PROGRAMMING_STATES, Connection, Incident, Role, State
+from .state import IDLE, PROGRAMMING_STATES, Connection, Incident, Role, State
 from .timing import Timing
 
 CLOSED = b""  # what a read gives when the client went away
-_IDLE = State.IDLE  # a global: `State.X` is slow in Python 3.11 (see state.py)
 _BREAK = BREAK.encode()
 
 # What `_serve` and its parts yield (the wall seconds to wait for input) and are sent (what came,
@@ -191,7 +190,7 @@ class LineSession:
                 now = clock.now()
                 deadline = now + wait[0] if wait else None
                 idle_close = False
-                if conn.state is not _IDLE or conn.pending_count:
+                if conn.state is not IDLE or conn.pending_count:
                     idle_from = None
                 elif idle_from is None:
                     idle_from = now

@@ -297,10 +297,13 @@ class Ignored(Incident):
 
 # Python 3.11's EnumType has a __getattr__, which makes every `State.X` / `Role.X` a slow
 # look-up (timeit, idle machine: 0.16 us against 0.008 us for a global): the code that runs
-# for every message compares with these globals instead.
-_CLIENT, _METER = Role.CLIENT, Role.METER
-_IDLE, _PROG, _AWAIT_ANSWER, _AWAIT_OPTION, _READOUT_SENT = (
+# for every message, here and in the client, server and session modules, compares with these
+# globals instead (one set, here).
+CLIENT, METER = Role.CLIENT, Role.METER
+IDLE, PROG, AWAIT_ANSWER, AWAIT_OPTION, READOUT_SENT = (
     S.IDLE, S.PROG, S.AWAIT_ANSWER, S.AWAIT_OPTION, S.READOUT_SENT)
+IDENT_DUE, READOUT_DUE, P0_DUE, PASSWORD_DUE, ANSWER_DUE = (  # what a meter owes
+    S.IDENT_DUE, S.READOUT_DUE, S.P0_DUE, S.PASSWORD_DUE, S.ANSWER_DUE)
 PROGRAMMING_STATES = frozenset((S.PROG, S.AWAIT_BLOCK_ACK))  # between a meter's commands
 
 Event = Message | Incident
@@ -320,7 +323,7 @@ class Connection:
     def __post_init__(self) -> None:
         if self.repeats < 0:
             raise ValueError(f"repeats must be >= 0, got {self.repeats}")
-        self.state = _IDLE
+        self.state = IDLE
         self.baud = self.start_baud
         self.fast_reaction = False
         self.authenticated = False
@@ -342,7 +345,7 @@ class Connection:
     @property
     def must_answer(self) -> bool:
         """Meter: the state owes an answer (identification, readout, P0, ACK/data/error)."""
-        return self.role is _METER and self.state in METER_MUST_ANSWER
+        return self.role is METER and self.state in METER_MUST_ANSWER
 
     @property
     def pending(self) -> bytes:
@@ -358,15 +361,15 @@ class Connection:
         t = self.timing
         if self._splitter.pending_count:
             return t.inter_character, "the rest of a frame (inter-character time-out)"
-        if self.role is _CLIENT:
+        if self.role is CLIENT:
             if self.state in _AWAITED:
                 return t.answer_timeout, _AWAITED[self.state]
-            if self.state is _AWAIT_ANSWER:
+            if self.state is AWAIT_ANSWER:
                 return t.answer_timeout, f"the answer to {self._last_command}"
             return None
-        if self.state is _AWAIT_OPTION:
+        if self.state is AWAIT_OPTION:
             return t.option_select_wait, "the option select"
-        if self.state is _READOUT_SENT:
+        if self.state is READOUT_SENT:
             return t.answer_timeout, "a repeat request after the readout"
         if self.state in PROGRAMMING_STATES:
             return t.inactivity, "a programming-mode command (inactivity time-out)"
@@ -404,7 +407,7 @@ class Connection:
         self._splitter.feed(data)
 
     def next_event(self) -> Event | NeedData:
-        if self.role is _METER and self.state is _IDLE:
+        if self.role is METER and self.state is IDLE:
             # An idle meter waits for a request (standards.md 6.3: `/?...!`); what comes before
             # one is the rest of a session that ended (its partial frame would otherwise hold
             # a following request until the inter-character time-out).
@@ -412,7 +415,7 @@ class Connection:
             if dropped:
                 return Ignored("meter in IDLE ignores all but a request", data=dropped)
         frame = self._splitter.next_frame(
-            option_select_expected=self.role is _METER and self.state is _AWAIT_OPTION
+            option_select_expected=self.role is METER and self.state is AWAIT_OPTION
         )
         if frame is NEED_DATA:  # the one NeedData there is
             return NEED_DATA
@@ -477,7 +480,7 @@ class Connection:
         R1 with the address asked for (standards.md 6.3: `addr(value)`), in full or short form;
         data for another one is an answer of an earlier command that came twice (a NAK crossing
         the late answer it asked for)."""
-        if self.role is not _CLIENT or self.state is not _AWAIT_ANSWER:
+        if self.role is not CLIENT or self.state is not AWAIT_ANSWER:
             return False
         if not (self._read_address and isinstance(message, DataMessage) and message.lines):
             return False
@@ -532,7 +535,7 @@ class Connection:
 
     def _enter(self, target: State) -> None:
         self.state = target
-        if target is _IDLE:
+        if target is IDLE:
             self.baud = self.start_baud
             self.fast_reaction = False
             self.authenticated = False
