@@ -89,11 +89,12 @@ class ProgrammingSessions:
 
     def __exit__(self, kind: object, *exc: object) -> None:
         held = {n: self.links[n] for n in self._open}
-        if kind is None:
+        try:
             each(held, lambda link: self._end(link.number))
-            return
-        with suppress(MeterReadError):  # the block's own failure is the one to say
-            each(held, lambda link: self._end(link.number))
+        except MeterReadError:
+            if kind is None:
+                raise
+            # else the block's own failure is the one to say
 
     def step(self, link: MeterLink, write: Sequence[tuple[str, Sequence[str]]] = (),
              then_read: Sequence[str] = ()) -> dict[str, Reading]:

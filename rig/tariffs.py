@@ -89,7 +89,7 @@ def tariff_in_force(rig: Any, positions: Sequence[Any], links: Mapping[int, Mete
     A block that completes leaves tariff k in force (`TariffCarry.forced`): the next tariff
     test writes only the tables of its own tariff that differ (none for the same tariff), and
     the calendars go back once, before a plan test that needs the meter's own calendar
-    (rig.procedures.run, `keeps_forced_tariff`) and at the session's end (`write_back`). Two
+    (rig.procedures.run, `forces_tariff`) and at the session's end (`write_back`). Two
     tariff tests in a row then cost one calendar write between them instead of a write back
     and a write, each in a programming state. A block that fails (the writes, the block or
     the end reading) has the calendars written back at once."""
