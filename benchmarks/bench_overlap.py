@@ -90,8 +90,12 @@ def run(positions: int, plan: str, sample_s: float) -> Split:
                "--no-report", "--plan", plan, "--positions", str(positions), "--runs-dir", tmp,
                "--sim-process", "yes"]
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True)
+        # Its output goes to a file: at 48 positions the run prints more than a pipe holds
+        # (some 90 kB), and a pipe read only at the end would stop it half way.
+        log = Path(tmp) / "pytest.out"
+        with log.open("w") as sink:
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.DEVNULL,
+                                    text=True)
         child: int | None = None
         last: tuple[float, int, int] | None = None
         while proc.poll() is None:
@@ -119,7 +123,7 @@ def run(positions: int, plan: str, sample_s: float) -> Split:
                     out.rig_cpu = rig
             time.sleep(sample_s)
         out.wall = time.perf_counter() - t0
-        text = proc.stdout.read() if proc.stdout else ""
+        text = log.read_text()
     out.summary = pytest_summary(text)
     return out
 

@@ -32,6 +32,7 @@ from reports.records import RunStatus
 from rig import itemlog
 from rig.bench.config import BenchConfig, BenchFileError, load_bench_file
 from rig.bench.loadcheck import LoadMismatch
+from rig.collector import settled_heap
 from rig.loads import Rating
 from rig.plan import DEFAULT_PLAN, Plan, PlanError, current_label, load_plan
 from rig.preflight import START_ERRORS, PreflightError, check_options, start_failure
@@ -513,7 +514,8 @@ def rig(request: pytest.FixtureRequest) -> Any:
     assert session.store is not None and session.run is not None
     itemlog.declare(session.store, session.run.run_id, plan_of(config), request.session.items,
             config.stash.get(DESELECTED_KEY, []))
-    yield session
+    with settled_heap():  # the session, bench and items live to the end (rig.collector)
+        yield session
     status = RunStatus.COMPLETED
     if request.session.shouldstop or request.session.shouldfail:
         status = RunStatus.ABORTED

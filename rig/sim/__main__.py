@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 from rig.bench.config import BenchFileError, load_bench_file
+from rig.collector import settled_heap
 from rig.sim.bench import SimBench, SimBenchError
 from rig.sim.meters import MeterBuildError
 
@@ -87,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(line)
             print(f"time = {'wall clock' if args.realtime else 'virtual (advance via control)'}")
             print("ready", flush=True)
-            stop.wait()
+            with settled_heap():  # the bench and its meters live to the end (rig.collector)
+                stop.wait()
     except (SimBenchError, MeterBuildError, BenchFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
