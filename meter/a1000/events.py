@@ -541,6 +541,10 @@ class EventsComponent(ComponentBase):
         self.angles = angles
         self.publish_err1 = publish_err1
         self.error_registers = error_registers  # the meter's (ERR 1, ERR 2) for the LCD
+        # ERR 1 as last worked out; None once the monitor may have changed. It depends only on
+        # the monitor's state, which changes only through the methods below: the loop lands on
+        # every event and publishes each time, mostly with nothing changed since.
+        self._err1: int | None = None
 
     def log(self, key: str) -> EventLog:
         """The record of one event type (`EVENT_TYPES`, e.g. 'voltage_loss_A'): count,
@@ -548,11 +552,16 @@ class EventsComponent(ComponentBase):
         return self.monitor.logs[key]
 
     def _fire(self, now: float) -> None:
-        self.monitor.fire(now)
+        due = self.monitor.next_due()
+        if due is not None and due <= now:  # else EventMonitor.fire changes nothing
+            self.monitor.fire(now)
+            self._err1 = None
 
     def _publish(self) -> None:
         if self.publish_err1 is not None:
-            self.publish_err1(self.monitor.err1())
+            if self._err1 is None:
+                self._err1 = self.monitor.err1()
+            self.publish_err1(self._err1)
 
     def next_event(self, now: float) -> float | None:
         return self.monitor.next_due()
@@ -577,11 +586,13 @@ class EventsComponent(ComponentBase):
     def observe(self, now: float, o: Observation) -> None:
         self._fire(now)
         self.monitor.observe(now, o)
+        self._err1 = None
         self._publish()
 
     def on_power(self, now: float, up: bool) -> None:
         self._fire(now)
         self.monitor.power(now, up)
+        self._err1 = None
         self._publish()
 
     def on_clock_set(self, now: float, old_meter_s: float, new_meter_s: float) -> None:
@@ -592,6 +603,7 @@ class EventsComponent(ComponentBase):
 
     def on_programming(self, now: float, active: bool) -> None:
         self.monitor.suspend(now, active)
+        self._err1 = None
         self._publish()
 
     def snapshot(self) -> dict[str, Any]:
@@ -599,6 +611,7 @@ class EventsComponent(ComponentBase):
 
     def restore(self, d: dict[str, Any]) -> None:
         self.monitor.restore(d)
+        self._err1 = None
         self._publish()
 
     def display_items(self) -> dict[str, DisplayValue]:

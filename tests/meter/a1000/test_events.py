@@ -353,3 +353,38 @@ def test_phase_sequence_reversal_through_the_meter() -> None:
     m.set_inputs(T_HELP + 1, swapped)
     assert m.err1 == 0x80
     assert m.register_bank().read("F.F.1", ())[0].values[0].value == "10000000"
+
+
+def test_err1_published_at_every_landing_is_the_live_value_worked_out_once_per_change() -> None:
+    """ERR 1 is published after every event landing (the loop's on_event) and every change;
+    it is worked out again only when the monitor changed (a landing on which no timer was due
+    changes nothing). What is published is always what err1() gives at that moment."""
+    published: list[int] = []
+    rig = Rig()
+    rig.ev.publish_err1 = published.append
+    computed = 0
+    err1 = rig.ev.monitor.err1
+
+    def counting() -> int:
+        nonlocal computed
+        computed += 1
+        return err1()
+
+    rig.ev.monitor.err1 = counting  # type: ignore[method-assign]
+    # L1 at 69 % Un (voltage loss, confirmed after 60 s: A1000 default), later 120 % Un on L2
+    # (over voltage, a live bit), then all back: timers pending across many landings.
+    steps = [(100, obs(u=(40.0, UN, UN))), (130, obs(u=(40.0, 1.2 * UN, UN))), (400, obs())]
+    for dt, o in steps:
+        rig.set(dt, o)
+        assert published[-1] == err1()
+    landings = len(published)
+    for k in range(1, 200):  # landings every 0.5 s while the stop timer runs, and after it
+        rig.ev.on_event(T0 + 400 + 0.5 * k)
+        rig.now = T0 + 400 + 0.5 * k
+        assert published[-1] == err1()
+    assert len(published) > landings  # a timer was pending: every landing published
+    # Worked out at each observation and at each timer that fired, not at each landing:
+    # the observations at 100, 130 and 400 s and the confirmations at 160 s (loss start)
+    # and 460 s (loss end); the code before worked it out at every landing (125 times).
+    assert computed == 5
+    assert rig.log("voltage_loss_A").latest() == (T0 + 160, T0 + 460)
