@@ -524,23 +524,35 @@ def rig(request: pytest.FixtureRequest) -> Any:
 
 def _stop_pytest_on_request(pytest_session: pytest.Session, session: RigSession) -> None:
     """A stop request ends the pytest session after the test running (which ends at its next
-    wait or exchange). Called in the signal handler: it only sets the flag."""
+    wait or exchange). Called in the signal handler: it only sets the flag. Not once the run
+    was stored as completed: the report is built in the last test's teardown, and pytest
+    would report the completed run as interrupted (exit 2)."""
 
     def on_request(reason: str) -> None:
-        pytest_session.shouldstop = f"meter-test-rig: {reason}: run aborted"
+        if session.closed_as is not RunStatus.COMPLETED:
+            pytest_session.shouldstop = f"meter-test-rig: {reason}: run aborted"
 
     session.stop.listeners.append(on_request)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """A run that was asked to stop exits as interrupted (2), however far pytest got; a
-    source not verified off at the end makes it an error (3)."""
+    """A run that was asked to stop exits as interrupted (2), however far pytest got, unless
+    the run had been stored as completed before the request; a source not verified off at
+    the end makes it an error (3)."""
     rig = session.config.stash.get(SESSION_KEY, None)
     if UNSAFE_KEY in session.config.stash:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     elif rig is not None and rig.stop.requested:
-        session.exitstatus = pytest.ExitCode.INTERRUPTED
+        if rig.closed_as is RunStatus.COMPLETED:
+            # The signal came after the run was stored as completed (while its report was
+            # built): nothing was stopped, the report was built to its end (the handlers stay
+            # until unconfigure), and the exit status is the run's own.
+            _write(session.config, f"meter-test-rig: {rig.stop.reason} after the run was "
+                                   "stored as completed: nothing was stopped; its results "
+                                   "and report stand")
+        else:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
 
 
 @pytest.hookimpl(wrapper=True)
@@ -652,8 +664,11 @@ def _finish(config: pytest.Config, session: RigSession, status: RunStatus) -> No
         session.close(status)
     except SafetyError as exc:
         config.stash[UNSAFE_KEY] = off = f"DANGER: {exc}; switch the source off by hand"
-    if session.stop.requested or UNSAFE_KEY in config.stash:
-        reason = f"{session.stop.reason}: run aborted, " if session.stop.requested else ""
+    # A stop requested once the run was stored as completed stopped nothing of it
+    # (pytest_sessionfinish says so).
+    aborted = session.stop.requested and session.closed_as is not RunStatus.COMPLETED
+    if aborted or UNSAFE_KEY in config.stash:
+        reason = f"{session.stop.reason}: run aborted, " if aborted else ""
         _write(config, f"meter-test-rig: {reason}{off}")
     if run is None or not session.options.report:
         return

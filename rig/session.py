@@ -255,6 +255,9 @@ class RigSession:
         self.operator_prompt: Callable[[str], str] | None = None
         # SIGINT/SIGTERM while the session is up: seen by every wait and meter exchange.
         self.stop = StopRequest()
+        # The status the run was stored with by `close` (None before): a stop requested after
+        # it (a late Ctrl-C while the report is built) changes nothing of the run.
+        self.closed_as: RunStatus | None = None
         # Overdue calibrations the operator allowed (--allow-overdue), stated with the run.
         self.calibration_notes: list[str] = []
         self.run_log: RunLogFile | None = None
@@ -791,6 +794,7 @@ class RigSession:
                     level="info" if status is RunStatus.COMPLETED else "warning",
                 )
                 self.store.finish_run(self.run.run_id, status)
+                self.closed_as = status
         finally:
             self._stack.close()
         if unsafe is not None:

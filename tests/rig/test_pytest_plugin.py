@@ -182,3 +182,47 @@ def test_meter_model_option_plugs_in_another_model(
                   "--no-report")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*active energy error FAIL: 2.0*"])
+
+
+LATE_SIGNAL_CONFTEST = '''
+import os
+import signal
+import time
+
+import reports.build
+
+
+def _late(build):
+    def build_report(*args, **kwargs):
+        # The plan ran and the run was stored; the operator presses Ctrl-C now, while the
+        # report is built (the plugin imports build_report when it builds).
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # Python runs the handler at its next bytecode
+        return build(*args, **kwargs)
+    return build_report
+
+
+reports.build.build_report = _late(reports.build.build_report)
+'''
+
+
+def test_a_ctrl_c_after_the_run_was_stored_as_completed_stops_nothing(
+    plan_dir: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A late SIGINT (the run stored as completed, the report being built) leaves the run
+    completed, the report built and the exit status the run's own (0): not "run aborted" and
+    exit 2, which told a lab's script the run had been stopped when it had not."""
+    runs = plan_dir / "runs"
+    (plan_dir / "conftest.py").write_text(LATE_SIGNAL_CONFTEST)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # this checkout's code in the subprocess
+    result = pytester.runpytest_subprocess(
+        "-p", "rig.pytest_plugin", "-p", "no:cacheprovider", "--plan",
+        str(plan_dir / "tiny.yaml"), "--runs-dir", str(runs), "--positions", "1", "--no-pdf")
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.OK, out
+    result.assert_outcomes(passed=2)
+    assert "SIGINT received after the run was stored as completed: nothing was stopped" in out
+    assert "run aborted" not in out
+    run, rows = _measurements(runs)
+    assert run.status == "completed" and len(rows) == 2
+    assert (runs / run.run_id / "report.html").is_file()
