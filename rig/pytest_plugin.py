@@ -529,7 +529,7 @@ def _stop_pytest_on_request(pytest_session: pytest.Session, session: RigSession)
     would report the completed run as interrupted (exit 2)."""
 
     def on_request(reason: str) -> None:
-        if session.closed_as is not RunStatus.COMPLETED:
+        if session.stopped:
             pytest_session.shouldstop = f"meter-test-rig: {reason}: run aborted"
 
     session.stop.listeners.append(on_request)
@@ -543,16 +543,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     rig = session.config.stash.get(SESSION_KEY, None)
     if UNSAFE_KEY in session.config.stash:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+    elif rig is not None and rig.stopped:
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
     elif rig is not None and rig.stop.requested:
-        if rig.closed_as is RunStatus.COMPLETED:
-            # The signal came after the run was stored as completed (while its report was
-            # built): nothing was stopped, the report was built to its end (the handlers stay
-            # until unconfigure), and the exit status is the run's own.
-            _write(session.config, f"meter-test-rig: {rig.stop.reason} after the run was "
-                                   "stored as completed: nothing was stopped; its results "
-                                   "and report stand")
-        else:
-            session.exitstatus = pytest.ExitCode.INTERRUPTED
+        # The signal came after the run was stored as completed (while its report was built):
+        # nothing was stopped, the report was built to its end (the handlers stay until
+        # unconfigure), and the exit status is the run's own.
+        _write(session.config, f"meter-test-rig: {rig.stop.reason} after the run was stored "
+                               "as completed: nothing was stopped; its results and report "
+                               "stand")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -666,9 +665,8 @@ def _finish(config: pytest.Config, session: RigSession, status: RunStatus) -> No
         config.stash[UNSAFE_KEY] = off = f"DANGER: {exc}; switch the source off by hand"
     # A stop requested once the run was stored as completed stopped nothing of it
     # (pytest_sessionfinish says so).
-    aborted = session.stop.requested and session.closed_as is not RunStatus.COMPLETED
-    if aborted or UNSAFE_KEY in config.stash:
-        reason = f"{session.stop.reason}: run aborted, " if aborted else ""
+    if session.stopped or UNSAFE_KEY in config.stash:
+        reason = f"{session.stop.reason}: run aborted, " if session.stopped else ""
         _write(config, f"meter-test-rig: {reason}{off}")
     if run is None or not session.options.report:
         return

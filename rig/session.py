@@ -737,6 +737,12 @@ class RigSession:
                  f"(tariff {data['tariff']} was left in force when the run stopped)",
                  kind=TARIFF_LEFT, data={"tariff": None, "calendars": {}})
 
+    @property
+    def stopped(self) -> bool:
+        """A stop was requested and the run was not stored as completed before it: the run
+        is (or will be, at `close`) aborted by the request."""
+        return self.stop.requested and self.closed_as is not RunStatus.COMPLETED
+
     def close(self, status: RunStatus = RunStatus.COMPLETED) -> None:
         """De-energise and verify, then log what happened in the order it happened and close
         the run (`aborted` whenever a stop was requested), then everything else. Raises

@@ -320,14 +320,16 @@ class EventMonitor:
             if log.active_since is not None
         ]
 
-    def fire(self, t: float) -> None:
-        """Confirm every timer due at or before t, each stamped with its own exact time."""
+    def fire(self, t: float) -> bool:
+        """Confirm every timer due at or before t, each stamped with its own exact time; False
+        when none was due (nothing changed)."""
         if self._due is None or self._due > t:
-            return
+            return False
         try:
             self._fire(t)
         finally:
             self._refresh()
+        return True
 
     def _fire(self, t: float) -> None:
         while True:
@@ -552,9 +554,7 @@ class EventsComponent(ComponentBase):
         return self.monitor.logs[key]
 
     def _fire(self, now: float) -> None:
-        due = self.monitor.next_due()
-        if due is not None and due <= now:  # else EventMonitor.fire changes nothing
-            self.monitor.fire(now)
+        if self.monitor.fire(now):
             self._err1 = None
 
     def _publish(self) -> None:
