@@ -22,7 +22,10 @@ in a session 1 tr. Each figure is printed with its ratio to that floor.
    bank in the same run: pwitab's `iec62056-21` (a dev extra; tests/meter/iec62056_21/
    pwitab_peer.py). It rests 1.25 x 200 ms after its request and its option select whatever the
    meter's tr, so it is not run at 2 ms.
-5. Many positions at once: the CPU per R1 round of 48 clients each reading its own served pty
+5. A whole session as the rig makes one per reading (open, sign-on + P1, R1, break, close) at
+   tr = 2 ms, over a pty and over TCP: the TCP close was pyserial's, which sleeps 0.3 s
+   (meter.iec62056_21.client.SocketPort).
+6. Many positions at once: the CPU per R1 round of 48 clients each reading its own served pty
    (the meter-line part of a 48-position type test), with the client's reads waiting in
    select() and, side by side, polled every 20 ms as before.
 """
@@ -192,6 +195,26 @@ def round_trips(transport: str, timing: Timing, runs: int) -> dict[str, float]:
     return {name: statistics.median(times) for name, times in results.items()}
 
 
+def whole_sessions(transport: str, timing: Timing, runs: int) -> float:
+    """Median wall seconds of a whole session as the rig makes one per reading: open the port,
+    sign on + P1, one R1, break, close. Over TCP the close was pyserial's, which sleeps 0.3 s
+    (meter.iec62056_21.client.SocketPort)."""
+    bank = BenchBank()
+    with MeterServer(bank, transport=transport, timing=timing) as server:
+
+        def session() -> None:
+            with Client(server.url, timing=timing) as client:
+                client.program(PASSWORD)
+                (reading,) = client.read("1.8.0")
+                assert reading.address == "1.8.0"
+
+        times = []
+        for _ in range(runs):
+            time.sleep(timing.reaction_min)
+            times.append(timed(session))
+    return statistics.median(times)
+
+
 def outside_round_trips(transport: str, runs: int) -> dict[str, float]:
     """The same exchanges by pwitab's client at the standard timing, one session each."""
     bank = BenchBank()
@@ -295,6 +318,12 @@ def main() -> int:
         tr = timing.reaction_min
         print(f"readout over TCP / over a pty at tr {tr * 1000:.0f} ms: "
               f"{readouts[tr, 'tcp'] / readouts[tr, 'pty']:.2f}x (target <= 1.2x)")
+    whole = {transport: whole_sessions(transport, FAST, args.fast_runs)
+             for transport in ("pty", "tcp")}
+    print(f"a whole session (open, sign-on + P1, R1, break, close) at tr "
+          f"{FAST.reaction_min * 1000:.0f} ms, median of {args.fast_runs}: pty "
+          f"{whole['pty'] * 1000:.1f} ms, TCP {whole['tcp'] * 1000:.1f} ms = "
+          f"{whole['tcp'] / whole['pty']:.2f}x")
     print(f"{args.positions} positions read at once (tr 200 ms, {args.position_reads} R1 rounds;"
           " this process, per round):")
     for polled in (False, True):

@@ -104,6 +104,51 @@ def wait_in_place(fd: int | None, seconds: float) -> bool:
     return bool(select.select([fd], [], [], seconds)[0])
 
 
+#: How long `Client.open` tries a socket:// connection again that the server refused: a
+#: server taking one connection at a time (a serial device server, `python -m meter serve`)
+#: may not have taken up the previous client's close yet (pyserial waited 0.3 s after every
+#: close for this instead, `SocketPort`).
+RECONNECT_S = 1.0
+_RECONNECT_PAUSE_S = 0.05
+
+
+class SocketPort(SocketSerial):
+    """pyserial's socket:// port, closed at once. pyserial 3.5's own `close` ends with
+    `time.sleep(0.3)`, "in case of quick reconnects, give the server some time"
+    (serial/urlhandler/protocol_socket.py): 0.3 s added to every session, and in the rig's
+    meter hub, whose one thread runs every position's client, 0.3 s of every position in
+    turn. A refused reconnect is tried again by `Client.open` instead (`RECONNECT_S`)."""
+
+    def close(self) -> None:
+        if not self.is_open:
+            return
+        sock, self._socket = self._socket, None
+        self.is_open = False
+        if sock is not None:
+            with contextlib.suppress(OSError):  # the peer may have gone already
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def port_for_url(url: str, **kwargs: object) -> serial.SerialBase:
+    """`serial.serial_for_url`, with `SocketPort` for socket:// URLs (the scheme is
+    case-insensitive there too)."""
+    if not url.lower().startswith("socket://"):
+        return serial.serial_for_url(url, **kwargs)
+    do_not_open = bool(kwargs.pop("do_not_open", False))
+    port = SocketPort(None, **kwargs)
+    port.port = url
+    if not do_not_open:
+        port.open()
+    return port
+
+
+def _refused(error: BaseException) -> bool:
+    """pyserial's socket:// open raised for a refused connection (it raises SerialException
+    from inside its handler of the socket's error, which is then the context)."""
+    return isinstance(error.__context__, ConnectionRefusedError)
+
+
 def is_pty(url: str) -> bool:
     """Whether `url` is the path of a Linux pty slave: a character device of major 136-143,
     "Unix98 PTY slaves" in the kernel's Documentation/admin-guide/devices.txt."""
@@ -138,7 +183,7 @@ class Client:
         max_baud: int = 19200,
         switch_baud: bool = True,
         start_baud: int = START_BAUD,
-        port_factory: Callable[..., serial.SerialBase] = serial.serial_for_url,
+        port_factory: Callable[..., serial.SerialBase] = port_for_url,
     ) -> None:
         """
         device_address: sent in the request (multi-drop bus; '' = point to point).
@@ -188,9 +233,9 @@ class Client:
             timeout=_POLL,
         )
         try:
-            port.open()
+            self._open_port(port)
         except Exception as error:
-            if not seven:
+            if not seven or isinstance(port, SocketSerial):  # a socket has no framing to refuse
                 raise
             # Another device that refuses 7E1 (anchors.md 17 names ptys; this port is none).
             log.warning("%s refused 7E1 (%s); using 8N1", self.url, error)
@@ -208,6 +253,20 @@ class Client:
         self._fd = self._descriptor(port)
         self._is_socket = isinstance(port, SocketSerial)
         return self
+
+    @staticmethod
+    def _open_port(port: serial.SerialBase) -> None:
+        """Open `port`; a refused socket:// connection is tried again for `RECONNECT_S`."""
+        deadline = time.monotonic() + RECONNECT_S
+        while True:
+            try:
+                port.open()
+                return
+            except serial.SerialException as error:
+                if not (isinstance(port, SocketSerial) and _refused(error)
+                        and time.monotonic() < deadline):
+                    raise
+            _wait(None, _RECONNECT_PAUSE_S)
 
     def close(self) -> None:
         """Sign off (break) if still in programming mode, then close the port."""

@@ -44,7 +44,7 @@ MAX_POSITIONS = 99  # position ids 1..99 (rig.bench.config.Position)
 #: driven, written into the resolved file by `SimBench.resolved`).
 SIM_KEYS = frozenset({
     "start_time", "source", "reference", "meter", "positions", "bus", "line",
-    "meter_reaction_s", "control", "realtime",
+    "meter_reaction_s", "control", "realtime", "link",
 })
 WATCHDOG_POLL_S = 0.05  # longest sleep of the watchdog thread (it wakes at the deadline)
 

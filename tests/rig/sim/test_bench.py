@@ -120,6 +120,28 @@ def test_meter_links_over_tcp() -> None:
         assert [s.sessions for s in sim.simulator.meter_servers] == [1, 1]
 
 
+def test_meter_links_over_tcp_from_the_bench_file() -> None:
+    # The bench file's `sim: link: tcp` (benches/sim.yaml documents it); the sessions
+    # follow each other on one port, each in a connection of its own (as the rig reads).
+    bench = yaml.safe_load(SIM_BENCH.read_text())
+    bench["sim"]["link"] = "tcp"
+    with SimBench(bench=bench, positions=2) as sim:
+        url = sim.substitutions["sim:meter2"]
+        assert url.startswith("socket://127.0.0.1:")
+        for _ in range(2):
+            with Client(url) as meter:
+                rows = {r.address: r.value for r in meter.readout()}
+            assert int(rows["C.1.0"]) == 2  # meter number = position (bench build)
+        assert sim.simulator.meter_servers[1].sessions == 2
+
+
+def test_a_meter_link_other_than_pty_or_tcp_is_refused() -> None:
+    bench = yaml.safe_load(SIM_BENCH.read_text())
+    bench["sim"]["link"] = "usb"
+    with pytest.raises(SimBenchError, match=r"sim\.link: 'usb' is not pty or tcp"):
+        SimBench(bench=bench).__enter__()
+
+
 def test_bus_needs_distinct_addresses() -> None:
     with pytest.raises(SimBenchError, match=r"sim\.bus"):
         SimBench(SIM_BENCH, positions=2, sim_options={"bus": True}).__enter__()
