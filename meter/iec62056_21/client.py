@@ -235,7 +235,7 @@ class Client:
         try:
             self._open_port(port)
         except Exception as error:
-            if not seven or isinstance(port, SocketSerial):  # a socket has no framing to refuse
+            if not seven:
                 raise
             # Another device that refuses 7E1 (anchors.md 17 names ptys; this port is none).
             log.warning("%s refused 7E1 (%s); using 8N1", self.url, error)
