@@ -41,10 +41,16 @@ def test_sessions_back_to_back_over_tcp_close_without_pyserial_sleep(monkeypatch
         assert server.sessions == 3
 
 
-def test_a_refused_connection_is_tried_again_until_the_server_listens():
-    with socket.socket() as probe:  # a port nobody listens on: connecting is refused
+def _unlistened() -> tuple[str, int]:
+    """An address on 127.0.0.1 nobody listens on: connecting to it is refused."""
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         host, number = probe.getsockname()
+    return host, number
+
+
+def test_a_refused_connection_is_tried_again_until_the_server_listens():
+    host, number = _unlistened()
     accepted: list[bool] = []
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -70,9 +76,7 @@ def test_a_refused_connection_is_tried_again_until_the_server_listens():
 
 def test_a_connection_refused_for_longer_than_the_retry_time_names_the_port(monkeypatch):
     monkeypatch.setattr(client_module, "RECONNECT_S", 0.15)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        host, number = probe.getsockname()
+    host, number = _unlistened()
     url = f"socket://{host}:{number}"
     with pytest.raises(serial.SerialException, match=rf"{url}.*refused"):
         Client(url, timing=FAST).open()
