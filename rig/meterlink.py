@@ -305,6 +305,11 @@ def clock_offsets(
     send instant lies in [S - s, S + 1 - s); intersecting them brackets it (the clock runs at
     one second per second over the polls: 0.5 s/day is 6 ppm, 0.1 ms over 20 s). All meters
     are polled at the same instants, each in its own session, each bracketed on its own.
+    A meter is polled at an instant only where its roll-over can lie (`_informative`): a poll
+    whose phase falls outside its bracket shows what the bracket already says, so it is not
+    sent. The bracket is the one every poll would leave, from a third or less of the reads
+    (at 0.02 s: 9 polls of a meter instead of 44, tests/rig/test_meterlink.py), and an
+    instant no meter needs is not waited for.
 
     The meter latches its clock at a fixed point of its answer, the same for every R1 of one
     length: that instant cancels from drifts and switch delays (differences of readings) and
@@ -327,8 +332,12 @@ def clock_offsets(
         polls: dict[int, list[Probe]] = {n: [] for n in links}
         start = timebase.now()
         for j in range(count + 1):
-            dwell_until(timebase, start + j * period, "clock poll")
-            for n, probe in sessions.read_timed(timebase, "0.9.1").items():
+            at = start + j * period
+            wanted = [n for n in links if _informative(dates[n], polls[n], at, resolution_s)]
+            if not wanted:
+                continue
+            dwell_until(timebase, at, "clock poll")
+            for n, probe in sessions.read_timed(timebase, "0.9.1", wanted).items():
                 polls[n].append(probe)
             if j >= 2 and all(_bracket(dates[n], polls[n], None)[1] <= resolution_s
                               for n in links):
@@ -349,6 +358,18 @@ def clock_offsets(
             true_time=(polls[n][0].sent + polls[n][-1].sent) / 2, resolution_s=width,
             latch_s=latch, probes=len(polls[n]), reference=reference)
     return found
+
+
+def _informative(date: Probe, polls: Sequence[Probe], at: float, margin: float) -> bool:
+    """Can a poll sent at about `at` narrow the bracket `polls` leave? Only if the meter's
+    seconds may roll over inside it: an integer within (lo + at, hi + at), widened by `margin`
+    for the send instant's own spread."""
+    if len(polls) < 2:
+        return True
+    (lo, hi), _ = _bracket(date, polls, None)
+    if not hi > lo:
+        return True  # already contradictory: every poll tells more of what is wrong
+    return math.floor(hi + at + margin) > lo + at - margin
 
 
 def _time_reference(links: Mapping[int, MeterLink]) -> TimeReference | None:
@@ -429,11 +450,14 @@ class MeterSessions:
         links = {n: link for n, link in self.links.items() if n in self._active}
         return each(links, lambda link: self._read(link, addresses))
 
-    def read_timed(self, timebase: Timebase, address: str) -> dict[int, Probe]:
-        """R1 of `address` on every meter not yet ended, each with the true time its request
-        went out and its answer was taken (`Probe`): meters in their own sessions all at one
-        instant, meters on a shared bus one after the other, each timed on its own."""
-        active = [n for n in self.links if n in self._active]
+    def read_timed(self, timebase: Timebase, address: str,
+                   numbers: Iterable[int] | None = None) -> dict[int, Probe]:
+        """R1 of `address` on every meter not yet ended (of `numbers`, if given), each with the
+        true time its request went out and its answer was taken (`Probe`): meters in their own
+        sessions all at one instant, meters on a shared bus one after the other, each timed on
+        its own."""
+        chosen = set(self.links) if numbers is None else set(numbers)
+        active = [n for n in self.links if n in self._active and n in chosen]
         own = {n: self.links[n] for n in active if n in self._open}
         out: dict[int, Probe] = {}
         if own:

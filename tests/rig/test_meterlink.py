@@ -22,6 +22,8 @@ from rig.meterlink import (
     MeterLink,
     MeterReadError,
     MeterSessions,
+    Probe,
+    _informative,
     clock_offsets,
     each,
     kept_errors,
@@ -255,3 +257,52 @@ def test_meter_seconds_of_a_date_and_time_and_a_bad_text_each_time() -> None:
     for _ in range(2):  # cached answers, but a text that is no time raises every time
         with pytest.raises(ValueError):
             meter_seconds("230101", "250000")
+
+
+def _probe(sent: float, shown: str) -> Probe:
+    return Probe(sent, sent + 0.43, Reading.of(DataSet.of("0.9.1", shown)))
+
+
+def test_a_poll_is_sent_only_where_the_roll_over_can_lie() -> None:
+    # A meter clock 0.3 s ahead of the send instants (its latch included). On 2026-01-01 at
+    # 00:01:40 (100 s into the day): a poll sent at 100.00 shows 00:01:40, so clock minus send
+    # lies in [0, 1); one sent at 100.45 shows 00:01:40 too (100.75), so it lies in
+    # [-0.45, 0.55). Together: [0, 0.55).
+    date = _probe(99.0, "260101")
+    date_seconds = meter_seconds("260101", "000000")
+    polls = [_probe(date_seconds + 100.0, "000140"), _probe(date_seconds + 100.45, "000140")]
+
+    def informative(sent: float, margin: float = 0.0) -> bool:
+        return _informative(date, polls, date_seconds + sent, margin)
+
+    # Sent at 100.90 the meter may show 100 or 101 (100.90 .. 101.45): it narrows the bracket.
+    assert informative(100.90)
+    # At 101.20 it shows 101 whatever the offset in [0, 0.55) (101.20 .. 101.75): not sent.
+    assert not informative(101.20)
+    # At 101.46 the roll-over to 102 may lie in it (101.46 .. 102.01).
+    assert informative(101.46)
+    # At 101.44 only with a margin for the send instant (101.44 .. 101.99, 0.02 on each side).
+    assert not informative(101.44)
+    assert informative(101.44, margin=0.02)
+    # Before two polls nothing is bracketed to less than a second: every poll is sent.
+    assert _informative(date, polls[:1], date_seconds + 101.20, 0.0)
+
+
+def test_clock_offsets_poll_each_meter_where_its_roll_over_can_lie() -> None:
+    with SimBench(SIM_BENCH, positions=2, sim_options={"meter_reaction_s": 0.0}) as sim:
+        assert sim.control is not None
+        with sim.world.access():  # meter 2's clock half a second ahead of meter 1's
+            clock = sim.world.position(2).meter.clock
+            clock.set(sim.world.t, clock.meter_seconds(sim.world.t) + 0.5)
+        before = sign_ons(sim)
+        offsets = clock_offsets(links_of(sim), VirtualTimebase(sim.control), 0.02)
+        # 0.02 s asked of an exchange of 0.4302 s: 50 instants 0.46 s apart (vernier_period).
+        # Each meter is polled only where its bracket still holds its roll-over, a third or
+        # less of them, and brackets to the resolution asked all the same, each meter its own
+        # roll-over (half a second apart here).
+        for reading in offsets.values():
+            assert 2 <= reading.probes <= 50 // 3
+            assert reading.resolution_s <= 0.02
+        difference = offsets[2].sent_offset_s - offsets[1].sent_offset_s
+        assert abs(difference - 0.5) <= (offsets[1].resolution_s + offsets[2].resolution_s) / 2
+        assert sign_ons(sim) - before == 2  # one session a meter for all its polls
