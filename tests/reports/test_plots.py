@@ -9,7 +9,7 @@ import pytest
 from reports import plots
 from reports import svgplot as sp
 from reports.records import StoredMeasurement
-from tests.reports.test_svgplot import NS, cross_centres, frames, parse, texts
+from tests.reports.test_svgplot import NS, cross_centres, dot_centres, frames, parse, texts
 
 LOADS = (0.01, 0.05, 0.1, 0.5, 1.0)
 BY_POSITION = attrgetter("position")
@@ -136,8 +136,7 @@ def test_non_finite_values_and_uncertainties_are_skipped():
     svg = plots.curve_svg(rows, series=None, title="t", prefix="p")
     root = parse(svg)
     assert not re.search(r"nan|inf", svg, re.I)
-    dots = [c for g in root.iter(f"{NS}g") if g.get("clip-path") for c in g.iter(f"{NS}circle")]
-    assert len(dots) == len(LOADS) - 2
+    assert len(dot_centres(root)) == len(LOADS) - 2
 
 
 def test_ids_are_prefixed_from_the_figure_id_and_unique_across_figures():

@@ -36,6 +36,20 @@ def frames(root: ET.Element) -> list[tuple[float, float, float, float]]:
     return out
 
 
+def dot_centres(root: ET.Element) -> list[tuple[float, float]]:
+    """Centres of the 'o' markers inside clipped axes groups: each a subpath
+    "M x-r y a r r 0 1 0 2r 0 a r r 0 1 0 -2r 0 Z" of a filled path."""
+    out = []
+    for g in root.iter(f"{NS}g"):
+        if not g.get("clip-path"):
+            continue
+        for path in g.iter(f"{NS}path"):
+            for x, y, r in re.findall(r"M(-?[\d.]+) (-?[\d.]+)a([\d.]+) \3 0 1 0 ",
+                                      path.get("d") or ""):
+                out.append((float(x) + float(r), float(y)))
+    return out
+
+
 def cross_centres(root: ET.Element, colour: str) -> list[tuple[float, float]]:
     """Centres of the 'x' markers drawn in `colour` inside a clipped axes group."""
     out = []
@@ -150,7 +164,7 @@ def test_non_finite_values_are_skipped_and_break_the_line():
     svg = sp.render(fig)
     root = parse(svg)
     assert not re.search(r"nan|inf", svg, re.I)
-    assert len(list(root.iter(f"{NS}circle"))) == 4  # x = 1, 2, 4, 5
+    assert len(dot_centres(root)) == 4  # x = 1, 2, 4, 5
     d = [p.get("d") for p in root.iter(f"{NS}path") if "stroke-linejoin" in p.get("style")]
     assert len(d) == 1 and d[0].count("M") == 2 and d[0].count("L") == 2  # 1-2, 4-5
 
@@ -250,3 +264,20 @@ def test_rendering_is_fast():
     for _ in range(50):
         sp.render(fig)
     assert (time.perf_counter() - t0) / 50 < 0.02  # about 0.3 ms here; generous for CI
+
+
+def test_dot_markers_are_circles_at_their_data_positions_in_one_path():
+    # Two dots of marker_size 3 at (2, 1) and (4, -1) on axes 0..5 by -2..2: each a subpath of
+    # two half-circle arcs of radius 1.5 from its left edge, both in one filled path.
+    fig = sp.Figure(width=300, axes_height=100, id_prefix="sd")
+    ax = fig.add(sp.Axes(xlim=(0.0, 5.0), ylim=(-2.0, 2.0)))
+    ax.add(sp.Line([2.0, 4.0], [1.0, -1.0], marker="o", width=0, colour="#1f77b4"))
+    root = parse(sp.render(fig))
+    (left, top, right, bottom), = frames(root)
+    expected = [(left + 2 / 5 * (right - left), bottom - 3 / 4 * (bottom - top)),
+                (left + 4 / 5 * (right - left), bottom - 1 / 4 * (bottom - top))]
+    got = dot_centres(root)
+    assert [(pytest.approx(x, abs=0.02), pytest.approx(y, abs=0.02)) for x, y in expected] == got
+    (dots,) = [p for p in root.iter(f"{NS}path") if "fill:#1f77b4" in (p.get("style") or "")]
+    assert dots.get("d").count("a1.5 1.5 0 1 0 3 0a1.5 1.5 0 1 0 -3 0Z") == 2
+    assert not list(root.iter(f"{NS}circle"))
