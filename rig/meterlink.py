@@ -333,6 +333,9 @@ def clock_offsets(
         start = timebase.now()
         for j in range(count + 1):
             at = start + j * period
+            # The margin: a poll sent up to the resolution asked off its planned instant still
+            # goes where it may tell. A poll skipped that could have told something would leave
+            # the bracket wider, never wrong: it is made of the polls sent alone.
             wanted = [n for n in links if _informative(dates[n], polls[n], at, resolution_s)]
             if not wanted:
                 continue
