@@ -52,6 +52,15 @@ class StoppedRun:
     events: list[tuple[float, str, str]] = field(default_factory=list)  # (t, kind, message)
     stdout: str = ""
     stderr: str = ""
+    again_sent: float | None = None  # wall time the second signal was sent (None: not sent)
+
+    @property
+    def one_handler_call(self) -> bool:
+        """Both signals reached the process before its handler ran for the first: Python then
+        runs the handler once (the stop's logged time is after the second signal was sent), and
+        the rig saw one request, not a second one while stopping."""
+        stops = [t for t, _, message in self.events if message.startswith("stop requested")]
+        return self.again_sent is not None and bool(stops) and stops[-1] >= self.again_sent
 
     @property
     def finished_first(self) -> bool:
@@ -120,11 +129,13 @@ def stop_run(
         while proc.poll() is None and time.monotonic() < created + after_s:
             time.sleep(0.005)
         sent_mono, sent = time.monotonic(), time.time()
+        again: float | None = None
         if proc.poll() is None:
             os.kill(proc.pid, sig)
             if again_after_s is not None:
                 time.sleep(again_after_s)
                 if proc.poll() is None:
+                    again = time.time()
                     os.kill(proc.pid, sig)
         out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
         exited = time.monotonic() - sent_mono
@@ -148,6 +159,7 @@ def stop_run(
         events=events,
         stdout=out,
         stderr=err,
+        again_sent=again,
     )
 
 

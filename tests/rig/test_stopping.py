@@ -47,7 +47,10 @@ def test_a_signal_at_a_random_moment_stops_the_plan_safely_and_resume_completes_
         f"{stop_problems(r, GENEROUS_S)}; signal {r.sent_after_s:.2f} s into the run; "
         f"output:\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
     if sig == signal.SIGINT:
-        assert "SIGINT again while stopping" in r.stdout, r.stdout[-3000:]
+        # Reported, unless a loaded machine let both signals in before the handler ran once.
+        assert r.one_handler_call or "SIGINT again while stopping" in r.stdout, (
+            f"second signal sent at {r.again_sent}, events {r.events[-5:]}:\n"
+            + r.stdout[-3000:])
     before = measurement_keys(runs, r.run_id)
 
     done = resume(runs, r.run_id)
