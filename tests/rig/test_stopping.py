@@ -46,8 +46,10 @@ def test_a_signal_at_a_random_moment_stops_the_plan_safely_and_resume_completes_
     assert not stop_problems(r, GENEROUS_S), (
         f"{stop_problems(r, GENEROUS_S)}; signal {r.sent_after_s:.2f} s into the run; "
         f"output:\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
-    if sig == signal.SIGINT:
+    if sig == signal.SIGINT and r.again_sent is not None:
         # Reported, unless a loaded machine let both signals in before the handler ran once.
+        # (No second signal when the rig had stopped and exited within 0.3 s: a stop early in
+        # the plan leaves a report of a few items, built in well under that.)
         assert r.one_handler_call or "SIGINT again while stopping" in r.stdout, (
             f"second signal sent at {r.again_sent}, events {r.events[-5:]}:\n"
             + r.stdout[-3000:])
