@@ -1,6 +1,7 @@
 import math
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 
 import pytest
 
@@ -36,32 +37,31 @@ def frames(root: ET.Element) -> list[tuple[float, float, float, float]]:
     return out
 
 
+def clipped_paths(root: ET.Element) -> Iterator[ET.Element]:
+    """The paths drawn inside clipped axes groups (the data, not the frame or the ticks)."""
+    for g in root.iter(f"{NS}g"):
+        if g.get("clip-path"):
+            yield from g.iter(f"{NS}path")
+
+
 def dot_centres(root: ET.Element) -> list[tuple[float, float]]:
     """Centres of the 'o' markers inside clipped axes groups: each a subpath
     "M x-r y a r r 0 1 0 2r 0 a r r 0 1 0 -2r 0 Z" of a filled path."""
-    out = []
-    for g in root.iter(f"{NS}g"):
-        if not g.get("clip-path"):
-            continue
-        for path in g.iter(f"{NS}path"):
+    return [(float(x) + float(r), float(y))
+            for path in clipped_paths(root)
             for x, y, r in re.findall(r"M(-?[\d.]+) (-?[\d.]+)a([\d.]+) \3 0 1 0 ",
-                                      path.get("d") or ""):
-                out.append((float(x) + float(r), float(y)))
-    return out
+                                      path.get("d") or "")]
 
 
 def cross_centres(root: ET.Element, colour: str) -> list[tuple[float, float]]:
     """Centres of the 'x' markers drawn in `colour` inside a clipped axes group."""
     out = []
-    for g in root.iter(f"{NS}g"):
-        if not g.get("clip-path"):
+    for path in clipped_paths(root):
+        if f"stroke:{colour}" not in (path.get("style") or ""):
             continue
-        for path in g.iter(f"{NS}path"):
-            if f"stroke:{colour}" not in (path.get("style") or ""):
-                continue
-            nums = [float(v) for v in re.findall(r"-?[\d.]+", path.get("d"))]
-            for i in range(0, len(nums), 8):  # M a b L c d M e f L g h per cross
-                out.append(((nums[i] + nums[i + 2]) / 2, (nums[i + 1] + nums[i + 3]) / 2))
+        nums = [float(v) for v in re.findall(r"-?[\d.]+", path.get("d"))]
+        for i in range(0, len(nums), 8):  # M a b L c d M e f L g h per cross
+            out.append(((nums[i] + nums[i + 2]) / 2, (nums[i + 1] + nums[i + 3]) / 2))
     return out
 
 
